@@ -1,0 +1,1 @@
+"""Python access to the chain: compile, node control, deployment, transactions, clients."""

@@ -1,0 +1,89 @@
+"""Accounts: demo accounts from Anvil's public mnemonic, and service keys from keystores."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from chain.errors import ConfigError
+from chain.node import DEV_MNEMONIC
+
+Account.enable_unaudited_hdwallet_features()
+
+#: Roles of the demo consortium, by Anvil account index.
+DEMO_ROLES: dict[str, int] = {
+    "deployer": 0,
+    "regulator": 1,
+    "exchange": 2,
+    "industry-body": 3,
+    "auditor": 4,
+    "oracle": 5,
+    "treasury": 6,
+}
+#: Demo enterprises use Anvil accounts from this index on.
+FIRST_ENTERPRISE_INDEX = 7
+DEMO_ACCOUNT_COUNT = 20
+
+
+@functools.lru_cache(maxsize=256)
+def dev_account(index: int) -> LocalAccount:
+    """Anvil development account ``index`` (its key is public: demo and tests only)."""
+    account: LocalAccount = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    return account
+
+
+def demo_account(name: str) -> LocalAccount:
+    """Demo account by role name (``regulator``, ``exchange``...) or ``enterprise-N`` (N >= 1).
+
+    Raises:
+        ConfigError: unknown name.
+    """
+    if name in DEMO_ROLES:
+        return dev_account(DEMO_ROLES[name])
+    if name.startswith("enterprise-") and name[len("enterprise-") :].isdigit():
+        n = int(name[len("enterprise-") :])
+        if 1 <= n <= DEMO_ACCOUNT_COUNT - FIRST_ENTERPRISE_INDEX:
+            return dev_account(FIRST_ENTERPRISE_INDEX + n - 1)
+    known = ", ".join([*DEMO_ROLES, "enterprise-1..13"])
+    raise ConfigError(f"unknown demo account {name!r}; known: {known}")
+
+
+@functools.lru_cache(maxsize=1)
+def demo_private_keys() -> frozenset[str]:
+    """Hex private keys of every demo account (refused outside demo mode)."""
+    return frozenset(dev_account(i).key.hex().removeprefix("0x") for i in range(DEMO_ACCOUNT_COUNT))
+
+
+def is_demo_key(private_key: str) -> bool:
+    """True if ``private_key`` is one of Anvil's public development keys."""
+    return private_key.lower().removeprefix("0x") in demo_private_keys()
+
+
+def load_keystore(path: Path, password: str) -> LocalAccount:
+    """Decrypt a V3 keystore file.
+
+    Raises:
+        ConfigError: the file is missing, malformed or the password is wrong.
+    """
+    try:
+        data = json.loads(path.read_text())
+        key = Account.decrypt(data, password)
+    except FileNotFoundError:
+        raise ConfigError(f"keystore {path} not found") from None
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(f"cannot decrypt keystore {path}: {exc}") from None
+    account: LocalAccount = Account.from_key(key)
+    return account
+
+
+def write_keystore(account: LocalAccount, path: Path, password: str) -> Path:
+    """Encrypt ``account`` into a V3 keystore file readable only by its owner."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = Account.encrypt(account.key, password)
+    path.write_text(json.dumps(data))
+    path.chmod(0o600)
+    return path

@@ -1,0 +1,102 @@
+"""The demo: a local chain with the suite deployed and a sample consortium registered."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chain.accounts import DEMO_ROLES, demo_account
+from chain.compile import compile_contracts
+from chain.config import ChainSettings
+from chain.deploy import Manifest, SuiteConfig, deploy_suite
+from chain.node import NodeState, node_up
+from chain.registry import EnterpriseProfile, RegistryClient
+from chain.tx import ChainClient
+
+logger = logging.getLogger(__name__)
+
+GOVERNANCE_MEMBERS = ("regulator", "exchange", "industry-body")
+SERVICE_ROLES = (("regulator", "REGULATOR"), ("exchange", "EXCHANGE"), ("auditor", "AUDITOR"),
+                 ("oracle", "ORACLE"))  # fmt: skip
+
+#: Demo enterprises (demo accounts enterprise-1..6) in Taizhou and beyond: power, steel, cement,
+#: chemicals, paper; each with one monitoring device.
+DEMO_ENTERPRISES: tuple[tuple[str, str, int, str, float, float], ...] = (
+    ("Zhejiang Taizhou Huaneng Power Co., Ltd.", "91331000", 331000, "D4411", 28.6561, 121.4208),
+    ("Taizhou Jiaojiang Paper Co., Ltd.", "91331002", 331002, "C2221", 28.6805, 121.4459),
+    ("Ningbo Beilun Iron & Steel Co., Ltd.", "91330206", 330206, "C3120", 29.8990, 121.8446),
+    ("Huzhou Changxing Cement Co., Ltd.", "91330522", 330522, "C3011", 31.0268, 119.9108),
+    ("Shaoxing Shangyu Fine Chemicals Co., Ltd.", "91330604", 330604, "C2614", 30.0330, 120.8680),
+    ("Jiaxing Pinghu Thermal Power Co., Ltd.", "91330482", 330482, "D4411", 30.6760, 121.0150),
+)
+
+
+def demo_profile(index: int) -> EnterpriseProfile:
+    """Profile of demo enterprise ``index`` (0-based) with a valid credit code."""
+    from chain.codes import credit_code_check_char
+
+    name, prefix, region, industry, lat, lon = DEMO_ENTERPRISES[index]
+    body = f"{prefix}MA2{index:02d}7X{index:02d}"[:17].ljust(17, "0")
+    return EnterpriseProfile.from_degrees(
+        credit_code=body + credit_code_check_char(body), name=name, region_code=region,
+        industry_code=industry, latitude=lat, longitude=lon,
+    )  # fmt: skip
+
+
+@dataclass
+class DemoReport:
+    """Where everything is, for the person who ran the demo."""
+
+    node: NodeState
+    manifest_path: Path
+    manifest: Manifest
+    accounts: dict[str, str]
+    steps: list[str] = field(default_factory=list)
+
+
+def run_demo(
+    settings: ChainSettings, *, port: int = 8545, say: Callable[[str], None] = logger.info
+) -> DemoReport:
+    """Start (or reuse) the local node, deploy, and register the sample consortium once.
+
+    Idempotent: a second run finds the node, the manifest and the registrations and adds nothing.
+    """
+    node = node_up(settings.state_dir / "node", port=port)
+    say(f"node at {node.url}")
+    chain = ChainClient.connect(node.url, compile_contracts())
+    members = [demo_account(n) for n in GOVERNANCE_MEMBERS]
+    config = SuiteConfig(members=tuple(m.address for m in members), threshold=2)
+    manifest = deploy_suite(chain, demo_account("deployer"), config, settings.manifest_path)
+    registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
+    report = DemoReport(node, settings.manifest_path, manifest, {})
+
+    missing = [(n, role) for n, role in SERVICE_ROLES if not registry.has_role(role, demo_account(n).address)]
+    if missing:
+        calls = [registry.encode_grant_role(role, demo_account(n).address) for n, role in missing]
+        registry.govern(members, registry.encode_multicall(calls), "demo: service roles")
+        report.steps.append(f"granted {len(missing)} service roles (2-of-3 governance)")
+    calls = []
+    for i in range(len(DEMO_ENTERPRISES)):
+        account = demo_account(f"enterprise-{i + 1}").address
+        if registry.enterprise_by_credit_code(demo_profile(i).credit_code) is None:
+            calls.append(registry.encode_register_enterprise(account, demo_profile(i)))
+    if calls:
+        registry.govern(members, registry.encode_multicall(calls), "demo: register enterprises")
+        report.steps.append(f"registered {len(calls)} enterprises in one multicall proposal")
+    bound = 0
+    already = {d.address for d in registry.devices()}
+    for i in range(len(DEMO_ENTERPRISES)):
+        device = demo_account(f"enterprise-{i + 7}").address  # demo device keys
+        if device not in already:
+            mn = f"{DEMO_ENTERPRISES[i][2]}{i + 1:08d}"
+            owner = demo_account(f"enterprise-{i + 1}").address
+            registry.bind_device(demo_account("regulator"), device, owner, mn)
+            bound += 1
+    if bound:
+        report.steps.append(f"bound {bound} monitoring devices")
+    report.accounts = {name: demo_account(name).address for name in DEMO_ROLES}
+    for i in range(len(DEMO_ENTERPRISES)):
+        report.accounts[f"enterprise-{i + 1}"] = demo_account(f"enterprise-{i + 1}").address
+    return report

@@ -1,0 +1,92 @@
+"""Exceptions raised by the chain package."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ets.errors import EtsError
+
+
+class ChainError(EtsError):
+    """Base class of errors raised while talking to the chain or preparing for it."""
+
+
+class CompileError(ChainError):
+    """Raised when solc reports errors; the message lists them as ``file:line: message``."""
+
+
+class NodeError(ChainError, RuntimeError):
+    """Raised when the local node cannot be started, reached or stopped."""
+
+
+class DeploymentError(ChainError):
+    """Raised when a deployment manifest is missing, stale or does not match the chain."""
+
+
+class ConfigError(ChainError, ValueError):
+    """Raised when settings are invalid, e.g. a demo key outside demo mode."""
+
+
+class InvalidInputError(ChainError, ValueError):
+    """Raised when a value is refused before any transaction is built (bad code, bad address)."""
+
+
+class TransactionError(ChainError):
+    """Raised when a transaction is mined but failed, or could not be sent."""
+
+
+class ContractRevertError(ChainError):
+    """Raised when a call or transaction reverts; names the custom error and its arguments.
+
+    Attributes:
+        error: the custom error's name (``"Panic"`` / ``"Error"`` for builtins, ``"Unknown"``).
+        args_: decoded arguments by parameter name.
+        data: the raw revert data.
+        tx_hash: hash of the mined transaction, when it got that far.
+        notice: the error's NatSpec notice (what it means), when known.
+    """
+
+    notice: str = ""
+
+    def __init__(
+        self,
+        error: str,
+        args: dict[str, Any],
+        data: bytes,
+        *,
+        message: str | None = None,
+        tx_hash: str | None = None,
+    ) -> None:
+        self.error = error
+        self.args_ = args
+        self.data = data
+        self.tx_hash = tx_hash
+        shown = ", ".join(f"{k}={_show(v)}" for k, v in args.items())
+        super().__init__(message or f"{error}({shown})")
+
+    def explain(self) -> str:
+        """``Name(args)`` followed by the error's meaning, for people."""
+        return f"{self}: {self.notice}" if self.notice else str(self)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, str):
+        return repr(value) if not value.startswith("0x") else value
+    return str(value)
+
+
+class AllocationInputError(ChainError, ValueError):
+    """Raised when allocation inputs are invalid; ``problems`` lists every one, with line numbers.
+
+    Attributes:
+        problems: one message per problem, e.g. ``"history.csv line 7: coal_t '-3' is negative"``.
+    """
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"invalid allocation input ({count} problem{'s' * (count != 1)}):\n{lines}")

@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+import {AccessControl, IAccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlEnumerable} from "@openzeppelin/contracts/access/extensions/AccessControlEnumerable.sol";
+import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
+import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
+import {IConsortiumRegistry} from "../interfaces/IConsortiumRegistry.sol";
+
+/// @title ConsortiumRegistry
+/// @notice Roles, enterprise profiles, devices and suspension for the ETS consortium, changed only
+/// through k-of-n governance proposals of the consortium members; also Besu's account-permissioning
+/// contract (`transactionAllowed`).
+/// @dev The registry holds DEFAULT_ADMIN_ROLE itself, so a role changes only when an executed
+/// proposal calls `grantRole`/`revokeRole` on it. Governance members hold GOVERNOR_ROLE.
+contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Multicall {
+    using EnumerableSet for EnumerableSet.AddressSet;
+
+    bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
+    bytes32 public constant REGULATOR_ROLE = keccak256("REGULATOR_ROLE");
+    bytes32 public constant EXCHANGE_ROLE = keccak256("EXCHANGE_ROLE");
+    bytes32 public constant ENTERPRISE_ROLE = keccak256("ENTERPRISE_ROLE");
+    bytes32 public constant AUDITOR_ROLE = keccak256("AUDITOR_ROLE");
+    bytes32 public constant ORACLE_ROLE = keccak256("ORACLE_ROLE");
+
+    uint64 public constant MAX_PROPOSAL_LIFETIME = 365 days;
+
+    /// @dev GB 32100-2015 character set (no I, O, S, V, Z); a character's value is its index.
+    bytes private constant _CREDIT_CODE_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+
+    uint256 private _threshold;
+    uint64 private _proposalLifetime;
+    uint256 private _proposalCount;
+    mapping(uint256 proposalId => Proposal) private _proposals;
+    mapping(uint256 proposalId => mapping(address member => bool)) private _approved;
+
+    mapping(address account => bool) private _suspended;
+    address[] private _enterpriseList;
+    mapping(address account => EnterpriseProfile) private _profiles;
+    mapping(bytes32 creditCodeHash => address account) private _byCreditCode;
+
+    EnumerableSet.AddressSet private _deviceSet;
+    mapping(address device => Device) private _devices;
+    mapping(bytes32 mnHash => address device) private _byMn;
+    mapping(address enterprise => EnumerableSet.AddressSet) private _devicesOf;
+
+    modifier onlySelf() {
+        if (msg.sender != address(this)) revert GovernanceOnlySelf(msg.sender);
+        _;
+    }
+
+    modifier onlyMember() {
+        if (!hasRole(GOVERNOR_ROLE, msg.sender)) revert GovernanceNotMember(msg.sender);
+        _;
+    }
+
+    /// @param initialMembers Governance members (e.g. regulator, exchange, industry bodies).
+    /// @param initialThreshold Approvals needed to execute a proposal (1..members).
+    /// @param initialLifetime Seconds a proposal stays open.
+    constructor(address[] memory initialMembers, uint256 initialThreshold, uint64 initialLifetime) {
+        AccessControl._grantRole(DEFAULT_ADMIN_ROLE, address(this));
+        for (uint256 i = 0; i < initialMembers.length; ++i) {
+            _grantRole(GOVERNOR_ROLE, initialMembers[i]);
+        }
+        _setThreshold(initialThreshold);
+        _setProposalLifetime(initialLifetime);
+    }
+
+    // ------------------------------------------------------------------ governance
+
+    /// @inheritdoc IConsortiumRegistry
+    function propose(bytes calldata data, string calldata description)
+        external
+        onlyMember
+        returns (uint256 proposalId)
+    {
+        if (data.length == 0) revert ProposalEmpty();
+        proposalId = ++_proposalCount;
+        uint64 deadline = uint64(block.timestamp) + _proposalLifetime;
+        _proposals[proposalId] = Proposal({
+            proposer: msg.sender,
+            deadline: deadline,
+            executed: false,
+            data: data,
+            description: description
+        });
+        emit ProposalCreated(proposalId, msg.sender, deadline, data, description);
+        _approved[proposalId][msg.sender] = true;
+        emit ProposalApproved(proposalId, msg.sender, 1);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function approve(uint256 proposalId) external onlyMember {
+        _requireOpen(proposalId);
+        if (_approved[proposalId][msg.sender]) revert ProposalAlreadyApproved(proposalId, msg.sender);
+        _approved[proposalId][msg.sender] = true;
+        emit ProposalApproved(proposalId, msg.sender, approvalCount(proposalId));
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function execute(uint256 proposalId) external onlyMember {
+        Proposal storage proposal = _requireOpen(proposalId);
+        uint256 approvals = approvalCount(proposalId);
+        if (approvals < _threshold) revert ProposalThresholdNotMet(proposalId, approvals, _threshold);
+        proposal.executed = true;
+        (bool ok, bytes memory returned) = address(this).call(proposal.data);
+        if (!ok) {
+            // Pass the proposed call's custom error through unchanged (the whole tx reverts).
+            assembly ("memory-safe") {
+                revert(add(returned, 0x20), mload(returned))
+            }
+        }
+        emit ProposalExecuted(proposalId, msg.sender);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function setThreshold(uint256 newThreshold) external onlySelf {
+        _setThreshold(newThreshold);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function setProposalLifetime(uint64 newLifetime) external onlySelf {
+        _setProposalLifetime(newLifetime);
+    }
+
+    /// @notice Grant a role. Only through governance.
+    /// @dev Requirements: called by the registry itself; role is GOVERNOR or one of the five
+    /// participant roles; account not zero. Emits {RoleGranted} (nothing if already held).
+    function grantRole(bytes32 role, address account) public override(AccessControl, IAccessControl) onlySelf {
+        _grantRole(role, account);
+    }
+
+    /// @notice Revoke a role. Only through governance.
+    /// @dev Requirements: called by the registry itself; revoking GOVERNOR must leave at least
+    /// `threshold()` members. Emits {RoleRevoked} (nothing if not held).
+    function revokeRole(bytes32 role, address account) public override(AccessControl, IAccessControl) onlySelf {
+        _revokeRole(role, account);
+    }
+
+    /// @notice Disabled: roles are revoked through governance only.
+    function renounceRole(bytes32, address) public pure override(AccessControl, IAccessControl) {
+        revert RegistryRenounceDisabled();
+    }
+
+    // ------------------------------------------------------------------ participants
+
+    /// @inheritdoc IConsortiumRegistry
+    function registerEnterprise(address account, EnterpriseProfile calldata profile) external onlySelf {
+        if (account == address(0)) revert RegistryZeroAddress();
+        if (bytes(_profiles[account].creditCode).length != 0) revert RegistryAlreadyRegistered(account);
+        if (!isValidCreditCode(profile.creditCode)) revert RegistryInvalidCreditCode(profile.creditCode);
+        bytes32 codeHash = keccak256(bytes(profile.creditCode));
+        address existing = _byCreditCode[codeHash];
+        if (existing != address(0)) revert RegistryDuplicateEnterprise(profile.creditCode, existing);
+        _checkProfile(profile.name, profile.regionCode, profile.industryCode, profile.latitude, profile.longitude);
+
+        _profiles[account] = profile;
+        _byCreditCode[codeHash] = account;
+        _enterpriseList.push(account);
+        emit EnterpriseRegistered(
+            account,
+            profile.creditCode,
+            profile.name,
+            profile.regionCode,
+            profile.industryCode,
+            profile.latitude,
+            profile.longitude
+        );
+        _grantRole(ENTERPRISE_ROLE, account);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function updateEnterprise(
+        address account,
+        string calldata name,
+        uint32 regionCode,
+        string calldata industryCode,
+        int32 latitude,
+        int32 longitude
+    ) external onlySelf {
+        EnterpriseProfile storage profile = _profiles[account];
+        if (bytes(profile.creditCode).length == 0) revert RegistryNotEnterprise(account);
+        _checkProfile(name, regionCode, industryCode, latitude, longitude);
+        profile.name = name;
+        profile.regionCode = regionCode;
+        profile.industryCode = industryCode;
+        profile.latitude = latitude;
+        profile.longitude = longitude;
+        emit EnterpriseProfileUpdated(account, name, regionCode, industryCode, latitude, longitude);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function suspendParticipant(address account, uint16 reasonCode) external onlySelf {
+        ParticipantStatus status = statusOf(account);
+        if (status != ParticipantStatus.Active) revert RegistryWrongStatus(account, status);
+        _suspended[account] = true;
+        emit ParticipantSuspended(account, reasonCode);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function reinstateParticipant(address account) external onlySelf {
+        ParticipantStatus status = statusOf(account);
+        if (status != ParticipantStatus.Suspended) revert RegistryWrongStatus(account, status);
+        _suspended[account] = false;
+        emit ParticipantReinstated(account);
+    }
+
+    // ------------------------------------------------------------------ devices
+
+    /// @inheritdoc IConsortiumRegistry
+    function bindDevice(address device, address enterprise, string calldata mn)
+        external
+        onlyRole(REGULATOR_ROLE)
+    {
+        if (device == address(0)) revert RegistryZeroAddress();
+        if (!isActiveEnterprise(enterprise)) {
+            if (bytes(_profiles[enterprise].creditCode).length == 0) revert RegistryNotEnterprise(enterprise);
+            revert RegistryWrongStatus(enterprise, ParticipantStatus.Suspended);
+        }
+        Device storage current = _devices[device];
+        if (current.enterprise != address(0)) revert RegistryDeviceAlreadyBound(device, current.enterprise);
+        if (!_isValidMn(bytes(mn))) revert RegistryInvalidMn(mn);
+        bytes32 mnHash = keccak256(bytes(mn));
+        address holder = _byMn[mnHash];
+        if (holder != address(0)) revert RegistryDuplicateMn(mn, holder);
+
+        _devices[device] = Device({enterprise: enterprise, mn: mn, boundAt: uint64(block.timestamp)});
+        _byMn[mnHash] = device;
+        _deviceSet.add(device);
+        _devicesOf[enterprise].add(device);
+        emit DeviceBound(device, enterprise, mn);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function unbindDevice(address device) external onlyRole(REGULATOR_ROLE) {
+        Device memory current = _devices[device];
+        if (current.enterprise == address(0)) revert RegistryDeviceUnknown(device);
+        delete _devices[device];
+        delete _byMn[keccak256(bytes(current.mn))];
+        _deviceSet.remove(device);
+        _devicesOf[current.enterprise].remove(device);
+        emit DeviceUnbound(device, current.enterprise, current.mn);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IConsortiumRegistry
+    function threshold() external view returns (uint256) {
+        return _threshold;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function proposalLifetime() external view returns (uint64) {
+        return _proposalLifetime;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function proposalCount() external view returns (uint256) {
+        return _proposalCount;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function getProposal(uint256 proposalId) external view returns (Proposal memory) {
+        if (proposalId == 0 || proposalId > _proposalCount) revert ProposalUnknown(proposalId);
+        return _proposals[proposalId];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function approvalCount(uint256 proposalId) public view returns (uint256 approvals) {
+        uint256 n = getRoleMemberCount(GOVERNOR_ROLE);
+        for (uint256 i = 0; i < n; ++i) {
+            if (_approved[proposalId][getRoleMember(GOVERNOR_ROLE, i)]) ++approvals;
+        }
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function hasApproved(uint256 proposalId, address member) external view returns (bool) {
+        return _approved[proposalId][member];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function members() external view returns (address[] memory) {
+        return getRoleMembers(GOVERNOR_ROLE);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function isMember(address account) public view returns (bool) {
+        return hasRole(GOVERNOR_ROLE, account);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function statusOf(address account) public view returns (ParticipantStatus) {
+        if (!_hasParticipantRole(account)) return ParticipantStatus.None;
+        return _suspended[account] ? ParticipantStatus.Suspended : ParticipantStatus.Active;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function isActiveParticipant(address account) public view returns (bool) {
+        return !_suspended[account] && _hasParticipantRole(account);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function isActiveEnterprise(address account) public view returns (bool) {
+        return !_suspended[account] && hasRole(ENTERPRISE_ROLE, account)
+            && bytes(_profiles[account].creditCode).length != 0;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function enterpriseCount() external view returns (uint256) {
+        return _enterpriseList.length;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function enterpriseAt(uint256 index) external view returns (address) {
+        return _enterpriseList[index];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function getEnterprise(address account) external view returns (EnterpriseProfile memory profile) {
+        profile = _profiles[account];
+        if (bytes(profile.creditCode).length == 0) revert RegistryNotEnterprise(account);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function enterpriseByCreditCode(string calldata creditCode) external view returns (address) {
+        return _byCreditCode[keccak256(bytes(creditCode))];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function deviceCount() external view returns (uint256) {
+        return _deviceSet.length();
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function deviceAt(uint256 index) external view returns (address) {
+        return _deviceSet.at(index);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function getDevice(address device) external view returns (Device memory binding) {
+        binding = _devices[device];
+        if (binding.enterprise == address(0)) revert RegistryDeviceUnknown(device);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function deviceByMn(string calldata mn) external view returns (address) {
+        return _byMn[keccak256(bytes(mn))];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function devicesOf(address enterprise) external view returns (address[] memory) {
+        return _devicesOf[enterprise].values();
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function isValidCreditCode(string calldata creditCode) public pure returns (bool) {
+        bytes memory code = bytes(creditCode);
+        if (code.length != 18) return false;
+        uint256 sum = 0;
+        uint256 weight = 1;
+        for (uint256 i = 0; i < 17; ++i) {
+            uint256 value = _creditCharValue(code[i]);
+            if (value == type(uint256).max) return false;
+            sum += value * weight;
+            weight = (weight * 3) % 31;
+        }
+        uint256 check = (31 - (sum % 31)) % 31;
+        return code[17] == _CREDIT_CODE_CHARSET[check];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function transactionAllowed(address sender, address, uint256, uint256, uint256, bytes calldata)
+        external
+        view
+        returns (bool)
+    {
+        return isMember(sender) || isActiveParticipant(sender);
+    }
+
+    // ------------------------------------------------------------------ internal
+
+    function _grantRole(bytes32 role, address account) internal override returns (bool) {
+        if (account == address(0)) revert RegistryZeroAddress();
+        if (role != GOVERNOR_ROLE && !_isParticipantRole(role)) revert RegistryUnknownRole(role);
+        return super._grantRole(role, account);
+    }
+
+    function _revokeRole(bytes32 role, address account) internal override returns (bool) {
+        bool revoked = super._revokeRole(role, account);
+        if (role == GOVERNOR_ROLE) {
+            uint256 count = getRoleMemberCount(GOVERNOR_ROLE);
+            if (count < _threshold) revert GovernanceMembersBelowThreshold(count, _threshold);
+        }
+        return revoked;
+    }
+
+    function _setThreshold(uint256 newThreshold) private {
+        uint256 count = getRoleMemberCount(GOVERNOR_ROLE);
+        if (newThreshold == 0 || newThreshold > count) revert GovernanceInvalidThreshold(newThreshold, count);
+        emit ThresholdChanged(_threshold, newThreshold);
+        _threshold = newThreshold;
+    }
+
+    function _setProposalLifetime(uint64 newLifetime) private {
+        if (newLifetime == 0 || newLifetime > MAX_PROPOSAL_LIFETIME) revert GovernanceInvalidLifetime(newLifetime);
+        emit ProposalLifetimeChanged(_proposalLifetime, newLifetime);
+        _proposalLifetime = newLifetime;
+    }
+
+    function _requireOpen(uint256 proposalId) private view returns (Proposal storage proposal) {
+        if (proposalId == 0 || proposalId > _proposalCount) revert ProposalUnknown(proposalId);
+        proposal = _proposals[proposalId];
+        if (proposal.executed) revert ProposalAlreadyExecuted(proposalId);
+        if (block.timestamp > proposal.deadline) {
+            revert ProposalExpired(proposalId, proposal.deadline, uint64(block.timestamp));
+        }
+    }
+
+    function _isParticipantRole(bytes32 role) private pure returns (bool) {
+        return role == REGULATOR_ROLE || role == EXCHANGE_ROLE || role == ENTERPRISE_ROLE || role == AUDITOR_ROLE
+            || role == ORACLE_ROLE;
+    }
+
+    function _hasParticipantRole(address account) private view returns (bool) {
+        return hasRole(ENTERPRISE_ROLE, account) || hasRole(REGULATOR_ROLE, account)
+            || hasRole(EXCHANGE_ROLE, account) || hasRole(AUDITOR_ROLE, account) || hasRole(ORACLE_ROLE, account);
+    }
+
+    function _checkProfile(
+        string calldata name,
+        uint32 regionCode,
+        string calldata industryCode,
+        int32 latitude,
+        int32 longitude
+    ) private pure {
+        uint256 nameLength = bytes(name).length;
+        if (nameLength == 0 || nameLength > 200) revert RegistryInvalidName();
+        // GB/T 2260: six digits, province prefix 11 (Beijing) .. 82 (Macao).
+        if (regionCode < 110000 || regionCode > 829999) revert RegistryInvalidRegionCode(regionCode);
+        if (!_isValidIndustryCode(bytes(industryCode))) revert RegistryInvalidIndustryCode(industryCode);
+        if (latitude < -90_000_000 || latitude > 90_000_000 || longitude < -180_000_000 || longitude > 180_000_000) {
+            revert RegistryInvalidLocation(latitude, longitude);
+        }
+    }
+
+    /// @dev GB/T 4754: section letter A..T, then nothing, a 2-digit division, 3-digit group or 4-digit class.
+    function _isValidIndustryCode(bytes memory code) private pure returns (bool) {
+        uint256 n = code.length;
+        if (n == 0 || n == 2 || n > 5) return false;
+        if (code[0] < "A" || code[0] > "T") return false;
+        for (uint256 i = 1; i < n; ++i) {
+            if (code[i] < "0" || code[i] > "9") return false;
+        }
+        return true;
+    }
+
+    function _isValidMn(bytes memory mn) private pure returns (bool) {
+        uint256 n = mn.length;
+        if (n == 0 || n > 24) return false;
+        for (uint256 i = 0; i < n; ++i) {
+            bytes1 c = mn[i];
+            bool alnum = (c >= "0" && c <= "9") || (c >= "A" && c <= "Z") || (c >= "a" && c <= "z");
+            if (!alnum) return false;
+        }
+        return true;
+    }
+
+    function _creditCharValue(bytes1 c) private pure returns (uint256) {
+        bytes memory charset = _CREDIT_CODE_CHARSET;
+        for (uint256 i = 0; i < 31; ++i) {
+            if (charset[i] == c) return i;
+        }
+        return type(uint256).max;
+    }
+}

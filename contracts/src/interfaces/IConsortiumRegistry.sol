@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IConsortiumRegistry
+/// @notice Who is who in the ETS consortium and who may do what: roles, enterprise profiles,
+/// monitoring devices, suspension, and the k-of-n governance through which all of these change.
+/// @dev Role grants and revocations, registrations, suspensions and governance parameters change
+/// only through `execute` of a proposal approved by `threshold()` governance members. Other
+/// contracts ask this registry (`isActiveParticipant`, `hasRole`) before they move value.
+interface IConsortiumRegistry {
+    /// @notice Lifecycle of a participant account.
+    enum ParticipantStatus {
+        None,
+        Active,
+        Suspended
+    }
+
+    /// @notice Profile of a covered enterprise (pollution-source unit).
+    /// @param creditCode Unified social credit code, GB 32100-2015 (18 characters, check character last).
+    /// @param name Registered name.
+    /// @param regionCode Administrative division code, GB/T 2260 (6 digits).
+    /// @param industryCode Industry classification, GB/T 4754 (section letter + up to 4 digits, e.g. "D4411").
+    /// @param latitude Latitude in micro-degrees (WGS 84).
+    /// @param longitude Longitude in micro-degrees (WGS 84).
+    struct EnterpriseProfile {
+        string creditCode;
+        string name;
+        uint32 regionCode;
+        string industryCode;
+        int32 latitude;
+        int32 longitude;
+    }
+
+    /// @notice A monitoring device (data-acquisition unit / total-amount controller).
+    /// @param enterprise The enterprise the device is bound to.
+    /// @param mn HJ 212 MN code of the device.
+    /// @param boundAt Block timestamp of the binding.
+    struct Device {
+        address enterprise;
+        string mn;
+        uint64 boundAt;
+    }
+
+    /// @notice A governance proposal: one call on this registry, executed by the registry itself.
+    /// @param proposer Member who proposed it.
+    /// @param deadline Last timestamp at which it can be approved or executed.
+    /// @param executed Whether it has been executed.
+    /// @param data ABI-encoded call on this registry (may be a `multicall`).
+    /// @param description Free text shown to the approving members.
+    struct Proposal {
+        address proposer;
+        uint64 deadline;
+        bool executed;
+        bytes data;
+        string description;
+    }
+
+    // ---------------------------------------------------------------- errors
+
+    /// @notice The caller is not a governance member.
+    error GovernanceNotMember(address account);
+    /// @notice Only the registry itself (an executed proposal) may call this function.
+    error GovernanceOnlySelf(address caller);
+    /// @notice The threshold is zero or larger than the number of members.
+    error GovernanceInvalidThreshold(uint256 threshold, uint256 members);
+    /// @notice The proposal lifetime is zero or longer than the allowed maximum.
+    error GovernanceInvalidLifetime(uint64 lifetime);
+    /// @notice No proposal with this id.
+    error ProposalUnknown(uint256 proposalId);
+    /// @notice The proposal's deadline has passed.
+    error ProposalExpired(uint256 proposalId, uint64 deadline, uint64 now);
+    /// @notice The proposal has already been executed.
+    error ProposalAlreadyExecuted(uint256 proposalId);
+    /// @notice This member has already approved the proposal.
+    error ProposalAlreadyApproved(uint256 proposalId, address member);
+    /// @notice The proposal has fewer approvals from current members than the threshold.
+    error ProposalThresholdNotMet(uint256 proposalId, uint256 approvals, uint256 threshold);
+    /// @notice The proposal carries no call.
+    error ProposalEmpty();
+    /// @notice The address is the zero address.
+    error RegistryZeroAddress();
+    /// @notice The unified social credit code is malformed or its check character is wrong.
+    error RegistryInvalidCreditCode(string creditCode);
+    /// @notice The region code is not a 6-digit GB/T 2260 code.
+    error RegistryInvalidRegionCode(uint32 regionCode);
+    /// @notice The industry code is not a GB/T 4754 code.
+    error RegistryInvalidIndustryCode(string industryCode);
+    /// @notice Latitude or longitude outside the globe.
+    error RegistryInvalidLocation(int32 latitude, int32 longitude);
+    /// @notice The enterprise name is empty or longer than 200 bytes.
+    error RegistryInvalidName();
+    /// @notice Another account is already registered with this credit code.
+    error RegistryDuplicateEnterprise(string creditCode, address existing);
+    /// @notice The account is already a registered enterprise.
+    error RegistryAlreadyRegistered(address account);
+    /// @notice The account is not a registered enterprise.
+    error RegistryNotEnterprise(address account);
+    /// @notice The account holds no participant role.
+    error RegistryNotParticipant(address account);
+    /// @notice The participant is not in the status the action needs.
+    error RegistryWrongStatus(address account, ParticipantStatus status);
+    /// @notice The device is already bound to an enterprise.
+    error RegistryDeviceAlreadyBound(address device, address enterprise);
+    /// @notice The MN code is already used by another device.
+    error RegistryDuplicateMn(string mn, address device);
+    /// @notice The MN code is empty, longer than 24 characters or not alphanumeric.
+    error RegistryInvalidMn(string mn);
+    /// @notice The device is not bound.
+    error RegistryDeviceUnknown(address device);
+    /// @notice The role is not one the consortium knows.
+    error RegistryUnknownRole(bytes32 role);
+    /// @notice Revoking would leave fewer members than the threshold.
+    error GovernanceMembersBelowThreshold(uint256 members, uint256 threshold);
+    /// @notice Accounts may not renounce roles: revocation goes through governance.
+    error RegistryRenounceDisabled();
+
+    // ---------------------------------------------------------------- events
+
+    /// @notice A member proposed a call.
+    event ProposalCreated(
+        uint256 indexed proposalId, address indexed proposer, uint64 deadline, bytes data, string description
+    );
+    /// @notice A member approved a proposal.
+    event ProposalApproved(uint256 indexed proposalId, address indexed member, uint256 approvals);
+    /// @notice A proposal was executed.
+    event ProposalExecuted(uint256 indexed proposalId, address indexed executor);
+    /// @notice The approval threshold changed.
+    event ThresholdChanged(uint256 oldThreshold, uint256 newThreshold);
+    /// @notice The proposal lifetime changed.
+    event ProposalLifetimeChanged(uint64 oldLifetime, uint64 newLifetime);
+    /// @notice An enterprise was registered (it also receives ENTERPRISE_ROLE).
+    event EnterpriseRegistered(
+        address indexed account, string creditCode, string name, uint32 regionCode, string industryCode,
+        int32 latitude, int32 longitude
+    );
+    /// @notice An enterprise's profile changed.
+    event EnterpriseProfileUpdated(
+        address indexed account, string name, uint32 regionCode, string industryCode, int32 latitude, int32 longitude
+    );
+    /// @notice A participant was suspended.
+    event ParticipantSuspended(address indexed account, uint16 reasonCode);
+    /// @notice A suspended participant was reinstated.
+    event ParticipantReinstated(address indexed account);
+    /// @notice A device was bound to an enterprise.
+    event DeviceBound(address indexed device, address indexed enterprise, string mn);
+    /// @notice A device was unbound.
+    event DeviceUnbound(address indexed device, address indexed enterprise, string mn);
+
+    // ---------------------------------------------------------------- governance
+
+    /// @notice Propose a call on this registry; the proposer's approval is counted at once.
+    /// @param data ABI-encoded call (e.g. `grantRole`, `registerEnterprise`, or a `multicall` of several).
+    /// @param description Text for the other members.
+    /// @return proposalId Sequential id, starting at 1.
+    /// Requirements: caller is a governance member; `data` is not empty.
+    /// Emits: {ProposalCreated}, {ProposalApproved}.
+    function propose(bytes calldata data, string calldata description) external returns (uint256 proposalId);
+
+    /// @notice Approve a proposal.
+    /// @param proposalId The proposal.
+    /// Requirements: caller is a member; proposal exists, is not executed or expired; caller has not approved it.
+    /// Emits: {ProposalApproved}.
+    function approve(uint256 proposalId) external;
+
+    /// @notice Execute a proposal approved by at least `threshold()` current members.
+    /// @param proposalId The proposal.
+    /// Requirements: caller is a member; proposal exists, is not executed or expired; threshold met.
+    /// A revert of the proposed call is passed through unchanged.
+    /// Emits: {ProposalExecuted} and the events of the executed call.
+    function execute(uint256 proposalId) external;
+
+    /// @notice Set the approval threshold.
+    /// @param newThreshold Between 1 and the number of members.
+    /// Requirements: called by the registry itself (an executed proposal).
+    /// Emits: {ThresholdChanged}.
+    function setThreshold(uint256 newThreshold) external;
+
+    /// @notice Set how long a new proposal stays open.
+    /// @param newLifetime Seconds, 1 to 365 days.
+    /// Requirements: called by the registry itself.
+    /// Emits: {ProposalLifetimeChanged}.
+    function setProposalLifetime(uint64 newLifetime) external;
+
+    // ---------------------------------------------------------------- participants
+
+    /// @notice Register an enterprise and grant it ENTERPRISE_ROLE.
+    /// @param account The enterprise's account.
+    /// @param profile Its profile; the credit code's check character is verified here.
+    /// Requirements: called by the registry itself; account not zero, not yet registered; credit code
+    /// valid and unused; region, industry, location and name valid.
+    /// Emits: {EnterpriseRegistered}, {RoleGranted}.
+    function registerEnterprise(address account, EnterpriseProfile calldata profile) external;
+
+    /// @notice Update an enterprise's profile (the credit code stays).
+    /// Requirements: called by the registry itself; account is a registered enterprise.
+    /// Emits: {EnterpriseProfileUpdated}.
+    function updateEnterprise(
+        address account,
+        string calldata name,
+        uint32 regionCode,
+        string calldata industryCode,
+        int32 latitude,
+        int32 longitude
+    ) external;
+
+    /// @notice Suspend a participant: it can no longer transact or hold moving value.
+    /// @param reasonCode Application-defined reason.
+    /// Requirements: called by the registry itself; account is an active participant.
+    /// Emits: {ParticipantSuspended}.
+    function suspendParticipant(address account, uint16 reasonCode) external;
+
+    /// @notice Reinstate a suspended participant.
+    /// Requirements: called by the registry itself; account is suspended.
+    /// Emits: {ParticipantReinstated}.
+    function reinstateParticipant(address account) external;
+
+    // ---------------------------------------------------------------- devices
+
+    /// @notice Bind a monitoring device to an enterprise.
+    /// @param device The device's signing address.
+    /// @param enterprise A registered, active enterprise.
+    /// @param mn The device's HJ 212 MN code (1-24 alphanumeric characters), unique.
+    /// Requirements: caller has REGULATOR_ROLE; device not bound; MN unused.
+    /// Emits: {DeviceBound}.
+    function bindDevice(address device, address enterprise, string calldata mn) external;
+
+    /// @notice Unbind a device (e.g. replaced hardware).
+    /// Requirements: caller has REGULATOR_ROLE; device bound.
+    /// Emits: {DeviceUnbound}.
+    function unbindDevice(address device) external;
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice Number of governance members required to execute a proposal.
+    function threshold() external view returns (uint256);
+    /// @notice Lifetime of new proposals, in seconds.
+    function proposalLifetime() external view returns (uint64);
+    /// @notice Number of proposals created so far (ids are 1..count).
+    function proposalCount() external view returns (uint256);
+    /// @notice A proposal by id.
+    function getProposal(uint256 proposalId) external view returns (Proposal memory);
+    /// @notice Approvals of a proposal counted among current members.
+    function approvalCount(uint256 proposalId) external view returns (uint256);
+    /// @notice Whether `member` has approved the proposal.
+    function hasApproved(uint256 proposalId, address member) external view returns (bool);
+    /// @notice Current governance members.
+    function members() external view returns (address[] memory);
+    /// @notice Whether the account is a governance member.
+    function isMember(address account) external view returns (bool);
+    /// @notice Status of an account (None if it never held a participant role).
+    function statusOf(address account) external view returns (ParticipantStatus);
+    /// @notice True if the account holds a participant role and is not suspended.
+    function isActiveParticipant(address account) external view returns (bool);
+    /// @notice True if the account is a registered enterprise that is not suspended.
+    function isActiveEnterprise(address account) external view returns (bool);
+    /// @notice Number of registered enterprises.
+    function enterpriseCount() external view returns (uint256);
+    /// @notice Enterprise account at `index` (registration order).
+    function enterpriseAt(uint256 index) external view returns (address);
+    /// @notice Profile of an enterprise.
+    function getEnterprise(address account) external view returns (EnterpriseProfile memory);
+    /// @notice Account registered under a credit code (zero if none).
+    function enterpriseByCreditCode(string calldata creditCode) external view returns (address);
+    /// @notice Number of bound devices.
+    function deviceCount() external view returns (uint256);
+    /// @notice Device address at `index`.
+    function deviceAt(uint256 index) external view returns (address);
+    /// @notice A device's binding.
+    function getDevice(address device) external view returns (Device memory);
+    /// @notice Device bound under an MN code (zero if none).
+    function deviceByMn(string calldata mn) external view returns (address);
+    /// @notice Devices bound to an enterprise.
+    function devicesOf(address enterprise) external view returns (address[] memory);
+    /// @notice Whether a credit code is well formed with a correct check character (GB 32100-2015).
+    function isValidCreditCode(string calldata creditCode) external pure returns (bool);
+
+    /// @notice Besu account-permissioning hook (selector 0x936421d5): may `sender` transact?
+    /// @return True for governance members and active participants; false for unknown or suspended.
+    function transactionAllowed(
+        address sender,
+        address target,
+        uint256 value,
+        uint256 gasPrice,
+        uint256 gasLimit,
+        bytes calldata payload
+    ) external view returns (bool);
+}

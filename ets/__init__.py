@@ -1,0 +1,1 @@
+"""ETS Chain: shared root of the Python side (errors, CLI)."""

@@ -1,0 +1,391 @@
+"""The ``ets`` command line: thin shells over library functions in chain/, oracle/ and api/."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from eth_account.signers.local import LocalAccount
+from rich.console import Console
+from rich.table import Table
+
+from chain.errors import ConfigError, ContractRevertError
+from ets.errors import EtsError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(help="ETS Chain: emission-rights trading and compliance.", no_args_is_help=True)
+node_app = typer.Typer(help="Local chain node (Anvil).", no_args_is_help=True)
+registry_app = typer.Typer(help="Consortium registry: enterprises and devices.", no_args_is_help=True)
+enterprise_app = typer.Typer(help="Enterprises (changes go through governance).", no_args_is_help=True)
+device_app = typer.Typer(help="Monitoring devices (bound by the regulator).", no_args_is_help=True)
+governance_app = typer.Typer(help="k-of-n governance proposals.", no_args_is_help=True)
+app.add_typer(node_app, name="node")
+app.add_typer(registry_app, name="registry")
+registry_app.add_typer(enterprise_app, name="enterprise")
+registry_app.add_typer(device_app, name="device")
+app.add_typer(governance_app, name="governance")
+
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", help="Demo account name (regulator, exchange, enterprise-1 ...); demo mode only."),
+]
+KeystoreOption = Annotated[
+    Path | None,
+    typer.Option("--keystore", help="Encrypted V3 keystore of the signing account."),
+]
+
+
+def cli_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Print an ETS error's name and meaning and exit non-zero instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ContractRevertError as exc:
+            err_console.print(f"[bold red]{exc.error}[/]: {exc.explain()}")
+            raise typer.Exit(1) from None
+        except EtsError as exc:
+            err_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+# ---------------------------------------------------------------------- context
+
+
+@functools.lru_cache(maxsize=1)
+def _settings() -> Any:
+    from chain.config import ChainSettings
+
+    return ChainSettings.load()
+
+
+def _chain() -> Any:
+    from chain.compile import compile_contracts
+    from chain.tx import ChainClient
+
+    settings = _settings()
+    return ChainClient.connect(settings.rpc_url, compile_contracts(), confirmations=settings.confirmations)
+
+
+def _registry() -> Any:
+    from chain.deploy import load_for_chain
+    from chain.registry import RegistryClient
+
+    chain = _chain()
+    manifest = load_for_chain(chain, _settings().manifest_path)
+    return RegistryClient(chain, manifest.address("ConsortiumRegistry"))
+
+
+def _signer(as_: str | None, keystore: Path | None) -> LocalAccount:
+    from chain.accounts import demo_account, load_keystore
+
+    settings = _settings()
+    if keystore is not None:
+        password = (
+            settings.keystore_password.get_secret_value()
+            if settings.keystore_password is not None
+            else typer.prompt(f"Password for {keystore}", hide_input=True)
+        )
+        return load_keystore(keystore, password)
+    if as_ is not None:
+        if not settings.demo:
+            raise ConfigError("--as uses public demo keys: only in demo mode (ETS_DEMO=1)")
+        return demo_account(as_)
+    return settings.service_account()  # type: ignore[no-any-return]
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+# ---------------------------------------------------------------------- node
+
+
+@node_app.command("up")
+@cli_errors
+def node_up(port: Annotated[int, typer.Option(help="RPC port on 127.0.0.1.")] = 8545) -> None:
+    """Start a detached local node whose state persists in the state directory."""
+    from chain.node import node_up as up
+
+    state = up(_settings().state_dir / "node", port=port)
+    console.print(f"node up: {state.url} (chain id {state.chain_id}, pid {state.pid}, log {state.log})")
+
+
+@node_app.command("down")
+@cli_errors
+def node_down() -> None:
+    """Stop the detached local node (its state is saved)."""
+    from chain.node import node_down as down
+
+    console.print("node stopped" if down(_settings().state_dir / "node") else "no node running")
+
+
+@node_app.command("status")
+@cli_errors
+def node_status() -> None:
+    """Say whether the detached node is running; exit 1 when it is not."""
+    from chain.node import node_status as status
+
+    state = status(_settings().state_dir / "node")
+    if state is None:
+        console.print("node: down")
+        raise typer.Exit(1)
+    console.print(f"node: up at {state.url} (chain id {state.chain_id}, pid {state.pid})")
+
+
+# ---------------------------------------------------------------------- deploy
+
+
+@app.command("deploy")
+@cli_errors
+def deploy(
+    member: Annotated[
+        list[str] | None,
+        typer.Option(help="Governance member address (repeat). Demo: 3 demo members."),
+    ] = None,
+    threshold: Annotated[int | None, typer.Option(help="Approvals needed (default: majority).")] = None,
+    as_: AsOption = "deployer",
+    keystore: KeystoreOption = None,
+) -> None:
+    """Deploy the contract suite (only what the manifest does not hold yet)."""
+    from chain.accounts import demo_account
+    from chain.deploy import SuiteConfig, deploy_suite
+
+    settings = _settings()
+    deployer = _signer(as_ if settings.demo and keystore is None else None, keystore)
+    members = tuple(member or ())
+    if not members:
+        if not settings.demo:
+            raise ConfigError("give the governance members with --member (repeat)")
+        members = tuple(demo_account(n).address for n in ("regulator", "exchange", "industry-body"))
+    config = SuiteConfig(members=members, threshold=threshold or len(members) // 2 + 1)
+    manifest = deploy_suite(_chain(), deployer, config, settings.manifest_path)
+    table = Table("contract", "address", "block", title=f"chain {manifest.chain_id}")
+    for name, record in manifest.contracts.items():
+        table.add_row(name, record.address, str(record.block))
+    console.print(table)
+    console.print(f"manifest: {settings.manifest_path}")
+
+
+# ---------------------------------------------------------------------- registry
+
+
+@enterprise_app.command("add")
+@cli_errors
+def enterprise_add(
+    account: Annotated[str, typer.Argument(help="The enterprise's account address.")],
+    code: Annotated[str, typer.Option(help="Unified social credit code (18 characters).")],
+    name: Annotated[str, typer.Option(help="Registered name.")],
+    region: Annotated[int, typer.Option(help="GB/T 2260 region code, 6 digits.")],
+    industry: Annotated[str, typer.Option(help="GB/T 4754 industry code, e.g. D4411.")],
+    lat: Annotated[float, typer.Option(help="Latitude, decimal degrees.")],
+    lon: Annotated[float, typer.Option(help="Longitude, decimal degrees.")],
+    as_: AsOption = None,
+    keystore: KeystoreOption = None,
+) -> None:
+    """Propose registering an enterprise (checked first, then approved by other members)."""
+    from chain.registry import EnterpriseProfile
+
+    profile = EnterpriseProfile.from_degrees(
+        credit_code=code, name=name, region_code=region, industry_code=industry,
+        latitude=lat, longitude=lon,
+    )  # fmt: skip
+    registry = _registry()
+    data = registry.encode_register_enterprise(account, profile)
+    proposal_id = registry.propose(_signer(as_, keystore), data, f"register {name} ({code})")
+    console.print(f"proposal {proposal_id}: register {name}; needs {registry.threshold()} approvals")
+
+
+@enterprise_app.command("suspend")
+@cli_errors
+def enterprise_suspend(
+    account: str,
+    reason: Annotated[int, typer.Option(help="Reason code.")] = 0,
+    as_: AsOption = None,
+    keystore: KeystoreOption = None,
+) -> None:
+    """Propose suspending a participant."""
+    registry = _registry()
+    data = registry.encode_suspend(account, reason)
+    proposal_id = registry.propose(_signer(as_, keystore), data, f"suspend {account}")
+    console.print(f"proposal {proposal_id}: suspend {account}")
+
+
+@enterprise_app.command("list")
+@cli_errors
+def enterprise_list(
+    start: int = 0,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List registered enterprises."""
+    registry = _registry()
+    rows = registry.enterprises(start, limit)
+    if as_json:
+        _print_json([{"account": e.account, "status": e.status.name, **e.profile.__dict__} for e in rows])
+        return
+    table = Table("account", "credit code", "name", "region", "industry", "status",
+                  title=f"{registry.enterprise_count()} enterprises")  # fmt: skip
+    for e in rows:
+        p = e.profile
+        table.add_row(e.account, p.credit_code, p.name, str(p.region_code), p.industry_code, e.status.name)
+    console.print(table)
+
+
+@device_app.command("add")
+@cli_errors
+def device_add(
+    device: Annotated[str, typer.Argument(help="The device's signing address.")],
+    enterprise: Annotated[str, typer.Option(help="Enterprise account it belongs to.")],
+    mn: Annotated[str, typer.Option(help="HJ 212 MN code.")],
+    as_: AsOption = None,
+    keystore: KeystoreOption = None,
+) -> None:
+    """Bind a device to an enterprise (regulator)."""
+    receipt = _registry().bind_device(_signer(as_, keystore), device, enterprise, mn)
+    console.print(f"device {device} bound (gas {receipt['gasUsed']})")
+
+
+@device_app.command("list")
+@cli_errors
+def device_list(
+    enterprise: Annotated[str | None, typer.Option(help="Only this enterprise's devices.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List bound devices."""
+    rows = _registry().devices(enterprise)
+    if as_json:
+        _print_json([d.__dict__ for d in rows])
+        return
+    table = Table("device", "enterprise", "MN", title=f"{len(rows)} devices")
+    for d in rows:
+        table.add_row(d.address, d.enterprise, d.mn)
+    console.print(table)
+
+
+# ---------------------------------------------------------------------- governance
+
+ACTIONS = ("grant-role", "revoke-role", "suspend", "reinstate", "set-threshold", "set-lifetime")
+
+
+@governance_app.command("propose")
+@cli_errors
+def governance_propose(
+    action: Annotated[str, typer.Argument(help=f"One of: {', '.join(ACTIONS)}.")],
+    args: Annotated[list[str] | None, typer.Argument(help="The action's arguments.")] = None,
+    description: Annotated[str, typer.Option(help="Text for the approving members.")] = "",
+    as_: AsOption = None,
+    keystore: KeystoreOption = None,
+) -> None:
+    """Propose a change: grant-role ROLE ACCOUNT | revoke-role ROLE ACCOUNT | suspend ACCOUNT
+    [REASON] | reinstate ACCOUNT | set-threshold N | set-lifetime SECONDS."""
+    from chain.errors import InvalidInputError
+
+    registry = _registry()
+    values = args or []
+    builders: dict[str, tuple[int, Callable[..., bytes]]] = {
+        "grant-role": (2, registry.encode_grant_role),
+        "revoke-role": (2, registry.encode_revoke_role),
+        "suspend": (1, lambda a, r="0": registry.encode_suspend(a, int(r))),
+        "reinstate": (1, registry.encode_reinstate),
+        "set-threshold": (1, lambda n: registry.encode_set_threshold(int(n))),
+        "set-lifetime": (1, lambda s: registry.encode_set_lifetime(int(s))),
+    }
+    if action not in builders:
+        raise InvalidInputError(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}")
+    minimum, build = builders[action]
+    if not minimum <= len(values) <= minimum + (action == "suspend"):
+        raise InvalidInputError(f"{action} takes {minimum} argument(s), got {len(values)}")
+    try:
+        data = build(*values)
+    except ValueError as exc:
+        raise InvalidInputError(f"{action}: {exc}") from None
+    text = description or f"{action} {' '.join(values)}"
+    proposal_id = registry.propose(_signer(as_, keystore), data, text)
+    console.print(f"proposal {proposal_id}: {registry.describe_call(data)}")
+
+
+@governance_app.command("approve")
+@cli_errors
+def governance_approve(proposal_id: int, as_: AsOption = None, keystore: KeystoreOption = None) -> None:
+    """Approve a proposal."""
+    registry = _registry()
+    registry.approve(_signer(as_, keystore), proposal_id)
+    console.print(f"proposal {proposal_id}: {registry.proposal(proposal_id).approvals} approvals")
+
+
+@governance_app.command("execute")
+@cli_errors
+def governance_execute(proposal_id: int, as_: AsOption = None, keystore: KeystoreOption = None) -> None:
+    """Execute a proposal that has enough approvals."""
+    receipt = _registry().execute(_signer(as_, keystore), proposal_id)
+    console.print(f"proposal {proposal_id}: executed (gas {receipt['gasUsed']})")
+
+
+@governance_app.command("list")
+@cli_errors
+def governance_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List proposals with their approvals."""
+    registry = _registry()
+    rows = registry.proposals()
+    if as_json:
+        _print_json([{k: v for k, v in p.__dict__.items() if k != "data"} for p in rows])
+        return
+    table = Table("id", "call", "approvals", "executed", "deadline",
+                  title=f"threshold {registry.threshold()} of {len(registry.members())}")  # fmt: skip
+    for p in rows:
+        table.add_row(
+            str(p.id), p.call[:80], str(p.approvals), "yes" if p.executed else "no", str(p.deadline)
+        )
+    console.print(table)
+
+
+@app.command("demo")
+@cli_errors
+def demo(port: Annotated[int, typer.Option(help="RPC port of the demo node.")] = 8545) -> None:
+    """Start a local chain, deploy, register a sample consortium, and say where everything is."""
+    from chain.demo import run_demo
+
+    settings = _settings()
+    if not settings.demo:
+        raise ConfigError("the demo signs with public demo keys: run it with ETS_DEMO=1 (scripts/demo)")
+    report = run_demo(settings, port=port, say=lambda text: console.print(f"[dim]{text}[/]"))
+    for step in report.steps:
+        console.print(f"[green]✓[/] {step}")
+    table = Table("contract", "address", "block", title="Deployment")
+    for name, record in report.manifest.contracts.items():
+        table.add_row(name, record.address, str(record.block))
+    console.print(table)
+    accounts = Table("demo account", "address", title="Accounts (public Anvil keys: demo only)")
+    for name, address in report.accounts.items():
+        accounts.add_row(name, address)
+    console.print(accounts)
+    console.print(f"RPC URL:  {report.node.url} (chain id {report.node.chain_id})")
+    console.print(f"Manifest: {report.manifest_path}")
+    console.print(f"Node log: {report.node.log}; stop with `ets node down`")

@@ -1,0 +1,98 @@
+"""Shared fixtures: one real Anvil node and one deployed suite per session; every chain test
+runs between an ``evm_snapshot`` and an ``evm_revert``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from chain.accounts import demo_account, dev_account
+from chain.compile import Artifact, compile_contracts
+from chain.deploy import Manifest, SuiteConfig, deploy_suite
+from chain.node import AnvilNode
+from chain.registry import RegistryClient
+from chain.tx import ChainClient
+from tests.utils.chain import grant_roles
+
+
+@dataclass
+class Consortium:
+    """The demo consortium every chain test starts from."""
+
+    chain: ChainClient
+    manifest: Manifest
+    registry: RegistryClient
+    members: list[LocalAccount]  # governance members (threshold 2 of 3)
+    regulator: LocalAccount
+    exchange: LocalAccount
+    industry_body: LocalAccount
+    auditor: LocalAccount
+    oracle: LocalAccount
+    outsider: LocalAccount
+
+    def snapshot(self) -> str:
+        return str(self.chain.w3.provider.make_request("evm_snapshot", [])["result"])  # type: ignore[arg-type]
+
+    def revert(self, snapshot_id: str) -> None:
+        self.chain.w3.provider.make_request("evm_revert", [snapshot_id])  # type: ignore[arg-type]
+        self.chain.reset_nonces()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> dict[str, Artifact]:
+    return compile_contracts()
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[AnvilNode]:
+    with AnvilNode(accounts=40) as node:
+        yield node
+
+
+@pytest.fixture(scope="session")
+def consortium(
+    anvil: AnvilNode, artifacts: dict[str, Artifact], tmp_path_factory: pytest.TempPathFactory
+) -> Consortium:
+    chain = ChainClient.connect(anvil.url, artifacts)
+    members = [demo_account(n) for n in ("regulator", "exchange", "industry-body")]
+    config = SuiteConfig(members=tuple(m.address for m in members), threshold=2)
+    manifest_path = Path(tmp_path_factory.mktemp("deploy")) / "deployment.json"
+    manifest = deploy_suite(chain, demo_account("deployer"), config, manifest_path)
+    registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
+    c = Consortium(
+        chain=chain,
+        manifest=manifest,
+        registry=registry,
+        members=members,
+        regulator=members[0],
+        exchange=members[1],
+        industry_body=members[2],
+        auditor=demo_account("auditor"),
+        oracle=demo_account("oracle"),
+        outsider=dev_account(39),
+    )
+    grant_roles(
+        registry,
+        members,
+        [
+            ("REGULATOR", c.regulator.address),
+            ("EXCHANGE", c.exchange.address),
+            ("AUDITOR", c.auditor.address),
+            ("ORACLE", c.oracle.address),
+        ],
+    )
+    return c
+
+
+@pytest.fixture
+def fresh(consortium: Consortium) -> Iterator[Consortium]:
+    """The consortium, with every change this test makes rolled back afterwards."""
+    snapshot_id = consortium.snapshot()
+    try:
+        yield consortium
+    finally:
+        consortium.revert(snapshot_id)

@@ -1,0 +1,1 @@
+"""Test factories and helpers."""
