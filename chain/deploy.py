@@ -116,8 +116,16 @@ def _registry_args(config: SuiteConfig, _: dict[str, str]) -> list[Any]:
     return [members, config.threshold, config.proposal_lifetime]
 
 
+def _registry_address(_: SuiteConfig, deployed: dict[str, str]) -> list[Any]:
+    return [deployed["ConsortiumRegistry"]]
+
+
 #: Deployment order; later contracts may take earlier ones' addresses.
-SUITE: tuple[ContractSpec, ...] = (ContractSpec("ConsortiumRegistry", _registry_args),)
+SUITE: tuple[ContractSpec, ...] = (
+    ContractSpec("ConsortiumRegistry", _registry_args),
+    ContractSpec("AllowanceToken", _registry_address),
+    ContractSpec("SettlementToken", _registry_address),
+)
 
 
 def genesis_hash(chain: ChainClient) -> str:

@@ -137,6 +137,7 @@ class Proposal:
     proposer: str
     deadline: int
     executed: bool
+    target: str
     data: bytes
     description: str
     approvals: int
@@ -193,8 +194,16 @@ class RegistryClient:
             raise InvalidInputError("a batch proposal needs at least one call")
         return self._encode("multicall", list(calls))
 
-    def describe_call(self, data: bytes) -> str:
+    def describe_call(self, data: bytes, target: str | None = None) -> str:
         """Human-readable form of a proposal's call (``registerEnterprise(0x.., ...)``)."""
+        if target is not None and target.lower() != self.address.lower():
+            for artifact in self.chain.artifacts.values():
+                try:
+                    fn, args = self.chain.contract(artifact.name, target).decode_function_input(data)
+                except ValueError:
+                    continue
+                return f"{artifact.name}.{fn.fn_name}({', '.join(_show(v) for v in args.values())})"
+            return f"{target}: 0x{data.hex()}"
         try:
             fn, args = self.contract.decode_function_input(data)
         except ValueError:
@@ -205,29 +214,39 @@ class RegistryClient:
         shown = ", ".join("0x" + v.hex() if isinstance(v, bytes) else str(v) for v in args.values())
         return f"{fn.fn_name}({shown})"
 
-    def preflight(self, data: bytes) -> None:
+    def preflight(self, data: bytes, target: str | None = None) -> None:
         """Simulate a proposal's call as the registry itself would execute it.
 
         Raises:
             ContractRevertError: the call would revert now (e.g. a duplicate enterprise).
         """
+        to = checked_address(target, "target") if target else self.address
         try:
-            self.chain.w3.eth.call({"from": self.address, "to": self.address, "data": data})
+            self.chain.w3.eth.call({"from": self.address, "to": to, "data": data})
         except Exception as exc:  # web3 raises several kinds; map all to the decoded revert
             error = self.chain._as_revert(exc)
             raise error from None
 
     # ------------------------------------------------------------------ governance
 
-    def propose(self, member: LocalAccount, data: bytes, description: str, *, preflight: bool = True) -> int:
-        """Propose a call; returns the proposal id.
+    def propose(
+        self,
+        member: LocalAccount,
+        data: bytes,
+        description: str,
+        *,
+        target: str | None = None,
+        preflight: bool = True,
+    ) -> int:
+        """Propose a call on the registry (or on ``target``); returns the proposal id.
 
         Raises:
             ContractRevertError: the call would fail (preflight) or the proposer is no member.
         """
         if preflight:
-            self.preflight(data)
-        receipt = self.chain.transact(self.contract.functions.propose(data, description), member)
+            self.preflight(data, target)
+        to = checked_address(target, "target") if target else self.address
+        receipt = self.chain.transact(self.contract.functions.propose(to, data, description), member)
         events = self.contract.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)
         proposal_id = int(events[0]["args"]["proposalId"])
         logger.info("proposal created", extra={"proposal": proposal_id, "tx_hash": _h(receipt)})
@@ -239,7 +258,14 @@ class RegistryClient:
     def execute(self, member: LocalAccount, proposal_id: int) -> TxReceipt:
         return self.chain.transact(self.contract.functions.execute(proposal_id), member)
 
-    def govern(self, members: Sequence[LocalAccount], data: bytes, description: str) -> TxReceipt:
+    def govern(
+        self,
+        members: Sequence[LocalAccount],
+        data: bytes,
+        description: str,
+        *,
+        target: str | None = None,
+    ) -> TxReceipt:
         """Propose with the first member, approve with the next ones up to the threshold, execute.
 
         Convenience for the demo and tests; in production each member acts on its own.
@@ -247,7 +273,7 @@ class RegistryClient:
         needed = self.threshold()
         if len(members) < needed:
             raise InvalidInputError(f"{len(members)} members given, threshold is {needed}")
-        proposal_id = self.propose(members[0], data, description)
+        proposal_id = self.propose(members[0], data, description, target=target)
         for member in members[1:needed]:
             self.approve(member, proposal_id)
         return self.execute(members[0], proposal_id)
@@ -327,15 +353,19 @@ class RegistryClient:
     def proposal(self, proposal_id: int) -> Proposal:
         raw = self.chain.call(self.contract.functions.getProposal(proposal_id))
         approvals = int(self.contract.functions.approvalCount(proposal_id).call())
-        data = bytes(raw[3])
+        target, data = str(raw[3]), bytes(raw[4])
         return Proposal(
-            proposal_id, raw[0], int(raw[1]), bool(raw[2]), data, raw[4], approvals,
-            self.describe_call(data),
+            proposal_id, raw[0], int(raw[1]), bool(raw[2]), target, data, raw[5], approvals,
+            self.describe_call(data, target),
         )  # fmt: skip
 
     def proposals(self) -> list[Proposal]:
         count = int(self.contract.functions.proposalCount().call())
         return [self.proposal(i) for i in range(1, count + 1)]
+
+
+def _show(value: Any) -> str:
+    return "0x" + value.hex() if isinstance(value, bytes) else str(value)
 
 
 def _h(receipt: TxReceipt) -> str:

@@ -11,6 +11,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from chain.accounts import demo_account, dev_account
+from chain.allowance import AllowanceClient, SettlementClient
 from chain.compile import Artifact, compile_contracts
 from chain.deploy import Manifest, SuiteConfig, deploy_suite
 from chain.node import AnvilNode
@@ -26,6 +27,8 @@ class Consortium:
     chain: ChainClient
     manifest: Manifest
     registry: RegistryClient
+    allowance: AllowanceClient
+    cash: SettlementClient
     members: list[LocalAccount]  # governance members (threshold 2 of 3)
     regulator: LocalAccount
     exchange: LocalAccount
@@ -67,6 +70,8 @@ def consortium(
         chain=chain,
         manifest=manifest,
         registry=registry,
+        allowance=AllowanceClient(chain, manifest.address("AllowanceToken")),
+        cash=SettlementClient(chain, manifest.address("SettlementToken")),
         members=members,
         regulator=members[0],
         exchange=members[1],

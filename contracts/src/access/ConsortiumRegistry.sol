@@ -34,7 +34,13 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
     mapping(uint256 proposalId => Proposal) private _proposals;
     mapping(uint256 proposalId => mapping(address member => bool)) private _approved;
 
-    mapping(address account => bool) private _suspended;
+    /// @dev One slot per account so that token transfers check a party with a single SLOAD.
+    struct Participant {
+        uint8 roleCount; // participant roles held (GOVERNOR not counted)
+        bool suspended;
+    }
+
+    mapping(address account => Participant) private _participants;
     address[] private _enterpriseList;
     mapping(address account => EnterpriseProfile) private _profiles;
     mapping(bytes32 creditCodeHash => address account) private _byCreditCode;
@@ -69,22 +75,24 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
     // ------------------------------------------------------------------ governance
 
     /// @inheritdoc IConsortiumRegistry
-    function propose(bytes calldata data, string calldata description)
+    function propose(address target, bytes calldata data, string calldata description)
         external
         onlyMember
         returns (uint256 proposalId)
     {
         if (data.length == 0) revert ProposalEmpty();
+        if (target != address(this) && target.code.length == 0) revert ProposalTargetNotContract(target);
         proposalId = ++_proposalCount;
         uint64 deadline = uint64(block.timestamp) + _proposalLifetime;
         _proposals[proposalId] = Proposal({
             proposer: msg.sender,
             deadline: deadline,
             executed: false,
+            target: target,
             data: data,
             description: description
         });
-        emit ProposalCreated(proposalId, msg.sender, deadline, data, description);
+        emit ProposalCreated(proposalId, msg.sender, target, deadline, data, description);
         _approved[proposalId][msg.sender] = true;
         emit ProposalApproved(proposalId, msg.sender, 1);
     }
@@ -103,7 +111,7 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
         uint256 approvals = approvalCount(proposalId);
         if (approvals < _threshold) revert ProposalThresholdNotMet(proposalId, approvals, _threshold);
         proposal.executed = true;
-        (bool ok, bytes memory returned) = address(this).call(proposal.data);
+        (bool ok, bytes memory returned) = proposal.target.call(proposal.data);
         if (!ok) {
             // Pass the proposed call's custom error through unchanged (the whole tx reverts).
             assembly ("memory-safe") {
@@ -193,7 +201,7 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
     function suspendParticipant(address account, uint16 reasonCode) external onlySelf {
         ParticipantStatus status = statusOf(account);
         if (status != ParticipantStatus.Active) revert RegistryWrongStatus(account, status);
-        _suspended[account] = true;
+        _participants[account].suspended = true;
         emit ParticipantSuspended(account, reasonCode);
     }
 
@@ -201,7 +209,7 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
     function reinstateParticipant(address account) external onlySelf {
         ParticipantStatus status = statusOf(account);
         if (status != ParticipantStatus.Suspended) revert RegistryWrongStatus(account, status);
-        _suspended[account] = false;
+        _participants[account].suspended = false;
         emit ParticipantReinstated(account);
     }
 
@@ -290,18 +298,27 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
 
     /// @inheritdoc IConsortiumRegistry
     function statusOf(address account) public view returns (ParticipantStatus) {
-        if (!_hasParticipantRole(account)) return ParticipantStatus.None;
-        return _suspended[account] ? ParticipantStatus.Suspended : ParticipantStatus.Active;
+        Participant memory p = _participants[account];
+        if (p.roleCount == 0) return ParticipantStatus.None;
+        return p.suspended ? ParticipantStatus.Suspended : ParticipantStatus.Active;
     }
 
     /// @inheritdoc IConsortiumRegistry
     function isActiveParticipant(address account) public view returns (bool) {
-        return !_suspended[account] && _hasParticipantRole(account);
+        Participant memory p = _participants[account];
+        return p.roleCount != 0 && !p.suspended;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function areActiveParticipants(address a, address b) external view returns (bool, bool) {
+        Participant memory pa = _participants[a];
+        Participant memory pb = _participants[b];
+        return (pa.roleCount != 0 && !pa.suspended, pb.roleCount != 0 && !pb.suspended);
     }
 
     /// @inheritdoc IConsortiumRegistry
     function isActiveEnterprise(address account) public view returns (bool) {
-        return !_suspended[account] && hasRole(ENTERPRISE_ROLE, account)
+        return !_participants[account].suspended && hasRole(ENTERPRISE_ROLE, account)
             && bytes(_profiles[account].creditCode).length != 0;
     }
 
@@ -381,12 +398,16 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
 
     function _grantRole(bytes32 role, address account) internal override returns (bool) {
         if (account == address(0)) revert RegistryZeroAddress();
-        if (role != GOVERNOR_ROLE && !_isParticipantRole(role)) revert RegistryUnknownRole(role);
-        return super._grantRole(role, account);
+        bool participantRole = _isParticipantRole(role);
+        if (role != GOVERNOR_ROLE && !participantRole) revert RegistryUnknownRole(role);
+        bool granted = super._grantRole(role, account);
+        if (granted && participantRole) ++_participants[account].roleCount;
+        return granted;
     }
 
     function _revokeRole(bytes32 role, address account) internal override returns (bool) {
         bool revoked = super._revokeRole(role, account);
+        if (revoked && _isParticipantRole(role)) --_participants[account].roleCount;
         if (role == GOVERNOR_ROLE) {
             uint256 count = getRoleMemberCount(GOVERNOR_ROLE);
             if (count < _threshold) revert GovernanceMembersBelowThreshold(count, _threshold);
@@ -419,11 +440,6 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
     function _isParticipantRole(bytes32 role) private pure returns (bool) {
         return role == REGULATOR_ROLE || role == EXCHANGE_ROLE || role == ENTERPRISE_ROLE || role == AUDITOR_ROLE
             || role == ORACLE_ROLE;
-    }
-
-    function _hasParticipantRole(address account) private view returns (bool) {
-        return hasRole(ENTERPRISE_ROLE, account) || hasRole(REGULATOR_ROLE, account)
-            || hasRole(EXCHANGE_ROLE, account) || hasRole(AUDITOR_ROLE, account) || hasRole(ORACLE_ROLE, account);
     }
 
     function _checkProfile(

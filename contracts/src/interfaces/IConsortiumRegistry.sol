@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+
 /// @title IConsortiumRegistry
 /// @notice Who is who in the ETS consortium and who may do what: roles, enterprise profiles,
 /// monitoring devices, suspension, and the k-of-n governance through which all of these change.
 /// @dev Role grants and revocations, registrations, suspensions and governance parameters change
 /// only through `execute` of a proposal approved by `threshold()` governance members. Other
 /// contracts ask this registry (`isActiveParticipant`, `hasRole`) before they move value.
-interface IConsortiumRegistry {
+interface IConsortiumRegistry is IAccessControl {
     /// @notice Lifecycle of a participant account.
     enum ParticipantStatus {
         None,
@@ -41,16 +43,19 @@ interface IConsortiumRegistry {
         uint64 boundAt;
     }
 
-    /// @notice A governance proposal: one call on this registry, executed by the registry itself.
+    /// @notice A governance proposal: one call, made by the registry itself when executed.
     /// @param proposer Member who proposed it.
     /// @param deadline Last timestamp at which it can be approved or executed.
     /// @param executed Whether it has been executed.
-    /// @param data ABI-encoded call on this registry (may be a `multicall`).
+    /// @param target Contract called: this registry, or a consortium contract that accepts
+    /// governance calls from the registry (e.g. AllowanceToken.addPollutant).
+    /// @param data ABI-encoded call (may be a `multicall` on this registry).
     /// @param description Free text shown to the approving members.
     struct Proposal {
         address proposer;
         uint64 deadline;
         bool executed;
+        address target;
         bytes data;
         string description;
     }
@@ -77,6 +82,8 @@ interface IConsortiumRegistry {
     error ProposalThresholdNotMet(uint256 proposalId, uint256 approvals, uint256 threshold);
     /// @notice The proposal carries no call.
     error ProposalEmpty();
+    /// @notice The proposal's target is neither this registry nor a contract.
+    error ProposalTargetNotContract(address target);
     /// @notice The address is the zero address.
     error RegistryZeroAddress();
     /// @notice The unified social credit code is malformed or its check character is wrong.
@@ -118,7 +125,12 @@ interface IConsortiumRegistry {
 
     /// @notice A member proposed a call.
     event ProposalCreated(
-        uint256 indexed proposalId, address indexed proposer, uint64 deadline, bytes data, string description
+        uint256 indexed proposalId,
+        address indexed proposer,
+        address target,
+        uint64 deadline,
+        bytes data,
+        string description
     );
     /// @notice A member approved a proposal.
     event ProposalApproved(uint256 indexed proposalId, address indexed member, uint256 approvals);
@@ -148,13 +160,16 @@ interface IConsortiumRegistry {
 
     // ---------------------------------------------------------------- governance
 
-    /// @notice Propose a call on this registry; the proposer's approval is counted at once.
+    /// @notice Propose a call; the proposer's approval is counted at once.
+    /// @param target This registry, or a consortium contract governed by it.
     /// @param data ABI-encoded call (e.g. `grantRole`, `registerEnterprise`, or a `multicall` of several).
     /// @param description Text for the other members.
     /// @return proposalId Sequential id, starting at 1.
-    /// Requirements: caller is a governance member; `data` is not empty.
+    /// Requirements: caller is a governance member; `data` is not empty; target is a contract.
     /// Emits: {ProposalCreated}, {ProposalApproved}.
-    function propose(bytes calldata data, string calldata description) external returns (uint256 proposalId);
+    function propose(address target, bytes calldata data, string calldata description)
+        external
+        returns (uint256 proposalId);
 
     /// @notice Approve a proposal.
     /// @param proposalId The proposal.
@@ -251,6 +266,8 @@ interface IConsortiumRegistry {
     function statusOf(address account) external view returns (ParticipantStatus);
     /// @notice True if the account holds a participant role and is not suspended.
     function isActiveParticipant(address account) external view returns (bool);
+    /// @notice `isActiveParticipant` of two accounts in one call (used by token transfers).
+    function areActiveParticipants(address a, address b) external view returns (bool, bool);
     /// @notice True if the account is a registered enterprise that is not suspended.
     function isActiveEnterprise(address account) external view returns (bool);
     /// @notice Number of registered enterprises.

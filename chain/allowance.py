@@ -1,0 +1,294 @@
+"""Typed clients of AllowanceToken and SettlementToken, token ids, and on-chain allocation."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3.contract.contract import Contract
+from web3.types import TxReceipt
+
+from chain.errors import InvalidInputError
+from chain.registry import checked_address
+from chain.tx import ChainClient
+
+logger = logging.getLogger(__name__)
+
+MIN_VINTAGE, MAX_VINTAGE = 2000, 2200
+
+
+class Kind(enum.IntEnum):
+    """Token kind, as the contract's ``Kind``."""
+
+    ALLOWANCE = 1
+    OFFSET = 2
+
+
+#: Pollutant codes registered at deployment (governance can add more on-chain).
+POLLUTANTS: dict[str, int] = {"CO2": 1, "SO2": 2, "NOx": 3, "COD": 4, "NH3-N": 5, "PM": 6}
+
+
+@dataclass(frozen=True)
+class TokenId:
+    """A decoded token id: ``kind << 24 | pollutant << 16 | vintage``."""
+
+    kind: Kind
+    pollutant: int
+    vintage: int
+
+    def __int__(self) -> int:
+        return encode_id(self.kind, self.pollutant, self.vintage)
+
+    def label(self) -> str:
+        symbol = next((s for s, c in POLLUTANTS.items() if c == self.pollutant), f"P{self.pollutant}")
+        prefix = "" if self.kind is Kind.ALLOWANCE else "offset "
+        return f"{prefix}{symbol} {self.vintage}"
+
+
+def pollutant_code(pollutant: str | int) -> int:
+    """Code of a pollutant given by symbol (``"CO2"``, case-insensitive) or code.
+
+    Raises:
+        InvalidInputError: unknown symbol or code out of 1..255.
+    """
+    if isinstance(pollutant, int):
+        if not 1 <= pollutant <= 255:
+            raise InvalidInputError(f"pollutant code {pollutant} must be 1..255")
+        return pollutant
+    for symbol, code in POLLUTANTS.items():
+        if symbol.lower() == pollutant.lower():
+            return code
+    raise InvalidInputError(f"unknown pollutant {pollutant!r}; known: {', '.join(POLLUTANTS)}")
+
+
+def encode_id(kind: Kind | int, pollutant: str | int, vintage: int) -> int:
+    """Token id of (kind, pollutant, vintage), as ``AllowanceToken.encodeId``.
+
+    Raises:
+        InvalidInputError: unknown kind or pollutant, vintage outside 2000..2200.
+    """
+    try:
+        kind = Kind(kind)
+    except ValueError:
+        raise InvalidInputError(f"unknown token kind {kind}") from None
+    if not MIN_VINTAGE <= vintage <= MAX_VINTAGE:
+        raise InvalidInputError(f"vintage {vintage} outside {MIN_VINTAGE}..{MAX_VINTAGE}")
+    return (int(kind) << 24) | (pollutant_code(pollutant) << 16) | vintage
+
+
+def decode_id(token_id: int) -> TokenId:
+    """(kind, pollutant, vintage) of a token id.
+
+    Raises:
+        InvalidInputError: not a valid id.
+    """
+    if token_id < 0 or token_id >> 32:
+        raise InvalidInputError(f"token id {token_id} is out of range")
+    try:
+        kind = Kind((token_id >> 24) & 0xFF)
+    except ValueError:
+        raise InvalidInputError(f"token id {token_id} has an unknown kind") from None
+    return TokenId(kind, (token_id >> 16) & 0xFF, token_id & 0xFFFF)
+
+
+def check_amount(value: object, what: str = "amount") -> int:
+    """A positive whole number of units.
+
+    Raises:
+        InvalidInputError: negative, zero, fractional or not a number.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        else:
+            raise InvalidInputError(f"{what} {value!r} is not a whole number")
+    assert isinstance(value, int)
+    if value <= 0:
+        raise InvalidInputError(f"{what} {value} must be positive")
+    return value
+
+
+class AllowanceClient:
+    """Client of one deployed AllowanceToken."""
+
+    def __init__(self, chain: ChainClient, address: str) -> None:
+        self.chain = chain
+        self.contract: Contract = chain.contract("AllowanceToken", address)
+        self.address = self.contract.address
+
+    def set_cap(self, regulator: LocalAccount, token_id: int, cap: int) -> TxReceipt:
+        if cap < 0:
+            raise InvalidInputError(f"cap {cap} must not be negative")
+        return self.chain.transact(self.contract.functions.setCap(token_id, cap), regulator)
+
+    def allocate(
+        self,
+        regulator: LocalAccount,
+        token_id: int,
+        recipients: Sequence[str],
+        amounts: Sequence[int],
+        batch_ref: bytes,
+    ) -> TxReceipt:
+        if len(recipients) != len(amounts):
+            raise InvalidInputError(f"{len(recipients)} recipients but {len(amounts)} amounts")
+        fn = self.contract.functions.allocate(
+            token_id,
+            [checked_address(r, "recipient") for r in recipients],
+            [check_amount(a) for a in amounts],
+            batch_ref,
+        )
+        return self.chain.transact(fn, regulator)
+
+    def transfer(self, holder: LocalAccount, to: str, token_id: int, amount: int) -> TxReceipt:
+        fn = self.contract.functions.safeTransferFrom(
+            holder.address, checked_address(to, "recipient"), token_id, check_amount(amount), b""
+        )
+        return self.chain.transact(fn, holder)
+
+    def freeze(self, regulator: LocalAccount, holder: str, token_id: int, reason: int) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.freeze(holder, token_id, reason), regulator)
+
+    def release(self, regulator: LocalAccount, holder: str, token_id: int) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.release(holder, token_id), regulator)
+
+    def retire(self, manager: LocalAccount, account: str, token_id: int, amount: int, year: int) -> TxReceipt:
+        fn = self.contract.functions.retire(account, token_id, check_amount(amount), year)
+        return self.chain.transact(fn, manager)
+
+    def balance(self, holder: str, token_id: int) -> int:
+        return int(self.contract.functions.balanceOf(checked_address(holder), token_id).call())
+
+    def cap(self, token_id: int) -> int:
+        return int(self.contract.functions.cap(token_id).call())
+
+    def issued(self, token_id: int) -> int:
+        return int(self.contract.functions.issued(token_id).call())
+
+    def retired(self, token_id: int) -> int:
+        return int(self.contract.functions.retired(token_id).call())
+
+    def batch_executed(self, batch_ref: bytes) -> bool:
+        return bool(self.contract.functions.batchExecuted(batch_ref).call())
+
+
+class SettlementClient:
+    """Client of one deployed SettlementToken (amounts in fen)."""
+
+    def __init__(self, chain: ChainClient, address: str) -> None:
+        self.chain = chain
+        self.contract: Contract = chain.contract("SettlementToken", address)
+        self.address = self.contract.address
+
+    def deposit(self, exchange: LocalAccount, account: str, amount: int, bank_ref: str) -> TxReceipt:
+        fn = self.contract.functions.deposit(
+            checked_address(account), check_amount(amount), bank_reference(bank_ref)
+        )
+        return self.chain.transact(fn, exchange)
+
+    def withdraw(self, exchange: LocalAccount, account: str, amount: int, bank_ref: str) -> TxReceipt:
+        fn = self.contract.functions.withdraw(
+            checked_address(account), check_amount(amount), bank_reference(bank_ref)
+        )
+        return self.chain.transact(fn, exchange)
+
+    def approve(self, holder: LocalAccount, spender: str, amount: int) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.approve(spender, amount), holder)
+
+    def transfer(self, holder: LocalAccount, to: str, amount: int) -> TxReceipt:
+        fn = self.contract.functions.transfer(checked_address(to, "recipient"), check_amount(amount))
+        return self.chain.transact(fn, holder)
+
+    def balance(self, holder: str) -> int:
+        return int(self.contract.functions.balanceOf(checked_address(holder)).call())
+
+
+def bank_reference(text: str) -> bytes:
+    """32-byte on-chain form of a bank transaction reference (keccak of its text)."""
+    if not text.strip():
+        raise InvalidInputError("bank reference must not be empty")
+    return bytes(keccak(text=text.strip()))
+
+
+# ---------------------------------------------------------------------- allocation on-chain
+
+
+@dataclass(frozen=True)
+class AllocationBatch:
+    """One transaction's worth of an allocation plan."""
+
+    index: int
+    ref: bytes
+    recipients: tuple[str, ...]
+    amounts: tuple[int, ...]
+
+
+def plan_batches(
+    plan_digest: bytes, token_id: int, rows: Sequence[tuple[str, int]], batch_size: int
+) -> list[AllocationBatch]:
+    """Cut (account, amount) rows into batches with deterministic references.
+
+    The reference of batch i is keccak(plan digest, token id, i): re-running the same plan
+    finds the batches already minted on-chain and skips them. Zero allocations are dropped.
+    """
+    if batch_size < 1:
+        raise InvalidInputError("batch size must be at least 1")
+    nonzero = [(a, n) for a, n in rows if n > 0]
+    batches = []
+    for index, start in enumerate(range(0, len(nonzero), batch_size)):
+        chunk = nonzero[start : start + batch_size]
+        ref = keccak(plan_digest + token_id.to_bytes(32, "big") + index.to_bytes(32, "big"))
+        batches.append(
+            AllocationBatch(index, bytes(ref), tuple(a for a, _ in chunk), tuple(n for _, n in chunk))
+        )
+    return batches
+
+
+def file_digest(path: Path) -> bytes:
+    """SHA-256 of a file's bytes (identifies an allocation plan)."""
+    return hashlib.sha256(path.read_bytes()).digest()
+
+
+@dataclass
+class ExecutionReport:
+    """What an allocation run did."""
+
+    batches: int
+    skipped: int
+    minted: int
+    gas_used: int
+
+
+def execute_batches(
+    client: AllowanceClient,
+    regulator: LocalAccount,
+    token_id: int,
+    batches: Sequence[AllocationBatch],
+    *,
+    on_batch: Callable[[AllocationBatch, bool], None] | None = None,
+) -> ExecutionReport:
+    """Mint every batch not yet minted; safe to re-run after an interruption.
+
+    Raises:
+        ContractRevertError: a batch is refused (cap exceeded, recipient not an enterprise);
+            batches before it stay minted and are skipped on the next run.
+    """
+    report = ExecutionReport(len(batches), 0, 0, 0)
+    for batch in batches:
+        done = client.batch_executed(batch.ref)
+        if not done:
+            receipt = client.allocate(regulator, token_id, batch.recipients, batch.amounts, batch.ref)
+            report.minted += sum(batch.amounts)
+            report.gas_used += int(receipt["gasUsed"])
+        else:
+            report.skipped += 1
+        if on_batch is not None:
+            on_batch(batch, done)
+    return report

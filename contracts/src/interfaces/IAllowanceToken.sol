@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IAllowanceToken
+/// @notice Emission allowances and offset credits as ERC-1155 tokens. A token id encodes
+/// (kind, pollutant, vintage year): `id = kind << 24 | pollutant << 16 | vintage`.
+/// Each id has a cap (total-amount control) that allocation can never pass; tokens move only
+/// between active registered participants and system contracts; the regulator can freeze a
+/// holder's balance of one id; only the compliance manager retires (surrenders) tokens, never
+/// of a vintage later than the compliance year (banking forward yes, borrowing no).
+/// Invariant: for every id, issued = total balances + retired <= cap.
+interface IAllowanceToken {
+    /// @notice Kinds of token.
+    enum Kind {
+        None,
+        Allowance,
+        Offset
+    }
+
+    /// @notice The id does not encode a known kind, a known pollutant and a vintage in 2000..2200.
+    error AllowanceInvalidId(uint256 id);
+    /// @notice The pollutant code is not registered.
+    error AllowanceUnknownPollutant(uint8 code);
+    /// @notice The pollutant code is already registered, or the code/symbol is invalid.
+    error AllowancePollutantInvalid(uint8 code, string symbol);
+    /// @notice Allocation would pass the cap.
+    error CapExceeded(uint256 id, uint256 requested, uint256 remaining);
+    /// @notice The new cap is below what has been issued already.
+    error CapBelowIssued(uint256 id, uint256 cap, uint256 issued);
+    /// @notice Recipient and amount lists differ in length, or are empty.
+    error AllowanceLengthMismatch(uint256 recipients, uint256 amounts);
+    /// @notice An amount is zero (at list position `index`).
+    error AllowanceZeroAmount(uint256 index);
+    /// @notice The allocation batch reference was used before (the batch already ran).
+    error AllocationBatchAlreadyExecuted(bytes32 batchRef);
+    /// @notice Allocation goes to active registered enterprises only.
+    error AllowanceNotEnterprise(address account);
+    /// @notice The holder's balance of this id is frozen.
+    error AllowanceFrozen(address holder, uint256 id, uint16 reasonCode);
+    /// @notice The balance is not frozen (release) or already frozen (freeze), or the reason is 0.
+    error AllowanceFreezeState(address holder, uint256 id);
+    /// @notice Only the compliance manager may retire tokens.
+    error AllowanceOnlyCompliance(address caller);
+    /// @notice The vintage is later than the compliance year (no borrowing from the future).
+    error AllowanceVintageInFuture(uint256 id, uint16 vintage, uint16 complianceYear);
+
+    /// @notice A pollutant was registered.
+    event PollutantAdded(uint8 indexed code, string symbol);
+    /// @notice The cap of an id changed.
+    event CapSet(uint256 indexed id, uint256 oldCap, uint256 newCap);
+    /// @notice An allocation batch was minted.
+    event AllowancesAllocated(uint256 indexed id, bytes32 indexed batchRef, uint256 recipients, uint256 total);
+    /// @notice A holder's balance of an id was frozen.
+    event BalanceFrozen(address indexed holder, uint256 indexed id, uint16 reasonCode);
+    /// @notice A frozen balance was released.
+    event BalanceReleased(address indexed holder, uint256 indexed id);
+    /// @notice Tokens were retired against an account's compliance obligation.
+    event AllowancesRetired(address indexed account, uint256 indexed id, uint16 indexed complianceYear, uint256 amount);
+    /// @notice The compliance manager changed.
+    event ComplianceManagerSet(address indexed manager);
+
+    /// @notice Register a pollutant code (1..255) with its symbol.
+    /// Requirements: called by the registry (governance); code unused; symbol 1-16 bytes.
+    /// Emits: {PollutantAdded}.
+    function addPollutant(uint8 code, string calldata symbol) external;
+
+    /// @notice Set the cap of an id (total-amount control).
+    /// @param id Token id (valid kind, pollutant, vintage).
+    /// @param newCap May be lowered, never below what was issued.
+    /// Requirements: caller has REGULATOR_ROLE.
+    /// Emits: {CapSet}.
+    function setCap(uint256 id, uint256 newCap) external;
+
+    /// @notice Mint allocations to many enterprises in one call.
+    /// @param id Token id with a cap.
+    /// @param recipients Active registered enterprises.
+    /// @param amounts Positive whole allowances (tonnes), same length.
+    /// @param batchRef Unique reference of this batch (e.g. hash of plan + batch index): a batch
+    /// runs at most once, so an interrupted allocation can be resumed without minting twice.
+    /// Requirements: caller has REGULATOR_ROLE; sum within the cap's remainder.
+    /// Emits: {TransferSingle} per recipient, {AllowancesAllocated}.
+    function allocate(uint256 id, address[] calldata recipients, uint256[] calldata amounts, bytes32 batchRef)
+        external;
+
+    /// @notice Freeze a holder's balance of one id.
+    /// Requirements: caller has REGULATOR_ROLE; not already frozen; reasonCode > 0.
+    /// Emits: {BalanceFrozen}.
+    function freeze(address holder, uint256 id, uint16 reasonCode) external;
+
+    /// @notice Release a frozen balance.
+    /// Requirements: caller has REGULATOR_ROLE; frozen.
+    /// Emits: {BalanceReleased}.
+    function release(address holder, uint256 id) external;
+
+    /// @notice Set the compliance manager, the only contract that retires tokens.
+    /// Requirements: called by the registry (governance).
+    /// Emits: {ComplianceManagerSet}.
+    function setComplianceManager(address manager) external;
+
+    /// @notice Retire (burn) tokens held by the compliance manager against `account`'s obligation.
+    /// @param account Enterprise whose obligation the tokens cover.
+    /// @param id Token id; its vintage must not be later than `complianceYear`.
+    /// @param amount Tokens, taken from the caller's (escrow) balance.
+    /// @param complianceYear The compliance year.
+    /// Requirements: caller is the compliance manager.
+    /// Emits: {TransferSingle} (to zero), {AllowancesRetired}.
+    function retire(address account, uint256 id, uint256 amount, uint16 complianceYear) external;
+
+    /// @notice Cap of an id.
+    function cap(uint256 id) external view returns (uint256);
+    /// @notice Total ever issued (minted) of an id.
+    function issued(uint256 id) external view returns (uint256);
+    /// @notice Total retired of an id.
+    function retired(uint256 id) external view returns (uint256);
+    /// @notice Retired of an id against an account's obligation for a compliance year.
+    function retiredOf(address account, uint256 id, uint16 complianceYear) external view returns (uint256);
+    /// @notice Tokens in circulation: issued - retired.
+    function totalSupply(uint256 id) external view returns (uint256);
+    /// @notice Reason code of a freeze (0 = not frozen).
+    function frozenReason(address holder, uint256 id) external view returns (uint16);
+    /// @notice Whether an allocation batch ran.
+    function batchExecuted(bytes32 batchRef) external view returns (bool);
+    /// @notice The compliance manager.
+    function complianceManager() external view returns (address);
+    /// @notice Symbol of a pollutant code ("" if unknown).
+    function pollutantSymbol(uint8 code) external view returns (string memory);
+    /// @notice Token id of (kind, pollutant, vintage).
+    function encodeId(Kind kind, uint8 pollutant, uint16 vintage) external pure returns (uint256);
+    /// @notice (kind, pollutant, vintage) of a token id (no validity check).
+    function decodeId(uint256 id) external pure returns (Kind kind, uint8 pollutant, uint16 vintage);
+}

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
+import {RegistryGated} from "../access/RegistryGated.sol";
+import {IAllowanceToken} from "../interfaces/IAllowanceToken.sol";
+
+/// @title AllowanceToken
+/// @notice Capped, restricted ERC-1155 emission allowances and offset credits. See {IAllowanceToken}.
+contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
+    uint16 private constant MIN_VINTAGE = 2000;
+    uint16 private constant MAX_VINTAGE = 2200;
+
+    mapping(uint8 code => string) private _pollutants;
+    mapping(uint256 id => uint256) private _caps;
+    mapping(uint256 id => uint256) private _issued;
+    mapping(uint256 id => uint256) private _retiredTotal;
+    mapping(address account => mapping(uint256 id => mapping(uint16 year => uint256))) private _retiredOf;
+    mapping(address holder => mapping(uint256 id => uint16 reasonCode)) private _frozen;
+    mapping(bytes32 batchRef => bool) private _batches;
+    address private _complianceManager;
+
+    /// @param registry_ The ConsortiumRegistry.
+    constructor(address registry_) ERC1155("") RegistryGated(registry_) {
+        string[6] memory symbols = ["CO2", "SO2", "NOx", "COD", "NH3-N", "PM"];
+        for (uint8 i = 0; i < symbols.length; ++i) {
+            _addPollutant(i + 1, symbols[i]);
+        }
+    }
+
+    // ------------------------------------------------------------------ governance
+
+    /// @inheritdoc IAllowanceToken
+    function addPollutant(uint8 code, string calldata symbol) external onlyGovernance {
+        _addPollutant(code, symbol);
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function setComplianceManager(address manager) external onlyGovernance {
+        if (manager == address(0)) revert ZeroAddress();
+        _complianceManager = manager;
+        emit ComplianceManagerSet(manager);
+    }
+
+    // ------------------------------------------------------------------ regulator
+
+    /// @inheritdoc IAllowanceToken
+    function setCap(uint256 id, uint256 newCap) external onlyRegistryRole(REGULATOR_ROLE) {
+        _requireValidId(id);
+        uint256 issuedAmount = _issued[id];
+        if (newCap < issuedAmount) revert CapBelowIssued(id, newCap, issuedAmount);
+        emit CapSet(id, _caps[id], newCap);
+        _caps[id] = newCap;
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function allocate(uint256 id, address[] calldata recipients, uint256[] calldata amounts, bytes32 batchRef)
+        external
+        onlyRegistryRole(REGULATOR_ROLE)
+    {
+        uint256 n = recipients.length;
+        if (n == 0 || n != amounts.length) revert AllowanceLengthMismatch(n, amounts.length);
+        if (_batches[batchRef]) revert AllocationBatchAlreadyExecuted(batchRef);
+        _requireValidId(id);
+        uint256 total = 0;
+        for (uint256 i = 0; i < n; ++i) {
+            if (amounts[i] == 0) revert AllowanceZeroAmount(i);
+            total += amounts[i];
+        }
+        uint256 remaining = _caps[id] - _issued[id];
+        if (total > remaining) revert CapExceeded(id, total, remaining);
+        _batches[batchRef] = true;
+        _issued[id] += total;
+        for (uint256 i = 0; i < n; ++i) {
+            address to = recipients[i];
+            if (!_registry.isActiveEnterprise(to)) revert AllowanceNotEnterprise(to);
+            _mint(to, id, amounts[i], "");
+        }
+        emit AllowancesAllocated(id, batchRef, n, total);
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function freeze(address holder, uint256 id, uint16 reasonCode) external onlyRegistryRole(REGULATOR_ROLE) {
+        if (reasonCode == 0 || _frozen[holder][id] != 0) revert AllowanceFreezeState(holder, id);
+        _frozen[holder][id] = reasonCode;
+        emit BalanceFrozen(holder, id, reasonCode);
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function release(address holder, uint256 id) external onlyRegistryRole(REGULATOR_ROLE) {
+        if (_frozen[holder][id] == 0) revert AllowanceFreezeState(holder, id);
+        delete _frozen[holder][id];
+        emit BalanceReleased(holder, id);
+    }
+
+    // ------------------------------------------------------------------ compliance
+
+    /// @inheritdoc IAllowanceToken
+    function retire(address account, uint256 id, uint256 amount, uint16 complianceYear) external {
+        if (msg.sender != _complianceManager || msg.sender == address(0)) revert AllowanceOnlyCompliance(msg.sender);
+        uint16 vintage = uint16(id);
+        if (vintage > complianceYear) revert AllowanceVintageInFuture(id, vintage, complianceYear);
+        _burn(msg.sender, id, amount);
+        _retiredTotal[id] += amount;
+        _retiredOf[account][id][complianceYear] += amount;
+        emit AllowancesRetired(account, id, complianceYear, amount);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IAllowanceToken
+    function cap(uint256 id) external view returns (uint256) {
+        return _caps[id];
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function issued(uint256 id) external view returns (uint256) {
+        return _issued[id];
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function retired(uint256 id) external view returns (uint256) {
+        return _retiredTotal[id];
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function retiredOf(address account, uint256 id, uint16 complianceYear) external view returns (uint256) {
+        return _retiredOf[account][id][complianceYear];
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function totalSupply(uint256 id) external view returns (uint256) {
+        return _issued[id] - _retiredTotal[id];
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function frozenReason(address holder, uint256 id) external view returns (uint16) {
+        return _frozen[holder][id];
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function batchExecuted(bytes32 batchRef) external view returns (bool) {
+        return _batches[batchRef];
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function complianceManager() external view returns (address) {
+        return _complianceManager;
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function pollutantSymbol(uint8 code) external view returns (string memory) {
+        return _pollutants[code];
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function encodeId(Kind kind, uint8 pollutant, uint16 vintage) public pure returns (uint256) {
+        return (uint256(uint8(kind)) << 24) | (uint256(pollutant) << 16) | uint256(vintage);
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function decodeId(uint256 id) public pure returns (Kind kind, uint8 pollutant, uint16 vintage) {
+        uint256 k = (id >> 24) & 0xff;
+        kind = k > uint256(uint8(Kind.Offset)) ? Kind.None : Kind(k);
+        pollutant = uint8(id >> 16);
+        vintage = uint16(id);
+    }
+
+    // ------------------------------------------------------------------ internal
+
+    /// @dev The one hook for balance changes. Transfers: both parties active participants or
+    /// system contracts, the sender's balance of the id not frozen. Mints and burns are checked
+    /// where they happen (`allocate`, `retire`).
+    function _update(address from, address to, uint256[] memory ids, uint256[] memory values) internal override {
+        if (from != address(0) && to != address(0)) {
+            _requireParties(from, to);
+            for (uint256 i = 0; i < ids.length; ++i) {
+                uint16 reason = _frozen[from][ids[i]];
+                if (reason != 0) revert AllowanceFrozen(from, ids[i], reason);
+            }
+        }
+        super._update(from, to, ids, values);
+    }
+
+    function _addPollutant(uint8 code, string memory symbol) private {
+        uint256 length = bytes(symbol).length;
+        if (code == 0 || length == 0 || length > 16 || bytes(_pollutants[code]).length != 0) {
+            revert AllowancePollutantInvalid(code, symbol);
+        }
+        _pollutants[code] = symbol;
+        emit PollutantAdded(code, symbol);
+    }
+
+    function _requireValidId(uint256 id) private view {
+        if (id >> 32 != 0) revert AllowanceInvalidId(id);
+        (Kind kind, uint8 pollutant, uint16 vintage) = decodeId(id);
+        if (kind == Kind.None || vintage < MIN_VINTAGE || vintage > MAX_VINTAGE) revert AllowanceInvalidId(id);
+        if (bytes(_pollutants[pollutant]).length == 0) revert AllowanceUnknownPollutant(pollutant);
+    }
+}
