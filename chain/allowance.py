@@ -104,13 +104,7 @@ def check_amount(value: object, what: str = "amount") -> int:
         InvalidInputError: negative, zero, fractional or not a number.
     """
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        elif isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        else:
-            raise InvalidInputError(f"{what} {value!r} is not a whole number")
-    assert isinstance(value, int)
+        raise InvalidInputError(f"{what} {value!r} is not a whole number")
     if value <= 0:
         raise InvalidInputError(f"{what} {value} must be positive")
     return value

@@ -14,7 +14,7 @@ from tests.utils.chain import profile, reverts
 
 def test_build_returns_unsigned_eip1559_tx_for_wallet(fresh: Consortium) -> None:
     r = fresh.registry
-    fn = r.contract.functions.propose(r.encode_reinstate(dev_account(21).address), "x")
+    fn = r.contract.functions.propose(r.address, r.encode_reinstate(dev_account(21).address), "x")
     tx = fresh.chain.build(fn, fresh.regulator.address)
     assert tx["chainId"] == 31337 and tx["to"] == r.address
     assert "maxFeePerGas" in tx and "maxPriorityFeePerGas" in tx and "gasPrice" not in tx
@@ -23,7 +23,7 @@ def test_build_returns_unsigned_eip1559_tx_for_wallet(fresh: Consortium) -> None
 
 def test_send_raw_relays_wallet_signed_transaction(fresh: Consortium) -> None:
     r = fresh.registry
-    fn = r.contract.functions.propose(r.encode_grant_role("AUDITOR", dev_account(21).address), "x")
+    fn = r.contract.functions.propose(r.address, r.encode_grant_role("AUDITOR", dev_account(21).address), "x")
     tx = fresh.chain.build(fn, fresh.exchange.address)
     # the wallet signs on its own side; the server only relays the raw bytes
     raw = fresh.exchange.sign_transaction({k: v for k, v in tx.items() if k != "from"}).raw_transaction
@@ -72,9 +72,8 @@ def test_pipelined_transactions_use_consecutive_nonces(fresh: Consortium) -> Non
     before = len(r.proposals())
     hashes = []
     for i in range(5):
-        fn = r.contract.functions.propose(
-            r.encode_register_enterprise(dev_account(20 + i).address, profile(i)), ""
-        )
+        data = r.encode_register_enterprise(dev_account(20 + i).address, profile(i))
+        fn = r.contract.functions.propose(r.address, data, "")
         tx = fresh.chain.build(fn, fresh.regulator.address, gas=500_000)
         hashes.append(fresh.chain.send_raw(fresh.chain.sign(tx, fresh.regulator)))
     receipts = [fresh.chain.wait(h) for h in hashes]

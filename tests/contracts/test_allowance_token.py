@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from web3.logs import DISCARD
 from eth_account.signers.local import LocalAccount
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from web3.logs import DISCARD
 
 from chain.accounts import dev_account
 from chain.allowance import Kind, bank_reference, decode_id, encode_id
@@ -184,7 +184,10 @@ def test_transfer_refused_to_unregistered_or_suspended(market: Consortium) -> No
 def test_transfer_refused_when_balance_frozen_until_released(market: Consortium) -> None:
     a = market.allowance
     receipt = a.freeze(market.regulator, E1.address, CO2_2027, 7)
-    assert a.contract.events.BalanceFrozen().process_receipt(receipt, errors=DISCARD)[0]["args"]["reasonCode"] == 7
+    assert (
+        a.contract.events.BalanceFrozen().process_receipt(receipt, errors=DISCARD)[0]["args"]["reasonCode"]
+        == 7
+    )
     with reverts("AllowanceFrozen", holder=E1.address, id=CO2_2027, reasonCode=7):
         a.transfer(E1, E3.address, CO2_2027, 1)
     # receiving stays possible while frozen:
