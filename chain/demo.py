@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eth_account.signers.local import LocalAccount
+
 from chain.accounts import DEMO_ROLES, demo_account
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
@@ -54,6 +56,8 @@ class DemoReport:
     manifest: Manifest
     accounts: dict[str, str]
     steps: list[str] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+    holdings: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def run_demo(
@@ -96,7 +100,76 @@ def run_demo(
             bound += 1
     if bound:
         report.steps.append(f"bound {bound} monitoring devices")
+    _demo_market(chain, manifest, registry, members, settings.state_dir, report)
     report.accounts = {name: demo_account(name).address for name in DEMO_ROLES}
     for i in range(len(DEMO_ENTERPRISES)):
         report.accounts[f"enterprise-{i + 1}"] = demo_account(f"enterprise-{i + 1}").address
     return report
+
+
+SAMPLE_SIZE = 200
+TARGET_YEAR = 2027
+
+
+def _demo_market(
+    chain: ChainClient,
+    manifest: Manifest,
+    registry: RegistryClient,
+    members: list[LocalAccount],
+    state_dir: Path,
+    report: DemoReport,
+) -> None:
+    """Sample consortium with a planned CO2 allocation, plus trades among the demo enterprises."""
+    from chain.allocation import load_history, plan, render_trend_chart
+    from chain.allowance import AllowanceClient, Kind, SettlementClient, encode_id
+    from chain.onboarding import execute_plan, register_enterprises, sample_account, sample_profile
+    from chain.sample import generate_enterprises, write_sample
+
+    regulator, exchange = demo_account("regulator"), demo_account("exchange")
+    allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
+    cash = SettlementClient(chain, manifest.address("SettlementToken"))
+    sample = generate_enterprises(SAMPLE_SIZE, 10, seed=2027)
+    enterprises_csv, history_csv = write_sample(sample, state_dir / "sample")
+    rows = [(sample_account(e.credit_code).address, sample_profile(e)) for e in sample.enterprises]
+    added = register_enterprises(registry, members, rows, batch_size=40)
+    if added:
+        report.steps.append(f"registered {added} sample enterprises (10 years of energy data each)")
+    result = plan(load_history(history_csv, rule="benchmark"), TARGET_YEAR, "benchmark", reduction_rate=0.02)
+    plan_csv = result.write_csv(state_dir / "sample" / f"plan-{TARGET_YEAR}.csv")
+    chart = render_trend_chart(result, plan_csv.with_suffix(".png"))
+    executed = execute_plan(allowance, registry, regulator, plan_csv, enterprises_csv, batch_size=100)
+    if executed.minted:
+        report.steps.append(
+            f"planned and allocated CO2 {TARGET_YEAR}: cap {result.cap:,} t, benchmark rule, "
+            f"{executed.batches} batches, trend {result.trend.cagr:+.2%}/yr"
+        )
+    report.files.update(
+        {"enterprises": enterprises_csv, "history": history_csv, "plan": plan_csv, "chart": chart}
+    )
+    for entry in sorted(result.entries, key=lambda e: -e.allocation)[:5]:
+        report.holdings.append((entry.enterprise_id, f"CO2 {TARGET_YEAR}", entry.allocation))
+
+    so2 = encode_id(Kind.ALLOWANCE, "SO2", TARGET_YEAR)
+    e1, e2 = demo_account("enterprise-1"), demo_account("enterprise-2")
+    if allowance.cap(so2) == 0:
+        allowance.set_cap(regulator, so2, 50_000)
+        demo_accounts = [demo_account(f"enterprise-{i + 1}").address for i in range(len(DEMO_ENTERPRISES))]
+        allowance.allocate(
+            regulator,
+            so2,
+            demo_accounts,
+            [8_000, 6_000, 9_000, 7_000, 5_000, 6_000],
+            b"demo-so2".ljust(32, b"\0"),
+        )
+        allowance.transfer(e1, e2.address, so2, 1_500)
+        cash.deposit(exchange, e1.address, 12_500_000, "ICBC-DEMO-0001")
+        cash.transfer(e1, e2.address, 4_500_000)
+        report.steps.append(
+            "SO2 2027 capped at 50,000 t and allocated to 6 demo enterprises; enterprise-1 sold 1,500 t "
+            "to enterprise-2 for CNY 45,000 in settlement cash"
+        )
+    for name in ("enterprise-1", "enterprise-2"):
+        report.holdings.append(
+            (name, f"SO2 {TARGET_YEAR}", allowance.balance(demo_account(name).address, so2))
+        )
+        report.holdings.append((name, "cash (CNY)", cash.balance(demo_account(name).address) // 100))

@@ -26,6 +26,7 @@ class Consortium:
 
     chain: ChainClient
     manifest: Manifest
+    manifest_path: Path
     registry: RegistryClient
     allowance: AllowanceClient
     cash: SettlementClient
@@ -69,6 +70,7 @@ def consortium(
     c = Consortium(
         chain=chain,
         manifest=manifest,
+        manifest_path=manifest_path,
         registry=registry,
         allowance=AllowanceClient(chain, manifest.address("AllowanceToken")),
         cash=SettlementClient(chain, manifest.address("SettlementToken")),

@@ -3,6 +3,7 @@ members can never change a role, a registration or a suspension."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -41,12 +42,14 @@ class Model:
 
 
 @pytest.fixture(scope="module")
-def governed(consortium: Consortium) -> RegistryClient:
+def governed(consortium: Consortium) -> Iterator[RegistryClient]:
     """A second registry with 4 members and threshold 3, deployed once for this module."""
+    module_snapshot = consortium.snapshot()
     address, _ = consortium.chain.deploy(
         "ConsortiumRegistry", [[m.address for m in MEMBERS], THRESHOLD, LIFETIME], dev_account(0)
     )
-    return RegistryClient(consortium.chain, address)
+    yield RegistryClient(consortium.chain, address)
+    consortium.revert(module_snapshot)
 
 
 def _expect(error: str | None, fn: object, *args: object) -> None:
