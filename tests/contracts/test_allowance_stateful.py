@@ -13,19 +13,14 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from chain.accounts import dev_account
 from chain.allowance import Kind, encode_id
-from chain.errors import ContractRevertError
 from tests.conftest import Consortium
-from tests.utils.chain import profile
+from tests.utils.chain import encode_call, expect, profile
 
 HOLDERS = [dev_account(i) for i in (20, 21, 22)]
 OUTSIDER = dev_account(38)
 ESCROW = dev_account(35)  # stands in for the compliance manager (a system contract)
 IDS = [encode_id(Kind.ALLOWANCE, "CO2", 2026), encode_id(Kind.ALLOWANCE, "CO2", 2027)]
 CAP = 5_000
-
-
-def _encode(contract: object, fn: str, *args: object) -> bytes:
-    return bytes.fromhex(contract.encode_abi(fn, args=list(args))[2:])  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
@@ -37,22 +32,18 @@ def prepared(consortium: Consortium) -> Iterator[Consortium]:
     calls = [r.encode_register_enterprise(h.address, profile(700 + i)) for i, h in enumerate(HOLDERS)]
     r.govern(c.members, r.encode_multicall(calls), "holders")
     r.govern(
-        c.members, _encode(a.contract, "setSystemContract", ESCROW.address, True), "escrow", target=a.address
+        c.members,
+        encode_call(a.contract, "setSystemContract", ESCROW.address, True),
+        "escrow",
+        target=a.address,
     )
-    r.govern(c.members, _encode(a.contract, "setComplianceManager", ESCROW.address), "cm", target=a.address)
+    r.govern(
+        c.members, encode_call(a.contract, "setComplianceManager", ESCROW.address), "cm", target=a.address
+    )
     for token_id in IDS:
         a.set_cap(c.regulator, token_id, CAP)
     yield c
     consortium.revert(module_snapshot)
-
-
-def _expect(error: str | None, fn: object, *args: object) -> None:
-    if error is None:
-        fn(*args)  # type: ignore[operator]
-        return
-    with pytest.raises(ContractRevertError) as info:
-        fn(*args)  # type: ignore[operator]
-    assert info.value.error == error, f"expected {error}, got {info.value}"
 
 
 def test_allowances_are_conserved_under_random_operations(prepared: Consortium) -> None:
@@ -83,7 +74,7 @@ def test_allowances_are_conserved_under_random_operations(prepared: Consortium) 
                 error = "CapExceeded"
             elif any(x in self.suspended for x in recipients):
                 error = "AllowanceNotEnterprise"
-            _expect(
+            expect(
                 error,
                 a.allocate,
                 c.regulator,
@@ -108,7 +99,7 @@ def test_allowances_are_conserved_under_random_operations(prepared: Consortium) 
                 error = "AllowanceFrozen"
             elif self.balances[(src.address, t)] < amount:
                 error = "ERC1155InsufficientBalance"
-            _expect(error, a.transfer, src, dst, t, amount)
+            expect(error, a.transfer, src, dst, t, amount)
             if error is None:
                 self.balances[(src.address, t)] -= amount
                 self.balances[(dst, t)] += amount
@@ -145,7 +136,7 @@ def test_allowances_are_conserved_under_random_operations(prepared: Consortium) 
             self.balances[(ESCROW.address, t)] += amount
             vintage = t & 0xFFFF
             error = "AllowanceVintageInFuture" if vintage > year else None
-            _expect(error, a.retire, ESCROW, holder.address, t, amount, year)
+            expect(error, a.retire, ESCROW, holder.address, t, amount, year)
             if error is None:
                 self.balances[(ESCROW.address, t)] -= amount
                 self.retired[t] += amount

@@ -15,7 +15,7 @@ from chain.allowance import Kind, bank_reference, decode_id, encode_id
 from chain.errors import InvalidInputError
 from chain.registry import ROLES
 from tests.conftest import Consortium
-from tests.utils.chain import register, reverts
+from tests.utils.chain import encode_call, register, reverts
 
 CO2_2027 = encode_id(Kind.ALLOWANCE, "CO2", 2027)
 SO2_2026 = encode_id(Kind.ALLOWANCE, "SO2", 2026)
@@ -42,10 +42,6 @@ def _roles(c: Consortium) -> dict[str, LocalAccount]:
 
 def _govern_token(c: Consortium, target: str, data: bytes) -> None:
     c.registry.govern(c.members, data, "token governance", target=target)
-
-
-def _encode(contract: object, fn: str, *args: object) -> bytes:
-    return bytes.fromhex(contract.encode_abi(fn, args=list(args))[2:])  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------- ids
@@ -215,7 +211,7 @@ def test_transfer_by_operator_for_frozen_holder_refused(market: Consortium) -> N
 
 def test_add_pollutant_through_governance_only(market: Consortium) -> None:
     a = market.allowance
-    data = _encode(a.contract, "addPollutant", 7, "VOCs")
+    data = encode_call(a.contract, "addPollutant", 7, "VOCs")
     for caller in (market.regulator, E1, market.outsider):
         with reverts("OnlyGovernance", caller=caller.address):
             market.chain.transact(a.contract.functions.addPollutant(7, "VOCs"), caller)
@@ -223,7 +219,7 @@ def test_add_pollutant_through_governance_only(market: Consortium) -> None:
     assert a.contract.functions.pollutantSymbol(7).call() == "VOCs"
     with reverts("AllowancePollutantInvalid", code=1, symbol="CO2"):
         market.registry.propose(
-            market.regulator, _encode(a.contract, "addPollutant", 1, "CO2"), "x", target=a.address
+            market.regulator, encode_call(a.contract, "addPollutant", 1, "CO2"), "x", target=a.address
         )
     a.set_cap(market.regulator, (1 << 24) | (7 << 16) | 2027, 50)
 
@@ -242,8 +238,8 @@ def test_set_system_contract_and_compliance_manager_through_governance_only(mark
         with reverts("OnlyGovernance", caller=market.regulator.address):
             market.chain.transact(fn, market.regulator)
     manager = market.auditor  # an account stands in for the compliance contract here
-    _govern_token(market, a.address, _encode(a.contract, "setSystemContract", manager.address, True))
-    _govern_token(market, a.address, _encode(a.contract, "setComplianceManager", manager.address))
+    _govern_token(market, a.address, encode_call(a.contract, "setSystemContract", manager.address, True))
+    _govern_token(market, a.address, encode_call(a.contract, "setComplianceManager", manager.address))
     assert a.contract.functions.complianceManager().call() == manager.address
     assert a.contract.functions.isSystemContract(manager.address).call()
 
@@ -256,8 +252,8 @@ def compliance(market: Consortium) -> LocalAccount:
     """An account acting as the compliance manager (a system contract) for retire tests."""
     a = market.allowance
     manager = dev_account(35)
-    _govern_token(market, a.address, _encode(a.contract, "setSystemContract", manager.address, True))
-    _govern_token(market, a.address, _encode(a.contract, "setComplianceManager", manager.address))
+    _govern_token(market, a.address, encode_call(a.contract, "setSystemContract", manager.address, True))
+    _govern_token(market, a.address, encode_call(a.contract, "setComplianceManager", manager.address))
     return manager
 
 

@@ -12,10 +12,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from chain.accounts import dev_account
-from chain.errors import ContractRevertError
 from chain.registry import RegistryClient, Status
 from tests.conftest import Consortium
-from tests.utils.chain import profile
+from tests.utils.chain import expect, profile
 
 MEMBERS = [dev_account(i) for i in (24, 25, 26, 27)]
 THRESHOLD = 3
@@ -50,15 +49,6 @@ def governed(consortium: Consortium) -> Iterator[RegistryClient]:
     )
     yield RegistryClient(consortium.chain, address)
     consortium.revert(module_snapshot)
-
-
-def _expect(error: str | None, fn: object, *args: object) -> None:
-    if error is None:
-        fn(*args)  # type: ignore[operator]
-        return
-    with pytest.raises(ContractRevertError) as info:
-        fn(*args)  # type: ignore[operator]
-    assert info.value.error == error, f"expected {error}, got {info.value}"
 
 
 def test_governance_changes_need_threshold_approvals(
@@ -119,7 +109,7 @@ def test_governance_changes_need_threshold_approvals(
                 else "ProposalAlreadyApproved" if member in p.approvals
                 else None
             )  # fmt: skip
-            _expect(error, self.r.approve, MEMBERS[member], pid)
+            expect(error, self.r.approve, MEMBERS[member], pid)
             if error is None:
                 p.approvals.add(member)
 
@@ -163,7 +153,7 @@ def test_governance_changes_need_threshold_approvals(
                 else "ProposalThresholdNotMet" if len(p.approvals) < THRESHOLD
                 else self._inner_error(p.action)
             )  # fmt: skip
-            _expect(error, self.r.execute, MEMBERS[member], pid)
+            expect(error, self.r.execute, MEMBERS[member], pid)
             if error is None:
                 p.executed = True
                 self._apply(p.action)
@@ -173,8 +163,8 @@ def test_governance_changes_need_threshold_approvals(
             if not self.model.proposals:
                 return
             pid = sorted(self.model.proposals)[pick % len(self.model.proposals)]
-            _expect("GovernanceNotMember", self.r.approve, self.c.outsider, pid)
-            _expect("GovernanceNotMember", self.r.execute, self.c.outsider, pid)
+            expect("GovernanceNotMember", self.r.approve, self.c.outsider, pid)
+            expect("GovernanceNotMember", self.r.execute, self.c.outsider, pid)
 
         @rule(long=st.booleans())
         def time_passes(self, long: bool) -> None:

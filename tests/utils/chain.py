@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import pytest
 from eth_account.signers.local import LocalAccount
+from web3.contract.contract import Contract
 
 from chain.codes import CREDIT_CODE_CHARSET, credit_code_check_char
 from chain.errors import ContractRevertError
@@ -77,3 +78,18 @@ def self_call(registry: RegistryClient, caller: LocalAccount, data: bytes) -> No
     except Exception as exc:
         raise chain._as_revert(exc) from None
     raise AssertionError("governance-only call from a plain account did not revert")
+
+
+def expect(error: str | None, fn: Callable[..., object], *args: object) -> None:
+    """Call ``fn(*args)``: it must succeed when ``error`` is None, else revert with that error."""
+    if error is None:
+        fn(*args)
+        return
+    with pytest.raises(ContractRevertError) as info:
+        fn(*args)
+    assert info.value.error == error, f"expected {error}, got {info.value}"
+
+
+def encode_call(contract: Contract, fn: str, *args: object) -> bytes:
+    """Calldata of ``fn(*args)`` on ``contract`` (e.g. for a governance proposal)."""
+    return bytes.fromhex(contract.encode_abi(fn, args=list(args))[2:])
