@@ -7,15 +7,12 @@ Run: python bench/allowances.py   (last line: one JSON object)
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import Progress
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chain.accounts import demo_account, dev_account
 from chain.allocation import load_history, plan
@@ -27,7 +24,6 @@ from chain.onboarding import execute_plan, register_enterprises, sample_account,
 from chain.registry import RegistryClient
 from chain.sample import generate_enterprises, write_sample
 from chain.tx import ChainClient
-from tests.utils.chain import grant_roles, profile
 
 console = Console(stderr=True)
 
@@ -43,13 +39,16 @@ def main() -> dict[str, object]:
         registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
         allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
         regulator = members[0]
-        grant_roles(registry, members, [("REGULATOR", regulator.address)])
+        registry.grant_roles(members, [("REGULATOR", regulator.address)])
 
         # --- transfer gas: restricted vs plain OpenZeppelin, same scenario, same run
         a, b = dev_account(20), dev_account(21)
-        for i, acct in enumerate((a, b)):
-            calls = [registry.encode_register_enterprise(acct.address, profile(900 + i))]
-            registry.govern(members, registry.encode_multicall(calls), "bench")
+        traders = generate_enterprises(2, 3, seed=900).enterprises
+        calls = [
+            registry.encode_register_enterprise(x.address, sample_profile(e))
+            for x, e in zip((a, b), traders, strict=True)
+        ]
+        registry.govern(members, registry.encode_multicall(calls), "bench traders")
         token = encode_id(Kind.ALLOWANCE, "CO2", 2026)
         allowance.set_cap(regulator, token, 10**9)
         allowance.allocate(regulator, token, [a.address], [1000], b"\xbb" * 32)

@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from rich.console import Console
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from chain.accounts import demo_account, dev_account
 from chain.compile import ROOT, compile_contracts
 from chain.deploy import SuiteConfig, deploy_suite
 from chain.node import AnvilNode
+from chain.onboarding import sample_profile
 from chain.registry import RegistryClient
+from chain.sample import generate_enterprises
 from chain.tx import ChainClient
-from tests.utils.chain import grant_roles, profile
 
 console = Console(stderr=True)
 
@@ -56,10 +54,11 @@ def main() -> dict[str, object]:
             Path(tmp) / "deployment.json",
         )  # fmt: skip
         r = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
-        grant_roles(r, members, [("REGULATOR", members[0].address)])
+        r.grant_roles(members, [("REGULATOR", members[0].address)])
+        profiles = [sample_profile(e) for e in generate_enterprises(9, 3, seed=1).enterprises]
 
         # one registration through governance: propose + approve + execute
-        data = r.encode_register_enterprise(dev_account(10).address, profile(1))
+        data = r.encode_register_enterprise(dev_account(10).address, profiles[0])
         pid = r.propose(members[0], data, "register one")
         propose_gas = int(chain.w3.eth.get_transaction_receipt(
             chain.w3.eth.get_block("latest")["transactions"][0])["gasUsed"])  # fmt: skip
@@ -73,9 +72,7 @@ def main() -> dict[str, object]:
         r.approve(members[1], pid)
         results["governance_execute_grant_role_gas"] = int(r.execute(members[0], pid)["gasUsed"])
         # batched registration: 8 enterprises in one multicall proposal
-        calls = [
-            r.encode_register_enterprise(dev_account(12 + i).address, profile(100 + i)) for i in range(8)
-        ]
+        calls = [r.encode_register_enterprise(dev_account(12 + i).address, profiles[1 + i]) for i in range(8)]
         pid = r.propose(members[0], r.encode_multicall(calls), "batch")
         r.approve(members[1], pid)
         results["registration_gas_per_enterprise_batched_8"] = int(r.execute(members[0], pid)["gasUsed"]) // 8

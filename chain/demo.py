@@ -78,8 +78,8 @@ def run_demo(
 
     missing = [(n, role) for n, role in SERVICE_ROLES if not registry.has_role(role, demo_account(n).address)]
     if missing:
-        calls = [registry.encode_grant_role(role, demo_account(n).address) for n, role in missing]
-        registry.govern(members, registry.encode_multicall(calls), "demo: service roles")
+        grants = [(role, demo_account(n).address) for n, role in missing]
+        registry.grant_roles(members, grants, "demo: service roles")
         report.steps.append(f"granted {len(missing)} service roles (2-of-3 governance)")
     calls = []
     for i in range(len(DEMO_ENTERPRISES)):

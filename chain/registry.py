@@ -278,6 +278,16 @@ class RegistryClient:
             self.approve(member, proposal_id)
         return self.execute(members[0], proposal_id)
 
+    def grant_roles(
+        self,
+        members: Sequence[LocalAccount],
+        grants: Sequence[tuple[str, str]],
+        description: str = "grant roles",
+    ) -> TxReceipt:
+        """Grant several (role, account) pairs in one governance proposal (a multicall)."""
+        calls = [self.encode_grant_role(role, account) for role, account in grants]
+        return self.govern(members, self.encode_multicall(calls), description)
+
     # ------------------------------------------------------------------ devices
 
     def bind_device(self, regulator: LocalAccount, device: str, enterprise: str, mn: str) -> TxReceipt:

@@ -91,12 +91,18 @@ def _chain() -> Any:
     return ChainClient.connect(settings.rpc_url, compile_contracts(), confirmations=settings.confirmations)
 
 
-def _registry() -> Any:
+def _deployment() -> tuple[Any, Any]:
+    """The connected chain and its checked deployment manifest."""
     from chain.deploy import load_for_chain
-    from chain.registry import RegistryClient
 
     chain = _chain()
-    manifest = load_for_chain(chain, _settings().manifest_path)
+    return chain, load_for_chain(chain, _settings().manifest_path)
+
+
+def _registry() -> Any:
+    from chain.registry import RegistryClient
+
+    chain, manifest = _deployment()
     return RegistryClient(chain, manifest.address("ConsortiumRegistry"))
 
 
@@ -463,12 +469,12 @@ def allocate_execute(
     from rich.progress import Progress
 
     from chain.allowance import AllowanceClient
-    from chain.deploy import load_for_chain
     from chain.onboarding import execute_plan
+    from chain.registry import RegistryClient
 
-    registry = _registry()
-    manifest = load_for_chain(registry.chain, _settings().manifest_path)
-    allowance = AllowanceClient(registry.chain, manifest.address("AllowanceToken"))
+    chain, manifest = _deployment()
+    registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
+    allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
     signer = _signer(as_, keystore)
     with Progress(console=console) as progress:
         task = progress.add_task("allocating", total=None)

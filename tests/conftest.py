@@ -17,7 +17,6 @@ from chain.deploy import Manifest, SuiteConfig, deploy_suite
 from chain.node import AnvilNode
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
-from tests.utils.chain import grant_roles
 
 
 @dataclass
@@ -82,8 +81,7 @@ def consortium(
         oracle=demo_account("oracle"),
         outsider=dev_account(39),
     )
-    grant_roles(
-        registry,
+    registry.grant_roles(
         members,
         [
             ("REGULATOR", c.regulator.address),

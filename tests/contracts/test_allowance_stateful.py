@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from chain.accounts import dev_account
 from chain.allowance import Kind, encode_id
 from tests.conftest import Consortium
-from tests.utils.chain import encode_call, expect, profile
+from tests.utils.chain import CHAIN_MACHINE_SETTINGS, encode_call, expect, profile
 
 HOLDERS = [dev_account(i) for i in (20, 21, 22)]
 OUTSIDER = dev_account(38)
@@ -152,10 +151,5 @@ def test_allowances_are_conserved_under_random_operations(prepared: Consortium) 
                 assert sum(on_chain.values()) + retired == issued
                 assert a.balance(OUTSIDER.address, t) == 0
 
-    Market.TestCase.settings = settings(
-        max_examples=15,
-        stateful_step_count=20,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )
+    Market.TestCase.settings = CHAIN_MACHINE_SETTINGS
     Market.TestCase().runTest()

@@ -7,14 +7,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from chain.accounts import dev_account
 from chain.registry import RegistryClient, Status
 from tests.conftest import Consortium
-from tests.utils.chain import expect, profile
+from tests.utils.chain import CHAIN_MACHINE_SETTINGS, expect, profile
 
 MEMBERS = [dev_account(i) for i in (24, 25, 26, 27)]
 THRESHOLD = 3
@@ -186,10 +185,5 @@ def test_governance_changes_need_threshold_approvals(
             for target in m.suspended:
                 assert self.r.status_of(target) == Status.SUSPENDED
 
-    Governance.TestCase.settings = settings(
-        max_examples=15,
-        stateful_step_count=20,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )
+    Governance.TestCase.settings = CHAIN_MACHINE_SETTINGS
     Governance.TestCase().runTest()

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import pytest
 from eth_account.signers.local import LocalAccount
+from hypothesis import HealthCheck, settings
 from web3.contract.contract import Contract
 
 from chain.codes import CREDIT_CODE_CHARSET, credit_code_check_char
@@ -36,14 +37,6 @@ def profile(seed: int = 1, **overrides: object) -> EnterpriseProfile:
     }
     fields.update(overrides)
     return EnterpriseProfile(**fields)  # type: ignore[arg-type]
-
-
-def grant_roles(
-    registry: RegistryClient, members: Sequence[LocalAccount], grants: Sequence[tuple[str, str]]
-) -> None:
-    """Grant several roles in one governance proposal (a multicall)."""
-    calls = [registry.encode_grant_role(role, account) for role, account in grants]
-    registry.govern(members, registry.encode_multicall(calls), "grant roles")
 
 
 def register(
@@ -93,3 +86,12 @@ def expect(error: str | None, fn: Callable[..., object], *args: object) -> None:
 def encode_call(contract: Contract, fn: str, *args: object) -> bytes:
     """Calldata of ``fn(*args)`` on ``contract`` (e.g. for a governance proposal)."""
     return bytes.fromhex(contract.encode_abi(fn, args=list(args))[2:])
+
+
+#: Hypothesis settings of the state machines that drive a real chain (each step sends transactions).
+CHAIN_MACHINE_SETTINGS = settings(
+    max_examples=15,
+    stateful_step_count=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
