@@ -120,11 +120,16 @@ def _registry_address(_: SuiteConfig, deployed: dict[str, str]) -> list[Any]:
     return [deployed["ConsortiumRegistry"]]
 
 
+def _auction_args(_: SuiteConfig, deployed: dict[str, str]) -> list[Any]:
+    return [deployed["ConsortiumRegistry"], deployed["AllowanceToken"], deployed["SettlementToken"]]
+
+
 #: Deployment order; later contracts may take earlier ones' addresses.
 SUITE: tuple[ContractSpec, ...] = (
     ContractSpec("ConsortiumRegistry", _registry_args),
     ContractSpec("AllowanceToken", _registry_address),
     ContractSpec("SettlementToken", _registry_address),
+    ContractSpec("SealedBidAuction", _auction_args),
 )
 
 

@@ -90,3 +90,7 @@ class AllocationInputError(ChainError, ValueError):
         count = len(self.problems)
         lines = "\n".join(f"  {p}" for p in self.problems)
         super().__init__(f"invalid allocation input ({count} problem{'s' * (count != 1)}):\n{lines}")
+
+
+class AuctionInputError(ChainError, ValueError):
+    """Raised when auction inputs are invalid: a bad schedule, scenario, parameter or bid file."""

@@ -335,6 +335,28 @@ class ChainClient:
         logger.debug("sent", extra={"tx_hash": tx_hash, "sender": account.address})
         return self.wait(tx_hash)
 
+    def send(self, fn: ContractFunction, account: LocalAccount, *, gas: int | None = None) -> str:
+        """Build, sign with a service key and send without waiting; returns the hash.
+
+        Nonces are tracked locally, so many transactions can be in flight at once; give ``gas``
+        to skip the estimate (which would see only the state before the earlier ones are mined).
+        """
+        return self.send_raw(self.sign(self.build(fn, account.address, gas=gas), account))
+
+    def wait_all(self, tx_hashes: Sequence[str], timeout: float = 300.0) -> list[TxReceipt]:
+        """Wait for every transaction of ``tx_hashes``, in order; raise on the first failure."""
+        return [self.wait(h, timeout=timeout) for h in tx_hashes]
+
+    def timestamp(self) -> int:
+        """Timestamp of the latest block (unix seconds)."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def advance_time(self, seconds: int) -> int:
+        """Development chains only: move the clock forward and mine a block; returns its time."""
+        self.w3.provider.make_request("evm_increaseTime", [int(seconds)])  # type: ignore[arg-type]
+        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        return self.timestamp()
+
     def deploy(
         self, name: str, args: Sequence[Any], account: LocalAccount
     ) -> tuple[ChecksumAddress, TxReceipt]:

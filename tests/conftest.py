@@ -12,6 +12,7 @@ from eth_account.signers.local import LocalAccount
 
 from chain.accounts import demo_account, dev_account
 from chain.allowance import AllowanceClient, SettlementClient
+from chain.auction import AuctionClient, wire_auction_house
 from chain.compile import Artifact, compile_contracts
 from chain.deploy import Manifest, SuiteConfig, deploy_suite
 from chain.node import AnvilNode
@@ -29,6 +30,7 @@ class Consortium:
     registry: RegistryClient
     allowance: AllowanceClient
     cash: SettlementClient
+    auction: AuctionClient
     members: list[LocalAccount]  # governance members (threshold 2 of 3)
     regulator: LocalAccount
     exchange: LocalAccount
@@ -36,6 +38,7 @@ class Consortium:
     auditor: LocalAccount
     oracle: LocalAccount
     outsider: LocalAccount
+    treasury: LocalAccount
 
     def snapshot(self) -> str:
         return str(self.chain.w3.provider.make_request("evm_snapshot", [])["result"])  # type: ignore[arg-type]
@@ -66,13 +69,16 @@ def consortium(
     manifest_path = Path(tmp_path_factory.mktemp("deploy")) / "deployment.json"
     manifest = deploy_suite(chain, demo_account("deployer"), config, manifest_path)
     registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
+    allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
+    cash = SettlementClient(chain, manifest.address("SettlementToken"))
     c = Consortium(
         chain=chain,
         manifest=manifest,
         manifest_path=manifest_path,
         registry=registry,
-        allowance=AllowanceClient(chain, manifest.address("AllowanceToken")),
-        cash=SettlementClient(chain, manifest.address("SettlementToken")),
+        allowance=allowance,
+        cash=cash,
+        auction=AuctionClient(chain, manifest.address("SealedBidAuction"), allowance, cash),
         members=members,
         regulator=members[0],
         exchange=members[1],
@@ -80,6 +86,7 @@ def consortium(
         auditor=demo_account("auditor"),
         oracle=demo_account("oracle"),
         outsider=dev_account(39),
+        treasury=demo_account("treasury"),
     )
     registry.grant_roles(
         members,
@@ -90,6 +97,7 @@ def consortium(
             ("ORACLE", c.oracle.address),
         ],
     )
+    wire_auction_house(registry, members, c.auction, c.treasury.address)
     return c
 
 

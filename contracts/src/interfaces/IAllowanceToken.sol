@@ -43,6 +43,8 @@ interface IAllowanceToken {
     error AllowanceOnlyCompliance(address caller);
     /// @notice The vintage is later than the compliance year (no borrowing from the future).
     error AllowanceVintageInFuture(uint256 id, uint16 vintage, uint16 complianceYear);
+    /// @notice Only the auction house may issue into or return to the cap.
+    error AllowanceOnlyAuctionHouse(address caller);
 
     /// @notice A pollutant was registered.
     event PollutantAdded(uint8 indexed code, string symbol);
@@ -58,6 +60,12 @@ interface IAllowanceToken {
     event AllowancesRetired(address indexed account, uint256 indexed id, uint16 indexed complianceYear, uint256 amount);
     /// @notice The compliance manager changed.
     event ComplianceManagerSet(address indexed manager);
+    /// @notice The auction house changed.
+    event AuctionHouseSet(address indexed auctionHouse);
+    /// @notice New allowances were issued (within the cap) into the auction house's escrow for a primary auction.
+    event AllowancesIssuedToAuction(uint256 indexed id, uint256 amount);
+    /// @notice Unsold primary-auction allowances were burnt and returned to the cap.
+    event AllowancesReturnedToCap(uint256 indexed id, uint256 amount);
 
     /// @notice Register a pollutant code (1..255) with its symbol.
     /// Requirements: called by the registry (governance); code unused; symbol 1-16 bytes.
@@ -97,6 +105,24 @@ interface IAllowanceToken {
     /// Emits: {ComplianceManagerSet}.
     function setComplianceManager(address manager) external;
 
+    /// @notice Set the auction house, the only contract that issues new allowances into auction
+    /// escrow and returns unsold ones to the cap.
+    /// Requirements: called by the registry (governance); not zero.
+    /// Emits: {AuctionHouseSet}.
+    function setAuctionHouse(address auctionHouse) external;
+
+    /// @notice Issue `amount` new allowances of `id` to the caller (the auction house) for a
+    /// primary auction; they count as issued against the cap.
+    /// Requirements: caller is the auction house; valid id; `amount` within the cap left.
+    /// Emits: {TransferSingle} (from zero), {AllowancesIssuedToAuction}.
+    function issueToAuction(uint256 id, uint256 amount) external;
+
+    /// @notice Burn `amount` of `id` from the caller (the auction house) and return them to the
+    /// cap: unsold primary allowances were never issued to anyone.
+    /// Requirements: caller is the auction house and holds `amount`.
+    /// Emits: {TransferSingle} (to zero), {AllowancesReturnedToCap}.
+    function returnToCap(uint256 id, uint256 amount) external;
+
     /// @notice Retire (burn) tokens held by the compliance manager against `account`'s obligation.
     /// @param account Enterprise whose obligation the tokens cover.
     /// @param id Token id; its vintage must not be later than `complianceYear`.
@@ -105,6 +131,9 @@ interface IAllowanceToken {
     /// Requirements: caller is the compliance manager.
     /// Emits: {TransferSingle} (to zero), {AllowancesRetired}.
     function retire(address account, uint256 id, uint256 amount, uint16 complianceYear) external;
+
+    /// @notice The auction house (zero until governance sets it).
+    function auctionHouse() external view returns (address);
 
     /// @notice Cap of an id.
     function cap(uint256 id) external view returns (uint256);

@@ -19,6 +19,7 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     mapping(address holder => mapping(uint256 id => uint16 reasonCode)) private _frozen;
     mapping(bytes32 batchRef => bool) private _batches;
     address private _complianceManager;
+    address private _auctionHouse;
 
     /// @param registry_ The ConsortiumRegistry.
     constructor(address registry_) ERC1155("") RegistryGated(registry_) {
@@ -40,6 +41,13 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
         if (manager == address(0)) revert ZeroAddress();
         _complianceManager = manager;
         emit ComplianceManagerSet(manager);
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function setAuctionHouse(address auctionHouse_) external onlyGovernance {
+        if (auctionHouse_ == address(0)) revert ZeroAddress();
+        _auctionHouse = auctionHouse_;
+        emit AuctionHouseSet(auctionHouse_);
     }
 
     // ------------------------------------------------------------------ regulator
@@ -91,6 +99,28 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
         if (_frozen[holder][id] == 0) revert AllowanceFreezeState(holder, id);
         delete _frozen[holder][id];
         emit BalanceReleased(holder, id);
+    }
+
+    // ------------------------------------------------------------------ auction house
+
+    /// @inheritdoc IAllowanceToken
+    function issueToAuction(uint256 id, uint256 amount) external {
+        _requireAuctionHouse();
+        _requireValidId(id);
+        if (amount == 0) revert AllowanceZeroAmount(0);
+        uint256 remaining = _caps[id] - _issued[id];
+        if (amount > remaining) revert CapExceeded(id, amount, remaining);
+        _issued[id] += amount;
+        _mint(msg.sender, id, amount, "");
+        emit AllowancesIssuedToAuction(id, amount);
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function returnToCap(uint256 id, uint256 amount) external {
+        _requireAuctionHouse();
+        _burn(msg.sender, id, amount);
+        _issued[id] -= amount;
+        emit AllowancesReturnedToCap(id, amount);
     }
 
     // ------------------------------------------------------------------ compliance
@@ -149,6 +179,11 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     }
 
     /// @inheritdoc IAllowanceToken
+    function auctionHouse() external view returns (address) {
+        return _auctionHouse;
+    }
+
+    /// @inheritdoc IAllowanceToken
     function pollutantSymbol(uint8 code) external view returns (string memory) {
         return _pollutants[code];
     }
@@ -180,6 +215,10 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
             }
         }
         super._update(from, to, ids, values);
+    }
+
+    function _requireAuctionHouse() private view {
+        if (msg.sender != _auctionHouse || msg.sender == address(0)) revert AllowanceOnlyAuctionHouse(msg.sender);
     }
 
     function _addPollutant(uint8 code, string memory symbol) private {

@@ -1,0 +1,688 @@
+"""Sealed-bid uniform-price auctions: the clearing rules in pure Python (the reference the
+SealedBidAuction contract is tested against), sealed bids and their secrets, and a typed client.
+
+The rules (also in the contract's NatSpec and the README):
+
+1. Prices are integers in minor currency units (settlement-cash base units, fen) per allowance;
+   quantities are whole allowances. A schedule has up to 16 bids at distinct prices; bids of one
+   bidder at the same price are merged, and the schedule is committed in descending price order.
+2. A bid is valid iff quantity > 0 and price >= reserve; invalid bids neither win nor count.
+3. Purchase limit, per bidder, before clearing: from the highest price down, accept up to the
+   limit, cut the bid that crosses it, drop the rest. What remains is the bidder's *demand*.
+4. ``lowest_accepted``: no demand → no sale; demand below supply → every bid filled at the
+   reserve; otherwise P = the highest price such that demand at prices >= P reaches the supply.
+5. ``highest_rejected``: same allocation; the price is the highest bid price not fully filled
+   (P when bids at P are cut, else the highest bid below P), or the reserve if none.
+6. Ties at P: R = supply − demand above P, Q = demand at P; tied bidder i gets
+   floor(R × q_i / Q); the leftover units go one each to tied bidders in commitment order.
+7. Everyone pays the same price × allocation.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import os
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
+from web3.contract.contract import Contract
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from chain.allowance import AllowanceClient, SettlementClient
+from chain.errors import AuctionInputError, ChainError, ContractRevertError
+from chain.registry import RegistryClient, checked_address
+from chain.tx import ChainClient
+
+logger = logging.getLogger(__name__)
+
+MAX_BIDS = 16
+UINT64_MAX = 2**64 - 1
+UINT88_MAX = 2**88 - 1
+BPS = 10_000
+ZERO_ROOT = b"\x00" * 32
+
+#: A bid schedule: (price, quantity) pairs, prices strictly descending.
+Schedule = tuple[tuple[int, int], ...]
+
+
+class PriceRule(enum.IntEnum):
+    """How the uniform price is set (the contract's ``PriceRule``)."""
+
+    LOWEST_ACCEPTED = 0
+    HIGHEST_REJECTED = 1
+
+    @classmethod
+    def parse(cls, value: str | int | PriceRule) -> PriceRule:
+        """``"lowest_accepted"``/``"highest_rejected"`` (any case, ``-`` or ``_``) or 0/1.
+
+        Raises:
+            AuctionInputError: anything else.
+        """
+        if isinstance(value, int):
+            try:
+                return cls(value)
+            except ValueError:
+                raise AuctionInputError(f"unknown price rule {value}") from None
+        key = str(value).strip().upper().replace("-", "_")
+        if key not in cls.__members__:
+            raise AuctionInputError(f"unknown price rule {value!r} (lowest_accepted or highest_rejected)")
+        return cls[key]
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class AuctionStatus(enum.IntEnum):
+    """The contract's ``Status``."""
+
+    NONE = 0
+    OPEN = 1
+    CLEARED = 2
+    NO_SALE = 3
+
+
+# --------------------------------------------------------------------------- the rules
+
+
+def _uint(value: object, what: str, high: int = UINT64_MAX) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise AuctionInputError(f"{what} must be an integer in 0..{high}, got {value!r}")
+    return value
+
+
+def normalize_schedule(bids: Iterable[tuple[int, int]]) -> Schedule:
+    """A bidder's bids as a committable schedule: same prices merged, descending prices.
+
+    Raises:
+        AuctionInputError: a price or quantity not in 0..2^64-1, no bids, or more than 16 prices.
+    """
+    merged: dict[int, int] = {}
+    for price, quantity in bids:
+        p = _uint(price, "price")
+        merged[p] = _uint(merged.get(p, 0) + _uint(quantity, "quantity"), "merged quantity")
+    if not merged:
+        raise AuctionInputError("a bid schedule needs at least one bid")
+    if len(merged) > MAX_BIDS:
+        raise AuctionInputError(f"a bid schedule has at most {MAX_BIDS} prices, got {len(merged)}")
+    return tuple(sorted(merged.items(), reverse=True))
+
+
+def apply_rules(schedule: Schedule, reserve_price: int, purchase_limit: int | None = None) -> Schedule:
+    """Rules 2 and 3: the bidder's demand, from its committed schedule (descending prices)."""
+    remaining = purchase_limit if purchase_limit else None
+    kept: list[tuple[int, int]] = []
+    for price, quantity in schedule:
+        if remaining == 0 or price < reserve_price:
+            break
+        if quantity == 0:
+            continue
+        take = quantity if remaining is None else min(quantity, remaining)
+        if remaining is not None:
+            remaining -= take
+        kept.append((price, take))
+    return tuple(kept)
+
+
+def schedule_value(demand: Schedule) -> int:
+    """Σ price × quantity: the guarantee a demand needs."""
+    return sum(p * q for p, q in demand)
+
+
+@dataclass(frozen=True)
+class ClearingClaim:
+    """What is submitted on-chain: allocation price, demand above it, demand at it."""
+
+    price: int
+    demand_above: int
+    demand_at: int
+
+    def as_tuple(self) -> tuple[int, int, int]:
+        return (self.price, self.demand_above, self.demand_at)
+
+
+@dataclass(frozen=True)
+class ClearingResult:
+    """The outcome of an auction under the rules.
+
+    Attributes:
+        claim: the clearing to submit on-chain.
+        clearing_price: the uniform price paid; ``None`` when nothing is sold.
+        allocation_price: P of rule 4 (the lowest accepted price); ``None`` when nothing is sold.
+        allocations: allowances won per bidder (every revealed bidder, 0 for losers).
+        payments: clearing price × allocation per bidder.
+        sold, unsold: allowances sold and left (unsold return to the seller or the cap).
+        demand: each bidder's demand after rules 2 and 3.
+    """
+
+    claim: ClearingClaim
+    clearing_price: int | None
+    allocation_price: int | None
+    allocations: dict[str, int]
+    payments: dict[str, int]
+    sold: int
+    unsold: int
+    demand: dict[str, Schedule] = field(repr=False)
+
+
+def clear(
+    supply: int,
+    reserve_price: int,
+    schedules: Sequence[tuple[str, Schedule]],
+    *,
+    purchase_limit: int | None = None,
+    price_rule: PriceRule = PriceRule.LOWEST_ACCEPTED,
+) -> ClearingResult:
+    """Clear an auction: the reference implementation of the rules.
+
+    Args:
+        supply: allowances offered (> 0).
+        reserve_price: minimum price (> 0).
+        schedules: (bidder, schedule) of every *revealed* bidder, in commitment order; a
+            schedule as :func:`normalize_schedule` returns it.
+        purchase_limit: most allowances one bidder may win; ``None`` or 0 for no limit.
+        price_rule: the price rule.
+
+    Raises:
+        AuctionInputError: zero supply or reserve, or a bidder listed twice.
+    """
+    if supply <= 0:
+        raise AuctionInputError("supply must be positive")
+    if reserve_price <= 0:
+        raise AuctionInputError("reserve price must be positive")
+    order = [bidder for bidder, _ in schedules]
+    if len(set(order)) != len(order):
+        raise AuctionInputError("a bidder is listed twice: merge its bids into one schedule")
+    demand = {b: apply_rules(s, reserve_price, purchase_limit) for b, s in schedules}
+    totals = {b: sum(q for _, q in d) for b, d in demand.items()}
+    total = sum(totals.values())
+
+    def outcome(claim: ClearingClaim, price: int | None, alloc_price: int | None,
+                allocations: dict[str, int]) -> ClearingResult:  # fmt: skip
+        sold = sum(allocations.values())
+        payments = {b: (price or 0) * q for b, q in allocations.items()}
+        return ClearingResult(claim, price, alloc_price, allocations, payments, sold, supply - sold, demand)
+
+    if total == 0:
+        return outcome(ClearingClaim(0, 0, 0), None, None, dict.fromkeys(order, 0))
+    if total < supply:
+        return outcome(ClearingClaim(reserve_price, total, 0), reserve_price, reserve_price, totals)
+
+    # Rule 4: walk the price levels from the top until the demand reaches the supply.
+    levels: dict[int, int] = {}
+    for d in demand.values():
+        for price, quantity in d:
+            levels[price] = levels.get(price, 0) + quantity
+    above = 0
+    for level in sorted(levels, reverse=True):
+        if above + levels[level] >= supply:
+            p = level
+            break
+        above += levels[level]
+    at = levels[p]
+    rest = supply - above
+
+    allocations: dict[str, int] = {}
+    tied: list[str] = []
+    for bidder in order:
+        mine_above = sum(q for price, q in demand[bidder] if price > p)
+        mine_at = sum(q for price, q in demand[bidder] if price == p)
+        allocations[bidder] = mine_above
+        if mine_at:
+            allocations[bidder] += rest * mine_at // at
+            tied.append(bidder)
+    leftover = supply - sum(allocations.values())
+    for bidder in tied[:leftover]:  # rule 6: one each, in commitment order
+        allocations[bidder] += 1
+
+    price = p
+    if price_rule is PriceRule.HIGHEST_REJECTED and above + at == supply:
+        below = [level for level in levels if level < p]
+        price = max(below) if below else reserve_price
+    return outcome(ClearingClaim(p, above, at), price, p, allocations)
+
+
+# --------------------------------------------------------------------------- sealed bids
+
+
+def commitment(auction_id: int, bidder: str, schedule: Schedule, salt: bytes) -> bytes:
+    """``keccak256(abi.encode(auctionId, bidder, prices, quantities, salt))`` as the contract hashes it."""
+    if len(salt) != 32:
+        raise AuctionInputError("the salt must be 32 bytes")
+    prices = [p for p, _ in schedule]
+    quantities = [q for _, q in schedule]
+    encoded = abi_encode(
+        ["uint256", "address", "uint64[]", "uint64[]", "bytes32"],
+        [auction_id, to_checksum_address(bidder), prices, quantities, salt],
+    )
+    return keccak(encoded)
+
+
+@dataclass(frozen=True)
+class SealedBid:
+    """A committed bid and the secret needed to reveal it (keep it: without it, no reveal)."""
+
+    auction_id: int
+    bidder: str
+    schedule: Schedule
+    salt: str  # 0x-hex, 32 bytes
+    guarantee: int
+    commitment: str
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["schedule"] = [list(b) for b in self.schedule]
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SealedBid:
+        try:
+            return cls(
+                auction_id=int(data["auction_id"]),
+                bidder=to_checksum_address(str(data["bidder"])),
+                schedule=tuple((int(p), int(q)) for p, q in data["schedule"]),
+                salt=str(data["salt"]),
+                guarantee=int(data["guarantee"]),
+                commitment=str(data["commitment"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AuctionInputError(f"malformed sealed-bid file: {exc}") from None
+
+
+class BidStore:
+    """The bidder's local file of sealed-bid secrets (one JSON file per auction and bidder, mode 0600)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path(self, auction_id: int, bidder: str) -> Path:
+        return self.directory / f"auction-{auction_id}-{to_checksum_address(bidder)}.json"
+
+    def save(self, bid: SealedBid) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.path(bid.auction_id, bid.bidder)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(bid.to_json(), fh, indent=2)
+        tmp.replace(path)
+        return path
+
+    def load(self, auction_id: int, bidder: str) -> SealedBid:
+        """Raises: AuctionInputError: no file for this auction and bidder, or a malformed one."""
+        path = self.path(auction_id, bidder)
+        try:
+            return SealedBid.from_json(json.loads(path.read_text()))
+        except FileNotFoundError:
+            raise AuctionInputError(f"no sealed bid of {bidder} for auction {auction_id} in {self.directory}") from None
+        except json.JSONDecodeError as exc:
+            raise AuctionInputError(f"{path}: not JSON ({exc})") from None
+
+
+def eligibility_tree(addresses: Iterable[str]) -> Any:
+    """OpenZeppelin StandardMerkleTree over ``[address]`` leaves: the list of eligible bidders."""
+    from oracle.merkle import StandardMerkleTree
+
+    values = sorted({checked_address(a, "eligible bidder") for a in addresses})
+    if not values:
+        raise AuctionInputError("an eligibility list needs at least one address")
+    return StandardMerkleTree.of([[a] for a in values], ["address"])
+
+
+# --------------------------------------------------------------------------- on-chain client
+
+
+@dataclass(frozen=True)
+class AuctionParams:
+    """Parameters of a new auction (the contract's ``AuctionParams``)."""
+
+    token_id: int
+    supply: int
+    reserve_price: int
+    commit_end: int
+    reveal_end: int
+    purchase_limit: int = 0
+    commit_start: int = 0
+    forfeit_bps: int = 0
+    price_rule: PriceRule = PriceRule.LOWEST_ACCEPTED
+    eligibility_root: bytes = ZERO_ROOT
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        _uint(self.supply, "supply")
+        _uint(self.reserve_price, "reserve price")
+        _uint(self.purchase_limit, "purchase limit")
+        _uint(self.forfeit_bps, "forfeit share (bps)", 2**16 - 1)
+        return (self.token_id, self.supply, self.reserve_price, self.purchase_limit, self.commit_start,
+                self.commit_end, self.reveal_end, self.forfeit_bps, int(self.price_rule),
+                self.eligibility_root)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AuctionView:
+    """Public state of an auction (the contract's ``AuctionView``)."""
+
+    auction_id: int
+    seller: str
+    primary: bool
+    status: AuctionStatus
+    price_rule: PriceRule
+    token_id: int
+    supply: int
+    reserve_price: int
+    purchase_limit: int
+    commit_start: int
+    commit_end: int
+    reveal_end: int
+    forfeit_bps: int
+    eligibility_root: str
+    bidders: int
+    revealed: int
+    total_demand: int
+    clearing_price: int | None
+    sold: int
+    proceeds: int
+    proceeds_withdrawn: bool
+
+    @classmethod
+    def from_tuple(cls, auction_id: int, t: Sequence[Any]) -> AuctionView:
+        status = AuctionStatus(t[2])
+        return cls(
+            auction_id, to_checksum_address(t[0]), bool(t[1]), status, PriceRule(t[3]), int(t[4]),
+            int(t[5]), int(t[6]), int(t[7]), int(t[8]), int(t[9]), int(t[10]), int(t[11]),
+            HexBytes(t[12]).to_0x_hex(), int(t[13]), int(t[14]), int(t[15]),
+            int(t[16]) if status is AuctionStatus.CLEARED else None, int(t[17]), int(t[18]), bool(t[19]),
+        )  # fmt: skip
+
+    def phase(self, now: int) -> str:
+        """``commit``, ``reveal``, ``clearing`` (waiting for a submission), ``cleared``, ``no sale``."""
+        if self.status is AuctionStatus.CLEARED:
+            return "cleared"
+        if self.status is AuctionStatus.NO_SALE:
+            return "no sale"
+        if now < self.commit_start:
+            return "scheduled"
+        if now < self.commit_end:
+            return "commit"
+        return "reveal" if now < self.reveal_end else "clearing"
+
+
+class AuctionClient:
+    """Client of one deployed SealedBidAuction (with the token clients it settles in)."""
+
+    #: Share of the block gas limit a clearing page may use.
+    PAGE_GAS_SHARE = 0.7
+
+    def __init__(
+        self,
+        chain: ChainClient,
+        address: str,
+        allowance: AllowanceClient,
+        cash: SettlementClient,
+        *,
+        from_block: int = 0,
+    ) -> None:
+        self.chain = chain
+        self.contract: Contract = chain.contract("SealedBidAuction", address)
+        self.address = self.contract.address
+        self.allowance = allowance
+        self.cash = cash
+        self.from_block = from_block
+
+    # ------------------------------------------------------------------ create
+
+    def create_primary(self, regulator: LocalAccount, params: AuctionParams) -> int:
+        """Create a primary auction (new allowances issued into escrow); returns its id."""
+        receipt = self.chain.transact(self.contract.functions.createPrimary(params.as_tuple()), regulator)
+        return self._created_id(receipt)
+
+    def create_secondary(self, seller: LocalAccount, params: AuctionParams) -> int:
+        """Create a secondary auction of the seller's allowances (approves the contract once)."""
+        token = self.allowance.contract
+        if not token.functions.isApprovedForAll(seller.address, self.address).call():
+            self.chain.transact(token.functions.setApprovalForAll(self.address, True), seller)
+        receipt = self.chain.transact(self.contract.functions.createSecondary(params.as_tuple()), seller)
+        return self._created_id(receipt)
+
+    def _created_id(self, receipt: TxReceipt) -> int:
+        events = self.contract.events.AuctionCreated().process_receipt(receipt, errors=DISCARD)
+        return int(events[0]["args"]["auctionId"])
+
+    # ------------------------------------------------------------------ bid
+
+    def seal(
+        self,
+        auction_id: int,
+        bidder: str,
+        bids: Iterable[tuple[int, int]],
+        *,
+        guarantee: int | None = None,
+        salt: bytes | None = None,
+    ) -> SealedBid:
+        """Prepare a sealed bid: normalized schedule, fresh salt, commitment, and a guarantee
+        covering the schedule's value under the auction's reserve and limit (unless given)."""
+        view = self.view(auction_id)
+        schedule = normalize_schedule(bids)
+        if guarantee is None:
+            guarantee = max(1, schedule_value(apply_rules(schedule, view.reserve_price, view.purchase_limit)))
+        _uint(guarantee, "guarantee", UINT88_MAX)
+        salt = secrets.token_bytes(32) if salt is None else salt
+        digest = commitment(auction_id, bidder, schedule, salt)
+        return SealedBid(auction_id, to_checksum_address(bidder), schedule, "0x" + salt.hex(), guarantee,
+                         "0x" + digest.hex())  # fmt: skip
+
+    def commit(self, bidder: LocalAccount, bid: SealedBid, *, proof: Sequence[str] = ()) -> TxReceipt:
+        """Escrow the guarantee (approving the cash first if needed) and commit the hash."""
+        self._ensure_cash_allowance(bidder, bid.guarantee)
+        fn = self.contract.functions.commit(bid.auction_id, HexBytes(bid.commitment), bid.guarantee,
+                                            [HexBytes(p) for p in proof])  # fmt: skip
+        return self.chain.transact(fn, bidder)
+
+    def _ensure_cash_allowance(self, bidder: LocalAccount, amount: int) -> None:
+        current = int(self.cash.contract.functions.allowance(bidder.address, self.address).call())
+        if current < amount:
+            self.cash.approve(bidder, self.address, 2**256 - 1)
+
+    def reveal_call(self, bid: SealedBid) -> Any:
+        """The ``reveal`` contract call for a sealed bid (for wallets and pipelined senders)."""
+        return self.contract.functions.reveal(
+            bid.auction_id, [p for p, _ in bid.schedule], [q for _, q in bid.schedule], HexBytes(bid.salt)
+        )
+
+    def reveal(self, bidder: LocalAccount, bid: SealedBid) -> TxReceipt:
+        if to_checksum_address(bidder.address) != bid.bidder:
+            raise AuctionInputError(f"the sealed bid belongs to {bid.bidder}, not {bidder.address}")
+        return self.chain.transact(self.reveal_call(bid), bidder)
+
+    # ------------------------------------------------------------------ clear
+
+    def revealed_schedules(self, auction_id: int) -> list[tuple[str, Schedule]]:
+        """Every revealed bidder's demand, in commitment order, from the contract's events."""
+        filters = {"auctionId": auction_id}
+        committed = self.contract.events.BidCommitted().get_logs(
+            from_block=self.from_block, argument_filters=filters
+        )
+        revealed = self.contract.events.BidRevealed().get_logs(
+            from_block=self.from_block, argument_filters=filters
+        )
+        sequence = {e["args"]["bidder"]: int(e["args"]["sequence"]) for e in committed}
+        rows = [
+            (sequence[e["args"]["bidder"]], e["args"]["bidder"],
+             tuple(zip(e["args"]["prices"], e["args"]["quantities"], strict=True)))
+            for e in revealed
+        ]  # fmt: skip
+        return [(bidder, schedule) for _, bidder, schedule in sorted(rows)]
+
+    def compute_clearing(self, auction_id: int) -> ClearingResult:
+        """The clearing under the rules, from the revealed bids on-chain."""
+        view = self.view(auction_id)
+        return clear(view.supply, view.reserve_price, self.revealed_schedules(auction_id),
+                     purchase_limit=view.purchase_limit, price_rule=view.price_rule)  # fmt: skip
+
+    def submit_clearing(
+        self,
+        sender: LocalAccount,
+        auction_id: int,
+        claim: ClearingClaim | None = None,
+        *,
+        max_bidders: int | None = None,
+    ) -> list[TxReceipt]:
+        """Submit the clearing, in as many pages as the block gas limit needs.
+
+        Args:
+            sender: any account (anyone may submit).
+            claim: the clearing to submit; computed with :meth:`compute_clearing` if omitted.
+            max_bidders: committed bidders per page; sized from a gas estimate if omitted.
+        """
+        if claim is None:
+            claim = self.compute_clearing(auction_id).claim
+        bidders = self.view(auction_id).bidders
+        page = max_bidders or self._page_size(sender, auction_id, claim, bidders)
+        receipts = []
+        while True:
+            fn = self.contract.functions.submitClearing(auction_id, claim.as_tuple(), page)
+            receipt = self.chain.transact(fn, sender)
+            receipts.append(receipt)
+            if self.view(auction_id).status is not AuctionStatus.OPEN:
+                return receipts
+
+    def _page_size(self, sender: LocalAccount, auction_id: int, claim: ClearingClaim, bidders: int) -> int:
+        """Bidders per page that keep a page under ``PAGE_GAS_SHARE`` of the block gas limit."""
+        budget = int(self.chain.w3.eth.get_block("latest")["gasLimit"] * self.PAGE_GAS_SHARE)
+        probe = min(bidders, 256) or 1
+        fn = self.contract.functions.submitClearing(auction_id, claim.as_tuple(), probe)
+        try:
+            gas = self.chain.w3.eth.estimate_gas({"from": sender.address, "to": self.address,
+                                                 "data": fn._encode_transaction_data()})  # fmt: skip
+        except Exception as exc:  # a wrong claim or a closed phase: let the real send report it
+            raise self.chain._as_revert(exc) from None
+        per_bidder = max(1, gas // probe)
+        return max(1, min(bidders, budget // per_bidder)) if bidders else 1
+
+    # ------------------------------------------------------------------ settle
+
+    def claim(self, bidder: LocalAccount, auction_id: int) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.claim(auction_id), bidder)
+
+    def refund(self, bidder: LocalAccount, auction_id: int) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.refund(auction_id), bidder)
+
+    def settle(self, bidder: LocalAccount, auction_id: int) -> TxReceipt:
+        """Claim if the bidder won allowances, otherwise take the guarantee back."""
+        if self.allocation_of(auction_id, bidder.address) > 0:
+            return self.claim(bidder, auction_id)
+        return self.refund(bidder, auction_id)
+
+    def withdraw_proceeds(self, sender: LocalAccount, auction_id: int) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.withdrawProceeds(auction_id), sender)
+
+    # ------------------------------------------------------------------ views
+
+    def view(self, auction_id: int) -> AuctionView:
+        try:
+            raw = self.chain.call(self.contract.functions.auction(auction_id))
+        except ContractRevertError as exc:
+            raise exc from None
+        return AuctionView.from_tuple(auction_id, raw)
+
+    def count(self) -> int:
+        return int(self.contract.functions.auctionCount().call())
+
+    def allocation_of(self, auction_id: int, bidder: str) -> int:
+        return int(self.contract.functions.allocationOf(auction_id, checked_address(bidder)).call())
+
+    def bidder_state(self, auction_id: int, bidder: str) -> dict[str, Any]:
+        committed, seq, guarantee, revealed, settled = self.contract.functions.bidderState(
+            auction_id, checked_address(bidder)
+        ).call()
+        return {"committed": committed, "sequence": seq, "guarantee": guarantee, "revealed": revealed,
+                "settled": settled}  # fmt: skip
+
+    def holdings(self, token_id: int) -> tuple[int, int]:
+        """(allowances of ``token_id``, settlement cash) the contract holds."""
+        return self.allowance.balance(self.address, token_id), self.cash.balance(self.address)
+
+
+def wire_auction_house(
+    registry: RegistryClient,
+    members: Sequence[LocalAccount],
+    auction: AuctionClient,
+    treasury: str,
+) -> list[str]:
+    """Governance set-up of the auction house, skipping what is already in place.
+
+    The auction contract may hold allowances and cash (a system contract of both tokens), is the
+    allowance token's auction house (issues primary supply within the cap, returns unsold
+    allowances to it), and pays primary proceeds to ``treasury`` — the regulator's treasury
+    account, granted the REGULATOR role here if it has no role yet so it can hold cash.
+
+    Returns:
+        What was done, one line per governance proposal executed.
+    """
+    done: list[str] = []
+    address = auction.address
+    treasury = checked_address(treasury, "treasury")
+    for token in (auction.allowance.contract, auction.cash.contract):
+        if not token.functions.isSystemContract(address).call():
+            data = token.functions.setSystemContract(address, True)._encode_transaction_data()
+            registry.govern(members, HexBytes(data), "auction house may hold this token", target=token.address)
+            done.append(f"{token.address}: SealedBidAuction allowed as a system contract")
+    token = auction.allowance.contract
+    if token.functions.auctionHouse().call() != address:
+        data = token.functions.setAuctionHouse(address)._encode_transaction_data()
+        registry.govern(members, HexBytes(data), "set the auction house", target=token.address)
+        done.append("AllowanceToken: auction house set")
+    if not registry.is_active_participant(treasury):
+        registry.grant_roles(members, [("REGULATOR", treasury)], "regulator's treasury account")
+        done.append(f"treasury {treasury} granted REGULATOR")
+    if auction.contract.functions.treasury().call() != treasury:
+        data = auction.contract.functions.setTreasury(treasury)._encode_transaction_data()
+        registry.govern(members, HexBytes(data), "set the auction treasury", target=address)
+        done.append(f"SealedBidAuction: treasury {treasury}")
+    return done
+
+
+def auction_events(client: AuctionClient, auction_id: int) -> list[dict[str, Any]]:
+    """Every event of one auction, in chain order (for ``ets auction show``)."""
+    rows: list[dict[str, Any]] = []
+    for name in ("AuctionCreated", "BidCommitted", "BidRevealed", "ClearingProgressed", "AuctionCleared",
+                 "AuctionNoSale", "AllowancesClaimed", "GuaranteeRefunded", "ProceedsWithdrawn"):  # fmt: skip
+        event = getattr(client.contract.events, name)()
+        for log in event.get_logs(from_block=client.from_block, argument_filters={"auctionId": auction_id}):
+            rows.append({"event": name, "block": int(log["blockNumber"]), "index": int(log["logIndex"]),
+                         "tx_hash": HexBytes(log["transactionHash"]).to_0x_hex(), "args": dict(log["args"])})  # fmt: skip
+    rows.sort(key=lambda r: (r["block"], r["index"]))
+    return rows
+
+
+__all__ = [
+    "MAX_BIDS",
+    "AuctionClient",
+    "AuctionParams",
+    "AuctionStatus",
+    "AuctionView",
+    "BidStore",
+    "ChainError",
+    "ClearingClaim",
+    "ClearingResult",
+    "PriceRule",
+    "Schedule",
+    "SealedBid",
+    "apply_rules",
+    "auction_events",
+    "clear",
+    "commitment",
+    "wire_auction_house",
+    "eligibility_tree",
+    "normalize_schedule",
+    "schedule_value",
+]
