@@ -324,7 +324,9 @@ class BidStore:
         try:
             return SealedBid.from_json(json.loads(path.read_text()))
         except FileNotFoundError:
-            raise AuctionInputError(f"no sealed bid of {bidder} for auction {auction_id} in {self.directory}") from None
+            raise AuctionInputError(
+                f"no sealed bid of {bidder} for auction {auction_id} in {self.directory}"
+            ) from None
         except json.JSONDecodeError as exc:
             raise AuctionInputError(f"{path}: not JSON ({exc})") from None
 
@@ -634,7 +636,9 @@ def wire_auction_house(
     for token in (auction.allowance.contract, auction.cash.contract):
         if not token.functions.isSystemContract(address).call():
             data = token.functions.setSystemContract(address, True)._encode_transaction_data()
-            registry.govern(members, HexBytes(data), "auction house may hold this token", target=token.address)
+            registry.govern(
+                members, HexBytes(data), "auction house may hold this token", target=token.address
+            )
             done.append(f"{token.address}: SealedBidAuction allowed as a system contract")
     token = auction.allowance.contract
     if token.functions.auctionHouse().call() != address:
@@ -658,8 +662,9 @@ def auction_events(client: AuctionClient, auction_id: int) -> list[dict[str, Any
                  "AuctionNoSale", "AllowancesClaimed", "GuaranteeRefunded", "ProceedsWithdrawn"):  # fmt: skip
         event = getattr(client.contract.events, name)()
         for log in event.get_logs(from_block=client.from_block, argument_filters={"auctionId": auction_id}):
+            tx_hash = HexBytes(log["transactionHash"]).to_0x_hex()
             rows.append({"event": name, "block": int(log["blockNumber"]), "index": int(log["logIndex"]),
-                         "tx_hash": HexBytes(log["transactionHash"]).to_0x_hex(), "args": dict(log["args"])})  # fmt: skip
+                         "tx_hash": tx_hash, "args": dict(log["args"])})  # fmt: skip
     rows.sort(key=lambda r: (r["block"], r["index"]))
     return rows
 
@@ -681,8 +686,8 @@ __all__ = [
     "auction_events",
     "clear",
     "commitment",
-    "wire_auction_house",
     "eligibility_tree",
     "normalize_schedule",
     "schedule_value",
+    "wire_auction_house",
 ]
