@@ -472,9 +472,9 @@ class AuctionClient:
     ) -> SealedBid:
         """Prepare a sealed bid: normalized schedule, fresh salt, commitment, and a guarantee
         covering the schedule's value under the auction's reserve and limit (unless given)."""
-        view = self.view(auction_id)
         schedule = normalize_schedule(bids)
         if guarantee is None:
+            view = self.view(auction_id)
             guarantee = max(1, schedule_value(apply_rules(schedule, view.reserve_price, view.purchase_limit)))
         _uint(guarantee, "guarantee", UINT88_MAX)
         salt = secrets.token_bytes(32) if salt is None else salt
@@ -614,6 +614,49 @@ class AuctionClient:
         return self.allowance.balance(self.address, token_id), self.cash.balance(self.address)
 
 
+def render_demand_curve(
+    result: ClearingResult, supply: int, reserve_price: int, path: Path, title: str
+) -> Path:
+    """Chart of an auction: the aggregate demand curve (after the purchase limit), the supply, the
+    reserve and the clearing price, written as PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    levels: dict[int, int] = {}
+    for demand in result.demand.values():
+        for price, quantity in demand:
+            levels[price] = levels.get(price, 0) + quantity
+    xs, ys, cumulative = [0], [], 0
+    for price in sorted(levels, reverse=True):
+        ys.append(price / 100)
+        cumulative += levels[price]
+        xs.append(cumulative)
+    fig = Figure(figsize=(7, 4.2), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    if ys:
+        ax.stairs(ys, xs, color="#1f6feb", linewidth=2, label="demand (bids at or above price)")
+    ax.axvline(supply, color="#444", linestyle="--", label=f"supply {supply:,}")
+    ax.axhline(
+        reserve_price / 100, color="#999", linestyle=":", label=f"reserve CNY {reserve_price / 100:,.2f}"
+    )
+    if result.clearing_price is not None:
+        ax.axhline(
+            result.clearing_price / 100,
+            color="#d73a49",
+            label=f"clearing CNY {result.clearing_price / 100:,.2f}",
+        )
+    ax.set_xlabel("allowances (t)")
+    ax.set_ylabel("price (CNY per t)")
+    ax.set_title(title)
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
 def wire_auction_house(
     registry: RegistryClient,
     members: Sequence[LocalAccount],
@@ -688,6 +731,7 @@ __all__ = [
     "commitment",
     "eligibility_tree",
     "normalize_schedule",
+    "render_demand_curve",
     "schedule_value",
     "wire_auction_house",
 ]

@@ -101,6 +101,7 @@ def run_demo(
     if bound:
         report.steps.append(f"bound {bound} monitoring devices")
     _demo_market(chain, manifest, registry, members, settings.state_dir, report)
+    _demo_auctions(chain, manifest, registry, members, settings.state_dir, report)
     report.accounts = {name: demo_account(name).address for name in DEMO_ROLES}
     for i in range(len(DEMO_ENTERPRISES)):
         report.accounts[f"enterprise-{i + 1}"] = demo_account(f"enterprise-{i + 1}").address
@@ -173,3 +174,104 @@ def _demo_market(
             (name, f"SO2 {TARGET_YEAR}", allowance.balance(demo_account(name).address, so2))
         )
         report.holdings.append((name, "cash (CNY)", cash.balance(demo_account(name).address) // 100))
+
+
+#: Demo bid schedules (CNY fen per tonne, tonnes) of enterprise-1..6 in the primary CO2 auction.
+PRIMARY_BIDS: tuple[tuple[tuple[int, int], ...], ...] = (
+    ((7_200, 3_000), (6_500, 4_000)),
+    ((6_800, 2_500), (6_100, 3_000)),
+    ((7_000, 6_000), (6_300, 2_000), (5_600, 2_000)),
+    ((6_300, 3_500),),
+    ((6_100, 2_000), (5_800, 3_000)),
+    ((9_000, 1_000),),  # enterprise-6 never reveals: it forfeits 10 % of its guarantee
+)
+
+
+def _demo_auctions(
+    chain: ChainClient,
+    manifest: Manifest,
+    registry: RegistryClient,
+    members: list[LocalAccount],
+    state_dir: Path,
+    report: DemoReport,
+) -> None:
+    """A primary CO2 auction (regulator sells new allowances) and a secondary SO2 auction
+    (enterprise-3 sells surplus, RGGI price rule), each run to the last claim."""
+    from chain.allowance import AllowanceClient, Kind, SettlementClient, encode_id
+    from chain.auction import AuctionClient, AuctionParams, PriceRule, render_demand_curve, wire_auction_house
+
+    regulator, exchange = demo_account("regulator"), demo_account("exchange")
+    allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
+    cash = SettlementClient(chain, manifest.address("SettlementToken"))
+    record = manifest.contracts["SealedBidAuction"]
+    auction = AuctionClient(chain, record.address, allowance, cash, from_block=record.block)
+    done = wire_auction_house(registry, members, auction, demo_account("treasury").address)
+    if done:
+        report.steps.append(
+            "auction house wired by governance (escrow of both tokens, cap issuance, treasury)"
+        )
+    bidders = [demo_account(f"enterprise-{i + 1}") for i in range(len(DEMO_ENTERPRISES))]
+    if auction.count() == 0:
+        co2 = encode_id(Kind.ALLOWANCE, "CO2", TARGET_YEAR)
+        allowance.set_cap(regulator, co2, allowance.cap(co2) + 20_000)
+        now = chain.timestamp()
+        primary = AuctionParams(co2, supply=20_000, reserve_price=5_000, purchase_limit=8_000,
+                                commit_end=now + 3600, reveal_end=now + 7200, forfeit_bps=1_000)  # fmt: skip
+        first = auction.create_primary(regulator, primary)
+        sealed = []
+        for i, (bidder, bids) in enumerate(zip(bidders, PRIMARY_BIDS, strict=True)):
+            bid = auction.seal(first, bidder.address, bids)
+            cash.deposit(exchange, bidder.address, bid.guarantee, f"ICBC-DEMO-AUCTION-{i + 1:04d}")
+            auction.commit(bidder, bid)
+            sealed.append(bid)
+        chain.advance_time(3600)
+        for bidder, bid in zip(bidders[:-1], sealed[:-1], strict=True):
+            auction.reveal(bidder, bid)
+        chain.advance_time(3600)
+        auction.submit_clearing(exchange, first)
+        for bidder in bidders:
+            auction.settle(bidder, first)
+        auction.withdraw_proceeds(regulator, first)
+
+        so2 = encode_id(Kind.ALLOWANCE, "SO2", TARGET_YEAR)
+        now = chain.timestamp()
+        secondary = AuctionParams(so2, supply=2_000, reserve_price=20_000, commit_end=now + 3600,
+                                  reveal_end=now + 7200, price_rule=PriceRule.HIGHEST_REJECTED)  # fmt: skip
+        seller = bidders[2]
+        second = auction.create_secondary(seller, secondary)
+        schedules = {0: ((26_000, 800), (23_000, 600)), 1: ((24_000, 900),), 3: ((22_000, 1_000),)}
+        sealed2 = {}
+        for i, bids in schedules.items():
+            bid = auction.seal(second, bidders[i].address, bids)
+            cash.deposit(exchange, bidders[i].address, bid.guarantee, f"ICBC-DEMO-SO2-{i + 1:04d}")
+            auction.commit(bidders[i], bid)
+            sealed2[i] = bid
+        chain.advance_time(3600)
+        for i, bid in sealed2.items():
+            auction.reveal(bidders[i], bid)
+        chain.advance_time(3600)
+        auction.submit_clearing(exchange, second)
+        for i in schedules:
+            auction.settle(bidders[i], second)
+        auction.withdraw_proceeds(seller, second)
+    for auction_id in range(1, auction.count() + 1):
+        view = auction.view(auction_id)
+        result = auction.compute_clearing(auction_id)
+        label = allowance_label(view.token_id)
+        kind = "primary" if view.primary else "secondary"
+        price = f"CNY {view.clearing_price / 100:,.2f}/t" if view.clearing_price is not None else "no sale"
+        winners = sum(1 for q in result.allocations.values() if q)
+        report.steps.append(
+            f"{kind} auction {auction_id}: {view.supply:,} t {label}, {view.bidders} sealed bids, "
+            f"{view.revealed} revealed, cleared at {price} ({view.price_rule.label}), {winners} winners, "
+            f"proceeds CNY {view.proceeds / 100:,.2f} to {'the treasury' if view.primary else 'the seller'}"
+        )
+        chart = state_dir / f"auction-{auction_id}-demand.png"
+        render_demand_curve(result, view.supply, view.reserve_price, chart, f"Auction {auction_id}: {label}")
+        report.files[f"auction {auction_id} chart"] = chart
+
+
+def allowance_label(token_id: int) -> str:
+    from chain.allowance import decode_id
+
+    return decode_id(token_id).label()

@@ -52,8 +52,13 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
-    """True if nothing listens on 127.0.0.1:``port``."""
+    """True if nothing listens on 127.0.0.1:``port``.
+
+    SO_REUSEADDR, as servers set it: connections left in TIME_WAIT by a node just stopped do not
+    make the port look taken, while a live listener still does.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -343,6 +343,26 @@ class ChainClient:
         """
         return self.send_raw(self.sign(self.build(fn, account.address, gas=gas), account))
 
+    def send_many(self, calls: Sequence[tuple[ContractFunction, LocalAccount]], *, gas: int) -> list[str]:
+        """Send many service-key transactions without waiting: fees read once, nonces counted
+        locally per sender, fixed ``gas`` (no estimates). For bulk work: benchmarks, simulations."""
+        fees = self.fee_fields()
+        hashes = []
+        for fn, account in calls:
+            key = account.address.lower()
+            nonce = self._nonces.get(key)
+            if nonce is None:
+                nonce = self.next_nonce(account.address)
+            tx: dict[str, Any] = {"to": fn.address, "data": fn._encode_transaction_data(), "value": 0,
+                                  "gas": gas, "nonce": nonce, "chainId": self.chain_id, **fees}  # fmt: skip
+            raw = bytes(account.sign_transaction(tx).raw_transaction)
+            try:
+                hashes.append(HexBytes(self.w3.eth.send_raw_transaction(raw)).to_0x_hex())
+            except (ContractLogicError, Web3RPCError) as exc:
+                raise self._as_revert(exc) from None
+            self._nonces[key] = nonce + 1
+        return hashes
+
     def wait_all(self, tx_hashes: Sequence[str], timeout: float = 300.0) -> list[TxReceipt]:
         """Wait for every transaction of ``tx_hashes``, in order; raise on the first failure."""
         return [self.wait(h, timeout=timeout) for h in tx_hashes]
