@@ -635,7 +635,9 @@ def render_demand_curve(
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     if ys:
-        ax.stairs(ys, xs, color="#1f6feb", linewidth=2, label="demand (bids at or above price)")
+        ax.stairs(
+            ys, xs, baseline=None, color="#1f6feb", linewidth=2, label="demand (bids at or above price)"
+        )
     ax.axvline(supply, color="#444", linestyle="--", label=f"supply {supply:,}")
     ax.axhline(
         reserve_price / 100, color="#999", linestyle=":", label=f"reserve CNY {reserve_price / 100:,.2f}"
@@ -649,7 +651,7 @@ def render_demand_curve(
     ax.set_xlabel("allowances (t)")
     ax.set_ylabel("price (CNY per t)")
     ax.set_title(title)
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="lower left", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ets.errors import EtsError
 
 
@@ -81,3 +83,174 @@ class MerkleProofFormatError(MerkleError, ValueError):
 
 class MerkleTreeFormatError(MerkleError, ValueError):
     """Raised when a dumped tree fails to load: unknown format, bad nodes, values not in tree."""
+
+
+# --- transports ----------------------------------------------------------------------------
+
+
+class TransportError(OracleError, OSError):
+    """Base class of serial and TCP transport failures (opening, binding, lifecycle)."""
+
+
+class TransportOpenError(TransportError):
+    """Raised when a serial port cannot be opened or a TCP server cannot bind its address."""
+
+
+class TransportStateError(TransportError):
+    """Raised when a transport is started twice or used after it was stopped."""
+
+
+# --- card-swipe quota control --------------------------------------------------------------
+
+
+class QuotaError(OracleError):
+    """Base class of errors raised by the card-swipe total-amount (quota) controller."""
+
+
+class QuotaSplitError(QuotaError, ValueError):
+    """Raised when a monthly split is invalid: wrong count, negative, sub-gram or bad sum."""
+
+
+class CardRefusedError(QuotaError, PermissionError):
+    """Base class of refused IC-card swipes; catch this to refuse any bad card."""
+
+
+class UnknownCardError(CardRefusedError):
+    """Raised when a swiped IC card is bound to no enterprise."""
+
+
+class ForeignCardError(CardRefusedError):
+    """Raised when a swiped IC card is bound to another enterprise than the controller's."""
+
+
+class QuotaNotAllocatedError(QuotaError, LookupError):
+    """Raised when a load or top-up names a year or pollutant the regulator gave no quota."""
+
+
+class QuotaTimeError(QuotaError, ValueError):
+    """Raised when a swipe, top-up or frame has no time or a time before the current month."""
+
+
+class DischargeError(QuotaError, ValueError):
+    """Raised when a frame's discharge cannot be computed (no -Cou, no flow volume, no interval)."""
+
+
+class QuotaStateError(QuotaError, ValueError):
+    """Raised when a saved quota state cannot be loaded: bad shape, values or enterprise."""
+
+
+# --- quality control -----------------------------------------------------------------------
+
+
+class QcError(OracleError):
+    """Base class of errors raised by data quality control."""
+
+
+class QcConfigError(QcError, ValueError):
+    """Raised when a quality-control setting is invalid (bad range, window or interval)."""
+
+
+class FrameRejectedError(QcError, ValueError):
+    """Base class of whole data frames refused by quality control; none of their readings is kept.
+
+    Attributes:
+        mn: device code of the refused frame.
+        cn: command code of the refused frame.
+        datatime: the frame's DataTime, ``None`` when it had none.
+        last: DataTime of the last frame accepted from the device for that command.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        mn: str,
+        cn: str,
+        datatime: datetime | None = None,
+        last: datetime | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.mn = mn
+        self.cn = cn
+        self.datatime = datatime
+        self.last = last
+
+
+class MissingDataTimeError(FrameRejectedError):
+    """Raised when a data frame (CN 2011/2051/2061/2031) carries no DataTime."""
+
+
+class ReplayedFrameError(FrameRejectedError):
+    """Raised when a data frame repeats the DataTime of the device's last accepted frame."""
+
+
+class OutOfOrderFrameError(FrameRejectedError):
+    """Raised when a data frame is older than the device's last accepted frame."""
+
+
+# --- signed readings -----------------------------------------------------------------------
+
+
+class ReadingValueError(OracleError, ValueError):
+    """Raised when a reading field does not fit its EIP-712 type: bad address, code, unit, flag or range."""
+
+
+class ReadingSignatureError(OracleError, ValueError):
+    """Raised when a reading's signature is malformed, does not recover, or names another device."""
+
+
+class ReadingDigestMismatchError(ReadingSignatureError):
+    """Raised when a signed reading's stored digest is not the digest of its fields under the domain."""
+
+
+class ReadingReplayError(OracleError, ValueError):
+    """Raised when a device sends a sequence number at or below the last one accepted from it."""
+
+
+class DeviceKeyError(OracleError, ValueError):
+    """Raised when a device key cannot be loaded: bad length or scalar, missing keystore, bad password."""
+
+
+# --- store-and-forward queue ---------------------------------------------------------------
+
+
+class QueueError(OracleError):
+    """Base class of errors raised by the durable store-and-forward queue."""
+
+
+class QueueValueError(QueueError, ValueError):
+    """Raised when an argument or a reading does not fit the queue (e.g. a sequence >= 2**63)."""
+
+
+class ReadingDuplicateError(QueueError, ValueError):
+    """Raised when appended readings repeat a stored (device, sequence); the other readings are stored.
+
+    Attributes:
+        duplicates: ``(device, sequence)`` of each refused reading, in input order.
+        stored: how many readings of the same call were stored.
+    """
+
+    def __init__(self, message: str, *, duplicates: tuple[tuple[str, int], ...], stored: int) -> None:
+        super().__init__(message)
+        self.duplicates = duplicates
+        self.stored = stored
+
+
+class BatchNotFoundError(QueueError, KeyError):
+    """Raised when no batch has the given batch id."""
+
+
+class BatchStateError(QueueError, ValueError):
+    """Raised when a batch status change conflicts with its record (e.g. anchored by another tx)."""
+
+
+class ReadingRowNotFoundError(QueueError, KeyError):
+    """Raised when a reading row id names no row of the queue."""
+
+
+class ReadingNotBatchedError(QueueError, LookupError):
+    """Raised when a proof is asked for a reading that is not yet cut into a batch."""
+
+
+class QuotaConfigError(QuotaError, ValueError):
+    """Raised when a quota controller is set up wrongly: duplicate quotas or bad thresholds."""
