@@ -62,9 +62,14 @@ def pipelined(
         for start in range(0, len(calls), 200):
             chunk = calls[start : start + 200]
             hashes += chain.send_many(chunk, gas=gas)  # type: ignore[arg-type]
+            for _ in range(1_000):  # mine until the pool is empty (pending and queued)
+                status = rpc("txpool_status", [])["result"]  # type: ignore[arg-type]
+                if not int(status["pending"], 16) and not int(status["queued"], 16):
+                    break
+                rpc("evm_mine", [])  # type: ignore[arg-type]
+            else:
+                raise RuntimeError(f"{label}: transactions stuck in the pool: {status}")
             progress.advance(task, len(chunk))
-        while int(rpc("txpool_status", [])["result"]["pending"], 16):  # type: ignore[arg-type]
-            rpc("evm_mine", [])  # type: ignore[arg-type]
     finally:
         rpc("evm_setAutomine", [True])  # type: ignore[arg-type]
     used = []
