@@ -1,0 +1,913 @@
+"""Durable store-and-forward queue of signed readings and their Merkle batches (SQLite, WAL).
+
+The gateway appends every signed reading here *before* it ACKs the device, cuts the
+unbatched readings of each device into Merkle batches, and records each batch's way to the
+chain: ``CUT`` (root computed, rows linked) → ``SUBMITTED`` (anchoring transaction sent) →
+``ANCHORED`` (receipt seen). A crash or a chain outage loses nothing committed and anchors
+nothing twice: a batch that was submitted but not anchored stays pending, and the anchoring
+code asks the EmissionsLedger whether its batch id is already there before re-sending.
+
+Storage is SQLite through SQLAlchemy 2 Core (not the ORM: the hot path is one ``executemany``
+per call), in WAL journal mode with ``synchronous=NORMAL`` set on every connection. In WAL
+mode a committed transaction survives a crash of the process; with ``NORMAL`` the last
+transactions before a *power loss* may roll back (pass ``synchronous="FULL"`` to fsync every
+commit, at a cost in appends per second). A ``path`` of ``None`` or ``":memory:"`` gives a
+private in-memory database (tests).
+
+Tables:
+
+``readings``
+    one row per signed reading: ``id`` (the rowid: the queue never deletes rows, so ids only
+    grow and are never reused; no AUTOINCREMENT, which costs a page write per commit), the reading's
+    fields (``value`` as decimal text, since int256 exceeds SQLite's int64), ``qc`` status,
+    ``signature``, ``digest``, ``received_at`` (gateway clock, unix seconds) and ``batch_id``
+    (``NULL`` until cut). ``UNIQUE(device, sequence)``: a device's signer gives every reading
+    its own sequence number, so a second reading with a stored (device, sequence), be it an
+    exact replay or a conflicting one, is refused. SQLite integers are signed 64-bit, so the
+    queue refuses sequences and times at or above ``2**63`` (the EIP-712 type allows uint64).
+``batches``
+    one row per batch: ``batch_id``, ``root``, ``device``, optional ``enterprise``, first and
+    last sequence, period start and end (min and max reading time), ``count``, per-pollutant
+    ``totals`` (JSON), ``status``, ``tx_hash``, ``block``, ``created_at``, ``updated_at``.
+
+A batch id is ``keccak256(abi.encode(address device, uint64 firstSequence, uint64
+lastSequence, bytes32 root))``: deterministic (the same readings give the same id and root on
+any gateway, even one rebuilt from scratch, since it uses the device's sequence numbers and
+not local row ids), and recomputable on-chain from what the anchoring call carries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time as _time
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Final, Literal, NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+from oracle.errors import (
+    BatchNotFoundError,
+    BatchStateError,
+    QueueValueError,
+    ReadingDuplicateError,
+    ReadingNotBatchedError,
+    ReadingRowNotFoundError,
+)
+from oracle.merkle import StandardMerkleTree
+from oracle.signing import (
+    LEAF_ENCODING,
+    Reading,
+    SignedReading,
+    batch_root,
+    keccak,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Batch",
+    "BatchStatus",
+    "PollutantTotal",
+    "Queue",
+    "QueueStats",
+    "ReadingProof",
+    "StoredReading",
+    "batch_id_of",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Stored in ``PRAGMA user_version``; a database of another version is refused.
+SCHEMA_VERSION: Final = 1
+_INT64: Final = 1 << 63
+_DEFAULT_QC: Final = "UNCHECKED"
+_TREE_CACHE: Final = 8
+
+
+class BatchStatus(StrEnum):
+    """Where a batch is on its way to the chain."""
+
+    CUT = "CUT"
+    """Root computed and readings linked; not sent yet."""
+    SUBMITTED = "SUBMITTED"
+    """Anchoring transaction sent; no receipt seen yet."""
+    ANCHORED = "ANCHORED"
+    """Receipt seen: the root is on-chain."""
+
+
+_metadata = sa.MetaData()
+
+readings_table: Final = sa.Table(
+    "readings",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("device", sa.String, nullable=False),
+    sa.Column("sequence", sa.BigInteger, nullable=False),
+    sa.Column("time", sa.BigInteger, nullable=False),
+    sa.Column("pollutant", sa.String, nullable=False),
+    sa.Column("value", sa.String, nullable=False),
+    sa.Column("decimals", sa.Integer, nullable=False),
+    sa.Column("unit", sa.String, nullable=False),
+    sa.Column("flag", sa.String, nullable=False),
+    sa.Column("qc", sa.String, nullable=False),
+    sa.Column("signature", sa.LargeBinary, nullable=False),
+    sa.Column("digest", sa.LargeBinary, nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("batch_id", sa.LargeBinary, sa.ForeignKey("batches.batch_id"), nullable=True),
+    sa.UniqueConstraint("device", "sequence", name="uq_readings_device_sequence"),
+)
+# Partial indexes: the unbatched rows of a device in sequence order (what a cut reads; inserts
+# pay for it, cuts stop scanning batched history), and the rows of a batch (proofs).
+sa.Index(
+    "ix_readings_unbatched",
+    readings_table.c.device,
+    readings_table.c.sequence,
+    sqlite_where=readings_table.c.batch_id.is_(None),
+)
+sa.Index(
+    "ix_readings_batch",
+    readings_table.c.batch_id,
+    readings_table.c.sequence,
+    sqlite_where=readings_table.c.batch_id.is_not(None),
+)
+
+batches_table: Final = sa.Table(
+    "batches",
+    _metadata,
+    sa.Column("batch_id", sa.LargeBinary, primary_key=True),
+    sa.Column("root", sa.LargeBinary, nullable=False),
+    sa.Column("device", sa.String, nullable=False),
+    sa.Column("enterprise", sa.String, nullable=True),
+    sa.Column("first_sequence", sa.BigInteger, nullable=False),
+    sa.Column("last_sequence", sa.BigInteger, nullable=False),
+    sa.Column("period_start", sa.BigInteger, nullable=False),
+    sa.Column("period_end", sa.BigInteger, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("totals", sa.Text, nullable=False),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("tx_hash", sa.LargeBinary, nullable=True),
+    sa.Column("block", sa.BigInteger, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.CheckConstraint("status IN ('CUT', 'SUBMITTED', 'ANCHORED')", name="ck_batches_status"),
+)
+sa.Index("ix_batches_status", batches_table.c.status)
+
+# The hot path: plain driver-level executemany (no per-parameter processing by SQLAlchemy).
+_INSERT_READINGS: Final = (
+    "INSERT OR IGNORE INTO readings (device, sequence, time, pollutant, value, decimals, unit, flag,"
+    " qc, signature, digest, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+# --- values ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PollutantTotal:
+    """Sum of a batch's readings of one pollutant in one unit.
+
+    Attributes:
+        pollutant: HJ 212 factor code.
+        unit: the readings' unit (a code can come in several: ``mg/m3`` averages, ``kg`` amounts).
+        value: the exact sum, scaled by ``10**decimals``.
+        decimals: the largest precision among the summed readings.
+        count: how many readings were summed.
+    """
+
+    pollutant: str
+    unit: str
+    value: int
+    decimals: int
+    count: int
+
+    @property
+    def amount(self) -> Decimal:
+        """The sum as an exact decimal."""
+        return Decimal(f"{self.value}E-{self.decimals}")  # exact: no context rounding
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe form (``value`` as decimal text: it may exceed JSON's safe integers)."""
+        return {
+            "pollutant": self.pollutant,
+            "unit": self.unit,
+            "value": str(self.value),
+            "decimals": self.decimals,
+            "count": self.count,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PollutantTotal:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            data["pollutant"], data["unit"], int(data["value"]), int(data["decimals"]), int(data["count"])
+        )
+
+
+def _totals(rows: Iterable[tuple[str, str, int, int]]) -> tuple[PollutantTotal, ...]:
+    """Exact per-(pollutant, unit) sums of ``(pollutant, unit, value, decimals)`` rows."""
+    groups: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+    for pollutant, unit, value, decimals in rows:
+        groups[pollutant, unit].append((value, decimals))
+    totals = []
+    for (pollutant, unit), values in sorted(groups.items()):
+        scale = max(d for _, d in values)
+        total = sum(v * 10 ** (scale - d) for v, d in values)
+        totals.append(PollutantTotal(pollutant, unit, total, scale, len(values)))
+    return tuple(totals)
+
+
+def batch_id_of(device: str, first_sequence: int, last_sequence: int, root: bytes) -> bytes:
+    """Batch id: ``keccak256(abi.encode(address device, uint64 first, uint64 last, bytes32 root))``."""
+    return keccak(
+        bytes(12)
+        + bytes.fromhex(device[2:])
+        + first_sequence.to_bytes(32, "big")
+        + last_sequence.to_bytes(32, "big")
+        + root
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A Merkle batch of one device's readings and its state on the way to the chain.
+
+    Attributes:
+        batch_id: deterministic id (see :func:`batch_id_of`).
+        root: standard Merkle tree root over the readings' digests (what gets anchored).
+        device: the device whose readings these are.
+        enterprise: the device's enterprise, when the cut was told.
+        first_sequence: lowest sequence in the batch.
+        last_sequence: highest sequence in the batch.
+        period_start: earliest reading time (unix seconds).
+        period_end: latest reading time (unix seconds).
+        count: number of readings.
+        totals: per (pollutant, unit) sums of the values.
+        status: CUT, SUBMITTED or ANCHORED.
+        tx_hash: the anchoring transaction (SUBMITTED, ANCHORED).
+        block: the block that included it (ANCHORED).
+        created_at: when the batch was cut (unix seconds).
+    """
+
+    batch_id: bytes
+    root: bytes
+    device: str
+    enterprise: str | None
+    first_sequence: int
+    last_sequence: int
+    period_start: int
+    period_end: int
+    count: int
+    totals: tuple[PollutantTotal, ...]
+    status: BatchStatus
+    tx_hash: bytes | None
+    block: int | None
+    created_at: float
+
+    def totals_json(self) -> str:
+        """The totals as stored: a compact JSON list sorted by pollutant and unit."""
+        return json.dumps([t.to_json() for t in self.totals], separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    """A reading as the queue holds it.
+
+    Attributes:
+        row_id: the row's id (what :meth:`Queue.proof` takes).
+        signed: the signed reading.
+        qc: its quality-control status.
+        received_at: when the gateway appended it (unix seconds).
+        batch_id: its batch, ``None`` until cut.
+    """
+
+    row_id: int
+    signed: SignedReading
+    qc: str
+    received_at: float
+    batch_id: bytes | None
+
+
+class ReadingProof(NamedTuple):
+    """Inclusion proof of one reading, for ``MerkleProof.verify(proof, root, leaf)`` on-chain."""
+
+    batch_id: bytes
+    root: bytes
+    proof: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """Counts by status.
+
+    Attributes:
+        readings: readings per state (``UNBATCHED`` or their batch's status).
+        batches: batches per status.
+    """
+
+    readings: dict[str, int]
+    batches: dict[str, int]
+
+
+# --- the queue ------------------------------------------------------------------------------
+
+
+def _bytes32(value: bytes | str, what: str) -> bytes:
+    if isinstance(value, str):
+        try:
+            value = bytes.fromhex(value.removeprefix("0x"))
+        except ValueError:
+            raise QueueValueError(f"{what} {value[:70]!r} is not hex") from None
+    if not isinstance(value, (bytes, bytearray)) or len(value) != 32:
+        raise QueueValueError(f"{what} must be 32 bytes")
+    return bytes(value)
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def _make_engine(path: Path | None, synchronous: str) -> Engine:
+    url = "sqlite+pysqlite:///:memory:" if path is None else f"sqlite+pysqlite:///{path}"
+    # One connection for the queue's lifetime (StaticPool): no checkout per call, and an
+    # in-memory database lives as long as its connection.
+    engine = sa.create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event below issue BEGIN (the pysqlite recipe), so writers
+        # take the write lock up front with BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=10000")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        deferred = connection.info.get("ets_read_only", False)
+        connection.connection.driver_connection.execute("BEGIN" if deferred else "BEGIN IMMEDIATE")  # type: ignore[union-attr]
+
+    return engine
+
+
+class Queue:
+    """Durable store-and-forward queue of signed readings and Merkle batches.
+
+    Thread-safe (one lock around one SQLite connection). Several processes may open the same
+    file: SQLite serialises writers, and readers see committed data.
+
+    Args:
+        path: database file; ``None`` or ``":memory:"`` for a private in-memory database.
+        synchronous: SQLite ``synchronous`` level, ``"NORMAL"`` (default) or ``"FULL"``.
+
+    Raises:
+        QueueValueError: bad ``synchronous``, or the file holds another schema version.
+    """
+
+    def __init__(
+        self, path: str | Path | None = None, *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    ) -> None:
+        if synchronous not in ("NORMAL", "FULL"):
+            raise QueueValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
+        self.path = None if path is None or str(path) == ":memory:" else Path(path)
+        self._engine = _make_engine(self.path, synchronous)
+        self._lock = threading.RLock()
+        self._trees: OrderedDict[bytes, StandardMerkleTree] = OrderedDict()
+        self._conn = self._engine.connect()
+        try:
+            with self._write() as conn:
+                version = conn.exec_driver_sql("PRAGMA user_version").scalar_one()
+                if version not in (0, SCHEMA_VERSION):
+                    raise QueueValueError(
+                        f"queue {self.path} has schema version {version}, expected {SCHEMA_VERSION}"
+                    )
+                _metadata.create_all(conn)
+                conn.exec_driver_sql(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except BaseException:
+            self.close()
+            raise
+        logger.info("queue open", extra={"path": str(self.path or ":memory:")})
+
+    # lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection (committed data stays on disk)."""
+        with self._lock:
+            self._conn.close()
+            self._engine.dispose()
+
+    def __enter__(self) -> Queue:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Queue(path={str(self.path or ':memory:')!r})"
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._lock, self._conn.begin():
+            yield self._conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._lock:
+            self._conn.info["ets_read_only"] = True
+            try:
+                with self._conn.begin():
+                    yield self._conn
+            finally:
+                self._conn.info.pop("ets_read_only", None)
+
+    # appending ----------------------------------------------------------------------------
+
+    def append(
+        self,
+        signed_readings: Iterable[SignedReading],
+        *,
+        qc: str | Sequence[str] = _DEFAULT_QC,
+        now: float | None = None,
+    ) -> int:
+        """Store signed readings durably, in one transaction; call this before ACKing the device.
+
+        Insert-or-report: readings whose (device, sequence) is already stored, or repeated
+        within the call, are refused; all the others are stored and committed, and only then
+        is :class:`ReadingDuplicateError` raised, naming the refused ones.
+
+        Args:
+            signed_readings: the readings.
+            qc: quality-control status, one for all or one per reading.
+            now: the gateway's clock (unix seconds) recorded as ``received_at``; default now.
+
+        Returns:
+            How many readings were stored.
+
+        Raises:
+            ReadingDuplicateError: some readings repeated a stored (device, sequence); the
+                others were stored (``error.stored`` of them).
+            QueueValueError: ``qc`` does not match the readings, or a sequence or time is at or
+                above ``2**63``; nothing is stored then.
+        """
+        items = signed_readings if isinstance(signed_readings, Sequence) else list(signed_readings)
+        if not items:
+            return 0
+        received = _time.time() if now is None else float(now)
+        if isinstance(qc, str):
+            qcs: Sequence[str] = (qc,) * len(items)
+        else:
+            qcs = qc
+            if len(qcs) != len(items):
+                raise QueueValueError(f"{len(qcs)} qc statuses for {len(items)} readings")
+        rows = []
+        for signed, status in zip(items, qcs, strict=True):
+            r = signed.reading
+            if (r.sequence | r.time) >= _INT64:
+                raise QueueValueError(
+                    f"device {r.device} sequence {r.sequence} time {r.time}: the queue stores int64"
+                )
+            rows.append(
+                (
+                    r.device,
+                    r.sequence,
+                    r.time,
+                    r.pollutant,
+                    str(r.value),
+                    r.decimals,
+                    r.unit,
+                    r.flag,
+                    status,
+                    signed.signature,
+                    signed.digest,
+                    received,
+                )
+            )
+        with self._write() as conn:
+            stored = conn.exec_driver_sql(_INSERT_READINGS, rows).rowcount
+            duplicates: list[tuple[str, int]] = []
+            if stored != len(rows):
+                # Inside this IMMEDIATE transaction no one else writes, and a new rowid is the
+                # largest so far plus one: the rows stored by this call are the `stored` newest.
+                newest = conn.exec_driver_sql(
+                    "SELECT device, sequence FROM readings ORDER BY id DESC LIMIT ?", (stored,)
+                ).all()
+                inserted = {(d, s) for d, s in newest}
+                seen: set[tuple[str, int]] = set()
+                for row in rows:
+                    key = (row[0], row[1])
+                    if key not in inserted or key in seen:
+                        duplicates.append(key)
+                    seen.add(key)
+        if duplicates:
+            for device, sequence in duplicates[:20]:
+                logger.warning("duplicate reading refused", extra={"device": device, "sequence": sequence})
+            shown = ", ".join(f"device {d} sequence {s}" for d, s in duplicates[:5])
+            more = f" and {len(duplicates) - 5} more" if len(duplicates) > 5 else ""
+            raise ReadingDuplicateError(
+                f"{len(duplicates)} duplicate readings refused ({shown}{more}); {stored} stored",
+                duplicates=tuple(duplicates),
+                stored=stored,
+            )
+        return stored
+
+    # cutting ------------------------------------------------------------------------------
+
+    def cut_batches(
+        self,
+        max_size: int,
+        max_age_seconds: float,
+        now: float | None = None,
+        *,
+        enterprises: Mapping[str, str] | None = None,
+    ) -> list[Batch]:
+        """Cut each device's unbatched readings into Merkle batches.
+
+        A device's unbatched readings, in sequence order, are cut ``max_size`` at a time; the
+        remainder is cut too once its oldest reading was received ``max_age_seconds`` ago or
+        more. Each batch is stored with status CUT and its rows linked, in one transaction
+        (a crash leaves whole batches or none). The same readings always give the same root
+        and batch id.
+
+        Args:
+            max_size: most readings in a batch (>= 1).
+            max_age_seconds: longest a reading waits unbatched (by the gateway's clock).
+            now: the gateway's clock (unix seconds); default now.
+            enterprises: checksummed device address → enterprise id, recorded on the batches.
+
+        Returns:
+            The new batches, by device then sequence.
+
+        Raises:
+            QueueValueError: ``max_size`` < 1 or a negative age.
+        """
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
+            raise QueueValueError(f"max_size must be a positive int, not {max_size!r}")
+        if max_age_seconds < 0:
+            raise QueueValueError(f"max_age_seconds must not be negative, not {max_age_seconds!r}")
+        clock = _time.time() if now is None else float(now)
+        with self._read() as conn:
+            devices = sorted(
+                d
+                for (d,) in conn.exec_driver_sql(
+                    "SELECT DISTINCT device FROM readings WHERE batch_id IS NULL"
+                )
+            )
+        r = readings_table.c
+        query = (
+            sa.select(r.sequence, r.time, r.pollutant, r.value, r.decimals, r.unit, r.digest, r.received_at)
+            .where(r.batch_id.is_(None), r.device == sa.bindparam("device"))
+            .order_by(r.sequence)
+            .limit(max_size)
+        )
+        # The rows read are a device's lowest unbatched sequences, so (in the same IMMEDIATE
+        # transaction) "unbatched, this device, sequence <= last" names exactly them.
+        link = (
+            sa.update(readings_table)
+            .where(
+                r.batch_id.is_(None),
+                r.device == sa.bindparam("b_device"),
+                r.sequence <= sa.bindparam("b_last"),
+            )
+            .values(batch_id=sa.bindparam("b_batch_id"))
+        )
+        batches: list[Batch] = []
+        for device in devices:
+            enterprise = None if enterprises is None else enterprises.get(device)
+            while True:
+                with self._write() as conn:
+                    rows = conn.execute(query, {"device": device}).all()
+                    if not rows:
+                        break
+                    full = len(rows) == max_size
+                    if not full and clock - min(row[7] for row in rows) < max_age_seconds:
+                        break
+                    batch = self._new_batch(device, enterprise, rows, clock)
+                    conn.execute(sa.insert(batches_table), self._batch_row(batch, clock))
+                    linked = conn.execute(
+                        link,
+                        {"b_device": device, "b_last": batch.last_sequence, "b_batch_id": batch.batch_id},
+                    ).rowcount
+                    if linked != batch.count:  # pragma: no cover - defended by the transaction
+                        raise BatchStateError(
+                            f"batch {_hex(batch.batch_id)}: linked {linked} of {batch.count}"
+                        )
+                batches.append(batch)
+                logger.info(
+                    "batch cut: %d readings",
+                    batch.count,
+                    extra={"device": device, "batch_id": _hex(batch.batch_id), "root": _hex(batch.root)},
+                )
+                if not full:
+                    break
+        return batches
+
+    @staticmethod
+    def _new_batch(device: str, enterprise: str | None, rows: Sequence[Any], clock: float) -> Batch:
+        sequences, times, pollutants, values, decimals, units, digests, _ = zip(*rows, strict=True)
+        root = batch_root(digests)
+        first, last = sequences[0], sequences[-1]
+        return Batch(
+            batch_id=batch_id_of(device, first, last, root),
+            root=root,
+            device=device,
+            enterprise=enterprise,
+            first_sequence=first,
+            last_sequence=last,
+            period_start=min(times),
+            period_end=max(times),
+            count=len(rows),
+            totals=_totals(zip(pollutants, units, map(int, values), decimals, strict=True)),
+            status=BatchStatus.CUT,
+            tx_hash=None,
+            block=None,
+            created_at=clock,
+        )
+
+    @staticmethod
+    def _batch_row(batch: Batch, clock: float) -> dict[str, Any]:
+        return {
+            "batch_id": batch.batch_id,
+            "root": batch.root,
+            "device": batch.device,
+            "enterprise": batch.enterprise,
+            "first_sequence": batch.first_sequence,
+            "last_sequence": batch.last_sequence,
+            "period_start": batch.period_start,
+            "period_end": batch.period_end,
+            "count": batch.count,
+            "totals": batch.totals_json(),
+            "status": batch.status.value,
+            "tx_hash": None,
+            "block": None,
+            "created_at": clock,
+            "updated_at": clock,
+        }
+
+    # batches ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _to_batch(row: Any) -> Batch:
+        return Batch(
+            batch_id=row.batch_id,
+            root=row.root,
+            device=row.device,
+            enterprise=row.enterprise,
+            first_sequence=row.first_sequence,
+            last_sequence=row.last_sequence,
+            period_start=row.period_start,
+            period_end=row.period_end,
+            count=row.count,
+            totals=tuple(PollutantTotal.from_json(t) for t in json.loads(row.totals)),
+            status=BatchStatus(row.status),
+            tx_hash=row.tx_hash,
+            block=row.block,
+            created_at=row.created_at,
+        )
+
+    def _get_batch(self, conn: Connection, batch_id: bytes) -> Batch:
+        row = conn.execute(sa.select(batches_table).where(batches_table.c.batch_id == batch_id)).one_or_none()
+        if row is None:
+            raise BatchNotFoundError(f"no batch {_hex(batch_id)}")
+        return self._to_batch(row)
+
+    def batch(self, batch_id: bytes | str) -> Batch:
+        """The batch with this id.
+
+        Raises:
+            BatchNotFoundError: no such batch.
+            QueueValueError: the id is not 32 bytes.
+        """
+        key = _bytes32(batch_id, "batch id")
+        with self._read() as conn:
+            return self._get_batch(conn, key)
+
+    def batches(self, status: BatchStatus | str | None = None) -> list[Batch]:
+        """All batches (or those with ``status``), oldest first."""
+        query = sa.select(batches_table).order_by(sa.literal_column("rowid"))
+        if status is not None:
+            query = query.where(batches_table.c.status == BatchStatus(status).value)
+        with self._read() as conn:
+            return [self._to_batch(row) for row in conn.execute(query)]
+
+    def pending_batches(self) -> list[Batch]:
+        """Batches not anchored yet (CUT or SUBMITTED), oldest first.
+
+        A SUBMITTED batch may already be on-chain (the receipt was lost): check the
+        EmissionsLedger for its batch id before sending it again.
+        """
+        query = (
+            sa.select(batches_table)
+            .where(batches_table.c.status.in_([BatchStatus.CUT.value, BatchStatus.SUBMITTED.value]))
+            .order_by(sa.literal_column("rowid"))
+        )
+        with self._read() as conn:
+            return [self._to_batch(row) for row in conn.execute(query)]
+
+    def mark_submitted(
+        self, batch_id: bytes | str, tx_hash: bytes | str, *, now: float | None = None
+    ) -> Batch:
+        """Record that the batch's anchoring transaction was sent.
+
+        Idempotent; a SUBMITTED batch takes the new hash (a re-sent or replaced transaction);
+        an ANCHORED batch is left as it is.
+
+        Returns:
+            The batch as recorded.
+
+        Raises:
+            BatchNotFoundError: no such batch.
+            QueueValueError: an id or hash is not 32 bytes.
+        """
+        key, tx = _bytes32(batch_id, "batch id"), _bytes32(tx_hash, "tx hash")
+        clock = _time.time() if now is None else float(now)
+        with self._write() as conn:
+            batch = self._get_batch(conn, key)
+            if batch.status is BatchStatus.ANCHORED or (
+                batch.status is BatchStatus.SUBMITTED and batch.tx_hash == tx
+            ):
+                return batch
+            conn.execute(
+                sa.update(batches_table)
+                .where(batches_table.c.batch_id == key)
+                .values(status=BatchStatus.SUBMITTED.value, tx_hash=tx, updated_at=clock)
+            )
+            updated = self._get_batch(conn, key)
+        logger.info("batch submitted", extra={"batch_id": _hex(key), "tx_hash": _hex(tx)})
+        return updated
+
+    def mark_anchored(
+        self, batch_id: bytes | str, tx_hash: bytes | str, block: int, *, now: float | None = None
+    ) -> Batch:
+        """Record that the batch's root is on-chain; call only after seeing the receipt.
+
+        Idempotent for the same transaction (a new block number for it, after a re-org, is
+        taken).
+
+        Returns:
+            The batch as recorded.
+
+        Raises:
+            BatchNotFoundError: no such batch.
+            BatchStateError: the batch is already anchored by another transaction.
+            QueueValueError: an id or hash is not 32 bytes, or a negative block.
+        """
+        key, tx = _bytes32(batch_id, "batch id"), _bytes32(tx_hash, "tx hash")
+        if isinstance(block, bool) or not isinstance(block, int) or not 0 <= block < _INT64:
+            raise QueueValueError(f"block must be a non-negative int64, not {block!r}")
+        clock = _time.time() if now is None else float(now)
+        with self._write() as conn:
+            batch = self._get_batch(conn, key)
+            if batch.status is BatchStatus.ANCHORED:
+                if batch.tx_hash != tx:
+                    raise BatchStateError(
+                        f"batch {_hex(key)} is anchored by {_hex(batch.tx_hash or b'')}, not {_hex(tx)}"
+                    )
+                if batch.block == block:
+                    return batch
+            conn.execute(
+                sa.update(batches_table)
+                .where(batches_table.c.batch_id == key)
+                .values(status=BatchStatus.ANCHORED.value, tx_hash=tx, block=block, updated_at=clock)
+            )
+            updated = self._get_batch(conn, key)
+        logger.info("batch anchored", extra={"batch_id": _hex(key), "tx_hash": _hex(tx), "block": block})
+        return updated
+
+    # readings and proofs ------------------------------------------------------------------
+
+    @staticmethod
+    def _to_stored(row: Any) -> StoredReading:
+        reading = Reading(
+            row.device,
+            row.sequence,
+            row.time,
+            row.pollutant,
+            int(row.value),
+            row.decimals,
+            row.unit,
+            row.flag,
+        )
+        return StoredReading(
+            row.id, SignedReading(reading, row.signature, row.digest), row.qc, row.received_at, row.batch_id
+        )
+
+    def reading(self, row_id: int) -> StoredReading:
+        """The reading stored under ``row_id``.
+
+        Raises:
+            ReadingRowNotFoundError: no such row.
+        """
+        with self._read() as conn:
+            row = conn.execute(sa.select(readings_table).where(readings_table.c.id == row_id)).one_or_none()
+        if row is None:
+            raise ReadingRowNotFoundError(f"no reading row {row_id}")
+        return self._to_stored(row)
+
+    def batch_readings(self, batch_id: bytes | str) -> list[StoredReading]:
+        """The readings of a batch, in sequence order (the order of its tree's values).
+
+        Raises:
+            BatchNotFoundError: no such batch.
+        """
+        key = _bytes32(batch_id, "batch id")
+        r = readings_table.c
+        with self._read() as conn:
+            self._get_batch(conn, key)
+            rows = conn.execute(sa.select(readings_table).where(r.batch_id == key).order_by(r.sequence)).all()
+        return [self._to_stored(row) for row in rows]
+
+    def unbatched(self, device: str | None = None) -> list[StoredReading]:
+        """Readings not cut into a batch yet (of one device, or all), by device and sequence."""
+        r = readings_table.c
+        query = sa.select(readings_table).where(r.batch_id.is_(None)).order_by(r.device, r.sequence)
+        if device is not None:
+            query = query.where(r.device == device)
+        with self._read() as conn:
+            return [self._to_stored(row) for row in conn.execute(query)]
+
+    def last_sequences(self) -> dict[str, int]:
+        """Highest stored sequence per device (to resume signers and replay guards on restart)."""
+        with self._read() as conn:
+            rows = conn.exec_driver_sql("SELECT device, max(sequence) FROM readings GROUP BY device").all()
+        return {device: sequence for device, sequence in rows}
+
+    def tree(self, batch_id: bytes | str) -> StandardMerkleTree:
+        """The batch's standard Merkle tree, rebuilt from its readings' digests.
+
+        Raises:
+            BatchNotFoundError: no such batch.
+            BatchStateError: the rebuilt root is not the stored root (the database was altered).
+        """
+        key = _bytes32(batch_id, "batch id")
+        with self._lock:
+            cached = self._trees.get(key)
+            if cached is not None:
+                self._trees.move_to_end(key)
+                return cached
+            r = readings_table.c
+            with self._read() as conn:
+                batch = self._get_batch(conn, key)
+                digests = (
+                    conn.execute(sa.select(r.digest).where(r.batch_id == key).order_by(r.sequence))
+                    .scalars()
+                    .all()
+                )
+            tree = StandardMerkleTree.of([[d] for d in digests], LEAF_ENCODING)
+            if tree.root != _hex(batch.root) or len(digests) != batch.count:
+                raise BatchStateError(f"batch {_hex(key)}: its readings no longer give its root")
+            self._trees[key] = tree
+            if len(self._trees) > _TREE_CACHE:
+                self._trees.popitem(last=False)
+            return tree
+
+    def proof(self, reading_row_id: int) -> ReadingProof:
+        """Inclusion proof of a stored reading in its batch.
+
+        Returns:
+            ``(batch_id, root, proof)``; on-chain, ``MerkleProof.verify(proof, root,
+            keccak256(bytes.concat(keccak256(abi.encode(digest)))))`` holds.
+
+        Raises:
+            ReadingRowNotFoundError: no such row.
+            ReadingNotBatchedError: the reading is not cut into a batch yet.
+        """
+        stored = self.reading(reading_row_id)
+        if stored.batch_id is None:
+            raise ReadingNotBatchedError(f"reading row {reading_row_id} is not in a batch yet")
+        tree = self.tree(stored.batch_id)
+        index = tree.leaf_lookup([stored.signed.digest])
+        proof = tuple(bytes.fromhex(node[2:]) for node in tree.get_proof(index))
+        return ReadingProof(stored.batch_id, bytes.fromhex(tree.root[2:]), proof)
+
+    # stats --------------------------------------------------------------------------------
+
+    def stats(self) -> QueueStats:
+        """Counts of readings (UNBATCHED or by batch status) and of batches by status."""
+        with self._read() as conn:
+            unbatched = conn.exec_driver_sql(
+                "SELECT count(*) FROM readings WHERE batch_id IS NULL"
+            ).scalar_one()
+            rows = conn.exec_driver_sql(
+                "SELECT status, count(*), sum(count) FROM batches GROUP BY status"
+            ).all()
+        readings = {"UNBATCHED": unbatched} | {status.value: 0 for status in BatchStatus}
+        batches = {status.value: 0 for status in BatchStatus}
+        for status, batch_count, reading_count in rows:
+            batches[status] = batch_count
+            readings[status] = reading_count
+        return QueueStats(readings, batches)

@@ -1,0 +1,82 @@
+"""Factories for reading tests: device keys and signers, frames of signed readings, strategies."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from oracle.signing import DATA_FLAGS, DeviceSigner, Reading, ReadingDomain, SignedReading, keccak
+
+#: The domain most tests sign under: Anvil's chain id and its first deployment address.
+DOMAIN = ReadingDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
+#: The eight factors of a typical wastewater / flue-gas frame, with their units.
+FRAME_FACTORS: tuple[tuple[str, str], ...] = (
+    ("w01018", "mg/L"),  # COD
+    ("w21003", "mg/L"),  # ammonia nitrogen
+    ("w01001", "pH"),
+    ("w00000", "L/s"),  # flow
+    ("a21026", "mg/m3"),  # SO2
+    ("a21002", "mg/m3"),  # NOx
+    ("a34013", "mg/m3"),  # particulates
+    ("a21026", "kg"),  # SO2 amount
+)
+BASE_TIME = 1_700_000_000
+
+
+def device_key(seed: int) -> bytes:
+    """A valid secp256k1 private key, different for each seed."""
+    return keccak(b"ets-test-device-%d" % seed)
+
+
+def signer(seed: int = 0, *, next_sequence: int = 1, domain: ReadingDomain = DOMAIN) -> DeviceSigner:
+    """A device signer with the key of ``seed``."""
+    return DeviceSigner(device_key(seed), domain, next_sequence=next_sequence)
+
+
+def frame(
+    device: DeviceSigner, time: int = BASE_TIME, *, size: int = 8, base: int = 0
+) -> list[SignedReading]:
+    """One HJ 212 frame's worth of signed readings (``size`` factors at one time)."""
+    return [
+        device.sign(
+            time=time,
+            pollutant=FRAME_FACTORS[i % len(FRAME_FACTORS)][0],
+            value=base + 1000 * i + 345,
+            decimals=i % 4,
+            unit=FRAME_FACTORS[i % len(FRAME_FACTORS)][1],
+        )
+        for i in range(size)
+    ]
+
+
+# --- strategies ------------------------------------------------------------------------------
+
+_PRINTABLE = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+
+addresses = st.binary(min_size=20, max_size=20).map(lambda raw: "0x" + raw.hex())
+uint64s = st.integers(min_value=0, max_value=2**64 - 1)
+int256s = st.one_of(
+    st.integers(min_value=-(2**255), max_value=2**255 - 1),
+    st.integers(min_value=-(10**9), max_value=10**9),
+)
+pollutants = st.one_of(
+    st.sampled_from([f for f, _ in FRAME_FACTORS] + ["B01", "001", "w01018xx"]),
+    st.text(_PRINTABLE, min_size=1, max_size=8),
+)
+units = st.one_of(st.sampled_from(["mg/L", "kg", "m3", "mg/m3", "L/s", ""]), st.text(_PRINTABLE, max_size=8))
+flags = st.sampled_from(sorted(DATA_FLAGS))
+readings = st.builds(
+    Reading,
+    device=addresses,
+    sequence=uint64s,
+    time=uint64s,
+    pollutant=pollutants,
+    value=int256s,
+    decimals=st.integers(min_value=0, max_value=255),
+    unit=units,
+    flag=flags,
+)
+domains = st.builds(
+    ReadingDomain,
+    chain_id=st.one_of(st.integers(min_value=0, max_value=2**256 - 1), st.sampled_from([1, 31337, 1337])),
+    verifying_contract=addresses,
+)
