@@ -1,0 +1,481 @@
+"""Typed client of the EmissionsLedger: anchoring reading batches (idempotently), batch records,
+reading verification and the ``BatchAnchored`` events.
+
+The client takes plain values: :class:`BatchAnchor` for a batch (:func:`batch_anchor_of` builds
+one from any object with the attributes of ``oracle.queue.Batch``) and any object with the
+attributes of ``oracle.signing.Reading`` for a reading, so ``oracle`` never needs web3.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from eth_abi import encode as abi_encode
+from eth_account.signers.local import LocalAccount
+from eth_utils import is_address, keccak, to_checksum_address
+from hexbytes import HexBytes
+from web3.contract.contract import Contract
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from chain.errors import ContractRevertError, InvalidInputError
+from chain.registry import checked_address
+from chain.tx import ChainClient
+
+logger = logging.getLogger(__name__)
+
+UINT32_MAX = 2**32 - 1
+UINT64_MAX = 2**64 - 1
+_TOTALS_TYPE = "(bytes8,bytes8,int256,uint8)[]"
+
+
+# ---------------------------------------------------------------------- encodings
+
+
+def bytes8_of(text: str, what: str = "text") -> bytes:
+    """``text`` as ``bytes8``: ASCII, left-aligned, zero-padded (``"w01018"`` → ``b"w01018\\0\\0"``).
+
+    Raises:
+        InvalidInputError: not ASCII or longer than 8 characters.
+    """
+    if not isinstance(text, str) or not text.isascii() or len(text) > 8:
+        raise InvalidInputError(f"{what} {text!r} is not up to 8 ASCII characters")
+    return text.encode("ascii").ljust(8, b"\x00")
+
+
+def text_of(raw: bytes) -> str:
+    """Inverse of :func:`bytes8_of` (trailing zero bytes dropped)."""
+    return bytes(raw).rstrip(b"\x00").decode("ascii", errors="replace")
+
+
+def _bytes32(value: bytes | str, what: str) -> bytes:
+    raw = bytes(HexBytes(value))
+    if len(raw) != 32:
+        raise InvalidInputError(f"{what} must be 32 bytes, got {len(raw)}")
+    return raw
+
+
+def _uint(value: int, what: str, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise InvalidInputError(f"{what} {value!r} is not an integer in [0, {high}]")
+    return value
+
+
+def batch_id_of(device: str, first_sequence: int, last_sequence: int, root: bytes) -> bytes:
+    """``keccak256(abi.encode(address device, uint64 first, uint64 last, bytes32 root))``."""
+    return bytes(
+        keccak(
+            abi_encode(
+                ["address", "uint64", "uint64", "bytes32"],
+                [checked_address(device, "device"), first_sequence, last_sequence, root],
+            )
+        )
+    )
+
+
+# ---------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class BatchTotal:
+    """A batch's sum of one pollutant in one unit, as anchored.
+
+    Attributes:
+        pollutant: HJ 212 factor code (up to 8 ASCII characters).
+        unit: unit (up to 8 ASCII characters).
+        total: exact sum scaled by ``10**decimals`` (int256).
+        decimals: decimal places of ``total`` (uint8).
+    """
+
+    pollutant: str
+    unit: str
+    total: int
+    decimals: int
+
+    def as_tuple(self) -> tuple[bytes, bytes, int, int]:
+        return (
+            bytes8_of(self.pollutant, "pollutant"),
+            bytes8_of(self.unit, "unit"),
+            self.total,
+            self.decimals,
+        )
+
+
+def hash_totals(totals: Sequence[BatchTotal]) -> bytes:
+    """``keccak256(abi.encode(totals))``: the ``totalsHash`` the ledger stores with a batch."""
+    return bytes(keccak(abi_encode([_TOTALS_TYPE], [[t.as_tuple() for t in totals]])))
+
+
+@dataclass(frozen=True)
+class BatchAnchor:
+    """A batch as submitted to ``anchorBatch``.
+
+    Attributes:
+        batch_id: ``keccak256(abi.encode(device, first_sequence, last_sequence, root))``.
+        device: the device's address.
+        first_sequence: lowest reading sequence.
+        last_sequence: highest reading sequence.
+        period_start: earliest reading time (unix seconds).
+        period_end: latest reading time (unix seconds).
+        count: number of readings.
+        root: Merkle root over the readings' digests.
+        totals: per (pollutant, unit) sums, sorted by (pollutant, unit).
+    """
+
+    batch_id: bytes
+    device: str
+    first_sequence: int
+    last_sequence: int
+    period_start: int
+    period_end: int
+    count: int
+    root: bytes
+    totals: tuple[BatchTotal, ...]
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The ``Batch`` struct's ABI tuple.
+
+        Raises:
+            InvalidInputError: a field does not fit its Solidity type.
+        """
+        return (
+            _bytes32(self.batch_id, "batch id"),
+            checked_address(self.device, "device"),
+            _uint(self.first_sequence, "first sequence", UINT64_MAX),
+            _uint(self.last_sequence, "last sequence", UINT64_MAX),
+            _uint(self.period_start, "period start", UINT64_MAX),
+            _uint(self.period_end, "period end", UINT64_MAX),
+            _uint(self.count, "count", UINT32_MAX),
+            _bytes32(self.root, "root"),
+            [t.as_tuple() for t in self.totals],
+        )
+
+
+def _total_of(item: Any) -> BatchTotal:
+    amount = item.total if hasattr(item, "total") else item.value
+    return BatchTotal(str(item.pollutant), str(item.unit), int(amount), int(item.decimals))
+
+
+def batch_anchor_of(batch: Any) -> BatchAnchor:
+    """The :class:`BatchAnchor` of any object with the attributes of ``oracle.queue.Batch``.
+
+    The totals' items need ``pollutant``, ``unit``, ``decimals`` and ``value`` (or ``total``);
+    they are sorted by (pollutant, unit) bytes, the order the contract requires.
+    """
+    totals = sorted(
+        (_total_of(t) for t in batch.totals),
+        key=lambda t: (bytes8_of(t.pollutant, "pollutant"), bytes8_of(t.unit, "unit")),
+    )
+    return BatchAnchor(
+        batch_id=bytes(batch.batch_id),
+        device=str(batch.device),
+        first_sequence=int(batch.first_sequence),
+        last_sequence=int(batch.last_sequence),
+        period_start=int(batch.period_start),
+        period_end=int(batch.period_end),
+        count=int(batch.count),
+        root=bytes(batch.root),
+        totals=tuple(totals),
+    )
+
+
+class ReadingLike(Protocol):
+    """The fields of a signed reading (``oracle.signing.Reading`` has them)."""
+
+    @property
+    def device(self) -> str: ...
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def time(self) -> int: ...
+    @property
+    def pollutant(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+    @property
+    def decimals(self) -> int: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def flag(self) -> str: ...
+
+
+def reading_tuple(reading: ReadingLike) -> tuple[Any, ...]:
+    """The ``Reading`` struct's ABI tuple.
+
+    Raises:
+        InvalidInputError: a text field is not ASCII of the right length.
+    """
+    flag = reading.flag
+    if not isinstance(flag, str) or len(flag) != 1 or not flag.isascii():
+        raise InvalidInputError(f"flag {flag!r} is not one ASCII letter")
+    if not is_address(reading.device):
+        raise InvalidInputError(f"device {reading.device!r} is not an address")
+    return (
+        to_checksum_address(reading.device),
+        reading.sequence,
+        reading.time,
+        bytes8_of(reading.pollutant, "pollutant"),
+        reading.value,
+        reading.decimals,
+        bytes8_of(reading.unit, "unit"),
+        flag.encode("ascii"),
+    )
+
+
+@dataclass(frozen=True)
+class AnchoredBatch:
+    """An anchored batch as the ledger stores it (totals: see :meth:`LedgerClient.totals`)."""
+
+    batch_id: bytes
+    root: bytes
+    device: str
+    first_sequence: int
+    count: int
+    enterprise: str
+    last_sequence: int
+    period_start: int
+    period_end: int
+    anchored_at: int
+    anchored_block: int
+    totals_hash: bytes
+
+
+@dataclass(frozen=True)
+class AnchorResult:
+    """What :meth:`LedgerClient.anchor` did.
+
+    Attributes:
+        record: the batch as stored on-chain.
+        created: True if this call anchored it; False if it was already anchored (a re-send).
+        tx_hash: the anchoring transaction of this call (None on a re-send).
+        gas_used: gas of this call's transaction (None on a re-send).
+    """
+
+    record: AnchoredBatch
+    created: bool
+    tx_hash: str | None
+    gas_used: int | None
+
+
+@dataclass(frozen=True)
+class BatchAnchoredEvent:
+    """A ``BatchAnchored`` event (what the indexer reads)."""
+
+    batch_id: bytes
+    device: str
+    enterprise: str
+    first_sequence: int
+    last_sequence: int
+    previous_sequence: int
+    period_start: int
+    period_end: int
+    count: int
+    root: bytes
+    totals: tuple[BatchTotal, ...]
+    block: int
+    log_index: int
+    tx_hash: str
+
+    @property
+    def gap(self) -> int:
+        """Sequence numbers skipped between the device's previous batch and this one."""
+        return self.first_sequence - self.previous_sequence - 1
+
+
+# ---------------------------------------------------------------------- client
+
+
+class LedgerClient:
+    """Client of one deployed EmissionsLedger."""
+
+    def __init__(self, chain: ChainClient, address: str, *, from_block: int = 0) -> None:
+        self.chain = chain
+        self.contract: Contract = chain.contract("EmissionsLedger", address)
+        self.address = self.contract.address
+        self.from_block = from_block
+
+    # ------------------------------------------------------------------ anchoring
+
+    def anchor(self, oracle: LocalAccount, batch: BatchAnchor | Any) -> AnchorResult:
+        """Anchor a batch with the gateway's service key; a re-send of an anchored batch is a no-op.
+
+        Args:
+            oracle: an account with ORACLE_ROLE.
+            batch: a :class:`BatchAnchor`, or an object :func:`batch_anchor_of` accepts.
+
+        Returns:
+            The stored record, and whether this call anchored it.
+
+        Raises:
+            ContractRevertError: refused (``UnauthorizedRole``, ``LedgerDeviceNotBound``,
+                ``LedgerSequenceReplayed`` ...).
+            InvalidInputError: a field does not fit its Solidity type.
+        """
+        anchor = batch if isinstance(batch, BatchAnchor) else batch_anchor_of(batch)
+        args = anchor.as_tuple()
+        batch_id = args[0]
+        if self.is_anchored(batch_id):
+            logger.info("batch already anchored", extra={"batch_id": "0x" + batch_id.hex()})
+            return AnchorResult(self.batch(batch_id), False, None, None)
+        try:
+            receipt = self.chain.transact(self.contract.functions.anchorBatch(args), oracle)
+        except ContractRevertError as error:
+            # A copy sent before a crash may be mined between the check and this send.
+            if error.error == "LedgerBatchAlreadyAnchored":
+                return AnchorResult(self.batch(batch_id), False, None, None)
+            raise
+        tx_hash = HexBytes(receipt["transactionHash"]).to_0x_hex()
+        logger.info(
+            "batch anchored",
+            extra={
+                "batch_id": "0x" + batch_id.hex(),
+                "device": anchor.device,
+                "tx_hash": tx_hash,
+                "block": receipt["blockNumber"],
+            },
+        )
+        return AnchorResult(self.batch(batch_id), True, tx_hash, int(receipt["gasUsed"]))
+
+    def anchor_gas(self, oracle: str, batch: BatchAnchor | Any) -> int:
+        """Estimated gas of anchoring ``batch`` from ``oracle`` now (for benchmarks).
+
+        Raises:
+            ContractRevertError: the anchoring would be refused.
+        """
+        anchor = batch if isinstance(batch, BatchAnchor) else batch_anchor_of(batch)
+        fn = self.contract.functions.anchorBatch(anchor.as_tuple())
+        return int(self.chain.build(fn, oracle)["gas"])
+
+    # ------------------------------------------------------------------ views
+
+    def is_anchored(self, batch_id: bytes | str) -> bool:
+        return bool(self.chain.call(self.contract.functions.isAnchored(_bytes32(batch_id, "batch id"))))
+
+    def batch(self, batch_id: bytes | str) -> AnchoredBatch:
+        """The stored record of an anchored batch.
+
+        Raises:
+            ContractRevertError: ``LedgerBatchUnknown``.
+        """
+        key = _bytes32(batch_id, "batch id")
+        raw = self.chain.call(self.contract.functions.batch(key))
+        return AnchoredBatch(key, bytes(raw[0]), str(raw[1]), int(raw[2]), int(raw[3]), str(raw[4]),
+                             int(raw[5]), int(raw[6]), int(raw[7]), int(raw[8]), int(raw[9]),
+                             bytes(raw[10]))  # fmt: skip
+
+    def last_anchored_sequence(self, device: str) -> int:
+        return int(
+            self.chain.call(self.contract.functions.lastAnchoredSequence(checked_address(device, "device")))
+        )
+
+    def reading_digest(self, reading: ReadingLike) -> bytes:
+        """The contract's EIP-712 digest of a reading."""
+        return bytes(self.chain.call(self.contract.functions.readingDigest(reading_tuple(reading))))
+
+    def hash_totals(self, totals: Sequence[BatchTotal]) -> bytes:
+        """The contract's ``keccak256(abi.encode(totals))`` (see :func:`hash_totals`)."""
+        return bytes(self.chain.call(self.contract.functions.hashTotals([t.as_tuple() for t in totals])))
+
+    def verify_reading(
+        self, batch_id: bytes | str, reading: ReadingLike, signature: bytes, proof: Iterable[bytes | str]
+    ) -> bool:
+        """Ask the contract whether the signed reading is in the anchored batch.
+
+        Args:
+            batch_id: the batch.
+            reading: the reading's fields (e.g. ``SignedReading.reading``).
+            signature: the device's 65-byte signature.
+            proof: the reading's Merkle proof (bytes or 0x-hex nodes).
+        """
+        fn = self.contract.functions.verifyReading(
+            _bytes32(batch_id, "batch id"),
+            reading_tuple(reading),
+            bytes(signature),
+            [_bytes32(node, "proof node") for node in proof],
+        )
+        return bool(self.chain.call(fn))
+
+    # ------------------------------------------------------------------ events
+
+    def anchored_events(
+        self, *, device: str | None = None, from_block: int | None = None, to_block: int | str = "latest"
+    ) -> list[BatchAnchoredEvent]:
+        """``BatchAnchored`` events in chain order, optionally of one device."""
+        filters = {} if device is None else {"device": checked_address(device, "device")}
+        logs = self.contract.events.BatchAnchored().get_logs(
+            from_block=self.from_block if from_block is None else from_block,
+            to_block=to_block,
+            argument_filters=filters,
+        )
+        return [_event(log) for log in logs]
+
+    def receipt_events(self, receipt: TxReceipt) -> list[BatchAnchoredEvent]:
+        """``BatchAnchored`` events of one transaction receipt."""
+        return [
+            _event(log)
+            for log in self.contract.events.BatchAnchored().process_receipt(receipt, errors=DISCARD)
+        ]
+
+    def totals(self, batch_id: bytes | str) -> tuple[BatchTotal, ...]:
+        """The totals of an anchored batch, from its event, checked against the stored hash.
+
+        Raises:
+            ContractRevertError: ``LedgerBatchUnknown``.
+            InvalidInputError: the event's totals do not match the stored hash.
+        """
+        record = self.batch(batch_id)
+        logs = self.contract.events.BatchAnchored().get_logs(
+            from_block=record.anchored_block,
+            to_block=record.anchored_block,
+            argument_filters={"batchId": record.batch_id},
+        )
+        for log in logs:
+            totals = _event(log).totals
+            if hash_totals(totals) == record.totals_hash:
+                return totals
+        raise InvalidInputError(f"no event of batch 0x{record.batch_id.hex()} matches its totals hash")
+
+
+def _event(log: Any) -> BatchAnchoredEvent:
+    a = log["args"]
+    totals = tuple(
+        BatchTotal(text_of(t["pollutant"]), text_of(t["unit"]), int(t["total"]), int(t["decimals"]))
+        for t in a["totals"]
+    )
+    return BatchAnchoredEvent(
+        batch_id=bytes(a["batchId"]),
+        device=to_checksum_address(a["device"]),
+        enterprise=to_checksum_address(a["enterprise"]),
+        first_sequence=int(a["firstSequence"]),
+        last_sequence=int(a["lastSequence"]),
+        previous_sequence=int(a["previousSequence"]),
+        period_start=int(a["periodStart"]),
+        period_end=int(a["periodEnd"]),
+        count=int(a["count"]),
+        root=bytes(a["root"]),
+        totals=totals,
+        block=int(log["blockNumber"]),
+        log_index=int(log["logIndex"]),
+        tx_hash=HexBytes(log["transactionHash"]).to_0x_hex(),
+    )
+
+
+__all__ = [
+    "AnchorResult",
+    "AnchoredBatch",
+    "BatchAnchor",
+    "BatchAnchoredEvent",
+    "BatchTotal",
+    "LedgerClient",
+    "ReadingLike",
+    "batch_anchor_of",
+    "batch_id_of",
+    "bytes8_of",
+    "hash_totals",
+    "reading_tuple",
+    "text_of",
+]

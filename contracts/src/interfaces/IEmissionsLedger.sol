@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IEmissionsLedger
+/// @notice Anchors Merkle roots of device-signed reading batches, with their per-pollutant
+/// totals, and lets anyone check that a signed reading belongs to an anchored batch.
+///
+/// A reading is the EIP-712 struct
+/// `Reading(address device,uint64 sequence,uint64 time,bytes8 pollutant,int256 value,uint8 decimals,bytes8 unit,bytes1 flag)`
+/// under the domain `("ETS EmissionsLedger", "1", chainid, address(this))`, signed with the
+/// device's key (the device address is bound to an enterprise in the ConsortiumRegistry). A batch
+/// is one device's readings committed as an OpenZeppelin StandardMerkleTree with leaf encoding
+/// `["bytes32"]` over each reading's digest: leaf = `keccak256(bytes.concat(keccak256(abi.encode(digest))))`.
+/// Its id is `keccak256(abi.encode(device, firstSequence, lastSequence, root))`.
+///
+/// Storage: each anchored batch keeps its root, device, enterprise, sequence range, period,
+/// count, anchoring time and block, and `totalsHash = keccak256(abi.encode(totals))`; the totals
+/// themselves are in the {BatchAnchored} event (anyone can check them against the hash with
+/// {hashTotals}).
+interface IEmissionsLedger {
+    /// @notice One signed reading (the fields of the EIP-712 struct, in order).
+    /// @param device The signing device's address.
+    /// @param sequence The device's monotonic reading counter.
+    /// @param time Unix seconds (UTC).
+    /// @param pollutant HJ 212 factor code, ASCII, left-aligned and zero-padded ("w01018").
+    /// @param value The reading scaled by 10**decimals.
+    /// @param decimals Decimal places of `value`.
+    /// @param unit Unit, ASCII, left-aligned and zero-padded ("mg/L").
+    /// @param flag HJ 212 data flag letter ("N" normal, "D" fault, ...).
+    struct Reading {
+        address device;
+        uint64 sequence;
+        uint64 time;
+        bytes8 pollutant;
+        int256 value;
+        uint8 decimals;
+        bytes8 unit;
+        bytes1 flag;
+    }
+
+    /// @notice Sum of a batch's readings of one pollutant in one unit.
+    /// @param pollutant HJ 212 factor code (as in {Reading}).
+    /// @param unit Unit (as in {Reading}).
+    /// @param total Exact sum, scaled by 10**decimals.
+    /// @param decimals The largest precision among the summed readings.
+    struct PollutantTotal {
+        bytes8 pollutant;
+        bytes8 unit;
+        int256 total;
+        uint8 decimals;
+    }
+
+    /// @notice A batch as the gateway submits it.
+    /// @param batchId `keccak256(abi.encode(device, firstSequence, lastSequence, root))`.
+    /// @param device The device whose readings these are.
+    /// @param firstSequence Lowest reading sequence in the batch.
+    /// @param lastSequence Highest reading sequence in the batch.
+    /// @param periodStart Earliest reading time (unix seconds).
+    /// @param periodEnd Latest reading time (unix seconds).
+    /// @param count Number of readings (may be below the sequence span: readings can be missing).
+    /// @param root StandardMerkleTree root over the readings' digests.
+    /// @param totals Per (pollutant, unit) sums, strictly ascending by (pollutant, unit).
+    struct Batch {
+        bytes32 batchId;
+        address device;
+        uint64 firstSequence;
+        uint64 lastSequence;
+        uint64 periodStart;
+        uint64 periodEnd;
+        uint32 count;
+        bytes32 root;
+        PollutantTotal[] totals;
+    }
+
+    /// @notice An anchored batch as stored.
+    /// @param root Merkle root of the readings.
+    /// @param device The device.
+    /// @param firstSequence Lowest sequence.
+    /// @param count Number of readings.
+    /// @param enterprise The enterprise the device was bound to when anchored.
+    /// @param lastSequence Highest sequence.
+    /// @param periodStart Earliest reading time.
+    /// @param periodEnd Latest reading time.
+    /// @param anchoredAt Block timestamp of the anchoring.
+    /// @param anchoredBlock Block number of the anchoring (where the {BatchAnchored} event with
+    /// the totals is).
+    /// @param totalsHash `keccak256(abi.encode(totals))`.
+    struct AnchoredBatch {
+        bytes32 root;
+        address device;
+        uint64 firstSequence;
+        uint32 count;
+        address enterprise;
+        uint64 lastSequence;
+        uint64 periodStart;
+        uint64 periodEnd;
+        uint64 anchoredAt;
+        uint64 anchoredBlock;
+        bytes32 totalsHash;
+    }
+
+    // ---------------------------------------------------------------- errors
+
+    /// @notice The device is not bound to an enterprise in the registry.
+    error LedgerDeviceNotBound(address device);
+    /// @notice The device's enterprise is not an active (registered, unsuspended) enterprise.
+    error LedgerEnterpriseNotActive(address device, address enterprise);
+    /// @notice The batch id is not `keccak256(abi.encode(device, firstSequence, lastSequence, root))`.
+    error LedgerBatchIdMismatch(bytes32 batchId, bytes32 expected);
+    /// @notice The batch is already anchored (a re-send after a crash: nothing to do).
+    error LedgerBatchAlreadyAnchored(bytes32 batchId);
+    /// @notice The batch does not start after the device's last anchored sequence.
+    error LedgerSequenceReplayed(address device, uint64 firstSequence, uint64 lastAnchoredSequence);
+    /// @notice The last sequence is below the first.
+    error LedgerInvalidSequenceRange(uint64 firstSequence, uint64 lastSequence);
+    /// @notice The count is zero or more than the sequence span holds.
+    error LedgerInvalidCount(uint32 count, uint64 firstSequence, uint64 lastSequence);
+    /// @notice The period ends before it starts.
+    error LedgerInvalidPeriod(uint64 periodStart, uint64 periodEnd);
+    /// @notice The totals are not strictly ascending by (pollutant, unit) at `index`.
+    error LedgerTotalsNotSorted(uint256 index);
+    /// @notice The batch's Merkle root is zero.
+    error LedgerZeroRoot(bytes32 batchId);
+    /// @notice No batch is anchored under this id.
+    error LedgerBatchUnknown(bytes32 batchId);
+
+    // ---------------------------------------------------------------- events
+
+    /// @notice A batch of readings was anchored.
+    /// @param batchId The batch id.
+    /// @param device The device.
+    /// @param enterprise The device's enterprise.
+    /// @param firstSequence Lowest sequence.
+    /// @param lastSequence Highest sequence.
+    /// @param previousSequence The device's last anchored sequence before this batch (0 for its
+    /// first batch); `firstSequence - previousSequence - 1` readings were skipped (a gap).
+    /// @param periodStart Earliest reading time.
+    /// @param periodEnd Latest reading time.
+    /// @param count Number of readings.
+    /// @param root Merkle root.
+    /// @param totals Per (pollutant, unit) sums.
+    event BatchAnchored(
+        bytes32 indexed batchId,
+        address indexed device,
+        address indexed enterprise,
+        uint64 firstSequence,
+        uint64 lastSequence,
+        uint64 previousSequence,
+        uint64 periodStart,
+        uint64 periodEnd,
+        uint32 count,
+        bytes32 root,
+        PollutantTotal[] totals
+    );
+
+    // ---------------------------------------------------------------- anchoring
+
+    /// @notice Anchor a batch of one device's signed readings.
+    /// @param batch The batch (see {Batch}).
+    /// Requirements:
+    /// - caller has ORACLE_ROLE (the gateway's service key);
+    /// - the device is bound in the registry to an active enterprise;
+    /// - `batchId` is the batch's recomputed id and not anchored before; `root` not zero;
+    /// - `firstSequence` is above the device's last anchored sequence (gaps allowed, reported
+    ///   in the event) and `lastSequence >= firstSequence`;
+    /// - `0 < count <= lastSequence - firstSequence + 1`; `periodStart <= periodEnd`;
+    /// - totals strictly ascending by (pollutant, unit).
+    /// Emits: {BatchAnchored}.
+    function anchorBatch(Batch calldata batch) external;
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice Whether `reading`, signed with `signature`, is included in the anchored batch.
+    /// @param batchId The batch.
+    /// @param reading The reading's fields.
+    /// @param signature 65-byte `r ‖ s ‖ v` signature by the device over the reading's digest.
+    /// @param proof StandardMerkleTree proof of the reading's leaf.
+    /// @return True iff the batch is anchored, the reading names the batch's device, the device
+    /// signed it (non-malleable ECDSA), and the leaf is under the batch's root.
+    function verifyReading(
+        bytes32 batchId,
+        Reading calldata reading,
+        bytes calldata signature,
+        bytes32[] calldata proof
+    ) external view returns (bool);
+
+    /// @notice EIP-712 digest of a reading under this contract's domain (the Merkle leaf value).
+    function readingDigest(Reading calldata reading) external view returns (bytes32);
+
+    /// @notice `keccak256(abi.encode(totals))`, the hash stored with a batch.
+    function hashTotals(PollutantTotal[] calldata totals) external pure returns (bytes32);
+
+    /// @notice Whether a batch is anchored under `batchId`.
+    function isAnchored(bytes32 batchId) external view returns (bool);
+
+    /// @notice An anchored batch.
+    /// @return The stored record.
+    /// Requirements: the batch is anchored ({LedgerBatchUnknown} otherwise).
+    function batch(bytes32 batchId) external view returns (AnchoredBatch memory);
+
+    /// @notice The highest sequence of the device's anchored batches (0 if none).
+    function lastAnchoredSequence(address device) external view returns (uint64);
+}

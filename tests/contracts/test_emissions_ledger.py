@@ -1,0 +1,382 @@
+"""EmissionsLedger on a real Anvil: anchoring by the oracle gateway and every refusal, idempotent
+re-sends, sequence replay and gaps, and on-chain verification of device-signed readings built
+with the oracle's queue (signature, device and Merkle inclusion)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import pytest
+from coincurve import PrivateKey
+from eth_account.signers.local import LocalAccount
+from hypothesis import HealthCheck, given, settings
+
+from chain.accounts import demo_account, dev_account
+from chain.ledger import (
+    BatchAnchor,
+    BatchTotal,
+    LedgerClient,
+    batch_anchor_of,
+    batch_id_of,
+    hash_totals,
+)
+from chain.registry import ROLES
+from oracle.queue import Batch, Queue
+from oracle.queue import batch_id_of as queue_batch_id_of
+from oracle.signing import DeviceSigner, Reading, ReadingDomain, SignedReading, batch_tree, reading_digest
+from tests.conftest import Consortium
+from tests.utils.chain import register, reverts
+from tests.utils.readings import BASE_TIME, device_key, frame, readings, signer
+
+ENTERPRISE_A = dev_account(33)
+ENTERPRISE_B = dev_account(34)
+DEVICE_A, DEVICE_B, DEVICE_C, UNBOUND = 701, 702, 703, 704  # device key seeds
+#: Gas an anchoring may use, whatever the batch size: five new record words and a device's first
+#: sequence word (~133k), registry checks, calldata and the event with 8 totals.
+ANCHOR_GAS_BUDGET = 240_000
+
+
+@dataclass
+class Ledger:
+    c: Consortium
+    ledger: LedgerClient
+    domain: ReadingDomain
+
+    def device(self, seed: int, *, next_sequence: int = 1) -> DeviceSigner:
+        return signer(seed, next_sequence=next_sequence, domain=self.domain)
+
+
+@pytest.fixture(scope="module")
+def deployed(consortium: Consortium) -> Iterator[Ledger]:
+    """A ledger; enterprises A (devices A, B) and B (device C) registered and bound."""
+    c = consortium
+    snapshot = c.snapshot()
+    address, _ = c.chain.deploy("EmissionsLedger", [c.registry.address], demo_account("deployer"))
+    ledger = LedgerClient(c.chain, address)
+    register(c.registry, c.members, ENTERPRISE_A.address, 701)
+    register(c.registry, c.members, ENTERPRISE_B.address, 702)
+    domain = ReadingDomain(c.chain.chain_id, address)
+    for seed, enterprise, mn in [
+        (DEVICE_A, ENTERPRISE_A, "LEDGERTESTA001"),
+        (DEVICE_B, ENTERPRISE_A, "LEDGERTESTB001"),
+        (DEVICE_C, ENTERPRISE_B, "LEDGERTESTC001"),
+    ]:
+        c.registry.bind_device(c.regulator, signer(seed, domain=domain).address, enterprise.address, mn)
+    yield Ledger(c, ledger, domain)
+    c.revert(snapshot)
+
+
+@pytest.fixture
+def env(deployed: Ledger) -> Iterator[Ledger]:
+    snapshot = deployed.c.snapshot()
+    try:
+        yield deployed
+    finally:
+        deployed.c.revert(snapshot)
+
+
+def cut(env: Ledger, seed: int, frames: int = 8, *, first: int = 1) -> tuple[Batch, Queue]:
+    """One batch of ``frames`` x 8 readings of a device, from sequence ``first``, via the queue."""
+    device = env.device(seed, next_sequence=first)
+    queue = Queue()
+    queue.append([r for i in range(frames) for r in frame(device, BASE_TIME + 60 * i, base=i)])
+    [batch] = queue.cut_batches(frames * 8, 0)
+    return batch, queue
+
+
+def signed_readings(queue: Queue, batch: Batch) -> list[tuple[SignedReading, list[bytes]]]:
+    """Each reading of the batch with its Merkle proof, from the queue."""
+    rows = queue.batch_readings(batch.batch_id)
+    return [(row.signed, list(queue.proof(row.row_id).proof)) for row in rows]
+
+
+def raw_anchor(env: Ledger, anchor: BatchAnchor, sender: LocalAccount | None = None) -> None:
+    fn = env.ledger.contract.functions.anchorBatch(anchor.as_tuple())
+    env.c.chain.transact(fn, sender or env.c.oracle)
+
+
+# ---------------------------------------------------------------------- anchoring
+
+
+def test_anchor_batch_stores_record_and_emits_totals_when_oracle(env: Ledger) -> None:
+    batch, _ = cut(env, DEVICE_A)
+    anchor = batch_anchor_of(batch)
+    result = env.ledger.anchor(env.c.oracle, batch)
+
+    assert result.created and result.tx_hash and result.gas_used
+    record = result.record
+    assert record.batch_id == batch.batch_id
+    assert (record.root, record.device, record.enterprise) == (batch.root, batch.device, ENTERPRISE_A.address)
+    assert (record.first_sequence, record.last_sequence, record.count) == (1, 64, 64)
+    assert (record.period_start, record.period_end) == (BASE_TIME, BASE_TIME + 7 * 60)
+    assert record.anchored_at == env.c.chain.timestamp()
+    assert record.totals_hash == hash_totals(anchor.totals) == env.ledger.hash_totals(anchor.totals)
+    assert env.ledger.is_anchored(batch.batch_id)
+    assert env.ledger.last_anchored_sequence(batch.device) == 64
+
+    [event] = env.ledger.anchored_events(device=batch.device)
+    assert (event.batch_id, event.enterprise, event.previous_sequence, event.gap) == (
+        batch.batch_id,
+        ENTERPRISE_A.address,
+        0,
+        0,
+    )
+    assert event.totals == anchor.totals
+    assert env.ledger.totals(batch.batch_id) == anchor.totals
+    assert {(t.pollutant, t.unit) for t in anchor.totals} == {(t.pollutant, t.unit) for t in batch.totals}
+    assert all(
+        t.total == q.value and t.decimals == q.decimals
+        for t in anchor.totals
+        for q in batch.totals
+        if (q.pollutant, q.unit) == (t.pollutant, t.unit)
+    )
+
+
+def test_batch_id_python_equals_queue_and_contract_rule(env: Ledger) -> None:
+    batch, _ = cut(env, DEVICE_A, 2)
+    expected = queue_batch_id_of(batch.device, batch.first_sequence, batch.last_sequence, batch.root)
+    assert batch_id_of(batch.device, batch.first_sequence, batch.last_sequence, batch.root) == expected
+    assert expected == batch.batch_id
+
+
+@pytest.mark.parametrize("who", ["regulator", "exchange", "auditor", "enterprise", "outsider"])
+def test_anchor_refuses_accounts_without_oracle_role(env: Ledger, who: str) -> None:
+    account = {
+        "regulator": env.c.regulator,
+        "exchange": env.c.exchange,
+        "auditor": env.c.auditor,
+        "enterprise": ENTERPRISE_A,
+        "outsider": env.c.outsider,
+    }[who]
+    batch, _ = cut(env, DEVICE_A, 1)
+    with reverts("UnauthorizedRole", account=account.address, role=ROLES["ORACLE"]):
+        env.ledger.anchor(account, batch)
+
+
+def test_anchor_refuses_unbound_device(env: Ledger) -> None:
+    batch, _ = cut(env, UNBOUND, 1)
+    with reverts("LedgerDeviceNotBound", device=batch.device):
+        env.ledger.anchor(env.c.oracle, batch)
+
+
+def test_anchor_refuses_device_after_unbinding(env: Ledger) -> None:
+    batch, _ = cut(env, DEVICE_B, 1)
+    env.c.registry.unbind_device(env.c.regulator, batch.device)
+    with reverts("LedgerDeviceNotBound", device=batch.device):
+        env.ledger.anchor(env.c.oracle, batch)
+
+
+def test_anchor_refuses_device_of_suspended_enterprise(env: Ledger) -> None:
+    c = env.c
+    c.registry.govern(c.members, c.registry.encode_suspend(ENTERPRISE_B.address, 3), "suspend B")
+    batch, _ = cut(env, DEVICE_C, 1)
+    with reverts("LedgerEnterpriseNotActive", device=batch.device, enterprise=ENTERPRISE_B.address):
+        env.ledger.anchor(c.oracle, batch)
+    c.registry.govern(c.members, c.registry.encode_reinstate(ENTERPRISE_B.address), "reinstate B")
+    assert env.ledger.anchor(c.oracle, batch).created
+
+
+def test_anchor_refuses_wrong_batch_id(env: Ledger) -> None:
+    batch, _ = cut(env, DEVICE_A, 1)
+    anchor = replace(batch_anchor_of(batch), last_sequence=batch.last_sequence + 1)
+    with reverts("LedgerBatchIdMismatch", batchId=batch.batch_id):
+        env.ledger.anchor(env.c.oracle, anchor)
+    forged = replace(batch_anchor_of(batch), batch_id=b"\x01" * 32)
+    with reverts("LedgerBatchIdMismatch", batchId=b"\x01" * 32, expected=batch.batch_id):
+        env.ledger.anchor(env.c.oracle, forged)
+
+
+def test_anchor_twice_refused_on_chain_and_a_no_op_through_the_client(env: Ledger) -> None:
+    batch, _ = cut(env, DEVICE_A, 1)
+    first = env.ledger.anchor(env.c.oracle, batch)
+    with reverts("LedgerBatchAlreadyAnchored", batchId=batch.batch_id):
+        raw_anchor(env, batch_anchor_of(batch))
+    again = env.ledger.anchor(env.c.oracle, batch)
+    assert (again.created, again.tx_hash, again.gas_used) == (False, None, None)
+    assert again.record == first.record
+    assert len(env.ledger.anchored_events(device=batch.device)) == 1
+
+
+def test_anchor_refuses_replayed_sequences(env: Ledger) -> None:
+    batch, _ = cut(env, DEVICE_A, 1)  # sequences 1..8
+    env.ledger.anchor(env.c.oracle, batch)
+    for first in (1, 5, 8):
+        replay, _ = cut(env, DEVICE_A, 2, first=first)  # not the anchored batch: other ids
+        with reverts(
+            "LedgerSequenceReplayed", device=batch.device, firstSequence=first, lastAnchoredSequence=8
+        ):
+            env.ledger.anchor(env.c.oracle, replay)
+
+
+def test_anchor_accepts_a_gap_and_reports_it(env: Ledger) -> None:
+    env.ledger.anchor(env.c.oracle, cut(env, DEVICE_A, 1)[0])  # 1..8
+    later, _ = cut(env, DEVICE_A, 1, first=20)  # 20..27
+    result = env.ledger.anchor(env.c.oracle, later)
+    assert result.record.first_sequence == 20
+    event = env.ledger.anchored_events(device=later.device)[-1]
+    assert (event.previous_sequence, event.gap) == (8, 11)
+    assert env.ledger.last_anchored_sequence(later.device) == 27
+
+
+def test_anchor_sequences_are_per_device(env: Ledger) -> None:
+    env.ledger.anchor(env.c.oracle, cut(env, DEVICE_A, 2)[0])
+    assert env.ledger.anchor(env.c.oracle, cut(env, DEVICE_B, 1)[0]).created
+    assert env.ledger.anchor(env.c.oracle, cut(env, DEVICE_C, 1)[0]).record.enterprise == ENTERPRISE_B.address
+
+
+def _with_id(anchor: BatchAnchor, **changes: object) -> BatchAnchor:
+    changed = replace(anchor, **changes)  # type: ignore[arg-type]
+    batch_id = batch_id_of(changed.device, changed.first_sequence, changed.last_sequence, changed.root)
+    return replace(changed, batch_id=batch_id)
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "args"),
+    [
+        ({"count": 0}, "LedgerInvalidCount", {"count": 0, "firstSequence": 1, "lastSequence": 8}),
+        ({"count": 9}, "LedgerInvalidCount", {"count": 9}),
+        ({"last_sequence": 0, "first_sequence": 1}, "LedgerInvalidSequenceRange", {"lastSequence": 0}),
+        ({"period_start": BASE_TIME + 1, "period_end": BASE_TIME}, "LedgerInvalidPeriod", {}),
+        ({"root": bytes(32)}, "LedgerZeroRoot", {}),
+    ],
+)
+def test_anchor_refuses_inconsistent_fields(
+    env: Ledger, changes: dict[str, object], error: str, args: dict[str, object]
+) -> None:
+    batch, _ = cut(env, DEVICE_A, 1)
+    with reverts(error, **args):
+        env.ledger.anchor(env.c.oracle, _with_id(batch_anchor_of(batch), **changes))
+
+
+def test_anchor_accepts_missing_readings_within_the_span(env: Ledger) -> None:
+    batch, _ = cut(env, DEVICE_A, 1)
+    anchor = _with_id(batch_anchor_of(batch), last_sequence=100, count=8)
+    assert env.ledger.anchor(env.c.oracle, anchor).record.last_sequence == 100
+
+
+@pytest.mark.parametrize(
+    "totals",
+    [
+        (BatchTotal("w01018", "mg/L", 1, 0), BatchTotal("a21026", "kg", 1, 0)),  # pollutants descending
+        (BatchTotal("a21026", "mg/m3", 1, 0), BatchTotal("a21026", "kg", 1, 0)),  # units descending
+        (BatchTotal("a21026", "kg", 1, 0), BatchTotal("a21026", "kg", 2, 1)),  # duplicate pair
+    ],
+)
+def test_anchor_refuses_unsorted_or_duplicate_totals(env: Ledger, totals: tuple[BatchTotal, ...]) -> None:
+    batch, _ = cut(env, DEVICE_A, 1)
+    with reverts("LedgerTotalsNotSorted", index=1):
+        env.ledger.anchor(env.c.oracle, replace(batch_anchor_of(batch), totals=totals))
+
+
+def test_batch_view_refuses_unknown_batch(env: Ledger) -> None:
+    assert not env.ledger.is_anchored(b"\x07" * 32)
+    with reverts("LedgerBatchUnknown", batchId=b"\x07" * 32):
+        env.ledger.batch(b"\x07" * 32)
+
+
+def test_anchor_gas_is_flat_in_batch_size(env: Ledger) -> None:
+    """64 and 1024 readings cost the same: the chain sees a root and the totals, not the readings."""
+    small, _ = cut(env, DEVICE_A, 8)  # 64 readings
+    large, _ = cut(env, DEVICE_B, 128)  # 1024 readings; both a device's first batch, 8 totals
+    estimate = env.ledger.anchor_gas(env.c.oracle.address, small)
+    used_small = env.ledger.anchor(env.c.oracle, small).gas_used
+    used_large = env.ledger.anchor(env.c.oracle, large).gas_used
+    assert used_small is not None and used_large is not None
+    assert used_small <= estimate
+    assert abs(used_small - used_large) < 1_000
+    assert max(used_small, used_large) < ANCHOR_GAS_BUDGET
+    nxt, _ = cut(env, DEVICE_A, 8, first=65)  # the device's word is warm now: cheaper
+    used_next = env.ledger.anchor(env.c.oracle, nxt).gas_used
+    assert used_next is not None and used_next < used_small
+
+
+# ---------------------------------------------------------------------- verification
+
+
+def test_verify_reading_true_for_every_reading_of_an_anchored_batch(env: Ledger) -> None:
+    batch, queue = cut(env, DEVICE_A)
+    env.ledger.anchor(env.c.oracle, batch)
+    proven = signed_readings(queue, batch)
+    assert len(proven) == 64
+    tree_root = bytes.fromhex(batch_tree(s for s, _ in proven).root[2:])
+    assert tree_root == batch.root
+    for signed, proof in proven:
+        assert env.ledger.verify_reading(batch.batch_id, signed.reading, signed.signature, proof)
+
+
+def test_verify_reading_false_before_anchoring(env: Ledger) -> None:
+    batch, queue = cut(env, DEVICE_A, 1)
+    signed, proof = signed_readings(queue, batch)[0]
+    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, signed.signature, proof)
+
+
+Proven = list[tuple[SignedReading, list[bytes]]]
+Anchored = tuple[Ledger, Batch, Proven]
+
+
+@pytest.fixture
+def anchored(env: Ledger) -> Anchored:
+    batch, queue = cut(env, DEVICE_A, 2)
+    env.ledger.anchor(env.c.oracle, batch)
+    return env, batch, signed_readings(queue, batch)
+
+
+def test_verify_reading_false_for_tampered_value(anchored: Anchored) -> None:
+    env, batch, proven = anchored
+    signed, proof = proven[3]
+    tampered = replace(signed.reading, value=signed.reading.value + 1)
+    assert not env.ledger.verify_reading(batch.batch_id, tampered, signed.signature, proof)
+    later = replace(signed.reading, time=signed.reading.time + 1)
+    assert not env.ledger.verify_reading(batch.batch_id, later, signed.signature, proof)
+
+
+def test_verify_reading_false_for_another_devices_signature(anchored: Anchored) -> None:
+    env, batch, proven = anchored
+    signed, proof = proven[0]
+    # the same reading (naming device A) signed with device B's key
+    raw = PrivateKey(device_key(DEVICE_B)).sign_recoverable(signed.digest, hasher=None)
+    forged = raw[:64] + bytes((raw[64] + 27,))
+    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, forged, proof)
+    # device B's own reading with A's proof, against A's batch
+    other = env.device(DEVICE_B).sign(time=BASE_TIME, pollutant="w01018", value=345, decimals=0, unit="mg/L")
+    assert not env.ledger.verify_reading(batch.batch_id, other.reading, other.signature, proof)
+    # malformed signatures are false, not reverts
+    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, signed.signature[:64], proof)
+    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, bytes(65), proof)
+
+
+def test_verify_reading_false_for_wrong_proof(anchored: Anchored) -> None:
+    env, batch, proven = anchored
+    signed, proof = proven[0]
+    _, other_proof = proven[1]
+    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, signed.signature, other_proof)
+    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, signed.signature, proof[:-1])
+    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, signed.signature, [])
+    assert not env.ledger.verify_reading(b"\x09" * 32, signed.reading, signed.signature, proof)
+
+
+def test_verify_reading_false_for_a_reading_of_another_batch(anchored: Anchored) -> None:
+    env, batch, _ = anchored
+    later, queue = cut(env, DEVICE_A, 1, first=17)
+    env.ledger.anchor(env.c.oracle, later)
+    signed, proof = signed_readings(queue, later)[0]
+    assert env.ledger.verify_reading(later.batch_id, signed.reading, signed.signature, proof)
+    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, signed.signature, proof)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(reading=readings)
+def test_reading_digest_python_equals_contract(deployed: Ledger, reading: Reading) -> None:
+    assert deployed.ledger.reading_digest(reading) == reading_digest(deployed.domain, reading)
+
+
+def test_anchor_client_treats_an_already_anchored_revert_as_done(
+    env: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy sent before a crash may be mined between the client's check and its send."""
+    batch, _ = cut(env, DEVICE_A, 1)
+    first = env.ledger.anchor(env.c.oracle, batch)
+    monkeypatch.setattr(env.ledger, "is_anchored", lambda batch_id: False)
+    again = env.ledger.anchor(env.c.oracle, batch)
+    assert (again.created, again.record) == (False, first.record)
