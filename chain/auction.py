@@ -39,7 +39,7 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from chain.allowance import AllowanceClient, SettlementClient
-from chain.errors import AuctionInputError, ChainError, ContractRevertError
+from chain.errors import AuctionInputError
 from chain.registry import RegistryClient, checked_address
 from chain.tx import ChainClient
 
@@ -562,11 +562,7 @@ class AuctionClient:
         budget = int(self.chain.w3.eth.get_block("latest")["gasLimit"] * self.PAGE_GAS_SHARE)
         probe = min(bidders, 256) or 1
         fn = self.contract.functions.submitClearing(auction_id, claim.as_tuple(), probe)
-        try:
-            gas = self.chain.w3.eth.estimate_gas({"from": sender.address, "to": self.address,
-                                                 "data": fn._encode_transaction_data()})  # fmt: skip
-        except Exception as exc:  # a wrong claim or a closed phase: let the real send report it
-            raise self.chain._as_revert(exc) from None
+        gas = int(self.chain.build(fn, sender.address)["gas"])  # raises the decoded error of a wrong claim
         per_bidder = max(1, gas // probe)
         return max(1, min(bidders, budget // per_bidder)) if bidders else 1
 
@@ -590,10 +586,7 @@ class AuctionClient:
     # ------------------------------------------------------------------ views
 
     def view(self, auction_id: int) -> AuctionView:
-        try:
-            raw = self.chain.call(self.contract.functions.auction(auction_id))
-        except ContractRevertError as exc:
-            raise exc from None
+        raw = self.chain.call(self.contract.functions.auction(auction_id))
         return AuctionView.from_tuple(auction_id, raw)
 
     def count(self) -> int:
@@ -721,7 +714,6 @@ __all__ = [
     "AuctionStatus",
     "AuctionView",
     "BidStore",
-    "ChainError",
     "ClearingClaim",
     "ClearingResult",
     "PriceRule",

@@ -172,11 +172,10 @@ def simulate(scenario: Scenario, *, say: Callable[[str], None] = logger.info) ->
             purchase_limit=limit, commit_end=now + HOUR, reveal_end=now + 2 * HOUR,
             forfeit_bps=scenario.forfeit_bps, price_rule=rule,
         )  # fmt: skip
+        allowance.set_cap(regulator, TOKEN_ID, scenario.supply)
         if scenario.seller == "primary":
-            allowance.set_cap(regulator, TOKEN_ID, scenario.supply)
             auction_id = auction.create_primary(regulator, params)
         else:
-            allowance.set_cap(regulator, TOKEN_ID, scenario.supply)
             allowance.allocate(regulator, TOKEN_ID, [seller.address], [scenario.supply], b"\x01" * 32)
             auction_id = auction.create_secondary(seller, params)
 

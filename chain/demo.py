@@ -197,7 +197,7 @@ def _demo_auctions(
 ) -> None:
     """A primary CO2 auction (regulator sells new allowances) and a secondary SO2 auction
     (enterprise-3 sells surplus, RGGI price rule), each run to the last claim."""
-    from chain.allowance import AllowanceClient, Kind, SettlementClient, encode_id
+    from chain.allowance import AllowanceClient, Kind, SettlementClient, decode_id, encode_id
     from chain.auction import AuctionClient, AuctionParams, PriceRule, render_demand_curve, wire_auction_house
 
     regulator, exchange = demo_account("regulator"), demo_account("exchange")
@@ -257,7 +257,7 @@ def _demo_auctions(
     for auction_id in range(1, auction.count() + 1):
         view = auction.view(auction_id)
         result = auction.compute_clearing(auction_id)
-        label = allowance_label(view.token_id)
+        label = decode_id(view.token_id).label()
         kind = "primary" if view.primary else "secondary"
         price = f"CNY {view.clearing_price / 100:,.2f}/t" if view.clearing_price is not None else "no sale"
         winners = sum(1 for q in result.allocations.values() if q)
@@ -269,9 +269,3 @@ def _demo_auctions(
         chart = state_dir / f"auction-{auction_id}-demand.png"
         render_demand_curve(result, view.supply, view.reserve_price, chart, f"Auction {auction_id}: {label}")
         report.files[f"auction {auction_id} chart"] = chart
-
-
-def allowance_label(token_id: int) -> str:
-    from chain.allowance import decode_id
-
-    return decode_id(token_id).label()

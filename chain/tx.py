@@ -335,14 +335,6 @@ class ChainClient:
         logger.debug("sent", extra={"tx_hash": tx_hash, "sender": account.address})
         return self.wait(tx_hash)
 
-    def send(self, fn: ContractFunction, account: LocalAccount, *, gas: int | None = None) -> str:
-        """Build, sign with a service key and send without waiting; returns the hash.
-
-        Nonces are tracked locally, so many transactions can be in flight at once; give ``gas``
-        to skip the estimate (which would see only the state before the earlier ones are mined).
-        """
-        return self.send_raw(self.sign(self.build(fn, account.address, gas=gas), account))
-
     def send_many(self, calls: Sequence[tuple[ContractFunction, LocalAccount]], *, gas: int) -> list[str]:
         """Send many service-key transactions without waiting: fees read once, nonces counted
         locally per sender, fixed ``gas`` (no estimates). For bulk work: benchmarks, simulations."""
@@ -355,17 +347,13 @@ class ChainClient:
                 nonce = self.next_nonce(account.address)
             tx: dict[str, Any] = {"to": fn.address, "data": fn._encode_transaction_data(), "value": 0,
                                   "gas": gas, "nonce": nonce, "chainId": self.chain_id, **fees}  # fmt: skip
-            raw = bytes(account.sign_transaction(tx).raw_transaction)
+            raw = self.sign(tx, account)  # type: ignore[arg-type]
             try:
                 hashes.append(HexBytes(self.w3.eth.send_raw_transaction(raw)).to_0x_hex())
             except (ContractLogicError, Web3RPCError) as exc:
                 raise self._as_revert(exc) from None
             self._nonces[key] = nonce + 1
         return hashes
-
-    def wait_all(self, tx_hashes: Sequence[str], timeout: float = 300.0) -> list[TxReceipt]:
-        """Wait for every transaction of ``tx_hashes``, in order; raise on the first failure."""
-        return [self.wait(h, timeout=timeout) for h in tx_hashes]
 
     def timestamp(self) -> int:
         """Timestamp of the latest block (unix seconds)."""

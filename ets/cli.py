@@ -565,8 +565,9 @@ def auction_create(
     root = ZERO_ROOT
     if eligible is not None:
         lines = [x.strip() for x in eligible.read_text().splitlines() if x.strip()]
-        root = bytes.fromhex(eligibility_tree(lines).root[2:])
-        (eligible.with_suffix(".tree.json")).write_text(json.dumps(eligibility_tree(lines).dump()))
+        tree = eligibility_tree(lines)
+        root = bytes.fromhex(tree.root[2:])
+        eligible.with_suffix(".tree.json").write_text(json.dumps(tree.dump()))  # proofs for the bidders
     now = client.chain.timestamp()
     commit_end = now + int(commit_hours * 3600)
     params = AuctionParams(

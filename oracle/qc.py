@@ -507,48 +507,19 @@ class QualityControl:
                         _reading(mn, cn, when, code, suffix, _NAN, text, unit, flag, _INVALID, _NOT_A_NUMBER)
                     )
                     continue
-                if suffix in _TOTAL_SUFFIXES:
-                    if flag_reason is _UNKNOWN_FLAG:
-                        append(
-                            _reading(
-                                mn,
-                                cn,
-                                when,
-                                code,
-                                suffix,
-                                value,
-                                text,
-                                total_unit,
-                                flag,
-                                _INVALID,
-                                flag_reason,
-                            )
-                        )
-                    elif value < 0:
-                        append(
-                            _reading(
-                                mn, cn, when, code, suffix, value, text, total_unit, flag, _INVALID, _NEGATIVE
-                            )
-                        )
-                    else:
-                        append(
-                            _reading(
-                                mn,
-                                cn,
-                                when,
-                                code,
-                                suffix,
-                                value,
-                                text,
-                                total_unit,
-                                flag,
-                                _MEASURED,
-                                flag_reason,
-                            )
-                        )
-                    continue
                 status: QcStatus
                 reason: QcReason | None
+                if suffix in _TOTAL_SUFFIXES:
+                    if flag_reason is _UNKNOWN_FLAG:
+                        status, reason = _INVALID, flag_reason
+                    elif value < 0:
+                        status, reason = _INVALID, _NEGATIVE
+                    else:
+                        status, reason = _MEASURED, flag_reason
+                    append(
+                        _reading(mn, cn, when, code, suffix, value, text, total_unit, flag, status, reason)
+                    )
+                    continue
                 if flag_reason is _UNKNOWN_FLAG:
                     status, reason = _INVALID, flag_reason
                 elif low is not None and value < low:
