@@ -130,6 +130,7 @@ SUITE: tuple[ContractSpec, ...] = (
     ContractSpec("AllowanceToken", _registry_address),
     ContractSpec("SettlementToken", _registry_address),
     ContractSpec("SealedBidAuction", _auction_args),
+    ContractSpec("EmissionsLedger", _registry_address),
 )
 
 

@@ -32,6 +32,10 @@ class InvalidInputError(ChainError, ValueError):
     """Raised when a value is refused before any transaction is built (bad code, bad address)."""
 
 
+class ChainUnavailableError(ChainError, ConnectionError):
+    """Raised when the node does not answer (down, restarting, network cut); retry later."""
+
+
 class TransactionError(ChainError):
     """Raised when a transaction is mined but failed, or could not be sent."""
 

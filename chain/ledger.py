@@ -9,6 +9,7 @@ attributes of ``oracle.signing.Reading`` for a reading, so ``oracle`` never need
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,10 +19,11 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, keccak, to_checksum_address
 from hexbytes import HexBytes
 from web3.contract.contract import Contract
+from web3.exceptions import TransactionNotFound
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from chain.errors import ContractRevertError, InvalidInputError
+from chain.errors import ChainUnavailableError, ContractRevertError, InvalidInputError
 from chain.registry import checked_address
 from chain.tx import ChainClient
 
@@ -440,6 +442,120 @@ class LedgerClient:
         raise InvalidInputError(f"no event of batch 0x{record.batch_id.hex()} matches its totals hash")
 
 
+@dataclass(frozen=True)
+class AnchorReceipt:
+    """Where an anchoring transaction ended: its hash, block, and whether it succeeded."""
+
+    tx_hash: bytes
+    block: int
+    ok: bool
+
+
+class LedgerAnchorPort:
+    """The oracle gateway's way to the EmissionsLedger (:class:`oracle.anchor.AnchorPort`).
+
+    Sends ``anchorBatch`` transactions signed with the gateway's service key without waiting,
+    reads receipts, and finds a batch's anchoring on-chain. Every call turns a node that does
+    not answer into :class:`ChainUnavailableError`, so the anchoring loop can wait and retry.
+
+    Args:
+        ledger: the EmissionsLedger client.
+        oracle: the gateway's service account (ORACLE_ROLE).
+    """
+
+    def __init__(self, ledger: LedgerClient, oracle: LocalAccount) -> None:
+        self.ledger = ledger
+        self.oracle = oracle
+
+    def _guard(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except OSError as error:  # requests' connection errors and timeouts are OSErrors
+            self.ledger.chain.reset_nonces()
+            raise ChainUnavailableError(f"the chain node does not answer: {type(error).__name__}") from None
+
+    def submit(self, batch: Any) -> bytes:
+        """Send the batch's anchoring transaction; returns its hash without waiting.
+
+        Raises:
+            ContractRevertError: the ledger would refuse it (gas estimation reverted).
+            ChainUnavailableError: the node does not answer.
+        """
+        anchor = batch if isinstance(batch, BatchAnchor) else batch_anchor_of(batch)
+        chain = self.ledger.chain
+
+        fn = self.ledger.contract.functions.anchorBatch(anchor.as_tuple())
+
+        def send() -> str:
+            tx = chain.build(fn, self.oracle.address)
+            return chain.send_raw(chain.sign(tx, self.oracle))
+
+        tx_hash: str = self._guard(send)
+        logger.info("anchoring sent", extra={"batch_id": "0x" + anchor.batch_id.hex(), "tx_hash": tx_hash})
+        return bytes(HexBytes(tx_hash))
+
+    def receipt(self, tx_hash: bytes) -> AnchorReceipt | None:
+        """The transaction's receipt, ``None`` while it is not mined (or unknown to the node).
+
+        Raises:
+            ChainUnavailableError: the node does not answer.
+        """
+
+        def get() -> AnchorReceipt | None:
+            try:
+                r = self.ledger.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+            except TransactionNotFound:
+                return None
+            return AnchorReceipt(bytes(tx_hash), int(r["blockNumber"]), int(r["status"]) == 1)
+
+        result: AnchorReceipt | None = self._guard(get)
+        return result
+
+    def wait(self, tx_hash: bytes, timeout: float) -> AnchorReceipt | None:
+        """Wait up to ``timeout`` seconds for the receipt; ``None`` if it did not come.
+
+        Raises:
+            ChainUnavailableError: the node does not answer.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.receipt(tx_hash)
+            if found is not None or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.05)
+
+    def find(self, batch_id: bytes) -> AnchorReceipt | None:
+        """The successful anchoring of ``batch_id`` on-chain, ``None`` if it is not anchored.
+
+        Raises:
+            ChainUnavailableError: the node does not answer.
+        """
+
+        def get() -> AnchorReceipt | None:
+            if not self.ledger.is_anchored(batch_id):
+                return None
+            record = self.ledger.batch(batch_id)
+            logs = self.ledger.contract.events.BatchAnchored().get_logs(
+                from_block=record.anchored_block,
+                to_block=record.anchored_block,
+                argument_filters={"batchId": batch_id},
+            )
+            tx = bytes(HexBytes(logs[0]["transactionHash"])) if logs else bytes(32)
+            return AnchorReceipt(tx, record.anchored_block, True)
+
+        result: AnchorReceipt | None = self._guard(get)
+        return result
+
+    def head(self) -> int:
+        """The node's latest block number.
+
+        Raises:
+            ChainUnavailableError: the node does not answer.
+        """
+        block: int = self._guard(lambda: int(self.ledger.chain.w3.eth.block_number))
+        return block
+
+
 def _event(log: Any) -> BatchAnchoredEvent:
     a = log["args"]
     totals = tuple(
@@ -465,11 +581,13 @@ def _event(log: Any) -> BatchAnchoredEvent:
 
 
 __all__ = [
+    "AnchorReceipt",
     "AnchorResult",
     "AnchoredBatch",
     "BatchAnchor",
     "BatchAnchoredEvent",
     "BatchTotal",
+    "LedgerAnchorPort",
     "LedgerClient",
     "ReadingLike",
     "batch_anchor_of",

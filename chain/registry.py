@@ -352,6 +352,16 @@ class RegistryClient:
         raw = self.chain.call(self.contract.functions.getDevice(checked_address(address, "device")))
         return Device(to_checksum_address(address), raw[0], raw[1], int(raw[2]))
 
+    def enterprise_of(self, device: str) -> str | None:
+        """The enterprise ``device`` is bound to, ``None`` when it is not registered
+        (:class:`oracle.gateway.DeviceDirectory`)."""
+        try:
+            return self.device(device).enterprise
+        except ContractRevertError as error:
+            if error.error == "RegistryDeviceUnknown":
+                return None
+            raise
+
     def devices(self, enterprise: str | None = None) -> list[Device]:
         fns = self.contract.functions
         if enterprise is not None:

@@ -236,6 +236,14 @@ class ReadingDuplicateError(QueueError, ValueError):
         self.stored = stored
 
 
+class FrameAlreadyStoredError(QueueError, ValueError):
+    """Raised when a frame (device code, command, DataTime) was stored before: a device re-sent it.
+
+    Nothing of the call is stored. The gateway answers the device (its data is safe) and counts
+    the re-send.
+    """
+
+
 class BatchNotFoundError(QueueError, KeyError):
     """Raised when no batch has the given batch id."""
 
@@ -254,3 +262,26 @@ class ReadingNotBatchedError(QueueError, LookupError):
 
 class QuotaConfigError(QuotaError, ValueError):
     """Raised when a quota controller is set up wrongly: duplicate quotas or bad thresholds."""
+
+
+# --- gateway and anchoring ------------------------------------------------------------------
+
+
+class GatewayError(OracleError):
+    """Base class of errors raised by the oracle gateway's frame path and its anchoring loop."""
+
+
+class UnknownDeviceError(GatewayError, LookupError):
+    """Raised when a frame's device code (MN) is not one of the gateway's configured devices."""
+
+
+class UnregisteredDeviceError(GatewayError, PermissionError):
+    """Raised when a device's address is not registered on-chain as any enterprise's device."""
+
+
+class ForeignDeviceError(GatewayError, PermissionError):
+    """Raised when a device is bound on-chain to another enterprise than the one it reports for."""
+
+
+class GatewayConfigError(GatewayError, ValueError):
+    """Raised when the gateway's settings or device list are unusable (missing keystore, bad port)."""

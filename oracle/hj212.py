@@ -57,6 +57,7 @@ from oracle.errors import (
 )
 
 __all__ = [
+    "CN_CARD_SWIPE",
     "CN_DATA_ANSWER",
     "CN_DAY_DATA",
     "CN_EXECUTION_RESULT",
@@ -132,6 +133,10 @@ CN_REQUEST_ANSWER: Final = "9011"
 CN_EXECUTION_RESULT: Final = "9012"
 CN_NOTIFY_ANSWER: Final = "9013"
 CN_DATA_ANSWER: Final = "9014"
+#: Card-swipe event upload of the pilot's total-amount controllers (``DataTime`` + ``CardId``).
+#: Not in HJ 212 table 9, which has no card command: a site extension, configurable in the
+#: gateway (``GatewaySettings.card_swipe_cn``).
+CN_CARD_SWIPE: Final = "3097"
 
 #: CP suffixes whose values must be decimal numbers.
 NUMERIC_SUFFIXES: Final = frozenset(

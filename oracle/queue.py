@@ -25,6 +25,15 @@ Tables:
     its own sequence number, so a second reading with a stored (device, sequence), be it an
     exact replay or a conflicting one, is refused. SQLite integers are signed 64-bit, so the
     queue refuses sequences and times at or above ``2**63`` (the EIP-712 type allows uint64).
+``frames``
+    one row per accepted data frame: device code ``mn``, command ``cn``, ``datatime`` (unix
+    seconds), ``readings`` (how many signed readings it gave), ``received_at``. Primary key
+    ``(mn, cn, datatime)``: a frame a device re-sends because its answer was lost is refused
+    (:class:`FrameAlreadyStoredError`) without storing anything, and after a restart the
+    gateway resumes quality control's "last DataTime" per device and command from here.
+``state``
+    small JSON documents of the gateway (the quota controllers' state), written in the same
+    transaction as the frame whose effect they record, so a crash never splits the two.
 ``batches``
     one row per batch: ``batch_id``, ``root``, ``device``, optional ``enterprise``, first and
     last sequence, period start and end (min and max reading time), ``count``, per-pollutant
@@ -59,6 +68,7 @@ from sqlalchemy.pool import StaticPool
 from oracle.errors import (
     BatchNotFoundError,
     BatchStateError,
+    FrameAlreadyStoredError,
     QueueValueError,
     ReadingDuplicateError,
     ReadingNotBatchedError,
@@ -77,6 +87,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Batch",
     "BatchStatus",
+    "FrameKey",
     "PollutantTotal",
     "Queue",
     "QueueStats",
@@ -88,7 +99,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Stored in ``PRAGMA user_version``; a database of another version is refused.
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 _INT64: Final = 1 << 63
 _DEFAULT_QC: Final = "UNCHECKED"
 _TREE_CACHE: Final = 8
@@ -141,6 +152,23 @@ sa.Index(
     sqlite_where=readings_table.c.batch_id.is_not(None),
 )
 
+frames_table: Final = sa.Table(
+    "frames",
+    _metadata,
+    sa.Column("mn", sa.String, primary_key=True),
+    sa.Column("cn", sa.String, primary_key=True),
+    sa.Column("datatime", sa.BigInteger, primary_key=True),
+    sa.Column("readings", sa.Integer, nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+)
+
+state_table: Final = sa.Table(
+    "state",
+    _metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
 batches_table: Final = sa.Table(
     "batches",
     _metadata,
@@ -171,6 +199,14 @@ _INSERT_READINGS: Final = (
 
 
 # --- values ---------------------------------------------------------------------------------
+
+
+class FrameKey(NamedTuple):
+    """What identifies an accepted data frame: device code, command and DataTime (unix seconds)."""
+
+    mn: str
+    cn: str
+    datatime: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,6 +479,8 @@ class Queue:
         *,
         qc: str | Sequence[str] = _DEFAULT_QC,
         now: float | None = None,
+        frame: FrameKey | None = None,
+        state: Mapping[str, str] | None = None,
     ) -> int:
         """Store signed readings durably, in one transaction; call this before ACKing the device.
 
@@ -454,18 +492,22 @@ class Queue:
             signed_readings: the readings.
             qc: quality-control status, one for all or one per reading.
             now: the gateway's clock (unix seconds) recorded as ``received_at``; default now.
+            frame: the data frame the readings come from, recorded with them; a frame
+                stored before refuses the whole call.
+            state: gateway state documents (key → JSON text) to write in the same transaction.
 
         Returns:
             How many readings were stored.
 
         Raises:
+            FrameAlreadyStoredError: ``frame`` was stored before; nothing is stored.
             ReadingDuplicateError: some readings repeated a stored (device, sequence); the
                 others were stored (``error.stored`` of them).
             QueueValueError: ``qc`` does not match the readings, or a sequence or time is at or
                 above ``2**63``; nothing is stored then.
         """
         items = signed_readings if isinstance(signed_readings, Sequence) else list(signed_readings)
-        if not items:
+        if not items and frame is None and not state:
             return 0
         received = _time.time() if now is None else float(now)
         if isinstance(qc, str):
@@ -498,7 +540,23 @@ class Queue:
                 )
             )
         with self._write() as conn:
-            stored = conn.exec_driver_sql(_INSERT_READINGS, rows).rowcount
+            if frame is not None:
+                inserted_frame = conn.exec_driver_sql(
+                    "INSERT OR IGNORE INTO frames (mn, cn, datatime, readings, received_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (frame.mn, frame.cn, frame.datatime, len(rows), received),
+                ).rowcount
+                if inserted_frame == 0:
+                    raise FrameAlreadyStoredError(
+                        f"frame CN={frame.cn} DataTime {frame.datatime} of {frame.mn} is stored already"
+                    )
+            if state:
+                conn.exec_driver_sql(
+                    "INSERT INTO state (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    list(state.items()),
+                )
+            stored = conn.exec_driver_sql(_INSERT_READINGS, rows).rowcount if rows else 0
             duplicates: list[tuple[str, int]] = []
             if stored != len(rows):
                 # Inside this IMMEDIATE transaction no one else writes, and a new rowid is the
@@ -788,6 +846,28 @@ class Queue:
         logger.info("batch anchored", extra={"batch_id": _hex(key), "tx_hash": _hex(tx), "block": block})
         return updated
 
+    def reopen(self, batch_id: bytes | str, *, now: float | None = None) -> Batch:
+        """Put an ANCHORED or SUBMITTED batch back to CUT: its anchoring is not on-chain after all.
+
+        For a development chain restarted from an older state (a consortium chain with QBFT
+        finality never loses a mined block). The batch keeps its id and root.
+
+        Raises:
+            BatchNotFoundError: no such batch.
+        """
+        key = _bytes32(batch_id, "batch id")
+        clock = _time.time() if now is None else float(now)
+        with self._write() as conn:
+            self._get_batch(conn, key)
+            conn.execute(
+                sa.update(batches_table)
+                .where(batches_table.c.batch_id == key)
+                .values(status=BatchStatus.CUT.value, tx_hash=None, block=None, updated_at=clock)
+            )
+            updated = self._get_batch(conn, key)
+        logger.warning("batch reopened: not on-chain", extra={"batch_id": _hex(key)})
+        return updated
+
     # readings and proofs ------------------------------------------------------------------
 
     @staticmethod
@@ -845,6 +925,28 @@ class Queue:
         with self._read() as conn:
             rows = conn.exec_driver_sql("SELECT device, max(sequence) FROM readings GROUP BY device").all()
         return {device: sequence for device, sequence in rows}
+
+    def last_frame_times(self) -> dict[tuple[str, str], int]:
+        """Latest stored DataTime (unix seconds) per (device code, command), to resume QC."""
+        with self._read() as conn:
+            rows = conn.exec_driver_sql("SELECT mn, cn, max(datatime) FROM frames GROUP BY mn, cn").all()
+        return {(mn, cn): datatime for mn, cn, datatime in rows}
+
+    def frame_count(self) -> int:
+        """How many data frames are stored."""
+        with self._read() as conn:
+            return int(conn.exec_driver_sql("SELECT count(*) FROM frames").scalar_one())
+
+    def get_state(self, key: str) -> str | None:
+        """A gateway state document, ``None`` when never written."""
+        with self._read() as conn:
+            return conn.execute(
+                sa.select(state_table.c.value).where(state_table.c.key == key)
+            ).scalar_one_or_none()
+
+    def put_state(self, key: str, value: str) -> None:
+        """Write a gateway state document (its own transaction)."""
+        self.append((), state={key: value})
 
     def tree(self, batch_id: bytes | str) -> StandardMerkleTree:
         """The batch's standard Merkle tree, rebuilt from its readings' digests.

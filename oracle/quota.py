@@ -864,6 +864,18 @@ class QuotaController:
                 b.used_kg = _CTX.add(b.used_kg, kg)
         return self._evaluate(at)
 
+    def restore(self, state: QuotaState) -> None:
+        """Replace the controller's state (a saved one after a restart, or one taken before a
+        change that could not be made durable). The valve is not commanded: see
+        :meth:`resync_valve`.
+
+        Raises:
+            QuotaConfigError: the state belongs to another enterprise.
+        """
+        if state.enterprise != self.enterprise:
+            raise QuotaConfigError("the saved state belongs to another enterprise")
+        self._state = state.copy()
+
     def resync_valve(self) -> None:
         """Resend the command matching the recorded valve state (after a restart)."""
         reason = "resynchronised after restart"

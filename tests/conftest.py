@@ -15,6 +15,7 @@ from chain.allowance import AllowanceClient, SettlementClient
 from chain.auction import AuctionClient, wire_auction_house
 from chain.compile import Artifact, compile_contracts
 from chain.deploy import Manifest, SuiteConfig, deploy_suite
+from chain.ledger import LedgerClient
 from chain.node import AnvilNode
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
@@ -31,6 +32,7 @@ class Consortium:
     allowance: AllowanceClient
     cash: SettlementClient
     auction: AuctionClient
+    ledger: LedgerClient
     members: list[LocalAccount]  # governance members (threshold 2 of 3)
     regulator: LocalAccount
     exchange: LocalAccount
@@ -79,6 +81,7 @@ def consortium(
         allowance=allowance,
         cash=cash,
         auction=AuctionClient(chain, manifest.address("SealedBidAuction"), allowance, cash),
+        ledger=LedgerClient(chain, manifest.address("EmissionsLedger")),
         members=members,
         regulator=members[0],
         exchange=members[1],

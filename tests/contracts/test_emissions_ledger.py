@@ -12,7 +12,7 @@ from coincurve import PrivateKey
 from eth_account.signers.local import LocalAccount
 from hypothesis import HealthCheck, given, settings
 
-from chain.accounts import demo_account, dev_account
+from chain.accounts import dev_account
 from chain.ledger import (
     BatchAnchor,
     BatchTotal,
@@ -52,8 +52,8 @@ def deployed(consortium: Consortium) -> Iterator[Ledger]:
     """A ledger; enterprises A (devices A, B) and B (device C) registered and bound."""
     c = consortium
     snapshot = c.snapshot()
-    address, _ = c.chain.deploy("EmissionsLedger", [c.registry.address], demo_account("deployer"))
-    ledger = LedgerClient(c.chain, address)
+    ledger = c.ledger
+    address = ledger.address
     register(c.registry, c.members, ENTERPRISE_A.address, 701)
     register(c.registry, c.members, ENTERPRISE_B.address, 702)
     domain = ReadingDomain(c.chain.chain_id, address)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from hypothesis import strategies as st
 
+from oracle.hj212 import CN_CARD_SWIPE, CN_MINUTE_DATA, Frame, encode, parse
 from oracle.signing import DATA_FLAGS, DeviceSigner, Reading, ReadingDomain, SignedReading, keccak
 
 #: The domain most tests sign under: Anvil's chain id and its first deployment address.
@@ -80,3 +83,43 @@ domains = st.builds(
     chain_id=st.one_of(st.integers(min_value=0, max_value=2**256 - 1), st.sampled_from([1, 31337, 1337])),
     verifying_contract=addresses,
 )
+
+
+# --- HJ 212 frames ---------------------------------------------------------------------------
+
+#: A wastewater minute frame's factors: (code, Avg text, Cou text or None).
+WASTEWATER_MINUTE: tuple[tuple[str, str, str | None], ...] = (
+    ("w00000", "12.50", "750.0"),  # flow L/s, m3 in the minute
+    ("w01018", "35.2", "26.400"),  # COD mg/L, kg
+    ("w21003", "2.15", "1.613"),  # NH3-N
+    ("w01001", "7.21", None),  # pH
+)
+
+
+def minute_frame(
+    mn: str,
+    when: datetime,
+    *,
+    factors: tuple[tuple[str, str, str | None], ...] = WASTEWATER_MINUTE,
+    flag: str = "N",
+    qn: str | None = None,
+) -> Frame:
+    """A parsed HJ 212-2017 minute-data frame (CN=2051) that asks for an answer."""
+    values = {
+        code: {"Avg": avg, "Min": avg, "Max": avg, "Flag": flag} | ({"Cou": cou} if cou is not None else {})
+        for code, avg, cou in factors
+    }
+    text = encode(
+        st="32", cn=CN_MINUTE_DATA, pw="123456", mn=mn, qn=qn or f"{when:%Y%m%d%H%M%S}000",
+        flag=5, datatime=when, values=values,
+    )  # fmt: skip
+    return parse(text)
+
+
+def swipe_frame(mn: str, when: datetime, card: str) -> Frame:
+    """A parsed card-swipe event frame."""
+    text = encode(
+        st="32", cn=CN_CARD_SWIPE, pw="123456", mn=mn, qn=f"{when:%Y%m%d%H%M%S}001", flag=5,
+        datatime=when, extras={"CardId": card},
+    )  # fmt: skip
+    return parse(text)

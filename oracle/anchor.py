@@ -1,0 +1,279 @@
+"""Anchoring loop: cut queued readings into batches and anchor each on the EmissionsLedger exactly once.
+
+Each :meth:`Anchorer.step`:
+
+1. after a chain outage, *reconciles* first: every recently anchored batch is looked up
+   on-chain, and one that is not there (a development chain restarted from an older state)
+   goes back to CUT. A consortium chain with QBFT finality never needs this; it costs one call
+   per batch after an outage only;
+2. cuts each device's unbatched readings (``max_size`` at a time, or once the oldest waited
+   ``max_age_seconds``);
+3. for every pending batch, oldest first: a SUBMITTED batch whose transaction is mined is
+   marked ANCHORED; a batch the ledger already holds (a re-send after a crash, another gateway)
+   is marked ANCHORED with the transaction found on-chain and counted ``already_anchored``;
+   any other is sent. All sends go out before any receipt is awaited, so one block carries many
+   batches; the queue marks a batch ANCHORED only after its receipt.
+
+A batch is never anchored twice: the id is deterministic, the ledger refuses a known id
+(``LedgerBatchAlreadyAnchored``), and this loop asks before it sends. A refusal for any other
+reason (device unbound, sequence replayed) is logged and counted, and the device's later
+batches wait (the ledger needs a device's sequences in order). A node that does not answer
+(:class:`ConnectionError`) ends the step; the next one retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from oracle.queue import Batch, BatchStatus, Queue
+
+__all__ = ["AnchorPort", "AnchorReceiptLike", "AnchorReport", "Anchorer"]
+
+logger = logging.getLogger(__name__)
+
+
+class AnchorReceiptLike(Protocol):
+    """Where an anchoring transaction ended (``chain.ledger.AnchorReceipt``)."""
+
+    @property
+    def tx_hash(self) -> bytes: ...
+    @property
+    def block(self) -> int: ...
+    @property
+    def ok(self) -> bool: ...
+
+
+class AnchorPort(Protocol):
+    """The EmissionsLedger as the anchoring loop needs it (``chain.ledger.LedgerAnchorPort``).
+
+    Every method raises :class:`ConnectionError` when the node does not answer.
+    """
+
+    def submit(self, batch: Batch) -> bytes:
+        """Send the anchoring transaction; its hash. Raises on a refusal (with ``.error``)."""
+        ...
+
+    def wait(self, tx_hash: bytes, timeout: float) -> AnchorReceiptLike | None:
+        """The receipt within ``timeout`` seconds, else ``None``."""
+        ...
+
+    def receipt(self, tx_hash: bytes) -> AnchorReceiptLike | None:
+        """The receipt if mined, else ``None``."""
+        ...
+
+    def find(self, batch_id: bytes) -> AnchorReceiptLike | None:
+        """The successful anchoring of ``batch_id`` on-chain, else ``None``."""
+        ...
+
+
+@dataclass
+class AnchorReport:
+    """What one step did."""
+
+    cut: int = 0
+    sent: int = 0
+    anchored: int = 0
+    already_anchored: int = 0
+    reopened: int = 0
+    refused: int = 0
+    chain_unavailable: bool = False
+
+
+@dataclass
+class AnchorStats:
+    """Totals over the anchorer's life (all counters only grow)."""
+
+    steps: int = 0
+    batches_cut: int = 0
+    batches_sent: int = 0
+    batches_anchored: int = 0
+    readings_anchored: int = 0
+    already_anchored: int = 0
+    reopened: int = 0
+    outages: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
+
+    def snapshot(self) -> dict[str, object]:
+        """A JSON-safe copy."""
+        return {k: (dict(v) if isinstance(v, Counter) else v) for k, v in self.__dict__.items()}
+
+
+class Anchorer:
+    """Cuts and anchors the queue's batches (see the module docstring).
+
+    Args:
+        queue: the durable queue.
+        port: the ledger.
+        max_size: most readings in a batch.
+        max_age_seconds: longest a reading waits before its partial batch is cut.
+        enterprises: device address → enterprise, recorded on the batches (or a callable
+            returning that mapping, read at each cut).
+        receipt_timeout: seconds to wait for the receipts of one step's sends.
+        reconcile_window: how many of the latest anchored batches a reconciliation checks.
+    """
+
+    def __init__(
+        self,
+        queue: Queue,
+        port: AnchorPort,
+        *,
+        max_size: int = 1024,
+        max_age_seconds: float = 60.0,
+        enterprises: Mapping[str, str] | None = None,
+        receipt_timeout: float = 60.0,
+        reconcile_window: int = 1000,
+    ) -> None:
+        self.queue = queue
+        self.port = port
+        self.max_size = max_size
+        self.max_age_seconds = max_age_seconds
+        self.enterprises = dict(enterprises or {})
+        self.receipt_timeout = receipt_timeout
+        self.reconcile_window = reconcile_window
+        self.stats = AnchorStats()
+        self._reconcile = True  # a (re)start is like the end of an outage
+        self._lock = threading.Lock()
+
+    # --- one step ---
+
+    def step(self, now: float | None = None, *, flush: bool = False) -> AnchorReport:
+        """Reconcile if needed, cut, and anchor every pending batch.
+
+        Args:
+            now: the gateway's clock for the age rule (default: now).
+            flush: cut every device's remainder whatever its age.
+
+        Never raises for a node that does not answer: the report says ``chain_unavailable``.
+        """
+        report = AnchorReport()
+        with self._lock:
+            self.stats.steps += 1
+            try:
+                if self._reconcile:
+                    report.reopened = self._reconcile_anchored()
+                    self._reconcile = False
+                cut = self.queue.cut_batches(
+                    self.max_size, 0.0 if flush else self.max_age_seconds, now, enterprises=self.enterprises
+                )
+                report.cut = len(cut)
+                self.stats.batches_cut += len(cut)
+                self._anchor_pending(report)
+            except ConnectionError as error:
+                report.chain_unavailable = True
+                self._reconcile = True
+                self.stats.outages += 1
+                logger.warning("chain unavailable, will retry: %s", error)
+        return report
+
+    def _reconcile_anchored(self) -> int:
+        anchored = self.queue.batches(BatchStatus.ANCHORED)[-self.reconcile_window :]
+        reopened = 0
+        for batch in anchored:
+            if self.port.find(batch.batch_id) is None:
+                self.queue.reopen(batch.batch_id)
+                reopened += 1
+        if reopened:
+            self.stats.reopened += reopened
+            logger.warning("%d anchored batches were not on-chain and are pending again", reopened)
+        return reopened
+
+    def _anchor_pending(self, report: AnchorReport) -> None:
+        blocked: set[str] = set()
+        in_flight: list[tuple[Batch, bytes]] = []
+        for batch in self.queue.pending_batches():
+            if batch.device in blocked:
+                continue
+            if batch.status is BatchStatus.SUBMITTED and batch.tx_hash is not None:
+                mined = self.port.receipt(batch.tx_hash)
+                if mined is not None and mined.ok:
+                    self._anchored(batch, mined, report)
+                    continue
+            found = self.port.find(batch.batch_id)
+            if found is not None:
+                self._anchored(batch, found, report)
+                report.already_anchored += 1
+                self.stats.already_anchored += 1
+                logger.info("batch found on-chain already", extra={"batch_id": _hex(batch.batch_id)})
+                continue
+            try:
+                tx_hash = self.port.submit(batch)
+            except ConnectionError:
+                raise
+            except Exception as error:  # a refusal: the port's revert error names it
+                name = str(getattr(error, "error", type(error).__name__))
+                if name == "LedgerBatchAlreadyAnchored":
+                    continue  # mined meanwhile by an earlier send: the next step finds it
+                self._refused(batch, name, str(error), report)
+                blocked.add(batch.device)
+                continue
+            self.queue.mark_submitted(batch.batch_id, tx_hash)
+            in_flight.append((batch, tx_hash))
+            report.sent += 1
+            self.stats.batches_sent += 1
+        for batch, tx_hash in in_flight:
+            mined = self.port.wait(tx_hash, self.receipt_timeout)
+            if mined is None:
+                logger.warning("no receipt yet; will check again", extra={"batch_id": _hex(batch.batch_id)})
+            elif mined.ok:
+                self._anchored(batch, mined, report)
+            else:
+                self._refused(batch, "reverted", f"transaction {_hex(tx_hash)} reverted", report)
+
+    def _anchored(self, batch: Batch, receipt: AnchorReceiptLike, report: AnchorReport) -> None:
+        self.queue.mark_anchored(batch.batch_id, receipt.tx_hash, receipt.block)
+        report.anchored += 1
+        self.stats.batches_anchored += 1
+        self.stats.readings_anchored += batch.count
+
+    def _refused(self, batch: Batch, name: str, message: str, report: AnchorReport) -> None:
+        report.refused += 1
+        self.stats.refused[name] += 1
+        logger.error(
+            "ledger refused batch: %s: %s",
+            name,
+            message,
+            extra={"batch_id": _hex(batch.batch_id), "device": batch.device, "reason": name},
+        )
+
+    # --- loop ---
+
+    def run(self, stop: threading.Event, *, interval: float = 1.0, on_step: Any = None) -> None:
+        """Step every ``interval`` seconds until ``stop`` is set, then flush once more.
+
+        Args:
+            stop: set it to end the loop.
+            interval: seconds between steps (longer after an outage, up to 30 s).
+            on_step: called with each :class:`AnchorReport`.
+        """
+        delay = interval
+        while not stop.is_set():
+            report = self.step()
+            if on_step is not None:
+                on_step(report)
+            delay = min(delay * 2, 30.0) if report.chain_unavailable else interval
+            stop.wait(delay)
+        final = self.step(flush=True)
+        if on_step is not None:
+            on_step(final)
+
+
+def _hex(raw: bytes) -> str:
+    return "0x" + raw.hex()
+
+
+def wait_until_anchored(anchorer: Anchorer, *, timeout: float, interval: float = 0.2) -> bool:
+    """Step (flushing) until nothing is unbatched or pending, or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        anchorer.step(flush=True)
+        stats = anchorer.queue.stats()
+        if stats.readings["UNBATCHED"] == 0 and not anchorer.queue.pending_batches():
+            return True
+        time.sleep(interval)
+    return False

@@ -1,0 +1,439 @@
+"""The oracle gateway's frame path: quality control, device signatures, quota, durable queueing.
+
+One :class:`Gateway` serves a site's controllers. The transports hand it every checked frame
+(:meth:`Gateway.handle` is a :data:`~oracle.transport.FrameHandler`); the data answer goes back
+to the device only after ``handle`` returned, and ``handle`` returns only after the frame's
+readings are committed to the :class:`~oracle.queue.Queue`. The anchoring side
+(:mod:`oracle.anchor`) then cuts and anchors batches from that queue.
+
+Per data frame:
+
+1. the frame's device code (MN) must be one of the gateway's devices, else
+   :class:`UnknownDeviceError` (no answer: the device shows the link as down);
+2. quality control (:class:`~oracle.qc.QualityControl`) gives the readings with their status.
+   A frame already stored (same MN, command and DataTime: the device re-sent it because an
+   answer was lost) is answered and not stored again; a frame QC refuses (older than the last
+   accepted, no DataTime) is answered, counted and logged, since re-sending cannot fix it;
+3. every **measured** value that describes the discharge is signed with the device key, one
+   EIP-712 signature per reading: the interval concentration (``Avg``, or ``Rtd`` in real-time
+   data) in its concentration unit and the interval total (``Cou``) in its total unit. ``Min``
+   and ``Max`` serve quality control only. Readings QC *filled* into a gap are estimates made
+   here, not measurements: they are counted and logged, never signed or anchored, so the
+   anchored record holds only what the device measured and a gap stays visible as a gap.
+   Outliers and out-of-range values are signed as sent (they are what the device said) and
+   queued with their QC status;
+4. the card-swipe quota controller counts the frame's ``Cou`` totals (alarms, valve);
+5. readings, the frame's key and the controller's state are committed in one transaction.
+
+Card-swipe frames (``CN_CARD_SWIPE``) load the month's quota; an unknown or foreign card is
+refused (counted and logged) and the frame answered.
+
+Readings signed elsewhere (a controller that signs on its own) enter through
+:meth:`Gateway.accept_signed`: the signature must recover to the claimed device, and the
+device must be bound on-chain to the enterprise they are filed for.
+
+Thread-safe: one lock serialises frames from all links (QC and quota are single-threaded).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Final, Protocol
+
+from oracle.errors import (
+    ForeignCardError,
+    ForeignDeviceError,
+    FrameAlreadyStoredError,
+    FrameRejectedError,
+    ReadingDuplicateError,
+    ReadingSignatureError,
+    ReadingValueError,
+    UnknownCardError,
+    UnknownDeviceError,
+    UnregisteredDeviceError,
+)
+from oracle.hj212 import CN_CARD_SWIPE, Frame
+from oracle.qc import QcReading, QcStatus, QualityControl
+from oracle.queue import FrameKey, Queue
+from oracle.quota import QuotaAlarm, QuotaController, QuotaState
+from oracle.signing import DeviceSigner, ReadingDomain, SignedReading, scale_decimal, verify
+
+__all__ = [
+    "CHINA_STANDARD_TIME",
+    "SIGNED_SUFFIXES",
+    "DeviceDirectory",
+    "Gateway",
+    "GatewayDevice",
+    "GatewayStats",
+    "signed_unit",
+]
+
+logger = logging.getLogger(__name__)
+
+#: HJ 212 DataTime is local time without a zone; Chinese sites report UTC+8.
+CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8), "CST")
+#: CP suffixes signed as readings: the interval concentration and the interval total.
+SIGNED_SUFFIXES: Final = frozenset({"Rtd", "Avg", "Cou"})
+#: Units as signed (``bytes8`` ASCII): superscripts and degree signs spelled out.
+_ASCII_UNITS: Final = str.maketrans({"³": "3", "²": "2", "°": "deg", "µ": "u"})
+
+
+def signed_unit(unit: str) -> str:
+    """The ASCII form of a unit that goes into a signed reading (``"mg/m³"`` → ``"mg/m3"``)."""
+    return unit.translate(_ASCII_UNITS)
+
+
+class DeviceDirectory(Protocol):
+    """Who a device belongs to, as the chain says (``chain.registry`` implements it)."""
+
+    def enterprise_of(self, device: str) -> str | None:
+        """The enterprise account the device is bound to; ``None`` when it is not registered."""
+        ...
+
+
+@dataclass(frozen=True)
+class GatewayDevice:
+    """One controller this gateway signs for.
+
+    Attributes:
+        mn: the controller's HJ 212 device code.
+        enterprise: the enterprise account it is bound to on-chain.
+        key: the device's private key (from its encrypted keystore); never shown.
+    """
+
+    mn: str
+    enterprise: str
+    key: bytes = field(repr=False)
+
+
+@dataclass
+class GatewayStats:
+    """What the gateway did, for operators (all counters only grow)."""
+
+    frames: int = 0
+    frames_resent: int = 0
+    readings_signed: int = 0
+    readings_filled: int = 0
+    readings_unsignable: int = 0
+    swipes: int = 0
+    alarms: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def snapshot(self) -> dict[str, object]:
+        """A JSON-safe copy."""
+        with self._lock:
+            return {
+                "frames": self.frames,
+                "frames_resent": self.frames_resent,
+                "readings_signed": self.readings_signed,
+                "readings_filled": self.readings_filled,
+                "readings_unsignable": self.readings_unsignable,
+                "swipes": self.swipes,
+                "alarms": self.alarms,
+                "rejected": dict(self.rejected),
+            }
+
+
+def _state_key(mn: str) -> str:
+    return f"quota:{mn}"
+
+
+class Gateway:
+    """Turns controllers' frames into signed, durably queued readings (see the module docstring).
+
+    On start it resumes from the queue: each device's signer continues after its last stored
+    sequence, QC refuses DataTimes at or before the last stored frame of each device and
+    command, and each quota controller resumes its saved state.
+
+    Args:
+        devices: the controllers served, each with its key and enterprise.
+        queue: the durable queue.
+        domain: EIP-712 domain readings are signed under (chain id, EmissionsLedger).
+        qc: quality control; default settings when ``None``.
+        quotas: card-swipe quota controller per device code (devices without one are not
+            quota-controlled); their saved state in the queue replaces their initial state.
+        directory: the on-chain device registry; when given, every device must be bound to
+            its configured enterprise, and :meth:`accept_signed` checks against it.
+        zone: time zone of the devices' DataTime.
+        card_swipe_cn: command code of card-swipe events.
+        on_alarm: called with each quota alarm (after it was committed).
+
+    Raises:
+        UnregisteredDeviceError: a device's address is not registered on-chain.
+        ForeignDeviceError: a device is bound to another enterprise than configured.
+        ReadingValueError: two devices share a device code.
+    """
+
+    def __init__(
+        self,
+        devices: Sequence[GatewayDevice],
+        queue: Queue,
+        domain: ReadingDomain,
+        *,
+        qc: QualityControl | None = None,
+        quotas: Mapping[str, QuotaController] | None = None,
+        directory: DeviceDirectory | None = None,
+        zone: timezone = CHINA_STANDARD_TIME,
+        card_swipe_cn: str = CN_CARD_SWIPE,
+        on_alarm: Callable[[QuotaAlarm], None] | None = None,
+    ) -> None:
+        self.queue = queue
+        self.domain = domain
+        self.qc = qc if qc is not None else QualityControl()
+        self.zone = zone
+        self.card_swipe_cn = card_swipe_cn
+        self.directory = directory
+        self.stats = GatewayStats()
+        self._on_alarm = on_alarm
+        self._lock = threading.Lock()
+        self._units: dict[str, str] = {"": ""}
+        last_sequences = queue.last_sequences()
+        self._signers: dict[str, DeviceSigner] = {}
+        self._enterprises: dict[str, str] = {}  # device address -> enterprise
+        for device in devices:
+            if device.mn in self._signers:
+                raise ReadingValueError(f"device code {device.mn} is configured twice")
+            probe = DeviceSigner(device.key, domain)
+            signer = DeviceSigner(device.key, domain, next_sequence=last_sequences.get(probe.address, 0) + 1)
+            if directory is not None:
+                self._check_binding(signer.address, device.enterprise, device.mn)
+            self._signers[device.mn] = signer
+            self._enterprises[signer.address] = device.enterprise
+        for (mn, cn), last in queue.last_frame_times().items():
+            if mn in self._signers:
+                self.qc.resume(mn, cn, datetime.fromtimestamp(last, zone).replace(tzinfo=None))
+        self._quotas = dict(quotas or {})
+        for mn, controller in self._quotas.items():
+            saved = queue.get_state(_state_key(mn))
+            if saved is not None:
+                controller.restore(QuotaState.from_dict(json.loads(saved)))
+        logger.info("gateway ready", extra={"devices": len(self._signers), "quotas": len(self._quotas)})
+
+    # --- views ---
+
+    @property
+    def devices(self) -> dict[str, str]:
+        """Device code → device address."""
+        return {mn: signer.address for mn, signer in self._signers.items()}
+
+    @property
+    def enterprises(self) -> dict[str, str]:
+        """Device address → enterprise account (recorded on the batches)."""
+        return dict(self._enterprises)
+
+    def quota(self, mn: str) -> QuotaController | None:
+        """The quota controller of a device code, if it has one."""
+        return self._quotas.get(mn)
+
+    def next_sequence(self, mn: str) -> int:
+        """The sequence number the device's next reading will take."""
+        return self._signers[mn].next_sequence
+
+    # --- frames ---
+
+    def handle(self, frame: Frame) -> None:
+        """Take one frame from a transport; return only once its readings are durable.
+
+        Raises:
+            UnknownDeviceError: the frame's device code is not one of this gateway's devices.
+            QueueError: the queue could not store the frame (the device will re-send it).
+        """
+        signer = self._signers.get(frame.mn)
+        if signer is None:
+            self._reject("unknown_device", frame.mn, "frame from an unknown device code")
+            raise UnknownDeviceError(f"device code {frame.mn!r} is not served by this gateway")
+        with self._lock:
+            if frame.cn == self.card_swipe_cn:
+                self._swipe(frame)
+                return
+            try:
+                checked = self.qc.check(frame)
+            except FrameRejectedError as error:
+                if type(error).__name__ == "ReplayedFrameError":
+                    self._resent(frame)
+                else:
+                    self._reject(type(error).__name__, frame.mn, str(error))
+                return
+            if frame.datatime is None:  # QC refuses data frames without one; others give no readings
+                return
+            key = FrameKey(frame.mn, frame.cn, int(frame.datatime.replace(tzinfo=self.zone).timestamp()))
+            signed, statuses = self._sign(signer, checked)
+            controller = self._quotas.get(frame.mn)
+            alarms: list[QuotaAlarm] = []
+            state: dict[str, str] = {}
+            if controller is not None:
+                before = controller.snapshot()
+                alarms = controller.observe(frame)
+                state[_state_key(frame.mn)] = json.dumps(controller.snapshot().to_dict())
+            try:
+                self.queue.append(signed, qc=statuses, frame=key, state=state)
+            except FrameAlreadyStoredError:
+                if controller is not None:
+                    controller.restore(before)
+                self._resent(frame)
+                return
+            except ReadingDuplicateError as error:
+                # Cannot happen with this gateway's own signers; a second gateway signing
+                # with the same key would cause it. The other readings are stored.
+                self._reject("duplicate_sequence", frame.mn, str(error))
+            except BaseException:
+                if controller is not None:
+                    controller.restore(before)
+                raise
+            with self.stats._lock:
+                self.stats.frames += 1
+                self.stats.readings_signed += len(signed)
+                self.stats.alarms += len(alarms)
+        if self._on_alarm is not None:
+            for alarm in alarms:
+                self._on_alarm(alarm)
+
+    def _sign(
+        self, signer: DeviceSigner, checked: Iterable[QcReading]
+    ) -> tuple[list[SignedReading], list[str]]:
+        signed: list[SignedReading] = []
+        statuses: list[str] = []
+        filled = unsignable = 0
+        unix = 0
+        last_time: datetime | None = None
+        units = self._units
+        for r in checked:
+            if r.suffix not in SIGNED_SUFFIXES:
+                continue
+            if r.status is QcStatus.FILLED:
+                filled += 1
+                continue
+            if r.time is not last_time:
+                last_time = r.time
+                unix = int(r.time.replace(tzinfo=self.zone).timestamp())
+            try:
+                value, decimals = scale_decimal(r.text)
+                reading = signer.sign(
+                    time=unix,
+                    pollutant=r.code,
+                    value=value,
+                    decimals=decimals,
+                    unit=units.get(r.unit) or units.setdefault(r.unit, signed_unit(r.unit)),
+                    flag=r.flag.value if r.flag is not None else "N",
+                )
+            except ReadingValueError as error:
+                unsignable += 1
+                logger.warning(
+                    "reading not signable: %s",
+                    error,
+                    extra={"device": signer.address, "pollutant": r.code, "suffix": r.suffix},
+                )
+                continue
+            signed.append(reading)
+            statuses.append(r.status.value)
+        if filled or unsignable:
+            with self.stats._lock:
+                self.stats.readings_filled += filled
+                self.stats.readings_unsignable += unsignable
+            if filled:
+                logger.info(
+                    "gap filled by QC, not anchored: %d readings", filled, extra={"device": signer.address}
+                )
+        return signed, statuses
+
+    def _swipe(self, frame: Frame) -> None:
+        controller = self._quotas.get(frame.mn)
+        card = frame.extras.get("CardId")
+        if controller is None or card is None or frame.datatime is None:
+            self._reject("swipe_unusable", frame.mn, "card swipe without CardId, DataTime or quota")
+            return
+        key = FrameKey(frame.mn, frame.cn, int(frame.datatime.replace(tzinfo=self.zone).timestamp()))
+        before = controller.snapshot()
+        try:
+            loaded = controller.swipe(card, at=frame.datatime)
+        except (UnknownCardError, ForeignCardError) as error:
+            self._reject(type(error).__name__, frame.mn, str(error))
+            return
+        try:
+            self.queue.append(
+                (), frame=key, state={_state_key(frame.mn): json.dumps(controller.snapshot().to_dict())}
+            )
+        except FrameAlreadyStoredError:
+            controller.restore(before)
+            self._resent(frame)
+            return
+        except BaseException:
+            controller.restore(before)
+            raise
+        with self.stats._lock:
+            self.stats.swipes += 1
+        logger.info(
+            "card swiped: %s", "month loaded" if loaded else "already loaded",
+            extra={"device": frame.mn, "enterprise": controller.enterprise},
+        )  # fmt: skip
+
+    def _resent(self, frame: Frame) -> None:
+        with self.stats._lock:
+            self.stats.frames_resent += 1
+        logger.info("frame re-sent by device, stored already", extra={"device": frame.mn, "cn": frame.cn})
+
+    def _reject(self, reason: str, device: str, message: str) -> None:
+        with self.stats._lock:
+            self.stats.rejected[reason] += 1
+        logger.warning("rejected: %s: %s", reason, message, extra={"device": device, "reason": reason})
+
+    # --- readings signed elsewhere ---
+
+    def _check_binding(self, device: str, enterprise: str, what: str) -> None:
+        assert self.directory is not None
+        owner = self.directory.enterprise_of(device)
+        if owner is None:
+            self._reject("unregistered_device", what, f"device {device} is not registered on-chain")
+            raise UnregisteredDeviceError(f"device {device} ({what}) is not registered on-chain")
+        if owner.lower() != enterprise.lower():
+            self._reject("foreign_device", what, f"device {device} is bound to {owner}, not {enterprise}")
+            raise ForeignDeviceError(f"device {device} ({what}) is bound to {owner}, not to {enterprise}")
+
+    def accept_signed(self, readings: Sequence[SignedReading], *, enterprise: str) -> int:
+        """Queue readings a device signed itself, filed for ``enterprise``.
+
+        All or nothing: every reading's signature must recover to its device, and each device
+        must be bound on-chain to ``enterprise``.
+
+        Returns:
+            How many were stored.
+
+        Raises:
+            ReadingSignatureError: a signature does not recover to its reading's device.
+            UnregisteredDeviceError: a device is not registered on-chain.
+            ForeignDeviceError: a device belongs to another enterprise.
+            ReadingDuplicateError: some (device, sequence) were stored before (a replay); the
+                others are stored.
+        """
+        if self.directory is None:
+            raise UnregisteredDeviceError("no device directory: this gateway accepts only its own devices")
+        checked: set[str] = set()
+        for reading in readings:
+            try:
+                verify(self.domain, reading, reading.device)
+            except ReadingSignatureError:
+                self._reject("bad_signature", reading.device, f"sequence {reading.sequence}")
+                raise
+            if reading.device not in checked:
+                self._check_binding(reading.device, enterprise, "signed reading")
+                checked.add(reading.device)
+        with self._lock:
+            try:
+                stored = self.queue.append(readings, qc=QcStatus.MEASURED.value)
+            except ReadingDuplicateError as error:
+                self._reject("replayed_sequence", readings[0].device, str(error))
+                with self.stats._lock:
+                    self.stats.readings_signed += error.stored
+                raise
+        for reading in readings:
+            self._enterprises.setdefault(reading.device, enterprise)
+        with self.stats._lock:
+            self.stats.readings_signed += stored
+        return stored
