@@ -96,6 +96,8 @@ class AnvilNode:
         accounts: number of funded development accounts.
         block_time: seconds between blocks; None mines one block per transaction.
         state_path: file to load state from and dump it to on exit (persistent demo chain).
+        state_interval: also dump the state every this many seconds (survives a SIGKILL up to
+            the last dump).
         log_path: where Anvil's output goes (discarded when None).
         attached: kill the node when this Python process dies (tests); False for ``ets node up``.
     """
@@ -105,6 +107,7 @@ class AnvilNode:
     accounts: int = 20
     block_time: float | None = None
     state_path: Path | None = None
+    state_interval: int | None = None
     log_path: Path | None = None
     attached: bool = True
     gas_limit: int = 30_000_000
@@ -135,6 +138,8 @@ class AnvilNode:
             cmd += ["--block-time", str(self.block_time)]
         if self.state_path is not None:
             cmd += ["--state", str(self.state_path)]
+            if self.state_interval is not None:
+                cmd += ["--state-interval", str(self.state_interval)]
         return cmd
 
     def start(self, timeout: float = 30.0) -> AnvilNode:
@@ -190,6 +195,15 @@ class AnvilNode:
         terminate_group(process.pid, timeout)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=1)
+
+    def kill(self) -> None:
+        """Kill the node at once (SIGKILL, no state dump): a crash, for fault tests."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
     def __enter__(self) -> AnvilNode:
         return self.start()

@@ -668,3 +668,62 @@ def auction_show(
     for key, value in asdict(view).items():
         table.add_row(key, str(value.name.lower() if hasattr(value, "name") else value))
     console.print(table)
+
+
+# ---------------------------------------------------------------------- field oracle
+
+oracle_app = typer.Typer(
+    help="Field oracle: HJ 212 controllers, signed readings, anchoring.", no_args_is_help=True
+)
+app.add_typer(oracle_app, name="oracle")
+
+
+def _oracle_settings(**overrides: Any) -> Any:
+    from oracle.service import OracleSettings
+
+    settings = OracleSettings()
+    changes = {k: v for k, v in overrides.items() if v is not None and v != []}
+    return settings.model_copy(update=changes) if changes else settings
+
+
+@oracle_app.command("run")
+@cli_errors
+def oracle_run(
+    port: Annotated[list[str], typer.Option("--port", help="Serial port or pyserial URL (repeatable).")] = [],  # noqa: B006
+    tcp_port: Annotated[int | None, typer.Option(help="TCP platform port for controllers that push.")] = None,
+    tcp_host: Annotated[str | None, typer.Option(help="Address of the TCP port (0.0.0.0: network).")] = None,
+    site: Annotated[Path | None, typer.Option(help="Site file (devices, quotas, cards).")] = None,
+    queue: Annotated[Path | None, typer.Option(help="Durable queue file.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Most readings per anchored batch.")] = None,
+    batch_age: Annotated[float | None, typer.Option(help="Longest wait of a reading (seconds).")] = None,
+    baudrate: Annotated[int | None, typer.Option(help="Serial speed.")] = None,
+    status_every: Annotated[float, typer.Option(help="Seconds between status lines (0: none).")] = 10.0,
+) -> None:
+    """Run the gateway against real controllers until interrupted (Ctrl-C: anchors what is left)."""
+    import signal
+    import threading
+
+    from oracle.service import OracleService
+
+    settings = _oracle_settings(
+        serial_ports=port, tcp_port=tcp_port, tcp_host=tcp_host, site=site, queue=queue,
+        batch_size=batch_size, batch_age_seconds=batch_age, baudrate=baudrate,
+    )  # fmt: skip
+    if not settings.serial_ports and settings.tcp_port is None:
+        raise ConfigError("nothing to listen on: give --port and/or --tcp-port")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with OracleService.from_settings(settings, _settings()) as service:
+        address = service.tcp_address
+        where = [*settings.serial_ports, *([f"tcp://{address[0]}:{address[1]}"] if address else [])]
+        err_console.print(
+            f"oracle gateway listening on {', '.join(where)}; devices: {len(service.gateway.devices)}"
+        )
+        while not stop.wait(status_every if status_every > 0 else None):
+            s = service.status()
+            err_console.print(
+                f"frames {s['gateway']['frames']}  readings {s['gateway']['readings_signed']}  "
+                f"anchored {s['anchoring']['readings_anchored']}  queue {s['queue']['readings']}"
+            )
+    _print_json(service.status())

@@ -140,6 +140,10 @@ class Anchorer:
         self._reconcile = True  # a (re)start is like the end of an outage
         self._lock = threading.Lock()
 
+    def request_reconcile(self) -> None:
+        """Check recently anchored batches on-chain at the next step (e.g. after a node restart)."""
+        self._reconcile = True
+
     # --- one step ---
 
     def step(self, now: float | None = None, *, flush: bool = False) -> AnchorReport:

@@ -1,0 +1,318 @@
+"""The oracle gateway process: settings, site file, device keystores, transports, gateway and anchoring.
+
+``ets oracle run`` and ``ets oracle simulate`` build an :class:`OracleService` and run it:
+
+* the **site file** (JSON, :class:`SiteConfig`) lists the controllers: device code (MN), the
+  enterprise account it is bound to on-chain, and its encrypted keystore (V3, one per
+  device; relative paths are relative to the site file), plus the enterprises' annual quotas
+  and IC cards;
+* every device's address must be registered on-chain and bound to that enterprise, or the
+  service refuses to start;
+* frames arrive on serial ports (``serial_ports``) and/or a TCP platform port (``tcp_port``);
+* the anchoring loop runs in its own thread with the gateway's service key (ORACLE_ROLE).
+
+The chain must answer at start (device bindings are checked there); afterwards an outage only
+delays anchoring: frames are still answered once stored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from oracle.anchor import Anchorer, AnchorReport
+from oracle.errors import GatewayConfigError
+from oracle.gateway import Gateway, GatewayDevice
+from oracle.hj212 import CN_CARD_SWIPE
+from oracle.queue import Queue
+from oracle.quota import AnnualQuota, QuotaController
+from oracle.signing import ReadingDomain
+from oracle.transport import SerialFrameReader, SerialSettings, TcpFrameServer, TcpSettings
+
+__all__ = ["DeviceEntry", "OracleService", "OracleSettings", "QuotaEntry", "SiteConfig"]
+
+logger = logging.getLogger(__name__)
+
+
+class DeviceEntry(BaseModel):
+    """One controller of the site."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mn: str = Field(min_length=1, max_length=24)
+    enterprise: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    keystore: Path
+
+
+class QuotaEntry(BaseModel):
+    """An enterprise's annual quota of one pollutant, for the controller at ``mn``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mn: str
+    pollutant: str
+    year: int = Field(ge=2000, le=2200)
+    annual_kg: Decimal = Field(gt=0)
+    split: Literal["even"] | list[Decimal] = "even"
+
+
+class SiteConfig(BaseModel):
+    """The site file: devices, quotas and cards."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    devices: list[DeviceEntry] = Field(min_length=1)
+    quotas: list[QuotaEntry] = []
+    cards: dict[str, str] = {}
+
+    @classmethod
+    def load(cls, path: Path) -> SiteConfig:
+        """Read a site file; keystore paths are taken relative to it.
+
+        Raises:
+            GatewayConfigError: missing file or invalid content.
+        """
+        try:
+            site = cls.model_validate_json(path.read_text())
+        except FileNotFoundError:
+            raise GatewayConfigError(f"no site file at {path}") from None
+        except ValidationError as error:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            raise GatewayConfigError(f"site file {path}: {problems}") from None
+        devices = [
+            d if d.keystore.is_absolute() else d.model_copy(update={"keystore": path.parent / d.keystore})
+            for d in site.devices
+        ]
+        return site.model_copy(update={"devices": devices})
+
+    def save(self, path: Path) -> Path:
+        """Write the site file (keystore paths as given)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.model_dump(mode="json"), indent=2) + "\n")
+        return path
+
+
+class OracleSettings(BaseSettings):
+    """Settings of the oracle gateway process (environment prefix ``ETS_ORACLE_``).
+
+    Attributes:
+        site: the site file.
+        keystore_password: password of the device keystores.
+        queue: the durable queue's SQLite file (default: ``<state dir>/oracle/queue.db``).
+        serial_ports: serial ports (or pyserial URLs) to read.
+        baudrate: their speed.
+        tcp_host: address of the TCP platform port.
+        tcp_port: the TCP platform port; ``None`` for serial only, 0 for any free port.
+        batch_size: most readings in an anchored batch.
+        batch_age_seconds: longest a reading waits for its batch.
+        anchor_interval: seconds between anchoring steps.
+        utc_offset_hours: the controllers' clock (DataTime) offset from UTC.
+        card_swipe_cn: command code of card-swipe events.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ETS_ORACLE_", extra="ignore")
+
+    site: Path | None = None
+    keystore_password: SecretStr | None = None
+    queue: Path | None = None
+    serial_ports: list[str] = []
+    baudrate: int = 9600
+    tcp_host: str = "127.0.0.1"
+    tcp_port: int | None = None
+    batch_size: int = Field(default=1024, ge=1, le=65_536)
+    batch_age_seconds: float = Field(default=60.0, ge=0)
+    anchor_interval: float = Field(default=1.0, gt=0)
+    utc_offset_hours: float = Field(default=8.0, ge=-14, le=14)
+    card_swipe_cn: str = CN_CARD_SWIPE
+
+    @field_validator("serial_ports", mode="before")
+    @classmethod
+    def _split_ports(cls, value: Any) -> Any:
+        return [p for p in value.split(",") if p] if isinstance(value, str) else value
+
+
+class OracleService:
+    """A running gateway: transports → :class:`Gateway` → queue → :class:`Anchorer` (thread).
+
+    Args:
+        settings: the process settings.
+        site: the site (devices, quotas, cards).
+        chain: a connected ``chain.tx.ChainClient``.
+        manifest: the deployment manifest (``chain.deploy.Manifest``).
+        oracle_account: the gateway's service account (ORACLE_ROLE).
+        queue_path: the queue file.
+
+    Raises:
+        GatewayConfigError: a keystore cannot be opened.
+        UnregisteredDeviceError, ForeignDeviceError: a device is not bound as the site says.
+    """
+
+    def __init__(
+        self,
+        settings: OracleSettings,
+        site: SiteConfig,
+        *,
+        chain: Any,
+        manifest: Any,
+        oracle_account: Any,
+        queue_path: Path,
+    ) -> None:
+        from chain.accounts import load_keystore
+        from chain.errors import ConfigError
+        from chain.ledger import LedgerAnchorPort, LedgerClient
+        from chain.registry import RegistryClient
+
+        self.settings = settings
+        password = settings.keystore_password.get_secret_value() if settings.keystore_password else ""
+        devices = []
+        for entry in site.devices:
+            try:
+                key = bytes(load_keystore(entry.keystore, password).key)
+            except ConfigError as error:
+                raise GatewayConfigError(f"device {entry.mn}: {error}") from None
+            devices.append(GatewayDevice(entry.mn, entry.enterprise, key))
+        self.ledger = LedgerClient(chain, manifest.address("EmissionsLedger"))
+        self.registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
+        domain = ReadingDomain(chain.chain_id, self.ledger.address)
+        zone = timezone(timedelta(hours=settings.utc_offset_hours))
+        self.queue = Queue(queue_path)
+        try:
+            self.gateway = Gateway(
+                devices,
+                self.queue,
+                domain,
+                quotas=_quota_controllers(site),
+                directory=self.registry,
+                zone=zone,
+                card_swipe_cn=settings.card_swipe_cn,
+            )
+        except BaseException:
+            self.queue.close()
+            raise
+        self.anchorer = Anchorer(
+            self.queue,
+            LedgerAnchorPort(self.ledger, oracle_account),
+            max_size=settings.batch_size,
+            max_age_seconds=settings.batch_age_seconds,
+            enterprises=self.gateway.enterprises,
+        )
+        self.serial = [
+            SerialFrameReader(SerialSettings(port=port, baudrate=settings.baudrate), self.gateway.handle)
+            for port in settings.serial_ports
+        ]
+        self.tcp = (
+            None
+            if settings.tcp_port is None
+            else TcpFrameServer(
+                TcpSettings(host=settings.tcp_host, port=settings.tcp_port), self.gateway.handle
+            )
+        )
+        self.last_report = AnchorReport()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_settings(cls, settings: OracleSettings, chain_settings: Any) -> OracleService:
+        """Connect to the chain named by ``chain_settings`` (``chain.config.ChainSettings``).
+
+        Raises:
+            GatewayConfigError: no site file configured.
+            ChainError: no chain, no deployment, or no service key.
+        """
+        from chain.compile import compile_contracts
+        from chain.deploy import load_for_chain
+        from chain.tx import ChainClient
+
+        if settings.site is None:
+            raise GatewayConfigError("no site file: set ETS_ORACLE_SITE or pass --site")
+        site = SiteConfig.load(settings.site)
+        chain = ChainClient.connect(chain_settings.rpc_url, compile_contracts())
+        manifest = load_for_chain(chain, chain_settings.manifest_path)
+        queue_path = settings.queue or chain_settings.state_dir / "oracle" / "queue.db"
+        queue_path.parent.mkdir(parents=True, exist_ok=True)
+        return cls(
+            settings,
+            site,
+            chain=chain,
+            manifest=manifest,
+            oracle_account=chain_settings.service_account(),
+            queue_path=queue_path,
+        )
+
+    # --- lifecycle ---
+
+    @property
+    def tcp_address(self) -> tuple[str, int] | None:
+        """The TCP platform port's address once started."""
+        return None if self.tcp is None else self.tcp.address
+
+    def start(self) -> Self:
+        """Open the transports and start the anchoring thread."""
+        for reader in self.serial:
+            reader.start()
+        if self.tcp is not None:
+            self.tcp.start()
+        self._thread = threading.Thread(target=self._anchor_loop, name="ets-anchorer", daemon=True)
+        self._thread.start()
+        logger.info("oracle gateway running", extra={"devices": len(self.gateway.devices)})
+        return self
+
+    def _anchor_loop(self) -> None:
+        def keep(report: AnchorReport) -> None:
+            self.last_report = report
+
+        self.anchorer.run(self._stop, interval=self.settings.anchor_interval, on_step=keep)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Close the transports, anchor what is left (one flushing step), close the queue."""
+        for reader in self.serial:
+            reader.stop()
+        if self.tcp is not None:
+            self.tcp.stop()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.queue.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def status(self) -> dict[str, Any]:
+        """Counters of the gateway, the anchoring loop, the queue and the transports."""
+        queue = self.queue.stats()
+        links: dict[str, Any] = {}
+        for reader in self.serial:
+            links[reader.settings.port] = reader.stats.snapshot().__dict__
+        if self.tcp is not None:
+            links["tcp"] = self.tcp.stats.snapshot().__dict__
+        return {
+            "gateway": self.gateway.stats.snapshot(),
+            "anchoring": self.anchorer.stats.snapshot(),
+            "queue": {"readings": queue.readings, "batches": queue.batches},
+            "links": links,
+        }
+
+
+def _quota_controllers(site: SiteConfig) -> dict[str, QuotaController]:
+    enterprise_of = {d.mn: d.enterprise for d in site.devices}
+    quotas: dict[str, list[AnnualQuota]] = {}
+    for q in site.quotas:
+        if q.mn not in enterprise_of:
+            raise GatewayConfigError(f"quota for unknown device code {q.mn}")
+        if q.split == "even":
+            quota = AnnualQuota.even(q.pollutant, q.year, q.annual_kg)
+        else:
+            quota = AnnualQuota.explicit(q.pollutant, q.year, q.annual_kg, q.split)
+        quotas.setdefault(q.mn, []).append(quota)
+    return {mn: QuotaController(enterprise_of[mn], qs, site.cards) for mn, qs in quotas.items()}

@@ -1,0 +1,133 @@
+"""Gateway → queue → anchoring on a real chain: every reading anchored exactly once, provable
+on-chain; crash windows (sent but not recorded, recorded but no receipt), refusals, and a chain
+that lost blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pytest
+
+from chain.accounts import dev_account
+from chain.ledger import LedgerAnchorPort
+from oracle.anchor import Anchorer
+from oracle.gateway import Gateway, GatewayDevice
+from oracle.queue import BatchStatus, Queue
+from oracle.signing import ReadingDomain
+from tests.conftest import Consortium
+from tests.utils.chain import register
+from tests.utils.readings import device_key, minute_frame, signer
+
+MN_A, MN_B = "33100000000101", "33100000000102"
+START = datetime(2027, 5, 1, 0, 0)
+
+
+@dataclass
+class Site:
+    c: Consortium
+    gateway: Gateway
+    anchorer: Anchorer
+    port: LedgerAnchorPort
+    domain: ReadingDomain
+
+    @property
+    def queue(self) -> Queue:
+        return self.gateway.queue
+
+    def feed(self, mn: str, minutes: int, start: int = 0) -> None:
+        for m in range(start, start + minutes):
+            self.gateway.handle(minute_frame(mn, START + timedelta(minutes=m)))
+
+    def anchored_sequences(self) -> list[tuple[str, int, int]]:
+        """(device, first, last) of every BatchAnchored event, in chain order."""
+        return [(e.device, e.first_sequence, e.last_sequence) for e in self.c.ledger.anchored_events()]
+
+
+@pytest.fixture
+def site(fresh: Consortium) -> Iterator[Site]:
+    c = fresh
+    domain = ReadingDomain(c.chain.chain_id, c.ledger.address)
+    a, b = dev_account(35).address, dev_account(36).address
+    register(c.registry, c.members, a, 901)
+    register(c.registry, c.members, b, 902)
+    c.registry.bind_device(c.regulator, signer(11, domain=domain).address, a, MN_A)
+    c.registry.bind_device(c.regulator, signer(12, domain=domain).address, b, MN_B)
+    gateway = Gateway(
+        [GatewayDevice(MN_A, a, device_key(11)), GatewayDevice(MN_B, b, device_key(12))],
+        Queue(),
+        domain,
+        directory=c.registry,
+    )
+    port = LedgerAnchorPort(c.ledger, c.oracle)
+    anchorer = Anchorer(
+        gateway.queue, port, max_size=16, max_age_seconds=3600, enterprises=gateway.enterprises
+    )
+    yield Site(c, gateway, anchorer, port, domain)
+    gateway.queue.close()
+
+
+def test_anchoring_anchors_every_reading_once_and_proves_inclusion_on_chain(site: Site) -> None:
+    site.feed(MN_A, 5)  # 35 readings: batches of 16, 16 and (flushed) 3
+    site.feed(MN_B, 2)
+    report = site.anchorer.step(flush=True)
+    assert (report.cut, report.sent, report.anchored) == (4, 4, 4)
+    assert site.queue.stats().readings == {"UNBATCHED": 0, "CUT": 0, "SUBMITTED": 0, "ANCHORED": 49}
+    device_a, device_b = signer(11).address, signer(12).address
+    assert sorted(site.anchored_sequences()) == sorted(
+        [(device_a, 1, 16), (device_a, 17, 32), (device_a, 33, 35), (device_b, 1, 14)]
+    )
+    again = site.anchorer.step(flush=True)
+    assert (again.cut, again.sent, again.anchored) == (0, 0, 0)
+    assert site.queue.unbatched() == []
+    row = site.queue.batch_readings(site.queue.batches()[0].batch_id)[3]
+    proof = site.queue.proof(row.row_id)
+    assert site.c.ledger.verify_reading(
+        proof.batch_id, row.signed.reading, row.signed.signature, list(proof.proof)
+    )
+
+
+def test_anchoring_finds_batch_sent_before_a_crash_and_does_not_send_it_again(site: Site) -> None:
+    site.feed(MN_A, 2)
+    (batch,) = site.queue.cut_batches(16, 0)
+    tx = site.port.submit(batch)  # sent, then the gateway died before recording it
+    site.port.wait(tx, 10)
+    report = site.anchorer.step()
+    assert (report.sent, report.already_anchored, report.anchored) == (0, 1, 1)
+    assert site.queue.batch(batch.batch_id).status is BatchStatus.ANCHORED
+    assert len(site.anchored_sequences()) == 1
+
+
+def test_anchoring_completes_submitted_batch_from_its_receipt(site: Site) -> None:
+    site.feed(MN_A, 1)
+    (batch,) = site.queue.cut_batches(16, 0)
+    tx = site.port.submit(batch)
+    site.queue.mark_submitted(batch.batch_id, tx)  # recorded, then died before the receipt
+    report = site.anchorer.step()
+    assert (report.sent, report.anchored) == (0, 1)
+    recorded = site.queue.batch(batch.batch_id)
+    assert recorded.status is BatchStatus.ANCHORED and recorded.tx_hash == tx
+
+
+def test_anchoring_counts_refusal_and_holds_back_that_devices_later_batches(site: Site) -> None:
+    site.feed(MN_A, 3)
+    site.feed(MN_B, 1)
+    site.c.registry.unbind_device(site.c.regulator, signer(11).address)
+    report = site.anchorer.step(flush=True)
+    assert report.refused == 1
+    assert site.anchorer.stats.refused == {"LedgerDeviceNotBound": 1}
+    statuses = {(b.device, b.first_sequence): b.status for b in site.queue.batches()}
+    assert statuses[signer(12).address, 1] is BatchStatus.ANCHORED
+    assert {s for (d, _), s in statuses.items() if d == signer(11).address} == {BatchStatus.CUT}
+
+
+def test_anchoring_reanchors_batches_a_restarted_chain_lost(site: Site) -> None:
+    site.feed(MN_A, 1)
+    snapshot = site.c.snapshot()
+    assert site.anchorer.step(flush=True).anchored == 1
+    site.c.revert(snapshot)  # the chain came back from an older state: the anchoring is gone
+    site.anchorer.request_reconcile()
+    report = site.anchorer.step()
+    assert (report.reopened, report.sent, report.anchored) == (1, 1, 1)
+    assert len(site.anchored_sequences()) == 1
