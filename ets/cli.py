@@ -727,3 +727,53 @@ def oracle_run(
                 f"anchored {s['anchoring']['readings_anchored']}  queue {s['queue']['readings']}"
             )
     _print_json(service.status())
+
+
+@oracle_app.command("simulate")
+@cli_errors
+def oracle_simulate(
+    devices: Annotated[int, typer.Option(help="Virtual controllers.", min=1, max=500)] = 6,
+    minutes: Annotated[int, typer.Option(help="Minute frames per controller.", min=1)] = 720,
+    tcp: Annotated[bool, typer.Option("--tcp", help="Push over TCP instead of pseudo-terminals.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the first controller.")] = 2027,
+    fault_rate: Annotated[float, typer.Option(help="Per-minute chance of a fault or gap event.")] = 0.002,
+    batch_size: Annotated[int, typer.Option(help="Readings per anchored batch.")] = 256,
+) -> None:
+    """Run virtual card-swipe controllers against the gateway and anchor their readings (demo mode)."""
+    from rich.progress import Progress
+
+    from oracle.site_sim import run_site_simulation
+
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("frames answered", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = run_site_simulation(
+            _settings(), devices=devices, minutes=minutes, transport="tcp" if tcp else "pty", seed=seed,
+            fault_rate=fault_rate, batch_size=batch_size, progress=progress,
+        )  # fmt: skip
+    _print_simulation(result)
+
+
+def _print_simulation(result: Any) -> None:
+    title = f"Simulated site from {result.start:%Y-%m-%d %H:%M} ({result.transport})"
+    table = Table("device", "frames answered", "re-sent", "card swipes", "discharge (kg)", title=title)
+    for mn, d in result.per_device.items():
+        kg = ", ".join(f"{code} {v:.1f}" for code, v in d["totals"].items() if not code.endswith("00000"))
+        table.add_row(mn, str(d["answered"]), str(d["resent"]), str(d["swipes"]), kg)
+    console.print(table)
+    console.print(
+        f"readings signed {result.readings_signed:,}; anchored {result.readings_anchored:,} in "
+        f"{result.batches_anchored:,} batches; queue {result.queue}; {result.seconds:.1f} s"
+    )
+    console.print(f"events: {result.events}; rejected: {result.rejected or 'none'}")
+    if result.anchor_refused:
+        console.print(f"[red]ledger refused batches[/]: {result.anchor_refused}")
+    for mn, code, threshold in result.alarms:
+        console.print(f"[yellow]quota alarm[/] {mn} {code} {threshold * 100:.0f} %")
+    for mn in result.valves_closed:
+        console.print(f"[red]valve closed[/] {mn}: monthly quota spent")
+    if result.chart is not None:
+        console.print(f"chart: {result.chart}")

@@ -164,6 +164,9 @@ class Gateway:
         zone: time zone of the devices' DataTime.
         card_swipe_cn: command code of card-swipe events.
         on_alarm: called with each quota alarm (after it was committed).
+        anchored_sequences: device address → last sequence anchored on-chain; a device's
+            signer continues after the larger of it and the queue's last (a gateway whose
+            queue was lost must not reuse sequence numbers the ledger has seen).
 
     Raises:
         UnregisteredDeviceError: a device's address is not registered on-chain.
@@ -183,6 +186,7 @@ class Gateway:
         zone: timezone = CHINA_STANDARD_TIME,
         card_swipe_cn: str = CN_CARD_SWIPE,
         on_alarm: Callable[[QuotaAlarm], None] | None = None,
+        anchored_sequences: Mapping[str, int] | None = None,
     ) -> None:
         self.queue = queue
         self.domain = domain
@@ -200,8 +204,9 @@ class Gateway:
         for device in devices:
             if device.mn in self._signers:
                 raise ReadingValueError(f"device code {device.mn} is configured twice")
-            probe = DeviceSigner(device.key, domain)
-            signer = DeviceSigner(device.key, domain, next_sequence=last_sequences.get(probe.address, 0) + 1)
+            address = DeviceSigner(device.key, domain).address
+            last = max(last_sequences.get(address, 0), (anchored_sequences or {}).get(address, 0))
+            signer = DeviceSigner(device.key, domain, next_sequence=last + 1)
             if directory is not None:
                 self._check_binding(signer.address, device.enterprise, device.mn)
             self._signers[device.mn] = signer

@@ -920,6 +920,13 @@ class Queue:
         with self._read() as conn:
             return [self._to_stored(row) for row in conn.execute(query)]
 
+    def device_readings(self, device: str) -> list[StoredReading]:
+        """Every stored reading of a device, in sequence order."""
+        r = readings_table.c
+        query = sa.select(readings_table).where(r.device == device).order_by(r.sequence)
+        with self._read() as conn:
+            return [self._to_stored(row) for row in conn.execute(query)]
+
     def last_sequences(self) -> dict[str, int]:
         """Highest stored sequence per device (to resume signers and replay guards on restart)."""
         with self._read() as conn:

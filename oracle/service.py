@@ -34,7 +34,7 @@ from oracle.gateway import Gateway, GatewayDevice
 from oracle.hj212 import CN_CARD_SWIPE
 from oracle.queue import Queue
 from oracle.quota import AnnualQuota, QuotaController
-from oracle.signing import ReadingDomain
+from oracle.signing import DeviceSigner, ReadingDomain
 from oracle.transport import SerialFrameReader, SerialSettings, TcpFrameServer, TcpSettings
 
 __all__ = ["DeviceEntry", "OracleService", "OracleSettings", "QuotaEntry", "SiteConfig"]
@@ -183,6 +183,10 @@ class OracleService:
         self.registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
         domain = ReadingDomain(chain.chain_id, self.ledger.address)
         zone = timezone(timedelta(hours=settings.utc_offset_hours))
+        anchored = {}
+        for device in devices:
+            address = DeviceSigner(device.key, domain).address
+            anchored[address] = self.ledger.last_anchored_sequence(address)
         self.queue = Queue(queue_path)
         try:
             self.gateway = Gateway(
@@ -193,6 +197,7 @@ class OracleService:
                 directory=self.registry,
                 zone=zone,
                 card_swipe_cn=settings.card_swipe_cn,
+                anchored_sequences=anchored,
             )
         except BaseException:
             self.queue.close()

@@ -274,3 +274,10 @@ def test_tcp_transport_answers_only_after_gateway_stored_the_frame() -> None:
         answer = parse(answers[0])
     assert answer.cn == CN_DATA_ANSWER and answer.qn == frame.qn
     assert seen_at_answer == [7]
+
+
+def test_gateway_continues_after_sequences_the_ledger_has_seen_when_queue_was_lost() -> None:
+    gw = Gateway(devices(), Queue(), DOMAIN, anchored_sequences={signer(1).address: 4_000})
+    gw.handle(minute_frame(MN_A, START))
+    assert [r.sequence for r in stored(gw)] == list(range(4_001, 4_008))
+    assert gw.next_sequence(MN_B) == 1

@@ -1,0 +1,366 @@
+"""A simulated monitoring site end to end: devices bound on-chain, keystores, gateway, virtual controllers.
+
+:func:`run_site_simulation` is what ``ets oracle simulate`` and the demo run:
+
+1. :func:`prepare_site` binds ``devices`` simulated controllers to the demo enterprises
+   (demo mode: the regulator's public demo key signs the bindings), writes each device key to
+   an encrypted keystore under ``<state dir>/oracle/keys`` and a site file with each
+   enterprise's annual quota of its main pollutant (COD for wastewater, SO2 for flue gas) and
+   IC card. Quotas are sized from a dry run of the same controllers so that, over the
+   simulated period, some enterprises pass the 80 % and 90 % alarms and one has its valve
+   closed;
+2. the gateway service (:class:`~oracle.service.OracleService`) reads the controllers over
+   pseudo-terminals (or its TCP platform port), signs, queues and anchors;
+3. the controllers (:mod:`oracle.simulator`) send ``minutes`` minute frames each, with daily
+   cycles, faults, gaps and a card swipe, as fast as the gateway answers;
+4. once every frame is answered, the rest is anchored and the result summarised, with a chart.
+
+Simulated device keys derive from a public seed: demo only, never for real devices.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import SecretStr
+
+from oracle.service import DeviceEntry, OracleService, OracleSettings, QuotaEntry, SiteConfig
+from oracle.signing import DeviceSigner, ReadingDomain, keccak
+from oracle.simulator import SiteKind, VirtualController, card_id, device_mn, fleet, run_on_pty, run_over_tcp
+
+__all__ = ["SIM_FIRST_DEVICE", "SimulationResult", "prepare_site", "run_site_simulation", "sim_device_key"]
+
+logger = logging.getLogger(__name__)
+
+#: Device number of the first simulated controller (the demo's own six devices come before).
+SIM_FIRST_DEVICE = 101
+#: Simulated period starts here (local time) unless the queue already holds later frames.
+DEFAULT_START = datetime(2027, 1, 1, 0, 0)
+#: Demo keystore password when none is configured (demo mode only).
+DEMO_KEYSTORE_PASSWORD = "ets-demo-device"
+#: Monthly quota as a multiple of the simulated discharge, by device (cycled): the third
+#: device (wastewater) spends its quota and has its valve closed, others pass 80 % or 90 %.
+_QUOTA_HEADROOM = (
+    Decimal("1.6"),
+    Decimal("1.15"),
+    Decimal("0.95"),
+    Decimal("1.3"),
+    Decimal("1.08"),
+    Decimal("2.5"),
+)
+_QUOTA_POLLUTANT = {SiteKind.WASTEWATER: "w01018", SiteKind.FLUE_GAS: "a21026"}
+_DEMO_ENTERPRISES = 6
+
+
+def sim_device_key(index: int) -> bytes:
+    """The simulated device ``index``'s key (public seed: demo only)."""
+    return keccak(b"ets-demo-device-%d" % index)
+
+
+@dataclass
+class SimulationResult:
+    """What a site simulation did."""
+
+    devices: int
+    minutes: int
+    transport: str
+    seconds: float
+    frames_answered: int
+    frames_resent: int
+    readings_signed: int
+    readings_anchored: int
+    batches_anchored: int
+    queue: dict[str, int]
+    rejected: dict[str, int]
+    anchor_refused: dict[str, int]
+    alarms: list[tuple[str, str, Decimal]]
+    valves_closed: list[str]
+    events: dict[str, int]
+    chart: Path | None = None
+    start: datetime = DEFAULT_START
+    per_device: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _controllers(devices: int, start: datetime, seed: int, fault_rate: float) -> list[VirtualController]:
+    return fleet(devices, start=start, seed=seed, first_index=SIM_FIRST_DEVICE, fault_rate=fault_rate)
+
+
+def prepare_site(
+    chain: Any,
+    manifest: Any,
+    state_dir: Path,
+    *,
+    devices: int,
+    minutes: int,
+    start: datetime,
+    seed: int,
+    fault_rate: float,
+    password: str,
+) -> Path:
+    """Bind the simulated devices on-chain (once), write their keystores and the site file.
+
+    Returns:
+        The site file.
+    """
+    from eth_account import Account
+
+    from chain.accounts import demo_account, write_keystore
+    from chain.registry import RegistryClient
+
+    registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
+    domain = ReadingDomain(chain.chain_id, manifest.address("EmissionsLedger"))
+    regulator = demo_account("regulator")
+    dry = _controllers(devices, start, seed, fault_rate)
+    entries: list[DeviceEntry] = []
+    quotas: list[QuotaEntry] = []
+    cards: dict[str, str] = {}
+    keys = state_dir / "oracle" / "keys"
+    for i, controller in enumerate(dry):
+        index = SIM_FIRST_DEVICE + i
+        mn = device_mn(index)
+        key = sim_device_key(index)
+        address = DeviceSigner(key, domain).address
+        enterprise = str(demo_account(f"enterprise-{i % _DEMO_ENTERPRISES + 1}").address)
+        if registry.enterprise_of(address) is None:
+            registry.bind_device(regulator, address, enterprise, mn)
+        keystore = keys / f"{mn}.json"
+        if not keystore.exists():
+            write_keystore(Account.from_key(key), keystore, password)
+        entries.append(DeviceEntry(mn=mn, enterprise=enterprise, keystore=keystore))
+        cards[card_id(index)] = enterprise
+        for _ in controller.frames(minutes):
+            pass
+        pollutant = _QUOTA_POLLUTANT[controller.kind]
+        simulated = controller.totals.get(pollutant, Decimal(0))
+        monthly = max(
+            Decimal(1), (simulated * _QUOTA_HEADROOM[i % len(_QUOTA_HEADROOM)]).quantize(Decimal(1))
+        )
+        quotas.append(QuotaEntry(mn=mn, pollutant=pollutant, year=start.year, annual_kg=monthly * 12))
+    site = SiteConfig(devices=entries, quotas=quotas, cards=cards)
+    return site.save(state_dir / "oracle" / "site.json")
+
+
+def run_site_simulation(
+    chain_settings: Any,
+    *,
+    devices: int = 6,
+    minutes: int = 720,
+    transport: Literal["pty", "tcp"] = "pty",
+    seed: int = 2027,
+    fault_rate: float = 0.002,
+    batch_size: int = 256,
+    progress: Callable[[int, int], None] | None = None,
+    chart: bool = True,
+) -> SimulationResult:
+    """Run a simulated site against the deployed suite (see the module docstring).
+
+    Args:
+        chain_settings: ``chain.config.ChainSettings`` (demo mode).
+        devices: controllers.
+        minutes: minute frames per controller.
+        transport: pseudo-terminals (serial) or the TCP platform port.
+        seed: seed of the first controller.
+        fault_rate: per-minute chance of a fault, maintenance, calibration, spike or gap.
+        batch_size: readings per anchored batch.
+        progress: called with (frames answered, frames in all) while running.
+        chart: draw ``<state dir>/oracle/simulation.png``.
+
+    Raises:
+        GatewayConfigError, ChainError: see :class:`~oracle.service.OracleService`.
+    """
+    from chain.accounts import demo_account
+    from chain.compile import compile_contracts
+    from chain.deploy import load_for_chain
+    from chain.errors import ConfigError
+    from chain.tx import ChainClient
+
+    if not chain_settings.demo:
+        raise ConfigError("the site simulation binds devices with public demo keys: set ETS_DEMO=1")
+    began = time.monotonic()
+    has_key = chain_settings.keystore is not None or chain_settings.private_key is not None
+    oracle_account = chain_settings.service_account() if has_key else demo_account("oracle")
+    state_dir: Path = chain_settings.state_dir
+    chain = ChainClient.connect(chain_settings.rpc_url, compile_contracts())
+    manifest = load_for_chain(chain, chain_settings.manifest_path)
+    queue_path = state_dir / "oracle" / "queue.db"
+    start = _resume_start(queue_path, devices)
+    password = (
+        chain_settings.keystore_password.get_secret_value()
+        if chain_settings.keystore_password is not None
+        else DEMO_KEYSTORE_PASSWORD
+    )
+    site_path = prepare_site(
+        chain, manifest, state_dir, devices=devices, minutes=minutes, start=start, seed=seed,
+        fault_rate=fault_rate, password=password,
+    )  # fmt: skip
+    controllers = _controllers(devices, start, seed, fault_rate)
+    settings = OracleSettings(
+        site=site_path, keystore_password=SecretStr(password), queue=queue_path,
+        batch_size=batch_size, batch_age_seconds=2.0, anchor_interval=0.5,
+        tcp_port=0 if transport == "tcp" else None,
+    )  # fmt: skip
+    if transport == "pty":
+        simulation = run_on_pty(controllers, frames=minutes, start=False)
+        settings = settings.model_copy(update={"serial_ports": simulation.ports})
+        service = OracleService(
+            settings, SiteConfig.load(site_path), chain=chain, manifest=manifest,
+            oracle_account=oracle_account, queue_path=queue_path,
+        )  # fmt: skip
+        service.start()
+    else:
+        service = OracleService(
+            settings, SiteConfig.load(site_path), chain=chain, manifest=manifest,
+            oracle_account=oracle_account, queue_path=queue_path,
+        )  # fmt: skip
+        service.start()
+        host, port = service.tcp_address or ("127.0.0.1", 0)
+        simulation = run_over_tcp(controllers, host, port, frames=minutes, start=False)
+    alarms: list[tuple[str, str, Decimal]] = []
+    try:
+        simulation.start()
+        total = sum(
+            minutes + 1 + (start + timedelta(minutes=minutes)).month - start.month for _ in controllers
+        )
+        while not simulation.join(timeout=0.5):
+            if progress is not None:
+                progress(sum(s.answered for s in simulation.stats().values()), total)
+        if simulation.errors:
+            raise RuntimeError(f"controllers failed: {simulation.errors}")
+        stats = simulation.stats()
+        if progress is not None:
+            progress(sum(s.answered for s in stats.values()), total)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            step = service.anchorer.step(flush=True)
+            q = service.queue.stats()
+            if q.readings["UNBATCHED"] == 0 and q.batches["CUT"] == 0 and q.batches["SUBMITTED"] == 0:
+                break
+            if step.refused and not (step.sent or step.anchored):
+                break  # refused by the ledger: counted in the result, retrying will not help
+            time.sleep(0.2)
+        status = service.status()
+        valves = []
+        for mn in service.gateway.devices:
+            controller = service.gateway.quota(mn)
+            if controller is not None and not controller.valve_open:
+                valves.append(mn)
+        alarms = _alarms(service)
+        chart_path = _chart(service, state_dir / "oracle" / "simulation.png") if chart else None
+    finally:
+        simulation.stop()
+        service.stop()
+    events: dict[str, int] = {}
+    for s in stats.values():
+        for name, n in s.events.items():
+            events[name] = events.get(name, 0) + n
+    return SimulationResult(
+        devices=devices,
+        minutes=minutes,
+        transport=transport,
+        seconds=time.monotonic() - began,
+        frames_answered=sum(s.answered for s in stats.values()),
+        frames_resent=int(status["gateway"]["frames_resent"]),
+        readings_signed=int(status["gateway"]["readings_signed"]),
+        readings_anchored=int(status["queue"]["readings"]["ANCHORED"]),
+        batches_anchored=int(status["queue"]["batches"]["ANCHORED"]),
+        queue=dict(status["queue"]["readings"]),
+        rejected=dict(status["gateway"]["rejected"]),
+        anchor_refused=dict(status["anchoring"]["refused"]),
+        alarms=alarms,
+        valves_closed=valves,
+        events=events,
+        chart=chart_path,
+        start=start,
+        per_device={
+            mn: {"answered": s.answered, "resent": s.resent, "swipes": s.card_swipes, "totals": s.totals}
+            for mn, s in stats.items()
+        },
+    )
+
+
+def _resume_start(queue_path: Path, devices: int) -> datetime:
+    """The simulated period starts after the latest frame the queue holds (re-runs continue)."""
+    if not queue_path.exists():
+        return DEFAULT_START
+    from oracle.gateway import CHINA_STANDARD_TIME
+    from oracle.queue import Queue
+
+    with Queue(queue_path) as queue:
+        times = [t for (mn, _cn), t in queue.last_frame_times().items()
+                 if mn in {device_mn(SIM_FIRST_DEVICE + i) for i in range(devices)}]  # fmt: skip
+    if not times:
+        return DEFAULT_START
+    latest = datetime.fromtimestamp(max(times), CHINA_STANDARD_TIME).replace(tzinfo=None)
+    return latest + timedelta(minutes=1)
+
+
+def _alarms(service: OracleService) -> list[tuple[str, str, Decimal]]:
+    """(device code, pollutant, threshold) of every quota alarm raised in the current month."""
+    out: list[tuple[str, str, Decimal]] = []
+    for mn in service.gateway.devices:
+        controller = service.gateway.quota(mn)
+        if controller is not None:
+            for code, balance in controller.snapshot().balances.items():
+                out.extend((mn, code, threshold) for threshold in balance.alarms)
+    return out
+
+
+def _chart(service: OracleService, path: Path) -> Path:
+    """Flow of the first device (daily cycle) and each device's quota use through the month."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from oracle.gateway import CHINA_STANDARD_TIME
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    devices = service.gateway.devices
+    for n, (mn, address) in enumerate(devices.items()):
+        rows = [s.signed.reading for s in service.queue.device_readings(address)]
+        controller = service.gateway.quota(mn)
+        if n == 0:
+            flow = [
+                (r.time, r.amount) for r in rows if r.pollutant in ("w00000", "a00000") and r.unit != "m3"
+            ]
+            if flow:
+                top.plot([_local(t, CHINA_STANDARD_TIME) for t, _ in flow], [float(v) for _, v in flow],
+                         lw=0.8, color="tab:blue")  # fmt: skip
+                top.set_ylabel(f"flow of {mn} ({rows[0].unit if rows else ''})")
+                top.set_title("Simulated minute data: production follows the time of day")
+        if controller is None:
+            continue
+        snapshot = controller.snapshot()
+        for code, balance in snapshot.balances.items():
+            if balance.loaded_kg <= 0:
+                continue
+            used = Decimal(0)
+            xs, ys = [], []
+            for r in rows:
+                if r.pollutant == code and r.unit == "kg":
+                    used += r.amount
+                    xs.append(_local(r.time, CHINA_STANDARD_TIME))
+                    ys.append(float(used / balance.loaded_kg * 100))
+            bottom.plot(xs, ys, lw=1.2, label=f"{mn} {code}")
+    for level in (80, 90, 100):
+        bottom.axhline(level, color="grey", ls="--", lw=0.7)
+    bottom.set_ylabel("monthly quota used (%)")
+    bottom.set_title("Card-swipe quota: alarms at 80 / 90 %, valve closes at 100 %")
+    bottom.legend(fontsize=7, ncol=3)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _local(unix: int, zone: Any) -> datetime:
+    return datetime.fromtimestamp(unix, zone).replace(tzinfo=None)
