@@ -726,7 +726,7 @@ def oracle_run(
                 f"frames {s['gateway']['frames']}  readings {s['gateway']['readings_signed']}  "
                 f"anchored {s['anchoring']['readings_anchored']}  queue {s['queue']['readings']}"
             )
-    _print_json(service.status())
+    _print_json(service.final_status)
 
 
 @oracle_app.command("simulate")

@@ -221,6 +221,7 @@ class OracleService:
             )
         )
         self.last_report = AnchorReport()
+        self.final_status: dict[str, Any] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -285,6 +286,7 @@ class OracleService:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        self.final_status = self.status()
         self.queue.close()
 
     def __enter__(self) -> Self:
