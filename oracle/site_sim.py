@@ -327,13 +327,11 @@ def _chart(service: OracleService, path: Path) -> Path:
         rows = [s.signed.reading for s in service.queue.device_readings(address)]
         controller = service.gateway.quota(mn)
         if n == 0:
-            flow = [
-                (r.time, r.amount) for r in rows if r.pollutant in ("w00000", "a00000") and r.unit != "m3"
-            ]
+            flow = [r for r in rows if r.pollutant in ("w00000", "a00000") and r.unit not in ("m3", "")]
             if flow:
-                top.plot([_local(t, CHINA_STANDARD_TIME) for t, _ in flow], [float(v) for _, v in flow],
-                         lw=0.8, color="tab:blue")  # fmt: skip
-                top.set_ylabel(f"flow of {mn} ({rows[0].unit if rows else ''})")
+                xs = [_local(r.time, CHINA_STANDARD_TIME) for r in flow]
+                top.plot(xs, [float(r.amount) for r in flow], lw=0.8, color="tab:blue")
+                top.set_ylabel(f"flow of {mn} ({flow[0].unit})")
                 top.set_title("Simulated minute data: production follows the time of day")
         if controller is None:
             continue
