@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -269,15 +268,3 @@ class Anchorer:
 
 def _hex(raw: bytes) -> str:
     return "0x" + raw.hex()
-
-
-def wait_until_anchored(anchorer: Anchorer, *, timeout: float, interval: float = 0.2) -> bool:
-    """Step (flushing) until nothing is unbatched or pending, or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        anchorer.step(flush=True)
-        stats = anchorer.queue.stats()
-        if stats.readings["UNBATCHED"] == 0 and not anchorer.queue.pending_batches():
-            return True
-        time.sleep(interval)
-    return False

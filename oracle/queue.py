@@ -951,10 +951,6 @@ class Queue:
                 sa.select(state_table.c.value).where(state_table.c.key == key)
             ).scalar_one_or_none()
 
-    def put_state(self, key: str, value: str) -> None:
-        """Write a gateway state document (its own transaction)."""
-        self.append((), state={key: value})
-
     def tree(self, batch_id: bytes | str) -> StandardMerkleTree:
         """The batch's standard Merkle tree, rebuilt from its readings' digests.
 

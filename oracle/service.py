@@ -307,6 +307,7 @@ class OracleService:
             "gateway": self.gateway.stats.snapshot(),
             "anchoring": self.anchorer.stats.snapshot(),
             "queue": {"readings": queue.readings, "batches": queue.batches},
+            "last_step": self.last_report.__dict__,
             "links": links,
         }
 
