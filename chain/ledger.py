@@ -422,6 +422,16 @@ class LedgerClient:
             for log in self.contract.events.BatchAnchored().process_receipt(receipt, errors=DISCARD)
         ]
 
+    def anchoring_logs(self, record: AnchoredBatch) -> list[Any]:
+        """The ``BatchAnchored`` logs of an anchored batch, from the block its record names."""
+        return list(
+            self.contract.events.BatchAnchored().get_logs(
+                from_block=record.anchored_block,
+                to_block=record.anchored_block,
+                argument_filters={"batchId": record.batch_id},
+            )
+        )
+
     def totals(self, batch_id: bytes | str) -> tuple[BatchTotal, ...]:
         """The totals of an anchored batch, from its event, checked against the stored hash.
 
@@ -430,12 +440,7 @@ class LedgerClient:
             InvalidInputError: the event's totals do not match the stored hash.
         """
         record = self.batch(batch_id)
-        logs = self.contract.events.BatchAnchored().get_logs(
-            from_block=record.anchored_block,
-            to_block=record.anchored_block,
-            argument_filters={"batchId": record.batch_id},
-        )
-        for log in logs:
+        for log in self.anchoring_logs(record):
             totals = _event(log).totals
             if hash_totals(totals) == record.totals_hash:
                 return totals
@@ -535,11 +540,7 @@ class LedgerAnchorPort:
             if not self.ledger.is_anchored(batch_id):
                 return None
             record = self.ledger.batch(batch_id)
-            logs = self.ledger.contract.events.BatchAnchored().get_logs(
-                from_block=record.anchored_block,
-                to_block=record.anchored_block,
-                argument_filters={"batchId": batch_id},
-            )
+            logs = self.ledger.anchoring_logs(record)
             tx = bytes(HexBytes(logs[0]["transactionHash"])) if logs else bytes(32)
             return AnchorReceipt(tx, record.anchored_block, True)
 

@@ -44,6 +44,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Final, Protocol
 
 from oracle.errors import (
@@ -54,6 +55,7 @@ from oracle.errors import (
     ReadingDuplicateError,
     ReadingSignatureError,
     ReadingValueError,
+    ReplayedFrameError,
     UnknownCardError,
     UnknownDeviceError,
     UnregisteredDeviceError,
@@ -84,6 +86,7 @@ SIGNED_SUFFIXES: Final = frozenset({"Rtd", "Avg", "Cou"})
 _ASCII_UNITS: Final = str.maketrans({"³": "3", "²": "2", "°": "deg", "µ": "u"})
 
 
+@lru_cache(maxsize=256)
 def signed_unit(unit: str) -> str:
     """The ASCII form of a unit that goes into a signed reading (``"mg/m³"`` → ``"mg/m3"``)."""
     return unit.translate(_ASCII_UNITS)
@@ -197,7 +200,6 @@ class Gateway:
         self.stats = GatewayStats()
         self._on_alarm = on_alarm
         self._lock = threading.Lock()
-        self._units: dict[str, str] = {"": ""}
         last_sequences = queue.last_sequences()
         self._signers: dict[str, DeviceSigner] = {}
         self._enterprises: dict[str, str] = {}  # device address -> enterprise
@@ -261,37 +263,19 @@ class Gateway:
             try:
                 checked = self.qc.check(frame)
             except FrameRejectedError as error:
-                if type(error).__name__ == "ReplayedFrameError":
+                if isinstance(error, ReplayedFrameError):
                     self._resent(frame)
                 else:
                     self._reject(type(error).__name__, frame.mn, str(error))
                 return
             if frame.datatime is None:  # QC refuses data frames without one; others give no readings
                 return
-            key = FrameKey(frame.mn, frame.cn, int(frame.datatime.replace(tzinfo=self.zone).timestamp()))
             signed, statuses = self._sign(signer, checked)
             controller = self._quotas.get(frame.mn)
-            alarms: list[QuotaAlarm] = []
-            state: dict[str, str] = {}
-            if controller is not None:
-                before = controller.snapshot()
-                alarms = controller.observe(frame)
-                state[_state_key(frame.mn)] = json.dumps(controller.snapshot().to_dict())
-            try:
-                self.queue.append(signed, qc=statuses, frame=key, state=state)
-            except FrameAlreadyStoredError:
-                if controller is not None:
-                    controller.restore(before)
-                self._resent(frame)
+            before = None if controller is None else controller.snapshot()
+            alarms = [] if controller is None else controller.observe(frame)
+            if not self._commit(frame, controller, before, signed, statuses):
                 return
-            except ReadingDuplicateError as error:
-                # Cannot happen with this gateway's own signers; a second gateway signing
-                # with the same key would cause it. The other readings are stored.
-                self._reject("duplicate_sequence", frame.mn, str(error))
-            except BaseException:
-                if controller is not None:
-                    controller.restore(before)
-                raise
             with self.stats._lock:
                 self.stats.frames += 1
                 self.stats.readings_signed += len(signed)
@@ -299,6 +283,43 @@ class Gateway:
         if self._on_alarm is not None:
             for alarm in alarms:
                 self._on_alarm(alarm)
+
+    def _commit(
+        self,
+        frame: Frame,
+        controller: QuotaController | None,
+        before: QuotaState | None,
+        signed: Sequence[SignedReading] = (),
+        statuses: Sequence[str] = (),
+    ) -> bool:
+        """Store the frame's readings, its key and the quota controller's state in one
+        transaction. On a re-sent frame or a failed write the controller goes back to
+        ``before``. Returns ``False`` for a re-sent frame (already stored)."""
+        assert frame.datatime is not None
+        key = FrameKey(frame.mn, frame.cn, self._unix(frame.datatime))
+        state = (
+            {} if controller is None else {_state_key(frame.mn): json.dumps(controller.snapshot().to_dict())}
+        )
+        try:
+            self.queue.append(signed, qc=statuses, frame=key, state=state)
+        except FrameAlreadyStoredError:
+            if controller is not None and before is not None:
+                controller.restore(before)
+            self._resent(frame)
+            return False
+        except ReadingDuplicateError as error:
+            # Cannot happen with this gateway's own signers; a second gateway signing
+            # with the same key would cause it. The other readings are stored.
+            self._reject("duplicate_sequence", frame.mn, str(error))
+        except BaseException:
+            if controller is not None and before is not None:
+                controller.restore(before)
+            raise
+        return True
+
+    def _unix(self, datatime: datetime) -> int:
+        """Unix seconds of a DataTime in the devices' zone."""
+        return int(datatime.replace(tzinfo=self.zone).timestamp())
 
     def _sign(
         self, signer: DeviceSigner, checked: Iterable[QcReading]
@@ -308,7 +329,6 @@ class Gateway:
         filled = unsignable = 0
         unix = 0
         last_time: datetime | None = None
-        units = self._units
         for r in checked:
             if r.suffix not in SIGNED_SUFFIXES:
                 continue
@@ -317,7 +337,7 @@ class Gateway:
                 continue
             if r.time is not last_time:
                 last_time = r.time
-                unix = int(r.time.replace(tzinfo=self.zone).timestamp())
+                unix = self._unix(r.time)
             try:
                 value, decimals = scale_decimal(r.text)
                 reading = signer.sign(
@@ -325,7 +345,7 @@ class Gateway:
                     pollutant=r.code,
                     value=value,
                     decimals=decimals,
-                    unit=units.get(r.unit) or units.setdefault(r.unit, signed_unit(r.unit)),
+                    unit=signed_unit(r.unit),
                     flag=r.flag.value if r.flag is not None else "N",
                 )
             except ReadingValueError as error:
@@ -354,24 +374,14 @@ class Gateway:
         if controller is None or card is None or frame.datatime is None:
             self._reject("swipe_unusable", frame.mn, "card swipe without CardId, DataTime or quota")
             return
-        key = FrameKey(frame.mn, frame.cn, int(frame.datatime.replace(tzinfo=self.zone).timestamp()))
         before = controller.snapshot()
         try:
             loaded = controller.swipe(card, at=frame.datatime)
         except (UnknownCardError, ForeignCardError) as error:
             self._reject(type(error).__name__, frame.mn, str(error))
             return
-        try:
-            self.queue.append(
-                (), frame=key, state={_state_key(frame.mn): json.dumps(controller.snapshot().to_dict())}
-            )
-        except FrameAlreadyStoredError:
-            controller.restore(before)
-            self._resent(frame)
+        if not self._commit(frame, controller, before):
             return
-        except BaseException:
-            controller.restore(before)
-            raise
         with self.stats._lock:
             self.stats.swipes += 1
         logger.info(

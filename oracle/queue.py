@@ -354,6 +354,12 @@ class QueueStats:
     readings: dict[str, int]
     batches: dict[str, int]
 
+    @property
+    def settled(self) -> bool:
+        """Nothing left to do: every reading is in a batch and every batch is anchored."""
+        r = self.readings
+        return r["UNBATCHED"] == r[BatchStatus.CUT.value] == r[BatchStatus.SUBMITTED.value] == 0
+
 
 # --- the queue ------------------------------------------------------------------------------
 

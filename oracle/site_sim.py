@@ -206,28 +206,25 @@ def run_site_simulation(
         batch_size=batch_size, batch_age_seconds=2.0, anchor_interval=0.5,
         tcp_port=0 if transport == "tcp" else None,
     )  # fmt: skip
-    if transport == "pty":
-        simulation = run_on_pty(controllers, frames=minutes, start=False)
-        settings = settings.model_copy(update={"serial_ports": simulation.ports})
-        service = OracleService(
-            settings, SiteConfig.load(site_path), chain=chain, manifest=manifest,
-            oracle_account=oracle_account, queue_path=queue_path,
-        )  # fmt: skip
-        service.start()
+    # Pseudo-terminals exist before the gateway opens them; a TCP port before controllers connect.
+    pty = run_on_pty(controllers, frames=minutes, start=False) if transport == "pty" else None
+    if pty is not None:
+        settings = settings.model_copy(update={"serial_ports": pty.ports})
+    service = OracleService(
+        settings, SiteConfig.load(site_path), chain=chain, manifest=manifest,
+        oracle_account=oracle_account, queue_path=queue_path,
+    )  # fmt: skip
+    service.start()
+    if pty is not None:
+        simulation = pty
     else:
-        service = OracleService(
-            settings, SiteConfig.load(site_path), chain=chain, manifest=manifest,
-            oracle_account=oracle_account, queue_path=queue_path,
-        )  # fmt: skip
-        service.start()
         host, port = service.tcp_address or ("127.0.0.1", 0)
         simulation = run_over_tcp(controllers, host, port, frames=minutes, start=False)
     alarms: list[tuple[str, str, Decimal]] = []
     try:
         simulation.start()
-        total = sum(
-            minutes + 1 + (start + timedelta(minutes=minutes)).month - start.month for _ in controllers
-        )
+        months = (start + timedelta(minutes=minutes)).month - start.month
+        total = len(controllers) * (minutes + 1 + months)  # minute frames and card swipes
         while not simulation.join(timeout=0.5):
             if progress is not None:
                 progress(sum(s.answered for s in simulation.stats().values()), total)
@@ -240,7 +237,7 @@ def run_site_simulation(
         while time.monotonic() < deadline:
             step = service.anchorer.step(flush=True)
             q = service.queue.stats()
-            if q.readings["UNBATCHED"] == 0 and q.batches["CUT"] == 0 and q.batches["SUBMITTED"] == 0:
+            if q.settled:
                 break
             if step.refused and not (step.sent or step.anchored):
                 break  # refused by the ledger: counted in the result, retrying will not help
@@ -292,9 +289,9 @@ def _resume_start(queue_path: Path, devices: int) -> datetime:
     from oracle.gateway import CHINA_STANDARD_TIME
     from oracle.queue import Queue
 
+    simulated = {device_mn(SIM_FIRST_DEVICE + i) for i in range(devices)}
     with Queue(queue_path) as queue:
-        times = [t for (mn, _cn), t in queue.last_frame_times().items()
-                 if mn in {device_mn(SIM_FIRST_DEVICE + i) for i in range(devices)}]  # fmt: skip
+        times = [t for (mn, _cn), t in queue.last_frame_times().items() if mn in simulated]
     if not times:
         return DEFAULT_START
     latest = datetime.fromtimestamp(max(times), CHINA_STANDARD_TIME).replace(tzinfo=None)

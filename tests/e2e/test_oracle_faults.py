@@ -104,7 +104,7 @@ def _assert_exactly_once(c: Chain, queue_path: Path, site: SiteConfig, frames_pe
     with Queue(queue_path) as queue:
         assert queue.frame_count() == frames_per_device * len(site.devices)
         stats = queue.stats()
-        assert stats.readings["UNBATCHED"] == stats.readings["CUT"] == stats.readings["SUBMITTED"] == 0
+        assert stats.settled
         last = queue.last_sequences()
         batches = queue.batches()
         assert all(c.ledger.is_anchored(b.batch_id) for b in batches)
@@ -153,7 +153,7 @@ def test_chain_node_killed_and_restarted_while_readings_flow_anchors_every_readi
             own_node.start()  # same port, state from the last dump
             assert simulation.join(timeout=120), "controllers did not finish"
             sent = simulation.stats()
-        _wait(lambda: _settled(service.queue), 90, "everything anchored after the restart")
+        _wait(lambda: service.queue.stats().settled, 90, "everything anchored after the restart")
         assert service.anchorer.stats.outages >= 1
     assert readings_at_kill > 0
     assert all(s.answered == FRAMES and s.unanswered == 0 for s in sent.values())
@@ -163,11 +163,6 @@ def test_chain_node_killed_and_restarted_while_readings_flow_anchors_every_readi
 def _listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _settled(queue: Queue) -> bool:
-    stats = queue.stats()
-    return stats.readings["UNBATCHED"] == stats.readings["CUT"] == stats.readings["SUBMITTED"] == 0
 
 
 # --- the gateway process dies ---------------------------------------------------------------
