@@ -94,7 +94,15 @@ from oracle.gateway import CHINA_STANDARD_TIME, SIGNED_SUFFIXES, Gateway, Gatewa
 from oracle.hj212 import CN_MINUTE_DATA, FrameError, crc16, encode, parse
 from oracle.qc import QcStatus, QualityControl
 from oracle.queue import FrameKey, Queue
-from oracle.signing import KECCAK_BACKEND, DeviceSigner, ReadingDomain, SignedReading, keccak, scale_decimal
+from oracle.signing import (
+    KECCAK_BACKEND,
+    DeviceSigner,
+    ReadingDomain,
+    ReadingFields,
+    SignedFrame,
+    keccak,
+    scale_decimal,
+)
 
 console = Console(stderr=True)
 
@@ -274,13 +282,13 @@ def measure_stages(frames: Sequence[bytes], path: Path, progress: Progress) -> d
     seconds["qc"] = time.perf_counter() - started
     progress.advance(task)
 
-    # What the gateway signs, prepared outside the timing: (signer, key, kwargs) per reading.
+    # What the gateway signs, prepared outside the timing: (signer, fields, statuses, key) per frame.
     signers = {d.mn: DeviceSigner(d.key, DOMAIN) for d in gateway_devices()}
-    jobs: list[tuple[DeviceSigner, list[dict[str, object]], list[str], FrameKey]] = []
+    jobs: list[tuple[DeviceSigner, list[ReadingFields], list[str], FrameKey]] = []
     for frame, readings in zip(parsed, checked, strict=True):
         assert frame.datatime is not None
         unix = int(frame.datatime.replace(tzinfo=CHINA_STANDARD_TIME).timestamp())
-        kwargs: list[dict[str, object]] = []
+        fields: list[ReadingFields] = []
         statuses: list[str] = []
         for r in readings:
             if r.suffix not in SIGNED_SUFFIXES:
@@ -289,19 +297,15 @@ def measure_stages(frames: Sequence[bytes], path: Path, progress: Progress) -> d
             value, decimals = scale_decimal(r.text)
             flag = r.flag.value if r.flag is not None else "N"
             unit = signed_unit(r.unit)
-            kwargs.append(
-                {"time": unix, "pollutant": r.code, "value": value, "decimals": decimals, "unit": unit,
-                 "flag": flag}
-            )  # fmt: skip
+            fields.append(ReadingFields(unix, r.code, value, decimals, unit, flag))
             statuses.append(r.status.value)
-        jobs.append((signers[frame.mn], kwargs, statuses, FrameKey(frame.mn, frame.cn, unix)))
+        jobs.append((signers[frame.mn], fields, statuses, FrameKey(frame.mn, frame.cn, unix)))
     readings_count = sum(len(k) for _, k, _, _ in jobs)
 
-    signed: list[list[SignedReading]] = []
+    signed: list[SignedFrame] = []
     started = time.perf_counter()
-    for signer, kwargs, _, _ in jobs:
-        sign = signer.sign
-        signed.append([sign(**kw) for kw in kwargs])  # type: ignore[arg-type]
+    for signer, fields, _, _ in jobs:
+        signed.append(signer.sign_frame(fields))
     seconds["sign"] = time.perf_counter() - started
     progress.advance(task)
 
@@ -309,8 +313,8 @@ def measure_stages(frames: Sequence[bytes], path: Path, progress: Progress) -> d
     try:
         append = queue.append
         started = time.perf_counter()
-        for (_, _, statuses, key), readings_of_frame in zip(jobs, signed, strict=True):
-            append(readings_of_frame, qc=statuses, frame=key)
+        for (_, _, statuses, key), signed_frame in zip(jobs, signed, strict=True):
+            append((signed_frame,), qc=statuses, frame=key)
         seconds["queue"] = time.perf_counter() - started
         progress.advance(task)
 

@@ -2,8 +2,10 @@
 reading verification and the ``BatchAnchored`` events.
 
 The client takes plain values: :class:`BatchAnchor` for a batch (:func:`batch_anchor_of` builds
-one from any object with the attributes of ``oracle.queue.Batch``) and any object with the
-attributes of ``oracle.signing.Reading`` for a reading, so ``oracle`` never needs web3.
+one from any object with the attributes of ``oracle.queue.Batch``), any object with the
+attributes of ``oracle.signing.Reading`` for a reading (:class:`ReadingLike`) and of
+``oracle.signing.FrameWitness`` for the frame signature that covers it (:class:`FrameWitnessLike`),
+so ``oracle`` never needs web3 and ``chain`` never imports ``oracle``.
 """
 
 from __future__ import annotations
@@ -228,6 +230,35 @@ def reading_tuple(reading: ReadingLike) -> tuple[Any, ...]:
     )
 
 
+class FrameWitnessLike(Protocol):
+    """The frame signature of a reading (``oracle.signing.FrameWitness`` has it): the struct
+    hashes of the frame's readings in frame order, the reading's index among them, and the
+    device's 65-byte signature over the frame digest."""
+
+    @property
+    def hashes(self) -> Sequence[bytes]: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def signature(self) -> bytes: ...
+
+
+def frame_tuple(witness: FrameWitnessLike) -> tuple[list[bytes], int, bytes]:
+    """The ``SignedFrame`` struct's ABI tuple ``(readings, index, signature)``.
+
+    The index and signature are passed as they are (the contract answers false for a bad one),
+    so tests can ask about malformed witnesses.
+
+    Raises:
+        InvalidInputError: a hash is not 32 bytes, or the index is not a uint256.
+    """
+    return (
+        [_bytes32(h, "reading hash") for h in witness.hashes],
+        _uint(witness.index, "frame index", 2**256 - 1),
+        bytes(witness.signature),
+    )
+
+
 @dataclass(frozen=True)
 class AnchoredBatch:
     """An anchored batch as the ledger stores it (totals: see :meth:`LedgerClient.totals`)."""
@@ -375,28 +406,51 @@ class LedgerClient:
         )
 
     def reading_digest(self, reading: ReadingLike) -> bytes:
-        """The contract's EIP-712 digest of a reading."""
+        """The contract's EIP-712 digest of a reading (``Reading`` as primary type: the leaf value)."""
         return bytes(self.chain.call(self.contract.functions.readingDigest(reading_tuple(reading))))
+
+    def reading_hash(self, reading: ReadingLike) -> bytes:
+        """The contract's EIP-712 ``hashStruct`` of a reading (a frame's ``readings`` member)."""
+        return bytes(self.chain.call(self.contract.functions.hashReading(reading_tuple(reading))))
+
+    def frame_digest(self, hashes: Iterable[bytes | str]) -> bytes:
+        """The contract's EIP-712 digest of a ``Frame`` of readings with these struct hashes, in
+        frame order: what the device signs.
+
+        Raises:
+            InvalidInputError: a hash is not 32 bytes.
+        """
+        args = [_bytes32(h, "reading hash") for h in hashes]
+        return bytes(self.chain.call(self.contract.functions.frameDigest(args)))
 
     def hash_totals(self, totals: Sequence[BatchTotal]) -> bytes:
         """The contract's ``keccak256(abi.encode(totals))`` (see :func:`hash_totals`)."""
         return bytes(self.chain.call(self.contract.functions.hashTotals([t.as_tuple() for t in totals])))
 
     def verify_reading(
-        self, batch_id: bytes | str, reading: ReadingLike, signature: bytes, proof: Iterable[bytes | str]
+        self,
+        batch_id: bytes | str,
+        reading: ReadingLike,
+        witness: FrameWitnessLike,
+        proof: Iterable[bytes | str],
     ) -> bool:
-        """Ask the contract whether the signed reading is in the anchored batch.
+        """Ask the contract whether the reading, signed by its device in a frame, is in the
+        anchored batch.
 
         Args:
             batch_id: the batch.
             reading: the reading's fields (e.g. ``SignedReading.reading``).
-            signature: the device's 65-byte signature.
+            witness: its frame signature (e.g. ``SignedReading.witness``): the frame's reading
+                hashes, the reading's index among them, the device's signature of the frame.
             proof: the reading's Merkle proof (bytes or 0x-hex nodes).
+
+        Raises:
+            InvalidInputError: a field does not fit its Solidity type.
         """
         fn = self.contract.functions.verifyReading(
             _bytes32(batch_id, "batch id"),
             reading_tuple(reading),
-            bytes(signature),
+            frame_tuple(witness),
             [_bytes32(node, "proof node") for node in proof],
         )
         return bool(self.chain.call(fn))
@@ -588,12 +642,14 @@ __all__ = [
     "BatchAnchor",
     "BatchAnchoredEvent",
     "BatchTotal",
+    "FrameWitnessLike",
     "LedgerAnchorPort",
     "LedgerClient",
     "ReadingLike",
     "batch_anchor_of",
     "batch_id_of",
     "bytes8_of",
+    "frame_tuple",
     "hash_totals",
     "reading_tuple",
     "text_of",

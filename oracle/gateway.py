@@ -15,8 +15,9 @@ Per data frame:
    answer was lost) is answered and not stored again; a frame QC refuses (older than the last
    accepted, no DataTime) is answered, counted and logged, since re-sending cannot fix it;
 3. every **measured** value that describes the discharge is signed with the device key, one
-   EIP-712 signature per reading: the interval concentration (``Avg``, or ``Rtd`` in real-time
-   data) in its concentration unit and the interval total (``Cou``) in its total unit. ``Min``
+   EIP-712 signature per frame covering all of the frame's readings (see :mod:`oracle.signing`):
+   the interval concentration (``Avg``, or ``Rtd`` in real-time data) in its concentration unit
+   and the interval total (``Cou``) in its total unit, each a reading of its own. ``Min``
    and ``Max`` serve quality control only. Readings QC *filled* into a gap are estimates made
    here, not measurements: they are counted and logged, never signed or anchored, so the
    anchored record holds only what the device measured and a gap stays visible as a gap.
@@ -28,7 +29,7 @@ Per data frame:
 Card-swipe frames (``CN_CARD_SWIPE``) load the month's quota; an unknown or foreign card is
 refused (counted and logged) and the frame answered.
 
-Readings signed elsewhere (a controller that signs on its own) enter through
+Frames signed elsewhere (a controller that signs on its own) enter through
 :meth:`Gateway.accept_signed`: the signature must recover to the claimed device, and the
 device must be bound on-chain to the enterprise they are filed for.
 
@@ -64,7 +65,15 @@ from oracle.hj212 import CN_CARD_SWIPE, Frame
 from oracle.qc import QcReading, QcStatus, QualityControl
 from oracle.queue import FrameKey, Queue
 from oracle.quota import QuotaAlarm, QuotaController, QuotaState
-from oracle.signing import DeviceSigner, ReadingDomain, SignedReading, scale_decimal, verify
+from oracle.signing import (
+    DeviceSigner,
+    Reading,
+    ReadingDomain,
+    ReadingFields,
+    SignedFrame,
+    scale_decimal,
+    verify_frame,
+)
 
 __all__ = [
     "CHINA_STANDARD_TIME",
@@ -271,6 +280,7 @@ class Gateway:
             if frame.datatime is None:  # QC refuses data frames without one; others give no readings
                 return
             signed, statuses = self._sign(signer, checked)
+            readings = 0 if signed is None else len(signed.readings)
             controller = self._quotas.get(frame.mn)
             before = None if controller is None else controller.snapshot()
             alarms = [] if controller is None else controller.observe(frame)
@@ -278,7 +288,7 @@ class Gateway:
                 return
             with self.stats._lock:
                 self.stats.frames += 1
-                self.stats.readings_signed += len(signed)
+                self.stats.readings_signed += readings
                 self.stats.alarms += len(alarms)
         if self._on_alarm is not None:
             for alarm in alarms:
@@ -289,7 +299,7 @@ class Gateway:
         frame: Frame,
         controller: QuotaController | None,
         before: QuotaState | None,
-        signed: Sequence[SignedReading] = (),
+        signed: SignedFrame | None = None,
         statuses: Sequence[str] = (),
     ) -> bool:
         """Store the frame's readings, its key and the quota controller's state in one
@@ -301,7 +311,7 @@ class Gateway:
             {} if controller is None else {_state_key(frame.mn): json.dumps(controller.snapshot().to_dict())}
         )
         try:
-            self.queue.append(signed, qc=statuses, frame=key, state=state)
+            self.queue.append(() if signed is None else (signed,), qc=statuses, frame=key, state=state)
         except FrameAlreadyStoredError:
             if controller is not None and before is not None:
                 controller.restore(before)
@@ -323,10 +333,12 @@ class Gateway:
 
     def _sign(
         self, signer: DeviceSigner, checked: Iterable[QcReading]
-    ) -> tuple[list[SignedReading], list[str]]:
-        signed: list[SignedReading] = []
+    ) -> tuple[SignedFrame | None, list[str]]:
+        """The frame's signable readings signed as one frame (``None`` when there are none),
+        with their QC statuses."""
+        items: list[ReadingFields] = []
         statuses: list[str] = []
-        filled = unsignable = 0
+        filled = 0
         unix = 0
         last_time: datetime | None = None
         for r in checked:
@@ -340,33 +352,43 @@ class Gateway:
                 unix = self._unix(r.time)
             try:
                 value, decimals = scale_decimal(r.text)
-                reading = signer.sign(
-                    time=unix,
-                    pollutant=r.code,
-                    value=value,
-                    decimals=decimals,
-                    unit=signed_unit(r.unit),
-                    flag=r.flag.value if r.flag is not None else "N",
-                )
             except ReadingValueError as error:
-                unsignable += 1
-                logger.warning(
-                    "reading not signable: %s",
-                    error,
-                    extra={"device": signer.address, "pollutant": r.code, "suffix": r.suffix},
-                )
+                self._unsignable(signer, r, error)
                 continue
-            signed.append(reading)
+            flag = r.flag.value if r.flag is not None else "N"
+            items.append(ReadingFields(unix, r.code, value, decimals, signed_unit(r.unit), flag))
             statuses.append(r.status.value)
-        if filled or unsignable:
+        if filled:
             with self.stats._lock:
                 self.stats.readings_filled += filled
-                self.stats.readings_unsignable += unsignable
-            if filled:
-                logger.info(
-                    "gap filled by QC, not anchored: %d readings", filled, extra={"device": signer.address}
-                )
-        return signed, statuses
+            logger.info(
+                "gap filled by QC, not anchored: %d readings", filled, extra={"device": signer.address}
+            )
+        if not items:
+            return None, statuses
+        try:
+            return signer.sign_frame(items), statuses
+        except ReadingValueError:
+            pass  # rare: find the readings that do not fit their types, sign the others
+        kept: list[ReadingFields] = []
+        kept_statuses: list[str] = []
+        for item, status in zip(items, statuses, strict=True):
+            try:
+                Reading(signer.address, 0, *item)
+            except ReadingValueError as error:
+                self._unsignable(signer, item, error)
+                continue
+            kept.append(item)
+            kept_statuses.append(status)
+        return (signer.sign_frame(kept) if kept else None), kept_statuses
+
+    def _unsignable(self, signer: DeviceSigner, reading: QcReading | ReadingFields, error: Exception) -> None:
+        with self.stats._lock:
+            self.stats.readings_unsignable += 1
+        pollutant = reading.code if isinstance(reading, QcReading) else reading.pollutant
+        logger.warning(
+            "reading not signable: %s", error, extra={"device": signer.address, "pollutant": pollutant}
+        )
 
     def _swipe(self, frame: Frame) -> None:
         controller = self._quotas.get(frame.mn)
@@ -411,44 +433,44 @@ class Gateway:
             self._reject("foreign_device", what, f"device {device} is bound to {owner}, not {enterprise}")
             raise ForeignDeviceError(f"device {device} ({what}) is bound to {owner}, not to {enterprise}")
 
-    def accept_signed(self, readings: Sequence[SignedReading], *, enterprise: str) -> int:
-        """Queue readings a device signed itself, filed for ``enterprise``.
+    def accept_signed(self, frames: Sequence[SignedFrame], *, enterprise: str) -> int:
+        """Queue frames a device signed itself, filed for ``enterprise``.
 
-        All or nothing: every reading's signature must recover to its device, and each device
-        must be bound on-chain to ``enterprise``.
+        All or nothing on the checks: every frame's signature must recover to its device, and
+        each device must be bound on-chain to ``enterprise``.
 
         Returns:
-            How many were stored.
+            How many readings were stored.
 
         Raises:
-            ReadingSignatureError: a signature does not recover to its reading's device.
+            ReadingSignatureError: a signature does not recover to its frame's device.
             UnregisteredDeviceError: a device is not registered on-chain.
             ForeignDeviceError: a device belongs to another enterprise.
-            ReadingDuplicateError: some (device, sequence) were stored before (a replay); the
-                others are stored.
+            ReadingDuplicateError: some frames repeat stored readings (a replay); the other
+                frames are stored.
         """
         if self.directory is None:
             raise UnregisteredDeviceError("no device directory: this gateway accepts only its own devices")
         checked: set[str] = set()
-        for reading in readings:
+        for signed in frames:
             try:
-                verify(self.domain, reading, reading.device)
+                verify_frame(self.domain, signed, signed.device)
             except ReadingSignatureError:
-                self._reject("bad_signature", reading.device, f"sequence {reading.sequence}")
+                self._reject("bad_signature", signed.device, f"frame from sequence {signed.first_sequence}")
                 raise
-            if reading.device not in checked:
-                self._check_binding(reading.device, enterprise, "signed reading")
-                checked.add(reading.device)
+            if signed.device not in checked:
+                self._check_binding(signed.device, enterprise, "signed frame")
+                checked.add(signed.device)
         with self._lock:
             try:
-                stored = self.queue.append(readings, qc=QcStatus.MEASURED.value)
+                stored = self.queue.append(frames, qc=QcStatus.MEASURED.value)
             except ReadingDuplicateError as error:
-                self._reject("replayed_sequence", readings[0].device, str(error))
+                self._reject("replayed_sequence", frames[0].device, str(error))
                 with self.stats._lock:
                     self.stats.readings_signed += error.stored
                 raise
-        for reading in readings:
-            self._enterprises.setdefault(reading.device, enterprise)
+        for signed in frames:
+            self._enterprises.setdefault(signed.device, enterprise)
         with self.stats._lock:
             self.stats.readings_signed += stored
         return stored

@@ -20,11 +20,22 @@ Tables:
     one row per signed reading: ``id`` (the rowid: the queue never deletes rows, so ids only
     grow and are never reused; no AUTOINCREMENT, which costs a page write per commit), the reading's
     fields (``value`` as decimal text, since int256 exceeds SQLite's int64), ``qc`` status,
-    ``signature``, ``digest``, ``received_at`` (gateway clock, unix seconds) and ``batch_id``
-    (``NULL`` until cut). ``UNIQUE(device, sequence)``: a device's signer gives every reading
-    its own sequence number, so a second reading with a stored (device, sequence), be it an
-    exact replay or a conflicting one, is refused. SQLite integers are signed 64-bit, so the
-    queue refuses sequences and times at or above ``2**63`` (the EIP-712 type allows uint64).
+    ``digest`` (its EIP-712 digest, the Merkle leaf value) and ``received_at`` (gateway clock,
+    unix seconds). ``UNIQUE(device, sequence)``: a device's signer gives every reading its own
+    sequence number, so a second reading with a stored (device, sequence), be it an exact
+    replay or a conflicting one, is refused. SQLite integers are signed 64-bit, so the queue
+    refuses sequences and times at or above ``2**63`` (the EIP-712 type allows uint64).
+``signed_frames``
+    one row per signed frame: ``device``, ``first_sequence``, ``size`` and the device's
+    ``signature``. A frame's readings have consecutive sequences, so the frame of a reading is
+    the device's frame with the largest first sequence at or below it; the witness of a
+    reading (its frame's reading hashes) is rebuilt from the frame's rows when asked for.
+``devices``
+    one row per device: ``last_sequence`` (highest stored) and ``last_batched`` (highest cut
+    into a batch, 0 before the first cut). A device's batches are cut in sequence order, so
+    its unbatched readings are exactly those above ``last_batched`` and a reading's batch is
+    the one whose sequence range holds it: cutting writes one batch row and moves the
+    cursor, without touching the readings (no per-row update, no index on a batch column).
 ``frames``
     one row per accepted data frame: device code ``mn``, command ``cn``, ``datatime`` (unix
     seconds), ``readings`` (how many signed readings it gave), ``received_at``. Primary key
@@ -37,7 +48,8 @@ Tables:
 ``batches``
     one row per batch: ``batch_id``, ``root``, ``device``, optional ``enterprise``, first and
     last sequence, period start and end (min and max reading time), ``count``, per-pollutant
-    ``totals`` (JSON), ``status``, ``tx_hash``, ``block``, ``created_at``, ``updated_at``.
+    ``totals`` (JSON), ``status``, ``tx_hash``, ``block``, ``created_at``, ``updated_at``. A
+    batch holds every stored reading of its device in its sequence range.
 
 A batch id is ``keccak256(abi.encode(address device, uint64 firstSequence, uint64
 lastSequence, bytes32 root))``: deterministic (the same readings give the same id and root on
@@ -49,14 +61,17 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import time as _time
+from bisect import bisect_right
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple
 
@@ -77,10 +92,13 @@ from oracle.errors import (
 from oracle.merkle import StandardMerkleTree
 from oracle.signing import (
     LEAF_ENCODING,
+    FrameWitness,
     Reading,
+    SignedFrame,
     SignedReading,
     batch_root,
     keccak,
+    reading_hash,
 )
 
 __all__ = [
@@ -99,7 +117,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Stored in ``PRAGMA user_version``; a database of another version is refused.
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 _INT64: Final = 1 << 63
 _DEFAULT_QC: Final = "UNCHECKED"
 _TREE_CACHE: Final = 8
@@ -131,25 +149,28 @@ readings_table: Final = sa.Table(
     sa.Column("unit", sa.String, nullable=False),
     sa.Column("flag", sa.String, nullable=False),
     sa.Column("qc", sa.String, nullable=False),
-    sa.Column("signature", sa.LargeBinary, nullable=False),
     sa.Column("digest", sa.LargeBinary, nullable=False),
     sa.Column("received_at", sa.Float, nullable=False),
-    sa.Column("batch_id", sa.LargeBinary, sa.ForeignKey("batches.batch_id"), nullable=True),
     sa.UniqueConstraint("device", "sequence", name="uq_readings_device_sequence"),
 )
-# Partial indexes: the unbatched rows of a device in sequence order (what a cut reads; inserts
-# pay for it, cuts stop scanning batched history), and the rows of a batch (proofs).
-sa.Index(
-    "ix_readings_unbatched",
-    readings_table.c.device,
-    readings_table.c.sequence,
-    sqlite_where=readings_table.c.batch_id.is_(None),
+
+signed_frames_table: Final = sa.Table(
+    "signed_frames",
+    _metadata,
+    sa.Column("device", sa.String, primary_key=True),
+    sa.Column("first_sequence", sa.BigInteger, primary_key=True),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("signature", sa.LargeBinary, nullable=False),
+    sqlite_with_rowid=False,
 )
-sa.Index(
-    "ix_readings_batch",
-    readings_table.c.batch_id,
-    readings_table.c.sequence,
-    sqlite_where=readings_table.c.batch_id.is_not(None),
+
+devices_table: Final = sa.Table(
+    "devices",
+    _metadata,
+    sa.Column("device", sa.String, primary_key=True),
+    sa.Column("last_sequence", sa.BigInteger, nullable=False),
+    sa.Column("last_batched", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 frames_table: Final = sa.Table(
@@ -190,11 +211,25 @@ batches_table: Final = sa.Table(
     sa.CheckConstraint("status IN ('CUT', 'SUBMITTED', 'ANCHORED')", name="ck_batches_status"),
 )
 sa.Index("ix_batches_status", batches_table.c.status)
+sa.Index("ix_batches_device", batches_table.c.device, batches_table.c.first_sequence)
 
-# The hot path: plain driver-level executemany (no per-parameter processing by SQLAlchemy).
+# The hot path: plain driver-level statements (no per-parameter processing by SQLAlchemy).
 _INSERT_READINGS: Final = (
-    "INSERT OR IGNORE INTO readings (device, sequence, time, pollutant, value, decimals, unit, flag,"
-    " qc, signature, digest, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO readings (device, sequence, time, pollutant, value, decimals, unit, flag,"
+    " qc, digest, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_SIGNED_FRAME: Final = (
+    "INSERT INTO signed_frames (device, first_sequence, size, signature) VALUES (?, ?, ?, ?)"
+)
+_INSERT_BATCH: Final = (
+    "INSERT INTO batches (batch_id, root, device, enterprise, first_sequence, last_sequence, period_start,"
+    " period_end, count, totals, status, tx_hash, block, created_at, updated_at) VALUES (:batch_id, :root,"
+    " :device, :enterprise, :first_sequence, :last_sequence, :period_start, :period_end, :count, :totals,"
+    " :status, :tx_hash, :block, :created_at, :updated_at)"
+)
+_DEVICE_CURSOR: Final = "SELECT last_sequence, last_batched FROM devices WHERE device = ?"
+_READING_COLUMNS: Final = (
+    "id, device, sequence, time, pollutant, value, decimals, unit, flag, qc, digest, received_at"
 )
 
 
@@ -468,6 +503,23 @@ class Queue:
             yield self._conn
 
     @contextmanager
+    def _raw_write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on the driver's own connection, for the hot paths (append and
+        cut): SQLAlchemy's per-statement and per-transaction bookkeeping costs more than the
+        SQLite work of a one-frame append. Outside :meth:`_write`, so SQLAlchemy has no
+        transaction open on the connection meanwhile."""
+        with self._lock:
+            raw = self._conn.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection)
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield raw
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+
+    @contextmanager
     def _read(self) -> Iterator[Connection]:
         with self._lock:
             self._conn.info["ets_read_only"] = True
@@ -481,25 +533,27 @@ class Queue:
 
     def append(
         self,
-        signed_readings: Iterable[SignedReading],
+        signed_frames: Iterable[SignedFrame],
         *,
         qc: str | Sequence[str] = _DEFAULT_QC,
         now: float | None = None,
         frame: FrameKey | None = None,
         state: Mapping[str, str] | None = None,
     ) -> int:
-        """Store signed readings durably, in one transaction; call this before ACKing the device.
+        """Store signed frames durably, in one transaction; call this before ACKing the device.
 
-        Insert-or-report: readings whose (device, sequence) is already stored, or repeated
-        within the call, are refused; all the others are stored and committed, and only then
-        is :class:`ReadingDuplicateError` raised, naming the refused ones.
+        Insert-or-report, a signed frame at a time (its signature covers all its readings, so
+        it is stored whole or not at all): a frame with a reading whose (device, sequence) is
+        stored already, or at or below its device's last batched sequence (the ledger would
+        refuse it as a replay), is refused; all the others are stored and committed, and only
+        then is :class:`ReadingDuplicateError` raised, naming the refused readings.
 
         Args:
-            signed_readings: the readings.
-            qc: quality-control status, one for all or one per reading.
+            signed_frames: the signed frames.
+            qc: quality-control status, one for all readings or one per reading (in order).
             now: the gateway's clock (unix seconds) recorded as ``received_at``; default now.
-            frame: the data frame the readings come from, recorded with them; a frame
-                stored before refuses the whole call.
+            frame: the HJ 212 data frame the readings come from, recorded with them; a data
+                frame stored before refuses the whole call.
             state: gateway state documents (key → JSON text) to write in the same transaction.
 
         Returns:
@@ -507,76 +561,83 @@ class Queue:
 
         Raises:
             FrameAlreadyStoredError: ``frame`` was stored before; nothing is stored.
-            ReadingDuplicateError: some readings repeated a stored (device, sequence); the
-                others were stored (``error.stored`` of them).
+            ReadingDuplicateError: some frames repeated stored readings; the others were
+                stored (``error.stored`` readings).
             QueueValueError: ``qc`` does not match the readings, or a sequence or time is at or
                 above ``2**63``; nothing is stored then.
         """
-        items = signed_readings if isinstance(signed_readings, Sequence) else list(signed_readings)
+        items = signed_frames if isinstance(signed_frames, Sequence) else list(signed_frames)
         if not items and frame is None and not state:
             return 0
         received = _time.time() if now is None else float(now)
+        total = sum(len(f.readings) for f in items)
+        statuses: Iterator[str]
         if isinstance(qc, str):
-            qcs: Sequence[str] = (qc,) * len(items)
+            statuses = repeat(qc)
         else:
-            qcs = qc
-            if len(qcs) != len(items):
-                raise QueueValueError(f"{len(qcs)} qc statuses for {len(items)} readings")
-        rows = []
-        for signed, status in zip(items, qcs, strict=True):
-            r = signed.reading
-            if (r.sequence | r.time) >= _INT64:
+            if len(qc) != total:
+                raise QueueValueError(f"{len(qc)} qc statuses for {total} readings")
+            statuses = iter(qc)
+        batches: list[tuple[SignedFrame, list[tuple[Any, ...]]]] = []
+        for signed in items:
+            if signed.last_sequence >= _INT64:
                 raise QueueValueError(
-                    f"device {r.device} sequence {r.sequence} time {r.time}: the queue stores int64"
+                    f"device {signed.device} sequence {signed.last_sequence}: the queue stores int64"
                 )
-            rows.append(
-                (
-                    r.device,
-                    r.sequence,
-                    r.time,
-                    r.pollutant,
-                    str(r.value),
-                    r.decimals,
-                    r.unit,
-                    r.flag,
-                    status,
-                    signed.signature,
-                    signed.digest,
-                    received,
-                )
-            )
-        with self._write() as conn:
+            digests = signed.digests
+            rows = []
+            for i, r in enumerate(signed.readings):
+                if r.time >= _INT64:
+                    raise QueueValueError(f"device {r.device} time {r.time}: the queue stores int64")
+                rows.append(
+                    (r.device, r.sequence, r.time, r.pollutant, str(r.value), r.decimals, r.unit, r.flag,
+                     next(statuses), digests[i], received)
+                )  # fmt: skip
+            batches.append((signed, rows))
+        stored = 0
+        duplicates: list[tuple[str, int]] = []
+        with self._raw_write() as raw:
+            execute = raw.execute
             if frame is not None:
-                inserted_frame = conn.exec_driver_sql(
+                inserted_frame = execute(
                     "INSERT OR IGNORE INTO frames (mn, cn, datatime, readings, received_at)"
                     " VALUES (?, ?, ?, ?, ?)",
-                    (frame.mn, frame.cn, frame.datatime, len(rows), received),
+                    (frame.mn, frame.cn, frame.datatime, total, received),
                 ).rowcount
                 if inserted_frame == 0:
                     raise FrameAlreadyStoredError(
                         f"frame CN={frame.cn} DataTime {frame.datatime} of {frame.mn} is stored already"
                     )
             if state:
-                conn.exec_driver_sql(
+                raw.executemany(
                     "INSERT INTO state (key, value) VALUES (?, ?)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     list(state.items()),
                 )
-            stored = conn.exec_driver_sql(_INSERT_READINGS, rows).rowcount if rows else 0
-            duplicates: list[tuple[str, int]] = []
-            if stored != len(rows):
-                # Inside this IMMEDIATE transaction no one else writes, and a new rowid is the
-                # largest so far plus one: the rows stored by this call are the `stored` newest.
-                newest = conn.exec_driver_sql(
-                    "SELECT device, sequence FROM readings ORDER BY id DESC LIMIT ?", (stored,)
-                ).all()
-                inserted = {(d, s) for d, s in newest}
-                seen: set[tuple[str, int]] = set()
-                for row in rows:
-                    key = (row[0], row[1])
-                    if key not in inserted or key in seen:
-                        duplicates.append(key)
-                    seen.add(key)
+            for signed, rows in batches:
+                device, first, last = signed.device, signed.first_sequence, signed.last_sequence
+                cursor = execute(_DEVICE_CURSOR, (device,)).fetchone()
+                if cursor is None:
+                    execute(
+                        "INSERT INTO devices (device, last_sequence, last_batched) VALUES (?, ?, 0)",
+                        (device, last),
+                    )
+                else:
+                    last_stored, last_batched = cursor
+                    if first <= last_stored and (
+                        first <= last_batched
+                        or execute(
+                            "SELECT 1 FROM readings WHERE device = ? AND sequence BETWEEN ? AND ? LIMIT 1",
+                            (device, first, last),
+                        ).fetchone()
+                    ):
+                        duplicates.extend((device, r.sequence) for r in signed.readings)
+                        continue
+                    if last > last_stored:
+                        execute("UPDATE devices SET last_sequence = ? WHERE device = ?", (last, device))
+                raw.executemany(_INSERT_READINGS, rows)
+                execute(_INSERT_SIGNED_FRAME, (device, first, len(rows), signed.signature))
+                stored += len(rows)
         if duplicates:
             for device, sequence in duplicates[:20]:
                 logger.warning("duplicate reading refused", extra={"device": device, "sequence": sequence})
@@ -603,9 +664,9 @@ class Queue:
 
         A device's unbatched readings, in sequence order, are cut ``max_size`` at a time; the
         remainder is cut too once its oldest reading was received ``max_age_seconds`` ago or
-        more. Each batch is stored with status CUT and its rows linked, in one transaction
-        (a crash leaves whole batches or none). The same readings always give the same root
-        and batch id.
+        more. Each batch is stored with status CUT and its device's cursor moved past it, in
+        one transaction (a crash leaves whole batches or none). The same readings always give
+        the same root and batch id.
 
         Args:
             max_size: most readings in a batch (>= 1).
@@ -625,51 +686,34 @@ class Queue:
             raise QueueValueError(f"max_age_seconds must not be negative, not {max_age_seconds!r}")
         clock = _time.time() if now is None else float(now)
         with self._read() as conn:
-            devices = sorted(
+            devices = [
                 d
                 for (d,) in conn.exec_driver_sql(
-                    "SELECT DISTINCT device FROM readings WHERE batch_id IS NULL"
+                    "SELECT device FROM devices WHERE last_sequence > last_batched ORDER BY device"
                 )
-            )
-        r = readings_table.c
-        query = (
-            sa.select(r.sequence, r.time, r.pollutant, r.value, r.decimals, r.unit, r.digest, r.received_at)
-            .where(r.batch_id.is_(None), r.device == sa.bindparam("device"))
-            .order_by(r.sequence)
-            .limit(max_size)
-        )
-        # The rows read are a device's lowest unbatched sequences, so (in the same IMMEDIATE
-        # transaction) "unbatched, this device, sequence <= last" names exactly them.
-        link = (
-            sa.update(readings_table)
-            .where(
-                r.batch_id.is_(None),
-                r.device == sa.bindparam("b_device"),
-                r.sequence <= sa.bindparam("b_last"),
-            )
-            .values(batch_id=sa.bindparam("b_batch_id"))
-        )
+            ]
         batches: list[Batch] = []
         for device in devices:
             enterprise = None if enterprises is None else enterprises.get(device)
             while True:
-                with self._write() as conn:
-                    rows = conn.execute(query, {"device": device}).all()
+                with self._raw_write() as raw:
+                    execute = raw.execute
+                    _, last_batched = execute(_DEVICE_CURSOR, (device,)).fetchone()
+                    rows = execute(
+                        "SELECT sequence, time, pollutant, value, decimals, unit, digest, received_at"
+                        " FROM readings WHERE device = ? AND sequence > ? ORDER BY sequence LIMIT ?",
+                        (device, last_batched, max_size),
+                    ).fetchall()
                     if not rows:
                         break
                     full = len(rows) == max_size
                     if not full and clock - min(row[7] for row in rows) < max_age_seconds:
                         break
                     batch = self._new_batch(device, enterprise, rows, clock)
-                    conn.execute(sa.insert(batches_table), self._batch_row(batch, clock))
-                    linked = conn.execute(
-                        link,
-                        {"b_device": device, "b_last": batch.last_sequence, "b_batch_id": batch.batch_id},
-                    ).rowcount
-                    if linked != batch.count:  # pragma: no cover - defended by the transaction
-                        raise BatchStateError(
-                            f"batch {_hex(batch.batch_id)}: linked {linked} of {batch.count}"
-                        )
+                    execute(_INSERT_BATCH, self._batch_row(batch, clock))
+                    execute(
+                        "UPDATE devices SET last_batched = ? WHERE device = ?", (batch.last_sequence, device)
+                    )
                 batches.append(batch)
                 logger.info(
                     "batch cut: %d readings",
@@ -876,21 +920,76 @@ class Queue:
 
     # readings and proofs ------------------------------------------------------------------
 
-    @staticmethod
-    def _to_stored(row: Any) -> StoredReading:
-        reading = Reading(
-            row.device,
-            row.sequence,
-            row.time,
-            row.pollutant,
-            int(row.value),
-            row.decimals,
-            row.unit,
-            row.flag,
-        )
-        return StoredReading(
-            row.id, SignedReading(reading, row.signature, row.digest), row.qc, row.received_at, row.batch_id
-        )
+    def _stored(self, conn: Connection, rows: Sequence[Any]) -> list[StoredReading]:
+        """Reading rows (columns :data:`_READING_COLUMNS`) as stored readings, in the rows'
+        order, each with its frame witness (rebuilt from the frame's rows) and its batch.
+
+        Raises:
+            BatchStateError: a reading's frame is incomplete (the database was altered).
+        """
+        execute = conn.exec_driver_sql
+        by_device: defaultdict[str, list[int]] = defaultdict(list)
+        for row in rows:
+            by_device[row[1]].append(row[2])
+        witnesses: dict[tuple[str, int], FrameWitness] = {}
+        batch_ranges: dict[str, list[tuple[int, int, bytes]]] = {}
+        for device, sequences in by_device.items():
+            low, high = min(sequences), max(sequences)
+            frames = execute(
+                "SELECT first_sequence, size, signature FROM signed_frames WHERE device = ?"
+                " AND first_sequence <= ? AND first_sequence >= coalesce((SELECT max(first_sequence)"
+                " FROM signed_frames WHERE device = ? AND first_sequence <= ?), 0) ORDER BY first_sequence",
+                (device, high, device, low),
+            ).all()
+            if frames:
+                span = execute(
+                    "SELECT sequence, time, pollutant, value, decimals, unit, flag FROM readings"
+                    " WHERE device = ? AND sequence BETWEEN ? AND ?",
+                    (device, frames[0][0], frames[-1][0] + frames[-1][1] - 1),
+                ).all()
+                hashes_of = {
+                    r[0]: reading_hash(Reading(device, r[0], r[1], r[2], int(r[3]), r[4], r[5], r[6]))
+                    for r in span
+                }
+                for first, size, signature in frames:
+                    try:
+                        hashes = tuple(hashes_of[s] for s in range(first, first + size))
+                    except KeyError:
+                        raise BatchStateError(
+                            f"device {device}: the frame from sequence {first} has readings missing"
+                        ) from None
+                    for i in range(size):
+                        witnesses[(device, first + i)] = FrameWitness(hashes, i, signature)
+            batch_ranges[device] = [
+                (first, last, batch_id)
+                for batch_id, first, last in execute(
+                    "SELECT batch_id, first_sequence, last_sequence FROM batches WHERE device = ?"
+                    " AND first_sequence <= ? AND last_sequence >= ? ORDER BY first_sequence",
+                    (device, high, low),
+                )
+            ]
+        stored: list[StoredReading] = []
+        for row in rows:
+            row_id, device, sequence, time, pollutant, value, decimals, unit, flag, qc, digest, received = row
+            witness = witnesses.get((device, sequence))
+            if witness is None:
+                raise BatchStateError(f"device {device} sequence {sequence}: no signed frame holds it")
+            reading = Reading(device, sequence, time, pollutant, int(value), decimals, unit, flag)
+            ranges = batch_ranges[device]
+            at = bisect_right(ranges, (sequence, _INT64)) - 1
+            batch_id = ranges[at][2] if at >= 0 and ranges[at][1] >= sequence else None
+            stored.append(
+                StoredReading(row_id, SignedReading(reading, digest, witness), qc, received, batch_id)
+            )
+        return stored
+
+    def _select_readings(self, where: str, params: tuple[Any, ...]) -> list[StoredReading]:
+        """Stored readings matching a (constant) SQL condition, by device and sequence."""
+        with self._read() as conn:
+            rows = conn.exec_driver_sql(
+                f"SELECT {_READING_COLUMNS} FROM readings WHERE {where} ORDER BY device, sequence", params
+            ).all()
+            return self._stored(conn, rows)
 
     def reading(self, row_id: int) -> StoredReading:
         """The reading stored under ``row_id``.
@@ -898,11 +997,10 @@ class Queue:
         Raises:
             ReadingRowNotFoundError: no such row.
         """
-        with self._read() as conn:
-            row = conn.execute(sa.select(readings_table).where(readings_table.c.id == row_id)).one_or_none()
-        if row is None:
+        found = self._select_readings("id = ?", (row_id,))
+        if not found:
             raise ReadingRowNotFoundError(f"no reading row {row_id}")
-        return self._to_stored(row)
+        return found[0]
 
     def batch_readings(self, batch_id: bytes | str) -> list[StoredReading]:
         """The readings of a batch, in sequence order (the order of its tree's values).
@@ -911,32 +1009,28 @@ class Queue:
             BatchNotFoundError: no such batch.
         """
         key = _bytes32(batch_id, "batch id")
-        r = readings_table.c
         with self._read() as conn:
-            self._get_batch(conn, key)
-            rows = conn.execute(sa.select(readings_table).where(r.batch_id == key).order_by(r.sequence)).all()
-        return [self._to_stored(row) for row in rows]
+            batch = self._get_batch(conn, key)
+        return self._select_readings(
+            "device = ? AND sequence BETWEEN ? AND ?",
+            (batch.device, batch.first_sequence, batch.last_sequence),
+        )
 
     def unbatched(self, device: str | None = None) -> list[StoredReading]:
         """Readings not cut into a batch yet (of one device, or all), by device and sequence."""
-        r = readings_table.c
-        query = sa.select(readings_table).where(r.batch_id.is_(None)).order_by(r.device, r.sequence)
-        if device is not None:
-            query = query.where(r.device == device)
-        with self._read() as conn:
-            return [self._to_stored(row) for row in conn.execute(query)]
+        where = "sequence > (SELECT last_batched FROM devices d WHERE d.device = readings.device)"
+        if device is None:
+            return self._select_readings(where, ())
+        return self._select_readings(f"device = ? AND {where}", (device,))
 
     def device_readings(self, device: str) -> list[StoredReading]:
         """Every stored reading of a device, in sequence order."""
-        r = readings_table.c
-        query = sa.select(readings_table).where(r.device == device).order_by(r.sequence)
-        with self._read() as conn:
-            return [self._to_stored(row) for row in conn.execute(query)]
+        return self._select_readings("device = ?", (device,))
 
     def last_sequences(self) -> dict[str, int]:
         """Highest stored sequence per device (to resume signers and replay guards on restart)."""
         with self._read() as conn:
-            rows = conn.exec_driver_sql("SELECT device, max(sequence) FROM readings GROUP BY device").all()
+            rows = conn.exec_driver_sql("SELECT device, last_sequence FROM devices").all()
         return {device: sequence for device, sequence in rows}
 
     def last_frame_times(self) -> dict[tuple[str, str], int]:
@@ -970,14 +1064,16 @@ class Queue:
             if cached is not None:
                 self._trees.move_to_end(key)
                 return cached
-            r = readings_table.c
             with self._read() as conn:
                 batch = self._get_batch(conn, key)
-                digests = (
-                    conn.execute(sa.select(r.digest).where(r.batch_id == key).order_by(r.sequence))
-                    .scalars()
-                    .all()
-                )
+                digests = [
+                    digest
+                    for (digest,) in conn.exec_driver_sql(
+                        "SELECT digest FROM readings WHERE device = ? AND sequence BETWEEN ? AND ?"
+                        " ORDER BY sequence",
+                        (batch.device, batch.first_sequence, batch.last_sequence),
+                    )
+                ]
             tree = StandardMerkleTree.of([[d] for d in digests], LEAF_ENCODING)
             if tree.root != _hex(batch.root) or len(digests) != batch.count:
                 raise BatchStateError(f"batch {_hex(key)}: its readings no longer give its root")
@@ -1011,7 +1107,8 @@ class Queue:
         """Counts of readings (UNBATCHED or by batch status) and of batches by status."""
         with self._read() as conn:
             unbatched = conn.exec_driver_sql(
-                "SELECT count(*) FROM readings WHERE batch_id IS NULL"
+                "SELECT count(*) FROM readings r JOIN devices d ON d.device = r.device"
+                " WHERE r.sequence > d.last_batched"
             ).scalar_one()
             rows = conn.exec_driver_sql(
                 "SELECT status, count(*), sum(count) FROM batches GROUP BY status"

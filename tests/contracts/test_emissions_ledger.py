@@ -1,16 +1,18 @@
 """EmissionsLedger on a real Anvil: anchoring by the oracle gateway and every refusal, idempotent
-re-sends, sequence replay and gaps, and on-chain verification of device-signed readings built
-with the oracle's queue (signature, device and Merkle inclusion)."""
+re-sends, sequence replay and gaps, and on-chain verification of readings signed a frame at a
+time and batched by the oracle's queue (frame witness, signature, device and Merkle inclusion)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import pytest
 from coincurve import PrivateKey
+from eth_account.messages import _hash_eip191_message, encode_typed_data
 from eth_account.signers.local import LocalAccount
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chain.accounts import dev_account
 from chain.ledger import (
@@ -24,10 +26,22 @@ from chain.ledger import (
 from chain.registry import ROLES
 from oracle.queue import Batch, Queue
 from oracle.queue import batch_id_of as queue_batch_id_of
-from oracle.signing import DeviceSigner, Reading, ReadingDomain, SignedReading, batch_tree, reading_digest
+from oracle.signing import (
+    DeviceSigner,
+    FrameWitness,
+    Reading,
+    ReadingDomain,
+    ReadingFields,
+    SignedReading,
+    batch_tree,
+    frame_digest,
+    frame_typed_data,
+    reading_digest,
+    reading_hash,
+)
 from tests.conftest import Consortium
 from tests.utils.chain import register, reverts
-from tests.utils.readings import BASE_TIME, device_key, frame, readings, signer
+from tests.utils.readings import BASE_TIME, FRAME_FACTORS, device_key, readings, signer
 
 ENTERPRISE_A = dev_account(33)
 ENTERPRISE_B = dev_account(34)
@@ -76,12 +90,27 @@ def env(deployed: Ledger) -> Iterator[Ledger]:
         deployed.c.revert(snapshot)
 
 
-def cut(env: Ledger, seed: int, frames: int = 8, *, first: int = 1) -> tuple[Batch, Queue]:
-    """One batch of ``frames`` x 8 readings of a device, from sequence ``first``, via the queue."""
+#: Readings a device signs in one frame in the verification tests (a minute frame of eight
+#: factors gives about fourteen).
+FRAME_SIZE = 14
+
+
+def frame_fields(time: int, size: int = 8, *, base: int = 0) -> list[ReadingFields]:
+    """One frame's readings before signing: ``size`` readings at ``time``, cycling the factors."""
+    factors = [FRAME_FACTORS[i % len(FRAME_FACTORS)] for i in range(size)]
+    return [
+        ReadingFields(time, pollutant, base + 1000 * i + 345, i % 4, unit)
+        for i, (pollutant, unit) in enumerate(factors)
+    ]
+
+
+def cut(env: Ledger, seed: int, frames: int = 8, *, first: int = 1, size: int = 8) -> tuple[Batch, Queue]:
+    """One batch of ``frames`` frames of ``size`` readings of a device (one signature a frame, a
+    minute apart), from sequence ``first``, via the queue."""
     device = env.device(seed, next_sequence=first)
     queue = Queue()
-    queue.append([r for i in range(frames) for r in frame(device, BASE_TIME + 60 * i, base=i)])
-    [batch] = queue.cut_batches(frames * 8, 0)
+    queue.append(device.sign_frame(frame_fields(BASE_TIME + 60 * i, size, base=i)) for i in range(frames))
+    [batch] = queue.cut_batches(frames * size, 0)
     return batch, queue
 
 
@@ -294,21 +323,46 @@ def test_anchor_gas_is_flat_in_batch_size(env: Ledger) -> None:
 # ---------------------------------------------------------------------- verification
 
 
+@dataclass(frozen=True)
+class Witness:
+    """A frame witness as the contract takes it, unchecked (``FrameWitness`` refuses bad ones)."""
+
+    hashes: Sequence[bytes]
+    index: int
+    signature: bytes
+
+
 def test_verify_reading_true_for_every_reading_of_an_anchored_batch(env: Ledger) -> None:
-    batch, queue = cut(env, DEVICE_A)
+    batch, queue = cut(env, DEVICE_A, size=FRAME_SIZE)
     env.ledger.anchor(env.c.oracle, batch)
     proven = signed_readings(queue, batch)
-    assert len(proven) == 64
+    assert len(proven) == 8 * FRAME_SIZE
+    assert len({s.signature for s, _ in proven}) == 8  # one signature a frame
+    assert all(len(s.witness.hashes) == FRAME_SIZE for s, _ in proven)
     tree_root = bytes.fromhex(batch_tree(s for s, _ in proven).root[2:])
     assert tree_root == batch.root
     for signed, proof in proven:
-        assert env.ledger.verify_reading(batch.batch_id, signed.reading, signed.signature, proof)
+        assert env.ledger.verify_reading(batch.batch_id, signed.reading, signed.witness, proof)
+
+
+def test_verify_reading_true_for_one_reading_frames(env: Ledger) -> None:
+    device = env.device(DEVICE_A)
+    queue = Queue()
+    queue.append(
+        device.sign(time=BASE_TIME + i, pollutant="w01018", value=345 + i, decimals=1, unit="mg/L")
+        for i in range(3)
+    )
+    [batch] = queue.cut_batches(3, 0)
+    env.ledger.anchor(env.c.oracle, batch)
+    for signed, proof in signed_readings(queue, batch):
+        assert signed.witness.index == 0 and len(signed.witness.hashes) == 1
+        assert env.ledger.verify_reading(batch.batch_id, signed.reading, signed.witness, proof)
 
 
 def test_verify_reading_false_before_anchoring(env: Ledger) -> None:
-    batch, queue = cut(env, DEVICE_A, 1)
+    batch, queue = cut(env, DEVICE_A, 1, size=FRAME_SIZE)
     signed, proof = signed_readings(queue, batch)[0]
-    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, signed.signature, proof)
+    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, signed.witness, proof)
 
 
 Proven = list[tuple[SignedReading, list[bytes]]]
@@ -317,58 +371,142 @@ Anchored = tuple[Ledger, Batch, Proven]
 
 @pytest.fixture
 def anchored(env: Ledger) -> Anchored:
-    batch, queue = cut(env, DEVICE_A, 2)
+    """Device A's batch of two frames of ``FRAME_SIZE`` readings, anchored."""
+    batch, queue = cut(env, DEVICE_A, 2, size=FRAME_SIZE)
     env.ledger.anchor(env.c.oracle, batch)
-    return env, batch, signed_readings(queue, batch)
+    proven = signed_readings(queue, batch)
+    assert all(env.ledger.verify_reading(batch.batch_id, s.reading, s.witness, p) for s, p in proven[:4])
+    return env, batch, proven
 
 
-def test_verify_reading_false_for_tampered_value(anchored: Anchored) -> None:
+def test_verify_reading_false_for_tampered_value_or_time(anchored: Anchored) -> None:
     env, batch, proven = anchored
     signed, proof = proven[3]
     tampered = replace(signed.reading, value=signed.reading.value + 1)
-    assert not env.ledger.verify_reading(batch.batch_id, tampered, signed.signature, proof)
+    assert not env.ledger.verify_reading(batch.batch_id, tampered, signed.witness, proof)
     later = replace(signed.reading, time=signed.reading.time + 1)
-    assert not env.ledger.verify_reading(batch.batch_id, later, signed.signature, proof)
+    assert not env.ledger.verify_reading(batch.batch_id, later, signed.witness, proof)
+
+
+def test_verify_reading_false_for_altered_frame_hashes(anchored: Anchored) -> None:
+    env, batch, proven = anchored
+    signed, proof = proven[3]
+    hashes, index, signature = list(signed.witness.hashes), signed.witness.index, signed.signature
+    assert index == 3
+    # another reading's hash changed: the frame digest is not the one the device signed
+    altered = [*hashes[:5], b"\x05" * 32, *hashes[6:]]
+    assert not env.ledger.verify_reading(
+        batch.batch_id, signed.reading, Witness(altered, index, signature), proof
+    )
+    # a reading dropped from the frame, or one added
+    dropped = hashes[:-1]
+    assert not env.ledger.verify_reading(
+        batch.batch_id, signed.reading, Witness(dropped, index, signature), proof
+    )
+    added = [*hashes, b"\x06" * 32]
+    assert not env.ledger.verify_reading(
+        batch.batch_id, signed.reading, Witness(added, index, signature), proof
+    )
+    # the readings reordered, the reading's hash moved along with its index
+    swapped = [hashes[1], hashes[0], *hashes[2:]]
+    assert not env.ledger.verify_reading(
+        batch.batch_id, proven[0][0].reading, Witness(swapped, 1, signature), proven[0][1]
+    )
+    # the other frame's hashes and signature
+    other = proven[FRAME_SIZE + 3][0].witness
+    assert not env.ledger.verify_reading(
+        batch.batch_id, signed.reading, Witness(other.hashes, index, other.signature), proof
+    )
+
+
+def test_verify_reading_false_for_index_of_another_reading(anchored: Anchored) -> None:
+    env, batch, proven = anchored
+    signed, proof = proven[3]
+    for index in (0, 2, 4, FRAME_SIZE - 1):
+        witness = FrameWitness(signed.witness.hashes, index, signed.signature)
+        assert not env.ledger.verify_reading(batch.batch_id, signed.reading, witness, proof)
+
+
+@pytest.mark.parametrize("index", [FRAME_SIZE, FRAME_SIZE + 1, 2**256 - 1])
+def test_verify_reading_false_for_index_out_of_range(anchored: Anchored, index: int) -> None:
+    env, batch, proven = anchored
+    signed, proof = proven[FRAME_SIZE - 1]
+    witness = Witness(signed.witness.hashes, index, signed.signature)
+    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, witness, proof)
+
+
+def test_verify_reading_false_for_empty_frame_hashes(anchored: Anchored) -> None:
+    env, batch, proven = anchored
+    signed, proof = proven[0]
+    assert not env.ledger.verify_reading(
+        batch.batch_id, signed.reading, Witness([], 0, signed.signature), proof
+    )
 
 
 def test_verify_reading_false_for_another_devices_signature(anchored: Anchored) -> None:
     env, batch, proven = anchored
     signed, proof = proven[0]
-    # the same reading (naming device A) signed with device B's key
-    raw = PrivateKey(device_key(DEVICE_B)).sign_recoverable(signed.digest, hasher=None)
-    forged = raw[:64] + bytes((raw[64] + 27,))
+    # the same frame (readings naming device A) signed with device B's key
+    digest = frame_digest(env.domain, signed.witness.hashes)
+    raw = PrivateKey(device_key(DEVICE_B)).sign_recoverable(digest, hasher=None)
+    forged = FrameWitness(signed.witness.hashes, 0, raw[:64] + bytes((raw[64] + 27,)))
     assert not env.ledger.verify_reading(batch.batch_id, signed.reading, forged, proof)
-    # device B's own reading with A's proof, against A's batch
-    other = env.device(DEVICE_B).sign(time=BASE_TIME, pollutant="w01018", value=345, decimals=0, unit="mg/L")
-    assert not env.ledger.verify_reading(batch.batch_id, other.reading, other.signature, proof)
+    # device B's own frame and reading with A's proof, against A's batch
+    other = env.device(DEVICE_B).sign_frame(frame_fields(BASE_TIME, FRAME_SIZE)).signed_readings()[0]
+    assert not env.ledger.verify_reading(batch.batch_id, other.reading, other.witness, proof)
     # malformed signatures are false, not reverts
-    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, signed.signature[:64], proof)
-    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, bytes(65), proof)
+    witness = signed.witness
+    for signature in (witness.signature[:64], bytes(65), b"", witness.signature + b"\x00"):
+        bad = Witness(witness.hashes, witness.index, signature)
+        assert not env.ledger.verify_reading(batch.batch_id, signed.reading, bad, proof)
 
 
-def test_verify_reading_false_for_wrong_proof(anchored: Anchored) -> None:
+def test_verify_reading_false_for_wrong_proof_or_unknown_batch(anchored: Anchored) -> None:
     env, batch, proven = anchored
     signed, proof = proven[0]
     _, other_proof = proven[1]
-    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, signed.signature, other_proof)
-    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, signed.signature, proof[:-1])
-    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, signed.signature, [])
-    assert not env.ledger.verify_reading(b"\x09" * 32, signed.reading, signed.signature, proof)
+    witness = signed.witness
+    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, witness, other_proof)
+    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, witness, proof[:-1])
+    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, witness, [])
+    assert not env.ledger.verify_reading(b"\x09" * 32, signed.reading, witness, proof)
 
 
 def test_verify_reading_false_for_a_reading_of_another_batch(anchored: Anchored) -> None:
     env, batch, _ = anchored
-    later, queue = cut(env, DEVICE_A, 1, first=17)
+    later, queue = cut(env, DEVICE_A, 1, first=2 * FRAME_SIZE + 1, size=FRAME_SIZE)
     env.ledger.anchor(env.c.oracle, later)
     signed, proof = signed_readings(queue, later)[0]
-    assert env.ledger.verify_reading(later.batch_id, signed.reading, signed.signature, proof)
-    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, signed.signature, proof)
+    assert env.ledger.verify_reading(later.batch_id, signed.reading, signed.witness, proof)
+    assert not env.ledger.verify_reading(batch.batch_id, signed.reading, signed.witness, proof)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(reading=readings)
-def test_reading_digest_python_equals_contract(deployed: Ledger, reading: Reading) -> None:
+def test_reading_digest_and_hash_python_equal_contract(deployed: Ledger, reading: Reading) -> None:
     assert deployed.ledger.reading_digest(reading) == reading_digest(deployed.domain, reading)
+    assert deployed.ledger.reading_hash(reading) == reading_hash(reading)
+
+
+def _eth_account_digest(typed: dict[str, object]) -> bytes:
+    return bytes(_hash_eip191_message(encode_typed_data(full_message=typed)))
+
+
+def test_frame_digest_contract_equals_python_eth_account_and_signed(deployed: Ledger) -> None:
+    device = deployed.device(DEVICE_A)
+    signed = device.sign_frame(frame_fields(BASE_TIME, FRAME_SIZE))
+    on_chain = deployed.ledger.frame_digest(signed.hashes)
+    assert on_chain == frame_digest(deployed.domain, signed.hashes) == signed.digest
+    assert on_chain == _eth_account_digest(frame_typed_data(deployed.domain, signed.readings))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frame=st.lists(readings, max_size=6))
+def test_frame_digest_python_equals_contract_and_eth_account(deployed: Ledger, frame: list[Reading]) -> None:
+    hashes = [reading_hash(r) for r in frame]
+    on_chain = deployed.ledger.frame_digest(hashes)
+    assert on_chain == frame_digest(deployed.domain, hashes)
+    assert on_chain == _eth_account_digest(frame_typed_data(deployed.domain, frame))
 
 
 def test_anchor_client_treats_an_already_anchored_revert_as_done(

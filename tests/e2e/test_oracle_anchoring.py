@@ -84,7 +84,7 @@ def test_anchoring_anchors_every_reading_once_and_proves_inclusion_on_chain(site
     row = site.queue.batch_readings(site.queue.batches()[0].batch_id)[3]
     proof = site.queue.proof(row.row_id)
     assert site.c.ledger.verify_reading(
-        proof.batch_id, row.signed.reading, row.signed.signature, list(proof.proof)
+        proof.batch_id, row.signed.reading, row.signed.witness, list(proof.proof)
     )
 
 

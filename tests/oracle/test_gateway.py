@@ -5,7 +5,7 @@ TCP transport answering only after the readings are stored."""
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +24,7 @@ from oracle.hj212 import CN_DATA_ANSWER, FrameScanner, parse
 from oracle.qc import QualityControl
 from oracle.queue import Queue
 from oracle.quota import AnnualQuota, ListNotifier, QuotaController
-from oracle.signing import SignedReading, verify
+from oracle.signing import ReadingFields, SignedFrame, SignedReading, reading_hash, verify
 from oracle.transport import TcpFrameServer, TcpSettings
 from tests.utils.readings import DOMAIN, device_key, minute_frame, signer, swipe_frame
 
@@ -90,6 +90,10 @@ def test_gateway_signs_concentrations_and_totals_of_a_minute_frame() -> None:
     assert readings[3].reading.amount == Decimal("26.400")
     for r in readings:
         verify(DOMAIN, r, signer(1).address)
+    # one signature for the frame: every reading's witness is the same seven hashes
+    assert len({r.signature for r in readings}) == 1
+    assert [r.witness.index for r in readings] == list(range(7))
+    assert {r.witness.hashes for r in readings} == {tuple(reading_hash(r.reading) for r in readings)}
     assert gw.stats.readings_signed == 7 and gw.stats.frames == 1
     assert gw.queue.frame_count() == 1
 
@@ -170,7 +174,8 @@ def test_gateway_refuses_to_start_with_device_of_another_enterprise() -> None:
         Gateway(devices(), Queue(), DOMAIN, directory=foreign)
 
 
-def _self_signed(seed: int, count: int = 3, first: int = 100) -> list[SignedReading]:
+def _self_signed(seed: int, count: int = 3, first: int = 100) -> list[SignedFrame]:
+    """``count`` frames of one reading each, as a controller that signs on its own sends them."""
     device = signer(seed, next_sequence=first)
     return [device.sign(time=1_800_000_000 + i, pollutant="a21026", value=1234 + i, decimals=1, unit="mg/m3")
             for i in range(count)]  # fmt: skip
@@ -200,10 +205,31 @@ def test_accept_signed_refuses_device_of_another_enterprise() -> None:
 def test_accept_signed_refuses_reading_whose_signature_names_another_device() -> None:
     gw = gateway()
     good = _self_signed(1, 1)[0]
-    forged = SignedReading(good.reading, _self_signed(2, 1)[0].signature, good.digest)
+    forged = replace(good, signature=_self_signed(2, 1)[0].signature)
     with pytest.raises(ReadingSignatureError):
         gw.accept_signed([forged], enterprise=ENTERPRISE_A)
     assert gw.stats.rejected["bad_signature"] == 1
+
+
+def test_accept_signed_stores_a_multi_reading_frame_under_one_signature() -> None:
+    gw = gateway()
+    device = signer(1, next_sequence=50)
+    fields = [
+        ReadingFields(1_800_000_000, "a21026", 100, 1, "mg/m3"),
+        ReadingFields(1_800_000_000, "a21002", 7, 0, "kg"),
+    ]
+    signed = device.sign_frame(fields)
+    assert gw.accept_signed([signed], enterprise=ENTERPRISE_A) == 2
+    assert stored(gw) == signed.signed_readings()
+
+
+def test_accept_signed_refuses_a_frame_with_one_altered_reading() -> None:
+    gw = gateway()
+    good = signer(1).sign_frame([ReadingFields(1_800_000_000, "a21026", v, 0, "kg") for v in (5, 6)])
+    altered = SignedFrame.of(DOMAIN, (good.readings[0], replace(good.readings[1], value=7)), good.signature)
+    with pytest.raises(ReadingSignatureError):
+        gw.accept_signed([altered], enterprise=ENTERPRISE_A)
+    assert stored(gw) == []
 
 
 def test_accept_signed_refuses_replayed_sequence_and_keeps_the_new_readings() -> None:

@@ -7,7 +7,15 @@ from datetime import datetime
 from hypothesis import strategies as st
 
 from oracle.hj212 import CN_CARD_SWIPE, CN_MINUTE_DATA, Frame, encode, parse
-from oracle.signing import DATA_FLAGS, DeviceSigner, Reading, ReadingDomain, SignedReading, keccak
+from oracle.signing import (
+    DATA_FLAGS,
+    DeviceSigner,
+    Reading,
+    ReadingDomain,
+    ReadingFields,
+    SignedFrame,
+    keccak,
+)
 
 #: The domain most tests sign under: Anvil's chain id and its first deployment address.
 DOMAIN = ReadingDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
@@ -35,10 +43,9 @@ def signer(seed: int = 0, *, next_sequence: int = 1, domain: ReadingDomain = DOM
     return DeviceSigner(device_key(seed), domain, next_sequence=next_sequence)
 
 
-def frame(
-    device: DeviceSigner, time: int = BASE_TIME, *, size: int = 8, base: int = 0
-) -> list[SignedReading]:
-    """One HJ 212 frame's worth of signed readings (``size`` factors at one time)."""
+def frame(device: DeviceSigner, time: int = BASE_TIME, *, size: int = 8, base: int = 0) -> list[SignedFrame]:
+    """One HJ 212 frame's worth of readings (``size`` factors at one time), each signed as a
+    frame of its own (see :func:`signed_frame` for the gateway's one signature per frame)."""
     return [
         device.sign(
             time=time,
@@ -49,6 +56,25 @@ def frame(
         )
         for i in range(size)
     ]
+
+
+def frame_fields(time: int = BASE_TIME, *, size: int = 8, base: int = 0) -> list[ReadingFields]:
+    """The fields of one HJ 212 frame's readings (``size`` factors at one time), unnumbered."""
+    return [
+        ReadingFields(
+            time,
+            FRAME_FACTORS[i % len(FRAME_FACTORS)][0],
+            base + 1000 * i + 345,
+            i % 4,
+            FRAME_FACTORS[i % len(FRAME_FACTORS)][1],
+        )
+        for i in range(size)
+    ]
+
+
+def signed_frame(device: DeviceSigner, time: int = BASE_TIME, *, size: int = 8, base: int = 0) -> SignedFrame:
+    """One HJ 212 frame's readings signed together (one signature), as a gateway signs them."""
+    return device.sign_frame(frame_fields(time, size=size, base=base))
 
 
 # --- strategies ------------------------------------------------------------------------------
@@ -71,6 +97,15 @@ readings = st.builds(
     Reading,
     device=addresses,
     sequence=uint64s,
+    time=uint64s,
+    pollutant=pollutants,
+    value=int256s,
+    decimals=st.integers(min_value=0, max_value=255),
+    unit=units,
+    flag=flags,
+)
+reading_fields = st.builds(
+    ReadingFields,
     time=uint64s,
     pollutant=pollutants,
     value=int256s,

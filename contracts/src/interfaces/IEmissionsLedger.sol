@@ -7,10 +7,17 @@ pragma solidity ^0.8.24;
 ///
 /// A reading is the EIP-712 struct
 /// `Reading(address device,uint64 sequence,uint64 time,bytes8 pollutant,int256 value,uint8 decimals,bytes8 unit,bytes1 flag)`
-/// under the domain `("ETS EmissionsLedger", "1", chainid, address(this))`, signed with the
-/// device's key (the device address is bound to an enterprise in the ConsortiumRegistry). A batch
-/// is one device's readings committed as an OpenZeppelin StandardMerkleTree with leaf encoding
-/// `["bytes32"]` over each reading's digest: leaf = `keccak256(bytes.concat(keccak256(abi.encode(digest))))`.
+/// under the domain `("ETS EmissionsLedger", "1", chainid, address(this))`. A device (its address
+/// is bound to an enterprise in the ConsortiumRegistry) signs one signature per data frame: the
+/// frame's readings as the EIP-712 struct `Frame(Reading[] readings)`, whose digest is
+/// `_hashTypedDataV4(keccak256(abi.encode(FRAME_TYPEHASH, keccak256(abi.encodePacked(h0, h1, ...)))))`
+/// with `hi` the struct hash of the frame's i-th reading ({hashReading}). A reading's signature is
+/// shown by its frame's {SignedFrame}: the struct hashes of all the frame's readings, the
+/// reading's index among them and the frame signature ({frameDigest}).
+///
+/// A batch is one device's readings committed as an OpenZeppelin StandardMerkleTree with leaf
+/// encoding `["bytes32"]` over each reading's own EIP-712 digest (`Reading` as primary type,
+/// {readingDigest}): leaf = `keccak256(bytes.concat(keccak256(abi.encode(digest))))`.
 /// Its id is `keccak256(abi.encode(device, firstSequence, lastSequence, root))`.
 ///
 /// Storage: each anchored batch keeps its root, device, enterprise, sequence range, period,
@@ -36,6 +43,17 @@ interface IEmissionsLedger {
         uint8 decimals;
         bytes8 unit;
         bytes1 flag;
+    }
+
+    /// @notice The signature of the frame a reading was signed in, and the reading's place in it.
+    /// @param readings `hashStruct` of each Reading of the frame ({hashReading}), in frame order.
+    /// @param index The position of the reading being shown among `readings`.
+    /// @param signature The device's 65-byte `r ‖ s ‖ v` signature over the Frame digest
+    /// ({frameDigest} of `readings`).
+    struct SignedFrame {
+        bytes32[] readings;
+        uint256 index;
+        bytes signature;
     }
 
     /// @notice Sum of a batch's readings of one pollutant in one unit.
@@ -170,22 +188,40 @@ interface IEmissionsLedger {
 
     // ---------------------------------------------------------------- views
 
-    /// @notice Whether `reading`, signed with `signature`, is included in the anchored batch.
+    /// @notice Whether `reading`, signed by its device in `frame`, is included in the anchored batch.
     /// @param batchId The batch.
     /// @param reading The reading's fields.
-    /// @param signature 65-byte `r ‖ s ‖ v` signature by the device over the reading's digest.
+    /// @param frame The frame the reading was signed in: its readings' struct hashes, the
+    /// reading's index and the device's signature over the Frame digest.
     /// @param proof StandardMerkleTree proof of the reading's leaf.
-    /// @return True iff the batch is anchored, the reading names the batch's device, the device
-    /// signed it (non-malleable ECDSA), and the leaf is under the batch's root.
+    /// @return True iff the batch is anchored, the reading names the batch's device,
+    /// `frame.index < frame.readings.length`, `frame.readings[frame.index]` is the reading's struct
+    /// hash, the device signed the frame digest of `frame.readings` (non-malleable ECDSA), and the
+    /// leaf of the reading's digest is under the batch's root. Malformed input is false, not a
+    /// revert.
     function verifyReading(
         bytes32 batchId,
         Reading calldata reading,
-        bytes calldata signature,
+        SignedFrame calldata frame,
         bytes32[] calldata proof
     ) external view returns (bool);
 
-    /// @notice EIP-712 digest of a reading under this contract's domain (the Merkle leaf value).
+    /// @notice EIP-712 digest of a reading (`Reading` as primary type) under this contract's
+    /// domain: the reading's Merkle leaf value.
+    /// @param reading The reading's fields.
+    /// @return `_hashTypedDataV4(hashReading(reading))`.
     function readingDigest(Reading calldata reading) external view returns (bytes32);
+
+    /// @notice EIP-712 `hashStruct` of a reading: what a frame's `readings` member is built from.
+    /// @param reading The reading's fields.
+    /// @return `keccak256(abi.encode(READING_TYPEHASH, reading))`.
+    function hashReading(Reading calldata reading) external pure returns (bytes32);
+
+    /// @notice EIP-712 digest of a `Frame(Reading[] readings)` under this contract's domain, the
+    /// value a device signs.
+    /// @param readingHashes `hashStruct` of each of the frame's readings, in frame order.
+    /// @return `_hashTypedDataV4(keccak256(abi.encode(FRAME_TYPEHASH, keccak256(abi.encodePacked(readingHashes)))))`.
+    function frameDigest(bytes32[] calldata readingHashes) external view returns (bytes32);
 
     /// @notice `keccak256(abi.encode(totals))`, the hash stored with a batch.
     function hashTotals(PollutantTotal[] calldata totals) external pure returns (bytes32);

@@ -9,8 +9,8 @@ import {IConsortiumRegistry} from "../interfaces/IConsortiumRegistry.sol";
 import {IEmissionsLedger} from "../interfaces/IEmissionsLedger.sol";
 
 /// @title EmissionsLedger
-/// @notice Anchors Merkle roots of device-signed reading batches; verifies a reading's signature
-/// and inclusion. The rules are in {IEmissionsLedger}.
+/// @notice Anchors Merkle roots of device-signed reading batches; verifies a reading's frame
+/// signature and inclusion. The rules are in {IEmissionsLedger}.
 ///
 /// Storage per batch: five words (root; device | firstSequence | count; enterprise |
 /// lastSequence; periodStart | periodEnd | anchoredAt | anchoredBlock; totalsHash), plus one
@@ -19,6 +19,9 @@ import {IEmissionsLedger} from "../interfaces/IEmissionsLedger.sol";
 contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712 {
     bytes32 private constant READING_TYPEHASH = keccak256(
         "Reading(address device,uint64 sequence,uint64 time,bytes8 pollutant,int256 value,uint8 decimals,bytes8 unit,bytes1 flag)"
+    );
+    bytes32 private constant FRAME_TYPEHASH = keccak256(
+        "Frame(Reading[] readings)Reading(address device,uint64 sequence,uint64 time,bytes8 pollutant,int256 value,uint8 decimals,bytes8 unit,bytes1 flag)"
     );
 
     mapping(bytes32 batchId => AnchoredBatch) private _batches;
@@ -117,23 +120,46 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712 {
     function verifyReading(
         bytes32 batchId,
         Reading calldata reading,
-        bytes calldata signature,
+        SignedFrame calldata frame,
         bytes32[] calldata proof
     ) external view returns (bool) {
         AnchoredBatch storage anchored = _batches[batchId];
         bytes32 root = anchored.root;
         if (root == bytes32(0) || reading.device != anchored.device) return false;
-        bytes32 digest = readingDigest(reading);
-        (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecover(digest, signature);
-        if (error != ECDSA.RecoverError.NoError || signer != reading.device) return false;
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(digest))));
+        bytes32 structHash = hashReading(reading);
+        if (!_signedInFrame(structHash, reading.device, frame)) return false;
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(_hashTypedDataV4(structHash)))));
         return MerkleProof.verifyCalldata(proof, root, leaf);
     }
 
+    /// @dev Whether `structHash` is at `frame.index` of the frame's readings and `device` signed
+    /// the frame digest.
+    function _signedInFrame(bytes32 structHash, address device, SignedFrame calldata frame)
+        private
+        view
+        returns (bool)
+    {
+        bytes32[] calldata hashes = frame.readings;
+        if (frame.index >= hashes.length || hashes[frame.index] != structHash) return false;
+        (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecover(frameDigest(hashes), frame.signature);
+        return error == ECDSA.RecoverError.NoError && signer == device;
+    }
+
     /// @inheritdoc IEmissionsLedger
-    function readingDigest(Reading calldata reading) public view returns (bytes32) {
+    function readingDigest(Reading calldata reading) external view returns (bytes32) {
+        return _hashTypedDataV4(hashReading(reading));
+    }
+
+    /// @inheritdoc IEmissionsLedger
+    function hashReading(Reading calldata reading) public pure returns (bytes32) {
         // a Reading is all static fields, so abi.encode(struct) is abi.encode(field, ...)
-        return _hashTypedDataV4(keccak256(abi.encode(READING_TYPEHASH, reading)));
+        return keccak256(abi.encode(READING_TYPEHASH, reading));
+    }
+
+    /// @inheritdoc IEmissionsLedger
+    function frameDigest(bytes32[] calldata readingHashes) public view returns (bytes32) {
+        // EIP-712 encodes an array of structs as the keccak of its members' struct hashes
+        return _hashTypedDataV4(keccak256(abi.encode(FRAME_TYPEHASH, keccak256(abi.encodePacked(readingHashes)))));
     }
 
     /// @inheritdoc IEmissionsLedger
