@@ -103,6 +103,7 @@ def run_demo(
     _demo_market(chain, manifest, registry, members, settings.state_dir, report)
     _demo_auctions(chain, manifest, registry, members, settings.state_dir, report)
     _demo_oracle(settings, report, say)
+    _demo_verify_reading(chain, manifest, settings.state_dir / "oracle" / "queue.db", report)
     report.accounts = {name: demo_account(name).address for name in DEMO_ROLES}
     for i in range(len(DEMO_ENTERPRISES)):
         report.accounts[f"enterprise-{i + 1}"] = demo_account(f"enterprise-{i + 1}").address
@@ -220,6 +221,36 @@ def _demo_oracle(settings: ChainSettings, report: DemoReport, say: Callable[[str
     )
     if result.chart is not None:
         report.files["oracle chart"] = result.chart
+
+
+def _demo_verify_reading(
+    chain: ChainClient, manifest: Manifest, queue_path: Path, report: DemoReport
+) -> None:
+    """What an auditor does with one anchored reading: check its device's frame signature and its
+    Merkle proof against the root on-chain, with ``EmissionsLedger.verifyReading``."""
+    from chain.ledger import LedgerClient
+    from oracle.queue import BatchStatus, Queue
+
+    if not queue_path.exists():
+        return
+    with Queue(queue_path) as queue:
+        anchored = queue.batches(BatchStatus.ANCHORED)
+        if not anchored:
+            return
+        batch = anchored[len(anchored) // 2]
+        stored = queue.batch_readings(batch.batch_id)[batch.count // 2]
+        proof = queue.proof(stored.row_id)
+    ledger = LedgerClient(chain, manifest.address("EmissionsLedger"))
+    signed = stored.signed
+    ok = ledger.verify_reading(batch.batch_id, signed.reading, signed.witness, proof.proof)
+    r = signed.reading
+    report.steps.append(
+        f"auditor check on-chain: {r.pollutant} {r.amount} {r.unit or '(no unit)'} "
+        f"from device {r.device[:10]}… "
+        f"(sequence {r.sequence}): frame signature over {len(signed.witness.hashes)} readings and a "
+        f"{len(proof.proof)}-hash Merkle proof into batch {batch.batch_id.hex()[:10]}… → "
+        f"{'verified' if ok else 'NOT verified'}"
+    )
 
 
 def _demo_auctions(
