@@ -1,5 +1,6 @@
 """Typed client of the EmissionsLedger: anchoring reading batches (idempotently), batch records,
-reading verification and the ``BatchAnchored`` events.
+reading verification and the ``BatchAnchored`` events; auditors' EIP-712 attestations (typed
+data for wallets, offline signing, submission, revocation, rejection, cited-reading checks).
 
 The client takes plain values: :class:`BatchAnchor` for a batch (:func:`batch_anchor_of` builds
 one from any object with the attributes of ``oracle.queue.Batch``), any object with the
@@ -10,6 +11,7 @@ so ``oracle`` never needs web3 and ``chain`` never imports ``oracle``.
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from eth_abi import encode as abi_encode
+from eth_account import Account
+from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, keccak, to_checksum_address
 from hexbytes import HexBytes
@@ -31,8 +35,14 @@ from chain.tx import ChainClient
 
 logger = logging.getLogger(__name__)
 
+UINT16_MAX = 2**16 - 1
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
+UINT256_MAX = 2**256 - 1
+ZERO_ID = bytes(32)
+#: EIP-712 domain name and version of the EmissionsLedger (readings and attestations alike).
+DOMAIN_NAME = "ETS EmissionsLedger"
+DOMAIN_VERSION = "1"
 _TOTALS_TYPE = "(bytes8,bytes8,int256,uint8)[]"
 
 
@@ -319,6 +329,199 @@ class BatchAnchoredEvent:
         return self.first_sequence - self.previous_sequence - 1
 
 
+# ---------------------------------------------------------------------- attestations
+
+
+class AttestationStatus(enum.IntEnum):
+    """Life cycle of an attestation, as the contract's ``AttestationStatus`` (NONE: unknown id)."""
+
+    NONE = 0
+    ACTIVE = 1
+    SUPERSEDED = 2
+    REVOKED = 3
+    REJECTED = 4
+
+
+_ATTESTATION_FIELDS: list[dict[str, str]] = [
+    {"name": "auditor", "type": "address"},
+    {"name": "enterprise", "type": "address"},
+    {"name": "pollutant", "type": "uint8"},
+    {"name": "year", "type": "uint16"},
+    {"name": "verifiedEmissions", "type": "uint256"},
+    {"name": "offsetsEligible", "type": "uint256"},
+    {"name": "evidence", "type": "bytes32[]"},
+    {"name": "reportHash", "type": "bytes32"},
+    {"name": "supersedes", "type": "bytes32"},
+    {"name": "nonce", "type": "uint256"},
+]
+_DOMAIN_FIELDS: list[dict[str, str]] = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """An auditor's attestation: the fields of the EIP-712 ``Attestation`` struct.
+
+    Attributes:
+        auditor: the attesting auditor (AUDITOR_ROLE), the signer for relayed submissions.
+        enterprise: the attested enterprise.
+        pollutant: AllowanceToken pollutant code (1..255, see ``chain.allowance.POLLUTANTS``).
+        year: the compliance year (uint16).
+        verified_emissions: verified emissions, whole tonnes (allowance units).
+        offsets_eligible: offsets eligible, whole tonnes (allowance units).
+        evidence: anchored batch ids of the ledger and/or hashes of external evidence (32 bytes each).
+        report_hash: hash of the audit report (e.g. keccak256 of the PDF).
+        supersedes: id of the auditor's Active attestation this one replaces, or 32 zero bytes.
+        nonce: the auditor's next nonce (:meth:`LedgerClient.nonce`).
+    """
+
+    auditor: str
+    enterprise: str
+    pollutant: int
+    year: int
+    verified_emissions: int
+    offsets_eligible: int
+    evidence: tuple[bytes, ...]
+    report_hash: bytes
+    supersedes: bytes = ZERO_ID
+    nonce: int = 0
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The ``Attestation`` struct's ABI tuple.
+
+        Raises:
+            InvalidInputError: a field does not fit its Solidity type.
+        """
+        return (
+            checked_address(self.auditor, "auditor"),
+            checked_address(self.enterprise, "enterprise"),
+            _uint(self.pollutant, "pollutant", 255),
+            _uint(self.year, "year", UINT16_MAX),
+            _uint(self.verified_emissions, "verified emissions", UINT256_MAX),
+            _uint(self.offsets_eligible, "offsets eligible", UINT256_MAX),
+            [_bytes32(e, "evidence") for e in self.evidence],
+            _bytes32(self.report_hash, "report hash"),
+            _bytes32(self.supersedes, "supersedes"),
+            _uint(self.nonce, "nonce", UINT256_MAX),
+        )
+
+
+def evidence_hash(evidence: Iterable[bytes | str]) -> bytes:
+    """``keccak256(abi.encodePacked(evidence))``: the evidence hash the ledger stores."""
+    return bytes(keccak(b"".join(_bytes32(e, "evidence") for e in evidence)))
+
+
+def attestation_typed_data(chain_id: int, ledger: str, attestation: Attestation) -> dict[str, Any]:
+    """The attestation as an EIP-712 ``eth_signTypedData_v4`` message (what a wallet signs).
+
+    Args:
+        chain_id: the chain's id.
+        ledger: the EmissionsLedger's address (the domain's verifying contract).
+        attestation: the attestation.
+
+    Raises:
+        InvalidInputError: a field does not fit its Solidity type.
+    """
+    auditor, enterprise, pollutant, year, verified, offsets, evidence, report, supersedes, nonce = (
+        attestation.as_tuple()
+    )
+    return {
+        "types": {"EIP712Domain": _DOMAIN_FIELDS, "Attestation": _ATTESTATION_FIELDS},
+        "primaryType": "Attestation",
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": checked_address(ledger, "ledger"),
+        },
+        "message": {
+            "auditor": auditor,
+            "enterprise": enterprise,
+            "pollutant": pollutant,
+            "year": year,
+            "verifiedEmissions": verified,
+            "offsetsEligible": offsets,
+            "evidence": ["0x" + e.hex() for e in evidence],
+            "reportHash": "0x" + report.hex(),
+            "supersedes": "0x" + supersedes.hex(),
+            "nonce": nonce,
+        },
+    }
+
+
+def attestation_digest(chain_id: int, ledger: str, attestation: Attestation) -> bytes:
+    """EIP-712 digest of an attestation (eth-account's encoder): its id on the ledger."""
+    message = encode_typed_data(full_message=attestation_typed_data(chain_id, ledger, attestation))
+    return bytes(keccak(b"\x19" + message.version + message.header + message.body))
+
+
+def sign_attestation(auditor: LocalAccount, chain_id: int, ledger: str, attestation: Attestation) -> bytes:
+    """The auditor's 65-byte ``r ‖ s ‖ v`` signature of an attestation, made offline.
+
+    Raises:
+        InvalidInputError: the key is not the attestation's auditor, or a field does not fit.
+    """
+    if auditor.address.lower() != attestation.auditor.lower():
+        raise InvalidInputError(
+            f"key {auditor.address} is not the attestation's auditor {attestation.auditor}"
+        )
+    message = encode_typed_data(full_message=attestation_typed_data(chain_id, ledger, attestation))
+    return bytes(Account.sign_message(message, auditor.key).signature)
+
+
+@dataclass(frozen=True)
+class AttestationRecord:
+    """An attestation as the ledger stores it (the evidence list: see :class:`AttestationSubmitted`)."""
+
+    id: bytes
+    auditor: str
+    pollutant: int
+    year: int
+    status: AttestationStatus
+    attested_at: int
+    enterprise: str
+    evidence_count: int
+    verified_emissions: int
+    offsets_eligible: int
+    evidence_hash: bytes
+    report_hash: bytes
+
+
+@dataclass(frozen=True)
+class AttestationSubmitted:
+    """An ``AttestationSubmitted`` event."""
+
+    id: bytes
+    auditor: str
+    enterprise: str
+    pollutant: int
+    year: int
+    verified_emissions: int
+    offsets_eligible: int
+    evidence: tuple[bytes, ...]
+    report_hash: bytes
+    supersedes: bytes
+    tx_hash: str
+
+
+@dataclass(frozen=True)
+class AttestationClosed:
+    """An ``AttestationRevoked`` (``by`` the auditor) or ``AttestationRejected`` (``by`` the
+    regulator) event; ``status`` says which."""
+
+    id: bytes
+    status: AttestationStatus
+    by: str
+    enterprise: str
+    reason_code: int
+    reason: str
+    tx_hash: str
+
+
 # ---------------------------------------------------------------------- client
 
 
@@ -454,6 +657,171 @@ class LedgerClient:
             [_bytes32(node, "proof node") for node in proof],
         )
         return bool(self.chain.call(fn))
+
+    # ------------------------------------------------------------------ attestations
+
+    def attest(self, auditor: LocalAccount, attestation: Attestation) -> AttestationSubmitted:
+        """Submit an attestation as its auditor.
+
+        Returns:
+            The ``AttestationSubmitted`` event (its ``id`` is the attestation id).
+
+        Raises:
+            ContractRevertError: refused (``LedgerNotAttestationAuditor``, ``LedgerNotAuditor``,
+                ``LedgerInvalidNonce``, ``LedgerAttestationExists`` ...).
+            InvalidInputError: a field does not fit its Solidity type.
+        """
+        fn = self.contract.functions.attest(attestation.as_tuple())
+        return self._submitted(self.chain.transact(fn, auditor))
+
+    def attest_by_sig(
+        self, relayer: LocalAccount, attestation: Attestation, signature: bytes
+    ) -> AttestationSubmitted:
+        """Relay an attestation signed offline by its auditor (:func:`sign_attestation`).
+
+        Raises:
+            ContractRevertError: refused (``LedgerAttestationSignerMismatch``,
+                ``LedgerAttestationInvalidSignature``, ``LedgerNotAuditor``, ``LedgerInvalidNonce`` ...).
+            InvalidInputError: a field does not fit its Solidity type.
+        """
+        fn = self.contract.functions.attestBySig(attestation.as_tuple(), bytes(signature))
+        return self._submitted(self.chain.transact(fn, relayer))
+
+    def revoke_attestation(
+        self, auditor: LocalAccount, attestation_id: bytes | str, reason_code: int, reason: str
+    ) -> AttestationClosed:
+        """Revoke one's own Active attestation.
+
+        Raises:
+            ContractRevertError: ``LedgerAttestationUnknown``, ``LedgerNotAttestationAuditor``,
+                ``LedgerAttestationNotActive``.
+        """
+        fn = self.contract.functions.revokeAttestation(
+            _bytes32(attestation_id, "attestation id"), _uint(reason_code, "reason code", UINT16_MAX), reason
+        )
+        return self._closed(self.chain.transact(fn, auditor), "AttestationRevoked", AttestationStatus.REVOKED)
+
+    def reject_attestation(
+        self, regulator: LocalAccount, attestation_id: bytes | str, reason_code: int, reason: str
+    ) -> AttestationClosed:
+        """Reject an Active attestation as the regulator.
+
+        Raises:
+            ContractRevertError: ``UnauthorizedRole``, ``LedgerAttestationUnknown``,
+                ``LedgerAttestationNotActive``.
+        """
+        fn = self.contract.functions.rejectAttestation(
+            _bytes32(attestation_id, "attestation id"), _uint(reason_code, "reason code", UINT16_MAX), reason
+        )
+        return self._closed(
+            self.chain.transact(fn, regulator), "AttestationRejected", AttestationStatus.REJECTED
+        )
+
+    def attestation(self, attestation_id: bytes | str) -> AttestationRecord:
+        """The stored attestation.
+
+        Raises:
+            ContractRevertError: ``LedgerAttestationUnknown``.
+        """
+        key = _bytes32(attestation_id, "attestation id")
+        r = self.chain.call(self.contract.functions.attestation(key))
+        return AttestationRecord(key, to_checksum_address(r[0]), int(r[1]), int(r[2]),
+                                 AttestationStatus(r[3]), int(r[4]), to_checksum_address(r[5]), int(r[6]),
+                                 int(r[7]), int(r[8]), bytes(r[9]), bytes(r[10]))  # fmt: skip
+
+    def latest_attestation(self, enterprise: str, pollutant: int, year: int) -> bytes | None:
+        """Id of the most recent Active attestation of (enterprise, pollutant, year), None if none."""
+        fn = self.contract.functions.latestAttestation(
+            checked_address(enterprise, "enterprise"),
+            _uint(pollutant, "pollutant", 255),
+            _uint(year, "year", UINT16_MAX),
+        )
+        found = bytes(self.chain.call(fn))
+        return None if found == ZERO_ID else found
+
+    def is_attestation_active(self, attestation_id: bytes | str) -> bool:
+        fn = self.contract.functions.isAttestationActive(_bytes32(attestation_id, "attestation id"))
+        return bool(self.chain.call(fn))
+
+    def attestation_digest(self, attestation: Attestation) -> bytes:
+        """The contract's EIP-712 digest of an attestation (its id, what the auditor signs)."""
+        return bytes(self.chain.call(self.contract.functions.attestationDigest(attestation.as_tuple())))
+
+    def nonce(self, auditor: str) -> int:
+        """The auditor's next attestation nonce."""
+        return int(self.chain.call(self.contract.functions.nonces(checked_address(auditor, "auditor"))))
+
+    def verify_cited_reading(
+        self,
+        attestation_id: bytes | str,
+        evidence: Sequence[bytes | str],
+        evidence_index: int,
+        batch_id: bytes | str,
+        reading: ReadingLike,
+        witness: FrameWitnessLike,
+        proof: Iterable[bytes | str],
+    ) -> bool:
+        """Ask the contract whether the reading is in batch ``batch_id``, cited by the attestation
+        at ``evidence[evidence_index]`` (``evidence``: the attestation's list, from its event).
+
+        Raises:
+            InvalidInputError: a field does not fit its Solidity type.
+        """
+        fn = self.contract.functions.verifyCitedReading(
+            _bytes32(attestation_id, "attestation id"),
+            [_bytes32(e, "evidence") for e in evidence],
+            _uint(evidence_index, "evidence index", UINT256_MAX),
+            _bytes32(batch_id, "batch id"),
+            reading_tuple(reading),
+            frame_tuple(witness),
+            [_bytes32(node, "proof node") for node in proof],
+        )
+        return bool(self.chain.call(fn))
+
+    def _submitted(self, receipt: TxReceipt) -> AttestationSubmitted:
+        [log] = self.contract.events.AttestationSubmitted().process_receipt(receipt, errors=DISCARD)
+        a = log["args"]
+        event = AttestationSubmitted(
+            id=bytes(a["id"]),
+            auditor=to_checksum_address(a["auditor"]),
+            enterprise=to_checksum_address(a["enterprise"]),
+            pollutant=int(a["pollutant"]),
+            year=int(a["year"]),
+            verified_emissions=int(a["verifiedEmissions"]),
+            offsets_eligible=int(a["offsetsEligible"]),
+            evidence=tuple(bytes(e) for e in a["evidence"]),
+            report_hash=bytes(a["reportHash"]),
+            supersedes=bytes(a["supersedes"]),
+            tx_hash=HexBytes(receipt["transactionHash"]).to_0x_hex(),
+        )
+        logger.info(
+            "attestation submitted",
+            extra={
+                "attestation": "0x" + event.id.hex(),
+                "enterprise": event.enterprise,
+                "tx_hash": event.tx_hash,
+            },
+        )
+        return event
+
+    def _closed(self, receipt: TxReceipt, name: str, status: AttestationStatus) -> AttestationClosed:
+        [log] = getattr(self.contract.events, name)().process_receipt(receipt, errors=DISCARD)
+        a = log["args"]
+        by = a["auditor"] if status is AttestationStatus.REVOKED else a["regulator"]
+        event = AttestationClosed(
+            id=bytes(a["id"]),
+            status=status,
+            by=to_checksum_address(by),
+            enterprise=to_checksum_address(a["enterprise"]),
+            reason_code=int(a["reasonCode"]),
+            reason=str(a["reason"]),
+            tx_hash=HexBytes(receipt["transactionHash"]).to_0x_hex(),
+        )
+        logger.info(
+            "attestation closed",
+            extra={"attestation": "0x" + event.id.hex(), "status": status.name, "tx_hash": event.tx_hash},
+        )
+        return event
 
     # ------------------------------------------------------------------ events
 
@@ -639,6 +1007,11 @@ __all__ = [
     "AnchorReceipt",
     "AnchorResult",
     "AnchoredBatch",
+    "Attestation",
+    "AttestationClosed",
+    "AttestationRecord",
+    "AttestationStatus",
+    "AttestationSubmitted",
     "BatchAnchor",
     "BatchAnchoredEvent",
     "BatchTotal",
@@ -646,11 +1019,15 @@ __all__ = [
     "LedgerAnchorPort",
     "LedgerClient",
     "ReadingLike",
+    "attestation_digest",
+    "attestation_typed_data",
     "batch_anchor_of",
     "batch_id_of",
     "bytes8_of",
+    "evidence_hash",
     "frame_tuple",
     "hash_totals",
     "reading_tuple",
+    "sign_attestation",
     "text_of",
 ]

@@ -24,6 +24,20 @@ pragma solidity ^0.8.24;
 /// count, anchoring time and block, and `totalsHash = keccak256(abi.encode(totals))`; the totals
 /// themselves are in the {BatchAnchored} event (anyone can check them against the hash with
 /// {hashTotals}).
+///
+/// Attestations: an auditor (AUDITOR_ROLE in the registry) attests, for an enterprise, a
+/// pollutant (AllowanceToken pollutant code) and a year, the verified emissions and the offsets
+/// eligible, in whole tonnes (allowance units), with the evidence relied on (anchored batch ids of
+/// this ledger and/or hashes of external evidence) and a report hash. An attestation is the
+/// EIP-712 struct
+/// `Attestation(address auditor,address enterprise,uint8 pollutant,uint16 year,uint256 verifiedEmissions,uint256 offsetsEligible,bytes32[] evidence,bytes32 reportHash,bytes32 supersedes,uint256 nonce)`
+/// under the same domain as readings; its id is its EIP-712 digest ({attestationDigest}). It is
+/// submitted by the auditor ({attest}) or by anyone carrying the auditor's signature
+/// ({attestBySig}); `nonce` is the auditor's next nonce ({nonces}), so each signature is used once.
+/// An auditor has at most one Active attestation per (enterprise, pollutant, year): a new one must
+/// name it in `supersedes`. The auditor can revoke its Active attestation, the regulator can
+/// reject one. Storage keeps `evidenceHash = keccak256(abi.encodePacked(evidence))`; the list
+/// itself is in the {AttestationSubmitted} event ({verifyCitedReading} takes it back).
 interface IEmissionsLedger {
     /// @notice One signed reading (the fields of the EIP-712 struct, in order).
     /// @param device The signing device's address.
@@ -117,6 +131,66 @@ interface IEmissionsLedger {
         bytes32 totalsHash;
     }
 
+    /// @notice Life cycle of an attestation. `None`: no attestation under this id.
+    enum AttestationStatus {
+        None,
+        Active,
+        Superseded,
+        Revoked,
+        Rejected
+    }
+
+    /// @notice An auditor's attestation (the fields of the EIP-712 struct, in order).
+    /// @param auditor The attesting auditor (AUDITOR_ROLE); the signer for {attestBySig}.
+    /// @param enterprise The attested enterprise (an active registered enterprise).
+    /// @param pollutant AllowanceToken pollutant code (1 CO2, 2 SO2, ...).
+    /// @param year The compliance year (the allowance vintage).
+    /// @param verifiedEmissions Verified emissions, whole tonnes (allowance units).
+    /// @param offsetsEligible Offsets eligible for the year, whole tonnes (allowance units).
+    /// @param evidence Anchored batch ids of this ledger and/or hashes of external evidence.
+    /// @param reportHash Hash of the audit report (e.g. keccak256 of the PDF).
+    /// @param supersedes The auditor's Active attestation of the same (enterprise, pollutant,
+    /// year) this one replaces, or zero.
+    /// @param nonce The auditor's next nonce ({nonces}).
+    struct Attestation {
+        address auditor;
+        address enterprise;
+        uint8 pollutant;
+        uint16 year;
+        uint256 verifiedEmissions;
+        uint256 offsetsEligible;
+        bytes32[] evidence;
+        bytes32 reportHash;
+        bytes32 supersedes;
+        uint256 nonce;
+    }
+
+    /// @notice An attestation as stored.
+    /// @param auditor The attesting auditor.
+    /// @param pollutant AllowanceToken pollutant code.
+    /// @param year The compliance year.
+    /// @param status Its life-cycle status.
+    /// @param attestedAt Block timestamp of its submission.
+    /// @param enterprise The attested enterprise.
+    /// @param evidenceCount Number of evidence entries.
+    /// @param verifiedEmissions Verified emissions, whole tonnes.
+    /// @param offsetsEligible Offsets eligible, whole tonnes.
+    /// @param evidenceHash `keccak256(abi.encodePacked(evidence))`.
+    /// @param reportHash Hash of the audit report.
+    struct AttestationRecord {
+        address auditor;
+        uint8 pollutant;
+        uint16 year;
+        AttestationStatus status;
+        uint64 attestedAt;
+        address enterprise;
+        uint32 evidenceCount;
+        uint256 verifiedEmissions;
+        uint256 offsetsEligible;
+        bytes32 evidenceHash;
+        bytes32 reportHash;
+    }
+
     // ---------------------------------------------------------------- errors
 
     /// @notice The device is not bound to an enterprise in the registry.
@@ -141,6 +215,27 @@ interface IEmissionsLedger {
     error LedgerZeroRoot(bytes32 batchId);
     /// @notice No batch is anchored under this id.
     error LedgerBatchUnknown(bytes32 batchId);
+    /// @notice The account does not hold AUDITOR_ROLE.
+    error LedgerNotAuditor(address account);
+    /// @notice The caller is not the attestation's auditor.
+    error LedgerNotAttestationAuditor(address caller, address auditor);
+    /// @notice The signature is malformed (wrong length, or a high-s / invalid point).
+    error LedgerAttestationInvalidSignature(bytes32 digest);
+    /// @notice The signature recovers to another address than the attestation's auditor.
+    error LedgerAttestationSignerMismatch(address signer, address auditor);
+    /// @notice The nonce is not the auditor's next one (a replayed or out-of-order attestation).
+    error LedgerInvalidNonce(address auditor, uint256 nonce, uint256 expected);
+    /// @notice The attested account is not an active (registered, unsuspended) enterprise.
+    error LedgerAttestedEnterpriseNotActive(address enterprise);
+    /// @notice The attestation is not Active (`status` is its {AttestationStatus}).
+    error LedgerAttestationNotActive(bytes32 id, uint8 status);
+    /// @notice The auditor already has this Active attestation of the (enterprise, pollutant,
+    /// year): a new one must supersede it.
+    error LedgerAttestationExists(bytes32 id);
+    /// @notice The superseded attestation is of another auditor, enterprise, pollutant or year.
+    error LedgerSupersedeMismatch(bytes32 supersedes);
+    /// @notice No attestation under this id.
+    error LedgerAttestationUnknown(bytes32 id);
 
     // ---------------------------------------------------------------- events
 
@@ -171,6 +266,50 @@ interface IEmissionsLedger {
         PollutantTotal[] totals
     );
 
+    /// @notice An attestation was submitted (by its auditor or relayed with its signature).
+    /// @param id The attestation id (its EIP-712 digest).
+    /// @param auditor The auditor.
+    /// @param enterprise The attested enterprise.
+    /// @param pollutant AllowanceToken pollutant code.
+    /// @param year The compliance year.
+    /// @param verifiedEmissions Verified emissions, whole tonnes.
+    /// @param offsetsEligible Offsets eligible, whole tonnes.
+    /// @param evidence The evidence list (batch ids and/or evidence hashes), for indexers.
+    /// @param reportHash Hash of the audit report.
+    /// @param supersedes The attestation it superseded (now Superseded), or zero.
+    event AttestationSubmitted(
+        bytes32 indexed id,
+        address indexed auditor,
+        address indexed enterprise,
+        uint8 pollutant,
+        uint16 year,
+        uint256 verifiedEmissions,
+        uint256 offsetsEligible,
+        bytes32[] evidence,
+        bytes32 reportHash,
+        bytes32 supersedes
+    );
+
+    /// @notice An attestation was revoked by its auditor.
+    /// @param id The attestation id.
+    /// @param auditor The auditor.
+    /// @param enterprise The attested enterprise.
+    /// @param reasonCode Machine-readable reason.
+    /// @param reason Human-readable reason.
+    event AttestationRevoked(
+        bytes32 indexed id, address indexed auditor, address indexed enterprise, uint16 reasonCode, string reason
+    );
+
+    /// @notice An attestation was rejected by the regulator.
+    /// @param id The attestation id.
+    /// @param regulator The rejecting regulator.
+    /// @param enterprise The attested enterprise.
+    /// @param reasonCode Machine-readable reason.
+    /// @param reason Human-readable reason.
+    event AttestationRejected(
+        bytes32 indexed id, address indexed regulator, address indexed enterprise, uint16 reasonCode, string reason
+    );
+
     // ---------------------------------------------------------------- anchoring
 
     /// @notice Anchor a batch of one device's signed readings.
@@ -185,6 +324,62 @@ interface IEmissionsLedger {
     /// - totals strictly ascending by (pollutant, unit).
     /// Emits: {BatchAnchored}.
     function anchorBatch(Batch calldata batch) external;
+
+    // ---------------------------------------------------------------- attestations
+
+    /// @notice Submit an attestation as its auditor.
+    /// @param a The attestation (see {Attestation}).
+    /// @return id The attestation id ({attestationDigest} of `a`).
+    /// Requirements:
+    /// - caller is `a.auditor` ({LedgerNotAttestationAuditor}) and holds AUDITOR_ROLE
+    ///   ({LedgerNotAuditor});
+    /// - `a.enterprise` is an active registered enterprise ({LedgerAttestedEnterpriseNotActive});
+    /// - `a.nonce == nonces(a.auditor)` ({LedgerInvalidNonce}); the nonce is consumed;
+    /// - `a.supersedes`, if not zero, is a known ({LedgerAttestationUnknown}) attestation of the
+    ///   same auditor, enterprise, pollutant and year ({LedgerSupersedeMismatch}) that is Active
+    ///   ({LedgerAttestationNotActive}); it becomes Superseded;
+    /// - if `a.supersedes` is zero, the auditor has no Active attestation of the same
+    ///   (enterprise, pollutant, year) ({LedgerAttestationExists}).
+    /// Evidence entries are not checked: anchored batch ids and external hashes are both accepted.
+    /// The new attestation becomes {latestAttestation} of its (enterprise, pollutant, year).
+    /// Emits: {AttestationSubmitted}.
+    function attest(Attestation calldata a) external returns (bytes32 id);
+
+    /// @notice Submit an attestation signed by its auditor (relayed by anyone).
+    /// @param a The attestation.
+    /// @param signature The auditor's 65-byte `r ‖ s ‖ v` signature over {attestationDigest} of `a`.
+    /// @return id The attestation id.
+    /// Requirements:
+    /// - `signature` is well formed with a low s ({LedgerAttestationInvalidSignature}) and
+    ///   recovers to `a.auditor` ({LedgerAttestationSignerMismatch});
+    /// - `a.auditor` holds AUDITOR_ROLE ({LedgerNotAuditor});
+    /// - the rest as {attest}.
+    /// Emits: {AttestationSubmitted}.
+    function attestBySig(Attestation calldata a, bytes calldata signature) external returns (bytes32 id);
+
+    /// @notice Revoke one's own Active attestation.
+    /// @param id The attestation.
+    /// @param reasonCode Machine-readable reason.
+    /// @param reason Human-readable reason.
+    /// Requirements:
+    /// - the attestation exists ({LedgerAttestationUnknown});
+    /// - caller is its auditor ({LedgerNotAttestationAuditor});
+    /// - it is Active ({LedgerAttestationNotActive}).
+    /// It becomes Revoked; {latestAttestation} is cleared if it pointed at it.
+    /// Emits: {AttestationRevoked}.
+    function revokeAttestation(bytes32 id, uint16 reasonCode, string calldata reason) external;
+
+    /// @notice Reject an Active attestation as the regulator.
+    /// @param id The attestation.
+    /// @param reasonCode Machine-readable reason.
+    /// @param reason Human-readable reason.
+    /// Requirements:
+    /// - caller has REGULATOR_ROLE ({UnauthorizedRole});
+    /// - the attestation exists ({LedgerAttestationUnknown}) and is Active
+    ///   ({LedgerAttestationNotActive}).
+    /// It becomes Rejected; {latestAttestation} is cleared if it pointed at it.
+    /// Emits: {AttestationRejected}.
+    function rejectAttestation(bytes32 id, uint16 reasonCode, string calldata reason) external;
 
     // ---------------------------------------------------------------- views
 
@@ -236,4 +431,48 @@ interface IEmissionsLedger {
 
     /// @notice The highest sequence of the device's anchored batches (0 if none).
     function lastAnchoredSequence(address device) external view returns (uint64);
+
+    /// @notice A stored attestation.
+    /// @param id The attestation id.
+    /// @return The stored record.
+    /// Requirements: the attestation exists ({LedgerAttestationUnknown} otherwise).
+    function attestation(bytes32 id) external view returns (AttestationRecord memory);
+
+    /// @notice EIP-712 digest of an attestation under this contract's domain: its id, and the
+    /// value its auditor signs.
+    /// @param a The attestation.
+    /// @return `_hashTypedDataV4(keccak256(abi.encode(ATTESTATION_TYPEHASH, a.auditor, ...,
+    /// keccak256(abi.encodePacked(a.evidence)), a.reportHash, a.supersedes, a.nonce)))`.
+    function attestationDigest(Attestation calldata a) external view returns (bytes32);
+
+    /// @notice The most recent Active attestation of (enterprise, pollutant, year), by any
+    /// auditor; zero if none (or if the most recent one was revoked or rejected).
+    function latestAttestation(address enterprise, uint8 pollutant, uint16 year) external view returns (bytes32);
+
+    /// @notice Whether the attestation exists and is Active.
+    function isAttestationActive(bytes32 id) external view returns (bool);
+
+    /// @notice The next nonce of `auditor` (the one its next attestation must carry).
+    function nonces(address auditor) external view returns (uint256);
+
+    /// @notice Whether a reading is included in an anchored batch that an attestation cites.
+    /// @param attestationId The attestation.
+    /// @param evidence The attestation's evidence list (from its {AttestationSubmitted} event).
+    /// @param evidenceIndex The position of `batchId` in `evidence`.
+    /// @param batchId The cited batch.
+    /// @param reading The reading's fields.
+    /// @param frame The reading's frame signature (as in {verifyReading}).
+    /// @param proof The reading's Merkle proof.
+    /// @return True iff the attestation exists, `keccak256(abi.encodePacked(evidence))` is its
+    /// stored evidence hash, `evidence[evidenceIndex] == batchId` and {verifyReading} of the
+    /// reading in `batchId` is true. Malformed input is false, not a revert.
+    function verifyCitedReading(
+        bytes32 attestationId,
+        bytes32[] calldata evidence,
+        uint256 evidenceIndex,
+        bytes32 batchId,
+        Reading calldata reading,
+        SignedFrame calldata frame,
+        bytes32[] calldata proof
+    ) external view returns (bool);
 }

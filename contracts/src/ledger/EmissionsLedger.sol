@@ -4,19 +4,26 @@ pragma solidity 0.8.28;
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {RegistryGated} from "../access/RegistryGated.sol";
 import {IConsortiumRegistry} from "../interfaces/IConsortiumRegistry.sol";
 import {IEmissionsLedger} from "../interfaces/IEmissionsLedger.sol";
 
 /// @title EmissionsLedger
 /// @notice Anchors Merkle roots of device-signed reading batches; verifies a reading's frame
-/// signature and inclusion. The rules are in {IEmissionsLedger}.
+/// signature and inclusion; records auditors' EIP-712 attestations. The rules are in
+/// {IEmissionsLedger}.
 ///
 /// Storage per batch: five words (root; device | firstSequence | count; enterprise |
 /// lastSequence; periodStart | periodEnd | anchoredAt | anchoredBlock; totalsHash), plus one
 /// word per device for its last anchored sequence. The totals themselves live in the event
 /// only: storing them would cost a word or two per pollutant for data nothing on-chain reads.
-contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712 {
+///
+/// Storage per attestation: six words (auditor | pollutant | year | status | attestedAt;
+/// enterprise | evidenceCount; verifiedEmissions; offsetsEligible; evidenceHash; reportHash), one
+/// word per (auditor, enterprise, pollutant, year) for the auditor's Active attestation and one
+/// per (enterprise, pollutant, year) for the latest. The evidence list lives in the event only.
+contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
     bytes32 private constant READING_TYPEHASH = keccak256(
         "Reading(address device,uint64 sequence,uint64 time,bytes8 pollutant,int256 value,uint8 decimals,bytes8 unit,bytes1 flag)"
     );
@@ -24,8 +31,16 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712 {
         "Frame(Reading[] readings)Reading(address device,uint64 sequence,uint64 time,bytes8 pollutant,int256 value,uint8 decimals,bytes8 unit,bytes1 flag)"
     );
 
+    bytes32 private constant ATTESTATION_TYPEHASH = keccak256(
+        "Attestation(address auditor,address enterprise,uint8 pollutant,uint16 year,uint256 verifiedEmissions,uint256 offsetsEligible,bytes32[] evidence,bytes32 reportHash,bytes32 supersedes,uint256 nonce)"
+    );
+
     mapping(bytes32 batchId => AnchoredBatch) private _batches;
     mapping(address device => uint64) private _lastSequence;
+    mapping(bytes32 id => AttestationRecord) private _attestations;
+    /// @dev keccak256(abi.encode(auditor, enterprise, pollutant, year)) => the auditor's Active one
+    mapping(bytes32 auditorKey => bytes32 id) private _activeByAuditor;
+    mapping(address enterprise => mapping(uint8 pollutant => mapping(uint16 year => bytes32 id))) private _latest;
 
     constructor(address registry_) RegistryGated(registry_) EIP712("ETS EmissionsLedger", "1") {}
 
@@ -114,6 +129,126 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712 {
         );
     }
 
+    // ---------------------------------------------------------------- attestations
+
+    /// @inheritdoc IEmissionsLedger
+    function attest(Attestation calldata a) external returns (bytes32 id) {
+        if (msg.sender != a.auditor) revert LedgerNotAttestationAuditor(msg.sender, a.auditor);
+        _requireAuditor(a.auditor);
+        id = attestationDigest(a);
+        _record(a, id);
+    }
+
+    /// @inheritdoc IEmissionsLedger
+    function attestBySig(Attestation calldata a, bytes calldata signature) external returns (bytes32 id) {
+        id = attestationDigest(a);
+        (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecover(id, signature);
+        if (error != ECDSA.RecoverError.NoError) revert LedgerAttestationInvalidSignature(id);
+        if (signer != a.auditor) revert LedgerAttestationSignerMismatch(signer, a.auditor);
+        _requireAuditor(a.auditor);
+        _record(a, id);
+    }
+
+    /// @inheritdoc IEmissionsLedger
+    function revokeAttestation(bytes32 id, uint16 reasonCode, string calldata reason) external {
+        AttestationRecord storage record = _known(id);
+        address auditor = record.auditor;
+        if (msg.sender != auditor) revert LedgerNotAttestationAuditor(msg.sender, auditor);
+        _close(record, id, AttestationStatus.Revoked);
+        emit AttestationRevoked(id, auditor, record.enterprise, reasonCode, reason);
+    }
+
+    /// @inheritdoc IEmissionsLedger
+    function rejectAttestation(bytes32 id, uint16 reasonCode, string calldata reason)
+        external
+        onlyRegistryRole(REGULATOR_ROLE)
+    {
+        AttestationRecord storage record = _known(id);
+        _close(record, id, AttestationStatus.Rejected);
+        emit AttestationRejected(id, msg.sender, record.enterprise, reasonCode, reason);
+    }
+
+    /// @dev Refuse an account without AUDITOR_ROLE.
+    function _requireAuditor(address account) private view {
+        if (!_registry.hasRole(AUDITOR_ROLE, account)) revert LedgerNotAuditor(account);
+    }
+
+    /// @dev The checks and effects shared by {attest} and {attestBySig}, once the auditor is known
+    /// to have submitted or signed `a`.
+    function _record(Attestation calldata a, bytes32 id) private {
+        if (!_registry.isActiveEnterprise(a.enterprise)) revert LedgerAttestedEnterpriseNotActive(a.enterprise);
+        uint256 expected = nonces(a.auditor);
+        if (a.nonce != expected) revert LedgerInvalidNonce(a.auditor, a.nonce, expected);
+        _useNonce(a.auditor);
+
+        bytes32 auditorKey = keccak256(abi.encode(a.auditor, a.enterprise, a.pollutant, a.year));
+        bytes32 active = _activeByAuditor[auditorKey];
+        bytes32 supersedes = a.supersedes;
+        if (supersedes == bytes32(0)) {
+            if (active != bytes32(0)) revert LedgerAttestationExists(active);
+        } else {
+            AttestationRecord storage old = _known(supersedes);
+            if (old.auditor != a.auditor || old.enterprise != a.enterprise || old.pollutant != a.pollutant
+                || old.year != a.year) revert LedgerSupersedeMismatch(supersedes);
+            if (old.status != AttestationStatus.Active) {
+                revert LedgerAttestationNotActive(supersedes, uint8(old.status));
+            }
+            old.status = AttestationStatus.Superseded;
+        }
+
+        _attestations[id] = AttestationRecord({
+            auditor: a.auditor,
+            pollutant: a.pollutant,
+            year: a.year,
+            status: AttestationStatus.Active,
+            attestedAt: uint64(block.timestamp),
+            enterprise: a.enterprise,
+            // a calldata array of 2**32 words could not be paid for in one block
+            evidenceCount: uint32(a.evidence.length),
+            verifiedEmissions: a.verifiedEmissions,
+            offsetsEligible: a.offsetsEligible,
+            evidenceHash: keccak256(abi.encodePacked(a.evidence)),
+            reportHash: a.reportHash
+        });
+        _activeByAuditor[auditorKey] = id;
+        _latest[a.enterprise][a.pollutant][a.year] = id;
+        _emitSubmitted(a, id);
+    }
+
+    /// @dev Separate frame: the event's ten fields would not fit the caller's stack.
+    function _emitSubmitted(Attestation calldata a, bytes32 id) private {
+        emit AttestationSubmitted(
+            id,
+            a.auditor,
+            a.enterprise,
+            a.pollutant,
+            a.year,
+            a.verifiedEmissions,
+            a.offsetsEligible,
+            a.evidence,
+            a.reportHash,
+            a.supersedes
+        );
+    }
+
+    /// @dev The stored attestation; refuses an unknown id.
+    function _known(bytes32 id) private view returns (AttestationRecord storage record) {
+        record = _attestations[id];
+        if (record.status == AttestationStatus.None) revert LedgerAttestationUnknown(id);
+    }
+
+    /// @dev Move an Active attestation to `status` (Revoked or Rejected) and drop it from the
+    /// auditor's Active slot and, if it is there, from the latest.
+    function _close(AttestationRecord storage record, bytes32 id, AttestationStatus status) private {
+        if (record.status != AttestationStatus.Active) revert LedgerAttestationNotActive(id, uint8(record.status));
+        record.status = status;
+        address enterprise = record.enterprise;
+        uint8 pollutant = record.pollutant;
+        uint16 year = record.year;
+        delete _activeByAuditor[keccak256(abi.encode(record.auditor, enterprise, pollutant, year))];
+        if (_latest[enterprise][pollutant][year] == id) delete _latest[enterprise][pollutant][year];
+    }
+
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc IEmissionsLedger
@@ -123,6 +258,33 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712 {
         SignedFrame calldata frame,
         bytes32[] calldata proof
     ) external view returns (bool) {
+        return _verifyReading(batchId, reading, frame, proof);
+    }
+
+    /// @inheritdoc IEmissionsLedger
+    function verifyCitedReading(
+        bytes32 attestationId,
+        bytes32[] calldata evidence,
+        uint256 evidenceIndex,
+        bytes32 batchId,
+        Reading calldata reading,
+        SignedFrame calldata frame,
+        bytes32[] calldata proof
+    ) external view returns (bool) {
+        AttestationRecord storage record = _attestations[attestationId];
+        if (record.status == AttestationStatus.None) return false;
+        if (keccak256(abi.encodePacked(evidence)) != record.evidenceHash) return false;
+        if (evidenceIndex >= evidence.length || evidence[evidenceIndex] != batchId) return false;
+        return _verifyReading(batchId, reading, frame, proof);
+    }
+
+    /// @dev {verifyReading}'s rule, shared with {verifyCitedReading}.
+    function _verifyReading(
+        bytes32 batchId,
+        Reading calldata reading,
+        SignedFrame calldata frame,
+        bytes32[] calldata proof
+    ) private view returns (bool) {
         AnchoredBatch storage anchored = _batches[batchId];
         bytes32 root = anchored.root;
         if (root == bytes32(0) || reading.device != anchored.device) return false;
@@ -181,5 +343,40 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712 {
     /// @inheritdoc IEmissionsLedger
     function lastAnchoredSequence(address device) external view returns (uint64) {
         return _lastSequence[device];
+    }
+
+    /// @inheritdoc IEmissionsLedger
+    function attestation(bytes32 id) external view returns (AttestationRecord memory) {
+        return _known(id);
+    }
+
+    /// @inheritdoc IEmissionsLedger
+    function attestationDigest(Attestation calldata a) public view returns (bytes32) {
+        // EIP-712 encodes a bytes32[] member as the keccak of its packed elements
+        bytes memory head = abi.encode(ATTESTATION_TYPEHASH, a.auditor, a.enterprise, a.pollutant, a.year);
+        bytes memory tail = abi.encode(
+            a.verifiedEmissions,
+            a.offsetsEligible,
+            keccak256(abi.encodePacked(a.evidence)),
+            a.reportHash,
+            a.supersedes,
+            a.nonce
+        );
+        return _hashTypedDataV4(keccak256(bytes.concat(head, tail)));
+    }
+
+    /// @inheritdoc IEmissionsLedger
+    function latestAttestation(address enterprise, uint8 pollutant, uint16 year) external view returns (bytes32) {
+        return _latest[enterprise][pollutant][year];
+    }
+
+    /// @inheritdoc IEmissionsLedger
+    function isAttestationActive(bytes32 id) external view returns (bool) {
+        return _attestations[id].status == AttestationStatus.Active;
+    }
+
+    /// @inheritdoc IEmissionsLedger
+    function nonces(address auditor) public view override(IEmissionsLedger, Nonces) returns (uint256) {
+        return super.nonces(auditor);
     }
 }
