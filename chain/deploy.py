@@ -124,6 +124,11 @@ def _auction_args(_: SuiteConfig, deployed: dict[str, str]) -> list[Any]:
     return [deployed["ConsortiumRegistry"], deployed["AllowanceToken"], deployed["SettlementToken"]]
 
 
+def _compliance_args(_: SuiteConfig, deployed: dict[str, str]) -> list[Any]:
+    return [deployed["ConsortiumRegistry"], deployed["AllowanceToken"], deployed["EmissionsLedger"],
+            deployed["SettlementToken"]]  # fmt: skip
+
+
 #: Deployment order; later contracts may take earlier ones' addresses.
 SUITE: tuple[ContractSpec, ...] = (
     ContractSpec("ConsortiumRegistry", _registry_args),
@@ -131,6 +136,7 @@ SUITE: tuple[ContractSpec, ...] = (
     ContractSpec("SettlementToken", _registry_address),
     ContractSpec("SealedBidAuction", _auction_args),
     ContractSpec("EmissionsLedger", _registry_address),
+    ContractSpec("ComplianceManager", _compliance_args),
 )
 
 

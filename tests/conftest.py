@@ -14,6 +14,7 @@ from chain.accounts import demo_account, dev_account
 from chain.allowance import AllowanceClient, SettlementClient
 from chain.auction import AuctionClient, wire_auction_house
 from chain.compile import Artifact, compile_contracts
+from chain.compliance import ComplianceClient, wire_compliance_manager
 from chain.deploy import Manifest, SuiteConfig, deploy_suite
 from chain.ledger import LedgerClient
 from chain.node import AnvilNode
@@ -33,6 +34,7 @@ class Consortium:
     cash: SettlementClient
     auction: AuctionClient
     ledger: LedgerClient
+    compliance: ComplianceClient
     members: list[LocalAccount]  # governance members (threshold 2 of 3)
     regulator: LocalAccount
     exchange: LocalAccount
@@ -82,6 +84,7 @@ def consortium(
         cash=cash,
         auction=AuctionClient(chain, manifest.address("SealedBidAuction"), allowance, cash),
         ledger=LedgerClient(chain, manifest.address("EmissionsLedger")),
+        compliance=ComplianceClient(chain, manifest.address("ComplianceManager"), allowance, cash),
         members=members,
         regulator=members[0],
         exchange=members[1],
@@ -101,6 +104,7 @@ def consortium(
         ],
     )
     wire_auction_house(registry, members, c.auction, c.treasury.address)
+    wire_compliance_manager(registry, members, c.compliance, c.treasury.address)
     return c
 
 

@@ -1,0 +1,443 @@
+"""The compliance cycle on-chain: typed client of ComplianceManager and its governance wiring.
+
+The rules (also in ``IComplianceManager``'s NatSpec):
+
+1. The regulator configures a year (offset cap, fines, make-good ratio), then issues notices in
+   batches; a year's rules are fixed once its first notice is out.
+2. Each enterprise acknowledges its notice (late acknowledgements are accepted and marked late),
+   then applies before the submission deadline, citing an Active attestation of its verified
+   emissions V and escrowing the allowances and offsets it surrenders.
+3. Offsets count first, up to ``min(floor(V × offsetCapBps / 10,000), offsetsEligible)``;
+   allowances (vintage ≤ year) cover the rest; an application surrendering more than what is
+   still uncovered is refused as a whole (never taken and returned).
+4. The regulator approves (escrow retired) or rejects with a reason (escrow returned; the
+   enterprise may apply again until the deadline). An approval covering V fulfils the obligation.
+5. After the deadline anyone finalizes: A covered, B shortfall (fine per tonne + make-good units
+   against next year's allocation), C no verified emissions by the deadline (flat fine).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+from web3.contract.contract import Contract
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from chain.allowance import AllowanceClient, SettlementClient, check_amount
+from chain.errors import InvalidInputError
+from chain.registry import RegistryClient, checked_address
+from chain.tx import ChainClient
+
+logger = logging.getLogger(__name__)
+
+BPS = 10_000
+UINT16_MAX = 2**16 - 1
+UINT32_MAX = 2**32 - 1
+UINT64_MAX = 2**64 - 1
+UINT128_MAX = 2**128 - 1
+
+
+class ObligationStatus(enum.IntEnum):
+    """The contract's ``ObligationStatus`` (NONE: no notice)."""
+
+    NONE = 0
+    OPEN = 1
+    FULFILLED = 2
+    NON_COMPLIANT = 3
+
+
+class Outcome(enum.IntEnum):
+    """Outcome code of an obligation: A covered, B shortfall, C no verified emissions."""
+
+    NONE = 0
+    COVERED = 1
+    SHORTFALL = 2
+    NO_VERIFIED_EMISSIONS = 3
+
+    @property
+    def code(self) -> str:
+        return {1: "A", 2: "B", 3: "C"}.get(int(self), "-")
+
+
+class ApplicationStatus(enum.IntEnum):
+    """The contract's ``ApplicationStatus``."""
+
+    NONE = 0
+    UNDER_REVIEW = 1
+    APPROVED = 2
+    REJECTED = 3
+
+
+def _uint(value: object, what: str, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise InvalidInputError(f"{what} must be an integer in 0..{high}, got {value!r}")
+    return value
+
+
+def _bytes32(value: bytes | str, what: str) -> bytes:
+    raw = bytes(HexBytes(value))
+    if len(raw) != 32:
+        raise InvalidInputError(f"{what} must be 32 bytes, got {len(raw)}")
+    return raw
+
+
+@dataclass(frozen=True)
+class YearConfig:
+    """Rules of a compliance year.
+
+    Attributes:
+        offset_cap_bps: offsets may cover at most this share of verified emissions (0..10,000).
+        fine_per_tonne: fine per tonne of shortfall, settlement cash minor units (fen).
+        make_good_bps: make-good units per tonne of shortfall in bps (10,000 = one for one).
+        no_report_fine: flat fine for outcome C (no verified emissions by the deadline).
+    """
+
+    offset_cap_bps: int
+    fine_per_tonne: int = 0
+    make_good_bps: int = 0
+    no_report_fine: int = 0
+    configured: bool = True
+
+    def as_tuple(self) -> tuple[int, int, int, int, bool]:
+        return (
+            _uint(self.offset_cap_bps, "offset cap (bps)", BPS),
+            _uint(self.make_good_bps, "make-good ratio (bps)", UINT32_MAX),
+            _uint(self.fine_per_tonne, "fine per tonne", UINT128_MAX),
+            _uint(self.no_report_fine, "no-report fine", UINT128_MAX),
+            True,
+        )
+
+    @classmethod
+    def from_tuple(cls, t: Sequence[Any]) -> YearConfig:
+        return cls(int(t[0]), int(t[2]), int(t[1]), int(t[3]), bool(t[4]))
+
+
+@dataclass(frozen=True)
+class YearStats:
+    """Counters of a compliance year (the contract's ``YearStats``)."""
+
+    notices: int
+    acknowledged: int
+    late_acknowledgements: int
+    applications: int
+    fulfilled: int
+    finalized: int
+    covered: int
+    shortfall: int
+    no_verified_emissions: int
+
+    @property
+    def compliance_rate(self) -> float:
+        """Outcome A over notices (0.0 without notices)."""
+        return self.covered / self.notices if self.notices else 0.0
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    """An obligation: the notice and where its compliance stands (the contract's ``Notice``)."""
+
+    enterprise: str
+    year: int
+    pollutant: int
+    status: ObligationStatus
+    outcome: Outcome
+    fine_paid: bool
+    issued_at: int
+    acknowledged_at: int
+    submission_deadline: int
+    ack_deadline: int
+    finalized_at: int
+    rules_hash: bytes
+    allocated: int
+    pending: int
+    verified: int
+    surrendered: int
+    offsets_surrendered: int
+    shortfall: int
+    fine: int
+    make_good: int
+
+    @property
+    def acknowledged_late(self) -> bool:
+        return self.acknowledged_at > self.ack_deadline
+
+    @classmethod
+    def from_tuple(cls, enterprise: str, year: int, t: Sequence[Any]) -> NoticeView:
+        return cls(
+            to_checksum_address(enterprise), year, int(t[0]), ObligationStatus(t[1]), Outcome(t[2]),
+            bool(t[3]), int(t[4]), int(t[5]), int(t[6]), int(t[7]), int(t[8]), bytes(t[9]), int(t[10]),
+            int(t[11]), int(t[12]), int(t[13]), int(t[14]), int(t[15]), int(t[16]), int(t[17]),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ApplicationView:
+    """An application as stored (the contract's ``Application``)."""
+
+    application_id: int
+    enterprise: str
+    year: int
+    status: ApplicationStatus
+    submitted_at: int
+    reviewed_at: int
+    reason_code: int
+    attestation_id: bytes
+    verified: int
+    offsets: int
+    allowances: int
+    ids: tuple[int, ...]
+    amounts: tuple[int, ...]
+
+    @classmethod
+    def from_tuple(cls, application_id: int, t: Sequence[Any]) -> ApplicationView:
+        return cls(
+            application_id, to_checksum_address(t[0]), int(t[1]), ApplicationStatus(t[2]), int(t[3]),
+            int(t[4]), int(t[5]), bytes(t[6]), int(t[7]), int(t[8]), int(t[9]),
+            tuple(int(i) for i in t[10]), tuple(int(a) for a in t[11]),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Surrender:
+    """What one application surrenders: ``(token id, amount)`` pairs of allowances and offsets."""
+
+    attestation_id: bytes
+    allowances: tuple[tuple[int, int], ...] = ()
+    offsets: tuple[tuple[int, int], ...] = ()
+
+    def as_tuple(self) -> tuple[bytes, list[int], list[int], list[int], list[int]]:
+        return (
+            _bytes32(self.attestation_id, "attestation id"),
+            [int(i) for i, _ in self.allowances],
+            [check_amount(a, "allowance amount") for _, a in self.allowances],
+            [int(i) for i, _ in self.offsets],
+            [check_amount(a, "offset amount") for _, a in self.offsets],
+        )
+
+    @property
+    def total(self) -> int:
+        return sum(a for _, a in self.allowances) + sum(a for _, a in self.offsets)
+
+
+def offset_cap(verified: int, offsets_eligible: int, offset_cap_bps: int, already: int = 0) -> int:
+    """Offsets an obligation may still surrender: ``min(floor(V × bps / 10,000), eligible) − already``."""
+    cap = min(verified * offset_cap_bps // BPS, offsets_eligible)
+    return max(cap - already, 0)
+
+
+def penalty(config: YearConfig, outcome: Outcome, shortfall: int) -> tuple[int, int]:
+    """(fine, make-good units) of an outcome under a year's rules, as the contract records them."""
+    if outcome is Outcome.SHORTFALL:
+        return shortfall * config.fine_per_tonne, shortfall * config.make_good_bps // BPS
+    if outcome is Outcome.NO_VERIFIED_EMISSIONS:
+        return config.no_report_fine, 0
+    return 0, 0
+
+
+class ComplianceClient:
+    """Client of one deployed ComplianceManager (with the token clients it escrows and collects)."""
+
+    def __init__(
+        self,
+        chain: ChainClient,
+        address: str,
+        allowance: AllowanceClient,
+        cash: SettlementClient,
+        *,
+        from_block: int = 0,
+    ) -> None:
+        self.chain = chain
+        self.contract: Contract = chain.contract("ComplianceManager", address)
+        self.address = self.contract.address
+        self.allowance = allowance
+        self.cash = cash
+        self.from_block = from_block
+
+    # ------------------------------------------------------------------ regulator
+
+    def configure_year(self, regulator: LocalAccount, year: int, config: YearConfig) -> TxReceipt:
+        fn = self.contract.functions.configureYear(_uint(year, "year", UINT16_MAX), config.as_tuple())
+        return self.chain.transact(fn, regulator)
+
+    def issue_notices(
+        self,
+        regulator: LocalAccount,
+        year: int,
+        pollutant: int,
+        notices: Sequence[tuple[str, int]],
+        *,
+        rules_hash: bytes,
+        rules_uri: str,
+        submission_deadline: int,
+        ack_deadline: int,
+    ) -> TxReceipt:
+        """Issue one notice per ``(enterprise, allocated)`` row, in one transaction."""
+        if not notices:
+            raise InvalidInputError("a notice batch needs at least one enterprise")
+        batch = (
+            _uint(year, "year", UINT16_MAX),
+            _uint(pollutant, "pollutant", 255),
+            _bytes32(rules_hash, "rules hash"),
+            rules_uri,
+            _uint(submission_deadline, "submission deadline", UINT64_MAX),
+            _uint(ack_deadline, "acknowledgement deadline", UINT64_MAX),
+            [checked_address(e, "enterprise") for e, _ in notices],
+            [_uint(a, "allocated", 2**256 - 1) for _, a in notices],
+        )
+        return self.chain.transact(self.contract.functions.issueNotices(batch), regulator)
+
+    def approve(self, regulator: LocalAccount, application_id: int) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.approve(application_id), regulator)
+
+    def reject(
+        self, regulator: LocalAccount, application_id: int, reason_code: int, reason: str
+    ) -> TxReceipt:
+        fn = self.contract.functions.reject(
+            application_id, _uint(reason_code, "reason code", UINT16_MAX), reason
+        )
+        return self.chain.transact(fn, regulator)
+
+    def finalize(self, sender: LocalAccount, enterprise: str, year: int) -> TxReceipt:
+        """Record the outcome of an obligation after its deadline (anyone may send it)."""
+        fn = self.contract.functions.finalize(checked_address(enterprise, "enterprise"), year)
+        return self.chain.transact(fn, sender)
+
+    # ------------------------------------------------------------------ enterprise
+
+    def acknowledge(self, enterprise: LocalAccount, year: int) -> TxReceipt:
+        return self.chain.transact(self.contract.functions.acknowledge(year), enterprise)
+
+    def apply(self, enterprise: LocalAccount, year: int, surrender: Surrender) -> int:
+        """Apply for compliance (approving the manager on the token once); returns the application id."""
+        token = self.allowance.contract
+        if not token.functions.isApprovedForAll(enterprise.address, self.address).call():
+            self.chain.transact(token.functions.setApprovalForAll(self.address, True), enterprise)
+        fn = self.contract.functions.submitApplication(year, surrender.as_tuple())
+        receipt = self.chain.transact(fn, enterprise)
+        events = self.contract.events.ApplicationSubmitted().process_receipt(receipt, errors=DISCARD)
+        application_id = int(events[0]["args"]["applicationId"])
+        logger.info("application submitted", extra={"enterprise": enterprise.address, "year": year,
+                                                    "application": application_id})  # fmt: skip
+        return application_id
+
+    def pay_penalty(self, enterprise: LocalAccount, year: int) -> TxReceipt:
+        """Pay the fine of an obligation (approving the cash for the amount first if needed)."""
+        fine = self.notice(enterprise.address, year).fine
+        current = int(self.cash.contract.functions.allowance(enterprise.address, self.address).call())
+        if current < fine:
+            self.cash.approve(enterprise, self.address, fine)
+        return self.chain.transact(self.contract.functions.payPenalty(year), enterprise)
+
+    # ------------------------------------------------------------------ views
+
+    def year_config(self, year: int) -> YearConfig:
+        return YearConfig.from_tuple(self.chain.call(self.contract.functions.yearConfig(year)))
+
+    def year_stats(self, year: int) -> YearStats:
+        return YearStats(*(int(v) for v in self.chain.call(self.contract.functions.yearStats(year))))
+
+    def compliance_rate_bps(self, year: int) -> int:
+        return int(self.chain.call(self.contract.functions.complianceRateBps(year)))
+
+    def notice(self, enterprise: str, year: int) -> NoticeView:
+        raw = self.chain.call(self.contract.functions.notice(checked_address(enterprise, "enterprise"), year))
+        return NoticeView.from_tuple(enterprise, year, raw)
+
+    def application(self, application_id: int) -> ApplicationView:
+        raw = self.chain.call(self.contract.functions.application(application_id))
+        return ApplicationView.from_tuple(application_id, raw)
+
+    def application_count(self) -> int:
+        return int(self.chain.call(self.contract.functions.applicationCount()))
+
+    def make_good_owed(self, enterprise: str, year: int) -> int:
+        """Make-good units to deduct from ``year``'s allocation."""
+        fn = self.contract.functions.makeGoodOwed(checked_address(enterprise, "enterprise"), year)
+        return int(self.chain.call(fn))
+
+    def escrowed(self, token_id: int) -> int:
+        return int(self.chain.call(self.contract.functions.escrowed(token_id)))
+
+    def rules_uri(self, rules_hash: bytes) -> str:
+        return str(self.chain.call(self.contract.functions.rulesUri(_bytes32(rules_hash, "rules hash"))))
+
+    def treasury(self) -> str:
+        return str(self.chain.call(self.contract.functions.treasury()))
+
+    def events(self, enterprise: str | None = None, year: int | None = None) -> list[dict[str, Any]]:
+        """Every event of the cycle (optionally of one enterprise and/or year), in chain order."""
+        rows: list[dict[str, Any]] = []
+        filters: dict[str, Any] = {}
+        if enterprise is not None:
+            filters["enterprise"] = checked_address(enterprise, "enterprise")
+        if year is not None:
+            filters["year"] = year
+        for name in ("NoticeIssued", "NoticeAcknowledged", "ApplicationSubmitted", "ApplicationApproved",
+                     "ApplicationRejected", "ObligationFinalized", "PenaltyPaid"):  # fmt: skip
+            event = getattr(self.contract.events, name)()
+            for log in event.get_logs(from_block=self.from_block, argument_filters=filters or None):
+                rows.append({"event": name, "block": int(log["blockNumber"]), "index": int(log["logIndex"]),
+                             "tx_hash": HexBytes(log["transactionHash"]).to_0x_hex(),
+                             "args": dict(log["args"])})  # fmt: skip
+        rows.sort(key=lambda r: (r["block"], r["index"]))
+        return rows
+
+
+def wire_compliance_manager(
+    registry: RegistryClient,
+    members: Sequence[LocalAccount],
+    compliance: ComplianceClient,
+    treasury: str,
+) -> list[str]:
+    """Governance set-up of the compliance manager, skipping what is already in place.
+
+    The manager may hold allowances (a system contract of the AllowanceToken, for the escrow),
+    is the token's compliance manager (the only retirer) and sends fines to ``treasury``, which
+    must be an active participant (it receives settlement cash).
+
+    Returns:
+        What was done, one line per governance proposal executed.
+    """
+    done: list[str] = []
+    address = compliance.address
+    token = compliance.allowance.contract
+    if not token.functions.isSystemContract(address).call():
+        data = token.functions.setSystemContract(address, True)._encode_transaction_data()
+        registry.govern(
+            members, HexBytes(data), "compliance escrow may hold allowances", target=token.address
+        )
+        done.append("AllowanceToken: ComplianceManager allowed as a system contract")
+    if token.functions.complianceManager().call() != address:
+        data = token.functions.setComplianceManager(address)._encode_transaction_data()
+        registry.govern(members, HexBytes(data), "set the compliance manager", target=token.address)
+        done.append("AllowanceToken: compliance manager set")
+    treasury = checked_address(treasury, "treasury")
+    if compliance.contract.functions.treasury().call() != treasury:
+        data = compliance.contract.functions.setTreasury(treasury)._encode_transaction_data()
+        registry.govern(members, HexBytes(data), "set the compliance treasury", target=address)
+        done.append(f"ComplianceManager: treasury {treasury}")
+    return done
+
+
+__all__ = [
+    "ApplicationStatus",
+    "ApplicationView",
+    "ComplianceClient",
+    "NoticeView",
+    "ObligationStatus",
+    "Outcome",
+    "Surrender",
+    "YearConfig",
+    "YearStats",
+    "offset_cap",
+    "penalty",
+    "wire_compliance_manager",
+]

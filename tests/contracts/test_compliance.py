@@ -1,0 +1,690 @@
+"""ComplianceManager on a real Anvil: every transition allowed and refused for every role, the
+settlement rule, finalization outcomes A/B/C with their penalties, and conservation of tokens
+over random apply/reject/resubmit/approve sequences (hypothesis)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from web3.logs import DISCARD
+
+from chain.compliance import (
+    ApplicationStatus,
+    ComplianceClient,
+    ObligationStatus,
+    Outcome,
+    YearConfig,
+    offset_cap,
+    penalty,
+)
+from chain.registry import role_id
+from tests.conftest import Consortium
+from tests.utils.chain import reverts
+from tests.utils.compliance import (
+    CO2,
+    CO2_2023,
+    CO2_2024,
+    CO2_2025,
+    CONFIG,
+    DAY,
+    ENTERPRISES,
+    IDS,
+    OFF_2024,
+    RULES,
+    RULES_URI,
+    SO2_2024,
+    YEAR,
+    Cycle,
+    holdings,
+    issue,
+    setup_cycle,
+    surrender,
+)
+
+E0, E1, E2, E3 = ENTERPRISES
+
+
+@pytest.fixture(scope="module")
+def cycle_module(consortium: Consortium) -> Iterator[Cycle]:
+    snapshot = consortium.snapshot()
+    cycle = setup_cycle(consortium)
+    yield cycle
+    consortium.revert(snapshot)
+
+
+@pytest.fixture
+def cy(cycle_module: Cycle) -> Iterator[Cycle]:
+    snapshot = cycle_module.c.snapshot()
+    try:
+        yield cycle_module
+    finally:
+        cycle_module.c.revert(snapshot)
+
+
+def roles(c: Consortium) -> dict[str, LocalAccount]:
+    return {"regulator": c.regulator, "exchange": c.exchange, "auditor": c.auditor, "oracle": c.oracle,
+            "enterprise": E0, "outsider": c.outsider}  # fmt: skip
+
+
+def non(*allowed: str) -> list[str]:
+    return [
+        r
+        for r in ("regulator", "exchange", "auditor", "oracle", "enterprise", "outsider")
+        if r not in allowed
+    ]
+
+
+def applied(
+    cy: Cycle,
+    who: LocalAccount = E0,
+    verified: int = 500,
+    eligible: int = 100,
+    allowances: dict[int, int] | None = None,
+    offsets: dict[int, int] | None = None,
+) -> int:
+    """Acknowledge (if needed), attest and apply; returns the application id."""
+    c = cy.c
+    if c.compliance.notice(who.address, YEAR).acknowledged_at == 0:
+        c.compliance.acknowledge(who, YEAR)
+    att = c.ledger.latest_attestation(who.address, CO2, YEAR) or cy.attest(who.address, verified, eligible)
+    if allowances is None and offsets is None:
+        allowances, offsets = {CO2_2024: 450}, {OFF_2024: 50}
+    return c.compliance.apply(who, YEAR, surrender(att, allowances, offsets))
+
+
+# ---------------------------------------------------------------------- deployment and wiring
+
+
+def test_manager_is_wired_as_the_tokens_compliance_manager_and_system_contract(cy: Cycle) -> None:
+    c = cy.c
+    token = c.allowance.contract.functions
+    assert token.complianceManager().call() == c.compliance.address
+    assert token.isSystemContract(c.compliance.address).call()
+    assert c.compliance.treasury() == c.treasury.address
+
+
+def test_set_treasury_is_governance_only(cy: Cycle) -> None:
+    with reverts("OnlyGovernance", caller=cy.c.regulator.address):
+        cy.c.chain.transact(cy.c.compliance.contract.functions.setTreasury(E0.address), cy.c.regulator)
+
+
+# ---------------------------------------------------------------------- year rules
+
+
+def test_configure_year_stores_rules_and_locks_with_the_first_notice(cy: Cycle) -> None:
+    c = cy.c
+    assert c.compliance.year_config(YEAR) == CONFIG
+    new = YearConfig(offset_cap_bps=500, fine_per_tonne=1, make_good_bps=10_000, no_report_fine=2)
+    receipt = c.compliance.configure_year(c.regulator, 2025, new)
+    event = c.compliance.contract.events.YearConfigured().process_receipt(receipt, errors=DISCARD)[0]["args"]
+    assert (event["year"], event["offsetCapBps"], event["finePerTonne"]) == (2025, 500, 1)
+    assert c.compliance.year_config(2025) == new
+    with reverts("ComplianceYearConfigLocked", year=YEAR):
+        c.compliance.configure_year(c.regulator, YEAR, new)
+
+
+def test_configure_year_refuses_offset_cap_over_100_percent(cy: Cycle) -> None:
+    fn = cy.c.compliance.contract.functions.configureYear(2026, (10_001, 0, 0, 0, True))
+    with reverts("ComplianceInvalidConfig", offsetCapBps=10_001):
+        cy.c.chain.transact(fn, cy.c.regulator)
+
+
+@pytest.mark.parametrize("who", non("regulator"))
+def test_configure_year_refused_for_non_regulators(cy: Cycle, who: str) -> None:
+    account = roles(cy.c)[who]
+    with reverts("UnauthorizedRole", account=account.address, role=role_id("REGULATOR")):
+        cy.c.compliance.configure_year(account, 2026, CONFIG)
+
+
+# ---------------------------------------------------------------------- notices
+
+
+def test_issue_notices_records_each_notice_the_rules_and_counts(cy: Cycle) -> None:
+    c = cy.c
+    n = c.compliance.notice(E0.address, YEAR)
+    assert (n.status, n.pollutant, n.allocated, n.rules_hash) == (ObligationStatus.OPEN, CO2, 1000, RULES)
+    assert (n.submission_deadline, n.ack_deadline, n.acknowledged_at) == (
+        cy.submission_deadline, cy.ack_deadline, 0)  # fmt: skip
+    assert c.compliance.notice(E3.address, YEAR).status is ObligationStatus.NONE
+    assert c.compliance.rules_uri(RULES) == RULES_URI
+    assert c.compliance.year_stats(YEAR).notices == 3
+    issued = [e for e in c.compliance.events(year=YEAR) if e["event"] == "NoticeIssued"]
+    assert [e["args"]["enterprise"] for e in issued] == [E0.address, E1.address, E2.address]
+
+
+@pytest.mark.parametrize("who", non("regulator"))
+def test_issue_notices_refused_for_non_regulators(cy: Cycle, who: str) -> None:
+    account = roles(cy.c)[who]
+    with reverts("UnauthorizedRole", account=account.address, role=role_id("REGULATOR")):
+        issue(cy, [E3], regulator=account)
+
+
+def test_issue_notices_refuses_duplicates_non_enterprises_and_unconfigured_years(cy: Cycle) -> None:
+    c = cy.c
+    with reverts("ComplianceNoticeExists", enterprise=E1.address, year=YEAR):
+        issue(cy, [E3, E1])
+    with reverts("ComplianceNotEnterprise", account=c.auditor.address):
+        issue(cy, [c.auditor])
+    with reverts("ComplianceYearNotConfigured", year=2030):
+        issue(cy, [E3], year=2030)
+    assert c.compliance.notice(E3.address, YEAR).status is ObligationStatus.NONE
+
+
+def test_issue_notices_refuses_bad_deadlines_pollutant_and_lengths(cy: Cycle) -> None:
+    c = cy.c
+    now = c.chain.timestamp()
+    fn = c.compliance.contract.functions.issueNotices
+    base = [YEAR, CO2, RULES, RULES_URI, now + DAY, now + DAY, [E3.address], [10]]
+
+    def send(**changes: object) -> None:
+        keys = ["year", "pollutant", "rules", "uri", "sub", "ack", "ents", "alloc"]
+        args = [changes.get(k, v) for k, v in zip(keys, base, strict=True)]
+        c.chain.transact(fn(tuple(args)), c.regulator)
+
+    with reverts("ComplianceInvalidDeadlines", ackDeadline=now + 2 * DAY, submissionDeadline=now + DAY):
+        send(ack=now + 2 * DAY)
+    with reverts("ComplianceInvalidDeadlines", submissionDeadline=now - 1):
+        send(sub=now - 1, ack=now - 1)
+    with reverts("ComplianceUnknownPollutant", pollutant=99):
+        send(pollutant=99)
+    with reverts("ComplianceLengthMismatch", left=1, right=2):
+        send(alloc=[1, 2])
+    with reverts("ComplianceLengthMismatch", left=0, right=0):
+        send(ents=[], alloc=[])
+    send()  # the base batch is fine
+    assert c.compliance.notice(E3.address, YEAR).ack_deadline == now + DAY
+
+
+# ---------------------------------------------------------------------- acknowledgement
+
+
+def test_acknowledge_records_time_and_marks_late_ones(cy: Cycle) -> None:
+    c = cy.c
+    c.compliance.acknowledge(E0, YEAR)
+    c.chain.advance_time(8 * DAY)
+    receipt = c.compliance.acknowledge(E1, YEAR)
+    event = c.compliance.contract.events.NoticeAcknowledged().process_receipt(receipt, errors=DISCARD)[0][
+        "args"
+    ]
+    assert event["late"] is True and event["enterprise"] == E1.address
+    assert not c.compliance.notice(E0.address, YEAR).acknowledged_late
+    assert c.compliance.notice(E1.address, YEAR).acknowledged_late
+    stats = c.compliance.year_stats(YEAR)
+    assert (stats.acknowledged, stats.late_acknowledgements) == (2, 1)
+
+
+def test_acknowledge_refuses_twice_without_notice_and_other_roles(cy: Cycle) -> None:
+    c = cy.c
+    c.compliance.acknowledge(E0, YEAR)
+    at = c.compliance.notice(E0.address, YEAR).acknowledged_at
+    with reverts("ComplianceAlreadyAcknowledged", enterprise=E0.address, year=YEAR, acknowledgedAt=at):
+        c.compliance.acknowledge(E0, YEAR)
+    with reverts("ComplianceNoNotice", enterprise=E3.address, year=YEAR):
+        c.compliance.acknowledge(E3, YEAR)  # only one's own notice: E3 has none
+    for who in non("enterprise"):
+        account = roles(c)[who]
+        with reverts("UnauthorizedRole", account=account.address, role=role_id("ENTERPRISE")):
+            c.compliance.acknowledge(account, YEAR)
+
+
+# ---------------------------------------------------------------------- application
+
+
+def test_apply_escrows_tokens_and_records_the_application(cy: Cycle) -> None:
+    c = cy.c
+    app_id = applied(cy, allowances={CO2_2024: 400, CO2_2023: 50}, offsets={OFF_2024: 50})
+    app = c.compliance.application(app_id)
+    assert (app.status, app.enterprise, app.year, app.verified, app.offsets, app.allowances) == (
+        ApplicationStatus.UNDER_REVIEW, E0.address, YEAR, 500, 50, 450)  # fmt: skip
+    assert (app.ids, app.amounts) == ((CO2_2024, CO2_2023, OFF_2024), (400, 50, 50))
+    assert c.allowance.balance(E0.address, CO2_2024) == 600
+    assert c.allowance.balance(c.compliance.address, CO2_2024) == c.compliance.escrowed(CO2_2024) == 400
+    assert c.compliance.notice(E0.address, YEAR).pending == app_id
+    assert c.compliance.year_stats(YEAR).applications == 1
+
+
+@pytest.mark.parametrize("who", non("enterprise"))
+def test_apply_refused_for_non_enterprises(cy: Cycle, who: str) -> None:
+    account = roles(cy.c)[who]
+    att = cy.attest(E0.address, 500)
+    fn = cy.c.compliance.contract.functions.submitApplication(YEAR, (att, [CO2_2024], [1], [], []))
+    with reverts("UnauthorizedRole", account=account.address, role=role_id("ENTERPRISE")):
+        cy.c.chain.transact(fn, account)
+
+
+def test_apply_refused_without_notice_and_before_acknowledgement(cy: Cycle) -> None:
+    c = cy.c
+    att = cy.attest(E3.address, 10)
+    with reverts("ComplianceNoNotice", enterprise=E3.address, year=YEAR):
+        c.compliance.apply(E3, YEAR, surrender(att, {CO2_2024: 10}))
+    att0 = cy.attest(E0.address, 10)
+    with reverts("ComplianceNotAcknowledged", enterprise=E0.address, year=YEAR):
+        c.compliance.apply(E0, YEAR, surrender(att0, {CO2_2024: 10}))
+
+
+def test_apply_after_deadline_refused_with_deadline_and_time(cy: Cycle) -> None:
+    c = cy.c
+    c.compliance.acknowledge(E0, YEAR)
+    att = cy.attest(E0.address, 500, 100)
+    cy.to_deadline_passed()
+    fn = c.compliance.contract.functions.submitApplication(YEAR, surrender(att, {CO2_2024: 10}).as_tuple())
+    with reverts("ComplianceDeadlinePassed", enterprise=E0.address, year=YEAR,
+                 deadline=cy.submission_deadline) as info:  # fmt: skip
+        c.chain.transact(fn, E0)
+    assert info.value.args_["now"] > cy.submission_deadline
+
+
+def test_apply_at_the_deadline_second_is_accepted(cy: Cycle) -> None:
+    c = cy.c
+    c.compliance.acknowledge(E0, YEAR)
+    att = cy.attest(E0.address, 500, 100)
+    c.chain.transact(c.allowance.contract.functions.setApprovalForAll(c.compliance.address, True), E0)
+    c.chain.w3.provider.make_request("evm_setNextBlockTimestamp", [cy.submission_deadline])  # type: ignore[arg-type]
+    fn = c.compliance.contract.functions.submitApplication(YEAR, surrender(att, {CO2_2024: 10}).as_tuple())
+    tx = c.chain.build(fn, E0.address, gas=2_000_000)
+    c.chain.wait(c.chain.send_raw(c.chain.sign(tx, E0)))
+    assert c.compliance.application_count() == 1
+
+
+def test_apply_refuses_offsets_over_cap(cy: Cycle) -> None:
+    # cap = min(floor(505 × 10%), eligible 100) = 50
+    c = cy.c
+    c.compliance.acknowledge(E0, YEAR)
+    att = cy.attest(E0.address, 505, 100)
+    with reverts("ComplianceOffsetsOverCap", requested=51, cap=50):
+        c.compliance.apply(E0, YEAR, surrender(att, {CO2_2024: 100}, {OFF_2024: 51}))
+    att = cy.attest(E0.address, 505, 20)  # the auditor's eligible offsets bound the cap too
+    with reverts("ComplianceOffsetsOverCap", requested=21, cap=20):
+        c.compliance.apply(E0, YEAR, surrender(att, {}, {OFF_2024: 21}))
+    assert offset_cap(505, 100, CONFIG.offset_cap_bps) == 50
+    assert c.compliance.contract.functions.offsetCap(E0.address, YEAR, 505, 100).call() == 50
+    c.compliance.apply(E0, YEAR, surrender(att, {CO2_2024: 485}, {OFF_2024: 20}))
+
+
+def test_apply_refuses_surplus_over_verified_emissions(cy: Cycle) -> None:
+    c = cy.c
+    c.compliance.acknowledge(E0, YEAR)
+    att = cy.attest(E0.address, 100, 10)
+    with reverts("ComplianceSurplus", offered=101, uncovered=100):
+        c.compliance.apply(E0, YEAR, surrender(att, {CO2_2024: 91}, {OFF_2024: 10}))
+
+
+def test_apply_refuses_inactive_unknown_and_foreign_attestations(cy: Cycle) -> None:
+    c = cy.c
+    c.compliance.acknowledge(E0, YEAR)
+    att = cy.attest(E0.address, 100)
+    c.ledger.revoke_attestation(c.auditor, att, 1, "error in the report")
+    with reverts("ComplianceAttestationNotActive", id=att):
+        c.compliance.apply(E0, YEAR, surrender(att, {CO2_2024: 10}))
+    with reverts("ComplianceAttestationNotActive", id=b"\x42" * 32):
+        c.compliance.apply(E0, YEAR, surrender(b"\x42" * 32, {CO2_2024: 10}))
+    other = cy.attest(E1.address, 100)
+    with reverts("ComplianceAttestationMismatch", id=other, enterprise=E1.address, pollutant=CO2, year=YEAR):
+        c.compliance.apply(E0, YEAR, surrender(other, {CO2_2024: 10}))
+    other_year = cy.attest(E0.address, 100, year=2023)
+    with reverts("ComplianceAttestationMismatch", id=other_year, enterprise=E0.address, year=2023):
+        c.compliance.apply(E0, YEAR, surrender(other_year, {CO2_2024: 10}))
+    so2 = cy.attest(E0.address, 100, pollutant=2)
+    with reverts("ComplianceAttestationMismatch", id=so2, pollutant=2):
+        c.compliance.apply(E0, YEAR, surrender(so2, {CO2_2024: 10}))
+
+
+def test_apply_refuses_future_vintages_wrong_tokens_zero_and_empty(cy: Cycle) -> None:
+    c = cy.c
+    c.compliance.acknowledge(E0, YEAR)
+    att = cy.attest(E0.address, 500, 100)
+    with reverts("ComplianceVintageAfterYear", id=CO2_2025, vintage=2025, year=YEAR):
+        c.compliance.apply(E0, YEAR, surrender(att, {CO2_2023: 5, CO2_2025: 5}))
+    with reverts("ComplianceWrongToken", id=SO2_2024, kind=1, pollutant=CO2):
+        c.compliance.apply(E0, YEAR, surrender(att, {SO2_2024: 5}))
+    with reverts("ComplianceWrongToken", id=OFF_2024, kind=1):
+        c.compliance.apply(E0, YEAR, surrender(att, {OFF_2024: 5}))
+    with reverts("ComplianceWrongToken", id=CO2_2024, kind=2):
+        c.compliance.apply(E0, YEAR, surrender(att, {}, {CO2_2024: 5}))
+    fn = c.compliance.contract.functions.submitApplication
+    with reverts("ComplianceZeroAmount", index=1):
+        c.chain.transact(fn(YEAR, (att, [CO2_2024], [5], [OFF_2024], [0])), E0)
+    with reverts("ComplianceLengthMismatch", left=1, right=2):
+        c.chain.transact(fn(YEAR, (att, [CO2_2024], [5, 6], [], [])), E0)
+    with reverts("ComplianceEmptyApplication"):
+        c.chain.transact(fn(YEAR, (att, [], [], [], [])), E0)
+    c.compliance.apply(E0, YEAR, surrender(att, {CO2_2023: 200, CO2_2024: 250}))  # banking is fine
+
+
+def test_apply_refuses_tokens_not_held_frozen_or_not_approved(cy: Cycle) -> None:
+    c = cy.c
+    c.compliance.acknowledge(E0, YEAR)
+    att = cy.attest(E0.address, 5000, 100)
+    with reverts("ERC1155InsufficientBalance", sender=E0.address, balance=200, needed=201, tokenId=CO2_2023):
+        c.compliance.apply(E0, YEAR, surrender(att, {CO2_2023: 201}))
+    fn = c.compliance.contract.functions.submitApplication(YEAR, surrender(att, {CO2_2024: 5}).as_tuple())
+    c.chain.transact(c.allowance.contract.functions.setApprovalForAll(c.compliance.address, False), E0)
+    with reverts("ERC1155MissingApprovalForAll", operator=c.compliance.address, owner=E0.address):
+        c.chain.transact(fn, E0)
+    c.allowance.freeze(c.regulator, E0.address, CO2_2024, 7)
+    with reverts("AllowanceFrozen", holder=E0.address, id=CO2_2024, reasonCode=7):
+        c.compliance.apply(E0, YEAR, surrender(att, {CO2_2024: 5}))
+    assert c.compliance.application_count() == 0
+
+
+def test_apply_refused_while_an_application_is_under_review(cy: Cycle) -> None:
+    first = applied(cy, allowances={CO2_2024: 10}, offsets={})
+    with reverts("ComplianceApplicationPending", applicationId=first):
+        applied(cy, allowances={CO2_2024: 10}, offsets={})
+
+
+def test_tokens_sent_directly_to_the_manager_are_refused(cy: Cycle) -> None:
+    with reverts("ComplianceUnsolicitedTransfer", operator=E0.address):
+        cy.c.allowance.transfer(E0, cy.c.compliance.address, CO2_2024, 1)
+
+
+# ---------------------------------------------------------------------- review
+
+
+def test_approve_retires_escrow_and_fulfils_the_obligation_as_outcome_a(cy: Cycle) -> None:
+    c = cy.c
+    app_id = applied(cy, allowances={CO2_2024: 400, CO2_2023: 50}, offsets={OFF_2024: 50})
+    receipt = c.compliance.approve(c.regulator, app_id)
+    retired = c.allowance.contract.events.AllowancesRetired().process_receipt(receipt, errors=DISCARD)
+    assert [(e["args"]["id"], e["args"]["amount"], e["args"]["complianceYear"]) for e in retired] == [
+        (CO2_2024, 400, YEAR), (CO2_2023, 50, YEAR), (OFF_2024, 50, YEAR)]  # fmt: skip
+    assert c.allowance.contract.functions.retiredOf(E0.address, CO2_2023, YEAR).call() == 50
+    assert c.allowance.balance(c.compliance.address, CO2_2024) == c.compliance.escrowed(CO2_2024) == 0
+    n = c.compliance.notice(E0.address, YEAR)
+    assert (n.status, n.outcome, n.verified, n.surrendered, n.offsets_surrendered, n.shortfall, n.fine) == (
+        ObligationStatus.FULFILLED, Outcome.COVERED, 500, 500, 50, 0, 0)  # fmt: skip
+    assert c.compliance.application(app_id).status is ApplicationStatus.APPROVED
+    stats = c.compliance.year_stats(YEAR)
+    assert (stats.fulfilled, stats.covered, stats.finalized) == (1, 1, 1)
+    assert c.compliance.compliance_rate_bps(YEAR) == 3333
+    with reverts("ComplianceAlreadyApproved", applicationId=app_id):
+        c.compliance.approve(c.regulator, app_id)
+    with reverts("ComplianceAlreadyFulfilled", enterprise=E0.address, year=YEAR):
+        applied(cy, allowances={CO2_2024: 1}, offsets={})
+    cy.to_deadline_passed()
+    with reverts("ComplianceAlreadyFinalized", enterprise=E0.address, year=YEAR):
+        c.compliance.finalize(c.outsider, E0.address, YEAR)
+
+
+@pytest.mark.parametrize("who", non("regulator"))
+def test_approve_and_reject_refused_for_non_regulators(cy: Cycle, who: str) -> None:
+    app_id = applied(cy)
+    account = roles(cy.c)[who]
+    with reverts("UnauthorizedRole", account=account.address, role=role_id("REGULATOR")):
+        cy.c.compliance.approve(account, app_id)
+    with reverts("UnauthorizedRole", account=account.address, role=role_id("REGULATOR")):
+        cy.c.compliance.reject(account, app_id, 1, "no")
+
+
+def test_approve_refuses_unknown_applications_and_revoked_attestations(cy: Cycle) -> None:
+    c = cy.c
+    with reverts("ComplianceUnknownApplication", applicationId=9):
+        c.compliance.approve(c.regulator, 9)
+    app_id = applied(cy)
+    att = c.ledger.latest_attestation(E0.address, CO2, YEAR)
+    assert att is not None
+    c.ledger.reject_attestation(c.regulator, att, 3, "meter data disputed")
+    with reverts("ComplianceAttestationNotActive", id=att):
+        c.compliance.approve(c.regulator, app_id)
+    c.compliance.reject(c.regulator, app_id, 3, "attestation rejected")
+
+
+def test_reject_returns_escrow_and_the_enterprise_resubmits_under_a_new_id(cy: Cycle) -> None:
+    c = cy.c
+    before = c.allowance.balance(E0.address, CO2_2024)
+    app_id = applied(cy)
+    receipt = c.compliance.reject(c.regulator, app_id, 12, "wrong attestation cited")
+    event = c.compliance.contract.events.ApplicationRejected().process_receipt(receipt, errors=DISCARD)[0][
+        "args"
+    ]
+    assert (event["applicationId"], event["reasonCode"], event["reason"]) == (
+        app_id,
+        12,
+        "wrong attestation cited",
+    )
+    assert c.allowance.balance(E0.address, CO2_2024) == before
+    assert c.allowance.balance(c.compliance.address, CO2_2024) == 0
+    app = c.compliance.application(app_id)
+    assert (app.status, app.reason_code) == (ApplicationStatus.REJECTED, 12)
+    with reverts("ComplianceNotUnderReview", applicationId=app_id, status=3):
+        c.compliance.approve(c.regulator, app_id)
+    with reverts("ComplianceNotUnderReview", applicationId=app_id, status=3):
+        c.compliance.reject(c.regulator, app_id, 1, "again")
+    second = applied(cy)
+    assert second == app_id + 1
+    c.compliance.approve(c.regulator, second)
+    assert c.compliance.notice(E0.address, YEAR).status is ObligationStatus.FULFILLED
+
+
+def test_reject_needs_a_reason_code(cy: Cycle) -> None:
+    app_id = applied(cy)
+    with reverts("ComplianceInvalidReason", reasonCode=0):
+        cy.c.compliance.reject(cy.c.regulator, app_id, 0, "")
+
+
+def test_partial_approval_leaves_the_obligation_open_for_a_top_up(cy: Cycle) -> None:
+    c = cy.c
+    first = applied(cy, verified=500, eligible=100, allowances={CO2_2024: 100}, offsets={OFF_2024: 30})
+    c.compliance.approve(c.regulator, first)
+    n = c.compliance.notice(E0.address, YEAR)
+    assert (n.status, n.outcome, n.surrendered, n.offsets_surrendered) == (
+        ObligationStatus.OPEN,
+        Outcome.NONE,
+        130,
+        30,
+    )
+    with reverts("ComplianceOffsetsOverCap", requested=21, cap=20):  # the cap counts offsets already retired
+        applied(cy, allowances={}, offsets={OFF_2024: 21})
+    with reverts("ComplianceSurplus", offered=371, uncovered=370):
+        applied(cy, allowances={CO2_2024: 351}, offsets={OFF_2024: 20})
+    second = applied(cy, allowances={CO2_2024: 350}, offsets={OFF_2024: 20})
+    c.compliance.approve(c.regulator, second)
+    n = c.compliance.notice(E0.address, YEAR)
+    assert (n.status, n.outcome, n.surrendered) == (ObligationStatus.FULFILLED, Outcome.COVERED, 500)
+
+
+# ---------------------------------------------------------------------- finalization
+
+
+def test_finalize_refused_before_deadline_while_pending_and_without_notice(cy: Cycle) -> None:
+    c = cy.c
+    app_id = applied(cy)
+    with reverts(
+        "ComplianceDeadlineNotPassed", enterprise=E1.address, year=YEAR, deadline=cy.submission_deadline
+    ):
+        c.compliance.finalize(c.outsider, E1.address, YEAR)
+    cy.to_deadline_passed()
+    with reverts("ComplianceApplicationPending", applicationId=app_id):
+        c.compliance.finalize(c.outsider, E0.address, YEAR)
+    with reverts("ComplianceNoNotice", enterprise=E3.address, year=YEAR):
+        c.compliance.finalize(c.outsider, E3.address, YEAR)
+    c.compliance.approve(c.regulator, app_id)  # review after the deadline is allowed
+
+
+def test_finalize_outcome_b_records_exact_shortfall_fine_and_make_good(cy: Cycle) -> None:
+    c = cy.c
+    app_id = applied(cy, verified=507, eligible=100, allowances={CO2_2024: 450}, offsets={OFF_2024: 50})
+    c.compliance.approve(c.regulator, app_id)
+    cy.attest(E1.address, 300, 0)  # E1 attested, never applied
+    cy.to_deadline_passed()
+    receipt = c.compliance.finalize(c.outsider, E0.address, YEAR)  # anyone may finalize
+    c.compliance.finalize(c.regulator, E1.address, YEAR)
+    n0, n1 = c.compliance.notice(E0.address, YEAR), c.compliance.notice(E1.address, YEAR)
+    # E0: 507 − 500 = 7 short; fine 7 × 5,000; make-good floor(7 × 1.2) = 8
+    assert (n0.status, n0.outcome, n0.verified, n0.surrendered, n0.shortfall, n0.fine, n0.make_good) == (
+        ObligationStatus.NON_COMPLIANT, Outcome.SHORTFALL, 507, 500, 7, 35_000, 8)  # fmt: skip
+    assert penalty(CONFIG, Outcome.SHORTFALL, 7) == (35_000, 8)
+    # E1: nothing surrendered, 300 short
+    assert (n1.outcome, n1.verified, n1.surrendered, n1.shortfall, n1.fine, n1.make_good) == (
+        Outcome.SHORTFALL, 300, 0, 300, 1_500_000, 360)  # fmt: skip
+    assert c.compliance.make_good_owed(E0.address, YEAR + 1) == 8
+    made = c.compliance.contract.events.MakeGoodRecorded().process_receipt(receipt, errors=DISCARD)[0]["args"]
+    assert (made["enterprise"], made["deductFromYear"], made["complianceYear"], made["units"]) == (
+        E0.address, YEAR + 1, YEAR, 8)  # fmt: skip
+    with reverts("ComplianceAlreadyFinalized", enterprise=E0.address, year=YEAR):
+        c.compliance.finalize(c.outsider, E0.address, YEAR)
+
+
+def test_finalize_outcome_c_when_no_attestation_by_the_deadline(cy: Cycle) -> None:
+    c = cy.c
+    cy.to_deadline_passed()
+    cy.attest(E1.address, 300)  # too late: attested after the deadline
+    for e in (E1, E2):
+        c.compliance.finalize(c.outsider, e.address, YEAR)
+        n = c.compliance.notice(e.address, YEAR)
+        assert (n.status, n.outcome, n.shortfall, n.fine, n.make_good) == (
+            ObligationStatus.NON_COMPLIANT, Outcome.NO_VERIFIED_EMISSIONS, 0, CONFIG.no_report_fine, 0
+        )  # fmt: skip
+    assert c.compliance.make_good_owed(E2.address, YEAR + 1) == 0
+
+
+def test_finalize_outcome_a_for_zero_verified_emissions_and_the_year_counts(cy: Cycle) -> None:
+    c = cy.c
+    cy.attest(E0.address, 0)
+    cy.attest(E1.address, 50)
+    app_id = applied(cy, who=E1, allowances={CO2_2024: 50}, offsets={})
+    c.compliance.approve(c.regulator, app_id)  # E1: A at approval
+    cy.to_deadline_passed()
+    c.compliance.finalize(c.outsider, E0.address, YEAR)  # E0: A, nothing owed
+    c.compliance.finalize(c.outsider, E2.address, YEAR)  # E2: C
+    n0 = c.compliance.notice(E0.address, YEAR)
+    assert (n0.status, n0.outcome, n0.fine) == (ObligationStatus.FULFILLED, Outcome.COVERED, 0)
+    s = c.compliance.year_stats(YEAR)
+    assert (s.notices, s.applications, s.fulfilled, s.finalized, s.covered, s.shortfall,
+            s.no_verified_emissions) == (3, 1, 1, 3, 2, 0, 1)  # fmt: skip
+    assert c.compliance.compliance_rate_bps(YEAR) == 6666
+    assert s.compliance_rate == pytest.approx(2 / 3)
+
+
+# ---------------------------------------------------------------------- penalty
+
+
+def test_pay_penalty_moves_the_fine_to_the_treasury_once(cy: Cycle) -> None:
+    c = cy.c
+    cy.to_deadline_passed()
+    with reverts("CompliancePenaltyNotDue", enterprise=E2.address, year=YEAR):
+        c.compliance.pay_penalty(E2, YEAR)  # not finalized yet
+    c.compliance.finalize(c.outsider, E2.address, YEAR)
+    treasury, enterprise = c.cash.balance(c.treasury.address), c.cash.balance(E2.address)
+    receipt = c.compliance.pay_penalty(E2, YEAR)
+    paid = c.compliance.contract.events.PenaltyPaid().process_receipt(receipt, errors=DISCARD)[0]["args"]
+    assert (paid["enterprise"], paid["treasury"], paid["amount"]) == (E2.address, c.treasury.address, 777_000)
+    assert c.cash.balance(c.treasury.address) == treasury + 777_000
+    assert c.cash.balance(E2.address) == enterprise - 777_000
+    assert c.compliance.notice(E2.address, YEAR).fine_paid
+    with reverts("CompliancePenaltyNotDue", enterprise=E2.address, year=YEAR):
+        c.compliance.pay_penalty(E2, YEAR)
+    for who in non("enterprise"):
+        account = roles(c)[who]
+        with reverts("UnauthorizedRole", account=account.address, role=role_id("ENTERPRISE")):
+            c.chain.transact(c.compliance.contract.functions.payPenalty(YEAR), account)
+
+
+def test_pay_penalty_refuses_without_cash_allowance(cy: Cycle) -> None:
+    c = cy.c
+    cy.to_deadline_passed()
+    c.compliance.finalize(c.outsider, E2.address, YEAR)
+    with reverts("ERC20InsufficientAllowance", spender=c.compliance.address, allowance=0, needed=777_000):
+        c.chain.transact(c.compliance.contract.functions.payPenalty(YEAR), E2)
+
+
+def test_pay_penalty_refused_when_treasury_unset(cy: Cycle) -> None:
+    c = cy.c
+    args = [c.registry.address, c.allowance.address, c.ledger.address, c.cash.address]
+    address, _ = c.chain.deploy("ComplianceManager", args, c.regulator)
+    bare = ComplianceClient(c.chain, address, c.allowance, c.cash)  # not wired: no treasury
+    bare.configure_year(c.regulator, YEAR, CONFIG)
+    now = c.chain.timestamp()
+    bare.issue_notices(c.regulator, YEAR, CO2, [(E3.address, 1)], rules_hash=RULES, rules_uri=RULES_URI,
+                       submission_deadline=now + 100, ack_deadline=now + 100)  # fmt: skip
+    c.chain.advance_time(200)
+    bare.finalize(c.outsider, E3.address, YEAR)
+    c.cash.approve(E3, address, CONFIG.no_report_fine)
+    with reverts("ComplianceTreasuryNotSet"):
+        c.chain.transact(bare.contract.functions.payPenalty(YEAR), E3)
+
+
+# ---------------------------------------------------------------------- conservation (hypothesis)
+
+op_st = st.lists(
+    st.tuples(
+        st.sampled_from(["apply", "reject", "approve"]),
+        st.integers(0, 2),  # enterprise
+        st.integers(1, 250),  # allowances of CO2 2024
+        st.integers(0, 60),  # allowances of CO2 2023
+        st.integers(0, 30),  # offsets
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@given(ops=op_st)
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_random_review_sequences_never_lose_or_double_tokens(
+    cy: Cycle, ops: list[tuple[str, int, int, int, int]]
+) -> None:
+    c = cy.c
+    snapshot = c.snapshot()
+    try:
+        _run_sequence(cy, ops)
+    finally:
+        c.revert(snapshot)
+
+
+def _run_sequence(cy: Cycle, ops: list[tuple[str, int, int, int, int]]) -> None:
+    c = cy.c
+    accounts = [e.address for e in ENTERPRISES[:3]]
+    start = holdings(c, accounts)
+    verified = {e.address: 400 + 50 * i for i, e in enumerate(ENTERPRISES[:3])}
+    pending: dict[str, int] = {}
+    approved: dict[int, int] = dict.fromkeys(IDS, 0)
+    surrendered = dict.fromkeys(accounts, 0)
+    offsets_done = dict.fromkeys(accounts, 0)
+    for op, who, a24, a23, off in ops:
+        e = ENTERPRISES[who]
+        if op == "apply" and e.address not in pending:
+            if c.compliance.notice(e.address, YEAR).status is ObligationStatus.FULFILLED:
+                continue
+            allowances = {CO2_2024: a24} | ({CO2_2023: a23} if a23 else {})
+            offsets = {OFF_2024: off} if off else {}
+            total = a24 + a23 + off
+            cap = offset_cap(verified[e.address], 100, CONFIG.offset_cap_bps, offsets_done[e.address])
+            try:
+                app_id = applied(
+                    cy, who=e, verified=verified[e.address], allowances=allowances, offsets=offsets
+                )
+            except Exception as exc:  # refusals must be the rule's, and change nothing
+                name = getattr(exc, "error", "")
+                assert name in ("ComplianceSurplus", "ComplianceOffsetsOverCap"), exc
+                assert total > verified[e.address] - surrendered[e.address] or off > cap
+                continue
+            pending[e.address] = app_id
+        elif op == "reject" and e.address in pending:
+            c.compliance.reject(c.regulator, pending.pop(e.address), 5, "resubmit")
+        elif op == "approve" and e.address in pending:
+            app = c.compliance.application(pending.pop(e.address))
+            c.compliance.approve(c.regulator, app.application_id)
+            for token_id, amount in zip(app.ids, app.amounts, strict=True):
+                approved[token_id] += amount
+            surrendered[e.address] += app.offsets + app.allowances
+            offsets_done[e.address] += app.offsets
+        now = holdings(c, accounts)
+        escrow = dict.fromkeys(IDS, 0)
+        for app_id in pending.values():
+            app = c.compliance.application(app_id)
+            for token_id, amount in zip(app.ids, app.amounts, strict=True):
+                escrow[token_id] += amount
+        for token_id in IDS:
+            held, in_manager, retired = now[token_id]
+            assert held + in_manager + retired == start[token_id][0] + start[token_id][2]
+            assert in_manager == escrow[token_id] == c.compliance.escrowed(token_id)
+            assert retired - start[token_id][2] == approved[token_id]
+    for account in accounts:
+        n = c.compliance.notice(account, YEAR)
+        assert n.surrendered == surrendered[account] <= verified[account]
+        assert (n.status is ObligationStatus.FULFILLED) == (surrendered[account] == verified[account])
