@@ -673,22 +673,20 @@ def wire_auction_house(
     treasury = checked_address(treasury, "treasury")
     for token in (auction.allowance.contract, auction.cash.contract):
         if not token.functions.isSystemContract(address).call():
-            data = token.functions.setSystemContract(address, True)._encode_transaction_data()
-            registry.govern(
-                members, HexBytes(data), "auction house may hold this token", target=token.address
-            )
+            fn = token.functions.setSystemContract(address, True)
+            registry.govern_call(members, fn, "auction house may hold this token")
             done.append(f"{token.address}: SealedBidAuction allowed as a system contract")
     token = auction.allowance.contract
     if token.functions.auctionHouse().call() != address:
-        data = token.functions.setAuctionHouse(address)._encode_transaction_data()
-        registry.govern(members, HexBytes(data), "set the auction house", target=token.address)
+        registry.govern_call(members, token.functions.setAuctionHouse(address), "set the auction house")
         done.append("AllowanceToken: auction house set")
     if not registry.is_active_participant(treasury):
         registry.grant_roles(members, [("REGULATOR", treasury)], "regulator's treasury account")
         done.append(f"treasury {treasury} granted REGULATOR")
     if auction.contract.functions.treasury().call() != treasury:
-        data = auction.contract.functions.setTreasury(treasury)._encode_transaction_data()
-        registry.govern(members, HexBytes(data), "set the auction treasury", target=address)
+        registry.govern_call(
+            members, auction.contract.functions.setTreasury(treasury), "set the auction treasury"
+        )
         done.append(f"SealedBidAuction: treasury {treasury}")
     return done
 

@@ -410,19 +410,19 @@ def wire_compliance_manager(
     address = compliance.address
     token = compliance.allowance.contract
     if not token.functions.isSystemContract(address).call():
-        data = token.functions.setSystemContract(address, True)._encode_transaction_data()
-        registry.govern(
-            members, HexBytes(data), "compliance escrow may hold allowances", target=token.address
+        registry.govern_call(
+            members, token.functions.setSystemContract(address, True), "compliance escrow may hold allowances"
         )
         done.append("AllowanceToken: ComplianceManager allowed as a system contract")
     if token.functions.complianceManager().call() != address:
-        data = token.functions.setComplianceManager(address)._encode_transaction_data()
-        registry.govern(members, HexBytes(data), "set the compliance manager", target=token.address)
+        registry.govern_call(
+            members, token.functions.setComplianceManager(address), "set the compliance manager"
+        )
         done.append("AllowanceToken: compliance manager set")
     treasury = checked_address(treasury, "treasury")
     if compliance.contract.functions.treasury().call() != treasury:
-        data = compliance.contract.functions.setTreasury(treasury)._encode_transaction_data()
-        registry.govern(members, HexBytes(data), "set the compliance treasury", target=address)
+        fn = compliance.contract.functions.setTreasury(treasury)
+        registry.govern_call(members, fn, "set the compliance treasury")
         done.append(f"ComplianceManager: treasury {treasury}")
     return done
 

@@ -278,6 +278,11 @@ class RegistryClient:
             self.approve(member, proposal_id)
         return self.execute(members[0], proposal_id)
 
+    def govern_call(self, members: Sequence[LocalAccount], fn: Any, description: str) -> TxReceipt:
+        """:meth:`govern` a call of another contract (a web3 ``ContractFunction`` with its
+        arguments bound), e.g. ``token.functions.setTreasury(address)``."""
+        return self.govern(members, HexBytes(fn._encode_transaction_data()), description, target=fn.address)
+
     def grant_roles(
         self,
         members: Sequence[LocalAccount],

@@ -353,7 +353,7 @@ class Gateway:
             try:
                 value, decimals = scale_decimal(r.text)
             except ReadingValueError as error:
-                self._unsignable(signer, r, error)
+                self._unsignable(signer, r.code, error)
                 continue
             flag = r.flag.value if r.flag is not None else "N"
             items.append(ReadingFields(unix, r.code, value, decimals, signed_unit(r.unit), flag))
@@ -376,16 +376,15 @@ class Gateway:
             try:
                 Reading(signer.address, 0, *item)
             except ReadingValueError as error:
-                self._unsignable(signer, item, error)
+                self._unsignable(signer, item.pollutant, error)
                 continue
             kept.append(item)
             kept_statuses.append(status)
         return (signer.sign_frame(kept) if kept else None), kept_statuses
 
-    def _unsignable(self, signer: DeviceSigner, reading: QcReading | ReadingFields, error: Exception) -> None:
+    def _unsignable(self, signer: DeviceSigner, pollutant: str, error: Exception) -> None:
         with self.stats._lock:
             self.stats.readings_unsignable += 1
-        pollutant = reading.code if isinstance(reading, QcReading) else reading.pollutant
         logger.warning(
             "reading not signable: %s", error, extra={"device": signer.address, "pollutant": pollutant}
         )

@@ -703,7 +703,9 @@ class Queue:
             while True:
                 with self._raw_write() as raw:
                     execute = raw.execute
-                    _, last_batched = execute(_DEVICE_CURSOR, (device,)).fetchone()
+                    (last_batched,) = execute(
+                        "SELECT last_batched FROM devices WHERE device = ?", (device,)
+                    ).fetchone()
                     rows = execute(
                         "SELECT sequence, time, pollutant, value, decimals, unit, digest, received_at"
                         " FROM readings WHERE device = ? AND sequence > ? ORDER BY sequence LIMIT ?",

@@ -887,7 +887,7 @@ class DeviceSigner:
         for i, reading in enumerate(readings):
             object.__setattr__(reading, "sequence", first + i)
             hashes.append(_keccak(_struct_encoding(reading, address_word)))
-        digest = _keccak(prefix + _keccak(FRAME_TYPEHASH + _keccak(b"".join(hashes))))
+        digest = frame_digest(self.domain, hashes)
         raw = self._key.sign_recoverable(digest, hasher=None)
         # coincurve gives r ‖ s ‖ recid (0/1); Ethereum and OpenZeppelin want v = 27 + recid.
         return SignedFrame(

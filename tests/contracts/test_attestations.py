@@ -201,26 +201,26 @@ def test_attest_keys_are_per_enterprise_pollutant_and_year(env: Env) -> None:
 # ---------------------------------------------------------------------- submission refused
 
 
-@pytest.mark.parametrize("who", ["outsider", "enterprise", "regulator", "oracle"])
-def test_attest_refuses_non_auditor(env: Env, who: str) -> None:
-    account = {
+def _non_auditor(env: Env, who: str) -> LocalAccount:
+    """An account of another role than AUDITOR."""
+    return {
         "outsider": env.c.outsider,
         "enterprise": ENTERPRISE_A,
         "regulator": env.c.regulator,
         "oracle": env.c.oracle,
     }[who]
+
+
+@pytest.mark.parametrize("who", ["outsider", "enterprise", "regulator", "oracle"])
+def test_attest_refuses_non_auditor(env: Env, who: str) -> None:
+    account = _non_auditor(env, who)
     with reverts("LedgerNotAuditor", account=account.address):
         env.ledger.attest(account, env.attestation(account))
 
 
 @pytest.mark.parametrize("who", ["outsider", "enterprise", "regulator", "oracle"])
 def test_attest_by_sig_refuses_non_auditor_signer(env: Env, who: str) -> None:
-    account = {
-        "outsider": env.c.outsider,
-        "enterprise": ENTERPRISE_A,
-        "regulator": env.c.regulator,
-        "oracle": env.c.oracle,
-    }[who]
+    account = _non_auditor(env, who)
     a = env.attestation(account)
     with reverts("LedgerNotAuditor", account=account.address):
         env.ledger.attest_by_sig(env.c.outsider, a, env.signed(a, account))
