@@ -845,7 +845,14 @@ class LedgerClient:
         ]
 
     def anchoring_logs(self, record: AnchoredBatch) -> list[Any]:
-        """The ``BatchAnchored`` logs of an anchored batch, from the block its record names."""
+        """The ``BatchAnchored`` logs of an anchored batch, from the block its record names.
+
+        Empty when that block is beyond the node's head: a node restarted from a state snapshot
+        can hold the batch's storage but not (yet) the block that wrote it, and asking for a
+        block past the head is an RPC error rather than an empty answer.
+        """
+        if record.anchored_block > int(self.chain.w3.eth.block_number):
+            return []
         return list(
             self.contract.events.BatchAnchored().get_logs(
                 from_block=record.anchored_block,

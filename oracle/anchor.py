@@ -256,12 +256,21 @@ class Anchorer:
         """
         delay = interval
         while not stop.is_set():
-            report = self.step()
+            try:
+                report = self.step()
+            except Exception:  # the loop outlives any one failure: log it, back off, try again
+                logger.exception("anchoring step failed; will retry")
+                self._reconcile = True
+                report = AnchorReport(chain_unavailable=True)
             if on_step is not None:
                 on_step(report)
             delay = min(delay * 2, 30.0) if report.chain_unavailable else interval
             stop.wait(delay)
-        final = self.step(flush=True)
+        try:
+            final = self.step(flush=True)
+        except Exception:
+            logger.exception("final anchoring step failed; what is left stays queued")
+            return
         if on_step is not None:
             on_step(final)
 

@@ -4,15 +4,16 @@ that lost blocks."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import pytest
 
 from chain.accounts import dev_account
-from chain.ledger import LedgerAnchorPort
-from oracle.anchor import Anchorer
+from chain.ledger import AnchorReceipt, LedgerAnchorPort
+from oracle.anchor import Anchorer, AnchorReport
 from oracle.gateway import Gateway, GatewayDevice
 from oracle.queue import BatchStatus, Queue
 from oracle.signing import ReadingDomain
@@ -131,3 +132,47 @@ def test_anchoring_reanchors_batches_a_restarted_chain_lost(site: Site) -> None:
     report = site.anchorer.step()
     assert (report.reopened, report.sent, report.anchored) == (1, 1, 1)
     assert len(site.anchored_sequences()) == 1
+
+
+def test_anchoring_logs_are_empty_for_a_block_beyond_the_head(site: Site) -> None:
+    site.feed(MN_A, 1)
+    assert site.anchorer.step(flush=True).anchored == 1
+    record = site.c.ledger.batch(site.queue.batches()[0].batch_id)
+    assert len(site.c.ledger.anchoring_logs(record)) == 1
+    # a node restarted from a state snapshot can hold the record but not its block
+    ahead = replace(record, anchored_block=site.c.chain.w3.eth.block_number + 5)
+    assert site.c.ledger.anchoring_logs(ahead) == []
+    assert site.port.find(record.batch_id) is not None
+
+
+class _FailsOnce(LedgerAnchorPort):
+    """A port whose first ``find`` raises something no one planned for."""
+
+    failed = False
+
+    def find(self, batch_id: bytes) -> AnchorReceipt | None:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("unexpected RPC answer")
+        return super().find(batch_id)
+
+
+def test_anchoring_loop_survives_an_unexpected_error_and_anchors_after_it(site: Site) -> None:
+    site.feed(MN_A, 1)
+    anchorer = Anchorer(site.queue, _FailsOnce(site.c.ledger, site.c.oracle), max_size=16, max_age_seconds=0)
+    anchorer.request_reconcile()
+    site.queue.cut_batches(16, 0)
+    stop = threading.Event()
+    reports: list[AnchorReport] = []
+
+    def keep(report: AnchorReport) -> None:
+        reports.append(report)
+        if report.anchored:
+            stop.set()
+
+    worker = threading.Thread(target=anchorer.run, args=(stop,), kwargs={"interval": 0.01, "on_step": keep})
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive()
+    assert reports[0].chain_unavailable and any(r.anchored for r in reports)
+    assert site.queue.stats().readings["ANCHORED"] == 7
