@@ -777,3 +777,15 @@ def _print_simulation(result: Any) -> None:
         console.print(f"[red]valve closed[/] {mn}: monthly quota spent")
     if result.chart is not None:
         console.print(f"chart: {result.chart}")
+
+
+# ---------------------------------------------------------------------- sub-command modules
+
+from ets.compliance_cli import attest_app, compliance_app  # noqa: E402
+from ets.report_cli import report_app  # noqa: E402
+from scheduler.cli import alarms_app  # noqa: E402
+
+app.add_typer(compliance_app, name="compliance")
+app.add_typer(attest_app, name="attest")
+app.add_typer(report_app, name="report")
+app.add_typer(alarms_app, name="alarms")

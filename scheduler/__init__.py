@@ -1,0 +1,1 @@
+"""Scheduled jobs of the Python service (APScheduler): compliance alarms and reminders."""
