@@ -169,6 +169,10 @@ class AllowanceClient:
     def retired(self, token_id: int) -> int:
         return int(self.contract.functions.retired(token_id).call())
 
+    def retired_of(self, account: str, token_id: int, year: int) -> int:
+        """Tokens of ``token_id`` retired against ``account``'s obligation of compliance ``year``."""
+        return int(self.contract.functions.retiredOf(checked_address(account), token_id, year).call())
+
     def batch_executed(self, batch_ref: bytes) -> bool:
         return bool(self.contract.functions.batchExecuted(batch_ref).call())
 

@@ -358,9 +358,11 @@ class ComplianceClient:
     def application_count(self) -> int:
         return int(self.chain.call(self.contract.functions.applicationCount()))
 
-    def make_good_owed(self, enterprise: str, year: int) -> int:
-        """Make-good units to deduct from ``year``'s allocation."""
-        fn = self.contract.functions.makeGoodOwed(checked_address(enterprise, "enterprise"), year)
+    def make_good_owed(self, enterprise: str, pollutant: int, year: int) -> int:
+        """Make-good units still to withhold from ``year``'s allocation of ``pollutant`` allowances."""
+        fn = self.contract.functions.makeGoodOwed(
+            checked_address(enterprise, "enterprise"), _uint(pollutant, "pollutant", 255), year
+        )
         return int(self.chain.call(fn))
 
     def escrowed(self, token_id: int) -> int:

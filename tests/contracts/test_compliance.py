@@ -521,10 +521,11 @@ def test_finalize_outcome_b_records_exact_shortfall_fine_and_make_good(cy: Cycle
     # E1: nothing surrendered, 300 short
     assert (n1.outcome, n1.verified, n1.surrendered, n1.shortfall, n1.fine, n1.make_good) == (
         Outcome.SHORTFALL, 300, 0, 300, 1_500_000, 360)  # fmt: skip
-    assert c.compliance.make_good_owed(E0.address, YEAR + 1) == 8
+    assert c.compliance.make_good_owed(E0.address, CO2, YEAR + 1) == 8
+    assert c.compliance.make_good_owed(E0.address, CO2 + 1, YEAR + 1) == 0  # owed in the notice's pollutant
     made = c.compliance.contract.events.MakeGoodRecorded().process_receipt(receipt, errors=DISCARD)[0]["args"]
-    assert (made["enterprise"], made["deductFromYear"], made["complianceYear"], made["units"]) == (
-        E0.address, YEAR + 1, YEAR, 8)  # fmt: skip
+    assert (made["enterprise"], made["pollutant"], made["deductFromYear"], made["complianceYear"],
+            made["units"]) == (E0.address, CO2, YEAR + 1, YEAR, 8)  # fmt: skip
     with reverts("ComplianceAlreadyFinalized", enterprise=E0.address, year=YEAR):
         c.compliance.finalize(c.outsider, E0.address, YEAR)
 
@@ -539,7 +540,7 @@ def test_finalize_outcome_c_when_no_attestation_by_the_deadline(cy: Cycle) -> No
         assert (n.status, n.outcome, n.shortfall, n.fine, n.make_good) == (
             ObligationStatus.NON_COMPLIANT, Outcome.NO_VERIFIED_EMISSIONS, 0, CONFIG.no_report_fine, 0
         )  # fmt: skip
-    assert c.compliance.make_good_owed(E2.address, YEAR + 1) == 0
+    assert c.compliance.make_good_owed(E2.address, CO2, YEAR + 1) == 0
 
 
 def test_finalize_outcome_a_for_zero_verified_emissions_and_the_year_counts(cy: Cycle) -> None:
@@ -606,6 +607,100 @@ def test_pay_penalty_refused_when_treasury_unset(cy: Cycle) -> None:
     c.cash.approve(E3, address, CONFIG.no_report_fine)
     with reverts("ComplianceTreasuryNotSet"):
         c.chain.transact(bare.contract.functions.payPenalty(YEAR), E3)
+
+
+# ---------------------------------------------------------------------- make-good
+
+
+def _owing(cy: Cycle) -> None:
+    """E0 finalized with a shortfall of 7 (make-good 8), E1 of 300 (make-good 360)."""
+    c = cy.c
+    c.compliance.approve(c.regulator, applied(cy, verified=507, allowances={CO2_2024: 500}, offsets={}))
+    cy.attest(E1.address, 300, 0)
+    cy.to_deadline_passed()
+    c.compliance.finalize(c.outsider, E0.address, YEAR)
+    c.compliance.finalize(c.outsider, E1.address, YEAR)
+
+
+def test_allocation_withholds_make_good_owed_and_retires_it_against_the_shortfall_year(cy: Cycle) -> None:
+    c = cy.c
+    _owing(cy)
+    held = {e.address: c.allowance.balance(e.address, CO2_2025) for e in (E0, E1, E2)}
+    issued, retired = c.allowance.issued(CO2_2025), c.allowance.retired(CO2_2025)
+    receipt = c.allowance.allocate(c.regulator, CO2_2025, [E0.address, E1.address, E2.address],
+                                   [100, 100, 100], b"\xa1" * 32)  # fmt: skip
+    assert c.allowance.balance(E0.address, CO2_2025) == held[E0.address] + 92
+    assert c.allowance.balance(E1.address, CO2_2025) == held[E1.address]  # all 100 withheld
+    assert c.allowance.balance(E2.address, CO2_2025) == held[E2.address] + 100
+    assert c.allowance.issued(CO2_2025) == issued + 300  # the cap is spent on withheld units too
+    assert c.allowance.retired(CO2_2025) == retired + 108
+    assert c.allowance.retired_of(E0.address, CO2_2025, YEAR) == 8
+    assert c.allowance.retired_of(E1.address, CO2_2025, YEAR) == 100
+    assert c.compliance.make_good_owed(E0.address, CO2, YEAR + 1) == 0
+    assert c.compliance.make_good_owed(E1.address, CO2, YEAR + 1) == 260
+    deducted = c.compliance.contract.events.MakeGoodDeducted().process_receipt(receipt, errors=DISCARD)
+    assert [(d["args"]["enterprise"], d["args"]["pollutant"], d["args"]["year"], d["args"]["units"],
+             d["args"]["remaining"]) for d in deducted] == [
+        (E0.address, CO2, YEAR + 1, 8, 0), (E1.address, CO2, YEAR + 1, 100, 260)]  # fmt: skip
+    burnt = c.allowance.contract.events.AllowancesRetired().process_receipt(receipt, errors=DISCARD)
+    assert [(r["args"]["account"], r["args"]["complianceYear"], r["args"]["amount"]) for r in burnt] == [
+        (E0.address, YEAR, 8), (E1.address, YEAR, 100)]  # fmt: skip
+    c.allowance.allocate(c.regulator, CO2_2025, [E1.address], [300], b"\xa2" * 32)  # the rest of the debt
+    assert c.allowance.balance(E1.address, CO2_2025) == held[E1.address] + 40
+    assert c.compliance.make_good_owed(E1.address, CO2, YEAR + 1) == 0
+
+
+def test_allocation_deducts_make_good_only_from_that_pollutants_next_vintage_allowances(cy: Cycle) -> None:
+    c = cy.c
+    _owing(cy)
+    off_2025 = OFF_2024 + 1
+    so2_2025 = SO2_2024 + 1
+    co2_2026 = CO2_2025 + 1
+    for n, token_id in enumerate((off_2025, so2_2025, co2_2026)):
+        c.allowance.set_cap(c.regulator, token_id, 10**6)
+        c.allowance.allocate(c.regulator, token_id, [E0.address], [50], bytes([0xA3, n]) * 16)
+        assert c.allowance.balance(E0.address, token_id) == 50
+        assert c.allowance.retired(token_id) == 0
+    assert c.compliance.make_good_owed(E0.address, CO2, YEAR + 1) == 8
+
+
+def test_deduct_make_good_refused_for_everyone_but_the_allowance_token(cy: Cycle) -> None:
+    c = cy.c
+    _owing(cy)
+    for account in roles(c).values():
+        fn = c.compliance.contract.functions.deductMakeGood(CO2, YEAR + 1, [E0.address], [100])
+        with reverts("ComplianceOnlyAllowanceToken", caller=account.address):
+            c.chain.transact(fn, account)
+    assert c.compliance.make_good_owed(E0.address, CO2, YEAR + 1) == 8
+
+
+@given(owed_short=st.integers(0, 40), amounts=st.lists(st.integers(1, 30), min_size=1, max_size=4))
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_make_good_allocations_conserve_every_allocated_unit(
+    cy: Cycle, owed_short: int, amounts: list[int]
+) -> None:
+    """Over successive allocations: minted + withheld = allocated, withheld = the debt paid."""
+    c = cy.c
+    snapshot = c.snapshot()
+    try:
+        c.compliance.approve(c.regulator, applied(cy, verified=457 + owed_short,
+                                                  allowances={CO2_2024: 457}, offsets={}))  # fmt: skip
+        cy.to_deadline_passed()
+        if owed_short:  # else the approval covered it: outcome A already
+            c.compliance.finalize(c.outsider, E0.address, YEAR)
+        owed = c.compliance.make_good_owed(E0.address, CO2, YEAR + 1)
+        assert owed == owed_short * CONFIG.make_good_bps // 10_000
+        start = c.allowance.balance(E0.address, CO2_2025)
+        for n, amount in enumerate(amounts):
+            c.allowance.allocate(c.regulator, CO2_2025, [E0.address], [amount], bytes([0xA4, n]) * 16)
+        allocated = sum(amounts)
+        minted = c.allowance.balance(E0.address, CO2_2025) - start
+        withheld = c.allowance.retired_of(E0.address, CO2_2025, YEAR)
+        assert minted + withheld == allocated
+        assert withheld == min(owed, allocated)
+        assert c.compliance.make_good_owed(E0.address, CO2, YEAR + 1) == owed - withheld
+    finally:
+        c.revert(snapshot)
 
 
 # ---------------------------------------------------------------------- conservation (hypothesis)

@@ -33,7 +33,7 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
     mapping(uint16 year => YearStats) private _stats;
     mapping(address enterprise => mapping(uint16 year => Notice)) private _notices;
     mapping(uint256 applicationId => Application) private _applications;
-    mapping(address enterprise => mapping(uint16 year => uint256)) private _makeGood;
+    mapping(address enterprise => mapping(uint8 pollutant => mapping(uint16 year => uint256))) private _makeGood;
     mapping(uint256 id => uint256) private _escrowed;
     mapping(bytes32 rulesHash => string) private _rulesUris;
 
@@ -353,8 +353,29 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
         nt.makeGood = makeGood;
         emit ObligationFinalized(enterprise, year, outcome, nt.verified, nt.surrendered, shortfall, fine, makeGood);
         if (makeGood != 0) {
-            _makeGood[enterprise][year + 1] += makeGood;
-            emit MakeGoodRecorded(enterprise, year + 1, year, makeGood);
+            _makeGood[enterprise][nt.pollutant][year + 1] += makeGood;
+            emit MakeGoodRecorded(enterprise, nt.pollutant, year + 1, year, makeGood);
+        }
+    }
+
+    /// @inheritdoc IComplianceManager
+    function deductMakeGood(uint8 pollutant, uint16 year, address[] calldata enterprises, uint256[] calldata offered)
+        external
+        returns (uint256[] memory deducted)
+    {
+        if (msg.sender != address(_allowances)) revert ComplianceOnlyAllowanceToken(msg.sender);
+        uint256 n = enterprises.length;
+        if (n != offered.length) revert ComplianceLengthMismatch(n, offered.length);
+        deducted = new uint256[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            mapping(uint16 year => uint256) storage debts = _makeGood[enterprises[i]][pollutant];
+            uint256 owed = debts[year];
+            if (owed == 0) continue;
+            uint256 units = owed < offered[i] ? owed : offered[i];
+            uint256 remaining = owed - units;
+            debts[year] = remaining;
+            deducted[i] = units;
+            emit MakeGoodDeducted(enterprises[i], pollutant, year, units, remaining);
         }
     }
 
@@ -438,8 +459,8 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
     }
 
     /// @inheritdoc IComplianceManager
-    function makeGoodOwed(address enterprise, uint16 year) external view returns (uint256) {
-        return _makeGood[enterprise][year];
+    function makeGoodOwed(address enterprise, uint8 pollutant, uint16 year) external view returns (uint256) {
+        return _makeGood[enterprise][pollutant][year];
     }
 
     /// @inheritdoc IComplianceManager

@@ -85,8 +85,13 @@ interface IAllowanceToken {
     /// @param amounts Positive whole allowances (tonnes), same length.
     /// @param batchRef Unique reference of this batch (e.g. hash of plan + batch index): a batch
     /// runs at most once, so an interrupted allocation can be resumed without minting twice.
+    /// Make-good: for allowances (not offsets), when a compliance manager is set, the units a
+    /// recipient owes for last year's shortfall of this pollutant
+    /// ({IComplianceManager-deductMakeGood}) are withheld from its amount: issued against the
+    /// cap, never minted, retired against `vintage - 1`.
     /// Requirements: caller has REGULATOR_ROLE; sum within the cap's remainder.
-    /// Emits: {TransferSingle} per recipient, {AllowancesAllocated}.
+    /// Emits: {TransferSingle} per recipient (of the amount less make-good),
+    /// {AllowancesRetired} per recipient with make-good withheld, {AllowancesAllocated}.
     function allocate(uint256 id, address[] calldata recipients, uint256[] calldata amounts, bytes32 batchRef)
         external;
 

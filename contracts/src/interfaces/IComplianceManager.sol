@@ -30,7 +30,8 @@ pragma solidity ^0.8.24;
 /// - `Shortfall` (B): V known (an approved application's, or the latest Active attestation
 ///   submitted by the deadline), surrendered < V. Status NonCompliant; fine = shortfall ×
 ///   `finePerTonne` (settlement cash, owed, {payPenalty}); make-good = floor(shortfall ×
-///   `makeGoodBps` / 10,000) units recorded against next year's allocation.
+///   `makeGoodBps` / 10,000) units recorded against next year's allocation, which the
+///   AllowanceToken withholds when it mints that allocation ({deductMakeGood}).
 /// - `NoVerifiedEmissions` (C): no approved application and no Active attestation submitted by
 ///   the deadline: the shortfall is unknown (recorded as 0). Status NonCompliant; fine =
 ///   `noReportFine`, no make-good.
@@ -264,6 +265,8 @@ interface IComplianceManager {
     error ComplianceTreasuryNotSet();
     /// @notice Tokens may only enter the escrow through {submitApplication}.
     error ComplianceUnsolicitedTransfer(address operator);
+    /// @notice Only the AllowanceToken may deduct make-good units (from an allocation it mints).
+    error ComplianceOnlyAllowanceToken(address caller);
 
     // ---------------------------------------------------------------- events
 
@@ -322,8 +325,15 @@ interface IComplianceManager {
         uint256 fine,
         uint256 makeGood
     );
-    /// @notice Make-good units were recorded against `deductFromYear`'s allocation.
-    event MakeGoodRecorded(address indexed enterprise, uint16 indexed deductFromYear, uint16 complianceYear, uint256 units);
+    /// @notice Make-good units were recorded against `deductFromYear`'s allocation of `pollutant`.
+    event MakeGoodRecorded(
+        address indexed enterprise, uint8 indexed pollutant, uint16 indexed deductFromYear, uint16 complianceYear, uint256 units
+    );
+    /// @notice Make-good units were withheld from an allocation of `pollutant` allowances of
+    /// vintage `year` (retired against `year - 1`); `remaining` units are still owed.
+    event MakeGoodDeducted(
+        address indexed enterprise, uint8 indexed pollutant, uint16 indexed year, uint256 units, uint256 remaining
+    );
     /// @notice A fine was paid to the treasury.
     event PenaltyPaid(address indexed enterprise, uint16 indexed year, address treasury, uint256 amount);
 
@@ -420,6 +430,21 @@ interface IComplianceManager {
     /// Emits: {Transfer} (cash), {PenaltyPaid}.
     function payPenalty(uint16 year) external;
 
+    /// @notice Withhold make-good units owed from an allocation being minted: for each enterprise,
+    /// `min(owed, offered)` units of its allocation of `pollutant` allowances of vintage `year`
+    /// are not minted but retired against `year - 1`, and the debt shrinks by as much.
+    /// @param pollutant The allocation's pollutant.
+    /// @param year The allocation's vintage (make-good from shortfalls of `year - 1`).
+    /// @param enterprises The allocation's recipients.
+    /// @param offered Their allocated amounts, same length.
+    /// @return deducted Units withheld per recipient.
+    /// Requirements: caller is the AllowanceToken ({ComplianceOnlyAllowanceToken}); same lengths
+    /// ({ComplianceLengthMismatch}).
+    /// Emits: {MakeGoodDeducted} per recipient that owed units.
+    function deductMakeGood(uint8 pollutant, uint16 year, address[] calldata enterprises, uint256[] calldata offered)
+        external
+        returns (uint256[] memory deducted);
+
     // ---------------------------------------------------------------- views
 
     /// @notice The rules of a year.
@@ -439,8 +464,9 @@ interface IComplianceManager {
         external
         view
         returns (uint256);
-    /// @notice Make-good units owed against `year`'s allocation (from shortfalls of `year - 1`).
-    function makeGoodOwed(address enterprise, uint16 year) external view returns (uint256);
+    /// @notice Make-good units still owed against `year`'s allocation of `pollutant` allowances
+    /// (from shortfalls of `year - 1`).
+    function makeGoodOwed(address enterprise, uint8 pollutant, uint16 year) external view returns (uint256);
     /// @notice Tokens of `id` held in escrow.
     function escrowed(uint256 id) external view returns (uint256);
     /// @notice URI of a published rules document ("" if unknown).

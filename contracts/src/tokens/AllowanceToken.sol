@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {RegistryGated} from "../access/RegistryGated.sol";
 import {IAllowanceToken} from "../interfaces/IAllowanceToken.sol";
+import {IComplianceManager} from "../interfaces/IComplianceManager.sol";
 
 /// @title AllowanceToken
 /// @notice Capped, restricted ERC-1155 emission allowances and offset credits. See {IAllowanceToken}.
@@ -79,10 +80,9 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
         if (total > remaining) revert CapExceeded(id, total, remaining);
         _batches[batchRef] = true;
         _issued[id] += total;
+        uint256[] memory withheld = _makeGoodOf(id, recipients, amounts);
         for (uint256 i = 0; i < n; ++i) {
-            address to = recipients[i];
-            if (!_registry.isActiveEnterprise(to)) revert AllowanceNotEnterprise(to);
-            _mint(to, id, amounts[i], "");
+            _mintAllocation(recipients[i], id, amounts[i], withheld.length == 0 ? 0 : withheld[i]);
         }
         emit AllowancesAllocated(id, batchRef, n, total);
     }
@@ -215,6 +215,34 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
             }
         }
         super._update(from, to, ids, values);
+    }
+
+    /// @dev Make-good units each recipient owes against this allocation (empty when none can be
+    /// owed: offsets, or no compliance manager).
+    function _makeGoodOf(uint256 id, address[] calldata recipients, uint256[] calldata amounts)
+        private
+        returns (uint256[] memory withheld)
+    {
+        (Kind kind, uint8 pollutant, uint16 vintage) = decodeId(id);
+        address manager = _complianceManager;
+        // an account without code (e.g. a test's retiring key) has no make-good book to ask
+        if (kind == Kind.Allowance && manager.code.length != 0) {
+            withheld = IComplianceManager(manager).deductMakeGood(pollutant, vintage, recipients, amounts);
+        }
+    }
+
+    /// @dev Mint one recipient's allocation less its make-good units, which are retired against
+    /// last year (issued against the cap, never minted).
+    function _mintAllocation(address to, uint256 id, uint256 amount, uint256 makeGood) private {
+        if (!_registry.isActiveEnterprise(to)) revert AllowanceNotEnterprise(to);
+        if (makeGood > amount) makeGood = amount;
+        if (makeGood != 0) {
+            uint16 year = uint16(id) - 1; // vintages start at MIN_VINTAGE: no underflow
+            _retiredTotal[id] += makeGood;
+            _retiredOf[to][id][year] += makeGood;
+            emit AllowancesRetired(to, id, year, makeGood);
+        }
+        if (amount != makeGood) _mint(to, id, amount - makeGood, "");
     }
 
     function _requireAuctionHouse() private view {
