@@ -392,6 +392,29 @@ class ComplianceClient:
         rows.sort(key=lambda r: (r["block"], r["index"]))
         return rows
 
+    # ------------------------------------------------------------------ incremental scans (scheduler)
+
+    def latest_block(self) -> int:
+        """Number of the chain's latest block (the end of an incremental event scan)."""
+        return int(self.chain.w3.eth.block_number)
+
+    def events_between(
+        self, from_block: int, to_block: int, names: Sequence[str] = ("NoticeIssued", "NoticeAcknowledged")
+    ) -> list[dict[str, Any]]:
+        """Events ``names`` of blocks ``from_block..to_block`` (inclusive), in chain order.
+
+        Rows are shaped as in :meth:`events`: ``event``, ``block``, ``index``, ``tx_hash``, ``args``.
+        """
+        rows: list[dict[str, Any]] = []
+        for name in names:
+            event = getattr(self.contract.events, name)()
+            for log in event.get_logs(from_block=from_block, to_block=to_block):
+                rows.append({"event": name, "block": int(log["blockNumber"]), "index": int(log["logIndex"]),
+                             "tx_hash": HexBytes(log["transactionHash"]).to_0x_hex(),
+                             "args": dict(log["args"])})  # fmt: skip
+        rows.sort(key=lambda r: (r["block"], r["index"]))
+        return rows
+
 
 def wire_compliance_manager(
     registry: RegistryClient,

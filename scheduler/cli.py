@@ -2,6 +2,116 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from scheduler.alarms import Alarm
+    from scheduler.compliance import ComplianceAlarms, ScanReport
 
 alarms_app = typer.Typer(help="Compliance alarms and reminders (scheduler).", no_args_is_help=True)
+
+# ets.cli imports this module at its end: the app above exists by then, whichever is imported first.
+from ets.cli import _deployment, _print_json, _settings, cli_errors, console, err_console  # noqa: E402
+
+
+def _alarms() -> ComplianceAlarms:
+    from chain.allowance import AllowanceClient, SettlementClient
+    from chain.compliance import ComplianceClient
+    from scheduler.compliance import CONTRACT, ComplianceAlarms
+    from scheduler.config import SchedulerSettings
+
+    settings = SchedulerSettings.load()  # refused before the chain is asked anything
+    chain_settings = _settings()
+    chain, manifest = _deployment()
+    record = manifest.contracts.get(CONTRACT)
+    allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
+    cash = SettlementClient(chain, manifest.address("SettlementToken"))
+    client = ComplianceClient(
+        chain, manifest.address(CONTRACT), allowance, cash, from_block=record.block if record else 0
+    )
+    return ComplianceAlarms.from_settings(
+        client, settings, chain_settings.state_dir, confirmations=chain_settings.confirmations
+    )
+
+
+def _deliveries(alarm: Alarm) -> str:
+    return ", ".join(
+        f"{d.channel} ok" if d.delivered else f"{d.channel} pending ({d.attempts} tries)"
+        for d in alarm.deliveries
+    )
+
+
+def _print_report(report: ScanReport) -> None:
+    from scheduler.alarms import utc
+
+    console.print(
+        f"scan at {utc(report.now)}: blocks {report.from_block}..{report.to_block}, {report.events} events"
+    )
+    raised = Table("id", "kind", "enterprise", "year", "due", "message", title="alarms raised")
+    for a in report.raised:
+        raised.add_row(str(a.id), str(a.kind), a.enterprise, str(a.year), utc(a.due_at), a.message)
+    console.print(raised)
+    deliveries = Table("alarm", "channel", "result", "attempts", title="deliveries")
+    for d in report.deliveries:
+        deliveries.add_row(
+            str(d.alarm.id), d.channel, "delivered" if d.delivered else f"failed: {d.error}", str(d.attempts)
+        )
+    console.print(deliveries)
+
+
+@alarms_app.command("run")
+@cli_errors
+def alarms_run(
+    once: Annotated[bool, typer.Option("--once", help="One scan; print what it did.")] = False,
+    interval: Annotated[
+        float | None, typer.Option(help="Seconds between scans (default: ETS_SCHEDULER_INTERVAL_SECONDS).")
+    ] = None,
+) -> None:
+    """Raise and deliver compliance alarms every interval until interrupted (Ctrl-C, SIGTERM)."""
+    import signal
+
+    from scheduler.config import SchedulerSettings
+    from scheduler.service import blocking, stop
+
+    alarms = _alarms()
+    try:
+        if once:
+            _print_report(alarms.scan())
+            return
+        seconds = interval or SchedulerSettings.load().interval_seconds
+        scheduler = blocking(alarms, seconds)
+        signal.signal(signal.SIGTERM, lambda *_: stop(scheduler, wait=False))
+        err_console.print(f"compliance alarm scheduler: a scan every {seconds:g} s; Ctrl-C stops it")
+        try:
+            scheduler.start()
+        except KeyboardInterrupt:
+            stop(scheduler)
+    finally:
+        alarms.store.close()
+
+
+@alarms_app.command("list")
+@cli_errors
+def alarms_list(
+    enterprise: Annotated[str | None, typer.Option(help="Only this enterprise's alarms.")] = None,
+    year: Annotated[int | None, typer.Option(help="Only this compliance year's alarms.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List stored alarms and their deliveries (reads the alarm database only)."""
+    from scheduler.alarms import AlarmStore, utc
+    from scheduler.config import SchedulerSettings
+
+    with AlarmStore(SchedulerSettings.load().database(_settings().state_dir)) as store:
+        rows = store.alarms(enterprise=enterprise, year=year)
+    if as_json:
+        _print_json([a.as_dict() for a in rows])
+        return
+    table = Table("id", "kind", "enterprise", "year", "due", "raised", "deliveries", title="alarms")
+    for a in rows:
+        table.add_row(
+            str(a.id), str(a.kind), a.enterprise, str(a.year), utc(a.due_at), utc(a.raised_at), _deliveries(a)
+        )
+    console.print(table)
