@@ -459,6 +459,23 @@ def attestation_digest(chain_id: int, ledger: str, attestation: Attestation) -> 
     return bytes(keccak(b"\x19" + message.version + message.header + message.body))
 
 
+def recover_attestation_signer(
+    chain_id: int, ledger: str, attestation: Attestation, signature: bytes
+) -> str | None:
+    """The address ``signature`` recovers to over the attestation's typed data (None: malformed)."""
+    message = encode_typed_data(full_message=attestation_typed_data(chain_id, ledger, attestation))
+    try:
+        return str(Account.recover_message(message, signature=signature))
+    except Exception:  # eth-keys raises several types for a malformed signature
+        return None
+
+
+def document_hash(content: bytes | str) -> bytes:
+    """keccak-256 of a document (report, rules, evidence file; text as UTF-8): what attestations,
+    notices and evidence lists cite."""
+    return bytes(keccak(content.encode() if isinstance(content, str) else content))
+
+
 def sign_attestation(auditor: LocalAccount, chain_id: int, ledger: str, attestation: Attestation) -> bytes:
     """The auditor's 65-byte ``r ‖ s ‖ v`` signature of an attestation, made offline.
 
@@ -826,10 +843,18 @@ class LedgerClient:
     # ------------------------------------------------------------------ events
 
     def anchored_events(
-        self, *, device: str | None = None, from_block: int | None = None, to_block: int | str = "latest"
+        self,
+        *,
+        device: str | None = None,
+        enterprise: str | None = None,
+        from_block: int | None = None,
+        to_block: int | str = "latest",
     ) -> list[BatchAnchoredEvent]:
-        """``BatchAnchored`` events in chain order, optionally of one device."""
+        """``BatchAnchored`` events in chain order, optionally of one device and/or enterprise
+        (indexed topics: the node filters)."""
         filters = {} if device is None else {"device": checked_address(device, "device")}
+        if enterprise is not None:
+            filters["enterprise"] = checked_address(enterprise, "enterprise")
         logs = self.contract.events.BatchAnchored().get_logs(
             from_block=self.from_block if from_block is None else from_block,
             to_block=to_block,
