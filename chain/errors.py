@@ -98,3 +98,7 @@ class AllocationInputError(ChainError, ValueError):
 
 class AuctionInputError(ChainError, ValueError):
     """Raised when auction inputs are invalid: a bad schedule, scenario, parameter or bid file."""
+
+
+class ComplianceInputError(ChainError, ValueError):
+    """Raised when compliance inputs are invalid: a bad case file, notice list, token or signed file."""

@@ -1,0 +1,256 @@
+"""``ets compliance simulate``: one enterprise's compliance year from a JSON case on a fresh local chain."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Annotated, Any
+
+from eth_utils import keccak
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from chain.accounts import demo_account
+from chain.allowance import POLLUTANTS, AllowanceClient, Kind, SettlementClient, encode_id, pollutant_code
+from chain.compile import compile_contracts
+from chain.compliance import BPS, ComplianceClient, Outcome, Surrender, YearConfig, wire_compliance_manager
+from chain.deploy import SuiteConfig, deploy_suite
+from chain.errors import ChainError, ComplianceInputError, InvalidInputError
+from chain.ledger import Attestation, LedgerClient
+from chain.node import AnvilNode
+from chain.onboarding import register_enterprises, sample_profile
+from chain.registry import RegistryClient
+from chain.sample import generate_enterprises
+from chain.tx import ChainClient
+
+logger = logging.getLogger(__name__)
+
+#: Largest holding or emissions figure a case may give (tonnes; far beyond any real enterprise).
+MAX_TONNES = 2**64 - 1
+#: Largest fine per tonne (the contract's ``uint128 finePerTonne``).
+MAX_FINE_PER_TONNE = 2**128 - 1
+DAY = 24 * 3600
+#: Keys of a simulation's result, in the order they are printed.
+RESULT_KEYS = (
+    "surrendered_allowances",
+    "surrendered_offsets",
+    "shortfall",
+    "penalty_total",
+    "make_good_units",
+    "status",
+)
+
+Tonnes = Annotated[int, Field(ge=0, le=MAX_TONNES)]
+
+
+class Case(BaseModel):
+    """One enterprise's compliance year to simulate.
+
+    Attributes:
+        verified_emissions: verified emissions V (tonnes), or None when no verified figure was
+            entered by the deadline (outcome C).
+        allowances_held: allowances of the year's vintage the enterprise holds.
+        offsets_held: offset credits the enterprise holds (all eligible: only the cap binds).
+        offset_cap_bps: offsets may cover at most this share of V, in basis points.
+        penalty_per_ton: fine per tonne of shortfall, settlement cash minor units (fen).
+        year: the compliance year (also the vintage of the allowances and offsets held).
+        pollutant: pollutant symbol (``CO2``, ``SO2`` ...).
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    verified_emissions: Tonnes | None
+    allowances_held: Tonnes
+    offsets_held: Tonnes
+    offset_cap_bps: int = Field(ge=0, le=BPS)
+    penalty_per_ton: int = Field(ge=0, le=MAX_FINE_PER_TONNE)
+    year: int = Field(default=2027, ge=2000, le=2199)
+    pollutant: str = "CO2"
+
+    @field_validator("pollutant")
+    @classmethod
+    def _known_pollutant(cls, value: str) -> str:
+        try:
+            pollutant_code(value)
+        except InvalidInputError:
+            raise ValueError(f"unknown pollutant {value!r}; known: {', '.join(POLLUTANTS)}") from None
+        return value
+
+
+def load_case(path: Path) -> Case:
+    """Read and check a case file.
+
+    Raises:
+        ComplianceInputError: unreadable, not JSON, or not a valid case (every problem listed).
+    """
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise ComplianceInputError(f"{path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ComplianceInputError(f"{path}: not JSON (line {exc.lineno}: {exc.msg})") from None
+    try:
+        return Case.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'case'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ComplianceInputError(f"{path}: invalid case: {problems}") from None
+
+
+def plan_surrender(case: Case) -> tuple[int, int]:
+    """What the enterprise surrenders under the settlement rule: ``(offsets, allowances)``.
+
+    Offsets first, up to ``floor(V × offset_cap_bps / 10,000)``; allowances cover the rest;
+    nothing beyond V (any surplus stays banked). Nothing without verified emissions.
+    """
+    verified = case.verified_emissions
+    if verified is None:
+        return 0, 0
+    offsets = min(case.offsets_held, verified * case.offset_cap_bps // BPS)
+    allowances = min(case.allowances_held, verified - offsets)
+    return offsets, allowances
+
+
+def reference(case: Case) -> dict[str, Any]:
+    """The result the settlement rule gives for ``case`` (what :func:`simulate` must print).
+
+    Shortfall = V − surrendered; penalty = shortfall × penalty per tonne; make-good = shortfall
+    (one unit per tonne); status A (covered), B (shortfall), or C (no verified emissions: the
+    shortfall, penalty and make-good are unknown, None).
+    """
+    offsets, allowances = plan_surrender(case)
+    verified = case.verified_emissions
+    if verified is None:
+        return dict(zip(RESULT_KEYS, (0, 0, None, None, None, "C"), strict=True))
+    shortfall = verified - offsets - allowances
+    status = "A" if shortfall == 0 else "B"
+    values = (allowances, offsets, shortfall, shortfall * case.penalty_per_ton, shortfall, status)
+    return dict(zip(RESULT_KEYS, values, strict=True))
+
+
+def simulate(case: Case, *, say: Callable[[str], None] = logger.info) -> dict[str, Any]:
+    """Run the case's compliance year end to end on a fresh Anvil and report what the contract did.
+
+    Deploys the suite and wires the compliance manager, registers one enterprise, allocates its
+    allowances and offsets, funds the fine, configures the year (make-good one for one, no flat
+    fine for C), issues and acknowledges the notice, has the auditor attest V (unless None),
+    applies with :func:`plan_surrender`'s tokens (if any) and approves, moves past the deadline,
+    finalizes, pays the fine, and reads the outcome back from the notice.
+
+    Returns:
+        ``surrendered_allowances``, ``surrendered_offsets``, ``shortfall``, ``penalty_total``,
+        ``make_good_units`` and ``status`` (``"A"``, ``"B"`` or ``"C"``).
+
+    Raises:
+        ChainError: the contract's outcome differs from :func:`reference`, or the enterprise's
+            remaining holdings or the fine payment do not add up.
+    """
+    offsets, allowances = plan_surrender(case)
+    pollutant = pollutant_code(case.pollutant)
+    allowance_id = encode_id(Kind.ALLOWANCE, pollutant, case.year)
+    offset_id = encode_id(Kind.OFFSET, pollutant, case.year)
+    expected = reference(case)
+
+    with AnvilNode(accounts=10) as node, TemporaryDirectory() as tmp:
+        chain = ChainClient.connect(node.url, compile_contracts())
+        members = [demo_account(n) for n in ("regulator", "exchange", "industry-body")]
+        regulator, exchange = members[0], members[1]
+        auditor, treasury = demo_account("auditor"), demo_account("treasury")
+        config = SuiteConfig(members=tuple(m.address for m in members), threshold=2)
+        manifest = deploy_suite(chain, demo_account("deployer"), config, Path(tmp) / "deployment.json")
+        registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
+        allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
+        cash = SettlementClient(chain, manifest.address("SettlementToken"))
+        ledger = LedgerClient(chain, manifest.address("EmissionsLedger"))
+        compliance = ComplianceClient(chain, manifest.address("ComplianceManager"), allowance, cash)
+        roles = [("REGULATOR", regulator.address), ("EXCHANGE", exchange.address),
+                 ("AUDITOR", auditor.address), ("REGULATOR", treasury.address)]  # fmt: skip
+        registry.grant_roles(members, roles)
+        wire_compliance_manager(registry, members, compliance, treasury.address)
+        say(f"suite deployed on a fresh chain at {node.url}")
+
+        enterprise = demo_account("enterprise-1")
+        [sample] = generate_enterprises(1, years=3, seed=7).enterprises
+        register_enterprises(registry, members, [(enterprise.address, sample_profile(sample))])
+        for token_id, held, ref in ((allowance_id, case.allowances_held, "allowances"),
+                                    (offset_id, case.offsets_held, "offsets")):  # fmt: skip
+            if held:
+                allowance.set_cap(regulator, token_id, held)
+                allowance.allocate(regulator, token_id, [enterprise.address], [held],
+                                   bytes(keccak(text=f"compliance-sim {ref}")))  # fmt: skip
+        if expected["penalty_total"]:
+            cash.deposit(exchange, enterprise.address, expected["penalty_total"], "compliance-sim fine")
+        say(
+            f"enterprise {enterprise.address}: {case.allowances_held} allowances, {case.offsets_held} offsets"
+        )
+
+        rules = YearConfig(offset_cap_bps=case.offset_cap_bps, fine_per_tonne=case.penalty_per_ton,
+                           make_good_bps=BPS, no_report_fine=0)  # fmt: skip
+        compliance.configure_year(regulator, case.year, rules)
+        now = chain.timestamp()
+        deadline = now + 30 * DAY
+        compliance.issue_notices(
+            regulator, case.year, pollutant, [(enterprise.address, case.allowances_held)],
+            rules_hash=bytes(keccak(text=f"compliance-sim rules {case.year}")), rules_uri="sim://rules",
+            submission_deadline=deadline, ack_deadline=now + 7 * DAY,
+        )  # fmt: skip
+        compliance.acknowledge(enterprise, case.year)
+        say(f"notice {case.year} issued and acknowledged")
+
+        if case.verified_emissions is not None:
+            attestation = Attestation(
+                auditor=auditor.address, enterprise=enterprise.address, pollutant=pollutant,
+                year=case.year, verified_emissions=case.verified_emissions,
+                offsets_eligible=case.offsets_held, evidence=(bytes(keccak(text="compliance-sim evidence")),),
+                report_hash=bytes(keccak(text="compliance-sim report")), nonce=ledger.nonce(auditor.address),
+            )  # fmt: skip
+            attestation_id = ledger.attest(auditor, attestation).id
+            say(f"auditor attested {case.verified_emissions} t")
+            if offsets + allowances:
+                surrender = Surrender(
+                    attestation_id,
+                    ((allowance_id, allowances),) if allowances else (),
+                    ((offset_id, offsets),) if offsets else (),
+                )
+                application_id = compliance.apply(enterprise, case.year, surrender)
+                compliance.approve(regulator, application_id)
+                say(f"application {application_id} approved: {offsets} offsets, {allowances} allowances")
+
+        chain.advance_time(deadline - chain.timestamp() + 1)
+        if compliance.notice(enterprise.address, case.year).outcome is Outcome.NONE:
+            compliance.finalize(regulator, enterprise.address, case.year)
+        view = compliance.notice(enterprise.address, case.year)
+        say(f"obligation finalized: outcome {view.outcome.code}")
+        if view.fine:
+            compliance.pay_penalty(enterprise, case.year)
+            if not compliance.notice(enterprise.address, case.year).fine_paid:
+                raise ChainError(f"the fine of {view.fine} was not recorded as paid")
+        remaining = (
+            allowance.balance(enterprise.address, allowance_id),
+            allowance.balance(enterprise.address, offset_id),
+        )
+
+    unknown = view.outcome is Outcome.NO_VERIFIED_EMISSIONS
+    values = (
+        view.surrendered - view.offsets_surrendered,
+        view.offsets_surrendered,
+        None if unknown else view.shortfall,
+        None if unknown else view.fine,
+        None if unknown else view.make_good,
+        view.outcome.code,
+    )
+    result = dict(zip(RESULT_KEYS, values, strict=True))
+    if result != expected:
+        raise ChainError(f"contract and reference disagree: chain {result}, reference {expected}")
+    banked = (case.allowances_held - allowances, case.offsets_held - offsets)
+    if remaining != banked:
+        raise ChainError(
+            f"the enterprise holds {remaining} (allowances, offsets) after surrender, expected {banked}"
+        )
+    return result
+
+
+__all__ = ["Case", "load_case", "plan_surrender", "reference", "simulate"]
