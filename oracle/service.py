@@ -23,10 +23,10 @@ import threading
 from datetime import timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from oracle.anchor import Anchorer, AnchorReport
 from oracle.errors import GatewayConfigError
@@ -123,7 +123,7 @@ class OracleSettings(BaseSettings):
     site: Path | None = None
     keystore_password: SecretStr | None = None
     queue: Path | None = None
-    serial_ports: list[str] = []
+    serial_ports: Annotated[list[str], NoDecode] = []  # comma-separated in the environment
     baudrate: int = 9600
     tcp_host: str = "127.0.0.1"
     tcp_port: int | None = None
