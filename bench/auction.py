@@ -51,33 +51,11 @@ def pipelined(
     label: str,
     progress: Progress,
 ) -> list[int]:
-    """Send every call without waiting (local nonces), then wait for all; returns gas used."""
-    task = progress.add_task(label, total=len(calls) * 2)
-    rpc = chain.w3.provider.make_request
-    hashes: list[str] = []
-    # Many transactions per block, as on the consortium chain (QBFT packs a block every period):
-    # Anvil's automine would seal one block per transaction.
-    rpc("evm_setAutomine", [False])  # type: ignore[arg-type]
-    try:
-        for start in range(0, len(calls), 200):
-            chunk = calls[start : start + 200]
-            hashes += chain.send_many(chunk, gas=gas)  # type: ignore[arg-type]
-            for _ in range(1_000):  # mine until the pool is empty (pending and queued)
-                status = rpc("txpool_status", [])["result"]  # type: ignore[arg-type]
-                if not int(status["pending"], 16) and not int(status["queued"], 16):
-                    break
-                rpc("evm_mine", [])  # type: ignore[arg-type]
-            else:
-                raise RuntimeError(f"{label}: transactions stuck in the pool: {status}")
-            progress.advance(task, len(chunk))
-    finally:
-        rpc("evm_setAutomine", [True])  # type: ignore[arg-type]
-    used = []
-    for h in hashes:
-        used.append(int(chain.wait(h)["gasUsed"]))
-        progress.advance(task)
+    """Send and mine every call, many to a block; returns gas used per call."""
+    task = progress.add_task(label, total=len(calls))
+    receipts = chain.send_packed(calls, gas=gas, on_progress=lambda n: progress.advance(task, n))  # type: ignore[arg-type]
     progress.remove_task(task)
-    return used
+    return [int(r["gasUsed"]) for r in receipts]
 
 
 def schedules_for(n_bidders: int, seed: int) -> list[tuple[tuple[int, int], ...]]:

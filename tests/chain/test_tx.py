@@ -81,6 +81,26 @@ def test_pipelined_transactions_use_consecutive_nonces(fresh: Consortium) -> Non
     assert len(r.proposals()) == before + 5
 
 
+def test_send_packed_mines_many_transactions_a_block_and_returns_receipts_in_order(
+    fresh: Consortium,
+) -> None:
+    r = fresh.registry
+    calls = [
+        (r.contract.functions.propose(r.address, r.encode_register_enterprise(dev_account(20 + i).address,
+                                                                            profile(i)), f"p{i}"),
+         fresh.members[i % 2])
+        for i in range(12)
+    ]  # fmt: skip
+    seen: list[int] = []
+    receipts = fresh.chain.send_packed(calls, gas=500_000, chunk=5, on_progress=seen.append)
+    assert seen == [5, 5, 2]
+    assert all(rc["status"] == 1 for rc in receipts)
+    assert len({rc["blockNumber"] for rc in receipts}) <= 6  # packed, not one block each
+    descriptions = [p.description for p in r.proposals()[-12:]]
+    assert descriptions == [f"p{i}" for i in range(12)]
+    assert fresh.chain.w3.provider.make_request("anvil_getAutomine", [])["result"] is True  # type: ignore[arg-type]
+
+
 def test_contract_revert_error_is_chain_error() -> None:
     from chain.errors import ChainError
     from ets.errors import EtsError
