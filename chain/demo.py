@@ -104,6 +104,9 @@ def run_demo(
     _demo_auctions(chain, manifest, registry, members, settings.state_dir, report)
     _demo_oracle(settings, report, say)
     _demo_verify_reading(chain, manifest, settings.state_dir / "oracle" / "queue.db", report)
+    from chain.demo_compliance import demo_compliance
+
+    demo_compliance(chain, manifest, registry, members, settings.state_dir, report)
     report.accounts = {name: demo_account(name).address for name in DEMO_ROLES}
     for i in range(len(DEMO_ENTERPRISES)):
         report.accounts[f"enterprise-{i + 1}"] = demo_account(f"enterprise-{i + 1}").address
