@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any, Literal
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from web3.logs import DISCARD
 
 from chain.accounts import demo_account
@@ -33,6 +32,7 @@ from chain.auction import (
 from chain.compile import compile_contracts
 from chain.deploy import SuiteConfig, deploy_suite
 from chain.errors import AuctionInputError, ChainError
+from chain.jsonfile import load_model
 from chain.node import AnvilNode
 from chain.onboarding import register_enterprises, sample_profile
 from chain.registry import RegistryClient
@@ -101,19 +101,7 @@ def load_scenario(path: Path) -> Scenario:
     Raises:
         AuctionInputError: unreadable, not JSON, or not a valid scenario (every problem listed).
     """
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise AuctionInputError(f"{path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise AuctionInputError(f"{path}: not JSON (line {exc.lineno}: {exc.msg})") from None
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'scenario'}: {e['msg']}" for e in exc.errors()
-        )
-        raise AuctionInputError(f"{path}: invalid scenario: {problems}") from None
+    return load_model(path, Scenario, AuctionInputError, "scenario")
 
 
 def bidder_account(name: str) -> LocalAccount:

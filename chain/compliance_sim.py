@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +9,7 @@ from tempfile import TemporaryDirectory
 from typing import Annotated, Any
 
 from eth_utils import keccak
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chain.accounts import demo_account
 from chain.allowance import POLLUTANTS, AllowanceClient, Kind, SettlementClient, encode_id, pollutant_code
@@ -18,6 +17,7 @@ from chain.compile import compile_contracts
 from chain.compliance import BPS, ComplianceClient, Outcome, Surrender, YearConfig, wire_compliance_manager
 from chain.deploy import SuiteConfig, deploy_suite
 from chain.errors import ChainError, ComplianceInputError, InvalidInputError
+from chain.jsonfile import load_model
 from chain.ledger import Attestation, LedgerClient
 from chain.node import AnvilNode
 from chain.onboarding import register_enterprises, sample_profile
@@ -85,19 +85,7 @@ def load_case(path: Path) -> Case:
     Raises:
         ComplianceInputError: unreadable, not JSON, or not a valid case (every problem listed).
     """
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise ComplianceInputError(f"{path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ComplianceInputError(f"{path}: not JSON (line {exc.lineno}: {exc.msg})") from None
-    try:
-        return Case.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'case'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ComplianceInputError(f"{path}: invalid case: {problems}") from None
+    return load_model(path, Case, ComplianceInputError, "case")
 
 
 def plan_surrender(case: Case) -> tuple[int, int]:

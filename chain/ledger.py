@@ -840,6 +840,14 @@ class LedgerClient:
         )
         return event
 
+    def attestation_evidence(self, attestation_id: bytes) -> list[bytes]:
+        """The evidence list an attestation cites (the chain stores its hash; the list is in the
+        ``AttestationSubmitted`` event). Empty when the attestation is unknown."""
+        logs = self.contract.events.AttestationSubmitted().get_logs(
+            from_block=self.from_block, argument_filters={"id": _bytes32(attestation_id, "attestation id")}
+        )
+        return [bytes(e) for e in logs[0]["args"]["evidence"]] if logs else []
+
     # ------------------------------------------------------------------ events
 
     def anchored_events(

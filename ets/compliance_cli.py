@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 if TYPE_CHECKING:
     from chain.compliance import ComplianceClient, NoticeView
     from chain.ledger import Attestation, LedgerClient
+    from oracle.signing import FrameWitness, Reading
 
 compliance_app = typer.Typer(
     help="The compliance cycle: notices, applications, review.", no_args_is_help=True
@@ -534,15 +535,10 @@ class SignedAttestation(BaseModel):
         Raises:
             ComplianceInputError: unreadable or not a valid signed attestation (problems listed).
         """
-        try:
-            return cls.model_validate_json(path.read_text())
-        except OSError as exc:
-            raise _input_error(f"{path}: {exc.strerror}") from None
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in exc.errors()
-            )
-            raise _input_error(f"{path}: invalid signed attestation: {problems}") from None
+        from chain.errors import ComplianceInputError
+        from chain.jsonfile import load_model
+
+        return load_model(path, cls, ComplianceInputError, "signed attestation")
 
 
 def recover_signer(signed: SignedAttestation) -> str | None:
@@ -638,25 +634,6 @@ def attest_submit(
     )
 
 
-@dataclass(frozen=True)
-class _Reading:
-    device: str
-    sequence: int
-    time: int
-    pollutant: str
-    value: int
-    decimals: int
-    unit: str
-    flag: str
-
-
-@dataclass(frozen=True)
-class _Witness:
-    hashes: tuple[bytes, ...]
-    index: int
-    signature: bytes
-
-
 class ReadingProofFile(BaseModel):
     """A reading with what proves it is in an anchored batch: its fields, its frame signature
     (the frame's reading hashes, its index, the device's signature) and its Merkle proof."""
@@ -693,28 +670,24 @@ class ReadingProofFile(BaseModel):
         Raises:
             ComplianceInputError: unreadable or not valid.
         """
-        try:
-            return cls.model_validate_json(path.read_text())
-        except OSError as exc:
-            raise _input_error(f"{path}: {exc.strerror}") from None
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-            raise _input_error(f"{path}: invalid reading proof: {problems}") from None
+        from chain.errors import ComplianceInputError
+        from chain.jsonfile import load_model
 
-    def parts(self) -> tuple[_Reading, _Witness, list[bytes]]:
+        return load_model(path, cls, ComplianceInputError, "reading proof")
+
+    def parts(self) -> tuple[Reading, FrameWitness, list[bytes]]:
+        """The reading, its frame witness and its Merkle proof.
+
+        Raises:
+            ReadingValueError, ReadingSignatureError: a field does not fit (oracle.signing).
+        """
+        from oracle.signing import FrameWitness, Reading
+
         w = self.witness
-        witness = _Witness(
+        witness = FrameWitness(
             tuple(_hex32(h, "frame hash") for h in w.hashes), w.index, bytes.fromhex(w.signature[2:])
         )
-        return _Reading(**self.reading.model_dump()), witness, [_hex32(p, "proof node") for p in self.proof]
-
-
-def _evidence_of(ledger: LedgerClient, attestation_id: bytes) -> list[bytes]:
-    """The attestation's evidence list, from its ``AttestationSubmitted`` event."""
-    logs = ledger.contract.events.AttestationSubmitted().get_logs(
-        from_block=ledger.from_block, argument_filters={"id": attestation_id}
-    )
-    return [bytes(e) for e in logs[0]["args"]["evidence"]] if logs else []
+        return Reading(**self.reading.model_dump()), witness, [_hex32(p, "proof node") for p in self.proof]
 
 
 @attest_app.command("verify")
@@ -772,7 +745,7 @@ def attest_verify(
         evidence = (
             [bytes.fromhex(e[2:]) for e in signed.evidence]
             if signed
-            else _evidence_of(ledger, attestation_id)
+            else ledger.attestation_evidence(attestation_id)
         )
         index = evidence.index(batch_id) if batch_id in evidence else 0
         reading, witness, proof = ReadingProofFile.load(reading_proof).parts()
