@@ -29,16 +29,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from web3.logs import DISCARD
 
-from chain.accounts import demo_account, dev_account
-from chain.allowance import AllowanceClient, Kind, SettlementClient, encode_id
+from chain.accounts import dev_account
+from chain.allowance import Kind, encode_id
 from chain.compile import compile_contracts
-from chain.compliance import ComplianceClient, Outcome, Surrender, YearConfig, wire_compliance_manager
-from chain.deploy import SuiteConfig, deploy_suite
-from chain.ledger import Attestation, LedgerClient, attestation_digest, document_hash
+from chain.compliance import Outcome, Surrender, YearConfig
+from chain.ledger import Attestation, attestation_digest, document_hash
 from chain.node import AnvilNode
 from chain.onboarding import register_enterprises, sample_account, sample_profile
-from chain.registry import RegistryClient
 from chain.sample import generate_enterprises
+from chain.suite import deploy_local_suite
 from chain.tx import ChainClient
 
 console = Console(stderr=True)
@@ -141,27 +140,18 @@ def main(n: int = 2_162, seed: int = 2027) -> dict[str, object]:
         tempfile.TemporaryDirectory() as tmp,
         Progress(*columns, console=console) as progress,
     ):
-        chain = ChainClient.connect(node.url, compile_contracts())
-        members = [demo_account(m) for m in ("regulator", "exchange", "industry-body")]
-        regulator, exchange = members[0], members[1]
-        auditor, treasury, anyone = demo_account("auditor"), demo_account("treasury"), dev_account(9)
-        config = SuiteConfig(tuple(m.address for m in members), 2)
-        manifest = deploy_suite(chain, demo_account("deployer"), config, Path(tmp) / "deployment.json")
-        registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
-        allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
-        cash = SettlementClient(chain, manifest.address("SettlementToken"))
-        ledger = LedgerClient(chain, manifest.address("EmissionsLedger"))
-        compliance = ComplianceClient(chain, manifest.address("ComplianceManager"), allowance, cash)
-        registry.grant_roles(
-            members,
-            [
-                ("REGULATOR", regulator.address),
-                ("EXCHANGE", exchange.address),
-                ("AUDITOR", auditor.address),
-                ("REGULATOR", treasury.address),
-            ],
+        suite = deploy_local_suite(
+            ChainClient.connect(node.url, compile_contracts()), Path(tmp) / "deployment.json"
         )
-        wire_compliance_manager(registry, members, compliance, treasury.address)
+        chain, registry, members = suite.chain, suite.registry, suite.members
+        regulator, exchange, auditor, treasury = (
+            suite.regulator,
+            suite.exchange,
+            suite.auditor,
+            suite.treasury,
+        )
+        allowance, cash, ledger, compliance = suite.allowance, suite.cash, suite.ledger, suite.compliance
+        anyone = dev_account(9)
 
         year_transactions = [0]
 

@@ -15,10 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from web3.logs import DISCARD
 
 from chain.accounts import demo_account
-from chain.allowance import AllowanceClient, Kind, SettlementClient, encode_id
+from chain.allowance import Kind, encode_id
 from chain.auction import (
     UINT64_MAX,
-    AuctionClient,
     AuctionParams,
     AuctionStatus,
     PriceRule,
@@ -27,16 +26,14 @@ from chain.auction import (
     clear,
     normalize_schedule,
     schedule_value,
-    wire_auction_house,
 )
 from chain.compile import compile_contracts
-from chain.deploy import SuiteConfig, deploy_suite
 from chain.errors import AuctionInputError, ChainError
 from chain.jsonfile import load_model
 from chain.node import AnvilNode
 from chain.onboarding import register_enterprises, sample_profile
-from chain.registry import RegistryClient
 from chain.sample import generate_enterprises
+from chain.suite import deploy_local_suite
 from chain.tx import ChainClient
 
 logger = logging.getLogger(__name__)
@@ -132,17 +129,12 @@ def simulate(scenario: Scenario, *, say: Callable[[str], None] = logger.info) ->
     accounts = {n: bidder_account(n) for n in names}
 
     with AnvilNode(accounts=10) as node, TemporaryDirectory() as tmp:
-        chain = ChainClient.connect(node.url, compile_contracts())
-        members = [demo_account(n) for n in ("regulator", "exchange", "industry-body")]
-        regulator, exchange = members[0], members[1]
-        config = SuiteConfig(members=tuple(m.address for m in members), threshold=2)
-        manifest = deploy_suite(chain, demo_account("deployer"), config, Path(tmp) / "deployment.json")
-        registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
-        allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
-        cash = SettlementClient(chain, manifest.address("SettlementToken"))
-        auction = AuctionClient(chain, manifest.address("SealedBidAuction"), allowance, cash)
-        registry.grant_roles(members, [("REGULATOR", regulator.address), ("EXCHANGE", exchange.address)])
-        wire_auction_house(registry, members, auction, demo_account("treasury").address)
+        suite = deploy_local_suite(
+            ChainClient.connect(node.url, compile_contracts()), Path(tmp) / "deployment.json"
+        )
+        chain, registry, members = suite.chain, suite.registry, suite.members
+        regulator, exchange = suite.regulator, suite.exchange
+        allowance, cash, auction = suite.allowance, suite.cash, suite.auction
         say(f"suite deployed on a fresh chain at {node.url}")
 
         seller = bidder_account("\x00seller")

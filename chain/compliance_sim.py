@@ -12,17 +12,16 @@ from eth_utils import keccak
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chain.accounts import demo_account
-from chain.allowance import POLLUTANTS, AllowanceClient, Kind, SettlementClient, encode_id, pollutant_code
+from chain.allowance import POLLUTANTS, Kind, encode_id, pollutant_code
 from chain.compile import compile_contracts
-from chain.compliance import BPS, ComplianceClient, Outcome, Surrender, YearConfig, wire_compliance_manager
-from chain.deploy import SuiteConfig, deploy_suite
+from chain.compliance import BPS, Outcome, Surrender, YearConfig
 from chain.errors import ChainError, ComplianceInputError, InvalidInputError
 from chain.jsonfile import load_model
-from chain.ledger import Attestation, LedgerClient
+from chain.ledger import Attestation
 from chain.node import AnvilNode
 from chain.onboarding import register_enterprises, sample_profile
-from chain.registry import RegistryClient
 from chain.sample import generate_enterprises
+from chain.suite import deploy_local_suite
 from chain.tx import ChainClient
 
 logger = logging.getLogger(__name__)
@@ -143,21 +142,12 @@ def simulate(case: Case, *, say: Callable[[str], None] = logger.info) -> dict[st
     expected = reference(case)
 
     with AnvilNode(accounts=10) as node, TemporaryDirectory() as tmp:
-        chain = ChainClient.connect(node.url, compile_contracts())
-        members = [demo_account(n) for n in ("regulator", "exchange", "industry-body")]
-        regulator, exchange = members[0], members[1]
-        auditor, treasury = demo_account("auditor"), demo_account("treasury")
-        config = SuiteConfig(members=tuple(m.address for m in members), threshold=2)
-        manifest = deploy_suite(chain, demo_account("deployer"), config, Path(tmp) / "deployment.json")
-        registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
-        allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
-        cash = SettlementClient(chain, manifest.address("SettlementToken"))
-        ledger = LedgerClient(chain, manifest.address("EmissionsLedger"))
-        compliance = ComplianceClient(chain, manifest.address("ComplianceManager"), allowance, cash)
-        roles = [("REGULATOR", regulator.address), ("EXCHANGE", exchange.address),
-                 ("AUDITOR", auditor.address), ("REGULATOR", treasury.address)]  # fmt: skip
-        registry.grant_roles(members, roles)
-        wire_compliance_manager(registry, members, compliance, treasury.address)
+        suite = deploy_local_suite(
+            ChainClient.connect(node.url, compile_contracts()), Path(tmp) / "deployment.json"
+        )
+        chain, registry, members = suite.chain, suite.registry, suite.members
+        regulator, exchange, auditor = suite.regulator, suite.exchange, suite.auditor
+        allowance, cash, ledger, compliance = suite.allowance, suite.cash, suite.ledger, suite.compliance
         say(f"suite deployed on a fresh chain at {node.url}")
 
         enterprise = demo_account("enterprise-1")

@@ -1,0 +1,76 @@
+"""A whole suite on a fresh local chain, deployed and wired with the demo consortium's keys:
+what tests, simulators and benchmarks start from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+
+from chain.accounts import demo_account
+from chain.allowance import AllowanceClient, SettlementClient
+from chain.auction import AuctionClient, wire_auction_house
+from chain.compliance import ComplianceClient, wire_compliance_manager
+from chain.deploy import Manifest, SuiteConfig, deploy_suite
+from chain.ledger import LedgerClient
+from chain.registry import RegistryClient
+from chain.tx import ChainClient
+
+#: Governance members of the demo consortium (2 of 3 approve).
+MEMBERS = ("regulator", "exchange", "industry-body")
+
+
+@dataclass
+class LocalSuite:
+    """Every contract's client and the accounts that run them (public demo keys)."""
+
+    chain: ChainClient
+    manifest: Manifest
+    manifest_path: Path
+    registry: RegistryClient
+    allowance: AllowanceClient
+    cash: SettlementClient
+    auction: AuctionClient
+    ledger: LedgerClient
+    compliance: ComplianceClient
+    members: list[LocalAccount]
+    regulator: LocalAccount
+    exchange: LocalAccount
+    industry_body: LocalAccount
+    auditor: LocalAccount
+    oracle: LocalAccount
+    treasury: LocalAccount
+
+
+def deploy_local_suite(chain: ChainClient, manifest_path: Path) -> LocalSuite:
+    """Deploy the suite with the demo governance (2 of 3), grant the service roles (REGULATOR,
+    EXCHANGE, AUDITOR, ORACLE) and wire the auction house and the compliance manager, both paying
+    the demo treasury. For local chains only: the keys are public."""
+    members = [demo_account(n) for n in MEMBERS]
+    config = SuiteConfig(members=tuple(m.address for m in members), threshold=2)
+    manifest = deploy_suite(chain, demo_account("deployer"), config, manifest_path)
+    registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
+    allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
+    cash = SettlementClient(chain, manifest.address("SettlementToken"))
+    suite = LocalSuite(
+        chain=chain, manifest=manifest, manifest_path=manifest_path, registry=registry,
+        allowance=allowance, cash=cash,
+        auction=AuctionClient(chain, manifest.address("SealedBidAuction"), allowance, cash),
+        ledger=LedgerClient(chain, manifest.address("EmissionsLedger")),
+        compliance=ComplianceClient(chain, manifest.address("ComplianceManager"), allowance, cash),
+        members=members, regulator=members[0], exchange=members[1], industry_body=members[2],
+        auditor=demo_account("auditor"), oracle=demo_account("oracle"), treasury=demo_account("treasury"),
+    )  # fmt: skip
+    registry.grant_roles(
+        members,
+        [
+            ("REGULATOR", suite.regulator.address),
+            ("EXCHANGE", suite.exchange.address),
+            ("AUDITOR", suite.auditor.address),
+            ("ORACLE", suite.oracle.address),
+        ],
+    )
+    wire_auction_house(registry, members, suite.auction, suite.treasury.address)
+    wire_compliance_manager(registry, members, suite.compliance, suite.treasury.address)
+    return suite
