@@ -102,3 +102,42 @@ class AuctionInputError(ChainError, ValueError):
 
 class ComplianceInputError(ChainError, ValueError):
     """Raised when compliance inputs are invalid: a bad case file, notice list, token or signed file."""
+
+
+class SiweError(ChainError, ValueError):
+    """Raised when a Sign-In with Ethereum (EIP-4361) message or its signature is refused."""
+
+
+class SiweMessageError(SiweError):
+    """Raised when a SIWE message does not follow the EIP-4361 grammar or has an invalid field."""
+
+
+class SiweSignatureError(SiweError):
+    """Raised when a SIWE signature is malformed or was not made by the message's address."""
+
+
+class SiweDomainError(SiweError):
+    """Raised when a SIWE message names another domain (or chain) than the server's."""
+
+
+class SiweNonceError(SiweError):
+    """Raised when a SIWE message's nonce is not the one the server issued (unknown or reused)."""
+
+
+class SiweExpiredError(SiweError):
+    """Raised when a SIWE message is used after its expiration time or before its not-before time."""
+
+
+class CallInputError(ChainError, ValueError):
+    """Raised when a contract call asked for by name has an unknown contract or function, or its
+    arguments do not fit the function's ABI types (the message names the argument)."""
+
+
+class RawTransactionError(ChainError, ValueError):
+    """Raised when a signed raw transaction cannot be decoded, or is not the call it should be
+    (other sender, target, data, value or chain)."""
+
+
+class IndexerError(ChainError):
+    """Raised when the event indexer cannot go on: the chain no longer has the indexed blocks
+    (reset or reorganised below the checkpoint) or the read model belongs to another deployment."""
