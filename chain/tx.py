@@ -205,6 +205,22 @@ class ChainClient:
         nonce = max(on_chain, self._nonces.get(key, 0))
         return nonce
 
+    def estimate_gas(self, sender: str, to: str | None, data: bytes | str, *, value: int = 0) -> int:
+        """Gas limit to send ``data`` to ``to`` (``None``: a contract creation) with: the node's
+        estimate plus 20 % and 10,000.
+
+        Raises:
+            ContractRevertError: the call would revert (decoded custom error).
+        """
+        params: TxParams = {"from": to_checksum_address(sender), "data": HexBytes(data), "value": Wei(value)}
+        if to is not None:
+            params["to"] = to_checksum_address(to)
+        try:
+            estimate = self.w3.eth.estimate_gas(params)
+        except (ContractLogicError, Web3RPCError) as exc:
+            raise self._as_revert(exc) from None
+        return int(estimate * 1.2) + 10_000
+
     def build(
         self,
         fn: ContractFunction,
@@ -225,13 +241,7 @@ class ChainClient:
         tx = fn.build_transaction({**base, **(fees or self.fee_fields()), "gas": 1})
         tx.pop("gas", None)
         if gas is None:
-            try:
-                estimate = self.w3.eth.estimate_gas(
-                    {"from": sender, "to": tx["to"], "data": tx["data"], "value": Wei(value)}
-                )
-            except (ContractLogicError, Web3RPCError) as exc:
-                raise self._as_revert(exc) from None
-            gas = int(estimate * 1.2) + 10_000
+            gas = self.estimate_gas(sender, to_checksum_address(tx["to"]), tx["data"], value=value)
         tx["gas"] = gas
         tx["nonce"] = Nonce(self.next_nonce(sender) if nonce is None else nonce)
         return tx
@@ -244,11 +254,7 @@ class ChainClient:
             {"from": sender, "chainId": self.chain_id, **self.fee_fields(), "gas": 1}
         )
         tx.pop("gas", None)
-        try:
-            estimate = self.w3.eth.estimate_gas({"from": sender, "data": tx["data"]})
-        except (ContractLogicError, Web3RPCError) as exc:
-            raise self._as_revert(exc) from None
-        tx["gas"] = int(estimate * 1.2) + 10_000
+        tx["gas"] = self.estimate_gas(sender, None, tx["data"])
         tx["nonce"] = Nonce(self.next_nonce(sender))
         return cast(TxParams, tx)
 

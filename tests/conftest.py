@@ -59,3 +59,48 @@ def fresh(consortium: Consortium) -> Iterator[Consortium]:
         yield consortium
     finally:
         consortium.revert(snapshot_id)
+
+
+# --- databases: the API read model runs on SQLite and PostgreSQL ----------------------------
+# Imports stay inside the fixtures so this section is self-contained; SQLite needs none of them.
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The throwaway PostgreSQL server that ``scripts/postgres`` provides (via ``scripts/test``)."""
+    import os
+
+    url = os.environ.get("ETS_TEST_POSTGRES_URL")
+    if not url:
+        pytest.fail(
+            "ETS_TEST_POSTGRES_URL is not set: run the tests through scripts/test, "
+            "which starts a local PostgreSQL (scripts/postgres)",
+            pytrace=False,
+        )
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to a fresh, empty database: a SQLite file, or a new database on the test PostgreSQL
+    (dropped afterwards, even with connections still open)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/read.db"
+        return
+
+    import uuid
+
+    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy.pool import NullPool
+
+    server = make_url(request.getfixturevalue("postgres_url"))
+    name = f"ets_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -1,0 +1,1 @@
+"""The read model's schema, engine and migrations."""

@@ -1,0 +1,481 @@
+"""The read model: tables the indexer fills from contract events and the API reads.
+
+Every on-chain fact enters through ``events`` (one row per log, arguments as JSON) and the
+projections kept beside it (participants, holdings, auctions ...), so any view can be rebuilt
+from the event log. Time ordering is ``(block_time, block_number, log_index)`` everywhere:
+block times never decrease along the chain, so one index answers both "in this window" and
+"in chain order". Quantities are whole units in ``BigInteger`` (int64): allowances in tonnes
+and cash in fen fit with room to spare; the indexer refuses a value that does not.
+
+API-side state (SIWE nonces, sessions, transaction intents) lives in the same database so that
+several stateless API processes can share it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: Integer primary keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names (Alembic compares them)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        int: BigInteger(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+Address = String(42)
+Hash = String(66)
+
+
+# ---------------------------------------------------------------------- indexer bookkeeping
+
+
+class Meta(Base):
+    """Identity of the deployment this read model belongs to (chain id, registry address)."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Checkpoint(Base):
+    """Last block a follower has fully indexed, with its hash (a reset chain is detected)."""
+
+    __tablename__ = "checkpoints"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    block_number: Mapped[int]
+    block_hash: Mapped[str] = mapped_column(Hash)
+    updated_at: Mapped[int]
+
+
+# ---------------------------------------------------------------------- the event log
+
+
+class Event(Base):
+    """One contract event, in chain order."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    block_number: Mapped[int]
+    log_index: Mapped[int] = mapped_column(Integer)
+    block_time: Mapped[int]
+    tx_hash: Mapped[str] = mapped_column(Hash)
+    contract: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(40))
+    args: Mapped[dict[str, Any]]
+    token_id: Mapped[int | None]
+    device: Mapped[str | None] = mapped_column(Address)
+    __table_args__ = (
+        UniqueConstraint("block_number", "log_index"),
+        Index("ix_events_time", "block_time", "block_number", "log_index"),
+        Index("ix_events_token", "token_id", "block_time", "block_number", "log_index"),
+        Index("ix_events_device", "device", "block_time", "block_number", "log_index"),
+        Index("ix_events_kind", "contract", "name", "block_time"),
+    )
+
+
+class EventParty(Base):
+    """An account an event concerns (sender, recipient, enterprise, bidder ...): the audit
+    trail's index by account."""
+
+    __tablename__ = "event_parties"
+    account: Mapped[str] = mapped_column(Address, primary_key=True)
+    block_time: Mapped[int] = mapped_column(primary_key=True)
+    block_number: Mapped[int] = mapped_column(primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int]
+
+
+# ---------------------------------------------------------------------- registry
+
+
+class Participant(Base):
+    """An account with a role or an enterprise profile."""
+
+    __tablename__ = "participants"
+    address: Mapped[str] = mapped_column(Address, primary_key=True)
+    credit_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    region_code: Mapped[int | None] = mapped_column(Integer, index=True)
+    industry_code: Mapped[str | None] = mapped_column(String(8), index=True)
+    latitude_e6: Mapped[int | None]
+    longitude_e6: Mapped[int | None]
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    suspension_reason: Mapped[int | None] = mapped_column(Integer)
+    registered_time: Mapped[int | None]
+    updated_block: Mapped[int]
+
+
+class Role(Base):
+    """A role held by an account (AccessControl grants)."""
+
+    __tablename__ = "roles"
+    account: Mapped[str] = mapped_column(Address, primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    granted_block: Mapped[int]
+
+
+class Device(Base):
+    """A field device (data-acquisition unit) and the enterprise it is bound to."""
+
+    __tablename__ = "devices"
+    address: Mapped[str] = mapped_column(Address, primary_key=True)
+    enterprise: Mapped[str] = mapped_column(Address, index=True)
+    mn: Mapped[str] = mapped_column(String(32))
+    bound: Mapped[bool] = mapped_column(Boolean)
+    updated_block: Mapped[int]
+
+
+class Proposal(Base):
+    """A governance proposal."""
+
+    __tablename__ = "proposals"
+    proposal_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    proposer: Mapped[str] = mapped_column(Address)
+    target: Mapped[str] = mapped_column(Address)
+    deadline: Mapped[int]
+    data: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    approvals: Mapped[int] = mapped_column(Integer)
+    executed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_time: Mapped[int]
+
+
+# ---------------------------------------------------------------------- allowances and cash
+
+
+class Token(Base):
+    """An allowance or offset id: cap, issued (allocated or sent to auction), retired."""
+
+    __tablename__ = "tokens"
+    token_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    kind: Mapped[int] = mapped_column(Integer)
+    pollutant: Mapped[int] = mapped_column(Integer)
+    vintage: Mapped[int] = mapped_column(Integer)
+    cap: Mapped[int] = mapped_column(default=0)
+    issued: Mapped[int] = mapped_column(default=0)
+    retired: Mapped[int] = mapped_column(default=0)
+
+
+class Holding(Base):
+    """Balance of one account in one token id (``token_id`` 0 is settlement cash)."""
+
+    __tablename__ = "holdings"
+    account: Mapped[str] = mapped_column(Address, primary_key=True)
+    token_id: Mapped[int] = mapped_column(primary_key=True)
+    balance: Mapped[int]
+    frozen_reason: Mapped[int | None] = mapped_column(Integer)
+    __table_args__ = (Index("ix_holdings_token", "token_id", "account"),)
+
+
+class Transfer(Base):
+    """A movement of allowances or cash (``token_id`` 0); mints come from and burns go to the
+    zero address."""
+
+    __tablename__ = "transfers"
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    event_id: Mapped[int]
+    block_number: Mapped[int]
+    log_index: Mapped[int] = mapped_column(Integer)
+    block_time: Mapped[int]
+    tx_hash: Mapped[str] = mapped_column(Hash)
+    token_id: Mapped[int]
+    sender: Mapped[str] = mapped_column(Address)
+    recipient: Mapped[str] = mapped_column(Address)
+    amount: Mapped[int]
+    __table_args__ = (
+        Index("ix_transfers_sender", "sender", "block_time"),
+        Index("ix_transfers_recipient", "recipient", "block_time"),
+        Index("ix_transfers_token", "token_id", "block_time"),
+    )
+
+
+class Allocation(Base):
+    """One allocation batch (``AllowancesAllocated``)."""
+
+    __tablename__ = "allocations"
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    token_id: Mapped[int] = mapped_column(index=True)
+    batch_ref: Mapped[str] = mapped_column(Hash)
+    recipients: Mapped[int]
+    total: Mapped[int]
+    block_number: Mapped[int]
+    block_time: Mapped[int]
+    tx_hash: Mapped[str] = mapped_column(Hash)
+
+
+# ---------------------------------------------------------------------- auctions
+
+
+class Auction(Base):
+    """A sealed-bid auction and its outcome."""
+
+    __tablename__ = "auctions"
+    auction_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seller: Mapped[str] = mapped_column(Address, index=True)
+    token_id: Mapped[int] = mapped_column(index=True)
+    primary: Mapped[bool] = mapped_column(Boolean)
+    supply: Mapped[int]
+    reserve_price: Mapped[int]
+    purchase_limit: Mapped[int]
+    commit_start: Mapped[int]
+    commit_end: Mapped[int]
+    reveal_end: Mapped[int]
+    forfeit_bps: Mapped[int] = mapped_column(Integer)
+    price_rule: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    clearing_price: Mapped[int | None]
+    sold: Mapped[int | None]
+    unsold: Mapped[int | None]
+    allocation_price: Mapped[int | None]
+    bidders: Mapped[int] = mapped_column(default=0)
+    revealed: Mapped[int] = mapped_column(default=0)
+    created_time: Mapped[int]
+
+
+class Bid(Base):
+    """A bidder's sealed bid; prices and quantities exist only once revealed."""
+
+    __tablename__ = "bids"
+    auction_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    bidder: Mapped[str] = mapped_column(Address, primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    commitment: Mapped[str] = mapped_column(Hash)
+    guarantee: Mapped[int]
+    committed_time: Mapped[int]
+    revealed: Mapped[bool] = mapped_column(Boolean, default=False)
+    prices: Mapped[list[Any] | None]
+    quantities: Mapped[list[Any] | None]
+    demand: Mapped[int | None]
+    allocated: Mapped[int | None]
+    payment: Mapped[int | None]
+    refund: Mapped[int | None]
+    forfeit: Mapped[int | None]
+    __table_args__ = (Index("ix_bids_bidder", "bidder"),)
+
+
+# ---------------------------------------------------------------------- emissions ledger
+
+
+class Batch(Base):
+    """An anchored batch of one device's signed readings."""
+
+    __tablename__ = "batches"
+    batch_id: Mapped[str] = mapped_column(Hash, primary_key=True)
+    device: Mapped[str] = mapped_column(Address)
+    enterprise: Mapped[str] = mapped_column(Address)
+    first_sequence: Mapped[int]
+    last_sequence: Mapped[int]
+    previous_sequence: Mapped[int]
+    period_start: Mapped[int]
+    period_end: Mapped[int]
+    count: Mapped[int] = mapped_column(Integer)
+    root: Mapped[str] = mapped_column(Hash)
+    totals: Mapped[list[Any]]
+    block_number: Mapped[int]
+    block_time: Mapped[int]
+    tx_hash: Mapped[str] = mapped_column(Hash)
+    __table_args__ = (
+        Index("ix_batches_enterprise", "enterprise", "period_start"),
+        Index("ix_batches_device", "device", "first_sequence"),
+    )
+
+
+class Reading(Base):
+    """A signed reading of an anchored batch, imported from the oracle gateway's queue, with
+    the device's frame signature that covers it."""
+
+    __tablename__ = "readings"
+    batch_id: Mapped[str] = mapped_column(Hash, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device: Mapped[str] = mapped_column(Address)
+    sequence: Mapped[int]
+    time: Mapped[int]
+    pollutant: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(80))
+    decimals: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str] = mapped_column(String(16))
+    flag: Mapped[str] = mapped_column(String(8))
+    leaf: Mapped[str] = mapped_column(Hash)
+    frame_hashes: Mapped[list[Any]]
+    frame_index: Mapped[int] = mapped_column(Integer)
+    signature: Mapped[str] = mapped_column(String(140))
+    __table_args__ = (UniqueConstraint("device", "sequence"),)
+
+
+class Attestation(Base):
+    """An auditor's attestation of verified emissions."""
+
+    __tablename__ = "attestations"
+    attestation_id: Mapped[str] = mapped_column(Hash, primary_key=True)
+    auditor: Mapped[str] = mapped_column(Address, index=True)
+    enterprise: Mapped[str] = mapped_column(Address, index=True)
+    pollutant: Mapped[int] = mapped_column(Integer)
+    year: Mapped[int] = mapped_column(Integer)
+    verified: Mapped[int]
+    offsets_eligible: Mapped[int]
+    evidence: Mapped[list[Any]]
+    report_hash: Mapped[str] = mapped_column(Hash)
+    supersedes: Mapped[str | None] = mapped_column(Hash)
+    status: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    submitted_time: Mapped[int]
+    closed_time: Mapped[int | None]
+
+
+# ---------------------------------------------------------------------- compliance
+
+
+class ComplianceYear(Base):
+    """A compliance year's rules."""
+
+    __tablename__ = "compliance_years"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    offset_cap_bps: Mapped[int] = mapped_column(Integer)
+    make_good_bps: Mapped[int] = mapped_column(Integer)
+    fine_per_tonne: Mapped[int]
+    no_report_fine: Mapped[int]
+
+
+class Notice(Base):
+    """An enterprise's compliance obligation for a year: notice, acknowledgement, outcome."""
+
+    __tablename__ = "notices"
+    enterprise: Mapped[str] = mapped_column(Address, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    pollutant: Mapped[int] = mapped_column(Integer)
+    allocated: Mapped[int]
+    rules_hash: Mapped[str] = mapped_column(Hash)
+    submission_deadline: Mapped[int]
+    ack_deadline: Mapped[int]
+    issued_time: Mapped[int]
+    acknowledged_time: Mapped[int | None]
+    late: Mapped[bool | None] = mapped_column(Boolean)
+    outcome: Mapped[int | None] = mapped_column(Integer)
+    verified: Mapped[int | None]
+    surrendered: Mapped[int | None]
+    shortfall: Mapped[int | None]
+    fine: Mapped[int | None]
+    make_good: Mapped[int | None]
+    fine_paid: Mapped[int | None]
+    __table_args__ = (Index("ix_notices_year", "year", "outcome"),)
+
+
+class Application(Base):
+    """A compliance application and its review."""
+
+    __tablename__ = "applications"
+    application_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    enterprise: Mapped[str] = mapped_column(Address, index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    attestation_id: Mapped[str] = mapped_column(Hash)
+    verified: Mapped[int]
+    offsets: Mapped[int]
+    allowances: Mapped[int]
+    surrender: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    surrendered: Mapped[int | None]
+    uncovered: Mapped[int | None]
+    reason_code: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    submitted_time: Mapped[int]
+    decided_time: Mapped[int | None]
+    __table_args__ = (Index("ix_applications_year", "year", "status"),)
+
+
+# ---------------------------------------------------------------------- statistics
+
+
+class StatRollup(Base):
+    """Sums of one metric per period (day ``YYYY-MM-DD``, month ``YYYY-MM``, year ``YYYY``),
+    pollutant (0 when none) and enterprise, with the enterprise's region and industry at the
+    time. Kept by the indexer as events arrive (a summary table, not a cache: it is part of the
+    read model and rebuilt with it), so a statistics query reads thousands of rows, not the
+    millions of events behind them."""
+
+    __tablename__ = "stat_rollups"
+    grain: Mapped[str] = mapped_column(String(5), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(24), primary_key=True)
+    pollutant: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    enterprise: Mapped[str] = mapped_column(Address, primary_key=True)
+    region_code: Mapped[int | None] = mapped_column(Integer)
+    industry_code: Mapped[str | None] = mapped_column(String(8))
+    value: Mapped[float] = mapped_column(Float)
+    count: Mapped[int]
+    __table_args__ = (
+        Index("ix_stat_rollups_region", "grain", "metric", "pollutant", "region_code", "period"),
+        Index("ix_stat_rollups_industry", "grain", "metric", "pollutant", "industry_code", "period"),
+        Index("ix_stat_rollups_enterprise", "enterprise", "grain", "metric", "period"),
+    )
+
+
+# ---------------------------------------------------------------------- API state
+
+
+class SiweNonce(Base):
+    """A nonce handed out for a Sign-In with Ethereum message; used at most once."""
+
+    __tablename__ = "siwe_nonces"
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issued_at: Mapped[int]
+    expires_at: Mapped[int]
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ApiSession(Base):
+    """A signed-in session; the token is stored hashed."""
+
+    __tablename__ = "api_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(Address, index=True)
+    issued_at: Mapped[int]
+    expires_at: Mapped[int]
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TxIntent(Base):
+    """An unsigned transaction the API built for a signed-in account, awaiting its signature."""
+
+    __tablename__ = "tx_intents"
+    intent_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    sender: Mapped[str] = mapped_column(Address, index=True)
+    contract: Mapped[str] = mapped_column(String(40))
+    function: Mapped[str] = mapped_column(String(200))
+    to: Mapped[str] = mapped_column(Address)
+    data: Mapped[str] = mapped_column(Text)
+    value: Mapped[int]
+    chain_id: Mapped[int]
+    created_at: Mapped[int]
+    expires_at: Mapped[int]
+    tx_hash: Mapped[str | None] = mapped_column(Hash)
+    status: Mapped[str] = mapped_column(String(16), default="built")
+    outcome: Mapped[dict[str, Any] | None]

@@ -1,0 +1,39 @@
+"""Exceptions raised by the API package; ``api.main`` maps every one to an HTTP status."""
+
+from __future__ import annotations
+
+from ets.errors import EtsError
+
+
+class ApiError(EtsError):
+    """Base class of errors raised by the API and its read model."""
+
+
+class ApiConfigError(ApiError, ValueError):
+    """Raised when the API's settings are invalid."""
+
+
+class NotFoundError(ApiError, LookupError):
+    """Raised when a requested resource (participant, auction, batch ...) does not exist."""
+
+
+class QueryError(ApiError, ValueError):
+    """Raised when query parameters are valid one by one but not together (a window that ends
+    before it starts, a page past the end, a grouping the data cannot give)."""
+
+
+class AuthError(ApiError):
+    """Raised when a request has no valid session (missing, unknown or expired token)."""
+
+
+class ForbiddenError(ApiError, PermissionError):
+    """Raised when the signed-in account may not see or do what it asked (another
+    enterprise's data, an action its roles do not allow)."""
+
+
+class ConflictError(ApiError):
+    """Raised when a request conflicts with stored state (a transaction intent already used)."""
+
+
+class ReadModelError(ApiError):
+    """Raised when the read model is missing, not migrated, or belongs to another deployment."""

@@ -1,0 +1,1 @@
+"""The event indexer: follows the chain into the read model."""

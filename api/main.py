@@ -1,0 +1,216 @@
+"""The API's app factory: routers, the error handler that maps every typed error to an HTTP
+status with a readable message, request logs, and the embedded indexer's thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.context import AppContext
+from api.db.migrate import upgrade
+from api.errors import (
+    ApiError,
+    AuthError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    QueryError,
+    ReadModelError,
+)
+from api.indexer.run import Indexer
+from api.routes import (
+    attestations,
+    auctions,
+    audit,
+    auth,
+    batches,
+    compliance,
+    health,
+    holdings,
+    participants,
+    stats,
+    tx,
+)
+from chain.errors import ChainUnavailableError, ContractRevertError
+from ets.errors import EtsError
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """
+One API over every ETS Chain contract, for people who do not run a chain node.
+
+* **Sign in** with an Ethereum wallet (EIP-4361): `POST /auth/nonce`, sign the message,
+  `POST /auth/verify`, then send `Authorization: Bearer <token>`. Roles come from the
+  ConsortiumRegistry on the chain.
+* **Read** participants, devices, holdings, transfers, caps, auctions, attestations,
+  compliance, anchored batches and readings from the read model the indexer keeps.
+* **Act** with your own wallet: the API builds unsigned transactions and relays the signed ones.
+  Keys never reach the server.
+* **Audit**: any account's, token's or device's full event history, and Merkle proofs of
+  readings checked against the chain.
+"""
+
+_STATUS: list[tuple[type[Exception], int]] = [
+    (AuthError, 401),
+    (ForbiddenError, 403),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (ContractRevertError, 422),
+    (ChainUnavailableError, 503),
+    (ReadModelError, 503),
+    (QueryError, 400),
+    (ValueError, 400),  # typed input errors (SIWE, call arguments, raw transactions ...)
+    (LookupError, 404),
+]
+
+
+def status_of(exc: EtsError) -> int:
+    """The HTTP status of a typed error (502 for chain failures that are not the caller's)."""
+    for kind, status in _STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 500 if isinstance(exc, ApiError) else 502
+
+
+def error_response(exc: EtsError) -> JSONResponse:
+    status = status_of(exc)
+    body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
+    if isinstance(exc, ContractRevertError):
+        args = {k: _jsonable(v) for k, v in exc.args_.items()}
+        body = {
+            "error": exc.error,
+            "message": exc.explain(),
+            "details": {"args": args, "tx_hash": exc.tx_hash},
+        }
+    if status >= 500:
+        logger.error("request failed", extra={"error": type(exc).__name__, "status": status})
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, int) and abs(value) > 2**53:
+        return str(value)
+    return value
+
+
+def _start_indexer(app: FastAPI, ctx: AppContext) -> None:
+    indexer = Indexer(
+        ctx.chain, ctx.manifest, ctx.engine,
+        confirmations=ctx.settings.indexer_confirmations, page_blocks=ctx.settings.indexer_page_blocks,
+    )  # fmt: skip
+    stop = threading.Event()
+
+    def follow() -> None:
+        try:
+            indexer.run(stop, ctx.settings.indexer_poll_seconds)
+        except Exception:
+            logger.exception("embedded indexer stopped")
+
+    thread = threading.Thread(target=follow, name="ets-indexer", daemon=True)
+    thread.start()
+    app.state.indexer_stop = stop
+    app.state.indexer_thread = thread
+
+
+def create_app(
+    ctx: AppContext | None = None, *, migrate: bool = True, indexer: bool | None = None
+) -> FastAPI:
+    """The FastAPI application.
+
+    Args:
+        ctx: the process context (default: from the environment, at start-up).
+        migrate: bring the read model's schema up to date at start-up.
+        indexer: run the indexer in this process (default: ``ETS_API_EMBEDDED_INDEXER``).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = ctx or AppContext.from_env()
+        app.state.ctx = context
+        if migrate:
+            upgrade(context.engine)
+        if indexer if indexer is not None else context.settings.api_embedded_indexer:
+            _start_indexer(app, context)
+        yield
+        stop = getattr(app.state, "indexer_stop", None)
+        if stop is not None:
+            stop.set()
+            app.state.indexer_thread.join(timeout=10)
+
+    app = FastAPI(
+        title="ETS Chain API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses={
+            422: {
+                "description": "Invalid request: a malformed body or parameter, or a call a contract refuses"
+            }
+        },
+    )
+    if ctx is not None:
+        app.state.ctx = ctx
+        if ctx.settings.cors_origins:
+            app.add_middleware(CORSMiddleware, allow_origins=ctx.settings.cors_origins, allow_methods=["*"],
+                               allow_headers=["*"])  # fmt: skip
+
+    @app.exception_handler(EtsError)
+    async def on_ets_error(_request: Request, exc: EtsError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return JSONResponse(
+            {"error": "RequestValidationError", "message": "; ".join(problems)[:2000],
+             "details": {"problems": problems[:50]}},
+            status_code=422,
+        )  # fmt: skip
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"error": "HTTPException", "message": str(exc.detail)}, status_code=exc.status_code
+        )
+
+    @app.middleware("http")
+    async def log_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        logger.info("request", extra={
+            "method": request.method, "path": request.url.path, "status": response.status_code,
+            "ms": round((time.perf_counter() - start) * 1000, 2),
+        })  # fmt: skip
+        return response
+
+    routers = (
+        health,
+        auth,
+        participants,
+        holdings,
+        auctions,
+        attestations,
+        compliance,
+        batches,
+        audit,
+        stats,
+        tx,
+    )
+    for module in routers:
+        app.include_router(module.router)
+    return app

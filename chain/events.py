@@ -1,0 +1,244 @@
+"""Every event of a deployed suite, fetched in block ranges and decoded to JSON-able values.
+
+The indexer's source: one ``eth_getLogs`` per range over all of the suite's addresses, one
+JSON-RPC batch for the blocks' timestamps, and a decoder precomputed per (address, topic) so a
+log costs one ``eth_abi.decode`` (web3's ``process_log`` costs several times as much).
+
+Values are normalised for a read model: addresses checksummed, ``bytesN``/``bytes`` as 0x-hex,
+structs as dicts by component name, indexed dynamic values (their topic is a hash) as 0x-hex.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_utils import event_abi_to_log_topic, to_checksum_address
+from web3.types import RPCEndpoint
+
+from chain.errors import ChainError, ChainUnavailableError
+from chain.tx import ChainClient
+
+logger = logging.getLogger(__name__)
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+
+def _canonical(param: Mapping[str, Any]) -> str:
+    kind = str(param["type"])
+    if kind.startswith("tuple"):
+        inner = ",".join(_canonical(c) for c in param["components"])
+        return f"({inner}){kind[len('tuple') :]}"
+    return kind
+
+
+def _normalizer(param: Mapping[str, Any]) -> Any:
+    """A function turning a decoded ABI value of ``param``'s type into a JSON-able value."""
+    kind = str(param["type"])
+    if kind.endswith("]"):
+        inner = dict(param, type=kind[: kind.rindex("[")])
+        item = _normalizer(inner)
+        return lambda values: [item(v) for v in values]
+    if kind == "tuple":
+        parts = [(c["name"] or f"arg{i}", _normalizer(c)) for i, c in enumerate(param["components"])]
+        return lambda values: {name: fn(v) for (name, fn), v in zip(parts, values, strict=True)}
+    if kind == "address":
+        return to_checksum_address
+    if kind.startswith("bytes"):
+        return lambda value: "0x" + bytes(value).hex()
+    return lambda value: value
+
+
+def _is_dynamic(param: Mapping[str, Any]) -> bool:
+    kind = str(param["type"])
+    return kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("tuple")
+
+
+@dataclass(frozen=True)
+class _EventSpec:
+    contract: str
+    name: str
+    signature: str
+    indexed: tuple[tuple[str, bool, str, Any], ...]  # (name, hashed, type, normalizer)
+    data_names: tuple[str, ...]
+    data_types: tuple[str, ...]
+    data_norms: tuple[Any, ...]
+    address_args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DecodedEvent:
+    """One contract event as the read model stores it.
+
+    Attributes:
+        block_number: block it was mined in.
+        log_index: position of the log in the block.
+        tx_hash: transaction that emitted it (0x-hex).
+        block_time: block timestamp (unix seconds).
+        contract: manifest name of the emitting contract (``"AllowanceToken"``).
+        address: its address (checksummed).
+        name: event name (``"TransferSingle"``).
+        args: decoded arguments by name, JSON-able.
+        parties: non-zero account addresses among the arguments, in argument order.
+    """
+
+    block_number: int
+    log_index: int
+    tx_hash: str
+    block_time: int
+    contract: str
+    address: str
+    name: str
+    args: dict[str, Any]
+    parties: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """The events of blocks ``from_block``..``to_block`` and the hash of ``to_block``."""
+
+    from_block: int
+    to_block: int
+    to_block_hash: str
+    events: list[DecodedEvent]
+
+
+class EventSource:
+    """Fetches and decodes the events of a suite's contracts.
+
+    Args:
+        chain: the chain gateway (its artifacts give the ABIs).
+        contracts: manifest name → address of every contract to follow.
+        skip_parties: argument names that are not parties to an event (``operator`` of an
+            ERC-1155 transfer is whoever moved it, not an owner).
+    """
+
+    def __init__(
+        self,
+        chain: ChainClient,
+        contracts: Mapping[str, str],
+        *,
+        skip_parties: Iterable[str] = ("operator",),
+    ) -> None:
+        self.chain = chain
+        self.addresses = {to_checksum_address(a): n for n, a in contracts.items()}
+        skip = set(skip_parties)
+        self._specs: dict[tuple[str, str], _EventSpec] = {}
+        for address, name in self.addresses.items():
+            for entry in chain.artifacts[name].abi:
+                if entry.get("type") != "event" or entry.get("anonymous"):
+                    continue
+                spec = self._spec(name, entry, skip)
+                topic = "0x" + event_abi_to_log_topic(entry).hex()  # type: ignore[arg-type]
+                self._specs[(address.lower(), topic)] = spec
+
+    @staticmethod
+    def _spec(contract: str, entry: Mapping[str, Any], skip: set[str]) -> _EventSpec:
+        inputs = list(entry["inputs"])
+        named = [(p["name"] or f"arg{i}", p) for i, p in enumerate(inputs)]
+        indexed = tuple(
+            (n, _is_dynamic(p), _canonical(p), _normalizer(p)) for n, p in named if p.get("indexed")
+        )
+        data = [(n, p) for n, p in named if not p.get("indexed")]
+        signature = f"{entry['name']}({','.join(_canonical(p) for p in inputs)})"
+        addresses = tuple(n for n, p in named if p["type"] == "address" and n not in skip)
+        return _EventSpec(
+            contract, entry["name"], signature, indexed,
+            tuple(n for n, _ in data), tuple(_canonical(p) for _, p in data),
+            tuple(_normalizer(p) for _, p in data), addresses,
+        )  # fmt: skip
+
+    def event_names(self) -> list[tuple[str, str]]:
+        """(contract, event) pairs this source decodes, sorted."""
+        return sorted({(s.contract, s.name) for s in self._specs.values()})
+
+    # ------------------------------------------------------------------ fetching
+
+    def _rpc(self, method: str, params: Sequence[Any]) -> Any:
+        try:
+            response = self.chain.w3.provider.make_request(RPCEndpoint(method), list(params))
+        except (OSError, ConnectionError) as exc:
+            raise ChainUnavailableError(f"{method}: {exc}") from None
+        if "error" in response:
+            raise ChainError(f"{method} failed: {response['error']}")
+        return response["result"]
+
+    def head(self) -> int:
+        """The latest block number."""
+        return int(self._rpc("eth_blockNumber", []), 16)
+
+    def block_hash(self, number: int) -> str | None:
+        """Hash of block ``number``, or None when the chain has no such block."""
+        block = self._rpc("eth_getBlockByNumber", [hex(number), False])
+        return None if block is None else str(block["hash"])
+
+    def _blocks(self, numbers: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Headers of ``numbers`` in one JSON-RPC batch (hash and timestamp)."""
+        provider: Any = self.chain.w3.provider
+        out: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(numbers), 500):
+            part = numbers[start : start + 500]
+            requests = [(RPCEndpoint("eth_getBlockByNumber"), [hex(n), False]) for n in part]
+            try:
+                responses = provider.make_batch_request(requests)
+            except (OSError, ConnectionError) as exc:
+                raise ChainUnavailableError(f"eth_getBlockByNumber batch: {exc}") from None
+            for number, response in zip(part, responses, strict=True):
+                block = response.get("result")
+                if block is None:
+                    raise ChainError(f"block {number} is not on the chain (reset or reorganised?)")
+                out[number] = block
+        return out
+
+    def fetch(self, from_block: int, to_block: int) -> EventPage:
+        """Decoded events of blocks ``from_block``..``to_block`` (inclusive), in chain order.
+
+        Raises:
+            ChainUnavailableError: the node does not answer.
+            ChainError: the node refused the query or lost a block.
+        """
+        logs = self._rpc(
+            "eth_getLogs",
+            [{"fromBlock": hex(from_block), "toBlock": hex(to_block), "address": list(self.addresses)}],
+        )
+        numbers = sorted({int(log["blockNumber"], 16) for log in logs} | {to_block})
+        blocks = self._blocks(numbers)
+        times = {n: int(b["timestamp"], 16) for n, b in blocks.items()}
+        events = [e for e in (self.decode(log, times) for log in logs) if e is not None]
+        events.sort(key=lambda e: (e.block_number, e.log_index))
+        return EventPage(from_block, to_block, str(blocks[to_block]["hash"]), events)
+
+    def decode(self, log: Mapping[str, Any], times: Mapping[int, int]) -> DecodedEvent | None:
+        """One raw log (JSON-RPC shape) decoded, or None when it is not a known event."""
+        topics = log["topics"]
+        if not topics:
+            return None
+        spec = self._specs.get((str(log["address"]).lower(), str(topics[0]).lower()))
+        if spec is None:
+            return None
+        args: dict[str, Any] = {}
+        for (name, hashed, kind, norm), topic in zip(spec.indexed, topics[1:], strict=True):
+            raw = bytes.fromhex(topic[2:])
+            args[name] = "0x" + raw.hex() if hashed else norm(abi_decode([kind], raw)[0])
+        if spec.data_types:
+            values = abi_decode(list(spec.data_types), bytes.fromhex(str(log["data"])[2:]))
+            for name, norm, value in zip(spec.data_names, spec.data_norms, values, strict=True):
+                args[name] = norm(value)
+        parties = tuple(
+            dict.fromkeys(args[n] for n in spec.address_args if args.get(n) not in (None, ZERO_ADDRESS))
+        )
+        block_number = int(log["blockNumber"], 16)
+        return DecodedEvent(
+            block_number=block_number,
+            log_index=int(log["logIndex"], 16),
+            tx_hash=str(log["transactionHash"]),
+            block_time=times[block_number],
+            contract=spec.contract,
+            address=to_checksum_address(log["address"]),
+            name=spec.name,
+            args=args,
+            parties=parties,
+        )

@@ -1,0 +1,107 @@
+"""The API on a real chain and a real read model: a world of registered, allocated and funded
+enterprises with notices and an attestation, indexed; a client that signs in with SIWE."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+
+from api.config import ApiSettings
+from api.context import AppContext
+from api.db.migrate import upgrade
+from api.db.session import make_engine
+from api.indexer.run import Indexer
+from api.main import create_app
+from chain.siwe import SiweMessage, sign_siwe
+from tests.conftest import Consortium
+from tests.utils.compliance import ENTERPRISES, IDS, Cycle, setup_cycle
+
+#: The domain SIWE messages in tests name (the TestClient's host).
+DOMAIN = "testserver"
+
+
+@dataclass
+class ApiWorld:
+    """A consortium with data, its read model, and a client of the API over both.
+
+    Attributes:
+        c: the consortium (clients and accounts).
+        cycle: the compliance year set up by :func:`tests.utils.compliance.setup_cycle`.
+        ctx: the API's context.
+        client: a FastAPI TestClient (no embedded indexer: call :meth:`index`).
+        indexer: the indexer writing the read model.
+    """
+
+    c: Consortium
+    cycle: Cycle
+    ctx: AppContext
+    client: TestClient
+    indexer: Indexer
+
+    def index(self) -> int:
+        """Index everything the chain has now; returns events indexed."""
+        return self.indexer.catch_up()
+
+    def sign_in(self, account: LocalAccount) -> dict[str, str]:
+        """Headers of a session signed in as ``account`` through SIWE."""
+        return {"Authorization": f"Bearer {sign_in(self.client, account)}"}
+
+
+def siwe_message(client: TestClient, account: LocalAccount, **overrides: object) -> str:
+    """A SIWE message for ``account`` with a fresh nonce from the API (fields overridable)."""
+    offer = client.post("/auth/nonce").json()
+    fields: dict[str, object] = {
+        "domain": offer["domain"], "address": account.address, "uri": offer["uri"],
+        "chain_id": offer["chain_id"], "nonce": offer["nonce"], "issued_at": datetime.now(UTC),
+        "statement": "Sign in to ETS Chain",
+    }  # fmt: skip
+    fields.update(overrides)
+    return SiweMessage(**fields).to_text()  # type: ignore[arg-type]
+
+
+def sign_in(client: TestClient, account: LocalAccount) -> str:
+    """A session token for ``account``."""
+    message = siwe_message(client, account)
+    response = client.post(
+        "/auth/verify", json={"message": message, "signature": sign_siwe(message, account)}
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["token"])
+
+
+def make_world(c: Consortium, database_url: str, **settings: object) -> ApiWorld:
+    """Set up the compliance world on ``c``, index it into ``database_url``, build the app."""
+    cycle = setup_cycle(c)
+    c.allowance.transfer(ENTERPRISES[0], ENTERPRISES[1].address, IDS[1], 25)
+    cycle.attest(ENTERPRISES[0].address, 900, 50)
+    api_settings = ApiSettings(database_url=database_url, api_domain=DOMAIN, api_role_cache_seconds=0,
+                               **settings)  # type: ignore[arg-type]  # fmt: skip
+    engine = make_engine(database_url)
+    upgrade(engine)
+    ctx = AppContext(api_settings, c.chain, c.manifest, engine)
+    indexer = Indexer(c.chain, c.manifest, engine)
+    indexer.catch_up()
+    client = TestClient(create_app(ctx, migrate=False, indexer=False), base_url=f"http://{DOMAIN}")
+    return ApiWorld(c, cycle, ctx, client, indexer)
+
+
+@pytest.fixture(scope="module")
+def world(consortium: Consortium, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiWorld]:
+    """One world per test module (SQLite read model); the chain is rolled back afterwards.
+    Tests in a module share it: one that changes the chain calls ``world.index()``."""
+    snapshot = consortium.snapshot()
+    path = Path(tmp_path_factory.mktemp("api")) / f"read-{time.monotonic_ns()}.db"
+    built = make_world(consortium, f"sqlite:///{path}")
+    try:
+        with built.client:
+            yield built
+    finally:
+        built.ctx.engine.dispose()
+        consortium.revert(snapshot)

@@ -1,0 +1,93 @@
+"""Sign-In with Ethereum through the API: sessions, roles from the chain, every refusal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from chain.accounts import dev_account
+from chain.siwe import sign_siwe
+from tests.api.conftest import ApiWorld, siwe_message
+from tests.utils.compliance import ENTERPRISES
+
+
+def _verify(world: ApiWorld, message: str, signature: str) -> tuple[int, dict[str, object]]:
+    response = world.client.post("/auth/verify", json={"message": message, "signature": signature})
+    return response.status_code, response.json()
+
+
+def test_sign_in_gives_roles_from_the_chain_for_each_role(world: ApiWorld) -> None:
+    cases = [(world.c.regulator, "REGULATOR"), (world.c.exchange, "EXCHANGE"), (world.c.auditor, "AUDITOR"),
+             (ENTERPRISES[0], "ENTERPRISE")]  # fmt: skip
+    for account, role in cases:
+        me = world.client.get("/auth/me", headers=world.sign_in(account))
+        assert me.status_code == 200
+        assert role in me.json()["roles"] and me.json()["address"] == account.address
+
+
+def test_sign_in_gives_no_roles_to_an_outsider(world: ApiWorld) -> None:
+    me = world.client.get("/auth/me", headers=world.sign_in(world.c.outsider))
+    assert me.json()["roles"] == []
+
+
+def test_verify_refuses_a_reused_nonce(world: ApiWorld) -> None:
+    account = ENTERPRISES[0]
+    message = siwe_message(world.client, account)
+    assert _verify(world, message, sign_siwe(message, account))[0] == 200
+    status, body = _verify(world, message, sign_siwe(message, account))
+    assert status == 400 and body["error"] == "SiweNonceError" and "already used" in str(body["message"])
+
+
+def test_verify_refuses_a_nonce_the_server_never_issued(world: ApiWorld) -> None:
+    message = siwe_message(world.client, ENTERPRISES[0], nonce="madeUpNonce123")
+    status, body = _verify(world, message, sign_siwe(message, ENTERPRISES[0]))
+    assert status == 400 and "not issued" in str(body["message"])
+
+
+def test_verify_refuses_an_expired_message(world: ApiWorld) -> None:
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    message = siwe_message(
+        world.client, ENTERPRISES[0], issued_at=past - timedelta(minutes=5), expiration_time=past
+    )
+    status, body = _verify(world, message, sign_siwe(message, ENTERPRISES[0]))
+    assert status == 400 and body["error"] == "SiweExpiredError"
+
+
+def test_verify_refuses_another_domain_and_chain(world: ApiWorld) -> None:
+    for overrides in ({"domain": "evil.example"}, {"chain_id": 1}):
+        message = siwe_message(world.client, ENTERPRISES[0], **overrides)
+        status, body = _verify(world, message, sign_siwe(message, ENTERPRISES[0]))
+        assert status == 400 and body["error"] == "SiweDomainError"
+
+
+def test_verify_refuses_a_signature_by_another_key(world: ApiWorld) -> None:
+    message = siwe_message(world.client, ENTERPRISES[0])
+    status, body = _verify(world, message, sign_siwe(message, dev_account(30)))
+    assert status == 400 and body["error"] == "SiweSignatureError"
+
+
+def test_verify_refuses_malformed_bodies(world: ApiWorld) -> None:
+    assert (
+        world.client.post(
+            "/auth/verify", content=b"{not json", headers={"content-type": "application/json"}
+        ).status_code
+        == 422
+    )
+    assert world.client.post("/auth/verify", json={"message": 5, "signature": "0x00"}).status_code == 422
+    status, body = _verify(world, "hello", "0x" + "00" * 65)
+    assert status == 400 and body["error"] == "SiweMessageError"
+
+
+def test_me_refuses_missing_unknown_and_signed_out_tokens(world: ApiWorld) -> None:
+    assert world.client.get("/auth/me").status_code == 401
+    assert world.client.get("/auth/me", headers={"Authorization": "Bearer nope"}).status_code == 401
+    headers = world.sign_in(ENTERPRISES[1])
+    assert world.client.post("/auth/logout", headers=headers).status_code == 204
+    response = world.client.get("/auth/me", headers=headers)
+    assert response.status_code == 401 and "signed-out" in response.json()["message"]
+
+
+def test_health_reports_chain_database_and_indexer(world: ApiWorld) -> None:
+    world.index()
+    body = world.client.get("/health").json()
+    assert body["status"] == "ok", body
+    assert body["indexer"]["lag_blocks"] == 0 and body["database"]["revision"] == "0001"
