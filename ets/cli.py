@@ -781,6 +781,7 @@ def _print_simulation(result: Any) -> None:
 
 # ---------------------------------------------------------------------- sub-command modules
 
+from ets.api_cli import api, index_app  # noqa: E402
 from ets.compliance_cli import attest_app, compliance_app  # noqa: E402
 from ets.report_cli import report_app  # noqa: E402
 from scheduler.cli import alarms_app  # noqa: E402
@@ -789,3 +790,5 @@ app.add_typer(compliance_app, name="compliance")
 app.add_typer(attest_app, name="attest")
 app.add_typer(report_app, name="report")
 app.add_typer(alarms_app, name="alarms")
+app.add_typer(index_app, name="index")
+app.command("api")(api)

@@ -1,0 +1,134 @@
+"""``ets api`` (the HTTP API under uvicorn) and ``ets index`` (the read model: migrate, backfill,
+follow, status, reset)."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from api.indexer.run import Indexer
+
+index_app: typer.Typer = typer.Typer(
+    help="The read model the API serves: migrate, index, status.", no_args_is_help=True
+)
+
+# ets.cli imports this module at its end: the app above exists by then, whichever is imported first.
+from ets.cli import _deployment, _print_json, _settings, cli_errors, console  # noqa: E402
+
+
+def _api_settings() -> Any:
+    from api.config import ApiSettings
+
+    return ApiSettings.load()
+
+
+def _engine() -> Any:
+    from api.db.session import make_engine
+
+    return make_engine(_api_settings().database(_settings()))
+
+
+def _indexer() -> Indexer:
+    from api.db.migrate import upgrade
+    from api.indexer.run import Indexer
+
+    chain, manifest = _deployment()
+    settings = _api_settings()
+    engine = _engine()
+    upgrade(engine)
+    return Indexer(chain, manifest, engine, confirmations=settings.indexer_confirmations,
+                   page_blocks=settings.indexer_page_blocks)  # fmt: skip
+
+
+def api(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default ETS_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default ETS_API_PORT).")] = None,
+    indexer: Annotated[bool, typer.Option(help="Run the indexer inside the API process.")] = True,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) with JSON logs; the read model is migrated first."""
+    cli_errors(_serve)(host, port, indexer)
+
+
+def _serve(host: str | None, port: int | None, indexer: bool) -> None:
+    import uvicorn
+
+    from api.context import AppContext
+    from api.logs import configure
+    from api.main import create_app
+
+    configure()
+    settings = _api_settings()
+    if host is not None:
+        settings.api_host = host
+    if port is not None:
+        settings.api_port = port
+    ctx = AppContext.from_env(settings, _settings())
+    console.print(f"ETS Chain API on http://{settings.api_host}:{settings.api_port} (docs at /docs)")
+    uvicorn.run(create_app(ctx, indexer=indexer), host=settings.api_host, port=settings.api_port,
+                log_config=None, access_log=False)  # fmt: skip
+
+
+@index_app.command("migrate")
+@cli_errors
+def index_migrate() -> None:
+    """Create or upgrade the read model's schema (Alembic)."""
+    from api.db.migrate import current_revision, upgrade
+
+    engine = _engine()
+    upgrade(engine)
+    console.print(f"read model at revision {current_revision(engine)} ({engine.url.render_as_string()})")
+
+
+@index_app.command("run")
+@cli_errors
+def index_run(
+    follow: Annotated[bool, typer.Option(help="Keep following new blocks after catching up.")] = False,
+) -> None:
+    """Index every confirmed block (with a progress bar); with --follow, keep going."""
+    from api.indexer.run import backfill_with_progress
+
+    indexer = _indexer()
+    events = backfill_with_progress(indexer)
+    status = indexer.status()
+    console.print(f"indexed {events:,} events; block {status.indexed} of {status.head} (lag {status.lag})")
+    if follow:
+        stop = threading.Event()
+        try:
+            indexer.run(stop, _api_settings().indexer_poll_seconds)
+        except KeyboardInterrupt:
+            stop.set()
+
+
+@index_app.command("status")
+@cli_errors
+def index_status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Chain head, last indexed block, lag and events in the read model."""
+    status = _indexer().status()
+    data = {"head": status.head, "target": status.target, "indexed": status.indexed, "lag": status.lag,
+            "events": status.events}  # fmt: skip
+    if as_json:
+        _print_json(data)
+    else:
+        console.print(", ".join(f"{k} {v:,}" for k, v in data.items()))
+
+
+@index_app.command("reset")
+@cli_errors
+def index_reset(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False) -> None:
+    """Drop the read model and create it empty (the next `ets index run` rebuilds it from the chain)."""
+    from sqlalchemy import text
+
+    from api.db.migrate import upgrade
+    from api.db.models import Base
+
+    engine = _engine()
+    if not yes:
+        typer.confirm(f"Drop every table of {engine.url.render_as_string()}?", abort=True)
+    Base.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    upgrade(engine)
+    console.print("read model reset")
