@@ -112,6 +112,7 @@ def _start_indexer(app: FastAPI, ctx: AppContext) -> None:
     indexer = Indexer(
         ctx.chain, ctx.manifest, ctx.engine,
         confirmations=ctx.settings.indexer_confirmations, page_blocks=ctx.settings.indexer_page_blocks,
+        oracle_queues=ctx.settings.oracle_queues,
     )  # fmt: skip
     stop = threading.Event()
 
@@ -214,3 +215,8 @@ def create_app(
     for module in routers:
         app.include_router(module.router)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The application configured from the environment (``uvicorn api.main:app_from_env --factory``)."""
+    return create_app()

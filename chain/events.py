@@ -10,8 +10,9 @@ structs as dicts by component name, indexed dynamic values (their topic is a has
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,51 @@ def _canonical(param: Mapping[str, Any]) -> str:
     return kind
 
 
+@functools.lru_cache(maxsize=65_536)
+def checksum(address: str) -> str:
+    """EIP-55 form of a 0x-hex address (memoised: a chain's events name the same accounts
+    over and over, and eth_utils' checksum costs ~50 us)."""
+    return to_checksum_address(address)
+
+
+def _word_decoder(kind: str) -> Callable[[bytes], Any] | None:
+    """A decoder of one 32-byte ABI word of static type ``kind``, or None when not static."""
+    if "[" in kind or "(" in kind:
+        return None
+    if kind == "address":
+        return lambda word: checksum("0x" + word[12:].hex())
+    if kind == "bool":
+        return lambda word: word[31] == 1
+    if kind.startswith("uint"):
+        return lambda word: int.from_bytes(word, "big")
+    if kind.startswith("int"):
+        return lambda word: int.from_bytes(word, "big", signed=True)
+    if kind.startswith("bytes") and kind != "bytes":
+        size = int(kind[5:])
+        return lambda word: "0x" + word[:size].hex()
+    return None
+
+
+def _data_decoder(types: Sequence[str], norms: Sequence[Any]) -> Callable[[bytes], list[Any]]:
+    """Decoder of an event's non-indexed data: word slicing when every type is a static word
+    (most events: transfers, anchors' scalars), ``eth_abi`` otherwise."""
+    words = [_word_decoder(t) for t in types]
+    if all(w is not None for w in words):
+        fast = [w for w in words if w is not None]
+
+        def sliced(data: bytes) -> list[Any]:
+            if len(data) < 32 * len(fast):
+                raise ChainError(f"event data of {len(data)} bytes is short for {len(fast)} words")
+            return [fn(data[32 * i : 32 * i + 32]) for i, fn in enumerate(fast)]
+
+        return sliced
+
+    def general(data: bytes) -> list[Any]:
+        return [norm(v) for norm, v in zip(norms, abi_decode(list(types), data), strict=True)]
+
+    return general
+
+
 def _normalizer(param: Mapping[str, Any]) -> Any:
     """A function turning a decoded ABI value of ``param``'s type into a JSON-able value."""
     kind = str(param["type"])
@@ -46,7 +92,7 @@ def _normalizer(param: Mapping[str, Any]) -> Any:
         parts = [(c["name"] or f"arg{i}", _normalizer(c)) for i, c in enumerate(param["components"])]
         return lambda values: {name: fn(v) for (name, fn), v in zip(parts, values, strict=True)}
     if kind == "address":
-        return to_checksum_address
+        return checksum
     if kind.startswith("bytes"):
         return lambda value: "0x" + bytes(value).hex()
     return lambda value: value
@@ -62,10 +108,9 @@ class _EventSpec:
     contract: str
     name: str
     signature: str
-    indexed: tuple[tuple[str, bool, str, Any], ...]  # (name, hashed, type, normalizer)
+    indexed: tuple[tuple[str, bool, Callable[[bytes], Any]], ...]  # (name, hashed, word decoder)
     data_names: tuple[str, ...]
-    data_types: tuple[str, ...]
-    data_norms: tuple[Any, ...]
+    data: Callable[[bytes], list[Any]] | None
     address_args: tuple[str, ...]
 
 
@@ -139,17 +184,24 @@ class EventSource:
     def _spec(contract: str, entry: Mapping[str, Any], skip: set[str]) -> _EventSpec:
         inputs = list(entry["inputs"])
         named = [(p["name"] or f"arg{i}", p) for i, p in enumerate(inputs)]
-        indexed = tuple(
-            (n, _is_dynamic(p), _canonical(p), _normalizer(p)) for n, p in named if p.get("indexed")
-        )
+        indexed = []
+        for n, p in named:
+            if p.get("indexed"):
+                hashed = _is_dynamic(p)
+                word = _word_decoder(_canonical(p))
+                indexed.append(
+                    (n, hashed, (lambda raw: "0x" + raw.hex()) if hashed or word is None else word)
+                )
         data = [(n, p) for n, p in named if not p.get("indexed")]
         signature = f"{entry['name']}({','.join(_canonical(p) for p in inputs)})"
         addresses = tuple(n for n, p in named if p["type"] == "address" and n not in skip)
-        return _EventSpec(
-            contract, entry["name"], signature, indexed,
-            tuple(n for n, _ in data), tuple(_canonical(p) for _, p in data),
-            tuple(_normalizer(p) for _, p in data), addresses,
-        )  # fmt: skip
+        decoder = (
+            _data_decoder([_canonical(p) for _, p in data], [_normalizer(p) for _, p in data])
+            if data
+            else None
+        )
+        names = tuple(n for n, _ in data)
+        return _EventSpec(contract, entry["name"], signature, tuple(indexed), names, decoder, addresses)
 
     def event_names(self) -> list[tuple[str, str]]:
         """(contract, event) pairs this source decodes, sorted."""
@@ -220,13 +272,11 @@ class EventSource:
         if spec is None:
             return None
         args: dict[str, Any] = {}
-        for (name, hashed, kind, norm), topic in zip(spec.indexed, topics[1:], strict=True):
-            raw = bytes.fromhex(topic[2:])
-            args[name] = "0x" + raw.hex() if hashed else norm(abi_decode([kind], raw)[0])
-        if spec.data_types:
-            values = abi_decode(list(spec.data_types), bytes.fromhex(str(log["data"])[2:]))
-            for name, norm, value in zip(spec.data_names, spec.data_norms, values, strict=True):
-                args[name] = norm(value)
+        for (name, _hashed, word), topic in zip(spec.indexed, topics[1:], strict=True):
+            args[name] = word(bytes.fromhex(topic[2:]))
+        if spec.data is not None:
+            values = spec.data(bytes.fromhex(str(log["data"])[2:]))
+            args.update(zip(spec.data_names, values, strict=True))
         parties = tuple(
             dict.fromkeys(args[n] for n in spec.address_args if args.get(n) not in (None, ZERO_ADDRESS))
         )
@@ -237,7 +287,7 @@ class EventSource:
             tx_hash=str(log["transactionHash"]),
             block_time=times[block_number],
             contract=spec.contract,
-            address=to_checksum_address(log["address"]),
+            address=checksum(str(log["address"]).lower()),
             name=spec.name,
             args=args,
             parties=parties,

@@ -4,6 +4,7 @@ follow, status, reset)."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -39,8 +40,14 @@ def _indexer() -> Indexer:
     settings = _api_settings()
     engine = _engine()
     upgrade(engine)
-    return Indexer(chain, manifest, engine, confirmations=settings.indexer_confirmations,
-                   page_blocks=settings.indexer_page_blocks)  # fmt: skip
+    return Indexer(
+        chain,
+        manifest,
+        engine,
+        confirmations=settings.indexer_confirmations,
+        page_blocks=settings.indexer_page_blocks,
+        oracle_queues=settings.oracle_queues,
+    )
 
 
 def api(
@@ -92,6 +99,7 @@ def index_run(
 
     indexer = _indexer()
     events = backfill_with_progress(indexer)
+    indexer.import_readings()
     status = indexer.status()
     console.print(f"indexed {events:,} events; block {status.indexed} of {status.head} (lag {status.lag})")
     if follow:
@@ -100,6 +108,38 @@ def index_run(
             indexer.run(stop, _api_settings().indexer_poll_seconds)
         except KeyboardInterrupt:
             stop.set()
+
+
+@index_app.command("readings")
+@cli_errors
+def index_readings(
+    queues: Annotated[list[Path], typer.Argument(help="Oracle gateway queue files (SQLite).")],
+) -> None:
+    """Import the signed readings of anchored, indexed batches from oracle queues (idempotent)."""
+    from api.indexer.readings import import_readings
+
+    result = import_readings(_engine(), queues)
+    console.print(f"{result.readings:,} readings of {result.batches:,} batches imported; "
+                  f"{result.present:,} batches already there, {result.skipped:,} skipped")  # fmt: skip
+
+
+@index_app.command("energy")
+@cli_errors
+def index_energy(
+    path: Annotated[
+        Path, typer.Argument(help="Monthly energy CSV (enterprise_id/address, year, month, carriers).")
+    ],
+    enterprises: Annotated[
+        Path | None, typer.Option(help="enterprises.csv mapping enterprise_id to credit code.")
+    ] = None,
+) -> None:
+    """Import monthly energy use into the statistics (tce); re-importing a file replaces its months."""
+    from api.indexer.energy import import_energy
+    from chain.onboarding import read_credit_codes
+
+    codes = read_credit_codes(enterprises) if enterprises is not None else None
+    result = import_energy(_engine(), path, credit_codes=codes)
+    console.print(result)
 
 
 @index_app.command("status")

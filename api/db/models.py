@@ -78,11 +78,17 @@ class Checkpoint(Base):
 # ---------------------------------------------------------------------- the event log
 
 
+def event_id(block_number: int, log_index: int) -> int:
+    """An event's id: its position on the chain, ``block_number << 20 | log_index`` (stable
+    across rebuilds, known before the insert, so bulk loads need no ``RETURNING``)."""
+    return block_number << 20 | log_index
+
+
 class Event(Base):
-    """One contract event, in chain order."""
+    """One contract event, in chain order; ``id`` is :func:`event_id`."""
 
     __tablename__ = "events"
-    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     block_number: Mapped[int]
     log_index: Mapped[int] = mapped_column(Integer)
     block_time: Mapped[int]

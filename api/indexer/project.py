@@ -7,6 +7,7 @@ key. Rare events (auctions, notices, governance) update their row directly.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -15,7 +16,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from eth_utils import keccak
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import JSON, Connection, Table, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from api.db import models as m
@@ -81,6 +82,45 @@ class _Periods:
         return found
 
 
+def _bulk_insert(conn: Connection, model: type[m.Base], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows: ``COPY`` on PostgreSQL (an ``executemany`` there sends one statement a
+    row), ``executemany`` on SQLite (already one prepared statement for all)."""
+    if not rows:
+        return
+    table = cast(Table, model.__table__)
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), list(rows))
+        return
+    columns = [c.name for c in table.columns if c.name in rows[0]]
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])
+
+
+def _copy_upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str],
+                 add: Sequence[str], replace: Sequence[str]) -> None:  # fmt: skip
+    """PostgreSQL upsert of many rows: ``COPY`` into a temporary table, then one
+    ``INSERT .. SELECT .. ON CONFLICT`` (a multi-row VALUES statement costs more to build and
+    parse than the upsert itself)."""
+    columns = [c.name for c in table.columns if c.name in rows[0]]
+    temp = f"tmp_{table.name}"
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} (LIKE {table.name} INCLUDING DEFAULTS) "
+                   "ON COMMIT DELETE ROWS")  # fmt: skip
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    with cursor.copy(f"COPY {temp} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])
+    sets = [f"{c} = {table.name}.{c} + EXCLUDED.{c}" for c in add] + [f"{c} = EXCLUDED.{c}" for c in replace]
+    action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
+    names = ", ".join(columns)
+    cursor.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {temp} "
+                   f"ON CONFLICT ({', '.join(keys)}) {action}")  # fmt: skip
+    cursor.execute(f"DELETE FROM {temp}")
+
+
 def _upsert(
     conn: Connection,
     model: type[m.Base],
@@ -95,6 +135,9 @@ def _upsert(
         return
     table = cast(Table, model.__table__)
     dialect = conn.dialect.name
+    if dialect == "postgresql" and len(rows) > 20:
+        _copy_upsert(conn, table, rows, keys, add, replace)
+        return
     stmt: Any
     if dialect == "postgresql":
         stmt = postgresql.insert(table)
@@ -190,6 +233,7 @@ class Projector:
         self._reset_page()
         rows = [
             {
+                "id": m.event_id(e.block_number, e.log_index),
                 "block_number": e.block_number,
                 "log_index": e.log_index,
                 "block_time": e.block_time,
@@ -202,11 +246,10 @@ class Projector:
             }
             for e in events
         ]
-        ids = conn.execute(
-            insert(m.Event).returning(m.Event.id, sort_by_parameter_order=True), rows
-        ).scalars()
+        _bulk_insert(conn, m.Event, rows)
         parties: list[dict[str, Any]] = []
-        for event_id, event in zip(ids, events, strict=True):
+        for event in events:
+            event_id = m.event_id(event.block_number, event.log_index)
             for account in event.parties:
                 parties.append(
                     {
@@ -218,8 +261,7 @@ class Projector:
                     }
                 )
             self._project(conn, event, event_id)
-        if parties:
-            conn.execute(insert(m.EventParty), parties)
+        _bulk_insert(conn, m.EventParty, parties)
         self._flush(conn)
 
     def _token_of(self, event: DecodedEvent) -> int | None:
@@ -261,10 +303,8 @@ class Projector:
                 handler(conn, event)
 
     def _flush(self, conn: Connection) -> None:
-        if self._transfers:
-            conn.execute(insert(m.Transfer), self._transfers)
-        if self._batches:
-            conn.execute(insert(m.Batch), self._batches)
+        _bulk_insert(conn, m.Transfer, self._transfers)
+        _bulk_insert(conn, m.Batch, self._batches)
         holdings = [{"account": a, "token_id": t, "balance": d} for (a, t), d in self._holdings.items() if d]
         _upsert(conn, m.Holding, holdings, ("account", "token_id"), add=("balance",))
         rollups = [

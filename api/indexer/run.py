@@ -6,14 +6,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import CursorResult, Engine, func, insert, select, update
 
 from api.db import models as m
 from api.indexer.project import Projector
+from api.indexer.readings import import_readings
 from chain.deploy import Manifest
 from chain.errors import IndexerError
 from chain.events import EventSource
@@ -64,6 +66,8 @@ class Indexer:
         engine: the read model (migrated).
         confirmations: blocks an event must be buried under before it is indexed.
         page_blocks: blocks fetched per query.
+        oracle_queues: oracle gateway queue files whose anchored readings are imported once the
+            indexer has caught up (readings are off-chain; their batches are on-chain).
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class Indexer:
         *,
         confirmations: int = 0,
         page_blocks: int = 2_000,
+        oracle_queues: Sequence[Path] = (),
     ) -> None:
         if confirmations < 0 or page_blocks < 1:
             raise ValueError("confirmations must be >= 0 and page_blocks >= 1")
@@ -82,6 +87,7 @@ class Indexer:
         self.engine = engine
         self.confirmations = confirmations
         self.page_blocks = page_blocks
+        self.oracle_queues = list(oracle_queues)
         contracts = {name: record.address for name, record in manifest.contracts.items()}
         self.source = EventSource(chain, contracts)
         auction = manifest.contracts.get("SealedBidAuction")
@@ -208,7 +214,20 @@ class Indexer:
                 logger.exception("indexer step failed; retrying")
                 caught_up = True
             if caught_up:
+                self.import_readings()
                 stop.wait(poll_seconds)
+
+    def import_readings(self) -> None:
+        """Import the anchored readings of the configured oracle queues (errors are logged)."""
+        if not self.oracle_queues:
+            return
+        try:
+            result = import_readings(self.engine, self.oracle_queues)
+        except Exception:  # a queue being written, a file gone: next poll
+            logger.exception("readings import failed; retrying")
+            return
+        if result.readings:
+            logger.info("readings imported", extra={"batches": result.batches, "readings": result.readings})
 
 
 def backfill_with_progress(indexer: Indexer) -> int:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 09:36:00.342757
+Create Date: 2026-11-21 09:49:15.921158
 """
 
 from __future__ import annotations
@@ -208,9 +208,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "events",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
+        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("block_number", sa.BigInteger(), nullable=False),
         sa.Column("log_index", sa.Integer(), nullable=False),
         sa.Column("block_time", sa.BigInteger(), nullable=False),

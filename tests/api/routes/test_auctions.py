@@ -1,0 +1,224 @@
+"""GET /auctions and their bids on a real chain: phases at chain time, and sealed bids that no one
+sees before the reveal phase has ended.
+
+The module builds three primary auctions on one clock: A cleared (reveal over), B in its reveal
+phase (E0 revealed, E1 not yet), C in its commit phase (E0 committed). The last test moves the
+clock past B's reveal end, so it stays last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from chain.auction import AuctionParams, SealedBid
+from tests.api.conftest import ApiWorld
+from tests.utils.compliance import CO2_2024, CO2_2025, ENTERPRISES
+
+Get = Callable[..., httpx.Response]
+E0, E1, E2, E3 = ENTERPRISES
+HOUR = 3600
+SCHEDULES = {E0.address: [(7000, 60)], E1.address: [(6000, 60)]}
+
+
+@dataclass
+class Auctions:
+    a: int
+    b: int
+    c: int
+    b_reveal_end: int
+    sealed: dict[tuple[int, str], SealedBid]
+
+
+@pytest.fixture(scope="module")
+def get(world: ApiWorld) -> Get:
+    """``get(who, path, **params)``: a GET signed in as ``who`` (sessions reused)."""
+    sessions: dict[str, dict[str, str]] = {}
+
+    def call(who: LocalAccount, path: str, /, **params: Any) -> httpx.Response:
+        if who.address not in sessions:
+            sessions[who.address] = world.sign_in(who)
+        response: httpx.Response = world.client.get(path, params=params, headers=sessions[who.address])
+        return response
+
+    return call
+
+
+@pytest.fixture(scope="module")
+def auctions(world: ApiWorld) -> Auctions:
+    c = world.c
+    sealed: dict[tuple[int, str], SealedBid] = {}
+
+    def create(token_id: int, commit_s: int, reveal_s: int) -> int:
+        now = c.chain.timestamp()
+        params = AuctionParams(token_id=token_id, supply=100, reserve_price=5000, commit_end=now + commit_s,
+                               reveal_end=now + reveal_s)  # fmt: skip
+        return c.auction.create_primary(c.regulator, params)
+
+    def commit(auction_id: int, bidder: LocalAccount) -> None:
+        bid = c.auction.seal(auction_id, bidder.address, SCHEDULES[bidder.address])
+        c.auction.commit(bidder, bid)
+        sealed[(auction_id, bidder.address)] = bid
+
+    def to(t: int) -> None:
+        c.chain.advance_time(t - c.chain.timestamp())
+
+    a = create(CO2_2024, HOUR, 2 * HOUR)
+    a_view = c.auction.view(a)
+    commit(a, E0)
+    commit(a, E1)
+    to(a_view.commit_end + 1)
+    for bidder in (E0, E1):
+        c.auction.reveal(bidder, sealed[(a, bidder.address)])
+    b = create(CO2_2025, a_view.reveal_end - c.chain.timestamp(), 4 * HOUR)
+    commit(b, E0)
+    commit(b, E1)
+    to(a_view.reveal_end + 1)
+    c.auction.submit_clearing(c.regulator, a)
+    c.auction.reveal(E0, sealed[(b, E0.address)])
+    cid = create(CO2_2024, HOUR, 2 * HOUR)
+    commit(cid, E0)
+    world.index()
+    return Auctions(a, b, cid, c.auction.view(b).reveal_end, sealed)
+
+
+def _ok(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _bids(get: Get, who: LocalAccount, auction_id: int) -> dict[str, Any]:
+    return _ok(get(who, f"/auctions/{auction_id}/bids"))
+
+
+# ---------------------------------------------------------------------- auctions
+
+
+def test_auction_get_equals_chain_view_with_phase_for_each_auction(
+    world: ApiWorld, get: Get, auctions: Auctions
+) -> None:
+    phases = {auctions.a: "cleared", auctions.b: "reveal", auctions.c: "commit"}
+    for auction_id, phase in phases.items():
+        body = _ok(get(E3, f"/auctions/{auction_id}"))
+        view = world.c.auction.view(auction_id)
+        assert body["phase"] == phase
+        assert (body["seller"], body["token_id"], body["supply"], body["reserve_price"], body["commit_end"],
+                body["reveal_end"], body["bidders"], body["revealed"], body["clearing_price"]) == (
+            view.seller, view.token_id, view.supply, view.reserve_price, view.commit_end, view.reveal_end,
+            view.bidders, view.revealed, view.clearing_price,
+        )  # fmt: skip
+    assert _ok(get(E3, f"/auctions/{auctions.a}"))["sold"] == world.c.auction.view(auctions.a).sold
+
+
+def test_auctions_list_newest_first_and_filter(world: ApiWorld, get: Get, auctions: Auctions) -> None:
+    def ids(**params: Any) -> list[int]:
+        return [a["auction_id"] for a in _ok(get(E3, "/auctions", **params))["items"]]
+
+    assert ids() == [auctions.c, auctions.b, auctions.a]
+    assert ids(status="cleared") == [auctions.a]
+    assert ids(status="open") == [auctions.c, auctions.b]
+    assert ids(token_id=CO2_2025) == [auctions.b]
+    assert ids(primary=False) == []
+    assert ids(seller=world.c.regulator.address.lower()) == ids()
+    assert ids(seller=E0.address) == []
+
+
+def test_auctions_refuse_bad_input_unknown_ids_and_offsets(get: Get, auctions: Auctions) -> None:
+    response = get(E3, "/auctions/999")
+    assert response.status_code == 404 and "999" in response.json()["message"]
+    assert get(E3, "/auctions/999/bids").status_code == 404
+    assert get(E3, "/auctions/x").status_code == 422
+    assert get(E3, "/auctions", status="lost").status_code == 422
+    assert get(E3, "/auctions", seller="0x12").status_code == 422
+    assert get(E3, "/auctions", offset=3).status_code == 400
+    assert [a["auction_id"] for a in _ok(get(E3, "/auctions", limit=1, offset=1))["items"]] == [auctions.b]
+
+
+def test_auctions_refuse_unauthenticated_requests_with_401(world: ApiWorld, auctions: Auctions) -> None:
+    for path in ("/auctions", f"/auctions/{auctions.a}", f"/auctions/{auctions.a}/bids"):
+        assert world.client.get(path).status_code == 401, path
+
+
+# ---------------------------------------------------------------------- bids: sealed
+
+
+def test_bids_show_an_enterprise_only_its_own_during_commit(get: Get, auctions: Auctions) -> None:
+    own = _bids(get, E0, auctions.c)
+    assert own["sealed"] is True and own["phase"] == "commit"
+    assert [b["bidder"] for b in own["items"]] == [E0.address] and own["total"] == 1
+    bid = own["items"][0]
+    assert bid["commitment"] == auctions.sealed[(auctions.c, E0.address)].commitment
+    assert bid["revealed"] is False and bid["prices"] is None
+    assert _bids(get, E1, auctions.c)["items"] == []  # E1 did not bid in C: sees nothing
+
+
+def test_bids_hide_others_prices_and_commitments_from_enterprises_during_reveal(
+    get: Get, auctions: Auctions
+) -> None:
+    mine = _bids(get, E0, auctions.b)
+    assert mine["sealed"] is True and mine["phase"] == "reveal"
+    assert [(b["bidder"], b["prices"], b["quantities"]) for b in mine["items"]] == [
+        (E0.address, [7000], [60])
+    ]  # its own schedule, revealed
+    theirs = _bids(get, E1, auctions.b)
+    assert [b["bidder"] for b in theirs["items"]] == [E1.address] and theirs["total"] == 1
+    assert theirs["items"][0]["revealed"] is False
+    outsider = _bids(get, E3, auctions.b)
+    assert outsider["items"] == [] and outsider["total"] == 0
+    for body in (mine, theirs, outsider):
+        assert all(b["commitment"] != auctions.sealed[(auctions.b, E1.address)].commitment
+                   for b in body["items"] if b["bidder"] != E1.address)  # fmt: skip
+
+
+def test_bids_show_regulator_and_exchange_commitments_without_prices_while_sealed(
+    world: ApiWorld, get: Get, auctions: Auctions
+) -> None:
+    for viewer in (world.c.regulator, world.c.exchange):
+        body = _bids(get, viewer, auctions.b)
+        assert body["sealed"] is True and body["total"] == 2
+        rows = {b["bidder"]: b for b in body["items"]}
+        assert set(rows) == {E0.address, E1.address}
+        for bidder, row in rows.items():
+            assert row["commitment"] == auctions.sealed[(auctions.b, bidder)].commitment
+            assert row["guarantee"] == auctions.sealed[(auctions.b, bidder)].guarantee
+            assert (row["prices"], row["quantities"], row["demand"]) == (None, None, None)
+        assert rows[E0.address]["revealed"] is True  # revealed, yet its prices stay hidden until reveal_end
+
+
+# ---------------------------------------------------------------------- bids: after reveal
+
+
+def test_bids_show_everyone_revealed_schedules_after_reveal_end(
+    world: ApiWorld, get: Get, auctions: Auctions
+) -> None:
+    body = _bids(get, E3, auctions.a)
+    assert body["sealed"] is False and body["phase"] == "cleared" and body["total"] == 2
+    chain = dict(world.c.auction.revealed_schedules(auctions.a))
+    for bid in body["items"]:
+        assert list(zip(bid["prices"], bid["quantities"], strict=True)) == list(chain[bid["bidder"]])
+        assert bid["demand"] == sum(bid["quantities"])
+    assert [b["bidder"] for b in body["items"]] == [E0.address, E1.address]  # commitment order
+
+
+def test_bids_paginate_and_refuse_an_offset_past_the_end(
+    world: ApiWorld, get: Get, auctions: Auctions
+) -> None:
+    page = _ok(get(E3, f"/auctions/{auctions.a}/bids", limit=1, offset=1))
+    assert [b["bidder"] for b in page["items"]] == [E1.address] and page["total"] == 2
+    assert get(E3, f"/auctions/{auctions.a}/bids", offset=2).status_code == 400
+    assert get(E1, f"/auctions/{auctions.c}/bids", offset=1).status_code == 400  # nothing visible to E1
+
+
+def test_bids_unseal_when_the_chain_passes_reveal_end(world: ApiWorld, get: Get, auctions: Auctions) -> None:
+    world.c.chain.advance_time(auctions.b_reveal_end - world.c.chain.timestamp())
+    body = _bids(get, E3, auctions.b)
+    assert body["sealed"] is False and body["phase"] == "clearing" and body["total"] == 2
+    rows = {b["bidder"]: b for b in body["items"]}
+    assert (rows[E0.address]["prices"], rows[E0.address]["quantities"]) == ([7000], [60])
+    assert rows[E1.address]["revealed"] is False and rows[E1.address]["prices"] is None  # never revealed
