@@ -40,27 +40,30 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import create_engine, make_url, text
-from sqlalchemy.pool import NullPool
+# `python bench/api.py` puts bench/ first on the path, where this file would shadow the `api` package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from api.config import ApiSettings
-from api.context import AppContext
-from api.db.migrate import upgrade
-from api.db.session import make_engine
-from api.indexer.project import Projector
-from api.indexer.run import Indexer
-from chain.allowance import POLLUTANTS, Kind, encode_id
-from chain.compile import compile_contracts
-from chain.events import ZERO_ADDRESS, DecodedEvent
-from chain.node import AnvilNode
-from chain.onboarding import register_enterprises, sample_account, sample_profile
-from chain.sample import generate_enterprises
-from chain.siwe import SiweMessage, sign_siwe
-from chain.suite import LocalSuite, deploy_local_suite
-from chain.tx import ChainClient
+from eth_account.signers.local import LocalAccount  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
+from sqlalchemy import create_engine, make_url, text  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
+
+from api.config import ApiSettings  # noqa: E402
+from api.context import AppContext  # noqa: E402
+from api.db.migrate import upgrade  # noqa: E402
+from api.db.session import make_engine  # noqa: E402
+from api.indexer.project import Projector  # noqa: E402
+from api.indexer.run import Indexer  # noqa: E402
+from chain.allowance import POLLUTANTS, Kind, encode_id  # noqa: E402
+from chain.compile import compile_contracts  # noqa: E402
+from chain.events import ZERO_ADDRESS, DecodedEvent  # noqa: E402
+from chain.node import AnvilNode  # noqa: E402
+from chain.onboarding import register_enterprises, sample_account, sample_profile  # noqa: E402
+from chain.sample import generate_enterprises  # noqa: E402
+from chain.siwe import SiweMessage, sign_siwe  # noqa: E402
+from chain.suite import LocalSuite, deploy_local_suite  # noqa: E402
+from chain.tx import ChainClient  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 console = Console(stderr=True)

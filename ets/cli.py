@@ -398,9 +398,35 @@ def demo(port: Annotated[int, typer.Option(help="RPC port of the demo node.")] =
     console.print(holdings)
     for name, path in report.files.items():
         console.print(f"{name:12s} {path}")
+    _demo_api(settings)
     console.print(f"RPC URL:  {report.node.url} (chain id {report.node.chain_id})")
     console.print(f"Manifest: {report.manifest_path}")
     console.print(f"Node log: {report.node.log}; stop with `ets node down`")
+    console.print("API:      `ets api` serves it on http://127.0.0.1:8000 (OpenAPI at /docs)")
+
+
+def _demo_api(settings: Any) -> None:
+    from api.demo import demo_api
+
+    api = demo_api(settings, say=lambda text: console.print(f"[dim]{text}[/]"))
+    for line in api.lines:
+        console.print(f"[green]✓[/] API: {line}")
+    trail = Table(
+        "block", "time (UTC)", "contract", "event", title="Audit trail of enterprise-1 (GET /audit/events)"
+    )
+    for e in api.trail:
+        trail.add_row(str(e["block_number"]), e["time"][:19], e["contract"], e["name"])
+    console.print(trail)
+    stats = Table(
+        "enterprise",
+        "year",
+        "emissions (t)",
+        "batches",
+        title="GET /stats?metric=emissions_t&group_by=enterprise",
+    )
+    for row in api.stats:
+        stats.add_row(str(row["enterprise"]), str(row["period"]), f"{row['value']:,.3f}", str(row["count"]))
+    console.print(stats)
 
 
 # ---------------------------------------------------------------------- sample data and allocation
