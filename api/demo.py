@@ -171,7 +171,7 @@ def _exercise(
 
     stats = client.get(
         "/stats",
-        params={"metric": "emissions_t", "grain": "year", "group_by": "enterprise", "limit": 6},
+        params={"metric": "emissions_t", "grain": "year", "group_by": ["time", "enterprise"], "limit": 6},
         headers=regulator,
     ).json()
     report.stats = stats["rows"]
