@@ -340,9 +340,8 @@ def time_queries(
             group = rng.choice(["time", "region", "industry", "enterprise", "time,region"])
             year = 2018 + rng.randrange(YEARS)
             start, end = (f"{year}-01", f"{year}-12") if grain == "month" else ("2018", "2027")
-            return (
-                f"/stats?metric={metric}&grain={grain}&group_by={group}&from_period={start}&to_period={end}"
-            )
+            groups = "&".join(f"group_by={g}" for g in group.split(","))
+            return f"/stats?metric={metric}&grain={grain}&{groups}&from_period={start}&to_period={end}"
 
         out: dict[str, dict[str, float]] = {}
         for name, make in (("audit", audit), ("stats", stats)):
