@@ -4,11 +4,13 @@ enterprises with notices and an attestation, indexed; a client that signs in wit
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
@@ -22,6 +24,9 @@ from api.main import create_app
 from chain.siwe import SiweMessage, sign_siwe
 from tests.conftest import Consortium
 from tests.utils.compliance import ENTERPRISES, IDS, Cycle, setup_cycle
+
+#: ``get(who, path, **params)``: a GET signed in as ``who``.
+Get = Callable[..., httpx.Response]
 
 #: The domain SIWE messages in tests name (the TestClient's host).
 DOMAIN = "testserver"
@@ -105,3 +110,17 @@ def world(consortium: Consortium, tmp_path_factory: pytest.TempPathFactory) -> I
     finally:
         built.ctx.engine.dispose()
         consortium.revert(snapshot)
+
+
+@pytest.fixture(scope="module")
+def get(world: ApiWorld) -> Get:
+    """``get(who, path, **params)``: a GET signed in as ``who`` (sessions reused)."""
+    sessions: dict[str, dict[str, str]] = {}
+
+    def call(who: LocalAccount, path: str, /, **params: Any) -> httpx.Response:
+        if who.address not in sessions:
+            sessions[who.address] = world.sign_in(who)
+        response: httpx.Response = world.client.get(path, params=params, headers=sessions[who.address])
+        return response
+
+    return call

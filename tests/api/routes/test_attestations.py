@@ -3,21 +3,17 @@ and exchange see all, an auditor what it made, an enterprise what is about it.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
-from eth_account.signers.local import LocalAccount
 
 from chain.accounts import dev_account
 from chain.ledger import AttestationStatus
-from tests.api.conftest import ApiWorld
+from tests.api.conftest import ApiWorld, Get
 from tests.utils.attestations import attestation
 from tests.utils.compliance import CO2, ENTERPRISES, YEAR
 
-Get = Callable[..., httpx.Response]
 E0, E1, E2, E3 = ENTERPRISES
 AUDITOR2 = dev_account(33)
 SO2 = 2
@@ -33,20 +29,6 @@ class Attested:
     @property
     def all(self) -> set[str]:
         return {self.e0_first, self.e0_second, self.e1_so2, self.e2_revoked}
-
-
-@pytest.fixture(scope="module")
-def get(world: ApiWorld) -> Get:
-    """``get(who, path, **params)``: a GET signed in as ``who`` (sessions reused)."""
-    sessions: dict[str, dict[str, str]] = {}
-
-    def call(who: LocalAccount, path: str, /, **params: Any) -> httpx.Response:
-        if who.address not in sessions:
-            sessions[who.address] = world.sign_in(who)
-        response: httpx.Response = world.client.get(path, params=params, headers=sessions[who.address])
-        return response
-
-    return call
 
 
 @pytest.fixture(scope="module")

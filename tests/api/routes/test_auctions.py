@@ -8,7 +8,6 @@ clock past B's reveal end, so it stays last.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +16,9 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from chain.auction import AuctionParams, SealedBid
-from tests.api.conftest import ApiWorld
+from tests.api.conftest import ApiWorld, Get
 from tests.utils.compliance import CO2_2024, CO2_2025, ENTERPRISES
 
-Get = Callable[..., httpx.Response]
 E0, E1, E2, E3 = ENTERPRISES
 HOUR = 3600
 SCHEDULES = {E0.address: [(7000, 60)], E1.address: [(6000, 60)]}
@@ -33,20 +31,6 @@ class Auctions:
     c: int
     b_reveal_end: int
     sealed: dict[tuple[int, str], SealedBid]
-
-
-@pytest.fixture(scope="module")
-def get(world: ApiWorld) -> Get:
-    """``get(who, path, **params)``: a GET signed in as ``who`` (sessions reused)."""
-    sessions: dict[str, dict[str, str]] = {}
-
-    def call(who: LocalAccount, path: str, /, **params: Any) -> httpx.Response:
-        if who.address not in sessions:
-            sessions[who.address] = world.sign_in(who)
-        response: httpx.Response = world.client.get(path, params=params, headers=sessions[who.address])
-        return response
-
-    return call
 
 
 @pytest.fixture(scope="module")

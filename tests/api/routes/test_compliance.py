@@ -4,7 +4,6 @@ exchange all)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +12,9 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from api.crud import OUTCOME_LETTERS
-from tests.api.conftest import ApiWorld
+from tests.api.conftest import ApiWorld, Get
 from tests.utils.compliance import CO2, CO2_2024, CONFIG, ENTERPRISES, OFF_2024, YEAR, surrender
 
-Get = Callable[..., httpx.Response]
 E0, E1, E2, E3 = ENTERPRISES
 
 
@@ -24,20 +22,6 @@ E0, E1, E2, E3 = ENTERPRISES
 class Applications:
     approved: int
     rejected: int
-
-
-@pytest.fixture(scope="module")
-def get(world: ApiWorld) -> Get:
-    """``get(who, path, **params)``: a GET signed in as ``who`` (sessions reused)."""
-    sessions: dict[str, dict[str, str]] = {}
-
-    def call(who: LocalAccount, path: str, /, **params: Any) -> httpx.Response:
-        if who.address not in sessions:
-            sessions[who.address] = world.sign_in(who)
-        response: httpx.Response = world.client.get(path, params=params, headers=sessions[who.address])
-        return response
-
-    return call
 
 
 @pytest.fixture(scope="module")

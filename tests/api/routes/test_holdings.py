@@ -3,33 +3,15 @@ may read whose balances."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
-from eth_account.signers.local import LocalAccount
 
 from chain.allowance import Kind, encode_id
-from tests.api.conftest import ApiWorld
+from tests.api.conftest import ApiWorld, Get
 from tests.utils.compliance import CO2_2023, CO2_2024, ENTERPRISES, HOLDINGS, IDS, OFF_2024, SO2_2024
 
-Get = Callable[..., httpx.Response]
 E0, E1, E2 = ENTERPRISES[:3]
-
-
-@pytest.fixture(scope="module")
-def get(world: ApiWorld) -> Get:
-    """``get(who, path, **params)``: a GET signed in as ``who`` (sessions reused)."""
-    sessions: dict[str, dict[str, str]] = {}
-
-    def call(who: LocalAccount, path: str, /, **params: Any) -> httpx.Response:
-        if who.address not in sessions:
-            sessions[who.address] = world.sign_in(who)
-        response: httpx.Response = world.client.get(path, params=params, headers=sessions[who.address])
-        return response
-
-    return call
 
 
 def _ok(response: httpx.Response) -> dict[str, Any]:

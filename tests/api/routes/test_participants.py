@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import httpx
 import pytest
-from eth_account.signers.local import LocalAccount
 
 from chain.accounts import dev_account
-from tests.api.conftest import ApiWorld
+from tests.api.conftest import ApiWorld, Get
 from tests.utils.compliance import ENTERPRISES
 
-Get = Callable[..., httpx.Response]
 DEVICE = dev_account(35)
 SUSPENDED = ENTERPRISES[3]
-
-
-@pytest.fixture(scope="module")
-def get(world: ApiWorld) -> Get:
-    """``get(who, path, **params)``: a GET signed in as ``who`` (sessions reused)."""
-    sessions: dict[str, dict[str, str]] = {}
-
-    def call(who: LocalAccount, path: str, /, **params: Any) -> httpx.Response:
-        if who.address not in sessions:
-            sessions[who.address] = world.sign_in(who)
-        response: httpx.Response = world.client.get(path, params=params, headers=sessions[who.address])
-        return response
-
-    return call
 
 
 @pytest.fixture(scope="module", autouse=True)
