@@ -12,7 +12,7 @@
    allocations or trading grouped by month/year and region/industry/enterprise) are timed
    through the API (in-process client, a regulator's session), p50 and p95 per database. The
    same queries on a read model of 50,000 events run first as the baseline of this run.
-3. Requests/s of a read endpoint (``GET /tokens/{id}`` with a session) served by uvicorn with two
+3. Requests/s of a read endpoint (``GET /participants/{address}`` with a session) served by uvicorn with two
    workers, under wrk (Debian package) or, without it, a Python load generator.
 
 Run: python bench/api.py [--events 100000] [--rows 1000000] [--quick]   (last line: JSON)
@@ -363,8 +363,8 @@ def time_queries(
 # ---------------------------------------------------------------------- 3. requests/s
 
 
-def read_rps(suite: LocalSuite, manifest: Path, url: str, seconds: int = 10) -> tuple[float, str]:
-    """Requests/s of ``GET /tokens/{id}`` on uvicorn (two workers) under a local load generator."""
+def read_rps(suite: LocalSuite, manifest: Path, url: str, path: str, seconds: int = 10) -> tuple[float, str]:
+    """Requests/s of ``GET path`` (signed in) on uvicorn (two workers) under a local load generator."""
     import httpx
 
     port = 18_000 + random.randrange(1000)
@@ -407,7 +407,6 @@ def read_rps(suite: LocalSuite, manifest: Path, url: str, seconds: int = 10) -> 
                 time.sleep(0.1)
         with httpx.Client(base_url=base) as client:
             token = sign_in(client.post, suite.regulator)
-        path = f"/tokens/{encode_id(Kind.ALLOWANCE, 'CO2', 2025)}"
         check = httpx.get(base + path, headers={"Authorization": f"Bearer {token}"})
         if check.status_code != 200:
             raise RuntimeError(f"{path}: {check.status_code} {check.text[:300]}")
@@ -487,7 +486,9 @@ def main(events: int, rows: int, samples: int) -> dict[str, Any]:
                     synthetic = fill(url, size, progress)
                     timed = time_queries(suite, url, synthetic, samples)
                     if kind == "sqlite" and not suffix:
-                        rps, generator = read_rps(suite, tmp / "deployment.json", url)
+                        rps, generator = read_rps(
+                            suite, tmp / "deployment.json", url, f"/participants/{synthetic.accounts[0]}"
+                        )
                         figures["read_rps"], figures["load_generator"] = round(rps), generator
                 for name in ("audit", "stats"):
                     for p in ("p50", "p95"):
