@@ -17,6 +17,7 @@ from chain.calls import CallCatalog
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
 from chain.deploy import Manifest, load_for_chain
+from chain.events import EventSource
 from chain.ledger import LedgerClient
 from chain.registry import RegistryClient, Status
 from chain.tx import ChainClient
@@ -107,6 +108,11 @@ class AppContext:
     @cached_property
     def roles(self) -> RoleCache:
         return RoleCache(self.registry, self.settings.api_role_cache_seconds)
+
+    @cached_property
+    def events(self) -> EventSource:
+        """Decoder of the suite's events (receipts of relayed transactions)."""
+        return EventSource(self.chain, {n: r.address for n, r in self.manifest.contracts.items()})
 
     @cached_property
     def calls(self) -> CallCatalog:

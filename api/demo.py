@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -30,7 +29,7 @@ from chain.allowance import Kind, encode_id
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
 from chain.deploy import load_for_chain
-from chain.siwe import SiweMessage, sign_siwe
+from chain.siwe import wallet_sign_in
 from chain.tx import ChainClient
 
 #: The wallet transfer the demo makes once: enterprise-2 sends SO2 2028 allowances to enterprise-4.
@@ -51,21 +50,8 @@ class ApiDemoReport:
 
 def _sign_in(client: httpx.Client, account: LocalAccount) -> dict[str, str]:
     """Sign in as a wallet would: nonce from the server, EIP-4361 message signed with the key."""
-    offer = client.post("/auth/nonce").json()
-    message = SiweMessage(
-        domain=offer["domain"],
-        address=account.address,
-        uri=offer["uri"],
-        chain_id=offer["chain_id"],
-        nonce=offer["nonce"],
-        issued_at=datetime.now(UTC),
-        statement="Sign in to ETS Chain (demo)",
-    ).to_text()
-    response = client.post(
-        "/auth/verify", json={"message": message, "signature": sign_siwe(message, account)}
-    )
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['token']}"}
+    token = wallet_sign_in(client.post, account, statement="Sign in to ETS Chain (demo)")
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _serve(ctx: AppContext, port: int) -> tuple[uvicorn.Server, threading.Thread]:

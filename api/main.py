@@ -86,26 +86,15 @@ def error_response(exc: EtsError) -> JSONResponse:
     status = status_of(exc)
     body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
     if isinstance(exc, ContractRevertError):
-        args = {k: _jsonable(v) for k, v in exc.args_.items()}
         body = {
             "error": exc.error,
             "message": exc.explain(),
-            "details": {"args": args, "tx_hash": exc.tx_hash},
+            "details": {"args": exc.json_args(), "tx_hash": exc.tx_hash},
         }
     if status >= 500:
         logger.error("request failed", extra={"error": type(exc).__name__, "status": status})
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, headers=headers)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, int) and abs(value) > 2**53:
-        return str(value)
-    return value
 
 
 def _start_indexer(app: FastAPI, ctx: AppContext) -> None:

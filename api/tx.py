@@ -257,7 +257,7 @@ def refresh_intent(db: Session, *, chain: ChainClient, events: EventSource, inte
     """A pending intent brought up to date if its transaction has been mined since."""
     if intent.status != PENDING or intent.tx_hash is None:
         return intent
-    if _raw_receipt(chain, intent.tx_hash) is None:
+    if chain.receipt(intent.tx_hash) is None:
         return intent
     outcome = settle(chain=chain, events=events, tx_hash=intent.tx_hash, wait_s=REFRESH_WAIT_SECONDS)
     _record(db, intent_id=intent.intent_id, outcome=outcome)
@@ -279,11 +279,10 @@ def settle(*, chain: ChainClient, events: EventSource, tx_hash: str, wait_s: flo
     try:
         chain.wait(tx_hash, timeout=wait_s)
     except ContractRevertError as exc:
-        error = {"name": exc.error, "args": {k: _jsonable(v) for k, v in exc.args_.items()},
-                 "message": exc.explain()}  # fmt: skip
+        error = {"name": exc.error, "args": exc.json_args(), "message": exc.explain()}
     except TransactionError as exc:
         error = {"name": "Unknown", "args": {}, "message": str(exc)}
-    receipt = _raw_receipt(chain, tx_hash)
+    receipt = chain.receipt(tx_hash)
     if receipt is None:
         return Outcome(tx_hash, PENDING)
     block = int(receipt["blockNumber"], 16)
@@ -304,22 +303,6 @@ def settle(*, chain: ChainClient, events: EventSource, tx_hash: str, wait_s: flo
         if e.tx_hash.lower() == tx_hash.lower()
     ]
     return Outcome(tx_hash, SUCCESS, block, gas_used, decoded)
-
-
-def _raw_receipt(chain: ChainClient, tx_hash: str) -> dict[str, Any] | None:
-    """The receipt in JSON-RPC shape, or None while not mined (a stand-in for a
-    ``ChainClient.receipt`` the gateway does not have yet)."""
-    response = chain.w3.provider.make_request("eth_getTransactionReceipt", [tx_hash])  # type: ignore[arg-type]
-    result = response.get("result")
-    return dict(result) if result else None
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 # ---------------------------------------------------------------------- EIP-712 payloads

@@ -34,9 +34,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +45,12 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 from eth_account.signers.local import LocalAccount  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
-from sqlalchemy import create_engine, make_url, text  # noqa: E402
-from sqlalchemy.pool import NullPool  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from api.config import ApiSettings  # noqa: E402
 from api.context import AppContext  # noqa: E402
 from api.db.migrate import upgrade  # noqa: E402
-from api.db.session import make_engine  # noqa: E402
+from api.db.session import make_engine, scratch_database  # noqa: E402
 from api.indexer.project import Projector  # noqa: E402
 from api.indexer.run import Indexer  # noqa: E402
 from chain.allowance import POLLUTANTS, Kind, encode_id  # noqa: E402
@@ -61,7 +59,7 @@ from chain.events import ZERO_ADDRESS, DecodedEvent  # noqa: E402
 from chain.node import AnvilNode  # noqa: E402
 from chain.onboarding import register_enterprises, sample_account, sample_profile  # noqa: E402
 from chain.sample import generate_enterprises  # noqa: E402
-from chain.siwe import SiweMessage, sign_siwe  # noqa: E402
+from chain.siwe import wallet_sign_in  # noqa: E402
 from chain.suite import LocalSuite, deploy_local_suite  # noqa: E402
 from chain.tx import ChainClient  # noqa: E402
 
@@ -91,17 +89,8 @@ def database(kind: str, tmp: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{tmp}/bench-{uuid.uuid4().hex[:8]}.db"
         return
-    server = make_url(postgres_server())
-    name = f"ets_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(postgres_server(), "ets_bench") as url:
+        yield url
 
 
 # ---------------------------------------------------------------------- 1. the backlog on the chain
@@ -285,21 +274,6 @@ def fill(url: str, rows: int, progress: Progress) -> Synthetic:
     return synthetic
 
 
-def sign_in(post: Callable[..., Any], account: LocalAccount) -> str:
-    offer = post("/auth/nonce").json()
-    message = SiweMessage(
-        domain=offer["domain"],
-        address=account.address,
-        uri=offer["uri"],
-        chain_id=offer["chain_id"],
-        nonce=offer["nonce"],
-        issued_at=datetime.now(UTC),
-    ).to_text()
-    response = post("/auth/verify", json={"message": message, "signature": sign_siwe(message, account)})
-    response.raise_for_status()
-    return str(response.json()["token"])
-
-
 def percentiles(samples: list[float]) -> dict[str, float]:
     samples = sorted(samples)
     return {
@@ -320,7 +294,7 @@ def time_queries(
     ctx = AppContext(settings, suite.chain, suite.manifest, make_engine(url))
     rng = random.Random(5)
     with TestClient(create_app(ctx, migrate=False, indexer=False), base_url="http://testserver") as client:
-        headers = {"Authorization": f"Bearer {sign_in(client.post, suite.regulator)}"}
+        headers = {"Authorization": f"Bearer {wallet_sign_in(client.post, suite.regulator)}"}
         year_s = 365 * 86_400
 
         def audit() -> str:
@@ -406,7 +380,7 @@ def read_rps(suite: LocalSuite, manifest: Path, url: str, path: str, seconds: in
             except httpx.HTTPError:
                 time.sleep(0.1)
         with httpx.Client(base_url=base) as client:
-            token = sign_in(client.post, suite.regulator)
+            token = wallet_sign_in(client.post, suite.regulator)
         check = httpx.get(base + path, headers={"Authorization": f"Bearer {token}"})
         if check.status_code != 200:
             raise RuntimeError(f"{path}: {check.status_code} {check.text[:300]}")

@@ -73,6 +73,21 @@ class ContractRevertError(ChainError):
         """``Name(args)`` followed by the error's meaning, for people."""
         return f"{self}: {self.notice}" if self.notice else str(self)
 
+    def json_args(self) -> dict[str, Any]:
+        """The arguments as JSON values: bytes as 0x-hex, integers beyond 2**53 (which
+        JavaScript clients would round) as decimal strings."""
+        return {k: _json_value(v) for k, v in self.args_.items()}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        return str(value)
+    return value
+
 
 def _show(value: Any) -> str:
     if isinstance(value, bytes):

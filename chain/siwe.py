@@ -6,10 +6,10 @@ import hmac
 import re
 import secrets
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -26,7 +26,7 @@ from chain.errors import (
     SiweSignatureError,
 )
 
-__all__ = ["SiweMessage", "new_nonce", "sign_siwe", "verify_siwe"]
+__all__ = ["SiweMessage", "message_for_offer", "new_nonce", "sign_siwe", "verify_siwe", "wallet_sign_in"]
 
 #: How far in the future ``issued_at`` may be (clock skew between wallet and server).
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -244,6 +244,31 @@ def sign_siwe(text: str, account: LocalAccount) -> str:
     """
     signed = account.sign_message(encode_defunct(text=text))
     return "0x" + bytes(signed.signature).hex()
+
+
+def message_for_offer(offer: Mapping[str, Any], address: str, **fields: Any) -> SiweMessage:
+    """The message a wallet builds from a server's nonce offer (``POST /auth/nonce``: nonce,
+    domain, uri, chain_id), issued now; ``fields`` set or override any other field."""
+    values: dict[str, Any] = {
+        "domain": offer["domain"], "address": address, "uri": offer["uri"], "chain_id": offer["chain_id"],
+        "nonce": offer["nonce"], "issued_at": datetime.now(UTC),
+    }  # fmt: skip
+    return SiweMessage(**(values | fields))
+
+
+def wallet_sign_in(post: Callable[..., Any], account: LocalAccount, **fields: Any) -> str:
+    """Sign in to the API as a wallet does, with a local key (demo, benchmarks, tests): ask for a
+    nonce, sign the message for it, send it; returns the session token.
+
+    Args:
+        post: an HTTP client's ``post(path, json=...)`` against the API.
+        account: the signing key (it never leaves this process).
+        fields: message fields to set (``statement`` ...).
+    """
+    message = message_for_offer(post("/auth/nonce").json(), account.address, **fields).to_text()
+    response = post("/auth/verify", json={"message": message, "signature": sign_siwe(message, account)})
+    response.raise_for_status()
+    return str(response.json()["token"])
 
 
 def verify_siwe(

@@ -311,6 +311,12 @@ class ChainClient:
                 self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
         return receipt
 
+    def receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        """The receipt in JSON-RPC shape (hex quantities), or None while not mined."""
+        response = self.w3.provider.make_request(RPCEndpoint("eth_getTransactionReceipt"), [tx_hash])
+        result = response.get("result")
+        return dict(result) if result else None
+
     def _replay_failure(self, tx_hash: str, receipt: TxReceipt) -> ChainError:
         tx = self.w3.eth.get_transaction(cast(HexStr, tx_hash))
         call: TxParams = {"from": tx["from"], "data": tx["input"], "value": tx["value"]}

@@ -48,6 +48,28 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+@contextmanager
+def scratch_database(server_url: str, prefix: str = "ets_t") -> Iterator[str]:
+    """A new, empty PostgreSQL database on the server at ``server_url`` (tests, benchmarks):
+    yields its URL and drops it afterwards, even with connections still open."""
+    import uuid
+
+    from sqlalchemy import make_url, text
+    from sqlalchemy.pool import NullPool
+
+    server = make_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def require_schema(engine: Engine) -> None:
     """Check the read model is migrated.
 

@@ -91,12 +91,17 @@ def _bulk_insert(conn: Connection, model: type[m.Base], rows: Sequence[dict[str,
     if conn.dialect.name != "postgresql":
         conn.execute(insert(table), list(rows))
         return
+    _copy(conn.connection.dbapi_connection.cursor(), table, table.name, rows)  # type: ignore[union-attr]
+
+
+def _copy(cursor: Any, table: Table, target: str, rows: Sequence[dict[str, Any]]) -> list[str]:
+    """``COPY`` ``rows`` (shaped as ``table``'s) into ``target``; returns the columns written."""
     columns = [c.name for c in table.columns if c.name in rows[0]]
     json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+    with cursor.copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])
+    return columns
 
 
 def _copy_upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str],
@@ -104,15 +109,11 @@ def _copy_upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
     """PostgreSQL upsert of many rows: ``COPY`` into a temporary table, then one
     ``INSERT .. SELECT .. ON CONFLICT`` (a multi-row VALUES statement costs more to build and
     parse than the upsert itself)."""
-    columns = [c.name for c in table.columns if c.name in rows[0]]
     temp = f"tmp_{table.name}"
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} (LIKE {table.name} INCLUDING DEFAULTS) "
                    "ON COMMIT DELETE ROWS")  # fmt: skip
-    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    with cursor.copy(f"COPY {temp} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])
+    columns = _copy(cursor, table, temp, rows)
     sets = [f"{c} = {table.name}.{c} + EXCLUDED.{c}" for c in add] + [f"{c} = EXCLUDED.{c}" for c in replace]
     action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
     names = ", ".join(columns)

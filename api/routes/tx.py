@@ -31,7 +31,6 @@ from api.tx import (
     shown_status,
 )
 from chain.calls import ActionSpec, ParamSpec
-from chain.events import EventSource
 
 router = APIRouter(prefix="/tx", tags=["tx"])
 
@@ -291,14 +290,10 @@ def relay(body: RelayRequest, ctx: Ctx, db: Db, user: User) -> OutcomePublic:
     it is on the chain); one the node refuses before mining is 400 (or 422 for a revert) and
     the intent stays usable."""
     outcome = relay_intent(
-        db, calls=ctx.calls, chain=ctx.chain, events=_events(ctx), intent_id=body.intent_id,
+        db, calls=ctx.calls, chain=ctx.chain, events=ctx.events, intent_id=body.intent_id,
         owner=user.address, raw_transaction=body.raw_transaction,
     )  # fmt: skip
     return OutcomePublic.of(outcome)
-
-
-def _events(ctx: Ctx) -> EventSource:
-    return EventSource(ctx.chain, {name: record.address for name, record in ctx.manifest.contracts.items()})
 
 
 class IntentPublic(BaseModel):
@@ -324,7 +319,7 @@ def intent(intent_id: Annotated[str, Path(max_length=64)], ctx: Ctx, db: Db, use
     """An intent of the signed-in account: built, expired, pending, or its outcome once mined
     (a pending one is looked up on the chain again)."""
     row = get_intent(db, intent_id=intent_id, owner=user.address)
-    row = refresh_intent(db, chain=ctx.chain, events=_events(ctx), intent=row)
+    row = refresh_intent(db, chain=ctx.chain, events=ctx.events, intent=row)
     return IntentPublic(
         intent_id=row.intent_id, sender=row.sender, contract=row.contract, function=row.function, to=row.to,
         data=row.data, value=row.value, chain_id=row.chain_id, created_at=row.created_at,

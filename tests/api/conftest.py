@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from api.db.migrate import upgrade
 from api.db.session import make_engine
 from api.indexer.run import Indexer
 from api.main import create_app
-from chain.siwe import SiweMessage, sign_siwe
+from chain.siwe import message_for_offer, wallet_sign_in
 from tests.conftest import Consortium
 from tests.utils.compliance import ENTERPRISES, IDS, Cycle, setup_cycle
 
@@ -62,23 +61,13 @@ class ApiWorld:
 def siwe_message(client: TestClient, account: LocalAccount, **overrides: object) -> str:
     """A SIWE message for ``account`` with a fresh nonce from the API (fields overridable)."""
     offer = client.post("/auth/nonce").json()
-    fields: dict[str, object] = {
-        "domain": offer["domain"], "address": account.address, "uri": offer["uri"],
-        "chain_id": offer["chain_id"], "nonce": offer["nonce"], "issued_at": datetime.now(UTC),
-        "statement": "Sign in to ETS Chain",
-    }  # fmt: skip
-    fields.update(overrides)
-    return SiweMessage(**fields).to_text()  # type: ignore[arg-type]
+    fields: dict[str, object] = {"statement": "Sign in to ETS Chain", **overrides}
+    return message_for_offer(offer, account.address, **fields).to_text()
 
 
 def sign_in(client: TestClient, account: LocalAccount) -> str:
     """A session token for ``account``."""
-    message = siwe_message(client, account)
-    response = client.post(
-        "/auth/verify", json={"message": message, "signature": sign_siwe(message, account)}
-    )
-    assert response.status_code == 200, response.text
-    return str(response.json()["token"])
+    return wallet_sign_in(client.post, account, statement="Sign in to ETS Chain")
 
 
 def make_world(c: Consortium, database_url: str, **settings: object) -> ApiWorld:
