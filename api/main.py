@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.context import AppContext
+from api.dashboard import mount_dashboard
 from api.db.migrate import upgrade
 from api.errors import (
     ApiError,
@@ -203,6 +204,7 @@ def create_app(
     )
     for module in routers:
         app.include_router(module.router)
+    mount_dashboard(app)
     return app
 
 

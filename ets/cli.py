@@ -809,7 +809,9 @@ def _print_simulation(result: Any) -> None:
 
 from ets.api_cli import api, index_app  # noqa: E402
 from ets.compliance_cli import attest_app, compliance_app  # noqa: E402
+from ets.network_cli import network_app  # noqa: E402
 from ets.report_cli import report_app  # noqa: E402
+from ets.settle_cli import settle_app  # noqa: E402
 from scheduler.cli import alarms_app  # noqa: E402
 
 app.add_typer(compliance_app, name="compliance")
@@ -817,4 +819,6 @@ app.add_typer(attest_app, name="attest")
 app.add_typer(report_app, name="report")
 app.add_typer(alarms_app, name="alarms")
 app.add_typer(index_app, name="index")
+app.add_typer(network_app, name="network")
+app.add_typer(settle_app, name="settle")
 app.command("api")(api)

@@ -1,0 +1,1 @@
+"""End-of-day clearing and settlement: trading days, settlement runs, reconciliation, reports."""
