@@ -137,6 +137,8 @@ SUITE: tuple[ContractSpec, ...] = (
     ContractSpec("SealedBidAuction", _auction_args),
     ContractSpec("EmissionsLedger", _registry_address),
     ContractSpec("ComplianceManager", _compliance_args),
+    ContractSpec("SettlementReports", _registry_address),
+    ContractSpec("NodeAllowlist", _registry_address),
 )
 
 

@@ -16,6 +16,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import Contract, ContractFunction
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import Nonce, RPCEndpoint, TxParams, TxReceipt, Wei
 
 from chain.compile import Artifact, all_abis, error_notices
@@ -121,6 +122,19 @@ def _revert_data(exc: Exception) -> bytes | None:
     return None
 
 
+#: Header extraData longer than this (bytes) needs web3.py's POA middleware (QBFT's is RLP, ~100+).
+MAX_PLAIN_EXTRA_DATA = 32
+
+
+def needs_poa_middleware(w3: Web3) -> bool:
+    """True if the chain's latest header carries more extraData than web3.py accepts unaided
+    (QBFT, IBFT 2.0, Clique); read raw so web3's own validation cannot refuse it first."""
+    response = w3.provider.make_request(RPCEndpoint("eth_getBlockByNumber"), ["latest", False])
+    block = response.get("result") or {}
+    extra = str(block.get("extraData") or "0x")
+    return len(extra.removeprefix("0x")) > 2 * MAX_PLAIN_EXTRA_DATA
+
+
 class ChainClient:
     """Typed gateway to one chain: contracts from artifacts, transactions, calls, reverts.
 
@@ -149,6 +163,8 @@ class ChainClient:
         w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 120}))
         if not w3.is_connected():
             raise ChainError(f"no chain answers at {rpc_url}")
+        if needs_poa_middleware(w3):  # QBFT/IBFT/Clique headers carry more than 32 bytes of extraData
+            w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
         return cls(w3, artifacts, **kwargs)
 
     @property
@@ -191,6 +207,9 @@ class ChainClient:
         base_fee = latest.get("baseFeePerGas")
         if base_fee is None:
             return {"gasPrice": self.w3.eth.gas_price}
+        if base_fee == 0:  # zero-base-fee chain (Besu `zeroBaseFee`): pay the node's minimum gas price
+            price = Wei(int(self.w3.eth.gas_price))
+            return {"maxFeePerGas": price, "maxPriorityFeePerGas": price}
         tip = 0 if base_fee == 0 else min(self.w3.to_wei(1, "gwei"), max(int(base_fee) // 10, 1))
         return {"maxFeePerGas": Wei(int(base_fee) * 2 + tip), "maxPriorityFeePerGas": Wei(tip)}
 

@@ -1,0 +1,1 @@
+"""Besu QBFT consortium network: extraData codec, keys, genesis, node configuration, allowlists."""
