@@ -2,6 +2,322 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
 
+if TYPE_CHECKING:
+    from settlement.config import SettlementSettings
+    from settlement.day import DayResult
+
 settle_app: typer.Typer = typer.Typer(help="End-of-day settlement: run a day, reconcile, report.")
+bank_app: typer.Typer = typer.Typer(
+    help="Bank statement files: generate (tests, demo), apply.", no_args_is_help=True
+)
+settle_app.add_typer(bank_app, name="bank")
+
+# ets.cli imports this module at its end: the app above exists by then, whichever is imported first.
+from ets.cli import (  # noqa: E402
+    AsOption,
+    KeystoreOption,
+    _deployment,
+    _print_json,
+    _settings,
+    _signer,
+    cli_errors,
+    console,
+)
+
+DayOption = Annotated[str, typer.Option("--day", help="Trading day, YYYY-MM-DD (Asia/Shanghai calendar).")]
+
+
+def _day(text: str) -> date:
+    from settlement.errors import CalendarError
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CalendarError(f"--day {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+@dataclass
+class _Context:
+    """Everything a settlement run needs, built from the settings."""
+
+    settings: SettlementSettings
+    engine: Any
+    chain: Any
+    manifest: Any
+    ledger: Any
+    system: Any
+
+
+def _context(out: Path | None = None) -> _Context:
+    from api.config import ApiSettings
+    from api.db.session import make_engine
+    from chain.settlement import ledger_for
+    from settlement.config import SettlementSettings
+    from settlement.run import SystemAccounts
+
+    settings = SettlementSettings.load()
+    if out is not None:
+        settings.reports_dir = out
+    chain, manifest = _deployment()
+    contracts = {name: record.address for name, record in manifest.contracts.items()}
+    engine = make_engine(ApiSettings.load().database(_settings()))
+    system = SystemAccounts(contracts.get("SealedBidAuction"), contracts.get("ComplianceManager"))
+    return _Context(settings, engine, chain, manifest, ledger_for(chain, contracts), system)
+
+
+def _anchor(ctx: _Context, as_: str | None, keystore: Path | None) -> Any:
+    from chain.settlement import ReportAnchor, SettlementReportsClient
+
+    if not ctx.settings.publish:
+        return None
+    client = SettlementReportsClient(ctx.chain, ctx.manifest.address("SettlementReports"))
+    return ReportAnchor(client, _signer(as_, keystore))
+
+
+def run_settlement(ctx: _Context, day: date, anchor: Any, bank: Path | None = None) -> DayResult:
+    """One settlement run of ``day`` with the context's settings (used by the CLI and the scheduler)."""
+    from settlement.calendar import day_code
+    from settlement.day import run_day
+
+    return run_day(
+        ctx.engine,
+        ctx.settings.calendar(),
+        day,
+        ctx.settings.reports_dir,
+        chain=ctx.ledger,
+        bank_file=bank or ctx.settings.bank_file(day_code(day)),
+        require_bank=ctx.settings.require_bank,
+        system=ctx.system,
+        fees=dict(ctx.settings.fees),
+        anchor=anchor,
+    )
+
+
+def _print_result(result: DayResult, as_json: bool) -> None:
+    summary = {
+        "trading_day": result.settlement.bounds.day.isoformat(),
+        "blocks": [result.settlement.bounds.first_block, result.settlement.bounds.last_block],
+        "accounts": len(result.settlement.accounts),
+        "movements": result.settlement.movements,
+        "balanced": result.balanced,
+        "differences": len(result.reconciliation.differences),
+        "report": str(result.bundle.directory),
+        "report_hash": "0x" + result.bundle.report_hash.hex(),
+        "anchored": result.anchored,
+        "tx_hash": result.tx_hash,
+        "seconds": round(result.seconds, 3),
+    }
+    if as_json:
+        _print_json(summary)
+        return
+    status = "[green]balanced[/]" if result.balanced else f"[red]{summary['differences']} difference(s)[/]"
+    console.print(
+        f"trading day {summary['trading_day']}: {summary['accounts']:,} accounts, "
+        f"{summary['movements']:,} movements, {status}; report {summary['report']} "
+        f"({summary['report_hash']}, {result.anchored}) in {result.seconds:.2f} s"
+    )
+    for d in result.reconciliation.differences[:50]:
+        console.print(
+            f"  [red]{d.kind}[/] {d.account} {d.token_id if d.token_id is not None else ''}: {d.detail}"
+            + (f" (tx {', '.join(d.transactions)})" if d.transactions else "")
+        )
+
+
+def _run(
+    day: str, bank: Path | None, out: Path | None, as_: str | None, keystore: Path | None, as_json: bool
+) -> None:
+    parsed = _day(day)
+    ctx = _context(out)
+    result = run_settlement(ctx, parsed, _anchor(ctx, as_, keystore), bank)
+    _print_result(result, as_json)
+    if not result.balanced:
+        raise typer.Exit(1)
+
+
+BankOption = Annotated[
+    Path | None,
+    typer.Option("--bank", help="Bank statement CSV (default: ETS_SETTLE_BANK_DIR/bank-YYYYMMDD.csv)."),
+]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", help="Reports directory (default ETS_SETTLE_REPORTS_DIR).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON summary.")]
+
+
+@settle_app.callback(invoke_without_command=True)
+def settle_main(
+    ctx: typer.Context,
+    day: Annotated[str | None, typer.Option("--day", help="Trading day to settle, YYYY-MM-DD.")] = None,
+    bank: BankOption = None,
+    out: OutOption = None,
+    as_: AsOption = None,
+    keystore: KeystoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Settle a trading day (``ets settle --day 2027-06-30``): balances, movements, reconciliation
+    with the chain and the bank, the report, its hash signed and anchored. Exit 1 when the books
+    do not balance (the report is written, not anchored)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if day is None:
+        console.print(ctx.get_help())
+        raise typer.Exit(2)
+    cli_errors(_run)(day, bank, out, as_, keystore, as_json)
+
+
+@settle_app.command("run")
+def settle_run(
+    day: DayOption,
+    bank: BankOption = None,
+    out: OutOption = None,
+    as_: AsOption = None,
+    keystore: KeystoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Same as ``ets settle --day``."""
+    cli_errors(_run)(day, bank, out, as_, keystore, as_json)
+
+
+@settle_app.command("statement")
+@cli_errors
+def settle_statement(
+    day: DayOption,
+    account: Annotated[str, typer.Option("--account", help="The account's address.")],
+    out: OutOption = None,
+) -> None:
+    """An account's statement of a settled day (CSV and PDF under the day's report directory)."""
+    from settlement.report import write_statement
+    from settlement.run import day_bounds, journal, settle
+
+    ctx = _context(out)
+    calendar = ctx.settings.calendar()
+    bounds = day_bounds(ctx.engine, calendar, _day(day), chain=ctx.ledger)
+    settled = settle(ctx.engine, bounds, system=ctx.system, fees=dict(ctx.settings.fees))
+    for path in write_statement(
+        settled, journal(ctx.engine, bounds, ctx.system), account, ctx.settings.reports_dir, calendar
+    ):
+        console.print(str(path))
+
+
+@settle_app.command("verify")
+@cli_errors
+def settle_verify(day: DayOption, out: OutOption = None) -> None:
+    """Check a day's report files against their manifest and the hash anchored on-chain."""
+    from chain.settlement import SettlementReportsClient
+    from settlement.calendar import day_code
+    from settlement.report import verify_bundle
+
+    ctx = _context(out)
+    parsed = _day(day)
+    report_hash, altered = verify_bundle(ctx.settings.reports_dir / parsed.isoformat())
+    client = SettlementReportsClient(ctx.chain, ctx.manifest.address("SettlementReports"))
+    published = client.report(day_code(parsed))
+    ok = not altered and published is not None and published.report_hash == report_hash
+    _print_json(
+        {
+            "trading_day": parsed.isoformat(),
+            "report_hash": "0x" + report_hash.hex(),
+            "altered_files": altered,
+            "anchored_hash": None if published is None else "0x" + published.report_hash.hex(),
+            "signer": None if published is None else client.recover_signer(published),
+            "valid": ok,
+        }
+    )
+    if not ok:
+        raise typer.Exit(1)
+
+
+@bank_app.command("generate")
+@cli_errors
+def bank_generate(
+    day: DayOption,
+    out: Annotated[Path, typer.Option("--out", help="Statement file to write.")],
+    count: Annotated[int, typer.Option("--count", help="Lines.")] = 20,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    withdrawals: Annotated[float, typer.Option(help="Share of withdrawals (0-1).")] = 0.0,
+    account: Annotated[
+        list[str] | None,
+        typer.Option("--account", help="Accounts to draw from (default: registered enterprises)."),
+    ] = None,
+) -> None:
+    """Write a synthetic bank statement (for tests and demos; apply it with ``ets settle bank apply``)."""
+    from sqlalchemy import text
+
+    from settlement.bank import generate_statement, write_statement
+
+    accounts = list(account or [])
+    if not accounts:
+        engine = _context().engine
+        with engine.connect() as conn:
+            accounts = [
+                str(a)
+                for (a,) in conn.execute(
+                    text("SELECT address FROM participants WHERE credit_code IS NOT NULL ORDER BY address")
+                )
+            ]
+    movements = generate_statement(_day(day), accounts, count, seed=seed, withdrawal_share=withdrawals)
+    console.print(f"{len(movements)} lines → {write_statement(out, movements)}")
+
+
+@bank_app.command("apply")
+@cli_errors
+def bank_apply(
+    path: Annotated[Path, typer.Argument(help="Bank statement CSV.")],
+    as_: AsOption = None,
+    keystore: KeystoreOption = None,
+) -> None:
+    """Execute a statement's lines on-chain as the exchange: deposits issue cash; withdrawals burn
+    cash the holder approved. Lines already applied (bank reference used) are skipped."""
+    from chain.allowance import SettlementClient, bank_reference
+    from settlement.bank import parse_statement
+
+    chain, manifest = _deployment()
+    cash = SettlementClient(chain, manifest.address("SettlementToken"))
+    exchange = _signer(as_, keystore)
+    done = skipped = 0
+    for line in parse_statement(path):
+        if cash.contract.functions.bankRefUsed(bank_reference(line.bank_ref)).call():
+            skipped += 1
+            continue
+        action = cash.deposit if line.direction == "deposit" else cash.withdraw
+        action(exchange, line.account, line.amount, line.bank_ref)
+        done += 1
+    console.print(f"{done} line(s) applied, {skipped} already on-chain")
+
+
+@settle_app.command("serve")
+@cli_errors
+def settle_serve(as_: AsOption = None, keystore: KeystoreOption = None) -> None:
+    """Run the scheduler with the settlement job (each trading day at the close + margin)."""
+    from settlement.schedule import blocking
+
+    ctx = _context()
+    anchor = _anchor(ctx, as_, keystore)
+    scheduler = blocking(settlement_runner(ctx, anchor), ctx.settings.calendar(), ctx.settings.margin_minutes)
+    console.print("settlement scheduler running (Ctrl-C stops)")
+    try:
+        scheduler.start()
+    except KeyboardInterrupt:
+        scheduler.shutdown(wait=False)
+
+
+def settlement_runner(ctx: _Context | None = None, anchor: Any = None) -> Callable[[date], Any]:
+    """A ``run(day)`` for :func:`settlement.schedule.add_settlement_job`, built from the
+    environment (read model, chain, settings) unless a context is given; runs never overlap."""
+    lock = threading.Lock()
+    built = ctx or _context()
+
+    def run(day: date) -> Any:
+        with lock:
+            return run_settlement(built, day, anchor)
+
+    return run

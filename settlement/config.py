@@ -1,0 +1,90 @@
+"""Settings of end-of-day settlement (env prefix ``ETS_SETTLE_``): calendar, files, fees, schedule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from settlement.calendar import TradingCalendar
+from settlement.errors import SettlementError
+
+
+class FeeRate(BaseModel):
+    """Exchange fee on one movement type, charged to each party of a movement.
+
+    Attributes:
+        per_tonne: fen per allowance unit moved (allowance ids).
+        bps: basis points of the cash moved (settlement cash).
+    """
+
+    per_tonne: int = Field(default=0, ge=0)
+    bps: int = Field(default=0, ge=0, le=10_000)
+
+
+class SettlementSettings(BaseSettings):
+    """Where settlement reads its calendar and bank statements and writes its reports.
+
+    Attributes:
+        timezone: zone of the close.
+        close: local close time ``HH:MM``.
+        holidays_file: holidays (one ISO date a line); none: weekends only.
+        reports_dir: reports go to ``<reports_dir>/<YYYY-MM-DD>/``.
+        bank_dir: bank statements are read from ``<bank_dir>/bank-<YYYYMMDD>.csv``.
+        require_bank: refuse to settle without the day's bank statement.
+        fees: fee schedule per movement type, JSON in the environment
+            (``{"transfer": {"per_tonne": 2}, "auction_purchase": {"bps": 5}}``).
+        margin_minutes: the scheduled run starts this long after the close.
+        publish: anchor the report hash on-chain when the books balance.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ETS_SETTLE_", extra="ignore")
+
+    timezone: str = "Asia/Shanghai"
+    close: str = "15:00"
+    holidays_file: Path | None = None
+    reports_dir: Path = Path(".ets") / "settlement"
+    bank_dir: Path = Path(".ets") / "bank"
+    require_bank: bool = True
+    fees: dict[str, FeeRate] = Field(default_factory=dict)
+    margin_minutes: int = Field(default=10, ge=0, le=600)
+    publish: bool = True
+
+    @field_validator("fees")
+    @classmethod
+    def _known_types(cls, value: dict[str, FeeRate]) -> dict[str, FeeRate]:
+        from settlement.run import MOVEMENT_TYPES
+
+        unknown = sorted(set(value) - set(MOVEMENT_TYPES))
+        if unknown:
+            raise ValueError(f"unknown movement types {unknown}; known: {list(MOVEMENT_TYPES)}")
+        return value
+
+    @classmethod
+    def load(cls, **overrides: Any) -> SettlementSettings:
+        """Settings from the environment (``overrides`` win).
+
+        Raises:
+            SettlementError: invalid values.
+        """
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"ETS_SETTLE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+            )
+            raise SettlementError(problems) from None
+
+    def calendar(self) -> TradingCalendar:
+        """The trading calendar these settings describe.
+
+        Raises:
+            CalendarError: bad holidays file, zone or close.
+        """
+        return TradingCalendar.load(self.holidays_file, timezone=self.timezone, close=self.close)
+
+    def bank_file(self, day_code: int) -> Path:
+        """Where the bank statement of a trading day (YYYYMMDD) is expected."""
+        return self.bank_dir / f"bank-{day_code}.csv"

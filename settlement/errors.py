@@ -1,0 +1,64 @@
+"""Exceptions raised by the settlement package."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ets.errors import EtsError
+
+
+class SettlementError(EtsError):
+    """Base class of every error a settlement run raises on purpose."""
+
+
+class CalendarError(SettlementError, ValueError):
+    """Raised when the calendar is misconfigured (bad holidays file, bad close time) or a date is
+    not a trading day."""
+
+
+class DayNotClosedError(SettlementError, RuntimeError):
+    """Raised when a settlement is asked for a trading day whose close the chain has not passed."""
+
+
+@dataclass(frozen=True)
+class BankLineError:
+    """One refused line of a bank statement file."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class BankFileError(SettlementError, ValueError):
+    """Raised when the bank statement file is missing or malformed; lists every bad line.
+
+    Attributes:
+        path: the file.
+        problems: the refused lines (line numbers are 1-based, the header is line 1).
+    """
+
+    def __init__(self, path: str, problems: list[BankLineError]) -> None:
+        self.path = path
+        self.problems = problems
+        shown = "; ".join(str(p) for p in problems[:20])
+        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+        super().__init__(f"bank statement {path}: {shown}{more}")
+
+
+class IndexGapError(SettlementError, RuntimeError):
+    """Raised when the read model has not indexed every block of the day (behind the day's last
+    block, or blocks whose events are missing)."""
+
+
+class ReconciliationError(SettlementError):
+    """Raised when the books do not balance; ``differences`` lists every one."""
+
+    def __init__(self, message: str, differences: list[object]) -> None:
+        self.differences = differences
+        super().__init__(message)
+
+
+class ReportExistsError(SettlementError, FileExistsError):
+    """Raised when a day's report directory holds a different report than the one just computed."""

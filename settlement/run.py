@@ -1,0 +1,619 @@
+"""A trading day's settlement from the read model: the day's block bounds, every account's opening
+and closing balance per id, its movements by type, fees, and the day's journal, computed with
+grouped aggregates in the database (no Python object per movement)."""
+
+from __future__ import annotations
+
+import logging
+import time as _time
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, text
+
+from settlement.calendar import TradingCalendar, day_code
+from settlement.errors import DayNotClosedError, IndexGapError
+
+logger = logging.getLogger(__name__)
+
+#: Movement types, in report order. ``freeze`` rows move nothing (a freeze or a release).
+MOVEMENT_TYPES = (
+    "allocation",
+    "transfer",
+    "auction_purchase",
+    "auction_sale",
+    "deposit",
+    "withdrawal",
+    "surrender",
+    "penalty",
+    "freeze",
+)
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+#: ``token_id`` of settlement cash in the read model.
+CASH = 0
+#: Stands for an absent system contract in SQL (matches no address; a NULL bind would not type).
+_NONE = "0x-none"
+#: Pollutant codes of AllowanceToken ids (``chain.allowance.POLLUTANTS``, inverted).
+POLLUTANT_SYMBOLS = {1: "CO2", 2: "SO2", 3: "NOx", 4: "COD", 5: "NH3-N", 6: "PM"}
+KIND_NAMES = {1: "allowance", 2: "offset"}
+#: Read model checkpoint of the event indexer (``api.indexer.run.CHECKPOINT``).
+INDEXER_CHECKPOINT = "events"
+
+
+def token_label(token_id: int) -> str:
+    """``"cash"`` for id 0, else ``kind:pollutant:vintage`` (``allowance:CO2:2027``)."""
+    if token_id == CASH:
+        return "cash"
+    kind, pollutant, vintage = token_id >> 24, (token_id >> 16) & 0xFF, token_id & 0xFFFF
+    return (
+        f"{KIND_NAMES.get(kind, f'kind{kind}')}:{POLLUTANT_SYMBOLS.get(pollutant, f'P{pollutant}')}:{vintage}"
+    )
+
+
+# ---------------------------------------------------------------------- what settlement needs of the chain
+
+
+class BlockLike(Protocol):
+    """A block's number, timestamp and hash (``chain.settlement.BlockRef``)."""
+
+    @property
+    def number(self) -> int: ...
+
+    @property
+    def timestamp(self) -> int: ...
+
+    @property
+    def hash(self) -> str: ...
+
+
+class ChainView(Protocol):
+    """The chain as settlement reads it (``chain.settlement.ChainLedger``)."""
+
+    def head(self) -> BlockLike: ...
+
+    def last_block_before(self, timestamp: int, *, head: BlockLike | None = None) -> BlockLike | None: ...
+
+    def log_counts(self, from_block: int, to_block: int) -> dict[int, int]: ...
+
+    def allowance_balances(
+        self, pairs: Sequence[tuple[str, int]], block: int
+    ) -> dict[tuple[str, int], int]: ...
+
+    def cash_balances(self, accounts: Sequence[str], block: int) -> dict[str, int]: ...
+
+    def supplies(self, ids: Sequence[int], block: int) -> dict[int, int]: ...
+
+
+# ---------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class SystemAccounts:
+    """The suite's contracts that hold escrow: their movements are auctions and surrenders."""
+
+    auction_house: str | None = None
+    compliance_manager: str | None = None
+
+
+#: No escrow contracts known (every non-mint, non-burn movement is a transfer).
+NO_SYSTEM = SystemAccounts()
+
+
+@dataclass(frozen=True)
+class DayBounds:
+    """The blocks of one trading day.
+
+    Attributes:
+        day: the trading day.
+        start: first block time of the window (previous close), unix seconds.
+        end: the close (exclusive), unix seconds.
+        first_block: first block of the day (may exceed ``last_block`` on an empty day).
+        last_block: last block of the day (−1: the chain had no block before the close).
+        last_block_hash: its hash, when read from the chain.
+        source: ``"chain"`` (bounds from block headers) or ``"read-model"`` (from indexed events).
+    """
+
+    day: date
+    start: int
+    end: int
+    first_block: int
+    last_block: int
+    last_block_hash: str | None
+    source: str
+
+    @property
+    def code(self) -> int:
+        """The day as ``YYYYMMDD``."""
+        return day_code(self.day)
+
+
+@dataclass
+class Flow:
+    """Gross amounts in and out of one account (or all accounts) and the number of legs."""
+
+    inflow: int = 0
+    outflow: int = 0
+    count: int = 0
+
+    @property
+    def net(self) -> int:
+        return self.inflow - self.outflow
+
+
+@dataclass
+class AccountLine:
+    """One account's settlement in one id (0: cash).
+
+    Attributes:
+        account: the address.
+        token_id: the id.
+        opening: balance at the previous trading day's last block.
+        closing: balance at this day's last block.
+        flows: movements of the day by type.
+        fee: exchange fees of the day on this line (fen).
+        frozen: the balance is frozen at the close.
+    """
+
+    account: str
+    token_id: int
+    opening: int
+    closing: int
+    flows: dict[str, Flow] = field(default_factory=dict)
+    fee: int = 0
+    frozen: bool = False
+
+    @property
+    def net(self) -> int:
+        return sum(f.net for f in self.flows.values())
+
+
+@dataclass(frozen=True)
+class ChainBankEvent:
+    """A ``CashDeposited`` / ``CashWithdrawn`` event of the day."""
+
+    direction: str
+    account: str
+    amount: int
+    bank_ref_hash: str
+    tx_hash: str
+    block_number: int
+
+
+@dataclass(frozen=True)
+class FreezeEvent:
+    """A ``BalanceFrozen`` (``frozen`` True) or ``BalanceReleased`` event of the day."""
+
+    account: str
+    token_id: int
+    frozen: bool
+    reason: int | None
+    tx_hash: str
+    block_number: int
+
+
+@dataclass
+class Settlement:
+    """A trading day settled from the read model.
+
+    Attributes:
+        bounds: the day's blocks.
+        lines: every (account, id) with any history up to the close, sorted.
+        totals: (id, type) → flows summed over all accounts.
+        movements: transfers of the day (a batch transfer counts once per id).
+        freezes: freeze and release events of the day.
+        bank_events: cash deposits and withdrawals of the day.
+        fees_total: exchange fees of the day.
+    """
+
+    bounds: DayBounds
+    lines: list[AccountLine]
+    totals: dict[tuple[int, str], Flow]
+    movements: int
+    freezes: list[FreezeEvent]
+    bank_events: list[ChainBankEvent]
+    fees_total: int
+
+    @property
+    def token_ids(self) -> list[int]:
+        return sorted({line.token_id for line in self.lines})
+
+    @property
+    def accounts(self) -> list[str]:
+        return sorted({line.account for line in self.lines})
+
+
+# ---------------------------------------------------------------------- the day's blocks
+
+
+def checkpoint_block(conn: Connection) -> int | None:
+    """The last block the indexer committed, or None before its first page."""
+    row = conn.execute(
+        text("SELECT block_number FROM checkpoints WHERE name = :name"), {"name": INDEXER_CHECKPOINT}
+    ).first()
+    return None if row is None else int(row[0])
+
+
+def day_bounds(
+    engine: Engine,
+    calendar: TradingCalendar,
+    day: date,
+    *,
+    chain: ChainView | None = None,
+    now: float | None = None,
+) -> DayBounds:
+    """The blocks of trading day ``day``, checked closed and fully indexed.
+
+    With a chain, the bounds come from block headers (binary search on timestamps), the day is
+    closed once the chain has a block at or after the close, and the read model must hold as
+    many events per block as the chain has logs. Without one (a read model alone, e.g. a
+    benchmark), the wall clock must be past the close and the bounds come from indexed events.
+
+    Raises:
+        CalendarError: ``day`` is not a trading day.
+        DayNotClosedError: the close has not passed.
+        IndexGapError: the read model is behind the day's last block or misses events in it.
+    """
+    start, end = calendar.window(day)
+    with engine.connect() as conn:
+        indexed = checkpoint_block(conn)
+        if chain is None:
+            clock = _time.time() if now is None else now
+            if clock < end:
+                raise DayNotClosedError(
+                    f"trading day {day} is still open: it closes at {_local(calendar, end)}"
+                )
+            first, last = _bounds_from_read_model(conn, start, end)
+            if indexed is None or indexed < last:
+                raise IndexGapError(
+                    f"the read model is indexed to block {indexed}, the day ends at block {last}"
+                )
+            return DayBounds(day, start, end, first, last, None, "read-model")
+        head = chain.head()
+        if head.timestamp < end:
+            raise DayNotClosedError(
+                f"trading day {day} is still open: the chain's latest block {head.number} is at "
+                f"{_local(calendar, head.timestamp)}, before the close at {_local(calendar, end)}"
+            )
+        last_ref = chain.last_block_before(end, head=head)
+        before = chain.last_block_before(start, head=head)
+        first = 0 if before is None else before.number + 1
+        last = -1 if last_ref is None else last_ref.number
+        bounds = DayBounds(day, start, end, first, last, None if last_ref is None else last_ref.hash, "chain")
+        if indexed is None or indexed < last:
+            raise IndexGapError(
+                f"the read model is indexed to block {indexed if indexed is not None else 'none'}, "
+                f"the day ends at block {last}: let the indexer catch up (`ets index run`)"
+            )
+        _check_event_counts(conn, chain, bounds)
+        return bounds
+
+
+def _local(calendar: TradingCalendar, timestamp: int) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(timestamp, calendar.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _bounds_from_read_model(conn: Connection, start: int, end: int) -> tuple[int, int]:
+    # block times never decrease: the last event before a time is the last in time order (index seek)
+    latest = text(
+        "SELECT block_number FROM events WHERE block_time < :t "
+        "ORDER BY block_time DESC, block_number DESC, log_index DESC LIMIT 1"
+    )
+    before = conn.execute(latest, {"t": start}).scalar()
+    last = conn.execute(latest, {"t": end}).scalar()
+    first = 0 if before is None else int(before) + 1
+    return first, (-1 if last is None else int(last))
+
+
+def _ranges(blocks: Sequence[int]) -> str:
+    """``1-3, 7`` for blocks 1, 2, 3, 7."""
+    parts: list[str] = []
+    run: list[int] = []
+    for b in sorted(blocks):
+        if run and b == run[-1] + 1:
+            run.append(b)
+            continue
+        if run:
+            parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+        run = [b]
+    if run:
+        parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ", ".join(parts)
+
+
+def _check_event_counts(conn: Connection, chain: ChainView, bounds: DayBounds) -> None:
+    if bounds.last_block < bounds.first_block:
+        return
+    on_chain = chain.log_counts(bounds.first_block, bounds.last_block)
+    indexed = {
+        int(b): int(n)
+        for b, n in conn.execute(
+            text(
+                "SELECT block_number, COUNT(*) FROM events WHERE block_number BETWEEN :b0 AND :b1 "
+                "GROUP BY block_number"
+            ),
+            {"b0": bounds.first_block, "b1": bounds.last_block},
+        )
+    }
+    wrong = sorted(b for b in set(on_chain) | set(indexed) if on_chain.get(b, 0) != indexed.get(b, 0))
+    if wrong:
+        missing = sum(max(on_chain.get(b, 0) - indexed.get(b, 0), 0) for b in wrong)
+        raise IndexGapError(
+            f"the read model misses events of {len(wrong)} block(s) of {bounds.day} "
+            f"({missing} logs on-chain not indexed) in blocks {_ranges(wrong)}: "
+            "rebuild it (`ets index reset`)"
+        )
+
+
+# ---------------------------------------------------------------------- the day's movements
+
+#: The day's transfers with their movement type, from the point of view of both parties.
+#: ``k.kind``: 2 = the transaction paid a penalty, 1 = it withdrew auction proceeds.
+_TYPED = """
+WITH k AS (
+    SELECT tx_hash, MAX(CASE name WHEN 'PenaltyPaid' THEN 2 ELSE 1 END) AS kind
+    FROM events
+    WHERE (contract = 'ComplianceManager' AND name = 'PenaltyPaid'
+           OR contract = 'SealedBidAuction' AND name = 'ProceedsWithdrawn')
+      AND block_time >= :t0 AND block_time < :t1 AND block_number BETWEEN :b0 AND :b1
+    GROUP BY tx_hash
+),
+t AS (
+    SELECT tr.id, tr.block_number, tr.log_index, tr.block_time, tr.tx_hash, tr.token_id,
+           tr.sender, tr.recipient, tr.amount,
+           CASE
+               WHEN tr.sender = :zero AND tr.token_id = 0 THEN 'deposit'
+               WHEN tr.recipient = :zero AND tr.token_id = 0 THEN 'withdrawal'
+               WHEN tr.sender = :zero THEN 'allocation'
+               WHEN tr.recipient = :zero THEN 'surrender'
+               WHEN k.kind = 2 THEN 'penalty'
+               WHEN tr.sender = :cm OR tr.recipient = :cm THEN 'surrender'
+               WHEN tr.recipient = :ah AND tr.token_id = 0 THEN 'auction_purchase'
+               WHEN tr.recipient = :ah THEN 'auction_sale'
+               WHEN tr.sender = :ah AND k.kind = 1 THEN 'auction_sale'
+               WHEN tr.sender = :ah THEN 'auction_purchase'
+               ELSE 'transfer'
+           END AS mtype
+    FROM transfers tr LEFT JOIN k ON k.tx_hash = tr.tx_hash
+    WHERE tr.block_number BETWEEN :b0 AND :b1
+)
+"""
+
+_FLOWS = (
+    _TYPED
+    + """
+SELECT account, token_id, mtype, SUM(inflow), SUM(outflow), COUNT(*) FROM (
+    SELECT recipient AS account, token_id, mtype, amount AS inflow, 0 AS outflow
+    FROM t WHERE recipient <> :zero
+    UNION ALL
+    SELECT sender AS account, token_id, mtype, 0 AS inflow, amount AS outflow
+    FROM t WHERE sender <> :zero
+) legs
+GROUP BY account, token_id, mtype
+"""
+)
+
+_BALANCES = """
+SELECT account, token_id, SUM(delta) FROM (
+    SELECT recipient AS account, token_id, amount AS delta FROM transfers
+    WHERE block_number {op} :block AND recipient <> :zero
+    UNION ALL
+    SELECT sender AS account, token_id, -amount AS delta FROM transfers
+    WHERE block_number {op} :block AND sender <> :zero
+) legs
+GROUP BY account, token_id
+"""
+
+
+def _params(bounds: DayBounds, system: SystemAccounts) -> dict[str, Any]:
+    return {
+        "b0": bounds.first_block,
+        "b1": bounds.last_block,
+        "t0": bounds.start,
+        "t1": bounds.end,
+        "zero": ZERO_ADDRESS,
+        "ah": system.auction_house or _NONE,
+        "cm": system.compliance_manager or _NONE,
+    }
+
+
+def balances(conn: Connection, block: int, *, after: bool = False) -> dict[tuple[str, int], int]:
+    """Net of every transfer up to ``block`` inclusive (``after``: of those after it), per
+    (account, id), summed in the database."""
+    sql = _BALANCES.format(op=">" if after else "<=")
+    return {
+        (str(a), int(t)): int(v)
+        for a, t, v in conn.execute(text(sql), {"block": block, "zero": ZERO_ADDRESS})
+    }
+
+
+def holdings(conn: Connection) -> dict[tuple[str, int], int]:
+    """The indexer's current balances (its ``holdings`` projection)."""
+    return {
+        (str(a), int(t)): int(v)
+        for a, t, v in conn.execute(text("SELECT account, token_id, balance FROM holdings"))
+    }
+
+
+def settle(
+    engine: Engine,
+    bounds: DayBounds,
+    *,
+    system: SystemAccounts = NO_SYSTEM,
+    fees: Mapping[str, Any] | None = None,
+) -> Settlement:
+    """Settle the day: balances, flows by type, totals, fees, freezes and bank events.
+
+    Args:
+        engine: the read model.
+        bounds: the day's blocks (:func:`day_bounds`).
+        system: the escrow contracts (auction house, compliance manager).
+        fees: movement type → :class:`settlement.config.FeeRate` (anything with ``per_tonne``
+            and ``bps``).
+    """
+    with engine.connect() as conn:
+        closing = balances(conn, bounds.last_block)
+        flows: dict[tuple[str, int], dict[str, Flow]] = defaultdict(dict)
+        totals: dict[tuple[int, str], Flow] = defaultdict(Flow)
+        params = _params(bounds, system)
+        for account, token_id, mtype, inflow, outflow, count in conn.execute(text(_FLOWS), params):
+            flow = Flow(int(inflow), int(outflow), int(count))
+            flows[(str(account), int(token_id))][str(mtype)] = flow
+            total = totals[(int(token_id), str(mtype))]
+            total.inflow += flow.inflow
+            total.outflow += flow.outflow
+            total.count += flow.count
+        movements = int(
+            conn.execute(
+                text("SELECT COUNT(*) FROM transfers WHERE block_number BETWEEN :b0 AND :b1"), params
+            ).scalar_one()
+        )
+        freezes, frozen = _freezes(conn, bounds)
+        bank_events = _bank_events(conn, bounds)
+    for event in freezes:
+        flow = flows[(event.account, event.token_id)].setdefault("freeze", Flow())
+        flow.count += 1
+        totals[(event.token_id, "freeze")].count += 1
+    lines: list[AccountLine] = []
+    fees_total = 0
+    for key in sorted(set(closing) | set(flows)):
+        account, token_id = key
+        line_flows = flows.get(key, {})
+        close = closing.get(key, 0)
+        line = AccountLine(
+            account,
+            token_id,
+            close - sum(f.net for f in line_flows.values()),
+            close,
+            dict(sorted(line_flows.items())),
+            frozen=key in frozen,
+        )
+        line.fee = _fee(line, fees or {})
+        fees_total += line.fee
+        lines.append(line)
+    logger.info(
+        "settled",
+        extra={
+            "day": bounds.day.isoformat(),
+            "block": bounds.last_block,
+            "lines": len(lines),
+            "movements": movements,
+        },
+    )
+    return Settlement(
+        bounds, lines, dict(sorted(totals.items())), movements, freezes, bank_events, fees_total
+    )
+
+
+def _fee(line: AccountLine, fees: Mapping[str, Any]) -> int:
+    total = 0
+    for mtype, flow in line.flows.items():
+        rate = fees.get(mtype)
+        if rate is None:
+            continue
+        gross = flow.inflow + flow.outflow
+        total += gross * int(rate.bps) // 10_000 if line.token_id == CASH else gross * int(rate.per_tonne)
+    return total
+
+
+def _freezes(conn: Connection, bounds: DayBounds) -> tuple[list[FreezeEvent], set[tuple[str, int]]]:
+    """Freeze/release events of the day, and the (holder, id) pairs frozen at the close."""
+    rows = conn.execute(
+        text(
+            "SELECT block_number, name, args, tx_hash FROM events "
+            "WHERE contract = 'AllowanceToken' AND name IN ('BalanceFrozen', 'BalanceReleased') "
+            "AND block_time < :t1 AND block_number <= :b1 "
+            "ORDER BY block_number, log_index"
+        ),
+        {"b1": bounds.last_block, "t1": bounds.end},
+    )
+    day: list[FreezeEvent] = []
+    state: dict[tuple[str, int], bool] = {}
+    for block_number, name, args, tx_hash in rows:
+        values = args if isinstance(args, dict) else _json(args)
+        key = (str(values["holder"]), int(values["id"]))
+        frozen = name == "BalanceFrozen"
+        state[key] = frozen
+        if int(block_number) >= bounds.first_block:
+            reason = int(values["reasonCode"]) if frozen else None
+            day.append(FreezeEvent(key[0], key[1], frozen, reason, str(tx_hash), int(block_number)))
+    return day, {k for k, v in state.items() if v}
+
+
+def _bank_events(conn: Connection, bounds: DayBounds) -> list[ChainBankEvent]:
+    rows = conn.execute(
+        text(
+            "SELECT block_number, name, args, tx_hash FROM events "
+            "WHERE contract = 'SettlementToken' AND name IN ('CashDeposited', 'CashWithdrawn') "
+            "AND block_time >= :t0 AND block_time < :t1 AND block_number BETWEEN :b0 AND :b1 "
+            "ORDER BY block_number, log_index"
+        ),
+        {"b0": bounds.first_block, "b1": bounds.last_block, "t0": bounds.start, "t1": bounds.end},
+    )
+    out = []
+    for block_number, name, args, tx_hash in rows:
+        values = args if isinstance(args, dict) else _json(args)
+        direction = "deposit" if name == "CashDeposited" else "withdrawal"
+        out.append(
+            ChainBankEvent(
+                direction,
+                str(values["account"]),
+                int(values["amount"]),
+                str(values["bankRef"]).lower(),
+                str(tx_hash),
+                int(block_number),
+            )
+        )
+    return out
+
+
+def _json(raw: Any) -> dict[str, Any]:
+    import json
+
+    value = json.loads(raw)
+    if not isinstance(value, dict):
+        raise ValueError(f"event arguments are not an object: {raw!r}")
+    return value
+
+
+def journal(
+    engine: Engine, bounds: DayBounds, system: SystemAccounts = NO_SYSTEM
+) -> Iterator[tuple[Any, ...]]:
+    """The day's movements in chain order, streamed: (block, log index, block time, tx hash, id,
+    sender, recipient, amount, type)."""
+    sql = (
+        _TYPED
+        + "SELECT block_number, log_index, block_time, tx_hash, token_id, sender, recipient, amount, mtype "
+        "FROM t ORDER BY block_number, log_index, id"
+    )
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=10_000).execute(
+            text(sql), _params(bounds, system)
+        )
+        yield from result
+
+
+def movements_of(
+    engine: Engine, bounds: DayBounds, account: str, token_id: int, limit: int = 10
+) -> list[str]:
+    """Transaction hashes of the day that moved ``account``'s ``token_id`` (at most ``limit``)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT DISTINCT tx_hash, block_number FROM transfers WHERE block_number BETWEEN :b0 AND :b1 "
+                "AND token_id = :token AND (sender = :account OR recipient = :account) "
+                "ORDER BY block_number, tx_hash LIMIT :limit"
+            ),
+            {
+                "b0": bounds.first_block,
+                "b1": bounds.last_block,
+                "token": token_id,
+                "account": account,
+                "limit": limit,
+            },
+        )
+        return [str(r[0]) for r in rows]

@@ -1,0 +1,120 @@
+"""A market with two settled-able trading days on a real Anvil, indexed into a SQLite read model:
+day 0 is the set-up (registrations, allocations, cash), day 1 has transfers, bank movements, a
+freeze and a surrender; a block after day 1's close closes it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from api.db.migrate import upgrade
+from api.db.session import make_engine
+from api.indexer.run import Indexer
+from chain.settlement import ChainLedger, ReportAnchor, SettlementReportsClient, ledger_for
+from settlement.bank import BankMovement, write_statement
+from settlement.calendar import TradingCalendar
+from settlement.run import SystemAccounts
+from tests.conftest import Consortium
+from tests.utils.compliance import CO2_2023, CO2_2024, ENTERPRISES, YEAR, Cycle, setup_cycle, surrender
+
+E0, E1, E2, E3 = ENTERPRISES
+CALENDAR = TradingCalendar()
+
+
+@dataclass
+class Market:
+    """The consortium, its read model and settlement's view of both.
+
+    Attributes:
+        day0: the trading day of the set-up.
+        day1: the next trading day, with the movements of :func:`_trade`.
+        bank1: day 1's bank statement (matching the chain).
+        bank_lines: its lines.
+    """
+
+    c: Consortium
+    cycle: Cycle
+    engine: Engine
+    indexer: Indexer
+    ledger: ChainLedger
+    reports: SettlementReportsClient
+    system: SystemAccounts
+    day0: date
+    day1: date
+    bank1: Path
+    bank_lines: list[BankMovement]
+    out: Path
+
+    def index(self) -> None:
+        self.indexer.catch_up()
+
+    def anchor(self) -> ReportAnchor:
+        return ReportAnchor(self.reports, self.c.exchange)
+
+
+def to_time(c: Consortium, when: int) -> None:
+    """Mine a block at ``when`` or just after (the chain's clock never goes back)."""
+    c.chain.advance_time(max(when - c.chain.timestamp(), 1))
+
+
+def _trade(c: Consortium, cycle: Cycle, day: date) -> list[BankMovement]:
+    """Day 1's movements: a transfer of allowances and of cash, a deposit and a withdrawal with
+    bank references, a freeze, and a surrender (escrowed and retired)."""
+    c.allowance.transfer(E0, E1.address, CO2_2024, 25)
+    c.cash.transfer(E1, E2.address, 5_000)
+    c.cash.deposit(c.exchange, E3.address, 123_456, "ICBC-D1-000001")
+    c.cash.approve(E2, c.exchange.address, 1_000)
+    c.cash.withdraw(c.exchange, E2.address, 1_000, "ICBC-D1-000002")
+    c.allowance.freeze(c.regulator, E3.address, CO2_2023, 7)
+    c.compliance.acknowledge(E0, YEAR)
+    attestation = cycle.attest(E0.address, 300)
+    application = c.compliance.apply(E0, YEAR, surrender(attestation, {CO2_2024: 300}))
+    c.compliance.approve(c.regulator, application)
+    return [
+        BankMovement(2, day, "ICBC-D1-000001", E3.address, "deposit", 123_456),
+        BankMovement(3, day, "ICBC-D1-000002", E2.address.lower(), "withdrawal", 1_000),
+    ]
+
+
+@pytest.fixture(scope="module")
+def market(consortium: Consortium, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
+    """One market per module; the chain is rolled back afterwards."""
+    snapshot = consortium.snapshot()
+    tmp = Path(tmp_path_factory.mktemp("settle"))
+    c = consortium
+    try:
+        cycle = setup_cycle(c)
+        day0 = CALENDAR.trading_day_of(c.chain.timestamp())
+        to_time(c, CALENDAR.close_at(day0) + 60)
+        day1 = CALENDAR.trading_day_of(c.chain.timestamp())
+        lines = _trade(c, cycle, day1)
+        to_time(c, CALENDAR.close_at(day1) + 60)
+        engine = make_engine(f"sqlite:///{tmp}/read.db")
+        upgrade(engine)
+        indexer = Indexer(c.chain, c.manifest, engine)
+        indexer.catch_up()
+        contracts = {name: record.address for name, record in c.manifest.contracts.items()}
+        system = SystemAccounts(contracts["SealedBidAuction"], contracts["ComplianceManager"])
+        market = Market(
+            c,
+            cycle,
+            engine,
+            indexer,
+            ledger_for(c.chain, contracts),
+            SettlementReportsClient(c.chain, contracts["SettlementReports"]),
+            system,
+            day0,
+            day1,
+            write_statement(tmp / "bank-day1.csv", lines),
+            lines,
+            tmp / "reports",
+        )
+        yield market
+        engine.dispose()
+    finally:
+        consortium.revert(snapshot)
