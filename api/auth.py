@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,46 @@ class IssuedSession:
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SessionCache:
+    """Session tokens this process has checked, kept for ``ttl`` seconds (never past the
+    session's expiry), so a request does not read the session table each time.
+
+    A sign-out through this process drops its entry at once; other API processes honour it
+    within ``ttl`` seconds (``ETS_API_SESSION_CACHE_SECONDS``; 0 turns the cache off).
+    """
+
+    def __init__(self, ttl: float, max_entries: int = 50_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, int, str]] = {}
+
+    def get(self, token: str, now: float | None = None) -> str | None:
+        """The address of a cached, still valid session, or None."""
+        if self.ttl <= 0:
+            return None
+        hit = self._entries.get(_hash(token))
+        now = time.time() if now is None else now
+        if hit is None or hit[0] <= now or hit[1] <= now:
+            return None
+        return hit[2]
+
+    def put(self, token: str, address: str, expires_at: int, now: float | None = None) -> None:
+        if self.ttl <= 0:
+            return
+        now = time.time() if now is None else now
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now and v[1] > now}
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+            self._entries[_hash(token)] = (now + self.ttl, expires_at, address)
+
+    def drop(self, token: str) -> None:
+        with self._lock:
+            self._entries.pop(_hash(token), None)
 
 
 def issue_nonce(db: Session, *, lifetime_s: int, now: int | None = None) -> m.SiweNonce:
@@ -91,19 +132,30 @@ def sign_in(
     return IssuedSession(token, verified.address, expires)
 
 
-def session_address(db: Session, *, token: str, now: int | None = None) -> str:
-    """The address a session token was issued to.
+def session_address(
+    db: Session, *, token: str, now: int | None = None, cache: SessionCache | None = None
+) -> str:
+    """The address a session token was issued to (remembered in ``cache`` when given).
 
     Raises:
         AuthError: unknown, revoked or expired token.
     """
     now = int(time.time()) if now is None else now
-    row = db.execute(select(m.ApiSession).where(m.ApiSession.token_hash == _hash(token))).scalar_one_or_none()
+    # Core on the session's connection: this runs on every request, the ORM layer is not needed
+    t = m.ApiSession.__table__.c
+    row = (
+        db.connection()
+        .execute(select(t.address, t.revoked, t.expires_at).where(t.token_hash == _hash(token)))
+        .first()
+    )
     if row is None or row.revoked:
         raise AuthError("unknown or signed-out session: sign in again")
     if row.expires_at <= now:
         raise AuthError("the session expired: sign in again")
-    return row.address
+    address: str = row.address
+    if cache is not None:
+        cache.put(token, address, row.expires_at)
+    return address
 
 
 def sign_out(db: Session, *, token: str) -> None:

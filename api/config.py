@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.errors import ApiConfigError
@@ -24,7 +24,11 @@ class ApiSettings(BaseSettings):
         api_session_minutes: lifetime of a session token.
         api_nonce_minutes: lifetime of an unused SIWE nonce.
         api_role_cache_seconds: how long roles read from the registry are reused.
+        api_session_cache_seconds: how long a process reuses a session token it has checked
+            (a sign-out through another process takes effect within this time; 0: never reused).
         api_intent_minutes: how long a built transaction waits for its signature.
+        api_threads: worker threads per API process that run routes (blocking database and
+            chain calls; relays, which wait for receipts, have 32 of their own).
         api_embedded_indexer: run the indexer in the API process.
         api_cors_origins: origins allowed to call the API from a browser (comma list).
         indexer_confirmations: blocks an event must be buried under before it is indexed.
@@ -42,7 +46,9 @@ class ApiSettings(BaseSettings):
     api_session_minutes: int = 12 * 60
     api_nonce_minutes: int = 10
     api_role_cache_seconds: float = 5.0
+    api_session_cache_seconds: float = 2.0
     api_intent_minutes: int = 30
+    api_threads: int = Field(default=4, ge=1, le=256)
     api_embedded_indexer: bool = True
     api_cors_origins: str = ""
     indexer_confirmations: int = 0

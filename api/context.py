@@ -11,6 +11,7 @@ from functools import cached_property
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.auth import SessionCache
 from api.config import ApiSettings
 from api.db.session import make_engine, session_factory
 from chain.calls import CallCatalog
@@ -45,7 +46,15 @@ class RoleCache:
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, Roles]] = {}
 
+    def cached(self, address: str) -> Roles | None:
+        """The roles of ``address`` if read within ``ttl`` seconds (no chain call), else None."""
+        hit = self._cache.get(address)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        return None
+
     def of(self, address: str) -> Roles:
+        """The roles of ``address``, from the cache or read from the registry."""
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(address)
@@ -104,6 +113,10 @@ class AppContext:
     @cached_property
     def ledger(self) -> LedgerClient:
         return LedgerClient(self.chain, self.manifest.address("EmissionsLedger"))
+
+    @cached_property
+    def session_cache(self) -> SessionCache:
+        return SessionCache(self.settings.api_session_cache_seconds)
 
     @cached_property
     def roles(self) -> RoleCache:

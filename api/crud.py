@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from api.db import models as m
@@ -241,13 +241,16 @@ def list_participants(
     return paginate(db, stmt, paging)
 
 
-def get_participant(db: Session, *, address: str) -> m.Participant:
-    """One participant.
+def get_participant(db: Session, *, address: str) -> Row[Any]:
+    """One participant (a row with the ``participants`` columns as attributes).
 
     Raises:
         NotFoundError: no participant has this address.
     """
-    row: m.Participant = _get(db, m.Participant, address, "participant")
+    t = m.Participant.__table__
+    row = db.connection().execute(select(t).where(t.c.address == address)).first()
+    if row is None:
+        raise NotFoundError(f"participant {address} does not exist")
     return row
 
 
@@ -255,8 +258,9 @@ def roles_of(db: Session, *, accounts: Sequence[str]) -> dict[str, list[str]]:
     """Roles held by each of ``accounts`` (sorted; accounts without roles map to ``[]``)."""
     held: dict[str, list[str]] = {a: [] for a in accounts}
     if accounts:
-        stmt = select(m.Role.account, m.Role.role).where(m.Role.account.in_(accounts)).order_by(m.Role.role)
-        for account, role in db.execute(stmt):
+        t = m.Role.__table__.c
+        stmt = select(t.account, t.role).where(t.account.in_(accounts)).order_by(t.role)
+        for account, role in db.connection().execute(stmt):
             held[account].append(role)
     return held
 

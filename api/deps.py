@@ -3,20 +3,21 @@ signed-in principal (roles from the chain, never from the request), pagination."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import session_address
 from api.context import AppContext
 from api.errors import AuthError, ForbiddenError
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -24,17 +25,44 @@ def get_context(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(get_context)]
 
 
-def get_db(ctx: Ctx) -> Iterator[Session]:
-    """A read-model session, committed when the request succeeds."""
-    session = ctx.sessions()
+def _finish(session: Session, ok: bool) -> None:
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        if ok:
+            session.commit()
+        else:
+            session.rollback()
     finally:
         session.close()
+
+
+def _read_only_sqlite(session: Session) -> bool:
+    """Whether the session's SQLite connection has no write transaction open (Python's sqlite3
+    begins one only before a data change)."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return False
+    raw = connection.connection.dbapi_connection
+    return raw is not None and not getattr(raw, "in_transaction", True)
+
+
+async def get_db(ctx: Ctx) -> AsyncIterator[Session]:
+    """A read-model session, committed when the request succeeds.
+
+    Opening a session does no I/O: it connects at its first query, in the route's thread. The
+    commit and close run in a worker thread, except after a request that only read an SQLite
+    file: then there is nothing to commit, closing is a few microseconds in-process, and every
+    read spares a thread hop.
+    """
+    session = ctx.sessions()
+    ok = False
+    try:
+        yield session
+        ok = True
+    finally:
+        if not session.in_transaction() or _read_only_sqlite(session):
+            session.close()
+        else:
+            await run_in_threadpool(_finish, session, ok)
 
 
 Db = Annotated[Session, Depends(get_db)]
@@ -78,19 +106,28 @@ class Principal:
             raise ForbiddenError(f"{self.address} may not read the data of {account}")
 
 
-def current_principal(
+async def current_principal(
     ctx: Ctx, db: Db, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """The principal of the request's ``Authorization: Bearer`` session token.
+
+    A token this process checked in the last ``api_session_cache_seconds`` is not read again;
+    otherwise the session table is read in a worker thread. Roles come from the registry (cached
+    for ``api_role_cache_seconds``).
 
     Raises:
         AuthError: no token, or an unknown, revoked or expired one.
     """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthError("sign in first: send `Authorization: Bearer <token>` from POST /auth/verify")
-    address = session_address(db, token=credentials.credentials)
-    held = ctx.roles.of(address)
-    return Principal(address, held.roles, held.suspended, credentials.credentials)
+    token = credentials.credentials
+    address = ctx.session_cache.get(token)
+    if address is None:
+        address = await run_in_threadpool(session_address, db, token=token, cache=ctx.session_cache)
+    held = ctx.roles.cached(address)
+    if held is None:
+        held = await run_in_threadpool(ctx.roles.of, address)
+    return Principal(address, held.roles, held.suspended, token)
 
 
 User = Annotated[Principal, Depends(current_principal)]

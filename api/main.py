@@ -6,15 +6,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from anyio import to_thread
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.context import AppContext
 from api.dashboard import mount_dashboard
@@ -98,6 +100,35 @@ def error_response(exc: EtsError) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+class RequestLog:
+    """One log line a request (method, path, status, milliseconds), as plain ASGI middleware:
+    Starlette's ``BaseHTTPMiddleware`` runs every request through an extra task and stream."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            logger.info("request", extra={
+                "method": scope["method"], "path": scope["path"], "status": status,
+                "ms": round((time.perf_counter() - start) * 1000, 2),
+            })  # fmt: skip
+
+
 def _start_indexer(app: FastAPI, ctx: AppContext) -> None:
     indexer = Indexer(
         ctx.chain, ctx.manifest, ctx.engine,
@@ -133,6 +164,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = ctx or AppContext.from_env()
         app.state.ctx = context
+        # Routes run in anyio's worker threads. A few suffice (SQLite and the network release the
+        # GIL while they wait); dozens only trade the GIL back and forth under load.
+        to_thread.current_default_thread_limiter().total_tokens = context.settings.api_threads
         if migrate:
             upgrade(context.engine)
         if indexer if indexer is not None else context.settings.api_embedded_indexer:
@@ -179,15 +213,7 @@ def create_app(
             {"error": "HTTPException", "message": str(exc.detail)}, status_code=exc.status_code
         )
 
-    @app.middleware("http")
-    async def log_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        logger.info("request", extra={
-            "method": request.method, "path": request.url.path, "status": response.status_code,
-            "ms": round((time.perf_counter() - start) * 1000, 2),
-        })  # fmt: skip
-        return response
+    app.add_middleware(RequestLog)
 
     routers = (
         health,

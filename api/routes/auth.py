@@ -84,6 +84,7 @@ def me(user: User) -> MePublic:
 
 
 @router.post("/logout", status_code=204, responses=ERRORS)
-def logout(user: User, db: Db) -> None:
+def logout(user: User, ctx: Ctx, db: Db) -> None:
     """End the session."""
     sign_out(db, token=user.token)
+    ctx.session_cache.drop(user.token)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Row
 
 from api import crud
 from api.crud import INT32_MAX, Address
@@ -100,7 +101,7 @@ class ProposalPublic(ProposalBase):
     created_time: int = Field(description="Block time of the proposal (unix s)")
 
 
-def _participant(row: m.Participant, roles: list[str]) -> ParticipantPublic:
+def _participant(row: m.Participant | Row[Any], roles: list[str]) -> ParticipantPublic:
     fields: dict[str, Any] = {c: getattr(row, c) for c in ParticipantPublic.model_fields if hasattr(row, c)}
     lat, lon = row.latitude_e6, row.longitude_e6
     fields |= {

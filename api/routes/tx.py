@@ -12,8 +12,11 @@ spent.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -278,8 +281,13 @@ class OutcomePublic(BaseModel):
         return cls.model_validate(outcome.to_json())
 
 
+#: Relays wait for receipts (up to ~30 s): they get threads of their own, so a burst of them
+#: does not hold up the few threads that serve reads.
+_RELAY_THREADS = anyio.CapacityLimiter(32)
+
+
 @router.post("/relay", response_model=OutcomePublic, responses={**ERRORS, **REVERTS})
-def relay(body: RelayRequest, ctx: Ctx, db: Db, user: User) -> OutcomePublic:
+async def relay(body: RelayRequest, ctx: Ctx, db: Db, user: User) -> OutcomePublic:
     """Relay a signed raw transaction for an intent of the signed-in account, once.
 
     The raw transaction must be exactly the intent's call (target, calldata, value, chain id)
@@ -289,9 +297,12 @@ def relay(body: RelayRequest, ctx: Ctx, db: Db, user: User) -> OutcomePublic:
     transaction mined and reverted is `status: "reverted"` with the decoded custom error (200:
     it is on the chain); one the node refuses before mining is 400 (or 422 for a revert) and
     the intent stays usable."""
-    outcome = relay_intent(
-        db, calls=ctx.calls, chain=ctx.chain, events=ctx.events, intent_id=body.intent_id,
-        owner=user.address, raw_transaction=body.raw_transaction,
+    outcome = await anyio.to_thread.run_sync(
+        functools.partial(
+            relay_intent, db, calls=ctx.calls, chain=ctx.chain, events=ctx.events,
+            intent_id=body.intent_id, owner=user.address, raw_transaction=body.raw_transaction,
+        ),
+        limiter=_RELAY_THREADS,
     )  # fmt: skip
     return OutcomePublic.of(outcome)
 
