@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from api.auth import SessionCache, sign_out
 from chain.accounts import dev_account
 from chain.siwe import sign_siwe
 from tests.api.conftest import ApiWorld, siwe_message
@@ -91,3 +92,44 @@ def test_health_reports_chain_database_and_indexer(world: ApiWorld) -> None:
     body = world.client.get("/health").json()
     assert body["status"] == "ok", body
     assert body["indexer"]["lag_blocks"] == 0 and body["database"]["revision"] == "0001"
+
+
+def test_session_cache_keeps_a_token_for_ttl_and_never_past_its_expiry() -> None:
+    cache = SessionCache(ttl=2.0)
+    cache.put("t1", "0xA", expires_at=1_000, now=100.0)
+    assert cache.get("t1", now=101.9) == "0xA"
+    assert cache.get("t1", now=102.0) is None  # ttl over: read the session table again
+    cache.put("t2", "0xB", expires_at=101, now=100.0)
+    assert cache.get("t2", now=100.5) == "0xB"
+    assert cache.get("t2", now=101.0) is None  # the session itself expired first
+    cache.drop("t1")
+    assert cache.get("t1", now=100.5) is None
+
+
+def test_session_cache_is_off_with_zero_ttl() -> None:
+    cache = SessionCache(ttl=0)
+    cache.put("t", "0xA", expires_at=10**12)
+    assert cache.get("t") is None
+
+
+def test_session_cache_forgets_old_entries_when_full() -> None:
+    cache = SessionCache(ttl=5.0, max_entries=3)
+    for i in range(3):
+        cache.put(f"old{i}", "0xA", expires_at=10**12, now=0.0)
+    cache.put("new", "0xB", expires_at=10**12, now=10.0)  # the three old ones have expired
+    assert cache.get("new", now=10.0) == "0xB"
+    assert all(cache.get(f"old{i}", now=1.0) is None for i in range(3))
+
+
+def test_signed_out_elsewhere_is_refused_once_the_cache_entry_lapses(world: ApiWorld) -> None:
+    """A sign-out through another API process reaches this one within the cache's ttl."""
+    headers = world.sign_in(ENTERPRISES[2])
+    token = headers["Authorization"].removeprefix("Bearer ")
+    assert world.client.get("/auth/me", headers=headers).status_code == 200  # now cached
+    with world.ctx.sessions() as db:  # what /auth/logout does in the other process
+        sign_out(db, token=token)
+        db.commit()
+    assert world.ctx.session_cache.get(token) is not None
+    world.ctx.session_cache.drop(token)  # as the ttl running out does
+    response = world.client.get("/auth/me", headers=headers)
+    assert response.status_code == 401 and "signed-out" in response.json()["message"]
