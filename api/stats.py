@@ -251,16 +251,41 @@ def plan_segments(
     return _cover(start, end, grains, metric)
 
 
-def _segment_clause(segment: Segment, unindexed: bool = False) -> ColumnElement[bool]:
-    """The segment's rows; ``unindexed``: compare an expression of the period (no index seeks it)."""
-    r = m.StatRollup
-    period: Any = r.period.concat("") if unindexed else r.period
-    parts: list[ColumnElement[bool]] = [r.grain == segment.grain]
+def _segment_clause(segment: Segment, table: Table, unindexed: bool = False) -> ColumnElement[bool]:
+    """The segment's rows of ``table``; ``unindexed``: compare an expression of the period (no
+    index seeks it)."""
+    c = table.c
+    period: Any = c.period.concat("") if unindexed else c.period
+    parts: list[ColumnElement[bool]] = [c.grain == segment.grain]
     if segment.low is not None:
         parts.append(period >= segment.low)
     if segment.high is not None:
         parts.append(period <= segment.high)
     return and_(*parts)
+
+
+def totals_dimension(
+    keys: Sequence[str],
+    *,
+    pollutant: int | None,
+    region_code: int | None,
+    industry_code: str | None,
+    enterprises: Sequence[str] | None,
+) -> str | None:
+    """The ``stat_totals`` dimension that answers a query exactly, or None (per-enterprise
+    rollups): totals carry one of region, industry or enterprise, so a query that groups or
+    filters by two of them, or names enterprises, reads the rollups."""
+    if enterprises is not None:
+        return None
+    groups = set(keys) - {"time"}
+    if "enterprise" in groups:
+        plain = groups == {"enterprise"} and region_code is None and industry_code is None
+        return "enterprise" if plain and pollutant is None else None
+    if groups <= {"region"} and industry_code is None:
+        return "region" if groups or region_code is not None else "all"
+    if groups <= {"industry"} and region_code is None:
+        return "industry"
+    return None
 
 
 # --------------------------------------------------------------------------- filters
@@ -355,13 +380,24 @@ def query_stats(
     segments = plan_segments(
         metric=metric, grain=grain, by_time="time" in keys, from_period=from_period, to_period=to_period
     )
-    r = m.StatRollup
+    dim = totals_dimension(
+        keys,
+        pollutant=pollutant,
+        region_code=region_code,
+        industry_code=industry_code,
+        enterprises=enterprises,
+    )
+    table = cast(Table, (m.StatRollup if dim is None else m.StatTotal).__table__)
+    r = table.c
     common: list[ColumnElement[bool]] = []
     if metric == "compliance_rate":
         common.append(r.metric.in_(("obligations", "compliant")))
     else:
         common.append(r.metric == metric)
-    if pollutant is not None:
+    if dim is not None:
+        # the dimension's rows, of one pollutant or of all pollutants (-1): a few thousand at most
+        common += [r.dim == dim, r.pollutant == (m.ALL_POLLUTANTS if pollutant is None else pollutant)]
+    elif pollutant is not None:
         common.append(r.pollutant == pollutant)
     else:
         common.append(r.pollutant.in_(pollutants_in_use(db)))
@@ -383,12 +419,14 @@ def query_stats(
     # With a region or industry range, SQLite (no histograms without STAT4) prefers the primary
     # key's period range, which reads every enterprise's rows of the window (1.5 s on 1M rows):
     # comparing ``period || ''`` keeps the period out of index choice, so the region / industry
-    # index seeks the range and filters periods inside it (a few ms).
-    src: Any = cast(Table, r.__table__)
-    where: list[ColumnElement[bool]] = [_segment_clause(segments[0], ranged), *common]
+    # index seeks the range and filters periods inside it (a few ms). The totals are small and
+    # clustered on (grain, metric, dim, pollutant, period): the period range is the right seek.
+    ranged = ranged and dim is None
+    src: Any = table
+    where: list[ColumnElement[bool]] = [_segment_clause(segments[0], table, ranged), *common]
     if len(segments) > 1:
         needed = (r.period, r.region_code, r.industry_code, r.enterprise, r.metric, r.value, r.count)
-        parts = [select(*needed).where(_segment_clause(s, ranged), *common) for s in segments]
+        parts = [select(*needed).where(_segment_clause(s, table, ranged), *common) for s in segments]
         src, where = union_all(*parts).subquery("pieces"), []
     c = src.c
     columns: dict[str, Any] = {

@@ -220,6 +220,7 @@ class Transfer(Base):
         Index("ix_transfers_sender", "sender", "block_time"),
         Index("ix_transfers_recipient", "recipient", "block_time"),
         Index("ix_transfers_token", "token_id", "block_time"),
+        Index("ix_transfers_block", "block_number"),  # a day's movements (settlement)
     )
 
 
@@ -442,6 +443,41 @@ class StatRollup(Base):
         Index("ix_stat_rollups_industry", "grain", "metric", "pollutant", "industry_code", "period"),
         Index("ix_stat_rollups_enterprise", "enterprise", "grain", "metric", "period"),
     )
+
+
+#: ``StatTotal.dim`` values and ``StatTotal.pollutant`` for "every pollutant".
+TOTAL_DIMS = ("all", "region", "industry", "enterprise")
+ALL_POLLUTANTS = -1
+
+
+class StatTotal(Base):
+    """The rollups summed once more, for the statistics queries that would otherwise add up
+    every enterprise's rows: per period over all enterprises (``dim`` ``all``), per region code
+    (``region``), per industry code (``industry``) and per enterprise over all pollutants
+    (``enterprise``, pollutant -1). Each dimension also has pollutant -1 rows (all pollutants).
+    The indexer keeps it with the rollups in the same transaction; like them it is part of the
+    read model, not a cache.
+
+    ``key`` is the group (``''``, the six-digit region code, the industry code or the address);
+    ``region_code`` / ``industry_code`` / ``enterprise`` repeat it, typed, for the dimension's
+    rows and are NULL otherwise, so queries read either table through the same column names.
+    On SQLite the table is clustered on its primary key (``WITHOUT ROWID``): a range of it is
+    read without a lookup per row.
+    """
+
+    __tablename__ = "stat_totals"
+    grain: Mapped[str] = mapped_column(String(5), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(24), primary_key=True)
+    dim: Mapped[str] = mapped_column(String(10), primary_key=True)
+    pollutant: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    key: Mapped[str] = mapped_column(String(42), primary_key=True)
+    region_code: Mapped[int | None] = mapped_column(Integer)
+    industry_code: Mapped[str | None] = mapped_column(String(8))
+    enterprise: Mapped[str | None] = mapped_column(Address)
+    value: Mapped[float] = mapped_column(Float)
+    count: Mapped[int]
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 # ---------------------------------------------------------------------- API state

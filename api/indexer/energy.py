@@ -18,6 +18,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select
 
 from api.db import models as m
+from api.db.totals import rebuild_totals
 from chain.production import COAL_EQUIVALENT, MonthlyEnergy, load_monthly_energy
 
 logger = logging.getLogger(__name__)
@@ -132,6 +133,8 @@ def import_energy(
             )
             conn.execute(insert(r), month_rows)
         years = _recompute_years(conn, {(x["enterprise"], x["period"][:4]) for x in month_rows}, by_address)
+        months = {x["period"] for x in month_rows}
+        rebuild_totals(conn, metric=METRIC, periods=months | {p[:4] for p in months})
     result = EnergyImport(
         rows=len(rows),
         imported=len(month_rows),

@@ -7,19 +7,19 @@ key. Rare events (auctions, notices, governance) update their row directly.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from eth_utils import keccak
-from sqlalchemy import JSON, Connection, Table, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, delete, insert, select, update
 
 from api.db import models as m
+from api.db.bulk import bulk_insert, upsert
+from api.db.totals import TOTAL_KEY, derive_totals
 from api.errors import ReadModelError
 from chain.allowance import POLLUTANTS, Kind, decode_id
 from chain.events import ZERO_ADDRESS, DecodedEvent
@@ -80,79 +80,6 @@ class _Periods:
             found = (date.strftime("%Y-%m-%d"), date.strftime("%Y-%m"), date.strftime("%Y"))
             self._days[day] = found
         return found
-
-
-def _bulk_insert(conn: Connection, model: type[m.Base], rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many rows: ``COPY`` on PostgreSQL (an ``executemany`` there sends one statement a
-    row), ``executemany`` on SQLite (already one prepared statement for all)."""
-    if not rows:
-        return
-    table = cast(Table, model.__table__)
-    if conn.dialect.name != "postgresql":
-        conn.execute(insert(table), list(rows))
-        return
-    _copy(conn.connection.dbapi_connection.cursor(), table, table.name, rows)  # type: ignore[union-attr]
-
-
-def _copy(cursor: Any, table: Table, target: str, rows: Sequence[dict[str, Any]]) -> list[str]:
-    """``COPY`` ``rows`` (shaped as ``table``'s) into ``target``; returns the columns written."""
-    columns = [c.name for c in table.columns if c.name in rows[0]]
-    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    with cursor.copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])
-    return columns
-
-
-def _copy_upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str],
-                 add: Sequence[str], replace: Sequence[str]) -> None:  # fmt: skip
-    """PostgreSQL upsert of many rows: ``COPY`` into a temporary table, then one
-    ``INSERT .. SELECT .. ON CONFLICT`` (a multi-row VALUES statement costs more to build and
-    parse than the upsert itself)."""
-    temp = f"tmp_{table.name}"
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} (LIKE {table.name} INCLUDING DEFAULTS) "
-                   "ON COMMIT DELETE ROWS")  # fmt: skip
-    columns = _copy(cursor, table, temp, rows)
-    sets = [f"{c} = {table.name}.{c} + EXCLUDED.{c}" for c in add] + [f"{c} = EXCLUDED.{c}" for c in replace]
-    action = f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING"
-    names = ", ".join(columns)
-    cursor.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {temp} "
-                   f"ON CONFLICT ({', '.join(keys)}) {action}")  # fmt: skip
-    cursor.execute(f"DELETE FROM {temp}")
-
-
-def _upsert(
-    conn: Connection,
-    model: type[m.Base],
-    rows: Sequence[dict[str, Any]],
-    keys: Sequence[str],
-    add: Sequence[str] = (),
-    replace: Sequence[str] = (),
-) -> None:
-    """Insert ``rows`` into ``model``'s table; on a key conflict add the ``add`` columns to the
-    stored ones and overwrite the ``replace`` columns."""
-    if not rows:
-        return
-    table = cast(Table, model.__table__)
-    dialect = conn.dialect.name
-    if dialect == "postgresql" and len(rows) > 20:
-        _copy_upsert(conn, table, rows, keys, add, replace)
-        return
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table)
-    else:  # pragma: no cover - other databases are not supported
-        raise ReadModelError(f"unsupported database {dialect}")
-    excluded = stmt.excluded
-    values = {c: table.c[c] + excluded[c] for c in add} | {c: excluded[c] for c in replace}
-    if values:
-        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=values)
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-    conn.execute(stmt, list(rows))
 
 
 class Projector:
@@ -247,7 +174,7 @@ class Projector:
             }
             for e in events
         ]
-        _bulk_insert(conn, m.Event, rows)
+        bulk_insert(conn, m.Event, rows)
         parties: list[dict[str, Any]] = []
         for event in events:
             event_id = m.event_id(event.block_number, event.log_index)
@@ -262,7 +189,7 @@ class Projector:
                     }
                 )
             self._project(conn, event, event_id)
-        _bulk_insert(conn, m.EventParty, parties)
+        bulk_insert(conn, m.EventParty, parties)
         self._flush(conn)
 
     def _token_of(self, event: DecodedEvent) -> int | None:
@@ -304,10 +231,10 @@ class Projector:
                 handler(conn, event)
 
     def _flush(self, conn: Connection) -> None:
-        _bulk_insert(conn, m.Transfer, self._transfers)
-        _bulk_insert(conn, m.Batch, self._batches)
+        bulk_insert(conn, m.Transfer, self._transfers)
+        bulk_insert(conn, m.Batch, self._batches)
         holdings = [{"account": a, "token_id": t, "balance": d} for (a, t), d in self._holdings.items() if d]
-        _upsert(conn, m.Holding, holdings, ("account", "token_id"), add=("balance",))
+        upsert(conn, m.Holding, holdings, ("account", "token_id"), add=("balance",))
         rollups = [
             {
                 "grain": g,
@@ -322,13 +249,14 @@ class Projector:
             }
             for (g, metric, p, period, who), v in self._rollups.items()
         ]
-        _upsert(
+        upsert(
             conn,
             m.StatRollup,
             rollups,
             ("grain", "metric", "pollutant", "period", "enterprise"),
             add=("value", "count"),
         )
+        upsert(conn, m.StatTotal, derive_totals(self._rollups), TOTAL_KEY, add=("value", "count"))
         self._reset_page()
 
     def _load(self, conn: Connection) -> None:
@@ -434,13 +362,13 @@ class Projector:
 
     def _role_granted(self, conn: Connection, e: DecodedEvent) -> None:
         role = ROLE_NAMES.get(e.args["role"], e.args["role"][:32])
-        _upsert(
+        upsert(
             conn,
             m.Role,
             [{"account": e.args["account"], "role": role, "granted_block": e.block_number}],
             ("account", "role"),
         )
-        _upsert(
+        upsert(
             conn,
             m.Participant,
             [{"address": e.args["account"], "suspended": False, "updated_block": e.block_number}],
@@ -470,7 +398,7 @@ class Projector:
             "registered_time": e.block_time,
         }
         row = {"address": e.args["account"], "suspended": False, **values}
-        _upsert(conn, m.Participant, [row], ("address",), replace=tuple(values))
+        upsert(conn, m.Participant, [row], ("address",), replace=tuple(values))
 
     def _enterprise_updated(self, conn: Connection, e: DecodedEvent) -> None:
         conn.execute(
@@ -501,7 +429,7 @@ class Projector:
             "bound": True,
             "updated_block": e.block_number,
         }
-        _upsert(
+        upsert(
             conn,
             m.Device,
             [row],
@@ -557,7 +485,7 @@ class Projector:
             "issued": 0,
             "retired": 0,
         }
-        _upsert(conn, m.Token, [row], ("token_id",))
+        upsert(conn, m.Token, [row], ("token_id",))
 
     def _token_add(self, conn: Connection, token_id: int, column: str, amount: int) -> None:
         self._token_row(conn, token_id)
@@ -606,7 +534,7 @@ class Projector:
             "balance": 0,
             "frozen_reason": e.args["reasonCode"],
         }
-        _upsert(conn, m.Holding, [row], ("account", "token_id"), replace=("frozen_reason",))
+        upsert(conn, m.Holding, [row], ("account", "token_id"), replace=("frozen_reason",))
 
     def _released(self, conn: Connection, e: DecodedEvent) -> None:
         conn.execute(
@@ -662,7 +590,7 @@ class Projector:
             "committed_time": e.block_time,
             "revealed": False,
         }
-        _upsert(
+        upsert(
             conn,
             m.Bid,
             [row],
@@ -771,7 +699,7 @@ class Projector:
             "fine_per_tonne": _int64(a["finePerTonne"], "fine"),
             "no_report_fine": _int64(a["noReportFine"], "fine"),
         }
-        _upsert(
+        upsert(
             conn,
             m.ComplianceYear,
             [row],
@@ -798,7 +726,7 @@ class Projector:
             "ack_deadline": a["ackDeadline"],
             "issued_time": e.block_time,
         }
-        _upsert(
+        upsert(
             conn,
             m.Notice,
             [row],

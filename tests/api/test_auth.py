@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from api.auth import SessionCache, sign_out
+from api.db.migrate import head_revision
 from chain.accounts import dev_account
 from chain.siwe import sign_siwe
 from tests.api.conftest import ApiWorld, siwe_message
@@ -91,7 +92,7 @@ def test_health_reports_chain_database_and_indexer(world: ApiWorld) -> None:
     world.index()
     body = world.client.get("/health").json()
     assert body["status"] == "ok", body
-    assert body["indexer"]["lag_blocks"] == 0 and body["database"]["revision"] == "0001"
+    assert body["indexer"]["lag_blocks"] == 0 and body["database"]["revision"] == head_revision() == "0002"
 
 
 def test_session_cache_keeps_a_token_for_ttl_and_never_past_its_expiry() -> None:

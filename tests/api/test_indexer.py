@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from api.db import models as m
 from api.db.migrate import upgrade
 from api.db.session import make_engine
+from api.db.totals import rebuild_totals
 from api.indexer.run import Indexer
 from chain.errors import IndexerError
 from tests.conftest import Consortium
@@ -24,6 +25,25 @@ def _indexer(c: Consortium, url: str, **kwargs: int) -> Indexer:
     engine = make_engine(url)
     upgrade(engine)
     return Indexer(c.chain, c.manifest, engine, **kwargs)
+
+
+def assert_totals_match_rollups(indexer: Indexer) -> None:
+    """The totals the indexer kept page by page equal the totals rebuilt from its rollups."""
+
+    def read(conn: Any) -> dict[tuple[Any, ...], tuple[float, int]]:
+        t = m.StatTotal
+        rows = conn.execute(select(t.grain, t.metric, t.dim, t.pollutant, t.period, t.key, t.value, t.count))
+        return {tuple(r[:6]): (r[6], r[7]) for r in rows}
+
+    with indexer.engine.connect() as conn:
+        kept = read(conn)
+        rebuild_totals(conn)
+        rebuilt = read(conn)
+        conn.rollback()
+    assert kept, "no totals kept"
+    assert kept.keys() == rebuilt.keys()
+    for key, (value, count) in rebuilt.items():
+        assert kept[key] == (pytest.approx(value), count), key
 
 
 def test_indexer_holdings_equal_chain_balances_after_backfill(fresh: Consortium, database_url: str) -> None:
@@ -44,6 +64,7 @@ def test_indexer_holdings_equal_chain_balances_after_backfill(fresh: Consortium,
     assert notices == 3
     status = indexer.status()
     assert status.lag == 0 and status.events == indexed
+    assert_totals_match_rollups(indexer)
 
 
 def _counts(indexer: Indexer) -> tuple[int, int, dict[tuple[str, int], int]]:
@@ -143,5 +164,6 @@ def test_indexer_conserves_allowances_and_cash_for_any_transfers(
                 assert held.get((e.address, token_id), 0) == consortium.allowance.balance(e.address, token_id)
         cash_total = sum(v for (_, t), v in held.items() if t == 0)
         assert cash_total == sum(consortium.cash.balance(e.address) for e in ENTERPRISES)
+        assert_totals_match_rollups(indexer)
     finally:
         consortium.revert(snapshot)
