@@ -15,13 +15,14 @@ Scoping, in one place:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
-from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from api.db import models as m
@@ -50,6 +51,7 @@ OUTCOME_LETTERS = {1: "A", 2: "B", 3: "C"}
 OUTCOME_CODES = {letter: code for code, letter in OUTCOME_LETTERS.items()}
 
 
+@functools.lru_cache(maxsize=65_536)
 def normalize_address(value: str) -> str:
     """The checksummed form of a ``0x`` + 40 hex address (the zero address is allowed: mints
     come from it and burns go to it).
@@ -241,17 +243,28 @@ def list_participants(
     return paginate(db, stmt, paging)
 
 
-def get_participant(db: Session, *, address: str) -> Row[Any]:
-    """One participant (a row with the ``participants`` columns as attributes).
+def get_participant(db: Session, *, address: str) -> tuple[Row[Any], list[str]]:
+    """One participant (a row with the ``participants`` columns as attributes) and its roles
+    (sorted), in one statement.
 
     Raises:
         NotFoundError: no participant has this address.
     """
-    t = m.Participant.__table__
-    row = db.connection().execute(select(t).where(t.c.address == address)).first()
-    if row is None:
+    rows = db.connection().execute(_PARTICIPANT_WITH_ROLES, {"address": address}).all()
+    if not rows:
         raise NotFoundError(f"participant {address} does not exist")
-    return row
+    return rows[0], [r.role for r in rows if r.role is not None]
+
+
+_participants = m.Participant.__table__
+_roles = m.Role.__table__
+#: Built once: this runs on every ``GET /participants/{address}``.
+_PARTICIPANT_WITH_ROLES = (
+    select(_participants, _roles.c.role)
+    .outerjoin(_roles, _roles.c.account == _participants.c.address)
+    .where(_participants.c.address == bindparam("address"))
+    .order_by(_roles.c.role)
+)
 
 
 def roles_of(db: Session, *, accounts: Sequence[str]) -> dict[str, list[str]]:

@@ -143,8 +143,8 @@ def get_participant(
     address: Annotated[Address, Path(description="Account address (0x + 40 hex)")], _user: User, db: Db
 ) -> ParticipantPublic:
     """One participant."""
-    row = crud.get_participant(db, address=address)
-    return _participant(row, crud.roles_of(db, accounts=[row.address])[row.address])
+    row, roles = crud.get_participant(db, address=address)
+    return _participant(row, roles)
 
 
 @router.get("/devices", response_model=Page[DevicePublic], responses=ERRORS)
