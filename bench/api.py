@@ -13,7 +13,9 @@
    through the API (in-process client, a regulator's session), p50 and p95 per database. The
    same queries on a read model of 50,000 events run first as the baseline of this run.
 3. Requests/s of a read endpoint (``GET /participants/{address}`` with a session) served by uvicorn with two
-   workers, under wrk (Debian package) or, without it, a Python load generator.
+   workers, under wrk (Debian package) or, without it, a Python load generator. Baseline of the same
+   run (``read_rps_floor``): the same server answering a path no route matches (404 from the
+   router: no session, no database), the most this stack serves on this machine.
 
 Run: python bench/api.py [--events 100000] [--rows 1000000] [--quick]   (last line: JSON)
 PostgreSQL: ETS_TEST_POSTGRES_URL, else scripts/postgres starts a throwaway server.
@@ -337,8 +339,11 @@ def time_queries(
 # ---------------------------------------------------------------------- 3. requests/s
 
 
-def read_rps(suite: LocalSuite, manifest: Path, url: str, path: str, seconds: int = 10) -> tuple[float, str]:
-    """Requests/s of ``GET path`` (signed in) on uvicorn (two workers) under a local load generator."""
+def read_rps(
+    suite: LocalSuite, manifest: Path, url: str, paths: list[str], seconds: int = 10
+) -> tuple[list[float], str]:
+    """Requests/s of ``GET path`` (signed in) for each of ``paths``, on uvicorn (two workers) under
+    a local load generator; the first path must answer 200, the others may answer anything."""
     import httpx
 
     port = 18_000 + random.randrange(1000)
@@ -381,11 +386,15 @@ def read_rps(suite: LocalSuite, manifest: Path, url: str, path: str, seconds: in
                 time.sleep(0.1)
         with httpx.Client(base_url=base) as client:
             token = wallet_sign_in(client.post, suite.regulator)
-        check = httpx.get(base + path, headers={"Authorization": f"Bearer {token}"})
+        check = httpx.get(base + paths[0], headers={"Authorization": f"Bearer {token}"})
         if check.status_code != 200:
-            raise RuntimeError(f"{path}: {check.status_code} {check.text[:300]}")
+            raise RuntimeError(f"{paths[0]}: {check.status_code} {check.text[:300]}")
         wrk = shutil.which("wrk")
-        if wrk:
+        rates: list[float] = []
+        for i, path in enumerate(paths):
+            if not wrk:
+                rates.append(python_load(base + path, token, seconds, ok_only=i == 0))
+                continue
             result = subprocess.run(
                 [wrk, "-t2", "-c32", f"-d{seconds}s", "-H", f"Authorization: Bearer {token}", base + path],
                 capture_output=True,
@@ -394,16 +403,16 @@ def read_rps(suite: LocalSuite, manifest: Path, url: str, path: str, seconds: in
             )
             found = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
             non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
-            if found is None or non2xx is not None:
+            if found is None or (i == 0 and non2xx is not None):
                 raise RuntimeError(f"wrk: {result.stdout}")
-            return float(found.group(1)), "wrk -t2 -c32"
-        return python_load(base + path, token, seconds), "python threads"
+            rates.append(float(found.group(1)))
+        return rates, "wrk -t2 -c32" if wrk else "python threads"
     finally:
         server.terminate()
         server.wait(10)
 
 
-def python_load(url: str, token: str, seconds: int, threads: int = 8) -> float:
+def python_load(url: str, token: str, seconds: int, threads: int = 8, ok_only: bool = True) -> float:
     import httpx
 
     done = [0]
@@ -413,7 +422,9 @@ def python_load(url: str, token: str, seconds: int, threads: int = 8) -> float:
     def worker() -> None:
         with httpx.Client(headers={"Authorization": f"Bearer {token}"}) as client:
             while time.perf_counter() < stop:
-                client.get(url).raise_for_status()
+                response = client.get(url)
+                if ok_only:
+                    response.raise_for_status()
                 with lock:
                     done[0] += 1
 
@@ -460,10 +471,14 @@ def main(events: int, rows: int, samples: int) -> dict[str, Any]:
                     synthetic = fill(url, size, progress)
                     timed = time_queries(suite, url, synthetic, samples)
                     if kind == "sqlite" and not suffix:
-                        rps, generator = read_rps(
-                            suite, tmp / "deployment.json", url, f"/participants/{synthetic.accounts[0]}"
+                        (rps, floor), generator = read_rps(
+                            suite,
+                            tmp / "deployment.json",
+                            url,
+                            [f"/participants/{synthetic.accounts[0]}", "/no-such-route"],
                         )
                         figures["read_rps"], figures["load_generator"] = round(rps), generator
+                        figures["read_rps_floor"] = round(floor)
                 for name in ("audit", "stats"):
                     for p in ("p50", "p95"):
                         figures[f"{name}_query_{p}_ms{suffix}"] = figures.get(
