@@ -30,6 +30,7 @@ class ApiSettings(BaseSettings):
         api_threads: worker threads per API process that run routes (blocking database and
             chain calls; relays, which wait for receipts, have 32 of their own).
         api_embedded_indexer: run the indexer in the API process.
+        api_json_logs: processes built by ``api.main:app_from_env`` log JSON lines to stderr.
         api_cors_origins: origins allowed to call the API from a browser (comma list).
         indexer_confirmations: blocks an event must be buried under before it is indexed.
         indexer_page_blocks: blocks fetched per ``eth_getLogs``.
@@ -50,6 +51,7 @@ class ApiSettings(BaseSettings):
     api_intent_minutes: int = 30
     api_threads: int = Field(default=4, ge=1, le=256)
     api_embedded_indexer: bool = True
+    api_json_logs: bool = False
     api_cors_origins: str = ""
     indexer_confirmations: int = 0
     indexer_page_blocks: int = 2_000

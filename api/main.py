@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.config import ApiSettings
 from api.context import AppContext
 from api.dashboard import mount_dashboard
 from api.db.migrate import upgrade
@@ -31,6 +32,7 @@ from api.errors import (
     ReadModelError,
 )
 from api.indexer.run import Indexer
+from api.logs import configure as configure_logs
 from api.routes import (
     attestations,
     auctions,
@@ -235,5 +237,8 @@ def create_app(
 
 
 def app_from_env() -> FastAPI:
-    """The application configured from the environment (``uvicorn api.main:app_from_env --factory``)."""
+    """The application configured from the environment (``uvicorn api.main:app_from_env --factory``);
+    with ``ETS_API_JSON_LOGS=1`` (as ``ets api --workers N`` sets) each process logs JSON lines."""
+    if ApiSettings.load().api_json_logs:
+        configure_logs()
     return create_app()

@@ -353,9 +353,11 @@ def read_rps(
         ETS_MANIFEST=str(manifest),  # type: ignore[attr-defined]
         ETS_DATABASE_URL=url,
         ETS_API_EMBEDDED_INDEXER="0",
+        ETS_API_JSON_LOGS="1",  # a JSON request log line a request, as `ets api --workers 2` serves
         ETS_API_DOMAIN=f"127.0.0.1:{port}",
         ETS_DEMO="1",
     )
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below; read on failure
     server = subprocess.Popen(
         [
             sys.executable,
@@ -374,7 +376,7 @@ def read_rps(
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -407,9 +409,14 @@ def read_rps(
                 raise RuntimeError(f"wrk: {result.stdout}")
             rates.append(float(found.group(1)))
         return rates, "wrk -t2 -c32" if wrk else "python threads"
+    except Exception:
+        log.seek(0)
+        print(log.read()[-3000:].decode(errors="replace"), file=sys.stderr)
+        raise
     finally:
         server.terminate()
         server.wait(10)
+        log.close()
 
 
 def python_load(url: str, token: str, seconds: int, threads: int = 8, ok_only: bool = True) -> float:

@@ -54,15 +54,27 @@ def api(
     host: Annotated[str | None, typer.Option(help="Address to bind (default ETS_API_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default ETS_API_PORT).")] = None,
     indexer: Annotated[bool, typer.Option(help="Run the indexer inside the API process.")] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes (one per core; more than one: run `ets index run "
+            "--follow` beside them, the workers do not index).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) with JSON logs; the read model is migrated first."""
-    cli_errors(_serve)(host, port, indexer)
+    cli_errors(_serve)(host, port, indexer, workers)
 
 
-def _serve(host: str | None, port: int | None, indexer: bool) -> None:
+def _serve(host: str | None, port: int | None, indexer: bool, workers: int) -> None:
+    import os
+
     import uvicorn
 
     from api.context import AppContext
+    from api.db.migrate import upgrade
     from api.logs import configure
     from api.main import create_app
 
@@ -74,8 +86,22 @@ def _serve(host: str | None, port: int | None, indexer: bool) -> None:
         settings.api_port = port
     ctx = AppContext.from_env(settings, _settings())
     console.print(f"ETS Chain API on http://{settings.api_host}:{settings.api_port} (docs at /docs)")
-    uvicorn.run(create_app(ctx, indexer=indexer), host=settings.api_host, port=settings.api_port,
-                log_config=None, access_log=False)  # fmt: skip
+    if workers == 1:
+        uvicorn.run(create_app(ctx, indexer=indexer), host=settings.api_host, port=settings.api_port,
+                    log_config=None, access_log=False)  # fmt: skip
+        return
+    # several processes: each builds its app from the environment; the schema is migrated here,
+    # once, and the indexer runs as its own process (`ets index run --follow`)
+    upgrade(ctx.engine)
+    ctx.engine.dispose()
+    if indexer:
+        console.print("[yellow]--workers > 1: the workers do not index; run `ets index run --follow`[/]")
+    os.environ["ETS_API_EMBEDDED_INDEXER"] = "0"
+    os.environ["ETS_API_JSON_LOGS"] = "1"
+    if settings.api_domain is None:
+        os.environ["ETS_API_DOMAIN"] = f"{settings.api_host}:{settings.api_port}"
+    uvicorn.run("api.main:app_from_env", factory=True, workers=workers, host=settings.api_host,
+                port=settings.api_port, log_config=None, access_log=False)  # fmt: skip
 
 
 @index_app.command("migrate")
