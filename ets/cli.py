@@ -399,6 +399,11 @@ def demo(port: Annotated[int, typer.Option(help="RPC port of the demo node.")] =
     for name, path in report.files.items():
         console.print(f"{name:12s} {path}")
     _demo_api(settings)
+    from ets.network_cli import demo_network
+    from ets.settle_cli import demo_settlement
+
+    demo_settlement(settings)
+    demo_network(settings)
     console.print(f"RPC URL:  {report.node.url} (chain id {report.node.chain_id})")
     console.print(f"Manifest: {report.manifest_path}")
     console.print(f"Node log: {report.node.log}; stop with `ets node down`")

@@ -321,3 +321,49 @@ def settlement_runner(ctx: _Context | None = None, anchor: Any = None) -> Callab
             return run_settlement(built, day, anchor)
 
     return run
+
+
+def demo_settlement(settings: Any) -> None:
+    """``ets demo``'s settlement step (:func:`settlement.demo.run_settlement_demo`), printed: what
+    it did, the day's totals per movement type and the report's files."""
+    from rich.table import Table
+
+    from settlement.demo import run_settlement_demo
+
+    demo = run_settlement_demo(settings, say=lambda text: console.print(f"[dim]{text}[/]"))
+    result = demo.result
+    bounds = result.settlement.bounds
+    for step in demo.steps:
+        console.print(f"[green]✓[/] settlement: {step}")
+    from chain.accounts import demo_account
+
+    sent = f", tx {result.tx_hash[:12]}…" if result.tx_hash else ""
+    signer = (
+        f"the exchange ({demo.signer})" if demo.signer == demo_account("exchange").address else demo.signer
+    )
+    console.print(
+        f"[green]✓[/] settlement of trading day {demo.day} "
+        f"(blocks {bounds.first_block}–{bounds.last_block}): "
+        f"{len(result.settlement.accounts):,} accounts, {result.settlement.movements:,} movements; "
+        f"bank statement {demo.bank_lines} lines ({demo.bank_file.name}); reconciled with the chain, "
+        f"the read model and the bank: {'balanced' if result.balanced else 'NOT balanced'}"
+    )
+    console.print(
+        f"[green]✓[/] report hash 0x{result.bundle.report_hash.hex()[:16]}… anchored on SettlementReports "
+        f"({result.anchored}{sent}), signed by {signer}; files and hash verified against the chain: "
+        f"{'yes' if demo.verified else '[red]NO[/]'}"
+    )
+    table = Table(
+        "movement", "legs", "allowances (t)", "cash (CNY)", title=f"Settlement {demo.day} by movement type"
+    )
+    for total in demo.totals:
+        table.add_row(
+            total.movement,
+            f"{total.legs:,}",
+            f"{total.allowances:,}" if total.allowances else "",
+            f"{total.cash / 100:,.2f}" if total.cash else "",
+        )
+    console.print(table)
+    for path in demo.files:
+        console.print(f"settlement report {path}")
+    console.print(f"bank statement    {demo.bank_file}")

@@ -1,4 +1,5 @@
-"""``ets alarms``: the compliance alarm scheduler and its stored alarms."""
+"""``ets alarms``: the compliance alarm scheduler (and, when configured, the end-of-day settlement
+beside it) and its stored alarms."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from scheduler.alarms import Alarm
     from scheduler.compliance import ComplianceAlarms, ScanReport
+    from scheduler.service import SettlementJob
 
 alarms_app = typer.Typer(help="Compliance alarms and reminders (scheduler).", no_args_is_help=True)
 
@@ -35,6 +37,28 @@ def _alarms() -> ComplianceAlarms:
     return ComplianceAlarms.from_settings(
         client, settings, chain_settings.state_dir, confirmations=chain_settings.confirmations
     )
+
+
+def settlement_job() -> SettlementJob | None:
+    """The settlement job for the service when ``ETS_SETTLE_SCHEDULE=1`` or ``ETS_SETTLE_KEYSTORE``
+    is set (None otherwise): runs as ``ets settle`` would, against the read model
+    (``ETS_DATABASE_URL``) and the chain, anchoring with the settlement keystore (else the
+    service account) unless ``ETS_SETTLE_PUBLISH=0``.
+
+    Raises:
+        SettlementError: invalid ``ETS_SETTLE_*`` settings.
+        ConfigError: publishing without a key, or a keystore that does not open.
+    """
+    from scheduler.service import SettlementJob
+    from settlement.config import SettlementSettings
+
+    if not SettlementSettings.load().scheduled:
+        return None
+    from ets.settle_cli import _anchor, _context, settlement_runner
+
+    ctx = _context()
+    anchor = _anchor(ctx, None, ctx.settings.keystore)  # the key is opened now, not at the close
+    return SettlementJob(settlement_runner(ctx, anchor), ctx.settings.calendar(), ctx.settings.margin_minutes)
 
 
 def _deliveries(alarm: Alarm) -> str:
@@ -70,11 +94,14 @@ def alarms_run(
         float | None, typer.Option(help="Seconds between scans (default: ETS_SCHEDULER_INTERVAL_SECONDS).")
     ] = None,
 ) -> None:
-    """Raise and deliver compliance alarms every interval until interrupted (Ctrl-C, SIGTERM)."""
+    """Raise and deliver compliance alarms every interval until interrupted (Ctrl-C, SIGTERM); with
+    ``ETS_SETTLE_SCHEDULE=1`` or ``ETS_SETTLE_KEYSTORE``, also settle each trading day after its
+    close (``ets settle``'s run, at the close + ``ETS_SETTLE_MARGIN_MINUTES``)."""
     import signal
 
     from scheduler.config import SchedulerSettings
     from scheduler.service import blocking, stop
+    from settlement.schedule import JOB_ID
 
     alarms = _alarms()
     try:
@@ -82,9 +109,12 @@ def alarms_run(
             _print_report(alarms.scan())
             return
         seconds = interval or SchedulerSettings.load().interval_seconds
-        scheduler = blocking(alarms, seconds)
+        scheduler = blocking(alarms, seconds, settlement_job())
         signal.signal(signal.SIGTERM, lambda *_: stop(scheduler, wait=False))
         err_console.print(f"compliance alarm scheduler: a scan every {seconds:g} s; Ctrl-C stops it")
+        job = scheduler.get_job(JOB_ID)
+        if job is not None:
+            err_console.print(f"end-of-day settlement: {job.trigger} ({job.trigger.timezone})")
         try:
             scheduler.start()
         except KeyboardInterrupt:

@@ -1,9 +1,12 @@
-"""APScheduler wiring: the compliance scan as an interval job, started and stopped by its host process."""
+"""APScheduler wiring: the compliance scan as an interval job and, when configured, the end-of-day
+settlement as a cron job beside it, started and stopped by their host process."""
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 # APScheduler 3 ships no type information
@@ -12,10 +15,12 @@ from apscheduler.schedulers.base import BaseScheduler  # type: ignore[import-unt
 from apscheduler.schedulers.blocking import BlockingScheduler  # type: ignore[import-untyped]
 
 from ets.errors import EtsError
+from settlement.calendar import TradingCalendar
+from settlement.schedule import add_settlement_job
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["JOB_ID", "Scannable", "blocking", "run_scan", "schedule", "start", "stop"]
+__all__ = ["JOB_ID", "Scannable", "SettlementJob", "blocking", "run_scan", "schedule", "start", "stop"]
 
 #: Id of the scan job in the scheduler.
 JOB_ID = "compliance-alarms"
@@ -25,6 +30,22 @@ class Scannable(Protocol):
     """Anything with a ``scan()`` (a :class:`~scheduler.compliance.ComplianceAlarms`)."""
 
     def scan(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class SettlementJob:
+    """The end-of-day settlement the service runs beside the scan.
+
+    Attributes:
+        run: settles one trading day (``ets.settle_cli.settlement_runner`` builds it from the
+            read model, the chain and the ``ETS_SETTLE_*`` settings).
+        calendar: trading days and their close.
+        margin_minutes: the job fires this long after the close.
+    """
+
+    run: Callable[[date], Any]
+    calendar: TradingCalendar
+    margin_minutes: int = 10
 
 
 def run_scan(alarms: Scannable) -> Any:
@@ -40,8 +61,15 @@ def run_scan(alarms: Scannable) -> Any:
         return None
 
 
-def schedule(scheduler: BaseScheduler, alarms: Scannable, interval_seconds: float) -> BaseScheduler:
-    """Add the scan job to ``scheduler``: every ``interval_seconds``, first run at once.
+def schedule(
+    scheduler: BaseScheduler,
+    alarms: Scannable,
+    interval_seconds: float,
+    settlement: SettlementJob | None = None,
+) -> BaseScheduler:
+    """Add the scan job to ``scheduler``: every ``interval_seconds``, first run at once; with
+    ``settlement``, also the settlement job (Mondays to Fridays at the close + margin in the
+    calendar's zone, :func:`settlement.schedule.add_settlement_job`).
 
     Runs never overlap (``max_instances=1``) and missed runs collapse into one (``coalesce``).
     """
@@ -58,13 +86,18 @@ def schedule(scheduler: BaseScheduler, alarms: Scannable, interval_seconds: floa
         replace_existing=True,
         misfire_grace_time=max(int(interval_seconds), 1),
     )
+    if settlement is not None:
+        add_settlement_job(scheduler, settlement.run, settlement.calendar, settlement.margin_minutes)
     return scheduler
 
 
-def start(alarms: Scannable, interval_seconds: float) -> BackgroundScheduler:
-    """Run the scan job in a background thread of this process (e.g. the API's); returns the scheduler."""
+def start(
+    alarms: Scannable, interval_seconds: float, settlement: SettlementJob | None = None
+) -> BackgroundScheduler:
+    """Run the scan job (and ``settlement``'s, when given) in a background thread of this process
+    (e.g. the API's); returns the scheduler."""
     scheduler = BackgroundScheduler(timezone=UTC, daemon=True)
-    schedule(scheduler, alarms, interval_seconds)
+    schedule(scheduler, alarms, interval_seconds, settlement)
     scheduler.start()
     logger.info("compliance alarm scheduler started (every %s s)", interval_seconds)
     return scheduler
@@ -77,8 +110,11 @@ def stop(scheduler: BaseScheduler, *, wait: bool = True) -> None:
         logger.info("compliance alarm scheduler stopped")
 
 
-def blocking(alarms: Scannable, interval_seconds: float) -> BlockingScheduler:
-    """A foreground scheduler with the scan job (``start()`` blocks until ``shutdown()``)."""
+def blocking(
+    alarms: Scannable, interval_seconds: float, settlement: SettlementJob | None = None
+) -> BlockingScheduler:
+    """A foreground scheduler with the scan job and, when given, the settlement job (``start()``
+    blocks until ``shutdown()``)."""
     scheduler = BlockingScheduler(timezone=UTC)
-    schedule(scheduler, alarms, interval_seconds)
+    schedule(scheduler, alarms, interval_seconds, settlement)
     return scheduler

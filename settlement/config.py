@@ -38,6 +38,11 @@ class SettlementSettings(BaseSettings):
             (``{"transfer": {"per_tonne": 2}, "auction_purchase": {"bps": 5}}``).
         margin_minutes: the scheduled run starts this long after the close.
         publish: anchor the report hash on-chain when the books balance.
+        schedule: run the settlement job in the scheduler service (``ets alarms run``), beside
+            the compliance scan; also on when ``keystore`` is set.
+        keystore: encrypted V3 keystore of the exchange account that signs and anchors the
+            scheduled runs' reports (password: ``ETS_KEYSTORE_PASSWORD``); without it the service
+            account (``ETS_KEYSTORE``) signs.
     """
 
     model_config = SettingsConfigDict(env_prefix="ETS_SETTLE_", extra="ignore")
@@ -51,6 +56,8 @@ class SettlementSettings(BaseSettings):
     fees: dict[str, FeeRate] = Field(default_factory=dict)
     margin_minutes: int = Field(default=10, ge=0, le=600)
     publish: bool = True
+    schedule: bool = False
+    keystore: Path | None = None
 
     @field_validator("fees")
     @classmethod
@@ -76,6 +83,12 @@ class SettlementSettings(BaseSettings):
                 f"ETS_SETTLE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
             )
             raise SettlementError(problems) from None
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether the scheduler service runs the settlement job (``ETS_SETTLE_SCHEDULE=1`` or a
+        publishing keystore in ``ETS_SETTLE_KEYSTORE``)."""
+        return self.schedule or self.keystore is not None
 
     def calendar(self) -> TradingCalendar:
         """The trading calendar these settings describe.

@@ -1,4 +1,5 @@
-"""Fixtures of the scheduler tests: a settable clock, recording notifiers, a loopback webhook."""
+"""Fixtures of the scheduler tests: a settable clock, recording notifiers, a loopback webhook, and
+the settlement tests' market (two trading days on a real chain, indexed) for the settlement job."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from scheduler.alarms import Alarm
+from tests.settlement.conftest import market  # noqa: F401  (the settlement job settles its day 1)
 
 
 @dataclass

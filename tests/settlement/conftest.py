@@ -1,10 +1,14 @@
-"""A market with two settled-able trading days on a real Anvil, indexed into a SQLite read model:
-day 0 is the set-up (registrations, allocations, cash), day 1 has transfers, bank movements, a
-freeze and a surrender; a block after day 1's close closes it."""
+"""A market with two settled-able trading days on a real Anvil, indexed into a read model: day 0
+is the set-up (registrations, allocations, cash), day 1 has transfers, bank movements, a freeze
+and a surrender; a block after day 1's close closes it.
+
+The read model is SQLite; tests marked ``postgres`` run on PostgreSQL too (one market per backend
+and module, so the mark costs one more market build per module, not one per test)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,6 +28,30 @@ from tests.utils.compliance import CO2_2023, CO2_2024, ENTERPRISES, YEAR, Cycle,
 
 E0, E1, E2, E3 = ENTERPRISES
 CALENDAR = TradingCalendar()
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres: the settlement test also runs on a PostgreSQL read model")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test using ``market`` gets the SQLite one; tests marked ``postgres`` also the
+    PostgreSQL one (the ``database_url`` backends, at module scope)."""
+    if "market" in metafunc.fixturenames:
+        backends = BACKENDS if metafunc.definition.get_closest_marker("postgres") else BACKENDS[:1]
+        metafunc.parametrize("market", backends, indirect=True, scope="module")
+
+
+def read_model_url(request: pytest.FixtureRequest, directory: Path) -> AbstractContextManager[str]:
+    """A fresh read model database for ``request.param`` (default SQLite): a file in ``directory``,
+    or a scratch database on the test PostgreSQL (``ETS_TEST_POSTGRES_URL``), dropped afterwards,
+    as the ``database_url`` fixture gives (which is per test; the market is per module)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return nullcontext(f"sqlite:///{directory}/read.db")
+    from api.db.session import scratch_database
+
+    return scratch_database(request.getfixturevalue("postgres_url"))
 
 
 @dataclass
@@ -82,8 +110,10 @@ def _trade(c: Consortium, cycle: Cycle, day: date) -> list[BankMovement]:
 
 
 @pytest.fixture(scope="module")
-def market(consortium: Consortium, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
-    """One market per module; the chain is rolled back afterwards."""
+def market(
+    consortium: Consortium, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Market]:
+    """One market per module and backend; the chain is rolled back afterwards."""
     snapshot = consortium.snapshot()
     tmp = Path(tmp_path_factory.mktemp("settle"))
     c = consortium
@@ -94,27 +124,30 @@ def market(consortium: Consortium, tmp_path_factory: pytest.TempPathFactory) -> 
         day1 = CALENDAR.trading_day_of(c.chain.timestamp())
         lines = _trade(c, cycle, day1)
         to_time(c, CALENDAR.close_at(day1) + 60)
-        engine = make_engine(f"sqlite:///{tmp}/read.db")
-        upgrade(engine)
-        indexer = Indexer(c.chain, c.manifest, engine)
-        indexer.catch_up()
-        contracts = {name: record.address for name, record in c.manifest.contracts.items()}
-        system = SystemAccounts(contracts["SealedBidAuction"], contracts["ComplianceManager"])
-        market = Market(
-            c,
-            cycle,
-            engine,
-            indexer,
-            ledger_for(c.chain, contracts),
-            SettlementReportsClient(c.chain, contracts["SettlementReports"]),
-            system,
-            day0,
-            day1,
-            write_statement(tmp / "bank-day1.csv", lines),
-            lines,
-            tmp / "reports",
-        )
-        yield market
-        engine.dispose()
+        with read_model_url(request, tmp) as url:
+            engine = make_engine(url)
+            upgrade(engine)
+            indexer = Indexer(c.chain, c.manifest, engine)
+            indexer.catch_up()
+            contracts = {name: record.address for name, record in c.manifest.contracts.items()}
+            system = SystemAccounts(contracts["SealedBidAuction"], contracts["ComplianceManager"])
+            market = Market(
+                c,
+                cycle,
+                engine,
+                indexer,
+                ledger_for(c.chain, contracts),
+                SettlementReportsClient(c.chain, contracts["SettlementReports"]),
+                system,
+                day0,
+                day1,
+                write_statement(tmp / "bank-day1.csv", lines),
+                lines,
+                tmp / "reports",
+            )
+            try:
+                yield market
+            finally:
+                engine.dispose()
     finally:
         consortium.revert(snapshot)

@@ -1,6 +1,8 @@
 """Settlement runs on a real chain and read model: balances, movement types, reconciliation with
 the chain and the bank, signed and anchored reports, byte-identical re-runs, and the refusals
-(day still open, bank file missing or malformed, gaps in the indexed blocks)."""
+(day still open, bank file missing or malformed, gaps in the indexed blocks). The runs that
+exercise settlement's SQL (bounds, grouped flows, balances, journal, reconciliation) also run on
+PostgreSQL; the tampering tests copy the SQLite file."""
 
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ def files_of(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
 
 
+@pytest.mark.postgres
 def test_run_day_publishes_signed_report_when_books_balance(market: Market, tmp_path: Path) -> None:
     with rollback(market.c):
         result = run_day(
@@ -104,6 +107,7 @@ def test_run_day_rewrites_identical_bytes_when_day_settled_again(market: Market,
     assert a[f"settlement-{day_code(market.day1)}.pdf"].startswith(b"%PDF")
 
 
+@pytest.mark.postgres
 def test_settle_opening_equals_previous_closing_when_days_follow(market: Market) -> None:
     b0 = day_bounds(market.engine, CALENDAR, market.day0, chain=market.ledger)
     b1 = day_bounds(market.engine, CALENDAR, market.day1, chain=market.ledger)
@@ -117,6 +121,7 @@ def test_settle_opening_equals_previous_closing_when_days_follow(market: Market)
     assert reconcile(market.engine, day0, chain=market.ledger).balanced
 
 
+@pytest.mark.postgres
 def test_settle_types_every_movement_when_day_has_trades(market: Market) -> None:
     bounds = day_bounds(market.engine, CALENDAR, market.day1, chain=market.ledger)
     s = settle(market.engine, bounds, system=market.system)
@@ -147,6 +152,7 @@ def test_settle_types_every_movement_when_day_has_trades(market: Market) -> None
     assert supply_after[CASH] - supply_before[CASH] == 123_456 - 1_000
 
 
+@pytest.mark.postgres
 def test_run_day_reports_bank_differences_and_withholds_when_statement_disagrees(
     market: Market, tmp_path: Path
 ) -> None:
@@ -275,6 +281,7 @@ def test_run_day_refused_when_read_model_behind_the_close(market: Market, tmp_pa
     engine.dispose()
 
 
+@pytest.mark.postgres
 def test_statement_ends_at_closing_balance_when_account_moved(market: Market, tmp_path: Path) -> None:
     bounds = day_bounds(market.engine, CALENDAR, market.day1, chain=market.ledger)
     s = settle(market.engine, bounds, system=market.system)
@@ -291,6 +298,7 @@ def test_statement_ends_at_closing_balance_when_account_moved(market: Market, tm
     assert pdf_path.read_bytes().startswith(b"%PDF")
 
 
+@pytest.mark.postgres
 def test_settle_charges_configured_fees_to_each_party_when_fee_schedule_set(market: Market) -> None:
     from settlement.config import FeeRate
 
@@ -302,3 +310,41 @@ def test_settle_charges_configured_fees_to_each_party_when_fee_schedule_set(mark
     assert lines[(E2.address, CASH)].fee == 5_000 * 10 // 10_000
     assert lines[(E3.address, CASH)].fee == 123_456 * 100 // 10_000
     assert s.fees_total == sum(x.fee for x in s.lines) == 50 + 50 + 5 + 5 + 1_234
+
+
+@pytest.mark.postgres
+def test_run_day_writes_same_report_bytes_when_same_chain_indexed_into_fresh_sqlite(
+    market: Market, tmp_path: Path
+) -> None:
+    from api.db.migrate import upgrade
+    from api.indexer.run import Indexer
+
+    reference = make_engine(f"sqlite:///{tmp_path}/reference.db")
+    upgrade(reference)
+    Indexer(market.c.chain, market.c.manifest, reference).catch_up()
+    reports = []
+    for engine, out in ((market.engine, tmp_path / "market"), (reference, tmp_path / "reference")):
+        reports.append(
+            run_day(
+                engine,
+                CALENDAR,
+                market.day1,
+                out,
+                chain=market.ledger,
+                bank_file=market.bank1,
+                system=market.system,
+            )
+        )
+    reference.dispose()
+    assert all(r.balanced for r in reports), [r.reconciliation.differences for r in reports]
+    assert files_of(reports[0].bundle.directory) == files_of(reports[1].bundle.directory)
+
+
+@pytest.mark.postgres
+def test_settle_same_lines_when_bounds_come_from_read_model_alone(market: Market) -> None:
+    from_chain = day_bounds(market.engine, CALENDAR, market.day1, chain=market.ledger)
+    alone = day_bounds(market.engine, CALENDAR, market.day1, now=CALENDAR.close_at(market.day1) + 1)
+    assert alone.source == "read-model" and alone.last_block <= from_chain.last_block
+    a = settle(market.engine, from_chain, system=market.system)
+    b = settle(market.engine, alone, system=market.system)
+    assert (a.lines, a.totals, a.movements) == (b.lines, b.totals, b.movements)

@@ -1,5 +1,6 @@
 """The network demo and the `ets network` chain commands, on a real Anvil standing in for the
-QBFT chain (contracts and governance are the same; node-local allowlists go to files)."""
+QBFT chain (contracts and governance are the same; node-local allowlists go to files); and the
+network configuration step of ``ets demo``."""
 
 from __future__ import annotations
 
@@ -97,3 +98,25 @@ def test_cli_node_proposal_then_governance_allows_node_and_sync_writes_file(
     assert code == 1 and "NodeAllowlistAlreadyAllowed" in out
     code, out = ets("network", "sync-allowlist", "--once")
     assert code == 1 and "nothing to sync" in out
+
+
+def test_demo_network_config_generates_four_validators_once_and_says_besu_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chain.network.demo import demo_network_config
+    from chain.network.qbft import genesis_extra_data, sort_validators
+
+    monkeypatch.setenv("PATH", str(tmp_path / "no-besu"))
+    first = demo_network_config(tmp_path, scrypt_n=2**4)
+    assert first.created and first.besu is None
+    assert len(first.nodes) == len(first.validators) == 4
+    assert first.decoded == first.validators == tuple(sort_validators([v for _, v, _ in first.nodes]))
+    assert first.extra_data == genesis_extra_data(first.validators)
+    assert (tmp_path / "network.password").stat().st_mode & 0o777 == 0o600
+    funded = {
+        a.lower()
+        for a in read_toml(first.directory / "node-1" / "permissions_config.toml")["accounts-allowlist"]
+    }
+    assert {a.lower() for a in demo_addresses()} <= funded
+    again = demo_network_config(tmp_path, scrypt_n=2**4)
+    assert not again.created and (again.validators, again.extra_data) == (first.validators, first.extra_data)

@@ -1,0 +1,329 @@
+"""The demo's settlement step: settle the trading day of the demo's latest on-chain movements on
+the demo chain, with that day's bank statement, reconcile, write the reports under the state dir,
+anchor the report hash as the exchange and verify it against the chain."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from sqlalchemy import Engine
+
+from settlement.bank import BankMovement, bank_ref_hash, generate_statement, parse_statement, write_statement
+from settlement.calendar import TradingCalendar, day_code
+from settlement.config import SettlementSettings
+from settlement.errors import ReconciliationError, SettlementError
+from settlement.run import CASH, MOVEMENT_TYPES, ChainView, SystemAccounts, day_bounds, settle
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from chain.config import ChainSettings
+    from settlement.day import DayResult
+
+logger = logging.getLogger(__name__)
+
+#: Where the demo remembers the trading day it settles (under the state dir's ``settlement/``).
+MARKER = "demo.json"
+#: Bank lines the settlement step generates (deposits), plus one withdrawal.
+GENERATED_DEPOSITS = 3
+#: Less time than this before the close: the step adds no bank movements of its own (they could
+#: land after the close).
+MIN_OPEN_SECONDS = 120
+#: Seconds past the close the chain is moved to, so the day is closed on-chain.
+PAST_CLOSE = 60
+
+
+def earlier_bank_references() -> list[str]:
+    """The bank references of the cash the rest of the demo issued (``chain.demo``: trade cash and
+    auction guarantees; ``chain.demo_compliance``: the fine): the demo bank's own records, so a
+    day holding them gets a statement line for each."""
+    refs = ["ICBC-DEMO-0001"]
+    for n in range(1, 7):
+        refs += [f"ICBC-DEMO-AUCTION-{n:04d}", f"ICBC-DEMO-SO2-{n:04d}", f"ICBC-DEMO-FINE-{n:04d}"]
+    return refs
+
+
+@dataclass(frozen=True)
+class TypeTotal:
+    """The day's movements of one type.
+
+    Attributes:
+        movement: the movement type.
+        legs: account legs (a transfer between two accounts has two, a mint or burn one).
+        allowances: allowance and offset units moved (tonnes), all ids together.
+        cash: settlement cash moved (fen).
+    """
+
+    movement: str
+    legs: int
+    allowances: int
+    cash: int
+
+
+@dataclass
+class SettlementDemoReport:
+    """What the settlement step did and where its files are.
+
+    Attributes:
+        day: the trading day settled.
+        result: the settlement run (this run's; ``anchored`` is ``already`` on a re-run).
+        bank_file: the day's bank statement.
+        bank_lines: its lines.
+        generated: lines the step generated and applied on-chain (on its first run).
+        applied: bank lines this run executed on-chain.
+        verified: the report files match their manifest and the hash anchored on-chain.
+        signer: the account whose signature the anchored report carries.
+        totals: the day's movements per type.
+        steps: what happened, for people.
+    """
+
+    day: date
+    result: DayResult
+    bank_file: Path
+    bank_lines: int
+    generated: int
+    applied: int
+    verified: bool
+    signer: str | None
+    totals: list[TypeTotal] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[Path]:
+        """The report's files (the manifest last)."""
+        bundle = self.result.bundle
+        return [bundle.directory / name for name in sorted(bundle.files)] + [bundle.manifest]
+
+
+def totals_by_type(result: DayResult) -> list[TypeTotal]:
+    """The day's totals per movement type (report order): legs, allowance units and cash moved
+    (the larger of the gross inflow and outflow, so a transfer counts once)."""
+    legs: dict[str, int] = defaultdict(int)
+    units: dict[str, int] = defaultdict(int)
+    cash: dict[str, int] = defaultdict(int)
+    for (token_id, movement), flow in result.settlement.totals.items():
+        legs[movement] += flow.count
+        moved = max(flow.inflow, flow.outflow)
+        if token_id == CASH:
+            cash[movement] += moved
+        else:
+            units[movement] += moved
+    return [TypeTotal(m, legs[m], units[m], cash[m]) for m in MOVEMENT_TYPES if legs[m]]
+
+
+def run_settlement_demo(
+    settings: ChainSettings, *, say: Callable[[str], None] = logger.info
+) -> SettlementDemoReport:
+    """Settle the trading day that holds the demo's latest movements, once.
+
+    The first run picks the trading day of the chain's latest block, generates bank movements
+    for it (``settlement.bank.generate_statement``: deposits to demo enterprises, and one of them
+    withdrawing a quarter of its deposit) and executes them on-chain as the exchange, moves the
+    chain past the day's close (Anvil), indexes the read model (``<state dir>/readmodel.db``, the
+    API demo's), writes the bank statement (the generated lines and the day's earlier demo bank
+    movements), settles, reconciles, writes the reports under ``<state dir>/settlement/<day>/``,
+    anchors the report hash and checks it against the chain. A re-run settles the same day again
+    from the same data: the same bytes, the hash found on-chain, nothing sent.
+
+    Raises:
+        ReconciliationError: the books do not balance (the report is written, not anchored).
+        SettlementError: the day cannot be settled (see :func:`settlement.day.run_day`).
+    """
+    from api.db.migrate import upgrade
+    from api.db.session import make_engine
+    from api.indexer.run import Indexer
+    from chain.accounts import demo_account
+    from chain.allowance import SettlementClient, bank_reference
+    from chain.compile import compile_contracts
+    from chain.deploy import load_for_chain
+    from chain.settlement import ReportAnchor, SettlementReportsClient, ledger_for
+    from chain.tx import ChainClient
+    from settlement.day import run_day
+    from settlement.report import verify_bundle
+
+    state = settings.state_dir
+    config = SettlementSettings.load(reports_dir=state / "settlement", bank_dir=state / "bank")
+    calendar = config.calendar()
+    chain = ChainClient.connect(settings.rpc_url, compile_contracts())
+    manifest = load_for_chain(chain, settings.manifest_path)
+    contracts = {name: record.address for name, record in manifest.contracts.items()}
+    cash = SettlementClient(chain, contracts["SettlementToken"])
+    exchange = demo_account("exchange")
+    engine = make_engine(f"sqlite:///{state / 'readmodel.db'}")
+    try:
+        upgrade(engine)
+        indexer = Indexer(chain, manifest, engine)
+        day, first = _demo_day(config.reports_dir / MARKER, calendar, chain.timestamp())
+        code = day_code(day)
+        bank_file = config.bank_file(code)
+        report_steps: list[str] = []
+
+        if first:
+            report_steps.append(f"trading day {day}: the day of the chain's latest block ({MARKER})")
+        indexer.catch_up()
+        enterprises = _registered_demo_enterprises(engine)
+        generated: list[BankMovement] = []
+        if not bank_file.exists() and enterprises:  # else: the statement of an earlier run
+            generated = _generate(day, sorted(enterprises))
+        open_for = calendar.close_at(day) - chain.timestamp()
+        kept: list[BankMovement] = []
+        applied = 0
+        for line in generated:
+            if cash.contract.functions.bankRefUsed(bank_reference(line.bank_ref)).call():
+                kept.append(line)  # executed by an earlier, interrupted run
+                continue
+            if open_for < MIN_OPEN_SECONDS:
+                continue  # it could land after the close: not sent, not in the statement
+            if line.direction == "deposit":
+                cash.deposit(exchange, line.account, line.amount, line.bank_ref)
+            else:
+                cash.approve(enterprises[line.account], exchange.address, line.amount)
+                cash.withdraw(exchange, line.account, line.amount, line.bank_ref)
+            kept.append(line)
+            applied += 1
+        generated = kept
+        if applied:
+            report_steps.append(
+                f"bank: {applied} movements generated for {day} (settlement.bank.generate_statement) "
+                "and executed on-chain by the exchange"
+            )
+
+        remaining = calendar.close_at(day) - chain.timestamp()
+        if remaining >= 0:
+            chain.advance_time(remaining + PAST_CLOSE)
+            report_steps.append(
+                f"chain clock moved {remaining + PAST_CLOSE:,} s forward, past the {calendar.close:%H:%M} "
+                f"close of {day} ({calendar.timezone})"
+            )
+        indexer.catch_up()
+        system = SystemAccounts(contracts.get("SealedBidAuction"), contracts.get("ComplianceManager"))
+        # ChainLedger takes back its own BlockRef as ``head`` (all day_bounds passes it), narrower
+        # than the Protocol's BlockLike: the same cast ets.settle_cli makes by typing it Any
+        ledger = cast("ChainView", ledger_for(chain, contracts))
+        if not bank_file.exists():
+            lines = _statement(engine, calendar, day, ledger, system, generated)
+            write_statement(bank_file, lines)
+        bank_lines = len(parse_statement(bank_file, day))
+
+        reports = SettlementReportsClient(chain, contracts["SettlementReports"])
+        say(f"settlement: settling trading day {day}")
+        result = run_day(
+            engine,
+            calendar,
+            day,
+            config.reports_dir,
+            chain=ledger,
+            bank_file=bank_file,
+            system=system,
+            fees=dict(config.fees),
+            anchor=ReportAnchor(reports, exchange),
+        )
+        if not result.balanced:
+            shown = "; ".join(d.detail for d in result.reconciliation.differences[:5])
+            raise ReconciliationError(
+                f"the demo's trading day {day} does not balance ({len(result.reconciliation.differences)} "
+                f"differences, report {result.bundle.directory}): {shown}",
+                list(result.reconciliation.differences),
+            )
+        recomputed, altered = verify_bundle(result.bundle.directory)
+        published = reports.report(code)
+        verified = (
+            not altered
+            and recomputed == result.bundle.report_hash
+            and published is not None
+            and published.report_hash == recomputed
+            and reports.verify(code, recomputed)
+        )
+        signer = reports.recover_signer(published) if published is not None else None
+    finally:
+        engine.dispose()
+    return SettlementDemoReport(
+        day,
+        result,
+        bank_file,
+        bank_lines,
+        len(generated),
+        applied,
+        verified,
+        signer,
+        totals_by_type(result),
+        report_steps,
+    )
+
+
+def _registered_demo_enterprises(engine: Engine) -> dict[str, LocalAccount]:
+    """Demo enterprise accounts (public keys: ``enterprise-1`` ...) registered and not suspended,
+    per the read model: the bank moves cash only for participants whose keys the demo holds."""
+    from sqlalchemy import text
+
+    from chain.accounts import DEMO_ACCOUNT_COUNT, FIRST_ENTERPRISE_INDEX, demo_account
+
+    with engine.connect() as conn:
+        active = {
+            str(a)
+            for (a,) in conn.execute(
+                text("SELECT address FROM participants WHERE credit_code IS NOT NULL AND NOT suspended")
+            )
+        }
+    accounts = (
+        demo_account(f"enterprise-{n}") for n in range(1, DEMO_ACCOUNT_COUNT - FIRST_ENTERPRISE_INDEX + 1)
+    )
+    return {str(a.address): a for a in accounts if str(a.address) in active}
+
+
+def _demo_day(marker: Path, calendar: TradingCalendar, head_time: int) -> tuple[date, bool]:
+    """The day an earlier run chose, or the trading day of the chain's latest block (recorded)."""
+    if marker.exists():
+        try:
+            return date.fromisoformat(json.loads(marker.read_text())["day"]), False
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SettlementError(f"{marker} is malformed ({exc}): remove it to choose a day again") from None
+    day = calendar.trading_day_of(head_time)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"day": day.isoformat()}) + "\n")
+    return day, True
+
+
+def _generate(day: date, accounts: list[str]) -> list[BankMovement]:
+    """The step's own bank movements: generated deposits, then the first depositor withdrawing a
+    quarter of its deposit (so the withdrawal is always covered)."""
+    deposits = generate_statement(day, accounts, GENERATED_DEPOSITS, seed=2027, max_fen=5_000_000)
+    first = deposits[0]
+    withdrawal = replace(
+        first,
+        line=first.line + GENERATED_DEPOSITS,
+        bank_ref=f"ICBC-{day:%Y%m%d}-{GENERATED_DEPOSITS + 1:06d}",
+        direction="withdrawal",
+        amount=first.amount // 4,
+    )
+    return [*deposits, withdrawal]
+
+
+def _statement(
+    engine: Engine,
+    calendar: TradingCalendar,
+    day: date,
+    ledger: ChainView,
+    system: SystemAccounts,
+    generated: list[BankMovement],
+) -> list[BankMovement]:
+    """The day's bank statement: the generated lines as generated, then each earlier demo bank
+    movement of the day with its reference (a cash movement whose reference the demo bank does
+    not know gets no line: reconciliation then reports it)."""
+    known = {bank_ref_hash(ref): ref for ref in earlier_bank_references()}
+    mine = {line.ref_hash for line in generated}
+    lines = list(generated)
+    settled = settle(engine, day_bounds(engine, calendar, day, chain=ledger), system=system)
+    for event in settled.bank_events:
+        ref = known.get(event.bank_ref_hash)
+        if event.bank_ref_hash in mine or ref is None:
+            continue
+        lines.append(BankMovement(len(lines) + 2, day, ref, event.account, event.direction, event.amount))
+    return lines
