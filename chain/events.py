@@ -18,9 +18,8 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic, to_checksum_address
-from web3.types import RPCEndpoint
 
-from chain.errors import ChainError, ChainUnavailableError
+from chain.errors import ChainError
 from chain.tx import ChainClient
 
 logger = logging.getLogger(__name__)
@@ -210,13 +209,7 @@ class EventSource:
     # ------------------------------------------------------------------ fetching
 
     def _rpc(self, method: str, params: Sequence[Any]) -> Any:
-        try:
-            response = self.chain.w3.provider.make_request(RPCEndpoint(method), list(params))
-        except (OSError, ConnectionError) as exc:
-            raise ChainUnavailableError(f"{method}: {exc}") from None
-        if "error" in response:
-            raise ChainError(f"{method} failed: {response['error']}")
-        return response["result"]
+        return self.chain.rpc(method, params)
 
     def head(self) -> int:
         """The latest block number."""
@@ -229,20 +222,12 @@ class EventSource:
 
     def _blocks(self, numbers: Sequence[int]) -> dict[int, dict[str, Any]]:
         """Headers of ``numbers`` in one JSON-RPC batch (hash and timestamp)."""
-        provider: Any = self.chain.w3.provider
+        blocks = self.chain.rpc_batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
         out: dict[int, dict[str, Any]] = {}
-        for start in range(0, len(numbers), 500):
-            part = numbers[start : start + 500]
-            requests = [(RPCEndpoint("eth_getBlockByNumber"), [hex(n), False]) for n in part]
-            try:
-                responses = provider.make_batch_request(requests)
-            except (OSError, ConnectionError) as exc:
-                raise ChainUnavailableError(f"eth_getBlockByNumber batch: {exc}") from None
-            for number, response in zip(part, responses, strict=True):
-                block = response.get("result")
-                if block is None:
-                    raise ChainError(f"block {number} is not on the chain (reset or reorganised?)")
-                out[number] = block
+        for number, block in zip(numbers, blocks, strict=True):
+            if block is None:
+                raise ChainError(f"block {number} is not on the chain (reset or reorganised?)")
+            out[number] = block
         return out
 
     def fetch(self, from_block: int, to_block: int) -> EventPage:

@@ -15,9 +15,9 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from web3.contract import Contract
-from web3.types import RPCEndpoint, TxReceipt
+from web3.types import TxReceipt
 
-from chain.errors import ChainError, ChainUnavailableError, InvalidInputError
+from chain.errors import ChainError, InvalidInputError
 from chain.tx import ChainClient
 
 logger = logging.getLogger(__name__)
@@ -143,28 +143,10 @@ class ChainLedger:
     # ------------------------------------------------------------------ raw JSON-RPC
 
     def _rpc(self, method: str, params: Sequence[Any]) -> Any:
-        try:
-            response = self.chain.w3.provider.make_request(RPCEndpoint(method), list(params))
-        except (OSError, ConnectionError) as exc:
-            raise ChainUnavailableError(f"{method}: {exc}") from None
-        if "error" in response:
-            raise ChainError(f"{method} failed: {response['error']}")
-        return response["result"]
+        return self.chain.rpc(method, params)
 
     def _batch(self, requests: Sequence[tuple[str, list[Any]]]) -> list[Any]:
-        provider: Any = self.chain.w3.provider
-        out: list[Any] = []
-        for start in range(0, len(requests), RPC_BATCH):
-            part = [(RPCEndpoint(m), p) for m, p in requests[start : start + RPC_BATCH]]
-            try:
-                responses = provider.make_batch_request(part)
-            except (OSError, ConnectionError) as exc:
-                raise ChainUnavailableError(f"JSON-RPC batch: {exc}") from None
-            for response in responses:
-                if "error" in response:
-                    raise ChainError(f"batched call failed: {response['error']}")
-                out.append(response["result"])
-        return out
+        return self.chain.rpc_batch(requests, size=RPC_BATCH)
 
     def _call(self, to: str, data: bytes, block: int) -> tuple[str, list[Any]]:
         return ("eth_call", [{"to": to, "data": "0x" + data.hex()}, hex(block)])

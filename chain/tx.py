@@ -20,7 +20,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import Nonce, RPCEndpoint, TxParams, TxReceipt, Wei
 
 from chain.compile import Artifact, all_abis, error_notices
-from chain.errors import ChainError, ContractRevertError, TransactionError
+from chain.errors import ChainError, ChainUnavailableError, ContractRevertError, TransactionError
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +166,44 @@ class ChainClient:
         if needs_poa_middleware(w3):  # QBFT/IBFT/Clique headers carry more than 32 bytes of extraData
             w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
         return cls(w3, artifacts, **kwargs)
+
+    def rpc(self, method: str, params: Sequence[Any]) -> Any:
+        """The result of one raw JSON-RPC call (no web3 formatting: the indexer's and the
+        settlement's hot paths).
+
+        Raises:
+            ChainUnavailableError: the node does not answer.
+            ChainError: the node answers with an error.
+        """
+        try:
+            response = self.w3.provider.make_request(RPCEndpoint(method), list(params))
+        except (OSError, ConnectionError) as exc:
+            raise ChainUnavailableError(f"{method}: {exc}") from None
+        if "error" in response:
+            raise ChainError(f"{method} failed: {response['error']}")
+        return response["result"]
+
+    def rpc_batch(self, requests: Sequence[tuple[str, Sequence[Any]]], *, size: int = 500) -> list[Any]:
+        """Results of raw JSON-RPC calls, sent in batches of ``size``, in order (a missing
+        result is None).
+
+        Raises:
+            ChainUnavailableError: the node does not answer.
+            ChainError: the node answers one of the calls with an error.
+        """
+        provider: Any = self.w3.provider
+        out: list[Any] = []
+        for start in range(0, len(requests), size):
+            part = [(RPCEndpoint(m), list(p)) for m, p in requests[start : start + size]]
+            try:
+                responses = provider.make_batch_request(part)
+            except (OSError, ConnectionError) as exc:
+                raise ChainUnavailableError(f"JSON-RPC batch ({part[0][0]} ...): {exc}") from None
+            for response in responses:
+                if "error" in response:
+                    raise ChainError(f"batched call failed: {response['error']}")
+                out.append(response.get("result"))
+        return out
 
     @property
     def chain_id(self) -> int:
