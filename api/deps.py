@@ -65,7 +65,9 @@ async def get_db(ctx: Ctx) -> AsyncIterator[Session]:
             await run_in_threadpool(_finish, session, ok)
 
 
-Db = Annotated[Session, Depends(get_db)]
+#: Function scope: the session commits when the route returns, before the answer goes out, so a
+#: client's next request (nonce -> verify -> read, build -> relay) sees what this one wrote.
+Db = Annotated[Session, Depends(get_db, scope="function")]
 
 _bearer = HTTPBearer(auto_error=False, description="Session token from POST /auth/verify")
 
