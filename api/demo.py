@@ -165,6 +165,15 @@ def _exercise(
     shown = ", ".join(f"{p['year']}: {p['value']:,.0f} t" for p in trend[-3:])
     report.lines.append(f"GET /stats/trend?metric=allocated (annual totals): {shown}")
 
+    page = client.get("/dashboard/")
+    overview = client.get("/dashboard/api/overview", headers=regulator).json()
+    counts = ", ".join(f"{n} {status}" for status, n in overview["counts"].items())
+    report.lines.append(
+        f"GET /dashboard/ ({len(page.content):,} bytes) and its regulator overview: "
+        f"{len(overview['enterprises'])} enterprises on the map ({counts}); open it with `ets api` "
+        "at http://127.0.0.1:8000/dashboard/ (demo mode: pick a demo account, it signs in the page)"
+    )
+
     batches = client.get("/batches", params={"limit": 1}, headers=regulator).json()["items"]
     if batches:
         batch_id = batches[0]["batch_id"]

@@ -1,0 +1,428 @@
+"""Read-model queries behind the dashboard: the regulator overview and an auction's clearing."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from api.db import models as m
+from api.errors import NotFoundError, QueryError
+from chain.allocation import DEFAULT_REDUCTION_RATE, trend
+from chain.allowance import Kind
+from chain.auction import ClearingResult, PriceRule, clear, normalize_schedule
+from chain.errors import ChainError
+
+#: Share of the quota from which an enterprise is "near" it (the controllers' first alarm level).
+NEAR_SHARE = 0.8
+#: HJ 212 data flags that raise a device alarm: D fault, S manual input (a value typed in by
+#: hand rather than measured), B communication fault, T over the measuring range.
+DEVICE_ALARM_FLAGS = ("D", "S", "B", "T")
+#: Most alarm rows of one kind returned (the counts are always complete).
+ALARM_ROWS = 50
+
+QuotaStatus = Literal["within", "near", "over", "none"]
+
+
+@dataclass(frozen=True)
+class SupplyRow:
+    """Caps, issued, held and retired units of one token id."""
+
+    token_id: int
+    kind: str
+    pollutant: int
+    vintage: int
+    cap: int
+    issued: int
+    held: int
+    retired: int
+
+
+@dataclass(frozen=True)
+class EnterprisePoint:
+    """One enterprise on the map: where it is and how its emissions stand against its quota."""
+
+    address: str
+    name: str
+    region_code: int | None
+    longitude: float | None
+    latitude: float | None
+    quota: float
+    used: float
+    verified: bool
+    status: QuotaStatus
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One year of the consortium's totals for a pollutant."""
+
+    year: int
+    emissions: float | None
+    allocated: float | None
+    cap: int | None
+
+
+@dataclass(frozen=True)
+class CapOutlook:
+    """The cap proposed for the year after the last one with emissions (as ``ets allocate plan``)."""
+
+    target_year: int
+    projected: float
+    proposed_cap: int
+    reduction_rate: float
+    slope: float
+    r_squared: float
+
+
+@dataclass(frozen=True)
+class Compliance:
+    """Progress of one compliance year."""
+
+    year: int | None
+    notices: int
+    acknowledged: int
+    applications: int
+    pending: int
+    approved: int
+    rejected: int
+    finalized: int
+    compliant: int
+    rate: float | None
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """Something a regulator should look at."""
+
+    kind: Literal["ack_overdue", "quota", "device"]
+    severity: Literal["warning", "critical"]
+    subject: str
+    name: str | None
+    detail: str
+    time: int | None
+
+
+@dataclass
+class Overview:
+    """Everything the regulator overview draws, from one request."""
+
+    pollutant: int
+    year: int | None
+    years: list[int]
+    supply: list[SupplyRow]
+    enterprises: list[EnterprisePoint]
+    counts: dict[str, int]
+    trend: list[TrendPoint]
+    outlook: CapOutlook | None
+    compliance: Compliance
+    alarms: list[Alarm]
+    alarm_counts: dict[str, int]
+    proposals_open: int
+    generated_at: int = field(default_factory=lambda: int(time.time()))
+
+
+def status_of(quota: float, used: float) -> QuotaStatus:
+    """``over`` above the quota, ``near`` from :data:`NEAR_SHARE` of it, ``within`` below, ``none``
+    without a quota."""
+    if quota <= 0:
+        return "over" if used > 0 else "none"
+    share = used / quota
+    if share > 1.0:
+        return "over"
+    return "near" if share >= NEAR_SHARE else "within"
+
+
+def read_model_now(db: Session) -> int:
+    """Wall-clock time, or the chain's latest indexed block time when that is later (test and
+    demo chains are moved forward in time)."""
+    latest = db.execute(select(func.max(m.Event.block_time))).scalar_one_or_none()
+    return max(int(time.time()), int(latest or 0))
+
+
+def _per_enterprise(db: Session, metric: str, pollutant: int, year: int | None) -> dict[str, float]:
+    """Year rollup of ``metric`` per enterprise for ``year``."""
+    if year is None:
+        return {}
+    r = m.StatRollup
+    rows = db.execute(
+        select(r.enterprise, r.value).where(
+            r.grain == "year", r.metric == metric, r.pollutant == pollutant, r.period == str(year)
+        )
+    )
+    return {enterprise: float(value) for enterprise, value in rows}
+
+
+def _totals(db: Session, metric: str, pollutant: int) -> dict[int, float]:
+    """Year rollups of ``metric`` summed over enterprises, per year."""
+    r = m.StatRollup
+    rows = db.execute(
+        select(r.period, func.sum(r.value))
+        .where(r.grain == "year", r.metric == metric, r.pollutant == pollutant)
+        .group_by(r.period)
+    )
+    return {int(period): float(total or 0.0) for period, total in rows}
+
+
+def supply(db: Session, *, pollutant: int | None = None) -> list[SupplyRow]:
+    """Cap, issued, held and retired per token id (held: balances of every account, escrow included)."""
+    t, h = m.Token, m.Holding
+    held = (
+        select(h.token_id, func.sum(h.balance).label("held"))
+        .where(h.token_id != 0)
+        .group_by(h.token_id)
+        .subquery()
+    )
+    stmt = select(t, func.coalesce(held.c.held, 0)).outerjoin(held, held.c.token_id == t.token_id)
+    if pollutant is not None:
+        stmt = stmt.where(t.pollutant == pollutant)
+    rows = []
+    for token, held_units in db.execute(stmt.order_by(t.kind, t.pollutant, t.vintage)):
+        kind = "offset" if token.kind == int(Kind.OFFSET) else "allowance"
+        rows.append(SupplyRow(token.token_id, kind, token.pollutant, token.vintage, int(token.cap),
+                              int(token.issued), int(held_units), int(token.retired)))  # fmt: skip
+    return rows
+
+
+def overview(db: Session, *, pollutant: int = 1, year: int | None = None) -> Overview:
+    """The regulator overview of ``pollutant`` for ``year`` (default: the latest year with
+    notices, allocations or emissions of that pollutant).
+
+    An enterprise's quota is its compliance notice's allocation for the year, else what it was
+    allocated that year; its use is the verified emissions of its active attestation, else its
+    metered emissions (anchored batch totals).
+    """
+    emission_totals = _totals(db, "emissions_t", pollutant)
+    allocated_totals = _totals(db, "allocated", pollutant)
+    n = m.Notice
+    notice_years = set(db.execute(select(n.year).where(n.pollutant == pollutant).distinct()).scalars())
+    years = sorted(set(emission_totals) | set(allocated_totals) | notice_years)
+    if year is None and years:
+        with_notices = sorted(notice_years)
+        year = with_notices[-1] if with_notices else years[-1]
+    now = read_model_now(db)
+
+    quota = _per_enterprise(db, "allocated", pollutant, year)
+    for enterprise, allocation in db.execute(
+        select(n.enterprise, n.allocated).where(n.year == year, n.pollutant == pollutant)
+    ):
+        quota[enterprise] = float(allocation)
+    used = _per_enterprise(db, "emissions_t", pollutant, year)
+    a = m.Attestation
+    verified_of = {
+        enterprise: float(value)
+        for enterprise, value in db.execute(
+            select(a.enterprise, a.verified).where(
+                a.year == year, a.pollutant == pollutant, a.status == "active"
+            )
+        )
+    }
+    used |= verified_of
+
+    p = m.Participant
+    points: list[EnterprisePoint] = []
+    counts = {"within": 0, "near": 0, "over": 0, "none": 0}
+    names: dict[str, str] = {}
+    profiles = select(p.address, p.name, p.region_code, p.longitude_e6, p.latitude_e6).where(
+        p.credit_code.is_not(None)
+    )
+    for address, name, region, lon, lat in db.execute(profiles.order_by(p.address)):
+        q, u = quota.get(address, 0.0), used.get(address, 0.0)
+        status = status_of(q, u)
+        counts[status] += 1
+        names[address] = name or address
+        points.append(EnterprisePoint(
+            address, name or "", region,
+            None if lon is None else lon / 1e6, None if lat is None else lat / 1e6,
+            round(q, 3), round(u, 3), address in verified_of, status,
+        ))  # fmt: skip
+
+    caps = {
+        int(v): int(c)
+        for v, c in db.execute(
+            select(m.Token.vintage, m.Token.cap).where(
+                m.Token.pollutant == pollutant, m.Token.kind == int(Kind.ALLOWANCE)
+            )
+        )
+    }
+    trend_years = sorted(set(emission_totals) | set(allocated_totals) | {y for y, c in caps.items() if c})
+    points_trend = [TrendPoint(y, emission_totals.get(y), allocated_totals.get(y), caps.get(y) or None)
+                    for y in trend_years]  # fmt: skip
+
+    alarms, alarm_counts = _alarms(db, now=now, points=points, names=names)
+    pr = m.Proposal
+    open_proposals = db.execute(
+        select(func.count()).where(pr.executed.is_(False), pr.deadline > now)
+    ).scalar_one()
+    return Overview(
+        pollutant=pollutant, year=year, years=years, supply=supply(db, pollutant=pollutant),
+        enterprises=points, counts=counts, trend=points_trend, outlook=outlook(emission_totals),
+        compliance=compliance(db, year=year, pollutant=pollutant), alarms=alarms, alarm_counts=alarm_counts,
+        proposals_open=int(open_proposals),
+    )  # fmt: skip
+
+
+def outlook(totals: dict[int, float], reduction_rate: float = DEFAULT_REDUCTION_RATE) -> CapOutlook | None:
+    """The cap for the year after the last with emissions: least-squares trend projected one
+    year on, less ``reduction_rate`` (the allocation planner's rule); None with under two years."""
+    years = [y for y in sorted(totals) if totals[y] > 0]
+    if len(years) < 2:
+        return None
+    target = years[-1] + 1
+    try:
+        fitted = trend(years, [totals[y] for y in years], target)
+    except ChainError:
+        return None
+    projected = fitted.projected or 0.0
+    base = projected if projected > 0 else totals[years[-1]]
+    return CapOutlook(target, round(projected, 3), max(0, math.floor(base * (1.0 - reduction_rate))),
+                      reduction_rate, round(fitted.slope, 3), round(fitted.r_squared, 4))  # fmt: skip
+
+
+def compliance(db: Session, *, year: int | None, pollutant: int) -> Compliance:
+    """Notices, acknowledgements, applications by status and the compliance rate of ``year``
+    (compliant: finalized with verified emissions and no shortfall)."""
+    if year is None:
+        return Compliance(None, 0, 0, 0, 0, 0, 0, 0, 0, None)
+    ap, n = m.Application, m.Notice
+    by_status: dict[str, int] = {
+        status: int(count)
+        for status, count in db.execute(
+            select(ap.status, func.count()).where(ap.year == year).group_by(ap.status)
+        ).all()
+    }
+    finalized = n.outcome.is_not(None)
+    compliant = finalized & n.verified.is_not(None) & (func.coalesce(n.shortfall, 0) == 0)
+    notices, acknowledged, closed, good = db.execute(
+        select(
+            func.count(),
+            func.count(n.acknowledged_time),
+            func.coalesce(func.sum(case((finalized, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((compliant, 1), else_=0)), 0),
+        ).where(n.year == year, n.pollutant == pollutant)
+    ).one()
+    return Compliance(
+        year=year, notices=int(notices), acknowledged=int(acknowledged),
+        applications=sum(by_status.values()), pending=by_status.get("submitted", 0),
+        approved=by_status.get("approved", 0), rejected=by_status.get("rejected", 0),
+        finalized=int(closed), compliant=int(good),
+        rate=round(int(good) / int(closed), 4) if closed else None,
+    )  # fmt: skip
+
+
+def _alarms(
+    db: Session, *, now: int, points: Sequence[EnterprisePoint], names: dict[str, str]
+) -> tuple[list[Alarm], dict[str, int]]:
+    n = m.Notice
+    late = (n.acknowledged_time.is_(None), n.ack_deadline < now)
+    overdue_count = db.execute(select(func.count()).where(*late)).scalar_one()
+    overdue = db.execute(
+        select(n.enterprise, n.year, n.ack_deadline).where(*late).order_by(n.ack_deadline).limit(ALARM_ROWS)
+    ).all()
+    alarms = [
+        Alarm("ack_overdue", "warning", enterprise, names.get(enterprise),
+              f"notice {year} not acknowledged (deadline passed)", deadline)
+        for enterprise, year, deadline in overdue
+    ]  # fmt: skip
+    quota = sorted(
+        (p for p in points if p.status in ("near", "over")), key=lambda p: -(p.used / (p.quota or 1))
+    )
+    alarms += [
+        Alarm("quota", "critical" if p.status == "over" else "warning", p.address, p.name,
+              f"{p.used:,.0f} t of {p.quota:,.0f} t"
+              + (f" ({p.used / p.quota:.0%})" if p.quota else ""), None)
+        for p in quota[:ALARM_ROWS]
+    ]  # fmt: skip
+    r, d = m.Reading, m.Device
+    flagged = list(db.execute(
+        select(r.device, func.count(), func.max(r.time), d.enterprise)
+        .outerjoin(d, d.address == r.device)
+        .where(r.flag.in_(DEVICE_ALARM_FLAGS))
+        .group_by(r.device, d.enterprise)
+        .order_by(func.count().desc())
+        .limit(ALARM_ROWS)
+    ).all())  # fmt: skip
+    unbound = list(db.execute(select(d).where(d.bound.is_(False)).limit(ALARM_ROWS)).scalars())
+    alarms += [
+        Alarm("device", "critical", device, names.get(enterprise or ""),
+              f"{count} readings flagged fault / manual input / out of range", int(last))
+        for device, count, last, enterprise in flagged
+    ]  # fmt: skip
+    alarms += [Alarm("device", "warning", x.address, names.get(x.enterprise), "device unbound", None)
+               for x in unbound]  # fmt: skip
+    counts = {
+        "ack_overdue": int(overdue_count),
+        "quota": len(quota),
+        "device": len(flagged) + len(unbound),
+    }
+    return alarms, counts
+
+
+# ---------------------------------------------------------------------- auctions
+
+
+@dataclass(frozen=True)
+class DemandStep:
+    """Total demand at and above one price (the aggregate demand curve)."""
+
+    price: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class AuctionClearing:
+    """An auction's aggregate demand curve and, once its bids are revealed, its clearing."""
+
+    auction_id: int
+    supply: int
+    reserve_price: int
+    status: str
+    revealed: int
+    bidders: int
+    curve: list[DemandStep]
+    result: ClearingResult | None
+
+
+def auction_clearing(db: Session, *, auction_id: int) -> AuctionClearing:
+    """The demand curve of the revealed bids and the clearing under the auction's rules
+    (:func:`chain.auction.clear`, the reference the contract verifies).
+
+    Raises:
+        NotFoundError: no such auction.
+        QueryError: the bids cannot be cleared (e.g. malformed schedules).
+    """
+    auction = db.get(m.Auction, auction_id)
+    if auction is None:
+        raise NotFoundError(f"auction {auction_id} does not exist")
+    b = m.Bid
+    bids = list(db.execute(
+        select(b).where(b.auction_id == auction_id, b.revealed.is_(True)).order_by(b.sequence)
+    ).scalars())  # fmt: skip
+    schedules = []
+    for bid in bids:
+        pairs = zip(map(int, bid.prices or []), map(int, bid.quantities or []), strict=True)
+        schedules.append((bid.bidder, normalize_schedule(pairs)))
+    levels: dict[int, int] = defaultdict(int)
+    for _, schedule in schedules:
+        for price, quantity in schedule:
+            levels[price] += quantity
+    curve, running = [], 0
+    for price in sorted(levels, reverse=True):
+        running += levels[price]
+        curve.append(DemandStep(price, running))
+    result = None
+    if schedules:
+        try:
+            result = clear(auction.supply, auction.reserve_price, schedules,
+                           purchase_limit=auction.purchase_limit,
+                           price_rule=PriceRule(auction.price_rule))  # fmt: skip
+        except ChainError as exc:
+            raise QueryError(f"auction {auction_id} cannot be cleared: {exc}") from None
+    return AuctionClearing(auction_id, auction.supply, auction.reserve_price, auction.status, len(bids),
+                           auction.bidders, curve, result)  # fmt: skip

@@ -1,0 +1,290 @@
+"""Benchmark: the web dashboard's regulator overview with 2,162 enterprises, in headless chromium.
+
+A read model is filled through the indexer's projector with synthetic events of 2,162 enterprises
+(the sample generator's profiles and locations) over ten years: CO2 caps per vintage, yearly
+allocations, anchored emission batches and this year's compliance notices, so the overview's map
+holds enterprises within, near and over quota and the trend has ten points. The API with the
+dashboard runs under uvicorn on a loopback port over that read model (and a local Anvil for
+sign-in and roles). Debian's chromium (headless) opens the regulator overview with a regulator's
+session, cold (a fresh browser context each time), and the time from navigation start to the
+page's ``overview-ready`` mark is taken: the mark is set once ECharts has reported ``finished``
+for the map, the trend chart and the supply chart. Median of the runs.
+
+Also: bytes of the front-end assets shipped (everything under api/dashboard/static/ after
+scripts/build-dashboard), gzip-compressed too, and the bytes the overview page transferred.
+
+Run: python bench/dashboard.py [--runs 5]   (last line: one JSON object)
+Chromium: ETS_TEST_CHROMIUM, else scripts/chromium (installs Debian's package when missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import gzip
+import json
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+# `python bench/dashboard.py` puts bench/ first on the path, where bench/api.py would shadow `api`
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import httpx  # noqa: E402
+import uvicorn  # noqa: E402
+from playwright.sync_api import ConsoleMessage, Page, sync_playwright  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from api.config import ApiSettings  # noqa: E402
+from api.context import AppContext  # noqa: E402
+from api.dashboard import STATIC_DIR, missing_vendor_files  # noqa: E402
+from api.db.migrate import upgrade  # noqa: E402
+from api.db.session import make_engine  # noqa: E402
+from api.indexer.project import Projector  # noqa: E402
+from api.main import create_app  # noqa: E402
+from chain.allowance import Kind, encode_id  # noqa: E402
+from chain.compile import compile_contracts  # noqa: E402
+from chain.events import ZERO_ADDRESS, DecodedEvent  # noqa: E402
+from chain.node import AnvilNode  # noqa: E402
+from chain.onboarding import sample_account  # noqa: E402
+from chain.sample import generate_enterprises  # noqa: E402
+from chain.siwe import wallet_sign_in  # noqa: E402
+from chain.suite import deploy_local_suite  # noqa: E402
+from chain.tx import ChainClient  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+console = Console(stderr=True)
+ENTERPRISES = 2_162
+#: The overview as the last run drew it.
+SCREENSHOT = ROOT / "build" / "screenshots" / "regulator-2162-enterprises.png"
+FIRST_YEAR, YEARS = 2017, 10
+CO2 = 1
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def year_start(year: int) -> int:
+    """Unix time of 1 March of ``year``, 08:00 Beijing time (well inside the year in UTC+8)."""
+    return calendar.timegm((year, 3, 1, 0, 0, 0))
+
+
+class Synthetic:
+    """Deterministic events: caps, allocations, emissions and notices of 2,162 enterprises."""
+
+    def __init__(self, enterprises: int = ENTERPRISES, seed: int = 17) -> None:
+        self.rng = random.Random(seed)
+        self.sample = generate_enterprises(enterprises, years=3, seed=seed).enterprises
+        self.accounts = [sample_account(e.credit_code).address for e in self.sample]
+        self.block = 1
+        self.log = 0
+
+    def event(
+        self, t: int, contract: str, name: str, args: dict[str, Any], parties: tuple[str, ...]
+    ) -> DecodedEvent:
+        self.log += 1
+        if self.log > 300:
+            self.block, self.log = self.block + 1, 0
+        tx = "0x" + f"{self.block:016x}{self.log:08x}".rjust(64, "0")
+        return DecodedEvent(self.block, self.log, tx, t, contract, "0x" + "00" * 20, name, args, parties)
+
+    def registrations(self) -> list[DecodedEvent]:
+        t = year_start(FIRST_YEAR) - 86_400
+        return [
+            self.event(t, "ConsortiumRegistry", "EnterpriseRegistered", {
+                "account": a, "creditCode": e.credit_code, "name": e.name, "regionCode": e.region_code,
+                "industryCode": e.industry_code, "latitude": int(e.latitude * 1e6),
+                "longitude": int(e.longitude * 1e6),
+            }, (a,))
+            for a, e in zip(self.accounts, self.sample, strict=True)
+        ]  # fmt: skip
+
+    def years(self) -> list[list[DecodedEvent]]:
+        """One page of events per year: the cap, allocations, anchored totals; notices in the last year."""
+        base = [self.rng.uniform(2_000, 60_000) for _ in self.accounts]
+        drift = [self.rng.uniform(-0.04, 0.03) for _ in self.accounts]
+        pages = []
+        for k in range(YEARS):
+            year = FIRST_YEAR + k
+            t = year_start(year)
+            token = encode_id(Kind.ALLOWANCE, "CO2", year)
+            emitted = [b * (1 + d) ** k for b, d in zip(base, drift, strict=True)]
+            quota = [round(e * self.rng.uniform(0.9, 1.3)) for e in emitted]
+            page = [
+                self.event(
+                    t,
+                    "AllowanceToken",
+                    "CapSet",
+                    {"id": token, "oldCap": 0, "newCap": round(sum(quota) * 1.05)},
+                    (),
+                )
+            ]
+            for a, q in zip(self.accounts, quota, strict=True):
+                args = {"operator": ZERO_ADDRESS, "from": ZERO_ADDRESS, "to": a, "id": token, "value": q}
+                page.append(self.event(t, "AllowanceToken", "TransferSingle", args, (a,)))
+            co2, unit = "0x" + b"a05001".ljust(8, b"\0").hex(), "0x" + b"t".ljust(8, b"\0").hex()
+            for i, (a, e) in enumerate(zip(self.accounts, emitted, strict=True)):
+                end = t + 200 * 86_400
+                page.append(self.event(end, "EmissionsLedger", "BatchAnchored", {
+                    "batchId": "0x" + f"{year:08x}{i:056x}", "device": a, "enterprise": a,
+                    "firstSequence": k * 10, "lastSequence": k * 10 + 9, "previousSequence": k * 10 - 1,
+                    "periodStart": t, "periodEnd": end,
+                    "count": 10, "root": "0x" + f"{year:08x}{i + 1:056x}",
+                    "totals": [{"pollutant": co2, "unit": unit, "total": round(e * 100), "decimals": 2}],
+                }, (a,)))  # fmt: skip
+            if k == YEARS - 1:
+                for a, q in zip(self.accounts, quota, strict=True):
+                    page.append(self.event(t + 86_400, "ComplianceManager", "NoticeIssued", {
+                        "enterprise": a, "year": year, "pollutant": CO2, "allocated": q,
+                        "rulesHash": "0x" + "11" * 32,
+                        "rulesUri": "ipfs://rules", "submissionDeadline": t + 400 * 86_400,
+                        "ackDeadline": t + 30 * 86_400,
+                    }, (a,)))  # fmt: skip
+            pages.append(page)
+        return pages
+
+
+def fill(url: str) -> int:
+    """Fill the read model at ``url``; returns the number of events."""
+    engine = make_engine(url)
+    upgrade(engine)
+    synthetic = Synthetic()
+    projector = Projector()
+    count = 0
+    with engine.begin() as conn:
+        registrations = synthetic.registrations()
+        projector.apply(conn, registrations)
+        count += len(registrations)
+    for page in synthetic.years():
+        with engine.begin() as conn:
+            projector.apply(conn, page)
+        count += len(page)
+    engine.dispose()
+    return count
+
+
+def chromium() -> str:
+    import os
+
+    return (
+        os.environ.get("ETS_TEST_CHROMIUM")
+        or subprocess.run(
+            [str(ROOT / "scripts/chromium")], check=True, capture_output=True, text=True
+        ).stdout.strip()
+    )
+
+
+def asset_sizes() -> dict[str, int]:
+    """Bytes of every file the dashboard serves, raw and gzip-compressed (level 6)."""
+    files = [p for p in STATIC_DIR.rglob("*") if p.is_file()]
+    raw = sum(p.stat().st_size for p in files)
+    packed = sum(len(gzip.compress(p.read_bytes(), 6)) for p in files)
+    return {"assets_bytes": raw, "assets_gzip_bytes": packed, "assets_files": len(files)}
+
+
+def collect_errors(page: Page) -> list[str]:
+    """Console errors and uncaught exceptions of ``page``, as they happen."""
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def measure(runs: int) -> dict[str, Any]:
+    if missing_vendor_files():
+        subprocess.run([str(ROOT / "scripts/build-dashboard")], check=True)
+    figures: dict[str, Any] = {"enterprises": ENTERPRISES}
+    with tempfile.TemporaryDirectory() as tmp, AnvilNode() as node:
+        console.log("deploying the suite on a local Anvil")
+        chain = ChainClient.connect(node.url, compile_contracts())
+        suite = deploy_local_suite(chain, Path(tmp) / "deployment.json")
+        url = f"sqlite:///{tmp}/dashboard.db"
+        started = time.perf_counter()
+        figures["events"] = fill(url)
+        elapsed = time.perf_counter() - started
+        console.log(f"read model filled with {figures['events']:,} events in {elapsed:.1f} s")
+        port = free_port()
+        settings = ApiSettings(database_url=url, api_host="127.0.0.1", api_port=port)
+        ctx = AppContext(settings, suite.chain, suite.manifest, make_engine(url))
+        app = create_app(ctx, migrate=False, indexer=False)
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            with httpx.Client(base_url=base, timeout=60) as client:
+                token = wallet_sign_in(client.post, suite.regulator)
+                headers = {"Authorization": f"Bearer {token}"}
+                api_ms = []
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    response = client.get("/dashboard/api/overview", headers=headers)
+                    api_ms.append((time.perf_counter() - t0) * 1000)
+                    response.raise_for_status()
+                overview = response.json()
+                figures["overview_api_ms"] = round(statistics.median(api_ms), 1)
+                figures["overview_json_bytes"] = len(response.content)
+                figures["status_counts"] = overview["counts"]
+            session = json.dumps({"token": token, "address": suite.regulator.address, "demo": None})
+            ready: list[float] = []
+            transferred = 0
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+                for _ in range(runs):
+                    context = browser.new_context(viewport={"width": 1366, "height": 860})
+                    context.add_init_script(f"sessionStorage.setItem('ets.session', {json.dumps(session)})")
+                    page = context.new_page()
+                    errors = collect_errors(page)
+                    page.goto(f"{base}/dashboard/#/regulator")
+                    page.wait_for_selector('[data-overview-ready="1"]', timeout=60_000)
+                    mark = page.evaluate("performance.getEntriesByName('overview-ready')[0].startTime")
+                    ready.append(float(mark))
+                    transferred = int(page.evaluate(
+                        "performance.getEntriesByType('resource').reduce((s, r) => s + r.transferSize, 0)"
+                        " + performance.getEntriesByType('navigation')[0].transferSize"
+                    ))  # fmt: skip
+                    if errors:
+                        raise RuntimeError(f"console errors on the overview: {errors}")
+                    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(SCREENSHOT), full_page=True)
+                    context.close()
+                browser.close()
+        finally:
+            server.should_exit = True
+            thread.join(timeout=15)
+    figures["overview_ready_ms_runs"] = [round(x) for x in ready]
+    figures["overview_ready_ms"] = round(statistics.median(ready))
+    figures["overview_transfer_bytes"] = transferred
+    figures.update(asset_sizes())
+    return figures
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=5, help="cold page loads timed")
+    options = parser.parse_args()
+    print(json.dumps(measure(options.runs)))

@@ -1,0 +1,304 @@
+"""Fixtures of the dashboard tests: the API on a loopback port over a world, Debian's chromium."""
+
+from __future__ import annotations
+
+import calendar
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import uvicorn
+from eth_account.signers.local import LocalAccount
+from fastapi import FastAPI
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from sqlalchemy import select
+
+from api.config import ApiSettings
+from api.context import AppContext
+from api.dashboard import missing_vendor_files
+from api.db import models as m
+from api.db.migrate import upgrade
+from api.db.session import make_engine
+from api.indexer.run import CHECKPOINT, Indexer
+from api.main import create_app
+from chain.accounts import dev_account
+from chain.auction import AuctionParams
+from oracle.signing import ReadingFields
+from tests.conftest import Consortium
+from tests.utils.anchoring import Site, bind_site
+from tests.utils.chain import profile
+from tests.utils.compliance import (
+    CO2_2024,
+    CO2_2025,
+    CONFIG,
+    ENTERPRISES,
+    IDS,
+    YEAR,
+    Cycle,
+    issue,
+    setup_cycle,
+    surrender,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Screenshots of every view (a test artifact).
+SCREENSHOTS = ROOT / "build" / "screenshots"
+#: Flags that keep chromium off the network (it is closed here) and out of first-run work.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HOUR = 3600
+#: A compliance year before :data:`YEAR`: only E3 has a notice for it.
+EARLIER_YEAR = YEAR - 1
+DAY = 24 * HOUR
+
+
+def chromium_path() -> str:
+    """Debian's chromium: ``ETS_TEST_CHROMIUM`` (set by scripts/test), else ``chromium`` on PATH."""
+    path = os.environ.get("ETS_TEST_CHROMIUM") or shutil.which("chromium")
+    if not path:
+        pytest.fail(
+            "ETS_TEST_CHROMIUM is not set and chromium is not on PATH: run the tests through scripts/test, "
+            "which installs Debian's chromium (scripts/chromium)",
+            pytrace=False,
+        )
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class DashWorld:
+    """The chain, the API server on loopback and what the set-up created.
+
+    Attributes:
+        c: the consortium.
+        cycle: the compliance year (notices to E0..E2; E0 attested and applied).
+        base: the server's base URL.
+        ctx: the API context the server runs with.
+        application_id: E0's pending application.
+        open_auction: a primary auction in its commit phase (the enterprise bids in it).
+        cleared_auction: a primary auction past its reveal phase with one revealed bid (the
+            exchange finalizes it).
+        proposal: the exchange's proposal to register an enterprise (one approval of two).
+    """
+
+    c: Consortium
+    cycle: Cycle
+    base: str
+    ctx: AppContext
+    application_id: int
+    open_auction: int
+    cleared_auction: int
+    proposal: int
+    app: FastAPI = field(repr=False)
+    server: uvicorn.Server = field(repr=False)
+
+    def wait_indexed(self, timeout: float = 20.0) -> None:
+        """Wait until the embedded indexer has the chain's latest block."""
+        target = self.c.chain.w3.eth.block_number
+        deadline = time.monotonic() + timeout
+        query = select(m.Checkpoint.block_number).where(m.Checkpoint.name == CHECKPOINT)
+        while time.monotonic() < deadline:
+            with self.ctx.engine.connect() as conn:
+                done = conn.execute(query).scalar_one_or_none()
+            if done is not None and done >= target:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"the indexer did not reach block {target} in {timeout} s")
+
+    def advance(self, seconds: int) -> None:
+        """Move the chain's clock forward and wait for the indexer to see it."""
+        self.c.chain.advance_time(seconds)
+        self.wait_indexed()
+
+
+#: E0's metered CO2 per month of the compliance year (kg, from its controller's interval totals).
+METERED_KG = {(YEAR, 5): 60_000, (YEAR, 6): 90_000}
+
+
+def _anchor_metered(c: Consortium, queue_path: Path) -> Site:
+    """Bind a device to E0 and anchor one batch per month of :data:`METERED_KG`: each frame holds
+    the month's CO2 interval total (kg) and an SO2 concentration."""
+    site = bind_site(c, ENTERPRISES[0], queue_path, seed=981, mn="DASHSITE00001")
+    for (year, month), kg in METERED_KG.items():
+        t = calendar.timegm((year, month, 10, 2, 0, 0))
+        fields = [ReadingFields(t, "a05001", kg, 0, "kg"), ReadingFields(t, "a21026", 41_250, 3, "mg/m3")]
+        site.queue.append([site.device.sign_frame(fields)])
+        [batch] = site.queue.cut_batches(2, 0, enterprises={site.device.address: site.enterprise.address})
+        site.anchor(batch)
+    return site
+
+
+def _set_up_chain(c: Consortium, queue_path: Path) -> tuple[Cycle, int, int, int, int, Site]:
+    cycle = setup_cycle(c)
+    e0, e1, e2 = ENTERPRISES[0], ENTERPRISES[1], ENTERPRISES[2]
+    site = _anchor_metered(c, queue_path)
+    c.allowance.transfer(e0, e1.address, IDS[1], 25)
+    attestation_id = cycle.attest(e0.address, 900, 50)
+    c.compliance.acknowledge(e0, YEAR)
+    application_id = c.compliance.apply(e0, YEAR, surrender(attestation_id, {CO2_2024: 900}))
+    # An auction that runs its course now: E2 commits and reveals, then its reveal phase ends.
+    now = c.chain.timestamp()
+    cleared = c.auction.create_primary(
+        c.regulator,
+        AuctionParams(token_id=CO2_2025, supply=500, reserve_price=1_000, commit_end=now + HOUR,
+                      reveal_end=now + 2 * HOUR),
+    )  # fmt: skip
+    bid = c.auction.seal(cleared, e2.address, [(2_500, 300), (1_800, 400)])
+    c.auction.commit(e2, bid)
+    c.chain.advance_time(HOUR + 5)
+    c.auction.reveal(e2, bid)
+    c.chain.advance_time(HOUR + 5)
+    # The auction the enterprise bids in from the browser: commit phase for a day.
+    now = c.chain.timestamp()
+    open_auction = c.auction.create_primary(
+        c.regulator,
+        AuctionParams(token_id=CO2_2025, supply=1_000, reserve_price=1_200, commit_end=now + DAY,
+                      reveal_end=now + 2 * DAY),
+    )  # fmt: skip
+    # E3 gets a notice for an earlier year, acknowledges it and is attested: it applies in the page.
+    c.compliance.configure_year(c.regulator, EARLIER_YEAR, CONFIG)
+    issue(cycle, [ENTERPRISES[3]], year=EARLIER_YEAR)
+    c.compliance.acknowledge(ENTERPRISES[3], EARLIER_YEAR)
+    cycle.attest(ENTERPRISES[3].address, 120, 0, year=EARLIER_YEAR)
+    newcomer = dev_account(21).address
+    proposal = c.registry.propose(c.exchange, c.registry.encode_register_enterprise(newcomer, profile(950)),
+                                  "register Taizhou Power Plant No. 950")  # fmt: skip
+    return cycle, application_id, open_auction, cleared, proposal, site
+
+
+@pytest.fixture(scope="module")
+def dash(consortium: Consortium, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashWorld]:
+    """The API with the dashboard on a loopback port, over a fresh world (rolled back afterwards)."""
+    if missing_vendor_files():
+        subprocess.run([str(ROOT / "scripts" / "build-dashboard")], check=True)
+    snapshot = consortium.snapshot()
+    path = Path(tmp_path_factory.mktemp("dash")) / "read.db"
+    url = f"sqlite:///{path}"
+    try:
+        queue_path = path.parent / "oracle-queue.db"
+        cycle, application_id, open_auction, cleared, proposal, site = _set_up_chain(consortium, queue_path)
+        port = free_port()
+        settings = ApiSettings(database_url=url, api_host="127.0.0.1", api_port=port,
+                               api_role_cache_seconds=0, indexer_poll_seconds=0.1,
+                               indexer_oracle_queues=str(queue_path))  # fmt: skip
+        engine = make_engine(url)
+        upgrade(engine)
+        Indexer(consortium.chain, consortium.manifest, engine, oracle_queues=[queue_path]).catch_up()
+        ctx = AppContext(settings, consortium.chain, consortium.manifest, engine)
+        app = create_app(ctx, migrate=False, indexer=True)
+        app.state.dashboard_demo = True  # as with ETS_DEMO=1: the page signs with the demo keys
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                               access_log=False))  # fmt: skip
+        thread = threading.Thread(target=server.run, name="dashboard-server", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        world = DashWorld(consortium, cycle, f"http://127.0.0.1:{port}", ctx, application_id, open_auction,
+                          cleared, proposal, app, server)  # fmt: skip
+        try:
+            yield world
+        finally:
+            server.should_exit = True
+            thread.join(timeout=15)
+            engine.dispose()
+            site.queue.close()
+    finally:
+        consortium.revert(snapshot)
+
+
+@pytest.fixture(scope="module")
+def playwright_session() -> Iterator[Playwright]:
+    """Playwright's sync API for one module (its event loop does not outlive the module)."""
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_session: Playwright) -> Iterator[Browser]:
+    launched = playwright_session.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+    try:
+        yield launched
+    finally:
+        launched.close()
+
+
+@dataclass
+class Tab:
+    """A browser page with every console error and page error it produced."""
+
+    page: Page
+    errors: list[str]
+    log: list[str] = field(default_factory=list)
+
+    def assert_clean(self) -> None:
+        assert self.errors == [], "console errors:\n" + "\n".join(self.errors)
+
+
+@pytest.fixture
+def open_tab(browser: Browser) -> Iterator[Callable[..., Tab]]:
+    """``open_tab(width=1366, height=860)``: a fresh browser context and page that collects console
+    errors; closed after the test."""
+    contexts = []
+
+    def make(width: int = 1366, height: int = 860) -> Tab:
+        context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US")
+        contexts.append(context)
+        page = context.new_page()
+        errors: list[str] = []
+
+        log: list[str] = []
+
+        def on_console(message: ConsoleMessage) -> None:
+            log.append(f"{message.type}: {message.text}")
+            if message.type == "error":
+                errors.append(f"console: {message.text} ({message.location.get('url')})")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+        page.set_default_timeout(20_000)
+        return Tab(page, errors, log)
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def sign_in(tab: Tab, base: str, account: LocalAccount, view: str) -> Page:
+    """Open the dashboard, pick ``account`` in the demo sign-in and wait for ``view`` to load."""
+    page = tab.page
+    page.goto(f"{base}/dashboard/")
+    page.wait_for_selector("#demo-banner", state="visible")
+    page.select_option("#demo-account", value=account.address)
+    page.click("#sign-in")
+    page.wait_for_selector(f'[data-view="{view}"][data-ready="1"]')
+    return page
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    target = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(target), full_page=True)
+    return target
