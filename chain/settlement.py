@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -60,6 +60,16 @@ class BlockRef:
     number: int
     timestamp: int
     hash: str
+
+
+class BlockNumbered(Protocol):
+    """Any block reference with a number and a timestamp."""
+
+    @property
+    def number(self) -> int: ...
+
+    @property
+    def timestamp(self) -> int: ...
 
 
 class SettlementReportsClient:
@@ -168,12 +178,12 @@ class ChainLedger:
             raise ChainError(f"block {number} is not on the chain")
         return BlockRef(int(raw["number"], 16), int(raw["timestamp"], 16), str(raw["hash"]))
 
-    def last_block_before(self, timestamp: int, *, head: BlockRef | None = None) -> BlockRef | None:
-        """The last block whose timestamp is earlier than ``timestamp`` (binary search; block
-        times never decrease), or None when even block 0 is not."""
+    def last_block_before(self, timestamp: int, *, head: BlockNumbered | None = None) -> BlockRef | None:
+        """The last block whose timestamp is earlier than ``timestamp`` (binary search from
+        ``head``, default the latest; block times never decrease), or None when even block 0 is not."""
         top = head or self.head()
         if top.timestamp < timestamp:
-            return top
+            return top if isinstance(top, BlockRef) else self.block(top.number)
         low, high = 0, top.number  # invariant: answer < high
         if self.block(0).timestamp >= timestamp:
             return None

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -204,9 +204,7 @@ def run_settlement_demo(
             )
         indexer.catch_up()
         system = SystemAccounts(contracts.get("SealedBidAuction"), contracts.get("ComplianceManager"))
-        # ChainLedger takes back its own BlockRef as ``head`` (all day_bounds passes it), narrower
-        # than the Protocol's BlockLike: the same cast ets.settle_cli makes by typing it Any
-        ledger = cast("ChainView", ledger_for(chain, contracts))
+        ledger: ChainView = ledger_for(chain, contracts)
         if not bank_file.exists():
             lines = _statement(engine, calendar, day, ledger, system, generated)
             write_statement(bank_file, lines)
