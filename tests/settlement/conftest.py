@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -22,6 +23,7 @@ from api.indexer.run import Indexer
 from chain.settlement import ChainLedger, ReportAnchor, SettlementReportsClient, ledger_for
 from settlement.bank import BankMovement, write_statement
 from settlement.calendar import TradingCalendar
+from settlement.day import DayResult, run_day
 from settlement.run import SystemAccounts
 from tests.conftest import Consortium
 from tests.utils.compliance import CO2_2023, CO2_2024, ENTERPRISES, YEAR, Cycle, setup_cycle, surrender
@@ -83,6 +85,14 @@ class Market:
 
     def anchor(self) -> ReportAnchor:
         return ReportAnchor(self.reports, self.c.exchange)
+
+    def settle_day1(self, out: Path, **overrides: Any) -> DayResult:
+        """``run_day`` of day 1 into ``out`` with this market's chain view, bank statement,
+        escrow accounts and the exchange's anchor, unless ``overrides`` says otherwise."""
+        given: dict[str, Any] = {
+            "chain": self.ledger, "bank_file": self.bank1, "system": self.system, "anchor": self.anchor(),
+        }  # fmt: skip
+        return run_day(self.engine, CALENDAR, self.day1, out, **(given | overrides))
 
 
 def to_time(c: Consortium, when: int) -> None:

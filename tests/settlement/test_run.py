@@ -54,16 +54,7 @@ def files_of(directory: Path) -> dict[str, bytes]:
 @pytest.mark.postgres
 def test_run_day_publishes_signed_report_when_books_balance(market: Market, tmp_path: Path) -> None:
     with rollback(market.c):
-        result = run_day(
-            market.engine,
-            CALENDAR,
-            market.day1,
-            tmp_path,
-            chain=market.ledger,
-            bank_file=market.bank1,
-            system=market.system,
-            anchor=market.anchor(),
-        )
+        result = market.settle_day1(tmp_path)
         assert result.balanced, result.reconciliation.differences
         assert result.anchored == "published" and result.tx_hash
         code = day_code(market.day1)
@@ -79,26 +70,8 @@ def test_run_day_publishes_signed_report_when_books_balance(market: Market, tmp_
 
 def test_run_day_rewrites_identical_bytes_when_day_settled_again(market: Market, tmp_path: Path) -> None:
     with rollback(market.c):
-        first = run_day(
-            market.engine,
-            CALENDAR,
-            market.day1,
-            tmp_path / "a",
-            chain=market.ledger,
-            bank_file=market.bank1,
-            system=market.system,
-            anchor=market.anchor(),
-        )
-        again = run_day(
-            market.engine,
-            CALENDAR,
-            market.day1,
-            tmp_path / "b",
-            chain=market.ledger,
-            bank_file=market.bank1,
-            system=market.system,
-            anchor=market.anchor(),
-        )
+        first = market.settle_day1(tmp_path / "a")
+        again = market.settle_day1(tmp_path / "b")
     assert again.anchored == "already" and again.tx_hash is None
     assert again.bundle.report_hash == first.bundle.report_hash
     a, b = files_of(first.bundle.directory), files_of(again.bundle.directory)
@@ -161,16 +134,7 @@ def test_run_day_reports_bank_differences_and_withholds_when_statement_disagrees
     wrong = replace(withdrawal, line=4, amount=999)
     bank = write_statement(tmp_path / "bank.csv", [extra, wrong])
     with rollback(market.c):
-        result = run_day(
-            market.engine,
-            CALENDAR,
-            market.day1,
-            tmp_path / "out",
-            chain=market.ledger,
-            bank_file=bank,
-            system=market.system,
-            anchor=market.anchor(),
-        )
+        result = market.settle_day1(tmp_path / "out", bank_file=bank)
         assert market.reports.report(day_code(market.day1)) is None
     assert not result.balanced and result.anchored == "withheld"
     kinds = {d.kind: d for d in result.reconciliation.differences}
