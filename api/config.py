@@ -27,6 +27,8 @@ class ApiSettings(BaseSettings):
         api_session_cache_seconds: how long a process reuses a session token it has checked
             (a sign-out through another process takes effect within this time; 0: never reused).
         api_intent_minutes: how long a built transaction waits for its signature.
+        api_relay_wait_seconds: how long ``POST /tx/relay`` waits for the receipt before answering
+            ``pending`` (a QBFT network with a longer block period wants more).
         api_threads: worker threads per API process that run routes (blocking database and
             chain calls; relays, which wait for receipts, have 32 of their own).
         api_embedded_indexer: run the indexer in the API process.
@@ -49,6 +51,7 @@ class ApiSettings(BaseSettings):
     api_role_cache_seconds: float = 5.0
     api_session_cache_seconds: float = 2.0
     api_intent_minutes: int = 30
+    api_relay_wait_seconds: float = Field(default=30.0, gt=0, le=600)
     api_threads: int = Field(default=4, ge=1, le=256)
     api_embedded_indexer: bool = True
     api_json_logs: bool = False

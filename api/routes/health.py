@@ -53,7 +53,8 @@ def health(ctx: Ctx, request: Request, response: Response) -> Health:
     """Chain head, database revision and indexer lag."""
     chain = ChainHealth(ok=False)
     try:
-        chain = ChainHealth(ok=True, chain_id=ctx.chain.chain_id, head=int(ctx.chain.w3.eth.block_number))
+        head = int(ctx.chain.rpc("eth_blockNumber", []), 16)
+        chain = ChainHealth(ok=True, chain_id=ctx.chain.chain_id, head=head)
     except Exception as exc:  # the node is down: report it, do not fail the probe
         chain.error = type(exc).__name__
     database = DatabaseHealth(ok=False, dialect=ctx.engine.dialect.name)

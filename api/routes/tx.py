@@ -293,14 +293,15 @@ async def relay(body: RelayRequest, ctx: Ctx, db: Db, user: User) -> OutcomePubl
     The raw transaction must be exactly the intent's call (target, calldata, value, chain id)
     signed by the signed-in account: otherwise 400 naming the first field that differs
     (`sender`, `chain id`, `to`, `data`, `value`). An intent is relayed once (409 after, or
-    once expired). The answer waits for the receipt (about 30 s at most, then `pending`): a
-    transaction mined and reverted is `status: "reverted"` with the decoded custom error (200:
-    it is on the chain); one the node refuses before mining is 400 (or 422 for a revert) and
-    the intent stays usable."""
+    once expired). The answer waits for the receipt (`ETS_API_RELAY_WAIT_SECONDS`, 30 s by
+    default, then `pending`): a transaction mined and reverted is `status: "reverted"` with the
+    decoded custom error (200: it is on the chain); one the node refuses before mining is 400
+    (or 422 for a revert) and the intent stays usable."""
     outcome = await anyio.to_thread.run_sync(
         functools.partial(
             relay_intent, db, calls=ctx.calls, chain=ctx.chain, events=ctx.events,
             intent_id=body.intent_id, owner=user.address, raw_transaction=body.raw_transaction,
+            wait_s=ctx.settings.api_relay_wait_seconds,
         ),
         limiter=_RELAY_THREADS,
     )  # fmt: skip
