@@ -23,36 +23,46 @@ def region_key(code: int | None) -> str:
     return "" if code is None else f"{code:06d}"
 
 
-def _targets(
-    grain: str, metric: str, pollutant: int, period: str, who: str, region: int | None, industry: str | None
-) -> Iterable[tuple[TotalKey, int | None, str | None, str | None]]:
-    """The totals one rollup row adds to, each with its typed region / industry / enterprise."""
-    for p in (pollutant, m.ALL_POLLUTANTS):
-        yield (grain, metric, "all", p, period, ""), None, None, None
-        yield (grain, metric, "region", p, period, region_key(region)), region, None, None
-        yield (grain, metric, "industry", p, period, industry or ""), None, industry, None
-    yield (grain, metric, "enterprise", m.ALL_POLLUTANTS, period, who), None, None, who
-
-
 def derive_totals(rollups: Mapping[RollupKey, Sequence[Any]]) -> list[dict[str, Any]]:
-    """The totals' deltas of rollup deltas ``{key: [value, count, region_code, industry_code]}``."""
-    out: dict[TotalKey, dict[str, Any]] = {}
+    """The totals' deltas of rollup deltas ``{key: [value, count, region_code, industry_code]}``:
+    each rollup adds to its period's total over all enterprises, its region's, its industry's
+    (each for its pollutant and for all pollutants, -1) and its enterprise's over all pollutants."""
+    every = m.ALL_POLLUTANTS
+    sums: dict[TotalKey, list[Any]] = {}
+    get = sums.get
     for (grain, metric, pollutant, period, who), (value, count, region, industry) in rollups.items():
-        for key, region_code, industry_code, enterprise in _targets(
-            grain, metric, pollutant, period, who, region, industry
+        region_k, industry_k = region_key(region), industry or ""
+        for key in (
+            (grain, metric, "all", pollutant, period, ""),
+            (grain, metric, "all", every, period, ""),
+            (grain, metric, "region", pollutant, period, region_k),
+            (grain, metric, "region", every, period, region_k),
+            (grain, metric, "industry", pollutant, period, industry_k),
+            (grain, metric, "industry", every, period, industry_k),
+            (grain, metric, "enterprise", every, period, who),
         ):
-            row = out.get(key)
-            if row is None:
-                out[key] = {
-                    "grain": key[0], "metric": key[1], "dim": key[2], "pollutant": key[3],
-                    "period": key[4], "key": key[5], "region_code": region_code,
-                    "industry_code": industry_code, "enterprise": enterprise,
-                    "value": value, "count": count,
-                }  # fmt: skip
+            found = get(key)
+            if found is None:
+                sums[key] = [value, count]
             else:
-                row["value"] += value
-                row["count"] += count
-    return list(out.values())
+                found[0] += value
+                found[1] += count
+    return [
+        {
+            "grain": grain,
+            "metric": metric,
+            "dim": dim,
+            "pollutant": pollutant,
+            "period": period,
+            "key": key,
+            "value": value,
+            "count": count,
+            "region_code": int(key) if dim == "region" and key else None,
+            "industry_code": (key or None) if dim == "industry" else None,
+            "enterprise": key if dim == "enterprise" else None,
+        }
+        for (grain, metric, dim, pollutant, period, key), (value, count) in sums.items()
+    ]
 
 
 def rebuild_totals(
