@@ -1,13 +1,20 @@
-"""Read-model queries behind the dashboard: the regulator overview and an auction's clearing."""
+"""Read-model queries behind the dashboard: the regulator overview, an auction's clearing, and the
+daily settlement reports (their files checked against the hash anchored on-chain)."""
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import json
+import logging
 import math
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -18,7 +25,11 @@ from chain.allocation import DEFAULT_REDUCTION_RATE, trend
 from chain.allowance import Kind
 from chain.auction import ClearingResult, PriceRule, clear, normalize_schedule
 from chain.errors import ChainError
+from chain.settlement import SettlementReportsClient
+from settlement.calendar import day_code
+from settlement.run import CASH, MOVEMENT_TYPES, token_label
 
+logger = logging.getLogger(__name__)
 #: Share of the quota from which an enterprise is "near" it (the controllers' first alarm level).
 NEAR_SHARE = 0.8
 #: HJ 212 data flags that raise a device alarm: D fault, S manual input (a value typed in by
@@ -426,3 +437,324 @@ def auction_clearing(db: Session, *, auction_id: int) -> AuctionClearing:
             raise QueryError(f"auction {auction_id} cannot be cleared: {exc}") from None
     return AuctionClearing(auction_id, auction.supply, auction.reserve_price, auction.status, len(bids),
                            auction.bidders, curve, result)  # fmt: skip
+
+
+# ---------------------------------------------------------------------- settlement reports
+
+#: The report's manifest (``settlement.report.write_report``): its SHA-256 is the anchored hash.
+MANIFEST = "manifest.json"
+#: Reconciliation differences returned with a report (the CSV holds them all).
+DIFFERENCE_ROWS = 50
+#: Settled days listed at most (newest first).
+SETTLED_DAYS_MAX = 2_000
+#: Columns of the totals CSV the dashboard reads (``settlement.report.TOTALS_HEADER``).
+TOTALS_COLUMNS = ("token_id", "type", "legs", "inflow", "outflow")
+#: Media types of a report's files, by suffix.
+MEDIA_TYPES = {".csv": "text/csv", ".pdf": "application/pdf", ".json": "application/json"}
+
+
+@dataclass(frozen=True)
+class SettledDay:
+    """A trading day with a report directory (figures from its manifest; None if unreadable)."""
+
+    day: date
+    balanced: bool | None
+    differences: int | None
+    movements: int | None
+
+
+@dataclass(frozen=True)
+class MovementTotal:
+    """One movement type's totals of the day: account legs, allowance units (all ids) and cash
+    (fen) moved, each the larger of the gross inflow and outflow so a transfer counts once."""
+
+    movement: str
+    legs: int
+    allowances: int
+    cash: int
+
+
+@dataclass(frozen=True)
+class TokenTotal:
+    """One row of the totals CSV: an id's legs, inflow and outflow of one movement type."""
+
+    token_id: int
+    token: str
+    movement: str
+    legs: int
+    inflow: int
+    outflow: int
+
+
+@dataclass(frozen=True)
+class ReportDifference:
+    """One row of the reconciliation CSV."""
+
+    kind: str
+    account: str
+    token_id: int | None
+    token: str | None
+    read_model: int | None
+    other: int | None
+    delta: int | None
+    source: str
+    transactions: list[str]
+    detail: str
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    """A file of the report as the manifest lists it, and whether it still matches."""
+
+    name: str
+    sha256: str | None
+    size: int | None
+    media_type: str
+    matches: bool
+
+
+@dataclass
+class SettlementReport:
+    """A settled day's report: its manifest, totals and reconciliation, checked against the hash
+    anchored on ``SettlementReports`` (the checks of ``ets settle verify``)."""
+
+    day: date
+    window_start: int | None
+    window_end: int | None
+    timezone: str | None
+    close: str | None
+    first_block: int | None
+    last_block: int | None
+    accounts: int | None
+    lines: int | None
+    movements: int | None
+    fees_total: int | None
+    balanced: bool | None
+    differences: int | None
+    checked: dict[str, int]
+    totals: list[MovementTotal]
+    token_totals: list[TokenTotal]
+    difference_rows: list[ReportDifference]
+    report_hash: str
+    altered_files: list[str]
+    anchored_hash: str | None
+    signer: str | None
+    publisher: str | None
+    published_at: int | None
+    verified: bool
+    files: list[ReportFile]
+
+
+def settlement_days(reports_dir: Path) -> list[SettledDay]:
+    """The days with a report under ``reports_dir`` (``<YYYY-MM-DD>/manifest.json``), newest first."""
+    try:
+        children = list(reports_dir.iterdir()) if reports_dir.is_dir() else []
+    except OSError:
+        logger.warning("settlement reports unreadable", extra={"directory": str(reports_dir)})
+        return []
+    days: list[SettledDay] = []
+    for child in children:
+        try:
+            day = date.fromisoformat(child.name)
+        except ValueError:
+            continue
+        if child.name != day.isoformat() or not (child / MANIFEST).is_file():
+            continue
+        manifest = _manifest(child)
+        days.append(SettledDay(day, _bool(manifest.get("balanced")), _int(manifest.get("differences")),
+                               _int(manifest.get("movements"))))  # fmt: skip
+    days.sort(key=lambda d: d.day, reverse=True)
+    return days[:SETTLED_DAYS_MAX]
+
+
+def report_directory(reports_dir: Path, day: date) -> Path:
+    """The report directory of ``day``.
+
+    Raises:
+        NotFoundError: no report of that day.
+    """
+    directory = reports_dir / day.isoformat()
+    if not (directory / MANIFEST).is_file():
+        raise NotFoundError(f"no settlement report of trading day {day.isoformat()}")
+    return directory
+
+
+def report_file(reports_dir: Path, day: date, name: str) -> tuple[Path, str]:
+    """A file of ``day``'s report by name, with its media type: the manifest or a file it lists,
+    never a path outside the day's directory.
+
+    Raises:
+        NotFoundError: no report of that day, or no such file in it.
+    """
+    directory = report_directory(reports_dir, day)
+    known = {MANIFEST, *_listed(_manifest(directory))}
+    path = directory / name
+    inside = _plain(name) and path.is_file() and path.resolve().parent == directory.resolve()
+    if name not in known or not inside:
+        raise NotFoundError(f"the report of {day.isoformat()} has no file {name!r}")
+    return path, MEDIA_TYPES.get(path.suffix, "application/octet-stream")
+
+
+def settlement_report(
+    reports_dir: Path, day: date, *, anchor: SettlementReportsClient | None
+) -> SettlementReport:
+    """``day``'s report: the manifest's figures, the totals per movement type, the first
+    reconciliation differences, and the verification of ``ets settle verify`` (the files against
+    the manifest, the manifest's hash against the one anchored for the day, its signer).
+
+    Args:
+        reports_dir: where the settlement run writes its reports.
+        day: the trading day.
+        anchor: the SettlementReports contract (None: not deployed, nothing anchored).
+
+    Raises:
+        NotFoundError: no report of that day.
+    """
+    from settlement.report import verify_bundle  # reportlab: loaded on the first report asked for
+
+    directory = report_directory(reports_dir, day)
+    manifest = _manifest(directory)
+    listed = _listed(manifest)
+    unsafe = sorted(name for name in listed if not _plain(name))
+    if not isinstance(manifest.get("files"), dict) or unsafe:
+        # Not a manifest the run wrote (or names outside the directory): nothing else is read.
+        logger.warning("settlement manifest unreadable", extra={"day": day.isoformat()})
+        recomputed, altered = _sha256_of(directory / MANIFEST), [MANIFEST, *unsafe]
+    else:
+        try:
+            recomputed, altered = verify_bundle(directory)
+        except (OSError, ValueError):  # a listed name that is not a readable file
+            recomputed = _sha256_of(directory / MANIFEST)
+            altered = sorted(name for name in listed if not (directory / name).is_file()) or [MANIFEST]
+    code = day_code(day)
+    published = anchor.report(code) if anchor is not None else None
+    signer = anchor.recover_signer(published) if anchor is not None and published is not None else None
+    verified = not altered and published is not None and published.report_hash == recomputed
+    parsed = (_token_total(r) for r in _csv_rows(directory / f"totals-{code}.csv", TOTALS_COLUMNS))
+    token_totals = [r for r in parsed if r is not None]
+    rows = _csv_rows(directory / f"reconciliation-{code}.csv", ("kind", "account", "source"))
+    differences = [
+        ReportDifference(r["kind"], r["account"], _int(r.get("token_id")), r.get("token") or None,
+                         _int(r.get("read_model")), _int(r.get("other")), _int(r.get("delta")), r["source"],
+                         (r.get("transactions") or "").split(), r.get("detail") or "")
+        for _, r in zip(range(DIFFERENCE_ROWS), rows, strict=False)
+    ]  # fmt: skip
+    window, blocks, checked = (_object(manifest.get(key)) for key in ("window", "blocks", "checked"))
+    files = []
+    for name in [*sorted(listed), MANIFEST]:
+        path = directory / name
+        exists = _plain(name) and path.is_file()
+        files.append(ReportFile(name, listed.get(name), path.stat().st_size if exists else None,
+                                MEDIA_TYPES.get(Path(name).suffix, "application/octet-stream"),
+                                exists and name not in altered))  # fmt: skip
+    return SettlementReport(
+        day=day, window_start=_int(window.get("start")), window_end=_int(window.get("end")),
+        timezone=_str(window.get("timezone")), close=_str(window.get("close")),
+        first_block=_int(blocks.get("first")), last_block=_int(blocks.get("last")),
+        accounts=_int(manifest.get("accounts")), lines=_int(manifest.get("lines")),
+        movements=_int(manifest.get("movements")), fees_total=_int(manifest.get("fees_total_fen")),
+        balanced=_bool(manifest.get("balanced")), differences=_int(manifest.get("differences")),
+        checked={str(k): v for k, v in checked.items() if isinstance(v, int)},
+        totals=movement_totals(token_totals), token_totals=token_totals, difference_rows=differences,
+        report_hash="0x" + recomputed.hex(), altered_files=altered,
+        anchored_hash=None if published is None else "0x" + published.report_hash.hex(),
+        signer=signer, publisher=None if published is None else published.publisher,
+        published_at=None if published is None else published.published_at,
+        verified=verified, files=files,
+    )  # fmt: skip
+
+
+def movement_totals(rows: Sequence[TokenTotal]) -> list[MovementTotal]:
+    """Totals per movement type in report order (``settlement.demo.totals_by_type``'s rule: the
+    larger of the gross inflow and outflow, allowances and cash apart)."""
+    legs: dict[str, int] = defaultdict(int)
+    units: dict[str, int] = defaultdict(int)
+    cash: dict[str, int] = defaultdict(int)
+    for r in rows:
+        legs[r.movement] += r.legs
+        moved = max(r.inflow, r.outflow)
+        if r.token_id == CASH:
+            cash[r.movement] += moved
+        else:
+            units[r.movement] += moved
+    order = [*MOVEMENT_TYPES, *sorted(set(legs) - set(MOVEMENT_TYPES))]
+    return [MovementTotal(t, legs[t], units[t], cash[t]) for t in order if legs[t]]
+
+
+def _manifest(directory: Path) -> dict[str, Any]:
+    """The manifest as a dict ({} when missing or not a JSON object)."""
+    try:
+        data = json.loads((directory / MANIFEST).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _listed(manifest: dict[str, Any]) -> dict[str, str]:
+    """File name → SHA-256 as the manifest lists them."""
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return {}
+    return {str(k): str(v) for k, v in files.items()}
+
+
+def _csv_rows(path: Path, required: Sequence[str]) -> Iterator[dict[str, str]]:
+    """Rows of a report CSV that have the ``required`` columns filled; nothing when the file is
+    missing or malformed (the verification reports it as altered)."""
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            if not set(required) <= set(reader.fieldnames or ()):
+                return
+            for row in reader:
+                if all(row.get(k) not in (None, "") for k in required):
+                    yield row
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return
+
+
+def _token_total(row: dict[str, str]) -> TokenTotal | None:
+    """A totals CSV row, or None when its numbers do not parse."""
+    try:
+        token_id = int(row["token_id"])
+        return TokenTotal(token_id, token_label(token_id), row["type"], int(row["legs"]), int(row["inflow"]),
+                          int(row["outflow"]))  # fmt: skip
+    except ValueError:
+        return None
+
+
+def _plain(name: str) -> bool:
+    """Whether ``name`` is a plain file name (no directory part, not hidden)."""
+    return bool(name) and name == Path(name).name and not name.startswith(".") and "\\" not in name
+
+
+def _sha256_of(path: Path) -> bytes:
+    try:
+        return hashlib.sha256(path.read_bytes()).digest()
+    except OSError:
+        return bytes(32)
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip():
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _bool(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None

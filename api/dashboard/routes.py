@@ -1,12 +1,16 @@
-"""Dashboard routes: page configuration, regulator overview, auction clearing, indexer progress."""
+"""Dashboard routes: page configuration, regulator overview, auction clearing, indexer progress,
+daily settlement reports."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from datetime import date
+from pathlib import Path as FsPath
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +23,9 @@ from api.schemas import ERRORS
 from chain.accounts import DEMO_ACCOUNT_COUNT, DEMO_ROLES, FIRST_ENTERPRISE_INDEX, dev_account
 from chain.config import ChainSettings
 from chain.errors import ConfigError
+from chain.settlement import SettlementReportsClient
+from settlement.config import SettlementSettings
+from settlement.errors import SettlementError
 
 logger = logging.getLogger(__name__)
 
@@ -277,3 +284,208 @@ def indexed(
     done = point is not None and (block is None or int(point) >= block)
     return IndexedPublic(indexed_block=None if point is None else int(point), caught_up=done,
                          now=queries.read_model_now(db))  # fmt: skip
+
+
+# ---------------------------------------------------------------------- settlement reports
+
+
+class SettledDayPublic(BaseModel):
+    """A trading day with a settlement report."""
+
+    day: date = Field(examples=["2027-06-30"])
+    balanced: bool | None = Field(description="The books balanced (None: manifest unreadable)")
+    differences: int | None = Field(description="Reconciliation differences")
+    movements: int | None = Field(description="Movements settled")
+
+
+class SettledDaysPublic(BaseModel):
+    """The settled days, newest first."""
+
+    items: list[SettledDayPublic]
+
+
+class MovementTotalPublic(BaseModel):
+    """A movement type's totals of the day (a transfer counts once)."""
+
+    movement: str = Field(examples=["transfer"])
+    legs: int = Field(description="Account legs (a transfer has two, a mint or burn one)")
+    allowances: int = Field(description="Allowance and offset units moved, all ids (t)")
+    cash: int = Field(description="Settlement cash moved (fen)")
+
+
+class TokenTotalPublic(BaseModel):
+    """One row of the totals CSV."""
+
+    token_id: int = Field(description="0: settlement cash")
+    token: str = Field(examples=["allowance:CO2:2024"])
+    movement: str
+    legs: int
+    inflow: int
+    outflow: int
+
+
+class ReportDifferencePublic(BaseModel):
+    """A reconciliation difference (a row of the reconciliation CSV)."""
+
+    kind: str
+    account: str
+    token_id: int | None
+    token: str | None
+    read_model: int | None
+    other: int | None
+    delta: int | None
+    source: str = Field(description="chain, read-model or bank")
+    transactions: list[str]
+    detail: str
+
+
+class ReconciliationPublic(BaseModel):
+    """What the day was reconciled against and what did not agree."""
+
+    balanced: bool | None
+    differences: int | None = Field(description="Differences found (all of them)")
+    checked: dict[str, int] = Field(description="Items compared per source")
+    rows: list[ReportDifferencePublic] = Field(description=f"The first {queries.DIFFERENCE_ROWS} differences")
+
+
+class ReportFilePublic(BaseModel):
+    """A file of the report and where to download it."""
+
+    name: str = Field(examples=["settlement-20270630.pdf"])
+    media_type: str
+    size: int | None = Field(description="Bytes (None: missing)")
+    sha256: str | None = Field(description="SHA-256 the manifest lists (None for the manifest itself)")
+    matches: bool = Field(description="The file is there and matches the manifest")
+    url: str
+
+
+class AnchorPublic(BaseModel):
+    """The report hash against the one anchored on SettlementReports (``ets settle verify``)."""
+
+    report_hash: str = Field(description="SHA-256 of the manifest as it is now")
+    anchored_hash: str | None = Field(description="Hash anchored for the day (None: not anchored)")
+    anchored: bool
+    signer: str | None = Field(description="Exchange account that signed the anchored hash")
+    publisher: str | None
+    published_at: int | None = Field(description="Block time of the anchoring (unix s)")
+    altered_files: list[str] = Field(description="Files missing or no longer matching the manifest")
+    verified: bool = Field(description="Files match the manifest and its hash is the anchored one")
+
+
+class SettlementReportPublic(BaseModel):
+    """A trading day's settlement report."""
+
+    day: date
+    window_start: int | None = Field(description="Previous close (unix s)")
+    window_end: int | None = Field(description="The day's close (unix s)")
+    timezone: str | None
+    close: str | None = Field(examples=["15:00"])
+    first_block: int | None
+    last_block: int | None
+    accounts: int | None
+    lines: int | None = Field(description="Account lines (account × id)")
+    movements: int | None
+    fees_total: int | None = Field(description="Exchange fees (fen)")
+    balanced: bool | None
+    totals: list[MovementTotalPublic]
+    token_totals: list[TokenTotalPublic]
+    reconciliation: ReconciliationPublic
+    anchor: AnchorPublic
+    files: list[ReportFilePublic]
+
+
+def reports_dir(request: Request) -> FsPath:
+    """Where settlement writes its reports, read once per app: ``ETS_SETTLE_REPORTS_DIR`` when
+    set, else ``<state dir>/settlement`` (where ``ets demo`` writes them, beside the read model
+    ``ets api`` serves)."""
+    state = request.app.state
+    if not hasattr(state, "dashboard_reports_dir"):
+        state.dashboard_reports_dir = default_reports_dir()
+    return FsPath(state.dashboard_reports_dir)
+
+
+def default_reports_dir() -> FsPath:
+    """``ETS_SETTLE_REPORTS_DIR``, else the state dir's ``settlement/`` (``settlement.demo``)."""
+    try:
+        settings = SettlementSettings.load()
+    except SettlementError:
+        logger.warning("settlement settings invalid: reports read from the state dir")
+        settings = SettlementSettings.model_construct()
+    if "reports_dir" in settings.model_fields_set:
+        return settings.reports_dir
+    try:
+        return ChainSettings.load().state_dir / "settlement"
+    except ConfigError:
+        logger.warning("chain settings invalid: reports read from the default directory")
+        return SettlementSettings.model_fields["reports_dir"].get_default()  # type: ignore[no-any-return]
+
+
+def reports_client(ctx: Ctx) -> SettlementReportsClient | None:
+    """The deployment's SettlementReports contract, or None when it is not deployed."""
+    record = ctx.manifest.contracts.get("SettlementReports")
+    return None if record is None else SettlementReportsClient(ctx.chain, record.address)
+
+
+DayPath = Annotated[date, Path(description="Trading day, YYYY-MM-DD", examples=["2027-06-30"])]
+
+
+@router.get("/settlement/days", response_model=SettledDaysPublic, responses=ERRORS)
+def settlement_days(request: Request, user: User) -> SettledDaysPublic:
+    """The trading days with a settlement report, newest first. Exchange and regulators only."""
+    user.require("EXCHANGE", "REGULATOR")
+    days = queries.settlement_days(reports_dir(request))
+    return SettledDaysPublic(items=[SettledDayPublic.model_validate(asdict(d)) for d in days])
+
+
+@router.get("/settlement/days/{day}", response_model=SettlementReportPublic, responses=ERRORS)
+def settlement_report(request: Request, user: User, ctx: Ctx, day: DayPath) -> SettlementReportPublic:
+    """A day's settlement report: totals per movement type (allowances and cash), whether the
+    books balanced, the reconciliation, the hash anchored on SettlementReports and whether the
+    files still match it (``ets settle verify``), and the files to download. Exchange and
+    regulators only."""
+    user.require("EXCHANGE", "REGULATOR")
+    found = queries.settlement_report(reports_dir(request), day, anchor=reports_client(ctx))
+    base = f"/dashboard/api/settlement/days/{day.isoformat()}/files"
+    return SettlementReportPublic(
+        day=found.day, window_start=found.window_start, window_end=found.window_end,
+        timezone=found.timezone, close=found.close, first_block=found.first_block,
+        last_block=found.last_block, accounts=found.accounts, lines=found.lines,
+        movements=found.movements, fees_total=found.fees_total, balanced=found.balanced,
+        totals=[MovementTotalPublic.model_validate(asdict(t)) for t in found.totals],
+        token_totals=[TokenTotalPublic.model_validate(asdict(t)) for t in found.token_totals],
+        reconciliation=ReconciliationPublic(
+            balanced=found.balanced, differences=found.differences, checked=found.checked,
+            rows=[ReportDifferencePublic.model_validate(asdict(d)) for d in found.difference_rows],
+        ),
+        anchor=AnchorPublic(
+            report_hash=found.report_hash, anchored_hash=found.anchored_hash,
+            anchored=found.anchored_hash is not None, signer=found.signer, publisher=found.publisher,
+            published_at=found.published_at, altered_files=found.altered_files, verified=found.verified,
+        ),
+        files=[ReportFilePublic(name=f.name, media_type=f.media_type, size=f.size, sha256=f.sha256,
+                                matches=f.matches, url=f"{base}/{f.name}") for f in found.files],
+    )  # fmt: skip
+
+
+@router.get(
+    "/settlement/days/{day}/files/{name}",
+    response_class=FileResponse,
+    responses={
+        **ERRORS,
+        200: {
+            "description": "The file (CSV, PDF or the manifest)",
+            "content": {"text/csv": {}, "application/pdf": {}, "application/json": {}},
+        },
+    },
+)
+def settlement_file(
+    request: Request,
+    user: User,
+    day: DayPath,
+    name: Annotated[str, Path(description="File name as the report lists it", examples=["manifest.json"])],
+) -> FileResponse:
+    """A file of a day's report, by the name the report lists (its CSV files, its PDF, the
+    manifest); any other name, or a path, is not found. Exchange and regulators only."""
+    user.require("EXCHANGE", "REGULATOR")
+    path, media_type = queries.report_file(reports_dir(request), day, name)
+    return FileResponse(path, media_type=media_type, filename=path.name)

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ import uvicorn
 from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from api.config import ApiSettings
 from api.context import AppContext
@@ -30,11 +31,16 @@ from api.indexer.run import CHECKPOINT, Indexer
 from api.main import create_app
 from chain.accounts import dev_account
 from chain.auction import AuctionParams
+from chain.settlement import ReportAnchor, SettlementReportsClient, ledger_for
 from oracle.signing import ReadingFields
+from settlement.day import DayResult, run_day
+from settlement.run import SystemAccounts
 from tests.conftest import Consortium
+from tests.settlement.conftest import CALENDAR, to_time
 from tests.utils.anchoring import Site, bind_site
 from tests.utils.chain import profile
 from tests.utils.compliance import (
+    CO2_2023,
     CO2_2024,
     CO2_2025,
     CONFIG,
@@ -99,6 +105,11 @@ class DashWorld:
         cleared_auction: a primary auction past its reveal phase with one revealed bid (the
             exchange finalizes it).
         proposal: the exchange's proposal to register an enterprise (one approval of two).
+        settled_auction: a primary auction cleared at set-up: E0 won it (claims in the page), E3
+            bid under the clearing price (takes its guarantee back in the page).
+        to_reject: E1's pending application for :data:`EARLIER_YEAR` (the regulator rejects it).
+        settlement: the settlement run of the set-up's trading day (report written and anchored).
+        reports: the reports directory the dashboard reads (``<reports>/<day>/``).
     """
 
     c: Consortium
@@ -109,6 +120,10 @@ class DashWorld:
     open_auction: int
     cleared_auction: int
     proposal: int
+    settled_auction: int
+    to_reject: int
+    settlement: DayResult
+    reports: Path
     app: FastAPI = field(repr=False)
     server: uvicorn.Server = field(repr=False)
 
@@ -124,6 +139,10 @@ class DashWorld:
                 return
             time.sleep(0.1)
         raise AssertionError(f"the indexer did not reach block {target} in {timeout} s")
+
+    @property
+    def settled_day(self) -> date:
+        return self.settlement.settlement.bounds.day
 
     def advance(self, seconds: int) -> None:
         """Move the chain's clock forward and wait for the indexer to see it."""
@@ -148,26 +167,76 @@ def _anchor_metered(c: Consortium, queue_path: Path) -> Site:
     return site
 
 
-def _set_up_chain(c: Consortium, queue_path: Path) -> tuple[Cycle, int, int, int, int, Site]:
+@dataclass
+class SetUp:
+    """What :func:`_set_up_chain` created."""
+
+    cycle: Cycle
+    application_id: int
+    open_auction: int
+    cleared_auction: int
+    proposal: int
+    settled_auction: int
+    to_reject: int
+    settlement: DayResult
+    site: Site
+
+
+def _settle_day(c: Consortium, engine: Engine, index: Callable[[], None], reports: Path) -> DayResult:
+    """Settle the trading day of the chain's latest block as ``ets settle`` does: move the chain
+    past its close (as the settlement tests' market does), index it, run the day against the chain
+    and anchor the report as the exchange."""
+    day = CALENDAR.trading_day_of(c.chain.timestamp())
+    to_time(c, CALENDAR.close_at(day) + 60)
+    index()
+    contracts = {name: record.address for name, record in c.manifest.contracts.items()}
+    result = run_day(
+        engine, CALENDAR, day, reports, chain=ledger_for(c.chain, contracts),
+        system=SystemAccounts(contracts["SealedBidAuction"], contracts["ComplianceManager"]),
+        anchor=ReportAnchor(SettlementReportsClient(c.chain, contracts["SettlementReports"]), c.exchange),
+    )  # fmt: skip
+    assert result.balanced and result.anchored == "published", result.reconciliation.differences
+    return result
+
+
+def _set_up_chain(
+    c: Consortium, queue_path: Path, engine: Engine, index: Callable[[], None], reports: Path
+) -> SetUp:
     cycle = setup_cycle(c)
-    e0, e1, e2 = ENTERPRISES[0], ENTERPRISES[1], ENTERPRISES[2]
+    e0, e1, e2, e3 = ENTERPRISES
     site = _anchor_metered(c, queue_path)
     c.allowance.transfer(e0, e1.address, IDS[1], 25)
     attestation_id = cycle.attest(e0.address, 900, 50)
     c.compliance.acknowledge(e0, YEAR)
     application_id = c.compliance.apply(e0, YEAR, surrender(attestation_id, {CO2_2024: 900}))
-    # An auction that runs its course now: E2 commits and reveals, then its reveal phase ends.
+    # Two auctions that run their course now. In the first E2 commits and reveals, then its reveal
+    # phase ends (the exchange finalizes it in the page); the second is cleared here: E0 wins it,
+    # E3's bid is under the clearing price.
     now = c.chain.timestamp()
     cleared = c.auction.create_primary(
         c.regulator,
         AuctionParams(token_id=CO2_2025, supply=500, reserve_price=1_000, commit_end=now + HOUR,
                       reveal_end=now + 2 * HOUR),
     )  # fmt: skip
-    bid = c.auction.seal(cleared, e2.address, [(2_500, 300), (1_800, 400)])
-    c.auction.commit(e2, bid)
+    settled = c.auction.create_primary(
+        c.regulator,
+        AuctionParams(token_id=CO2_2025, supply=100, reserve_price=1_000, commit_end=now + HOUR,
+                      reveal_end=now + 2 * HOUR),
+    )  # fmt: skip
+    bids = [
+        (e2, c.auction.seal(cleared, e2.address, [(2_500, 300), (1_800, 400)])),
+        (e0, c.auction.seal(settled, e0.address, [(3_000, 100)])),
+        (e3, c.auction.seal(settled, e3.address, [(1_500, 100)])),
+    ]
+    for bidder, bid in bids:
+        c.auction.commit(bidder, bid)
     c.chain.advance_time(HOUR + 5)
-    c.auction.reveal(e2, bid)
+    for bidder, bid in bids:
+        c.auction.reveal(bidder, bid)
     c.chain.advance_time(HOUR + 5)
+    c.auction.submit_clearing(c.exchange, settled)
+    # The day so far is settled: its report is on disk and its hash anchored.
+    settlement = _settle_day(c, engine, index, reports)
     # The auction the enterprise bids in from the browser: commit phase for a day.
     now = c.chain.timestamp()
     open_auction = c.auction.create_primary(
@@ -175,15 +244,19 @@ def _set_up_chain(c: Consortium, queue_path: Path) -> tuple[Cycle, int, int, int
         AuctionParams(token_id=CO2_2025, supply=1_000, reserve_price=1_200, commit_end=now + DAY,
                       reveal_end=now + 2 * DAY),
     )  # fmt: skip
-    # E3 gets a notice for an earlier year, acknowledges it and is attested: it applies in the page.
+    # E1 and E3 get a notice for an earlier year and acknowledge it; both are attested. E3 applies
+    # in the page; E1 applies here and the regulator rejects its application in the page.
     c.compliance.configure_year(c.regulator, EARLIER_YEAR, CONFIG)
-    issue(cycle, [ENTERPRISES[3]], year=EARLIER_YEAR)
-    c.compliance.acknowledge(ENTERPRISES[3], EARLIER_YEAR)
-    cycle.attest(ENTERPRISES[3].address, 120, 0, year=EARLIER_YEAR)
+    issue(cycle, [e1, e3], year=EARLIER_YEAR)
+    c.compliance.acknowledge(e3, EARLIER_YEAR)
+    cycle.attest(e3.address, 120, 0, year=EARLIER_YEAR)
+    c.compliance.acknowledge(e1, EARLIER_YEAR)
+    e1_attestation = cycle.attest(e1.address, 150, 0, year=EARLIER_YEAR)
+    to_reject = c.compliance.apply(e1, EARLIER_YEAR, surrender(e1_attestation, {CO2_2023: 150}))
     newcomer = dev_account(21).address
     proposal = c.registry.propose(c.exchange, c.registry.encode_register_enterprise(newcomer, profile(950)),
                                   "register Taizhou Power Plant No. 950")  # fmt: skip
-    return cycle, application_id, open_auction, cleared, proposal, site
+    return SetUp(cycle, application_id, open_auction, cleared, proposal, settled, to_reject, settlement, site)
 
 
 @pytest.fixture(scope="module")
@@ -194,19 +267,23 @@ def dash(consortium: Consortium, tmp_path_factory: pytest.TempPathFactory) -> It
     snapshot = consortium.snapshot()
     path = Path(tmp_path_factory.mktemp("dash")) / "read.db"
     url = f"sqlite:///{path}"
+    engine = make_engine(url)
     try:
         queue_path = path.parent / "oracle-queue.db"
-        cycle, application_id, open_auction, cleared, proposal, site = _set_up_chain(consortium, queue_path)
+        reports = path.parent / "settlement"
+        upgrade(engine)
+        indexer = Indexer(consortium.chain, consortium.manifest, engine, oracle_queues=[queue_path])
+        made = _set_up_chain(consortium, queue_path, engine, indexer.catch_up, reports)
+        site = made.site
         port = free_port()
         settings = ApiSettings(database_url=url, api_host="127.0.0.1", api_port=port,
                                api_role_cache_seconds=0, indexer_poll_seconds=0.1,
                                indexer_oracle_queues=str(queue_path))  # fmt: skip
-        engine = make_engine(url)
-        upgrade(engine)
-        Indexer(consortium.chain, consortium.manifest, engine, oracle_queues=[queue_path]).catch_up()
+        indexer.catch_up()
         ctx = AppContext(settings, consortium.chain, consortium.manifest, engine)
         app = create_app(ctx, migrate=False, indexer=True)
         app.state.dashboard_demo = True  # as with ETS_DEMO=1: the page signs with the demo keys
+        app.state.dashboard_reports_dir = reports  # as ETS_SETTLE_REPORTS_DIR
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                                access_log=False))  # fmt: skip
         thread = threading.Thread(target=server.run, name="dashboard-server", daemon=True)
@@ -216,16 +293,17 @@ def dash(consortium: Consortium, tmp_path_factory: pytest.TempPathFactory) -> It
             if time.monotonic() > deadline or not thread.is_alive():
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.05)
-        world = DashWorld(consortium, cycle, f"http://127.0.0.1:{port}", ctx, application_id, open_auction,
-                          cleared, proposal, app, server)  # fmt: skip
+        world = DashWorld(consortium, made.cycle, f"http://127.0.0.1:{port}", ctx, made.application_id,
+                          made.open_auction, made.cleared_auction, made.proposal, made.settled_auction,
+                          made.to_reject, made.settlement, reports, app, server)  # fmt: skip
         try:
             yield world
         finally:
             server.should_exit = True
             thread.join(timeout=15)
-            engine.dispose()
             site.queue.close()
     finally:
+        engine.dispose()
         consortium.revert(snapshot)
 
 

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import shutil
+from dataclasses import asdict
+from pathlib import Path
 
 import httpx
 import pytest
 
 from api.dashboard import STATIC_DIR
-from api.dashboard.queries import NEAR_SHARE, outlook, status_of
+from api.dashboard.queries import NEAR_SHARE, outlook, report_file, status_of
+from api.dashboard.routes import default_reports_dir
+from api.errors import NotFoundError
 from chain.accounts import demo_account
 from chain.auction import clear, normalize_schedule
 from chain.siwe import wallet_sign_in
+from settlement.demo import totals_by_type
 from tests.dashboard.conftest import DashWorld
 from tests.utils.compliance import ENTERPRISES
 
@@ -110,3 +117,136 @@ def test_i18n_files_cover_every_label_when_loaded() -> None:
         used |= set(re.findall(r"\bt\('([^']+)'", path.read_text(encoding="utf-8")))
     used |= set(re.findall(r'data-i18n="([^"]+)"', (STATIC_DIR / "index.html").read_text(encoding="utf-8")))
     assert used - set(en) == set()
+
+
+# ---------------------------------------------------------------------- settlement reports
+
+
+def reports_url(dash: DashWorld, *parts: str) -> str:
+    return "/".join([f"{dash.base}/dashboard/api/settlement/days", *parts])
+
+
+def test_settlement_days_list_settled_day_when_exchange_or_regulator(dash: DashWorld) -> None:
+    for account in (dash.c.exchange, dash.c.regulator):
+        response = httpx.get(reports_url(dash), headers=session(dash, account))
+        assert response.status_code == 200
+        assert response.json()["items"] == [
+            {"day": dash.settled_day.isoformat(), "balanced": True, "differences": 0,
+             "movements": dash.settlement.settlement.movements},
+        ]  # fmt: skip
+
+
+def test_settlement_routes_refused_when_enterprise_or_auditor(dash: DashWorld) -> None:
+    day = dash.settled_day.isoformat()
+    for account in (ENTERPRISES[0], dash.c.auditor):
+        headers = session(dash, account)
+        urls = (reports_url(dash), reports_url(dash, day), reports_url(dash, day, "files", "manifest.json"))
+        for url in urls:
+            response = httpx.get(url, headers=headers)
+            assert response.status_code == 403, url
+            assert response.json()["error"] == "ForbiddenError"
+    assert httpx.get(reports_url(dash)).status_code == 401
+
+
+def test_settlement_report_matches_run_and_anchor_when_day_settled(dash: DashWorld) -> None:
+    result = dash.settlement
+    day = dash.settled_day.isoformat()
+    headers = session(dash, dash.c.regulator)
+    body = httpx.get(reports_url(dash, day), headers=headers).json()
+    assert body["day"] == day and body["balanced"] is True
+    assert (body["first_block"], body["last_block"]) == (result.settlement.bounds.first_block,
+                                                         result.settlement.bounds.last_block)  # fmt: skip
+    assert body["totals"] == [asdict(t) for t in totals_by_type(result)]
+    assert {t["movement"] for t in body["totals"]} >= {"allocation", "transfer", "deposit"}
+    assert body["reconciliation"]["checked"] == result.reconciliation.checked
+    assert body["reconciliation"]["rows"] == [] and body["reconciliation"]["differences"] == 0
+    anchor = body["anchor"]
+    report_hash = "0x" + result.bundle.report_hash.hex()
+    expected = {"report_hash": report_hash, "anchored_hash": report_hash, "anchored": True,
+                "signer": dash.c.exchange.address, "altered_files": [], "verified": True}  # fmt: skip
+    assert anchor == anchor | expected
+    files = {f["name"]: f for f in body["files"]}
+    assert list(files) == [*sorted(result.bundle.files), "manifest.json"]
+    assert all(f["matches"] for f in files.values())
+    pdf = files[f"settlement-{result.settlement.bounds.code}.pdf"]
+    response = httpx.get(f"{dash.base}{pdf['url']}", headers=headers)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    assert response.content == (result.bundle.directory / pdf["name"]).read_bytes()
+    assert hashlib.sha256(response.content).hexdigest() == pdf["sha256"]
+    manifest = httpx.get(f"{dash.base}{files['manifest.json']['url']}", headers=headers)
+    assert hashlib.sha256(manifest.content).hexdigest() == result.bundle.report_hash.hex()
+
+
+def test_settlement_report_not_found_when_day_unknown(dash: DashWorld) -> None:
+    headers = session(dash, dash.c.exchange)
+    response = httpx.get(reports_url(dash, "2001-01-02"), headers=headers)
+    assert response.status_code == 404 and response.json()["error"] == "NotFoundError"
+    response = httpx.get(reports_url(dash, "2001-01-02", "files", "manifest.json"), headers=headers)
+    assert response.status_code == 404
+    assert httpx.get(reports_url(dash, "not-a-day"), headers=headers).status_code == 422
+
+
+def test_settlement_file_not_found_when_name_unknown_or_outside_day(dash: DashWorld) -> None:
+    headers = session(dash, dash.c.exchange)
+    day = dash.settled_day.isoformat()
+    (dash.reports / "secret.txt").write_text("not a report file")
+    (dash.reports / day / "unlisted.csv").write_text("a,b\n")
+    try:
+        # (a bare ".." segment is resolved by the client, RFC 3986: encoded, it reaches the server)
+        names = ("unlisted.csv", "nope.pdf", "%2E", "%2E%2E", "..%2Fsecret.txt", "%2E%2E%2Fsecret.txt",
+                 "..%5Csecret.txt", "%2Fetc%2Fpasswd", "manifest.json%00", ".manifest.json")  # fmt: skip
+        for name in names:
+            url = httpx.URL(reports_url(dash, day, "files", "x")).copy_with(
+                raw_path=f"/dashboard/api/settlement/days/{day}/files/{name}".encode()
+            )
+            response = httpx.get(url, headers=headers)
+            assert response.status_code == 404, (name, response.status_code, response.text[:200])
+    finally:
+        (dash.reports / "secret.txt").unlink()
+        (dash.reports / day / "unlisted.csv").unlink()
+
+
+def test_settlement_report_not_verified_when_file_tampered(dash: DashWorld, tmp_path: Path) -> None:
+    day = dash.settled_day.isoformat()
+    code = dash.settlement.settlement.bounds.code
+    copy = tmp_path / "reports"
+    shutil.copytree(dash.reports / day, copy / day)
+    headers = session(dash, dash.c.exchange)
+    app = dash.app
+    app.state.dashboard_reports_dir = copy
+    try:
+        movements = copy / day / f"movements-{code}.csv"
+        movements.write_text(movements.read_text().replace(",transfer", ",allocation", 1))
+        body = httpx.get(reports_url(dash, day), headers=headers).json()
+        anchor = body["anchor"]
+        assert anchor["verified"] is False and anchor["altered_files"] == [movements.name]
+        assert anchor["anchored"] is True and anchor["report_hash"] == anchor["anchored_hash"]
+        assert [f["name"] for f in body["files"] if not f["matches"]] == [movements.name]
+        # a manifest changed to name a file outside the day: its hash no longer is the anchored one,
+        # and the name is not served
+        (copy / "secret.txt").write_text("outside the day")
+        manifest = json.loads((copy / day / "manifest.json").read_text())
+        manifest["files"]["../secret.txt"] = hashlib.sha256(b"outside the day").hexdigest()
+        (copy / day / "manifest.json").write_text(json.dumps(manifest))
+        body = httpx.get(reports_url(dash, day), headers=headers).json()
+        anchor = body["anchor"]
+        assert anchor["verified"] is False and anchor["report_hash"] != anchor["anchored_hash"]
+        assert "../secret.txt" in anchor["altered_files"]
+        url = httpx.URL(reports_url(dash, day)).copy_with(
+            raw_path=f"/dashboard/api/settlement/days/{day}/files/..%2Fsecret.txt".encode()
+        )
+        assert httpx.get(url, headers=headers).status_code == 404
+        with pytest.raises(NotFoundError):
+            report_file(copy, dash.settled_day, "../secret.txt")
+    finally:
+        app.state.dashboard_reports_dir = dash.reports
+
+
+def test_reports_dir_follows_settings_else_state_dir_when_unset(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("ETS_SETTLE_REPORTS_DIR", raising=False)
+    monkeypatch.setenv("ETS_STATE_DIR", str(tmp_path / "state"))
+    assert default_reports_dir() == tmp_path / "state" / "settlement"  # where `ets demo` writes them
+    monkeypatch.setenv("ETS_SETTLE_REPORTS_DIR", str(tmp_path / "reports"))
+    assert default_reports_dir() == tmp_path / "reports"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from playwright.sync_api import Page
@@ -13,6 +15,7 @@ from sqlalchemy import func, select
 from api.db import models as m
 from chain.accounts import dev_account
 from chain.allowance import Kind, encode_id
+from settlement.demo import totals_by_type
 from tests.dashboard.conftest import DAY, EARLIER_YEAR, DashWorld, Tab, screenshot, sign_in
 from tests.utils.compliance import ENTERPRISES, YEAR
 
@@ -353,4 +356,177 @@ def test_regulator_creates_primary_auction_when_form_filled(
     )
     with dash.ctx.sessions() as db:
         assert tuple(db.execute(created).first() or ()) == (250, 2050, True, dash.c.regulator.address)
+    tab.assert_clean()
+
+
+def test_exchange_view_shows_settlement_report_when_day_settled(
+    dash: DashWorld, open_tab: Callable[..., Tab]
+) -> None:
+    result = dash.settlement
+    tab = open_tab()
+    page = sign_in(tab, dash.base, dash.c.exchange, "exchange")
+    page.wait_for_selector("#report-chart canvas")
+    assert page.input_value("#report-day") == dash.settled_day.isoformat()
+    badges = page.locator("#report-badges")
+    flags = [badges.get_attribute(f"data-{name}") for name in ("balanced", "anchored", "verified")]
+    assert flags == ["true", "true", "true"]
+    assert badges.inner_text().split() == ["Balanced", "Anchored", "on-chain", "Files", "verified"]
+    totals = totals_by_type(result)
+    shown = page.inner_text("#report-totals")
+    allocation = next(t for t in totals if t.movement == "allocation")
+    assert f"Allocation\t{allocation.legs}\t{allocation.allowances:,}" in shown
+    deposit = next(t for t in totals if t.movement == "deposit")
+    assert f"Deposit\t{deposit.legs}\t–\t¥{deposit.cash / 100:,.2f}" in shown
+    # the chart draws the same totals: allowances (t) and cash (¥) per movement type
+    series = page.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('report-chart'))"
+        ".getOption().series.map(s => s.data)"
+    )
+    assert series == [[t.allowances for t in totals], [t.cash / 100 for t in totals]]
+    anchor = page.inner_text("#report-anchor")
+    assert "0x" + result.bundle.report_hash.hex() in anchor and dash.c.exchange.address in anchor
+    assert "no difference found" in page.inner_text("#report-reconciliation")
+    pdf = f"settlement-{result.settlement.bounds.code}.pdf"
+    assert len(page.query_selector_all("#report-files [data-file]")) == len(result.bundle.files) + 1
+    with page.expect_download() as download:
+        page.click(f'#report-files [data-file="{pdf}"]')
+    assert Path(download.value.path()).read_bytes() == (result.bundle.directory / pdf).read_bytes()
+    assert download.value.suggested_filename == pdf
+    screenshot(page, "exchange-settlement-report")
+    page.select_option("#lang", value="zh")
+    page.wait_for_selector('[data-view="exchange"][data-ready="1"] #report-chart canvas')
+    assert page.inner_text("#report-badges").split() == ["账务平衡", "已上链存证", "文件已验证"]
+    assert "分配" in page.inner_text("#report-totals")
+    tab.assert_clean()
+
+
+def test_exchange_view_flags_tampered_report_when_day_picked(
+    dash: DashWorld, open_tab: Callable[..., Tab], tmp_path: Path
+) -> None:
+    day = dash.settled_day
+    earlier = day - timedelta(days=1)
+    copy = tmp_path / "reports"
+    shutil.copytree(dash.reports / day.isoformat(), copy / day.isoformat())
+    # the same files presented as another day's: nothing is anchored for that day
+    shutil.copytree(dash.reports / day.isoformat(), copy / earlier.isoformat())
+    pdf = copy / day.isoformat() / f"settlement-{dash.settlement.settlement.bounds.code}.pdf"
+    pdf.write_bytes(pdf.read_bytes() + b"%% appended after publication\n")
+    dash.app.state.dashboard_reports_dir = copy
+    try:
+        tab = open_tab()
+        page = sign_in(tab, dash.base, dash.c.exchange, "exchange")
+        page.wait_for_selector("#report-badges")
+        options = page.eval_on_selector_all("#report-day option", "os => os.map(o => o.value)")
+        assert options == [day.isoformat(), earlier.isoformat()]
+        badges = page.locator("#report-badges")
+        flags = (badges.get_attribute("data-anchored"), badges.get_attribute("data-verified"))
+        assert flags == ("true", "false")
+        assert "Not verified" in badges.inner_text()
+        assert pdf.name in page.inner_text("#report-anchor")
+        assert f"{pdf.name}" in page.inner_text("#report-files li:has-text('altered')")
+        page.select_option("#report-day", value=earlier.isoformat())
+        page.wait_for_selector('#report-badges[data-anchored="false"]')
+        shown = page.locator("#report-badges").inner_text()
+        assert shown.split() == ["Balanced", "Not", "anchored", "Not", "verified"]
+        tab.assert_clean()
+    finally:
+        dash.app.state.dashboard_reports_dir = dash.reports
+
+
+def test_enterprise_transfers_allowances_when_form_filled(
+    dash: DashWorld, open_tab: Callable[..., Tab]
+) -> None:
+    sender, recipient = ENTERPRISES[2], ENTERPRISES[3]
+    co2_2025 = encode_id(Kind.ALLOWANCE, "CO2", 2025)
+    holding = m.Holding
+    held = select(holding.balance).where(holding.account == sender.address, holding.token_id == co2_2025)
+    before = row(dash, held)
+    tab = open_tab()
+    page = sign_in(tab, dash.base, sender, "enterprise")
+    page.fill("#transfer-to", recipient.address)
+    page.select_option("#transfer-token", value=str(co2_2025))
+    page.fill("#transfer-amount", "40")
+    page.click("#transfer-send")
+    moved = select(m.Transfer.amount).where(
+        m.Transfer.sender == sender.address, m.Transfer.recipient == recipient.address,
+        m.Transfer.token_id == co2_2025,
+    )  # fmt: skip
+    until(page, lambda: row(dash, moved) == 40, "transfer in the read model")
+    assert row(dash, held) == before - 40  # type: ignore[operator]
+    counterparty = f"{recipient.address[:6]}…{recipient.address[-4:]}"
+    listed = f"CO2 2025\tOut\t{counterparty}\t40"
+    until(page, lambda: listed in page.inner_text("#transfers"), "transfer listed")
+    tab.assert_clean()
+
+
+def test_regulator_rejects_application_with_reason_when_form_filled(
+    dash: DashWorld, open_tab: Callable[..., Tab]
+) -> None:
+    application = m.Application
+    decided = select(application.status, application.reason_code, application.reason).where(
+        application.application_id == dash.to_reject
+    )
+    reason = "Verified emissions do not match the metered totals: resubmit with the corrected report"
+    tab = open_tab()
+    page = sign_in(tab, dash.base, dash.c.regulator, "regulator")
+    page.click(f'[data-reject="{dash.to_reject}"]')
+    page.select_option("#reject-code", value="2")
+    page.fill("#reject-reason", reason)
+    page.click("#reject-send")
+
+    def outcome() -> tuple[object, ...]:
+        with dash.ctx.sessions() as db:
+            return tuple(db.execute(decided).one())
+
+    until(page, lambda: outcome()[0] == "rejected", "application rejected in the read model")
+    assert outcome() == ("rejected", 2, reason)
+    reject = f'[data-reject="{dash.to_reject}"]'
+    until(page, lambda: page.query_selector(reject) is None, "reject button gone")
+    co2_2023 = encode_id(Kind.ALLOWANCE, "CO2", 2023)
+    escrow = select(m.Holding.balance).where(
+        m.Holding.account == ENTERPRISES[1].address, m.Holding.token_id == co2_2023
+    )
+    assert row(dash, escrow) == 200  # the escrow went back
+    tab.assert_clean()
+    # the enterprise sees the outcome and the reason
+    tab = open_tab()
+    page = sign_in(tab, dash.base, ENTERPRISES[1], "enterprise")
+    assert f"{EARLIER_YEAR}\t150\t0\tRejected\t{reason}" in page.inner_text("#my-applications")
+    tab.assert_clean()
+
+
+def test_bidders_claim_and_refund_when_auction_cleared(dash: DashWorld, open_tab: Callable[..., Tab]) -> None:
+    auction = dash.settled_auction
+    button = f'[data-settle="{auction}"]'
+    bid = m.Bid
+
+    def settled(bidder: str) -> tuple[object, ...]:
+        with dash.ctx.sessions() as db:
+            found = select(bid.allocated, bid.payment, bid.refund).where(
+                bid.auction_id == auction, bid.bidder == bidder
+            )
+            return tuple(db.execute(found).one())
+
+    winner, loser = ENTERPRISES[0], ENTERPRISES[3]
+    cash = select(m.Holding.balance).where(m.Holding.account == loser.address, m.Holding.token_id == 0)
+    tab = open_tab()
+    page = sign_in(tab, dash.base, winner, "enterprise")
+    assert page.get_attribute(button, "data-settle-as") == "claim"
+    assert page.inner_text(button) == "Claim allowances"
+    page.click(button)
+    until(page, lambda: settled(winner.address)[0] is not None, "claim in the read model")
+    assert settled(winner.address) == (100, 3_000 * 100, 0)
+    until(page, lambda: page.query_selector(button) is None, "claim button gone")
+    tab.assert_clean()
+
+    before = row(dash, cash)
+    tab = open_tab()
+    page = sign_in(tab, dash.base, loser, "enterprise")
+    assert page.get_attribute(button, "data-settle-as") == "refund"
+    assert page.inner_text(button) == "Refund guarantee"
+    page.click(button)
+    until(page, lambda: settled(loser.address)[2] is not None, "refund in the read model")
+    assert settled(loser.address) == (None, None, 1_500 * 100)
+    assert row(dash, cash) == before + 1_500 * 100  # type: ignore[operator]
+    until(page, lambda: page.query_selector(button) is None, "refund button gone")
     tab.assert_clean()

@@ -14,6 +14,12 @@ export function chart(node) {
   return instance;
 }
 
+/** Dispose one chart before its view is done (a panel drawn again). */
+export function dispose(instance) {
+  live.delete(instance);
+  instance.dispose();
+}
+
 export function disposeAll() {
   live.forEach((c) => c.dispose());
   live.clear();

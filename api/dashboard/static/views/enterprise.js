@@ -49,7 +49,7 @@ function transfersCard(transfers, me, holdings, ctx) {
   const to = el('input', { id: 'transfer-to', placeholder: '0x…' });
   const token = el('select', { id: 'transfer-token' }, tokens.map((h) => el('option', { value: h.token_id }, `${h.label} (${num(h.balance)})`)));
   const amount = el('input', { id: 'transfer-amount', type: 'number', min: 1, step: 1 });
-  const send = el('button', { class: 'btn primary', type: 'button' }, t('enterprise.transfer'));
+  const send = el('button', { class: 'btn primary', type: 'button', id: 'transfer-send' }, t('enterprise.transfer'));
   send.addEventListener('click', () => busy(send, async () => {
     await sendAction(await ctx.signer(), 'AllowanceToken', 'safeTransferFrom', [me, to.value.trim(), token.value, Number(amount.value), '0x']);
     toast(t('enterprise.transferred'), 'ok');
@@ -202,6 +202,27 @@ async function commitBid(ctx, auction, me, rows) {
   await sendAction(signer, 'SealedBidAuction', 'commit', [auction.auction_id, commitment, guarantee, []]);
 }
 
+/** Whether a revealed bid won allowances in a cleared auction, as the contract allocates them:
+ *  undersubscribed (allowances left unsold), every level at or above the reserve; otherwise the
+ *  levels at or above the allocation price (the tie level shares pro rata). */
+export function won(auction, bid) {
+  if (auction.status !== 'cleared' || !bid.revealed || !bid.prices || !bid.quantities) return false;
+  const floor = auction.unsold > 0 ? auction.reserve_price : auction.allocation_price;
+  return bid.prices.some((price, i) => price >= floor && Number(bid.quantities[i]) > 0);
+}
+
+/** Claim the allowances won (winner) or take the guarantee back; when a tie's pro-rata share
+ *  rounds to nothing the contract says so, and the other call is the right one. */
+async function settleBid(signer, auctionId, winner) {
+  try {
+    await sendAction(signer, 'SealedBidAuction', winner ? 'claim' : 'refund', [auctionId]);
+  } catch (err) {
+    const other = { AuctionNotAWinner: 'refund', AuctionWinnerMustClaim: 'claim' }[err.error];
+    if (!other) throw err;
+    await sendAction(signer, 'SealedBidAuction', other, [auctionId]);
+  }
+}
+
 function auctionsCard(auctions, myBids, me, ctx) {
   const box = card(t('enterprise.auctions'));
   const live = auctions.filter((a) => a.status === 'open' || myBids[a.auction_id]);
@@ -244,9 +265,13 @@ function auctionsCard(auctions, myBids, me, ctx) {
         }
       }
       if ((a.status === 'cleared' || a.status === 'no_sale') && mine.payment === null && mine.refund === null) {
-        const settle = el('button', { class: 'btn', dataset: { settle: a.auction_id } }, mine.allocated ? t('auction.claim') : t('auction.refund'));
+        // The read model knows a bid's allocation only once it is claimed: tell winners from
+        // losers by the clearing (a winner's refund, or a loser's claim, is refused on-chain).
+        const winner = won(a, mine);
+        const settle = el('button', { class: 'btn primary', dataset: { settle: a.auction_id, settleAs: winner ? 'claim' : 'refund' } },
+          winner ? t('auction.claim') : t('auction.refund'));
         settle.addEventListener('click', () => busy(settle, async () => {
-          await sendAction(await ctx.signer(), 'SealedBidAuction', mine.allocated ? 'claim' : 'refund', [a.auction_id]);
+          await settleBid(await ctx.signer(), a.auction_id, winner);
           await ctx.refresh();
         }, t('auction.settled')));
         section.append(settle);
@@ -255,6 +280,16 @@ function auctionsCard(auctions, myBids, me, ctx) {
     box.append(section);
   }
   return box;
+}
+
+/** The account's bid in an auction, if any. Until the reveal phase ends an enterprise sees only
+ *  its own bid; after it every bid, so its own may be past the first page of a large auction. */
+async function ownBid(auctionId, me) {
+  for (let offset = 0; ; offset += 500) {
+    const page = await api(`/auctions/${auctionId}/bids`, { params: { limit: 500, offset } });
+    const own = page.items.find((b) => b.bidder === me);
+    if (own || !page.items.length || offset + page.items.length >= page.total) return own;
+  }
 }
 
 export async function render(root, ctx) {
@@ -272,10 +307,10 @@ export async function render(root, ctx) {
   const monthly = notice
     ? (await api('/stats', { params: { metric: 'emissions_t', grain: 'month', group_by: 'time', enterprise: me, pollutant: notice.pollutant, limit: 120 } })).rows
     : [];
-  const bidLists = await Promise.all(auctions.items.map((a) => api(`/auctions/${a.auction_id}/bids`)));
+  const ownBids = await Promise.all(auctions.items.map((a) => ownBid(a.auction_id, me)));
   const myBids = {};
   auctions.items.forEach((a, i) => {
-    const own = bidLists[i].items.find((b) => b.bidder === me);
+    const own = ownBids[i];
     if (own) myBids[a.auction_id] = own;
   });
   const cash = holdings.items.find((h) => h.kind === 'cash');

@@ -1,10 +1,11 @@
 // Exchange view: auctions (create, monitor, finalize) with the aggregate demand curve and the
-// clearing prices; settlement cash issued against bank deposits.
+// clearing prices; settlement cash issued against bank deposits; the daily settlement reports
+// (totals per movement type, reconciliation, the hash anchored on-chain, the files).
 
 import { api, all } from '../api.js';
-import { chart } from '../charts.js';
+import { chart, dispose } from '../charts.js';
 import { t } from '../i18n.js';
-import { badge, busy, card, el, empty, field, kpi, num, short, table, when, yuan } from '../ui.js';
+import { badge, busy, card, el, empty, field, kpi, num, short, table, toast, when, yuan } from '../ui.js';
 import { loadEthers, sendAction } from '../wallet.js';
 
 const HOUR = 3600;
@@ -134,8 +135,131 @@ function cashForm(ctx) {
     field(t('exchange.account'), account), field(t('exchange.amountYuan'), amount), field(t('exchange.bankRef'), ref), issue));
 }
 
+function drawMovements(node, report) {
+  // Allowances (t, left axis) and cash (¥, right axis) moved per movement type.
+  const rows = report.totals;
+  const c = chart(node);
+  c.setOption({
+    animation: false,
+    tooltip: { trigger: 'axis' },
+    legend: { top: 0 },
+    grid: { left: 64, right: 72, top: 40, bottom: 56 },
+    xAxis: { type: 'category', data: rows.map((r) => t(`movement.${r.movement}`)), axisLabel: { interval: 0, rotate: rows.length > 4 ? 25 : 0 } },
+    yAxis: [
+      { type: 'value', name: t('report.allowancesT'), axisLabel: { formatter: (v) => num(v) } },
+      { type: 'value', name: t('report.cashYuan'), axisLabel: { formatter: (v) => num(v) }, splitLine: { show: false } },
+    ],
+    series: [
+      { name: t('report.allowances'), type: 'bar', data: rows.map((r) => r.allowances), itemStyle: { color: '#5b8def' } },
+      { name: t('report.cash'), type: 'bar', yAxisIndex: 1, data: rows.map((r) => r.cash / 100), itemStyle: { color: '#ef8f00' } },
+    ],
+  });
+  return c;
+}
+
+/** Download a report file: the API wants the session's bearer token, so not a plain link. */
+async function downloadFile(file) {
+  const blob = await api(file.url, { as: 'blob' });
+  const url = URL.createObjectURL(blob);
+  const a = el('a', { href: url, download: file.name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  toast(t('report.downloaded', { name: file.name }), 'ok');
+}
+
+async function reportPanel(box, day, drawn) {
+  const report = await api(`/dashboard/api/settlement/days/${day}`);
+  const a = report.anchor;
+  const rec = report.reconciliation;
+  const badges = el('p', { id: 'report-badges', dataset: { balanced: String(report.balanced), anchored: String(a.anchored), verified: String(a.verified) } },
+    badge(report.balanced ? 'within' : 'over', report.balanced ? t('report.balanced') : t('report.unbalanced')), ' ',
+    badge(a.anchored ? 'within' : 'warning', a.anchored ? t('report.anchored') : t('report.notAnchored')), ' ',
+    badge(a.verified ? 'within' : 'over', a.verified ? t('report.verified') : t('report.notVerified')));
+  const blocks = report.first_block === null ? '–' : `${report.first_block}–${report.last_block}`;
+  const facts = el('div', { class: 'kpis' },
+    kpi(t('report.movements'), num(report.movements)), kpi(t('report.accounts'), num(report.accounts)),
+    kpi(t('report.blocks'), blocks), kpi(t('report.fees'), yuan(report.fees_total)));
+  const totals = table([
+    { label: t('report.movement'), render: (r) => t(`movement.${r.movement}`) },
+    { label: t('report.legs'), num: true, render: (r) => num(r.legs) },
+    { label: t('report.allowancesT'), num: true, render: (r) => (r.allowances ? num(r.allowances) : '–') },
+    { label: t('report.cashYuan'), num: true, render: (r) => (r.cash ? yuan(r.cash) : '–') },
+  ], report.totals, { id: 'report-totals', empty: t('report.noMovements') });
+  const chartNode = el('div', { class: 'chart small', id: 'report-chart' });
+  const checked = Object.entries(rec.checked).map(([k, v]) => `${t(`reconcile.${k}`)} ${num(v)}`).join(' · ');
+  const reconciliation = el('div', { id: 'report-reconciliation' },
+    el('p', {}, rec.balanced ? t('report.reconciledOk') : t('report.differences', { n: num(rec.differences) })),
+    checked ? el('p', { class: 'muted' }, t('report.checked', { checked })) : null,
+    rec.rows.length ? table([
+      { label: t('report.kind'), key: 'kind' },
+      { label: t('exchange.account'), render: (d) => (d.account ? short(d.account) : '–') },
+      { label: t('report.token'), render: (d) => d.token || '–' },
+      { label: t('report.delta'), num: true, render: (d) => (d.delta === null ? '–' : num(d.delta)) },
+      { label: t('report.source'), key: 'source' },
+      { label: t('report.detail'), key: 'detail' },
+    ], rec.rows, { id: 'report-differences' }) : null);
+  const anchor = el('dl', { class: 'details', id: 'report-anchor' },
+    el('dt', {}, t('report.hash')), el('dd', { class: 'mono' }, a.report_hash),
+    el('dt', {}, t('report.anchoredHash')), el('dd', { class: 'mono' }, a.anchored_hash || t('report.notAnchored')),
+    el('dt', {}, t('report.signer')), el('dd', { class: 'mono' }, a.signer || '–'),
+    el('dt', {}, t('report.publishedAt')), el('dd', {}, when(a.published_at)),
+    a.altered_files.length ? [el('dt', {}, t('report.altered')), el('dd', { class: 'error mono' }, a.altered_files.join(', '))] : null);
+  const files = el('ul', { class: 'list', id: 'report-files' }, report.files.map((f) => {
+    const link = el('a', { href: f.url, download: f.name, dataset: { file: f.name } }, f.name);
+    link.addEventListener('click', (ev) => {
+      ev.preventDefault();
+      busy(link, () => downloadFile(f));
+    });
+    return el('li', {}, link, ' ', el('span', { class: 'muted' }, f.size === null ? t('report.missing') : `${num(f.size)} B`),
+      f.matches ? null : [' ', badge('over', t('report.fileAltered'))]);
+  }));
+  box.replaceChildren(badges, facts, el('div', { class: 'grid' },
+    el('div', { class: 'span-6' }, el('h3', {}, t('report.totals')), totals),
+    el('div', { class: 'span-6' }, el('h3', {}, t('report.byType')), report.totals.length ? chartNode : empty(t('report.noMovements')))),
+  el('div', { class: 'grid' },
+    el('div', { class: 'span-6' }, el('h3', {}, t('report.reconciliation')), reconciliation),
+    el('div', { class: 'span-6' }, el('h3', {}, t('report.anchor')), anchor, el('h3', {}, t('report.files')), files)));
+  if (!report.totals.length) return;
+  const c = drawMovements(chartNode, report);
+  drawn.current = c;
+  await c.whenDrawn;
+}
+
+/** The report card: a day picker and the picked day's panel, drawn once the card is in the page. */
+function reportCard(settled, ctx) {
+  if (settled.error) {
+    const failed = el('p', { class: 'error', role: 'alert' }, `${t('common.failed')}: ${settled.error.message || settled.error}`);
+    return { box: card(t('exchange.report'), failed), draw: async () => {} };
+  }
+  const days = settled.items;
+  if (!days.length) return { box: card(t('exchange.report'), empty(t('exchange.noReport'))), draw: async () => {} };
+  const wanted = days.some((d) => d.day === ctx.params.day) ? ctx.params.day : days[0].day;
+  const picker = el('select', { id: 'report-day' }, days.map((d) => el('option', { value: d.day, selected: d.day === wanted },
+    `${d.day}${d.balanced === false ? ` (${t('report.unbalanced')})` : ''}`)));
+  const panel = el('div', { id: 'report-panel' });
+  const drawn = { current: null };
+  const show = async (day) => {
+    if (drawn.current) dispose(drawn.current);
+    drawn.current = null;
+    try {
+      await reportPanel(panel, day, drawn);
+    } catch (err) {
+      panel.replaceChildren(el('p', { class: 'error', role: 'alert' }, `${t('common.failed')}: ${err.message || err}`));
+    }
+  };
+  picker.addEventListener('change', () => busy(picker, () => show(picker.value)));
+  const box = card(t('exchange.report'), el('div', { class: 'form' }, field(t('report.day'), picker)), panel);
+  return { box, draw: () => show(wanted) };
+}
+
 export async function render(root, ctx) {
-  const [auctions, tokens] = await Promise.all([all('/auctions', {}, 500), all('/tokens', { kind: 'allowance' }, 500)]);
+  const [auctions, tokens, settled] = await Promise.all([
+    all('/auctions', {}, 500), all('/tokens', { kind: 'allowance' }, 500),
+    // the reports are files on the API's disk: a failure there leaves the rest of the view working
+    api('/dashboard/api/settlement/days').catch((error) => ({ items: [], error })),
+  ]);
   auctions.sort((a, b) => b.auction_id - a.auction_id);
   const selected = Number(ctx.params.auction) || (auctions.find((a) => a.phase === 'clearing' && a.status === 'open') || auctions[0] || {}).auction_id;
   const panel = el('div', { id: 'auction-panel' });
@@ -152,6 +276,7 @@ export async function render(root, ctx) {
     { label: t('exchange.commitEnd'), render: (a) => when(a.commit_end) },
     { label: t('exchange.clearingPrice'), num: true, render: (a) => (a.clearing_price === null ? '–' : yuan(a.clearing_price)) },
   ], auctions, { id: 'auctions', empty: t('auction.none') });
+  const report = reportCard(settled, ctx);
 
   root.append(
     el('div', { class: 'view-head' }, el('h1', {}, t('exchange.title'))),
@@ -162,9 +287,9 @@ export async function render(root, ctx) {
     el('div', { class: 'grid' },
       el('div', { class: 'span-6' }, createAuctionForm(tokens.filter((x) => x.kind === 'allowance'), ctx)),
       el('div', { class: 'span-6' }, isExchange ? cashForm(ctx) : card(t('exchange.cash'), empty(t('exchange.cashExchangeOnly'))))),
-    el('div', { class: 'grid' }, el('div', { class: 'span-12' }, card(t('exchange.report'), empty(t('exchange.noReport'))))),
+    el('div', { class: 'grid' }, el('div', { class: 'span-12' }, report.box)),
   );
-  const drawn = [drawPrices(pricesNode, auctions).whenDrawn];
+  const drawn = [drawPrices(pricesNode, auctions).whenDrawn, report.draw()];
   if (selected) drawn.push(auctionPanel(panel, auctions.find((a) => a.auction_id === selected), ctx));
   await Promise.all(drawn);
 }

@@ -184,16 +184,16 @@ function applicationsCard(rows, names, ctx) {
             await ctx.refresh();
           }),
         }, t('compliance.approve')), ' ',
-        el('button', { class: 'btn small danger', onclick: () => rejectForm(reasonBox, a, ctx) }, t('compliance.reject')))),
+        el('button', { class: 'btn small danger', dataset: { reject: a.application_id }, onclick: () => rejectForm(reasonBox, a, ctx) }, t('compliance.reject')))),
     },
   ];
   return card(t('compliance.applications'), table(columns, rows, { id: 'applications', empty: t('compliance.noApplications') }), reasonBox);
 }
 
 function rejectForm(box, application, ctx) {
-  const code = el('select', {}, [1, 2, 3, 4].map((c) => el('option', { value: c }, t(`reject.code${c}`))));
-  const reason = el('input', { maxlength: 200, placeholder: t('reject.reasonHint') });
-  const send = el('button', { class: 'btn danger' }, t('compliance.reject'));
+  const code = el('select', { id: 'reject-code' }, [1, 2, 3, 4].map((c) => el('option', { value: c }, t(`reject.code${c}`))));
+  const reason = el('input', { id: 'reject-reason', maxlength: 200, placeholder: t('reject.reasonHint') });
+  const send = el('button', { class: 'btn danger', id: 'reject-send', type: 'button' }, t('compliance.reject'));
   send.addEventListener('click', () => busy(send, async () => {
     await sendAction(await ctx.signer(), 'ComplianceManager', 'reject', [application.application_id, Number(code.value), reason.value || t('reject.default')]);
     toast(t('compliance.rejectedToast', { id: application.application_id }), 'ok');
