@@ -24,6 +24,19 @@ class FeeRate(BaseModel):
     bps: int = Field(default=0, ge=0, le=10_000)
 
 
+class _StateDir(BaseSettings):
+    """``ETS_STATE_DIR`` with chain.config's default (this package does not import chain.config,
+    which brings eth_account with it)."""
+
+    model_config = SettingsConfigDict(env_prefix="ETS_", extra="ignore")
+
+    state_dir: Path = Path(__file__).resolve().parents[1] / ".ets"
+
+
+def _under_state_dir(name: str) -> Path:
+    return _StateDir().state_dir / name
+
+
 class SettlementSettings(BaseSettings):
     """Where settlement reads its calendar and bank statements and writes its reports.
 
@@ -31,8 +44,10 @@ class SettlementSettings(BaseSettings):
         timezone: zone of the close.
         close: local close time ``HH:MM``.
         holidays_file: holidays (one ISO date a line); none: weekends only.
-        reports_dir: reports go to ``<reports_dir>/<YYYY-MM-DD>/``.
-        bank_dir: bank statements are read from ``<bank_dir>/bank-<YYYYMMDD>.csv``.
+        reports_dir: reports go to ``<reports_dir>/<YYYY-MM-DD>/`` (default: ``settlement`` in
+            the state directory, ``ETS_STATE_DIR``, where the demo and the dashboard look too).
+        bank_dir: bank statements are read from ``<bank_dir>/bank-<YYYYMMDD>.csv`` (default:
+            ``bank`` in the state directory).
         require_bank: refuse to settle without the day's bank statement.
         fees: fee schedule per movement type, JSON in the environment
             (``{"transfer": {"per_tonne": 2}, "auction_purchase": {"bps": 5}}``).
@@ -50,8 +65,8 @@ class SettlementSettings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     close: str = "15:00"
     holidays_file: Path | None = None
-    reports_dir: Path = Path(".ets") / "settlement"
-    bank_dir: Path = Path(".ets") / "bank"
+    reports_dir: Path = Field(default_factory=lambda: _under_state_dir("settlement"))
+    bank_dir: Path = Field(default_factory=lambda: _under_state_dir("bank"))
     require_bank: bool = True
     fees: dict[str, FeeRate] = Field(default_factory=dict)
     margin_minutes: int = Field(default=10, ge=0, le=600)

@@ -405,19 +405,13 @@ def reports_dir(request: Request) -> FsPath:
 
 
 def default_reports_dir() -> FsPath:
-    """``ETS_SETTLE_REPORTS_DIR``, else the state dir's ``settlement/`` (``settlement.demo``)."""
+    """Where the settlement settings put reports: ``ETS_SETTLE_REPORTS_DIR``, else
+    ``<ETS_STATE_DIR>/settlement`` (where ``ets settle`` and ``ets demo`` write them)."""
     try:
-        settings = SettlementSettings.load()
+        return SettlementSettings.load().reports_dir
     except SettlementError:
         logger.warning("settlement settings invalid: reports read from the state dir")
-        settings = SettlementSettings.model_construct()
-    if "reports_dir" in settings.model_fields_set:
-        return settings.reports_dir
-    try:
-        return ChainSettings.load().state_dir / "settlement"
-    except ConfigError:
-        logger.warning("chain settings invalid: reports read from the default directory")
-        return SettlementSettings.model_fields["reports_dir"].get_default()  # type: ignore[no-any-return]
+        return SettlementSettings.model_construct().reports_dir
 
 
 def reports_client(ctx: Ctx) -> SettlementReportsClient | None:
