@@ -14,6 +14,7 @@ from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -215,6 +216,9 @@ def create_app(
             {"error": "HTTPException", "message": str(exc.detail)}, status_code=exc.status_code
         )
 
+    # JSON pages, CSV exports and the dashboard's files go out gzip-compressed to clients that
+    # accept it (the regulator overview: 536 kB of JSON); small answers are sent as they are.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(RequestLog)
 
     routers = (

@@ -182,3 +182,18 @@ def test_openapi_gives_examples_for_every_public_model_of_the_read_routes(world:
     for path in paths:
         responses = schema["paths"][path]["get"]["responses"]
         assert {"200", "400", "401", "403", "422"} <= set(responses), path
+
+
+def test_large_answers_are_gzipped_for_clients_that_accept_it_and_small_ones_are_not(
+    world: ApiWorld, get: Get
+) -> None:
+    headers = {**world.sign_in(world.c.regulator), "Accept-Encoding": "gzip"}
+    page = world.client.get("/participants", params={"limit": 50}, headers=headers)
+    assert page.status_code == 200 and page.headers["content-encoding"] == "gzip"
+    assert page.json()["total"] >= len(ENTERPRISES)  # the client decodes it
+    one = world.client.get(f"/participants/{ENTERPRISES[0].address}", headers=headers)
+    assert one.status_code == 200 and "content-encoding" not in one.headers  # under 1 kB
+    plain = world.client.get(
+        "/participants", params={"limit": 50}, headers={**headers, "Accept-Encoding": "identity"}
+    )
+    assert "content-encoding" not in plain.headers and plain.json() == page.json()
