@@ -240,7 +240,7 @@ class RevertPublic(BaseModel):
     message: str
 
 
-class EventPublic(BaseModel):
+class TxEventPublic(BaseModel):
     """An event the transaction emitted, decoded from the contract's ABI."""
 
     contract: str
@@ -273,7 +273,7 @@ class OutcomePublic(BaseModel):
     )
     block_number: int | None = None
     gas_used: int | None = None
-    events: list[EventPublic] = Field(default_factory=list)
+    events: list[TxEventPublic] = Field(default_factory=list)
     error: RevertPublic | None = Field(None, description="Set when status is `reverted`")
 
     @classmethod
