@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, select
 
 from api.db import models as m
 from api.db.bulk import upsert
@@ -71,7 +71,7 @@ def rebuild_totals(
     """Recompute the totals from the rollups: all of them, or those of ``metric`` (and
     ``periods``, any grain) only. Returns the totals written.
 
-    Reads the rollups grouped in SQL (one row per rollup key at most) and writes in chunks.
+    Reads the rollups (one row per key: their primary key) and adds their totals in chunks.
     """
     r = m.StatRollup
     t = m.StatTotal
@@ -90,39 +90,29 @@ def rebuild_totals(
         drop = drop.where(t.period.in_(wanted))
     conn.execute(drop)
     stmt = select(
-        r.grain, r.metric, r.pollutant, r.period, r.enterprise, r.region_code, r.industry_code,
-        func.sum(r.value), func.sum(r.count),
-    ).where(*where).group_by(
-        r.grain, r.metric, r.pollutant, r.period, r.enterprise, r.region_code, r.industry_code
-    )  # fmt: skip
+        r.grain,
+        r.metric,
+        r.pollutant,
+        r.period,
+        r.enterprise,
+        r.value,
+        r.count,
+        r.region_code,
+        r.industry_code,
+    ).where(*where)
     written = 0
     chunk: dict[RollupKey, list[Any]] = {}
-
-    def flush() -> int:
-        rows = derive_totals(chunk)
-        chunk.clear()
-        # a chunk's totals may meet the previous chunks' (same period, other enterprises): add
-        return _add(conn, rows)
-
-    for grain, met, pollutant, period, who, region, industry, value, count in conn.execute(stmt):
-        key = (grain, met, int(pollutant), period, who)
-        found = chunk.get(key)
-        if found is None:
-            chunk[key] = [float(value), int(count), region, industry]
-        else:  # one enterprise's row under two regions cannot happen (one key), but stay exact
-            found[0] += float(value)
-            found[1] += int(count)
+    for grain, met, pollutant, period, who, *sums in conn.execute(stmt):
+        chunk[(grain, met, int(pollutant), period, who)] = sums
         if len(chunk) >= 50_000:
-            written += flush()
-    if chunk:
-        written += flush()
-    return written
+            written += _add(conn, derive_totals(chunk))
+            chunk.clear()
+    return written + _add(conn, derive_totals(chunk))
 
 
 def _add(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
-    """Upsert total deltas (add value and count to existing totals)."""
-    if not rows:
-        return 0
+    """Add total deltas to the stored totals (a chunk's may meet earlier chunks': same period,
+    other enterprises); returns the rows sent."""
     upsert(conn, m.StatTotal, rows, TOTAL_KEY, add=("value", "count"))
     return len(rows)
 
