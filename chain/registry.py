@@ -295,17 +295,91 @@ class RegistryClient:
 
     # ------------------------------------------------------------------ devices
 
-    def bind_device(self, regulator: LocalAccount, device: str, enterprise: str, mn: str) -> TxReceipt:
+    def bind_device(
+        self,
+        regulator: LocalAccount,
+        device: str,
+        enterprise: str,
+        mn: str,
+        oracle: str | None = None,
+    ) -> TxReceipt:
+        """Bind ``device`` to ``enterprise`` under ``mn``; with ``oracle``, also set the oracle
+        that may anchor its readings (a second transaction, :meth:`set_device_oracle`).
+
+        Returns:
+            The receipt of the binding.
+
+        Raises:
+            InvalidInputError: a malformed address or MN.
+            ContractRevertError: the registry refused (e.g. ``RegistryDuplicateMn``).
+        """
         fn = self.contract.functions.bindDevice(
             checked_address(device, "device"),
             checked_address(enterprise, "enterprise"),
             check_mn(mn),
         )
-        return self.chain.transact(fn, regulator)
+        if oracle is not None:
+            checked_address(oracle, "oracle")
+        receipt = self.chain.transact(fn, regulator)
+        if oracle is not None:
+            self.set_device_oracle(regulator, device, oracle)
+        return receipt
 
     def unbind_device(self, regulator: LocalAccount, device: str) -> TxReceipt:
+        """Unbind ``device``; this also clears its oracle."""
         fn = self.contract.functions.unbindDevice(checked_address(device, "device"))
         return self.chain.transact(fn, regulator)
+
+    def set_device_oracle(self, regulator: LocalAccount, device: str, oracle: str) -> TxReceipt:
+        """Set the oracle (site gateway key) that alone may anchor ``device``'s readings.
+
+        Raises:
+            ContractRevertError: ``RegistryDeviceUnknown``, ``RegistryNotOracle``, ``RegistryWrongStatus``.
+        """
+        fn = self.contract.functions.setDeviceOracle(
+            checked_address(device, "device"), checked_address(oracle, "oracle")
+        )
+        return self.chain.transact(fn, regulator)
+
+    def oracle_of(self, device: str) -> str | None:
+        """The oracle that may anchor ``device``'s readings, ``None`` when none is set."""
+        address = str(self.contract.functions.oracleOf(checked_address(device, "device")).call())
+        return None if int(address, 16) == 0 else address
+
+    # ------------------------------------------------------------------ auditors
+
+    def assign_auditor(self, regulator: LocalAccount, auditor: str, enterprise: str) -> TxReceipt:
+        """Assign ``auditor`` to verify ``enterprise`` (it may then attest and read its records).
+
+        Raises:
+            ContractRevertError: ``RegistryNotAuditor``, ``RegistryNotEnterprise``,
+                ``RegistryAuditorAlreadyAssigned``.
+        """
+        fn = self.contract.functions.assignAuditor(
+            checked_address(auditor, "auditor"), checked_address(enterprise, "enterprise")
+        )
+        return self.chain.transact(fn, regulator)
+
+    def unassign_auditor(self, regulator: LocalAccount, auditor: str, enterprise: str) -> TxReceipt:
+        """End ``auditor``'s assignment to ``enterprise``.
+
+        Raises:
+            ContractRevertError: ``RegistryAuditorNotAssigned``.
+        """
+        fn = self.contract.functions.unassignAuditor(
+            checked_address(auditor, "auditor"), checked_address(enterprise, "enterprise")
+        )
+        return self.chain.transact(fn, regulator)
+
+    def is_auditor_assigned(self, auditor: str, enterprise: str) -> bool:
+        fn = self.contract.functions.isAuditorAssigned(
+            checked_address(auditor, "auditor"), checked_address(enterprise, "enterprise")
+        )
+        return bool(fn.call())
+
+    def enterprises_of_auditor(self, auditor: str) -> list[str]:
+        """Enterprises ``auditor`` is assigned to (unordered)."""
+        return list(self.contract.functions.enterprisesOfAuditor(checked_address(auditor, "auditor")).call())
 
     # ------------------------------------------------------------------ views
 

@@ -49,6 +49,9 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
     mapping(address device => Device) private _devices;
     mapping(bytes32 mnHash => address device) private _byMn;
     mapping(address enterprise => EnumerableSet.AddressSet) private _devicesOf;
+    mapping(address device => address oracle) private _oracleOf;
+
+    mapping(address auditor => EnumerableSet.AddressSet) private _auditorEnterprises;
 
     modifier onlySelf() {
         if (msg.sender != address(this)) revert GovernanceOnlySelf(msg.sender);
@@ -57,6 +60,14 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
 
     modifier onlyMember() {
         if (!hasRole(GOVERNOR_ROLE, msg.sender)) revert GovernanceNotMember(msg.sender);
+        if (_participants[msg.sender].suspended) revert GovernanceMemberSuspended(msg.sender);
+        _;
+    }
+
+    /// @dev A participant role held by an account that is not suspended.
+    modifier onlyActiveRole(bytes32 role) {
+        _checkRole(role);
+        if (_participants[msg.sender].suspended) revert RegistryCallerNotActive(msg.sender);
         _;
     }
 
@@ -218,7 +229,7 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
     /// @inheritdoc IConsortiumRegistry
     function bindDevice(address device, address enterprise, string calldata mn)
         external
-        onlyRole(REGULATOR_ROLE)
+        onlyActiveRole(REGULATOR_ROLE)
     {
         if (device == address(0)) revert RegistryZeroAddress();
         if (!isActiveEnterprise(enterprise)) {
@@ -240,7 +251,7 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
     }
 
     /// @inheritdoc IConsortiumRegistry
-    function unbindDevice(address device) external onlyRole(REGULATOR_ROLE) {
+    function unbindDevice(address device) external onlyActiveRole(REGULATOR_ROLE) {
         Device memory current = _devices[device];
         if (current.enterprise == address(0)) revert RegistryDeviceUnknown(device);
         delete _devices[device];
@@ -248,6 +259,35 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
         _deviceSet.remove(device);
         _devicesOf[current.enterprise].remove(device);
         emit DeviceUnbound(device, current.enterprise, current.mn);
+        if (_oracleOf[device] != address(0)) {
+            delete _oracleOf[device];
+            emit DeviceOracleSet(device, address(0));
+        }
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function setDeviceOracle(address device, address oracle) external onlyActiveRole(REGULATOR_ROLE) {
+        if (_devices[device].enterprise == address(0)) revert RegistryDeviceUnknown(device);
+        if (!hasRole(ORACLE_ROLE, oracle)) revert RegistryNotOracle(oracle);
+        if (_participants[oracle].suspended) revert RegistryWrongStatus(oracle, ParticipantStatus.Suspended);
+        _oracleOf[device] = oracle;
+        emit DeviceOracleSet(device, oracle);
+    }
+
+    // ------------------------------------------------------------------ auditors
+
+    /// @inheritdoc IConsortiumRegistry
+    function assignAuditor(address auditor, address enterprise) external onlyActiveRole(REGULATOR_ROLE) {
+        if (!hasRole(AUDITOR_ROLE, auditor)) revert RegistryNotAuditor(auditor);
+        if (bytes(_profiles[enterprise].creditCode).length == 0) revert RegistryNotEnterprise(enterprise);
+        if (!_auditorEnterprises[auditor].add(enterprise)) revert RegistryAuditorAlreadyAssigned(auditor, enterprise);
+        emit AuditorAssigned(auditor, enterprise);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function unassignAuditor(address auditor, address enterprise) external onlyActiveRole(REGULATOR_ROLE) {
+        if (!_auditorEnterprises[auditor].remove(enterprise)) revert RegistryAuditorNotAssigned(auditor, enterprise);
+        emit AuditorUnassigned(auditor, enterprise);
     }
 
     // ------------------------------------------------------------------ views
@@ -370,6 +410,21 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
     }
 
     /// @inheritdoc IConsortiumRegistry
+    function oracleOf(address device) external view returns (address) {
+        return _oracleOf[device];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function isAuditorAssigned(address auditor, address enterprise) external view returns (bool) {
+        return _auditorEnterprises[auditor].contains(enterprise);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function enterprisesOfAuditor(address auditor) external view returns (address[] memory) {
+        return _auditorEnterprises[auditor].values();
+    }
+
+    /// @inheritdoc IConsortiumRegistry
     function isValidCreditCode(string calldata creditCode) public pure returns (bool) {
         bytes memory code = bytes(creditCode);
         if (code.length != 18) return false;
@@ -391,7 +446,8 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
         view
         returns (bool)
     {
-        return isMember(sender) || isActiveParticipant(sender);
+        Participant memory p = _participants[sender];
+        return !p.suspended && (p.roleCount != 0 || isMember(sender));
     }
 
     // ------------------------------------------------------------------ internal

@@ -19,6 +19,7 @@ abstract contract RegistryGated is IRegistryGated {
 
     modifier onlyRegistryRole(bytes32 role) {
         if (!_registry.hasRole(role, msg.sender)) revert UnauthorizedRole(msg.sender, role);
+        if (!_registry.isActiveParticipant(msg.sender)) revert CallerNotActive(msg.sender);
         _;
     }
 

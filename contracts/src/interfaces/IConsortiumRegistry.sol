@@ -120,6 +120,18 @@ interface IConsortiumRegistry is IAccessControl {
     error GovernanceMembersBelowThreshold(uint256 members, uint256 threshold);
     /// @notice Accounts may not renounce roles: revocation goes through governance.
     error RegistryRenounceDisabled();
+    /// @notice The caller holds the role the function needs but is suspended.
+    error RegistryCallerNotActive(address account);
+    /// @notice The governance member is suspended: it may not propose, approve or execute.
+    error GovernanceMemberSuspended(address account);
+    /// @notice The account does not hold ORACLE_ROLE.
+    error RegistryNotOracle(address account);
+    /// @notice The account does not hold AUDITOR_ROLE.
+    error RegistryNotAuditor(address account);
+    /// @notice The auditor is already assigned to the enterprise.
+    error RegistryAuditorAlreadyAssigned(address auditor, address enterprise);
+    /// @notice The auditor is not assigned to the enterprise.
+    error RegistryAuditorNotAssigned(address auditor, address enterprise);
 
     // ---------------------------------------------------------------- events
 
@@ -157,6 +169,13 @@ interface IConsortiumRegistry is IAccessControl {
     event DeviceBound(address indexed device, address indexed enterprise, string mn);
     /// @notice A device was unbound.
     event DeviceUnbound(address indexed device, address indexed enterprise, string mn);
+    /// @notice The oracle (site gateway) that may anchor a device's readings was set; zero when
+    /// unbinding the device cleared it.
+    event DeviceOracleSet(address indexed device, address indexed oracle);
+    /// @notice The regulator assigned an auditor to verify an enterprise.
+    event AuditorAssigned(address indexed auditor, address indexed enterprise);
+    /// @notice The regulator ended an auditor's assignment to an enterprise.
+    event AuditorUnassigned(address indexed auditor, address indexed enterprise);
 
     // ---------------------------------------------------------------- governance
 
@@ -165,7 +184,8 @@ interface IConsortiumRegistry is IAccessControl {
     /// @param data ABI-encoded call (e.g. `grantRole`, `registerEnterprise`, or a `multicall` of several).
     /// @param description Text for the other members.
     /// @return proposalId Sequential id, starting at 1.
-    /// Requirements: caller is a governance member; `data` is not empty; target is a contract.
+    /// Requirements: caller is a governance member (`GovernanceNotMember`) and not suspended
+    /// (`GovernanceMemberSuspended`); `data` is not empty; target is a contract.
     /// Emits: {ProposalCreated}, {ProposalApproved}.
     function propose(address target, bytes calldata data, string calldata description)
         external
@@ -173,13 +193,15 @@ interface IConsortiumRegistry is IAccessControl {
 
     /// @notice Approve a proposal.
     /// @param proposalId The proposal.
-    /// Requirements: caller is a member; proposal exists, is not executed or expired; caller has not approved it.
+    /// Requirements: caller is a member, not suspended; proposal exists, is not executed or expired;
+    /// caller has not approved it.
     /// Emits: {ProposalApproved}.
     function approve(uint256 proposalId) external;
 
     /// @notice Execute a proposal approved by at least `threshold()` current members.
     /// @param proposalId The proposal.
-    /// Requirements: caller is a member; proposal exists, is not executed or expired; threshold met.
+    /// Requirements: caller is a member, not suspended; proposal exists, is not executed or expired;
+    /// threshold met.
     /// A revert of the proposed call is passed through unchanged.
     /// Emits: {ProposalExecuted} and the events of the executed call.
     function execute(uint256 proposalId) external;
@@ -235,14 +257,45 @@ interface IConsortiumRegistry is IAccessControl {
     /// @param device The device's signing address.
     /// @param enterprise A registered, active enterprise.
     /// @param mn The device's HJ 212 MN code (1-24 alphanumeric characters), unique.
-    /// Requirements: caller has REGULATOR_ROLE; device not bound; MN unused.
+    /// Requirements: caller has REGULATOR_ROLE and is active (`RegistryCallerNotActive`); device
+    /// not bound; MN unused.
     /// Emits: {DeviceBound}.
     function bindDevice(address device, address enterprise, string calldata mn) external;
 
-    /// @notice Unbind a device (e.g. replaced hardware).
-    /// Requirements: caller has REGULATOR_ROLE; device bound.
-    /// Emits: {DeviceUnbound}.
+    /// @notice Unbind a device (e.g. replaced hardware); also clears its oracle.
+    /// @param device The device's signing address.
+    /// Requirements: caller has REGULATOR_ROLE and is active; device bound.
+    /// Emits: {DeviceUnbound}, and {DeviceOracleSet} with oracle zero when an oracle was set.
     function unbindDevice(address device) external;
+
+    /// @notice Set the oracle (site gateway key) that alone may anchor the device's readings in
+    /// the EmissionsLedger; replaces any previous one.
+    /// @param device A bound device.
+    /// @param oracle An active account holding ORACLE_ROLE.
+    /// Requirements: caller has REGULATOR_ROLE and is active; device bound (`RegistryDeviceUnknown`);
+    /// oracle holds ORACLE_ROLE (`RegistryNotOracle`) and is not suspended (`RegistryWrongStatus`).
+    /// Emits: {DeviceOracleSet}.
+    function setDeviceOracle(address device, address oracle) external;
+
+    // ---------------------------------------------------------------- auditors
+
+    /// @notice Assign an auditor to verify an enterprise: only an assigned auditor may attest the
+    /// enterprise's emissions and read its records.
+    /// @param auditor An account holding AUDITOR_ROLE.
+    /// @param enterprise A registered enterprise.
+    /// Requirements: caller has REGULATOR_ROLE and is active; auditor holds AUDITOR_ROLE
+    /// (`RegistryNotAuditor`); enterprise registered (`RegistryNotEnterprise`); not yet assigned
+    /// (`RegistryAuditorAlreadyAssigned`).
+    /// Emits: {AuditorAssigned}.
+    function assignAuditor(address auditor, address enterprise) external;
+
+    /// @notice End an auditor's assignment to an enterprise.
+    /// @param auditor The assigned auditor.
+    /// @param enterprise The enterprise.
+    /// Requirements: caller has REGULATOR_ROLE and is active; the auditor is assigned to the
+    /// enterprise (`RegistryAuditorNotAssigned`).
+    /// Emits: {AuditorUnassigned}.
+    function unassignAuditor(address auditor, address enterprise) external;
 
     // ---------------------------------------------------------------- views
 
@@ -288,11 +341,18 @@ interface IConsortiumRegistry is IAccessControl {
     function deviceByMn(string calldata mn) external view returns (address);
     /// @notice Devices bound to an enterprise.
     function devicesOf(address enterprise) external view returns (address[] memory);
+    /// @notice The oracle that may anchor the device's readings (zero when none).
+    function oracleOf(address device) external view returns (address);
+    /// @notice Whether the regulator has assigned `auditor` to `enterprise`.
+    function isAuditorAssigned(address auditor, address enterprise) external view returns (bool);
+    /// @notice Enterprises `auditor` is assigned to (unordered).
+    function enterprisesOfAuditor(address auditor) external view returns (address[] memory);
     /// @notice Whether a credit code is well formed with a correct check character (GB 32100-2015).
     function isValidCreditCode(string calldata creditCode) external pure returns (bool);
 
     /// @notice Besu account-permissioning hook (selector 0x936421d5): may `sender` transact?
-    /// @return True for governance members and active participants; false for unknown or suspended.
+    /// @return True for governance members and active participants; false for unknown accounts and
+    /// for suspended ones, governance members included.
     function transactionAllowed(
         address sender,
         address target,

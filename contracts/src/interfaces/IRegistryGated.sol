@@ -8,6 +8,8 @@ pragma solidity ^0.8.24;
 interface IRegistryGated {
     /// @notice The caller lacks the registry role the function needs.
     error UnauthorizedRole(address account, bytes32 role);
+    /// @notice The caller holds the registry role the function needs but is suspended.
+    error CallerNotActive(address account);
     /// @notice Only the registry (an executed governance proposal) may call this function.
     error OnlyGovernance(address caller);
     /// @notice The account may not hold or move this asset: not an active participant nor a system contract.
