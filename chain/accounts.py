@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 from pathlib import Path
 
 from eth_account import Account
@@ -80,10 +82,61 @@ def load_keystore(path: Path, password: str) -> LocalAccount:
     return account
 
 
-def write_keystore(account: LocalAccount, path: Path, password: str) -> Path:
-    """Encrypt ``account`` into a V3 keystore file readable only by its owner."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = Account.encrypt(account.key, password)
-    path.write_text(json.dumps(data))
-    path.chmod(0o600)
+#: Mode of key files (owner read/write) and of the directories created for them (owner only).
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+
+
+def private_directory(directory: Path) -> Path:
+    """Create ``directory`` and its missing parents with mode 0700, whatever the umask.
+
+    Directories that exist already are left as they are.
+    """
+    missing: list[Path] = []
+    current = directory
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for created in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # created meanwhile by another process
+            created.mkdir(mode=PRIVATE_DIR_MODE)
+            created.chmod(PRIVATE_DIR_MODE)  # the umask may have taken bits away
+    return directory
+
+
+def write_private_file(path: Path, data: bytes) -> Path:
+    """Create ``path`` with mode 0600 and write ``data``; never overwrites.
+
+    The file is created with ``O_EXCL`` and its final mode, so it is never readable by others,
+    not even for an instant under a permissive umask; missing directories are created 0700.
+
+    Raises:
+        FileExistsError: the file exists already.
+    """
+    private_directory(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE_MODE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)  # the umask may have taken bits away
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
     return path
+
+
+def write_keystore(account: LocalAccount, path: Path, password: str) -> Path:
+    """Encrypt ``account`` into a V3 keystore file readable only by its owner (mode 0600, in
+    directories created 0700).
+
+    Raises:
+        ConfigError: empty password, or the file exists (a keystore is never overwritten).
+    """
+    if not password:
+        raise ConfigError("a keystore needs a non-empty password")
+    data = Account.encrypt(account.key, password)
+    try:
+        return write_private_file(path, json.dumps(data).encode())
+    except FileExistsError:
+        raise ConfigError(f"{path} exists; refusing to overwrite a keystore") from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from coincurve import PrivateKey
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
+from chain.accounts import write_private_file
 from chain.network.errors import KeyFileError, NetworkConfigError
 
 #: secp256k1 group order: a private key is an integer in [1, N).
@@ -143,19 +143,17 @@ def besu_host(host: str) -> str:
 
 
 def write_node_key(key: NodeKey, directory: Path) -> Path:
-    """Write Besu's node key file (``key``: 0x-hex, mode 0600) and ``key.pub``; returns the key path.
+    """Write Besu's node key file (``key``: 0x-hex, mode 0600, created with ``O_EXCL``; the
+    directory created 0700) and ``key.pub``; returns the key path.
 
     Raises:
         KeyFileError: the key file exists already (never overwritten).
     """
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / NODE_KEY_FILE
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_private_file(path, ("0x" + key.private_key.hex()).encode())
     except FileExistsError:
         raise KeyFileError(f"{path} exists; refusing to overwrite a node key") from None
-    with os.fdopen(fd, "w") as fh:
-        fh.write("0x" + key.private_key.hex())
     (directory / NODE_PUBLIC_KEY_FILE).write_text("0x" + key.node_id)
     return path
 
@@ -176,7 +174,8 @@ def read_node_key(path: Path) -> NodeKey:
 
 
 def write_keystore(private_key: bytes, password: str, path: Path, *, scrypt_n: int | None = None) -> str:
-    """Encrypt ``private_key`` into a V3 keystore at ``path`` (mode 0600); returns the address.
+    """Encrypt ``private_key`` into a V3 keystore at ``path`` (mode 0600, created with ``O_EXCL``;
+    missing directories created 0700); returns the address.
 
     Args:
         scrypt_n: scrypt cost (the eth-account default when None; tests pass a small one).
@@ -187,13 +186,10 @@ def write_keystore(private_key: bytes, password: str, path: Path, *, scrypt_n: i
     if not password:
         raise KeyFileError("a keystore needs a non-empty password")
     data: dict[str, Any] = Account.encrypt(private_key, password, kdf="scrypt", iterations=scrypt_n)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_private_file(path, json.dumps(data).encode())
     except FileExistsError:
         raise KeyFileError(f"{path} exists; refusing to overwrite a keystore") from None
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh)
     return to_checksum_address("0x" + str(data["address"]))
 
 
