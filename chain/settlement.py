@@ -14,10 +14,12 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from hexbytes import HexBytes
 from web3.contract import Contract
 from web3.types import TxReceipt
 
 from chain.errors import ChainError, InvalidInputError
+from chain.registry import RegistryClient
 from chain.tx import ChainClient
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ class PublishedReport:
         publisher: the account that sent the transaction.
         published_at: block timestamp.
         signature: 65 bytes.
+        revision: 0 for the publication, 1, 2 ... for governed corrections (the publisher of a
+            correction is the registry).
     """
 
     trading_day: int
@@ -51,6 +55,7 @@ class PublishedReport:
     publisher: str
     published_at: int
     signature: bytes
+    revision: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,8 @@ class SettlementReportsClient:
 
         Raises:
             InvalidInputError: the hash is not 32 bytes.
-            ContractRevertError: refused (``ReportAlreadyPublished``, ``UnauthorizedRole`` ...).
+            ContractRevertError: refused (``ReportAlreadyPublished``, ``ReportFutureDay``,
+                ``UnauthorizedRole``, ``CallerNotActive`` ...).
         """
         if len(report_hash) != 32:
             raise InvalidInputError(f"report hash must be 32 bytes, got {len(report_hash)}")
@@ -113,14 +119,76 @@ class SettlementReportsClient:
         return self.chain.transact(fn, exchange)
 
     def report(self, trading_day: int) -> PublishedReport | None:
-        """The published report of ``trading_day``, or None."""
-        raw = self.chain.call(self.contract.functions.report(trading_day))
-        report_hash, signer, publisher, published_at, signature = raw
-        if bytes(report_hash) == bytes(32):
+        """The current report of ``trading_day`` (its latest revision), or None."""
+        count = self.revision_count(trading_day)
+        if count == 0:
             return None
+        return self.revision(trading_day, count - 1)
+
+    def revision_count(self, trading_day: int) -> int:
+        """Revisions of ``trading_day``'s report: 0 none, 1 published, more when corrected."""
+        return int(self.chain.call(self.contract.functions.revisionCount(trading_day)))
+
+    def revision(self, trading_day: int, index: int) -> PublishedReport:
+        """Revision ``index`` of ``trading_day``'s report (0 is the publication).
+
+        Raises:
+            ContractRevertError: ``ReportRevisionUnknown``.
+        """
+        raw = self.chain.call(self.contract.functions.reportRevision(trading_day, index))
+        report_hash, signer, publisher, published_at, signature = raw
         return PublishedReport(
-            trading_day, bytes(report_hash), str(signer), str(publisher), int(published_at), bytes(signature)
+            trading_day,
+            bytes(report_hash),
+            str(signer),
+            str(publisher),
+            int(published_at),
+            bytes(signature),
+            index,
         )
+
+    def revisions(self, trading_day: int) -> list[PublishedReport]:
+        """Every revision of ``trading_day``'s report, oldest first (empty when none)."""
+        return [self.revision(trading_day, i) for i in range(self.revision_count(trading_day))]
+
+    def current_trading_day(self) -> int:
+        """The latest block's trading day as the contract numbers it (YYYYMMDD at UTC+8): no
+        report may be published for a later day."""
+        return int(self.chain.call(self.contract.functions.currentTradingDay()))
+
+    def encode_correct(self, trading_day: int, report_hash: bytes, signature: bytes) -> bytes:
+        """Calldata of ``correct`` for a governance proposal targeting this contract.
+
+        Raises:
+            InvalidInputError: the hash is not 32 bytes.
+        """
+        if len(report_hash) != 32:
+            raise InvalidInputError(f"report hash must be 32 bytes, got {len(report_hash)}")
+        return bytes(
+            HexBytes(self.contract.encode_abi("correct", args=[trading_day, report_hash, signature]))
+        )
+
+    def correct(
+        self,
+        registry: RegistryClient,
+        members: Sequence[LocalAccount],
+        trading_day: int,
+        report_hash: bytes,
+        *,
+        signer: LocalAccount,
+        description: str | None = None,
+    ) -> TxReceipt:
+        """Correct a published day through governance: ``signer`` (an exchange key) signs the
+        corrected hash, the first ``threshold`` of ``members`` propose, approve and execute
+        (:meth:`RegistryClient.govern`; in production each member acts on its own).
+
+        Raises:
+            InvalidInputError: the hash is not 32 bytes, or too few members.
+            ContractRevertError: ``ReportNotPublished``, ``ReportUnchanged``, ``ReportSignerNotExchange`` ...
+        """
+        data = self.encode_correct(trading_day, report_hash, self.sign(signer, trading_day, report_hash))
+        text = description or f"correct settlement report {trading_day} to 0x{report_hash.hex()}"
+        return registry.govern(members, data, text, target=self.address)
 
     def verify(self, trading_day: int, report_hash: bytes) -> bool:
         """Whether ``report_hash`` is the published report of ``trading_day``."""

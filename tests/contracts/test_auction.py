@@ -8,9 +8,8 @@ from dataclasses import replace
 
 import pytest
 from eth_account.signers.local import LocalAccount
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import HealthCheck
 
 from chain.accounts import dev_account
 from chain.allowance import Kind, encode_id
@@ -331,6 +330,21 @@ def test_reveal_voids_bids_below_reserve_and_applies_limit(m: Consortium) -> Non
     demand = m.auction.contract.functions.demandOf(auction_id, BIDDERS[1].address).call()
     assert demand == [[7000, 5500], [10, 5]]
     assert m.auction.view(auction_id).total_demand == 15
+
+
+def test_demand_of_returns_empty_when_address_did_not_bid(m: Consortium) -> None:
+    """Issue 17 item 15: an address without a commitment used to panic (0x11, ``plusOne - 1``)."""
+    auction_id = primary(m)
+    demand_of = m.auction.contract.functions.demandOf
+    assert demand_of(auction_id, m.outsider.address).call() == [[], []]
+    sealed = bid(m, auction_id, BIDDERS[1], [(7000, 10)])
+    assert demand_of(auction_id, BIDDERS[2].address).call() == [[], []]
+    assert demand_of(auction_id, BIDDERS[1].address).call() == [[], []]  # committed, not revealed
+    to_reveal(m)
+    m.auction.reveal(BIDDERS[1], sealed)
+    assert demand_of(auction_id, BIDDERS[1].address).call() == [[7000], [10]]
+    assert demand_of(auction_id, BIDDERS[2].address).call() == [[], []]
+    assert demand_of(auction_id + 1, BIDDERS[1].address).call() == [[], []]  # no such auction
 
 
 # ---------------------------------------------------------------------- clear, claim, refund, withdraw

@@ -476,3 +476,186 @@ def test_batch_registration_through_one_multicall_proposal(fresh: Consortium) ->
     r.govern(fresh.members, r.encode_multicall(calls), "batch of 8")
     assert r.enterprise_count() == 8
     assert r.proposals()[-1].call.startswith("multicall[8]")
+
+
+# ---------------------------------------------------------------------- device oracles (issue 17 item 4)
+
+
+def _bound_device(c: Consortium, seed: int = 31, mn: str = "33100000000001") -> str:
+    enterprise = dev_account(20).address
+    if c.registry.enterprise_by_credit_code(credit_code(20)) is None:
+        register(c.registry, c.members, enterprise, seed=20)
+    device = dev_account(seed).address
+    c.registry.bind_device(c.regulator, device, enterprise, mn)
+    return device
+
+
+def test_set_device_oracle_by_regulator_records_oracle_and_emits_event(fresh: Consortium) -> None:
+    r = fresh.registry
+    device = _bound_device(fresh)
+    assert r.oracle_of(device) is None
+    receipt = r.set_device_oracle(fresh.regulator, device, fresh.oracle.address)
+    assert _events(r, receipt, "DeviceOracleSet") == [{"device": device, "oracle": fresh.oracle.address}]
+    assert r.oracle_of(device) == fresh.oracle.address
+
+
+def test_set_device_oracle_replaces_previous_oracle(fresh: Consortium) -> None:
+    r = fresh.registry
+    device = _bound_device(fresh)
+    second = dev_account(27).address
+    r.grant_roles(fresh.members, [("ORACLE", second)])
+    r.set_device_oracle(fresh.regulator, device, fresh.oracle.address)
+    receipt = r.set_device_oracle(fresh.regulator, device, second)
+    assert _events(r, receipt, "DeviceOracleSet") == [{"device": device, "oracle": second}]
+    assert r.oracle_of(device) == second
+
+
+def test_bind_device_with_oracle_sets_it_when_given(fresh: Consortium) -> None:
+    r = fresh.registry
+    enterprise = dev_account(20).address
+    register(r, fresh.members, enterprise, seed=20)
+    device = dev_account(31).address
+    receipt = r.bind_device(fresh.regulator, device, enterprise, "MN1", oracle=fresh.oracle.address)
+    assert _events(r, receipt, "DeviceBound")[0]["device"] == device
+    assert r.oracle_of(device) == fresh.oracle.address
+
+
+@pytest.mark.parametrize("who", ["exchange", "industry_body", "auditor", "oracle", "enterprise", "outsider"])
+def test_set_device_oracle_refused_when_not_regulator(fresh: Consortium, who: str) -> None:
+    device = _bound_device(fresh)
+    caller = _accounts(fresh)[who]
+    with reverts("AccessControlUnauthorizedAccount", account=caller.address, neededRole=ROLES["REGULATOR"]):
+        fresh.registry.set_device_oracle(caller, device, fresh.oracle.address)
+    assert fresh.registry.oracle_of(device) is None
+
+
+def test_set_device_oracle_refused_when_device_unknown(fresh: Consortium) -> None:
+    device = dev_account(31).address
+    with reverts("RegistryDeviceUnknown", device=device):
+        fresh.registry.set_device_oracle(fresh.regulator, device, fresh.oracle.address)
+
+
+@pytest.mark.parametrize("who", ["auditor", "regulator", "enterprise", "outsider"])
+def test_set_device_oracle_refused_when_account_not_oracle(fresh: Consortium, who: str) -> None:
+    device = _bound_device(fresh)
+    account = _accounts(fresh)[who].address
+    with reverts("RegistryNotOracle", account=account):
+        fresh.registry.set_device_oracle(fresh.regulator, device, account)
+
+
+def test_set_device_oracle_refused_when_oracle_suspended(fresh: Consortium) -> None:
+    r = fresh.registry
+    device = _bound_device(fresh)
+    r.govern(fresh.members, r.encode_suspend(fresh.oracle.address, 4), "suspend oracle")
+    with reverts("RegistryWrongStatus", account=fresh.oracle.address, status=2):
+        r.set_device_oracle(fresh.regulator, device, fresh.oracle.address)
+    r.govern(fresh.members, r.encode_reinstate(fresh.oracle.address), "reinstate oracle")
+    r.set_device_oracle(fresh.regulator, device, fresh.oracle.address)
+    assert r.oracle_of(device) == fresh.oracle.address
+
+
+def test_unbind_device_clears_oracle_when_set(fresh: Consortium) -> None:
+    r = fresh.registry
+    device = _bound_device(fresh)
+    r.set_device_oracle(fresh.regulator, device, fresh.oracle.address)
+    receipt = r.unbind_device(fresh.regulator, device)
+    assert _events(r, receipt, "DeviceOracleSet") == [{"device": device, "oracle": ZERO}]
+    assert r.oracle_of(device) is None
+    r.bind_device(fresh.regulator, device, dev_account(20).address, "33100000000009")
+    assert r.oracle_of(device) is None  # a rebound device starts without an oracle
+    receipt = r.unbind_device(fresh.regulator, device)
+    assert _events(r, receipt, "DeviceOracleSet") == []
+
+
+# ---------------------------------------------------------------------- auditor assignments (issue 17 item 5)
+
+
+def test_assign_auditor_by_regulator_records_assignment_and_emits_event(fresh: Consortium) -> None:
+    r = fresh.registry
+    enterprise = dev_account(20).address
+    register(r, fresh.members, enterprise, seed=20)
+    assert not r.is_auditor_assigned(fresh.auditor.address, enterprise)
+    receipt = r.assign_auditor(fresh.regulator, fresh.auditor.address, enterprise)
+    assert _events(r, receipt, "AuditorAssigned") == [
+        {"auditor": fresh.auditor.address, "enterprise": enterprise}
+    ]
+    assert r.is_auditor_assigned(fresh.auditor.address, enterprise)
+    assert r.enterprises_of_auditor(fresh.auditor.address) == [enterprise]
+    other = dev_account(21).address
+    register(r, fresh.members, other, seed=21)
+    assert not r.is_auditor_assigned(fresh.auditor.address, other)
+
+
+def test_unassign_auditor_removes_assignment_and_emits_event(fresh: Consortium) -> None:
+    r = fresh.registry
+    enterprise = dev_account(20).address
+    register(r, fresh.members, enterprise, seed=20)
+    r.assign_auditor(fresh.regulator, fresh.auditor.address, enterprise)
+    receipt = r.unassign_auditor(fresh.regulator, fresh.auditor.address, enterprise)
+    assert _events(r, receipt, "AuditorUnassigned") == [
+        {"auditor": fresh.auditor.address, "enterprise": enterprise}
+    ]
+    assert not r.is_auditor_assigned(fresh.auditor.address, enterprise)
+    assert r.enterprises_of_auditor(fresh.auditor.address) == []
+    with reverts("RegistryAuditorNotAssigned", auditor=fresh.auditor.address, enterprise=enterprise):
+        r.unassign_auditor(fresh.regulator, fresh.auditor.address, enterprise)
+    r.assign_auditor(fresh.regulator, fresh.auditor.address, enterprise)  # may be assigned again
+    assert r.is_auditor_assigned(fresh.auditor.address, enterprise)
+
+
+@pytest.mark.parametrize("who", ["exchange", "industry_body", "auditor", "oracle", "enterprise", "outsider"])
+def test_assign_and_unassign_auditor_refused_when_not_regulator(fresh: Consortium, who: str) -> None:
+    r = fresh.registry
+    enterprise = dev_account(20).address
+    register(r, fresh.members, enterprise, seed=20)
+    caller = _accounts(fresh)[who]
+    role = ROLES["REGULATOR"]
+    with reverts("AccessControlUnauthorizedAccount", account=caller.address, neededRole=role):
+        r.assign_auditor(caller, fresh.auditor.address, enterprise)
+    r.assign_auditor(fresh.regulator, fresh.auditor.address, enterprise)
+    with reverts("AccessControlUnauthorizedAccount", account=caller.address, neededRole=role):
+        r.unassign_auditor(caller, fresh.auditor.address, enterprise)
+    assert r.is_auditor_assigned(fresh.auditor.address, enterprise)
+
+
+@pytest.mark.parametrize("who", ["regulator", "oracle", "enterprise", "outsider"])
+def test_assign_auditor_refused_when_account_not_auditor(fresh: Consortium, who: str) -> None:
+    r = fresh.registry
+    enterprise = dev_account(20).address
+    register(r, fresh.members, enterprise, seed=20)
+    account = _accounts(fresh)[who].address
+    with reverts("RegistryNotAuditor", account=account):
+        r.assign_auditor(fresh.regulator, account, enterprise)
+
+
+@pytest.mark.parametrize("who", ["exchange", "auditor", "outsider"])
+def test_assign_auditor_refused_when_enterprise_not_registered(fresh: Consortium, who: str) -> None:
+    account = _accounts(fresh)[who].address
+    with reverts("RegistryNotEnterprise", account=account):
+        fresh.registry.assign_auditor(fresh.regulator, fresh.auditor.address, account)
+
+
+def test_assign_auditor_refused_when_already_assigned(fresh: Consortium) -> None:
+    r = fresh.registry
+    enterprise = dev_account(20).address
+    register(r, fresh.members, enterprise, seed=20)
+    r.assign_auditor(fresh.regulator, fresh.auditor.address, enterprise)
+    with reverts("RegistryAuditorAlreadyAssigned", auditor=fresh.auditor.address, enterprise=enterprise):
+        r.assign_auditor(fresh.regulator, fresh.auditor.address, enterprise)
+
+
+# ---------------------------------------------------------------------- suspended members (issue 17 item 3)
+
+
+def test_execute_refused_when_approver_suspended_since_approving(fresh: Consortium) -> None:
+    r = fresh.registry
+    pid = r.propose(fresh.regulator, r.encode_grant_role("AUDITOR", dev_account(21).address), "aud")
+    r.govern([fresh.exchange, fresh.industry_body], r.encode_suspend(fresh.regulator.address, 5), "suspend")
+    assert r.proposal(pid).approvals == 0
+    r.approve(fresh.exchange, pid)
+    with reverts("ProposalThresholdNotMet", proposalId=pid, approvals=1, threshold=2):
+        r.execute(fresh.exchange, pid)
+    r.govern([fresh.exchange, fresh.industry_body], r.encode_reinstate(fresh.regulator.address), "reinstate")
+    assert r.proposal(pid).approvals == 2
+    r.execute(fresh.exchange, pid)
+    assert r.has_role("AUDITOR", dev_account(21).address)

@@ -317,7 +317,8 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
     function approvalCount(uint256 proposalId) public view returns (uint256 approvals) {
         uint256 n = getRoleMemberCount(GOVERNOR_ROLE);
         for (uint256 i = 0; i < n; ++i) {
-            if (_approved[proposalId][getRoleMember(GOVERNOR_ROLE, i)]) ++approvals;
+            address member = getRoleMember(GOVERNOR_ROLE, i);
+            if (_approved[proposalId][member] && !_participants[member].suspended) ++approvals;
         }
     }
 

@@ -128,6 +128,7 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
         if (!_registry.hasRole(ENTERPRISE_ROLE, msg.sender) && !_registry.hasRole(EXCHANGE_ROLE, msg.sender)) {
             revert UnauthorizedRole(msg.sender, ENTERPRISE_ROLE);
         }
+        if (!_registry.isActiveParticipant(msg.sender)) revert CallerNotActive(msg.sender);
         if (params.eligibilityRoot != bytes32(0)) revert AuctionRestrictionNotAllowed();
         auctionId = _create(params, false);
         IERC1155(address(_allowances)).safeTransferFrom(msg.sender, address(this), params.tokenId, params.supply, "");
@@ -474,6 +475,7 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
         address to;
         if (a.primary) {
             if (!_registry.hasRole(REGULATOR_ROLE, msg.sender)) revert AuctionNotSeller(auctionId, msg.sender);
+            if (!_registry.isActiveParticipant(msg.sender)) revert CallerNotActive(msg.sender);
             to = _treasury;
         } else {
             if (msg.sender != a.seller) revert AuctionNotSeller(auctionId, msg.sender);
@@ -547,7 +549,8 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
         returns (uint64[] memory prices, uint64[] memory quantities)
     {
         uint32 plusOne = _sequences[auctionId][bidder];
-        uint256 state = plusOne == 0 ? 0 : _records[auctionId][plusOne - 1] >> 248;
+        if (plusOne == 0) return (new uint64[](0), new uint64[](0));
+        uint256 state = _records[auctionId][plusOne - 1] >> 248;
         uint256 count = state & REVEALED == 0 ? 0 : state >> 3;
         prices = new uint64[](count);
         quantities = new uint64[](count);

@@ -75,7 +75,7 @@ interface IAllowanceToken {
     /// @notice Set the cap of an id (total-amount control).
     /// @param id Token id (valid kind, pollutant, vintage).
     /// @param newCap May be lowered, never below what was issued.
-    /// Requirements: caller has REGULATOR_ROLE.
+    /// Requirements: caller has REGULATOR_ROLE and is active (`CallerNotActive` when suspended).
     /// Emits: {CapSet}.
     function setCap(uint256 id, uint256 newCap) external;
 
@@ -89,19 +89,22 @@ interface IAllowanceToken {
     /// recipient owes for last year's shortfall of this pollutant
     /// ({IComplianceManager-deductMakeGood}) are withheld from its amount: issued against the
     /// cap, never minted, retired against `vintage - 1`.
-    /// Requirements: caller has REGULATOR_ROLE; sum within the cap's remainder.
+    /// Requirements: caller has REGULATOR_ROLE and is active
+    /// (`CallerNotActive` when suspended); sum within the cap's remainder.
     /// Emits: {TransferSingle} per recipient (of the amount less make-good),
     /// {AllowancesRetired} per recipient with make-good withheld, {AllowancesAllocated}.
     function allocate(uint256 id, address[] calldata recipients, uint256[] calldata amounts, bytes32 batchRef)
         external;
 
     /// @notice Freeze a holder's balance of one id.
-    /// Requirements: caller has REGULATOR_ROLE; not already frozen; reasonCode > 0.
+    /// Requirements: caller has REGULATOR_ROLE and is active
+    /// (`CallerNotActive` when suspended); not already frozen; reasonCode > 0.
     /// Emits: {BalanceFrozen}.
     function freeze(address holder, uint256 id, uint16 reasonCode) external;
 
     /// @notice Release a frozen balance.
-    /// Requirements: caller has REGULATOR_ROLE; frozen.
+    /// Requirements: caller has REGULATOR_ROLE and is active
+    /// (`CallerNotActive` when suspended); frozen.
     /// Emits: {BalanceReleased}.
     function release(address holder, uint256 id) external;
 

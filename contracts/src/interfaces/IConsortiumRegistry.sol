@@ -198,7 +198,7 @@ interface IConsortiumRegistry is IAccessControl {
     /// Emits: {ProposalApproved}.
     function approve(uint256 proposalId) external;
 
-    /// @notice Execute a proposal approved by at least `threshold()` current members.
+    /// @notice Execute a proposal approved by at least `threshold()` current, unsuspended members.
     /// @param proposalId The proposal.
     /// Requirements: caller is a member, not suspended; proposal exists, is not executed or expired;
     /// threshold met.
@@ -307,7 +307,8 @@ interface IConsortiumRegistry is IAccessControl {
     function proposalCount() external view returns (uint256);
     /// @notice A proposal by id.
     function getProposal(uint256 proposalId) external view returns (Proposal memory);
-    /// @notice Approvals of a proposal counted among current members.
+    /// @notice Approvals of a proposal counted among current members that are not suspended (a
+    /// member suspended after approving no longer counts until reinstated).
     function approvalCount(uint256 proposalId) external view returns (uint256);
     /// @notice Whether `member` has approved the proposal.
     function hasApproved(uint256 proposalId, address member) external view returns (bool);

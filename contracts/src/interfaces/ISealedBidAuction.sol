@@ -194,7 +194,8 @@ interface ISealedBidAuction {
     /// escrow within the cap; proceeds go to the treasury; unsold allowances return to the cap.
     /// @param params Auction parameters.
     /// @return auctionId The new auction's id.
-    /// Requirements: caller has REGULATOR_ROLE; treasury set; valid parameters; cap left.
+    /// Requirements: caller has REGULATOR_ROLE (`UnauthorizedRole`) and is active (`CallerNotActive`);
+    /// treasury set; valid parameters; cap left.
     /// Emits: {AuctionCreated}, and the token's {AllowancesIssuedToAuction}.
     function createPrimary(AuctionParams calldata params) external returns (AuctionId auctionId);
 
@@ -202,8 +203,8 @@ interface ISealedBidAuction {
     /// (the caller must have approved this contract as ERC-1155 operator).
     /// @param params Auction parameters (`eligibilityRoot` must be zero).
     /// @return auctionId The new auction's id.
-    /// Requirements: caller has ENTERPRISE_ROLE or EXCHANGE_ROLE and is active; holds the
-    /// allowances, not frozen; valid parameters.
+    /// Requirements: caller has ENTERPRISE_ROLE or EXCHANGE_ROLE (`UnauthorizedRole`) and is active
+    /// (`CallerNotActive`); holds the allowances, not frozen; valid parameters.
     /// Emits: {AuctionCreated}, the token's {TransferSingle}.
     function createSecondary(AuctionParams calldata params) external returns (AuctionId auctionId);
 
@@ -266,7 +267,7 @@ interface ISealedBidAuction {
     /// price × allowances sold plus forfeits — and return unsold allowances to a secondary seller.
     /// @param auctionId The auction.
     /// Requirements: auction cleared or no sale; caller is the seller (secondary) or has
-    /// REGULATOR_ROLE (primary); not yet withdrawn.
+    /// REGULATOR_ROLE and is active (primary, `CallerNotActive` when suspended); not yet withdrawn.
     /// Emits: {ProceedsWithdrawn}, the tokens' transfer events.
     function withdrawProceeds(AuctionId auctionId) external;
 
@@ -291,7 +292,8 @@ interface ISealedBidAuction {
         view
         returns (bool committed, uint32 sequence, uint256 guarantee, bool revealed, bool settled);
 
-    /// @notice The bidder's demand after reveal: valid bids after the purchase limit.
+    /// @notice The bidder's demand after reveal: valid bids after the purchase limit; empty for
+    /// an address that did not bid or has not revealed.
     function demandOf(AuctionId auctionId, address bidder)
         external
         view

@@ -21,7 +21,7 @@ interface ISettlementToken {
     /// @param account An active participant or system contract.
     /// @param amount In minor units (fen), > 0.
     /// @param bankRef The bank transaction reference, unique.
-    /// Requirements: caller has EXCHANGE_ROLE.
+    /// Requirements: caller has EXCHANGE_ROLE and is active (`CallerNotActive` when suspended).
     /// Emits: {Transfer} (from zero), {CashDeposited}.
     function deposit(address account, uint256 amount, bytes32 bankRef) external;
 
@@ -29,7 +29,8 @@ interface ISettlementToken {
     /// @param account The holder, who approved the exchange for at least `amount`.
     /// @param amount In minor units, > 0.
     /// @param bankRef The bank transaction reference, unique.
-    /// Requirements: caller has EXCHANGE_ROLE; allowance and balance suffice.
+    /// Requirements: caller has EXCHANGE_ROLE and is active
+    /// (`CallerNotActive` when suspended); allowance and balance suffice.
     /// Emits: {Transfer} (to zero), {CashWithdrawn}.
     function withdraw(address account, uint256 amount, bytes32 bankRef) external;
 

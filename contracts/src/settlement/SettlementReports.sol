@@ -9,7 +9,10 @@ import {ISettlementReports} from "../interfaces/ISettlementReports.sol";
 /// @title SettlementReports
 /// @notice Anchors the exchange's signed daily settlement reports. See {ISettlementReports}.
 contract SettlementReports is ISettlementReports, RegistryGated {
-    mapping(uint32 tradingDay => Report) private _reports;
+    /// @dev Asia/Shanghai is UTC+8 all year (no daylight saving since 1991).
+    uint256 private constant UTC_OFFSET = 8 hours;
+
+    mapping(uint32 tradingDay => Report[]) private _revisions;
     uint32 private _lastTradingDay;
 
     /// @param registry_ The ConsortiumRegistry.
@@ -21,32 +24,54 @@ contract SettlementReports is ISettlementReports, RegistryGated {
         onlyRegistryRole(EXCHANGE_ROLE)
     {
         if (!_validDay(tradingDay)) revert ReportInvalidDay(tradingDay);
+        uint32 today = currentTradingDay();
+        if (tradingDay > today) revert ReportFutureDay(tradingDay, today);
         if (reportHash == bytes32(0)) revert ReportZeroHash(tradingDay);
-        bytes32 existing = _reports[tradingDay].reportHash;
-        if (existing != bytes32(0)) revert ReportAlreadyPublished(tradingDay, existing);
-        bytes32 digest = MessageHashUtils.toEthSignedMessageHash(reportDigest(tradingDay, reportHash));
-        (address signer, ECDSA.RecoverError failure,) = ECDSA.tryRecover(digest, signature);
-        if (failure != ECDSA.RecoverError.NoError) revert ReportInvalidSignature(tradingDay);
-        if (!_registry.hasRole(EXCHANGE_ROLE, signer)) revert ReportSignerNotExchange(tradingDay, signer);
-        _reports[tradingDay] = Report({
-            reportHash: reportHash,
-            signer: signer,
-            publisher: msg.sender,
-            publishedAt: uint64(block.timestamp),
-            signature: signature
-        });
+        Report[] storage revisions = _revisions[tradingDay];
+        uint256 count = revisions.length;
+        if (count != 0) revert ReportAlreadyPublished(tradingDay, revisions[count - 1].reportHash);
+        address signer = _checkSigner(tradingDay, reportHash, signature);
+        revisions.push(_report(reportHash, signer, signature));
         if (tradingDay > _lastTradingDay) _lastTradingDay = tradingDay;
         emit ReportPublished(tradingDay, reportHash, signer, msg.sender);
     }
 
     /// @inheritdoc ISettlementReports
-    function report(uint32 tradingDay) external view returns (Report memory) {
-        return _reports[tradingDay];
+    function correct(uint32 tradingDay, bytes32 reportHash, bytes calldata signature) external onlyGovernance {
+        Report[] storage revisions = _revisions[tradingDay];
+        uint256 count = revisions.length;
+        if (count == 0) revert ReportNotPublished(tradingDay);
+        if (reportHash == bytes32(0)) revert ReportZeroHash(tradingDay);
+        bytes32 previous = revisions[count - 1].reportHash;
+        if (reportHash == previous) revert ReportUnchanged(tradingDay, reportHash);
+        address signer = _checkSigner(tradingDay, reportHash, signature);
+        revisions.push(_report(reportHash, signer, signature));
+        emit ReportCorrected(tradingDay, count, previous, reportHash, signer);
+    }
+
+    /// @inheritdoc ISettlementReports
+    function report(uint32 tradingDay) external view returns (Report memory current) {
+        Report[] storage revisions = _revisions[tradingDay];
+        if (revisions.length != 0) current = revisions[revisions.length - 1];
+    }
+
+    /// @inheritdoc ISettlementReports
+    function revisionCount(uint32 tradingDay) external view returns (uint256) {
+        return _revisions[tradingDay].length;
+    }
+
+    /// @inheritdoc ISettlementReports
+    function reportRevision(uint32 tradingDay, uint256 index) external view returns (Report memory) {
+        Report[] storage revisions = _revisions[tradingDay];
+        if (index >= revisions.length) revert ReportRevisionUnknown(tradingDay, index);
+        return revisions[index];
     }
 
     /// @inheritdoc ISettlementReports
     function verify(uint32 tradingDay, bytes32 reportHash) external view returns (bool) {
-        return reportHash != bytes32(0) && _reports[tradingDay].reportHash == reportHash;
+        Report[] storage revisions = _revisions[tradingDay];
+        uint256 count = revisions.length;
+        return reportHash != bytes32(0) && count != 0 && revisions[count - 1].reportHash == reportHash;
     }
 
     /// @inheritdoc ISettlementReports
@@ -57,6 +82,55 @@ contract SettlementReports is ISettlementReports, RegistryGated {
     /// @inheritdoc ISettlementReports
     function lastTradingDay() external view returns (uint32) {
         return _lastTradingDay;
+    }
+
+    /// @inheritdoc ISettlementReports
+    function currentTradingDay() public view returns (uint32) {
+        return _dayCode((block.timestamp + UTC_OFFSET) / 1 days);
+    }
+
+    /// @dev The EXCHANGE account that signed the digest; refuses malformed signatures, other
+    /// accounts and suspended exchange accounts.
+    function _checkSigner(uint32 tradingDay, bytes32 reportHash, bytes calldata signature)
+        private
+        view
+        returns (address signer)
+    {
+        bytes32 digest = MessageHashUtils.toEthSignedMessageHash(reportDigest(tradingDay, reportHash));
+        ECDSA.RecoverError failure;
+        (signer, failure,) = ECDSA.tryRecover(digest, signature);
+        if (failure != ECDSA.RecoverError.NoError) revert ReportInvalidSignature(tradingDay);
+        if (!_registry.hasRole(EXCHANGE_ROLE, signer)) revert ReportSignerNotExchange(tradingDay, signer);
+        if (!_registry.isActiveParticipant(signer)) revert ReportSignerNotActive(tradingDay, signer);
+    }
+
+    function _report(bytes32 reportHash, address signer, bytes calldata signature)
+        private
+        view
+        returns (Report memory)
+    {
+        return Report({
+            reportHash: reportHash,
+            signer: signer,
+            publisher: msg.sender,
+            publishedAt: uint64(block.timestamp),
+            signature: signature
+        });
+    }
+
+    /// @dev YYYYMMDD of a count of days since 1970-01-01 (proleptic Gregorian; H. Hinnant's
+    /// `civil_from_days`, for non-negative day counts).
+    function _dayCode(uint256 days_) private pure returns (uint32) {
+        uint256 z = days_ + 719_468;
+        uint256 era = z / 146_097;
+        uint256 doe = z - era * 146_097;
+        uint256 yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        uint256 doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        uint256 mp = (5 * doy + 2) / 153;
+        uint256 day = doy - (153 * mp + 2) / 5 + 1;
+        uint256 month = mp < 10 ? mp + 3 : mp - 9;
+        uint256 year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+        return uint32(year * 10_000 + month * 100 + day);
     }
 
     /// @dev YYYYMMDD with year 2000-2200, month 1-12, day 1-31 (the calendar's own check is off-chain).
