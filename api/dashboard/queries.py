@@ -25,6 +25,7 @@ from chain.allocation import DEFAULT_REDUCTION_RATE, trend
 from chain.allowance import Kind
 from chain.auction import ClearingResult, PriceRule, clear, normalize_schedule
 from chain.errors import ChainError
+from chain.events import ZERO_ADDRESS
 from chain.settlement import SettlementReportsClient
 from settlement.calendar import day_code
 from settlement.run import CASH, MOVEMENT_TYPES, token_label
@@ -39,6 +40,16 @@ DEVICE_ALARM_FLAGS = ("D", "S", "B", "T")
 ALARM_ROWS = 50
 
 QuotaStatus = Literal["within", "near", "over", "none"]
+#: What an alarm's ``params`` fill in (the page words it in its language): ``ack_overdue``
+#: {year}, ``quota`` {used, quota} (t), ``flagged`` {count}, ``unbound`` {}.
+AlarmCode = Literal["ack_overdue", "quota", "flagged", "unbound"]
+#: Basis points in one (the contract's ``BPS``).
+BPS = 10_000
+#: ``IComplianceManager.Outcome`` codes as the indexer stores them (``notices.outcome``).
+OUTCOME_COVERED, OUTCOME_SHORTFALL, OUTCOME_NO_VERIFIED = 1, 2, 3
+#: Most applications the overview lists (newest first; the counts are always complete).
+APPLICATION_ROWS = 200
+
 
 
 @dataclass(frozen=True)
@@ -94,7 +105,11 @@ class CapOutlook:
 
 @dataclass(frozen=True)
 class Compliance:
-    """Progress of one compliance year."""
+    """Progress of one compliance year of one pollutant.
+
+    ``compliant`` counts outcome A (covered) only, and ``rate`` / ``rate_bps`` are compliant over
+    notices issued: ``ComplianceManager.complianceRateBps``'s rule (outcome B, a shortfall, and
+    outcome C, no verified emissions by the deadline, are not compliant)."""
 
     year: int | None
     notices: int
@@ -105,7 +120,24 @@ class Compliance:
     rejected: int
     finalized: int
     compliant: int
+    shortfall: int
+    no_verified: int
     rate: float | None
+    rate_bps: int | None
+
+
+@dataclass(frozen=True)
+class ApplicationRow:
+    """A compliance application of the overview's pollutant and year."""
+
+    application_id: int
+    enterprise: str
+    year: int
+    verified: int
+    allowances: int
+    offsets: int
+    status: str
+    submitted_time: int
 
 
 @dataclass(frozen=True)
@@ -118,6 +150,8 @@ class Alarm:
     name: str | None
     detail: str
     time: int | None
+    code: AlarmCode
+    params: dict[str, float]
 
 
 @dataclass
@@ -133,6 +167,7 @@ class Overview:
     trend: list[TrendPoint]
     outlook: CapOutlook | None
     compliance: Compliance
+    applications: list[ApplicationRow]
     alarms: list[Alarm]
     alarm_counts: dict[str, int]
     proposals_open: int
@@ -181,6 +216,40 @@ def _totals(db: Session, metric: str, pollutant: int) -> dict[int, float]:
     return {int(period): float(total or 0.0) for period, total in rows}
 
 
+def _minted_to_enterprises(pollutant: int) -> Any:
+    """Mints of allowances of ``pollutant`` to registered enterprises, with the vintage."""
+    t, x, p = m.Token, m.Transfer, m.Participant
+    enterprises = select(p.address).where(p.credit_code.is_not(None))
+    return (
+        select(t.vintage, x.recipient, x.amount)
+        .join(t, t.token_id == x.token_id)
+        .where(x.sender == ZERO_ADDRESS, t.kind == int(Kind.ALLOWANCE), t.pollutant == pollutant,
+               x.recipient.in_(enterprises))
+    ).subquery()  # fmt: skip
+
+
+def allocated_by_vintage(db: Session, *, pollutant: int) -> dict[int, float]:
+    """Allowances of ``pollutant`` allocated to registered enterprises, per vintage. Allocation
+    goes by the vintage of the allowances, not the calendar year they were minted in: vintage-2027
+    allowances minted in 2026 count for 2027."""
+    minted = _minted_to_enterprises(pollutant)
+    rows = db.execute(select(minted.c.vintage, func.sum(minted.c.amount)).group_by(minted.c.vintage))
+    return {int(v): float(total or 0) for v, total in rows}
+
+
+def allocated_of_vintage(db: Session, *, pollutant: int, vintage: int | None) -> dict[str, float]:
+    """Allowances of ``pollutant`` and ``vintage`` allocated to each registered enterprise."""
+    if vintage is None:
+        return {}
+    minted = _minted_to_enterprises(pollutant)
+    rows = db.execute(
+        select(minted.c.recipient, func.sum(minted.c.amount))
+        .where(minted.c.vintage == vintage)
+        .group_by(minted.c.recipient)
+    )
+    return {recipient: float(total or 0) for recipient, total in rows}
+
+
 def supply(db: Session, *, pollutant: int | None = None) -> list[SupplyRow]:
     """Cap, issued, held and retired per token id (held: balances of every account, escrow included)."""
     t, h = m.Token, m.Holding
@@ -205,21 +274,22 @@ def overview(db: Session, *, pollutant: int = 1, year: int | None = None) -> Ove
     """The regulator overview of ``pollutant`` for ``year`` (default: the latest year with
     notices, allocations or emissions of that pollutant).
 
-    An enterprise's quota is its compliance notice's allocation for the year, else what it was
-    allocated that year; its use is the verified emissions of its active attestation, else its
-    metered emissions (anchored batch totals).
+    An enterprise's quota is its compliance notice's allocation for the year, else the allowances
+    of that vintage it was allocated; its use is the verified emissions of its active
+    attestation, else its metered emissions (anchored batch totals). The trend's "allocated" is
+    per vintage too, beside the vintage's cap.
     """
     emission_totals = _totals(db, "emissions_t", pollutant)
-    allocated_totals = _totals(db, "allocated", pollutant)
+    allocated_totals = allocated_by_vintage(db, pollutant=pollutant)
     n = m.Notice
     notice_years = set(db.execute(select(n.year).where(n.pollutant == pollutant).distinct()).scalars())
     years = sorted(set(emission_totals) | set(allocated_totals) | notice_years)
     if year is None and years:
-        with_notices = sorted(notice_years)
-        year = with_notices[-1] if with_notices else years[-1]
+        # the latest compliance year, else the latest year with emissions, else the latest vintage
+        year = max(notice_years or emission_totals or years)
     now = read_model_now(db)
 
-    quota = _per_enterprise(db, "allocated", pollutant, year)
+    quota = allocated_of_vintage(db, pollutant=pollutant, vintage=year)
     for enterprise, allocation in db.execute(
         select(n.enterprise, n.allocated).where(n.year == year, n.pollutant == pollutant)
     ):
@@ -274,7 +344,9 @@ def overview(db: Session, *, pollutant: int = 1, year: int | None = None) -> Ove
     return Overview(
         pollutant=pollutant, year=year, years=years, supply=supply(db, pollutant=pollutant),
         enterprises=points, counts=counts, trend=points_trend, outlook=outlook(emission_totals),
-        compliance=compliance(db, year=year, pollutant=pollutant), alarms=alarms, alarm_counts=alarm_counts,
+        compliance=compliance(db, year=year, pollutant=pollutant),
+        applications=applications(db, year=year, pollutant=pollutant),
+        alarms=alarms, alarm_counts=alarm_counts,
         proposals_open=int(open_proposals),
     )  # fmt: skip
 
@@ -297,34 +369,61 @@ def outlook(totals: dict[int, float], reduction_rate: float = DEFAULT_REDUCTION_
 
 
 def compliance(db: Session, *, year: int | None, pollutant: int) -> Compliance:
-    """Notices, acknowledgements, applications by status and the compliance rate of ``year``
-    (compliant: finalized with verified emissions and no shortfall)."""
+    """Notices, acknowledgements, applications by status, outcomes and the compliance rate of
+    ``pollutant`` in ``year`` (an application belongs to the pollutant of its notice)."""
     if year is None:
-        return Compliance(None, 0, 0, 0, 0, 0, 0, 0, 0, None)
+        return Compliance(None, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, None)
     ap, n = m.Application, m.Notice
     by_status: dict[str, int] = {
         status: int(count)
         for status, count in db.execute(
-            select(ap.status, func.count()).where(ap.year == year).group_by(ap.status)
+            select(ap.status, func.count())
+            .join(n, (n.enterprise == ap.enterprise) & (n.year == ap.year))
+            .where(ap.year == year, n.pollutant == pollutant)
+            .group_by(ap.status)
         ).all()
     }
-    finalized = n.outcome.is_not(None)
-    compliant = finalized & n.verified.is_not(None) & (func.coalesce(n.shortfall, 0) == 0)
-    notices, acknowledged, closed, good = db.execute(
+
+    def outcome(code: int) -> Any:
+        return func.coalesce(func.sum(case((n.outcome == code, 1), else_=0)), 0)
+
+    notices, acknowledged, closed, covered, short, none = db.execute(
         select(
             func.count(),
             func.count(n.acknowledged_time),
-            func.coalesce(func.sum(case((finalized, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((compliant, 1), else_=0)), 0),
+            func.count(n.outcome),
+            outcome(OUTCOME_COVERED),
+            outcome(OUTCOME_SHORTFALL),
+            outcome(OUTCOME_NO_VERIFIED),
         ).where(n.year == year, n.pollutant == pollutant)
     ).one()
+    notices, covered = int(notices), int(covered)
     return Compliance(
-        year=year, notices=int(notices), acknowledged=int(acknowledged),
+        year=year, notices=notices, acknowledged=int(acknowledged),
         applications=sum(by_status.values()), pending=by_status.get("submitted", 0),
         approved=by_status.get("approved", 0), rejected=by_status.get("rejected", 0),
-        finalized=int(closed), compliant=int(good),
-        rate=round(int(good) / int(closed), 4) if closed else None,
+        finalized=int(closed), compliant=covered, shortfall=int(short), no_verified=int(none),
+        rate=round(covered / notices, 4) if notices else None,
+        rate_bps=covered * BPS // notices if notices else None,
     )  # fmt: skip
+
+
+def applications(db: Session, *, year: int | None, pollutant: int) -> list[ApplicationRow]:
+    """The applications of ``pollutant`` in ``year`` (the pollutant of their notice), pending
+    first, then newest first; at most :data:`APPLICATION_ROWS`."""
+    if year is None:
+        return []
+    ap, n = m.Application, m.Notice
+    pending_first = case((ap.status == "submitted", 0), else_=1)
+    rows = db.execute(
+        select(ap.application_id, ap.enterprise, ap.year, ap.verified, ap.allowances, ap.offsets, ap.status,
+               ap.submitted_time)
+        .join(n, (n.enterprise == ap.enterprise) & (n.year == ap.year))
+        .where(ap.year == year, n.pollutant == pollutant)
+        .order_by(pending_first, ap.application_id.desc())
+        .limit(APPLICATION_ROWS)
+    ).all()  # fmt: skip
+    return [ApplicationRow(*(row)) for row in rows]
 
 
 def _alarms(
@@ -338,7 +437,7 @@ def _alarms(
     ).all()
     alarms = [
         Alarm("ack_overdue", "warning", enterprise, names.get(enterprise),
-              f"notice {year} not acknowledged (deadline passed)", deadline)
+              f"notice {year} not acknowledged (deadline passed)", deadline, "ack_overdue", {"year": year})
         for enterprise, year, deadline in overdue
     ]  # fmt: skip
     quota = sorted(
@@ -347,7 +446,8 @@ def _alarms(
     alarms += [
         Alarm("quota", "critical" if p.status == "over" else "warning", p.address, p.name,
               f"{p.used:,.0f} t of {p.quota:,.0f} t"
-              + (f" ({p.used / p.quota:.0%})" if p.quota else ""), None)
+              + (f" ({p.used / p.quota:.0%})" if p.quota else ""), None, "quota",
+              {"used": p.used, "quota": p.quota})
         for p in quota[:ALARM_ROWS]
     ]  # fmt: skip
     r, d = m.Reading, m.Device
@@ -362,11 +462,14 @@ def _alarms(
     unbound = list(db.execute(select(d).where(d.bound.is_(False)).limit(ALARM_ROWS)).scalars())
     alarms += [
         Alarm("device", "critical", device, names.get(enterprise or ""),
-              f"{count} readings flagged fault / manual input / out of range", int(last))
+              f"{count} readings flagged fault / manual input / out of range", int(last), "flagged",
+              {"count": int(count)})
         for device, count, last, enterprise in flagged
     ]  # fmt: skip
-    alarms += [Alarm("device", "warning", x.address, names.get(x.enterprise), "device unbound", None)
-               for x in unbound]  # fmt: skip
+    alarms += [
+        Alarm("device", "warning", x.address, names.get(x.enterprise), "device unbound", None, "unbound", {})
+        for x in unbound
+    ]
     counts = {
         "ack_overdue": int(overdue_count),
         "quota": len(quota),

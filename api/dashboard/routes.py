@@ -74,7 +74,7 @@ class EnterprisePointPublic(BaseModel):
     region_code: int | None
     longitude: float | None
     latitude: float | None
-    quota: float = Field(description="Notice allocation of the year, else allowances allocated that year (t)")
+    quota: float = Field(description="Notice allocation, else allocated allowances of that vintage (t)")
     used: float = Field(description="Verified emissions if attested, else metered (t)")
     verified: bool
     status: Literal["within", "near", "over", "none"]
@@ -97,6 +97,8 @@ class CapOutlookPublic(BaseModel):
 
 
 class CompliancePublic(BaseModel):
+    """Compliance progress of one pollutant and year (applications: those of its notices)."""
+
     year: int | None
     notices: int
     acknowledged: int
@@ -104,9 +106,25 @@ class CompliancePublic(BaseModel):
     pending: int
     approved: int
     rejected: int
-    finalized: int
-    compliant: int
-    rate: float | None
+    finalized: int = Field(description="Obligations with an outcome")
+    compliant: int = Field(description="Outcome A (covered) only")
+    shortfall: int = Field(description="Outcome B: verified emissions not covered by the deadline")
+    no_verified: int = Field(description="Outcome C: no verified emissions by the deadline")
+    rate: float | None = Field(description="Compliant / notices (complianceRateBps / 10,000)")
+    rate_bps: int | None = Field(description="Compliant × 10,000 / notices, as complianceRateBps")
+
+
+class ApplicationRowPublic(BaseModel):
+    """A compliance application of the overview's pollutant and year."""
+
+    application_id: int
+    enterprise: str
+    year: int
+    verified: int
+    allowances: int
+    offsets: int
+    status: str = Field(examples=["submitted"])
+    submitted_time: int
 
 
 class AlarmPublic(BaseModel):
@@ -114,8 +132,12 @@ class AlarmPublic(BaseModel):
     severity: Literal["warning", "critical"]
     subject: str = Field(description="Enterprise or device address")
     name: str | None
-    detail: str
+    detail: str = Field(description="In English; the page words `code` with `params` in its language")
     time: int | None
+    code: Literal["ack_overdue", "quota", "flagged", "unbound"]
+    params: dict[str, float] = Field(
+        description="ack_overdue: year; quota: used and quota (t); flagged: count of readings"
+    )
 
 
 class OverviewPublic(BaseModel):
@@ -130,6 +152,9 @@ class OverviewPublic(BaseModel):
     trend: list[OverviewTrendPointPublic]
     outlook: CapOutlookPublic | None = Field(description="Proposed cap for the next year")
     compliance: CompliancePublic
+    applications: list[ApplicationRowPublic] = Field(
+        description=f"Applications of the pollutant and year, pending first (≤ {queries.APPLICATION_ROWS})"
+    )
     alarms: list[AlarmPublic]
     alarm_counts: dict[str, int]
     proposals_open: int

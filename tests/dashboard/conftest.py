@@ -30,6 +30,7 @@ from api.db.session import make_engine
 from api.indexer.run import CHECKPOINT, Indexer
 from api.main import create_app
 from chain.accounts import dev_account
+from chain.allowance import Kind, encode_id
 from chain.auction import AuctionParams
 from chain.settlement import ReportAnchor, SettlementReportsClient, ledger_for
 from oracle.signing import ReadingFields
@@ -45,7 +46,11 @@ from tests.utils.compliance import (
     CO2_2025,
     CONFIG,
     ENTERPRISES,
+    HOLDINGS,
     IDS,
+    RULES,
+    RULES_URI,
+    SO2_2024,
     YEAR,
     Cycle,
     issue,
@@ -71,6 +76,17 @@ HOUR = 3600
 #: A compliance year before :data:`YEAR`: only E3 has a notice for it.
 EARLIER_YEAR = YEAR - 1
 DAY = 24 * HOUR
+#: A compliance year of SO2 finalized at set-up: E0 covered (outcome A), E3 short (B), E1 and E2
+#: without verified emissions (C).
+CLOSED_YEAR = YEAR - 2
+SO2 = 2
+SO2_CLOSED = encode_id(Kind.ALLOWANCE, "SO2", CLOSED_YEAR)
+#: SO2 of :data:`CLOSED_YEAR`: allocated, verified and surrendered per enterprise (E0 and E3).
+CLOSED_ALLOCATED = 300
+E0_CLOSED_VERIFIED = 200
+E3_CLOSED_VERIFIED, E3_CLOSED_SURRENDERED = 250, 100
+#: E3's SO2 application of :data:`YEAR` (it has no CO2 notice that year), pending review.
+E3_SO2_VERIFIED = 30
 
 
 def chromium_path() -> str:
@@ -108,6 +124,8 @@ class DashWorld:
         settled_auction: a primary auction cleared at set-up: E0 won it (claims in the page), E3
             bid under the clearing price (takes its guarantee back in the page).
         to_reject: E1's pending application for :data:`EARLIER_YEAR` (the regulator rejects it).
+        closed: E0's and E3's applications of :data:`CLOSED_YEAR` (approved).
+        so2_application: E3's pending SO2 application of :data:`YEAR`.
         settlement: the settlement run of the set-up's trading day (report written and anchored).
         reports: the reports directory the dashboard reads (``<reports>/<day>/``).
     """
@@ -124,6 +142,8 @@ class DashWorld:
     to_reject: int
     settlement: DayResult
     reports: Path
+    closed: tuple[int, int]
+    so2_application: int
     app: FastAPI = field(repr=False)
     server: uvicorn.Server = field(repr=False)
 
@@ -180,6 +200,8 @@ class SetUp:
     to_reject: int
     settlement: DayResult
     site: Site
+    closed: tuple[int, int]
+    so2_application: int
 
 
 def _settle_day(c: Consortium, engine: Engine, index: Callable[[], None], reports: Path) -> DayResult:
@@ -199,11 +221,45 @@ def _settle_day(c: Consortium, engine: Engine, index: Callable[[], None], report
     return result
 
 
+def _close_year(cycle: Cycle) -> tuple[int, int]:
+    """Run :data:`CLOSED_YEAR` of SO2 to its outcomes: E0 covers its verified emissions (A), E3
+    surrenders less than its verified emissions (B: shortfall and fine), E1 and E2 have no verified
+    emissions by the deadline (C). Returns E0's and E3's application ids."""
+    c = cycle.c
+    e0, e1, e2, e3 = ENTERPRISES
+    c.allowance.set_cap(c.regulator, SO2_CLOSED, 10**9)
+    c.allowance.allocate(c.regulator, SO2_CLOSED, [e0.address, e3.address], [CLOSED_ALLOCATED] * 2,
+                         bytes([0xC1, 0x22]) * 16)  # fmt: skip
+    c.compliance.configure_year(c.regulator, CLOSED_YEAR, CONFIG)
+    now = c.chain.timestamp()
+    c.compliance.issue_notices(
+        c.regulator, CLOSED_YEAR, SO2, [(e.address, CLOSED_ALLOCATED) for e in ENTERPRISES], rules_hash=RULES,
+        rules_uri=RULES_URI, submission_deadline=now + 2 * HOUR, ack_deadline=now + HOUR,
+    )  # fmt: skip
+    ids = []
+    for enterprise, verified, surrendered in ((e0, E0_CLOSED_VERIFIED, E0_CLOSED_VERIFIED),
+                                              (e3, E3_CLOSED_VERIFIED, E3_CLOSED_SURRENDERED)):  # fmt: skip
+        c.compliance.acknowledge(enterprise, CLOSED_YEAR)
+        attested = cycle.attest(enterprise.address, verified, year=CLOSED_YEAR, pollutant=SO2)
+        application = c.compliance.apply(
+            enterprise, CLOSED_YEAR, surrender(attested, {SO2_CLOSED: surrendered})
+        )
+        c.compliance.approve(c.regulator, application)
+        ids.append(application)
+    c.chain.advance_time(2 * HOUR + 5)
+    for enterprise in (e1, e2, e3):
+        c.compliance.finalize(c.regulator, enterprise.address, CLOSED_YEAR)
+    return ids[0], ids[1]
+
+
 def _set_up_chain(
     c: Consortium, queue_path: Path, engine: Engine, index: Callable[[], None], reports: Path
 ) -> SetUp:
     cycle = setup_cycle(c)
     e0, e1, e2, e3 = ENTERPRISES
+    for enterprise in ENTERPRISES:  # the regulator assigns the auditor to the four enterprises
+        if not c.registry.is_auditor_assigned(c.auditor.address, enterprise.address):
+            c.registry.assign_auditor(c.regulator, c.auditor.address, enterprise.address)
     site = _anchor_metered(c, queue_path)
     c.allowance.transfer(e0, e1.address, IDS[1], 25)
     attestation_id = cycle.attest(e0.address, 900, 50)
@@ -237,6 +293,15 @@ def _set_up_chain(
     c.auction.submit_clearing(c.exchange, settled)
     # The day so far is settled: its report is on disk and its hash anchored.
     settlement = _settle_day(c, engine, index, reports)
+    closed = _close_year(cycle)
+    # E3 (no CO2 notice this year) gets an SO2 notice and applies: pending in the SO2 view only.
+    c.compliance.issue_notices(
+        c.regulator, YEAR, SO2, [(e3.address, HOLDINGS[SO2_2024])], rules_hash=RULES, rules_uri=RULES_URI,
+        submission_deadline=cycle.submission_deadline, ack_deadline=cycle.ack_deadline,
+    )  # fmt: skip
+    c.compliance.acknowledge(e3, YEAR)
+    so2_attestation = cycle.attest(e3.address, E3_SO2_VERIFIED, pollutant=SO2)
+    so2_application = c.compliance.apply(e3, YEAR, surrender(so2_attestation, {SO2_2024: E3_SO2_VERIFIED}))
     # The auction the enterprise bids in from the browser: commit phase for a day.
     now = c.chain.timestamp()
     open_auction = c.auction.create_primary(
@@ -256,7 +321,8 @@ def _set_up_chain(
     newcomer = dev_account(21).address
     proposal = c.registry.propose(c.exchange, c.registry.encode_register_enterprise(newcomer, profile(950)),
                                   "register Taizhou Power Plant No. 950")  # fmt: skip
-    return SetUp(cycle, application_id, open_auction, cleared, proposal, settled, to_reject, settlement, site)
+    return SetUp(cycle, application_id, open_auction, cleared, proposal, settled, to_reject, settlement, site,
+                 closed, so2_application)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -295,7 +361,8 @@ def dash(consortium: Consortium, tmp_path_factory: pytest.TempPathFactory) -> It
             time.sleep(0.05)
         world = DashWorld(consortium, made.cycle, f"http://127.0.0.1:{port}", ctx, made.application_id,
                           made.open_auction, made.cleared_auction, made.proposal, made.settled_auction,
-                          made.to_reject, made.settlement, reports, app, server)  # fmt: skip
+                          made.to_reject, made.settlement, reports, made.closed, made.so2_application, app,
+                          server)  # fmt: skip
         try:
             yield world
         finally:

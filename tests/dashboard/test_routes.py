@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import shutil
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -20,8 +21,8 @@ from chain.accounts import demo_account
 from chain.auction import clear, normalize_schedule
 from chain.siwe import wallet_sign_in
 from settlement.demo import totals_by_type
-from tests.dashboard.conftest import DashWorld
-from tests.utils.compliance import ENTERPRISES
+from tests.dashboard.conftest import CLOSED_YEAR, SO2, DashWorld
+from tests.utils.compliance import CO2_2024, ENTERPRISES, YEAR
 
 
 def session(dash: DashWorld, account: object) -> dict[str, str]:
@@ -66,6 +67,66 @@ def test_overview_reports_world_when_regulator(dash: DashWorld) -> None:
     assert co2_2024["issued"] == co2_2024["held"] + co2_2024["retired"]
     assert body["compliance"]["notices"] == 3
     assert any(a["kind"] == "quota" and a["subject"] == ENTERPRISES[0].address for a in body["alarms"])
+
+
+def overview_of(dash: DashWorld, **params: int) -> dict:  # type: ignore[type-arg]
+    response = httpx.get(f"{dash.base}/dashboard/api/overview", params=params,
+                         headers=session(dash, dash.c.regulator))  # fmt: skip
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_overview_compliance_rate_equals_contract_when_outcome_c_present(dash: DashWorld) -> None:
+    # CLOSED_YEAR: E0 covered (A), E3 short (B), E1 and E2 without verified emissions (C)
+    body = overview_of(dash, pollutant=SO2, year=CLOSED_YEAR)
+    stats = dash.c.compliance.year_stats(CLOSED_YEAR)
+    bps = dash.c.compliance.compliance_rate_bps(CLOSED_YEAR)
+    assert bps == 2_500
+    shown = body["compliance"]
+    assert shown["rate_bps"] == bps and shown["rate"] == bps / 10_000
+    assert (shown["notices"], shown["finalized"]) == (stats.notices, stats.finalized) == (4, 4)
+    assert (shown["compliant"], shown["shortfall"], shown["no_verified"]) == (
+        stats.covered, stats.shortfall, stats.no_verified_emissions,
+    ) == (1, 1, 2)  # fmt: skip
+    # the statistics route counts the same compliant obligations
+    stats_route = httpx.get(
+        f"{dash.base}/stats", headers=session(dash, dash.c.regulator),
+        params={"metric": "compliant", "grain": "year", "pollutant": SO2, "from_period": str(CLOSED_YEAR),
+                "to_period": str(CLOSED_YEAR)},
+    )  # fmt: skip
+    assert stats_route.status_code == 200, stats_route.text
+    assert sum(r["value"] for r in stats_route.json()["rows"]) == shown["compliant"]
+
+
+def test_overview_lists_applications_of_pollutant_and_year_only_when_filtered(dash: DashWorld) -> None:
+    co2 = overview_of(dash, pollutant=1, year=YEAR)
+    so2 = overview_of(dash, pollutant=SO2, year=YEAR)
+    closed = overview_of(dash, pollutant=SO2, year=CLOSED_YEAR)
+    ids = {name: [a["application_id"] for a in body["applications"]]
+           for name, body in (("co2", co2), ("so2", so2), ("closed", closed))}  # fmt: skip
+    assert ids["co2"] == [dash.application_id]
+    assert ids["so2"] == [dash.so2_application]
+    assert sorted(ids["closed"]) == sorted(dash.closed)
+    assert {a["status"] for a in closed["applications"]} == {"approved"}
+    # the counters follow the same filter: each application once, under its notice's pollutant
+    for body, on_chain in ((co2, 1), (so2, 1), (closed, 2)):
+        assert body["compliance"]["applications"] == len(body["applications"]) == on_chain
+    assert so2["compliance"]["pending"] == 1 and so2["compliance"]["notices"] == 1
+
+
+def test_overview_quota_and_trend_by_vintage_when_allocated_in_later_year(dash: DashWorld) -> None:
+    # every id was allocated at set-up, in the chain's calendar year, not in its vintage's
+    allocated_in = time.gmtime(dash.c.chain.timestamp()).tm_year
+    assert allocated_in != YEAR
+    body = overview_of(dash, pollutant=1, year=YEAR)
+    e3 = ENTERPRISES[3]  # no CO2 notice this year: its quota is its vintage-YEAR allocation
+    point = next(e for e in body["enterprises"] if e["address"] == e3.address)
+    balance = dash.c.allowance.balance(e3.address, CO2_2024)
+    assert (point["quota"], point["used"], point["status"]) == (balance, 0, "within") == (1000, 0, "within")
+    trend = {p["year"]: p for p in body["trend"]}
+    assert trend[YEAR]["allocated"] == dash.c.allowance.issued(CO2_2024)
+    assert trend[YEAR]["cap"] == dash.c.allowance.cap(CO2_2024)
+    assert trend.get(allocated_in, {}).get("allocated") is None
 
 
 def test_overview_refused_when_enterprise(dash: DashWorld) -> None:
@@ -250,3 +311,4 @@ def test_reports_dir_follows_settings_else_state_dir_when_unset(
     assert default_reports_dir() == tmp_path / "state" / "settlement"  # where `ets demo` writes them
     monkeypatch.setenv("ETS_SETTLE_REPORTS_DIR", str(tmp_path / "reports"))
     assert default_reports_dir() == tmp_path / "reports"
+

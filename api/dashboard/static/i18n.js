@@ -27,6 +27,16 @@ export function t(key, vars) {
   return s;
 }
 
+/** The label of `key` for the count `n` in the language's plural form (`key.one`, `key.other`
+ *  ...; Chinese has only `other`), `{n}` filled with the number as the page writes numbers. */
+export function tn(key, n, vars) {
+  const form = new Intl.PluralRules(current === 'zh' ? 'zh-CN' : 'en-US').select(Number(n));
+  const exact = `${key}.${form}`;
+  const chosen = exact in strings || exact in fallback ? exact : `${key}.other`;
+  const shown = Number(n).toLocaleString(current === 'zh' ? 'zh-CN' : 'en-US');
+  return t(chosen, { ...vars, n: shown });
+}
+
 /** Translate every element with `data-i18n` under `root`. */
 export function applyStatic(root) {
   root.querySelectorAll('[data-i18n]').forEach((el) => {

@@ -78,8 +78,8 @@ export function table(columns, rows, { id, empty: emptyText } = {}) {
   return el('div', { class: 'table-wrap' }, el('table', { id }, el('thead', {}, head), el('tbody', {}, body)));
 }
 
-export function kpi(label, value, kind) {
-  return el('div', { class: `kpi ${kind || ''}` }, el('div', { class: 'v' }, value), el('div', { class: 'k' }, label));
+export function kpi(label, value, kind, id) {
+  return el('div', { class: `kpi ${kind || ''}`, id }, el('div', { class: 'v' }, value), el('div', { class: 'k' }, label));
 }
 
 export function toast(message, kind = '') {

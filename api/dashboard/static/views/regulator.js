@@ -3,7 +3,7 @@
 
 import { api } from '../api.js';
 import { chart, loadChinaMap, STATUS_COLORS } from '../charts.js';
-import { lang, t } from '../i18n.js';
+import { lang, t, tn } from '../i18n.js';
 import { badge, busy, card, el, empty, field, kpi, num, pct, POLLUTANTS, short, table, toast, when } from '../ui.js';
 import { sendAction } from '../wallet.js';
 
@@ -62,8 +62,10 @@ function drawMap(node, overview, geo, details) {
     },
     legend: { bottom: 0, data: STATUSES.map((s) => t(`status.${s}`)) },
     visualMap: {
+      // The scale's ends carry their numbers: 0 and the most enterprises over quota in a province.
       min: 0, max: maxOver, seriesIndex: 0, left: 8, bottom: 40, itemHeight: 80,
-      text: [t('map.overByProvince'), ''], inRange: { color: ['#f5f7fa', '#f4b6b6'] }, calculable: false,
+      text: [`${num(maxOver)} · ${t('map.overByProvince')}`, num(0)], inRange: { color: ['#f5f7fa', '#f4b6b6'] },
+      calculable: false, id: 'province-legend',
     },
     geo: {
       map: 'china', roam: true, zoom: 1.15, top: 20, bottom: 60,
@@ -203,14 +205,27 @@ function rejectForm(box, application, ctx) {
     el('div', { class: 'form' }, field(t('reject.code'), code), field(t('reject.reason'), reason), send));
 }
 
+/** An alarm's detail in the page's language, from its code and figures. */
+export function alarmDetail(a) {
+  const p = a.params || {};
+  if (a.code === 'quota') {
+    const share = p.quota ? ` (${pct(p.used / p.quota)})` : '';
+    return t('alarmDetail.quota', { used: num(p.used), quota: num(p.quota), share });
+  }
+  if (a.code === 'flagged') return tn('alarmDetail.flagged', p.count);
+  if (a.code === 'ack_overdue') return t('alarmDetail.ack_overdue', { year: p.year });
+  return t(`alarmDetail.${a.code}`);
+}
+
 function alarmsCard(overview, names) {
-  const list = overview.alarms.map((a) => el('li', {},
+  const list = overview.alarms.map((a) => el('li', { dataset: { alarm: a.code } },
     badge(a.severity, t(`severity.${a.severity}`)), el('strong', {}, t(`alarm.${a.kind}`)),
-    el('span', {}, a.name || names[a.subject] || short(a.subject)), el('span', { class: 'muted' }, a.detail)));
+    el('span', { class: 'who' }, a.name || names[a.subject] || short(a.subject)), el('span', { class: 'muted detail' }, alarmDetail(a))));
   const counts = overview.alarm_counts;
+  const summary = [tn('alarms.ack', counts.ack_overdue || 0), tn('alarms.quota', counts.quota || 0), tn('alarms.device', counts.device || 0)];
   return card(t('alarms.title'),
-    el('p', { class: 'muted' }, t('alarms.summary', { ack: counts.ack_overdue || 0, quota: counts.quota || 0, device: counts.device || 0 })),
-    list.length ? el('ul', { class: 'list scroll', id: 'alarms' }, list) : empty(t('alarms.none')));
+    el('p', { class: 'muted', id: 'alarm-summary' }, summary.join(' · ')),
+    list.length ? el('ul', { class: 'list scroll alarms', id: 'alarms' }, list) : empty(t('alarms.none')));
 }
 
 function proposalsCard(rows, now, ctx) {
@@ -240,9 +255,8 @@ function proposalsCard(rows, now, ctx) {
 export async function render(root, ctx) {
   const pollutant = Number(ctx.params.pollutant || 1);
   const year = ctx.params.year ? Number(ctx.params.year) : undefined;
-  const [overview, applications, proposals, geo] = await Promise.all([
+  const [overview, proposals, geo] = await Promise.all([
     api('/dashboard/api/overview', { params: { pollutant, year } }),
-    api('/compliance/applications', { params: { limit: 200 } }),
     api('/proposals', { params: { executed: false, limit: 100 } }),
     loadChinaMap(),
   ]);
@@ -270,7 +284,6 @@ export async function render(root, ctx) {
     { label: t('supply.held'), num: true, render: (r) => num(r.held) },
     { label: t('supply.retired'), num: true, render: (r) => num(r.retired) },
   ], supplyRows, { id: 'supply' });
-  const submitted = applications.items.filter((a) => a.year === overview.year || a.status === 'submitted');
   const trendNote = overview.outlook
     ? t('trend.outlook', { year: overview.outlook.target_year, cap: num(overview.outlook.proposed_cap), rate: pct(overview.outlook.reduction_rate) })
     : t('trend.noOutlook');
@@ -288,7 +301,8 @@ export async function render(root, ctx) {
       kpi(t('kpi.acknowledged'), `${num(c.acknowledged)} / ${num(c.notices)}`),
       kpi(t('kpi.pending'), num(c.pending)),
       kpi(t('kpi.approved'), num(c.approved)),
-      kpi(t('kpi.rate'), pct(c.rate)),
+      kpi(t('kpi.rate'), pct(c.rate), '', 'kpi-rate'),
+      kpi(t('kpi.outcomes'), t('kpi.outcomesValue', { a: num(c.compliant), b: num(c.shortfall), c: num(c.no_verified) }), '', 'kpi-outcomes'),
       kpi(t('kpi.proposals'), num(overview.proposals_open))))),
     el('div', { class: 'grid' },
       el('div', { class: 'span-8' }, card(t('map.title'), mapNode)),
@@ -297,7 +311,7 @@ export async function render(root, ctx) {
       el('div', { class: 'span-7' }, card(t('trend.title'), trendNode, el('p', { class: 'muted', id: 'outlook' }, trendNote))),
       el('div', { class: 'span-5' }, card(t('supply.title'), supplyNode, supplyTable))),
     el('div', { class: 'grid' },
-      el('div', { class: 'span-7' }, applicationsCard(submitted, names, ctx)),
+      el('div', { class: 'span-7' }, applicationsCard(overview.applications, names, ctx)),
       el('div', { class: 'span-5' }, alarmsCard(overview, names))),
     el('div', { class: 'grid' }, el('div', { class: 'span-12' }, proposalsCard(proposals.items, overview.generated_at, ctx))),
   );
