@@ -54,6 +54,11 @@ class ReassemblyError(FrameError):
     """Raised when packet-split frames cannot be joined: conflicting parts or PNUM changes."""
 
 
+class ReassemblyLimitError(ReassemblyError):
+    """Raised when a split message announces too many packets, or a link's incomplete messages
+    would hold too many bytes (they are all dropped then)."""
+
+
 # --- Merkle batches ------------------------------------------------------------------------
 
 
@@ -285,3 +290,21 @@ class ForeignDeviceError(GatewayError, PermissionError):
 
 class GatewayConfigError(GatewayError, ValueError):
     """Raised when the gateway's settings or device list are unusable (missing keystore, bad port)."""
+
+
+class FrameRefusedError(GatewayError):
+    """Base class of frames the gateway refuses unanswered (the device keeps and re-sends them):
+    nothing of them is stored, signed or counted by quality control."""
+
+
+class FramePasswordError(FrameRefusedError, PermissionError):
+    """Raised when a frame's access password (``PW``) is not its device's (compared in constant time)."""
+
+
+class FrameFromFutureError(FrameRefusedError, ValueError):
+    """Raised when a frame's DataTime lies further ahead of the gateway's clock than the tolerance."""
+
+
+class DeviceBlockedError(FrameRefusedError, PermissionError):
+    """Raised for a frame of a device the gateway cannot sign for (its sequence numbers are
+    used up on-chain): the device's frames wait on the controller until an operator acts."""

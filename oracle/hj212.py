@@ -54,6 +54,7 @@ from oracle.errors import (
     FrameValueError,
     ReadingNotFoundError,
     ReassemblyError,
+    ReassemblyLimitError,
 )
 
 __all__ = [
@@ -72,6 +73,8 @@ __all__ = [
     "LEGACY_CODES",
     "MAX_DATA_LEN",
     "MAX_DATA_LEN_FIELD",
+    "MAX_PACKETS",
+    "MAX_PENDING_BYTES",
     "NUMERIC_SUFFIXES",
     "POLLUTANTS",
     "ST_SYSTEM_INTERACTION",
@@ -984,17 +987,47 @@ class _Pending:
     pnum: int
     first_seen: float
     parts: dict[int, Frame]
+    size: int = 0
+
+
+#: Most packets a split message may announce (PNUM); the standard allows 9999.
+MAX_PACKETS: Final = 64
+#: Most bytes of incomplete split messages one link (one :class:`Reassembler`) holds.
+MAX_PENDING_BYTES: Final = 256 * 1024
+
+
+#: Heap bytes of a held packet beyond its text: the frame object, and per CP item its dict
+#: slot and two string objects (CPython 3.11, 64-bit), so the limit bounds memory, not text.
+_FRAME_OVERHEAD: Final = 1024
+_ITEM_OVERHEAD: Final = 160
+
+
+def _held_bytes(frame: Frame) -> int:
+    """Heap bytes a packet holds while it waits for the rest of its message (an estimate)."""
+    size = (
+        _FRAME_OVERHEAD + len(frame.st) + len(frame.cn) + len(frame.pw) + len(frame.mn) + len(frame.qn or "")
+    )
+    for mapping in (frame.readings, frame.extras):
+        for key, value in mapping.items():
+            size += len(key) + len(value) + _ITEM_OVERHEAD
+    return size
 
 
 class Reassembler:
     """Joins the packets of split messages (PNUM/PNO, same MN, CN and QN) into one frame.
 
     Unsplit frames pass straight through. Incomplete messages are dropped (and logged) after
-    ``timeout`` seconds or when more than ``max_pending`` are waiting, oldest first.
+    ``timeout`` seconds or when more than ``max_pending`` are waiting, oldest first. What one
+    reassembler holds is bounded: a message announcing more than ``max_packets`` packets is
+    refused, and a packet that would take the incomplete messages beyond ``max_pending_bytes``
+    is refused and every incomplete message dropped (:class:`ReassemblyLimitError`), so a peer
+    cannot make the gateway hold more than that per link.
 
     Args:
         timeout: seconds an incomplete message may wait for its missing packets.
         max_pending: most incomplete messages kept at once.
+        max_packets: most packets of one split message (PNUM).
+        max_pending_bytes: most bytes of incomplete messages kept at once.
         clock: monotonic clock in seconds (injectable for tests).
     """
 
@@ -1003,17 +1036,27 @@ class Reassembler:
         *,
         timeout: float = 600.0,
         max_pending: int = 256,
+        max_packets: int = MAX_PACKETS,
+        max_pending_bytes: int = MAX_PENDING_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._timeout = timeout
         self._max_pending = max_pending
+        self._max_packets = max_packets
+        self._max_pending_bytes = max_pending_bytes
         self._clock = clock
         self._pending: dict[tuple[str, str, str], _Pending] = {}
+        self._bytes = 0
 
     @property
     def pending(self) -> int:
         """Number of incomplete messages waiting for packets."""
         return len(self._pending)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes held by incomplete messages (at most ``max_pending_bytes``)."""
+        return self._bytes
 
     def add(self, frame: Frame) -> Frame | None:
         """Take one frame; return the whole message once its last missing packet arrives.
@@ -1029,17 +1072,24 @@ class Reassembler:
             FrameMissingFieldError: a split frame has no QN.
             ReassemblyError: a packet conflicts with one already received (other PNUM, same
                 PNO with other content, the same reading twice, other DataTime).
+            ReassemblyLimitError: the message announces more than ``max_packets`` packets
+                (nothing kept), or the packet would take the incomplete messages beyond
+                ``max_pending_bytes`` (every incomplete message is dropped).
         """
         if frame.pnum is None or frame.pno is None:
             return frame
         if frame.qn is None:
             raise FrameMissingFieldError("split frame has no QN to join its packets by")
+        if frame.pnum > self._max_packets:
+            raise ReassemblyLimitError(
+                f"split message of {frame.pnum} packets; at most {self._max_packets} are joined"
+            )
         now = self._clock()
         self._expire(now)
         key = (frame.mn, frame.cn, frame.qn)
         entry = self._pending.get(key)
         if entry is None:
-            entry = self._pending[key] = _Pending(frame.pnum, now, {})
+            entry = _Pending(frame.pnum, now, {})
         elif entry.pnum != frame.pnum:
             raise ReassemblyError(f"PNUM changed from {entry.pnum} to {frame.pnum} (QN={frame.qn})")
         seen = entry.parts.get(frame.pno)
@@ -1047,12 +1097,25 @@ class Reassembler:
             if seen != frame:
                 raise ReassemblyError(f"packet {frame.pno} sent twice with other content")
             return None
+        if len(entry.parts) + 1 == entry.pnum:  # completes its message: joined, not held
+            self._forget(key)
+            entry.parts[frame.pno] = frame
+            return _join([entry.parts[i] for i in range(1, entry.pnum + 1)])
+        size = _held_bytes(frame)
+        if self._bytes + size > self._max_pending_bytes:
+            held, dropped = self._bytes, len(self._pending)
+            self._pending.clear()
+            self._bytes = 0
+            raise ReassemblyLimitError(
+                f"incomplete split messages would hold more than {self._max_pending_bytes} bytes"
+                f" ({held} held, {size} more); all {dropped} dropped"
+            )
         entry.parts[frame.pno] = frame
-        if len(entry.parts) < entry.pnum:
-            self._evict_overflow()
-            return None
-        del self._pending[key]
-        return _join([entry.parts[i] for i in range(1, entry.pnum + 1)])
+        entry.size += size
+        self._bytes += size
+        self._pending[key] = entry
+        self._evict_overflow()
+        return None
 
     def _expire(self, now: float) -> None:
         for key, entry in list(self._pending.items()):
@@ -1063,13 +1126,21 @@ class Reassembler:
         while len(self._pending) > self._max_pending:
             self._drop(next(iter(self._pending)), "too many incomplete messages")
 
+    def _forget(self, key: tuple[str, str, str]) -> _Pending | None:
+        entry = self._pending.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry.size
+        return entry
+
     def _drop(self, key: tuple[str, str, str], why: str) -> None:
-        entry = self._pending.pop(key)
+        entry = self._forget(key)
+        if entry is None:
+            return
         missing = sorted(set(range(1, entry.pnum + 1)) - entry.parts.keys())
         logger.warning(
             "dropping incomplete split message: %s",
             why,
-            extra={"device": key[0], "cn": key[1], "qn": key[2], "missing": missing},
+            extra={"device": key[0], "cn": key[1], "qn": key[2], "missing": missing[:16]},
         )
 
 

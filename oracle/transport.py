@@ -8,9 +8,10 @@ Two transports share one per-link pipeline (:class:`FrameLink`):
   from one background thread (a :mod:`selectors` loop), so handler calls never overlap.
 
 The pipeline of every link: bytes → :class:`~oracle.hj212.FrameScanner` (resynchronises on
-garbage) → :func:`~oracle.hj212.parse` (CRC, fields) → :class:`~oracle.hj212.Reassembler`
-(packet-split messages) → the handler → the data answer (CN=9014) when the frame's Flag asks
-for one.
+garbage) → :func:`~oracle.hj212.parse` (CRC, fields) → the authenticator (device code and
+``PW`` password, before anything is kept) → :class:`~oracle.hj212.Reassembler`
+(packet-split messages, bounded per link) → the handler → the data answer (CN=9014) when the
+frame's Flag asks for one.
 
 Design choices:
 
@@ -23,6 +24,13 @@ Design choices:
 * Nothing on the wire crashes a loop: every defect is counted in :class:`TransportStats`
   (``frames_bad`` by error class name) and logged without the frame's bytes, since they hold
   the ``PW=`` password.
+* **A refused frame is not answered and keeps nothing.** The authenticator (the gateway's
+  password check) sees every packet before the reassembler holds any of it; a packet it refuses
+  is counted (``frames_bad`` by error class) and dropped. The reassembler holds at most
+  ``max_packets`` packets per message and ``max_pending_bytes`` per link.
+* **Only a valid frame keeps a TCP connection open**: the idle timer restarts on a frame that
+  parsed and passed the authenticator, not on any byte; each peer address may hold at most
+  ``max_connections_per_address`` connections.
 * A serial port that fails (unplugged adapter, closed pseudo-terminal) is reopened every
   ``reconnect_delay`` seconds until :meth:`SerialFrameReader.stop`.
 """
@@ -45,10 +53,21 @@ from typing import Literal, Self
 import serial
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from oracle.errors import FrameError, TransportOpenError, TransportStateError
-from oracle.hj212 import MAX_DATA_LEN, MAX_DATA_LEN_FIELD, Frame, FrameScanner, Reassembler, data_ack, parse
+from oracle.errors import FrameError, GatewayError, TransportOpenError, TransportStateError
+from oracle.hj212 import (
+    MAX_DATA_LEN,
+    MAX_DATA_LEN_FIELD,
+    MAX_PACKETS,
+    MAX_PENDING_BYTES,
+    Frame,
+    FrameScanner,
+    Reassembler,
+    data_ack,
+    parse,
+)
 
 __all__ = [
+    "FrameAuthenticator",
     "FrameHandler",
     "FrameLink",
     "SerialFrameReader",
@@ -63,6 +82,10 @@ logger = logging.getLogger(__name__)
 
 #: Called with every checked (and, when split, joined) frame; raise to refuse it (no answer).
 FrameHandler = Callable[[Frame], None]
+#: Called with every parsed frame (each packet of a split message) before anything of it is
+#: kept; raise a :class:`~oracle.errors.FrameError` or :class:`~oracle.errors.GatewayError`
+#: to refuse it (dropped, counted, not answered).
+FrameAuthenticator = Callable[[Frame], None]
 
 
 # --- statistics -----------------------------------------------------------------------------
@@ -81,6 +104,7 @@ class StatsSnapshot:
     acks_sent: int
     ack_errors: int
     connections: int
+    connections_refused: int
 
 
 @dataclass
@@ -92,13 +116,15 @@ class TransportStats:
         bytes_discarded: bytes not delivered in a checked frame: garbage the scanner skipped
             plus whole frames :func:`~oracle.hj212.parse` refused.
         frames_ok: frames that parsed and joined cleanly (each packet of a split message).
-        frames_bad: defects by error class name (``FrameChecksumError`` ...); a run of
-            garbage counts once per read it spans (as ``FrameSyntaxError``).
+        frames_bad: defects and refusals by error class name (``FrameChecksumError``,
+            ``FramePasswordError``, ``ReassemblyLimitError`` ...); a run of garbage counts once
+            per read it spans (as ``FrameSyntaxError``).
         handled: messages the handler accepted.
         handler_errors: messages the handler raised on (not answered).
         acks_sent: data answers written.
         ack_errors: answers that could not be built (no QN) or written.
         connections: TCP connections accepted (0 for serial).
+        connections_refused: TCP connections closed at once (server or per-address limit).
     """
 
     bytes_received: int = 0
@@ -110,6 +136,7 @@ class TransportStats:
     acks_sent: int = 0
     ack_errors: int = 0
     connections: int = 0
+    connections_refused: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def snapshot(self) -> StatsSnapshot:
@@ -125,6 +152,7 @@ class TransportStats:
                 self.acks_sent,
                 self.ack_errors,
                 self.connections,
+                self.connections_refused,
             )
 
 
@@ -145,6 +173,8 @@ class FrameLink:
         max_data_len: largest data segment accepted.
         encoding: text encoding of data segments and answers.
         reassembler: joins split messages; a fresh one (600 s timeout) when ``None``.
+        authenticate: checks each parsed frame before anything of it is kept (see
+            :data:`FrameAuthenticator`); ``None`` accepts every frame that parses.
     """
 
     def __init__(
@@ -157,6 +187,7 @@ class FrameLink:
         max_data_len: int = MAX_DATA_LEN,
         encoding: str = "ascii",
         reassembler: Reassembler | None = None,
+        authenticate: FrameAuthenticator | None = None,
     ) -> None:
         self.name = name
         self._handler = handler
@@ -166,11 +197,18 @@ class FrameLink:
         self._encoding = encoding
         self._scanner = FrameScanner(max_data_len=max_data_len)
         self._reassembler = reassembler if reassembler is not None else Reassembler()
+        self._authenticate = authenticate
+        self.valid_frames = 0
 
     @property
     def buffered(self) -> int:
         """Bytes held back, waiting for the rest of a frame."""
         return self._scanner.buffered
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of incomplete split messages held for this link."""
+        return self._reassembler.pending_bytes
 
     def feed(self, data: bytes) -> None:
         """Take bytes received on the link; handle and answer every frame they complete.
@@ -191,7 +229,7 @@ class FrameLink:
             else:
                 self._frame(item)
 
-    def _bad(self, error: FrameError, *, raw_len: int, device: str | None = None) -> None:
+    def _bad(self, error: FrameError | GatewayError, *, raw_len: int, device: str | None = None) -> None:
         name = type(error).__name__
         with self._stats._lock:
             self._stats.frames_bad[name] += 1
@@ -200,7 +238,7 @@ class FrameLink:
             "dropped bad input on %s: %s: %s",
             self.name,
             name,
-            error,
+            str(error),  # not the exception: a kept log record would hold its frames
             extra={"link": self.name, "error": name, "bytes": raw_len, "device": device},
         )
 
@@ -211,11 +249,18 @@ class FrameLink:
         except FrameError as error:
             self._bad(error, raw_len=len(raw))
             return
+        if self._authenticate is not None:
+            try:
+                self._authenticate(frame)
+            except (FrameError, GatewayError) as error:
+                self._bad(error, raw_len=len(raw), device=frame.mn)
+                return
         try:
             whole = self._reassembler.add(frame)
         except FrameError as error:
             self._bad(error, raw_len=len(raw), device=frame.mn)
             return
+        self.valid_frames += 1
         with self._stats._lock:
             self._stats.frames_ok += 1
         if whole is not None:
@@ -310,6 +355,7 @@ class SerialFrameReader:
         settings: the line's settings.
         handler: called in the reader thread with each checked frame (see :class:`FrameLink`).
         reassembler: joins split messages; a fresh one when ``None``.
+        authenticate: checks each parsed frame before anything of it is kept.
     """
 
     def __init__(
@@ -318,6 +364,7 @@ class SerialFrameReader:
         handler: FrameHandler,
         *,
         reassembler: Reassembler | None = None,
+        authenticate: FrameAuthenticator | None = None,
     ) -> None:
         self.settings = settings
         self.stats = TransportStats()
@@ -333,6 +380,7 @@ class SerialFrameReader:
             max_data_len=settings.max_data_len,
             encoding=settings.encoding,
             reassembler=reassembler,
+            authenticate=authenticate,
         )
 
     @property
@@ -459,12 +507,18 @@ class TcpSettings(BaseModel):
         port: TCP port; 0 picks a free one (see :attr:`TcpFrameServer.address`).
         backlog: listen queue length.
         max_connections: connections served at once; more are accepted and closed at once.
-        idle_timeout: seconds without a byte after which a connection is closed (half-open
-            links of controllers that lost power); ``None`` keeps them forever.
+        max_connections_per_address: connections one peer address may hold at once; more
+            are accepted and closed at once (behind a TLS front on the same host every
+            controller comes from its address: raise it to ``max_connections`` there).
+        idle_timeout: seconds without a valid frame after which a connection is closed
+            (half-open links of controllers that lost power, peers that send garbage or
+            nothing); ``None`` keeps them forever.
         recv_size: largest read per ``recv`` call.
         max_send_buffer: answer bytes a connection may leave unread before it is closed.
         max_data_len: largest data segment accepted (the standard's 1024 by default).
         encoding: text encoding of data segments.
+        max_packets: most packets of one split message.
+        max_pending_bytes: most bytes of incomplete split messages held per connection.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -473,17 +527,21 @@ class TcpSettings(BaseModel):
     port: int = Field(default=0, ge=0, le=65535)
     backlog: int = Field(default=128, gt=0)
     max_connections: int = Field(default=1024, gt=0)
+    max_connections_per_address: int = Field(default=16, gt=0)
     idle_timeout: float | None = Field(default=900.0, gt=0)
     recv_size: int = Field(default=65536, gt=0)
     max_send_buffer: int = Field(default=65536, gt=0)
     max_data_len: int = Field(default=MAX_DATA_LEN, ge=0, le=MAX_DATA_LEN_FIELD)
     encoding: str = "ascii"
+    max_packets: int = Field(default=MAX_PACKETS, gt=0, le=9999)
+    max_pending_bytes: int = Field(default=MAX_PENDING_BYTES, gt=0)
 
 
 @dataclass(eq=False)
 class _Connection:
     sock: socket.socket
     name: str
+    address: str
     link: FrameLink | None = None
     outbox: bytearray = field(default_factory=bytearray)
     last_seen: float = 0.0
@@ -501,6 +559,8 @@ class TcpFrameServer:
         settings: address and limits.
         handler: called in the server thread with each checked frame.
         reassembler_timeout: seconds a split message may wait for its missing packets.
+        authenticate: checks each parsed frame before anything of it is kept; only frames
+            it passes restart a connection's idle timer.
     """
 
     def __init__(
@@ -509,10 +569,13 @@ class TcpFrameServer:
         handler: FrameHandler,
         *,
         reassembler_timeout: float = 600.0,
+        authenticate: FrameAuthenticator | None = None,
     ) -> None:
         self.settings = settings
         self.stats = TransportStats()
         self._handler = handler
+        self._authenticate = authenticate
+        self._per_address: Counter[str] = Counter()
         self._reassembler_timeout = reassembler_timeout
         self._selector = selectors.DefaultSelector()
         self._listener: socket.socket | None = None
@@ -540,6 +603,11 @@ class TcpFrameServer:
     def connections(self) -> int:
         """Connections currently open."""
         return len(self._connections)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes held for open connections: partial frames plus incomplete split messages."""
+        return sum(c.link.buffered + c.link.pending_bytes for c in list(self._connections.values()) if c.link)
 
     @property
     def running(self) -> bool:
@@ -650,16 +718,24 @@ class TcpFrameServer:
             except OSError as error:
                 logger.warning("accept failed: %s", error)
                 return
-            name = f"{peer[0]}:{peer[1]}"
+            address = str(peer[0])
+            name = f"{address}:{peer[1]}"
             with self.stats._lock:
                 self.stats.connections += 1
+            refusal = None
             if len(self._connections) >= self.settings.max_connections:
-                logger.warning("refusing %s: %d connections open", name, len(self._connections))
+                refusal = f"{len(self._connections)} connections open"
+            elif self._per_address[address] >= self.settings.max_connections_per_address:
+                refusal = f"{self._per_address[address]} connections open from {address}"
+            if refusal is not None:
+                with self.stats._lock:
+                    self.stats.connections_refused += 1
+                logger.warning("refusing %s: %s", name, refusal, extra={"link": name})
                 sock.close()
                 continue
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            connection = _Connection(sock, name, last_seen=time.monotonic())
+            connection = _Connection(sock, name, address, last_seen=time.monotonic())
             connection.link = FrameLink(
                 name,
                 self._handler,
@@ -667,9 +743,15 @@ class TcpFrameServer:
                 self.stats,
                 max_data_len=self.settings.max_data_len,
                 encoding=self.settings.encoding,
-                reassembler=Reassembler(timeout=self._reassembler_timeout),
+                reassembler=Reassembler(
+                    timeout=self._reassembler_timeout,
+                    max_packets=self.settings.max_packets,
+                    max_pending_bytes=self.settings.max_pending_bytes,
+                ),
+                authenticate=self._authenticate,
             )
             self._connections[sock] = connection
+            self._per_address[address] += 1
             self._selector.register(sock, selectors.EVENT_READ, connection)
             logger.info("controller connected from %s", name, extra={"link": name})
 
@@ -684,9 +766,12 @@ class TcpFrameServer:
         if not data:
             self._drop(connection, "closed by peer")
             return
-        connection.last_seen = time.monotonic()
-        assert connection.link is not None
-        connection.link.feed(data)
+        link = connection.link
+        assert link is not None
+        valid = link.valid_frames
+        link.feed(data)
+        if link.valid_frames != valid:  # bytes alone (garbage, refused frames) keep no link open
+            connection.last_seen = time.monotonic()
 
     def _queue(self, connection: _Connection, data: bytes) -> None:
         """Send an answer (the link's ``send``); raises :class:`OSError` when it cannot."""
@@ -729,6 +814,9 @@ class TcpFrameServer:
     def _drop(self, connection: _Connection, why: str) -> None:
         if self._connections.pop(connection.sock, None) is None:
             return
+        self._per_address[connection.address] -= 1
+        if self._per_address[connection.address] <= 0:
+            del self._per_address[connection.address]
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(connection.sock)
         pending = connection.link.buffered if connection.link is not None else 0

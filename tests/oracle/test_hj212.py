@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ets.errors import EtsError
-from oracle.errors import OracleError
+from oracle.errors import OracleError, ReassemblyLimitError
 from oracle.hj212 import (
     DATA_FLAG_NAMES,
     LEGACY_CODES,
@@ -708,6 +708,35 @@ def test_reassembler_raises_missing_field_for_split_frame_without_qn() -> None:
     frame = parse(wire("ST=32;CN=2051;PW=1;MN=D;Flag=6;PNUM=2;PNO=1;CP=&&w01018-Avg=1&&"))
     with pytest.raises(FrameMissingFieldError):
         Reassembler().add(frame)
+
+
+def test_reassembler_refuses_message_announcing_more_than_max_packets() -> None:
+    joiner = Reassembler(max_packets=4)
+    with pytest.raises(ReassemblyLimitError, match="5 packets"):
+        joiner.add(_part(1, "w01018-Avg=1", pnum=5))
+    assert (joiner.pending, joiner.pending_bytes) == (0, 0)
+    with pytest.raises(ReassemblyLimitError, match="9999 packets"):
+        Reassembler().add(_part(1, "w01018-Avg=1", pnum=9999))  # the standard's largest PNUM
+    assert joiner.add(_part(1, "w01018-Avg=1", pnum=2)) is None
+    assert joiner.add(_part(2, "w00000-Avg=2", pnum=2)) is not None
+    assert (joiner.pending, joiner.pending_bytes) == (0, 0)
+
+
+def test_reassembler_drops_every_incomplete_message_beyond_max_pending_bytes() -> None:
+    probe = Reassembler()
+    probe.add(_part(1, "w01018-Avg=1", qn="20240101120000000"))
+    size = probe.pending_bytes
+    joiner = Reassembler(max_pending_bytes=3 * size)
+    for i in range(3):
+        joiner.add(_part(1, "w01018-Avg=1", qn=f"2024010112000000{i}"))
+    assert (joiner.pending, joiner.pending_bytes) == (3, 3 * size)
+    with pytest.raises(ReassemblyLimitError, match="all 3 dropped"):
+        joiner.add(_part(1, "w01018-Avg=1", qn="20240101120000009"))
+    assert (joiner.pending, joiner.pending_bytes) == (0, 0)
+    # a genuine split message still joins afterwards
+    assert joiner.add(_part(1, "w01018-Avg=1", pnum=2)) is None
+    assert joiner.add(_part(2, "w00000-Avg=2", pnum=2)) is not None
+    assert (joiner.pending, joiner.pending_bytes) == (0, 0)
 
 
 # --- byte streams ---------------------------------------------------------------------------

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
 import socket
 import threading
 import time
+import tracemalloc
 import tty
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -15,7 +17,7 @@ from datetime import datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from oracle.errors import TransportOpenError, TransportStateError
+from oracle.errors import FramePasswordError, TransportOpenError, TransportStateError
 from oracle.hj212 import Frame, data_ack, encode, parse
 from oracle.transport import (
     FrameLink,
@@ -551,3 +553,171 @@ def test_frame_link_counts_reassembly_conflict_as_bad_frame() -> None:
     link.feed(wire(0, qn=qn, flag=7, pnum=3, pno=2, values={"w00000": {"Avg": "2"}}))
     assert stats.snapshot().frames_bad == {"ReassemblyError": 1}
     assert handler.count() == 0
+
+
+# --- idle timer, per-address limit, bounded reassembly (issue 17 items 7 and 8) ---------------
+
+
+def refuse_password(frame: Frame) -> None:
+    """An authenticator: only frames carrying :data:`PASSWORD` pass."""
+    if frame.pw != PASSWORD:
+        raise FramePasswordError(f"wrong password for device {frame.mn}")
+
+
+def closed_by_server(sock: socket.socket, timeout: float) -> bool:
+    """Whether the server closed its end within ``timeout`` seconds (reads until EOF or reset)."""
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionError:
+        pass
+    return True
+
+
+def test_tcp_server_closes_idle_connection_that_sends_only_garbage() -> None:
+    with (
+        tcp_server(Collector(), idle_timeout=0.3) as server,
+        socket.create_connection(server.address) as sock,
+    ):
+        assert wait_until(lambda: server.connections == 1)
+        started = time.monotonic()
+        with contextlib.suppress(OSError):  # the server may close while we still write
+            while time.monotonic() - started < 1.5 and server.connections:
+                sock.sendall(b"GARBAGE\r\n")  # bytes, never a frame
+                time.sleep(0.03)
+        assert closed_by_server(sock, 1.0)
+        assert time.monotonic() - started < 1.5
+        assert server.connections == 0
+
+
+def test_tcp_server_closes_idle_connection_that_sends_only_refused_frames() -> None:
+    impostor = encode(
+        qn="20240301080000001", st="32", cn="2051", pw="guess-000", mn="DEV1", flag=5,
+        datatime=T0, values={"w01018": {"Avg": "1.0"}},
+    ).encode()  # fmt: skip
+    with (
+        TcpFrameServer(
+            TcpSettings(host="127.0.0.1", port=0, idle_timeout=0.3), Collector(), authenticate=refuse_password
+        ) as server,
+        socket.create_connection(server.address) as sock,
+    ):
+        assert wait_until(lambda: server.connections == 1)
+        started = time.monotonic()
+        with contextlib.suppress(OSError):
+            while time.monotonic() - started < 1.5 and server.connections:
+                sock.sendall(impostor)
+                time.sleep(0.03)
+        assert closed_by_server(sock, 1.0)
+        assert time.monotonic() - started < 1.5
+        stats = server.stats.snapshot()
+    assert stats.frames_bad["FramePasswordError"] >= 1
+    assert stats.handled == 0 and stats.acks_sent == 0
+
+
+def test_tcp_server_keeps_connection_open_while_valid_frames_arrive() -> None:
+    handler = Collector()
+    with (
+        tcp_server(handler, idle_timeout=0.3) as server,
+        socket.create_connection(server.address) as sock,
+    ):
+        for n in range(8):  # 0.8 s, well beyond the idle timeout
+            sock.sendall(wire(n))
+            assert recv_exactly(sock, len(ack_for(wire(n)))) == ack_for(wire(n))
+            time.sleep(0.1)
+        assert server.connections == 1
+    assert handler.count() == 8
+
+
+def test_tcp_server_refuses_connections_beyond_per_address_limit() -> None:
+    handler = Collector()
+    with tcp_server(handler, max_connections_per_address=2) as server:
+        first = socket.create_connection(server.address)
+        second = socket.create_connection(server.address)
+        assert wait_until(lambda: server.connections == 2)
+        with socket.create_connection(server.address) as third:
+            assert closed_by_server(third, 1.0)
+        assert server.connections == 2
+        first.close()
+        assert wait_until(lambda: server.connections == 1)
+        with socket.create_connection(server.address) as fourth:  # a slot of this address freed
+            fourth.sendall(wire(1))
+            assert recv_exactly(fourth, len(ack_for(wire(1)))) == ack_for(wire(1))
+        second.close()
+        stats = server.stats.snapshot()
+    assert (stats.connections, stats.connections_refused) == (4, 1)
+
+
+def split_packet(qn: str, *, pnum: int = 64, pno: int = 1, pw: str = PASSWORD, factors: int = 40) -> bytes:
+    """A packet of a split message that never completes (~1.4 kB)."""
+    return encode(
+        qn=qn, st="32", cn="2051", pw=pw, mn="DEV1", flag=7, pnum=pnum, pno=pno, datatime=T0,
+        values={f"w{pno:02d}{i:03d}": {"Avg": "123.456", "Flag": "N"} for i in range(factors)},
+        max_data_len=4096,
+    ).encode()  # fmt: skip
+
+
+def test_frame_link_refuses_split_message_with_too_many_packets() -> None:
+    stats = TransportStats()
+    link = FrameLink("test", Collector(), lambda data: None, stats, max_data_len=4096)
+    link.feed(split_packet("20240301080000001", pnum=9999))
+    assert stats.snapshot().frames_bad == {"ReassemblyLimitError": 1}
+    assert link.pending_bytes == 0
+
+
+def test_frame_link_keeps_nothing_of_split_packets_with_a_wrong_password() -> None:
+    stats = TransportStats()
+    handler = Collector()
+    link = FrameLink(
+        "test", handler, lambda data: None, stats, max_data_len=4096, authenticate=refuse_password
+    )
+    for i in range(50):
+        link.feed(split_packet(f"20240301080000{i:03d}", pw="guess-000"))
+    assert link.pending_bytes == 0
+    assert stats.snapshot().frames_bad == {"FramePasswordError": 50}
+    assert link.valid_frames == 0 and handler.count() == 0
+
+
+def oracle_heap() -> int:
+    """Bytes allocated by the oracle package's code and still held (tracemalloc must be on)."""
+    snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, "*/oracle/*")])
+    return sum(stat.size for stat in snapshot.statistics("filename"))
+
+
+def test_tcp_server_holds_bounded_bytes_for_adversarial_split_packets() -> None:
+    """A peer floods a link with packets of messages that never complete (63 of 64 packets of
+    ten messages, 860 kB on the wire, as in the issue): what the gateway holds stays under the
+    link's byte limit, the excess is refused, and the link still joins a genuine split message
+    afterwards. Without the limits the link held every packet (5.6 MB of heap)."""
+    limit = 64 * 1024
+    handler = Collector()
+    flood = b"".join(split_packet(f"20240301{m:06d}001", pno=pno) for m in range(10) for pno in range(1, 64))
+    tracemalloc.start()
+    try:
+        with (
+            tcp_server(handler, max_pending_bytes=limit, max_data_len=4096) as server,
+            socket.create_connection(server.address) as sock,
+        ):
+            base = oracle_heap()
+            held: list[int] = []
+            for i in range(0, len(flood), 8192):
+                sock.sendall(flood[i : i + 8192])
+                held.append(server.pending_bytes)
+            assert wait_until(lambda: server.stats.snapshot().bytes_received == len(flood), timeout=5)
+            grown = oracle_heap() - base
+            held.append(server.pending_bytes)
+            stats = server.stats.snapshot()
+            qn = "20240301999999001"
+            sock.sendall(wire(0, qn=qn, flag=7, pnum=2, pno=1, values={"w01018": {"Avg": "1"}}))
+            sock.sendall(wire(0, qn=qn, flag=7, pnum=2, pno=2, values={"w00000": {"Avg": "2"}}))
+            answer = recv_exactly(sock, len(ack_for(wire(0, qn=qn))))
+    finally:
+        tracemalloc.stop()
+    assert len(flood) > 800_000
+    assert max(held) <= limit + 8192 + 4096  # the byte limit, plus one read and one partial frame
+    assert stats.frames_bad["ReassemblyLimitError"] >= 1
+    assert grown < 2 * limit + 128 * 1024, f"the oracle's heap grew by {grown} bytes"
+    assert answer.startswith(b"##") and handler.count() == 1
+    assert handler.frames[0].readings.keys() == {"w01018-Avg", "w00000-Avg"}
