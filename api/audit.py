@@ -13,7 +13,7 @@ is a ``count(*)`` of them, which is why event pages carry no total.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,7 +22,10 @@ from typing import Any
 from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from api.access import SEALED_PHASES, readable_accounts, redact_args
+from api.crud import auction_phase
 from api.db import models as m
+from api.deps import Principal
 from api.errors import ForbiddenError, NotFoundError, QueryError
 from chain.errors import ContractRevertError, InvalidInputError
 from chain.ledger import LedgerClient
@@ -32,8 +35,6 @@ from oracle.signing import LEAF_ENCODING, FrameWitness, Reading, ReadingDomain, 
 
 #: Rows a CSV export may hold; a larger one must be narrowed or paged.
 CSV_MAX_ROWS = 100_000
-#: Roles that read every account's data.
-PRIVILEGED = frozenset({"REGULATOR", "EXCHANGE"})
 
 _CURSOR = re.compile(r"^(\d{1,18}):(\d{1,9})$")
 _LAST = 2**62  # above any log index or block number: an inclusive upper bound of a row value
@@ -58,19 +59,17 @@ class Scope:
         return self.accounts is None or account in self.accounts
 
 
-def scope_of(db: Session, *, address: str, roles: frozenset[str]) -> Scope:
-    """What ``address`` with ``roles`` may read: everything (regulator, exchange), or its own
-    account plus, for an auditor, every enterprise it has attested (in any status)."""
-    if roles & PRIVILEGED:
+def scope_of(db: Session, *, viewer: Principal) -> Scope:
+    """What ``viewer`` may read (:func:`api.access.readable_accounts`): everything (regulator,
+    exchange), or its own account plus, for an auditor, the enterprises assigned to it.
+
+    Raises:
+        ForbiddenError: no role, or suspended.
+    """
+    accounts = readable_accounts(db, viewer)
+    if accounts is None:
         return Scope(None)
-    accounts = {address}
-    auditor = "AUDITOR" in roles
-    if auditor:
-        attested = db.execute(
-            select(m.Attestation.enterprise).where(m.Attestation.auditor == address).distinct()
-        ).scalars()
-        accounts.update(attested)
-    return Scope(frozenset(accounts), auditor)
+    return Scope(accounts, viewer.has("AUDITOR"))
 
 
 def scoped_account(scope: Scope, *, account: str | None, caller: str) -> str | None:
@@ -94,7 +93,7 @@ def scoped_account(scope: Scope, *, account: str | None, caller: str) -> str | N
         return None
     if scope.auditor and len(scope.accounts) > 1:
         raise ForbiddenError(
-            f"{caller} is an auditor: name the enterprise to read with `account` (one it has attested)"
+            f"{caller} is an auditor: name the enterprise to read with `account` (one assigned to it)"
         )
     return caller
 
@@ -103,6 +102,45 @@ def check_enterprise(scope: Scope, *, enterprise: str, caller: str) -> None:
     """Raises ForbiddenError unless ``scope`` may read ``enterprise``'s batches and readings."""
     if not scope.allows(enterprise):
         raise ForbiddenError(f"{caller} may not read the data of {enterprise}")
+
+
+class EventRedactor:
+    """An event's arguments as one viewer may see them (:func:`api.access.redact_args`): a bid's
+    schedule hidden while its auction is sealed (and from anyone but the regulator, the exchange
+    and the bidder after), a device's MN from anyone but the regulator, the exchange and its
+    enterprise. The rule of ``GET /auctions/{id}/bids``, applied to the audit trail and its CSV.
+
+    Args:
+        db: the read model (auctions' reveal windows).
+        viewer: who reads.
+        clock: the chain's current time (asked once, only when a revealed bid is shown).
+    """
+
+    def __init__(self, db: Session, viewer: Principal, clock: Callable[[], int]) -> None:
+        self._db = db
+        self._viewer = viewer
+        self._clock = clock
+        self._now: int | None = None
+        self._sealed: dict[int, bool] = {}
+
+    def _is_sealed(self, auction_id: int) -> bool:
+        found = self._sealed.get(auction_id)
+        if found is None:
+            auction = self._db.get(m.Auction, auction_id)
+            if self._now is None:
+                self._now = self._clock()
+            found = auction is None or auction_phase(auction, self._now) in SEALED_PHASES
+            self._sealed[auction_id] = found
+        return found
+
+    def args(self, event: m.Event) -> dict[str, Any]:
+        """``event``'s arguments, redacted for the viewer."""
+        sealed = False
+        if event.contract == "SealedBidAuction" and event.name == "BidRevealed":
+            sealed = self._is_sealed(int(event.args["auctionId"]))
+        return redact_args(
+            self._viewer, contract=event.contract, name=event.name, args=event.args, sealed=sealed
+        )
 
 
 # ---------------------------------------------------------------------- filters and cursors

@@ -90,6 +90,7 @@ def sign_in(
     domain: str,
     chain_id: int,
     session_s: int,
+    scheme: str = "http",
     now: int | None = None,
 ) -> IssuedSession:
     """Verify a signed SIWE message and open a session for its address.
@@ -122,6 +123,7 @@ def sign_in(
         nonce=parsed.nonce,
         now=datetime.fromtimestamp(now, UTC),
         chain_id=chain_id,
+        scheme=scheme,
     )
     expires = now + session_s
     if verified.expiration_time is not None:

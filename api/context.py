@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth import SessionCache
 from api.config import ApiSettings
 from api.db.session import make_engine, session_factory
+from api.limits import RateLimits
 from chain.calls import CallCatalog
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
@@ -29,7 +30,8 @@ ROLES = ("REGULATOR", "EXCHANGE", "ENTERPRISE", "AUDITOR", "ORACLE", "GOVERNOR")
 
 @dataclass(frozen=True)
 class Roles:
-    """An account's roles and standing, as read from the ConsortiumRegistry."""
+    """An account's roles and standing, as read from the ConsortiumRegistry (``suspended``: its
+    roles grant nothing until it is reinstated)."""
 
     roles: frozenset[str]
     suspended: bool
@@ -61,7 +63,8 @@ class RoleCache:
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
         held = frozenset(r for r in ROLES if self.registry.has_role(r, address))
-        suspended = self.registry.status_of(address) is Status.SUSPENDED if "ENTERPRISE" in held else False
+        # any participant can be suspended (regulator, exchange, auditor ...), not only enterprises
+        suspended = self.registry.status_of(address) is Status.SUSPENDED if held else False
         roles = Roles(held, suspended)
         with self._lock:
             self._cache[address] = (now, roles)
@@ -117,6 +120,11 @@ class AppContext:
     @cached_property
     def session_cache(self) -> SessionCache:
         return SessionCache(self.settings.api_session_cache_seconds)
+
+    @cached_property
+    def rate_limits(self) -> RateLimits:
+        """The rate limits of this process (counters shared through ``api_rate_limit_storage``)."""
+        return RateLimits(self.settings)
 
     @cached_property
     def roles(self) -> RoleCache:

@@ -1,15 +1,18 @@
 """Read-model queries of the resource routes: keyword-only functions that filter, scope to what the
 signed-in account may see, and page ORM rows; they raise only the API's typed errors.
 
-Scoping, in one place:
+Scoping follows :mod:`api.access` (the rules live there):
 
-* public to every signed-in account: participants, devices, proposals, tokens (caps),
-  allocation batches, auctions, compliance years;
-* one account's own data (regulator and exchange see every account's): holdings, transfers;
+* public to every signed-in account, with or without a role: enterprise names and regions,
+  tokens (caps), allocation batches, auctions (without bids);
+* any active role: participants, proposals, compliance years;
+* devices: the regulator and exchange all, others those of the accounts they may read, MNs
+  only to the regulator, the exchange and the device's enterprise;
+* holdings, transfers, compliance notices and applications: the accounts of
+  :func:`api.access.readable_accounts` (regulator and exchange: all; enterprise: its own;
+  auditor: the enterprises assigned to it);
 * attestations: the regulator and exchange see all, an auditor those it made, an enterprise
   those about it;
-* compliance notices and applications: the regulator and exchange see all, an enterprise its
-  own, an auditor those of the enterprises it has attested;
 * bids: see :func:`list_bids`.
 """
 
@@ -22,9 +25,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
-from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, exists, func, or_, select
+from sqlalchemy import ColumnElement, Row, and_, bindparam, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from api import access
+from api.access import SEALED_PHASES
 from api.db import models as m
 from api.deps import PageParams, Principal
 from api.errors import ForbiddenError, NotFoundError, QueryError
@@ -150,55 +155,21 @@ def _token_filters(
     return where
 
 
-def _own_account(viewer: Principal, account: str | None) -> str | None:
-    """The ``account`` filter the viewer may use: any (``None`` = every account) for the
-    regulator and exchange, otherwise its own (the default).
-
-    Raises:
-        ForbiddenError: another account's data for a viewer who does not see everything.
-    """
-    if viewer.sees_everything:
-        return account
-    if account is None:
-        return viewer.address
-    viewer.own_or_privileged(account)
-    return account
-
-
-def _attested_by(auditor: str) -> Select[Any]:
-    return select(m.Attestation.enterprise).where(m.Attestation.auditor == auditor)
-
-
-def _has_attested(db: Session, auditor: str, enterprise: str) -> bool:
-    stmt = select(exists().where(m.Attestation.auditor == auditor, m.Attestation.enterprise == enterprise))
-    return bool(db.execute(stmt).scalar())
-
-
-def _enterprise_scope(
-    db: Session, viewer: Principal, column: InstrumentedAttribute[str], enterprise: str | None
+def _account_scope(
+    db: Session, viewer: Principal, column: InstrumentedAttribute[str], account: str | None, what: str
 ) -> list[ColumnElement[bool]]:
-    """Conditions limiting compliance rows to what ``viewer`` sees: everything (regulator,
-    exchange), its own, or those of enterprises it attested (auditor).
+    """Conditions limiting rows to the accounts ``viewer`` may read (:mod:`api.access`), or to
+    ``account`` when it names one of them.
 
     Raises:
-        ForbiddenError: ``enterprise`` names one the viewer may not see.
+        ForbiddenError: no role, suspended, or ``account`` is not readable.
     """
-    if viewer.sees_everything:
-        return [] if enterprise is None else [column == enterprise]
-    auditor = "AUDITOR" in viewer.roles
-    if enterprise is not None:
-        if enterprise != viewer.address and not (auditor and _has_attested(db, viewer.address, enterprise)):
-            raise ForbiddenError(f"{viewer.address} may not read the compliance data of {enterprise}")
-        return [column == enterprise]
-    if auditor:
-        return [or_(column == viewer.address, column.in_(_attested_by(viewer.address)))]
-    return [column == viewer.address]
-
-
-def _may_see_enterprise(db: Session, viewer: Principal, enterprise: str) -> bool:
-    if viewer.sees_everything or enterprise == viewer.address:
-        return True
-    return "AUDITOR" in viewer.roles and _has_attested(db, viewer.address, enterprise)
+    accounts = access.account_filter(db, viewer, account, what)
+    if accounts is None:
+        return []
+    if len(accounts) == 1:
+        return [column == next(iter(accounts))]
+    return [column.in_(sorted(accounts))]
 
 
 # ---------------------------------------------------------------------- registry
@@ -243,6 +214,23 @@ def list_participants(
     return paginate(db, stmt, paging)
 
 
+def list_enterprise_names(
+    db: Session, *, paging: PageParams, region_code: int | None = None
+) -> tuple[list[m.Participant], int]:
+    """Registered enterprises' addresses, names and region codes (the public subset of the
+    registry), by address.
+
+    Raises:
+        QueryError: the page starts past the end.
+    """
+    p = m.Participant
+    enterprises = select(m.Role.account).where(m.Role.role == "ENTERPRISE")
+    stmt = select(p).where(p.address.in_(enterprises), p.name.is_not(None)).order_by(p.address)
+    if region_code is not None:
+        stmt = stmt.where(p.region_code == region_code)
+    return paginate(db, stmt, paging)
+
+
 def get_participant(db: Session, *, address: str) -> tuple[Row[Any], list[str]]:
     """One participant (a row with the ``participants`` columns as attributes) and its roles
     (sorted), in one statement.
@@ -279,28 +267,37 @@ def roles_of(db: Session, *, accounts: Sequence[str]) -> dict[str, list[str]]:
 
 
 def list_devices(
-    db: Session, *, paging: PageParams, enterprise: str | None = None, bound: bool | None = None
+    db: Session,
+    *,
+    viewer: Principal,
+    paging: PageParams,
+    enterprise: str | None = None,
+    bound: bool | None = None,
 ) -> tuple[list[m.Device], int]:
-    """Field devices by address.
+    """Field devices by address: every device for the regulator and exchange, otherwise those
+    of the accounts the viewer may read (its own; an auditor's assigned enterprises).
 
     Raises:
+        ForbiddenError: no role, suspended, or ``enterprise`` is not readable.
         QueryError: the page starts past the end.
     """
-    stmt = select(m.Device).order_by(m.Device.address)
-    if enterprise is not None:
-        stmt = stmt.where(m.Device.enterprise == enterprise)
+    where = _account_scope(db, viewer, m.Device.enterprise, enterprise, "devices")
+    stmt = select(m.Device).where(*where).order_by(m.Device.address)
     if bound is not None:
         stmt = stmt.where(m.Device.bound == bound)
     return paginate(db, stmt, paging)
 
 
-def get_device(db: Session, *, address: str) -> m.Device:
+def get_device(db: Session, *, viewer: Principal, address: str) -> m.Device:
     """One device.
 
     Raises:
         NotFoundError: no device has this address.
+        ForbiddenError: no role, suspended, or a device of an account the viewer may not read.
     """
+    viewer.require()
     row: m.Device = _get(db, m.Device, address, "device")
+    access.check_account(db, viewer, row.enterprise, "devices")
     return row
 
 
@@ -333,19 +330,18 @@ def list_holdings(
     kind: str | None = None,
     min_balance: int | None = None,
 ) -> tuple[list[m.Holding], int]:
-    """Balances by (account, token id); a viewer who does not see everything gets its own.
+    """Balances by (account, token id) of the accounts the viewer may read
+    (:func:`api.access.readable_accounts`), or of ``account``.
 
     Args:
         kind: ``allowance``, ``offset`` or ``cash`` (token id 0).
 
     Raises:
-        ForbiddenError: another account's holdings for an enterprise or auditor.
+        ForbiddenError: no role, suspended, or an account the viewer may not read.
         QueryError: the page starts past the end.
     """
-    account = _own_account(viewer, account)
-    stmt = select(m.Holding).order_by(m.Holding.account, m.Holding.token_id)
-    if account is not None:
-        stmt = stmt.where(m.Holding.account == account)
+    where = _account_scope(db, viewer, m.Holding.account, account, "holdings")
+    stmt = select(m.Holding).where(*where).order_by(m.Holding.account, m.Holding.token_id)
     if token_id is not None:
         stmt = stmt.where(m.Holding.token_id == token_id)
     stmt = stmt.where(*_token_filters(m.Holding.token_id, pollutant=pollutant, vintage=vintage, kind=kind))
@@ -367,15 +363,16 @@ def list_transfers(
     """Movements of allowances and cash in chain order; ``account`` on either side.
 
     Raises:
-        ForbiddenError: another account's transfers for an enterprise or auditor.
+        ForbiddenError: no role, suspended, or an account the viewer may not read.
         QueryError: ``to_time`` before ``from_time``; the page starts past the end.
     """
     if from_time is not None and to_time is not None and to_time < from_time:
         raise QueryError(f"to_time {to_time} is before from_time {from_time}")
-    account = _own_account(viewer, account)
+    accounts = access.account_filter(db, viewer, account, "transfers")
     stmt = select(m.Transfer).order_by(m.Transfer.block_time, m.Transfer.block_number, m.Transfer.log_index)
-    if account is not None:
-        stmt = stmt.where(or_(m.Transfer.sender == account, m.Transfer.recipient == account))
+    if accounts is not None:
+        listed = sorted(accounts)
+        stmt = stmt.where(or_(m.Transfer.sender.in_(listed), m.Transfer.recipient.in_(listed)))
     if token_id is not None:
         stmt = stmt.where(m.Transfer.token_id == token_id)
     if from_time is not None:
@@ -433,9 +430,6 @@ def list_allocations(
 
 
 # ---------------------------------------------------------------------- auctions
-
-#: Phases in which bids are sealed: before the reveal phase has ended.
-SEALED_PHASES = frozenset({"scheduled", "commit", "reveal"})
 
 
 def auction_phase(auction: m.Auction, now: int) -> str:
@@ -495,17 +489,18 @@ class BidRows:
         rows: the bid rows (read-only: never modify them, the session is committed).
         total: rows the viewer may see.
         sealed: the reveal phase has not ended.
-        viewer: the viewer's address.
+        viewer: the viewer.
     """
 
     rows: list[m.Bid]
     total: int
     sealed: bool
-    viewer: str
+    viewer: Principal
 
     def shows_schedule(self, bid: m.Bid) -> bool:
-        """Whether ``bid``'s revealed prices, quantities and demand may be shown."""
-        return not self.sealed or bid.bidder == self.viewer
+        """Whether ``bid``'s revealed prices, quantities and demand may be shown
+        (:func:`api.access.sees_schedule`)."""
+        return access.sees_schedule(self.viewer, bidder=bid.bidder, sealed=self.sealed)
 
 
 def list_bids(db: Session, *, viewer: Principal, auction: m.Auction, now: int, paging: PageParams) -> BidRows:
@@ -519,18 +514,21 @@ def list_bids(db: Session, *, viewer: Principal, auction: m.Auction, now: int, p
     * the regulator and exchange see every bid's bidder, commitment, guarantee and whether it
       is revealed, but no one's prices, quantities or demand.
 
-    After the reveal phase (``clearing``, ``cleared``, ``no_sale``, ``settled``) every signed-in
-    account sees every bid with its revealed schedule.
+    After the reveal phase (``clearing``, ``cleared``, ``no_sale``, ``settled``) every account
+    with a role sees every bid; the schedules only the regulator, the exchange and each bidder
+    its own (:func:`api.access.sees_schedule`).
 
     Raises:
+        ForbiddenError: no role, or suspended.
         QueryError: the page starts past the end.
     """
+    viewer.require()
     sealed = auction_phase(auction, now) in SEALED_PHASES
     stmt = select(m.Bid).where(m.Bid.auction_id == auction.auction_id).order_by(m.Bid.sequence)
     if sealed and not viewer.sees_everything:
         stmt = stmt.where(m.Bid.bidder == viewer.address)
     rows, total = paginate(db, stmt, paging)
-    return BidRows(rows, total, sealed, viewer.address)
+    return BidRows(rows, total, sealed, viewer)
 
 
 # ---------------------------------------------------------------------- attestations
@@ -557,14 +555,16 @@ def list_attestations(
     viewer made (auditor) or that are about it (enterprise).
 
     Raises:
-        ForbiddenError: an ``enterprise`` filter naming another enterprise for a viewer that is
-            not an auditor (an auditor gets only its own attestations of that enterprise).
+        ForbiddenError: no role, suspended, or an ``enterprise`` filter naming another
+            enterprise for a viewer that is not an auditor (an auditor gets only its own
+            attestations of that enterprise).
         QueryError: the page starts past the end.
     """
+    viewer.require()
     if (
         enterprise is not None
         and not viewer.sees_everything
-        and "AUDITOR" not in viewer.roles
+        and not viewer.has("AUDITOR")
         and enterprise != viewer.address
     ):
         raise ForbiddenError(f"{viewer.address} may not read the attestations of {enterprise}")
@@ -591,9 +591,10 @@ def get_attestation(db: Session, *, viewer: Principal, attestation_id: str) -> m
 
     Raises:
         NotFoundError: no attestation has this id.
-        ForbiddenError: the viewer neither made it, nor is it about the viewer, nor does the
-            viewer see everything.
+        ForbiddenError: no role, suspended, or the viewer neither made it, nor is it about the
+            viewer, nor does the viewer see everything.
     """
+    viewer.require()
     row: m.Attestation = _get(db, m.Attestation, attestation_id, "attestation")
     if not viewer.sees_everything and viewer.address not in (row.auditor, row.enterprise):
         raise ForbiddenError(f"{viewer.address} may not read attestation {attestation_id}")
@@ -631,7 +632,7 @@ def list_notices(
         ForbiddenError: ``enterprise`` names one the viewer may not see.
         QueryError: the page starts past the end.
     """
-    where = _enterprise_scope(db, viewer, m.Notice.enterprise, enterprise)
+    where = _account_scope(db, viewer, m.Notice.enterprise, enterprise, "compliance data")
     stmt = select(m.Notice).where(*where).order_by(m.Notice.year.desc(), m.Notice.enterprise)
     if year is not None:
         stmt = stmt.where(m.Notice.year == year)
@@ -658,7 +659,7 @@ def list_applications(
         ForbiddenError: ``enterprise`` names one the viewer may not see.
         QueryError: the page starts past the end.
     """
-    where = _enterprise_scope(db, viewer, m.Application.enterprise, enterprise)
+    where = _account_scope(db, viewer, m.Application.enterprise, enterprise, "compliance data")
     stmt = select(m.Application).where(*where).order_by(m.Application.application_id.desc())
     if year is not None:
         stmt = stmt.where(m.Application.year == year)
@@ -674,7 +675,8 @@ def get_application(db: Session, *, viewer: Principal, application_id: int) -> m
         NotFoundError: no application has this id.
         ForbiddenError: the viewer may not see the applicant's compliance data.
     """
+    viewer.require()
     row: m.Application = _get(db, m.Application, application_id, "application")
-    if not _may_see_enterprise(db, viewer, row.enterprise):
+    if not access.may_read(db, viewer, row.enterprise):
         raise ForbiddenError(f"{viewer.address} may not read application {application_id}")
     return row

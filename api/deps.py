@@ -76,10 +76,14 @@ _bearer = HTTPBearer(auto_error=False, description="Session token from POST /aut
 class Principal:
     """The signed-in account and the roles the ConsortiumRegistry gives it.
 
+    A suspended participant's roles grant nothing (``powers`` is empty): it reads what an account
+    without a role reads (sign-in, health, the public subset) and gets 403 everywhere else, as
+    the contracts refuse its acts. :mod:`api.access` holds the rules that use these.
+
     Attributes:
         address: checksummed account address.
-        roles: role names (``REGULATOR``, ``EXCHANGE``, ``ENTERPRISE``, ``AUDITOR`` ...).
-        suspended: an enterprise suspended by the regulator (reads allowed, acts refused on-chain).
+        roles: role names held (``REGULATOR``, ``EXCHANGE``, ``ENTERPRISE``, ``AUDITOR`` ...).
+        suspended: suspended by the regulator (whatever its roles).
         token: the session token (to sign out).
     """
 
@@ -89,18 +93,32 @@ class Principal:
     token: str
 
     @property
+    def powers(self) -> frozenset[str]:
+        """The roles that grant something: all held roles, none while suspended."""
+        return frozenset() if self.suspended else self.roles
+
+    @property
     def is_regulator(self) -> bool:
-        return "REGULATOR" in self.roles
+        return "REGULATOR" in self.powers
 
     @property
     def sees_everything(self) -> bool:
-        """Regulators and the exchange read every account's data."""
-        return bool(self.roles & {"REGULATOR", "EXCHANGE"})
+        """Active regulators and the exchange read every account's data."""
+        return bool(self.powers & {"REGULATOR", "EXCHANGE"})
+
+    def has(self, role: str) -> bool:
+        """Whether the principal holds ``role`` and is not suspended."""
+        return role in self.powers
 
     def require(self, *roles: str) -> None:
-        """Raises ForbiddenError unless the principal holds one of ``roles``."""
-        if not self.roles & set(roles):
-            raise ForbiddenError(f"{self.address} needs one of the roles {', '.join(roles)}")
+        """Raises ForbiddenError unless the principal holds one of ``roles`` (any role when none
+        is named) and is not suspended."""
+        if self.suspended and self.roles:
+            raise ForbiddenError(f"{self.address} is suspended: its roles grant nothing until reinstated")
+        wanted = set(roles) if roles else set(self.roles)
+        if not self.powers & wanted:
+            needed = ", ".join(roles) if roles else "any consortium role"
+            raise ForbiddenError(f"{self.address} needs one of the roles {needed}")
 
     def own_or_privileged(self, account: str) -> None:
         """Raises ForbiddenError unless ``account`` is the principal's own or it sees everything."""
@@ -114,11 +132,13 @@ async def current_principal(
     """The principal of the request's ``Authorization: Bearer`` session token.
 
     A token this process checked in the last ``api_session_cache_seconds`` is not read again;
-    otherwise the session table is read in a worker thread. Roles come from the registry (cached
-    for ``api_role_cache_seconds``).
+    otherwise the session table is read in a worker thread. Each request counts against the
+    account's rate limit (``api_rate_limit_principal``, whichever session it comes with). Roles
+    come from the registry (cached for ``api_role_cache_seconds``).
 
     Raises:
         AuthError: no token, or an unknown, revoked or expired one.
+        RateLimitedError: the account is over its rate limit.
     """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthError("sign in first: send `Authorization: Bearer <token>` from POST /auth/verify")
@@ -126,6 +146,7 @@ async def current_principal(
     address = ctx.session_cache.get(token)
     if address is None:
         address = await run_in_threadpool(session_address, db, token=token, cache=ctx.session_cache)
+    ctx.rate_limits.hit_principal(address)
     held = ctx.roles.cached(address)
     if held is None:
         held = await run_in_threadpool(ctx.roles.of, address)

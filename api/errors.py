@@ -37,3 +37,15 @@ class ConflictError(ApiError):
 
 class ReadModelError(ApiError):
     """Raised when the read model is missing, not migrated, or belongs to another deployment."""
+
+
+class RateLimitedError(ApiError):
+    """Raised when a client or a signed-in account is over its rate limit (429, ``Retry-After``)."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BodyTooLargeError(ApiError):
+    """Raised when a request body is larger than ``api_max_body_bytes`` (413)."""

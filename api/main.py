@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
@@ -23,17 +22,10 @@ from api.config import ApiSettings
 from api.context import AppContext
 from api.dashboard import mount_dashboard
 from api.db.migrate import upgrade
-from api.errors import (
-    ApiError,
-    AuthError,
-    ConflictError,
-    ForbiddenError,
-    NotFoundError,
-    QueryError,
-    ReadModelError,
-)
 from api.indexer.run import Indexer
+from api.limits import RequestGuard
 from api.logs import configure as configure_logs
+from api.problems import error_response
 from api.routes import (
     attestations,
     auctions,
@@ -47,7 +39,6 @@ from api.routes import (
     stats,
     tx,
 )
-from chain.errors import ChainUnavailableError, ContractRevertError
 from ets.errors import EtsError
 
 logger = logging.getLogger(__name__)
@@ -65,42 +56,6 @@ One API over every ETS Chain contract, for people who do not run a chain node.
 * **Audit**: any account's, token's or device's full event history, and Merkle proofs of
   readings checked against the chain.
 """
-
-_STATUS: list[tuple[type[Exception], int]] = [
-    (AuthError, 401),
-    (ForbiddenError, 403),
-    (NotFoundError, 404),
-    (ConflictError, 409),
-    (ContractRevertError, 422),
-    (ChainUnavailableError, 503),
-    (ReadModelError, 503),
-    (QueryError, 400),
-    (ValueError, 400),  # typed input errors (SIWE, call arguments, raw transactions ...)
-    (LookupError, 404),
-]
-
-
-def status_of(exc: EtsError) -> int:
-    """The HTTP status of a typed error (502 for chain failures that are not the caller's)."""
-    for kind, status in _STATUS:
-        if isinstance(exc, kind):
-            return status
-    return 500 if isinstance(exc, ApiError) else 502
-
-
-def error_response(exc: EtsError) -> JSONResponse:
-    status = status_of(exc)
-    body: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
-    if isinstance(exc, ContractRevertError):
-        body = {
-            "error": exc.error,
-            "message": exc.explain(),
-            "details": {"args": exc.json_args(), "tx_hash": exc.tx_hash},
-        }
-    if status >= 500:
-        logger.error("request failed", extra={"error": type(exc).__name__, "status": status})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 class RequestLog:
@@ -218,6 +173,8 @@ def create_app(
 
     # JSON pages, CSV exports and the dashboard's files go out gzip-compressed to clients that
     # accept it (the regulator overview: 536 kB of JSON); small answers are sent as they are.
+    # oversized bodies and clients over their rate limits are refused before any route runs
+    app.add_middleware(RequestGuard)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(RequestLog)
 

@@ -33,6 +33,10 @@ class ErrorBody(BaseModel):
     error: str = Field(description="Error class or the contract's custom error name")
     message: str
     details: dict[str, Any] | None = None
+    correlation_id: str | None = Field(
+        None, description="Server-side failures (5xx) only: quote it to the operator, who finds the "
+        "details in the log line with the same id (also in the `X-Correlation-ID` header)"
+    )
 
 
 #: ``responses=`` for routes: the error shapes OpenAPI should show.
@@ -41,6 +45,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Not signed in"},
     403: {"model": ErrorBody, "description": "Not allowed for the signed-in account"},
     404: {"model": ErrorBody, "description": "Unknown resource"},
+    413: {"model": ErrorBody, "description": "The request body is larger than the API accepts"},
+    429: {"model": ErrorBody, "description": "Too many requests: wait for `Retry-After` seconds"},
+    503: {"model": ErrorBody, "description": "The chain node or the read model is unavailable"},
 }
 
 

@@ -60,6 +60,15 @@ class IntentUsedError(ConflictError):
     """Raised when a raw transaction is relayed for an intent that was already relayed."""
 
 
+class RelayNonceError(ConflictError):
+    """Raised when a raw transaction's nonce is not its sender's pending nonce (a future nonce
+    would wait in the node's queue, and the relay with it, for nothing)."""
+
+
+class RelayInFlightError(ConflictError):
+    """Raised when the account already has a relay waiting for its receipt (one at a time)."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What became of a relayed transaction.
@@ -216,6 +225,8 @@ def relay_intent(
         RawTransactionError: malformed, or not the intent's call (the message names the first
             differing field: sender, chain id, to, data, value), or refused by the node (then
             the intent stays usable).
+        RelayNonceError: the transaction's nonce is not the sender's pending nonce (the intent
+            stays usable: sign again with the nonce the message names).
         ContractRevertError: the node refused it with a revert before mining it (intent stays usable).
     """
     now = int(time.time()) if now is None else now
@@ -230,6 +241,12 @@ def relay_intent(
         )
     raw = decode_raw_transaction(raw_transaction)
     check_same_call(raw, _expected_call(calls, intent), sender=owner, chain_id=intent.chain_id)
+    pending = pending_nonce(chain, owner)
+    if raw.nonce != pending:
+        raise RelayNonceError(
+            f"the transaction's nonce is {raw.nonce} but {owner}'s next nonce is {pending}: "
+            f"sign it again with nonce {pending}"
+        )
 
     claim = update(m.TxIntent).where(
         m.TxIntent.intent_id == intent_id, m.TxIntent.status == BUILT, m.TxIntent.expires_at > now
@@ -251,6 +268,11 @@ def relay_intent(
     outcome = settle(chain=chain, events=events, tx_hash=tx_hash, wait_s=wait_s)
     _record(db, intent_id=intent_id, outcome=outcome)
     return outcome
+
+
+def pending_nonce(chain: ChainClient, account: str) -> int:
+    """``account``'s next nonce as the node counts it (its pending transactions included)."""
+    return int(chain.rpc("eth_getTransactionCount", [account, "pending"]), 16)
 
 
 def refresh_intent(db: Session, *, chain: ChainClient, events: EventSource, intent: m.TxIntent) -> m.TxIntent:

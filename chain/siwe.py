@@ -83,6 +83,8 @@ class SiweMessage:
         not_before: optional instant before which the message is not yet valid.
         request_id: optional system-specific identifier (RFC 3986 ``*pchar``, may be empty).
         resources: URIs the user wishes to have resolved as part of the sign-in.
+        scheme: optional RFC 3986 scheme written before the domain (``https://ets.example wants
+            you to sign in ...``), as wallets and the npm ``siwe`` package emit when it is set.
 
     Raises:
         SiweMessageError: a field is invalid; the message names the field.
@@ -100,8 +102,11 @@ class SiweMessage:
     not_before: datetime | None = None
     request_id: str | None = None
     resources: tuple[str, ...] = ()
+    scheme: str | None = None
 
     def __post_init__(self) -> None:
+        if self.scheme is not None:
+            _check_scheme(self.scheme)
         _check_domain(self.domain)
         _check_address(self.address)
         _check_uri("uri", self.uri)
@@ -123,7 +128,8 @@ class SiweMessage:
 
     def to_text(self) -> str:
         """The exact EIP-4361 text to sign, times in RFC 3339 UTC with a ``Z`` suffix."""
-        lines = [f"{self.domain}{_HEADER_SUFFIX}", self.address, ""]
+        origin = self.domain if self.scheme is None else f"{self.scheme}://{self.domain}"
+        lines = [f"{origin}{_HEADER_SUFFIX}", self.address, ""]
         if self.statement is not None:
             lines.append(self.statement)
         lines += [
@@ -149,7 +155,7 @@ class SiweMessage:
     def parse(cls, text: str) -> SiweMessage:
         """Parse EIP-4361 text (LF line endings, fields in the grammar's order, no trailing newline).
 
-        A ``scheme://`` before the domain is refused: this class has no field for it. Times with an
+        An optional ``scheme://`` before the domain is kept in :attr:`scheme`. Times with an
         offset are converted to UTC; fractions of a second beyond microseconds are truncated.
 
         Args:
@@ -172,8 +178,10 @@ class SiweMessage:
         if not header.endswith(_HEADER_SUFFIX):
             cursor.fail(f"expected '<domain>{_HEADER_SUFFIX}', got {_show(header)}")
         domain = header.removesuffix(_HEADER_SUFFIX)
+        scheme: str | None = None
         if "://" in domain:
-            cursor.fail("a scheme before the domain is not supported")
+            scheme, domain = domain.split("://", 1)
+            cursor.check(_check_scheme, scheme)
         cursor.check(_check_domain, domain)
         address = cursor.check(_check_address, cursor.take("the address"))
         cursor.blank()
@@ -219,6 +227,7 @@ class SiweMessage:
             not_before=not_before,
             request_id=request_id,
             resources=tuple(resources),
+            scheme=scheme,
         )
 
 
@@ -280,6 +289,7 @@ def verify_siwe(
     now: datetime,
     chain_id: int | None = None,
     max_age: timedelta | None = None,
+    scheme: str | None = None,
 ) -> SiweMessage:
     """Check a signed sign-in message on the server side.
 
@@ -294,13 +304,16 @@ def verify_siwe(
         now: the current time (timezone-aware).
         chain_id: the chain the session must be bound to, if the server cares.
         max_age: refuse messages issued longer ago than this.
+        scheme: the scheme the server is served on (``https``); a message that writes a scheme
+            before its domain must name this one (case-insensitively). Without it, a message
+            with a scheme is refused (there is nothing to check it against).
 
     Returns:
         The parsed message; its ``address`` is the authenticated account.
 
     Raises:
         SiweMessageError: the text does not follow EIP-4361.
-        SiweDomainError: the message names another domain or chain.
+        SiweDomainError: the message names another domain, scheme or chain.
         SiweNonceError: the message's nonce is not ``nonce``.
         SiweExpiredError: the message has expired, is not yet valid, is older than ``max_age`` or was
             issued more than five minutes in the future.
@@ -314,6 +327,11 @@ def verify_siwe(
     message = SiweMessage.parse(text)
     if message.domain != domain:
         raise SiweDomainError(f"SIWE message is for domain {message.domain!r}, not {domain!r}")
+    if message.scheme is not None and (scheme is None or message.scheme.lower() != scheme.lower()):
+        served = "an unstated scheme" if scheme is None else repr(scheme)
+        raise SiweDomainError(
+            f"SIWE message is for scheme {message.scheme!r}, but this server is served on {served}"
+        )
     if chain_id is not None and message.chain_id != chain_id:
         raise SiweDomainError(f"SIWE message is for chain {message.chain_id}, not {chain_id}")
     if not hmac.compare_digest(message.nonce.encode(), nonce.encode()):
@@ -418,6 +436,11 @@ class _Lines:
 
 def _show(line: str) -> str:
     return repr(line if len(line) <= 60 else line[:57] + "...")
+
+
+def _check_scheme(scheme: str) -> None:
+    if re.fullmatch(_SCHEME, scheme) is None:
+        raise SiweMessageError(f"scheme {_show(scheme)} is not an RFC 3986 scheme")
 
 
 def _check_domain(domain: str) -> None:

@@ -84,6 +84,7 @@ def _serve(host: str | None, port: int | None, indexer: bool, workers: int) -> N
         settings.api_host = host
     if port is not None:
         settings.api_port = port
+    settings.check()  # --host 0.0.0.0 needs ETS_API_DOMAIN, as ETS_API_HOST=0.0.0.0 does
     ctx = AppContext.from_env(settings, _settings())
     console.print(f"ETS Chain API on http://{settings.api_host}:{settings.api_port} (docs at /docs)")
     if workers == 1:

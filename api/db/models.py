@@ -480,6 +480,16 @@ class StatTotal(Base):
     __table_args__ = ({"sqlite_with_rowid": False},)
 
 
+class AuditorAssignment(Base):
+    """An auditor the regulator assigned to an enterprise (ConsortiumRegistry ``AuditorAssigned``;
+    the row goes at ``AuditorUnassigned``): the only source of an auditor's read scope."""
+
+    __tablename__ = "auditor_assignments"
+    auditor: Mapped[str] = mapped_column(Address, primary_key=True)
+    enterprise: Mapped[str] = mapped_column(Address, primary_key=True, index=True)
+    assigned_block: Mapped[int]
+
+
 # ---------------------------------------------------------------------- API state
 
 
@@ -489,7 +499,7 @@ class SiweNonce(Base):
     __tablename__ = "siwe_nonces"
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     issued_at: Mapped[int]
-    expires_at: Mapped[int]
+    expires_at: Mapped[int] = mapped_column(index=True)
     used: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -500,7 +510,7 @@ class ApiSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     address: Mapped[str] = mapped_column(Address, index=True)
     issued_at: Mapped[int]
-    expires_at: Mapped[int]
+    expires_at: Mapped[int] = mapped_column(index=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -517,7 +527,7 @@ class TxIntent(Base):
     value: Mapped[int]
     chain_id: Mapped[int]
     created_at: Mapped[int]
-    expires_at: Mapped[int]
+    expires_at: Mapped[int] = mapped_column(index=True)
     tx_hash: Mapped[str | None] = mapped_column(Hash)
     status: Mapped[str] = mapped_column(String(16), default="built")
     outcome: Mapped[dict[str, Any] | None]

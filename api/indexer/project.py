@@ -107,6 +107,8 @@ class Projector:
             "ParticipantReinstated": self._reinstated,
             "DeviceBound": self._device_bound,
             "DeviceUnbound": self._device_unbound,
+            "AuditorAssigned": self._auditor_assigned,
+            "AuditorUnassigned": self._auditor_unassigned,
             "ProposalCreated": self._proposal_created,
             "ProposalApproved": self._proposal_approved,
             "ProposalExecuted": self._proposal_executed,
@@ -420,6 +422,18 @@ class Projector:
             .where(m.Participant.address == e.args["account"])
             .values(suspended=False, suspension_reason=None, updated_block=e.block_number)
         )
+
+    def _auditor_assigned(self, conn: Connection, e: DecodedEvent) -> None:
+        row = {
+            "auditor": e.args["auditor"],
+            "enterprise": e.args["enterprise"],
+            "assigned_block": e.block_number,
+        }
+        upsert(conn, m.AuditorAssignment, [row], ("auditor", "enterprise"), replace=("assigned_block",))
+
+    def _auditor_unassigned(self, conn: Connection, e: DecodedEvent) -> None:
+        a = m.AuditorAssignment
+        conn.execute(delete(a).where(a.auditor == e.args["auditor"], a.enterprise == e.args["enterprise"]))
 
     def _device_bound(self, conn: Connection, e: DecodedEvent) -> None:
         row = {

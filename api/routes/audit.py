@@ -3,8 +3,6 @@ pages by cursor, or CSV), and a reading's Merkle proof checked against the chain
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -16,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.audit import (
     CSV_MAX_ROWS,
     EventFilter,
+    EventRedactor,
     Scope,
     count_capped,
     events_page,
@@ -28,6 +27,7 @@ from api.audit import (
 from api.db import models as m
 from api.deps import Ctx, Db, User
 from api.errors import QueryError
+from api.exports import csv_line
 from api.routes.batches import BatchPublic, ReadingPublic
 from api.schemas import ERRORS
 
@@ -197,7 +197,7 @@ Filters = Annotated[EventFilter, Depends(event_filter)]
 
 
 def _scoped(db: Db, user: User, filters: EventFilter) -> EventFilter:
-    scope: Scope = scope_of(db, address=user.address, roles=user.roles)
+    scope: Scope = scope_of(db, viewer=user)
     account = scoped_account(scope, account=filters.account, caller=user.address)
     return EventFilter(
         account,
@@ -212,7 +212,7 @@ def _scoped(db: Db, user: User, filters: EventFilter) -> EventFilter:
     )
 
 
-def event_public(e: m.Event) -> EventPublic:
+def event_public(e: m.Event, redactor: EventRedactor) -> EventPublic:
     return EventPublic(
         block_number=e.block_number,
         log_index=e.log_index,
@@ -221,7 +221,7 @@ def event_public(e: m.Event) -> EventPublic:
         tx_hash=e.tx_hash,
         contract=e.contract,
         name=e.name,
-        args=e.args,
+        args=redactor.args(e),
         token_id=e.token_id,
         device=e.device,
     )
@@ -229,6 +229,7 @@ def event_public(e: m.Event) -> EventPublic:
 
 @router.get("/events", response_model=EventPagePublic, responses=ERRORS)
 def events(
+    ctx: Ctx,
     db: Db,
     user: User,
     filters: Filters,
@@ -251,12 +252,19 @@ def events(
     * **enterprise** (and any other account): only events it is a party to; `account`
       defaults to itself, another account is refused (403); token, device and other filters
       narrow its own trail.
-    * **auditor**: the trails of the enterprises it has attested (and its own); `account` is
-      required and must be one of them (403 otherwise).
+    * **auditor**: the trails of the enterprises the regulator assigned to it (and its own);
+      `account` is required and must be one of them (403 otherwise).
+    * **no role, or suspended**: 403.
+
+    Revealed bid schedules (`BidRevealed` prices, quantities, demand) are null while the
+    auction's reveal phase lasts, for everyone but the bidder, and after it for anyone but the
+    regulator, the exchange and the bidder, as in `GET /auctions/{id}/bids`; a device's MN is
+    null for anyone but the regulator, the exchange and the device's enterprise.
     """
     scoped = _scoped(db, user, filters)
     rows, cursor = events_page(db, filters=scoped, after=after, limit=limit)
-    return EventPagePublic(items=[event_public(e) for e in rows], next=cursor, limit=limit)
+    redactor = EventRedactor(db, user, ctx.chain.timestamp)
+    return EventPagePublic(items=[event_public(e, redactor) for e in rows], next=cursor, limit=limit)
 
 
 CSV_COLUMNS = (
@@ -294,7 +302,9 @@ def events_csv(ctx: Ctx, db: Db, user: User, filters: Filters) -> StreamingRespo
     """The audit trail as a CSV download, with the filters and scoping of `GET /audit/events`.
 
     At most 100,000 rows: a larger export is refused (400); narrow the filters (a time or
-    block window, a token or device) or page through `GET /audit/events`.
+    block window, a token or device) or page through `GET /audit/events`. Cells starting with
+    `=`, `+`, `-`, `@`, a tab or a carriage return get a leading `'` (a spreadsheet shows them as
+    text, never as a formula); plain numbers are left as they are.
     """
     scoped = _scoped(db, user, filters)
     matching = count_capped(db, filters=scoped, cap=CSV_MAX_ROWS)
@@ -305,31 +315,31 @@ def events_csv(ctx: Ctx, db: Db, user: User, filters: Filters) -> StreamingRespo
         )
 
     def rows() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
+        chunk = [csv_line(CSV_COLUMNS)]
         with ctx.sessions() as session:
+            redactor = EventRedactor(session, user, ctx.chain.timestamp)
             for n, e in enumerate(iter_events(session, filters=scoped), 1):
-                args = json.dumps(e.args, separators=(",", ":"))
-                writer.writerow(
-                    (
-                        e.block_number,
-                        e.log_index,
-                        e.block_time,
-                        iso_time(e.block_time),
-                        e.tx_hash,
-                        e.contract,
-                        e.name,
-                        "" if e.token_id is None else e.token_id,
-                        e.device or "",
-                        args,
+                args = json.dumps(redactor.args(e), separators=(",", ":"))
+                chunk.append(
+                    csv_line(
+                        (
+                            e.block_number,
+                            e.log_index,
+                            e.block_time,
+                            iso_time(e.block_time),
+                            e.tx_hash,
+                            e.contract,
+                            e.name,
+                            e.token_id,
+                            e.device,
+                            args,
+                        )
                     )
                 )
                 if n % 500 == 0:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-        yield buffer.getvalue()
+                    yield "".join(chunk)
+                    chunk = []
+        yield "".join(chunk)
 
     return StreamingResponse(
         rows(),
@@ -353,9 +363,9 @@ def reading_proof(
     error.
 
     Regulators and the exchange read every batch; an enterprise its own; an auditor those of
-    the enterprises it has attested (403 otherwise). Unknown batch or position: 404.
+    the enterprises assigned to it (403 otherwise). Unknown batch or position: 404.
     """
-    scope = scope_of(db, address=user.address, roles=user.roles)
+    scope = scope_of(db, viewer=user)
     found = prove_reading(
         db, ledger=ctx.ledger, batch_id=batch_id, position=position, scope=scope, caller=user.address
     )

@@ -18,6 +18,11 @@ class NoncePublic(BaseModel):
     nonce: str = Field(examples=["k3J9x2QpLm7VbN4sT"])
     domain: str = Field(description="The `domain` the message must name", examples=["127.0.0.1:8000"])
     uri: str = Field(description="A suitable `URI:` line", examples=["http://127.0.0.1:8000"])
+    scheme: str = Field(
+        description="The scheme the API is served on: a message may write it before the domain "
+        "(`https://ets.example wants you to sign in ...`); any other scheme there is refused",
+        examples=["http"],
+    )
     chain_id: int = Field(examples=[31337])
     expires_at: int = Field(description="The nonce is refused after this time (unix s)")
 
@@ -58,17 +63,24 @@ class MePublic(BaseModel):
 def nonce(ctx: Ctx, db: Db) -> NoncePublic:
     """A single-use nonce for a Sign-In with Ethereum message (valid for a few minutes)."""
     row = issue_nonce(db, lifetime_s=ctx.settings.api_nonce_minutes * 60)
-    domain = ctx.settings.domain
-    return NoncePublic(nonce=row.nonce, domain=domain, uri=f"http://{domain}", chain_id=ctx.chain.chain_id,
-                       expires_at=row.expires_at)  # fmt: skip
+    settings = ctx.settings
+    return NoncePublic(
+        nonce=row.nonce,
+        domain=settings.domain,
+        uri=settings.origin,
+        scheme=settings.api_scheme,
+        chain_id=ctx.chain.chain_id,
+        expires_at=row.expires_at,
+    )
 
 
 @router.post("/verify", response_model=SessionPublic, responses=ERRORS)
 def verify(body: SignIn, ctx: Ctx, db: Db) -> SessionPublic:
-    """Check a signed SIWE message (domain, chain, nonce unused and unexpired, times, signer)
-    and open a session. Roles come from the chain, not from the message."""
+    """Check a signed SIWE message (domain and, when written, scheme; chain, nonce unused and
+    unexpired, times, signer) and open a session. Roles come from the chain, not from the message."""
     issued = sign_in(
         db, message=body.message, signature=body.signature, domain=ctx.settings.domain,
+        scheme=ctx.settings.api_scheme,
         chain_id=ctx.chain.chain_id, session_s=ctx.settings.api_session_minutes * 60,
     )  # fmt: skip
     ctx.roles.forget(issued.address)

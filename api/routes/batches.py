@@ -200,8 +200,8 @@ def list_batches(
     that their reading period overlaps (both ends inclusive).
 
     Regulators and the exchange see every batch; an enterprise its own (another's: 403); an
-    auditor those of the enterprises it has attested."""
-    scope = scope_of(db, address=user.address, roles=user.roles)
+    auditor those of the enterprises assigned to it."""
+    scope = scope_of(db, viewer=user)
     stmt = batches_query(
         filters=BatchFilter(enterprise, device, from_time, to_time), scope=scope, caller=user.address
     )
@@ -217,8 +217,8 @@ def batch(db: Db, user: User, batch_id: BatchId) -> BatchDetailPublic:
     decimal text). Unknown batch: 404.
 
     Regulators and the exchange see every batch; an enterprise its own (another's: 403); an
-    auditor those of the enterprises it has attested."""
-    scope = scope_of(db, address=user.address, roles=user.roles)
+    auditor those of the enterprises assigned to it."""
+    scope = scope_of(db, viewer=user)
     b = get_batch(db, batch_id=batch_id, scope=scope, caller=user.address)
     imported = db.execute(
         select(func.count()).select_from(m.Reading).where(m.Reading.batch_id == b.batch_id)
@@ -236,8 +236,8 @@ def batch_readings(db: Db, user: User, paging: Paging, batch_id: BatchId) -> Pag
     gateway's queue (none until imported). Unknown batch: 404.
 
     Regulators and the exchange see every batch; an enterprise its own (another's: 403); an
-    auditor those of the enterprises it has attested."""
-    scope = scope_of(db, address=user.address, roles=user.roles)
+    auditor those of the enterprises assigned to it."""
+    scope = scope_of(db, viewer=user)
     b = get_batch(db, batch_id=batch_id, scope=scope, caller=user.address)
     rows, total = paginate(db, readings_query(batch_id=b.batch_id), paging)
     return Page[ReadingPublic](

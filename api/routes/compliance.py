@@ -1,5 +1,5 @@
 """Routes: the compliance cycle — years' rules (public), notices and applications (an enterprise its
-own, an auditor those of enterprises it attested, the regulator and the exchange all)."""
+own, an auditor those of the enterprises assigned to it, the regulator and the exchange all)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ _ENTERPRISE = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"
 YearQuery = Annotated[int | None, Query(ge=0, le=65535, description="Compliance year")]
 EnterpriseQuery = Annotated[
     Address | None,
-    Query(description="Enterprise (an enterprise may name only itself; an auditor those it attested)"),
+    Query(description="Enterprise (an enterprise may name only itself; an auditor those assigned to it)"),
 ]
 
 
@@ -134,8 +134,9 @@ class ApplicationPublic(ApplicationBase):
 
 
 @router.get("/years", response_model=Page[ComplianceYearPublic], responses=ERRORS)
-def list_years(_user: User, db: Db, paging: Paging) -> Page[ComplianceYearPublic]:
-    """Configured compliance years and their rules, newest first."""
+def list_years(user: User, db: Db, paging: Paging) -> Page[ComplianceYearPublic]:
+    """Configured compliance years and their rules, newest first (any active role)."""
+    user.require()
     rows, total = crud.list_years(db, paging=paging)
     items = [ComplianceYearPublic.model_validate(r) for r in rows]
     return Page[ComplianceYearPublic](items=items, total=total, limit=paging.limit, offset=paging.offset)
@@ -151,8 +152,8 @@ def list_notices(
     outcome: Annotated[Outcome | None, Query(description="Final outcome letter")] = None,
     acknowledged: Annotated[bool | None, Query(description="Only (un)acknowledged notices")] = None,
 ) -> Page[NoticePublic]:
-    """Compliance notices: an enterprise sees its own, an auditor those of enterprises it has
-    attested, the regulator and the exchange all (403 for a named enterprise out of reach)."""
+    """Compliance notices: an enterprise sees its own, an auditor those of the enterprises
+    assigned to it, the regulator and the exchange all (403 for a named enterprise out of reach)."""
     rows, total = crud.list_notices(
         db, viewer=user, paging=paging, year=year, enterprise=enterprise, outcome=outcome,
         acknowledged=acknowledged,

@@ -168,7 +168,7 @@ def list_holdings(
     paging: Paging,
     account: Annotated[
         Address | None,
-        Query(description="Holder; enterprises and auditors may only name themselves (the default)"),
+        Query(description="Holder; default: every account the caller may read"),
     ] = None,
     token_id: TokenIdQuery = None,
     pollutant: PollutantQuery = None,
@@ -176,8 +176,10 @@ def list_holdings(
     kind: Annotated[TokenKind | None, Query(description="allowance, offset or cash")] = None,
     min_balance: Annotated[int | None, Query(ge=0, le=INT64_MAX, description="Smallest balance")] = None,
 ) -> Page[HoldingPublic]:
-    """Balances by account and token id. The regulator and the exchange see every account's;
-    anyone else sees its own, and naming another account is refused (403)."""
+    """Balances by account and token id, under the one holdings rule (also that of
+    `GET /stats/holdings`): the regulator and the exchange see every account's, an enterprise its
+    own, an auditor its own and those of the enterprises the regulator assigned it; naming any
+    other account is refused (403), as is a caller with no role or a suspended one."""
     rows, total = crud.list_holdings(
         db, viewer=user, paging=paging, account=account, token_id=token_id,
         pollutant=pollutant, vintage=vintage, kind=kind,
@@ -194,14 +196,14 @@ def list_transfers(
     paging: Paging,
     account: Annotated[
         Address | None,
-        Query(description="Sender or recipient; enterprises and auditors may only name themselves"),
+        Query(description="Sender or recipient; default: every account the caller may read"),
     ] = None,
     token_id: TokenIdQuery = None,
     from_time: Annotated[int | None, Query(ge=0, le=INT64_MAX, description="From block time, unix s")] = None,
     to_time: Annotated[int | None, Query(ge=0, le=INT64_MAX, description="To block time, unix s")] = None,
 ) -> Page[TransferPublic]:
-    """Transfers of allowances and cash in chain order, mints and burns included. The regulator
-    and the exchange see every account's; anyone else sees its own (403 for another's)."""
+    """Transfers of allowances and cash in chain order, mints and burns included, scoped as
+    `GET /holdings` (403 for an account the caller may not read)."""
     rows, total = crud.list_transfers(
         db, viewer=user, paging=paging, account=account, token_id=token_id, from_time=from_time,
         to_time=to_time,

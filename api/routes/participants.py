@@ -1,5 +1,7 @@
 """Routes: participants (role holders and enterprise profiles), field devices and governance
-proposals, as the ConsortiumRegistry has them. Readable by every signed-in account."""
+proposals, as the ConsortiumRegistry has them. Enterprise names and regions are public to every
+signed-in account; the rest needs an active role, and device MNs are shown only to the
+regulator, the exchange and the device's enterprise (:mod:`api.access`)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,10 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Row
 
-from api import crud
+from api import access, crud
 from api.crud import INT32_MAX, Address
 from api.db import models as m
-from api.deps import Db, Paging, User
+from api.deps import Db, Paging, Principal, User
 from api.schemas import ERRORS, Page
 
 router = APIRouter(tags=["participants"])
@@ -56,11 +58,26 @@ class ParticipantPublic(ParticipantBase):
     registered_time: int | None = Field(description="Enterprise registration time (unix s)")
 
 
+class EnterpriseNamePublic(BaseModel):
+    """A registered enterprise's name and region: the registry's public subset."""
+
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "address": _ENTERPRISE, "name": "Taizhou Power Plant No. 900", "region_code": 331000,
+    }]})  # fmt: skip
+
+    address: str = Field(description="Checksummed account address")
+    name: str | None = Field(description="Registered name")
+    region_code: int | None = Field(description="Administrative division code (GB/T 2260)")
+
+
 class DeviceBase(BaseModel):
     """A field device's binding."""
 
     enterprise: str = Field(description="Enterprise the device is (or was last) bound to")
-    mn: str = Field(description="HJ 212 MN code of the data-acquisition unit")
+    mn: str | None = Field(
+        description="HJ 212 MN code of the data-acquisition unit; null unless the caller is the "
+        "regulator, the exchange or the device's enterprise"
+    )
     bound: bool = Field(description="Currently bound (readings accepted)")
 
 
@@ -101,6 +118,11 @@ class ProposalPublic(ProposalBase):
     created_time: int = Field(description="Block time of the proposal (unix s)")
 
 
+def _device(row: m.Device, viewer: Principal) -> DevicePublic:
+    device = DevicePublic.model_validate(row)
+    return device if access.sees_mn(viewer, row.enterprise) else device.model_copy(update={"mn": None})
+
+
 def _participant(row: m.Participant | Row[Any], roles: list[str]) -> ParticipantPublic:
     fields: dict[str, Any] = {c: getattr(row, c) for c in ParticipantPublic.model_fields if hasattr(row, c)}
     lat, lon = row.latitude_e6, row.longitude_e6
@@ -115,9 +137,23 @@ def _participant(row: m.Participant | Row[Any], roles: list[str]) -> Participant
 # ---------------------------------------------------------------------- routes
 
 
+@router.get("/enterprises", response_model=Page[EnterpriseNamePublic], responses=ERRORS)
+def list_enterprise_names(
+    _user: User,
+    db: Db,
+    paging: Paging,
+    region_code: Annotated[int | None, Query(ge=0, le=INT32_MAX, description="GB/T 2260 code")] = None,
+) -> Page[EnterpriseNamePublic]:
+    """Registered enterprises' names and regions, by address: the registry's public subset,
+    readable by every signed-in account, with or without a role."""
+    rows, total = crud.list_enterprise_names(db, paging=paging, region_code=region_code)
+    items = [EnterpriseNamePublic.model_validate(r) for r in rows]
+    return Page[EnterpriseNamePublic](items=items, total=total, limit=paging.limit, offset=paging.offset)
+
+
 @router.get("/participants", response_model=Page[ParticipantPublic], responses=ERRORS)
 def list_participants(
-    _user: User,
+    user: User,
     db: Db,
     paging: Paging,
     role: Annotated[RoleName | None, Query(description="Only holders of this role")] = None,
@@ -128,7 +164,9 @@ def list_participants(
         str | None, Query(min_length=1, max_length=200, description="Substring of the name or credit code")
     ] = None,
 ) -> Page[ParticipantPublic]:
-    """Participants by address, with their roles and enterprise profiles."""
+    """Participants by address, with their roles and enterprise profiles (any active role;
+    without one, see `GET /enterprises`)."""
+    user.require()
     rows, total = crud.list_participants(
         db, paging=paging, role=role, region_code=region_code, industry_code=industry_code,
         suspended=suspended, q=q,
@@ -140,43 +178,47 @@ def list_participants(
 
 @router.get("/participants/{address}", response_model=ParticipantPublic, responses=ERRORS)
 def get_participant(
-    address: Annotated[Address, Path(description="Account address (0x + 40 hex)")], _user: User, db: Db
+    address: Annotated[Address, Path(description="Account address (0x + 40 hex)")], user: User, db: Db
 ) -> ParticipantPublic:
-    """One participant."""
+    """One participant (any active role)."""
+    user.require()
     row, roles = crud.get_participant(db, address=address)
     return _participant(row, roles)
 
 
 @router.get("/devices", response_model=Page[DevicePublic], responses=ERRORS)
 def list_devices(
-    _user: User,
+    user: User,
     db: Db,
     paging: Paging,
     enterprise: Annotated[Address | None, Query(description="Only devices of this enterprise")] = None,
     bound: Annotated[bool | None, Query(description="Only (un)bound devices")] = None,
 ) -> Page[DevicePublic]:
-    """Field devices by address."""
-    rows, total = crud.list_devices(db, paging=paging, enterprise=enterprise, bound=bound)
-    items = [DevicePublic.model_validate(r) for r in rows]
+    """Field devices by address: every device for the regulator and the exchange, otherwise
+    those of the accounts the caller may read (its own; an auditor's assigned enterprises).
+    MNs only to the regulator, the exchange and the device's enterprise."""
+    rows, total = crud.list_devices(db, viewer=user, paging=paging, enterprise=enterprise, bound=bound)
+    items = [_device(r, user) for r in rows]
     return Page[DevicePublic](items=items, total=total, limit=paging.limit, offset=paging.offset)
 
 
 @router.get("/devices/{address}", response_model=DevicePublic, responses=ERRORS)
 def get_device(
-    address: Annotated[Address, Path(description="Device address (0x + 40 hex)")], _user: User, db: Db
+    address: Annotated[Address, Path(description="Device address (0x + 40 hex)")], user: User, db: Db
 ) -> DevicePublic:
-    """One field device."""
-    return DevicePublic.model_validate(crud.get_device(db, address=address))
+    """One field device (scoped as `GET /devices`)."""
+    return _device(crud.get_device(db, viewer=user, address=address), user)
 
 
 @router.get("/proposals", response_model=Page[ProposalPublic], responses=ERRORS)
 def list_proposals(
-    _user: User,
+    user: User,
     db: Db,
     paging: Paging,
     executed: Annotated[bool | None, Query(description="Only (not yet) executed proposals")] = None,
 ) -> Page[ProposalPublic]:
-    """Governance proposals, newest first."""
+    """Governance proposals, newest first (any active role)."""
+    user.require()
     rows, total = crud.list_proposals(db, paging=paging, executed=executed)
     items = [ProposalPublic.model_validate(r) for r in rows]
     return Page[ProposalPublic](items=items, total=total, limit=paging.limit, offset=paging.offset)

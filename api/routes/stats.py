@@ -3,8 +3,9 @@ holdings, trading volume and compliance rate by time, region, industry and enter
 trends.
 
 Who sees what: regulators and the exchange see every enterprise and every aggregate. An
-enterprise sees its own figures only, an auditor those of the enterprises it has attested (an
-account with both roles: the union). For them the ``enterprise`` filter defaults to those
+enterprise sees its own figures only, an auditor those of the enterprises the regulator assigned
+it (an account with both roles: the union; :mod:`api.access`, the rule of ``GET /holdings`` too); an
+account with no role, or a suspended one, none. For them the ``enterprise`` filter defaults to those
 accounts, naming any other account is refused (403), and grouping by region or industry is
 refused (403) rather than silently narrowed: a regional figure that quietly means "only you"
 would be easy to misread as the region's.
@@ -17,10 +18,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.db import models as m
+from api import access
 from api.deps import Db, Paging, Principal, User
 from api.errors import ForbiddenError, QueryError
 from api.schemas import ERRORS
@@ -190,32 +190,21 @@ class HoldingsPublic(BaseModel):
 # ---------------------------------------------------------------------- scoping
 
 
-def attested_enterprises(db: Session, *, auditor: str) -> set[str]:
-    """Enterprises ``auditor`` has submitted an attestation for (any status)."""
-    a = m.Attestation
-    return set(db.execute(select(a.enterprise).where(a.auditor == auditor).distinct()).scalars())
-
-
 def scope(
     db: Session, user: Principal, *, enterprise: str | None, group_by: Sequence[str]
 ) -> list[str] | None:
-    """The enterprises a statistics query may cover for ``user`` (None: all).
+    """The enterprises a statistics query may cover for ``user`` (None: all): the accounts of
+    :func:`api.access.readable_accounts`, the rule ``GET /holdings`` follows too.
 
     Raises:
-        ForbiddenError: a region / industry grouping or another enterprise asked for by an
-            account that does not see everything, or an account with no enterprise data.
+        ForbiddenError: no role or suspended; a region / industry grouping or another
+            enterprise asked for by an account that does not see everything.
         InvalidInputError: ``enterprise`` is not an address.
     """
     wanted = None if enterprise is None else checked_address(enterprise, "enterprise")
-    if user.sees_everything:
+    allowed = access.readable_accounts(db, user)
+    if allowed is None:
         return None if wanted is None else [wanted]
-    allowed: set[str] = set()
-    if "ENTERPRISE" in user.roles:
-        allowed.add(user.address)
-    if "AUDITOR" in user.roles:
-        allowed |= attested_enterprises(db, auditor=user.address)
-    if not allowed:
-        raise ForbiddenError(f"{user.address} has no enterprise whose statistics it may read")
     regional = [k for k in group_by if k in _REGIONAL]
     if regional:
         raise ForbiddenError(
@@ -224,7 +213,7 @@ def scope(
         )
     if wanted is None:
         return sorted(allowed)
-    if wanted.lower() not in {a.lower() for a in allowed}:
+    if wanted not in allowed:
         raise ForbiddenError(f"{user.address} may not read the statistics of {wanted}")
     return [wanted]
 
@@ -260,7 +249,7 @@ def stats(
     retirements, compliance) summed by time, region, industry and/or enterprise.
 
     Grouping by day covers at most 366 days; compliance figures exist per year, energy per month
-    and year. Enterprises and auditors: see the module notes (own or attested enterprises only).
+    and year. Enterprises and auditors: see the module notes (own or assigned enterprises only).
     """
     keys = list(dict.fromkeys(group_by or []))
     enterprises = scope(db, user, enterprise=enterprise, group_by=keys)

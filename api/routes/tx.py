@@ -24,6 +24,7 @@ from api.deps import Ctx, Db, User
 from api.schemas import ERRORS, ErrorBody
 from api.tx import (
     Outcome,
+    RelayInFlightError,
     attestation_payload,
     build_intent,
     get_intent,
@@ -46,7 +47,11 @@ _LEDGER = "0x5FC8d32690cc91D4c39d9d3abcBD16989F875707"
 _HASH = "0x" + "5e" * 32
 
 REVERTS: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorBody, "description": "The intent was already relayed, or it expired"},
+    409: {
+        "model": ErrorBody,
+        "description": "The intent was already relayed or it expired; the nonce is not the account's "
+        "pending nonce; the account already has a relay waiting",
+    },
     422: {"model": ErrorBody, "description": "The contract refuses the call (decoded custom error)"},
 }
 
@@ -193,7 +198,9 @@ def build(body: BuildRequest, ctx: Ctx, db: Db, user: User) -> BuiltPublic:
     `ERC1155InsufficientBalance` or `UnauthorizedRole`, when the call would revert), and the
     call is kept as an intent for `api_intent_minutes`. Sign `tx` in the wallet
     (`eth_signTransaction`, or any signer; nonce and fees are the signer's to change) and send the
-    raw transaction to POST /tx/relay with the `intent_id`."""
+    raw transaction to POST /tx/relay with the `intent_id`. Signed-in accounts with an active
+    role only (403 otherwise): estimating gas costs the node work."""
+    user.require()
     built = build_intent(
         db, calls=ctx.calls, sender=user.address, contract=body.contract, function=body.function,
         args=body.args, value=body.value, lifetime_s=ctx.settings.api_intent_minutes * 60,
@@ -284,6 +291,9 @@ class OutcomePublic(BaseModel):
 #: Relays wait for receipts (up to ~30 s): they get threads of their own, so a burst of them
 #: does not hold up the few threads that serve reads.
 _RELAY_THREADS = anyio.CapacityLimiter(32)
+#: Accounts with a relay waiting for its receipt in this process (one at a time each; the event
+#: loop is the only writer, so no lock).
+_IN_FLIGHT: set[str] = set()
 
 
 @router.post("/relay", response_model=OutcomePublic, responses={**ERRORS, **REVERTS})
@@ -296,15 +306,28 @@ async def relay(body: RelayRequest, ctx: Ctx, db: Db, user: User) -> OutcomePubl
     once expired). The answer waits for the receipt (`ETS_API_RELAY_WAIT_SECONDS`, 30 s by
     default, then `pending`): a transaction mined and reverted is `status: "reverted"` with the
     decoded custom error (200: it is on the chain); one the node refuses before mining is 400
-    (or 422 for a revert) and the intent stays usable."""
-    outcome = await anyio.to_thread.run_sync(
-        functools.partial(
-            relay_intent, db, calls=ctx.calls, chain=ctx.chain, events=ctx.events,
-            intent_id=body.intent_id, owner=user.address, raw_transaction=body.raw_transaction,
-            wait_s=ctx.settings.api_relay_wait_seconds,
-        ),
-        limiter=_RELAY_THREADS,
-    )  # fmt: skip
+    (or 422 for a revert) and the intent stays usable.
+
+    The transaction's nonce must be the account's pending nonce: any other is refused at once
+    (409, naming the nonce to sign with) rather than left waiting in the node's queue. An
+    account has at most one relay waiting for its receipt: a second one meanwhile is 409."""
+    user.require()
+    if user.address in _IN_FLIGHT:
+        raise RelayInFlightError(
+            f"{user.address} already has a relay waiting for its receipt: try again then"
+        )
+    _IN_FLIGHT.add(user.address)
+    try:
+        outcome = await anyio.to_thread.run_sync(
+            functools.partial(
+                relay_intent, db, calls=ctx.calls, chain=ctx.chain, events=ctx.events,
+                intent_id=body.intent_id, owner=user.address, raw_transaction=body.raw_transaction,
+                wait_s=ctx.settings.api_relay_wait_seconds,
+            ),
+            limiter=_RELAY_THREADS,
+        )  # fmt: skip
+    finally:
+        _IN_FLIGHT.discard(user.address)
     return OutcomePublic.of(outcome)
 
 

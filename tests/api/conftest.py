@@ -30,6 +30,14 @@ Get = Callable[..., httpx.Response]
 #: The domain SIWE messages in tests name (the TestClient's host).
 DOMAIN = "testserver"
 
+#: Rate limits no test reaches (every request of a test comes from one client, and the fuzz test
+#: sends thousands): set explicitly, the production defaults stay on. Rate-limit tests set their own.
+UNTHROTTLED: dict[str, object] = {
+    "api_rate_limit_client": "1000000/minute",
+    "api_rate_limit_sign_in": "1000000/minute",
+    "api_rate_limit_principal": "1000000/minute",
+}
+
 
 @dataclass
 class ApiWorld:
@@ -70,13 +78,22 @@ def sign_in(client: TestClient, account: LocalAccount) -> str:
     return wallet_sign_in(client.post, account, statement="Sign in to ETS Chain")
 
 
+#: Enterprises the world's auditor is assigned to (the regulator's on-chain assignment is its only
+#: read scope): E0 and E1; E2 and E3 are out of its reach.
+AUDITOR_ASSIGNED = tuple(e.address for e in ENTERPRISES[:2])
+
+
 def make_world(c: Consortium, database_url: str, **settings: object) -> ApiWorld:
-    """Set up the compliance world on ``c``, index it into ``database_url``, build the app."""
+    """Set up the compliance world on ``c`` (the auditor assigned to E0 and E1 only), index it into
+    ``database_url``, build the app."""
     cycle = setup_cycle(c)
+    for enterprise in ENTERPRISES[2:]:
+        if c.registry.is_auditor_assigned(c.auditor.address, enterprise.address):
+            c.registry.unassign_auditor(c.regulator, c.auditor.address, enterprise.address)
     c.allowance.transfer(ENTERPRISES[0], ENTERPRISES[1].address, IDS[1], 25)
     cycle.attest(ENTERPRISES[0].address, 900, 50)
     api_settings = ApiSettings(database_url=database_url, api_domain=DOMAIN, api_role_cache_seconds=0,
-                               **settings)  # type: ignore[arg-type]  # fmt: skip
+                               **(UNTHROTTLED | settings))  # type: ignore[arg-type]  # fmt: skip
     engine = make_engine(database_url)
     upgrade(engine)
     ctx = AppContext(api_settings, c.chain, c.manifest, engine)

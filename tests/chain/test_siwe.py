@@ -301,7 +301,12 @@ def test_siwe_message_refuses_statement_when_outside_grammar(statement: str) -> 
         ("Chain ID: 1337", "Chain ID: -1", "line 7: Chain ID"),
         ("URI: https://ets.example", "URI: not a uri", "line 5: URI 'not a uri' is not an RFC 3986 URI"),
         ("URI: https://ets.example", "URI: ", "line 5: URI"),
-        ("ets.example wants", "https://ets.example wants", "line 1: a scheme before the domain"),
+        (
+            "ets.example wants",
+            "1https://ets.example wants",
+            "line 1: scheme '1https' is not an RFC 3986 scheme",
+        ),
+        ("ets.example wants", "://ets.example wants", "line 1: scheme '' is not an RFC 3986 scheme"),
         ("ets.example wants", "ets example wants", "line 1: domain 'ets example'"),
         ("ets.example wants", " wants", "line 1: domain ''"),
     ],
@@ -596,3 +601,31 @@ def test_parse_inverts_to_text_for_any_message(message: SiweMessage) -> None:
         value = getattr(parsed, field.name)
         if isinstance(value, datetime):
             assert value.tzinfo is UTC
+
+
+# ---------------------------------------------------------------------- scheme before the domain
+
+
+def test_parse_keeps_the_scheme_written_before_the_domain_and_writes_it_back() -> None:
+    text = make().to_text().replace("ets.example wants", "https://ets.example wants", 1)
+    message = SiweMessage.parse(text)
+    assert (message.scheme, message.domain) == ("https", "ets.example")
+    assert message.to_text() == text
+
+
+def test_verify_siwe_accepts_a_scheme_when_it_matches_the_served_one() -> None:
+    message = make(scheme="https")
+    text = message.to_text()
+    assert text.startswith("https://ets.example wants you to sign in")
+    verified = verify_siwe(text, sign_siwe(text, ALICE), domain="ets.example", nonce=message.nonce,
+                           now=NOW, scheme="HTTPS")  # fmt: skip
+    assert verified.scheme == "https" and verified.address == ALICE.address
+
+
+@pytest.mark.parametrize("served", ["http", None])
+def test_verify_siwe_refuses_a_scheme_when_it_differs_from_the_served_one(served: str | None) -> None:
+    message = make(scheme="https")
+    text = message.to_text()
+    with pytest.raises(SiweDomainError, match="scheme 'https'"):
+        verify_siwe(text, sign_siwe(text, ALICE), domain="ets.example", nonce=message.nonce, now=NOW,
+                    scheme=served)  # fmt: skip

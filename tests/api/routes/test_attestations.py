@@ -41,6 +41,7 @@ def attested(world: ApiWorld) -> Attested:
     second = world.cycle.attest(E0.address, 950, 40)
     so2 = world.cycle.attest(E1.address, 500, 0, pollutant=SO2)
     c.registry.grant_roles(c.members, [("AUDITOR", AUDITOR2.address)], "second auditor")
+    c.registry.assign_auditor(c.regulator, AUDITOR2.address, E2.address)
     draft = attestation(AUDITOR2.address, E2.address, nonce=c.ledger.nonce(AUDITOR2.address),
                         verified_emissions=800, offsets_eligible=0)  # fmt: skip
     revoked = c.ledger.attest(AUDITOR2, draft).id

@@ -178,16 +178,33 @@ def test_bids_show_regulator_and_exchange_commitments_without_prices_while_seale
 # ---------------------------------------------------------------------- bids: after reveal
 
 
-def test_bids_show_everyone_revealed_schedules_after_reveal_end(
+def test_bids_show_regulator_and_exchange_revealed_schedules_after_reveal_end(
     world: ApiWorld, get: Get, auctions: Auctions
 ) -> None:
-    body = _bids(get, E3, auctions.a)
-    assert body["sealed"] is False and body["phase"] == "cleared" and body["total"] == 2
     chain = dict(world.c.auction.revealed_schedules(auctions.a))
-    for bid in body["items"]:
-        assert list(zip(bid["prices"], bid["quantities"], strict=True)) == list(chain[bid["bidder"]])
-        assert bid["demand"] == sum(bid["quantities"])
-    assert [b["bidder"] for b in body["items"]] == [E0.address, E1.address]  # commitment order
+    for viewer in (world.c.regulator, world.c.exchange):
+        body = _bids(get, viewer, auctions.a)
+        assert body["sealed"] is False and body["phase"] == "cleared" and body["total"] == 2
+        for bid in body["items"]:
+            assert list(zip(bid["prices"], bid["quantities"], strict=True)) == list(chain[bid["bidder"]])
+            assert bid["demand"] == sum(bid["quantities"])
+        assert [b["bidder"] for b in body["items"]] == [E0.address, E1.address]  # commitment order
+
+
+def test_bids_show_other_enterprises_no_schedule_after_reveal_end(
+    world: ApiWorld, get: Get, auctions: Auctions
+) -> None:
+    chain = dict(world.c.auction.revealed_schedules(auctions.a))
+    outsider = _bids(get, E3, auctions.a)
+    assert [b["bidder"] for b in outsider["items"]] == [E0.address, E1.address] and outsider[
+        "sealed"
+    ] is False
+    assert all((b["prices"], b["quantities"], b["demand"]) == (None, None, None) for b in outsider["items"])
+    own = {b["bidder"]: b for b in _bids(get, E0, auctions.a)["items"]}
+    assert list(zip(own[E0.address]["prices"], own[E0.address]["quantities"], strict=True)) == list(
+        chain[E0.address]
+    )
+    assert own[E1.address]["prices"] is None  # the other bidder's schedule stays its own
 
 
 def test_bids_paginate_and_refuse_an_offset_past_the_end(
@@ -201,7 +218,7 @@ def test_bids_paginate_and_refuse_an_offset_past_the_end(
 
 def test_bids_unseal_when_the_chain_passes_reveal_end(world: ApiWorld, get: Get, auctions: Auctions) -> None:
     world.c.chain.advance_time(auctions.b_reveal_end - world.c.chain.timestamp())
-    body = _bids(get, E3, auctions.b)
+    body = _bids(get, world.c.exchange, auctions.b)
     assert body["sealed"] is False and body["phase"] == "clearing" and body["total"] == 2
     rows = {b["bidder"]: b for b in body["items"]}
     assert (rows[E0.address]["prices"], rows[E0.address]["quantities"]) == ([7000], [60])

@@ -90,14 +90,14 @@ def test_audit_events_match_filters_when_token_device_or_window_given(
     assert token and all(i["token_id"] == IDS[1] for i in token)
     assert any(i["args"].get("to") == E1.address for i in token)  # E0's transfer to E1
     device = _events(world, regulator, device=site.device.address)
-    assert [i["name"] for i in device] == ["DeviceBound", "BatchAnchored", "BatchAnchored"]
-    anchor = device[1]
+    assert [i["name"] for i in device] == ["DeviceBound", "DeviceOracleSet", "BatchAnchored", "BatchAnchored"]
+    anchor = device[2]
     window = _events(world, regulator, from_time=anchor["block_time"], to_time=anchor["block_time"])
     assert anchor in window and all(i["block_time"] == anchor["block_time"] for i in window)
     blocks = _events(world, regulator, from_block=anchor["block_number"], to_block=anchor["block_number"])
     assert anchor in blocks and all(i["block_number"] == anchor["block_number"] for i in blocks)
     kind = _events(world, regulator, contract="EmissionsLedger", name="BatchAnchored")
-    assert kind == device[1:]
+    assert kind == device[2:]
     assert _events(world, regulator, from_block=10**12) == []
 
 
@@ -151,12 +151,20 @@ def test_audit_events_forbidden_when_enterprise_reads_another(world: ApiWorld, e
     assert own == _events(world, e0, account=E0.address, token_id=IDS[1])
 
 
-def test_audit_events_scoped_to_attested_when_auditor(
+def test_audit_events_scoped_to_assigned_when_auditor(
     world: ApiWorld, site: Site, auditor: dict[str, str], regulator: dict[str, str]
 ) -> None:
-    assert _events(world, auditor, account=E0.address) == _events(world, regulator, account=E0.address)
+    seen, everything = (
+        _events(world, auditor, account=E0.address),
+        _events(world, regulator, account=E0.address),
+    )
+    bound = [i for i in everything if i["name"] == "DeviceBound"]
+    assert bound and all(i["args"]["mn"] for i in bound)  # the regulator sees device MNs
+    hidden = [i | {"args": i["args"] | {"mn": None}} if i["name"] == "DeviceBound" else i for i in everything]
+    assert seen == hidden  # the auditor sees the same trail, MNs hidden (owner, regulator, exchange only)
+    unassigned = ENTERPRISES[2].address  # the auditor is assigned to E0 and E1 only
     assert (
-        world.client.get("/audit/events", params={"account": E1.address}, headers=auditor).status_code == 403
+        world.client.get("/audit/events", params={"account": unassigned}, headers=auditor).status_code == 403
     )
     assert world.client.get("/audit/events", headers=auditor).status_code == 403
 

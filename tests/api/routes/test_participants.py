@@ -120,24 +120,25 @@ def test_participants_refuse_unauthenticated_requests_with_401(world: ApiWorld) 
 
 
 def test_devices_equal_registry_bindings(world: ApiWorld, get: Get) -> None:
-    body = get(ENTERPRISES[2], "/devices", bound=True).json()
+    body = get(world.c.regulator, "/devices", bound=True).json()
     chain = {d.address: (d.enterprise, d.mn) for d in world.c.registry.devices()}
     assert {item["address"]: (item["enterprise"], item["mn"]) for item in body["items"]} == chain
-    assert get(ENTERPRISES[2], "/devices").json()["total"] == len(chain) + 1  # and the unbound one
+    assert get(world.c.regulator, "/devices").json()["total"] == len(chain) + 1  # and the unbound one
 
 
-def test_devices_filter_by_enterprise_and_bound(get: Get) -> None:
-    assert _addresses(get(ENTERPRISES[2], "/devices", enterprise=ENTERPRISES[0].address)) == [DEVICE.address]
-    assert _addresses(get(ENTERPRISES[2], "/devices", bound=True)) == [DEVICE.address]
-    assert _addresses(get(ENTERPRISES[2], "/devices", bound=False)) == [dev_account(36).address]
-    assert _addresses(get(ENTERPRISES[2], "/devices", enterprise=ENTERPRISES[3].address)) == []
+def test_devices_filter_by_enterprise_and_bound(world: ApiWorld, get: Get) -> None:
+    regulator = world.c.regulator
+    assert _addresses(get(regulator, "/devices", enterprise=ENTERPRISES[0].address)) == [DEVICE.address]
+    assert _addresses(get(regulator, "/devices", bound=True)) == [DEVICE.address]
+    assert _addresses(get(regulator, "/devices", bound=False)) == [dev_account(36).address]
+    assert _addresses(get(regulator, "/devices", enterprise=ENTERPRISES[3].address)) == []
 
 
 def test_device_get_returns_the_binding_or_404(world: ApiWorld, get: Get) -> None:
-    body = get(world.c.auditor, f"/devices/{DEVICE.address}").json()
+    body = get(world.c.regulator, f"/devices/{DEVICE.address}").json()
     assert body == {"address": DEVICE.address, "enterprise": ENTERPRISES[0].address, "mn": "33100000000001",
                     "bound": True, "updated_block": body["updated_block"]}  # fmt: skip
-    response = get(world.c.auditor, f"/devices/{dev_account(37).address}")
+    response = get(world.c.regulator, f"/devices/{dev_account(37).address}")
     assert response.status_code == 404 and dev_account(37).address in response.json()["message"]
 
 

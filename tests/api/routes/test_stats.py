@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import ApiWorld
+from tests.api.conftest import AUDITOR_ASSIGNED, ApiWorld
 from tests.utils.compliance import CASH, CO2_2024, ENTERPRISES, HOLDINGS, IDS
 
 #: Allowances (not offsets) allocated to each enterprise, per pollutant: CO2 = 1, SO2 = 2.
@@ -102,11 +102,11 @@ def test_stats_refuses_an_enterprise_others_figures_with_403(
     assert status == 403 and body["error"] == "ForbiddenError"
 
 
-def test_stats_limits_an_auditor_to_enterprises_it_attested(world: ApiWorld) -> None:
+def test_stats_limits_an_auditor_to_enterprises_assigned_to_it(world: ApiWorld) -> None:
     auditor = world.sign_in(world.c.auditor)
     _, body = _get(world, "/stats", auditor, metric="allocated", group_by="enterprise")
-    assert [r["enterprise"] for r in body["rows"]] == [ENTERPRISES[0].address]
-    status, _ = _get(world, "/stats", auditor, metric="allocated", enterprise=ENTERPRISES[1].address)
+    assert sorted(r["enterprise"] for r in body["rows"]) == sorted(AUDITOR_ASSIGNED)
+    status, _ = _get(world, "/stats", auditor, metric="allocated", enterprise=ENTERPRISES[2].address)
     assert status == 403
 
 

@@ -229,9 +229,19 @@ def test_build_reports_custom_error_when_the_call_would_revert(world: ApiWorld) 
     assert error["details"]["args"]["needed"] == held + 1
 
     body = {"contract": "AllowanceToken", "function": "setCap", "args": {"id": CO2_2024, "newCap": 1}}
-    response = world.client.post("/tx/build", json=body, headers=_headers(world, world.c.outsider))
+    response = world.client.post("/tx/build", json=body, headers=_headers(world, E3))
     error = _refused(response, 422, "UnauthorizedRole")
-    assert error["details"]["args"]["account"] == world.c.outsider.address
+    assert error["details"]["args"]["account"] == E3.address
+
+
+def test_build_refuses_gas_estimation_with_403_when_the_account_has_no_role(world: ApiWorld) -> None:
+    body = {"contract": "AllowanceToken", "function": "setCap", "args": {"id": CO2_2024, "newCap": 1}}
+    response = world.client.post("/tx/build", json=body, headers=_headers(world, world.c.outsider))
+    _refused(response, 403, "ForbiddenError", world.c.outsider.address)
+    intents = world.ctx.sessions().execute(
+        select(m.TxIntent).where(m.TxIntent.sender == world.c.outsider.address)
+    )
+    assert intents.first() is None  # nothing estimated, nothing stored
 
 
 # ---------------------------------------------------------------------- relay refusals
@@ -292,11 +302,11 @@ def test_relay_conflict_when_intent_expired(world: ApiWorld) -> None:
     assert state["status"] == "expired"
 
 
-def test_relay_keeps_intent_usable_when_the_node_refuses_the_nonce(world: ApiWorld) -> None:
+def test_relay_keeps_intent_usable_when_the_nonce_is_stale(world: ApiWorld) -> None:
     built = _build(world, E0, _transfer(E0.address, E2.address, OFF_2024, 3))
     assert built["tx"]["nonce"] > 0
     stale = _sign(E0, built["tx"], nonce=built["tx"]["nonce"] - 1)
-    _refused(_relay(world, E0, built["intent_id"], stale), 400, "node refused")
+    _refused(_relay(world, E0, built["intent_id"], stale), 409, f"next nonce is {built['tx']['nonce']}")
     outcome = _relay(world, E0, built["intent_id"], _sign(E0, built["tx"])).json()
     assert outcome["status"] == "success", outcome
 

@@ -1,0 +1,139 @@
+"""Who sees what, in one place: every route asks these rules, none writes its own.
+
+* **No role, or suspended**: sign-in, ``/auth/me``, health and the public subset (enterprise
+  names and regions, tokens and caps, allocation totals, auctions without bids). Every other
+  route answers 403: a suspended participant's roles grant nothing (:attr:`Principal.powers`).
+* **Regulator, exchange**: every account's data.
+* **Enterprise**: its own account's data.
+* **Auditor**: its own account and the enterprises the regulator assigned it on chain
+  (ConsortiumRegistry ``AuditorAssigned`` / ``AuditorUnassigned``, projected into
+  ``auditor_assignments``). Attestations grant nothing: a revoked, rejected or throwaway
+  attestation opens no enterprise.
+* **Holdings** (``/holdings``, ``/transfers``, ``/stats/holdings``, the audit trail's
+  balances): the same accounts as above, through :func:`readable_accounts`.
+* **Demo keys** (the public Anvil development keys the dashboard can sign with): only in demo
+  mode (``ETS_DEMO=1``) *and* on chain id 31337 (:func:`demo_keys_served`).
+* **Device MNs** and **bid schedules**: only the regulator, the exchange and the owner (the
+  device's enterprise, the bidder); bid schedules stay sealed for everyone but the bidder until
+  the auction's reveal phase has ended (:data:`SEALED_PHASES`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, exists, select
+from sqlalchemy.orm import Session
+
+from api.db import models as m
+from api.deps import Principal
+from api.errors import ForbiddenError
+from chain.node import DEFAULT_CHAIN_ID
+
+#: Roles that read every account's data.
+PRIVILEGED = frozenset({"REGULATOR", "EXCHANGE"})
+#: Auction phases in which bids are sealed: before the reveal phase has ended.
+SEALED_PHASES = frozenset({"scheduled", "commit", "reveal"})
+#: The only chain the public development (demo) keys may be served for: a local Anvil.
+DEMO_CHAIN_ID = DEFAULT_CHAIN_ID
+#: Event arguments that carry a bid's schedule, and a device's MN.
+SCHEDULE_ARGS = ("prices", "quantities", "demand")
+MN_ARG = "mn"
+
+
+def assigned_enterprises(auditor: str) -> Select[Any]:
+    """The enterprises ``auditor`` is assigned to (a sub-query)."""
+    a = m.AuditorAssignment
+    return select(a.enterprise).where(a.auditor == auditor)
+
+
+def is_assigned(db: Session, *, auditor: str, enterprise: str) -> bool:
+    """Whether the regulator has assigned ``auditor`` to ``enterprise`` (as indexed)."""
+    a = m.AuditorAssignment
+    return bool(db.execute(select(exists().where(a.auditor == auditor, a.enterprise == enterprise))).scalar())
+
+
+def readable_accounts(db: Session, viewer: Principal) -> frozenset[str] | None:
+    """The accounts whose data (holdings, transfers, compliance, readings, audit trail,
+    statistics) ``viewer`` may read: ``None`` for every account (regulator, exchange), else its
+    own plus, for an auditor, the enterprises it is assigned to.
+
+    Raises:
+        ForbiddenError: the viewer holds no role, or is suspended.
+    """
+    viewer.require()
+    if viewer.sees_everything:
+        return None
+    accounts = {viewer.address}
+    if viewer.has("AUDITOR"):
+        accounts.update(db.execute(assigned_enterprises(viewer.address)).scalars())
+    return frozenset(accounts)
+
+
+def may_read(db: Session, viewer: Principal, account: str) -> bool:
+    """Whether ``viewer`` may read ``account``'s data (False for no role or suspended)."""
+    if not viewer.powers:
+        return False
+    if viewer.sees_everything or account == viewer.address:
+        return True
+    return viewer.has("AUDITOR") and is_assigned(db, auditor=viewer.address, enterprise=account)
+
+
+def check_account(db: Session, viewer: Principal, account: str, what: str = "data") -> None:
+    """Raises ForbiddenError unless ``viewer`` may read ``account``'s ``what``."""
+    viewer.require()
+    if not may_read(db, viewer, account):
+        raise ForbiddenError(f"{viewer.address} may not read the {what} of {account}")
+
+
+def account_filter(
+    db: Session, viewer: Principal, account: str | None, what: str = "data"
+) -> frozenset[str] | None:
+    """The accounts a query of ``what`` runs over: ``{account}`` when named (and readable);
+    otherwise every readable account (``None``: all, for the regulator and exchange).
+
+    Raises:
+        ForbiddenError: no role, suspended, or ``account`` is not readable.
+    """
+    if account is not None:
+        check_account(db, viewer, account, what)
+        return frozenset({account})
+    return readable_accounts(db, viewer)
+
+
+def sees_mn(viewer: Principal, enterprise: str) -> bool:
+    """Whether ``viewer`` may see the MN of a device of ``enterprise``."""
+    return viewer.sees_everything or (bool(viewer.powers) and viewer.address == enterprise)
+
+
+def sees_schedule(viewer: Principal, *, bidder: str, sealed: bool) -> bool:
+    """Whether ``viewer`` may see the revealed schedule (prices, quantities, demand) of
+    ``bidder``'s bid: the bidder always; the regulator and exchange once the reveal phase has
+    ended (``sealed`` False); no one else."""
+    if viewer.address == bidder and viewer.powers:
+        return True
+    return viewer.sees_everything and not sealed
+
+
+def redact_args(
+    viewer: Principal, *, contract: str, name: str, args: dict[str, Any], sealed: bool
+) -> dict[str, Any]:
+    """An event's arguments as ``viewer`` may see them: a bid's schedule and a device's MN
+    replaced by ``None`` where :func:`sees_schedule` or :func:`sees_mn` says no.
+
+    Args:
+        sealed: for a ``BidRevealed``, whether its auction is still before the end of its
+            reveal phase.
+    """
+    if contract == "SealedBidAuction" and name == "BidRevealed":
+        if not sees_schedule(viewer, bidder=str(args.get("bidder")), sealed=sealed):
+            return {k: (None if k in SCHEDULE_ARGS else v) for k, v in args.items()}
+    elif MN_ARG in args and "enterprise" in args and not sees_mn(viewer, str(args["enterprise"])):
+        return {k: (None if k == MN_ARG else v) for k, v in args.items()}
+    return args
+
+
+def demo_keys_served(*, demo: bool, chain_id: int) -> bool:
+    """Whether the public demo keys may be handed to browsers: demo mode on a local Anvil chain
+    (id 31337) only, never on a consortium network whatever ``ETS_DEMO`` says."""
+    return demo and chain_id == DEMO_CHAIN_ID
