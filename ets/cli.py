@@ -268,12 +268,55 @@ def device_add(
     device: Annotated[str, typer.Argument(help="The device's signing address.")],
     enterprise: Annotated[str, typer.Option(help="Enterprise account it belongs to.")],
     mn: Annotated[str, typer.Option(help="HJ 212 MN code.")],
+    oracle: Annotated[
+        str | None, typer.Option(help="Oracle (site gateway key) that alone may anchor its readings.")
+    ] = None,
     as_: AsOption = None,
     keystore: KeystoreOption = None,
 ) -> None:
-    """Bind a device to an enterprise (regulator)."""
-    receipt = _registry().bind_device(_signer(as_, keystore), device, enterprise, mn)
-    console.print(f"device {device} bound (gas {receipt['gasUsed']})")
+    """Bind a device to an enterprise, and with --oracle set the oracle that anchors it (regulator)."""
+    receipt = _registry().bind_device(_signer(as_, keystore), device, enterprise, mn, oracle=oracle)
+    shown = f", oracle {oracle}" if oracle else ""
+    console.print(f"device {device} bound (gas {receipt['gasUsed']}){shown}")
+
+
+@device_app.command("set-oracle")
+@cli_errors
+def device_set_oracle(
+    device: Annotated[str, typer.Argument(help="The device's signing address.")],
+    oracle: Annotated[str, typer.Option(help="Oracle (site gateway key) that alone may anchor it.")],
+    as_: AsOption = None,
+    keystore: KeystoreOption = None,
+) -> None:
+    """Set (or move) the oracle that may anchor a bound device's readings (regulator)."""
+    _registry().set_device_oracle(_signer(as_, keystore), device, oracle)
+    console.print(f"device {device}: oracle {oracle}")
+
+
+@enterprise_app.command("assign-auditor")
+@cli_errors
+def enterprise_assign_auditor(
+    enterprise: Annotated[str, typer.Argument(help="The enterprise's account.")],
+    auditor: Annotated[str, typer.Option(help="Auditor account (holds AUDITOR_ROLE).")],
+    as_: AsOption = None,
+    keystore: KeystoreOption = None,
+) -> None:
+    """Assign an auditor to an enterprise: it may then attest and read its records (regulator)."""
+    _registry().assign_auditor(_signer(as_, keystore), auditor, enterprise)
+    console.print(f"auditor {auditor} assigned to {enterprise}")
+
+
+@enterprise_app.command("unassign-auditor")
+@cli_errors
+def enterprise_unassign_auditor(
+    enterprise: Annotated[str, typer.Argument(help="The enterprise's account.")],
+    auditor: Annotated[str, typer.Option(help="The assigned auditor's account.")],
+    as_: AsOption = None,
+    keystore: KeystoreOption = None,
+) -> None:
+    """End an auditor's assignment to an enterprise (regulator)."""
+    _registry().unassign_auditor(_signer(as_, keystore), auditor, enterprise)
+    console.print(f"auditor {auditor} no longer assigned to {enterprise}")
 
 
 @device_app.command("list")
