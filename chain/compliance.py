@@ -10,10 +10,13 @@ The rules (also in ``IComplianceManager``'s NatSpec):
 3. Offsets count first, up to ``min(floor(V × offsetCapBps / 10,000), offsetsEligible)``;
    allowances (vintage ≤ year) cover the rest; an application surrendering more than what is
    still uncovered is refused as a whole (never taken and returned).
-4. The regulator approves (escrow retired) or rejects with a reason (escrow returned; the
-   enterprise may apply again until the deadline). An approval covering V fulfils the obligation.
+4. The regulator approves (escrow retired) or rejects with a reason (escrow credited back, the
+   enterprise withdraws it when it likes: a rejection moves no token, so no enterprise can block
+   it; it may apply again until the deadline). An approval covering V fulfils the obligation.
 5. After the deadline anyone finalizes: A covered, B shortfall (fine per tonne + make-good units
-   against next year's allocation), C no verified emissions by the deadline (flat fine).
+   withheld from the next allocation of any later vintage), C no verified emissions by the
+   deadline (flat fine). V without an approval is that of the attestation of record at the
+   deadline: what auditors attest, supersede or revoke after it changes nothing.
 """
 
 from __future__ import annotations
@@ -300,6 +303,8 @@ class ComplianceClient:
     def reject(
         self, regulator: LocalAccount, application_id: int, reason_code: int, reason: str
     ) -> TxReceipt:
+        """Reject an application: its escrow is credited back to the enterprise
+        (:meth:`withdraw_returned`)."""
         fn = self.contract.functions.reject(
             application_id, _uint(reason_code, "reason code", UINT16_MAX), reason
         )
@@ -327,6 +332,19 @@ class ComplianceClient:
         logger.info("application submitted", extra={"enterprise": enterprise.address, "year": year,
                                                     "application": application_id})  # fmt: skip
         return application_id
+
+    def withdraw_returned(self, enterprise: LocalAccount, token_ids: Sequence[int]) -> TxReceipt:
+        """Withdraw the tokens rejections credited back to ``enterprise``, the whole credit of each id.
+
+        Raises:
+            InvalidInputError: no id given, or an id listed twice.
+            ContractRevertError: ``ComplianceNothingReturned``; the token's own refusals
+                (``PartyNotAllowed`` while suspended, ``ERC1155InvalidReceiver``).
+        """
+        ids = [_uint(i, "token id", 2**256 - 1) for i in token_ids]
+        if not ids or len(set(ids)) != len(ids):
+            raise InvalidInputError("withdraw needs distinct token ids")
+        return self.chain.transact(self.contract.functions.withdrawReturned(ids), enterprise)
 
     def pay_penalty(self, enterprise: LocalAccount, year: int) -> TxReceipt:
         """Pay the fine of an obligation (approving the cash for the amount first if needed)."""
@@ -359,14 +377,35 @@ class ComplianceClient:
         return int(self.chain.call(self.contract.functions.applicationCount()))
 
     def make_good_owed(self, enterprise: str, pollutant: int, year: int) -> int:
-        """Make-good units still to withhold from ``year``'s allocation of ``pollutant`` allowances."""
+        """Make-good units still owed from the shortfall of compliance year ``year - 1`` (due from
+        the allocation of vintage ``year`` or any later one)."""
         fn = self.contract.functions.makeGoodOwed(
             checked_address(enterprise, "enterprise"), _uint(pollutant, "pollutant", 255), year
         )
         return int(self.chain.call(fn))
 
+    def make_good_due(self, enterprise: str, pollutant: int, vintage: int) -> int:
+        """Make-good units an allocation of ``pollutant`` allowances of ``vintage`` would withhold
+        from ``enterprise`` (its debts from every compliance year before ``vintage``)."""
+        fn = self.contract.functions.makeGoodDue(
+            checked_address(enterprise, "enterprise"),
+            _uint(pollutant, "pollutant", 255),
+            _uint(vintage, "vintage", UINT16_MAX),
+        )
+        return int(self.chain.call(fn))
+
     def escrowed(self, token_id: int) -> int:
+        """Tokens of ``token_id`` in escrow for applications under review."""
         return int(self.chain.call(self.contract.functions.escrowed(token_id)))
+
+    def returned(self, enterprise: str, token_id: int) -> int:
+        """Tokens of ``token_id`` rejections credited back to ``enterprise``, not yet withdrawn."""
+        fn = self.contract.functions.returned(checked_address(enterprise, "enterprise"), token_id)
+        return int(self.chain.call(fn))
+
+    def returned_total(self, token_id: int) -> int:
+        """Tokens of ``token_id`` credited back to all enterprises, not yet withdrawn."""
+        return int(self.chain.call(self.contract.functions.returnedTotal(token_id)))
 
     def rules_uri(self, rules_hash: bytes) -> str:
         return str(self.chain.call(self.contract.functions.rulesUri(_bytes32(rules_hash, "rules hash"))))

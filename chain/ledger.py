@@ -506,6 +506,8 @@ class AttestationRecord:
     offsets_eligible: int
     evidence_hash: bytes
     report_hash: bytes
+    #: when it was superseded, revoked or rejected (0 while Active)
+    closed_at: int = 0
 
 
 @dataclass(frozen=True)
@@ -565,7 +567,8 @@ class LedgerClient:
 
         Raises:
             ContractRevertError: refused (``UnauthorizedRole``, ``LedgerDeviceNotBound``,
-                ``LedgerSequenceReplayed`` ...).
+                ``LedgerOracleNotForDevice``, ``LedgerSequenceReplayed``,
+                ``LedgerSequenceSpanTooLarge`` ...).
             InvalidInputError: a field does not fit its Solidity type.
         """
         anchor = batch if isinstance(batch, BatchAnchor) else batch_anchor_of(batch)
@@ -744,7 +747,7 @@ class LedgerClient:
         r = self.chain.call(self.contract.functions.attestation(key))
         return AttestationRecord(key, to_checksum_address(r[0]), int(r[1]), int(r[2]),
                                  AttestationStatus(r[3]), int(r[4]), to_checksum_address(r[5]), int(r[6]),
-                                 int(r[7]), int(r[8]), bytes(r[9]), bytes(r[10]))  # fmt: skip
+                                 int(r[8]), int(r[9]), bytes(r[10]), bytes(r[11]), closed_at=int(r[7]))  # fmt: skip
 
     def latest_attestation(self, enterprise: str, pollutant: int, year: int) -> bytes | None:
         """Id of the most recent Active attestation of (enterprise, pollutant, year), None if none."""
@@ -755,6 +758,31 @@ class LedgerClient:
         )
         found = bytes(self.chain.call(fn))
         return None if found == ZERO_ID else found
+
+    def attestation_of_record(self, enterprise: str, pollutant: int, year: int, cutoff: int) -> bytes | None:
+        """Id of the attestation of record at ``cutoff`` (the compliance deadline): the latest one
+        Active at ``cutoff`` and never rejected by the regulator; None if none."""
+        fn = self.contract.functions.attestationOfRecord(
+            checked_address(enterprise, "enterprise"),
+            _uint(pollutant, "pollutant", 255),
+            _uint(year, "year", UINT16_MAX),
+            _uint(cutoff, "cutoff", UINT64_MAX),
+        )
+        found = bytes(self.chain.call(fn))
+        return None if found == ZERO_ID else found
+
+    def attestation_count(self, enterprise: str, pollutant: int, year: int) -> int:
+        """Attestations ever submitted for (enterprise, pollutant, year), whatever their status."""
+        fn = self.contract.functions.attestationCount(
+            checked_address(enterprise, "enterprise"),
+            _uint(pollutant, "pollutant", 255),
+            _uint(year, "year", UINT16_MAX),
+        )
+        return int(self.chain.call(fn))
+
+    def max_sequence_span(self) -> int:
+        """``MAX_SEQUENCE_SPAN``: most sequences a batch may reach past its device's last anchored one."""
+        return int(self.chain.call(self.contract.functions.MAX_SEQUENCE_SPAN()))
 
     def is_attestation_active(self, attestation_id: bytes | str) -> bool:
         fn = self.contract.functions.isAttestationActive(_bytes32(attestation_id, "attestation id"))

@@ -70,14 +70,20 @@ class Env:
 
 @pytest.fixture(scope="module")
 def deployed(consortium: Consortium) -> Iterator[Env]:
-    """Enterprises A and B registered, a second auditor, device A bound to enterprise A."""
+    """Enterprises A and B registered, a second auditor, both auditors assigned to both
+    enterprises, device A bound to enterprise A (anchored by the consortium's oracle)."""
     c = consortium
     snapshot = c.snapshot()
     register(c.registry, c.members, ENTERPRISE_A.address, 801)
     register(c.registry, c.members, ENTERPRISE_B.address, 802)
     c.registry.grant_roles(c.members, [("AUDITOR", AUDITOR_2.address)])
+    for auditor in (c.auditor, AUDITOR_2):
+        for enterprise in (ENTERPRISE_A, ENTERPRISE_B):
+            c.registry.assign_auditor(c.regulator, auditor.address, enterprise.address)
     device = signer(DEVICE_A, domain=_domain(c))
-    c.registry.bind_device(c.regulator, device.address, ENTERPRISE_A.address, "ATTESTDEVA0001")
+    c.registry.bind_device(
+        c.regulator, device.address, ENTERPRISE_A.address, "ATTESTDEVA0001", oracle=c.oracle.address
+    )
     yield Env(c, c.ledger)
     c.revert(snapshot)
 

@@ -5,13 +5,16 @@ over random apply/reject/resubmit/approve sequences (hypothesis)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from web3.logs import DISCARD
 
+from chain.accounts import dev_account
 from chain.compliance import (
     ApplicationStatus,
     ComplianceClient,
@@ -21,9 +24,13 @@ from chain.compliance import (
     offset_cap,
     penalty,
 )
+from chain.ledger import batch_anchor_of
 from chain.registry import role_id
+from oracle.queue import Queue
+from oracle.signing import ReadingDomain
 from tests.conftest import Consortium
-from tests.utils.chain import reverts
+from tests.utils.attestations import attestation, frame_fields, sign_with
+from tests.utils.chain import profile, reverts
 from tests.utils.compliance import (
     CO2,
     CO2_2023,
@@ -44,6 +51,7 @@ from tests.utils.compliance import (
     setup_cycle,
     surrender,
 )
+from tests.utils.readings import BASE_TIME, signer
 
 E0, E1, E2, E3 = ENTERPRISES
 
@@ -446,6 +454,10 @@ def test_reject_returns_escrow_and_the_enterprise_resubmits_under_a_new_id(cy: C
         12,
         "wrong attestation cited",
     )
+    # the escrow is credited back (pull), then withdrawn by the enterprise
+    assert c.compliance.returned(E0.address, CO2_2024) == 450
+    assert c.compliance.escrowed(CO2_2024) == 0
+    c.compliance.withdraw_returned(E0, [CO2_2024, OFF_2024])
     assert c.allowance.balance(E0.address, CO2_2024) == before
     assert c.allowance.balance(c.compliance.address, CO2_2024) == 0
     app = c.compliance.application(app_id)
@@ -650,18 +662,53 @@ def test_allocation_withholds_make_good_owed_and_retires_it_against_the_shortfal
     assert c.compliance.make_good_owed(E1.address, CO2, YEAR + 1) == 0
 
 
-def test_allocation_deducts_make_good_only_from_that_pollutants_next_vintage_allowances(cy: Cycle) -> None:
+def test_allocation_deducts_make_good_only_from_that_pollutants_later_vintage_allowances(cy: Cycle) -> None:
     c = cy.c
     _owing(cy)
     off_2025 = OFF_2024 + 1
     so2_2025 = SO2_2024 + 1
-    co2_2026 = CO2_2025 + 1
-    for n, token_id in enumerate((off_2025, so2_2025, co2_2026)):
-        c.allowance.set_cap(c.regulator, token_id, 10**6)
+    # offsets, another pollutant, and allowances of the shortfall's own vintage owe nothing
+    for n, token_id in enumerate((off_2025, so2_2025, CO2_2024)):
+        c.allowance.set_cap(c.regulator, token_id, 10**9)
+        before = c.allowance.balance(E0.address, token_id)
+        retired = c.allowance.retired(token_id)
         c.allowance.allocate(c.regulator, token_id, [E0.address], [50], bytes([0xA3, n]) * 16)
-        assert c.allowance.balance(E0.address, token_id) == 50
-        assert c.allowance.retired(token_id) == 0
+        assert c.allowance.balance(E0.address, token_id) == before + 50
+        assert c.allowance.retired(token_id) == retired
     assert c.compliance.make_good_owed(E0.address, CO2, YEAR + 1) == 8
+    assert c.compliance.make_good_due(E0.address, CO2, YEAR) == 0
+    assert c.compliance.make_good_due(E0.address, CO2, YEAR + 1) == 8
+    assert c.compliance.make_good_due(E0.address, CO2, YEAR + 2) == 8
+
+
+def test_make_good_is_withheld_from_a_later_vintage_when_next_years_was_allocated_before_finalize(
+    cy: Cycle,
+) -> None:
+    """The usual calendar: vintage N+1 (2025) was allocated at set-up, before year N's deadline;
+    the debt is not lost but withheld from the next allocation, here of vintage N+2 (2026)."""
+    c = cy.c
+    assert c.allowance.issued(CO2_2025) > 0  # allocated before the shortfall was known
+    _owing(cy)
+    co2_2026 = CO2_2025 + 1
+    c.allowance.set_cap(c.regulator, co2_2026, 10**6)
+    receipt = c.allowance.allocate(c.regulator, co2_2026, [E0.address, E1.address, E2.address],
+                                   [100, 100, 100], b"\xa5" * 32)  # fmt: skip
+    assert c.allowance.balance(E0.address, co2_2026) == 92
+    assert c.allowance.balance(E1.address, co2_2026) == 0
+    assert c.allowance.balance(E2.address, co2_2026) == 100
+    assert c.allowance.retired(co2_2026) == 108
+    assert c.compliance.make_good_owed(E0.address, CO2, YEAR + 1) == 0
+    assert c.compliance.make_good_owed(E1.address, CO2, YEAR + 1) == 260
+    deducted = c.compliance.contract.events.MakeGoodDeducted().process_receipt(receipt, errors=DISCARD)
+    assert [(d["args"]["enterprise"], d["args"]["year"], d["args"]["complianceYear"], d["args"]["units"],
+             d["args"]["remaining"]) for d in deducted] == [
+        (E0.address, YEAR + 2, YEAR, 8, 0), (E1.address, YEAR + 2, YEAR, 100, 260)]  # fmt: skip
+    # the rest of E1's debt from the next allocation of any later vintage
+    co2_2027 = co2_2026 + 1
+    c.allowance.set_cap(c.regulator, co2_2027, 10**6)
+    c.allowance.allocate(c.regulator, co2_2027, [E1.address], [1000], b"\xa6" * 32)
+    assert c.allowance.balance(E1.address, co2_2027) == 740
+    assert c.compliance.make_good_due(E1.address, CO2, YEAR + 3) == 0
 
 
 def test_deduct_make_good_refused_for_everyone_but_the_allowance_token(cy: Cycle) -> None:
@@ -707,7 +754,7 @@ def test_make_good_allocations_conserve_every_allocated_unit(
 
 op_st = st.lists(
     st.tuples(
-        st.sampled_from(["apply", "reject", "approve"]),
+        st.sampled_from(["apply", "reject", "approve", "withdraw"]),
         st.integers(0, 2),  # enterprise
         st.integers(1, 250),  # allowances of CO2 2024
         st.integers(0, 60),  # allowances of CO2 2023
@@ -737,6 +784,7 @@ def _run_sequence(cy: Cycle, ops: list[tuple[str, int, int, int, int]]) -> None:
     start = holdings(c, accounts)
     verified = {e.address: 400 + 50 * i for i, e in enumerate(ENTERPRISES[:3])}
     pending: dict[str, int] = {}
+    credited: dict[tuple[str, int], int] = {}  # rejected escrow not yet withdrawn
     approved: dict[int, int] = dict.fromkeys(IDS, 0)
     surrendered = dict.fromkeys(accounts, 0)
     offsets_done = dict.fromkeys(accounts, 0)
@@ -760,7 +808,16 @@ def _run_sequence(cy: Cycle, ops: list[tuple[str, int, int, int, int]]) -> None:
                 continue
             pending[e.address] = app_id
         elif op == "reject" and e.address in pending:
-            c.compliance.reject(c.regulator, pending.pop(e.address), 5, "resubmit")
+            app_id = pending.pop(e.address)
+            c.compliance.reject(c.regulator, app_id, 5, "resubmit")
+            app = c.compliance.application(app_id)
+            for token_id, amount in zip(app.ids, app.amounts, strict=True):
+                credited[(e.address, token_id)] = credited.get((e.address, token_id), 0) + amount
+        elif op == "withdraw" and any(who == e.address for who, _ in credited):
+            ids = [token_id for who, token_id in credited if who == e.address]
+            c.compliance.withdraw_returned(e, ids)
+            for token_id in ids:
+                del credited[(e.address, token_id)]
         elif op == "approve" and e.address in pending:
             app = c.compliance.application(pending.pop(e.address))
             c.compliance.approve(c.regulator, app.application_id)
@@ -777,9 +834,268 @@ def _run_sequence(cy: Cycle, ops: list[tuple[str, int, int, int, int]]) -> None:
         for token_id in IDS:
             held, in_manager, retired = now[token_id]
             assert held + in_manager + retired == start[token_id][0] + start[token_id][2]
-            assert in_manager == escrow[token_id] == c.compliance.escrowed(token_id)
+            assert escrow[token_id] == c.compliance.escrowed(token_id)
+            owed_back = sum(v for (_, t), v in credited.items() if t == token_id)
+            assert owed_back == c.compliance.returned_total(token_id)
+            assert in_manager == escrow[token_id] + owed_back
             assert retired - start[token_id][2] == approved[token_id]
+    for (account, token_id), amount in credited.items():
+        assert c.compliance.returned(account, token_id) == amount
     for account in accounts:
         n = c.compliance.notice(account, YEAR)
         assert n.surrendered == surrendered[account] <= verified[account]
         assert (n.status is ObligationStatus.FULFILLED) == (surrendered[account] == verified[account])
+
+
+# ---------------------------------------------------------------------- the outcome is fixed at the deadline
+
+AUDITOR_2 = dev_account(36)
+
+
+def _second_auditor(cy: Cycle) -> LocalAccount:
+    """A second auditor, assigned to E1."""
+    c = cy.c
+    c.registry.grant_roles(c.members, [("AUDITOR", AUDITOR_2.address)])
+    c.registry.assign_auditor(c.regulator, AUDITOR_2.address, E1.address)
+    return AUDITOR_2
+
+
+def _finalized_b(cy: Cycle, verified: int) -> None:
+    """E1 (nothing surrendered) finalizes as B on ``verified``: shortfall × fine + make-good."""
+    c = cy.c
+    c.compliance.finalize(c.outsider, E1.address, YEAR)
+    n = c.compliance.notice(E1.address, YEAR)
+    fine, make_good = penalty(CONFIG, Outcome.SHORTFALL, verified)
+    assert (n.status, n.outcome, n.verified, n.surrendered) == (
+        ObligationStatus.NON_COMPLIANT, Outcome.SHORTFALL, verified, 0)  # fmt: skip
+    assert (n.shortfall, n.fine, n.make_good) == (verified, fine, make_good)
+    assert c.compliance.make_good_owed(E1.address, CO2, YEAR + 1) == make_good
+    assert (fine, make_good) == (verified * 5_000, verified * 12_000 // 10_000)
+
+
+def test_finalize_outcome_b_unchanged_by_an_attestation_made_after_the_deadline(cy: Cycle) -> None:
+    c = cy.c
+    auditor_2 = _second_auditor(cy)
+    on_time = cy.attest(E1.address, 300)
+    cy.to_deadline_passed()
+    late = cy.attest(E1.address, 0, auditor=auditor_2)  # would make it A (V = 0) or, before, C
+    assert c.ledger.latest_attestation(E1.address, CO2, YEAR) == late
+    assert c.ledger.attestation_of_record(E1.address, CO2, YEAR, cy.submission_deadline) == on_time
+    _finalized_b(cy, 300)
+
+
+def test_finalize_outcome_b_unchanged_by_a_later_revocation_of_another_auditors_attestation(
+    cy: Cycle,
+) -> None:
+    c = cy.c
+    auditor_2 = _second_auditor(cy)
+    cy.attest(E1.address, 300)
+    cy.to_deadline_passed()
+    late = cy.attest(E1.address, 40, auditor=auditor_2)
+    c.ledger.revoke_attestation(auditor_2, late, 1, "withdrawn")  # used to clear the latest: C
+    _finalized_b(cy, 300)
+
+
+def test_finalize_uses_the_attestation_active_at_the_deadline_even_if_revoked_after_it(cy: Cycle) -> None:
+    c = cy.c
+    auditor_2 = _second_auditor(cy)
+    cy.attest(E1.address, 300)
+    second = cy.attest(E1.address, 280, auditor=auditor_2)  # the latest by the deadline
+    cy.to_deadline_passed()
+    c.ledger.revoke_attestation(auditor_2, second, 1, "revoked after the deadline")
+    assert c.ledger.attestation(second).closed_at > cy.submission_deadline
+    _finalized_b(cy, 280)
+
+
+def test_finalize_falls_back_when_the_regulator_rejects_the_attestation_of_record(cy: Cycle) -> None:
+    c = cy.c
+    auditor_2 = _second_auditor(cy)
+    first = cy.attest(E1.address, 300)
+    second = cy.attest(E1.address, 280, auditor=auditor_2)
+    cy.to_deadline_passed()
+    c.ledger.reject_attestation(c.regulator, second, 4, "understated")  # the regulator's word counts
+    assert c.ledger.attestation_of_record(E1.address, CO2, YEAR, cy.submission_deadline) == first
+    _finalized_b(cy, 300)
+
+
+def test_finalize_outcome_b_unchanged_by_a_supersede_after_the_deadline(cy: Cycle) -> None:
+    c = cy.c
+    on_time = cy.attest(E1.address, 300)
+    cy.to_deadline_passed()
+    newer = cy.attest(E1.address, 10, supersedes=on_time)
+    assert c.ledger.attestation(on_time).status.name == "SUPERSEDED"
+    assert c.ledger.latest_attestation(E1.address, CO2, YEAR) == newer
+    _finalized_b(cy, 300)
+
+
+def test_finalize_outcome_c_when_the_only_attestation_was_revoked_by_the_deadline(cy: Cycle) -> None:
+    c = cy.c
+    att = cy.attest(E1.address, 300)
+    c.ledger.revoke_attestation(c.auditor, att, 1, "wrong meter")
+    cy.to_deadline_passed()
+    c.compliance.finalize(c.outsider, E1.address, YEAR)
+    assert c.compliance.notice(E1.address, YEAR).outcome is Outcome.NO_VERIFIED_EMISSIONS
+
+
+# ---------------------------------------------------------------------- rejection cannot be blocked
+
+
+def test_reject_credits_escrow_of_a_suspended_enterprise_and_finalize_proceeds(cy: Cycle) -> None:
+    c = cy.c
+    app_id = applied(cy, allowances={CO2_2024: 300}, offsets={OFF_2024: 20})
+    c.registry.govern(c.members, c.registry.encode_suspend(E0.address, 9), "suspend E0")
+    receipt = c.compliance.reject(c.regulator, app_id, 2, "enterprise suspended")  # used to revert
+    returned = c.compliance.contract.events.EscrowReturned().process_receipt(receipt, errors=DISCARD)[0][
+        "args"
+    ]
+    assert (returned["applicationId"], returned["enterprise"]) == (app_id, E0.address)
+    assert (list(returned["ids"]), list(returned["amounts"])) == ([CO2_2024, OFF_2024], [300, 20])
+    assert c.compliance.returned(E0.address, CO2_2024) == 300
+    assert c.compliance.returned_total(OFF_2024) == 20
+    assert c.allowance.balance(c.compliance.address, CO2_2024) == 300
+    with reverts("PartyNotAllowed", account=E0.address):  # the token's rule, until reinstated
+        c.compliance.withdraw_returned(E0, [CO2_2024])
+    cy.to_deadline_passed()
+    c.compliance.finalize(c.outsider, E0.address, YEAR)
+    assert c.compliance.notice(E0.address, YEAR).outcome is Outcome.SHORTFALL
+    c.registry.govern(c.members, c.registry.encode_reinstate(E0.address), "reinstate E0")
+    before = c.allowance.balance(E0.address, CO2_2024)
+    receipt = c.compliance.withdraw_returned(E0, [CO2_2024, OFF_2024])
+    out = c.compliance.contract.events.ReturnedWithdrawn().process_receipt(receipt, errors=DISCARD)[0]["args"]
+    assert (out["enterprise"], list(out["ids"]), list(out["amounts"])) == (
+        E0.address,
+        [CO2_2024, OFF_2024],
+        [300, 20],
+    )
+    assert c.allowance.balance(E0.address, CO2_2024) == before + 300
+    assert c.allowance.balance(c.compliance.address, CO2_2024) == 0
+    assert c.compliance.returned(E0.address, CO2_2024) == c.compliance.returned_total(CO2_2024) == 0
+
+
+def test_withdraw_returned_refuses_nothing_credited_and_a_repeated_id(cy: Cycle) -> None:
+    c = cy.c
+    with reverts("ComplianceNothingReturned", enterprise=E0.address, id=CO2_2024):
+        c.compliance.withdraw_returned(E0, [CO2_2024])
+    app_id = applied(cy, allowances={CO2_2024: 10}, offsets={})
+    c.compliance.reject(c.regulator, app_id, 2, "no")
+    with reverts("ComplianceNothingReturned", enterprise=E1.address, id=CO2_2024):  # only one's own credit
+        c.compliance.withdraw_returned(E1, [CO2_2024])
+    fn = c.compliance.contract.functions.withdrawReturned([CO2_2024, CO2_2024])
+    with reverts("ComplianceNothingReturned", enterprise=E0.address, id=CO2_2024):
+        c.chain.transact(fn, E0)
+    c.compliance.withdraw_returned(E0, [CO2_2024])
+    with reverts("ComplianceNothingReturned", enterprise=E0.address, id=CO2_2024):
+        c.compliance.withdraw_returned(E0, [CO2_2024])
+
+
+def test_reject_and_finalize_proceed_for_a_contract_enterprise_refusing_erc1155(cy: Cycle) -> None:
+    c = cy.c
+    owner = c.outsider
+    address, _ = c.chain.deploy("RefusingReceiver", [], owner)
+    account = c.chain.contract("RefusingReceiver", address)
+
+    def act(fn: Any) -> None:
+        c.chain.transact(
+            account.functions.execute(fn.address, HexBytes(fn._encode_transaction_data())), owner
+        )
+
+    c.registry.govern(c.members, c.registry.encode_register_enterprise(address, profile(950)), "register")
+    c.registry.assign_auditor(c.regulator, c.auditor.address, address)
+    c.allowance.allocate(c.regulator, CO2_2024, [address], [100], b"\xa7" * 32)
+    c.compliance.issue_notices(
+        c.regulator, YEAR, CO2, [(address, 100)], rules_hash=RULES, rules_uri=RULES_URI,
+        submission_deadline=cy.submission_deadline, ack_deadline=cy.ack_deadline,
+    )  # fmt: skip
+    att = cy.attest(address, 80)
+    act(c.compliance.contract.functions.acknowledge(YEAR))
+    act(c.allowance.contract.functions.setApprovalForAll(c.compliance.address, True))
+    act(c.compliance.contract.functions.submitApplication(YEAR, surrender(att, {CO2_2024: 60}).as_tuple()))
+    app_id = c.compliance.application_count()
+    c.chain.transact(account.functions.setRefusing(True), owner)
+    c.compliance.reject(c.regulator, app_id, 3, "wrong vintage")  # used to revert: ERC1155InvalidReceiver
+    assert c.compliance.application(app_id).status is ApplicationStatus.REJECTED
+    assert c.compliance.returned(address, CO2_2024) == 60
+    cy.to_deadline_passed()
+    c.compliance.finalize(c.outsider, address, YEAR)
+    n = c.compliance.notice(address, YEAR)
+    assert (n.outcome, n.verified, n.shortfall) == (Outcome.SHORTFALL, 80, 80)
+    with reverts("ERC1155InvalidReceiver", receiver=address):  # its own choice, its own credit only
+        act(c.compliance.contract.functions.withdrawReturned([CO2_2024]))
+    c.chain.transact(account.functions.setRefusing(False), owner)
+    act(c.compliance.contract.functions.withdrawReturned([CO2_2024]))
+    assert c.allowance.balance(address, CO2_2024) == 100
+
+
+# ---------------------------------------------------------------------- a suspended holder has no powers
+
+
+def _suspend(c: Consortium, account: LocalAccount) -> None:
+    c.registry.govern(c.members, c.registry.encode_suspend(account.address, 5), f"suspend {account.address}")
+
+
+def _ready(cy: Cycle, call: str) -> tuple[LocalAccount, Any]:
+    """State in which ``call`` would succeed; returns its sender and the bound contract function."""
+    c = cy.c
+    ledger, cm = c.ledger.contract.functions, c.compliance.contract.functions
+    if call == "configureYear":
+        return c.regulator, cm.configureYear(2026, CONFIG.as_tuple())
+    if call == "issueNotices":
+        now = c.chain.timestamp()
+        batch = (YEAR, CO2, RULES, RULES_URI, now + DAY, now + DAY, [E3.address], [10])
+        return c.regulator, cm.issueNotices(batch)
+    if call == "acknowledge":
+        return E0, cm.acknowledge(YEAR)
+    if call in ("submitApplication", "approve", "reject"):
+        c.compliance.acknowledge(E0, YEAR)
+        att = cy.attest(E0.address, 100)
+        c.chain.transact(c.allowance.contract.functions.setApprovalForAll(c.compliance.address, True), E0)
+        if call == "submitApplication":
+            return E0, cm.submitApplication(YEAR, surrender(att, {CO2_2024: 10}).as_tuple())
+        app_id = c.compliance.apply(E0, YEAR, surrender(att, {CO2_2024: 10}))
+        return c.regulator, cm.approve(app_id) if call == "approve" else cm.reject(app_id, 1, "no")
+    if call == "payPenalty":
+        cy.to_deadline_passed()
+        c.compliance.finalize(c.outsider, E2.address, YEAR)
+        c.cash.approve(E2, c.compliance.address, CONFIG.no_report_fine)
+        return E2, cm.payPenalty(YEAR)
+    if call == "anchorBatch":
+        device = signer(733, domain=ReadingDomain(c.chain.chain_id, c.ledger.address))
+        c.registry.bind_device(
+            c.regulator, device.address, E0.address, "SUSPENDTEST01", oracle=c.oracle.address
+        )
+        queue = Queue()
+        queue.append([device.sign_frame(frame_fields(BASE_TIME, 4, 0))])
+        [batch] = queue.cut_batches(4, 0)
+        return c.oracle, ledger.anchorBatch(batch_anchor_of(batch).as_tuple())
+    if call in ("attest", "attestBySig"):
+        a = attestation(c.auditor.address, E0.address, nonce=c.ledger.nonce(c.auditor.address))
+        if call == "attest":
+            return c.auditor, ledger.attest(a.as_tuple())
+        return c.auditor, ledger.attestBySig(a.as_tuple(), sign_with(c.auditor, c.ledger, a))
+    if call in ("revokeAttestation", "rejectAttestation"):
+        att = cy.attest(E0.address, 100)
+        if call == "revokeAttestation":
+            return c.auditor, ledger.revokeAttestation(att, 1, "no")
+        return c.regulator, ledger.rejectAttestation(att, 1, "no")
+    raise AssertionError(call)
+
+
+#: Every function of ComplianceManager and EmissionsLedger gated by a participant role.
+PRIVILEGED = [
+    "configureYear", "issueNotices", "approve", "reject", "acknowledge", "submitApplication", "payPenalty",
+    "anchorBatch", "attest", "attestBySig", "revokeAttestation", "rejectAttestation",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("call", PRIVILEGED)
+def test_privileged_function_refused_with_caller_not_active_for_a_suspended_holder(
+    cy: Cycle, call: str
+) -> None:
+    c = cy.c
+    sender, fn = _ready(cy, call)
+    c.chain.w3.eth.estimate_gas(
+        {"from": sender.address, "to": fn.address, "data": fn._encode_transaction_data()}
+    )
+    _suspend(c, sender)
+    with reverts("CallerNotActive", account=sender.address):
+        c.chain.transact(fn, sender if call != "attestBySig" else c.outsider)

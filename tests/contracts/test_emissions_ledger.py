@@ -26,6 +26,7 @@ from chain.ledger import (
 from chain.registry import ROLES
 from oracle.queue import Batch, Queue
 from oracle.queue import batch_id_of as queue_batch_id_of
+from oracle.service import OracleSettings
 from oracle.signing import (
     DeviceSigner,
     FrameWitness,
@@ -46,6 +47,7 @@ from tests.utils.readings import BASE_TIME, FRAME_FACTORS, device_key, readings,
 ENTERPRISE_A = dev_account(33)
 ENTERPRISE_B = dev_account(34)
 DEVICE_A, DEVICE_B, DEVICE_C, UNBOUND = 701, 702, 703, 704  # device key seeds
+ZERO = "0x" + "00" * 20
 #: Gas an anchoring may use, whatever the batch size: five new record words and a device's first
 #: sequence word (~133k), registry checks, calldata and the event with 8 totals.
 ANCHOR_GAS_BUDGET = 240_000
@@ -63,7 +65,8 @@ class Ledger:
 
 @pytest.fixture(scope="module")
 def deployed(consortium: Consortium) -> Iterator[Ledger]:
-    """A ledger; enterprises A (devices A, B) and B (device C) registered and bound."""
+    """A ledger; enterprises A (devices A, B) and B (device C) registered and bound, each device
+    to the consortium's oracle."""
     c = consortium
     snapshot = c.snapshot()
     ledger = c.ledger
@@ -76,7 +79,8 @@ def deployed(consortium: Consortium) -> Iterator[Ledger]:
         (DEVICE_B, ENTERPRISE_A, "LEDGERTESTB001"),
         (DEVICE_C, ENTERPRISE_B, "LEDGERTESTC001"),
     ]:
-        c.registry.bind_device(c.regulator, signer(seed, domain=domain).address, enterprise.address, mn)
+        device = signer(seed, domain=domain).address
+        c.registry.bind_device(c.regulator, device, enterprise.address, mn, oracle=c.oracle.address)
     yield Ledger(c, ledger, domain)
     c.revert(snapshot)
 
@@ -282,6 +286,88 @@ def test_anchor_accepts_missing_readings_within_the_span(env: Ledger) -> None:
     batch, _ = cut(env, DEVICE_A, 1)
     anchor = _with_id(batch_anchor_of(batch), last_sequence=100, count=8)
     assert env.ledger.anchor(env.c.oracle, anchor).record.last_sequence == 100
+
+
+# ---------------------------------------------------------------------- own oracle, bounded span
+
+ORACLE_2 = dev_account(37)  # another site's gateway key
+
+
+def _other_site(env: Ledger) -> LocalAccount:
+    """Grant ORACLE_ROLE to a second site's gateway key (bound to none of the test devices)."""
+    env.c.registry.grant_roles(env.c.members, [("ORACLE", ORACLE_2.address)])
+    return ORACLE_2
+
+
+def test_anchor_refuses_an_oracle_key_anchoring_another_sites_device(env: Ledger) -> None:
+    other = _other_site(env)
+    batch, _ = cut(env, DEVICE_A, 1)
+    with reverts(
+        "LedgerOracleNotForDevice",
+        device=batch.device,
+        caller=other.address,
+        boundOracle=env.c.oracle.address,
+    ):
+        env.ledger.anchor(other, batch)
+    assert env.ledger.last_anchored_sequence(batch.device) == 0
+    assert env.ledger.anchor(env.c.oracle, batch).created  # its own site's key
+
+
+def test_anchor_follows_the_oracle_the_regulator_sets_for_the_device(env: Ledger) -> None:
+    c = env.c
+    other = _other_site(env)
+    batch, _ = cut(env, DEVICE_A, 1)
+    c.registry.set_device_oracle(c.regulator, batch.device, other.address)  # the device moved site
+    with reverts("LedgerOracleNotForDevice", caller=c.oracle.address, boundOracle=other.address):
+        env.ledger.anchor(c.oracle, batch)
+    assert env.ledger.anchor(other, batch).created
+
+
+def test_anchor_refuses_a_bound_device_without_an_oracle(env: Ledger) -> None:
+    c = env.c
+    device = env.device(705)
+    c.registry.bind_device(c.regulator, device.address, ENTERPRISE_A.address, "LEDGERTESTD001")  # no oracle
+    batch, _ = cut(env, 705, 1)
+    with reverts(
+        "LedgerOracleNotForDevice", device=device.address, caller=c.oracle.address, boundOracle=ZERO
+    ):
+        env.ledger.anchor(c.oracle, batch)
+
+
+def test_anchor_refuses_a_sequence_of_2_64_minus_1_and_the_device_keeps_anchoring(env: Ledger) -> None:
+    batch, _ = cut(env, DEVICE_A, 1)
+    top = 2**64 - 1
+    forged = _with_id(batch_anchor_of(batch), first_sequence=top, last_sequence=top, count=1)
+    with reverts(
+        "LedgerSequenceSpanTooLarge", device=batch.device, firstSequence=top, lastSequence=top, maxSpan=2**20
+    ):
+        env.ledger.anchor(env.c.oracle, forged)
+    assert env.ledger.last_anchored_sequence(batch.device) == 0
+    assert env.ledger.anchor(env.c.oracle, batch).created  # the genuine batch 1..8 still goes in
+
+
+def test_anchor_span_counts_the_gap_from_the_last_anchored_sequence(env: Ledger) -> None:
+    span = env.ledger.max_sequence_span()
+    batch, _ = cut(env, DEVICE_A, 1)  # 1..8
+    env.ledger.anchor(env.c.oracle, batch)
+    too_far = _with_id(batch_anchor_of(batch), first_sequence=9 + span, last_sequence=9 + span)
+    with reverts("LedgerSequenceSpanTooLarge", firstSequence=9 + span, lastSequence=9 + span, maxSpan=span):
+        env.ledger.anchor(env.c.oracle, too_far)
+    at_limit = _with_id(batch_anchor_of(batch), first_sequence=8 + span - 7, last_sequence=8 + span)
+    assert env.ledger.anchor(env.c.oracle, at_limit).record.last_sequence == 8 + span
+
+
+def test_anchor_accepts_a_span_of_max_sequence_span_and_refuses_one_more(env: Ledger) -> None:
+    span = env.ledger.max_sequence_span()
+    batch, _ = cut(env, DEVICE_A, 1)
+    with reverts("LedgerSequenceSpanTooLarge", firstSequence=1, lastSequence=span + 1, maxSpan=span):
+        env.ledger.anchor(env.c.oracle, _with_id(batch_anchor_of(batch), last_sequence=span + 1))
+    assert env.ledger.anchor(env.c.oracle, _with_id(batch_anchor_of(batch), last_sequence=span)).created
+
+
+def test_max_sequence_span_holds_the_gateways_largest_batch_with_headroom(env: Ledger) -> None:
+    [largest] = [m.le for m in OracleSettings.model_fields["batch_size"].metadata if hasattr(m, "le")]
+    assert env.ledger.max_sequence_span() == 2**20 >= 16 * largest
 
 
 @pytest.mark.parametrize(

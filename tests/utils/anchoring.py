@@ -58,5 +58,5 @@ def bind_site(
 ) -> Site:
     """Bind a fresh device to ``enterprise`` and open a queue file for it."""
     device = signer(seed, domain=ReadingDomain(c.chain.chain_id, c.ledger.address))
-    c.registry.bind_device(c.regulator, device.address, enterprise.address, mn)
+    c.registry.bind_device(c.regulator, device.address, enterprise.address, mn, oracle=c.oracle.address)
     return Site(c, device, enterprise, Queue(queue_path))

@@ -47,13 +47,18 @@ class Cycle:
     ack_deadline: int
 
     def attest(self, enterprise: str, verified: int, eligible: int = 0, *, year: int = YEAR,
-               pollutant: int = CO2) -> bytes:  # fmt: skip
-        """An Active attestation of ``enterprise`` by the consortium's auditor; returns its id."""
-        ledger, auditor = self.c.ledger, self.c.auditor
-        previous = ledger.latest_attestation(enterprise, pollutant, year)
+               pollutant: int = CO2, auditor: LocalAccount | None = None,
+               supersedes: bytes | None = None) -> bytes:  # fmt: skip
+        """An Active attestation of ``enterprise`` by ``auditor`` (default: the consortium's, which
+        supersedes the latest one); returns its id."""
+        ledger = self.c.ledger
+        if auditor is None:
+            auditor = self.c.auditor
+            if supersedes is None:
+                supersedes = ledger.latest_attestation(enterprise, pollutant, year)
         a = attestation(auditor.address, enterprise, nonce=ledger.nonce(auditor.address), year=year,
                         pollutant=pollutant, verified_emissions=verified, offsets_eligible=eligible,
-                        supersedes=previous or bytes(32))  # fmt: skip
+                        supersedes=supersedes or bytes(32))  # fmt: skip
         return ledger.attest(auditor, a).id
 
     def to_deadline_passed(self) -> None:
@@ -61,10 +66,12 @@ class Cycle:
 
 
 def setup_cycle(c: Consortium) -> Cycle:
-    """Register E0..E3, allocate them every id of :data:`HOLDINGS`, fund them with cash,
-    configure :data:`YEAR` and issue notices to E0..E2."""
+    """Register E0..E3 (the consortium's auditor assigned to each), allocate them every id of
+    :data:`HOLDINGS`, fund them with cash, configure :data:`YEAR` and issue notices to E0..E2."""
     rows = [(e.address, profile(900 + i)) for i, e in enumerate(ENTERPRISES)]
     register_enterprises(c.registry, c.members, rows, batch_size=8)
+    for e in ENTERPRISES:
+        c.registry.assign_auditor(c.regulator, c.auditor.address, e.address)
     for n, token_id in enumerate(IDS):
         c.allowance.set_cap(c.regulator, token_id, 10**9)
         c.allowance.allocate(c.regulator, token_id, [e.address for e in ENTERPRISES],

@@ -15,7 +15,7 @@ from oracle.gateway import Gateway, GatewayDevice
 from oracle.queue import Queue
 from oracle.signing import ReadingDomain
 from tests.conftest import Consortium
-from tests.utils.readings import device_key, minute_frame, signer
+from tests.utils.readings import device_key, device_password, minute_frame, signer
 
 ENTERPRISE = "0x" + "e1" * 20
 OTHER = "0x" + "e2" * 20
@@ -83,13 +83,23 @@ class Plant:
         return self.anchorer.step(flush=True)
 
 
+#: The plant gateway's clock: after every DataTime the production tests send.
+SITE_CLOCK = datetime(2028, 1, 1).timestamp()
+
+
 @contextmanager
 def plant(c: Consortium, enterprise: str, *, mn: str = "33100000000777", seed: int = 77) -> Iterator[Plant]:
     """A plant of the registered ``enterprise``: its device bound on-chain, gateway and anchorer."""
     domain = ReadingDomain(c.chain.chain_id, c.ledger.address)
-    c.registry.bind_device(c.regulator, signer(seed, domain=domain).address, enterprise, mn)
+    c.registry.bind_device(
+        c.regulator, signer(seed, domain=domain).address, enterprise, mn, oracle=c.oracle.address
+    )
     gateway = Gateway(
-        [GatewayDevice(mn, enterprise, device_key(seed))], Queue(), domain, directory=c.registry
+        [GatewayDevice(mn, enterprise, device_key(seed), device_password(mn))],
+        Queue(),
+        domain,
+        directory=c.registry,
+        clock=lambda: SITE_CLOCK,
     )
     anchorer = Anchorer(
         gateway.queue,

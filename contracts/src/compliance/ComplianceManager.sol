@@ -33,8 +33,13 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
     mapping(uint16 year => YearStats) private _stats;
     mapping(address enterprise => mapping(uint16 year => Notice)) private _notices;
     mapping(uint256 applicationId => Application) private _applications;
+    /// @dev Make-good debts keyed by the first vintage they are due from (compliance year + 1)
     mapping(address enterprise => mapping(uint8 pollutant => mapping(uint16 year => uint256))) private _makeGood;
+    /// @dev The keys of an enterprise's unpaid make-good debts of a pollutant, in recording order
+    mapping(address enterprise => mapping(uint8 pollutant => uint16[] dueFrom)) private _makeGoodYears;
     mapping(uint256 id => uint256) private _escrowed;
+    mapping(address enterprise => mapping(uint256 id => uint256)) private _returned;
+    mapping(uint256 id => uint256) private _returnedTotal;
     mapping(bytes32 rulesHash => string) private _rulesUris;
 
     /// @param registry_ The ConsortiumRegistry.
@@ -277,13 +282,35 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
         app.status = ApplicationStatus.Rejected;
         app.reviewedAt = uint64(block.timestamp);
         app.reasonCode = reasonCode;
-        _notices[app.enterprise][app.year].pending = 0;
+        address enterprise = app.enterprise;
+        _notices[enterprise][app.year].pending = 0;
         uint256 n = app.ids.length;
         for (uint256 i = 0; i < n; ++i) {
-            _escrowed[app.ids[i]] -= app.amounts[i];
+            uint256 id = app.ids[i];
+            uint256 amount = app.amounts[i];
+            _escrowed[id] -= amount;
+            _returned[enterprise][id] += amount;
+            _returnedTotal[id] += amount;
         }
-        IERC1155(address(_allowances)).safeBatchTransferFrom(address(this), app.enterprise, app.ids, app.amounts, "");
-        emit ApplicationRejected(applicationId, app.enterprise, app.year, reasonCode, reason);
+        // credited, not pushed: the enterprise withdraws ({withdrawReturned}), so no receiver can block this
+        emit EscrowReturned(applicationId, enterprise, app.ids, app.amounts);
+        emit ApplicationRejected(applicationId, enterprise, app.year, reasonCode, reason);
+    }
+
+    /// @inheritdoc IComplianceManager
+    function withdrawReturned(uint256[] calldata ids) external nonReentrant {
+        uint256 n = ids.length;
+        uint256[] memory amounts = new uint256[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 id = ids[i];
+            uint256 amount = _returned[msg.sender][id];
+            if (amount == 0) revert ComplianceNothingReturned(msg.sender, id);
+            delete _returned[msg.sender][id];
+            _returnedTotal[id] -= amount;
+            amounts[i] = amount;
+        }
+        IERC1155(address(_allowances)).safeBatchTransferFrom(address(this), msg.sender, ids, amounts, "");
+        emit ReturnedWithdrawn(msg.sender, ids, amounts);
     }
 
     function _underReview(uint256 applicationId) private view returns (Application storage app) {
@@ -308,13 +335,11 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
 
         bool known = nt.surrendered != 0;
         if (!known) {
-            bytes32 latest = _ledger.latestAttestation(enterprise, nt.pollutant, year);
-            if (latest != bytes32(0)) {
-                IEmissionsLedger.AttestationRecord memory r = _ledger.attestation(latest);
-                if (r.attestedAt <= nt.submissionDeadline) {
-                    known = true;
-                    nt.verified = r.verifiedEmissions;
-                }
+            // what the auditors had said when the deadline passed (see the interface notice)
+            bytes32 id = _ledger.attestationOfRecord(enterprise, nt.pollutant, year, nt.submissionDeadline);
+            if (id != bytes32(0)) {
+                known = true;
+                nt.verified = _ledger.attestation(id).verifiedEmissions;
             }
         }
         if (!known) {
@@ -353,7 +378,9 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
         nt.makeGood = makeGood;
         emit ObligationFinalized(enterprise, year, outcome, nt.verified, nt.surrendered, shortfall, fine, makeGood);
         if (makeGood != 0) {
-            _makeGood[enterprise][nt.pollutant][year + 1] += makeGood;
+            mapping(uint16 year => uint256) storage debts = _makeGood[enterprise][nt.pollutant];
+            if (debts[year + 1] == 0) _makeGoodYears[enterprise][nt.pollutant].push(year + 1);
+            debts[year + 1] += makeGood;
             emit MakeGoodRecorded(enterprise, nt.pollutant, year + 1, year, makeGood);
         }
     }
@@ -368,14 +395,38 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
         if (n != offered.length) revert ComplianceLengthMismatch(n, offered.length);
         deducted = new uint256[](n);
         for (uint256 i = 0; i < n; ++i) {
-            mapping(uint16 year => uint256) storage debts = _makeGood[enterprises[i]][pollutant];
-            uint256 owed = debts[year];
-            if (owed == 0) continue;
-            uint256 units = owed < offered[i] ? owed : offered[i];
-            uint256 remaining = owed - units;
-            debts[year] = remaining;
-            deducted[i] = units;
-            emit MakeGoodDeducted(enterprises[i], pollutant, year, units, remaining);
+            deducted[i] = _deduct(enterprises[i], pollutant, year, offered[i]);
+        }
+    }
+
+    /// @dev Pay an enterprise's debts due by vintage `vintage` from `offered` units, oldest first;
+    /// drop the paid ones from its list (kept in order). Returns the units withheld.
+    function _deduct(address enterprise, uint8 pollutant, uint16 vintage, uint256 offered)
+        private
+        returns (uint256 units)
+    {
+        uint16[] storage keys = _makeGoodYears[enterprise][pollutant];
+        uint256 n = keys.length;
+        if (n == 0) return 0;
+        mapping(uint16 year => uint256) storage debts = _makeGood[enterprise][pollutant];
+        uint256 kept = 0;
+        for (uint256 k = 0; k < n; ++k) {
+            uint16 dueFrom = keys[k];
+            uint256 owed = debts[dueFrom];
+            if (dueFrom <= vintage && units < offered) {
+                uint256 paid = owed < offered - units ? owed : offered - units;
+                units += paid;
+                owed -= paid;
+                debts[dueFrom] = owed;
+                emit MakeGoodDeducted(enterprise, pollutant, vintage, dueFrom - 1, paid, owed);
+            }
+            if (owed != 0) {
+                if (kept != k) keys[kept] = dueFrom;
+                ++kept;
+            }
+        }
+        for (uint256 k = kept; k < n; ++k) {
+            keys.pop();
         }
     }
 
@@ -464,8 +515,26 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
     }
 
     /// @inheritdoc IComplianceManager
+    function makeGoodDue(address enterprise, uint8 pollutant, uint16 vintage) external view returns (uint256 due) {
+        uint16[] storage keys = _makeGoodYears[enterprise][pollutant];
+        for (uint256 k = 0; k < keys.length; ++k) {
+            if (keys[k] <= vintage) due += _makeGood[enterprise][pollutant][keys[k]];
+        }
+    }
+
+    /// @inheritdoc IComplianceManager
     function escrowed(uint256 id) external view returns (uint256) {
         return _escrowed[id];
+    }
+
+    /// @inheritdoc IComplianceManager
+    function returned(address enterprise, uint256 id) external view returns (uint256) {
+        return _returned[enterprise][id];
+    }
+
+    /// @inheritdoc IComplianceManager
+    function returnedTotal(uint256 id) external view returns (uint256) {
+        return _returnedTotal[id];
     }
 
     /// @inheritdoc IComplianceManager

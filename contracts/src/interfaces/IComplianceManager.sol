@@ -6,9 +6,14 @@ pragma solidity ^0.8.24;
 /// (enterprise, compliance year) → the enterprise acknowledges it → the enterprise applies,
 /// escrowing the allowances and offsets it surrenders against an auditor's Active attestation of
 /// its verified emissions → the regulator approves (the escrow is retired through
-/// `AllowanceToken.retire`) or rejects with a reason (the escrow goes back; the enterprise may
-/// apply again until the submission deadline) → after the deadline anyone finalizes the
-/// obligation: shortfall, fine and make-good units are recorded.
+/// `AllowanceToken.retire`) or rejects with a reason (the escrow is credited back to the
+/// enterprise, which withdraws it when it likes, {withdrawReturned}; it may apply again until the
+/// submission deadline) → after the deadline anyone finalizes the obligation: shortfall, fine and
+/// make-good units are recorded.
+///
+/// Nothing an enterprise does or is can block the regulator: a rejection moves no token (the
+/// escrow is returned by pull, not push), so a suspended enterprise or a contract account that
+/// refuses ERC-1155 tokens cannot make {reject}, and so {finalize}, revert.
 ///
 /// Settlement rule (what may be surrendered):
 /// 1. The verified emissions V are those of the cited attestation (EmissionsLedger), which must
@@ -27,14 +32,31 @@ pragma solidity ^0.8.24;
 /// Outcomes (one per obligation, counted per year in {yearStats}):
 /// - `Covered` (A): surrendered ≥ V. Recorded when an approval covers V (status Fulfilled), or at
 ///   finalization when V is 0.
-/// - `Shortfall` (B): V known (an approved application's, or the latest Active attestation
-///   submitted by the deadline), surrendered < V. Status NonCompliant; fine = shortfall ×
+/// - `Shortfall` (B): V known (an approved application's, or else that of the attestation of
+///   record at the submission deadline), surrendered < V. Status NonCompliant; fine = shortfall ×
 ///   `finePerTonne` (settlement cash, owed, {payPenalty}); make-good = floor(shortfall ×
-///   `makeGoodBps` / 10,000) units recorded against next year's allocation, which the
-///   AllowanceToken withholds when it mints that allocation ({deductMakeGood}).
-/// - `NoVerifiedEmissions` (C): no approved application and no Active attestation submitted by
-///   the deadline: the shortfall is unknown (recorded as 0). Status NonCompliant; fine =
+///   `makeGoodBps` / 10,000) units owed from the next allocation of that pollutant's allowances of
+///   any later vintage (see below).
+/// - `NoVerifiedEmissions` (C): no approved application and no attestation of record at the
+///   deadline: the shortfall is unknown (recorded as 0). Status NonCompliant; fine =
 ///   `noReportFine`, no make-good.
+///
+/// The attestation of record ({IEmissionsLedger-attestationOfRecord} with the submission deadline
+/// as cut-off) is the latest attestation that was Active at the deadline — submitted by it and
+/// not superseded or revoked by it — unless the regulator rejected it. The outcome is thus fixed
+/// by what the auditors had said when the deadline passed: an attestation made, superseded or
+/// revoked after the deadline changes nothing (an auditor cannot turn a shortfall B into a flat
+/// fine C, nor change V, once the enterprise can no longer act), and only the regulator's
+/// rejection of a wrong attestation can still remove it. This rule was chosen over freezing the
+/// ledger because the ledger keeps working for other purposes (later corrections stay visible),
+/// and the outcome can be recomputed by anyone from the ledger's stored times.
+///
+/// Make-good: units owed from a shortfall of compliance year N are withheld from the first
+/// allocations of the pollutant's allowances of any vintage later than N
+/// ({deductMakeGood}, oldest debt first), so a debt recorded after vintage N+1 was already
+/// allocated (the usual calendar: N+1 is allocated before N's deadline) rolls forward to the next
+/// allocation instead of being lost. The AllowanceToken retires withheld units against the
+/// allocation's vintage − 1.
 interface IComplianceManager {
     // ---------------------------------------------------------------- types
 
@@ -267,6 +289,8 @@ interface IComplianceManager {
     error ComplianceUnsolicitedTransfer(address operator);
     /// @notice Only the AllowanceToken may deduct make-good units (from an allocation it mints).
     error ComplianceOnlyAllowanceToken(address caller);
+    /// @notice Nothing of token `id` is credited back to the enterprise (or `id` is listed twice).
+    error ComplianceNothingReturned(address enterprise, uint256 id);
 
     // ---------------------------------------------------------------- events
 
@@ -310,10 +334,15 @@ interface IComplianceManager {
         uint256 surrendered,
         uint256 uncovered
     );
-    /// @notice An application was rejected and its tokens returned.
+    /// @notice An application was rejected; its tokens are credited back ({EscrowReturned}).
     event ApplicationRejected(
         uint256 indexed applicationId, address indexed enterprise, uint16 indexed year, uint16 reasonCode, string reason
     );
+    /// @notice A rejected application's escrow was credited back to its enterprise, to withdraw
+    /// with {withdrawReturned} (the tokens stay in this contract until then).
+    event EscrowReturned(uint256 indexed applicationId, address indexed enterprise, uint256[] ids, uint256[] amounts);
+    /// @notice An enterprise withdrew tokens credited back to it.
+    event ReturnedWithdrawn(address indexed enterprise, uint256[] ids, uint256[] amounts);
     /// @notice An obligation got its outcome (at an approval covering it, or at finalization).
     event ObligationFinalized(
         address indexed enterprise,
@@ -329,10 +358,16 @@ interface IComplianceManager {
     event MakeGoodRecorded(
         address indexed enterprise, uint8 indexed pollutant, uint16 indexed deductFromYear, uint16 complianceYear, uint256 units
     );
-    /// @notice Make-good units were withheld from an allocation of `pollutant` allowances of
-    /// vintage `year` (retired against `year - 1`); `remaining` units are still owed.
+    /// @notice Make-good units owed from the shortfall of `complianceYear` were withheld from an
+    /// allocation of `pollutant` allowances of vintage `year` (retired against `year - 1`);
+    /// `remaining` units of that debt are still owed.
     event MakeGoodDeducted(
-        address indexed enterprise, uint8 indexed pollutant, uint16 indexed year, uint256 units, uint256 remaining
+        address indexed enterprise,
+        uint8 indexed pollutant,
+        uint16 indexed year,
+        uint16 complianceYear,
+        uint256 units,
+        uint256 remaining
     );
     /// @notice A fine was paid to the treasury.
     event PenaltyPaid(address indexed enterprise, uint16 indexed year, address treasury, uint256 amount);
@@ -404,14 +439,26 @@ interface IComplianceManager {
     /// {ApplicationApproved}; {ObligationFinalized} (Covered) when nothing is left uncovered.
     function approve(uint256 applicationId) external;
 
-    /// @notice Reject an application: its escrow goes back to the enterprise.
+    /// @notice Reject an application: its escrow is credited back to the enterprise, which
+    /// withdraws it with {withdrawReturned}. No token moves, so nothing about the enterprise (a
+    /// suspension, a contract refusing ERC-1155) can make a rejection fail.
     /// @param applicationId The application.
     /// @param reasonCode Machine-readable reason, > 0.
     /// @param reason Human-readable reason.
-    /// Requirements: caller has REGULATOR_ROLE; the application exists and is under review;
-    /// `reasonCode > 0` ({ComplianceInvalidReason}); the enterprise may hold the tokens.
-    /// Emits: {TransferBatch} (out of escrow), {ApplicationRejected}.
+    /// Requirements: caller has REGULATOR_ROLE (`UnauthorizedRole`) and is active
+    /// (`CallerNotActive`); the application exists ({ComplianceUnknownApplication}) and is under
+    /// review ({ComplianceNotUnderReview}); `reasonCode > 0` ({ComplianceInvalidReason}).
+    /// Emits: {EscrowReturned}, {ApplicationRejected}.
     function reject(uint256 applicationId, uint16 reasonCode, string calldata reason) external;
+
+    /// @notice Withdraw tokens credited back by rejections: the caller's whole credit of each id.
+    /// @param ids Token ids to withdraw, each credited to the caller and listed once.
+    /// Requirements: each id has a credit for the caller ({ComplianceNothingReturned}); the caller
+    /// may hold the tokens (the token's own rules: an active participant that accepts ERC-1155,
+    /// e.g. `PartyNotAllowed` while suspended, `ERC1155InvalidReceiver`; the credit stays until
+    /// it can).
+    /// Emits: {TransferBatch} (out of this contract), {ReturnedWithdrawn}.
+    function withdrawReturned(uint256[] calldata ids) external;
 
     /// @notice Record the outcome of an obligation after its submission deadline.
     /// @param enterprise The enterprise.
@@ -432,15 +479,17 @@ interface IComplianceManager {
 
     /// @notice Withhold make-good units owed from an allocation being minted: for each enterprise,
     /// `min(owed, offered)` units of its allocation of `pollutant` allowances of vintage `year`
-    /// are not minted but retired against `year - 1`, and the debt shrinks by as much.
+    /// are not minted but retired against `year - 1`, and its debts shrink by as much. `owed` is
+    /// what it still owes from shortfalls of compliance years before `year` (debts recorded
+    /// against vintage `year` or earlier, {makeGoodDue}), oldest first.
     /// @param pollutant The allocation's pollutant.
-    /// @param year The allocation's vintage (make-good from shortfalls of `year - 1`).
+    /// @param year The allocation's vintage.
     /// @param enterprises The allocation's recipients.
     /// @param offered Their allocated amounts, same length.
     /// @return deducted Units withheld per recipient.
     /// Requirements: caller is the AllowanceToken ({ComplianceOnlyAllowanceToken}); same lengths
     /// ({ComplianceLengthMismatch}).
-    /// Emits: {MakeGoodDeducted} per recipient that owed units.
+    /// Emits: {MakeGoodDeducted} per recipient and debt paid from.
     function deductMakeGood(uint8 pollutant, uint16 year, address[] calldata enterprises, uint256[] calldata offered)
         external
         returns (uint256[] memory deducted);
@@ -464,11 +513,19 @@ interface IComplianceManager {
         external
         view
         returns (uint256);
-    /// @notice Make-good units still owed against `year`'s allocation of `pollutant` allowances
-    /// (from shortfalls of `year - 1`).
+    /// @notice Make-good units still owed from shortfalls of compliance year `year - 1` (first due
+    /// from the allocation of vintage `year`, then from any later one).
     function makeGoodOwed(address enterprise, uint8 pollutant, uint16 year) external view returns (uint256);
-    /// @notice Tokens of `id` held in escrow.
+    /// @notice Make-good units an allocation of `pollutant` allowances of vintage `vintage` would
+    /// withhold from `enterprise` (all its debts from compliance years before `vintage`).
+    function makeGoodDue(address enterprise, uint8 pollutant, uint16 vintage) external view returns (uint256);
+    /// @notice Tokens of `id` held in escrow for applications under review.
     function escrowed(uint256 id) external view returns (uint256);
+    /// @notice Tokens of `id` credited back to `enterprise` by rejections, not yet withdrawn.
+    function returned(address enterprise, uint256 id) external view returns (uint256);
+    /// @notice Tokens of `id` credited back by rejections to all enterprises, not yet withdrawn
+    /// (this contract holds `escrowed(id) + returnedTotal(id)`).
+    function returnedTotal(uint256 id) external view returns (uint256);
     /// @notice URI of a published rules document ("" if unknown).
     function rulesUri(bytes32 rulesHash) external view returns (string memory);
     /// @notice The account fines are paid to.

@@ -25,7 +25,13 @@ pragma solidity ^0.8.24;
 /// themselves are in the {BatchAnchored} event (anyone can check them against the hash with
 /// {hashTotals}).
 ///
-/// Attestations: an auditor (AUDITOR_ROLE in the registry) attests, for an enterprise, a
+/// Anchoring: only the device's own oracle (the site gateway key the regulator set with the
+/// registry's `setDeviceOracle`) may anchor its readings, and a batch may reach at most
+/// {MAX_SEQUENCE_SPAN} sequences past the device's last anchored one, so no key can push a device's
+/// sequence out of reach (2**64 - 1) and block it for good.
+///
+/// Attestations: an auditor (AUDITOR_ROLE in the registry, active, and assigned to the enterprise
+/// by the regulator with the registry's `assignAuditor`) attests, for an enterprise, a
 /// pollutant (AllowanceToken pollutant code) and a year, the verified emissions and the offsets
 /// eligible, in whole tonnes (allowance units), with the evidence relied on (anchored batch ids of
 /// this ledger and/or hashes of external evidence) and a report hash. An attestation is the
@@ -38,6 +44,14 @@ pragma solidity ^0.8.24;
 /// name it in `supersedes`. The auditor can revoke its Active attestation, the regulator can
 /// reject one. Storage keeps `evidenceHash = keccak256(abi.encodePacked(evidence))`; the list
 /// itself is in the {AttestationSubmitted} event ({verifyCitedReading} takes it back).
+///
+/// Attestation of record (what a compliance outcome may rest on, {attestationOfRecord}): the
+/// latest attestation of (enterprise, pollutant, year) that was Active at a cut-off time (the
+/// compliance submission deadline): submitted at or before it and neither superseded nor revoked
+/// at or before it; an attestation the regulator rejected never counts, whenever rejected. So what
+/// an auditor does after the deadline (a new attestation, a supersede, a revocation) cannot change
+/// an outcome, while the regulator's rejection of a wrong attestation still can. Every
+/// attestation's submission and closing times are stored, so anyone can recompute it.
 interface IEmissionsLedger {
     /// @notice One signed reading (the fields of the EIP-712 struct, in order).
     /// @param device The signing device's address.
@@ -173,6 +187,7 @@ interface IEmissionsLedger {
     /// @param attestedAt Block timestamp of its submission.
     /// @param enterprise The attested enterprise.
     /// @param evidenceCount Number of evidence entries.
+    /// @param closedAt Block timestamp at which it was superseded, revoked or rejected (0 while Active).
     /// @param verifiedEmissions Verified emissions, whole tonnes.
     /// @param offsetsEligible Offsets eligible, whole tonnes.
     /// @param evidenceHash `keccak256(abi.encodePacked(evidence))`.
@@ -185,6 +200,7 @@ interface IEmissionsLedger {
         uint64 attestedAt;
         address enterprise;
         uint32 evidenceCount;
+        uint64 closedAt;
         uint256 verifiedEmissions;
         uint256 offsetsEligible;
         bytes32 evidenceHash;
@@ -236,6 +252,14 @@ interface IEmissionsLedger {
     error LedgerSupersedeMismatch(bytes32 supersedes);
     /// @notice No attestation under this id.
     error LedgerAttestationUnknown(bytes32 id);
+    /// @notice The caller is not the oracle the registry binds to the device (`boundOracle`, zero
+    /// when none is set): only the device's own site gateway may anchor its readings.
+    error LedgerOracleNotForDevice(address device, address caller, address boundOracle);
+    /// @notice The batch reaches more than `maxSpan` sequences past the device's last anchored
+    /// sequence (`lastSequence - lastAnchoredSequence(device) > maxSpan`).
+    error LedgerSequenceSpanTooLarge(address device, uint64 firstSequence, uint64 lastSequence, uint64 maxSpan);
+    /// @notice The regulator has not assigned the auditor to the enterprise (registry `assignAuditor`).
+    error LedgerAuditorNotAssigned(address auditor, address enterprise);
 
     // ---------------------------------------------------------------- events
 
@@ -312,15 +336,30 @@ interface IEmissionsLedger {
 
     // ---------------------------------------------------------------- anchoring
 
+    /// @notice The most sequences a batch may reach past its device's last anchored sequence
+    /// (`lastSequence - lastAnchoredSequence(device)`): 2**20 = 1,048,576, sixteen times the
+    /// gateway's largest batch (65,536 readings, `oracle.service` `batch_size`), so gaps of lost
+    /// readings fit with room to spare while a sequence of 2**64 - 1 cannot be reached.
+    function MAX_SEQUENCE_SPAN() external view returns (uint64);
+
     /// @notice Anchor a batch of one device's signed readings.
     /// @param batch The batch (see {Batch}).
     /// Requirements:
-    /// - caller has ORACLE_ROLE (the gateway's service key);
-    /// - the device is bound in the registry to an active enterprise;
-    /// - `batchId` is the batch's recomputed id and not anchored before; `root` not zero;
+    /// - caller has ORACLE_ROLE (the gateway's service key; `UnauthorizedRole`) and is active
+    ///   (`CallerNotActive`);
+    /// - `batchId` is the batch's recomputed id ({LedgerBatchIdMismatch}) and not anchored before
+    ///   ({LedgerBatchAlreadyAnchored}); `root` not zero ({LedgerZeroRoot});
+    /// - the device is bound in the registry ({LedgerDeviceNotBound}) to an active enterprise
+    ///   ({LedgerEnterpriseNotActive});
+    /// - the caller is the device's oracle in the registry (`oracleOf(device)`,
+    ///   {LedgerOracleNotForDevice});
     /// - `firstSequence` is above the device's last anchored sequence (gaps allowed, reported
-    ///   in the event) and `lastSequence >= firstSequence`;
-    /// - `0 < count <= lastSequence - firstSequence + 1`; `periodStart <= periodEnd`;
+    ///   in the event; {LedgerSequenceReplayed}) and `lastSequence >= firstSequence`
+    ///   ({LedgerInvalidSequenceRange});
+    /// - `lastSequence - lastAnchoredSequence(device) <= MAX_SEQUENCE_SPAN`
+    ///   ({LedgerSequenceSpanTooLarge});
+    /// - `0 < count <= lastSequence - firstSequence + 1` ({LedgerInvalidCount});
+    ///   `periodStart <= periodEnd` ({LedgerInvalidPeriod});
     /// - totals strictly ascending by (pollutant, unit).
     /// Emits: {BatchAnchored}.
     function anchorBatch(Batch calldata batch) external;
@@ -331,9 +370,10 @@ interface IEmissionsLedger {
     /// @param a The attestation (see {Attestation}).
     /// @return id The attestation id ({attestationDigest} of `a`).
     /// Requirements:
-    /// - caller is `a.auditor` ({LedgerNotAttestationAuditor}) and holds AUDITOR_ROLE
-    ///   ({LedgerNotAuditor});
+    /// - caller is `a.auditor` ({LedgerNotAttestationAuditor}), holds AUDITOR_ROLE
+    ///   ({LedgerNotAuditor}) and is not suspended (`CallerNotActive`);
     /// - `a.enterprise` is an active registered enterprise ({LedgerAttestedEnterpriseNotActive});
+    /// - the regulator has assigned the auditor to `a.enterprise` ({LedgerAuditorNotAssigned});
     /// - `a.nonce == nonces(a.auditor)` ({LedgerInvalidNonce}); the nonce is consumed;
     /// - `a.supersedes`, if not zero, is a known ({LedgerAttestationUnknown}) attestation of the
     ///   same auditor, enterprise, pollutant and year ({LedgerSupersedeMismatch}) that is Active
@@ -352,8 +392,9 @@ interface IEmissionsLedger {
     /// Requirements:
     /// - `signature` is well formed with a low s ({LedgerAttestationInvalidSignature}) and
     ///   recovers to `a.auditor` ({LedgerAttestationSignerMismatch});
-    /// - `a.auditor` holds AUDITOR_ROLE ({LedgerNotAuditor});
-    /// - the rest as {attest}.
+    /// - `a.auditor` holds AUDITOR_ROLE ({LedgerNotAuditor}) and is not suspended
+    ///   (`CallerNotActive(a.auditor)`: the signer is the acting party);
+    /// - the rest as {attest} (active enterprise, assignment, nonce, supersede).
     /// Emits: {AttestationSubmitted}.
     function attestBySig(Attestation calldata a, bytes calldata signature) external returns (bytes32 id);
 
@@ -363,9 +404,10 @@ interface IEmissionsLedger {
     /// @param reason Human-readable reason.
     /// Requirements:
     /// - the attestation exists ({LedgerAttestationUnknown});
-    /// - caller is its auditor ({LedgerNotAttestationAuditor});
+    /// - caller is its auditor ({LedgerNotAttestationAuditor}) and not suspended (`CallerNotActive`);
     /// - it is Active ({LedgerAttestationNotActive}).
-    /// It becomes Revoked; {latestAttestation} is cleared if it pointed at it.
+    /// It becomes Revoked (its `closedAt` is now); {latestAttestation} falls back to the most
+    /// recent attestation still Active.
     /// Emits: {AttestationRevoked}.
     function revokeAttestation(bytes32 id, uint16 reasonCode, string calldata reason) external;
 
@@ -374,10 +416,11 @@ interface IEmissionsLedger {
     /// @param reasonCode Machine-readable reason.
     /// @param reason Human-readable reason.
     /// Requirements:
-    /// - caller has REGULATOR_ROLE ({UnauthorizedRole});
+    /// - caller has REGULATOR_ROLE (`UnauthorizedRole`) and is active (`CallerNotActive`);
     /// - the attestation exists ({LedgerAttestationUnknown}) and is Active
     ///   ({LedgerAttestationNotActive}).
-    /// It becomes Rejected; {latestAttestation} is cleared if it pointed at it.
+    /// It becomes Rejected (its `closedAt` is now) and never counts as {attestationOfRecord};
+    /// {latestAttestation} falls back to the most recent attestation still Active.
     /// Emits: {AttestationRejected}.
     function rejectAttestation(bytes32 id, uint16 reasonCode, string calldata reason) external;
 
@@ -445,9 +488,25 @@ interface IEmissionsLedger {
     /// keccak256(abi.encodePacked(a.evidence)), a.reportHash, a.supersedes, a.nonce)))`.
     function attestationDigest(Attestation calldata a) external view returns (bytes32);
 
-    /// @notice The most recent Active attestation of (enterprise, pollutant, year), by any
-    /// auditor; zero if none (or if the most recent one was revoked or rejected).
+    /// @notice The most recent attestation of (enterprise, pollutant, year), by any auditor, that
+    /// is Active now; zero if none.
     function latestAttestation(address enterprise, uint8 pollutant, uint16 year) external view returns (bytes32);
+
+    /// @notice The attestation of record of (enterprise, pollutant, year) at `cutoff`: the most
+    /// recent one submitted at or before `cutoff` that was not superseded or revoked at or before
+    /// `cutoff` and that the regulator has not rejected (see the contract notice); zero if none.
+    /// @param enterprise The attested enterprise.
+    /// @param pollutant AllowanceToken pollutant code.
+    /// @param year The compliance year.
+    /// @param cutoff Unix seconds (the compliance submission deadline, inclusive).
+    /// @return id The attestation of record, or zero.
+    function attestationOfRecord(address enterprise, uint8 pollutant, uint16 year, uint64 cutoff)
+        external
+        view
+        returns (bytes32 id);
+
+    /// @notice Number of attestations ever submitted for (enterprise, pollutant, year), any status.
+    function attestationCount(address enterprise, uint8 pollutant, uint16 year) external view returns (uint256);
 
     /// @notice Whether the attestation exists and is Active.
     function isAttestationActive(bytes32 id) external view returns (bool);

@@ -20,10 +20,15 @@ import {IEmissionsLedger} from "../interfaces/IEmissionsLedger.sol";
 /// only: storing them would cost a word or two per pollutant for data nothing on-chain reads.
 ///
 /// Storage per attestation: six words (auditor | pollutant | year | status | attestedAt;
-/// enterprise | evidenceCount; verifiedEmissions; offsetsEligible; evidenceHash; reportHash), one
-/// word per (auditor, enterprise, pollutant, year) for the auditor's Active attestation and one
-/// per (enterprise, pollutant, year) for the latest. The evidence list lives in the event only.
+/// enterprise | evidenceCount | closedAt; verifiedEmissions; offsetsEligible; evidenceHash;
+/// reportHash), one word per (auditor, enterprise, pollutant, year) for the auditor's Active
+/// attestation and one per attestation in the history of its (enterprise, pollutant, year), in
+/// submission order (so submission times ascend), which {attestationOfRecord} and
+/// {latestAttestation} search. The evidence list lives in the event only.
 contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
+    /// @inheritdoc IEmissionsLedger
+    uint64 public constant MAX_SEQUENCE_SPAN = 1 << 20;
+
     bytes32 private constant READING_TYPEHASH = keccak256(
         "Reading(address device,uint64 sequence,uint64 time,bytes8 pollutant,int256 value,uint8 decimals,bytes8 unit,bytes1 flag)"
     );
@@ -40,7 +45,7 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
     mapping(bytes32 id => AttestationRecord) private _attestations;
     /// @dev keccak256(abi.encode(auditor, enterprise, pollutant, year)) => the auditor's Active one
     mapping(bytes32 auditorKey => bytes32 id) private _activeByAuditor;
-    mapping(address enterprise => mapping(uint8 pollutant => mapping(uint16 year => bytes32 id))) private _latest;
+    mapping(address enterprise => mapping(uint8 pollutant => mapping(uint16 year => bytes32[] ids))) private _history;
 
     constructor(address registry_) RegistryGated(registry_) EIP712("ETS EmissionsLedger", "1") {}
 
@@ -58,10 +63,16 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
         if (b.root == bytes32(0)) revert LedgerZeroRoot(expected);
 
         address enterprise = _enterpriseOf(device);
+        address bound = _registry.oracleOf(device);
+        if (bound != msg.sender) revert LedgerOracleNotForDevice(device, msg.sender, bound);
 
         uint64 previous = _lastSequence[device];
         if (first <= previous) revert LedgerSequenceReplayed(device, first, previous);
         if (last < first) revert LedgerInvalidSequenceRange(first, last);
+        // last >= first > previous: no underflow
+        if (last - previous > MAX_SEQUENCE_SPAN) {
+            revert LedgerSequenceSpanTooLarge(device, first, last, MAX_SEQUENCE_SPAN);
+        }
         // last >= first > previous >= 0, so the span fits uint64 and cannot overflow past it
         if (b.count == 0 || b.count > uint256(last - first) + 1) revert LedgerInvalidCount(b.count, first, last);
         if (b.periodStart > b.periodEnd) revert LedgerInvalidPeriod(b.periodStart, b.periodEnd);
@@ -134,7 +145,7 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
     /// @inheritdoc IEmissionsLedger
     function attest(Attestation calldata a) external returns (bytes32 id) {
         if (msg.sender != a.auditor) revert LedgerNotAttestationAuditor(msg.sender, a.auditor);
-        _requireAuditor(a.auditor);
+        _requireAuditor(a.auditor, a.enterprise);
         id = attestationDigest(a);
         _record(a, id);
     }
@@ -145,7 +156,7 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
         (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecover(id, signature);
         if (error != ECDSA.RecoverError.NoError) revert LedgerAttestationInvalidSignature(id);
         if (signer != a.auditor) revert LedgerAttestationSignerMismatch(signer, a.auditor);
-        _requireAuditor(a.auditor);
+        _requireAuditor(a.auditor, a.enterprise);
         _record(a, id);
     }
 
@@ -154,6 +165,7 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
         AttestationRecord storage record = _known(id);
         address auditor = record.auditor;
         if (msg.sender != auditor) revert LedgerNotAttestationAuditor(msg.sender, auditor);
+        if (!_registry.isActiveParticipant(auditor)) revert CallerNotActive(auditor);
         _close(record, id, AttestationStatus.Revoked);
         emit AttestationRevoked(id, auditor, record.enterprise, reasonCode, reason);
     }
@@ -168,15 +180,18 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
         emit AttestationRejected(id, msg.sender, record.enterprise, reasonCode, reason);
     }
 
-    /// @dev Refuse an account without AUDITOR_ROLE.
-    function _requireAuditor(address account) private view {
+    /// @dev Refuse an account without AUDITOR_ROLE or a suspended one, an inactive enterprise, and
+    /// an auditor the regulator has not assigned to the enterprise, in this order.
+    function _requireAuditor(address account, address enterprise) private view {
         if (!_registry.hasRole(AUDITOR_ROLE, account)) revert LedgerNotAuditor(account);
+        if (!_registry.isActiveParticipant(account)) revert CallerNotActive(account);
+        if (!_registry.isActiveEnterprise(enterprise)) revert LedgerAttestedEnterpriseNotActive(enterprise);
+        if (!_registry.isAuditorAssigned(account, enterprise)) revert LedgerAuditorNotAssigned(account, enterprise);
     }
 
     /// @dev The checks and effects shared by {attest} and {attestBySig}, once the auditor is known
     /// to have submitted or signed `a`.
     function _record(Attestation calldata a, bytes32 id) private {
-        if (!_registry.isActiveEnterprise(a.enterprise)) revert LedgerAttestedEnterpriseNotActive(a.enterprise);
         uint256 expected = nonces(a.auditor);
         if (a.nonce != expected) revert LedgerInvalidNonce(a.auditor, a.nonce, expected);
         _useNonce(a.auditor);
@@ -194,6 +209,7 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
                 revert LedgerAttestationNotActive(supersedes, uint8(old.status));
             }
             old.status = AttestationStatus.Superseded;
+            old.closedAt = uint64(block.timestamp);
         }
 
         _attestations[id] = AttestationRecord({
@@ -205,13 +221,14 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
             enterprise: a.enterprise,
             // a calldata array of 2**32 words could not be paid for in one block
             evidenceCount: uint32(a.evidence.length),
+            closedAt: 0,
             verifiedEmissions: a.verifiedEmissions,
             offsetsEligible: a.offsetsEligible,
             evidenceHash: keccak256(abi.encodePacked(a.evidence)),
             reportHash: a.reportHash
         });
         _activeByAuditor[auditorKey] = id;
-        _latest[a.enterprise][a.pollutant][a.year] = id;
+        _history[a.enterprise][a.pollutant][a.year].push(id);
         _emitSubmitted(a, id);
     }
 
@@ -237,16 +254,13 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
         if (record.status == AttestationStatus.None) revert LedgerAttestationUnknown(id);
     }
 
-    /// @dev Move an Active attestation to `status` (Revoked or Rejected) and drop it from the
-    /// auditor's Active slot and, if it is there, from the latest.
+    /// @dev Move an Active attestation to `status` (Revoked or Rejected), note when, and drop it
+    /// from the auditor's Active slot (its history entry stays: {attestationOfRecord} needs it).
     function _close(AttestationRecord storage record, bytes32 id, AttestationStatus status) private {
         if (record.status != AttestationStatus.Active) revert LedgerAttestationNotActive(id, uint8(record.status));
         record.status = status;
-        address enterprise = record.enterprise;
-        uint8 pollutant = record.pollutant;
-        uint16 year = record.year;
-        delete _activeByAuditor[keccak256(abi.encode(record.auditor, enterprise, pollutant, year))];
-        if (_latest[enterprise][pollutant][year] == id) delete _latest[enterprise][pollutant][year];
+        record.closedAt = uint64(block.timestamp);
+        delete _activeByAuditor[keccak256(abi.encode(record.auditor, record.enterprise, record.pollutant, record.year))];
     }
 
     // ---------------------------------------------------------------- views
@@ -367,7 +381,41 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
 
     /// @inheritdoc IEmissionsLedger
     function latestAttestation(address enterprise, uint8 pollutant, uint16 year) external view returns (bytes32) {
-        return _latest[enterprise][pollutant][year];
+        bytes32[] storage ids = _history[enterprise][pollutant][year];
+        for (uint256 i = ids.length; i > 0; --i) {
+            if (_attestations[ids[i - 1]].status == AttestationStatus.Active) return ids[i - 1];
+        }
+        return bytes32(0);
+    }
+
+    /// @inheritdoc IEmissionsLedger
+    function attestationOfRecord(address enterprise, uint8 pollutant, uint16 year, uint64 cutoff)
+        external
+        view
+        returns (bytes32)
+    {
+        bytes32[] storage ids = _history[enterprise][pollutant][year];
+        // submission times ascend along the history: find how many were submitted by the cutoff
+        // (binary search, so attestations submitted after it cost nothing to skip)
+        uint256 low = 0;
+        uint256 high = ids.length;
+        while (low < high) {
+            uint256 mid = (low + high) / 2;
+            if (_attestations[ids[mid]].attestedAt <= cutoff) low = mid + 1;
+            else high = mid;
+        }
+        for (uint256 i = low; i > 0; --i) {
+            AttestationRecord storage r = _attestations[ids[i - 1]];
+            AttestationStatus status = r.status;
+            if (status == AttestationStatus.Active) return ids[i - 1];
+            if (status != AttestationStatus.Rejected && r.closedAt > cutoff) return ids[i - 1];
+        }
+        return bytes32(0);
+    }
+
+    /// @inheritdoc IEmissionsLedger
+    function attestationCount(address enterprise, uint8 pollutant, uint16 year) external view returns (uint256) {
+        return _history[enterprise][pollutant][year].length;
     }
 
     /// @inheritdoc IEmissionsLedger
