@@ -229,11 +229,70 @@ def settle_verify(day: DayOption, out: OutOption = None) -> None:
             "altered_files": altered,
             "anchored_hash": None if published is None else "0x" + published.report_hash.hex(),
             "signer": None if published is None else client.recover_signer(published),
+            "revision": None if published is None else published.revision,
             "valid": ok,
         }
     )
     if not ok:
         raise typer.Exit(1)
+
+
+@settle_app.command("correct")
+@cli_errors
+def settle_correct(
+    day: DayOption,
+    out: OutOption = None,
+    description: Annotated[str, typer.Option(help="Why the report changes, for the approving members.")] = "",
+    as_: AsOption = None,
+    keystore: KeystoreOption = None,
+) -> None:
+    """Propose the governed correction of an anchored day: the day's report files as they are now,
+    signed by the --as exchange key (a governance member, who proposes); the other members approve
+    and execute it (``ets governance approve/execute``). Every revision stays readable on-chain."""
+    from chain.settlement import SettlementReportsClient
+    from settlement.calendar import day_code
+    from settlement.errors import ReportCorrectionError
+    from settlement.report import verify_bundle
+
+    ctx = _context(out)
+    parsed = _day(day)
+    code = day_code(parsed)
+    report_hash, altered = verify_bundle(ctx.settings.reports_dir / parsed.isoformat())
+    if altered:
+        raise ReportCorrectionError(
+            f"{parsed}: files differ from the bundle's manifest: {', '.join(altered)}"
+        )
+    client = SettlementReportsClient(ctx.chain, ctx.manifest.address("SettlementReports"))
+    published = client.report(code)
+    if published is None:
+        raise ReportCorrectionError(f"{parsed} has no anchored report: publish it (ets settle --day)")
+    if published.report_hash == report_hash:
+        raise ReportCorrectionError(
+            f"{parsed}: the bundle is the report already anchored (0x{report_hash.hex()})"
+        )
+    signer = _signer(as_, keystore)
+    data = client.encode_correct(code, report_hash, client.sign(signer, code, report_hash))
+    text = (
+        description
+        or f"correct settlement report {parsed}: 0x{published.report_hash.hex()} -> 0x{report_hash.hex()}"
+    )
+    registry = _registry_of(ctx)
+    proposal_id = registry.propose(signer, data, text, target=client.address)
+    _print_json(
+        {
+            "proposal": proposal_id,
+            "trading_day": parsed.isoformat(),
+            "anchored_hash": "0x" + published.report_hash.hex(),
+            "report_hash": "0x" + report_hash.hex(),
+            "revision": published.revision + 1,
+        }
+    )
+
+
+def _registry_of(ctx: _Context) -> Any:
+    from chain.registry import RegistryClient
+
+    return RegistryClient(ctx.chain, ctx.manifest.address("ConsortiumRegistry"))
 
 
 @bank_app.command("generate")

@@ -108,7 +108,8 @@ def run_day(
         if existing is not None and existing != bundle.report_hash:
             raise ReportExistsError(
                 f"trading day {day} already has report 0x{existing.hex()} on-chain; this run computed "
-                f"0x{bundle.report_hash.hex()} (in {bundle.directory}): the data changed after publication"
+                f"0x{bundle.report_hash.hex()} (in {bundle.directory}): the data changed after publication; "
+                "a published day changes only by a governed correction (ets settle correct)"
             )
         if existing is not None:
             anchored = "already"

@@ -62,3 +62,8 @@ class ReconciliationError(SettlementError):
 
 class ReportExistsError(SettlementError, FileExistsError):
     """Raised when a day's report directory holds a different report than the one just computed."""
+
+
+class ReportCorrectionError(SettlementError, ValueError):
+    """Raised when a correction of an anchored day cannot be proposed: the day has no anchored
+    report, the bundle's files differ from its manifest, or the bundle is the one already anchored."""

@@ -4,6 +4,7 @@ name, and the bank statement generator writes a parseable file."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -95,3 +96,41 @@ def test_settle_bank_generate_writes_parseable_statement(ets: Run, market: Marke
     assert code == 0, out
     lines = parse_statement(path)
     assert [m.account for m in lines] == [E0.address] * 4
+
+
+def test_settle_correct_proposes_governed_correction_and_keeps_history_when_bundle_changed(
+    ets: Run, market: Market, tmp_path: Path
+) -> None:
+    """Issue 17 item 16: a published day changes only through governance, every revision kept."""
+    day = market.day1.isoformat()
+    code, out = ets("settle", "--day", day, "--as", "exchange", "--json")
+    assert code == 0, out
+    published = bytes.fromhex(json.loads(out)["report_hash"][2:])
+    code, out = ets("settle", "correct", "--day", day, "--as", "exchange")
+    assert code == 1 and "ReportCorrectionError" in out and "already anchored" in " ".join(out.split())
+    # the corrected bundle: one file re-issued, its digest in a new manifest
+    directory = tmp_path / "reports" / day
+    pdf = directory / f"settlement-{day_code(market.day1)}.pdf"
+    pdf.write_bytes(pdf.read_bytes() + b"\n% corrected")
+    manifest = json.loads((directory / "manifest.json").read_text())
+    manifest["files"][pdf.name] = hashlib.sha256(pdf.read_bytes()).hexdigest()
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    corrected = hashlib.sha256((directory / "manifest.json").read_bytes()).digest()
+
+    code, out = ets("settle", "correct", "--day", day, "--as", "exchange")
+    assert code == 0, out
+    proposal = json.loads(out)
+    assert (proposal["anchored_hash"], proposal["report_hash"], proposal["revision"]) == (
+        "0x" + published.hex(),
+        "0x" + corrected.hex(),
+        1,
+    )
+    assert market.reports.verify(day_code(market.day1), published)  # nothing changes before execution
+    assert ets("governance", "approve", str(proposal["proposal"]), "--as", "industry-body")[0] == 0
+    code, out = ets("governance", "execute", str(proposal["proposal"]), "--as", "industry-body")
+    assert code == 0, out
+    code, out = ets("settle", "verify", "--day", day)
+    assert code == 0, out
+    assert (json.loads(out)["valid"], json.loads(out)["revision"]) == (True, 1)
+    history = market.reports.revisions(day_code(market.day1))
+    assert [r.report_hash for r in history] == [published, corrected]
