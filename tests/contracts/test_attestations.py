@@ -332,6 +332,75 @@ def test_attest_refuses_suspended_enterprise_until_reinstated(env: Env) -> None:
     assert env.ledger.attest(env.auditor, a).enterprise == ENTERPRISE_B.address
 
 
+AUDITOR_3 = dev_account(38)  # an auditor the regulator assigns in the test itself
+
+
+def test_attest_refuses_an_auditor_not_assigned_to_the_enterprise_on_both_paths(env: Env) -> None:
+    c = env.c
+    c.registry.grant_roles(c.members, [("AUDITOR", AUDITOR_3.address)])
+    a = env.attestation(AUDITOR_3)
+    signature = env.signed(a, AUDITOR_3)
+    with reverts("LedgerAuditorNotAssigned", auditor=AUDITOR_3.address, enterprise=ENTERPRISE_A.address):
+        env.ledger.attest(AUDITOR_3, a)
+    with reverts("LedgerAuditorNotAssigned", auditor=AUDITOR_3.address, enterprise=ENTERPRISE_A.address):
+        env.ledger.attest_by_sig(c.outsider, a, signature)
+    c.registry.assign_auditor(c.regulator, AUDITOR_3.address, ENTERPRISE_A.address)
+    first = env.ledger.attest_by_sig(c.outsider, a, signature)
+    assert first.auditor == AUDITOR_3.address
+    # the assignment is per enterprise, and ends when the regulator ends it
+    b = env.attestation(AUDITOR_3, enterprise=ENTERPRISE_B.address)
+    with reverts("LedgerAuditorNotAssigned", auditor=AUDITOR_3.address, enterprise=ENTERPRISE_B.address):
+        env.ledger.attest(AUDITOR_3, b)
+    c.registry.unassign_auditor(c.regulator, AUDITOR_3.address, ENTERPRISE_A.address)
+    with reverts("LedgerAuditorNotAssigned", auditor=AUDITOR_3.address, enterprise=ENTERPRISE_A.address):
+        env.ledger.attest(AUDITOR_3, env.attestation(AUDITOR_3, supersedes=first.id))
+
+
+def test_attest_and_revoke_refused_for_a_suspended_auditor_until_reinstated(env: Env) -> None:
+    c = env.c
+    first = env.ledger.attest(env.auditor, env.attestation(enterprise=ENTERPRISE_B.address))
+    a = env.attestation()
+    signature = env.signed(a)  # signed while active
+    c.registry.govern(c.members, c.registry.encode_suspend(env.auditor.address, 4), "suspend the auditor")
+    with reverts("CallerNotActive", account=env.auditor.address):
+        env.ledger.attest(env.auditor, a)
+    with reverts("CallerNotActive", account=env.auditor.address):
+        env.ledger.attest_by_sig(c.outsider, a, signature)
+    with reverts("CallerNotActive", account=env.auditor.address):
+        env.ledger.revoke_attestation(env.auditor, first.id, 1, "suspended")
+    assert env.ledger.is_attestation_active(first.id)
+    c.registry.govern(c.members, c.registry.encode_reinstate(env.auditor.address), "reinstate the auditor")
+    assert env.ledger.attest_by_sig(c.outsider, a, signature).id == env.ledger.attestation_digest(a)
+
+
+def test_latest_attestation_falls_back_to_an_older_active_one_when_the_newest_is_revoked(env: Env) -> None:
+    first = env.ledger.attest(env.auditor, env.attestation())
+    newer = env.ledger.attest(AUDITOR_2, env.attestation(AUDITOR_2))
+    env.ledger.revoke_attestation(AUDITOR_2, newer.id, 2, "withdrawn")
+    assert env.ledger.latest_attestation(ENTERPRISE_A.address, CO2, YEAR) == first.id
+    assert env.ledger.attestation_count(ENTERPRISE_A.address, CO2, YEAR) == 2
+    closed = env.ledger.attestation(newer.id)
+    assert closed.closed_at >= closed.attested_at > 0
+    assert env.ledger.attestation(first.id).closed_at == 0
+
+
+def test_attestation_of_record_is_the_latest_active_at_the_cutoff(env: Env) -> None:
+    c = env.c
+    first = env.ledger.attest(env.auditor, env.attestation())
+    cutoff = c.chain.timestamp() + 10
+    c.chain.advance_time(60)
+    later = env.ledger.attest(AUDITOR_2, env.attestation(AUDITOR_2))
+    newest = env.ledger.attest(env.auditor, env.attestation(supersedes=first.id))
+    record = env.ledger.attestation_of_record
+    assert record(ENTERPRISE_A.address, CO2, YEAR, cutoff) == first.id  # superseded only after the cutoff
+    assert record(ENTERPRISE_A.address, CO2, YEAR, cutoff - 20) is None  # before any attestation
+    assert record(ENTERPRISE_A.address, CO2, YEAR, c.chain.timestamp()) == newest.id
+    env.ledger.reject_attestation(c.regulator, newest.id, 3, "rejected")
+    assert record(ENTERPRISE_A.address, CO2, YEAR, c.chain.timestamp()) == later.id
+    assert record(ENTERPRISE_A.address, CO2, YEAR, cutoff) == first.id
+    assert env.ledger.latest_attestation(ENTERPRISE_A.address, CO2, YEAR) == later.id
+
+
 def test_attest_refuses_second_active_attestation_without_supersede(env: Env) -> None:
     first = env.ledger.attest(env.auditor, env.attestation())
     with reverts("LedgerAttestationExists", id=first.id):
