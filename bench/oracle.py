@@ -110,6 +110,8 @@ console = Console(stderr=True)
 
 DOMAIN: Final = ReadingDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 START: Final = datetime(2027, 5, 1, 0, 0)
+#: The gateway's clock in the bench: after every DataTime it sends (frames are not dated now).
+SITE_CLOCK: Final = datetime(2028, 1, 1).timestamp()
 DEVICES: Final = 6  # three wastewater outfalls, three flue-gas stacks
 BATCH_SIZE: Final = 1024
 GAS_SIZES: Final = (64, 1_024, 16_384)
@@ -164,6 +166,11 @@ def device_key(index: int) -> bytes:
     return keccak(b"ets-bench-oracle-device-%d" % index)
 
 
+def device_password(index: int) -> str:
+    """The bench device's own HJ 212 access password."""
+    return f"bench{index:05d}"
+
+
 def site_of(index: int) -> tuple[Factor, ...]:
     return WASTEWATER if index % 2 == 0 else FLUE_GAS
 
@@ -177,6 +184,7 @@ class MinuteSource:
 
     def __init__(self, index: int, seed: int = 2051) -> None:
         self.mn = device_mn(index)
+        self.password = device_password(index)
         self.factors = site_of(index)
         self.wastewater = self.factors is WASTEWATER
         self._rng = random.Random(seed * 1000 + index)
@@ -208,7 +216,7 @@ class MinuteSource:
             items["Flag"] = "N"
             values[factor.code] = items
         wire = encode(
-            st="32" if self.wastewater else "31", cn=CN_MINUTE_DATA, pw="123456", mn=self.mn,
+            st="32" if self.wastewater else "31", cn=CN_MINUTE_DATA, pw=self.password, mn=self.mn,
             qn=f"{when:%Y%m%d%H%M%S}000", flag=5, datatime=when, values=values,
         )  # fmt: skip
         return wire.encode("ascii")
@@ -222,7 +230,9 @@ def build_frames(minutes: int, devices: int = DEVICES) -> list[bytes]:
 
 def gateway_devices(devices: int = DEVICES) -> list[GatewayDevice]:
     enterprise = "0x" + "e7" * 20
-    return [GatewayDevice(device_mn(i), enterprise, device_key(i)) for i in range(devices)]
+    return [
+        GatewayDevice(device_mn(i), enterprise, device_key(i), device_password(i)) for i in range(devices)
+    ]
 
 
 # --- the pipeline -----------------------------------------------------------------------------
@@ -244,7 +254,7 @@ def run_pipeline(frames: Sequence[bytes], path: Path, progress: Progress | None 
     """
     queue = Queue(path)
     try:
-        gateway = Gateway(gateway_devices(), queue, DOMAIN)
+        gateway = Gateway(gateway_devices(), queue, DOMAIN, clock=lambda: SITE_CLOCK)
         handle = gateway.handle
         task = None if progress is None else progress.add_task("pipeline", total=len(frames))
         step = 256
@@ -366,11 +376,18 @@ def measure_anchor_gas(progress: Progress) -> dict[int, int]:
         domain = ReadingDomain(chain.chain_id, ledger.address)
         source = MinuteSource(0)  # wastewater: 15 signed readings a frame
         key = device_key(100)
-        registry.bind_device(regulator, DeviceSigner(key, domain).address, enterprise, source.mn)
+        registry.bind_device(
+            regulator, DeviceSigner(key, domain).address, enterprise, source.mn, oracle=oracle.address
+        )
         progress.advance(task)
         queue = Queue(Path(tmp) / "anchor.db")
         try:
-            gateway = Gateway([GatewayDevice(source.mn, enterprise, key)], queue, domain)
+            gateway = Gateway(
+                [GatewayDevice(source.mn, enterprise, key, source.password)],
+                queue,
+                domain,
+                clock=lambda: SITE_CLOCK,
+            )
             gas: dict[int, int] = {}
             cut = 0
             # A device's first anchoring also creates its last-sequence slot (a zero-to-nonzero

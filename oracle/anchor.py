@@ -15,24 +15,32 @@ Each :meth:`Anchorer.step`:
    batches; the queue marks a batch ANCHORED only after its receipt.
 
 A batch is never anchored twice: the id is deterministic, the ledger refuses a known id
-(``LedgerBatchAlreadyAnchored``), and this loop asks before it sends. A refusal for any other
-reason (device unbound, sequence replayed) is logged and counted, and the device's later
-batches wait (the ledger needs a device's sequences in order). A node that does not answer
-(:class:`ConnectionError`) ends the step; the next one retries.
+(``LedgerBatchAlreadyAnchored``), and this loop asks before it sends. No batch reaches beyond
+the ledger's ``MAX_SEQUENCE_SPAN`` (``max_span``, see :meth:`~oracle.queue.Queue.cut_batches`).
+
+One device stuck never stops the others. A refusal for any other reason (the device is not
+bound to this gateway's oracle key, ``LedgerOracleNotForDevice``; its sequences are blocked,
+``LedgerSequenceReplayed`` / ``LedgerSequenceSpanTooLarge``; the device unbound) marks the
+device *stuck*: logged at ERROR once, reported to ``on_stuck`` and in :attr:`AnchorStats.stuck`;
+its batches wait (the ledger needs a device's sequences in order) and are tried again every
+``stuck_retry_seconds`` (the regulator may fix the binding), while every other device's
+batches are anchored as usual. The first anchoring that goes through clears the flag. A node
+that does not answer (:class:`ConnectionError`) ends the step; the next one retries.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from oracle.queue import Batch, BatchStatus, Queue
 
-__all__ = ["AnchorPort", "AnchorReceiptLike", "AnchorReport", "Anchorer"]
+__all__ = ["AnchorPort", "AnchorReceiptLike", "AnchorReport", "Anchorer", "StuckDevice"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +92,29 @@ class AnchorReport:
     chain_unavailable: bool = False
 
 
+@dataclass(frozen=True)
+class StuckDevice:
+    """A device whose batches the ledger refuses (see the module docstring).
+
+    Attributes:
+        reason: the ledger's error name (``LedgerOracleNotForDevice`` ...).
+        message: the refusal as reported.
+        first_sequence: where the refused batch starts; anchoring it (or a later batch) clears
+            the flag, an earlier batch still in flight does not.
+        since: when it was first refused (unix seconds).
+        retry_at: when its batches are tried again (unix seconds).
+    """
+
+    reason: str
+    message: str
+    first_sequence: int
+    since: float
+    retry_at: float
+
+
 @dataclass
 class AnchorStats:
-    """Totals over the anchorer's life (all counters only grow)."""
+    """Totals over the anchorer's life (counters only grow; ``stuck`` is the current set)."""
 
     steps: int = 0
     batches_cut: int = 0
@@ -97,10 +125,15 @@ class AnchorStats:
     reopened: int = 0
     outages: int = 0
     refused: Counter[str] = field(default_factory=Counter)
+    stuck: dict[str, StuckDevice] = field(default_factory=dict)
 
     def snapshot(self) -> dict[str, object]:
         """A JSON-safe copy."""
-        return {k: (dict(v) if isinstance(v, Counter) else v) for k, v in self.__dict__.items()}
+        out: dict[str, object] = {
+            k: (dict(v) if isinstance(v, Counter) else v) for k, v in self.__dict__.items() if k != "stuck"
+        }
+        out["stuck"] = {device: s.reason for device, s in self.stuck.items()}
+        return out
 
 
 class Anchorer:
@@ -115,6 +148,10 @@ class Anchorer:
             returning that mapping, read at each cut).
         receipt_timeout: seconds to wait for the receipts of one step's sends.
         reconcile_window: how many of the latest anchored batches a reconciliation checks.
+        max_span: the ledger's ``MAX_SEQUENCE_SPAN``; no batch is cut beyond it.
+        stuck_retry_seconds: how long a stuck device's batches wait before they are tried again.
+        on_stuck: called with (device address, reason) when a device becomes stuck.
+        clock: the gateway's clock (unix seconds), for the retry delay.
     """
 
     def __init__(
@@ -127,6 +164,10 @@ class Anchorer:
         enterprises: Mapping[str, str] | None = None,
         receipt_timeout: float = 60.0,
         reconcile_window: int = 1000,
+        max_span: int | None = None,
+        stuck_retry_seconds: float = 60.0,
+        on_stuck: Callable[[str, str], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.queue = queue
         self.port = port
@@ -135,6 +176,10 @@ class Anchorer:
         self.enterprises = dict(enterprises or {})
         self.receipt_timeout = receipt_timeout
         self.reconcile_window = reconcile_window
+        self.max_span = max_span
+        self.stuck_retry_seconds = stuck_retry_seconds
+        self._on_stuck = on_stuck
+        self._clock = clock
         self.stats = AnchorStats()
         self._reconcile = True  # a (re)start is like the end of an outage
         self._lock = threading.Lock()
@@ -162,7 +207,11 @@ class Anchorer:
                     report.reopened = self._reconcile_anchored()
                     self._reconcile = False
                 cut = self.queue.cut_batches(
-                    self.max_size, 0.0 if flush else self.max_age_seconds, now, enterprises=self.enterprises
+                    self.max_size,
+                    0.0 if flush else self.max_age_seconds,
+                    now,
+                    enterprises=self.enterprises,
+                    max_span=self.max_span,
                 )
                 report.cut = len(cut)
                 self.stats.batches_cut += len(cut)
@@ -186,8 +235,14 @@ class Anchorer:
             logger.warning("%d anchored batches were not on-chain and are pending again", reopened)
         return reopened
 
+    @property
+    def stuck(self) -> dict[str, StuckDevice]:
+        """Device address → why the ledger refuses its batches (see the module docstring)."""
+        return dict(self.stats.stuck)
+
     def _anchor_pending(self, report: AnchorReport) -> None:
-        blocked: set[str] = set()
+        clock = self._clock()
+        blocked = {device for device, s in self.stats.stuck.items() if s.retry_at > clock}
         in_flight: list[tuple[Batch, bytes]] = []
         for batch in self.queue.pending_batches():
             if batch.device in blocked:
@@ -233,16 +288,35 @@ class Anchorer:
         report.anchored += 1
         self.stats.batches_anchored += 1
         self.stats.readings_anchored += batch.count
+        stuck = self.stats.stuck.get(batch.device)
+        if stuck is not None and batch.first_sequence >= stuck.first_sequence:
+            del self.stats.stuck[batch.device]
+            logger.warning("device anchoring resumed", extra={"device": batch.device})
 
     def _refused(self, batch: Batch, name: str, message: str, report: AnchorReport) -> None:
         report.refused += 1
         self.stats.refused[name] += 1
-        logger.error(
-            "ledger refused batch: %s: %s",
+        now = self._clock()
+        known = self.stats.stuck.get(batch.device)
+        self.stats.stuck[batch.device] = StuckDevice(
             name,
             message,
-            extra={"batch_id": _hex(batch.batch_id), "device": batch.device, "reason": name},
+            batch.first_sequence,
+            now if known is None else known.since,
+            now + self.stuck_retry_seconds,
         )
+        extra = {"batch_id": _hex(batch.batch_id), "device": batch.device, "reason": name}
+        if known is not None and known.reason == name:
+            logger.info("ledger still refuses the device's batches: %s", name, extra=extra)
+            return
+        logger.error(
+            "ledger refused batch: %s: %s; the device's batches wait, the other devices go on",
+            name,
+            message,
+            extra=extra,
+        )
+        if self._on_stuck is not None:
+            self._on_stuck(batch.device, name)
 
     # --- loop ---
 

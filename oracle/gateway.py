@@ -6,10 +6,26 @@ to the device only after ``handle`` returned, and ``handle`` returns only after 
 readings are committed to the :class:`~oracle.queue.Queue`. The anchoring side
 (:mod:`oracle.anchor`) then cuts and anchors batches from that queue.
 
-Per data frame:
+Per frame, before anything else (:meth:`Gateway.authenticate`, which the transports also
+call for every packet before the reassembler keeps any of it):
 
-1. the frame's device code (MN) must be one of the gateway's devices, else
-   :class:`UnknownDeviceError` (no answer: the device shows the link as down);
+* the frame's device code (MN) must be one of the gateway's devices, else
+  :class:`UnknownDeviceError`;
+* its access password (``PW``) must be the device's password from the site file, compared in
+  constant time, else :class:`FramePasswordError`;
+* the device must not be blocked (its sequence numbers used up on-chain), else
+  :class:`DeviceBlockedError`;
+
+then its DataTime must not lie further ahead of the gateway's clock than ``clock_tolerance``
+(:class:`FrameFromFutureError`). A frame refused by any of these gets **no answer** (the
+device keeps it and sends it again), and nothing of it is stored, signed, or seen by quality
+control or the quota controller, so a forged frame dated in the future cannot make the
+device's later genuine frames "out of order". Each refusal is counted and logged (never with
+the password).
+
+Per data frame then:
+
+1. (checked above: device, password, clock);
 2. quality control (:class:`~oracle.qc.QualityControl`) gives the readings with their status.
    A frame already stored (same MN, command and DataTime: the device re-sent it because an
    answer was lost) is answered and not stored again; a frame QC refuses (older than the last
@@ -38,9 +54,11 @@ Thread-safe: one lock serialises frames from all links (QC and quota are single-
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,9 +67,12 @@ from functools import lru_cache
 from typing import Final, Protocol
 
 from oracle.errors import (
+    DeviceBlockedError,
     ForeignCardError,
     ForeignDeviceError,
     FrameAlreadyStoredError,
+    FrameFromFutureError,
+    FramePasswordError,
     FrameRejectedError,
     ReadingDuplicateError,
     ReadingSignatureError,
@@ -63,7 +84,7 @@ from oracle.errors import (
 )
 from oracle.hj212 import CN_CARD_SWIPE, Frame
 from oracle.qc import QcReading, QcStatus, QualityControl
-from oracle.queue import FrameKey, Queue
+from oracle.queue import SEQUENCE_LIMIT, FrameKey, Queue
 from oracle.quota import QuotaAlarm, QuotaController, QuotaState
 from oracle.signing import (
     DeviceSigner,
@@ -77,6 +98,7 @@ from oracle.signing import (
 
 __all__ = [
     "CHINA_STANDARD_TIME",
+    "DEFAULT_CLOCK_TOLERANCE",
     "SIGNED_SUFFIXES",
     "DeviceDirectory",
     "Gateway",
@@ -89,6 +111,8 @@ logger = logging.getLogger(__name__)
 
 #: HJ 212 DataTime is local time without a zone; Chinese sites report UTC+8.
 CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8), "CST")
+#: Seconds a frame's DataTime may lie ahead of the gateway's clock (controllers' clocks drift).
+DEFAULT_CLOCK_TOLERANCE: Final = 300.0
 #: CP suffixes signed as readings: the interval concentration and the interval total.
 SIGNED_SUFFIXES: Final = frozenset({"Rtd", "Avg", "Cou"})
 #: Units as signed (``bytes8`` ASCII): superscripts and degree signs spelled out.
@@ -117,11 +141,17 @@ class GatewayDevice:
         mn: the controller's HJ 212 device code.
         enterprise: the enterprise account it is bound to on-chain.
         key: the device's private key (from its encrypted keystore); never shown.
+        password: the controller's HJ 212 access password (``PW``); never shown or logged.
     """
 
     mn: str
     enterprise: str
     key: bytes = field(repr=False)
+    password: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.password:
+            raise ReadingValueError(f"device {self.mn} has no access password")
 
 
 @dataclass
@@ -136,6 +166,7 @@ class GatewayStats:
     swipes: int = 0
     alarms: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    blocked: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def snapshot(self) -> dict[str, object]:
@@ -150,6 +181,7 @@ class GatewayStats:
                 "swipes": self.swipes,
                 "alarms": self.alarms,
                 "rejected": dict(self.rejected),
+                "blocked": dict(self.blocked),
             }
 
 
@@ -178,7 +210,13 @@ class Gateway:
         on_alarm: called with each quota alarm (after it was committed).
         anchored_sequences: device address → last sequence anchored on-chain; a device's
             signer continues after the larger of it and the queue's last (a gateway whose
-            queue was lost must not reuse sequence numbers the ledger has seen).
+            queue was lost must not reuse sequence numbers the ledger has seen). A device
+            whose sequences are used up there (someone anchored ``2**64 - 1`` for it) is
+            *blocked*: logged, flagged in :attr:`GatewayStats.blocked` and reported to
+            ``on_blocked``; its frames are refused unanswered, the other devices are served.
+        clock: the gateway's clock (unix seconds).
+        clock_tolerance: seconds a frame's DataTime may lie ahead of ``clock``.
+        on_blocked: called with (device code, reason) for each blocked device.
 
     Raises:
         UnregisteredDeviceError: a device's address is not registered on-chain.
@@ -199,6 +237,9 @@ class Gateway:
         card_swipe_cn: str = CN_CARD_SWIPE,
         on_alarm: Callable[[QuotaAlarm], None] | None = None,
         anchored_sequences: Mapping[str, int] | None = None,
+        clock: Callable[[], float] = time.time,
+        clock_tolerance: float = DEFAULT_CLOCK_TOLERANCE,
+        on_blocked: Callable[[str, str], None] | None = None,
     ) -> None:
         self.queue = queue
         self.domain = domain
@@ -208,19 +249,27 @@ class Gateway:
         self.directory = directory
         self.stats = GatewayStats()
         self._on_alarm = on_alarm
+        self._on_blocked = on_blocked
+        self._clock = clock
+        self._clock_tolerance = clock_tolerance
         self._lock = threading.Lock()
         last_sequences = queue.last_sequences()
         self._signers: dict[str, DeviceSigner] = {}
+        self._passwords: dict[str, bytes] = {}
         self._enterprises: dict[str, str] = {}  # device address -> enterprise
         for device in devices:
             if device.mn in self._signers:
                 raise ReadingValueError(f"device code {device.mn} is configured twice")
             address = DeviceSigner(device.key, domain).address
             last = max(last_sequences.get(address, 0), (anchored_sequences or {}).get(address, 0))
+            if last + 1 >= SEQUENCE_LIMIT:
+                self.block(device.mn, f"sequence numbers used up on-chain (last anchored {last})")
+                last = 0  # the signer exists for the device's address; it never signs
             signer = DeviceSigner(device.key, domain, next_sequence=last + 1)
             if directory is not None:
                 self._check_binding(signer.address, device.enterprise, device.mn)
             self._signers[device.mn] = signer
+            self._passwords[device.mn] = device.password.encode()
             self._enterprises[signer.address] = device.enterprise
         for (mn, cn), last in queue.last_frame_times().items():
             if mn in self._signers:
@@ -252,19 +301,70 @@ class Gateway:
         """The sequence number the device's next reading will take."""
         return self._signers[mn].next_sequence
 
+    @property
+    def blocked(self) -> dict[str, str]:
+        """Device code → why the gateway refuses its frames (see :meth:`block`)."""
+        with self.stats._lock:
+            return dict(self.stats.blocked)
+
+    def block(self, mn: str, reason: str) -> None:
+        """Refuse the device's frames unanswered from now on (they wait on the controller),
+        log it and report it to ``on_blocked``; the other devices are served as before."""
+        with self.stats._lock:
+            self.stats.blocked[mn] = reason
+        logger.error("device blocked: %s", reason, extra={"device": mn, "reason": reason})
+        if self._on_blocked is not None:
+            self._on_blocked(mn, reason)
+
     # --- frames ---
+
+    def authenticate(self, frame: Frame) -> None:
+        """Check a frame's (or a split packet's) device code and password, before anything else.
+
+        The transports call this for every packet before keeping any of it (a
+        :data:`~oracle.transport.FrameAuthenticator`); :meth:`handle` calls it again.
+
+        Raises:
+            UnknownDeviceError: the frame's device code is not one of this gateway's devices.
+            FramePasswordError: the frame's ``PW`` is not the device's password.
+            DeviceBlockedError: the device is blocked (see :meth:`block`).
+        """
+        expected = self._passwords.get(frame.mn)
+        if expected is None:
+            self._reject("unknown_device", frame.mn, "frame from an unknown device code")
+            raise UnknownDeviceError(f"device code {frame.mn!r} is not served by this gateway")
+        if not hmac.compare_digest(frame.pw.encode(), expected):
+            self._reject("wrong_password", frame.mn, "frame with a wrong access password")
+            raise FramePasswordError(f"wrong access password for device code {frame.mn!r}")
+        if frame.mn in self.stats.blocked:
+            reason = self.stats.blocked.get(frame.mn, "")
+            self._reject("device_blocked", frame.mn, reason)
+            raise DeviceBlockedError(f"device code {frame.mn!r} is blocked: {reason}")
+
+    def _check_clock(self, frame: Frame) -> None:
+        if frame.datatime is None:
+            return
+        ahead = self._unix(frame.datatime) - self._clock()
+        if ahead > self._clock_tolerance:
+            message = f"DataTime {frame.datatime:%Y-%m-%d %H:%M:%S} is {ahead:.0f} s ahead of the clock"
+            self._reject("future_datatime", frame.mn, message)
+            raise FrameFromFutureError(
+                f"device code {frame.mn!r}: {message} (tolerance {self._clock_tolerance:g} s)"
+            )
 
     def handle(self, frame: Frame) -> None:
         """Take one frame from a transport; return only once its readings are durable.
 
         Raises:
             UnknownDeviceError: the frame's device code is not one of this gateway's devices.
+            FramePasswordError: the frame's ``PW`` is not the device's password.
+            DeviceBlockedError: the device is blocked.
+            FrameFromFutureError: the frame's DataTime lies too far ahead of the clock.
             QueueError: the queue could not store the frame (the device will re-send it).
         """
-        signer = self._signers.get(frame.mn)
-        if signer is None:
-            self._reject("unknown_device", frame.mn, "frame from an unknown device code")
-            raise UnknownDeviceError(f"device code {frame.mn!r} is not served by this gateway")
+        self.authenticate(frame)
+        self._check_clock(frame)
+        signer = self._signers[frame.mn]
         with self._lock:
             if frame.cn == self.card_swipe_cn:
                 self._swipe(frame)

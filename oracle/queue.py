@@ -103,6 +103,7 @@ from oracle.signing import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "SEQUENCE_LIMIT",
     "Batch",
     "BatchStatus",
     "FrameKey",
@@ -119,6 +120,8 @@ logger = logging.getLogger(__name__)
 #: Stored in ``PRAGMA user_version``; a database of another version is refused.
 SCHEMA_VERSION: Final = 3
 _INT64: Final = 1 << 63
+#: Sequence numbers and times the queue stores are below this (SQLite integers are int64).
+SEQUENCE_LIMIT: Final = _INT64
 _DEFAULT_QC: Final = "UNCHECKED"
 _TREE_CACHE: Final = 8
 
@@ -663,12 +666,19 @@ class Queue:
         now: float | None = None,
         *,
         enterprises: Mapping[str, str] | None = None,
+        max_span: int | None = None,
     ) -> list[Batch]:
         """Cut each device's unbatched readings into Merkle batches.
 
         A device's unbatched readings, in sequence order, are cut ``max_size`` at a time; the
         remainder is cut too once its oldest reading was received ``max_age_seconds`` ago or
-        more. Each batch is stored with status CUT and its device's cursor moved past it, in
+        more. With ``max_span`` (the ledger's ``MAX_SEQUENCE_SPAN``), a batch never reaches
+        more than ``max_span`` sequences past the one before it: the device's previous batch,
+        or for its first batch in this queue the sequence before its first reading (the
+        gateway's signer continues right after the ledger's last anchored sequence); a batch
+        that stops there is cut at once, whatever its age. A gap wider than the span still
+        gives a batch of one reading (the ledger refuses it, and the anchoring loop flags the
+        device). Each batch is stored with status CUT and its device's cursor moved past it, in
         one transaction (a crash leaves whole batches or none). The same readings always give
         the same root and batch id.
 
@@ -677,15 +687,20 @@ class Queue:
             max_age_seconds: longest a reading waits unbatched (by the gateway's clock).
             now: the gateway's clock (unix seconds); default now.
             enterprises: checksummed device address → enterprise id, recorded on the batches.
+            max_span: most sequences a batch may reach past the one before it (>= 1).
 
         Returns:
             The new batches, by device then sequence.
 
         Raises:
-            QueueValueError: ``max_size`` < 1 or a negative age.
+            QueueValueError: ``max_size`` or ``max_span`` < 1, or a negative age.
         """
         if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
             raise QueueValueError(f"max_size must be a positive int, not {max_size!r}")
+        if max_span is not None and (
+            isinstance(max_span, bool) or not isinstance(max_span, int) or max_span < 1
+        ):
+            raise QueueValueError(f"max_span must be a positive int, not {max_span!r}")
         if max_age_seconds < 0:
             raise QueueValueError(f"max_age_seconds must not be negative, not {max_age_seconds!r}")
         clock = _time.time() if now is None else float(now)
@@ -706,14 +721,32 @@ class Queue:
                     (last_batched,) = execute(
                         "SELECT last_batched FROM devices WHERE device = ?", (device,)
                     ).fetchone()
+                    bound = _INT64
+                    if max_span is not None:
+                        first = execute(
+                            "SELECT MIN(sequence) FROM readings WHERE device = ? AND sequence > ?",
+                            (device, last_batched),
+                        ).fetchone()[0]
+                        if first is None:
+                            break
+                        base = last_batched if last_batched else first - 1
+                        bound = max(base + max_span, first)
                     rows = execute(
                         "SELECT sequence, time, pollutant, value, decimals, unit, digest, received_at"
-                        " FROM readings WHERE device = ? AND sequence > ? ORDER BY sequence LIMIT ?",
-                        (device, last_batched, max_size),
+                        " FROM readings WHERE device = ? AND sequence > ? AND sequence <= ?"
+                        " ORDER BY sequence LIMIT ?",
+                        (device, last_batched, min(bound, _INT64 - 1), max_size),
                     ).fetchall()
                     if not rows:
                         break
-                    full = len(rows) == max_size
+                    full = len(rows) == max_size or (
+                        bound < _INT64
+                        and execute(
+                            "SELECT 1 FROM readings WHERE device = ? AND sequence > ? LIMIT 1",
+                            (device, bound),
+                        ).fetchone()
+                        is not None
+                    )
                     if not full and clock - min(row[7] for row in rows) < max_age_seconds:
                         break
                     batch = self._new_batch(device, enterprise, rows, clock)

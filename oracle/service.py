@@ -3,11 +3,16 @@
 ``ets oracle run`` and ``ets oracle simulate`` build an :class:`OracleService` and run it:
 
 * the **site file** (JSON, :class:`SiteConfig`) lists the controllers: device code (MN), the
-  enterprise account it is bound to on-chain, and its encrypted keystore (V3, one per
-  device; relative paths are relative to the site file), plus the enterprises' annual quotas
-  and IC cards;
+  enterprise account it is bound to on-chain, its HJ 212 access password (``PW``; every frame
+  must carry it) and its encrypted keystore (V3, one per device; relative paths are relative
+  to the site file), plus the enterprises' annual quotas and IC cards. It holds secrets: it
+  is written 0600 and should be kept so;
 * every device's address must be registered on-chain and bound to that enterprise, or the
-  service refuses to start;
+  service refuses to start; a device bound to another oracle than this gateway's key, or
+  whose sequences are used up on-chain, is logged and flagged, and the other devices are
+  served and anchored (see :mod:`oracle.anchor`);
+* the device keystores' password (``ETS_ORACLE_KEYSTORE_PASSWORD``) must be set and not
+  empty; the demo passes its demo password explicitly;
 * frames arrive on serial ports (``serial_ports``) and/or a TCP platform port (``tcp_port``);
 * the anchoring loop runs in its own thread with the gateway's service key (ORACLE_ROLE).
 
@@ -19,7 +24,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -30,8 +38,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from oracle.anchor import Anchorer, AnchorReport
 from oracle.errors import GatewayConfigError
-from oracle.gateway import Gateway, GatewayDevice
-from oracle.hj212 import CN_CARD_SWIPE
+from oracle.gateway import DEFAULT_CLOCK_TOLERANCE, Gateway, GatewayDevice
+from oracle.hj212 import CN_CARD_SWIPE, MAX_PACKETS, MAX_PENDING_BYTES, Reassembler
 from oracle.queue import Queue
 from oracle.quota import AnnualQuota, QuotaController
 from oracle.signing import DeviceSigner, ReadingDomain
@@ -43,13 +51,30 @@ logger = logging.getLogger(__name__)
 
 
 class DeviceEntry(BaseModel):
-    """One controller of the site."""
+    """One controller of the site.
+
+    Attributes:
+        mn: its HJ 212 device code.
+        enterprise: the enterprise account it is bound to on-chain.
+        password: its HJ 212 access password (``PW``), set on the controller; every frame must
+            carry it. Never logged.
+        keystore: its encrypted device key.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mn: str = Field(min_length=1, max_length=24)
     enterprise: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    password: SecretStr
     keystore: Path
+
+    @field_validator("password")
+    @classmethod
+    def _usable_password(cls, value: SecretStr) -> SecretStr:
+        text = value.get_secret_value()
+        if not text or not text.isascii() or any(c in text for c in ";=&,\r\n"):
+            raise ValueError("the access password must be non-empty ASCII without ; = & , or line breaks")
+        return value
 
 
 class QuotaEntry(BaseModel):
@@ -94,9 +119,20 @@ class SiteConfig(BaseModel):
         return site.model_copy(update={"devices": devices})
 
     def save(self, path: Path) -> Path:
-        """Write the site file (keystore paths as given)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.model_dump(mode="json"), indent=2) + "\n")
+        """Write the site file (keystore paths as given, passwords in clear: mode 0600,
+        replaced atomically; a new directory is created 0700)."""
+        from chain.accounts import private_directory
+
+        data = self.model_dump(mode="json")
+        for entry, device in zip(data["devices"], self.devices, strict=True):
+            entry["password"] = device.password.get_secret_value()
+        private_directory(path.parent)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.unlink(missing_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(data, indent=2) + "\n")
+        temporary.replace(path)
         return path
 
 
@@ -105,7 +141,8 @@ class OracleSettings(BaseSettings):
 
     Attributes:
         site: the site file.
-        keystore_password: password of the device keystores.
+        keystore_password: password of the device keystores; required, never empty (the demo
+            passes its demo password explicitly).
         queue: the durable queue's SQLite file (default: ``<state dir>/oracle/queue.db``).
         serial_ports: serial ports (or pyserial URLs) to read.
         baudrate: their speed.
@@ -116,6 +153,15 @@ class OracleSettings(BaseSettings):
         anchor_interval: seconds between anchoring steps.
         utc_offset_hours: the controllers' clock (DataTime) offset from UTC.
         card_swipe_cn: command code of card-swipe events.
+        clock_tolerance_seconds: how far a frame's DataTime may lie ahead of the gateway's
+            clock; frames further ahead are refused unanswered.
+        tcp_max_connections: TCP connections served at once.
+        tcp_max_connections_per_address: TCP connections one peer address may hold.
+        tcp_idle_timeout: seconds without a valid frame before a TCP connection is closed.
+        max_split_packets: most packets of one split message.
+        max_pending_bytes: most bytes of incomplete split messages held per link.
+        stuck_retry_seconds: how long a device whose batches the ledger refuses waits before
+            its batches are tried again.
     """
 
     model_config = SettingsConfigDict(env_prefix="ETS_ORACLE_", extra="ignore")
@@ -132,6 +178,32 @@ class OracleSettings(BaseSettings):
     anchor_interval: float = Field(default=1.0, gt=0)
     utc_offset_hours: float = Field(default=8.0, ge=-14, le=14)
     card_swipe_cn: str = CN_CARD_SWIPE
+    clock_tolerance_seconds: float = Field(default=DEFAULT_CLOCK_TOLERANCE, ge=0, le=86_400)
+    tcp_max_connections: int = Field(default=1024, gt=0)
+    tcp_max_connections_per_address: int = Field(default=16, gt=0)
+    tcp_idle_timeout: float = Field(default=900.0, gt=0)
+    max_split_packets: int = Field(default=MAX_PACKETS, gt=0, le=9999)
+    max_pending_bytes: int = Field(default=MAX_PENDING_BYTES, gt=0)
+    stuck_retry_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("keystore_password")
+    @classmethod
+    def _not_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            raise ValueError("the device keystores' password must not be empty")
+        return value
+
+    def device_keystore_password(self) -> str:
+        """The device keystores' password.
+
+        Raises:
+            GatewayConfigError: none is configured (it never defaults to empty).
+        """
+        if self.keystore_password is None:
+            raise GatewayConfigError(
+                "no device keystore password: set ETS_ORACLE_KEYSTORE_PASSWORD (it may not be empty)"
+            )
+        return self.keystore_password.get_secret_value()
 
     @field_validator("serial_ports", mode="before")
     @classmethod
@@ -149,9 +221,11 @@ class OracleService:
         manifest: the deployment manifest (``chain.deploy.Manifest``).
         oracle_account: the gateway's service account (ORACLE_ROLE).
         queue_path: the queue file.
+        clock: the gateway's clock (unix seconds) that DataTimes are checked against; a site
+            simulation passes its simulated clock.
 
     Raises:
-        GatewayConfigError: a keystore cannot be opened.
+        GatewayConfigError: no keystore password, or a keystore cannot be opened.
         UnregisteredDeviceError, ForeignDeviceError: a device is not bound as the site says.
     """
 
@@ -164,6 +238,7 @@ class OracleService:
         manifest: Any,
         oracle_account: Any,
         queue_path: Path,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         from chain.accounts import load_keystore
         from chain.errors import ConfigError
@@ -171,22 +246,36 @@ class OracleService:
         from chain.registry import RegistryClient
 
         self.settings = settings
-        password = settings.keystore_password.get_secret_value() if settings.keystore_password else ""
+        password = settings.device_keystore_password()
         devices = []
         for entry in site.devices:
             try:
                 key = bytes(load_keystore(entry.keystore, password).key)
             except ConfigError as error:
                 raise GatewayConfigError(f"device {entry.mn}: {error}") from None
-            devices.append(GatewayDevice(entry.mn, entry.enterprise, key))
+            devices.append(GatewayDevice(entry.mn, entry.enterprise, key, entry.password.get_secret_value()))
         self.ledger = LedgerClient(chain, manifest.address("EmissionsLedger"))
         self.registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
         domain = ReadingDomain(chain.chain_id, self.ledger.address)
         zone = timezone(timedelta(hours=settings.utc_offset_hours))
         anchored = {}
+        oracle_address = str(oracle_account.address)
+        self.foreign_oracle: dict[str, str | None] = {}  # device address -> the oracle it is bound to
         for device in devices:
             address = DeviceSigner(device.key, domain).address
             anchored[address] = self.ledger.last_anchored_sequence(address)
+            bound = self.registry.oracle_of(address)
+            if bound is None or bound.lower() != oracle_address.lower():
+                self.foreign_oracle[address] = bound
+                logger.error(
+                    "device %s (%s) is bound to oracle %s, not to this gateway's %s: its readings are"
+                    " stored and wait for anchoring until the regulator sets this oracle",
+                    address,
+                    device.mn,
+                    bound,
+                    oracle_address,
+                    extra={"device": address, "mn": device.mn},
+                )
         self.queue = Queue(queue_path)
         try:
             self.gateway = Gateway(
@@ -198,6 +287,8 @@ class OracleService:
                 zone=zone,
                 card_swipe_cn=settings.card_swipe_cn,
                 anchored_sequences=anchored,
+                clock=clock,
+                clock_tolerance=settings.clock_tolerance_seconds,
             )
         except BaseException:
             self.queue.close()
@@ -208,16 +299,36 @@ class OracleService:
             max_size=settings.batch_size,
             max_age_seconds=settings.batch_age_seconds,
             enterprises=self.gateway.enterprises,
+            max_span=self.ledger.max_sequence_span(),
+            stuck_retry_seconds=settings.stuck_retry_seconds,
         )
+        authenticate = self.gateway.authenticate
         self.serial = [
-            SerialFrameReader(SerialSettings(port=port, baudrate=settings.baudrate), self.gateway.handle)
+            SerialFrameReader(
+                SerialSettings(port=port, baudrate=settings.baudrate),
+                self.gateway.handle,
+                reassembler=Reassembler(
+                    max_packets=settings.max_split_packets, max_pending_bytes=settings.max_pending_bytes
+                ),
+                authenticate=authenticate,
+            )
             for port in settings.serial_ports
         ]
         self.tcp = (
             None
             if settings.tcp_port is None
             else TcpFrameServer(
-                TcpSettings(host=settings.tcp_host, port=settings.tcp_port), self.gateway.handle
+                TcpSettings(
+                    host=settings.tcp_host,
+                    port=settings.tcp_port,
+                    max_connections=settings.tcp_max_connections,
+                    max_connections_per_address=settings.tcp_max_connections_per_address,
+                    idle_timeout=settings.tcp_idle_timeout,
+                    max_packets=settings.max_split_packets,
+                    max_pending_bytes=settings.max_pending_bytes,
+                ),
+                self.gateway.handle,
+                authenticate=authenticate,
             )
         )
         self.last_report = AnchorReport()
@@ -306,6 +417,7 @@ class OracleService:
         return {
             "gateway": self.gateway.stats.snapshot(),
             "anchoring": self.anchorer.stats.snapshot(),
+            "foreign_oracle": dict(self.foreign_oracle),
             "queue": {"readings": queue.readings, "batches": queue.batches},
             "last_step": self.last_report.__dict__,
             "links": links,

@@ -36,6 +36,7 @@ The ``PW=`` password travels in every frame; it is never logged here.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
 import os
@@ -92,6 +93,7 @@ __all__ = [
     "card_id",
     "daily_load",
     "device_mn",
+    "device_password",
     "fleet",
     "run_on_pty",
     "run_over_tcp",
@@ -285,6 +287,14 @@ def device_mn(index: int, *, region: str = _MN_REGION) -> str:
     if not 0 <= index < 10**8 or not region.isdigit() or len(region) + 8 > _MAX_MN_LEN:
         raise SimulatorConfigError(f"no MN for device {index} in region {region[:16]!r}")
     return f"{region}{index:08d}"
+
+
+def device_password(index: int) -> str:
+    """The simulated device ``index``'s HJ 212 access password (``PW``), its own per device.
+
+    Derived from a public seed: demo and simulation only, never for real controllers.
+    """
+    return hashlib.sha256(b"ets-demo-device-password-%d" % index).hexdigest()[:12]
 
 
 def card_id(index: int) -> str:
@@ -619,7 +629,7 @@ def fleet(
     start: datetime,
     seed: int,
     kinds: Sequence[SiteKind] = (SiteKind.WASTEWATER, SiteKind.FLUE_GAS),
-    password: str = "123456",
+    password: str | None = None,
     fault_rate: float = _DEFAULT_FAULT_RATE,
     first_index: int = 1,
 ) -> list[VirtualController]:
@@ -630,7 +640,8 @@ def fleet(
         start: DataTime of every controller's first minute frame.
         seed: seed of the first controller; the i-th gets ``seed + i``.
         kinds: site kinds, cycled.
-        password: access password of every controller.
+        password: access password of every controller; ``None`` gives each its own
+            (:func:`device_password` of its device number), as the site file says.
         fault_rate: fault rate of every controller.
         first_index: device number of the first controller (for :func:`device_mn`).
 
@@ -648,7 +659,7 @@ def fleet(
             kinds[i % len(kinds)],
             start=start,
             seed=seed + i,
-            password=password,
+            password=device_password(first_index + i) if password is None else password,
             card_id=card_id(first_index + i),
             scale=0.5 + (seed + i) % 7 / 4,
             fault_rate=fault_rate,

@@ -3,19 +3,21 @@
 :func:`run_site_simulation` is what ``ets oracle simulate`` and the demo run:
 
 1. :func:`prepare_site` binds ``devices`` simulated controllers to the demo enterprises
-   (demo mode: the regulator's public demo key signs the bindings), writes each device key to
-   an encrypted keystore under ``<state dir>/oracle/keys`` and a site file with each
-   enterprise's annual quota of its main pollutant (COD for wastewater, SO2 for flue gas) and
-   IC card. Quotas are sized from a dry run of the same controllers so that, over the
-   simulated period, some enterprises pass the 80 % and 90 % alarms and one has its valve
-   closed;
+   (demo mode: the regulator's public demo key signs the bindings) and sets the gateway's
+   oracle key as the one that may anchor their readings, writes each device key to an
+   encrypted keystore under ``<state dir>/oracle/keys`` and a site file (0600) with each
+   device's own access password and each enterprise's annual quota of its main pollutant
+   (COD for wastewater, SO2 for flue gas) and IC card. Quotas are sized from a dry run of
+   the same controllers so that, over the simulated period, some enterprises pass the 80 %
+   and 90 % alarms and one has its valve closed;
 2. the gateway service (:class:`~oracle.service.OracleService`) reads the controllers over
-   pseudo-terminals (or its TCP platform port), signs, queues and anchors;
+   pseudo-terminals (or its TCP platform port), checks every frame's password and DataTime
+   (against the simulated clock: the end of the simulated period), signs, queues and anchors;
 3. the controllers (:mod:`oracle.simulator`) send ``minutes`` minute frames each, with daily
    cycles, faults, gaps and a card swipe, as fast as the gateway answers;
 4. once every frame is answered, the rest is anchored and the result summarised, with a chart.
 
-Simulated device keys derive from a public seed: demo only, never for real devices.
+Simulated device keys and passwords derive from a public seed: demo only, never for real devices.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -33,7 +35,16 @@ from pydantic import SecretStr
 
 from oracle.service import DeviceEntry, OracleService, OracleSettings, QuotaEntry, SiteConfig
 from oracle.signing import DeviceSigner, ReadingDomain, keccak
-from oracle.simulator import SiteKind, VirtualController, card_id, device_mn, fleet, run_on_pty, run_over_tcp
+from oracle.simulator import (
+    SiteKind,
+    VirtualController,
+    card_id,
+    device_mn,
+    device_password,
+    fleet,
+    run_on_pty,
+    run_over_tcp,
+)
 
 __all__ = ["SIM_FIRST_DEVICE", "SimulationResult", "prepare_site", "run_site_simulation", "sim_device_key"]
 
@@ -103,8 +114,10 @@ def prepare_site(
     seed: int,
     fault_rate: float,
     password: str,
+    oracle: str,
 ) -> Path:
-    """Bind the simulated devices on-chain (once), write their keystores and the site file.
+    """Bind the simulated devices on-chain (once) with ``oracle`` as the key that anchors them,
+    write their keystores and the site file.
 
     Returns:
         The site file.
@@ -129,11 +142,17 @@ def prepare_site(
         address = DeviceSigner(key, domain).address
         enterprise = str(demo_account(f"enterprise-{i % _DEMO_ENTERPRISES + 1}").address)
         if registry.enterprise_of(address) is None:
-            registry.bind_device(regulator, address, enterprise, mn)
+            registry.bind_device(regulator, address, enterprise, mn, oracle=oracle)
+        elif (registry.oracle_of(address) or "").lower() != oracle.lower():
+            registry.set_device_oracle(regulator, address, oracle)
         keystore = keys / f"{mn}.json"
         if not keystore.exists():
             write_keystore(Account.from_key(key), keystore, password)
-        entries.append(DeviceEntry(mn=mn, enterprise=enterprise, keystore=keystore))
+        entries.append(
+            DeviceEntry(
+                mn=mn, enterprise=enterprise, password=SecretStr(device_password(index)), keystore=keystore
+            )
+        )
         cards[card_id(index)] = enterprise
         for _ in controller.frames(minutes):
             pass
@@ -198,7 +217,7 @@ def run_site_simulation(
     )
     site_path = prepare_site(
         chain, manifest, state_dir, devices=devices, minutes=minutes, start=start, seed=seed,
-        fault_rate=fault_rate, password=password,
+        fault_rate=fault_rate, password=password, oracle=str(oracle_account.address),
     )  # fmt: skip
     controllers = _controllers(devices, start, seed, fault_rate)
     settings = OracleSettings(
@@ -210,9 +229,12 @@ def run_site_simulation(
     pty = run_on_pty(controllers, frames=minutes, start=False) if transport == "pty" else None
     if pty is not None:
         settings = settings.model_copy(update={"serial_ports": pty.ports})
+    # The site's clock is the simulation's: frames up to the end of the simulated period are on time.
+    zone = timezone(timedelta(hours=settings.utc_offset_hours))
+    simulated_now = (start + timedelta(minutes=minutes + 1)).replace(tzinfo=zone).timestamp()
     service = OracleService(
         settings, SiteConfig.load(site_path), chain=chain, manifest=manifest,
-        oracle_account=oracle_account, queue_path=queue_path,
+        oracle_account=oracle_account, queue_path=queue_path, clock=lambda: simulated_now,
     )  # fmt: skip
     service.start()
     if pty is not None:

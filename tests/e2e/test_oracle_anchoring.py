@@ -1,6 +1,7 @@
 """Gateway → queue → anchoring on a real chain: every reading anchored exactly once, provable
-on-chain; crash windows (sent but not recorded, recorded but no receipt), refusals, and a chain
-that lost blocks."""
+on-chain; crash windows (sent but not recorded, recorded but no receipt), refusals, a chain
+that lost blocks, and a site whose one stuck device (not bound to this gateway's oracle key,
+or a sequence gap beyond the ledger's span) does not hold up the others."""
 
 from __future__ import annotations
 
@@ -14,15 +15,17 @@ import pytest
 from chain.accounts import dev_account
 from chain.ledger import AnchorReceipt, LedgerAnchorPort
 from oracle.anchor import Anchorer, AnchorReport
-from oracle.gateway import Gateway, GatewayDevice
+from oracle.gateway import CHINA_STANDARD_TIME, Gateway, GatewayDevice
 from oracle.queue import BatchStatus, Queue
-from oracle.signing import ReadingDomain
+from oracle.signing import ReadingDomain, ReadingFields
 from tests.conftest import Consortium
 from tests.utils.chain import register
-from tests.utils.readings import device_key, minute_frame, signer
+from tests.utils.readings import device_key, device_password, minute_frame, signer
 
 MN_A, MN_B = "33100000000101", "33100000000102"
 START = datetime(2027, 5, 1, 0, 0)
+#: The gateway's clock: after every DataTime these tests send.
+LATE = datetime(2028, 1, 1).replace(tzinfo=CHINA_STANDARD_TIME).timestamp()
 
 
 @dataclass
@@ -53,17 +56,27 @@ def site(fresh: Consortium) -> Iterator[Site]:
     a, b = dev_account(35).address, dev_account(36).address
     register(c.registry, c.members, a, 901)
     register(c.registry, c.members, b, 902)
-    c.registry.bind_device(c.regulator, signer(11, domain=domain).address, a, MN_A)
-    c.registry.bind_device(c.regulator, signer(12, domain=domain).address, b, MN_B)
+    oracle = c.oracle.address
+    c.registry.bind_device(c.regulator, signer(11, domain=domain).address, a, MN_A, oracle=oracle)
+    c.registry.bind_device(c.regulator, signer(12, domain=domain).address, b, MN_B, oracle=oracle)
     gateway = Gateway(
-        [GatewayDevice(MN_A, a, device_key(11)), GatewayDevice(MN_B, b, device_key(12))],
+        [
+            GatewayDevice(MN_A, a, device_key(11), device_password(MN_A)),
+            GatewayDevice(MN_B, b, device_key(12), device_password(MN_B)),
+        ],
         Queue(),
         domain,
         directory=c.registry,
+        clock=lambda: LATE,
     )
     port = LedgerAnchorPort(c.ledger, c.oracle)
     anchorer = Anchorer(
-        gateway.queue, port, max_size=16, max_age_seconds=3600, enterprises=gateway.enterprises
+        gateway.queue,
+        port,
+        max_size=16,
+        max_age_seconds=3600,
+        enterprises=gateway.enterprises,
+        max_span=c.ledger.max_sequence_span(),
     )
     yield Site(c, gateway, anchorer, port, domain)
     gateway.queue.close()
@@ -176,3 +189,93 @@ def test_anchoring_loop_survives_an_unexpected_error_and_anchors_after_it(site: 
     assert not worker.is_alive()
     assert reports[0].chain_unavailable and any(r.anchored for r in reports)
     assert site.queue.stats().readings["ANCHORED"] == 7
+
+
+# --- one device stuck, the others go on (issue 17 item 4) ----------------------------------------
+
+
+MN_C = "33100000000103"
+
+
+def test_anchoring_goes_on_for_the_other_devices_while_one_is_not_bound_to_this_oracle(site: Site) -> None:
+    c = site.c
+    enterprise = dev_account(37).address
+    register(c.registry, c.members, enterprise, 903)
+    device_c = signer(13, domain=site.domain).address
+    c.registry.bind_device(c.regulator, device_c, enterprise, MN_C)  # no oracle set for it
+    gateway = Gateway(
+        [
+            GatewayDevice(
+                MN_A,
+                c.registry.enterprise_of(signer(11).address) or "",
+                device_key(11),
+                device_password(MN_A),
+            ),
+            GatewayDevice(MN_C, enterprise, device_key(13), device_password(MN_C)),
+        ],
+        Queue(),
+        site.domain,
+        directory=c.registry,
+        clock=lambda: LATE,
+    )
+    now = [1_000.0]
+    stuck: list[tuple[str, str]] = []
+    anchorer = Anchorer(
+        gateway.queue, site.port, max_size=16, max_age_seconds=3600, enterprises=gateway.enterprises,
+        max_span=c.ledger.max_sequence_span(), stuck_retry_seconds=60, clock=lambda: now[0],
+        on_stuck=lambda device, reason: stuck.append((device, reason)),
+    )  # fmt: skip
+    try:
+        for minute in range(3):
+            gateway.handle(minute_frame(MN_C, START + timedelta(minutes=minute)))
+            gateway.handle(minute_frame(MN_A, START + timedelta(minutes=minute)))
+        report = anchorer.step(flush=True)
+        assert report.refused == 1 and anchorer.stats.refused == {"LedgerOracleNotForDevice": 1}
+        assert stuck == [(device_c, "LedgerOracleNotForDevice")]
+        assert set(anchorer.stuck) == {device_c}
+        anchored = {e.device for e in c.ledger.anchored_events()}
+        assert anchored == {signer(11).address}  # A's batches all went through
+        # the gateway keeps serving the stuck device; the loop does not hammer the ledger
+        gateway.handle(minute_frame(MN_C, START + timedelta(minutes=3)))
+        gateway.handle(minute_frame(MN_A, START + timedelta(minutes=3)))
+        again = anchorer.step(flush=True)
+        assert (again.refused, again.anchored) == (0, 1)
+        # the regulator sets this gateway's oracle key; after the retry delay C is anchored too
+        c.registry.set_device_oracle(c.regulator, device_c, c.oracle.address)
+        now[0] += 61
+        fixed = anchorer.step(flush=True)
+        assert fixed.refused == 0 and anchorer.stuck == {}
+        assert gateway.queue.stats().settled
+        covered = sorted(
+            (e.first_sequence, e.last_sequence) for e in c.ledger.anchored_events() if e.device == device_c
+        )
+        assert covered[0][0] == 1 and covered[-1][1] == 4 * 7
+        assert anchorer.stats.snapshot()["stuck"] == {}
+    finally:
+        gateway.queue.close()
+
+
+def test_anchoring_never_sends_a_batch_beyond_the_ledger_span_and_goes_on_for_the_other_devices(
+    site: Site,
+) -> None:
+    """Device A's readings have a gap wider than the ledger's MAX_SEQUENCE_SPAN (frames it signed
+    itself): its readings before the gap are anchored in a batch of their own, the batch after
+    the gap is refused (LedgerSequenceSpanTooLarge) and only A is flagged; B is anchored."""
+    span = site.c.ledger.max_sequence_span()
+    enterprise_a = site.c.registry.enterprise_of(signer(11).address) or ""
+    before = signer(11, domain=site.domain).sign_frame(
+        [ReadingFields(1_800_000_000, "a21026", 5 + i, 0, "kg") for i in range(3)]
+    )
+    after = signer(11, next_sequence=span + 10, domain=site.domain).sign_frame(
+        [ReadingFields(1_800_000_060, "a21026", 9, 0, "kg")]
+    )
+    site.gateway.accept_signed([before, after], enterprise=enterprise_a)
+    site.feed(MN_B, 1)
+    report = site.anchorer.step(flush=True)
+    assert report.refused == 1
+    assert site.anchorer.stats.refused == {"LedgerSequenceSpanTooLarge": 1}
+    assert set(site.anchorer.stuck) == {signer(11).address}
+    assert sorted(site.anchored_sequences()) == sorted(
+        [(signer(11).address, 1, 3), (signer(12).address, 1, 7)]
+    )
+    assert all(b.last_sequence - b.first_sequence < span for b in site.queue.batches())

@@ -12,11 +12,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from eth_account import Account
+from pydantic import SecretStr
 
 from chain.accounts import demo_account, dev_account, write_keystore
 from chain.compile import ROOT, compile_contracts
@@ -25,6 +26,7 @@ from chain.ledger import LedgerClient
 from chain.node import AnvilNode, free_port
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
+from oracle.gateway import CHINA_STANDARD_TIME
 from oracle.queue import Queue
 from oracle.service import DeviceEntry, OracleService, OracleSettings, SiteConfig
 from oracle.signing import ReadingDomain
@@ -35,7 +37,8 @@ from tests.utils.readings import device_key, signer
 pytestmark = pytest.mark.timeout(240)
 
 PASSWORD = "fault-test-device"
-START = datetime(2027, 6, 1, 6, 0)
+# The gateway checks DataTime against its wall clock: the frames cover the last few hours.
+START = (datetime.now(CHINA_STANDARD_TIME) - timedelta(hours=4)).replace(tzinfo=None, second=0, microsecond=0)
 FRAMES = 150  # per controller; 2 controllers x 13-15 readings a frame
 
 
@@ -62,16 +65,21 @@ def _deploy(url: str, manifest_path: Path) -> Chain:
 
 
 def _site(c: Chain, tmp: Path, seeds: tuple[int, ...] = (41, 42)) -> SiteConfig:
-    """Two devices of two enterprises, bound on-chain, keys in encrypted keystores."""
+    """Two devices of two enterprises, bound on-chain to the demo oracle key, keys in encrypted
+    keystores, each with its own access password."""
     domain = ReadingDomain(c.chain.chain_id, c.ledger.address)
     entries = []
     for n, seed in enumerate(seeds):
         enterprise = dev_account(30 + n).address
         register(c.registry, [demo_account(m) for m in ("regulator", "exchange")], enterprise, seed)
         mn = f"3310029900{seed:04d}"
-        c.registry.bind_device(demo_account("regulator"), signer(seed, domain=domain).address, enterprise, mn)
+        c.registry.bind_device(
+            demo_account("regulator"), signer(seed, domain=domain).address, enterprise, mn,
+            oracle=demo_account("oracle").address,
+        )  # fmt: skip
         keystore = write_keystore(Account.from_key(device_key(seed)), tmp / "keys" / f"{mn}.json", PASSWORD)
-        entries.append(DeviceEntry(mn=mn, enterprise=enterprise, keystore=keystore))
+        password = SecretStr(f"pw-{seed}-{mn[-4:]}")
+        entries.append(DeviceEntry(mn=mn, enterprise=enterprise, password=password, keystore=keystore))
     site = SiteConfig(devices=entries)
     site.save(tmp / "site.json")
     return site
@@ -80,7 +88,14 @@ def _site(c: Chain, tmp: Path, seeds: tuple[int, ...] = (41, 42)) -> SiteConfig:
 def _controllers(site: SiteConfig) -> list[VirtualController]:
     kinds = (SiteKind.WASTEWATER, SiteKind.FLUE_GAS)
     return [
-        VirtualController(d.mn, kinds[i % 2], start=START, seed=500 + i, fault_rate=0.0)
+        VirtualController(
+            d.mn,
+            kinds[i % 2],
+            start=START,
+            seed=500 + i,
+            fault_rate=0.0,
+            password=d.password.get_secret_value(),
+        )
         for i, d in enumerate(site.devices)
     ]
 

@@ -1,6 +1,7 @@
 """Gateway frame path without a chain: signing what QC measured, durable queueing with the frame,
-re-sent frames, restarts, refusals, card swipes and quota, readings signed elsewhere, and the
-TCP transport answering only after the readings are stored."""
+re-sent frames, restarts, refusals, card swipes and quota, readings signed elsewhere, the TCP
+transport answering only after the readings are stored, and frames refused unanswered before
+anything is kept (wrong password, DataTime in the future, a blocked device)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from pathlib import Path
 import pytest
 
 from oracle.errors import (
+    DeviceBlockedError,
     ForeignDeviceError,
+    FrameFromFutureError,
+    FramePasswordError,
     ReadingDuplicateError,
     ReadingSignatureError,
     UnknownDeviceError,
@@ -25,13 +29,20 @@ from oracle.qc import QualityControl
 from oracle.queue import Queue
 from oracle.quota import AnnualQuota, ListNotifier, QuotaController
 from oracle.signing import ReadingFields, SignedFrame, SignedReading, reading_hash, verify
-from oracle.transport import TcpFrameServer, TcpSettings
-from tests.utils.readings import DOMAIN, device_key, minute_frame, signer, swipe_frame
+from oracle.transport import FrameLink, TcpFrameServer, TcpSettings, TransportStats
+from tests.utils.readings import DOMAIN, device_key, device_password, minute_frame, signer, swipe_frame
 
 MN_A, MN_B = "33100000000001", "33100000000002"
 ENTERPRISE_A = "0x00000000000000000000000000000000000000a1"
 ENTERPRISE_B = "0x00000000000000000000000000000000000000b2"
 START = datetime(2027, 3, 1, 8, 0)
+#: The gateway's clock in these tests: well after every DataTime they send.
+LATE = datetime(2028, 1, 1).replace(tzinfo=CHINA_STANDARD_TIME).timestamp()
+
+
+def at(when: datetime) -> float:
+    """Unix seconds of a local (China Standard Time) DataTime."""
+    return when.replace(tzinfo=CHINA_STANDARD_TIME).timestamp()
 
 
 @dataclass
@@ -46,8 +57,8 @@ class Directory:
 
 def devices() -> list[GatewayDevice]:
     return [
-        GatewayDevice(MN_A, ENTERPRISE_A, device_key(1)),
-        GatewayDevice(MN_B, ENTERPRISE_B, device_key(2)),
+        GatewayDevice(MN_A, ENTERPRISE_A, device_key(1), device_password(MN_A)),
+        GatewayDevice(MN_B, ENTERPRISE_B, device_key(2), device_password(MN_B)),
     ]
 
 
@@ -66,6 +77,7 @@ def quota(notifier: ListNotifier | None = None) -> dict[str, QuotaController]:
 
 def gateway(path: Path | None = None, **kwargs: object) -> Gateway:
     queue = Queue(path)
+    kwargs.setdefault("clock", lambda: LATE)
     return Gateway(devices(), queue, DOMAIN, directory=directory(), **kwargs)  # type: ignore[arg-type]
 
 
@@ -303,7 +315,119 @@ def test_tcp_transport_answers_only_after_gateway_stored_the_frame() -> None:
 
 
 def test_gateway_continues_after_sequences_the_ledger_has_seen_when_queue_was_lost() -> None:
-    gw = Gateway(devices(), Queue(), DOMAIN, anchored_sequences={signer(1).address: 4_000})
+    gw = Gateway(
+        devices(), Queue(), DOMAIN, anchored_sequences={signer(1).address: 4_000}, clock=lambda: LATE
+    )
     gw.handle(minute_frame(MN_A, START))
     assert [r.sequence for r in stored(gw)] == list(range(4_001, 4_008))
     assert gw.next_sequence(MN_B) == 1
+
+
+# --- frames refused unanswered before anything is kept (issue 17 items 1 and 4) --------------
+
+
+def test_gateway_refuses_frame_with_a_wrong_password_and_stores_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gw = gateway(quotas=quota())
+    forged = [
+        minute_frame(MN_A, START, pw="123456"),  # the factory default
+        minute_frame(MN_A, START, pw=device_password(MN_B)),  # another device's password
+        minute_frame(MN_A, START, pw=device_password(MN_A) + "0"),
+    ]
+    for frame in forged:
+        with pytest.raises(FramePasswordError, match=MN_A):
+            gw.handle(frame)
+    with pytest.raises(FramePasswordError):
+        gw.handle(replace(swipe_frame(MN_A, START, "CARD-A"), pw="x"))  # no quota loaded by a forger
+    assert stored(gw) == [] and gw.queue.frame_count() == 0
+    assert gw.stats.rejected["wrong_password"] == 4 and gw.stats.frames == 0
+    controller = gw.quota(MN_A)
+    assert controller is not None and not controller.swiped
+    gw.handle(minute_frame(MN_A, START))  # the genuine frame of the same minute is stored
+    assert len(stored(gw)) == 7
+    assert device_password(MN_A) not in caplog.text and "123456" not in caplog.text
+
+
+def test_gateway_refuses_a_future_dated_frame_and_stores_the_devices_next_genuine_frame() -> None:
+    now = START + timedelta(minutes=1)
+    gw = gateway(clock=lambda: at(now))
+    with pytest.raises(FrameFromFutureError, match="ahead of the clock"):
+        gw.handle(minute_frame(MN_A, datetime(2099, 1, 1)))  # right password, forged date
+    with pytest.raises(FrameFromFutureError):
+        gw.handle(minute_frame(MN_A, now + timedelta(minutes=6)))  # beyond the 5-minute tolerance
+    assert stored(gw) == [] and gw.queue.frame_count() == 0
+    assert gw.stats.rejected["future_datatime"] == 2
+    gw.handle(minute_frame(MN_A, START))  # not "out of order": the forged frames left no trace
+    gw.handle(minute_frame(MN_A, now + timedelta(minutes=4)))  # a controller clock a little fast
+    assert len(stored(gw)) == 14
+    assert "OutOfOrderFrameError" not in gw.stats.rejected
+
+
+def test_gateway_refuses_a_future_dated_frame_after_a_restart_too(tmp_path: Path) -> None:
+    path = tmp_path / "queue.db"
+    first = gateway(path, clock=lambda: at(START))
+    with pytest.raises(FrameFromFutureError):
+        first.handle(minute_frame(MN_A, datetime(2099, 1, 1)))
+    first.queue.close()
+    second = gateway(path, clock=lambda: at(START))
+    second.handle(minute_frame(MN_A, START))
+    assert len(stored(second)) == 7
+
+
+def test_gateway_authenticator_keeps_nothing_of_split_packets_with_a_wrong_password() -> None:
+    gw = gateway()
+    stats = TransportStats()
+    link = FrameLink("test", gw.handle, lambda data: None, stats, authenticate=gw.authenticate)
+    for i in range(20):
+        packet = replace(
+            minute_frame(MN_A, START, pw="guess", qn=f"20270301080000{i:03d}"), pnum=2, pno=1, flag=7
+        )
+        link.feed(packet.to_wire().encode())
+    assert link.pending_bytes == 0 and link.valid_frames == 0
+    assert stats.snapshot().frames_bad == {"FramePasswordError": 20}
+    assert stored(gw) == []
+
+
+def test_tcp_transport_answers_no_forged_frame_and_stores_the_next_genuine_one() -> None:
+    """Over the real TCP transport: a frame with a wrong password and one dated in the future
+    (with the right password) get no answer and store nothing; the genuine frame that follows
+    is answered and stored."""
+    now = START + timedelta(minutes=1)
+    gw = gateway(clock=lambda: at(now))
+    server = TcpFrameServer(TcpSettings(host="127.0.0.1", port=0), gw.handle, authenticate=gw.authenticate)
+    wrong_password = minute_frame(MN_A, START, pw="123456")
+    future = minute_frame(MN_A, datetime(2099, 1, 1))
+    genuine = minute_frame(MN_A, START)
+    with server, socket.create_connection(server.address, timeout=5) as conn:
+        conn.sendall(wrong_password.to_wire().encode() + future.to_wire().encode())
+        conn.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            conn.recv(4096)  # no answer: the controller keeps both and sends them again
+        assert stored(gw) == []
+        conn.settimeout(5)
+        conn.sendall(genuine.to_wire().encode())
+        scanner = FrameScanner()
+        answers: list[bytes] = []
+        while not answers:
+            answers = [a for a in scanner.feed(conn.recv(4096)) if isinstance(a, bytes)]
+        stats = server.stats.snapshot()
+    assert [parse(a).qn for a in answers] == [genuine.qn]
+    assert len(stored(gw)) == 7
+    assert stats.frames_bad == {"FramePasswordError": 1} and stats.handler_errors == 1
+    assert gw.stats.rejected["future_datatime"] == 1
+
+
+def test_gateway_serves_the_other_devices_when_one_devices_sequences_are_used_up() -> None:
+    blocked: list[tuple[str, str]] = []
+    gw = gateway(
+        anchored_sequences={signer(1).address: 2**64 - 1},  # anchored by a rogue oracle key
+        on_blocked=lambda mn, reason: blocked.append((mn, reason)),
+    )
+    assert list(gw.blocked) == [MN_A] and [mn for mn, _ in blocked] == [MN_A]
+    assert "used up" in gw.blocked[MN_A]
+    with pytest.raises(DeviceBlockedError, match=MN_A):
+        gw.handle(minute_frame(MN_A, START))  # unanswered: the controller keeps its data
+    gw.handle(minute_frame(MN_B, START))
+    assert {r.reading.device for r in stored(gw)} == {signer(2).address}
+    assert gw.stats.snapshot()["blocked"] == {MN_A: gw.blocked[MN_A]}

@@ -314,6 +314,46 @@ def test_cut_batches_cuts_full_batches_and_keeps_a_young_remainder(queue: Queue)
     assert queue.stats().readings["UNBATCHED"] == 0
 
 
+def test_cut_batches_never_reaches_beyond_the_span_past_the_previous_batch(queue: Queue) -> None:
+    """The ledger refuses a batch whose last sequence is more than MAX_SEQUENCE_SPAN past the
+    device's last anchored one: a batch stops there (and is cut at once, whatever its age)."""
+    device = signer(34)
+    queue.append([signed_frame(device, size=5)], now=1000.0)  # 1..5
+    gap = signer(34, next_sequence=40)
+    queue.append([signed_frame(gap, BASE_TIME + 60, size=5)], now=1000.0)  # 40..44
+    late = signer(34, next_sequence=200)
+    queue.append([signed_frame(late, BASE_TIME + 120, size=2)], now=1000.0)  # 200, 201 (a gap > span)
+    batches = queue.cut_batches(100, 3600, now=1001.0, max_span=42)
+    # 1..5 and 40..42 (within 0 + 42), then 43..44 (within 42 + 42); 200 lies beyond 44 + 42:
+    # a gap wider than the span still gives a batch, of one reading (the ledger refuses it and
+    # the anchoring loop flags the device); 201 waits for its age
+    assert [(b.first_sequence, b.last_sequence, b.count) for b in batches] == [
+        (1, 42, 8),
+        (43, 44, 2),
+        (200, 200, 1),
+    ]
+    assert [b.last_sequence - previous for b, previous in zip(batches[:2], (0, 42), strict=True)] == [42, 2]
+    assert [s.signed.sequence for s in queue.unbatched(device.address)] == [201]
+
+
+def test_cut_batches_starts_the_span_before_a_devices_first_reading(queue: Queue) -> None:
+    """A queue rebuilt after the ledger's last anchored sequence: the first batch's span counts
+    from the sequence before its first reading (the signer continued right after the ledger)."""
+    device = signer(35, next_sequence=5_000_001)
+    queue.append([signed_frame(device, size=8)], now=1000.0)
+    batches = queue.cut_batches(100, 0, now=1001.0, max_span=5)
+    assert [(b.first_sequence, b.last_sequence) for b in batches] == [
+        (5_000_001, 5_000_005),
+        (5_000_006, 5_000_008),
+    ]
+
+
+@pytest.mark.parametrize("span", [0, -1, True, 1.5])
+def test_cut_batches_raises_queue_value_error_for_a_bad_span(queue: Queue, span: object) -> None:
+    with pytest.raises(QueueValueError, match="max_span"):
+        queue.cut_batches(16, 0, max_span=span)  # type: ignore[arg-type]
+
+
 def test_cut_batches_ages_by_the_oldest_unbatched_reading(queue: Queue) -> None:
     device = signer(13)
     queue.append([signed_frame(device)], now=1000.0)

@@ -131,6 +131,11 @@ WASTEWATER_MINUTE: tuple[tuple[str, str, str | None], ...] = (
 )
 
 
+def device_password(mn: str) -> str:
+    """The test controller ``mn``'s own HJ 212 access password (``PW``)."""
+    return f"pw{mn[-6:]}"
+
+
 def minute_frame(
     mn: str,
     when: datetime,
@@ -138,23 +143,25 @@ def minute_frame(
     factors: tuple[tuple[str, str, str | None], ...] = WASTEWATER_MINUTE,
     flag: str = "N",
     qn: str | None = None,
+    pw: str | None = None,
 ) -> Frame:
-    """A parsed HJ 212-2017 minute-data frame (CN=2051) that asks for an answer."""
+    """A parsed HJ 212-2017 minute-data frame (CN=2051) that asks for an answer, carrying the
+    device's password (:func:`device_password`) unless ``pw`` is given."""
     values = {
         code: {"Avg": avg, "Min": avg, "Max": avg, "Flag": flag} | ({"Cou": cou} if cou is not None else {})
         for code, avg, cou in factors
     }
     text = encode(
-        st="32", cn=CN_MINUTE_DATA, pw="123456", mn=mn, qn=qn or f"{when:%Y%m%d%H%M%S}000",
+        st="32", cn=CN_MINUTE_DATA, pw=pw or device_password(mn), mn=mn, qn=qn or f"{when:%Y%m%d%H%M%S}000",
         flag=5, datatime=when, values=values,
     )  # fmt: skip
     return parse(text)
 
 
 def swipe_frame(mn: str, when: datetime, card: str) -> Frame:
-    """A parsed card-swipe event frame."""
+    """A parsed card-swipe event frame (with the device's password)."""
     text = encode(
-        st="32", cn=CN_CARD_SWIPE, pw="123456", mn=mn, qn=f"{when:%Y%m%d%H%M%S}001", flag=5,
+        st="32", cn=CN_CARD_SWIPE, pw=device_password(mn), mn=mn, qn=f"{when:%Y%m%d%H%M%S}001", flag=5,
         datatime=when, extras={"CardId": card},
     )  # fmt: skip
     return parse(text)
