@@ -153,6 +153,7 @@ def simulate(case: Case, *, say: Callable[[str], None] = logger.info) -> dict[st
         enterprise = demo_account("enterprise-1")
         [sample] = generate_enterprises(1, years=3, seed=7).enterprises
         register_enterprises(registry, members, [(enterprise.address, sample_profile(sample))])
+        registry.assign_auditor(regulator, auditor.address, enterprise.address)  # it may then attest
         for token_id, held, ref in ((allowance_id, case.allowances_held, "allowances"),
                                     (offset_id, case.offsets_held, "offsets")):  # fmt: skip
             if held:

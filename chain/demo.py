@@ -96,10 +96,16 @@ def run_demo(
         if device not in already:
             mn = f"{DEMO_ENTERPRISES[i][2]}{i + 1:08d}"
             owner = demo_account(f"enterprise-{i + 1}").address
-            registry.bind_device(demo_account("regulator"), device, owner, mn)
+            oracle = demo_account("oracle").address  # the site gateway's key anchors its readings
+            registry.bind_device(demo_account("regulator"), device, owner, mn, oracle=oracle)
             bound += 1
     if bound:
-        report.steps.append(f"bound {bound} monitoring devices")
+        report.steps.append(f"bound {bound} monitoring devices (anchored by the site's oracle key)")
+    auditor = demo_account("auditor").address
+    for i in range(len(DEMO_ENTERPRISES)):  # the regulator assigns the auditor: attest and read scope
+        owner = demo_account(f"enterprise-{i + 1}").address
+        if not registry.is_auditor_assigned(auditor, owner):
+            registry.assign_auditor(demo_account("regulator"), auditor, owner)
     _demo_market(chain, manifest, registry, members, settings.state_dir, report)
     _demo_auctions(chain, manifest, registry, members, settings.state_dir, report)
     _demo_oracle(settings, report, say)

@@ -145,6 +145,7 @@ def _run_year(
         application = compliance.apply(e, YEAR, surrender)
         if i == REJECTED_FIRST:
             compliance.reject(regulator, application, 3, "evidence incomplete: CEMS calibration log missing")
+            compliance.withdraw_returned(e, [so2])  # the escrow is credited back, the enterprise pulls it
             application = compliance.apply(e, YEAR, surrender)
         compliance.approve(regulator, application)
 

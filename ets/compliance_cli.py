@@ -363,7 +363,25 @@ def compliance_review(
         )
     else:
         client.reject(signer, application_id, reason_code, reason)
-        console.print(f"application {application_id} rejected ({reason_code}: {reason}); escrow returned")
+        console.print(
+            f"application {application_id} rejected ({reason_code}: {reason}); escrow credited back "
+            f"(the enterprise withdraws it: ets compliance withdraw {application_id})"
+        )
+
+
+@compliance_app.command("withdraw")
+@cli_errors
+def compliance_withdraw(application_id: int, as_: AsOption = None, keystore: KeystoreOption = None) -> None:
+    """Withdraw the escrow a rejection credited back to one (enterprise): the tokens of a rejected
+    application still credited to the caller."""
+    client = _compliance()
+    signer = _signer(as_, keystore)
+    escrowed = dict.fromkeys(client.application(application_id).ids)
+    ids = [i for i in escrowed if client.returned(signer.address, i)]
+    if not ids:
+        raise _input_error(f"nothing of application {application_id} is credited to {signer.address}")
+    client.withdraw_returned(signer, ids)
+    console.print(f"withdrew the escrow credited back of {len(ids)} token id(s) to {signer.address}")
 
 
 @compliance_app.command("finalize")

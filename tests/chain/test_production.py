@@ -382,6 +382,7 @@ def test_gather_production_sums_anchored_cou_per_shanghai_month_and_compares_att
         assert site.anchor().anchored == 1
         site.feed([(when, wastewater(kg, nh3_kg="2.000")) for when, kg in LOCAL_JUNE])
         assert site.anchor().anchored == 1
+    c.registry.assign_auditor(c.regulator, c.auditor.address, COMPANY.address)  # may attest once assigned
     verified = attestation(c.auditor.address, COMPANY.address, nonce=c.ledger.nonce(c.auditor.address),
                            pollutant=4, year=2027, verified_emissions=1)  # fmt: skip
     attested = c.ledger.attest(c.auditor, verified)

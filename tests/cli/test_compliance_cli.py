@@ -63,6 +63,7 @@ def holders(fresh: Consortium) -> Consortium:
     and cash for its fine."""
     for i, e in enumerate((E1, E2)):
         register(fresh.registry, fresh.members, e.address, seed=950 + i)
+        fresh.registry.assign_auditor(fresh.regulator, fresh.auditor.address, e.address)  # may attest
     for token_id, amount in ((CO2, 1000), (OFFSET, 100)):
         fresh.allowance.set_cap(fresh.regulator, token_id, 10_000)
         fresh.allowance.allocate(
@@ -156,6 +157,10 @@ def test_cli_runs_a_compliance_year_and_refuses_each_bad_step_by_name(
     code, out = ets("compliance", "review", first, "--reject", "--reason-code", "3", "--reason",
                     "offset serials unreadable", "--as", "regulator")  # fmt: skip
     assert code == 0 and "rejected" in out, out
+    assert c.allowance.balance(E1.address, CO2) == 100  # escrow credited back, not pushed
+    assert refused(ets("compliance", "withdraw", first, "--as", "enterprise-2"), "nothing")
+    code, out = ets("compliance", "withdraw", first, "--as", "enterprise-1")
+    assert code == 0 and "withdrew" in out, out
     assert c.allowance.balance(E1.address, CO2) == 1000  # escrow returned
     code, out = ets("compliance", "apply", str(YEAR), "--allowance", f"{CO2}=900", "--offset", f"{OFFSET}=50",
                     "--as", "enterprise-1")  # default: the latest Active attestation  # fmt: skip
@@ -209,7 +214,9 @@ def test_attest_verify_checks_a_cited_reading_against_its_batch(
 
     register(fresh.registry, fresh.members, E1.address, seed=960)
     device = signer(961, domain=ReadingDomain(fresh.chain.chain_id, fresh.ledger.address))
-    fresh.registry.bind_device(fresh.regulator, device.address, E1.address, "CLIATTEST0001")
+    oracle = fresh.oracle.address  # the device's site gateway key anchors its readings
+    fresh.registry.bind_device(fresh.regulator, device.address, E1.address, "CLIATTEST0001", oracle=oracle)
+    fresh.registry.assign_auditor(fresh.regulator, fresh.auditor.address, E1.address)
     batch, proven = anchored_batch(fresh.ledger, fresh.oracle, device)
     report = tmp_path / "report.pdf"
     report.write_bytes(b"report")
