@@ -111,3 +111,26 @@ def test_site_file_refuses_a_device_without_a_usable_password(tmp_path: Path, pa
     path.write_text(json.dumps({"devices": [entry]}))
     with pytest.raises(GatewayConfigError, match=r"devices\.0\.password"):
         SiteConfig.load(path)
+
+
+def test_site_file_example_in_the_operations_notes_loads() -> None:
+    example = Path(__file__).resolve().parents[2] / "node-config" / "oracle" / "site.example.json"
+    loaded = SiteConfig.load(example)
+    passwords = [d.password.get_secret_value() for d in loaded.devices]
+    assert len(set(passwords)) == len(passwords) == 2  # one password per controller
+    assert all(d.keystore.parent == example.parent / "keys" for d in loaded.devices)
+
+
+def test_oracle_settings_read_the_gateway_limits_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ETS_ORACLE_CLOCK_TOLERANCE_SECONDS", "120")
+    monkeypatch.setenv("ETS_ORACLE_TCP_MAX_CONNECTIONS_PER_ADDRESS", "64")
+    monkeypatch.setenv("ETS_ORACLE_MAX_SPLIT_PACKETS", "8")
+    monkeypatch.setenv("ETS_ORACLE_MAX_PENDING_BYTES", "65536")
+    settings = OracleSettings()
+    assert (settings.clock_tolerance_seconds, settings.tcp_max_connections_per_address) == (120, 64)
+    assert (settings.max_split_packets, settings.max_pending_bytes) == (8, 65536)
+    monkeypatch.setenv("ETS_ORACLE_MAX_SPLIT_PACKETS", "10000")  # beyond HJ 212's PNUM
+    with pytest.raises(ValidationError):
+        OracleSettings()
