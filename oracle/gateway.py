@@ -74,6 +74,7 @@ from oracle.errors import (
     FrameFromFutureError,
     FramePasswordError,
     FrameRejectedError,
+    GatewayConfigError,
     ReadingDuplicateError,
     ReadingSignatureError,
     ReadingValueError,
@@ -151,7 +152,7 @@ class GatewayDevice:
 
     def __post_init__(self) -> None:
         if not self.password:
-            raise ReadingValueError(f"device {self.mn} has no access password")
+            raise GatewayConfigError(f"device {self.mn} has no access password")
 
 
 @dataclass

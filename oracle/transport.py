@@ -53,7 +53,7 @@ from typing import Literal, Self
 import serial
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from oracle.errors import FrameError, GatewayError, TransportOpenError, TransportStateError
+from oracle.errors import FrameError, TransportOpenError, TransportStateError
 from oracle.hj212 import (
     MAX_DATA_LEN,
     MAX_DATA_LEN_FIELD,
@@ -229,7 +229,7 @@ class FrameLink:
             else:
                 self._frame(item)
 
-    def _bad(self, error: FrameError | GatewayError, *, raw_len: int, device: str | None = None) -> None:
+    def _bad(self, error: Exception, *, raw_len: int, device: str | None = None) -> None:
         name = type(error).__name__
         with self._stats._lock:
             self._stats.frames_bad[name] += 1
@@ -252,7 +252,7 @@ class FrameLink:
         if self._authenticate is not None:
             try:
                 self._authenticate(frame)
-            except (FrameError, GatewayError) as error:
+            except Exception as error:  # a refusal (or a fault in the check): dropped unanswered
                 self._bad(error, raw_len=len(raw), device=frame.mn)
                 return
         try:

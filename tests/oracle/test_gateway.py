@@ -18,6 +18,7 @@ from oracle.errors import (
     ForeignDeviceError,
     FrameFromFutureError,
     FramePasswordError,
+    GatewayConfigError,
     ReadingDuplicateError,
     ReadingSignatureError,
     UnknownDeviceError,
@@ -431,3 +432,9 @@ def test_gateway_serves_the_other_devices_when_one_devices_sequences_are_used_up
     gw.handle(minute_frame(MN_B, START))
     assert {r.reading.device for r in stored(gw)} == {signer(2).address}
     assert gw.stats.snapshot()["blocked"] == {MN_A: gw.blocked[MN_A]}
+
+
+def test_gateway_device_without_a_password_is_refused() -> None:
+    with pytest.raises(GatewayConfigError, match=MN_A):
+        GatewayDevice(MN_A, ENTERPRISE_A, device_key(1), "")
+    assert "pw" not in repr(GatewayDevice(MN_A, ENTERPRISE_A, device_key(1), device_password(MN_A)))
