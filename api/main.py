@@ -36,6 +36,7 @@ from api.routes import (
     health,
     holdings,
     participants,
+    production,
     stats,
     tx,
 )
@@ -189,6 +190,7 @@ def create_app(
         batches,
         audit,
         stats,
+        production,
         tx,
     )
     for module in routers:

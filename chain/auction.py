@@ -50,6 +50,9 @@ UINT64_MAX = 2**64 - 1
 UINT88_MAX = 2**88 - 1
 BPS = 10_000
 ZERO_ROOT = b"\x00" * 32
+#: Share of a guarantee forfeited by a bidder that does not reveal, unless configured otherwise
+#: (`ets auction create --forfeit-bps`, the dashboard's ETS_AUCTION_FORFEIT_BPS): not revealing costs.
+DEFAULT_FORFEIT_BPS = 1_000
 
 #: A bid schedule: (price, quantity) pairs, prices strictly descending.
 Schedule = tuple[tuple[int, int], ...]

@@ -622,7 +622,9 @@ def auction_create(
     rule: Annotated[str, typer.Option(help="lowest_accepted | highest_rejected.")] = "lowest_accepted",
     commit_hours: Annotated[float, typer.Option(help="Length of the commit window.")] = 24.0,
     reveal_hours: Annotated[float, typer.Option(help="Length of the reveal window.")] = 24.0,
-    forfeit_bps: Annotated[int, typer.Option(help="Share of a no-show's guarantee forfeited.")] = 1000,
+    forfeit_bps: Annotated[
+        int | None, typer.Option(help="Share of a no-show's guarantee forfeited, bps (default 10 %).")
+    ] = None,
     secondary: Annotated[bool, typer.Option(help="Sell the signer's own allowances.")] = False,
     eligible: Annotated[
         Path | None, typer.Option(help="Primary only: file of eligible addresses, one per line.")
@@ -632,7 +634,7 @@ def auction_create(
 ) -> None:
     """Create a primary (regulator: new allowances) or secondary (own allowances) auction."""
     from chain.allowance import Kind, encode_id
-    from chain.auction import ZERO_ROOT, AuctionParams, PriceRule, eligibility_tree
+    from chain.auction import DEFAULT_FORFEIT_BPS, ZERO_ROOT, AuctionParams, PriceRule, eligibility_tree
 
     client = _auction()
     signer = _signer(as_, keystore)
@@ -647,7 +649,8 @@ def auction_create(
     params = AuctionParams(
         token_id=encode_id(Kind.ALLOWANCE, pollutant, vintage), supply=supply, reserve_price=reserve,
         purchase_limit=limit, commit_end=commit_end, reveal_end=commit_end + int(reveal_hours * 3600),
-        forfeit_bps=forfeit_bps, price_rule=PriceRule.parse(rule), eligibility_root=root,
+        forfeit_bps=DEFAULT_FORFEIT_BPS if forfeit_bps is None else forfeit_bps,
+        price_rule=PriceRule.parse(rule), eligibility_root=root,
     )  # fmt: skip
     create = client.create_secondary if secondary else client.create_primary
     auction_id = create(signer, params)

@@ -51,7 +51,6 @@ OUTCOME_COVERED, OUTCOME_SHORTFALL, OUTCOME_NO_VERIFIED = 1, 2, 3
 APPLICATION_ROWS = 200
 
 
-
 @dataclass(frozen=True)
 class SupplyRow:
     """Caps, issued, held and retired units of one token id."""

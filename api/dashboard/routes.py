@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.access import demo_keys_served
 from api.dashboard import queries
 from api.db import models as m
 from api.deps import Ctx, Db, User
@@ -23,6 +24,7 @@ from api.schemas import ERRORS
 from chain.accounts import DEMO_ACCOUNT_COUNT, DEMO_ROLES, FIRST_ENTERPRISE_INDEX, dev_account
 from chain.config import ChainSettings
 from chain.errors import ConfigError
+from chain.registry import ROLES
 from chain.settlement import SettlementReportsClient
 from settlement.config import SettlementSettings
 from settlement.errors import SettlementError
@@ -31,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/dashboard/api", tags=["dashboard"])
 
+#: Role ids as events carry them (``0x``-hex) → role names, the admin role (zero) included.
+ROLE_IDS = {"0x" + role.hex(): name for name, role in ROLES.items()} | {"0x" + "00" * 32: "DEFAULT_ADMIN"}
 #: Demo accounts offered in the sign-in list (the deployer, oracle and treasury are service keys).
 DEMO_SIGNERS = ("regulator", "exchange", "auditor", "industry-body")
 
@@ -55,6 +59,11 @@ class DashboardConfigPublic(BaseModel):
     chain_id: int
     contracts: dict[str, str] = Field(description="Deployed contracts by name (addresses the page approves)")
     accounts: list[DemoAccountPublic] = Field(description="Empty outside demo mode")
+    roles: dict[str, str] = Field(description="Role ids (keccak256 of `X_ROLE`) by name, to show names")
+    auction_forfeit_bps: int = Field(
+        description="Share of a non-revealer's guarantee forfeited in the auctions the page creates "
+        "(ETS_AUCTION_FORFEIT_BPS)"
+    )
 
 
 class SupplyPublic(BaseModel):
@@ -238,11 +247,14 @@ def config(request: Request, ctx: Ctx, db: Db) -> DashboardConfigPublic:
     """How the dashboard signs in. In demo mode (``ETS_DEMO=1``) the public Anvil demo keys are
     listed so the page can sign without a wallet extension; otherwise none, and the page uses
     the browser's EIP-1193 wallet. No real key is ever held or served."""
-    demo = demo_enabled(request)
+    chain_id = ctx.chain.chain_id
+    demo = demo_keys_served(demo=demo_enabled(request), chain_id=chain_id)
     accounts = demo_accounts(db) if demo else []
     contracts = {name: record.address for name, record in ctx.manifest.contracts.items()}
-    chain_id = ctx.chain.chain_id
-    return DashboardConfigPublic(demo=demo, chain_id=chain_id, contracts=contracts, accounts=accounts)
+    return DashboardConfigPublic(
+        demo=demo, chain_id=chain_id, contracts=contracts, accounts=accounts, roles=ROLE_IDS,
+        auction_forfeit_bps=ctx.settings.auction_forfeit_bps,
+    )  # fmt: skip
 
 
 @router.get("/overview", response_model=OverviewPublic, responses=ERRORS)

@@ -73,6 +73,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 HOUR = 3600
+#: Sign-ins per minute the test server allows its one client address (each test signs in afresh).
+SIGN_IN_LIMIT = "1000/minute"
 #: A compliance year before :data:`YEAR`: only E3 has a notice for it.
 EARLIER_YEAR = YEAR - 1
 DAY = 24 * HOUR
@@ -342,9 +344,11 @@ def dash(consortium: Consortium, tmp_path_factory: pytest.TempPathFactory) -> It
         made = _set_up_chain(consortium, queue_path, engine, indexer.catch_up, reports)
         site = made.site
         port = free_port()
+        # every test signs in afresh from one address: the sign-in limit is set for that, explicitly
         settings = ApiSettings(database_url=url, api_host="127.0.0.1", api_port=port,
                                api_role_cache_seconds=0, indexer_poll_seconds=0.1,
-                               indexer_oracle_queues=str(queue_path))  # fmt: skip
+                               indexer_oracle_queues=str(queue_path),
+                               api_rate_limit_sign_in=SIGN_IN_LIMIT)  # fmt: skip
         indexer.catch_up()
         ctx = AppContext(settings, consortium.chain, consortium.manifest, engine)
         app = create_app(ctx, migrate=False, indexer=True)

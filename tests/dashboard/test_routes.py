@@ -17,8 +17,9 @@ from api.dashboard import STATIC_DIR
 from api.dashboard.queries import NEAR_SHARE, outlook, report_file, status_of
 from api.dashboard.routes import default_reports_dir
 from api.errors import NotFoundError
-from chain.accounts import demo_account
+from chain.accounts import demo_account, dev_account
 from chain.auction import clear, normalize_schedule
+from chain.production import gather_production
 from chain.siwe import wallet_sign_in
 from settlement.demo import totals_by_type
 from tests.dashboard.conftest import CLOSED_YEAR, SO2, DashWorld
@@ -178,6 +179,11 @@ def test_i18n_files_cover_every_label_when_loaded() -> None:
         used |= set(re.findall(r"\bt\('([^']+)'", path.read_text(encoding="utf-8")))
     used |= set(re.findall(r'data-i18n="([^"]+)"', (STATIC_DIR / "index.html").read_text(encoding="utf-8")))
     assert used - set(en) == set()
+    # counted labels (`tn`): every language has its "other" form, English its "one" too
+    counted: set[str] = set()
+    for path in [*STATIC_DIR.glob("*.js"), *STATIC_DIR.glob("views/*.js")]:
+        counted |= set(re.findall(r"\btn\('([^']+)'", path.read_text(encoding="utf-8")))
+    assert counted and {f"{k}.other" for k in counted} | {f"{k}.one" for k in counted} <= set(en)
 
 
 # ---------------------------------------------------------------------- settlement reports
@@ -312,3 +318,48 @@ def test_reports_dir_follows_settings_else_state_dir_when_unset(
     monkeypatch.setenv("ETS_SETTLE_REPORTS_DIR", str(tmp_path / "reports"))
     assert default_reports_dir() == tmp_path / "reports"
 
+
+# ---------------------------------------------------------------------- production report
+
+
+def production_of(dash: DashWorld, viewer: object, enterprise: str, **params: object) -> httpx.Response:
+    return httpx.get(f"{dash.base}/production/{enterprise}", params={"year": YEAR, **params},  # type: ignore[arg-type]
+                     headers=session(dash, viewer), timeout=30)  # fmt: skip
+
+
+def test_production_report_equals_chain_report_when_enterprise_reads_its_own(dash: DashWorld) -> None:
+    e0 = ENTERPRISES[0].address
+    response = production_of(dash, ENTERPRISES[0], e0, by="month")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    # the CLI's report (`ets report production`), read from the EmissionsLedger's events and attestations
+    on_chain = gather_production(dash.c.ledger, e0, YEAR, by="month").to_json()
+    assert body["periods"] == on_chain["periods"]
+    year_row = body["periods"][-1]
+    co2 = next(p for p in year_row["pollutants"] if p["pollutant"] == "CO2")
+    attestation = dash.c.ledger.attestation(dash.c.ledger.latest_attestation(e0, 1, YEAR))
+    assert (co2["metered_t"], co2["verified_t"]) == (150.0, attestation.verified_emissions) == (150.0, 900)
+    months = {p["month"]: p for p in body["periods"] if p["month"] is not None}
+    assert [p["metered_t"] for p in months[5]["pollutants"]] == [60.0]
+    assert months[1]["pollutants"] == [] and months[1]["energy"] is None
+
+
+def test_production_report_scoped_when_other_roles_ask(dash: DashWorld) -> None:
+    e0, e3 = ENTERPRISES[0].address, ENTERPRISES[3].address
+    for viewer in (dash.c.regulator, dash.c.exchange, dash.c.auditor):
+        assert production_of(dash, viewer, e0).status_code == 200
+    refused = production_of(dash, ENTERPRISES[1], e0)
+    assert refused.status_code == 403 and refused.json()["error"] == "ForbiddenError"
+    nobody = production_of(dash, dev_account(25), e0)  # a key with no role
+    assert nobody.status_code == 403
+    # an auditor the regulator has not assigned to the enterprise
+    dash.c.registry.unassign_auditor(dash.c.regulator, dash.c.auditor.address, e3)
+    try:
+        dash.wait_indexed()
+        assert production_of(dash, dash.c.auditor, e3).status_code == 403
+    finally:
+        dash.c.registry.assign_auditor(dash.c.regulator, dash.c.auditor.address, e3)
+        dash.wait_indexed()
+    assert production_of(dash, dash.c.auditor, e3).status_code == 200
+    unknown = production_of(dash, dash.c.regulator, "0x" + "12" * 20)
+    assert unknown.status_code == 404

@@ -6,18 +6,37 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Page
 from sqlalchemy import func, select
 
 from api.db import models as m
 from chain.accounts import dev_account
+from chain.allowance import POLLUTANTS as POLLUTANT_CODES
 from chain.allowance import Kind, encode_id
+from chain.auction import DEFAULT_FORFEIT_BPS
+from chain.production import gather_production
+from chain.registry import ROLES
 from settlement.demo import totals_by_type
-from tests.dashboard.conftest import DAY, EARLIER_YEAR, DashWorld, Tab, screenshot, sign_in
-from tests.utils.compliance import ENTERPRISES, YEAR
+from tests.dashboard.conftest import (
+    CLOSED_YEAR,
+    DAY,
+    E3_CLOSED_SURRENDERED,
+    E3_CLOSED_VERIFIED,
+    EARLIER_YEAR,
+    SO2,
+    DashWorld,
+    Tab,
+    screenshot,
+    sign_in,
+)
+from tests.utils.compliance import CO2_2024, ENTERPRISES, YEAR
+
+POLLUTANTS = {code: symbol for symbol, code in POLLUTANT_CODES.items()}
 
 
 def until(page: Page, check: Callable[[], object], what: str, timeout: float = 30.0) -> None:
@@ -359,6 +378,29 @@ def test_regulator_creates_primary_auction_when_form_filled(
     tab.assert_clean()
 
 
+def test_regulator_creates_auction_with_configured_forfeit_when_form_left_default(
+    dash: DashWorld, open_tab: Callable[..., Tab]
+) -> None:
+    configured = dash.ctx.settings.auction_forfeit_bps
+    assert configured == DEFAULT_FORFEIT_BPS > 0
+    tab = open_tab()
+    page = sign_in(tab, dash.base, dash.c.regulator, "regulator")
+    page.goto(f"{dash.base}/dashboard/#/exchange")
+    page.wait_for_selector('[data-view="exchange"][data-ready="1"]')
+    assert page.input_value("#create-forfeit") == str(configured / 100).removesuffix(".0")
+    assert "10 %" in page.inner_text("#forfeit-note")
+    newest = select(m.Auction.auction_id).order_by(m.Auction.auction_id.desc()).limit(1)
+    before = row(dash, newest)
+    page.select_option("#create-token", value=str(encode_id(Kind.ALLOWANCE, "CO2", 2023)))
+    page.fill("#create-supply", "120")
+    page.click("#create-auction")
+    until(page, lambda: row(dash, newest) != before, "auction created in the read model")
+    auction_id = row(dash, newest)
+    assert dash.c.auction.view(auction_id).forfeit_bps == configured  # type: ignore[arg-type]
+    assert row(dash, select(m.Auction.forfeit_bps).where(m.Auction.auction_id == auction_id)) == configured
+    tab.assert_clean()
+
+
 def test_exchange_view_shows_settlement_report_when_day_settled(
     dash: DashWorld, open_tab: Callable[..., Tab]
 ) -> None:
@@ -454,7 +496,7 @@ def test_enterprise_transfers_allowances_when_form_filled(
     until(page, lambda: row(dash, moved) == 40, "transfer in the read model")
     assert row(dash, held) == before - 40  # type: ignore[operator]
     counterparty = f"{recipient.address[:6]}…{recipient.address[-4:]}"
-    listed = f"CO2 2025\tOut\t{counterparty}\t40"
+    listed = f"CO2 2025\tOut\t{counterparty}\t40 t"
     until(page, lambda: listed in page.inner_text("#transfers"), "transfer listed")
     tab.assert_clean()
 
@@ -469,6 +511,8 @@ def test_regulator_rejects_application_with_reason_when_form_filled(
     reason = "Verified emissions do not match the metered totals: resubmit with the corrected report"
     tab = open_tab()
     page = sign_in(tab, dash.base, dash.c.regulator, "regulator")
+    page.goto(f"{dash.base}/dashboard/#/regulator?pollutant=1&year={EARLIER_YEAR}")
+    page.wait_for_selector(f'[data-view="regulator"][data-ready="1"] [data-reject="{dash.to_reject}"]')
     page.click(f'[data-reject="{dash.to_reject}"]')
     page.select_option("#reject-code", value="2")
     page.fill("#reject-reason", reason)
@@ -486,12 +530,16 @@ def test_regulator_rejects_application_with_reason_when_form_filled(
     escrow = select(m.Holding.balance).where(
         m.Holding.account == ENTERPRISES[1].address, m.Holding.token_id == co2_2023
     )
+    # the escrow is credited back on the contract; the enterprise withdraws it when it likes
+    assert dash.c.compliance.returned(ENTERPRISES[1].address, co2_2023) == 150
+    dash.c.compliance.withdraw_returned(ENTERPRISES[1], [co2_2023])
+    dash.wait_indexed()
     assert row(dash, escrow) == 200  # the escrow went back
     tab.assert_clean()
     # the enterprise sees the outcome and the reason
     tab = open_tab()
     page = sign_in(tab, dash.base, ENTERPRISES[1], "enterprise")
-    assert f"{EARLIER_YEAR}\t150\t0\tRejected\t{reason}" in page.inner_text("#my-applications")
+    assert f"{EARLIER_YEAR}\t150 t\t0 t\tRejected\t{reason}" in page.inner_text("#my-applications")
     tab.assert_clean()
 
 
@@ -529,4 +577,192 @@ def test_bidders_claim_and_refund_when_auction_cleared(dash: DashWorld, open_tab
     assert settled(loser.address) == (None, None, 1_500 * 100)
     assert row(dash, cash) == before + 1_500 * 100  # type: ignore[operator]
     until(page, lambda: page.query_selector(button) is None, "refund button gone")
+    tab.assert_clean()
+
+
+# ---------------------------------------------------------------------- figures against the chain (issue 18)
+
+#: The regulator view's overview, loaded (ECharts done): its title ends with the pollutant and year.
+OVERVIEW_READY = """title => {
+  const view = document.querySelector('[data-view="regulator"][data-overview-ready="1"]');
+  return !!view && view.querySelector('h1').textContent.endsWith(title);
+}"""
+#: Whether an element's content is wider than its box, or a row of it reaches past its card.
+OVERFLOWS = """id => {
+  const box = document.getElementById(id);
+  const card = box.closest('.card').getBoundingClientRect();
+  const wider = box.scrollWidth > box.clientWidth + 1;
+  const rows = [...box.querySelectorAll('li, tr')];
+  return wider || rows.some((x) => x.getBoundingClientRect().right > card.right + 1);
+}"""
+
+
+def regulator_view(page: Page, dash: DashWorld, pollutant: int, year: int) -> None:
+    page.goto(f"{dash.base}/dashboard/#/regulator?pollutant={pollutant}&year={year}")
+    page.wait_for_function(OVERVIEW_READY, arg=f"{POLLUTANTS[pollutant]} {year}")
+
+
+def in_chinese(page: Page, title: str) -> None:
+    """Switch the regulator view to Chinese and wait for it to be drawn again."""
+    page.select_option("#lang", value="zh")
+    until(page, lambda: "监管总览" in page.inner_text("#view h1"), "Chinese title")
+    page.wait_for_function(OVERVIEW_READY, arg=title)
+
+
+def echarts_option(page: Page, node: str) -> Any:
+    return page.evaluate(f"echarts.getInstanceByDom(document.getElementById('{node}')).getOption()")
+
+
+def test_regulator_view_shows_contract_figures_in_both_languages_when_year_closed(
+    dash: DashWorld, open_tab: Callable[..., Tab]
+) -> None:
+    compliance = dash.c.compliance
+    bps = compliance.compliance_rate_bps(CLOSED_YEAR)
+    stats = compliance.year_stats(CLOSED_YEAR)
+    tab = open_tab()
+    page = sign_in(tab, dash.base, dash.c.regulator, "regulator")
+    regulator_view(page, dash, SO2, CLOSED_YEAR)
+    # 1. the compliance rate is the contract's: outcome C (no verified emissions) is not compliant
+    assert page.inner_text("#kpi-rate .v") == f"{bps / 100:.1f}%" == "25.0%"
+    outcomes = f"{stats.covered} / {stats.shortfall} / {stats.no_verified_emissions}"
+    assert page.inner_text("#kpi-outcomes .v") == outcomes == "1 / 1 / 2"
+    # 2. the applications card lists that pollutant's and year's applications only
+    listed = page.eval_on_selector_all(
+        "#applications tbody td:first-child", "cs => cs.map(c => c.textContent)"
+    )
+    assert sorted(map(int, listed)) == sorted(dash.closed)
+    # 8. the province legend carries its numbers
+    legend = echarts_option(page, "map")["visualMap"][0]["text"]
+    assert legend[1] == "0" and legend[0].split(" ")[0].isdigit()
+    screenshot(page, "regulator-en")
+    in_chinese(page, f"SO2 {CLOSED_YEAR}")
+    assert page.inner_text("#kpi-rate .v") == "25.0%"
+    screenshot(page, "regulator-zh")
+    tab.assert_clean()
+
+
+def test_regulator_view_filters_applications_and_quota_by_vintage_when_pollutants_differ(
+    dash: DashWorld, open_tab: Callable[..., Tab]
+) -> None:
+    tab = open_tab()
+    page = sign_in(tab, dash.base, dash.c.regulator, "regulator")
+    regulator_view(page, dash, 1, YEAR)
+    so2_pending = f'[data-approve="{dash.so2_application}"]'
+    assert page.query_selector(so2_pending) is None  # E3's SO2 application is not a CO2 one
+    # 3. "allocated" is plotted at the vintage, beside its cap, not in the calendar year of minting
+    trend = echarts_option(page, "trend")
+    allocated = next(x["data"] for x in trend["series"] if x["name"] == "Allocated")
+    at = dict(zip(trend["xAxis"][0]["data"], allocated, strict=True))
+    assert at[str(YEAR)] == dash.c.allowance.issued(CO2_2024)
+    assert at.get(str(time.gmtime(dash.c.chain.timestamp()).tm_year)) is None
+    # 8. alarm counts with plurals in English; the details in Chinese, inside their card
+    summary = page.inner_text("#alarm-summary")
+    assert not any(f"1 {word}s" in summary for word in ("notice", "enterprise", "device alarm")), summary
+    in_chinese(page, f"CO2 {YEAR}")
+    details = page.eval_on_selector_all("#alarms .detail", "ds => ds.map(d => d.textContent)")
+    assert details and all(" of " not in d and "readings flagged" not in d for d in details), details
+    e0 = ENTERPRISES[0].address
+    verified = dash.c.ledger.attestation(dash.c.ledger.latest_attestation(e0, 1, YEAR)).verified_emissions
+    quota = dash.c.compliance.notice(e0, YEAR).allocated
+    shown = page.inner_text(f'#alarms li[data-alarm="quota"]:has-text("{verified:,}") .detail')
+    assert shown.startswith(f"已排放 {verified:,} 吨 / 配额 {quota:,} 吨")
+    assert page.evaluate(OVERFLOWS, "alarms") is False
+    regulator_view(page, dash, SO2, YEAR)
+    page.wait_for_selector(so2_pending)
+    tab.assert_clean()
+
+
+def test_enterprise_view_shows_outcome_readings_and_production_when_signed_in(
+    dash: DashWorld, open_tab: Callable[..., Tab]
+) -> None:
+    e0, e3 = ENTERPRISES[0], ENTERPRISES[3]
+    notice = dash.c.compliance.notice(e3.address, CLOSED_YEAR)
+    assert (int(notice.outcome), notice.shortfall) == (2, E3_CLOSED_VERIFIED - E3_CLOSED_SURRENDERED)
+    tab = open_tab()
+    page = sign_in(tab, dash.base, e3, "enterprise")
+    # 4. outcome B with its shortfall (t) and fine (¥) as the contract recorded them
+    outcome = f'#notices [data-outcome="B"][data-year="{CLOSED_YEAR}"]'
+    assert f"Shortfall {notice.shortfall:,} t · fine ¥{notice.fine / 100:,.2f}" in page.inner_text(outcome)
+    screenshot(page, "enterprise-en")
+    page.select_option("#lang", value="zh")
+    page.wait_for_selector('[data-view="enterprise"][data-ready="1"]')
+    until(page, lambda: f"清缴缺口 {notice.shortfall:,} 吨" in page.inner_text(outcome), "outcome in Chinese")
+    screenshot(page, "enterprise-zh")
+    tab.assert_clean()
+    # E0: its monthly quota use says which pollutants have anchored readings (CO2) and which of
+    # its notices' pollutants have none (SO2); its production report is the chain's
+    tab = open_tab()
+    page = sign_in(tab, dash.base, e0, "enterprise")
+    line = page.locator("#readings-by-pollutant")
+    assert (line.get_attribute("data-metered"), line.get_attribute("data-none")) == ("CO2", "SO2")
+    assert "Anchored readings of: CO2" in line.inner_text() and "none of: SO2" in line.inner_text()
+    co2 = gather_production(dash.c.ledger, e0.address, YEAR).period(YEAR).pollutant("CO2")
+    assert co2 is not None and co2.metered_t is not None and co2.verified_t is not None
+    cells = page.inner_text(f'#production tr[data-period="{YEAR}"][data-pollutant="CO2"]').split("\t")
+    assert cells[4] == f"{float(co2.metered_t):,.0f} t" and cells[5] == f"{co2.verified_t:,} t"
+    assert page.inner_text("#holdings tbody tr:first-child td:nth-child(4)").endswith(" t")
+    tab.assert_clean()
+
+
+def test_auditor_form_defaults_to_assigned_open_obligation_when_opened(
+    dash: DashWorld, open_tab: Callable[..., Tab]
+) -> None:
+    tab = open_tab()
+    page = sign_in(tab, dash.base, dash.c.auditor, "auditor")
+    enterprise = page.input_value("#att-enterprise")
+    year, pollutant = int(page.input_value("#att-year")), int(page.input_value("#att-pollutant"))
+    assert dash.c.registry.is_auditor_assigned(dash.c.auditor.address, enterprise)
+    notice = dash.c.compliance.notice(enterprise, year)
+    assert (notice.pollutant, int(notice.outcome)) == (pollutant, 0)  # an open obligation of it
+    screenshot(page, "auditor-en")
+    page.select_option("#lang", value="zh")
+    page.wait_for_selector('[data-view="auditor"][data-ready="1"]')
+    screenshot(page, "auditor-zh")
+    tab.assert_clean()
+
+
+def test_audit_trail_shows_role_names_and_labelled_local_time_when_registry_events(
+    dash: DashWorld, open_tab: Callable[..., Tab]
+) -> None:
+    tab = open_tab()
+    page = sign_in(tab, dash.base, dash.c.regulator, "regulator")
+    page.goto(f"{dash.base}/dashboard/#/audit?account={dash.c.auditor.address}")
+    page.wait_for_selector('[data-view="audit"][data-ready="1"]')
+    page.select_option("#f-contract", value="ConsortiumRegistry")
+    page.fill("#f-name", "RoleGranted")
+    page.click("#audit-apply")
+    until(page, lambda: "RoleGranted" in page.inner_text("#audit-results"), "RoleGranted events")
+    args = page.inner_text("#audit-table tbody tr:first-child dl.args")
+    assert "AUDITOR" in args and ROLES["AUDITOR"].hex() not in args
+    assert "UTC+8" in page.inner_text("#audit-table thead") and "UTC+8" in page.inner_text("#tz-note")
+    # the row's UTC instant is shown on Asia/Shanghai's clock, the zone the footer names
+    first = page.locator("#audit-table tbody tr:first-child td:first-child time")
+    instant = datetime.fromisoformat(str(first.get_attribute("datetime")).replace("Z", "+00:00"))
+    assert instant.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M:%S") in first.inner_text()
+    assert page.evaluate(OVERFLOWS, "audit-table") is False
+    screenshot(page, "audit-trail-en")
+    page.select_option("#lang", value="zh")
+    page.wait_for_selector('[data-view="audit"][data-ready="1"] #audit-table')
+    assert "北京时间" in page.inner_text("#audit-table thead")
+    screenshot(page, "audit-trail-zh")
+    tab.assert_clean()
+
+
+def test_exchange_view_labels_quantity_in_tonnes_in_both_languages_when_signed_in(
+    dash: DashWorld, open_tab: Callable[..., Tab]
+) -> None:
+    tab = open_tab()
+    page = sign_in(tab, dash.base, dash.c.exchange, "exchange")
+    page.goto(f"{dash.base}/dashboard/#/exchange?auction={dash.cleared_auction}")
+    page.wait_for_selector("#demand-curve canvas")
+    assert echarts_option(page, "demand-curve")["xAxis"][0]["name"] == "Quantity (t)"
+    screenshot(page, "exchange-en")
+    page.select_option("#lang", value="zh")
+    axis = """(() => {
+      const node = document.getElementById('demand-curve');
+      const drawn = node && echarts.getInstanceByDom(node);
+      return drawn ? drawn.getOption().xAxis[0].name : null;
+    })()"""
+    until(page, lambda: page.evaluate(axis) == "数量（吨）", "quantity axis in tonnes, in Chinese")
+    screenshot(page, "exchange-zh")
     tab.assert_clean()

@@ -66,7 +66,7 @@ async function route() {
   host.replaceChildren(root);
   try {
     const module = await VIEWS[name].load();
-    await module.render(root, { me: state.me, signer: getSigner, params, refresh: route, demo: state.config.demo, contracts: state.config.contracts });
+    await module.render(root, { me: state.me, signer: getSigner, params, refresh: route, demo: state.config.demo, contracts: state.config.contracts, config: state.config });
   } catch (err) {
     root.append(el('p', { class: 'error', role: 'alert' }, `${t('common.failed')}: ${err.message || err}`));
   } finally {

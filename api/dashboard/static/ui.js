@@ -35,9 +35,12 @@ export function pct(share) {
   return share === null || share === undefined ? '–' : `${(share * 100).toFixed(1)}%`;
 }
 
-export function when(unix) {
+/** The time zone every view shows times in (the one the footer names). */
+export const TIME_ZONE = 'Asia/Shanghai';
+
+export function when(unix, { seconds = false } = {}) {
   if (!unix) return '–';
-  return new Date(unix * 1000).toLocaleString(lang() === 'zh' ? 'zh-CN' : 'en-GB', { timeZone: 'Asia/Shanghai', dateStyle: 'medium', timeStyle: 'short' });
+  return new Date(unix * 1000).toLocaleString(lang() === 'zh' ? 'zh-CN' : 'en-GB', { timeZone: TIME_ZONE, dateStyle: 'medium', timeStyle: seconds ? 'medium' : 'short' });
 }
 
 export function short(address) {

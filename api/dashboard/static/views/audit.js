@@ -3,7 +3,7 @@
 
 import { api } from '../api.js';
 import { t } from '../i18n.js';
-import { busy, card, el, empty, field, short, table, toast } from '../ui.js';
+import { busy, card, el, empty, field, short, table, toast, when } from '../ui.js';
 
 const CONTRACTS = ['', 'ConsortiumRegistry', 'AllowanceToken', 'SettlementToken', 'SealedBidAuction', 'EmissionsLedger', 'ComplianceManager'];
 
@@ -11,13 +11,22 @@ function unix(value) {
   return value ? Math.floor(new Date(value).getTime() / 1000) : undefined;
 }
 
-function argsText(args) {
-  const s = JSON.stringify(args);
-  return s.length > 140 ? `${s.slice(0, 140)}…` : s;
+/** An event's arguments as readable lines: `name: value`, role ids by their name, long values
+ *  wrapped (the full JSON stays in the title). */
+export function argsList(args, roles) {
+  const show = (v) => {
+    if (typeof v === 'string' && roles[v.toLowerCase()]) return roles[v.toLowerCase()];
+    if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
+    if (v !== null && typeof v === 'object') return JSON.stringify(v);
+    return String(v);
+  };
+  return el('dl', { class: 'args', title: JSON.stringify(args) },
+    Object.entries(args || {}).map(([k, v]) => [el('dt', {}, k), el('dd', {}, show(v))]));
 }
 
 export async function render(root, ctx) {
   const me = ctx.me;
+  const roles = Object.fromEntries(Object.entries(ctx.config.roles || {}).map(([id, name]) => [id.toLowerCase(), name]));
   const seesAll = me.roles.includes('REGULATOR') || me.roles.includes('EXCHANGE');
   const auditorOnly = !seesAll && me.roles.includes('AUDITOR') && !me.roles.includes('ENTERPRISE');
   let attested = [];
@@ -53,13 +62,13 @@ export async function render(root, ctx) {
   });
 
   const columns = [
-    { label: t('audit.time'), render: (e) => e.time.replace('T', ' ').replace('Z', ' UTC') },
+    { label: t('audit.time'), render: (e) => el('time', { datetime: e.time }, when(e.block_time, { seconds: true })) },
     { label: t('audit.block'), num: true, render: (e) => `${e.block_number}:${e.log_index}` },
     { label: t('audit.contract'), key: 'contract' },
     { label: t('audit.event'), key: 'name' },
     { label: t('audit.token'), render: (e) => (e.token_id === null ? '–' : String(e.token_id)) },
     { label: t('audit.device'), render: (e) => short(e.device) },
-    { label: t('audit.args'), render: (e) => el('span', { class: 'mono', title: JSON.stringify(e.args) }, argsText(e.args)) },
+    { label: t('audit.args'), render: (e) => argsList(e.args, roles) },
     { label: t('audit.tx'), render: (e) => el('span', { class: 'mono', title: e.tx_hash }, short(e.tx_hash)) },
   ];
 

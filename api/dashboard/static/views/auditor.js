@@ -7,10 +7,26 @@ import { t } from '../i18n.js';
 import { badge, busy, card, el, empty, field, num, POLLUTANTS, short, table, when } from '../ui.js';
 import { loadEthers, sendAction } from '../wallet.js';
 
-function attestForm(enterprises, mine, batches, ctx) {
-  const enterprise = el('select', { id: 'att-enterprise' }, enterprises.map((e) => el('option', { value: e.address }, e.name || e.address)));
-  const pollutant = el('select', { id: 'att-pollutant' }, Object.entries(POLLUTANTS).map(([c, s]) => el('option', { value: c }, s)));
-  const year = el('input', { id: 'att-year', type: 'number', min: 2000, max: 2200, value: new Date().getFullYear() - 1 });
+/** What the form starts with: the latest open notice of an enterprise the auditor is assigned to
+ *  that it has not attested yet, else that notice anyway, else its latest attestation; never an
+ *  enterprise or a year it has nothing to do with. */
+export function attestDefault(notices, mine) {
+  const attested = (n) => mine.some((a) => a.status === 'active' && a.enterprise === n.enterprise && a.year === n.year && a.pollutant === n.pollutant);
+  const open = notices.filter((n) => n.outcome === null).sort((a, b) => b.year - a.year);
+  const notice = open.find((n) => !attested(n)) || open[0];
+  if (notice) return { enterprise: notice.enterprise, year: notice.year, pollutant: notice.pollutant };
+  const last = [...mine].sort((a, b) => b.submitted_time - a.submitted_time)[0];
+  return last ? { enterprise: last.enterprise, year: last.year, pollutant: last.pollutant } : null;
+}
+
+function attestForm(enterprises, mine, batches, notices, ctx) {
+  const chosen = attestDefault(notices, mine);
+  // the enterprises it is assigned to (it sees their notices) or attested come first
+  const mineFirst = new Set([...notices.map((n) => n.enterprise), ...mine.map((a) => a.enterprise)]);
+  const ordered = enterprises.filter((e) => mineFirst.has(e.address)).concat(enterprises.filter((e) => !mineFirst.has(e.address)));
+  const enterprise = el('select', { id: 'att-enterprise' }, ordered.map((e) => el('option', { value: e.address, selected: chosen && e.address === chosen.enterprise }, e.name || e.address)));
+  const pollutant = el('select', { id: 'att-pollutant' }, Object.entries(POLLUTANTS).map(([c, s]) => el('option', { value: c, selected: chosen && Number(c) === chosen.pollutant }, s)));
+  const year = el('input', { id: 'att-year', type: 'number', min: 2000, max: 2200, value: chosen ? chosen.year : '' });
   const verified = el('input', { id: 'att-verified', type: 'number', min: 0, step: 1 });
   const eligible = el('input', { id: 'att-offsets', type: 'number', min: 0, step: 1, value: 0 });
   const evidence = el('select', { id: 'att-evidence', multiple: true, size: 4 }, batches.map((b) => el('option', { value: b.batch_id }, `${short(b.batch_id)} · ${when(b.period_end)}`)));
@@ -77,10 +93,11 @@ async function readingsOf(box, batchId) {
 
 export async function render(root, ctx) {
   const me = ctx.me.address;
-  const [enterprises, mine, batches] = await Promise.all([
+  const [enterprises, mine, batches, notices] = await Promise.all([
     all('/participants', { role: 'ENTERPRISE' }, 2000),
     all('/attestations', { auditor: me }, 1000),
     api('/batches', { params: { limit: 50 } }),
+    all('/compliance/notices', {}, 1000),
   ]);
   const names = Object.fromEntries(enterprises.map((e) => [e.address, e.name]));
   const attestedBy = {};
@@ -106,7 +123,7 @@ export async function render(root, ctx) {
         { label: t('common.submitted'), render: (a) => when(a.submitted_time) },
       ], mine, { id: 'my-attestations', empty: t('auditor.noAttestations') }))))),
     el('div', { class: 'grid' },
-      el('div', { class: 'span-6' }, attestForm(enterprises, mine, batches.items, ctx)),
+      el('div', { class: 'span-6' }, attestForm(enterprises, mine, batches.items, notices, ctx)),
       el('div', { class: 'span-6' }, proofForm(batches.items))),
     el('div', { class: 'grid' }, el('div', { class: 'span-12' }, card(t('auditor.batches'), batches.items.length ? table([
       { label: t('auditor.batch'), render: (b) => el('a', { href: '#', onclick: (ev) => { ev.preventDefault(); readingsOf(readingsBox, b.batch_id); } }, short(b.batch_id)) },

@@ -4,9 +4,14 @@
 
 import { api } from '../api.js';
 import { chart } from '../charts.js';
-import { t } from '../i18n.js';
+import { t, tn } from '../i18n.js';
 import { badge, busy, card, el, empty, field, kpi, num, pct, POLLUTANTS, short, table, toast, tokenLabel, when, yuan } from '../ui.js';
 import { loadEthers, sendAction } from '../wallet.js';
+
+/** A quantity of allowances in tonnes (one allowance is one tonne). */
+function tonnes(value) {
+  return `${num(value)} t`;
+}
 
 const BID_KEY = (auction, bidder) => `ets.bid.${auction}.${bidder.toLowerCase()}`;
 
@@ -38,7 +43,7 @@ function holdingsCard(holdings) {
     { label: t('common.pollutant'), render: (h) => h.pollutant_symbol || POLLUTANTS[h.pollutant] || h.pollutant },
     { label: t('enterprise.vintage'), render: (h) => String(h.vintage) },
     { label: t('enterprise.kind'), render: (h) => t(`kind.${h.kind}`) },
-    { label: t('enterprise.balance'), num: true, render: (h) => num(h.balance) },
+    { label: t('enterprise.balance'), num: true, render: (h) => tonnes(h.balance) },
     { label: t('enterprise.frozen'), render: (h) => (h.frozen_reason ? badge('over', t('enterprise.frozen')) : '') },
   ], rows, { id: 'holdings', empty: t('enterprise.noHoldings') }));
 }
@@ -47,7 +52,7 @@ function transfersCard(transfers, me, holdings, ctx) {
   const rows = transfers.map((x) => ({ ...x, direction: x.recipient === me ? 'in' : 'out' }));
   const tokens = holdings.filter((h) => h.kind !== 'cash' && h.balance > 0);
   const to = el('input', { id: 'transfer-to', placeholder: '0x…' });
-  const token = el('select', { id: 'transfer-token' }, tokens.map((h) => el('option', { value: h.token_id }, `${h.label} (${num(h.balance)})`)));
+  const token = el('select', { id: 'transfer-token' }, tokens.map((h) => el('option', { value: h.token_id }, `${h.label} (${tonnes(h.balance)})`)));
   const amount = el('input', { id: 'transfer-amount', type: 'number', min: 1, step: 1 });
   const send = el('button', { class: 'btn primary', type: 'button', id: 'transfer-send' }, t('enterprise.transfer'));
   send.addEventListener('click', () => busy(send, async () => {
@@ -61,22 +66,32 @@ function transfersCard(transfers, me, holdings, ctx) {
       { label: t('enterprise.token'), key: 'label' },
       { label: t('enterprise.direction'), render: (x) => t(`direction.${x.direction}`) },
       { label: t('enterprise.counterparty'), render: (x) => short(x.direction === 'in' ? x.sender : x.recipient) },
-      { label: t('enterprise.amount'), num: true, render: (x) => (x.kind === 'cash' ? yuan(x.amount) : num(x.amount)) },
+      { label: t('enterprise.amount'), num: true, render: (x) => (x.kind === 'cash' ? yuan(x.amount) : tonnes(x.amount)) },
     ], rows.slice(0, 20), { id: 'transfers' }),
     tokens.length ? el('div', { class: 'form' }, field(t('enterprise.recipient'), to), field(t('enterprise.token'), token), field(t('enterprise.amount'), amount), send) : null);
 }
 
-function quotaCard(monthly, notice) {
+/** Which pollutants have anchored (metered) readings and which of the notices' pollutants have none. */
+function readingsLine(metered, notices) {
+  const wanted = [...new Set(notices.map((n) => POLLUTANTS[n.pollutant] || String(n.pollutant)))];
+  const without = wanted.filter((p) => !metered.includes(p));
+  return el('p', { class: 'muted', id: 'readings-by-pollutant', dataset: { metered: metered.join(','), none: without.join(',') } },
+    metered.length ? t('enterprise.readingsOf', { pollutants: metered.join(', ') }) : t('enterprise.readingsNone'),
+    without.length ? ` · ${t('enterprise.readingsMissing', { pollutants: without.join(', ') })}` : '');
+}
+
+function quotaCard(monthly, notice, metered, notices) {
   const gaugeNode = el('div', { class: 'chart small', id: 'quota-gauge' });
   const seriesNode = el('div', { class: 'chart small', id: 'quota-series' });
-  const box = card(t('enterprise.quota'));
+  const box = card(t('enterprise.quota'), readingsLine(metered, notices));
   if (!monthly.length || !notice) {
-    box.append(empty(t('enterprise.noReadings')));
+    const symbol = notice ? POLLUTANTS[notice.pollutant] || notice.pollutant : '';
+    box.append(empty(notice ? t('enterprise.noReadingsOf', { pollutant: symbol, year: notice.year }) : t('enterprise.noReadings')));
     return { box, draw: () => [] };
   }
   const perMonth = notice.allocated / 12;
   const latest = monthly[monthly.length - 1];
-  box.append(el('p', { class: 'muted' }, t('enterprise.quotaNote', { quota: num(perMonth, 1), year: notice.year })), el('div', { class: 'grid' },
+  box.append(el('p', { class: 'muted' }, t('enterprise.quotaNote', { quota: num(perMonth, 1), year: notice.year, pollutant: POLLUTANTS[notice.pollutant] || notice.pollutant })), el('div', { class: 'grid' },
     el('div', { class: 'span-4' }, gaugeNode), el('div', { class: 'span-8' }, seriesNode)));
   const draw = () => {
     const share = perMonth ? (latest.value / perMonth) * 100 : 0;
@@ -109,14 +124,25 @@ function quotaCard(monthly, notice) {
   return { box, draw };
 }
 
+/** A finalized obligation's outcome: A covered; B shortfall (t) and fine; C no verified emissions and its fine. */
+export function outcomeOf(n) {
+  if (!n.outcome) return t('enterprise.outcomeOpen');
+  const paid = n.fine && n.fine_paid ? ` · ${t('enterprise.finePaid')}` : '';
+  const text = n.outcome === 'A' ? t('enterprise.outcomeA')
+    : n.outcome === 'B' ? t('enterprise.outcomeB', { shortfall: num(n.shortfall), fine: yuan(n.fine), makeGood: num(n.make_good) })
+      : t('enterprise.outcomeC', { fine: yuan(n.fine) });
+  return el('span', { dataset: { outcome: n.outcome, year: n.year } }, badge(n.outcome === 'A' ? 'within' : 'over', n.outcome), ' ', text + paid);
+}
+
 function noticesCard(notices, ctx) {
   return card(t('enterprise.notices'), table([
     { label: t('common.year'), render: (n) => String(n.year) },
     { label: t('common.pollutant'), render: (n) => POLLUTANTS[n.pollutant] || n.pollutant },
-    { label: t('enterprise.allocated'), num: true, render: (n) => num(n.allocated) },
+    { label: t('enterprise.allocated'), num: true, render: (n) => tonnes(n.allocated) },
     { label: t('enterprise.ackDeadline'), render: (n) => when(n.ack_deadline) },
     { label: t('enterprise.submissionDeadline'), render: (n) => when(n.submission_deadline) },
     { label: t('common.status'), render: (n) => (n.acknowledged ? badge('within', t('enterprise.acknowledged')) : badge('warning', t('enterprise.toAcknowledge'))) },
+    { label: t('enterprise.outcome'), render: outcomeOf },
     {
       label: t('common.actions'),
       render: (n) => (n.acknowledged ? '' : el('button', {
@@ -135,8 +161,8 @@ function applicationCard(notices, attestations, applications, holdings, ctx) {
   box.append(table([
     { label: '#', render: (a) => String(a.application_id) },
     { label: t('common.year'), render: (a) => String(a.year) },
-    { label: t('compliance.allowances'), num: true, render: (a) => num(a.allowances) },
-    { label: t('compliance.offsets'), num: true, render: (a) => num(a.offsets) },
+    { label: t('compliance.allowances'), num: true, render: (a) => tonnes(a.allowances) },
+    { label: t('compliance.offsets'), num: true, render: (a) => tonnes(a.offsets) },
     { label: t('common.status'), render: (a) => t(`application.${a.status}`) },
     { label: t('reject.reason'), render: (a) => a.reason || '' },
   ], applications, { id: 'my-applications', empty: t('compliance.noApplications') }));
@@ -151,9 +177,9 @@ function applicationCard(notices, attestations, applications, holdings, ctx) {
     `${a.year} ${a.pollutant_symbol} · ${num(a.verified)} t · ${short(a.attestation_id)}`)));
   const allowances = holdings.filter((h) => h.kind === 'allowance' && h.balance > 0);
   const offsets = holdings.filter((h) => h.kind === 'offset' && h.balance > 0);
-  const allowanceId = el('select', { id: 'apply-allowance' }, allowances.map((h) => el('option', { value: h.token_id }, `${h.label} (${num(h.balance)})`)));
+  const allowanceId = el('select', { id: 'apply-allowance' }, allowances.map((h) => el('option', { value: h.token_id }, `${h.label} (${tonnes(h.balance)})`)));
   const allowanceAmount = el('input', { id: 'apply-allowance-amount', type: 'number', min: 0, step: 1, value: 0 });
-  const offsetId = el('select', { id: 'apply-offset' }, el('option', { value: '' }, '–'), offsets.map((h) => el('option', { value: h.token_id }, `${h.label} (${num(h.balance)})`)));
+  const offsetId = el('select', { id: 'apply-offset' }, el('option', { value: '' }, '–'), offsets.map((h) => el('option', { value: h.token_id }, `${h.label} (${tonnes(h.balance)})`)));
   const offsetAmount = el('input', { id: 'apply-offset-amount', type: 'number', min: 0, step: 1, value: 0 });
   const submit = el('button', { class: 'btn primary', id: 'apply-submit', type: 'button' }, t('enterprise.apply'));
   submit.addEventListener('click', () => busy(submit, async () => {
@@ -174,6 +200,28 @@ function applicationCard(notices, attestations, applications, holdings, ctx) {
     field(t('common.year'), year), field(t('enterprise.attestation'), attestation), field(t('enterprise.allowanceToSurrender'), allowanceId),
     field(t('enterprise.amount'), allowanceAmount), field(t('enterprise.offsetToSurrender'), offsetId), field(t('enterprise.amount'), offsetAmount), submit));
   return box;
+}
+
+/** The production report's year rows: energy (tce), and per pollutant the energy-computed,
+ *  metered (anchored) and verified emissions with the metered-vs-verified difference. */
+function productionCard(report) {
+  const rows = [];
+  for (const p of report.periods.filter((x) => x.month === null).reverse()) {
+    const energy = p.energy ? `${num(p.energy.total_tce, 1)} tce` : t('production.noEnergy');
+    if (!p.pollutants.length) rows.push({ period: p.period, energy, pollutant: '–', __data: { period: p.period } });
+    for (const r of p.pollutants) rows.push({ period: p.period, energy, ...r, __data: { period: p.period, pollutant: r.pollutant } });
+  }
+  const t3 = (v) => (v === null || v === undefined ? '–' : `${num(v, 3)} t`);
+  const diff = (v) => (v === null || v === undefined ? '–' : `${v > 0 ? '+' : ''}${num(v, 1)}%`);
+  return card(t('production.title'), el('p', { class: 'muted' }, t('production.note', { tz: report.time_zone })), table([
+    { label: t('common.year'), key: 'period' },
+    { label: t('production.energy'), num: true, render: (r) => r.energy },
+    { label: t('common.pollutant'), key: 'pollutant' },
+    { label: t('production.computed'), num: true, render: (r) => t3(r.computed_t) },
+    { label: t('production.metered'), num: true, render: (r) => t3(r.metered_t) },
+    { label: t('production.verified'), num: true, render: (r) => (r.verified_t === null || r.verified_t === undefined ? '–' : tonnes(r.verified_t)) },
+    { label: t('production.meteredVsVerified'), num: true, render: (r) => diff(r.metered_vs_verified_pct) },
+  ], rows, { id: 'production', empty: t('production.none') }));
 }
 
 function savedBid(auctionId, me) {
@@ -316,17 +364,26 @@ export async function render(root, ctx) {
   const cash = holdings.items.find((h) => h.kind === 'cash');
   const allowanceTotal = holdings.items.filter((h) => h.kind === 'allowance').reduce((s, h) => s + h.balance, 0);
   const pendingAck = notices.items.filter((n) => !n.acknowledged).length;
-  const quota = quotaCard(monthly.map((r) => ({ period: r.period, value: r.value })), notice);
+  // The production report of the notices' years: which pollutants have anchored readings, and
+  // the energy, computed, metered and verified figures of each year.
+  const years = notices.items.map((n) => n.year);
+  const thisYear = new Date().getUTCFullYear();
+  const first = years.length ? Math.min(...years) : thisYear;
+  const last = years.length ? Math.max(...years) : thisYear;
+  const production = await api(`/production/${me}`, { params: { year: Math.max(first, last - 19), to_year: last } });
+  const metered = [...new Set(production.periods.flatMap((p) => p.pollutants.filter((r) => r.metered_t !== null).map((r) => r.pollutant)))];
+  const quota = quotaCard(monthly.map((r) => ({ period: r.period, value: r.value })), notice, metered, notices.items);
 
   root.append(
     el('div', { class: 'view-head' }, el('h1', {}, profile.name || t('nav.enterprise')), el('span', { class: 'muted mono' }, me)),
     el('div', { class: 'grid' }, el('div', { class: 'span-12 card' }, el('div', { class: 'kpis' },
       kpi(t('enterprise.cash'), yuan(cash ? cash.balance : 0)),
-      kpi(t('enterprise.allowances'), num(allowanceTotal)),
+      kpi(t('enterprise.allowances'), tonnes(allowanceTotal)),
       kpi(t('enterprise.pendingAck'), num(pendingAck), pendingAck ? 'near' : ''),
       kpi(t('enterprise.quotaShare'), notice && monthly.length ? pct(monthly[monthly.length - 1].value / (notice.allocated / 12)) : '–')))),
     el('div', { class: 'grid' }, el('div', { class: 'span-6' }, holdingsCard(holdings.items)), el('div', { class: 'span-6' }, quota.box)),
     el('div', { class: 'grid' }, el('div', { class: 'span-6' }, noticesCard(notices.items, ctx)), el('div', { class: 'span-6' }, transfersCard(transfers.items, me, holdings.items, ctx))),
+    el('div', { class: 'grid' }, el('div', { class: 'span-12' }, productionCard(production))),
     el('div', { class: 'grid' }, el('div', { class: 'span-6' }, applicationCard(notices.items, attestations.items, applications.items, holdings.items, ctx)),
       el('div', { class: 'span-6' }, auctionsCard(auctions.items, myBids, me, ctx))),
   );

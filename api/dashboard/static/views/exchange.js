@@ -37,7 +37,7 @@ function drawCurve(node, clearing) {
     tooltip: { trigger: 'item' },
     legend: { top: 0 },
     grid: { left: 60, right: 20, top: 36, bottom: 40 },
-    xAxis: { type: 'value', name: t('exchange.quantity'), nameLocation: 'middle', nameGap: 26, axisLabel: { formatter: (v) => num(v) } },
+    xAxis: { type: 'value', name: t('exchange.quantityT'), nameLocation: 'middle', nameGap: 26, axisLabel: { formatter: (v) => `${num(v)} t` } },
     yAxis: { type: 'value', name: t('exchange.priceYuan') },
     series,
   });
@@ -98,6 +98,8 @@ function createAuctionForm(tokens, ctx) {
   const limit = el('input', { id: 'create-limit', type: 'number', min: 0, step: 1, value: 0 });
   const commitHours = el('input', { id: 'create-commit', type: 'number', min: 1, step: 1, value: 24 });
   const revealHours = el('input', { id: 'create-reveal', type: 'number', min: 1, step: 1, value: 24 });
+  // Not revealing forfeits this share of the guarantee (the configured default, ETS_AUCTION_FORFEIT_BPS).
+  const forfeit = el('input', { id: 'create-forfeit', type: 'number', min: 0, max: 100, step: 0.01, value: ctx.config.auction_forfeit_bps / 100 });
   const rule = el('select', { id: 'create-rule' }, el('option', { value: 0 }, t('exchange.lowestAccepted')), el('option', { value: 1 }, t('exchange.highestRejected')));
   const create = el('button', { class: 'btn primary', type: 'button', id: 'create-auction' }, isRegulator ? t('exchange.createPrimary') : t('exchange.createSecondary'));
   create.addEventListener('click', () => busy(create, async () => {
@@ -108,7 +110,7 @@ function createAuctionForm(tokens, ctx) {
     const params = {
       tokenId: token.value, supply: Number(supply.value), reservePrice: Math.round(Number(reserve.value) * 100),
       purchaseLimit: Number(limit.value), commitStart: 0, commitEnd, revealEnd: commitEnd + Number(revealHours.value) * HOUR,
-      forfeitBps: 0, priceRule: Number(rule.value), eligibilityRoot: ethers.ZeroHash,
+      forfeitBps: Math.round(Number(forfeit.value) * 100), priceRule: Number(rule.value), eligibilityRoot: ethers.ZeroHash,
     };
     if (!isRegulator) await sendAction(signer, 'AllowanceToken', 'setApprovalForAll', [ctx.contracts.SealedBidAuction, true]);
     await sendAction(signer, 'SealedBidAuction', isRegulator ? 'createPrimary' : 'createSecondary', [params]);
@@ -117,7 +119,8 @@ function createAuctionForm(tokens, ctx) {
   return card(t('exchange.create'), el('div', { class: 'form' },
     field(t('exchange.token'), token), field(t('exchange.supply'), supply), field(t('exchange.reserveYuan'), reserve),
     field(t('exchange.limit'), limit), field(t('exchange.commitHours'), commitHours), field(t('exchange.revealHours'), revealHours),
-    field(t('exchange.rule'), rule), create));
+    field(t('exchange.forfeit'), forfeit), field(t('exchange.rule'), rule), create),
+    el('p', { class: 'muted', id: 'forfeit-note' }, t('exchange.forfeitNote', { pct: num(ctx.config.auction_forfeit_bps / 100, 2) })));
 }
 
 function cashForm(ctx) {
