@@ -879,9 +879,9 @@ def test_finalize_outcome_b_unchanged_by_an_attestation_made_after_the_deadline(
     on_time = cy.attest(E1.address, 300)
     cy.to_deadline_passed()
     late = cy.attest(E1.address, 0, auditor=auditor_2)  # would make it A (V = 0) or, before, C
+    _finalized_b(cy, 300)
     assert c.ledger.latest_attestation(E1.address, CO2, YEAR) == late
     assert c.ledger.attestation_of_record(E1.address, CO2, YEAR, cy.submission_deadline) == on_time
-    _finalized_b(cy, 300)
 
 
 def test_finalize_outcome_b_unchanged_by_a_later_revocation_of_another_auditors_attestation(
@@ -903,8 +903,8 @@ def test_finalize_uses_the_attestation_active_at_the_deadline_even_if_revoked_af
     second = cy.attest(E1.address, 280, auditor=auditor_2)  # the latest by the deadline
     cy.to_deadline_passed()
     c.ledger.revoke_attestation(auditor_2, second, 1, "revoked after the deadline")
-    assert c.ledger.attestation(second).closed_at > cy.submission_deadline
     _finalized_b(cy, 280)
+    assert c.ledger.attestation(second).closed_at > cy.submission_deadline
 
 
 def test_finalize_falls_back_when_the_regulator_rejects_the_attestation_of_record(cy: Cycle) -> None:
@@ -914,8 +914,8 @@ def test_finalize_falls_back_when_the_regulator_rejects_the_attestation_of_recor
     second = cy.attest(E1.address, 280, auditor=auditor_2)
     cy.to_deadline_passed()
     c.ledger.reject_attestation(c.regulator, second, 4, "understated")  # the regulator's word counts
-    assert c.ledger.attestation_of_record(E1.address, CO2, YEAR, cy.submission_deadline) == first
     _finalized_b(cy, 300)
+    assert c.ledger.attestation_of_record(E1.address, CO2, YEAR, cy.submission_deadline) == first
 
 
 def test_finalize_outcome_b_unchanged_by_a_supersede_after_the_deadline(cy: Cycle) -> None:
@@ -923,9 +923,9 @@ def test_finalize_outcome_b_unchanged_by_a_supersede_after_the_deadline(cy: Cycl
     on_time = cy.attest(E1.address, 300)
     cy.to_deadline_passed()
     newer = cy.attest(E1.address, 10, supersedes=on_time)
+    _finalized_b(cy, 300)
     assert c.ledger.attestation(on_time).status.name == "SUPERSEDED"
     assert c.ledger.latest_attestation(E1.address, CO2, YEAR) == newer
-    _finalized_b(cy, 300)
 
 
 def test_finalize_outcome_c_when_the_only_attestation_was_revoked_by_the_deadline(cy: Cycle) -> None:
