@@ -1,5 +1,5 @@
-"""Benchmark: compile time (cold, cached), and gas of enterprise registration, device binding
-and a governance execute on the ConsortiumRegistry.
+"""Benchmark: compile time (cold, cached), and gas of enterprise registration, device binding,
+setting a device's oracle, assigning an auditor and a governance execute on the ConsortiumRegistry.
 
 Run: python bench/registry.py   (last line: one JSON object)
 """
@@ -81,6 +81,12 @@ def main() -> dict[str, object]:
                 "gasUsed"
             ]
         )
+        # the device's oracle and an auditor's assignment (issue 17 items 4 and 5)
+        r.grant_roles(members, [("ORACLE", dev_account(6).address)])
+        oracle_receipt = r.set_device_oracle(members[0], dev_account(5).address, dev_account(6).address)
+        results["device_oracle_gas"] = int(oracle_receipt["gasUsed"])
+        assign_receipt = r.assign_auditor(members[0], dev_account(11).address, dev_account(10).address)
+        results["auditor_assignment_gas"] = int(assign_receipt["gasUsed"])
     return results
 
 
