@@ -3,8 +3,10 @@ pragma solidity ^0.8.24;
 
 /// @title IRegistryGated
 /// @notice What every consortium contract shares: membership and roles come from the
-/// ConsortiumRegistry; value moves only between active participants and system contracts;
-/// governance (the registry executing an approved proposal) configures the system contracts.
+/// ConsortiumRegistry, and a role is a power only while its holder is not suspended
+/// (`UnauthorizedRole` without the role, `CallerNotActive` with it but suspended); value moves
+/// only between active participants and system contracts; governance (the registry executing an
+/// approved proposal) configures the system contracts.
 interface IRegistryGated {
     /// @notice The caller lacks the registry role the function needs.
     error UnauthorizedRole(address account, bytes32 role);
