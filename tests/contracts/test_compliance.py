@@ -928,6 +928,18 @@ def test_finalize_outcome_b_unchanged_by_a_supersede_after_the_deadline(cy: Cycl
     assert c.ledger.latest_attestation(E1.address, CO2, YEAR) == newer
 
 
+def test_finalize_falls_back_to_the_older_attestation_when_the_latest_was_revoked_by_the_deadline(
+    cy: Cycle,
+) -> None:
+    c = cy.c
+    auditor_2 = _second_auditor(cy)
+    cy.attest(E1.address, 300)
+    second = cy.attest(E1.address, 280, auditor=auditor_2)
+    c.ledger.revoke_attestation(auditor_2, second, 1, "wrong meter")  # before the deadline
+    cy.to_deadline_passed()
+    _finalized_b(cy, 300)
+
+
 def test_finalize_outcome_c_when_the_only_attestation_was_revoked_by_the_deadline(cy: Cycle) -> None:
     c = cy.c
     att = cy.attest(E1.address, 300)

@@ -382,7 +382,8 @@ interface IComplianceManager {
     /// @notice Set the rules of a compliance year.
     /// @param year The compliance year.
     /// @param config Offset cap, make-good ratio, fines (`configured` is ignored).
-    /// Requirements: caller has REGULATOR_ROLE; no notice of the year issued yet
+    /// Requirements: caller has REGULATOR_ROLE (`UnauthorizedRole`) and is active
+    /// (`CallerNotActive`); no notice of the year issued yet
     /// ({ComplianceYearConfigLocked}); `offsetCapBps <= 10,000` ({ComplianceInvalidConfig}).
     /// Emits: {YearConfigured}.
     function configureYear(uint16 year, YearConfig calldata config) external;
@@ -392,7 +393,7 @@ interface IComplianceManager {
     /// @notice Issue notices to many enterprises in one call.
     /// @param batch Year, pollutant, rules, deadlines, enterprises and allocations.
     /// Requirements:
-    /// - caller has REGULATOR_ROLE;
+    /// - caller has REGULATOR_ROLE (`UnauthorizedRole`) and is active (`CallerNotActive`);
     /// - the year is configured ({ComplianceYearNotConfigured}); the pollutant is registered
     ///   ({ComplianceUnknownPollutant});
     /// - `now < submissionDeadline`, `ackDeadline <= submissionDeadline` ({ComplianceInvalidDeadlines});
@@ -404,8 +405,9 @@ interface IComplianceManager {
 
     /// @notice Acknowledge one's notice; late acknowledgements are accepted and marked late.
     /// @param year The compliance year.
-    /// Requirements: caller has ENTERPRISE_ROLE and a notice of the year ({ComplianceNoNotice})
-    /// not yet acknowledged ({ComplianceAlreadyAcknowledged}).
+    /// Requirements: caller has ENTERPRISE_ROLE (`UnauthorizedRole`), is active
+    /// (`CallerNotActive`) and has a notice of the year ({ComplianceNoNotice}) not yet
+    /// acknowledged ({ComplianceAlreadyAcknowledged}).
     /// Emits: {NoticeAcknowledged}.
     function acknowledge(uint16 year) external;
 
@@ -415,7 +417,8 @@ interface IComplianceManager {
     /// @param input The attestation cited and the tokens surrendered.
     /// @return applicationId The new application (ids run 1, 2, 3 ... across all enterprises).
     /// Requirements:
-    /// - caller has ENTERPRISE_ROLE and a notice of the year ({ComplianceNoNotice}), acknowledged
+    /// - caller has ENTERPRISE_ROLE (`UnauthorizedRole`), is active (`CallerNotActive`) and has a
+    ///   notice of the year ({ComplianceNoNotice}), acknowledged
     ///   ({ComplianceNotAcknowledged}), not fulfilled ({ComplianceAlreadyFulfilled});
     /// - `now <= submissionDeadline` ({ComplianceDeadlinePassed});
     /// - no application of the obligation under review ({ComplianceApplicationPending});
@@ -432,8 +435,8 @@ interface IComplianceManager {
 
     /// @notice Approve an application: retire its escrow against the obligation.
     /// @param applicationId The application.
-    /// Requirements: caller has REGULATOR_ROLE; the application exists
-    /// ({ComplianceUnknownApplication}), is under review ({ComplianceAlreadyApproved},
+    /// Requirements: caller has REGULATOR_ROLE (`UnauthorizedRole`) and is active
+    /// (`CallerNotActive`); the application exists ({ComplianceUnknownApplication}), is under review ({ComplianceAlreadyApproved},
     /// {ComplianceNotUnderReview}); its attestation is still Active ({ComplianceAttestationNotActive}).
     /// Emits: {TransferSingle} (burn) and {AllowancesRetired} per token entry,
     /// {ApplicationApproved}; {ObligationFinalized} (Covered) when nothing is left uncovered.
@@ -472,7 +475,8 @@ interface IComplianceManager {
 
     /// @notice Pay one's fine in settlement cash to the treasury (approve this contract first).
     /// @param year The compliance year.
-    /// Requirements: caller has ENTERPRISE_ROLE; a fine is owed and unpaid
+    /// Requirements: caller has ENTERPRISE_ROLE (`UnauthorizedRole`) and is active
+    /// (`CallerNotActive`); a fine is owed and unpaid
     /// ({CompliancePenaltyNotDue}); the treasury is set ({ComplianceTreasuryNotSet}).
     /// Emits: {Transfer} (cash), {PenaltyPaid}.
     function payPenalty(uint16 year) external;
