@@ -2,6 +2,8 @@
 and the sample's monthly energy, serve the API on loopback and use it as its users would: sign in
 with a wallet key (SIWE), read the audit trail and statistics, check a reading's Merkle proof
 against the chain, and move allowances with a transaction built by the API and signed locally.
+Then (:func:`serve_demo`) serve the API and the dashboard on loopback until Ctrl-C, saying where
+and how to sign in as each role.
 """
 
 from __future__ import annotations
@@ -34,6 +36,15 @@ from chain.tx import ChainClient
 
 #: The wallet transfer the demo makes once: enterprise-2 sends SO2 2028 allowances to enterprise-4.
 TRANSFER_AMOUNT = 7
+#: Where the demo serves the API and the dashboard at the end (loopback only).
+SERVE_HOST, SERVE_PORT = "127.0.0.1", 8000
+#: The demo accounts a newcomer signs in as, one per role, with what that view shows.
+SIGN_IN_ROLES = (
+    ("regulator", "regulator", "overview: map, compliance, alarms, proposals; the exchange view too"),
+    ("exchange", "exchange", "auctions, settlement cash, the daily settlement report"),
+    ("enterprise-1", "enterprise", "holdings, notices and outcomes, production report, bids, transfers"),
+    ("auditor", "auditor", "assigned enterprises, anchored batches, attestations, reading proofs"),
+)
 
 
 @dataclass
@@ -170,8 +181,8 @@ def _exercise(
     counts = ", ".join(f"{n} {status}" for status, n in overview["counts"].items())
     report.lines.append(
         f"GET /dashboard/ ({len(page.content):,} bytes) and its regulator overview: "
-        f"{len(overview['enterprises'])} enterprises on the map ({counts}); open it with `ets api` "
-        "at http://127.0.0.1:8000/dashboard/ (demo mode: pick a demo account, it signs in the page)"
+        f"{len(overview['enterprises'])} enterprises on the map ({counts}); the demo serves it at "
+        "the end (demo mode: pick a demo account, it signs in the page)"
     )
 
     batches = client.get("/batches", params={"limit": 1}, headers=regulator).json()["items"]
@@ -222,3 +233,67 @@ def _exercise(
         f"(tx {str(relayed.get('tx_hash'))[:12]}…)"
     )
     indexer.catch_up()
+
+
+@dataclass
+class DemoServer:
+    """The API and the dashboard over the demo's read model, ready to run on loopback.
+
+    Attributes:
+        url: the dashboard's address.
+        server: the uvicorn server (``run()`` blocks until Ctrl-C or ``should_exit``).
+        engine: the read model's engine (disposed when the server stops).
+    """
+
+    url: str
+    server: uvicorn.Server
+    engine: Any = field(repr=False)
+
+    def run(self) -> None:
+        """Serve until Ctrl-C (uvicorn stops on SIGINT / SIGTERM), then release the read model."""
+        try:
+            self.server.run()
+        finally:
+            self.engine.dispose()
+
+
+def demo_server(settings: ChainSettings, *, port: int = SERVE_PORT) -> DemoServer:
+    """The API with the dashboard over the demo chain's read model, on loopback, with its
+    embedded indexer following the chain (demo mode: the page signs with the public demo keys)."""
+    chain = ChainClient.connect(settings.rpc_url, compile_contracts())
+    manifest = load_for_chain(chain, settings.manifest_path)
+    database = f"sqlite:///{settings.state_dir / 'readmodel.db'}"
+    engine = make_engine(database)
+    queue = settings.state_dir / "oracle" / "queue.db"
+    api_settings = ApiSettings(database_url=database, api_host=SERVE_HOST, api_port=port,
+                               indexer_oracle_queues=str(queue))  # fmt: skip
+    ctx = AppContext(api_settings, chain, manifest, engine)
+    app = create_app(ctx, migrate=True, indexer=True)
+    app.state.dashboard_demo = settings.demo  # the demo's own mode, not re-read from the environment
+    config = uvicorn.Config(app, host=SERVE_HOST, port=port, log_level="warning", access_log=False)
+    return DemoServer(f"http://{SERVE_HOST}:{port}/dashboard/", uvicorn.Server(config), engine)
+
+
+def sign_in_lines(url: str) -> list[str]:
+    """How to open the dashboard and sign in as each role (the demo's closing words)."""
+    lines = [
+        f"Dashboard: {url}  (API: {url.removesuffix('dashboard/')}docs)",
+        "Sign in: pick a demo account in the list and press Sign in (demo mode: the page signs with",
+        "the public Anvil demo keys, no wallet needed). One account per role:",
+    ]
+    for name, view, what in SIGN_IN_ROLES:
+        lines.append(f"  {name:<13} {demo_account(name).address}  → {view} view: {what}")
+    lines.append("The audit trail (every on-chain event, CSV export) is in each view's menu.")
+    lines.append("Ctrl-C stops the server; the chain keeps running (`ets node down` stops it).")
+    return lines
+
+
+def serve_demo(
+    settings: ChainSettings, *, port: int = SERVE_PORT, say: Callable[[str], None] = print
+) -> None:
+    """Serve the API and the dashboard on loopback until Ctrl-C, after saying where and how to
+    sign in as each role."""
+    served = demo_server(settings, port=port)
+    for line in sign_in_lines(served.url):
+        say(line)
+    served.run()

@@ -417,8 +417,20 @@ def governance_list(
 
 @app.command("demo")
 @cli_errors
-def demo(port: Annotated[int, typer.Option(help="RPC port of the demo node.")] = 8545) -> None:
-    """Start a local chain, deploy, register a sample consortium, and say where everything is."""
+def demo(
+    port: Annotated[int, typer.Option(help="RPC port of the demo node.")] = 8545,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve/--no-serve", envvar="ETS_DEMO_SERVE",
+            help="End by serving the API and the dashboard on loopback until Ctrl-C "
+            "(--no-serve or ETS_DEMO_SERVE=0: exit when done, for scripts and CI).",
+        ),
+    ] = True,
+    serve_port: Annotated[int, typer.Option(help="Port of the API and the dashboard.")] = 8000,
+) -> None:
+    """Start a local chain, deploy, register a sample consortium, and say where everything is;
+    then serve the API and the dashboard on loopback until Ctrl-C (unless --no-serve)."""
     from chain.demo import run_demo
 
     settings = _settings()
@@ -450,7 +462,12 @@ def demo(port: Annotated[int, typer.Option(help="RPC port of the demo node.")] =
     console.print(f"RPC URL:  {report.node.url} (chain id {report.node.chain_id})")
     console.print(f"Manifest: {report.manifest_path}")
     console.print(f"Node log: {report.node.log}; stop with `ets node down`")
-    console.print("API:      `ets api` serves it on http://127.0.0.1:8000 (OpenAPI at /docs)")
+    if not serve:
+        console.print("API:      `ets api` serves it on http://127.0.0.1:8000 (OpenAPI at /docs)")
+        return
+    from api.demo import serve_demo
+
+    serve_demo(settings, port=serve_port, say=console.print)
 
 
 def _demo_api(settings: Any) -> None:
