@@ -11,7 +11,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from scheduler.alarms import Alarm
     from scheduler.compliance import ComplianceAlarms, ScanReport
-    from scheduler.service import SettlementJob
+    from scheduler.service import PurgeJob, SettlementJob
 
 alarms_app = typer.Typer(help="Compliance alarms and reminders (scheduler).", no_args_is_help=True)
 
@@ -61,6 +61,33 @@ def settlement_job() -> SettlementJob | None:
     return SettlementJob(settlement_runner(ctx, anchor), ctx.settings.calendar(), ctx.settings.margin_minutes)
 
 
+def purge_job() -> PurgeJob | None:
+    """The purge of the API's expired nonces, sessions and intents in the read model
+    (``ETS_DATABASE_URL``, the API's), every ``ETS_SCHEDULER_PURGE_INTERVAL_SECONDS`` (None when 0).
+
+    Raises:
+        ApiConfigError: invalid API settings (the read model's URL).
+        SchedulerConfigError: invalid scheduler settings.
+    """
+    import functools
+
+    from api.config import ApiSettings
+    from api.db.purge import purge_expired
+    from api.db.session import make_engine
+    from scheduler.config import SchedulerSettings
+    from scheduler.service import PurgeJob
+
+    settings = SchedulerSettings.load()
+    if settings.purge_interval_seconds <= 0:
+        return None
+    engine = make_engine(ApiSettings.load().database(_settings()))
+    retention = int(settings.intent_retention_days * 86_400)
+    return PurgeJob(
+        functools.partial(purge_expired, engine, intent_retention_s=retention),
+        settings.purge_interval_seconds,
+    )
+
+
 def _deliveries(alarm: Alarm) -> str:
     return ", ".join(
         f"{d.channel} ok" if d.delivered else f"{d.channel} pending ({d.attempts} tries)"
@@ -96,7 +123,9 @@ def alarms_run(
 ) -> None:
     """Raise and deliver compliance alarms every interval until interrupted (Ctrl-C, SIGTERM); with
     ``ETS_SETTLE_SCHEDULE=1`` or ``ETS_SETTLE_KEYSTORE``, also settle each trading day after its
-    close (``ets settle``'s run, at the close + ``ETS_SETTLE_MARGIN_MINUTES``)."""
+    close (``ets settle``'s run, at the close + ``ETS_SETTLE_MARGIN_MINUTES``); and purge the API's
+    expired nonces, sessions and intents from the read model every
+    ``ETS_SCHEDULER_PURGE_INTERVAL_SECONDS`` (an hour; 0: never)."""
     import signal
 
     from scheduler.config import SchedulerSettings
@@ -109,12 +138,15 @@ def alarms_run(
             _print_report(alarms.scan())
             return
         seconds = interval or SchedulerSettings.load().interval_seconds
-        scheduler = blocking(alarms, seconds, settlement_job())
+        purge = purge_job()
+        scheduler = blocking(alarms, seconds, settlement_job(), purge)
         signal.signal(signal.SIGTERM, lambda *_: stop(scheduler, wait=False))
         err_console.print(f"compliance alarm scheduler: a scan every {seconds:g} s; Ctrl-C stops it")
         job = scheduler.get_job(JOB_ID)
         if job is not None:
             err_console.print(f"end-of-day settlement: {job.trigger} ({job.trigger.timezone})")
+        if purge is not None:
+            err_console.print(f"purge of expired API state: every {purge.interval_seconds:g} s")
         try:
             scheduler.start()
         except KeyboardInterrupt:

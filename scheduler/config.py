@@ -45,6 +45,9 @@ class SchedulerSettings(BaseSettings):
         webhook_timeout: seconds to wait for the webhook.
         sms_enabled: build the SMS channel; only a stub transport exists (it sends nothing).
         sms_recipients: phone numbers of the SMS channel (comma-separated in the environment).
+        purge_interval_seconds: seconds between two purges of the API's expired nonces, sessions
+            and intents in the read model (``ETS_DATABASE_URL``); 0 turns the purge off.
+        intent_retention_days: days a relayed transaction intent is kept after its expiry.
     """
 
     model_config = SettingsConfigDict(env_prefix="ETS_SCHEDULER_", extra="ignore")
@@ -60,6 +63,8 @@ class SchedulerSettings(BaseSettings):
     webhook_timeout: float = Field(default=10.0, gt=0)
     sms_enabled: bool = False
     sms_recipients: Annotated[list[str], NoDecode] = []
+    purge_interval_seconds: float = Field(default=3600.0, ge=0)
+    intent_retention_days: float = Field(default=30.0, ge=0)
 
     @field_validator("reminder_leads_hours", "sms_recipients", mode="before")
     @classmethod

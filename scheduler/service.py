@@ -1,5 +1,6 @@
-"""APScheduler wiring: the compliance scan as an interval job and, when configured, the end-of-day
-settlement as a cron job beside it, started and stopped by their host process."""
+"""APScheduler wiring: the compliance scan as an interval job, the purge of the API's expired state
+(nonces, sessions, intents) beside it, and, when configured, the end-of-day settlement as a cron
+job, started and stopped by their host process."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any, Protocol
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 from apscheduler.schedulers.base import BaseScheduler  # type: ignore[import-untyped]
 from apscheduler.schedulers.blocking import BlockingScheduler  # type: ignore[import-untyped]
+from sqlalchemy.exc import SQLAlchemyError
 
 from ets.errors import EtsError
 from settlement.calendar import TradingCalendar
@@ -20,10 +22,25 @@ from settlement.schedule import add_settlement_job
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["JOB_ID", "Scannable", "SettlementJob", "blocking", "run_scan", "schedule", "start", "stop"]
+__all__ = [
+    "JOB_ID",
+    "PURGE_JOB_ID",
+    "PurgeJob",
+    "Scannable",
+    "SettlementJob",
+    "add_purge_job",
+    "blocking",
+    "run_purge",
+    "run_scan",
+    "schedule",
+    "start",
+    "stop",
+]
 
 #: Id of the scan job in the scheduler.
 JOB_ID = "compliance-alarms"
+#: Id of the purge job in the scheduler.
+PURGE_JOB_ID = "purge-expired-api-state"
 
 
 class Scannable(Protocol):
@@ -48,6 +65,51 @@ class SettlementJob:
     margin_minutes: int = 10
 
 
+@dataclass(frozen=True)
+class PurgeJob:
+    """The purge of the API's expired state the service runs beside the scan.
+
+    Attributes:
+        run: deletes expired nonces, sessions and intents (:func:`api.db.purge.purge_expired`
+            on the read model's engine) and returns what it deleted.
+        interval_seconds: seconds between two purges.
+    """
+
+    run: Callable[[], Any]
+    interval_seconds: float = 3600.0
+
+
+def run_purge(job: PurgeJob) -> Any:
+    """One purge, with failures logged instead of raised (the next run retries).
+
+    Returns:
+        The purge's report, or ``None`` when it failed.
+    """
+    try:
+        return job.run()
+    except (EtsError, SQLAlchemyError) as exc:  # database locked or down: the next run tries again
+        logger.error("purge failed: %s: %s", type(exc).__name__, exc)
+        return None
+
+
+def add_purge_job(scheduler: BaseScheduler, job: PurgeJob) -> None:
+    """Add the purge to ``scheduler``: every ``job.interval_seconds``, first run at once; runs never
+    overlap and missed runs collapse into one."""
+    scheduler.add_job(
+        run_purge,
+        "interval",
+        args=(job,),
+        id=PURGE_JOB_ID,
+        name="purge expired API nonces, sessions and intents",
+        seconds=job.interval_seconds,
+        next_run_time=datetime.now(UTC),
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+        misfire_grace_time=max(int(job.interval_seconds), 1),
+    )
+
+
 def run_scan(alarms: Scannable) -> Any:
     """One scan, with ETS errors logged instead of raised (the next run retries).
 
@@ -66,10 +128,12 @@ def schedule(
     alarms: Scannable,
     interval_seconds: float,
     settlement: SettlementJob | None = None,
+    purge: PurgeJob | None = None,
 ) -> BaseScheduler:
     """Add the scan job to ``scheduler``: every ``interval_seconds``, first run at once; with
     ``settlement``, also the settlement job (Mondays to Fridays at the close + margin in the
-    calendar's zone, :func:`settlement.schedule.add_settlement_job`).
+    calendar's zone, :func:`settlement.schedule.add_settlement_job`); with ``purge``, the purge of
+    the API's expired state (:func:`add_purge_job`).
 
     Runs never overlap (``max_instances=1``) and missed runs collapse into one (``coalesce``).
     """
@@ -88,16 +152,21 @@ def schedule(
     )
     if settlement is not None:
         add_settlement_job(scheduler, settlement.run, settlement.calendar, settlement.margin_minutes)
+    if purge is not None:
+        add_purge_job(scheduler, purge)
     return scheduler
 
 
 def start(
-    alarms: Scannable, interval_seconds: float, settlement: SettlementJob | None = None
+    alarms: Scannable,
+    interval_seconds: float,
+    settlement: SettlementJob | None = None,
+    purge: PurgeJob | None = None,
 ) -> BackgroundScheduler:
-    """Run the scan job (and ``settlement``'s, when given) in a background thread of this process
-    (e.g. the API's); returns the scheduler."""
+    """Run the scan job (and ``settlement``'s and ``purge``'s, when given) in a background thread of
+    this process (e.g. the API's); returns the scheduler."""
     scheduler = BackgroundScheduler(timezone=UTC, daemon=True)
-    schedule(scheduler, alarms, interval_seconds, settlement)
+    schedule(scheduler, alarms, interval_seconds, settlement, purge)
     scheduler.start()
     logger.info("compliance alarm scheduler started (every %s s)", interval_seconds)
     return scheduler
@@ -111,10 +180,13 @@ def stop(scheduler: BaseScheduler, *, wait: bool = True) -> None:
 
 
 def blocking(
-    alarms: Scannable, interval_seconds: float, settlement: SettlementJob | None = None
+    alarms: Scannable,
+    interval_seconds: float,
+    settlement: SettlementJob | None = None,
+    purge: PurgeJob | None = None,
 ) -> BlockingScheduler:
-    """A foreground scheduler with the scan job and, when given, the settlement job (``start()``
-    blocks until ``shutdown()``)."""
+    """A foreground scheduler with the scan job and, when given, the settlement and purge jobs
+    (``start()`` blocks until ``shutdown()``)."""
     scheduler = BlockingScheduler(timezone=UTC)
-    schedule(scheduler, alarms, interval_seconds, settlement)
+    schedule(scheduler, alarms, interval_seconds, settlement, purge)
     return scheduler

@@ -134,3 +134,20 @@ def test_signed_out_elsewhere_is_refused_once_the_cache_entry_lapses(world: ApiW
     world.ctx.session_cache.drop(token)  # as the ttl running out does
     response = world.client.get("/auth/me", headers=headers)
     assert response.status_code == 401 and "signed-out" in response.json()["message"]
+
+
+def test_verify_accepts_a_scheme_before_the_domain_when_it_is_the_served_one(world: ApiWorld) -> None:
+    offer = world.client.post("/auth/nonce").json()
+    assert offer["scheme"] == world.ctx.settings.api_scheme == "http" and offer["uri"] == "http://testserver"
+    message = siwe_message(world.client, ENTERPRISES[0], scheme="http")
+    assert message.startswith("http://testserver wants you to sign in with your Ethereum account:")
+    status, body = _verify(world, message, sign_siwe(message, ENTERPRISES[0]))
+    assert status == 200 and body["address"] == ENTERPRISES[0].address, body
+
+
+def test_verify_refuses_a_scheme_before_the_domain_when_it_is_not_the_served_one(world: ApiWorld) -> None:
+    for scheme in ("https", "ftp"):
+        message = siwe_message(world.client, ENTERPRISES[0], scheme=scheme)
+        status, body = _verify(world, message, sign_siwe(message, ENTERPRISES[0]))
+        assert status == 400 and body["error"] == "SiweDomainError", body
+        assert f"scheme '{scheme}'" in str(body["message"])

@@ -36,3 +36,31 @@ def test_settings_refuse_out_of_range_values_naming_the_variable(
     monkeypatch.setenv(name, value)
     with pytest.raises(ApiConfigError, match=name):
         ApiSettings.load()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.0.0.5", "ets.example"])
+def test_settings_refuse_a_public_host_without_an_explicit_domain(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    monkeypatch.setenv("ETS_API_HOST", host)
+    monkeypatch.delenv("ETS_API_DOMAIN", raising=False)
+    with pytest.raises(ApiConfigError, match="ETS_API_DOMAIN"):
+        ApiSettings.load()
+    monkeypatch.setenv("ETS_API_DOMAIN", "ets.example")
+    assert ApiSettings.load().domain == "ets.example"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.5"])
+def test_settings_derive_the_domain_when_the_host_is_loopback(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    monkeypatch.setenv("ETS_API_HOST", host)
+    monkeypatch.setenv("ETS_API_PORT", "8123")
+    monkeypatch.delenv("ETS_API_DOMAIN", raising=False)
+    assert ApiSettings.load().domain == f"{host}:8123"
+
+
+def test_settings_refuse_a_rate_limit_that_is_not_limits_notation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ETS_API_RATE_LIMIT_CLIENT", "lots")
+    with pytest.raises(ApiConfigError, match="ETS_API_RATE_LIMIT_CLIENT"):
+        ApiSettings.load()

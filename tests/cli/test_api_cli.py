@@ -61,3 +61,29 @@ def test_api_serves_reads_from_several_workers_with_json_request_logs(
     requests = [x for x in lines if x.get("message") == "request" and x.get("path") == "/auth/me"]
     assert len(requests) == 21, lines[-5:]
     assert {x["status"] for x in requests} == {200}
+
+
+def test_api_refuses_to_start_on_a_public_host_without_an_explicit_domain(
+    consortium: Consortium, tmp_path: Path
+) -> None:
+    env = dict(
+        os.environ,
+        ETS_RPC_URL=consortium.chain.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
+        ETS_MANIFEST=str(consortium.manifest_path),
+        ETS_DATABASE_URL=f"sqlite:///{tmp_path}/read.db",
+        ETS_STATE_DIR=str(tmp_path),
+    )
+    env.pop("ETS_API_DOMAIN", None)
+    command = [
+        str(Path(sys.executable).parent / "ets"),
+        "api",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(free_port()),
+    ]
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0
+    assert (
+        "ETS_API_DOMAIN" in refused.stderr + refused.stdout and "0.0.0.0" in refused.stderr + refused.stdout
+    )

@@ -8,6 +8,9 @@ clock past B's reveal end, so it stays last.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,6 +217,42 @@ def test_bids_paginate_and_refuse_an_offset_past_the_end(
     assert [b["bidder"] for b in page["items"]] == [E1.address] and page["total"] == 2
     assert get(E3, f"/auctions/{auctions.a}/bids", offset=2).status_code == 400
     assert get(E1, f"/auctions/{auctions.c}/bids", offset=1).status_code == 400  # nothing visible to E1
+
+
+def _revealed(world: ApiWorld, who: LocalAccount, auction_id: int) -> dict[str, dict[str, Any]]:
+    """``BidRevealed`` events of an auction in the audit trail as ``who`` sees them, by bidder
+    (JSON pages and the CSV export)."""
+    headers = world.sign_in(who)
+    params = {"contract": "SealedBidAuction", "name": "BidRevealed", "limit": 1000}
+    if who not in (world.c.regulator, world.c.exchange):
+        params["account"] = who.address
+    page = world.client.get("/audit/events", params=params, headers=headers)
+    assert page.status_code == 200, page.text
+    rows = {
+        i["args"]["bidder"]: i["args"] for i in page.json()["items"] if i["args"]["auctionId"] == auction_id
+    }
+    exported = world.client.get("/audit/events.csv", params=params, headers=headers)
+    assert exported.status_code == 200, exported.text
+    in_csv = [json.loads(r["args"]) for r in csv.DictReader(io.StringIO(exported.text))]
+    assert {a["bidder"]: a for a in in_csv if a["auctionId"] == auction_id} == rows
+    return rows
+
+
+def test_audit_events_hide_revealed_schedules_while_the_reveal_phase_lasts(
+    world: ApiWorld, auctions: Auctions
+) -> None:
+    for viewer in (world.c.regulator, world.c.exchange):
+        rows = _revealed(world, viewer, auctions.b)
+        assert set(rows) == {E0.address}  # E0 revealed in B; the schedule stays sealed till reveal_end
+        assert (rows[E0.address]["prices"], rows[E0.address]["quantities"], rows[E0.address]["demand"]) == (
+            None, None, None,
+        )  # fmt: skip
+    own = _revealed(world, E0, auctions.b)[E0.address]
+    assert (own["prices"], own["quantities"], own["demand"]) == ([7000], [60], 60)  # the bidder sees its own
+    cleared = _revealed(world, world.c.regulator, auctions.a)  # A's reveal phase is over
+    assert {b: (r["prices"], r["quantities"]) for b, r in cleared.items()} == {
+        b: ([p for p, _ in s], [q for _, q in s]) for b, s in SCHEDULES.items()
+    }
 
 
 def test_bids_unseal_when_the_chain_passes_reveal_end(world: ApiWorld, get: Get, auctions: Auctions) -> None:

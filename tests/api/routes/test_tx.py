@@ -345,3 +345,55 @@ def test_tx_routes_unauthorized_without_session(world: ApiWorld) -> None:
     assert client.post("/tx/typed-data/reading", json={"readings": []}).status_code in (401, 422)
     bad = {"Authorization": "Bearer nope"}
     assert client.post("/tx/build", json=body, headers=bad).status_code == 401
+
+
+# ---------------------------------------------------------------------- relay: nonces and one at a time
+
+
+def test_relay_refuses_a_future_nonce_at_once_without_holding_a_thread(world: ApiWorld) -> None:
+    from api.routes.tx import _RELAY_THREADS
+
+    assert world.ctx.settings.api_relay_wait_seconds >= 30  # what a queued transaction would hold
+    built = _build(world, E3, _transfer(E3.address, E0.address, OFF_2024, 1))
+    future = built["tx"]["nonce"] + 5
+    started = time.monotonic()
+    response = _relay(world, E3, built["intent_id"], _sign(E3, built["tx"], nonce=future))
+    elapsed = time.monotonic() - started
+    body = _refused(response, 409, f"nonce is {future}", f"next nonce is {built['tx']['nonce']}")
+    assert body["error"] == "RelayNonceError" and elapsed < 5, elapsed
+    assert _RELAY_THREADS.borrowed_tokens == 0  # no relay thread waits for it
+    assert world.c.chain.rpc("eth_getTransactionCount", [E3.address, "pending"]) == hex(built["tx"]["nonce"])
+    outcome = _relay(world, E3, built["intent_id"], _sign(E3, built["tx"])).json()  # the intent stays usable
+    assert outcome["status"] == "success", outcome
+
+
+def test_relay_refuses_a_second_relay_of_the_account_while_one_waits(world: ApiWorld) -> None:
+    import threading
+
+    chain = world.c.chain
+    first = _build(world, E1, _transfer(E1.address, E0.address, OFF_2024, 1))
+    second = _build(world, E1, _transfer(E1.address, E0.address, OFF_2024, 2))
+    nonce = first["tx"]["nonce"]
+    answers: dict[str, Any] = {}
+    chain.rpc("evm_setAutomine", [False])  # the first relay waits for a block that does not come yet
+    try:
+        waiting = threading.Thread(
+            target=lambda: answers.update(first=_relay(world, E1, first["intent_id"], _sign(E1, first["tx"])))
+        )
+        waiting.start()
+        deadline = time.monotonic() + 10
+        while int(chain.rpc("eth_getTransactionCount", [E1.address, "pending"]), 16) == nonce:
+            assert time.monotonic() < deadline, "the first transaction never reached the node"
+            time.sleep(0.05)
+        raw = _sign(E1, second["tx"], nonce=nonce + 1)  # the right next nonce, but one relay already waits
+        _refused(
+            _relay(world, E1, second["intent_id"], raw), 409, "RelayInFlightError", "already has a relay"
+        )
+        assert waiting.is_alive()
+    finally:
+        chain.rpc("evm_setAutomine", [True])
+        chain.rpc("evm_mine", [])
+    waiting.join(timeout=30)
+    assert answers["first"].json()["status"] == "success", answers["first"].text
+    outcome = _relay(world, E1, second["intent_id"], _sign(E1, second["tx"], nonce=nonce + 1)).json()
+    assert outcome["status"] == "success", outcome
