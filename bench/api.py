@@ -65,6 +65,14 @@ from chain.siwe import wallet_sign_in  # noqa: E402
 from chain.suite import LocalSuite, deploy_local_suite  # noqa: E402
 from chain.tx import ChainClient  # noqa: E402
 
+#: The load generator is one client sending thousands of requests a second as one account: the
+#: rate limits are set out of its reach, explicitly (production defaults stay on).
+UNTHROTTLED = {
+    "api_rate_limit_client": "100000000/minute",
+    "api_rate_limit_sign_in": "100000000/minute",
+    "api_rate_limit_principal": "100000000/minute",
+}
+
 ROOT = Path(__file__).resolve().parents[1]
 console = Console(stderr=True)
 COLUMNS = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -292,7 +300,7 @@ def time_queries(
 
     from api.main import create_app
 
-    settings = ApiSettings(database_url=url, api_domain="testserver")
+    settings = ApiSettings(database_url=url, api_domain="testserver", **UNTHROTTLED)
     ctx = AppContext(settings, suite.chain, suite.manifest, make_engine(url))
     rng = random.Random(5)
     with TestClient(create_app(ctx, migrate=False, indexer=False), base_url="http://testserver") as client:
@@ -356,6 +364,7 @@ def read_rps(
         ETS_API_JSON_LOGS="1",  # a JSON request log line a request, as `ets api --workers 2` serves
         ETS_API_DOMAIN=f"127.0.0.1:{port}",
         ETS_DEMO="1",
+        **{f"ETS_{name.upper()}": value for name, value in UNTHROTTLED.items()},
     )
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below; read on failure
     server = subprocess.Popen(
