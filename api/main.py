@@ -25,7 +25,7 @@ from api.db.migrate import upgrade
 from api.indexer.run import Indexer
 from api.limits import RequestGuard
 from api.logs import configure as configure_logs
-from api.problems import error_response
+from api.problems import CORRELATION_HEADER, error_response
 from api.routes import (
     attestations,
     auctions,
@@ -60,8 +60,9 @@ One API over every ETS Chain contract, for people who do not run a chain node.
 
 
 class RequestLog:
-    """One log line a request (method, path, status, milliseconds), as plain ASGI middleware:
-    Starlette's ``BaseHTTPMiddleware`` runs every request through an extra task and stream."""
+    """One log line a request (method, path, status, milliseconds, and the correlation id of a
+    failed one), as plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` runs every request
+    through an extra task and stream."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -72,20 +73,33 @@ class RequestLog:
             return
         start = time.perf_counter()
         status = 500
+        correlation: str | None = None
 
         async def sending(message: Message) -> None:
-            nonlocal status
+            nonlocal status, correlation
             if message["type"] == "http.response.start":
                 status = message["status"]
+                for name, value in message.get("headers", ()):
+                    if name == _CORRELATION:
+                        correlation = value.decode("latin-1")
             await send(message)
 
         try:
             await self.app(scope, receive, sending)
         finally:
-            logger.info("request", extra={
-                "method": scope["method"], "path": scope["path"], "status": status,
+            extra = {
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
                 "ms": round((time.perf_counter() - start) * 1000, 2),
-            })  # fmt: skip
+            }
+            if correlation is not None:
+                extra["correlation_id"] = correlation
+            logger.info("request", extra=extra)
+
+
+#: The correlation id's header as ASGI carries it (lower-case bytes).
+_CORRELATION = CORRELATION_HEADER.lower().encode("latin-1")
 
 
 def _start_indexer(app: FastAPI, ctx: AppContext) -> None:

@@ -142,7 +142,7 @@ def test_server_error_hides_node_url_and_error_behind_a_correlation_id_when_the_
     ctx = AppContext(world.ctx.settings, chain, world.c.manifest, world.ctx.engine)
     ctx.roles = RoleCache(world.ctx.registry, ttl=600)  # roles still read; the relaying node is down
     client = _client(world, ctx)
-    with caplog.at_level(logging.ERROR, logger="api.problems"):
+    with caplog.at_level(logging.INFO):
         response = client.post("/tx/relay", headers=headers, json={"intent_id": built["intent_id"],
                                                                     "raw_transaction": raw})  # fmt: skip
     assert response.status_code == 503, response.text
@@ -153,7 +153,9 @@ def test_server_error_hides_node_url_and_error_behind_a_correlation_id_when_the_
     correlation = body["correlation_id"]
     assert response.headers[CORRELATION_HEADER] == correlation and correlation in body["message"]
     logged = [r for r in caplog.records if getattr(r, "correlation_id", None) == correlation]
-    assert len(logged) == 1 and port in logged[0].getMessage()  # the operator finds the real error
+    failure = [r for r in logged if r.name == "api.problems"]
+    assert len(failure) == 1 and port in failure[0].getMessage()  # the operator finds the real error
+    assert [r.getMessage() for r in logged if r.name == "api.main"] == ["request"]  # the request log line too
 
 
 def test_server_error_answers_502_generically_when_the_node_answers_with_an_error() -> None:
