@@ -2,7 +2,7 @@
 // and time; pages by cursor; CSV export with the same filters.
 
 import { api } from '../api.js';
-import { t } from '../i18n.js';
+import { t, tn } from '../i18n.js';
 import { busy, card, el, empty, field, short, table, toast, when } from '../ui.js';
 
 const CONTRACTS = ['', 'ConsortiumRegistry', 'AllowanceToken', 'SettlementToken', 'SealedBidAuction', 'EmissionsLedger', 'ComplianceManager'];
@@ -11,17 +11,17 @@ function unix(value) {
   return value ? Math.floor(new Date(value).getTime() / 1000) : undefined;
 }
 
-/** An event's arguments as readable lines: `name: value`, role ids by their name, long values
- *  wrapped (the full JSON stays in the title). */
+/** An event's arguments as readable lines: `name: value`, the role ids of role arguments (`role`,
+ *  `newAdminRole` ...) by their name, long values wrapped (the full JSON stays in the title). */
 export function argsList(args, roles) {
-  const show = (v) => {
-    if (typeof v === 'string' && roles[v.toLowerCase()]) return roles[v.toLowerCase()];
-    if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
+  const show = (v, isRole) => {
+    if (isRole && typeof v === 'string' && roles[v.toLowerCase()]) return roles[v.toLowerCase()];
+    if (Array.isArray(v)) return `[${v.map((x) => show(x, isRole)).join(', ')}]`;
     if (v !== null && typeof v === 'object') return JSON.stringify(v);
     return String(v);
   };
   return el('dl', { class: 'args', title: JSON.stringify(args) },
-    Object.entries(args || {}).map(([k, v]) => [el('dt', {}, k), el('dd', {}, show(v))]));
+    Object.entries(args || {}).map(([k, v]) => [el('dt', {}, k), el('dd', {}, show(v, /role/i.test(k)))]));
 }
 
 export async function render(root, ctx) {
@@ -80,7 +80,7 @@ export async function render(root, ctx) {
     const page = await api('/audit/events', { params: { ...filters(), after: reset ? undefined : next, limit: 100 } });
     rows = reset ? page.items : rows.concat(page.items);
     next = page.next;
-    results.replaceChildren(el('p', { class: 'muted', id: 'audit-count' }, t('audit.count', { n: rows.length })),
+    results.replaceChildren(el('p', { class: 'muted', id: 'audit-count' }, tn('audit.count', rows.length)),
       table(columns, rows, { id: 'audit-table', empty: t('audit.none') }));
     more.hidden = !next;
   }

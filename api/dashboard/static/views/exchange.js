@@ -4,7 +4,7 @@
 
 import { api, all } from '../api.js';
 import { chart, dispose } from '../charts.js';
-import { t } from '../i18n.js';
+import { t, tn } from '../i18n.js';
 import { badge, busy, card, el, empty, field, kpi, num, short, table, toast, when, yuan } from '../ui.js';
 import { loadEthers, sendAction } from '../wallet.js';
 
@@ -193,7 +193,7 @@ async function reportPanel(box, day, drawn) {
   const chartNode = el('div', { class: 'chart small', id: 'report-chart' });
   const checked = Object.entries(rec.checked).map(([k, v]) => `${t(`reconcile.${k}`)} ${num(v)}`).join(' · ');
   const reconciliation = el('div', { id: 'report-reconciliation' },
-    el('p', {}, rec.balanced ? t('report.reconciledOk') : t('report.differences', { n: num(rec.differences) })),
+    el('p', {}, rec.balanced ? t('report.reconciledOk') : tn('report.differences', rec.differences)),
     checked ? el('p', { class: 'muted' }, t('report.checked', { checked })) : null,
     rec.rows.length ? table([
       { label: t('report.kind'), key: 'kind' },
