@@ -34,8 +34,9 @@ class ErrorBody(BaseModel):
     message: str
     details: dict[str, Any] | None = None
     correlation_id: str | None = Field(
-        None, description="Server-side failures (5xx) only: quote it to the operator, who finds the "
-        "details in the log line with the same id (also in the `X-Correlation-ID` header)"
+        None,
+        description="Server-side failures (5xx) only: quote it to the operator, who finds the "
+        "details in the log line with the same id (also in the `X-Correlation-ID` header)",
     )
 
 
