@@ -297,6 +297,12 @@ def main(n: int = 2_162, seed: int = 2027) -> dict[str, object]:
             [(reject(app_ids[p.account.address], 3, "evidence incomplete"), regulator) for p in redo],
             400_000,
         )
+        withdraw = compliance.contract.functions.withdrawReturned  # the escrow is credited back: pull it
+        escrowed = [
+            (p, [i for i, used in ((ALLOWANCE, p.allowances_used), (OFFSET, p.offsets_used)) if used])
+            for p in redo
+        ]
+        packed("withdraw the escrow", [(withdraw(ids), p.account) for p, ids in escrowed], 200_000)
         again = packed("resubmit", [application(p) for p in redo], 600_000)
         app_ids |= dict(zip([p.account.address for p in redo], submitted(again), strict=True))
         approve = compliance.contract.functions.approve
