@@ -24,6 +24,7 @@ from chain.compliance import (
     offset_cap,
     penalty,
 )
+from chain.errors import InvalidInputError
 from chain.ledger import batch_anchor_of
 from chain.registry import role_id
 from oracle.queue import Queue
@@ -998,6 +999,9 @@ def test_withdraw_returned_refuses_nothing_credited_and_a_repeated_id(cy: Cycle)
     c.compliance.withdraw_returned(E0, [CO2_2024])
     with reverts("ComplianceNothingReturned", enterprise=E0.address, id=CO2_2024):
         c.compliance.withdraw_returned(E0, [CO2_2024])
+    for ids in ([], [CO2_2024, CO2_2024]):  # the client refuses before sending
+        with pytest.raises(InvalidInputError):
+            c.compliance.withdraw_returned(E0, ids)
 
 
 def test_reject_and_finalize_proceed_for_a_contract_enterprise_refusing_erc1155(cy: Cycle) -> None:
