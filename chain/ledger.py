@@ -745,9 +745,21 @@ class LedgerClient:
         """
         key = _bytes32(attestation_id, "attestation id")
         r = self.chain.call(self.contract.functions.attestation(key))
-        return AttestationRecord(key, to_checksum_address(r[0]), int(r[1]), int(r[2]),
-                                 AttestationStatus(r[3]), int(r[4]), to_checksum_address(r[5]), int(r[6]),
-                                 int(r[8]), int(r[9]), bytes(r[10]), bytes(r[11]), closed_at=int(r[7]))  # fmt: skip
+        return AttestationRecord(
+            id=key,
+            auditor=to_checksum_address(r[0]),
+            pollutant=int(r[1]),
+            year=int(r[2]),
+            status=AttestationStatus(r[3]),
+            attested_at=int(r[4]),
+            enterprise=to_checksum_address(r[5]),
+            evidence_count=int(r[6]),
+            closed_at=int(r[7]),
+            verified_emissions=int(r[8]),
+            offsets_eligible=int(r[9]),
+            evidence_hash=bytes(r[10]),
+            report_hash=bytes(r[11]),
+        )
 
     def latest_attestation(self, enterprise: str, pollutant: int, year: int) -> bytes | None:
         """Id of the most recent Active attestation of (enterprise, pollutant, year), None if none."""
