@@ -436,8 +436,10 @@ def test_exchange_view_shows_settlement_report_when_day_settled(
     assert download.value.suggested_filename == pdf
     screenshot(page, "exchange-settlement-report")
     page.select_option("#lang", value="zh")
+    # the view is drawn again in Chinese: wait for it, not for the English one still on the page
+    zh_badges = ["账务平衡", "已上链存证", "文件已验证"]
+    until(page, lambda: page.inner_text("#report-badges").split() == zh_badges, "badges in Chinese")
     page.wait_for_selector('[data-view="exchange"][data-ready="1"] #report-chart canvas')
-    assert page.inner_text("#report-badges").split() == ["账务平衡", "已上链存证", "文件已验证"]
     assert "分配" in page.inner_text("#report-totals")
     tab.assert_clean()
 
