@@ -1,0 +1,1 @@
+"""The read model: SQLAlchemy models, sessions, bulk writers, migrations and the indexer that fills them from contract events."""

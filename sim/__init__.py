@@ -1,0 +1,1 @@
+"""Simulators of enterprises, auctions, compliance years and monitoring sites (may import every layer below the CLI)."""
