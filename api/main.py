@@ -40,7 +40,7 @@ from api.routes import (
     stats,
     tx,
 )
-from ets.errors import EtsError
+from domain.errors import EtsError
 
 logger = logging.getLogger(__name__)
 

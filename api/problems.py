@@ -22,7 +22,7 @@ from api.errors import (
     ReadModelError,
 )
 from chain.errors import ChainUnavailableError, ContractRevertError
-from ets.errors import EtsError
+from domain.errors import EtsError
 
 logger = logging.getLogger(__name__)
 

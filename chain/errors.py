@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ets.errors import EtsError
+from domain.errors import EtsError
 
 
 class ChainError(EtsError):

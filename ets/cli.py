@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chain.errors import ConfigError, ContractRevertError
-from ets.errors import EtsError
+from domain.errors import EtsError
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ets.errors import EtsError
+from domain.errors import EtsError
 
 
 class OracleError(EtsError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ets.errors import EtsError
+from domain.errors import EtsError
 
 
 class SchedulerError(EtsError):

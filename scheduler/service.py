@@ -16,7 +16,7 @@ from apscheduler.schedulers.base import BaseScheduler  # type: ignore[import-unt
 from apscheduler.schedulers.blocking import BlockingScheduler  # type: ignore[import-untyped]
 from sqlalchemy.exc import SQLAlchemyError
 
-from ets.errors import EtsError
+from domain.errors import EtsError
 from settlement.calendar import TradingCalendar
 from settlement.schedule import add_settlement_job
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ets.errors import EtsError
+from domain.errors import EtsError
 
 
 class SettlementError(EtsError):

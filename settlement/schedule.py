@@ -13,7 +13,7 @@ from apscheduler.schedulers.base import BaseScheduler  # type: ignore[import-unt
 from apscheduler.schedulers.blocking import BlockingScheduler  # type: ignore[import-untyped]
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 
-from ets.errors import EtsError
+from domain.errors import EtsError
 from settlement.calendar import TradingCalendar
 
 logger = logging.getLogger(__name__)

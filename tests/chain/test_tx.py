@@ -103,6 +103,6 @@ def test_send_packed_mines_many_transactions_a_block_and_returns_receipts_in_ord
 
 def test_contract_revert_error_is_chain_error() -> None:
     from chain.errors import ChainError
-    from ets.errors import EtsError
+    from domain.errors import EtsError
 
     assert issubclass(ContractRevertError, ChainError) and issubclass(ChainError, EtsError)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ets.errors import EtsError
+from domain.errors import EtsError
 from oracle.errors import OracleError, ReassemblyLimitError
 from oracle.hj212 import (
     DATA_FLAG_NAMES,

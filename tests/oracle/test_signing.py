@@ -21,7 +21,7 @@ from eth_hash.auto import keccak as eth_hash_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ets.errors import EtsError
+from domain.errors import EtsError
 from oracle.errors import (
     DeviceKeyError,
     MerkleEmptyTreeError,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
-from ets.errors import EtsError
+from domain.errors import EtsError
 from settlement.calendar import TradingCalendar
 from settlement.schedule import JOB_ID, add_settlement_job, settle_due, trigger
 
