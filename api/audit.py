@@ -24,14 +24,14 @@ from sqlalchemy.orm import Session
 
 from api.access import SEALED_PHASES, readable_accounts, redact_args
 from api.crud import auction_phase
-from api.db import models as m
 from api.deps import Principal
 from api.errors import ForbiddenError, NotFoundError, QueryError
 from chain.errors import ContractRevertError, InvalidInputError
 from chain.ledger import LedgerClient
+from chain.merkle import StandardMerkleTree
 from chain.registry import checked_address
-from oracle.merkle import StandardMerkleTree
 from oracle.signing import LEAF_ENCODING, FrameWitness, Reading, ReadingDomain, reading_digest
+from readmodel import models as m
 
 #: Rows a CSV export may hold; a larger one must be narrowed or paged.
 CSV_MAX_ROWS = 100_000

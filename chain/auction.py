@@ -40,6 +40,7 @@ from web3.types import TxReceipt
 
 from chain.allowance import AllowanceClient, SettlementClient
 from chain.errors import AuctionInputError
+from chain.merkle import StandardMerkleTree
 from chain.registry import RegistryClient, checked_address
 from chain.tx import ChainClient
 
@@ -336,8 +337,6 @@ class BidStore:
 
 def eligibility_tree(addresses: Iterable[str]) -> Any:
     """OpenZeppelin StandardMerkleTree over ``[address]`` leaves: the list of eligible bidders."""
-    from oracle.merkle import StandardMerkleTree
-
     values = sorted({checked_address(a, "eligible bidder") for a in addresses})
     if not values:
         raise AuctionInputError("an eligibility list needs at least one address")

@@ -156,3 +156,34 @@ class RawTransactionError(ChainError, ValueError):
 class IndexerError(ChainError):
     """Raised when the event indexer cannot go on: the chain no longer has the indexed blocks
     (reset or reorganised below the checkpoint) or the read model belongs to another deployment."""
+
+
+# --- Merkle trees (chain.merkle) ----------------------------------------------------------
+
+
+class MerkleError(ChainError):
+    """Base class of errors raised while building, loading or proving a Merkle tree."""
+
+
+class MerkleEmptyTreeError(MerkleError, ValueError):
+    """Raised when a tree is requested over zero leaves (OpenZeppelin refuses it too)."""
+
+
+class MerkleLeafEncodingError(MerkleError, ValueError):
+    """Raised when a leaf value does not fit the tree's ABI leaf encoding."""
+
+
+class MerkleLeafNotFoundError(MerkleError, KeyError):
+    """Raised when a proof is asked for a value that is not a leaf of the tree."""
+
+
+class MerkleIndexError(MerkleError, IndexError):
+    """Raised when a value index is out of bounds or names no leaf."""
+
+
+class MerkleProofFormatError(MerkleError, ValueError):
+    """Raised when a proof or multiproof is malformed (not 32-byte nodes, wrong counts)."""
+
+
+class MerkleTreeFormatError(MerkleError, ValueError):
+    """Raised when a dumped tree fails to load: unknown format, bad nodes, values not in tree."""

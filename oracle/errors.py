@@ -1,4 +1,4 @@
-"""Exceptions raised by the oracle package (field side: HJ 212 frames, Merkle batches)."""
+"""Exceptions raised by the oracle package (field side: HJ 212 frames, readings, batches)."""
 
 from __future__ import annotations
 
@@ -57,37 +57,6 @@ class ReassemblyError(FrameError):
 class ReassemblyLimitError(ReassemblyError):
     """Raised when a split message announces too many packets, or a link's incomplete messages
     would hold too many bytes (they are all dropped then)."""
-
-
-# --- Merkle batches ------------------------------------------------------------------------
-
-
-class MerkleError(OracleError):
-    """Base class of errors raised while building, loading or proving a Merkle tree."""
-
-
-class MerkleEmptyTreeError(MerkleError, ValueError):
-    """Raised when a tree is requested over zero leaves (OpenZeppelin refuses it too)."""
-
-
-class MerkleLeafEncodingError(MerkleError, ValueError):
-    """Raised when a leaf value does not fit the tree's ABI leaf encoding."""
-
-
-class MerkleLeafNotFoundError(MerkleError, KeyError):
-    """Raised when a proof is asked for a value that is not a leaf of the tree."""
-
-
-class MerkleIndexError(MerkleError, IndexError):
-    """Raised when a value index is out of bounds or names no leaf."""
-
-
-class MerkleProofFormatError(MerkleError, ValueError):
-    """Raised when a proof or multiproof is malformed (not 32-byte nodes, wrong counts)."""
-
-
-class MerkleTreeFormatError(MerkleError, ValueError):
-    """Raised when a dumped tree fails to load: unknown format, bad nodes, values not in tree."""
 
 
 # --- transports ----------------------------------------------------------------------------

@@ -80,6 +80,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from chain.merkle import StandardMerkleTree
 from oracle.errors import (
     BatchNotFoundError,
     BatchStateError,
@@ -89,7 +90,6 @@ from oracle.errors import (
     ReadingNotBatchedError,
     ReadingRowNotFoundError,
 )
-from oracle.merkle import StandardMerkleTree
 from oracle.signing import (
     LEAF_ENCODING,
     FrameWitness,

@@ -34,7 +34,7 @@ Field encodings:
   (``"12.345"`` → ``value=12345, decimals=3``; ``"-0.50"`` → ``-50, 2``);
 * ``flag`` is the HJ 212 data flag letter (``N F M S D C T B``) as ``bytes1``.
 
-Batches of signed readings are committed with :mod:`oracle.merkle`'s standard tree, one leaf
+Batches of signed readings are committed with :mod:`chain.merkle`'s standard tree, one leaf
 per reading with leaf encoding ``["bytes32"]`` and value the reading's own EIP-712 digest
 (``Reading`` as primary type), so the contract checks
 ``keccak256(bytes.concat(keccak256(abi.encode(digest))))`` with ``MerkleProof``.
@@ -60,16 +60,15 @@ from coincurve import PrivateKey, PublicKey
 from eth_hash.auto import keccak as _eth_hash_keccak
 from eth_utils import to_checksum_address
 
+from chain.errors import MerkleEmptyTreeError, MerkleLeafEncodingError
+from chain.merkle import StandardMerkleTree
 from oracle.errors import (
     DeviceKeyError,
-    MerkleEmptyTreeError,
-    MerkleLeafEncodingError,
     ReadingDigestMismatchError,
     ReadingReplayError,
     ReadingSignatureError,
     ReadingValueError,
 )
-from oracle.merkle import StandardMerkleTree
 
 __all__ = [
     "DATA_FLAGS",
@@ -170,7 +169,7 @@ DOMAIN_VERSION: Final = "1"
 #: HJ 212-2017 data flag letters (§6.6.4): normal, stopped, maintenance, set value, fault,
 #: calibration, over range, communication error.
 DATA_FLAGS: Final = frozenset("NFMSDCTB")
-#: Leaf encoding of reading batches in :class:`oracle.merkle.StandardMerkleTree`.
+#: Leaf encoding of reading batches in :class:`chain.merkle.StandardMerkleTree`.
 LEAF_ENCODING: Final = ("bytes32",)
 
 _UINT64: Final = 1 << 64

@@ -20,6 +20,7 @@ from eth_hash.auto import keccak as eth_hash_keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chain.merkle import StandardMerkleTree, process_proof
 from oracle.errors import (
     BatchNotFoundError,
     BatchStateError,
@@ -30,7 +31,6 @@ from oracle.errors import (
     ReadingNotBatchedError,
     ReadingRowNotFoundError,
 )
-from oracle.merkle import StandardMerkleTree, process_proof
 from oracle.queue import (
     SCHEMA_VERSION,
     Batch,

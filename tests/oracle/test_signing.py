@@ -21,18 +21,17 @@ from eth_hash.auto import keccak as eth_hash_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chain.errors import MerkleEmptyTreeError, MerkleLeafEncodingError
+from chain.merkle import StandardMerkleTree, process_proof
 from domain.errors import EtsError
 from oracle.errors import (
     DeviceKeyError,
-    MerkleEmptyTreeError,
-    MerkleLeafEncodingError,
     OracleError,
     ReadingDigestMismatchError,
     ReadingReplayError,
     ReadingSignatureError,
     ReadingValueError,
 )
-from oracle.merkle import StandardMerkleTree, process_proof
 from oracle.signing import (
     DATA_FLAGS,
     DOMAIN_NAME,

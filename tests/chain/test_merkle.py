@@ -11,16 +11,16 @@ from eth_utils import keccak as eth_utils_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oracle.errors import (
+from chain.errors import (
+    ChainError,
     MerkleEmptyTreeError,
     MerkleIndexError,
     MerkleLeafEncodingError,
     MerkleLeafNotFoundError,
     MerkleProofFormatError,
     MerkleTreeFormatError,
-    OracleError,
 )
-from oracle.merkle import (
+from chain.merkle import (
     FORMAT,
     MultiProof,
     StandardMerkleTree,
@@ -364,7 +364,7 @@ def test_multi_proof_verifies_for_any_subset(entries: list[tuple[bytes, int]], d
 def test_of_raises_empty_tree_error_for_no_values() -> None:
     with pytest.raises(MerkleEmptyTreeError) as caught:
         StandardMerkleTree.of([], README_ENCODING)
-    assert isinstance(caught.value, ValueError) and isinstance(caught.value, OracleError)
+    assert isinstance(caught.value, ValueError) and isinstance(caught.value, ChainError)
 
 
 @pytest.mark.parametrize(

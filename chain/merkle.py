@@ -1,4 +1,4 @@
-"""Merkle trees of reading batches, hash-for-hash compatible with OpenZeppelin's StandardMerkleTree.
+"""OpenZeppelin-compatible Merkle trees (reading batches, eligibility lists), hash-for-hash equal to the JS library.
 
 Mirrors ``@openzeppelin/merkle-tree`` (``StandardMerkleTree``, dump format ``standard-v1``) so
 that roots anchored on-chain verify with OpenZeppelin's ``MerkleProof`` and trees can be
@@ -31,7 +31,7 @@ from eth_abi.grammar import ABIType, BasicType, TupleType
 from eth_abi.grammar import parse as parse_abi_type
 from eth_hash.auto import keccak
 
-from oracle.errors import (
+from chain.errors import (
     MerkleEmptyTreeError,
     MerkleIndexError,
     MerkleLeafEncodingError,
