@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from api.demo import SIGN_IN_ROLES, demo_server, sign_in_lines
+from demo.api import SIGN_IN_ROLES, demo_server, sign_in_lines
 from chain.accounts import demo_account
 from chain.config import ChainSettings
 from chain.node import AnvilNode

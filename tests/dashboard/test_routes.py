@@ -21,7 +21,7 @@ from chain.accounts import demo_account, dev_account
 from chain.auction import clear, normalize_schedule
 from chain.production import gather_production
 from chain.siwe import wallet_sign_in
-from settlement.demo import totals_by_type
+from demo.settlement import totals_by_type
 from tests.dashboard.conftest import CLOSED_YEAR, SO2, DashWorld
 from tests.utils.compliance import CO2_2024, ENTERPRISES, YEAR
 
@@ -322,8 +322,8 @@ def test_reports_dir_follows_settings_else_state_dir_when_unset(
 # ---------------------------------------------------------------------- production report
 
 
-def production_of(dash: DashWorld, viewer: object, enterprise: str, **params: object) -> httpx.Response:
-    return httpx.get(f"{dash.base}/production/{enterprise}", params={"year": YEAR, **params},  # type: ignore[arg-type]
+def production_of(dash: DashWorld, viewer: object, enterprise: str, **params: str | int) -> httpx.Response:
+    return httpx.get(f"{dash.base}/production/{enterprise}", params={"year": YEAR, **params},
                      headers=session(dash, viewer), timeout=30)  # fmt: skip
 
 
@@ -337,7 +337,7 @@ def test_production_report_equals_chain_report_when_enterprise_reads_its_own(das
     assert body["periods"] == on_chain["periods"]
     year_row = body["periods"][-1]
     co2 = next(p for p in year_row["pollutants"] if p["pollutant"] == "CO2")
-    attestation = dash.c.ledger.attestation(dash.c.ledger.latest_attestation(e0, 1, YEAR))
+    attestation = dash.c.ledger.attestation(dash.latest_attestation(e0))
     assert (co2["metered_t"], co2["verified_t"]) == (150.0, attestation.verified_emissions) == (150.0, 900)
     months = {p["month"]: p for p in body["periods"] if p["month"] is not None}
     assert [p["metered_t"] for p in months[5]["pollutants"]] == [60.0]

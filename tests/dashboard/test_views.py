@@ -14,14 +14,14 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import Page
 from sqlalchemy import func, select
 
-from api.db import models as m
+from readmodel import models as m
 from chain.accounts import dev_account
 from chain.allowance import POLLUTANTS as POLLUTANT_CODES
 from chain.allowance import Kind, encode_id
 from chain.auction import DEFAULT_FORFEIT_BPS
 from chain.production import gather_production
 from chain.registry import ROLES
-from settlement.demo import totals_by_type
+from demo.settlement import totals_by_type
 from tests.dashboard.conftest import (
     CLOSED_YEAR,
     DAY,
@@ -664,7 +664,7 @@ def test_regulator_view_filters_applications_and_quota_by_vintage_when_pollutant
     details = page.eval_on_selector_all("#alarms .detail", "ds => ds.map(d => d.textContent)")
     assert details and all(" of " not in d and "readings flagged" not in d for d in details), details
     e0 = ENTERPRISES[0].address
-    verified = dash.c.ledger.attestation(dash.c.ledger.latest_attestation(e0, 1, YEAR)).verified_emissions
+    verified = dash.c.ledger.attestation(dash.latest_attestation(e0)).verified_emissions
     quota = dash.c.compliance.notice(e0, YEAR).allocated
     shown = page.inner_text(f'#alarms li[data-alarm="quota"]:has-text("{verified:,}") .detail')
     assert shown.startswith(f"已排放 {verified:,} 吨 / 配额 {quota:,} 吨")

@@ -1,1 +1,0 @@
-"""The read model's schema, engine and migrations."""
