@@ -20,10 +20,10 @@ from chain.allowance import AllowanceClient, Kind, encode_id
 from chain.compile import compile_contracts
 from chain.deploy import SuiteConfig, deploy_suite
 from chain.node import AnvilNode
-from chain.onboarding import execute_plan, register_enterprises, sample_account, sample_profile
+from chain.onboarding import execute_plan, register_enterprises
 from chain.registry import RegistryClient
-from chain.sample import generate_enterprises, write_sample
 from chain.tx import ChainClient
+from sim.sample import generate_enterprises, sample_account, sample_profile, write_sample
 
 console = Console(stderr=True)
 

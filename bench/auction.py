@@ -28,14 +28,14 @@ from rich.progress import Progress
 from chain.accounts import demo_account, dev_account
 from chain.allowance import AllowanceClient, Kind, SettlementClient, encode_id
 from chain.auction import AuctionClient, AuctionParams, SealedBid, normalize_schedule, wire_auction_house
-from chain.auction_sim import bidder_account
 from chain.compile import compile_contracts
 from chain.deploy import SuiteConfig, deploy_suite
 from chain.node import AnvilNode
-from chain.onboarding import register_enterprises, sample_profile
+from chain.onboarding import register_enterprises
 from chain.registry import RegistryClient
-from chain.sample import generate_enterprises
 from chain.tx import ChainClient
+from sim.auction import bidder_account
+from sim.sample import generate_enterprises, sample_profile
 
 console = Console(stderr=True)
 TOKEN = encode_id(Kind.ALLOWANCE, "CO2", 2027)

@@ -35,10 +35,10 @@ from chain.compile import compile_contracts
 from chain.compliance import Outcome, Surrender, YearConfig
 from chain.ledger import Attestation, attestation_digest, document_hash
 from chain.node import AnvilNode
-from chain.onboarding import register_enterprises, sample_account, sample_profile
-from chain.sample import generate_enterprises
+from chain.onboarding import register_enterprises
 from chain.suite import deploy_local_suite
 from chain.tx import ChainClient
+from sim.sample import generate_enterprises, sample_account, sample_profile
 
 console = Console(stderr=True)
 YEAR = 2027

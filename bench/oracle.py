@@ -86,12 +86,12 @@ from rich.progress import Progress
 
 from chain.accounts import demo_account
 from chain.compile import compile_contracts
-from chain.demo import demo_profile
 from chain.deploy import SuiteConfig, deploy_suite
 from chain.ledger import LedgerClient
 from chain.node import AnvilNode
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
+from demo.run import demo_profile
 from oracle.gateway import CHINA_STANDARD_TIME, SIGNED_SUFFIXES, Gateway, GatewayDevice, signed_unit
 from oracle.hj212 import CN_MINUTE_DATA, FrameError, crc16, encode, parse
 from oracle.qc import QcStatus, QualityControl

@@ -18,10 +18,9 @@ from chain.accounts import demo_account, dev_account
 from chain.compile import ROOT, compile_contracts
 from chain.deploy import SuiteConfig, deploy_suite
 from chain.node import AnvilNode
-from chain.onboarding import sample_profile
 from chain.registry import RegistryClient
-from chain.sample import generate_enterprises
 from chain.tx import ChainClient
+from sim.sample import generate_enterprises, sample_profile
 
 console = Console(stderr=True)
 

@@ -165,10 +165,10 @@ def build(directory: Path, accounts: int, movements: int) -> None:
     """Child process 1: the read model and the bank statement."""
     from sqlalchemy import insert
 
-    from api.db import models as m
-    from api.db.migrate import upgrade
-    from api.db.session import make_engine
-    from api.indexer.project import Projector
+    from readmodel import models as m
+    from readmodel.migrate import upgrade
+    from readmodel.session import make_engine
+    from readmodel.indexer.project import Projector
     from settlement.bank import write_statement
 
     engine = make_engine(f"sqlite:///{directory}/read.db")
@@ -194,7 +194,7 @@ def build(directory: Path, accounts: int, movements: int) -> None:
 
 def settle_child(directory: Path) -> None:
     """Child process 2: one settlement run; prints its figures as JSON."""
-    from api.db.session import make_engine
+    from readmodel.session import make_engine
     from settlement.calendar import TradingCalendar
     from settlement.day import run_day
     from settlement.run import SystemAccounts

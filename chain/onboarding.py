@@ -7,9 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 
 from chain.allocation import AllocationPlan
 from chain.allowance import (
@@ -20,25 +18,10 @@ from chain.allowance import (
     file_digest,
     plan_batches,
 )
-from chain.errors import AllocationInputError, InvalidInputError
+from domain.errors import AllocationInputError, InvalidInputError
 from chain.registry import EnterpriseProfile, RegistryClient
-from chain.sample import SampleEnterprise
 
 logger = logging.getLogger(__name__)
-
-
-def sample_account(credit_code: str) -> LocalAccount:
-    """Deterministic demo key of a sample enterprise (public derivation: demo and benchmarks only)."""
-    account: LocalAccount = Account.from_key(keccak(text=f"ets-sample-enterprise:{credit_code}"))
-    return account
-
-
-def sample_profile(e: SampleEnterprise) -> EnterpriseProfile:
-    """Registry profile of a sample enterprise."""
-    return EnterpriseProfile.from_degrees(
-        credit_code=e.credit_code, name=e.name[:200], region_code=e.region_code,
-        industry_code=e.industry_code, latitude=e.latitude, longitude=e.longitude,
-    )  # fmt: skip
 
 
 def register_enterprises(

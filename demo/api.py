@@ -20,11 +20,6 @@ from eth_account.signers.local import LocalAccount
 
 from api.config import ApiSettings
 from api.context import AppContext
-from api.db.migrate import upgrade
-from api.db.session import make_engine
-from api.indexer.energy import import_energy
-from api.indexer.readings import import_readings
-from api.indexer.run import Indexer
 from api.main import create_app
 from chain.accounts import demo_account
 from chain.allowance import Kind, encode_id
@@ -33,6 +28,11 @@ from chain.config import ChainSettings
 from chain.deploy import load_for_chain
 from chain.siwe import wallet_sign_in
 from chain.tx import ChainClient
+from readmodel.indexer.energy import import_energy
+from readmodel.indexer.readings import import_readings
+from readmodel.indexer.run import Indexer
+from readmodel.migrate import upgrade
+from readmodel.session import make_engine
 
 #: The wallet transfer the demo makes once: enterprise-2 sends SO2 2028 allowances to enterprise-4.
 TRANSFER_AMOUNT = 7
@@ -126,7 +126,7 @@ def demo_api(
 
 def _import_energy(settings: ChainSettings, engine: Any) -> str | None:
     from chain.onboarding import read_credit_codes
-    from chain.sample import generate_enterprises, write_monthly_sample
+    from sim.sample import generate_enterprises, write_monthly_sample
 
     enterprises_csv = settings.state_dir / "sample" / "enterprises.csv"
     if not enterprises_csv.exists():

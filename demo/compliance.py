@@ -17,7 +17,7 @@ from chain.tx import ChainClient
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
-    from chain.demo import DemoReport
+    from demo.run import DemoReport
     from scheduler.alarms import Alarm
 
 logger = logging.getLogger(__name__)

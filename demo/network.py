@@ -79,7 +79,7 @@ def run_network_demo(
 
     Idempotent: a re-run deploys, grants and allows nothing twice.
     """
-    from chain.demo import DEMO_ENTERPRISES, demo_profile
+    from demo.run import DEMO_ENTERPRISES, demo_profile
 
     network = load_network(network_dir)
     members = [demo_account(n) for n in GOVERNANCE_MEMBERS]

@@ -110,7 +110,7 @@ def run_demo(
     _demo_auctions(chain, manifest, registry, members, settings.state_dir, report)
     _demo_oracle(settings, report, say)
     _demo_verify_reading(chain, manifest, settings.state_dir / "oracle" / "queue.db", report)
-    from chain.demo_compliance import demo_compliance
+    from demo.compliance import demo_compliance
 
     demo_compliance(chain, manifest, registry, members, settings.state_dir, report)
     report.accounts = {name: demo_account(name).address for name in DEMO_ROLES}
@@ -134,8 +134,8 @@ def _demo_market(
     """Sample consortium with a planned CO2 allocation, plus trades among the demo enterprises."""
     from chain.allocation import load_history, plan, render_trend_chart
     from chain.allowance import AllowanceClient, Kind, SettlementClient, encode_id
-    from chain.onboarding import execute_plan, register_enterprises, sample_account, sample_profile
-    from chain.sample import generate_enterprises, write_sample
+    from chain.onboarding import execute_plan, register_enterprises
+    from sim.sample import generate_enterprises, sample_account, sample_profile, write_sample
 
     regulator, exchange = demo_account("regulator"), demo_account("exchange")
     allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
@@ -207,7 +207,7 @@ def _demo_oracle(settings: ChainSettings, report: DemoReport, say: Callable[[str
     """Six simulated card-swipe controllers on pseudo-terminals feed the oracle gateway, which
     signs, queues and anchors their readings; once (a re-run finds the anchored readings)."""
     from oracle.queue import Queue
-    from oracle.site_sim import run_site_simulation
+    from sim.site import run_site_simulation
 
     queue_path = settings.state_dir / "oracle" / "queue.db"
     if queue_path.exists():

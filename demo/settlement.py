@@ -41,8 +41,8 @@ PAST_CLOSE = 60
 
 
 def earlier_bank_references() -> list[str]:
-    """The bank references of the cash the rest of the demo issued (``chain.demo``: trade cash and
-    auction guarantees; ``chain.demo_compliance``: the fine): the demo bank's own records, so a
+    """The bank references of the cash the rest of the demo issued (``demo.run``: trade cash and
+    auction guarantees; ``demo.compliance``: the fine): the demo bank's own records, so a
     day holding them gets a statement line for each."""
     refs = ["ICBC-DEMO-0001"]
     for n in range(1, 7):
@@ -136,15 +136,15 @@ def run_settlement_demo(
         ReconciliationError: the books do not balance (the report is written, not anchored).
         SettlementError: the day cannot be settled (see :func:`settlement.day.run_day`).
     """
-    from api.db.migrate import upgrade
-    from api.db.session import make_engine
-    from api.indexer.run import Indexer
     from chain.accounts import demo_account
     from chain.allowance import SettlementClient, bank_reference
     from chain.compile import compile_contracts
     from chain.deploy import load_for_chain
     from chain.settlement import ReportAnchor, SettlementReportsClient, ledger_for
     from chain.tx import ChainClient
+    from readmodel.indexer.run import Indexer
+    from readmodel.migrate import upgrade
+    from readmodel.session import make_engine
     from settlement.day import run_day
     from settlement.report import verify_bundle
 

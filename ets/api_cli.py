@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from api.indexer.run import Indexer
+    from readmodel.indexer.run import Indexer
 
 index_app: typer.Typer = typer.Typer(
     help="The read model the API serves: migrate, index, status.", no_args_is_help=True
@@ -27,14 +27,14 @@ def _api_settings() -> Any:
 
 
 def _engine() -> Any:
-    from api.db.session import make_engine
+    from readmodel.session import make_engine
 
     return make_engine(_api_settings().database(_settings()))
 
 
 def _indexer() -> Indexer:
-    from api.db.migrate import upgrade
-    from api.indexer.run import Indexer
+    from readmodel.migrate import upgrade
+    from readmodel.indexer.run import Indexer
 
     chain, manifest = _deployment()
     settings = _api_settings()
@@ -74,7 +74,7 @@ def _serve(host: str | None, port: int | None, indexer: bool, workers: int) -> N
     import uvicorn
 
     from api.context import AppContext
-    from api.db.migrate import upgrade
+    from readmodel.migrate import upgrade
     from api.logs import configure
     from api.main import create_app
 
@@ -109,7 +109,7 @@ def _serve(host: str | None, port: int | None, indexer: bool, workers: int) -> N
 @cli_errors
 def index_migrate() -> None:
     """Create or upgrade the read model's schema (Alembic)."""
-    from api.db.migrate import current_revision, upgrade
+    from readmodel.migrate import current_revision, upgrade
 
     engine = _engine()
     upgrade(engine)
@@ -122,7 +122,7 @@ def index_run(
     follow: Annotated[bool, typer.Option(help="Keep following new blocks after catching up.")] = False,
 ) -> None:
     """Index every confirmed block (with a progress bar); with --follow, keep going."""
-    from api.indexer.run import backfill_with_progress
+    from readmodel.indexer.run import backfill_with_progress
 
     indexer = _indexer()
     events = backfill_with_progress(indexer)
@@ -143,7 +143,7 @@ def index_readings(
     queues: Annotated[list[Path], typer.Argument(help="Oracle gateway queue files (SQLite).")],
 ) -> None:
     """Import the signed readings of anchored, indexed batches from oracle queues (idempotent)."""
-    from api.indexer.readings import import_readings
+    from readmodel.indexer.readings import import_readings
 
     result = import_readings(_engine(), queues)
     console.print(f"{result.readings:,} readings of {result.batches:,} batches imported; "
@@ -161,7 +161,7 @@ def index_energy(
     ] = None,
 ) -> None:
     """Import monthly energy use into the statistics (tce); re-importing a file replaces its months."""
-    from api.indexer.energy import import_energy
+    from readmodel.indexer.energy import import_energy
     from chain.onboarding import read_credit_codes
 
     codes = read_credit_codes(enterprises) if enterprises is not None else None
@@ -188,8 +188,8 @@ def index_reset(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] 
     """Drop the read model and create it empty (the next `ets index run` rebuilds it from the chain)."""
     from sqlalchemy import text
 
-    from api.db.migrate import upgrade
-    from api.db.models import Base
+    from readmodel.migrate import upgrade
+    from readmodel.models import Base
 
     engine = _engine()
     if not yes:

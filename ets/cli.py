@@ -352,7 +352,7 @@ def governance_propose(
 ) -> None:
     """Propose a change: grant-role ROLE ACCOUNT | revoke-role ROLE ACCOUNT | suspend ACCOUNT
     [REASON] | reinstate ACCOUNT | set-threshold N | set-lifetime SECONDS."""
-    from chain.errors import InvalidInputError
+    from domain.errors import InvalidInputError
 
     registry = _registry()
     values = args or []
@@ -431,7 +431,7 @@ def demo(
 ) -> None:
     """Start a local chain, deploy, register a sample consortium, and say where everything is;
     then serve the API and the dashboard on loopback until Ctrl-C (unless --no-serve)."""
-    from chain.demo import run_demo
+    from demo.run import run_demo
 
     settings = _settings()
     if not settings.demo:
@@ -465,13 +465,13 @@ def demo(
     if not serve:
         console.print("API:      `ets api` serves it on http://127.0.0.1:8000 (OpenAPI at /docs)")
         return
-    from api.demo import serve_demo
+    from demo.api import serve_demo
 
     serve_demo(settings, port=serve_port, say=console.print)
 
 
 def _demo_api(settings: Any) -> None:
-    from api.demo import demo_api
+    from demo.api import demo_api
 
     api = demo_api(settings, say=lambda text: console.print(f"[dim]{text}[/]"))
     for line in api.lines:
@@ -511,7 +511,7 @@ def sample_enterprises(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("sample"),
 ) -> None:
     """Write a realistic synthetic consortium: enterprises.csv and history.csv."""
-    from chain.sample import generate_enterprises, write_sample
+    from sim.sample import generate_enterprises, write_sample
 
     consortium = generate_enterprises(n, years, seed=seed)
     enterprises, history = write_sample(consortium, out)
@@ -607,7 +607,7 @@ def _bid_store() -> Any:
 
 
 def _parse_bid(text: str) -> tuple[int, int]:
-    from chain.errors import AuctionInputError
+    from domain.errors import AuctionInputError
 
     try:
         price, quantity = text.split(":")
@@ -622,7 +622,7 @@ def auction_simulate(
     scenario: Annotated[Path, typer.Argument(help="Scenario JSON: supply, reserve_price, bids ...")],
 ) -> None:
     """Run a whole auction on a fresh local chain and print its result as JSON."""
-    from chain.auction_sim import load_scenario, simulate
+    from sim.auction import load_scenario, simulate
 
     result = simulate(load_scenario(scenario), say=lambda m: err_console.print(f"[dim]{m}[/]"))
     _print_json(result)
@@ -836,7 +836,7 @@ def oracle_simulate(
     """Run virtual card-swipe controllers against the gateway and anchor their readings (demo mode)."""
     from rich.progress import Progress
 
-    from oracle.site_sim import run_site_simulation
+    from sim.site import run_site_simulation
 
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task("frames answered", total=None)

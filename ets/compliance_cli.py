@@ -65,7 +65,7 @@ def _ledger() -> LedgerClient:
 
 
 def _input_error(message: str) -> Exception:
-    from chain.errors import ComplianceInputError
+    from domain.errors import ComplianceInputError
 
     return ComplianceInputError(message)
 
@@ -93,7 +93,7 @@ def parse_token(text: str) -> int:
         ComplianceInputError: neither form, or an unknown pollutant or vintage.
     """
     from chain.allowance import Kind, decode_id, encode_id
-    from chain.errors import InvalidInputError
+    from domain.errors import InvalidInputError
 
     value = text.strip()
     try:
@@ -195,7 +195,7 @@ def compliance_simulate(
     case: Annotated[Path, typer.Argument(help="Case JSON: verified_emissions, allowances_held ...")],
 ) -> None:
     """Run one enterprise's compliance year on a fresh local chain and print the outcome as JSON."""
-    from chain.compliance_sim import load_case, simulate
+    from sim.compliance import load_case, simulate
 
     result = simulate(load_case(case), say=lambda m: err_console.print(f"[dim]{m}[/]"))
     _print_json(result)
@@ -553,7 +553,7 @@ class SignedAttestation(BaseModel):
         Raises:
             ComplianceInputError: unreadable or not a valid signed attestation (problems listed).
         """
-        from chain.errors import ComplianceInputError
+        from domain.errors import ComplianceInputError
         from chain.jsonfile import load_model
 
         return load_model(path, cls, ComplianceInputError, "signed attestation")
@@ -688,7 +688,7 @@ class ReadingProofFile(BaseModel):
         Raises:
             ComplianceInputError: unreadable or not valid.
         """
-        from chain.errors import ComplianceInputError
+        from domain.errors import ComplianceInputError
         from chain.jsonfile import load_model
 
         return load_model(path, cls, ComplianceInputError, "reading proof")

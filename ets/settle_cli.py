@@ -59,7 +59,7 @@ class _Context:
 
 def _context(out: Path | None = None) -> _Context:
     from api.config import ApiSettings
-    from api.db.session import make_engine
+    from readmodel.session import make_engine
     from chain.settlement import ledger_for
     from settlement.config import SettlementSettings
     from settlement.run import SystemAccounts
@@ -383,11 +383,11 @@ def settlement_runner(ctx: _Context | None = None, anchor: Any = None) -> Callab
 
 
 def demo_settlement(settings: Any) -> None:
-    """``ets demo``'s settlement step (:func:`settlement.demo.run_settlement_demo`), printed: what
+    """``ets demo``'s settlement step (:func:`demo.settlement.run_settlement_demo`), printed: what
     it did, the day's totals per movement type and the report's files."""
     from rich.table import Table
 
-    from settlement.demo import run_settlement_demo
+    from demo.settlement import run_settlement_demo
 
     demo = run_settlement_demo(settings, say=lambda text: console.print(f"[dim]{text}[/]"))
     result = demo.result

@@ -28,13 +28,14 @@ from chain.auction import (
     schedule_value,
 )
 from chain.compile import compile_contracts
-from chain.errors import AuctionInputError, ChainError
+from chain.errors import ChainError
 from chain.jsonfile import load_model
 from chain.node import AnvilNode
-from chain.onboarding import register_enterprises, sample_profile
-from chain.sample import generate_enterprises
+from chain.onboarding import register_enterprises
 from chain.suite import deploy_local_suite
 from chain.tx import ChainClient
+from domain.errors import AuctionInputError
+from sim.sample import generate_enterprises, sample_profile
 
 logger = logging.getLogger(__name__)
 

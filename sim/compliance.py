@@ -15,14 +15,15 @@ from chain.accounts import demo_account
 from chain.allowance import POLLUTANTS, Kind, encode_id, pollutant_code
 from chain.compile import compile_contracts
 from chain.compliance import BPS, Outcome, Surrender, YearConfig
-from chain.errors import ChainError, ComplianceInputError, InvalidInputError
+from chain.errors import ChainError
 from chain.jsonfile import load_model
 from chain.ledger import Attestation
 from chain.node import AnvilNode
-from chain.onboarding import register_enterprises, sample_profile
-from chain.sample import generate_enterprises
+from chain.onboarding import register_enterprises
 from chain.suite import deploy_local_suite
 from chain.tx import ChainClient
+from domain.errors import ComplianceInputError, InvalidInputError
+from sim.sample import generate_enterprises, sample_profile
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,12 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import numpy as np
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from numpy.typing import NDArray
 
 from chain.allocation import (
@@ -30,10 +33,9 @@ from chain.allocation import (
     YearRecord,
 )
 from chain.codes import CREDIT_CODE_CHARSET, credit_code_check_char
-from chain.errors import InvalidInputError
-
-if TYPE_CHECKING:
-    from chain.production import MonthlyEnergy
+from chain.production import MonthlyEnergy, write_monthly_energy
+from chain.registry import EnterpriseProfile
+from domain.errors import InvalidInputError
 
 logger = logging.getLogger(__name__)
 
@@ -575,8 +577,6 @@ def monthly_energy(consortium: SampleConsortium, *, seed: int | None = None) -> 
     Returns:
         Rows by enterprise, year and month (:class:`chain.production.MonthlyEnergy`).
     """
-    from chain.production import MonthlyEnergy
-
     rng = np.random.default_rng(consortium.seed if seed is None else seed)
     rows: list[MonthlyEnergy] = []
     for enterprise, history in zip(consortium.enterprises, consortium.histories, strict=True):
@@ -614,6 +614,18 @@ def write_monthly_sample(
     consortium: SampleConsortium, out_dir: str | Path, *, seed: int | None = None
 ) -> Path:
     """Write ``monthly_energy.csv`` (:func:`monthly_energy`) into ``out_dir``; returns its path."""
-    from chain.production import write_monthly_energy
-
     return write_monthly_energy(monthly_energy(consortium, seed=seed), Path(out_dir) / "monthly_energy.csv")
+
+
+def sample_account(credit_code: str) -> LocalAccount:
+    """Deterministic demo key of a sample enterprise (public derivation: demo and benchmarks only)."""
+    account: LocalAccount = Account.from_key(keccak(text=f"ets-sample-enterprise:{credit_code}"))
+    return account
+
+
+def sample_profile(e: SampleEnterprise) -> EnterpriseProfile:
+    """Registry profile of a sample enterprise."""
+    return EnterpriseProfile.from_degrees(
+        credit_code=e.credit_code, name=e.name[:200], region_code=e.region_code,
+        industry_code=e.industry_code, latitude=e.latitude, longitude=e.longitude,
+    )  # fmt: skip

@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from api.db import models as m
-from api.db.migrate import upgrade
-from api.db.session import make_engine
-from api.db.totals import rebuild_totals
+from readmodel import models as m
+from readmodel.migrate import upgrade
+from readmodel.session import make_engine
+from readmodel.totals import rebuild_totals
 from api.errors import QueryError
-from api.indexer.energy import import_energy, tce_of
+from readmodel.indexer.energy import import_energy, tce_of
 from api.stats import (
     GroupKey,
     Segment,
@@ -33,7 +33,7 @@ from api.stats import (
 )
 from chain.allowance import Kind, encode_id
 from chain.production import MonthlyEnergy, load_monthly_energy, write_monthly_energy
-from chain.sample import generate_enterprises, write_monthly_sample
+from sim.sample import generate_enterprises, write_monthly_sample
 
 A, B, C, D = (f"0x{'a' * 39}{i}" for i in range(4))
 #: enterprise -> (region GB/T 2260, industry GB/T 4754)

@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 
 from chain.allocation import AllocationPlan, load_history, plan
 from chain.allowance import Kind, encode_id
-from chain.errors import AllocationInputError
-from chain.onboarding import execute_plan, register_enterprises, sample_account, sample_profile
-from chain.sample import generate_enterprises, write_sample
+from chain.onboarding import execute_plan, register_enterprises
+from domain.errors import AllocationInputError
 from ets import cli
+from sim.sample import generate_enterprises, sample_account, sample_profile, write_sample
 from tests.conftest import Consortium
 
 CO2_2027 = encode_id(Kind.ALLOWANCE, "CO2", 2027)

@@ -17,8 +17,6 @@ from typer.testing import CliRunner
 
 from chain.accounts import dev_account
 from chain.allocation import EmissionFactors, EnterpriseHistory, YearRecord, energy_co2
-from chain.errors import InvalidInputError
-from chain.onboarding import sample_profile
 from chain.production import (
     COAL_EQUIVALENT,
     HJ212_ALLOWANCE,
@@ -36,8 +34,15 @@ from chain.production import (
     to_tonnes,
     write_monthly_energy,
 )
-from chain.sample import generate_enterprises, monthly_energy, write_monthly_sample, write_sample
+from domain.errors import InvalidInputError
 from ets import cli
+from sim.sample import (
+    generate_enterprises,
+    monthly_energy,
+    sample_profile,
+    write_monthly_sample,
+    write_sample,
+)
 from tests.conftest import Consortium
 from tests.utils.attestations import attestation
 from tests.utils.chain import register

@@ -12,13 +12,13 @@ import pytest
 from typer.testing import CliRunner
 
 from chain.accounts import demo_account
-from chain.demo import DEMO_ENTERPRISES
 from chain.network.allowlist import NodeAllowlistClient
 from chain.network.besu import read_toml
-from chain.network.demo import demo_addresses, run_network_demo, wait_for_blocks
 from chain.network.errors import NetworkError
 from chain.network.generate import NetworkSpec, init_network
 from chain.network.keys import Enode, NodeKey
+from demo.network import demo_addresses, run_network_demo, wait_for_blocks
+from demo.run import DEMO_ENTERPRISES
 from ets import cli
 from tests.conftest import Consortium
 
@@ -103,8 +103,8 @@ def test_cli_node_proposal_then_governance_allows_node_and_sync_writes_file(
 def test_demo_network_config_generates_four_validators_once_and_says_besu_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chain.network.demo import demo_network_config
     from chain.network.qbft import genesis_extra_data, sort_validators
+    from demo.network import demo_network_config
 
     monkeypatch.setenv("PATH", str(tmp_path / "no-besu"))
     first = demo_network_config(tmp_path, scrypt_n=2**4)

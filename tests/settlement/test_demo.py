@@ -13,7 +13,7 @@ from chain.accounts import demo_account
 from chain.config import ChainSettings
 from chain.settlement import SettlementReportsClient
 from settlement.calendar import day_code
-from settlement.demo import GENERATED_DEPOSITS, run_settlement_demo
+from demo.settlement import GENERATED_DEPOSITS, run_settlement_demo
 from settlement.errors import ReconciliationError
 from tests.conftest import Consortium
 from tests.settlement.conftest import CALENDAR, E1, to_time
@@ -77,7 +77,7 @@ def test_settlement_demo_raises_and_withholds_when_day_has_cash_movement_unknown
 def test_settlement_demo_keeps_lines_of_interrupted_run_when_day_closed_since(
     fresh: Consortium, tmp_path: Path
 ) -> None:
-    from settlement.demo import MARKER, _generate
+    from demo.settlement import MARKER, _generate
     from tests.utils.compliance import ENTERPRISES
 
     _new_day(fresh)

@@ -1,4 +1,4 @@
-"""``chain.compliance_sim``: the settlement rule alone (examples and a hypothesis property), case
+"""``sim.compliance``: the settlement rule alone (examples and a hypothesis property), case
 files refused with a clear message, and whole years on fresh chains for outcomes A and C."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chain.compliance_sim import Case, load_case, plan_surrender, reference, simulate
-from chain.errors import ComplianceInputError
+from domain.errors import ComplianceInputError
+from sim.compliance import Case, load_case, plan_surrender, reference, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "compliance"

@@ -11,8 +11,8 @@ import pytest
 
 from chain.allocation import Benchmarks, energy_co2, load_history, plan, trend
 from chain.codes import check_industry_code, check_region_code, is_valid_credit_code
-from chain.errors import InvalidInputError
-from chain.sample import (
+from domain.errors import InvalidInputError
+from sim.sample import (
     CITIES,
     ENTERPRISE_CSV_COLUMNS,
     SampleConsortium,
