@@ -25,10 +25,10 @@ from typing import Any
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import Session
 
-from api.db import models as m
 from api.deps import Principal
 from api.errors import ForbiddenError
 from chain.node import DEFAULT_CHAIN_ID
+from readmodel import models as m
 
 #: Roles that read every account's data.
 PRIVILEGED = frozenset({"REGULATOR", "EXCHANGE"})

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from api.db import models as m
 from api.errors import AuthError
 from chain.errors import SiweNonceError
 from chain.siwe import SiweMessage, new_nonce, verify_siwe
+from readmodel import models as m
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import SessionCache
 from api.config import ApiSettings
-from api.db.session import make_engine, session_factory
 from api.limits import RateLimits
 from chain.calls import CallCatalog
 from chain.compile import compile_contracts
@@ -23,6 +22,7 @@ from chain.events import EventSource
 from chain.ledger import LedgerClient
 from chain.registry import RegistryClient, Status
 from chain.tx import ChainClient
+from readmodel.session import make_engine, session_factory
 
 #: Roles the API asks the registry about, as ConsortiumRegistry names them (without ``_ROLE``).
 ROLES = ("REGULATOR", "EXCHANGE", "ENTERPRISE", "AUDITOR", "ORACLE", "GOVERNOR")

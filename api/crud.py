@@ -30,7 +30,6 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from api import access
 from api.access import SEALED_PHASES
-from api.db import models as m
 from api.deps import PageParams, Principal
 from api.errors import ForbiddenError, NotFoundError, QueryError
 from api.schemas import paginate
@@ -38,6 +37,7 @@ from chain.allowance import POLLUTANTS, Kind, pollutant_code
 from chain.errors import InvalidInputError
 from chain.events import ZERO_ADDRESS
 from chain.registry import checked_address
+from readmodel import models as m
 
 # ---------------------------------------------------------------------- validated identifiers
 

@@ -21,8 +21,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.config import ApiSettings
 from api.context import AppContext
 from api.dashboard import mount_dashboard
-from api.db.migrate import upgrade
-from api.indexer.run import Indexer
 from api.limits import RequestGuard
 from api.logs import configure as configure_logs
 from api.problems import CORRELATION_HEADER, error_response
@@ -41,6 +39,8 @@ from api.routes import (
     tx,
 )
 from domain.errors import EtsError
+from readmodel.indexer.run import Indexer
+from readmodel.migrate import upgrade
 
 logger = logging.getLogger(__name__)
 

@@ -28,9 +28,9 @@ from typing import Any, Final, Literal, cast, get_args
 from sqlalchemy import ColumnElement, Table, and_, case, func, select, union_all
 from sqlalchemy.orm import Session
 
-from api.db import models as m
 from api.errors import QueryError
 from chain.allowance import POLLUTANTS
+from readmodel import models as m
 
 Metric = Literal[
     "energy_tce",

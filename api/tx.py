@@ -24,7 +24,6 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
-from api.db import models as m
 from api.errors import ConflictError, ForbiddenError, NotFoundError
 from chain.calls import ActionSpec, CallCatalog, EncodedCall, check_same_call, decode_raw_transaction
 from chain.errors import CallInputError, ContractRevertError, RawTransactionError, TransactionError
@@ -41,6 +40,7 @@ from oracle.signing import (
     reading_hash,
     reading_typed_data,
 )
+from readmodel import models as m
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, and_, delete, or_
 
-from api.db import models as m
 from api.tx import BUILT
+from readmodel import models as m
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
-from api.db import models as m
-from api.db.bulk import upsert
+from readmodel import models as m
+from readmodel.bulk import upsert
 
 #: (grain, metric, pollutant, period, enterprise) — a rollup's key.
 RollupKey = tuple[str, str, int, str, str]

@@ -72,8 +72,8 @@ def purge_job() -> PurgeJob | None:
     import functools
 
     from api.config import ApiSettings
-    from api.db.purge import purge_expired
-    from api.db.session import make_engine
+    from readmodel.purge import purge_expired
+    from readmodel.session import make_engine
     from scheduler.config import SchedulerSettings
     from scheduler.service import PurgeJob
 

@@ -70,7 +70,7 @@ class PurgeJob:
     """The purge of the API's expired state the service runs beside the scan.
 
     Attributes:
-        run: deletes expired nonces, sessions and intents (:func:`api.db.purge.purge_expired`
+        run: deletes expired nonces, sessions and intents (:func:`readmodel.purge.purge_expired`
             on the read model's engine) and returns what it deleted.
         interval_seconds: seconds between two purges.
     """

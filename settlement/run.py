@@ -39,7 +39,7 @@ _NONE = "0x-none"
 #: Pollutant codes of AllowanceToken ids (``chain.allowance.POLLUTANTS``, inverted).
 POLLUTANT_SYMBOLS = {1: "CO2", 2: "SO2", 3: "NOx", 4: "COD", 5: "NH3-N", 6: "PM"}
 KIND_NAMES = {1: "allowance", 2: "offset"}
-#: Read model checkpoint of the event indexer (``api.indexer.run.CHECKPOINT``).
+#: Read model checkpoint of the event indexer (``readmodel.indexer.run.CHECKPOINT``).
 INDEXER_CHECKPOINT = "events"
 
 

@@ -88,7 +88,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path}/read.db"
         return
 
-    from api.db.session import scratch_database
+    from readmodel.session import scratch_database
 
     with scratch_database(request.getfixturevalue("postgres_url")) as url:
         yield url

@@ -19,7 +19,6 @@ from typing import Any, Literal
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from api.db import models as m
 from api.errors import NotFoundError, QueryError
 from chain.allocation import DEFAULT_REDUCTION_RATE, trend
 from chain.allowance import Kind
@@ -27,6 +26,7 @@ from chain.auction import ClearingResult, PriceRule, clear, normalize_schedule
 from chain.errors import ChainError
 from chain.events import ZERO_ADDRESS
 from chain.settlement import SettlementReportsClient
+from readmodel import models as m
 from settlement.calendar import day_code
 from settlement.run import CASH, MOVEMENT_TYPES, token_label
 

@@ -17,15 +17,15 @@ from sqlalchemy.orm import Session
 
 from api.access import demo_keys_served
 from api.dashboard import queries
-from api.db import models as m
 from api.deps import Ctx, Db, User
-from api.indexer.run import CHECKPOINT
 from api.schemas import ERRORS
 from chain.accounts import DEMO_ACCOUNT_COUNT, DEMO_ROLES, FIRST_ENTERPRISE_INDEX, dev_account
 from chain.config import ChainSettings
 from chain.errors import ConfigError
 from chain.registry import ROLES
 from chain.settlement import SettlementReportsClient
+from readmodel import models as m
+from readmodel.indexer.run import CHECKPOINT
 from settlement.config import SettlementSettings
 from settlement.errors import SettlementError
 

@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import crud
 from api.crud import INT64_MAX, TOKEN_ID_MAX, Address
-from api.db import models as m
 from api.deps import Ctx, Db, Paging, User
 from api.schemas import ERRORS, Page
+from readmodel import models as m
 
 router = APIRouter(tags=["auctions"])
 

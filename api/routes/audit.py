@@ -24,12 +24,12 @@ from api.audit import (
     scope_of,
     scoped_account,
 )
-from api.db import models as m
 from api.deps import Ctx, Db, User
 from api.errors import QueryError
 from api.exports import csv_line
 from api.routes.batches import BatchPublic, ReadingPublic
 from api.schemas import ERRORS
+from readmodel import models as m
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 

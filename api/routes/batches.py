@@ -18,9 +18,9 @@ from api.audit import (
     readings_query,
     scope_of,
 )
-from api.db import models as m
 from api.deps import Db, Paging, User
 from api.schemas import ERRORS, Page, paginate
+from readmodel import models as m
 
 router = APIRouter(prefix="/batches", tags=["batches"])
 

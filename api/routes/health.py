@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.db import models as m
-from api.db.migrate import current_revision, head_revision
 from api.deps import Ctx
+from readmodel import models as m
+from readmodel.migrate import current_revision, head_revision
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])

@@ -13,9 +13,9 @@ from sqlalchemy import Row
 
 from api import access, crud
 from api.crud import INT32_MAX, Address
-from api.db import models as m
 from api.deps import Db, Paging, Principal, User
 from api.schemas import ERRORS, Page
+from readmodel import models as m
 
 router = APIRouter(tags=["participants"])
 

@@ -23,7 +23,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.access import may_read
-from api.db import models as m
 from api.deps import Db, User
 from api.errors import ForbiddenError, NotFoundError
 from api.schemas import ERRORS
@@ -47,6 +46,7 @@ from chain.production import (
     report_years,
 )
 from chain.registry import checked_address
+from readmodel import models as m
 
 logger = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select
 
-from api.db import models as m
-from api.db.totals import rebuild_totals
 from chain.production import COAL_EQUIVALENT, MonthlyEnergy, load_monthly_energy
+from readmodel import models as m
+from readmodel.totals import rebuild_totals
 
 logger = logging.getLogger(__name__)
 

@@ -17,13 +17,13 @@ from typing import Any
 from eth_utils import keccak
 from sqlalchemy import Connection, delete, insert, select, update
 
-from api.db import models as m
-from api.db.bulk import bulk_insert, upsert
-from api.db.totals import TOTAL_KEY, derive_totals
 from api.errors import ReadModelError
 from chain.allowance import POLLUTANTS, Kind, decode_id
 from chain.events import ZERO_ADDRESS, DecodedEvent
 from chain.production import HJ212_ALLOWANCE, MASS_UNITS
+from readmodel import models as m
+from readmodel.bulk import bulk_insert, upsert
+from readmodel.totals import TOTAL_KEY, derive_totals
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ ROLE_NAMES = {
 } | {"0x" + "00" * 32: "ADMIN"}
 #: ComplianceManager ``Outcome`` values, as the regulator's status letters.
 OUTCOMES = {1: "A", 2: "B", 3: "C"}
-#: Metrics kept in :class:`api.db.models.StatRollup`.
+#: Metrics kept in :class:`readmodel.models.StatRollup`.
 METRICS = ("emissions_t", "allocated", "traded", "auction_payment", "retired", "obligations", "compliant")
 
 

@@ -13,13 +13,13 @@ from typing import Any
 
 from sqlalchemy import CursorResult, Engine, func, insert, select, update
 
-from api.db import models as m
-from api.indexer.project import Projector
-from api.indexer.readings import import_readings
 from chain.deploy import Manifest
 from chain.errors import IndexerError
 from chain.events import EventSource
 from chain.tx import ChainClient
+from readmodel import models as m
+from readmodel.indexer.project import Projector
+from readmodel.indexer.readings import import_readings
 
 logger = logging.getLogger(__name__)
 

@@ -1,12 +1,12 @@
-"""Alembic environment of the read model: runs on the connection or URL given by ``api.db.migrate``."""
+"""Alembic environment of the read model: runs on the connection or URL given by ``readmodel.migrate``."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection
 
-from api.db.models import Base
-from api.db.session import make_engine
+from readmodel.models import Base
+from readmodel.session import make_engine
 
 config = context.config
 target_metadata = Base.metadata

@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 
 from api.config import ApiSettings
 from api.context import AppContext
-from api.db.migrate import upgrade
-from api.db.session import make_engine
-from api.indexer.run import Indexer
 from api.main import create_app
 from chain.siwe import message_for_offer, wallet_sign_in
+from readmodel.indexer.run import Indexer
+from readmodel.migrate import upgrade
+from readmodel.session import make_engine
 from tests.conftest import Consortium
 from tests.utils.compliance import ENTERPRISES, IDS, Cycle, setup_cycle
 

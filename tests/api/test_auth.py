@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from api.auth import SessionCache, sign_out
-from api.db.migrate import head_revision
 from chain.accounts import dev_account
 from chain.siwe import sign_siwe
+from readmodel.migrate import head_revision
 from tests.api.conftest import ApiWorld, siwe_message
 from tests.utils.compliance import ENTERPRISES
 

@@ -19,13 +19,13 @@ from web3 import Web3
 from api.access import demo_keys_served
 from api.config import ApiSettings
 from api.context import AppContext, RoleCache
-from api.db import models as m
 from api.exports import csv_line, safe_cell
 from api.main import create_app
 from api.problems import CORRELATION_HEADER, error_response
 from chain.errors import ChainError
 from chain.node import AnvilNode
 from chain.tx import ChainClient
+from readmodel import models as m
 from tests.api.conftest import DOMAIN, UNTHROTTLED, ApiWorld, sign_in
 from tests.utils.compliance import ENTERPRISES, OFF_2024
 

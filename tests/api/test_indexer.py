@@ -11,12 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from api.db import models as m
-from api.db.migrate import upgrade
-from api.db.session import make_engine
-from api.db.totals import rebuild_totals
-from api.indexer.run import Indexer
 from chain.errors import IndexerError
+from readmodel import models as m
+from readmodel.indexer.run import Indexer
+from readmodel.migrate import upgrade
+from readmodel.session import make_engine
+from readmodel.totals import rebuild_totals
 from tests.conftest import Consortium
 from tests.utils.compliance import ENTERPRISES, IDS, setup_cycle
 

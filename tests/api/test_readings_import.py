@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from api.db import models as m
-from api.indexer.readings import import_readings
+from readmodel import models as m
+from readmodel.indexer.readings import import_readings
 from tests.api.conftest import ApiWorld
 from tests.utils.anchoring import bind_site
 from tests.utils.compliance import ENTERPRISES

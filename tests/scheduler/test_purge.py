@@ -13,10 +13,10 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 from sqlalchemy import Engine, select
 
-from api.db import models as m
-from api.db.migrate import upgrade
-from api.db.purge import PurgeReport, purge_expired
-from api.db.session import make_engine
+from readmodel import models as m
+from readmodel.migrate import upgrade
+from readmodel.purge import PurgeReport, purge_expired
+from readmodel.session import make_engine
 from scheduler.service import PURGE_JOB_ID, PurgeJob, add_purge_job, run_purge, stop
 
 NOW = 1_800_000_000

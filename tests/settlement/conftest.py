@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from api.db.migrate import upgrade
-from api.db.session import make_engine
-from api.indexer.run import Indexer
 from chain.settlement import ChainLedger, ReportAnchor, SettlementReportsClient, ledger_for
+from readmodel.indexer.run import Indexer
+from readmodel.migrate import upgrade
+from readmodel.session import make_engine
 from settlement.bank import BankMovement, write_statement
 from settlement.calendar import TradingCalendar
 from settlement.day import DayResult, run_day
@@ -51,7 +51,7 @@ def read_model_url(request: pytest.FixtureRequest, directory: Path) -> AbstractC
     as the ``database_url`` fixture gives (which is per test; the market is per module)."""
     if getattr(request, "param", "sqlite") == "sqlite":
         return nullcontext(f"sqlite:///{directory}/read.db")
-    from api.db.session import scratch_database
+    from readmodel.session import scratch_database
 
     return scratch_database(request.getfixturevalue("postgres_url"))
 

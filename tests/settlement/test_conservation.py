@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, insert
 from sqlalchemy.pool import StaticPool
 
-from api.db import models as m
-from api.indexer.project import Projector
 from chain.events import ZERO_ADDRESS, DecodedEvent
+from readmodel import models as m
+from readmodel.indexer.project import Projector
 from settlement.calendar import TradingCalendar
 from settlement.reconcile import reconcile
 from settlement.run import CASH, day_bounds, settle

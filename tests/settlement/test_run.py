@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from api.db.session import make_engine
+from readmodel.session import make_engine
 from settlement.bank import write_statement
 from settlement.calendar import day_code
 from settlement.day import run_day
@@ -280,8 +280,8 @@ def test_settle_charges_configured_fees_to_each_party_when_fee_schedule_set(mark
 def test_run_day_writes_same_report_bytes_when_same_chain_indexed_into_fresh_sqlite(
     market: Market, tmp_path: Path
 ) -> None:
-    from api.db.migrate import upgrade
-    from api.indexer.run import Indexer
+    from readmodel.indexer.run import Indexer
+    from readmodel.migrate import upgrade
 
     reference = make_engine(f"sqlite:///{tmp_path}/reference.db")
     upgrade(reference)

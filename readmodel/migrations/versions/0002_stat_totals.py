@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from api.db.totals import rebuild_totals
+from readmodel.totals import rebuild_totals
 
 revision: str = "0002"
 down_revision: str | None = "0001"

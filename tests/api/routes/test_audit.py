@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from api.db import models as m
-from api.indexer.readings import import_readings
+from readmodel import models as m
+from readmodel.indexer.readings import import_readings
 from tests.api.conftest import ApiWorld
 from tests.utils.anchoring import Site, bind_site
 from tests.utils.compliance import ENTERPRISES, IDS

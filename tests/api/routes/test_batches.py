@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from api.indexer.readings import import_readings
+from readmodel.indexer.readings import import_readings
 from tests.api.conftest import ApiWorld
 from tests.utils.anchoring import Site, bind_site
 from tests.utils.compliance import ENTERPRISES

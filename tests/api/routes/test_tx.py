@@ -11,9 +11,9 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.db import models as m
 from chain.allowance import Kind, encode_id
 from oracle.signing import Reading, ReadingDomain, frame_digest, reading_digest, reading_hash
+from readmodel import models as m
 from tests.api.conftest import ApiWorld
 from tests.utils.compliance import CO2_2023, CO2_2024, CO2_2025, ENTERPRISES, OFF_2024
 
