@@ -26,6 +26,7 @@ from chain.allowance import Kind, encode_id
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
 from chain.deploy import load_for_chain
+from chain.onboarding import read_credit_codes
 from chain.siwe import wallet_sign_in
 from chain.tx import ChainClient
 from readmodel.indexer.energy import import_energy
@@ -33,6 +34,7 @@ from readmodel.indexer.readings import import_readings
 from readmodel.indexer.run import Indexer
 from readmodel.migrate import upgrade
 from readmodel.session import make_engine
+from sim.sample import generate_enterprises, write_monthly_sample
 
 #: The wallet transfer the demo makes once: enterprise-2 sends SO2 2028 allowances to enterprise-4.
 TRANSFER_AMOUNT = 7
@@ -125,9 +127,6 @@ def demo_api(
 
 
 def _import_energy(settings: ChainSettings, engine: Any) -> str | None:
-    from chain.onboarding import read_credit_codes
-    from sim.sample import generate_enterprises, write_monthly_sample
-
     enterprises_csv = settings.state_dir / "sample" / "enterprises.csv"
     if not enterprises_csv.exists():
         return None

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from chain.accounts import demo_account
 from chain.allowance import AllowanceClient, Kind, SettlementClient, encode_id
 from chain.compliance import ComplianceClient, Outcome, Surrender, YearConfig, wire_compliance_manager
 from chain.deploy import Manifest
 from chain.ledger import Attestation, LedgerClient, document_hash, sign_attestation
+from chain.production import Grouping, gather_production
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
+from demo.report import DemoReport
+from scheduler.alarms import AlarmStore
+from scheduler.compliance import ComplianceAlarms
+from scheduler.config import SchedulerSettings
+from scheduler.notify import LogNotifier
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
-    from demo.run import DemoReport
     from scheduler.alarms import Alarm
 
 logger = logging.getLogger(__name__)
@@ -166,10 +173,6 @@ def _run_year(
 
 def _scan(compliance: ComplianceClient, state_dir: Path) -> int:
     """One scheduler scan at chain time; returns the alarms it raised."""
-    from scheduler.compliance import ComplianceAlarms
-    from scheduler.config import SchedulerSettings
-    from scheduler.notify import LogNotifier
-
     settings = SchedulerSettings.load()
     alarms = ComplianceAlarms.from_settings(compliance, settings, state_dir, notifiers=[LogNotifier()])
     try:
@@ -179,9 +182,6 @@ def _scan(compliance: ComplianceClient, state_dir: Path) -> int:
 
 
 def _stored_alarms(state_dir: Path) -> list[Alarm]:
-    from scheduler.alarms import AlarmStore
-    from scheduler.config import SchedulerSettings
-
     with AlarmStore(SchedulerSettings.load().database(state_dir)) as store:
         return store.alarms(year=YEAR)
 
@@ -191,8 +191,6 @@ def _index(enterprises: list[LocalAccount], address: str) -> int:
 
 
 def _production(ledger: LedgerClient, enterprise: str, report: DemoReport) -> None:
-    from chain.production import Grouping, gather_production
-
     events = ledger.anchored_events(enterprise=enterprise)
     if not events:
         return
@@ -209,7 +207,4 @@ def _production(ledger: LedgerClient, enterprise: str, report: DemoReport) -> No
 
 
 def _year_of(timestamp: int) -> int:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     return datetime.fromtimestamp(timestamp, ZoneInfo("Asia/Shanghai")).year

@@ -22,8 +22,10 @@ from chain.network.besu import PERMISSIONS_FILE
 from chain.network.errors import NetworkError
 from chain.network.generate import GENESIS_FILE, NetworkSpec, init_network, load_network
 from chain.network.keys import Enode
+from chain.network.qbft import decode
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
+from demo.run import DEMO_ENTERPRISES, demo_profile
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +81,6 @@ def run_network_demo(
 
     Idempotent: a re-run deploys, grants and allows nothing twice.
     """
-    from demo.run import DEMO_ENTERPRISES, demo_profile
-
     network = load_network(network_dir)
     members = [demo_account(n) for n in GOVERNANCE_MEMBERS]
     config = SuiteConfig(members=tuple(m.address for m in members), threshold=2)
@@ -198,8 +198,6 @@ def demo_network_config(
     Raises:
         NetworkConfigError: the directory exists without a generated network in it.
     """
-    from chain.network.qbft import decode
-
     directory = state_dir / "network"
     created = not (directory / "network.json").exists()
     if created:

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
 from chain.accounts import DEMO_ROLES, demo_account
+from chain.allocation import load_history, plan, render_trend_chart
+from chain.allowance import AllowanceClient, Kind, SettlementClient, decode_id, encode_id
+from chain.auction import AuctionClient, AuctionParams, PriceRule, render_demand_curve, wire_auction_house
+from chain.codes import credit_code_check_char
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
 from chain.deploy import Manifest, SuiteConfig, deploy_suite
-from chain.node import NodeState, node_up
+from chain.ledger import LedgerClient
+from chain.node import node_up
+from chain.onboarding import execute_plan, register_enterprises
 from chain.registry import EnterpriseProfile, RegistryClient
 from chain.tx import ChainClient
+from demo.compliance import demo_compliance
+from demo.report import DemoReport
+from oracle.queue import BatchStatus, Queue
+from sim.sample import generate_enterprises, sample_account, sample_profile, write_sample
+from sim.site import run_site_simulation
 
 logger = logging.getLogger(__name__)
 
@@ -37,27 +47,12 @@ DEMO_ENTERPRISES: tuple[tuple[str, str, int, str, float, float], ...] = (
 
 def demo_profile(index: int) -> EnterpriseProfile:
     """Profile of demo enterprise ``index`` (0-based) with a valid credit code."""
-    from chain.codes import credit_code_check_char
-
     name, prefix, region, industry, lat, lon = DEMO_ENTERPRISES[index]
     body = f"{prefix}MA2{index:02d}7X{index:02d}"[:17].ljust(17, "0")
     return EnterpriseProfile.from_degrees(
         credit_code=body + credit_code_check_char(body), name=name, region_code=region,
         industry_code=industry, latitude=lat, longitude=lon,
     )  # fmt: skip
-
-
-@dataclass
-class DemoReport:
-    """Where everything is, for the person who ran the demo."""
-
-    node: NodeState
-    manifest_path: Path
-    manifest: Manifest
-    accounts: dict[str, str]
-    steps: list[str] = field(default_factory=list)
-    files: dict[str, Path] = field(default_factory=dict)
-    holdings: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def run_demo(
@@ -110,8 +105,6 @@ def run_demo(
     _demo_auctions(chain, manifest, registry, members, settings.state_dir, report)
     _demo_oracle(settings, report, say)
     _demo_verify_reading(chain, manifest, settings.state_dir / "oracle" / "queue.db", report)
-    from demo.compliance import demo_compliance
-
     demo_compliance(chain, manifest, registry, members, settings.state_dir, report)
     report.accounts = {name: demo_account(name).address for name in DEMO_ROLES}
     for i in range(len(DEMO_ENTERPRISES)):
@@ -132,11 +125,6 @@ def _demo_market(
     report: DemoReport,
 ) -> None:
     """Sample consortium with a planned CO2 allocation, plus trades among the demo enterprises."""
-    from chain.allocation import load_history, plan, render_trend_chart
-    from chain.allowance import AllowanceClient, Kind, SettlementClient, encode_id
-    from chain.onboarding import execute_plan, register_enterprises
-    from sim.sample import generate_enterprises, sample_account, sample_profile, write_sample
-
     regulator, exchange = demo_account("regulator"), demo_account("exchange")
     allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
     cash = SettlementClient(chain, manifest.address("SettlementToken"))
@@ -206,9 +194,6 @@ DEMO_SITE_MINUTES = 720
 def _demo_oracle(settings: ChainSettings, report: DemoReport, say: Callable[[str], None]) -> None:
     """Six simulated card-swipe controllers on pseudo-terminals feed the oracle gateway, which
     signs, queues and anchors their readings; once (a re-run finds the anchored readings)."""
-    from oracle.queue import Queue
-    from sim.site import run_site_simulation
-
     queue_path = settings.state_dir / "oracle" / "queue.db"
     if queue_path.exists():
         with Queue(queue_path) as queue:
@@ -237,9 +222,6 @@ def _demo_verify_reading(
 ) -> None:
     """What an auditor does with one anchored reading: check its device's frame signature and its
     Merkle proof against the root on-chain, with ``EmissionsLedger.verifyReading``."""
-    from chain.ledger import LedgerClient
-    from oracle.queue import BatchStatus, Queue
-
     if not queue_path.exists():
         return
     with Queue(queue_path) as queue:
@@ -272,9 +254,6 @@ def _demo_auctions(
 ) -> None:
     """A primary CO2 auction (regulator sells new allowances) and a secondary SO2 auction
     (enterprise-3 sells surplus, RGGI price rule), each run to the last claim."""
-    from chain.allowance import AllowanceClient, Kind, SettlementClient, decode_id, encode_id
-    from chain.auction import AuctionClient, AuctionParams, PriceRule, render_demand_curve, wire_auction_house
-
     regulator, exchange = demo_account("regulator"), demo_account("exchange")
     allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
     cash = SettlementClient(chain, manifest.address("SettlementToken"))

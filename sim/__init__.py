@@ -1,1 +1,4 @@
-"""Simulators of enterprises, auctions, compliance years and monitoring sites (may import every layer below the CLI)."""
+"""Simulators of enterprises, auctions, compliance years and monitoring sites.
+
+They may import every layer below the CLI.
+"""

@@ -31,8 +31,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+from eth_account import Account
 from pydantic import SecretStr
 
+from chain.accounts import demo_account, write_keystore
+from chain.compile import compile_contracts
+from chain.deploy import load_for_chain
+from chain.errors import ConfigError
+from chain.registry import RegistryClient
+from chain.tx import ChainClient
+from oracle.gateway import CHINA_STANDARD_TIME
+from oracle.queue import Queue
 from oracle.service import DeviceEntry, OracleService, OracleSettings, QuotaEntry, SiteConfig
 from oracle.signing import DeviceSigner, ReadingDomain, keccak
 from oracle.simulator import (
@@ -122,11 +131,6 @@ def prepare_site(
     Returns:
         The site file.
     """
-    from eth_account import Account
-
-    from chain.accounts import demo_account, write_keystore
-    from chain.registry import RegistryClient
-
     registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
     domain = ReadingDomain(chain.chain_id, manifest.address("EmissionsLedger"))
     regulator = demo_account("regulator")
@@ -194,12 +198,6 @@ def run_site_simulation(
     Raises:
         GatewayConfigError, ChainError: see :class:`~oracle.service.OracleService`.
     """
-    from chain.accounts import demo_account
-    from chain.compile import compile_contracts
-    from chain.deploy import load_for_chain
-    from chain.errors import ConfigError
-    from chain.tx import ChainClient
-
     if not chain_settings.demo:
         raise ConfigError("the site simulation binds devices with public demo keys: set ETS_DEMO=1")
     began = time.monotonic()
@@ -308,8 +306,6 @@ def _resume_start(queue_path: Path, devices: int) -> datetime:
     """The simulated period starts after the latest frame the queue holds (re-runs continue)."""
     if not queue_path.exists():
         return DEFAULT_START
-    from oracle.gateway import CHINA_STANDARD_TIME
-    from oracle.queue import Queue
 
     simulated = {device_mn(SIM_FIRST_DEVICE + i) for i in range(devices)}
     with Queue(queue_path) as queue:
@@ -337,8 +333,6 @@ def _chart(service: OracleService, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from oracle.gateway import CHINA_STANDARD_TIME
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
     devices = service.gateway.devices
