@@ -26,10 +26,11 @@ from api.access import SEALED_PHASES, readable_accounts, redact_args
 from api.crud import auction_phase
 from api.deps import Principal
 from api.errors import ForbiddenError, NotFoundError, QueryError
-from chain.errors import ContractRevertError, InvalidInputError
+from chain.errors import ContractRevertError
 from chain.ledger import LedgerClient
 from chain.merkle import StandardMerkleTree
 from chain.registry import checked_address
+from domain.errors import InvalidInputError
 from oracle.signing import LEAF_ENCODING, FrameWitness, Reading, ReadingDomain, reading_digest
 from readmodel import models as m
 

@@ -34,9 +34,9 @@ from api.deps import PageParams, Principal
 from api.errors import ForbiddenError, NotFoundError, QueryError
 from api.schemas import paginate
 from chain.allowance import POLLUTANTS, Kind, pollutant_code
-from chain.errors import InvalidInputError
 from chain.events import ZERO_ADDRESS
 from chain.registry import checked_address
+from domain.errors import InvalidInputError
 from readmodel import models as m
 
 # ---------------------------------------------------------------------- validated identifiers

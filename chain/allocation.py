@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from chain.codes import check_industry_code, check_region_code, is_valid_credit_code
-from chain.errors import AllocationInputError, InvalidInputError
+from domain.errors import AllocationInputError, InvalidInputError
 
 logger = logging.getLogger(__name__)
 

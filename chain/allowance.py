@@ -14,9 +14,9 @@ from eth_utils import keccak
 from web3.contract.contract import Contract
 from web3.types import TxReceipt
 
-from chain.errors import InvalidInputError
 from chain.registry import checked_address
 from chain.tx import ChainClient
+from domain.errors import InvalidInputError
 
 logger = logging.getLogger(__name__)
 

@@ -39,10 +39,10 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from chain.allowance import AllowanceClient, SettlementClient
-from chain.errors import AuctionInputError
 from chain.merkle import StandardMerkleTree
 from chain.registry import RegistryClient, checked_address
 from chain.tx import ChainClient
+from domain.errors import AuctionInputError
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from chain.errors import InvalidInputError
+from domain.errors import InvalidInputError
 
 #: GB 32100-2015 character set: digits and capitals without I, O, S, V, Z; a character's value
 #: is its index.

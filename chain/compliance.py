@@ -35,9 +35,9 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from chain.allowance import AllowanceClient, SettlementClient, check_amount
-from chain.errors import InvalidInputError
 from chain.registry import RegistryClient, checked_address
 from chain.tx import ChainClient
+from domain.errors import InvalidInputError
 
 logger = logging.getLogger(__name__)
 

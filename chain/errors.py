@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from domain.errors import EtsError
@@ -26,10 +25,6 @@ class DeploymentError(ChainError):
 
 class ConfigError(ChainError, ValueError):
     """Raised when settings are invalid, e.g. a demo key outside demo mode."""
-
-
-class InvalidInputError(ChainError, ValueError):
-    """Raised when a value is refused before any transaction is built (bad code, bad address)."""
 
 
 class ChainUnavailableError(ChainError, ConnectionError):
@@ -95,28 +90,6 @@ def _show(value: Any) -> str:
     if isinstance(value, str):
         return repr(value) if not value.startswith("0x") else value
     return str(value)
-
-
-class AllocationInputError(ChainError, ValueError):
-    """Raised when allocation inputs are invalid; ``problems`` lists every one, with line numbers.
-
-    Attributes:
-        problems: one message per problem, e.g. ``"history.csv line 7: coal_t '-3' is negative"``.
-    """
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = tuple(problems)
-        count = len(self.problems)
-        lines = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"invalid allocation input ({count} problem{'s' * (count != 1)}):\n{lines}")
-
-
-class AuctionInputError(ChainError, ValueError):
-    """Raised when auction inputs are invalid: a bad schedule, scenario, parameter or bid file."""
-
-
-class ComplianceInputError(ChainError, ValueError):
-    """Raised when compliance inputs are invalid: a bad case file, notice list, token or signed file."""
 
 
 class SiweError(ChainError, ValueError):

@@ -29,9 +29,10 @@ from web3.exceptions import TransactionNotFound
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from chain.errors import ChainUnavailableError, ContractRevertError, InvalidInputError
+from chain.errors import ChainUnavailableError, ContractRevertError
 from chain.registry import checked_address
 from chain.tx import ChainClient
+from domain.errors import InvalidInputError
 
 logger = logging.getLogger(__name__)
 

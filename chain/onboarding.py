@@ -18,8 +18,8 @@ from chain.allowance import (
     file_digest,
     plan_batches,
 )
-from domain.errors import AllocationInputError, InvalidInputError
 from chain.registry import EnterpriseProfile, RegistryClient
+from domain.errors import AllocationInputError, InvalidInputError
 
 logger = logging.getLogger(__name__)
 

@@ -59,8 +59,8 @@ from chain.allocation import (
 )
 from chain.allowance import MAX_VINTAGE, MIN_VINTAGE
 from chain.allowance import POLLUTANTS as ALLOWANCE_POLLUTANTS
-from chain.errors import InvalidInputError
 from chain.registry import checked_address
+from domain.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from chain.ledger import BatchAnchoredEvent, BatchTotal, LedgerClient

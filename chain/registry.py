@@ -16,8 +16,9 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from chain.codes import check_credit_code, check_industry_code, check_mn, check_region_code
-from chain.errors import ContractRevertError, InvalidInputError
+from chain.errors import ContractRevertError
 from chain.tx import ChainClient
+from domain.errors import InvalidInputError
 
 logger = logging.getLogger(__name__)
 

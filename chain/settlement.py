@@ -18,9 +18,10 @@ from hexbytes import HexBytes
 from web3.contract import Contract
 from web3.types import TxReceipt
 
-from chain.errors import ChainError, InvalidInputError
+from chain.errors import ChainError
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
+from domain.errors import InvalidInputError
 
 logger = logging.getLogger(__name__)
 

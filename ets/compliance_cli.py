@@ -553,8 +553,8 @@ class SignedAttestation(BaseModel):
         Raises:
             ComplianceInputError: unreadable or not a valid signed attestation (problems listed).
         """
-        from domain.errors import ComplianceInputError
         from chain.jsonfile import load_model
+        from domain.errors import ComplianceInputError
 
         return load_model(path, cls, ComplianceInputError, "signed attestation")
 
@@ -688,8 +688,8 @@ class ReadingProofFile(BaseModel):
         Raises:
             ComplianceInputError: unreadable or not valid.
         """
-        from domain.errors import ComplianceInputError
         from chain.jsonfile import load_model
+        from domain.errors import ComplianceInputError
 
         return load_model(path, cls, ComplianceInputError, "reading proof")
 

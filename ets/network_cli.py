@@ -235,10 +235,10 @@ def node_proposal(
 ) -> None:
     """Propose allowing or disallowing a node in the NodeAllowlist (members then approve and
     execute with `ets governance approve|execute`)."""
-    from domain.errors import InvalidInputError
     from chain.network.allowlist import NodeAllowlistClient
     from chain.network.keys import Enode
     from chain.registry import RegistryClient
+    from domain.errors import InvalidInputError
 
     if action not in ("allow", "disallow"):
         raise InvalidInputError(f"action must be allow or disallow, got {action!r}")

@@ -23,9 +23,9 @@ from api.errors import NotFoundError, QueryError
 from chain.allocation import DEFAULT_REDUCTION_RATE, trend
 from chain.allowance import Kind
 from chain.auction import ClearingResult, PriceRule, clear, normalize_schedule
-from chain.errors import ChainError
 from chain.events import ZERO_ADDRESS
 from chain.settlement import SettlementReportsClient
+from domain.errors import DomainError
 from readmodel import models as m
 from settlement.calendar import day_code
 from settlement.run import CASH, MOVEMENT_TYPES, token_label
@@ -359,7 +359,7 @@ def outlook(totals: dict[int, float], reduction_rate: float = DEFAULT_REDUCTION_
     target = years[-1] + 1
     try:
         fitted = trend(years, [totals[y] for y in years], target)
-    except ChainError:
+    except DomainError:
         return None
     projected = fitted.projected or 0.0
     base = projected if projected > 0 else totals[years[-1]]
@@ -535,7 +535,7 @@ def auction_clearing(db: Session, *, auction_id: int) -> AuctionClearing:
             result = clear(auction.supply, auction.reserve_price, schedules,
                            purchase_limit=auction.purchase_limit,
                            price_rule=PriceRule(auction.price_rule))  # fmt: skip
-        except ChainError as exc:
+        except DomainError as exc:
             raise QueryError(f"auction {auction_id} cannot be cleared: {exc}") from None
     return AuctionClearing(auction_id, auction.supply, auction.reserve_price, auction.status, len(bids),
                            auction.bidders, curve, result)  # fmt: skip

@@ -34,7 +34,7 @@ from chain.allocation import (
     render_trend_chart,
     trend,
 )
-from chain.errors import ChainError, InvalidInputError
+from domain.errors import DomainError, InvalidInputError
 
 BENCHMARKS = Benchmarks.from_entries(
     [
@@ -446,7 +446,7 @@ def test_load_history_reports_every_bad_row_with_line_number_when_several_rows_m
     assert "history.csv line 5: expected 10 fields, got 9" in problems
     assert "history.csv line 6: duplicate enterprise-year E1 2020 (first at line 2)" in problems
     assert "history.csv lines 7, 8: enterprise E2 has 2 year(s), needs 3 to 10" in problems
-    assert isinstance(info.value, ChainError) and isinstance(info.value, ValueError)
+    assert isinstance(info.value, DomainError) and isinstance(info.value, ValueError)
 
 
 def test_load_history_reports_missing_columns_on_header_line(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from chain.auction import (
     commitment,
     normalize_schedule,
 )
-from chain.errors import AuctionInputError
+from domain.errors import AuctionInputError
 
 LOW, HIGH = PriceRule.LOWEST_ACCEPTED, PriceRule.HIGHEST_REJECTED
 

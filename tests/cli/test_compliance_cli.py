@@ -286,7 +286,7 @@ def test_parse_token_accepts_ids_and_shorthand(text: str, expected: int) -> None
 
 @pytest.mark.parametrize("text", ["CO2", "CH4:2027", "offset:CO2:1999", "swap:CO2:2027", "7"])
 def test_parse_token_refuses_unknown_forms(text: str) -> None:
-    from chain.errors import ComplianceInputError
+    from domain.errors import ComplianceInputError
 
     with pytest.raises(ComplianceInputError):
         parse_token(text)

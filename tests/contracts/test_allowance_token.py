@@ -12,8 +12,8 @@ from web3.logs import DISCARD
 
 from chain.accounts import dev_account
 from chain.allowance import Kind, bank_reference, decode_id, encode_id
-from chain.errors import InvalidInputError
 from chain.registry import ROLES
+from domain.errors import InvalidInputError
 from tests.conftest import Consortium
 from tests.utils.chain import encode_call, register, reverts
 

@@ -11,7 +11,6 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from chain.accounts import dev_account
-from chain.errors import InvalidInputError
 from chain.ledger import (
     ZERO_ID,
     Attestation,
@@ -22,6 +21,7 @@ from chain.ledger import (
     sign_attestation,
 )
 from chain.registry import ROLES
+from domain.errors import InvalidInputError
 from oracle.signing import ReadingDomain
 from tests.conftest import Consortium
 from tests.utils.attestations import (

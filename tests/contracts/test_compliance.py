@@ -24,9 +24,9 @@ from chain.compliance import (
     offset_cap,
     penalty,
 )
-from chain.errors import InvalidInputError
 from chain.ledger import batch_anchor_of
 from chain.registry import role_id
+from domain.errors import InvalidInputError
 from oracle.queue import Queue
 from oracle.signing import ReadingDomain
 from tests.conftest import Consortium

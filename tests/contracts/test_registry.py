@@ -8,8 +8,8 @@ from eth_utils import function_signature_to_4byte_selector
 from web3.logs import DISCARD
 
 from chain.accounts import dev_account
-from chain.errors import InvalidInputError
 from chain.registry import ROLES, RegistryClient, Status
+from domain.errors import InvalidInputError
 from tests.conftest import Consortium
 from tests.utils.chain import credit_code, profile, register, reverts, self_call
 
