@@ -6,7 +6,7 @@ from domain.errors import EtsError
 
 
 class ApiError(EtsError):
-    """Base class of errors raised by the API and its read model."""
+    """Base class of errors raised by the API."""
 
 
 class ApiConfigError(ApiError, ValueError):
@@ -33,10 +33,6 @@ class ForbiddenError(ApiError, PermissionError):
 
 class ConflictError(ApiError):
     """Raised when a request conflicts with stored state (a transaction intent already used)."""
-
-
-class ReadModelError(ApiError):
-    """Raised when the read model is missing, not migrated, or belongs to another deployment."""
 
 
 class RateLimitedError(ApiError):

@@ -19,10 +19,10 @@ from api.errors import (
     NotFoundError,
     QueryError,
     RateLimitedError,
-    ReadModelError,
 )
 from chain.errors import ChainUnavailableError, ContractRevertError
 from domain.errors import EtsError
+from readmodel.errors import ReadModelError
 
 logger = logging.getLogger(__name__)
 

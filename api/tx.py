@@ -41,6 +41,7 @@ from oracle.signing import (
     reading_typed_data,
 )
 from readmodel import models as m
+from readmodel.models import BUILT, EXPIRED, PENDING, REVERTED, SUCCESS
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +49,6 @@ logger = logging.getLogger(__name__)
 RELAY_WAIT_SECONDS = 30.0
 #: How long a look-up of a pending intent waits for a receipt that is already there.
 REFRESH_WAIT_SECONDS = 5.0
-
-BUILT, PENDING, SUCCESS, REVERTED, EXPIRED = "built", "pending", "success", "reverted", "expired"
 
 
 class IntentExpiredError(ConflictError):

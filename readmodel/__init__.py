@@ -1,1 +1,2 @@
-"""The read model: SQLAlchemy models, sessions, bulk writers, migrations and the indexer that fills them from contract events."""
+"""The read model: SQLAlchemy models, sessions, bulk writers, migrations and the indexer that fills
+them from contract events."""

@@ -10,8 +10,8 @@ from typing import Any, cast
 from sqlalchemy import JSON, Connection, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
-from api.errors import ReadModelError
 from readmodel import models as m
+from readmodel.errors import ReadModelError
 
 
 def bulk_insert(conn: Connection, model: type[m.Base], rows: Sequence[dict[str, Any]]) -> None:

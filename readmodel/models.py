@@ -514,6 +514,10 @@ class ApiSession(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+#: States of a transaction intent (``TxIntent.status``); ``expired``: a built intent past its lifetime.
+BUILT, PENDING, SUCCESS, REVERTED, EXPIRED = "built", "pending", "success", "reverted", "expired"
+
+
 class TxIntent(Base):
     """An unsigned transaction the API built for a signed-in account, awaiting its signature."""
 
@@ -529,5 +533,5 @@ class TxIntent(Base):
     created_at: Mapped[int]
     expires_at: Mapped[int] = mapped_column(index=True)
     tx_hash: Mapped[str | None] = mapped_column(Hash)
-    status: Mapped[str] = mapped_column(String(16), default="built")
+    status: Mapped[str] = mapped_column(String(16), default=BUILT)
     outcome: Mapped[dict[str, Any] | None]

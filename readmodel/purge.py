@@ -11,8 +11,8 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, and_, delete, or_
 
-from api.tx import BUILT
 from readmodel import models as m
+from readmodel.models import BUILT
 
 logger = logging.getLogger(__name__)
 

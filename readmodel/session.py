@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.errors import ReadModelError
+from readmodel.errors import ReadModelError
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

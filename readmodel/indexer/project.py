@@ -17,12 +17,12 @@ from typing import Any
 from eth_utils import keccak
 from sqlalchemy import Connection, delete, insert, select, update
 
-from api.errors import ReadModelError
 from chain.allowance import POLLUTANTS, Kind, decode_id
 from chain.events import ZERO_ADDRESS, DecodedEvent
 from chain.production import HJ212_ALLOWANCE, MASS_UNITS
 from readmodel import models as m
 from readmodel.bulk import bulk_insert, upsert
+from readmodel.errors import ReadModelError
 from readmodel.totals import TOTAL_KEY, derive_totals
 
 logger = logging.getLogger(__name__)

@@ -19,10 +19,10 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from api.errors import ReadModelError
 from oracle.queue import BatchStatus, Queue, StoredReading
 from oracle.signing import batch_root
 from readmodel import models as m
+from readmodel.errors import ReadModelError
 
 logger = logging.getLogger(__name__)
 
