@@ -31,7 +31,9 @@ from chain.ledger import LedgerClient
 from chain.merkle import StandardMerkleTree
 from chain.registry import checked_address
 from domain.errors import InvalidInputError
-from oracle.signing import LEAF_ENCODING, FrameWitness, Reading, ReadingDomain, reading_digest
+from oracle.signing.eip712 import ReadingDomain, reading_digest
+from oracle.signing.proof import LEAF_ENCODING, FrameWitness
+from oracle.signing.reading import Reading
 from readmodel import models as m
 
 #: Rows a CSV export may hold; a larger one must be narrowed or paged.

@@ -31,8 +31,7 @@ from chain.events import EventSource
 from chain.ledger import ZERO_ID, Attestation, attestation_digest, attestation_typed_data
 from chain.tx import ChainClient
 from oracle.errors import ReadingValueError
-from oracle.signing import (
-    Reading,
+from oracle.signing.eip712 import (
     ReadingDomain,
     frame_digest,
     frame_typed_data,
@@ -40,6 +39,7 @@ from oracle.signing import (
     reading_hash,
     reading_typed_data,
 )
+from oracle.signing.reading import Reading
 from readmodel import models as m
 from readmodel.models import BUILT, EXPIRED, PENDING, REVERTED, SUCCESS
 

@@ -96,15 +96,11 @@ from oracle.gateway import CHINA_STANDARD_TIME, SIGNED_SUFFIXES, Gateway, Gatewa
 from oracle.hj212 import CN_MINUTE_DATA, FrameError, crc16, encode, parse
 from oracle.qc import QcStatus, QualityControl
 from oracle.queue import FrameKey, Queue
-from oracle.signing import (
-    KECCAK_BACKEND,
-    DeviceSigner,
-    ReadingDomain,
-    ReadingFields,
-    SignedFrame,
-    keccak,
-    scale_decimal,
-)
+from oracle.signing.eip712 import ReadingDomain
+from oracle.signing.hashing import KECCAK_BACKEND, keccak
+from oracle.signing.proof import SignedFrame
+from oracle.signing.reading import ReadingFields, scale_decimal
+from oracle.signing.signer import DeviceSigner
 
 console = Console(stderr=True)
 

@@ -4,8 +4,8 @@ data for wallets, offline signing, submission, revocation, rejection, cited-read
 
 The client takes plain values: :class:`BatchAnchor` for a batch (:func:`batch_anchor_of` builds
 one from any object with the attributes of ``oracle.queue.Batch``), any object with the
-attributes of ``oracle.signing.Reading`` for a reading (:class:`ReadingLike`) and of
-``oracle.signing.FrameWitness`` for the frame signature that covers it (:class:`FrameWitnessLike`),
+attributes of ``oracle.signing.reading.Reading`` for a reading (:class:`ReadingLike`) and of
+``oracle.signing.proof.FrameWitness`` for the frame signature that covers it (:class:`FrameWitnessLike`),
 so ``oracle`` never needs web3 and ``chain`` never imports ``oracle``.
 """
 
@@ -198,7 +198,7 @@ def batch_anchor_of(batch: Any) -> BatchAnchor:
 
 
 class ReadingLike(Protocol):
-    """The fields of a signed reading (``oracle.signing.Reading`` has them)."""
+    """The fields of a signed reading (``oracle.signing.reading.Reading`` has them)."""
 
     @property
     def device(self) -> str: ...
@@ -242,7 +242,7 @@ def reading_tuple(reading: ReadingLike) -> tuple[Any, ...]:
 
 
 class FrameWitnessLike(Protocol):
-    """The frame signature of a reading (``oracle.signing.FrameWitness`` has it): the struct
+    """The frame signature of a reading (``oracle.signing.proof.FrameWitness`` has it): the struct
     hashes of the frame's readings in frame order, the reading's index among them, and the
     device's 65-byte signature over the frame digest."""
 

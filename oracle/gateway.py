@@ -50,6 +50,9 @@ Frames signed elsewhere (a controller that signs on its own) enter through
 device must be bound on-chain to the enterprise they are filed for.
 
 Thread-safe: one lock serialises frames from all links (QC and quota are single-threaded).
+
+:class:`SequenceTracker` is the per-device replay guard over signed readings' sequence numbers
+(a jump is reported as a :class:`SequenceGap`, a repeat refused).
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ import json
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -76,6 +79,7 @@ from oracle.errors import (
     FrameRejectedError,
     GatewayConfigError,
     ReadingDuplicateError,
+    ReadingReplayError,
     ReadingSignatureError,
     ReadingValueError,
     ReplayedFrameError,
@@ -87,15 +91,10 @@ from oracle.hj212 import CN_CARD_SWIPE, Frame
 from oracle.qc import QcReading, QcStatus, QualityControl
 from oracle.queue import SEQUENCE_LIMIT, FrameKey, Queue
 from oracle.quota import QuotaAlarm, QuotaController, QuotaState
-from oracle.signing import (
-    DeviceSigner,
-    Reading,
-    ReadingDomain,
-    ReadingFields,
-    SignedFrame,
-    scale_decimal,
-    verify_frame,
-)
+from oracle.signing.eip712 import ReadingDomain
+from oracle.signing.proof import SignedFrame, SignedReading, verify_frame
+from oracle.signing.reading import Reading, ReadingFields, checksum_address, scale_decimal
+from oracle.signing.signer import DeviceSigner
 
 __all__ = [
     "CHINA_STANDARD_TIME",
@@ -105,6 +104,8 @@ __all__ = [
     "Gateway",
     "GatewayDevice",
     "GatewayStats",
+    "SequenceGap",
+    "SequenceTracker",
     "signed_unit",
 ]
 
@@ -574,3 +575,83 @@ class Gateway:
         with self.stats._lock:
             self.stats.readings_signed += stored
         return stored
+
+
+# --- replay and gap detection ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceGap:
+    """A jump in a device's sequence: ``received`` came where ``expected`` was due.
+
+    Attributes:
+        device: the device's address.
+        expected: the sequence number that was due (last seen + 1).
+        received: the sequence number that arrived.
+    """
+
+    device: str
+    expected: int
+    received: int
+
+    @property
+    def missing(self) -> int:
+        """How many sequence numbers were skipped."""
+        return self.received - self.expected
+
+
+class SequenceTracker:
+    """Per-device replay guard: sequences must increase; jumps are reported, not refused.
+
+    One tracker follows any number of devices, each on its own. Not thread-safe: feed it
+    from the one task that receives readings.
+
+    Args:
+        last_seen: last accepted sequence per device (e.g. from the queue after a restart).
+        max_gaps: how many recent gaps :attr:`gaps` keeps.
+    """
+
+    def __init__(self, last_seen: Mapping[str, int] | None = None, *, max_gaps: int = 1000) -> None:
+        self._last: dict[str, int] = {checksum_address(d): s for d, s in (last_seen or {}).items()}
+        #: Recent gaps, oldest first (bounded by ``max_gaps``).
+        self.gaps: deque[SequenceGap] = deque(maxlen=max_gaps)
+
+    def last_seen(self, device: str) -> int | None:
+        """The last sequence accepted from ``device``, ``None`` if none yet."""
+        return self._last.get(checksum_address(device))
+
+    def accept(self, device: str, sequence: int) -> SequenceGap | None:
+        """Record ``sequence`` from ``device``.
+
+        Returns:
+            The gap if ``sequence`` skips numbers after the last one seen, else ``None``
+            (also for a device's first reading, where nothing was due yet).
+
+        Raises:
+            ReadingReplayError: ``sequence`` is at or below the last one accepted.
+        """
+        device = checksum_address(device)
+        last = self._last.get(device)
+        if last is not None:
+            if sequence <= last:
+                raise ReadingReplayError(f"device {device} sequence {sequence} replayed (last seen {last})")
+            if sequence != last + 1:
+                gap = SequenceGap(device, last + 1, sequence)
+                self.gaps.append(gap)
+                self._last[device] = sequence
+                logger.warning(
+                    "sequence gap: %d readings missing",
+                    gap.missing,
+                    extra={"device": device, "expected": gap.expected, "sequence": sequence},
+                )
+                return gap
+        self._last[device] = sequence
+        return None
+
+    def accept_reading(self, signed_reading: SignedReading) -> SequenceGap | None:
+        """:meth:`accept` with the device and sequence of a signed reading.
+
+        Raises:
+            ReadingReplayError: the reading's sequence is at or below the last one accepted.
+        """
+        return self.accept(signed_reading.reading.device, signed_reading.reading.sequence)

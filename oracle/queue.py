@@ -90,16 +90,10 @@ from oracle.errors import (
     ReadingNotBatchedError,
     ReadingRowNotFoundError,
 )
-from oracle.signing import (
-    LEAF_ENCODING,
-    FrameWitness,
-    Reading,
-    SignedFrame,
-    SignedReading,
-    batch_root,
-    keccak,
-    reading_hash,
-)
+from oracle.signing.eip712 import reading_hash
+from oracle.signing.hashing import keccak
+from oracle.signing.proof import LEAF_ENCODING, FrameWitness, SignedFrame, SignedReading, batch_root
+from oracle.signing.reading import Reading
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -42,7 +42,8 @@ from oracle.gateway import DEFAULT_CLOCK_TOLERANCE, Gateway, GatewayDevice
 from oracle.hj212 import CN_CARD_SWIPE, MAX_PACKETS, MAX_PENDING_BYTES, Reassembler
 from oracle.queue import Queue
 from oracle.quota import AnnualQuota, QuotaController
-from oracle.signing import DeviceSigner, ReadingDomain
+from oracle.signing.eip712 import ReadingDomain
+from oracle.signing.signer import DeviceSigner
 from oracle.transport import SerialFrameReader, SerialSettings, TcpFrameServer, TcpSettings
 
 __all__ = ["DeviceEntry", "OracleService", "OracleSettings", "QuotaEntry", "SiteConfig"]

@@ -43,7 +43,9 @@ from chain.tx import ChainClient
 from oracle.gateway import CHINA_STANDARD_TIME
 from oracle.queue import Queue
 from oracle.service import DeviceEntry, OracleService, OracleSettings, QuotaEntry, SiteConfig
-from oracle.signing import DeviceSigner, ReadingDomain, keccak
+from oracle.signing.eip712 import ReadingDomain
+from oracle.signing.hashing import keccak
+from oracle.signing.signer import DeviceSigner
 from oracle.simulator import (
     SiteKind,
     VirtualController,

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from oracle.queue import BatchStatus, Queue, StoredReading
-from oracle.signing import batch_root
+from oracle.signing.proof import batch_root
 from readmodel import models as m
 from readmodel.errors import ReadModelError
 

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from chain.accounts import demo_account
-from chain.allowance import Kind, encode_id
+from domain.tokens import Kind, encode_id
 from chain.compliance import ObligationStatus, Outcome
 from chain.ledger import AttestationStatus
 from ets import cli
@@ -210,7 +210,7 @@ def test_cli_runs_a_compliance_year_and_refuses_each_bad_step_by_name(
 def test_attest_verify_checks_a_cited_reading_against_its_batch(
     ets: Run, fresh: Consortium, tmp_path: Path
 ) -> None:
-    from oracle.signing import ReadingDomain
+    from oracle.signing.eip712 import ReadingDomain
 
     register(fresh.registry, fresh.members, E1.address, seed=960)
     device = signer(961, domain=ReadingDomain(fresh.chain.chain_id, fresh.ledger.address))

@@ -22,7 +22,7 @@ from chain.ledger import (
 )
 from chain.registry import ROLES
 from domain.errors import InvalidInputError
-from oracle.signing import ReadingDomain
+from oracle.signing.eip712 import ReadingDomain
 from tests.conftest import Consortium
 from tests.utils.attestations import (
     CO2,

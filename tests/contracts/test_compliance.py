@@ -28,7 +28,7 @@ from chain.ledger import batch_anchor_of
 from chain.registry import role_id
 from domain.errors import InvalidInputError
 from oracle.queue import Queue
-from oracle.signing import ReadingDomain
+from oracle.signing.eip712 import ReadingDomain
 from tests.conftest import Consortium
 from tests.utils.attestations import attestation, frame_fields, sign_with
 from tests.utils.chain import profile, reverts

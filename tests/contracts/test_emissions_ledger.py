@@ -27,19 +27,10 @@ from chain.registry import ROLES
 from oracle.queue import Batch, Queue
 from oracle.queue import batch_id_of as queue_batch_id_of
 from oracle.service import OracleSettings
-from oracle.signing import (
-    DeviceSigner,
-    FrameWitness,
-    Reading,
-    ReadingDomain,
-    ReadingFields,
-    SignedReading,
-    batch_tree,
-    frame_digest,
-    frame_typed_data,
-    reading_digest,
-    reading_hash,
-)
+from oracle.signing.eip712 import ReadingDomain, frame_digest, frame_typed_data, reading_digest, reading_hash
+from oracle.signing.proof import FrameWitness, SignedReading, batch_tree
+from oracle.signing.reading import Reading, ReadingFields
+from oracle.signing.signer import DeviceSigner
 from tests.conftest import Consortium
 from tests.utils.chain import register, reverts
 from tests.utils.readings import BASE_TIME, FRAME_FACTORS, device_key, readings, signer

@@ -24,16 +24,16 @@ from sqlalchemy import Engine, select
 from api.config import ApiSettings
 from api.context import AppContext
 from api.dashboard import missing_vendor_files
-from readmodel import models as m
-from readmodel.migrate import upgrade
-from readmodel.session import make_engine
-from readmodel.indexer.run import CHECKPOINT, Indexer
 from api.main import create_app
 from chain.accounts import dev_account
-from chain.allowance import Kind, encode_id
+from domain.tokens import Kind, encode_id
 from chain.auction import AuctionParams
 from chain.settlement import ReportAnchor, SettlementReportsClient, ledger_for
-from oracle.signing import ReadingFields
+from oracle.signing.reading import ReadingFields
+from readmodel import models as m
+from readmodel.indexer.run import CHECKPOINT, Indexer
+from readmodel.migrate import upgrade
+from readmodel.session import make_engine
 from settlement.day import DayResult, run_day
 from settlement.run import SystemAccounts
 from tests.conftest import Consortium

@@ -17,7 +17,8 @@ from chain.ledger import AnchorReceipt, LedgerAnchorPort
 from oracle.anchor import Anchorer, AnchorReport
 from oracle.gateway import CHINA_STANDARD_TIME, Gateway, GatewayDevice
 from oracle.queue import BatchStatus, Queue
-from oracle.signing import ReadingDomain, ReadingFields
+from oracle.signing.eip712 import ReadingDomain
+from oracle.signing.reading import ReadingFields
 from tests.conftest import Consortium
 from tests.utils.chain import register
 from tests.utils.readings import device_key, device_password, minute_frame, signer

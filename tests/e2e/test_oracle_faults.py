@@ -29,7 +29,7 @@ from chain.tx import ChainClient
 from oracle.gateway import CHINA_STANDARD_TIME
 from oracle.queue import Queue
 from oracle.service import DeviceEntry, OracleService, OracleSettings, SiteConfig
-from oracle.signing import ReadingDomain
+from oracle.signing.eip712 import ReadingDomain
 from oracle.simulator import LinkSettings, SiteKind, VirtualController, run_over_tcp
 from tests.utils.chain import register
 from tests.utils.readings import device_key, signer

@@ -29,7 +29,9 @@ from oracle.hj212 import CN_DATA_ANSWER, FrameScanner, parse
 from oracle.qc import QualityControl
 from oracle.queue import Queue
 from oracle.quota import AnnualQuota, ListNotifier, QuotaController
-from oracle.signing import ReadingFields, SignedFrame, SignedReading, reading_hash, verify
+from oracle.signing.eip712 import reading_hash
+from oracle.signing.proof import SignedFrame, SignedReading, verify
+from oracle.signing.reading import ReadingFields
 from oracle.transport import FrameLink, TcpFrameServer, TcpSettings, TransportStats
 from tests.utils.readings import DOMAIN, device_key, device_password, minute_frame, signer, swipe_frame
 

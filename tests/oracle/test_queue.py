@@ -31,6 +31,7 @@ from oracle.errors import (
     ReadingNotBatchedError,
     ReadingRowNotFoundError,
 )
+from oracle.gateway import SequenceTracker
 from oracle.queue import (
     SCHEMA_VERSION,
     Batch,
@@ -41,16 +42,9 @@ from oracle.queue import (
     StoredReading,
     batch_id_of,
 )
-from oracle.signing import (
-    DeviceSigner,
-    ReadingFields,
-    SequenceTracker,
-    SignedFrame,
-    SignedReading,
-    batch_tree,
-    leaf_hash,
-    verify,
-)
+from oracle.signing.proof import SignedFrame, SignedReading, batch_tree, leaf_hash, verify
+from oracle.signing.reading import ReadingFields
+from oracle.signing.signer import DeviceSigner
 from tests.utils.readings import BASE_TIME, DOMAIN, frame, signed_frame, signer
 
 ROOT = Path(__file__).resolve().parents[2]

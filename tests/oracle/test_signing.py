@@ -32,41 +32,38 @@ from oracle.errors import (
     ReadingSignatureError,
     ReadingValueError,
 )
-from oracle.signing import (
-    DATA_FLAGS,
+from oracle.gateway import SequenceGap, SequenceTracker
+from oracle.signing.eip712 import (
     DOMAIN_NAME,
     DOMAIN_VERSION,
     FRAME_TYPE,
     FRAME_TYPEHASH,
-    KECCAK_BACKEND,
-    LEAF_ENCODING,
     READING_TYPE,
     READING_TYPEHASH,
-    DeviceSigner,
-    FrameWitness,
-    Reading,
     ReadingDomain,
-    ReadingFields,
-    SequenceGap,
-    SequenceTracker,
+    frame_digest,
+    frame_typed_data,
+    reading_digest,
+    reading_hash,
+    reading_typed_data,
+)
+from oracle.signing.hashing import KECCAK_BACKEND, keccak
+from oracle.signing.proof import (
+    LEAF_ENCODING,
+    FrameWitness,
     SignedFrame,
     SignedReading,
     batch_root,
     batch_tree,
-    frame_digest,
-    frame_typed_data,
-    keccak,
     leaf,
     leaf_hash,
-    reading_digest,
-    reading_hash,
-    reading_typed_data,
     recover_frame_signer,
     recover_signer,
-    scale_decimal,
     verify,
     verify_frame,
 )
+from oracle.signing.reading import DATA_FLAGS, Reading, ReadingFields, scale_decimal
+from oracle.signing.signer import DeviceSigner
 from tests.utils.readings import (
     BASE_TIME,
     DOMAIN,

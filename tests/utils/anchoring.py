@@ -9,7 +9,8 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from oracle.queue import Batch, Queue
-from oracle.signing import DeviceSigner, ReadingDomain
+from oracle.signing.eip712 import ReadingDomain
+from oracle.signing.signer import DeviceSigner
 from tests.conftest import Consortium
 from tests.utils.attestations import frame_fields
 from tests.utils.readings import BASE_TIME, signer

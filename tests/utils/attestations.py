@@ -13,7 +13,9 @@ from eth_utils import keccak
 
 from chain.ledger import ZERO_ID, Attestation, LedgerClient, attestation_typed_data
 from oracle.queue import Batch, Queue
-from oracle.signing import DeviceSigner, ReadingFields, SignedReading
+from oracle.signing.proof import SignedReading
+from oracle.signing.reading import ReadingFields
+from oracle.signing.signer import DeviceSigner
 from tests.utils.readings import BASE_TIME, FRAME_FACTORS
 
 #: AllowanceToken pollutant code of CO2 and the year most tests attest.

@@ -13,7 +13,7 @@ from chain.ledger import BatchAnchoredEvent, BatchTotal, LedgerAnchorPort
 from oracle.anchor import Anchorer, AnchorReport
 from oracle.gateway import Gateway, GatewayDevice
 from oracle.queue import Queue
-from oracle.signing import ReadingDomain
+from oracle.signing.eip712 import ReadingDomain
 from tests.conftest import Consortium
 from tests.utils.readings import device_key, device_password, minute_frame, signer
 

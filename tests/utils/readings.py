@@ -7,15 +7,11 @@ from datetime import datetime
 from hypothesis import strategies as st
 
 from oracle.hj212 import CN_CARD_SWIPE, CN_MINUTE_DATA, Frame, encode, parse
-from oracle.signing import (
-    DATA_FLAGS,
-    DeviceSigner,
-    Reading,
-    ReadingDomain,
-    ReadingFields,
-    SignedFrame,
-    keccak,
-)
+from oracle.signing.eip712 import ReadingDomain
+from oracle.signing.hashing import keccak
+from oracle.signing.proof import SignedFrame
+from oracle.signing.reading import DATA_FLAGS, Reading, ReadingFields
+from oracle.signing.signer import DeviceSigner
 
 #: The domain most tests sign under: Anvil's chain id and its first deployment address.
 DOMAIN = ReadingDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")

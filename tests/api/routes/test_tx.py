@@ -11,8 +11,9 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from chain.allowance import Kind, encode_id
-from oracle.signing import Reading, ReadingDomain, frame_digest, reading_digest, reading_hash
+from domain.tokens import Kind, encode_id
+from oracle.signing.eip712 import ReadingDomain, frame_digest, reading_digest, reading_hash
+from oracle.signing.reading import Reading
 from readmodel import models as m
 from tests.api.conftest import ApiWorld
 from tests.utils.compliance import CO2_2023, CO2_2024, CO2_2025, ENTERPRISES, OFF_2024
