@@ -238,6 +238,17 @@ class QuotaConfigError(QuotaError, ValueError):
     """Raised when a quota controller is set up wrongly: duplicate quotas or bad thresholds."""
 
 
+# --- controller simulator ------------------------------------------------------------------
+
+
+class SimulatorConfigError(OracleError, ValueError):
+    """Raised when a virtual controller or simulation is set up wrongly (MN, scale, rate, start)."""
+
+
+class SimulationStateError(OracleError, RuntimeError):
+    """Raised when a simulation is started twice or after it was stopped."""
+
+
 # --- gateway and anchoring ------------------------------------------------------------------
 
 

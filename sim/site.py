@@ -46,16 +46,9 @@ from oracle.service import DeviceEntry, OracleService, OracleSettings, QuotaEntr
 from oracle.signing.eip712 import ReadingDomain
 from oracle.signing.hashing import keccak
 from oracle.signing.signer import DeviceSigner
-from oracle.simulator import (
-    SiteKind,
-    VirtualController,
-    card_id,
-    device_mn,
-    device_password,
-    fleet,
-    run_on_pty,
-    run_over_tcp,
-)
+from oracle.simulator.controller import VirtualController, fleet
+from oracle.simulator.profiles import SiteKind, card_id, device_mn, device_password
+from oracle.simulator.simulation import run_on_pty, run_over_tcp
 
 __all__ = ["SIM_FIRST_DEVICE", "SimulationResult", "prepare_site", "run_site_simulation", "sim_device_key"]
 

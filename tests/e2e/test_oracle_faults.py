@@ -30,7 +30,10 @@ from oracle.gateway import CHINA_STANDARD_TIME
 from oracle.queue import Queue
 from oracle.service import DeviceEntry, OracleService, OracleSettings, SiteConfig
 from oracle.signing.eip712 import ReadingDomain
-from oracle.simulator import LinkSettings, SiteKind, VirtualController, run_over_tcp
+from oracle.simulator.controller import VirtualController
+from oracle.simulator.forward import LinkSettings
+from oracle.simulator.profiles import SiteKind
+from oracle.simulator.simulation import run_over_tcp
 from tests.utils.chain import register
 from tests.utils.readings import device_key, signer
 

@@ -13,6 +13,7 @@ from itertools import pairwise
 
 import pytest
 
+from oracle.errors import SimulationStateError, SimulatorConfigError
 from oracle.hj212 import (
     CN_CARD_SWIPE,
     CN_MINUTE_DATA,
@@ -26,24 +27,11 @@ from oracle.hj212 import (
 )
 from oracle.qc import PLAUSIBLE_RANGES, QcStatus, QualityControl
 from oracle.quota import discharge_kg
-from oracle.simulator import (
-    FRAME_FLAG,
-    PROFILES,
-    LinkSettings,
-    PtyLink,
-    Simulation,
-    SimulationStateError,
-    SimulatorConfigError,
-    SiteKind,
-    StoreAndForward,
-    VirtualController,
-    card_id,
-    daily_load,
-    device_mn,
-    fleet,
-    run_on_pty,
-    run_over_tcp,
-)
+from oracle.simulator.controller import FRAME_FLAG, VirtualController, fleet
+from oracle.simulator.forward import LinkSettings, StoreAndForward
+from oracle.simulator.links import PtyLink
+from oracle.simulator.profiles import PROFILES, SiteKind, card_id, daily_load, device_mn
+from oracle.simulator.simulation import Simulation, run_on_pty, run_over_tcp
 from oracle.transport import SerialFrameReader, SerialSettings, TcpFrameServer, TcpSettings
 
 START = datetime(2027, 3, 1, 0, 0)  # a Monday
