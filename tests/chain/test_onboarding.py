@@ -8,10 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from chain.allocation import AllocationPlan, load_history, plan
-from chain.allowance import Kind, encode_id
 from chain.onboarding import execute_plan, register_enterprises
 from domain.errors import AllocationInputError
-from ets import cli
+from domain.tokens import Kind, encode_id
+from ets.cli import main as cli
 from sim.sample import generate_enterprises, sample_account, sample_profile, write_sample
 from tests.conftest import Consortium
 
@@ -117,20 +117,16 @@ def test_cli_sample_plan_execute(
     import shutil
 
     shutil.copy(_manifest_file(c), tmp_path / "manifest.json")
-    cli._settings.cache_clear()
-    try:
-        plan_csv = tmp_path / "plan.csv"
-        args = ["allocate", "execute", str(plan_csv), "--enterprises", str(enterprises_csv)]
-        r = runner.invoke(cli.app, [*args, "--batch-size", "4", "--as", "regulator"])
-        assert r.exit_code == 0, r.output
-        assert "3 batches: 3 minted now" in r.output
-        assert c.allowance.issued(CO2_2027) == result.cap
-        bad = tmp_path / "missing.csv"
-        r = runner.invoke(cli.app, ["allocate", "execute", str(plan_csv), "--enterprises", str(bad),
-                                    "--as", "regulator"])  # fmt: skip
-        assert r.exit_code == 1 and "AllocationInputError" in r.output
-    finally:
-        cli._settings.cache_clear()
+    plan_csv = tmp_path / "plan.csv"
+    args = ["allocate", "execute", str(plan_csv), "--enterprises", str(enterprises_csv)]
+    r = runner.invoke(cli.app, [*args, "--batch-size", "4", "--as", "regulator"])
+    assert r.exit_code == 0, r.output
+    assert "3 batches: 3 minted now" in r.output
+    assert c.allowance.issued(CO2_2027) == result.cap
+    bad = tmp_path / "missing.csv"
+    r = runner.invoke(cli.app, ["allocate", "execute", str(plan_csv), "--enterprises", str(bad),
+                                "--as", "regulator"])  # fmt: skip
+    assert r.exit_code == 1 and "AllocationInputError" in r.output
 
 
 def _manifest_file(c: Consortium) -> Path:

@@ -35,7 +35,7 @@ from chain.production import (
     write_monthly_energy,
 )
 from domain.errors import InvalidInputError
-from ets import cli
+from ets.cli import main as cli
 from sim.sample import (
     generate_enterprises,
     monthly_energy,
@@ -113,7 +113,7 @@ def test_energy_use_refuses_unknown_carrier_and_negative_quantity() -> None:
 
 
 def test_hj212_allowance_map_names_only_allowance_pollutants() -> None:
-    from chain.allowance import POLLUTANTS
+    from domain.tokens import POLLUTANTS
 
     assert set(HJ212_ALLOWANCE.values()) <= set(POLLUTANTS)
     from oracle.hj212 import POLLUTANTS as HJ212  # the test may look: chain itself never imports oracle
@@ -425,7 +425,6 @@ def ets(fresh: Consortium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("ETS_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("ETS_DEMO", "1")
     monkeypatch.setenv("ETS_MANIFEST", str(fresh.manifest_path))
-    cli._settings.cache_clear()
     runner = CliRunner()
 
     def run(*args: str) -> tuple[int, str]:
@@ -433,7 +432,6 @@ def ets(fresh: Consortium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
         return result.exit_code, result.output
 
     yield run
-    cli._settings.cache_clear()
 
 
 def test_cli_report_production_prints_json_table_and_csv_for_a_sample_enterprise(

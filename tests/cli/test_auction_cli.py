@@ -11,9 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from chain.accounts import demo_account
-from chain.allowance import Kind, encode_id
 from chain.auction import clear, normalize_schedule
-from ets import cli
+from chain.config import ChainSettings
+from domain.tokens import Kind, encode_id
+from ets.cli import main as cli
 from tests.conftest import Consortium
 from tests.utils.chain import register
 
@@ -112,15 +113,13 @@ def ets(fresh: Consortium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("ETS_RPC_URL", fresh.chain.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
     monkeypatch.setenv("ETS_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("ETS_DEMO", "1")
-    cli._settings.cache_clear()
-    shutil.copy(fresh.manifest_path, cli._settings().manifest_path)
+    shutil.copy(fresh.manifest_path, ChainSettings.load().manifest_path)
 
     def run(*args: str) -> tuple[int, str]:
         result = runner.invoke(cli.app, list(args))
         return result.exit_code, result.output
 
     yield run
-    cli._settings.cache_clear()
 
 
 def test_cli_runs_a_primary_auction_step_by_step(ets: Run, fresh: Consortium, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from chain.accounts import demo_account
-from ets import cli
+from ets.cli import main as cli
 from tests.conftest import Consortium
 from tests.utils.chain import credit_code
 
@@ -31,14 +31,12 @@ def ets(
     monkeypatch.setenv("ETS_RPC_URL", fresh.chain.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
     monkeypatch.setenv("ETS_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("ETS_DEMO", "1")
-    cli._settings.cache_clear()
 
     def run(*args: str) -> tuple[int, str]:
         result = runner.invoke(cli.app, list(args))
         return result.exit_code, result.output
 
     yield run
-    cli._settings.cache_clear()
 
 
 def _add_args(account: str, code: str) -> list[str]:
@@ -110,11 +108,9 @@ def test_cli_prints_error_name_and_exits_nonzero_on_bad_input(ets) -> None:  # t
 def test_cli_refuses_demo_accounts_outside_demo_mode(ets, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     assert ets("deploy")[0] == 0
     monkeypatch.setenv("ETS_DEMO", "0")
-    cli._settings.cache_clear()
     code, out = ets("governance", "approve", "1", "--as", "exchange")
     assert code == 1 and "ConfigError" in flat(out) and "demo mode" in flat(out)
     monkeypatch.setenv("ETS_PRIVATE_KEY", demo_account("oracle").key.hex())
-    cli._settings.cache_clear()
     code, out = ets("governance", "list")
     assert code == 1 and "ConfigError" in flat(out) and "public Anvil development key" in flat(out)
     key = demo_account("oracle").key.hex().removeprefix("0x")

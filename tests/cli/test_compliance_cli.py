@@ -12,11 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from chain.accounts import demo_account
-from domain.tokens import Kind, encode_id
 from chain.compliance import ObligationStatus, Outcome
 from chain.ledger import AttestationStatus
-from ets import cli
-from ets.compliance_cli import parse_deadline, parse_token
+from domain.tokens import Kind, encode_id
+from ets.cli import main as cli
+from ets.cli.inputs import parse_deadline, parse_token
 from tests.conftest import Consortium
 from tests.utils.attestations import anchored_batch
 from tests.utils.chain import register
@@ -47,14 +47,12 @@ def ets(fresh: Consortium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("ETS_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("ETS_DEMO", "1")
     monkeypatch.setenv("ETS_MANIFEST", str(fresh.manifest_path))
-    cli._settings.cache_clear()
 
     def run(*args: str) -> tuple[int, str]:
         result = CliRunner().invoke(cli.app, list(args))
         return result.exit_code, result.output
 
     yield run
-    cli._settings.cache_clear()
 
 
 @pytest.fixture

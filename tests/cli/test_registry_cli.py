@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from chain.accounts import demo_account
-from ets import cli
+from ets.cli import main as cli
+from ets.cli.context import Context
 from tests.conftest import Consortium
 from tests.utils.chain import credit_code
 
@@ -22,14 +23,12 @@ def ets(fresh: Consortium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("ETS_RPC_URL", fresh.chain.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
     monkeypatch.setenv("ETS_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("ETS_DEMO", "1")
-    cli._settings.cache_clear()
 
     def run(*args: str) -> tuple[int, str]:
         result = runner.invoke(cli.app, list(args))
         return result.exit_code, result.output
 
     yield run
-    cli._settings.cache_clear()
 
 
 def _govern(ets: Ets, proposal_id: int, *args: str) -> None:
@@ -65,7 +64,7 @@ def test_cli_binds_device_with_oracle_and_assigns_auditor_when_regulator(ets: Et
     _govern(ets, 2, "grant-role", "REGULATOR", regulator)
     _govern(ets, 3, "grant-role", "ORACLE", oracle)
     _govern(ets, 4, "grant-role", "AUDITOR", auditor)
-    registry = cli._registry()
+    registry = Context().registry()
 
     device = demo_account("enterprise-9").address
     bind = ["--enterprise", enterprise, "--mn", "33100000000001", "--oracle", oracle]

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from chain.accounts import demo_account
+from chain.config import ChainSettings
 from chain.network.allowlist import NodeAllowlistClient
 from chain.network.besu import read_toml
 from chain.network.errors import NetworkError
@@ -19,7 +20,7 @@ from chain.network.generate import NetworkSpec, init_network
 from chain.network.keys import Enode, NodeKey
 from demo.network import demo_addresses, run_network_demo, wait_for_blocks
 from demo.run import DEMO_ENTERPRISES
-from ets import cli
+from ets.cli import main as cli
 from tests.conftest import Consortium
 
 runner = CliRunner()
@@ -66,15 +67,13 @@ def ets(
     monkeypatch.setenv("ETS_RPC_URL", fresh.chain.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
     monkeypatch.setenv("ETS_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("ETS_DEMO", "1")
-    cli._settings.cache_clear()
-    shutil.copy(fresh.manifest_path, cli._settings().manifest_path)
+    shutil.copy(fresh.manifest_path, ChainSettings.load().manifest_path)
 
     def run(*args: str) -> tuple[int, str]:
         result = runner.invoke(cli.app, list(args))
         return result.exit_code, result.output
 
     yield run
-    cli._settings.cache_clear()
 
 
 def test_cli_node_proposal_then_governance_allows_node_and_sync_writes_file(

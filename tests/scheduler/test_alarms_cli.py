@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ets import cli
+from ets.cli import main as cli
 from tests.conftest import Consortium
 from tests.utils.compliance import ENTERPRISES, setup_cycle
 
@@ -23,14 +23,12 @@ def ets(fresh: Consortium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("ETS_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("ETS_MANIFEST", str(fresh.manifest_path))
     monkeypatch.setenv("ETS_DEMO", "1")
-    cli._settings.cache_clear()
 
     def run(*args: str) -> tuple[int, str]:
         result = runner.invoke(cli.app, list(args))
         return result.exit_code, result.output
 
     yield run
-    cli._settings.cache_clear()
 
 
 def test_alarms_cli_runs_once_and_lists_alarms_as_json(fresh: Consortium, tmp_path: Path, ets: Run) -> None:

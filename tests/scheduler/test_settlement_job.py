@@ -14,7 +14,6 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
 from chain.accounts import write_keystore
-from ets import cli
 from scheduler.cli import settlement_job
 from scheduler.service import JOB_ID as SCAN_JOB_ID
 from scheduler.service import SettlementJob, blocking, schedule
@@ -87,13 +86,11 @@ def service_env(market: Market, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("ETS_SETTLE_SCHEDULE", raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    cli._settings.cache_clear()
     snapshot = market.c.snapshot()
     try:
         yield tmp_path / "reports"
     finally:
         market.c.revert(snapshot)
-        cli._settings.cache_clear()
 
 
 def test_service_settlement_job_settles_and_anchors_closed_day_when_fired_after_close(

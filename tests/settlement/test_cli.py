@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ets import cli
+from ets.cli import main as cli
 from settlement.bank import parse_statement
 from settlement.calendar import day_code
 from tests.settlement.conftest import CALENDAR, E0, Market
@@ -36,7 +36,6 @@ def ets(market: Market, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    cli._settings.cache_clear()
     snapshot = market.c.snapshot()
 
     def run(*args: str) -> tuple[int, str]:
@@ -45,7 +44,6 @@ def ets(market: Market, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
 
     yield run
     market.c.revert(snapshot)
-    cli._settings.cache_clear()
 
 
 def test_settle_day_publishes_and_verifies_when_run_as_exchange(

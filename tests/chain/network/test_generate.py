@@ -19,8 +19,7 @@ from chain.network.generate import GeneratedNetwork, NetworkSpec, init_network
 from chain.network.genesis import BFT_MIX_HASH, QbftParams, evm_version_of, milestones
 from chain.network.keys import Enode, besu_host, read_keystore, read_node_key
 from chain.network.qbft import decode
-from ets import cli
-from ets.cli import app
+from ets.cli.main import app
 
 PASSWORD = "correct horse battery staple"
 FUNDED = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
@@ -175,11 +174,7 @@ def test_cli_init_and_extradata_print_what_the_library_computes(
     runner = CliRunner()
     out = tmp_path / "cli-net"
     monkeypatch.setenv("ETS_KEYSTORE_PASSWORD", PASSWORD)
-    cli._settings.cache_clear()
-    try:
-        result = runner.invoke(app, ["network", "init", "--validators", "2", "--out", str(out)])
-    finally:
-        cli._settings.cache_clear()
+    result = runner.invoke(app, ["network", "init", "--validators", "2", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "node-2: validator" in result.output and PASSWORD not in result.output
     genesis = json.loads((out / "genesis.json").read_text())

@@ -8,26 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
+from ets.cli.context import context
+from ets.cli.options import AsOption, KeystoreOption, cli_errors
+
 network_app: typer.Typer = typer.Typer(
     help="Consortium network (Besu QBFT): generate, encode extraData, sync allowlists.", no_args_is_help=True
 )
 
-# ets.cli imports this module at its end: the app above exists by then, whichever is imported first.
-from ets.cli import (  # noqa: E402
-    AsOption,
-    KeystoreOption,
-    _chain,
-    _deployment,
-    _print_json,
-    _settings,
-    _signer,
-    cli_errors,
-    console,
-)
-
 
 def _password() -> str:
-    settings = _settings()
+    settings = context().settings
     if settings.keystore_password is not None:
         return str(settings.keystore_password.get_secret_value())
     return str(
@@ -65,10 +55,10 @@ def init(
         accounts=accounts, fund=tuple(fund or ()), host=host, p2p_port=p2p_port, rpc_port=rpc_port,
     )  # fmt: skip
     network = init_network(out, spec, _password())
-    console.print(f"network in {network.directory} (chain id {network.chain_id})")
+    context().console.print(f"network in {network.directory} (chain id {network.chain_id})")
     for node in network.nodes:
-        console.print(f"  {node.name}: validator {node.validator}  rpc {node.rpc_url}")
-    console.print(f"extraData validators (ascending): {', '.join(network.validators)}")
+        context().console.print(f"  {node.name}: validator {node.validator}  rpc {node.rpc_url}")
+    context().console.print(f"extraData validators (ascending): {', '.join(network.validators)}")
 
 
 @network_app.command("extradata")
@@ -94,7 +84,7 @@ def decode_extradata(extra: Annotated[str, typer.Argument(help="0x-hex QBFT extr
     vote: dict[str, Any] | None = None
     if data.vote is not None:
         vote = {"recipient": data.vote.recipient, "add": data.vote.add}
-    _print_json({
+    context().print_json({
         "vanity": "0x" + data.vanity.hex(), "validators": list(data.validators), "vote": vote,
         "round": data.round, "seals": ["0x" + s.hex() for s in data.seals],
     })  # fmt: skip
@@ -128,7 +118,7 @@ def sync_allowlist(
         targets += [SyncTarget(rpc_url=n["rpc_url"]) for n in load_network(network)["nodes"]]
     if not targets:
         raise NetworkConfigError("nothing to sync: give --node, --permissions-file or --network")
-    chain, manifest = _deployment()
+    chain, manifest = context().deployment()
     nodes_client = (
         NodeAllowlistClient(chain, manifest.address("NodeAllowlist"))
         if "NodeAllowlist" in manifest.contracts
@@ -141,17 +131,19 @@ def sync_allowlist(
 
     def show(report: SyncReport) -> None:
         desired = report.desired
-        console.print(f"block {report.block}: {len(desired.accounts)} accounts, {len(desired.nodes)} nodes")
+        context().console.print(
+            f"block {report.block}: {len(desired.accounts)} accounts, {len(desired.nodes)} nodes"
+        )
         for name, diff in report.changes.items():
             if not diff.empty:
-                console.print(
+                context().console.print(
                     f"  {name}: +{len(diff.add_accounts)}/-{len(diff.remove_accounts)} accounts, "
                     f"+{len(diff.add_nodes)}/-{len(diff.remove_nodes)} nodes"
                 )
         for path in report.files_written:
-            console.print(f"  wrote {path}")
+            context().console.print(f"  wrote {path}")
         for name, problem in report.failures.items():
-            console.print(f"  [red]failed[/] {name}: {problem}")
+            context().console.print(f"  [red]failed[/] {name}: {problem}")
 
     if once:
         report = sync.sync_once(force=True)
@@ -163,7 +155,7 @@ def sync_allowlist(
     try:
         sync.run(interval=interval, on_report=show)
     except KeyboardInterrupt:
-        console.print("stopped")
+        context().console.print("stopped")
 
 
 @network_app.command("onchain-config")
@@ -177,13 +169,13 @@ def onchain_config(
     from chain.network.besu import enable_onchain_permissioning, onchain_flags
     from chain.network.generate import load_network
 
-    _, manifest = _deployment()
+    _, manifest = context().deployment()
     registry, nodes = manifest.address("ConsortiumRegistry"), manifest.address("NodeAllowlist")
     typer.echo(" ".join(onchain_flags(registry, nodes)))
     if write:
         for node in load_network(network)["nodes"]:
             path = enable_onchain_permissioning(network / node["name"], registry, nodes)
-            console.print(f"updated {path}")
+            context().console.print(f"updated {path}")
 
 
 @network_app.command("show")
@@ -209,20 +201,22 @@ def demo(
     from chain.errors import ConfigError
     from demo.network import run_network_demo, wait_for_blocks
 
-    settings = _settings()
+    settings = context().settings
     if not settings.demo:
         raise ConfigError("the network demo signs with public demo keys: run it with ETS_DEMO=1")
-    chain = _chain()
+    chain = context().chain
     head = wait_for_blocks(chain, timeout=timeout)
-    console.print(f"[green]✓[/] chain {chain.chain_id} producing blocks (head {head})")
+    context().console.print(f"[green]✓[/] chain {chain.chain_id} producing blocks (head {head})")
     report = run_network_demo(
         chain, network, settings.manifest_path, sync_rpc=not files,
-        say=lambda text: console.print(f"[green]✓[/] {text}"),
+        say=lambda text: context().console.print(f"[green]✓[/] {text}"),
     )  # fmt: skip
-    console.print(f"manifest: {settings.manifest_path}")
-    console.print(f"Besu <= 25.5.x on-chain permissioning: `ets network onchain-config {network} --write`")
+    context().console.print(f"manifest: {settings.manifest_path}")
+    context().console.print(
+        f"Besu <= 25.5.x on-chain permissioning: `ets network onchain-config {network} --write`"
+    )
     for name, record in report.manifest.contracts.items():
-        console.print(f"  {name:20s} {record.address}")
+        context().console.print(f"  {name:20s} {record.address}")
 
 
 @network_app.command("node")
@@ -242,15 +236,15 @@ def node_proposal(
 
     if action not in ("allow", "disallow"):
         raise InvalidInputError(f"action must be allow or disallow, got {action!r}")
-    chain, manifest = _deployment()
+    chain, manifest = context().deployment()
     registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
     nodes = NodeAllowlistClient(chain, manifest.address("NodeAllowlist"))
     parsed = Enode.parse(enode)
     data = nodes.encode_allow(parsed) if action == "allow" else nodes.encode_disallow(parsed)
     proposal_id = registry.propose(
-        _signer(as_, keystore), data, f"{action} node {parsed.url}", target=nodes.address
+        context().signer(as_, keystore), data, f"{action} node {parsed.url}", target=nodes.address
     )
-    console.print(f"proposal {proposal_id}: {action} {parsed.url}")
+    context().console.print(f"proposal {proposal_id}: {action} {parsed.url}")
 
 
 @network_app.command("nodes")
@@ -259,33 +253,6 @@ def nodes_list() -> None:
     """List the nodes the NodeAllowlist allows."""
     from chain.network.allowlist import NodeAllowlistClient
 
-    chain, manifest = _deployment()
+    chain, manifest = context().deployment()
     for enode in NodeAllowlistClient(chain, manifest.address("NodeAllowlist")).nodes():
         typer.echo(enode.url)
-
-
-def demo_network(settings: Any) -> None:
-    """``ets demo``'s network step (:func:`demo.network.demo_network_config`), printed: the
-    validators, the genesis extraData, and whether Besu is here to run it."""
-    from demo.network import demo_network_config
-
-    net = demo_network_config(settings.state_dir, say=lambda text: console.print(f"[dim]{text}[/]"))
-    made = "generated" if net.created else "generated by an earlier run"
-    console.print(
-        f"[green]✓[/] network: {len(net.nodes)}-validator QBFT configuration {made} in {net.directory} "
-        f"(chain id {net.chain_id}; keys, genesis.json, per-node config.toml, static nodes, permissions)"
-    )
-    for name, validator, enode in net.nodes:
-        console.print(f"  {name}: validator {validator}  {enode.split('@')[-1]}")
-    check = "decodes back to the same validators" if net.decoded == net.validators else "[red]MISMATCH[/]"
-    console.print(f"  genesis extraData ({check}): {net.extra_data}")
-    if net.besu is None:
-        console.print(
-            "  Besu is not installed here (no `besu` on PATH): this demo runs on Anvil. With Besu, "
-            f"`scripts/network` starts these validators (ETS_NETWORK_DIR={net.directory})."
-        )
-    else:
-        console.print(
-            f"  Besu found ({net.besu}); this demo still runs on Anvil: `scripts/network` "
-            f"(ETS_NETWORK_DIR={net.directory}) starts the validators and runs the demo on them."
-        )

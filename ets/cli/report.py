@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from ets.cli.context import context
+from ets.cli.options import cli_errors
+
 if TYPE_CHECKING:
     from chain.production import ProductionReport
 
@@ -38,7 +41,6 @@ def production(
     ] = None,
 ) -> None:
     """An enterprise's energy use, energy-computed, metered (anchored) and verified emissions."""
-    from ets.cli import _deployment, _print_json, cli_errors, console
 
     @cli_errors
     def run() -> None:
@@ -59,7 +61,7 @@ def production(
         years = report_years(year, to_year)
         grouping = as_grouping(by)
         monthly = load_monthly_energy(monthly_energy) if monthly_energy is not None else []
-        chain, manifest = _deployment()
+        chain, manifest = context().deployment()
         record = manifest.contracts["EmissionsLedger"]
         ledger = LedgerClient(chain, record.address, from_block=record.block)
         enterprise_id = None
@@ -87,12 +89,12 @@ def production(
         if csv_out is not None:
             report.write_csv(csv_out)
         if as_json:
-            _print_json(report.to_json())
+            context().print_json(report.to_json())
             return
-        console.print(_energy_table(report))
-        console.print(_emissions_table(report))
+        context().console.print(_energy_table(report))
+        context().console.print(_emissions_table(report))
         if csv_out is not None:
-            console.print(f"rows written to {csv_out}")
+            context().console.print(f"rows written to {csv_out}")
 
     run()
 

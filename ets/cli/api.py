@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ets.cli.context import context
+from ets.cli.options import cli_errors
+
 if TYPE_CHECKING:
     from readmodel.indexer.run import Indexer
 
 index_app: typer.Typer = typer.Typer(
     help="The read model the API serves: migrate, index, status.", no_args_is_help=True
 )
-
-# ets.cli imports this module at its end: the app above exists by then, whichever is imported first.
-from ets.cli import _deployment, _print_json, _settings, cli_errors, console  # noqa: E402
 
 
 def _api_settings() -> Any:
@@ -29,14 +29,14 @@ def _api_settings() -> Any:
 def _engine() -> Any:
     from readmodel.session import make_engine
 
-    return make_engine(_api_settings().database(_settings()))
+    return make_engine(_api_settings().database(context().settings))
 
 
 def _indexer() -> Indexer:
-    from readmodel.migrate import upgrade
     from readmodel.indexer.run import Indexer
+    from readmodel.migrate import upgrade
 
-    chain, manifest = _deployment()
+    chain, manifest = context().deployment()
     settings = _api_settings()
     engine = _engine()
     upgrade(engine)
@@ -74,9 +74,9 @@ def _serve(host: str | None, port: int | None, indexer: bool, workers: int) -> N
     import uvicorn
 
     from api.context import AppContext
-    from readmodel.migrate import upgrade
     from api.logs import configure
     from api.main import create_app
+    from readmodel.migrate import upgrade
 
     configure()
     settings = _api_settings()
@@ -85,8 +85,10 @@ def _serve(host: str | None, port: int | None, indexer: bool, workers: int) -> N
     if port is not None:
         settings.api_port = port
     settings.check()  # --host 0.0.0.0 needs ETS_API_DOMAIN, as ETS_API_HOST=0.0.0.0 does
-    ctx = AppContext.from_env(settings, _settings())
-    console.print(f"ETS Chain API on http://{settings.api_host}:{settings.api_port} (docs at /docs)")
+    ctx = AppContext.from_env(settings, context().settings)
+    context().console.print(
+        f"ETS Chain API on http://{settings.api_host}:{settings.api_port} (docs at /docs)"
+    )
     if workers == 1:
         uvicorn.run(create_app(ctx, indexer=indexer), host=settings.api_host, port=settings.api_port,
                     log_config=None, access_log=False)  # fmt: skip
@@ -96,7 +98,9 @@ def _serve(host: str | None, port: int | None, indexer: bool, workers: int) -> N
     upgrade(ctx.engine)
     ctx.engine.dispose()
     if indexer:
-        console.print("[yellow]--workers > 1: the workers do not index; run `ets index run --follow`[/]")
+        context().console.print(
+            "[yellow]--workers > 1: the workers do not index; run `ets index run --follow`[/]"
+        )
     os.environ["ETS_API_EMBEDDED_INDEXER"] = "0"
     os.environ["ETS_API_JSON_LOGS"] = "1"
     if settings.api_domain is None:
@@ -113,7 +117,9 @@ def index_migrate() -> None:
 
     engine = _engine()
     upgrade(engine)
-    console.print(f"read model at revision {current_revision(engine)} ({engine.url.render_as_string()})")
+    context().console.print(
+        f"read model at revision {current_revision(engine)} ({engine.url.render_as_string()})"
+    )
 
 
 @index_app.command("run")
@@ -128,7 +134,9 @@ def index_run(
     events = backfill_with_progress(indexer)
     indexer.import_readings()
     status = indexer.status()
-    console.print(f"indexed {events:,} events; block {status.indexed} of {status.head} (lag {status.lag})")
+    context().console.print(
+        f"indexed {events:,} events; block {status.indexed} of {status.head} (lag {status.lag})"
+    )
     if follow:
         stop = threading.Event()
         try:
@@ -146,7 +154,7 @@ def index_readings(
     from readmodel.indexer.readings import import_readings
 
     result = import_readings(_engine(), queues)
-    console.print(f"{result.readings:,} readings of {result.batches:,} batches imported; "
+    context().console.print(f"{result.readings:,} readings of {result.batches:,} batches imported; "
                   f"{result.present:,} batches already there, {result.skipped:,} skipped")  # fmt: skip
 
 
@@ -161,12 +169,12 @@ def index_energy(
     ] = None,
 ) -> None:
     """Import monthly energy use into the statistics (tce); re-importing a file replaces its months."""
-    from readmodel.indexer.energy import import_energy
     from chain.onboarding import read_credit_codes
+    from readmodel.indexer.energy import import_energy
 
     codes = read_credit_codes(enterprises) if enterprises is not None else None
     result = import_energy(_engine(), path, credit_codes=codes)
-    console.print(result)
+    context().console.print(result)
 
 
 @index_app.command("status")
@@ -177,9 +185,9 @@ def index_status(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
     data = {"head": status.head, "target": status.target, "indexed": status.indexed, "lag": status.lag,
             "events": status.events}  # fmt: skip
     if as_json:
-        _print_json(data)
+        context().print_json(data)
     else:
-        console.print(", ".join(f"{k} {v:,}" for k, v in data.items()))
+        context().console.print(", ".join(f"{k} {v:,}" for k, v in data.items()))
 
 
 @index_app.command("reset")
@@ -198,4 +206,4 @@ def index_reset(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] 
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     upgrade(engine)
-    console.print("read model reset")
+    context().console.print("read model reset")

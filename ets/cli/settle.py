@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ets.cli.context import context
+from ets.cli.options import AsOption, KeystoreOption, cli_errors
+
 if TYPE_CHECKING:
     from settlement.config import SettlementSettings
     from settlement.day import DayResult
@@ -21,17 +24,6 @@ bank_app: typer.Typer = typer.Typer(
 )
 settle_app.add_typer(bank_app, name="bank")
 
-# ets.cli imports this module at its end: the app above exists by then, whichever is imported first.
-from ets.cli import (  # noqa: E402
-    AsOption,
-    KeystoreOption,
-    _deployment,
-    _print_json,
-    _settings,
-    _signer,
-    cli_errors,
-    console,
-)
 
 DayOption = Annotated[str, typer.Option("--day", help="Trading day, YYYY-MM-DD (Asia/Shanghai calendar).")]
 
@@ -59,17 +51,17 @@ class _Context:
 
 def _context(out: Path | None = None) -> _Context:
     from api.config import ApiSettings
-    from readmodel.session import make_engine
     from chain.settlement import ledger_for
+    from readmodel.session import make_engine
     from settlement.config import SettlementSettings
     from settlement.run import SystemAccounts
 
     settings = SettlementSettings.load()
     if out is not None:
         settings.reports_dir = out
-    chain, manifest = _deployment()
+    chain, manifest = context().deployment()
     contracts = {name: record.address for name, record in manifest.contracts.items()}
-    engine = make_engine(ApiSettings.load().database(_settings()))
+    engine = make_engine(ApiSettings.load().database(context().settings))
     system = SystemAccounts(contracts.get("SealedBidAuction"), contracts.get("ComplianceManager"))
     return _Context(settings, engine, chain, manifest, ledger_for(chain, contracts), system)
 
@@ -80,7 +72,7 @@ def _anchor(ctx: _Context, as_: str | None, keystore: Path | None) -> Any:
     if not ctx.settings.publish:
         return None
     client = SettlementReportsClient(ctx.chain, ctx.manifest.address("SettlementReports"))
-    return ReportAnchor(client, _signer(as_, keystore))
+    return ReportAnchor(client, context().signer(as_, keystore))
 
 
 def run_settlement(ctx: _Context, day: date, anchor: Any, bank: Path | None = None) -> DayResult:
@@ -117,16 +109,16 @@ def _print_result(result: DayResult, as_json: bool) -> None:
         "seconds": round(result.seconds, 3),
     }
     if as_json:
-        _print_json(summary)
+        context().print_json(summary)
         return
     status = "[green]balanced[/]" if result.balanced else f"[red]{summary['differences']} difference(s)[/]"
-    console.print(
+    context().console.print(
         f"trading day {summary['trading_day']}: {summary['accounts']:,} accounts, "
         f"{summary['movements']:,} movements, {status}; report {summary['report']} "
         f"({summary['report_hash']}, {result.anchored}) in {result.seconds:.2f} s"
     )
     for d in result.reconciliation.differences[:50]:
-        console.print(
+        context().console.print(
             f"  [red]{d.kind}[/] {d.account} {d.token_id if d.token_id is not None else ''}: {d.detail}"
             + (f" (tx {', '.join(d.transactions)})" if d.transactions else "")
         )
@@ -169,7 +161,7 @@ def settle_main(
     if ctx.invoked_subcommand is not None:
         return
     if day is None:
-        console.print(ctx.get_help())
+        context().console.print(ctx.get_help())
         raise typer.Exit(2)
     cli_errors(_run)(day, bank, out, as_, keystore, as_json)
 
@@ -205,7 +197,7 @@ def settle_statement(
     for path in write_statement(
         settled, journal(ctx.engine, bounds, ctx.system), account, ctx.settings.reports_dir, calendar
     ):
-        console.print(str(path))
+        context().console.print(str(path))
 
 
 @settle_app.command("verify")
@@ -222,7 +214,7 @@ def settle_verify(day: DayOption, out: OutOption = None) -> None:
     client = SettlementReportsClient(ctx.chain, ctx.manifest.address("SettlementReports"))
     published = client.report(day_code(parsed))
     ok = not altered and published is not None and published.report_hash == report_hash
-    _print_json(
+    context().print_json(
         {
             "trading_day": parsed.isoformat(),
             "report_hash": "0x" + report_hash.hex(),
@@ -270,7 +262,7 @@ def settle_correct(
         raise ReportCorrectionError(
             f"{parsed}: the bundle is the report already anchored (0x{report_hash.hex()})"
         )
-    signer = _signer(as_, keystore)
+    signer = context().signer(as_, keystore)
     data = client.encode_correct(code, report_hash, client.sign(signer, code, report_hash))
     text = (
         description
@@ -278,7 +270,7 @@ def settle_correct(
     )
     registry = _registry_of(ctx)
     proposal_id = registry.propose(signer, data, text, target=client.address)
-    _print_json(
+    context().print_json(
         {
             "proposal": proposal_id,
             "trading_day": parsed.isoformat(),
@@ -324,7 +316,7 @@ def bank_generate(
                 )
             ]
     movements = generate_statement(_day(day), accounts, count, seed=seed, withdrawal_share=withdrawals)
-    console.print(f"{len(movements)} lines → {write_statement(out, movements)}")
+    context().console.print(f"{len(movements)} lines → {write_statement(out, movements)}")
 
 
 @bank_app.command("apply")
@@ -339,9 +331,9 @@ def bank_apply(
     from chain.allowance import SettlementClient, bank_reference
     from settlement.bank import parse_statement
 
-    chain, manifest = _deployment()
+    chain, manifest = context().deployment()
     cash = SettlementClient(chain, manifest.address("SettlementToken"))
-    exchange = _signer(as_, keystore)
+    exchange = context().signer(as_, keystore)
     done = skipped = 0
     for line in parse_statement(path):
         if cash.contract.functions.bankRefUsed(bank_reference(line.bank_ref)).call():
@@ -350,7 +342,7 @@ def bank_apply(
         action = cash.deposit if line.direction == "deposit" else cash.withdraw
         action(exchange, line.account, line.amount, line.bank_ref)
         done += 1
-    console.print(f"{done} line(s) applied, {skipped} already on-chain")
+    context().console.print(f"{done} line(s) applied, {skipped} already on-chain")
 
 
 @settle_app.command("serve")
@@ -362,7 +354,7 @@ def settle_serve(as_: AsOption = None, keystore: KeystoreOption = None) -> None:
     ctx = _context()
     anchor = _anchor(ctx, as_, keystore)
     scheduler = blocking(settlement_runner(ctx, anchor), ctx.settings.calendar(), ctx.settings.margin_minutes)
-    console.print("settlement scheduler running (Ctrl-C stops)")
+    context().console.print("settlement scheduler running (Ctrl-C stops)")
     try:
         scheduler.start()
     except KeyboardInterrupt:
@@ -380,49 +372,3 @@ def settlement_runner(ctx: _Context | None = None, anchor: Any = None) -> Callab
             return run_settlement(built, day, anchor)
 
     return run
-
-
-def demo_settlement(settings: Any) -> None:
-    """``ets demo``'s settlement step (:func:`demo.settlement.run_settlement_demo`), printed: what
-    it did, the day's totals per movement type and the report's files."""
-    from rich.table import Table
-
-    from demo.settlement import run_settlement_demo
-
-    demo = run_settlement_demo(settings, say=lambda text: console.print(f"[dim]{text}[/]"))
-    result = demo.result
-    bounds = result.settlement.bounds
-    for step in demo.steps:
-        console.print(f"[green]✓[/] settlement: {step}")
-    from chain.accounts import demo_account
-
-    sent = f", tx {result.tx_hash[:12]}…" if result.tx_hash else ""
-    signer = (
-        f"the exchange ({demo.signer})" if demo.signer == demo_account("exchange").address else demo.signer
-    )
-    console.print(
-        f"[green]✓[/] settlement of trading day {demo.day} "
-        f"(blocks {bounds.first_block}–{bounds.last_block}): "
-        f"{len(result.settlement.accounts):,} accounts, {result.settlement.movements:,} movements; "
-        f"bank statement {demo.bank_lines} lines ({demo.bank_file.name}); reconciled with the chain, "
-        f"the read model and the bank: {'balanced' if result.balanced else 'NOT balanced'}"
-    )
-    console.print(
-        f"[green]✓[/] report hash 0x{result.bundle.report_hash.hex()[:16]}… anchored on SettlementReports "
-        f"({result.anchored}{sent}), signed by {signer}; files and hash verified against the chain: "
-        f"{'yes' if demo.verified else '[red]NO[/]'}"
-    )
-    table = Table(
-        "movement", "legs", "allowances (t)", "cash (CNY)", title=f"Settlement {demo.day} by movement type"
-    )
-    for total in demo.totals:
-        table.add_row(
-            total.movement,
-            f"{total.legs:,}",
-            f"{total.allowances:,}" if total.allowances else "",
-            f"{total.cash / 100:,.2f}" if total.cash else "",
-        )
-    console.print(table)
-    for path in demo.files:
-        console.print(f"settlement report {path}")
-    console.print(f"bank statement    {demo.bank_file}")

@@ -1,0 +1,1 @@
+"""The ``ets`` command line (entry point :data:`ets.cli.main.app`)."""

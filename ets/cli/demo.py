@@ -1,0 +1,161 @@
+"""``ets demo``: the whole demo, printed step by step."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from chain.errors import ConfigError
+from ets.cli.context import context
+from ets.cli.options import cli_errors
+
+
+@cli_errors
+def demo(
+    port: Annotated[int, typer.Option(help="RPC port of the demo node.")] = 8545,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve/--no-serve",
+            envvar="ETS_DEMO_SERVE",
+            help="End by serving the API and the dashboard on loopback until Ctrl-C "
+            "(--no-serve or ETS_DEMO_SERVE=0: exit when done, for scripts and CI).",
+        ),
+    ] = True,
+    serve_port: Annotated[int, typer.Option(help="Port of the API and the dashboard.")] = 8000,
+) -> None:
+    """Start a local chain, deploy, register a sample consortium, and say where everything is;
+    then serve the API and the dashboard on loopback until Ctrl-C (unless --no-serve)."""
+    from demo.run import run_demo
+
+    settings = context().settings
+    if not settings.demo:
+        raise ConfigError("the demo signs with public demo keys: run it with ETS_DEMO=1 (scripts/demo)")
+    report = run_demo(settings, port=port, say=lambda text: context().console.print(f"[dim]{text}[/]"))
+    for step in report.steps:
+        context().console.print(f"[green]✓[/] {step}")
+    table = Table("contract", "address", "block", title="Deployment")
+    for name, record in report.manifest.contracts.items():
+        table.add_row(name, record.address, str(record.block))
+    context().console.print(table)
+    accounts = Table("demo account", "address", title="Accounts (public Anvil keys: demo only)")
+    for name, address in report.accounts.items():
+        accounts.add_row(name, address)
+    context().console.print(accounts)
+    holdings = Table("holder", "asset", "amount", title="Holdings (top CO2 allocations and demo trades)")
+    for holder, asset, amount in report.holdings:
+        holdings.add_row(holder, asset, f"{amount:,}")
+    context().console.print(holdings)
+    for name, path in report.files.items():
+        context().console.print(f"{name:12s} {path}")
+    _demo_api(settings)
+    demo_settlement(settings)
+    demo_network(settings)
+    context().console.print(f"RPC URL:  {report.node.url} (chain id {report.node.chain_id})")
+    context().console.print(f"Manifest: {report.manifest_path}")
+    context().console.print(f"Node log: {report.node.log}; stop with `ets node down`")
+    if not serve:
+        context().console.print("API:      `ets api` serves it on http://127.0.0.1:8000 (OpenAPI at /docs)")
+        return
+    from demo.api import serve_demo
+
+    serve_demo(settings, port=serve_port, say=context().console.print)
+
+
+def _demo_api(settings: Any) -> None:
+    from demo.api import demo_api
+
+    api = demo_api(settings, say=lambda text: context().console.print(f"[dim]{text}[/]"))
+    for line in api.lines:
+        context().console.print(f"[green]✓[/] API: {line}")
+    trail = Table(
+        "block", "time (UTC)", "contract", "event", title="Audit trail of enterprise-1 (GET /audit/events)"
+    )
+    for e in api.trail:
+        trail.add_row(str(e["block_number"]), e["time"][:19], e["contract"], e["name"])
+    context().console.print(trail)
+    stats = Table(
+        "enterprise",
+        "year",
+        "emissions (t)",
+        "batches",
+        title="GET /stats?metric=emissions_t&group_by=enterprise",
+    )
+    for row in api.stats:
+        stats.add_row(str(row["enterprise"]), str(row["period"]), f"{row['value']:,.3f}", str(row["count"]))
+    context().console.print(stats)
+
+
+def demo_settlement(settings: Any) -> None:
+    """``ets demo``'s settlement step (:func:`demo.settlement.run_settlement_demo`), printed: what
+    it did, the day's totals per movement type and the report's files."""
+    from rich.table import Table
+
+    from demo.settlement import run_settlement_demo
+
+    demo = run_settlement_demo(settings, say=lambda text: context().console.print(f"[dim]{text}[/]"))
+    result = demo.result
+    bounds = result.settlement.bounds
+    for step in demo.steps:
+        context().console.print(f"[green]✓[/] settlement: {step}")
+    from chain.accounts import demo_account
+
+    sent = f", tx {result.tx_hash[:12]}…" if result.tx_hash else ""
+    signer = (
+        f"the exchange ({demo.signer})" if demo.signer == demo_account("exchange").address else demo.signer
+    )
+    context().console.print(
+        f"[green]✓[/] settlement of trading day {demo.day} "
+        f"(blocks {bounds.first_block}–{bounds.last_block}): "
+        f"{len(result.settlement.accounts):,} accounts, {result.settlement.movements:,} movements; "
+        f"bank statement {demo.bank_lines} lines ({demo.bank_file.name}); reconciled with the chain, "
+        f"the read model and the bank: {'balanced' if result.balanced else 'NOT balanced'}"
+    )
+    context().console.print(
+        f"[green]✓[/] report hash 0x{result.bundle.report_hash.hex()[:16]}… anchored on SettlementReports "
+        f"({result.anchored}{sent}), signed by {signer}; files and hash verified against the chain: "
+        f"{'yes' if demo.verified else '[red]NO[/]'}"
+    )
+    table = Table(
+        "movement", "legs", "allowances (t)", "cash (CNY)", title=f"Settlement {demo.day} by movement type"
+    )
+    for total in demo.totals:
+        table.add_row(
+            total.movement,
+            f"{total.legs:,}",
+            f"{total.allowances:,}" if total.allowances else "",
+            f"{total.cash / 100:,.2f}" if total.cash else "",
+        )
+    context().console.print(table)
+    for path in demo.files:
+        context().console.print(f"settlement report {path}")
+    context().console.print(f"bank statement    {demo.bank_file}")
+
+
+def demo_network(settings: Any) -> None:
+    """``ets demo``'s network step (:func:`demo.network.demo_network_config`), printed: the
+    validators, the genesis extraData, and whether Besu is here to run it."""
+    from demo.network import demo_network_config
+
+    net = demo_network_config(settings.state_dir, say=lambda text: context().console.print(f"[dim]{text}[/]"))
+    made = "generated" if net.created else "generated by an earlier run"
+    context().console.print(
+        f"[green]✓[/] network: {len(net.nodes)}-validator QBFT configuration {made} in {net.directory} "
+        f"(chain id {net.chain_id}; keys, genesis.json, per-node config.toml, static nodes, permissions)"
+    )
+    for name, validator, enode in net.nodes:
+        context().console.print(f"  {name}: validator {validator}  {enode.split('@')[-1]}")
+    check = "decodes back to the same validators" if net.decoded == net.validators else "[red]MISMATCH[/]"
+    context().console.print(f"  genesis extraData ({check}): {net.extra_data}")
+    if net.besu is None:
+        context().console.print(
+            "  Besu is not installed here (no `besu` on PATH): this demo runs on Anvil. With Besu, "
+            f"`scripts/network` starts these validators (ETS_NETWORK_DIR={net.directory})."
+        )
+    else:
+        context().console.print(
+            f"  Besu found ({net.besu}); this demo still runs on Anvil: `scripts/network` "
+            f"(ETS_NETWORK_DIR={net.directory}) starts the validators and runs the demo on them."
+        )

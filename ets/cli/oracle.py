@@ -1,0 +1,119 @@
+"""``ets oracle``: the field oracle gateway and its site simulation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from chain.errors import ConfigError
+from ets.cli.context import context
+from ets.cli.options import cli_errors
+
+oracle_app = typer.Typer(
+    help="Field oracle: HJ 212 controllers, signed readings, anchoring.", no_args_is_help=True
+)
+
+
+def _oracle_settings(**overrides: Any) -> Any:
+    from oracle.service import OracleSettings
+
+    settings = OracleSettings()
+    changes = {k: v for k, v in overrides.items() if v is not None and v != []}
+    return settings.model_copy(update=changes) if changes else settings
+
+
+@oracle_app.command("run")
+@cli_errors
+def oracle_run(
+    port: Annotated[list[str], typer.Option("--port", help="Serial port or pyserial URL (repeatable).")] = [],  # noqa: B006
+    tcp_port: Annotated[int | None, typer.Option(help="TCP platform port for controllers that push.")] = None,
+    tcp_host: Annotated[str | None, typer.Option(help="Address of the TCP port (0.0.0.0: network).")] = None,
+    site: Annotated[Path | None, typer.Option(help="Site file (devices, quotas, cards).")] = None,
+    queue: Annotated[Path | None, typer.Option(help="Durable queue file.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Most readings per anchored batch.")] = None,
+    batch_age: Annotated[float | None, typer.Option(help="Longest wait of a reading (seconds).")] = None,
+    baudrate: Annotated[int | None, typer.Option(help="Serial speed.")] = None,
+    status_every: Annotated[float, typer.Option(help="Seconds between status lines (0: none).")] = 10.0,
+) -> None:
+    """Run the gateway against real controllers until interrupted (Ctrl-C: anchors what is left)."""
+    import signal
+    import threading
+
+    from oracle.service import OracleService
+
+    settings = _oracle_settings(
+        serial_ports=port, tcp_port=tcp_port, tcp_host=tcp_host, site=site, queue=queue,
+        batch_size=batch_size, batch_age_seconds=batch_age, baudrate=baudrate,
+    )  # fmt: skip
+    if not settings.serial_ports and settings.tcp_port is None:
+        raise ConfigError("nothing to listen on: give --port and/or --tcp-port")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with OracleService.from_settings(settings, context().settings) as service:
+        address = service.tcp_address
+        where = [*settings.serial_ports, *([f"tcp://{address[0]}:{address[1]}"] if address else [])]
+        context().err_console.print(
+            f"oracle gateway listening on {', '.join(where)}; devices: {len(service.gateway.devices)}"
+        )
+        while not stop.wait(status_every if status_every > 0 else None):
+            s = service.status()
+            context().err_console.print(
+                f"frames {s['gateway']['frames']}  readings {s['gateway']['readings_signed']}  "
+                f"anchored {s['anchoring']['readings_anchored']}  queue {s['queue']['readings']}"
+            )
+    context().print_json(service.final_status)
+
+
+@oracle_app.command("simulate")
+@cli_errors
+def oracle_simulate(
+    devices: Annotated[int, typer.Option(help="Virtual controllers.", min=1, max=500)] = 6,
+    minutes: Annotated[int, typer.Option(help="Minute frames per controller.", min=1)] = 720,
+    tcp: Annotated[bool, typer.Option("--tcp", help="Push over TCP instead of pseudo-terminals.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the first controller.")] = 2027,
+    fault_rate: Annotated[float, typer.Option(help="Per-minute chance of a fault or gap event.")] = 0.002,
+    batch_size: Annotated[int, typer.Option(help="Readings per anchored batch.")] = 256,
+) -> None:
+    """Run virtual card-swipe controllers against the gateway and anchor their readings (demo mode)."""
+    from rich.progress import Progress
+
+    from sim.site import run_site_simulation
+
+    with Progress(console=context().err_console, transient=True) as bar:
+        task = bar.add_task("frames answered", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        settings = context().settings
+        result = run_site_simulation(
+            settings, devices=devices, minutes=minutes, transport="tcp" if tcp else "pty", seed=seed,
+            fault_rate=fault_rate, batch_size=batch_size, progress=progress,
+        )  # fmt: skip
+    _print_simulation(result)
+
+
+def _print_simulation(result: Any) -> None:
+    title = f"Simulated site from {result.start:%Y-%m-%d %H:%M} ({result.transport})"
+    table = Table("device", "frames answered", "re-sent", "card swipes", "discharge (kg)", title=title)
+    for mn, d in result.per_device.items():
+        kg = ", ".join(f"{code} {v:.1f}" for code, v in d["totals"].items() if not code.endswith("00000"))
+        table.add_row(mn, str(d["answered"]), str(d["resent"]), str(d["swipes"]), kg)
+    context().console.print(table)
+    context().console.print(
+        f"readings signed {result.readings_signed:,}; anchored {result.readings_anchored:,} in "
+        f"{result.batches_anchored:,} batches; queue {result.queue}; {result.seconds:.1f} s"
+    )
+    context().console.print(f"events: {result.events}; rejected: {result.rejected or 'none'}")
+    if result.anchor_refused:
+        context().console.print(f"[red]ledger refused batches[/]: {result.anchor_refused}")
+    for mn, code, threshold in result.alarms:
+        context().console.print(f"[yellow]quota alarm[/] {mn} {code} {threshold * 100:.0f} %")
+    for mn in result.valves_closed:
+        context().console.print(f"[red]valve closed[/] {mn}: monthly quota spent")
+    if result.chart is not None:
+        context().console.print(f"chart: {result.chart}")
