@@ -36,6 +36,14 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from chain.accounts import load_keystore, private_directory
+from chain.compile import compile_contracts
+from chain.config import ChainSettings
+from chain.deploy import Manifest, load_for_chain
+from chain.errors import ConfigError
+from chain.ledger import LedgerAnchorPort, LedgerClient
+from chain.registry import RegistryClient
+from chain.tx import ChainClient
 from oracle.anchor import Anchorer, AnchorReport
 from oracle.errors import GatewayConfigError
 from oracle.gateway import DEFAULT_CLOCK_TOLERANCE, Gateway, GatewayDevice
@@ -122,8 +130,6 @@ class SiteConfig(BaseModel):
     def save(self, path: Path) -> Path:
         """Write the site file (keystore paths as given, passwords in clear: mode 0600,
         replaced atomically; a new directory is created 0700)."""
-        from chain.accounts import private_directory
-
         data = self.model_dump(mode="json")
         for entry, device in zip(data["devices"], self.devices, strict=True):
             entry["password"] = device.password.get_secret_value()
@@ -235,17 +241,12 @@ class OracleService:
         settings: OracleSettings,
         site: SiteConfig,
         *,
-        chain: Any,
-        manifest: Any,
+        chain: ChainClient,
+        manifest: Manifest,
         oracle_account: Any,
         queue_path: Path,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        from chain.accounts import load_keystore
-        from chain.errors import ConfigError
-        from chain.ledger import LedgerAnchorPort, LedgerClient
-        from chain.registry import RegistryClient
-
         self.settings = settings
         password = settings.device_keystore_password()
         devices = []
@@ -338,17 +339,13 @@ class OracleService:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def from_settings(cls, settings: OracleSettings, chain_settings: Any) -> OracleService:
-        """Connect to the chain named by ``chain_settings`` (``chain.config.ChainSettings``).
+    def from_settings(cls, settings: OracleSettings, chain_settings: ChainSettings) -> OracleService:
+        """Connect to the chain named by ``chain_settings``.
 
         Raises:
             GatewayConfigError: no site file configured.
             ChainError: no chain, no deployment, or no service key.
         """
-        from chain.compile import compile_contracts
-        from chain.deploy import load_for_chain
-        from chain.tx import ChainClient
-
         if settings.site is None:
             raise GatewayConfigError("no site file: set ETS_ORACLE_SITE or pass --site")
         site = SiteConfig.load(settings.site)
