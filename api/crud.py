@@ -33,10 +33,11 @@ from api.access import SEALED_PHASES
 from api.deps import PageParams, Principal
 from api.errors import ForbiddenError, NotFoundError, QueryError
 from api.schemas import paginate
-from chain.allowance import POLLUTANTS, Kind, pollutant_code
 from chain.events import ZERO_ADDRESS
 from chain.registry import checked_address
 from domain.errors import InvalidInputError
+from domain.tokens import CASH_ID as CASH_TOKEN
+from domain.tokens import POLLUTANTS, Kind, pollutant_code
 from readmodel import models as m
 
 # ---------------------------------------------------------------------- validated identifiers
@@ -50,7 +51,6 @@ INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 #: Token ids are ``kind << 24 | pollutant << 16 | vintage`` (32 bits); 0 is settlement cash.
 TOKEN_ID_MAX = 2**32 - 1
-CASH_TOKEN = 0
 #: ComplianceManager ``Outcome`` codes and the regulator's status letters.
 OUTCOME_LETTERS = {1: "A", 2: "B", 3: "C"}
 OUTCOME_CODES = {letter: code for code, letter in OUTCOME_LETTERS.items()}

@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, Table, and_, case, func, select, union_all
 from sqlalchemy.orm import Session
 
 from api.errors import QueryError
-from chain.allowance import POLLUTANTS
+from domain.tokens import POLLUTANTS
 from readmodel import models as m
 
 Metric = Literal[

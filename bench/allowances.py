@@ -16,13 +16,14 @@ from rich.progress import Progress
 
 from chain.accounts import demo_account, dev_account
 from chain.allocation import load_history, plan
-from chain.allowance import AllowanceClient, Kind, encode_id
+from chain.allowance import AllowanceClient
 from chain.compile import compile_contracts
 from chain.deploy import SuiteConfig, deploy_suite
 from chain.node import AnvilNode
 from chain.onboarding import execute_plan, register_enterprises
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
+from domain.tokens import Kind, encode_id
 from sim.sample import generate_enterprises, sample_account, sample_profile, write_sample
 
 console = Console(stderr=True)

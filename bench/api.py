@@ -51,19 +51,19 @@ from sqlalchemy import text  # noqa: E402
 
 from api.config import ApiSettings  # noqa: E402
 from api.context import AppContext  # noqa: E402
-from readmodel.migrate import upgrade  # noqa: E402
-from readmodel.session import make_engine, scratch_database  # noqa: E402
-from readmodel.indexer.project import Projector  # noqa: E402
-from readmodel.indexer.run import Indexer  # noqa: E402
-from chain.allowance import POLLUTANTS, Kind, encode_id  # noqa: E402
 from chain.compile import compile_contracts  # noqa: E402
 from chain.events import ZERO_ADDRESS, DecodedEvent  # noqa: E402
 from chain.node import AnvilNode  # noqa: E402
 from chain.onboarding import register_enterprises  # noqa: E402
-from sim.sample import generate_enterprises, sample_account, sample_profile  # noqa: E402
 from chain.siwe import wallet_sign_in  # noqa: E402
 from chain.suite import LocalSuite, deploy_local_suite  # noqa: E402
 from chain.tx import ChainClient  # noqa: E402
+from domain.tokens import POLLUTANTS, Kind, encode_id  # noqa: E402
+from readmodel.indexer.project import Projector  # noqa: E402
+from readmodel.indexer.run import Indexer  # noqa: E402
+from readmodel.migrate import upgrade  # noqa: E402
+from readmodel.session import make_engine, scratch_database  # noqa: E402
+from sim.sample import generate_enterprises, sample_account, sample_profile  # noqa: E402
 
 #: The load generator is one client sending thousands of requests a second as one account: the
 #: rate limits are set out of its reach, explicitly (production defaults stay on).

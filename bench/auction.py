@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from chain.accounts import demo_account, dev_account
-from chain.allowance import AllowanceClient, Kind, SettlementClient, encode_id
+from chain.allowance import AllowanceClient, SettlementClient
 from chain.auction import AuctionClient, AuctionParams, SealedBid, normalize_schedule, wire_auction_house
 from chain.compile import compile_contracts
 from chain.deploy import SuiteConfig, deploy_suite
@@ -34,6 +34,7 @@ from chain.node import AnvilNode
 from chain.onboarding import register_enterprises
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
+from domain.tokens import Kind, encode_id
 from sim.auction import bidder_account
 from sim.sample import generate_enterprises, sample_profile
 

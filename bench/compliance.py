@@ -30,7 +30,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from web3.logs import DISCARD
 
 from chain.accounts import dev_account
-from chain.allowance import Kind, encode_id
 from chain.compile import compile_contracts
 from chain.compliance import Outcome, Surrender, YearConfig
 from chain.ledger import Attestation, attestation_digest, document_hash
@@ -38,6 +37,7 @@ from chain.node import AnvilNode
 from chain.onboarding import register_enterprises
 from chain.suite import deploy_local_suite
 from chain.tx import ChainClient
+from domain.tokens import Kind, encode_id
 from sim.sample import generate_enterprises, sample_account, sample_profile
 
 console = Console(stderr=True)

@@ -45,18 +45,18 @@ from rich.console import Console  # noqa: E402
 from api.config import ApiSettings  # noqa: E402
 from api.context import AppContext  # noqa: E402
 from api.dashboard import STATIC_DIR, missing_vendor_files  # noqa: E402
-from readmodel.migrate import upgrade  # noqa: E402
-from readmodel.session import make_engine  # noqa: E402
-from readmodel.indexer.project import Projector  # noqa: E402
 from api.main import create_app  # noqa: E402
-from chain.allowance import Kind, encode_id  # noqa: E402
 from chain.compile import compile_contracts  # noqa: E402
 from chain.events import ZERO_ADDRESS, DecodedEvent  # noqa: E402
 from chain.node import AnvilNode  # noqa: E402
-from sim.sample import generate_enterprises, sample_account  # noqa: E402
 from chain.siwe import wallet_sign_in  # noqa: E402
 from chain.suite import deploy_local_suite  # noqa: E402
 from chain.tx import ChainClient  # noqa: E402
+from domain.tokens import Kind, encode_id  # noqa: E402
+from readmodel.indexer.project import Projector  # noqa: E402
+from readmodel.migrate import upgrade  # noqa: E402
+from readmodel.session import make_engine  # noqa: E402
+from sim.sample import generate_enterprises, sample_account  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 console = Console(stderr=True)

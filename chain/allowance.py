@@ -1,8 +1,7 @@
-"""Typed clients of AllowanceToken and SettlementToken, token ids, and on-chain allocation."""
+"""Typed clients of AllowanceToken and SettlementToken, and on-chain allocation."""
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -17,97 +16,9 @@ from web3.types import TxReceipt
 from chain.registry import checked_address
 from chain.tx import ChainClient
 from domain.errors import InvalidInputError
+from domain.tokens import check_amount
 
 logger = logging.getLogger(__name__)
-
-MIN_VINTAGE, MAX_VINTAGE = 2000, 2200
-
-
-class Kind(enum.IntEnum):
-    """Token kind, as the contract's ``Kind``."""
-
-    ALLOWANCE = 1
-    OFFSET = 2
-
-
-#: Pollutant codes registered at deployment (governance can add more on-chain).
-POLLUTANTS: dict[str, int] = {"CO2": 1, "SO2": 2, "NOx": 3, "COD": 4, "NH3-N": 5, "PM": 6}
-
-
-@dataclass(frozen=True)
-class TokenId:
-    """A decoded token id: ``kind << 24 | pollutant << 16 | vintage``."""
-
-    kind: Kind
-    pollutant: int
-    vintage: int
-
-    def __int__(self) -> int:
-        return encode_id(self.kind, self.pollutant, self.vintage)
-
-    def label(self) -> str:
-        symbol = next((s for s, c in POLLUTANTS.items() if c == self.pollutant), f"P{self.pollutant}")
-        prefix = "" if self.kind is Kind.ALLOWANCE else "offset "
-        return f"{prefix}{symbol} {self.vintage}"
-
-
-def pollutant_code(pollutant: str | int) -> int:
-    """Code of a pollutant given by symbol (``"CO2"``, case-insensitive) or code.
-
-    Raises:
-        InvalidInputError: unknown symbol or code out of 1..255.
-    """
-    if isinstance(pollutant, int):
-        if not 1 <= pollutant <= 255:
-            raise InvalidInputError(f"pollutant code {pollutant} must be 1..255")
-        return pollutant
-    for symbol, code in POLLUTANTS.items():
-        if symbol.lower() == pollutant.lower():
-            return code
-    raise InvalidInputError(f"unknown pollutant {pollutant!r}; known: {', '.join(POLLUTANTS)}")
-
-
-def encode_id(kind: Kind | int, pollutant: str | int, vintage: int) -> int:
-    """Token id of (kind, pollutant, vintage), as ``AllowanceToken.encodeId``.
-
-    Raises:
-        InvalidInputError: unknown kind or pollutant, vintage outside 2000..2200.
-    """
-    try:
-        kind = Kind(kind)
-    except ValueError:
-        raise InvalidInputError(f"unknown token kind {kind}") from None
-    if not MIN_VINTAGE <= vintage <= MAX_VINTAGE:
-        raise InvalidInputError(f"vintage {vintage} outside {MIN_VINTAGE}..{MAX_VINTAGE}")
-    return (int(kind) << 24) | (pollutant_code(pollutant) << 16) | vintage
-
-
-def decode_id(token_id: int) -> TokenId:
-    """(kind, pollutant, vintage) of a token id.
-
-    Raises:
-        InvalidInputError: not a valid id.
-    """
-    if token_id < 0 or token_id >> 32:
-        raise InvalidInputError(f"token id {token_id} is out of range")
-    try:
-        kind = Kind((token_id >> 24) & 0xFF)
-    except ValueError:
-        raise InvalidInputError(f"token id {token_id} has an unknown kind") from None
-    return TokenId(kind, (token_id >> 16) & 0xFF, token_id & 0xFFFF)
-
-
-def check_amount(value: object, what: str = "amount") -> int:
-    """A positive whole number of units.
-
-    Raises:
-        InvalidInputError: negative, zero, fractional or not a number.
-    """
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInputError(f"{what} {value!r} is not a whole number")
-    if value <= 0:
-        raise InvalidInputError(f"{what} {value} must be positive")
-    return value
 
 
 class AllowanceClient:

@@ -34,10 +34,11 @@ from web3.contract.contract import Contract
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from chain.allowance import AllowanceClient, SettlementClient, check_amount
+from chain.allowance import AllowanceClient, SettlementClient
 from chain.registry import RegistryClient, checked_address
 from chain.tx import ChainClient
 from domain.errors import InvalidInputError
+from domain.tokens import check_amount
 
 logger = logging.getLogger(__name__)
 

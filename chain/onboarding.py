@@ -10,16 +10,10 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from chain.allocation import AllocationPlan
-from chain.allowance import (
-    AllowanceClient,
-    ExecutionReport,
-    encode_id,
-    execute_batches,
-    file_digest,
-    plan_batches,
-)
+from chain.allowance import AllowanceClient, ExecutionReport, execute_batches, file_digest, plan_batches
 from chain.registry import EnterpriseProfile, RegistryClient
 from domain.errors import AllocationInputError, InvalidInputError
+from domain.tokens import encode_id
 
 logger = logging.getLogger(__name__)
 

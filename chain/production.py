@@ -57,10 +57,10 @@ from chain.allocation import (
     _number,
     _read_table,
 )
-from chain.allowance import MAX_VINTAGE, MIN_VINTAGE
-from chain.allowance import POLLUTANTS as ALLOWANCE_POLLUTANTS
 from chain.registry import checked_address
 from domain.errors import InvalidInputError
+from domain.tokens import MAX_VINTAGE, MIN_VINTAGE
+from domain.tokens import POLLUTANTS as ALLOWANCE_POLLUTANTS
 
 if TYPE_CHECKING:
     from chain.ledger import BatchAnchoredEvent, BatchTotal, LedgerClient

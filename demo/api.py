@@ -22,13 +22,13 @@ from api.config import ApiSettings
 from api.context import AppContext
 from api.main import create_app
 from chain.accounts import demo_account
-from chain.allowance import Kind, encode_id
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
 from chain.deploy import load_for_chain
 from chain.onboarding import read_credit_codes
 from chain.siwe import wallet_sign_in
 from chain.tx import ChainClient
+from domain.tokens import Kind, encode_id
 from readmodel.indexer.energy import import_energy
 from readmodel.indexer.readings import import_readings
 from readmodel.indexer.run import Indexer

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from chain.accounts import demo_account
-from chain.allowance import AllowanceClient, Kind, SettlementClient, encode_id
+from chain.allowance import AllowanceClient, SettlementClient
 from chain.compliance import ComplianceClient, Outcome, Surrender, YearConfig, wire_compliance_manager
 from chain.deploy import Manifest
 from chain.ledger import Attestation, LedgerClient, document_hash, sign_attestation
@@ -17,6 +17,7 @@ from chain.production import Grouping, gather_production
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
 from demo.report import DemoReport
+from domain.tokens import Kind, encode_id
 from scheduler.alarms import AlarmStore
 from scheduler.compliance import ComplianceAlarms
 from scheduler.config import SchedulerSettings

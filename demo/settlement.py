@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -15,11 +14,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from domain.settlement import MovementTotal, movement_totals
 from settlement.bank import BankMovement, bank_ref_hash, generate_statement, parse_statement, write_statement
 from settlement.calendar import TradingCalendar, day_code
 from settlement.config import SettlementSettings
 from settlement.errors import ReconciliationError, SettlementError
-from settlement.run import CASH, MOVEMENT_TYPES, ChainView, SystemAccounts, day_bounds, settle
+from settlement.run import ChainView, SystemAccounts, day_bounds, settle
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -50,23 +50,6 @@ def earlier_bank_references() -> list[str]:
     return refs
 
 
-@dataclass(frozen=True)
-class TypeTotal:
-    """The day's movements of one type.
-
-    Attributes:
-        movement: the movement type.
-        legs: account legs (a transfer between two accounts has two, a mint or burn one).
-        allowances: allowance and offset units moved (tonnes), all ids together.
-        cash: settlement cash moved (fen).
-    """
-
-    movement: str
-    legs: int
-    allowances: int
-    cash: int
-
-
 @dataclass
 class SettlementDemoReport:
     """What the settlement step did and where its files are.
@@ -92,7 +75,7 @@ class SettlementDemoReport:
     applied: int
     verified: bool
     signer: str | None
-    totals: list[TypeTotal] = field(default_factory=list)
+    totals: list[MovementTotal] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
 
     @property
@@ -102,20 +85,13 @@ class SettlementDemoReport:
         return [bundle.directory / name for name in sorted(bundle.files)] + [bundle.manifest]
 
 
-def totals_by_type(result: DayResult) -> list[TypeTotal]:
+def totals_by_type(result: DayResult) -> list[MovementTotal]:
     """The day's totals per movement type (report order): legs, allowance units and cash moved
     (the larger of the gross inflow and outflow, so a transfer counts once)."""
-    legs: dict[str, int] = defaultdict(int)
-    units: dict[str, int] = defaultdict(int)
-    cash: dict[str, int] = defaultdict(int)
-    for (token_id, movement), flow in result.settlement.totals.items():
-        legs[movement] += flow.count
-        moved = max(flow.inflow, flow.outflow)
-        if token_id == CASH:
-            cash[movement] += moved
-        else:
-            units[movement] += moved
-    return [TypeTotal(m, legs[m], units[m], cash[m]) for m in MOVEMENT_TYPES if legs[m]]
+    return movement_totals(
+        (token_id, movement, flow.count, flow.inflow, flow.outflow)
+        for (token_id, movement), flow in result.settlement.totals.items()
+    )
 
 
 def run_settlement_demo(

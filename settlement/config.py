@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.settlement import MOVEMENT_TYPES
 from settlement.calendar import TradingCalendar
 from settlement.errors import SettlementError
 
@@ -77,8 +78,6 @@ class SettlementSettings(BaseSettings):
     @field_validator("fees")
     @classmethod
     def _known_types(cls, value: dict[str, FeeRate]) -> dict[str, FeeRate]:
-        from settlement.run import MOVEMENT_TYPES
-
         unknown = sorted(set(value) - set(MOVEMENT_TYPES))
         if unknown:
             raise ValueError(f"unknown movement types {unknown}; known: {list(MOVEMENT_TYPES)}")

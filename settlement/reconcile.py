@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from domain.tokens import CASH_ID as CASH
+from domain.tokens import token_label
 from settlement.bank import BankMovement
-from settlement.run import CASH, ChainView, Settlement, balances, holdings, movements_of, token_label
+from settlement.run import ChainView, Settlement, balances, holdings, movements_of
 
 logger = logging.getLogger(__name__)
 

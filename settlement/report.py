@@ -23,9 +23,12 @@ from reportlab.lib.styles import getSampleStyleSheet  # type: ignore[import-unty
 from reportlab.lib.units import mm  # type: ignore[import-untyped]
 from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # type: ignore[import-untyped]
 
+from domain.settlement import MOVEMENT_TYPES
+from domain.tokens import CASH_ID as CASH
+from domain.tokens import token_label
 from settlement.calendar import TradingCalendar
 from settlement.reconcile import Reconciliation
-from settlement.run import CASH, MOVEMENT_TYPES, AccountLine, Settlement, token_label
+from settlement.run import AccountLine, Settlement
 
 logger = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+from domain.settlement import movement_fee
 from sqlalchemy import Connection, Engine, text
 
 from settlement.calendar import TradingCalendar, day_code
@@ -19,38 +20,11 @@ from settlement.errors import DayNotClosedError, IndexGapError
 
 logger = logging.getLogger(__name__)
 
-#: Movement types, in report order. ``freeze`` rows move nothing (a freeze or a release).
-MOVEMENT_TYPES = (
-    "allocation",
-    "transfer",
-    "auction_purchase",
-    "auction_sale",
-    "deposit",
-    "withdrawal",
-    "surrender",
-    "penalty",
-    "freeze",
-)
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-#: ``token_id`` of settlement cash in the read model.
-CASH = 0
 #: Stands for an absent system contract in SQL (matches no address; a NULL bind would not type).
 _NONE = "0x-none"
-#: Pollutant codes of AllowanceToken ids (``chain.allowance.POLLUTANTS``, inverted).
-POLLUTANT_SYMBOLS = {1: "CO2", 2: "SO2", 3: "NOx", 4: "COD", 5: "NH3-N", 6: "PM"}
-KIND_NAMES = {1: "allowance", 2: "offset"}
 #: Read model checkpoint of the event indexer (``readmodel.indexer.run.CHECKPOINT``).
 INDEXER_CHECKPOINT = "events"
-
-
-def token_label(token_id: int) -> str:
-    """``"cash"`` for id 0, else ``kind:pollutant:vintage`` (``allowance:CO2:2027``)."""
-    if token_id == CASH:
-        return "cash"
-    kind, pollutant, vintage = token_id >> 24, (token_id >> 16) & 0xFF, token_id & 0xFFFF
-    return (
-        f"{KIND_NAMES.get(kind, f'kind{kind}')}:{POLLUTANT_SYMBOLS.get(pollutant, f'P{pollutant}')}:{vintage}"
-    )
 
 
 # ---------------------------------------------------------------------- what settlement needs of the chain
@@ -515,8 +489,7 @@ def _fee(line: AccountLine, fees: Mapping[str, Any]) -> int:
         rate = fees.get(mtype)
         if rate is None:
             continue
-        gross = flow.inflow + flow.outflow
-        total += gross * int(rate.bps) // 10_000 if line.token_id == CASH else gross * int(rate.per_tonne)
+        total += movement_fee(line.token_id, flow.inflow + flow.outflow, rate)
     return total
 
 

@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from web3.logs import DISCARD
 
 from chain.accounts import demo_account
-from chain.allowance import Kind, encode_id
 from chain.auction import (
     UINT64_MAX,
     AuctionParams,
@@ -35,6 +34,7 @@ from chain.onboarding import register_enterprises
 from chain.suite import deploy_local_suite
 from chain.tx import ChainClient
 from domain.errors import AuctionInputError
+from domain.tokens import Kind, encode_id
 from sim.sample import generate_enterprises, sample_profile
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,6 @@ from eth_utils import keccak
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chain.accounts import demo_account
-from chain.allowance import POLLUTANTS, Kind, encode_id, pollutant_code
 from chain.compile import compile_contracts
 from chain.compliance import BPS, Outcome, Surrender, YearConfig
 from chain.errors import ChainError
@@ -23,6 +22,7 @@ from chain.onboarding import register_enterprises
 from chain.suite import deploy_local_suite
 from chain.tx import ChainClient
 from domain.errors import ComplianceInputError, InvalidInputError
+from domain.tokens import POLLUTANTS, Kind, encode_id, pollutant_code
 from sim.sample import generate_enterprises, sample_profile
 
 logger = logging.getLogger(__name__)

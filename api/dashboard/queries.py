@@ -21,14 +21,14 @@ from sqlalchemy.orm import Session
 
 from api.errors import NotFoundError, QueryError
 from chain.allocation import DEFAULT_REDUCTION_RATE, trend
-from chain.allowance import Kind
 from chain.auction import ClearingResult, PriceRule, clear, normalize_schedule
 from chain.events import ZERO_ADDRESS
 from chain.settlement import SettlementReportsClient
 from domain.errors import DomainError
+from domain.settlement import MovementTotal, movement_totals
+from domain.tokens import Kind, token_label
 from readmodel import models as m
 from settlement.calendar import day_code
-from settlement.run import CASH, MOVEMENT_TYPES, token_label
 
 logger = logging.getLogger(__name__)
 #: Share of the quota from which an enterprise is "near" it (the controllers' first alarm level).
@@ -566,17 +566,6 @@ class SettledDay:
 
 
 @dataclass(frozen=True)
-class MovementTotal:
-    """One movement type's totals of the day: account legs, allowance units (all ids) and cash
-    (fen) moved, each the larger of the gross inflow and outflow so a transfer counts once."""
-
-    movement: str
-    legs: int
-    allowances: int
-    cash: int
-
-
-@dataclass(frozen=True)
 class TokenTotal:
     """One row of the totals CSV: an id's legs, inflow and outflow of one movement type."""
 
@@ -757,30 +746,14 @@ def settlement_report(
         movements=_int(manifest.get("movements")), fees_total=_int(manifest.get("fees_total_fen")),
         balanced=_bool(manifest.get("balanced")), differences=_int(manifest.get("differences")),
         checked={str(k): v for k, v in checked.items() if isinstance(v, int)},
-        totals=movement_totals(token_totals), token_totals=token_totals, difference_rows=differences,
+        totals=movement_totals((r.token_id, r.movement, r.legs, r.inflow, r.outflow) for r in token_totals),
+        token_totals=token_totals, difference_rows=differences,
         report_hash="0x" + recomputed.hex(), altered_files=altered,
         anchored_hash=None if published is None else "0x" + published.report_hash.hex(),
         signer=signer, publisher=None if published is None else published.publisher,
         published_at=None if published is None else published.published_at,
         verified=verified, files=files,
     )  # fmt: skip
-
-
-def movement_totals(rows: Sequence[TokenTotal]) -> list[MovementTotal]:
-    """Totals per movement type in report order (``settlement.demo.totals_by_type``'s rule: the
-    larger of the gross inflow and outflow, allowances and cash apart)."""
-    legs: dict[str, int] = defaultdict(int)
-    units: dict[str, int] = defaultdict(int)
-    cash: dict[str, int] = defaultdict(int)
-    for r in rows:
-        legs[r.movement] += r.legs
-        moved = max(r.inflow, r.outflow)
-        if r.token_id == CASH:
-            cash[r.movement] += moved
-        else:
-            units[r.movement] += moved
-    order = [*MOVEMENT_TYPES, *sorted(set(legs) - set(MOVEMENT_TYPES))]
-    return [MovementTotal(t, legs[t], units[t], cash[t]) for t in order if legs[t]]
 
 
 def _manifest(directory: Path) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from api import crud
 from api.crud import INT64_MAX, TOKEN_ID_MAX, Address, Pollutant
 from api.deps import Db, Paging, User
 from api.schemas import ERRORS, Page
-from chain.allowance import MAX_VINTAGE, decode_id
+from domain.tokens import CASH_ID, MAX_VINTAGE, decode_id
 
 router = APIRouter(tags=["holdings"])
 
@@ -45,7 +45,7 @@ class _TokenFacts(BaseModel):
     @computed_field(description="Pollutant code (null for cash)")  # type: ignore[prop-decorator]
     @property
     def pollutant(self) -> int | None:
-        return None if self.token_id == crud.CASH_TOKEN else (self.token_id >> 16) & 0xFF
+        return None if self.token_id == CASH_ID else (self.token_id >> 16) & 0xFF
 
     @computed_field(description="Pollutant symbol (null for cash)")  # type: ignore[prop-decorator]
     @property
@@ -55,12 +55,12 @@ class _TokenFacts(BaseModel):
     @computed_field(description="Vintage year (null for cash)")  # type: ignore[prop-decorator]
     @property
     def vintage(self) -> int | None:
-        return None if self.token_id == crud.CASH_TOKEN else self.token_id & 0xFFFF
+        return None if self.token_id == CASH_ID else self.token_id & 0xFFFF
 
     @computed_field(description="Readable name: 'CO2 2024', 'offset CO2 2024', 'cash'")  # type: ignore[prop-decorator]
     @property
     def label(self) -> str:
-        if self.token_id == crud.CASH_TOKEN:
+        if self.token_id == CASH_ID:
             return "cash"
         try:
             return decode_id(self.token_id).label()

@@ -27,7 +27,6 @@ from api.deps import Db, User
 from api.errors import ForbiddenError, NotFoundError
 from api.schemas import ERRORS
 from chain.allocation import EnterpriseHistory, load_history
-from chain.allowance import POLLUTANTS
 from chain.config import ChainSettings
 from chain.errors import ChainError, ConfigError
 from chain.ledger import BatchAnchoredEvent, BatchTotal
@@ -46,6 +45,7 @@ from chain.production import (
     report_years,
 )
 from chain.registry import checked_address
+from domain.tokens import POLLUTANTS
 from readmodel import models as m
 
 logger = logging.getLogger(__name__)

@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from domain.tokens import CASH_ID as CASH_TOKEN
+from domain.tokens import POLLUTANTS, Kind, decode_id
 from eth_utils import keccak
 from sqlalchemy import Connection, delete, insert, select, update
 
-from chain.allowance import POLLUTANTS, Kind, decode_id
 from chain.events import ZERO_ADDRESS, DecodedEvent
 from chain.production import HJ212_ALLOWANCE, MASS_UNITS
 from readmodel import models as m
@@ -30,7 +31,6 @@ logger = logging.getLogger(__name__)
 INT64_MAX = 2**63 - 1
 #: China Standard Time (no daylight saving): statistics periods are local dates.
 CST_OFFSET = 8 * 3600
-CASH_TOKEN = 0
 ROLE_NAMES = {
     "0x" + keccak(text=name).hex(): name.removesuffix("_ROLE")
     for name in (

@@ -17,12 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from readmodel import models as m
-from readmodel.migrate import upgrade
-from readmodel.session import make_engine
-from readmodel.totals import rebuild_totals
 from api.errors import QueryError
-from readmodel.indexer.energy import import_energy, tce_of
 from api.stats import (
     GroupKey,
     Segment,
@@ -31,8 +26,13 @@ from api.stats import (
     plan_segments,
     query_stats,
 )
-from chain.allowance import Kind, encode_id
 from chain.production import MonthlyEnergy, load_monthly_energy, write_monthly_energy
+from domain.tokens import Kind, encode_id
+from readmodel import models as m
+from readmodel.indexer.energy import import_energy, tce_of
+from readmodel.migrate import upgrade
+from readmodel.session import make_engine
+from readmodel.totals import rebuild_totals
 from sim.sample import generate_enterprises, write_monthly_sample
 
 A, B, C, D = (f"0x{'a' * 39}{i}" for i in range(4))

@@ -13,7 +13,6 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from chain.accounts import dev_account
-from chain.allowance import Kind, encode_id
 from chain.calls import (
     CallCatalog,
     EncodedCall,
@@ -25,6 +24,7 @@ from chain.calls import (
 from chain.compile import Artifact
 from chain.errors import CallInputError, DeploymentError, RawTransactionError
 from chain.tx import ChainClient
+from domain.tokens import Kind, encode_id
 from tests.conftest import Consortium
 from tests.utils.chain import profile, register, reverts
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from chain.accounts import dev_account
-from chain.allowance import Kind, encode_id
+from domain.tokens import Kind, encode_id
 from tests.conftest import Consortium
 from tests.utils.chain import CHAIN_MACHINE_SETTINGS, encode_call, expect, profile
 

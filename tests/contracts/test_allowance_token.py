@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from web3.logs import DISCARD
 
 from chain.accounts import dev_account
-from chain.allowance import Kind, bank_reference, decode_id, encode_id
+from chain.allowance import bank_reference
 from chain.registry import ROLES
 from domain.errors import InvalidInputError
+from domain.tokens import Kind, decode_id, encode_id
 from tests.conftest import Consortium
 from tests.utils.chain import encode_call, register, reverts
 

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chain.accounts import dev_account
-from chain.allowance import Kind, encode_id
 from chain.auction import (
     AuctionParams,
     AuctionStatus,
@@ -24,6 +23,7 @@ from chain.auction import (
     eligibility_tree,
 )
 from chain.onboarding import register_enterprises
+from domain.tokens import Kind, encode_id
 from tests.conftest import Consortium
 from tests.utils.chain import encode_call, profile, reverts
 

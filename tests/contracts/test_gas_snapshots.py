@@ -24,11 +24,11 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from chain.accounts import dev_account
-from domain.tokens import Kind, encode_id
 from chain.auction import AuctionParams
 from chain.compile import ROOT
 from chain.onboarding import register_enterprises
 from chain.settlement import SettlementReportsClient
+from domain.tokens import Kind, encode_id
 from oracle.signing.eip712 import ReadingDomain
 from tests.conftest import Consortium
 from tests.utils.attestations import anchored_batch, attestation, sign_with

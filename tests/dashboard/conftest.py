@@ -26,9 +26,9 @@ from api.context import AppContext
 from api.dashboard import missing_vendor_files
 from api.main import create_app
 from chain.accounts import dev_account
-from domain.tokens import Kind, encode_id
 from chain.auction import AuctionParams
 from chain.settlement import ReportAnchor, SettlementReportsClient, ledger_for
+from domain.tokens import Kind, encode_id
 from oracle.signing.reading import ReadingFields
 from readmodel import models as m
 from readmodel.indexer.run import CHECKPOINT, Indexer

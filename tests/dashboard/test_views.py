@@ -14,14 +14,14 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import Page
 from sqlalchemy import func, select
 
-from readmodel import models as m
 from chain.accounts import dev_account
-from chain.allowance import POLLUTANTS as POLLUTANT_CODES
-from chain.allowance import Kind, encode_id
 from chain.auction import DEFAULT_FORFEIT_BPS
 from chain.production import gather_production
 from chain.registry import ROLES
 from demo.settlement import totals_by_type
+from domain.tokens import POLLUTANTS as POLLUTANT_CODES
+from domain.tokens import Kind, encode_id
+from readmodel import models as m
 from tests.dashboard.conftest import (
     CLOSED_YEAR,
     DAY,

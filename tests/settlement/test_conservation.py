@@ -14,11 +14,12 @@ from sqlalchemy import create_engine, insert
 from sqlalchemy.pool import StaticPool
 
 from chain.events import ZERO_ADDRESS, DecodedEvent
+from domain.tokens import CASH_ID as CASH
 from readmodel import models as m
 from readmodel.indexer.project import Projector
 from settlement.calendar import TradingCalendar
 from settlement.reconcile import reconcile
-from settlement.run import CASH, day_bounds, settle
+from settlement.run import day_bounds, settle
 
 CALENDAR = TradingCalendar(holidays=frozenset({date(2027, 6, 29)}))
 #: Monday 2027-06-28 09:00 Asia/Shanghai; the history spans into Friday 2027-07-02.

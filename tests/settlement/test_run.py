@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from domain.tokens import CASH_ID as CASH
 from readmodel.session import make_engine
 from settlement.bank import write_statement
 from settlement.calendar import day_code
@@ -22,7 +23,7 @@ from settlement.errors import BankFileError, DayNotClosedError, IndexGapError
 from settlement.reconcile import reconcile
 from settlement.report import verify_bundle
 from settlement.report import write_statement as write_account_statement
-from settlement.run import CASH, day_bounds, journal, settle
+from settlement.run import day_bounds, journal, settle
 from tests.conftest import Consortium
 from tests.settlement.conftest import CALENDAR, E0, E1, E2, E3, Market
 from tests.utils.compliance import CO2_2023, CO2_2024

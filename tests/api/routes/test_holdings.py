@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from chain.allowance import Kind, encode_id
+from domain.tokens import Kind, encode_id
 from tests.api.conftest import ApiWorld, Get
 from tests.utils.compliance import CO2_2023, CO2_2024, ENTERPRISES, HOLDINGS, IDS, OFF_2024, SO2_2024
 
