@@ -16,6 +16,9 @@ from chain.node import DEV_MNEMONIC
 
 Account.enable_unaudited_hdwallet_features()
 
+#: A signing account, for the layers above chain/ that name one without importing eth_account.
+Signer = LocalAccount
+
 #: Roles of the demo consortium, by Anvil account index.
 DEMO_ROLES: dict[str, int] = {
     "deployer": 0,

@@ -122,7 +122,7 @@ def run_settlement_demo(
     from readmodel.migrate import upgrade
     from readmodel.session import make_engine
     from settlement.day import run_day
-    from settlement.report import verify_bundle
+    from settlement.verify import verify_day
 
     state = settings.state_dir
     config = SettlementSettings.load(reports_dir=state / "settlement", bank_dir=state / "bank")
@@ -206,16 +206,13 @@ def run_settlement_demo(
                 f"differences, report {result.bundle.directory}): {shown}",
                 list(result.reconciliation.differences),
             )
-        recomputed, altered = verify_bundle(result.bundle.directory)
-        published = reports.report(code)
+        check = verify_day(config.reports_dir, day, reports)
         verified = (
-            not altered
-            and recomputed == result.bundle.report_hash
-            and published is not None
-            and published.report_hash == recomputed
-            and reports.verify(code, recomputed)
+            check.verified
+            and check.report_hash == result.bundle.report_hash
+            and reports.verify(code, check.report_hash)
         )
-        signer = reports.recover_signer(published) if published is not None else None
+        signer = check.signer
     finally:
         engine.dispose()
     return SettlementDemoReport(

@@ -49,16 +49,22 @@ def settlement_job() -> SettlementJob | None:
         SettlementError: invalid ``ETS_SETTLE_*`` settings.
         ConfigError: publishing without a key, or a keystore that does not open.
     """
+    from api.config import ApiSettings
+    from readmodel.session import make_engine
     from scheduler.service import SettlementJob
     from settlement.config import SettlementSettings
+    from settlement.service import SettlementService, service_signer
 
-    if not SettlementSettings.load().scheduled:
+    settings = SettlementSettings.load()
+    if not settings.scheduled:
         return None
-    from ets.cli.settle import _anchor, _context, settlement_runner
-
-    ctx = _context()
-    anchor = _anchor(ctx, None, ctx.settings.keystore)  # the key is opened now, not at the close
-    return SettlementJob(settlement_runner(ctx, anchor), ctx.settings.calendar(), ctx.settings.margin_minutes)
+    chain_settings = ChainSettings.load()
+    chain, manifest = connect_deployment(chain_settings)
+    engine = make_engine(ApiSettings.load().database(chain_settings))
+    service = SettlementService.connect(settings, chain, manifest, engine)
+    # the key is opened now, not at the close
+    anchor = service.anchor(lambda: service_signer(chain_settings, settings.keystore))
+    return SettlementJob(service.runner(anchor), settings.calendar(), settings.margin_minutes)
 
 
 def purge_job() -> PurgeJob | None:

@@ -54,8 +54,8 @@ class SettlementJob:
     """The end-of-day settlement the service runs beside the scan.
 
     Attributes:
-        run: settles one trading day (``ets.settle_cli.settlement_runner`` builds it from the
-            read model, the chain and the ``ETS_SETTLE_*`` settings).
+        run: settles one trading day (``settlement.service.SettlementService.runner`` builds it
+            from the read model, the chain and the ``ETS_SETTLE_*`` settings).
         calendar: trading days and their close.
         margin_minutes: the job fires this long after the close.
     """

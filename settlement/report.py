@@ -29,6 +29,7 @@ from domain.tokens import token_label
 from settlement.calendar import TradingCalendar
 from settlement.reconcile import Reconciliation
 from settlement.run import AccountLine, Settlement
+from settlement.verify import MANIFEST
 
 logger = logging.getLogger(__name__)
 
@@ -211,29 +212,13 @@ def write_report(
         "files": dict(sorted(files.items())),
     }
     data = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    manifest_path = directory / "manifest.json"
+    manifest_path = directory / MANIFEST
     _write(manifest_path, data)
     report_hash = hashlib.sha256(data).digest()
     logger.info(
         "report written", extra={"day": day, "directory": str(directory), "report_hash": report_hash.hex()}
     )
     return ReportBundle(directory, files, manifest_path, report_hash, reconciliation.balanced)
-
-
-def verify_bundle(directory: Path) -> tuple[bytes, list[str]]:
-    """Recompute a report bundle's hash and list files whose SHA-256 differs from the manifest.
-
-    Returns:
-        (report hash of the manifest as it is, names of altered or missing files).
-    """
-    data = (directory / "manifest.json").read_bytes()
-    manifest = json.loads(data)
-    altered = []
-    for name, digest in sorted(manifest["files"].items()):
-        path = directory / name
-        if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-            altered.append(name)
-    return hashlib.sha256(data).digest(), altered
 
 
 # ---------------------------------------------------------------------- PDF

@@ -12,9 +12,24 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
-from domain.settlement import movement_fee
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import (
+    CTE,
+    Connection,
+    Engine,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.sql.expression import BindParameter, ColumnClause
 
+from domain.settlement import movement_fee
+from readmodel import models as m
 from settlement.calendar import TradingCalendar, day_code
 from settlement.errors import DayNotClosedError, IndexGapError
 
@@ -205,7 +220,7 @@ class Settlement:
 def checkpoint_block(conn: Connection) -> int | None:
     """The last block the indexer committed, or None before its first page."""
     row = conn.execute(
-        text("SELECT block_number FROM checkpoints WHERE name = :name"), {"name": INDEXER_CHECKPOINT}
+        select(m.Checkpoint.block_number).where(m.Checkpoint.name == INDEXER_CHECKPOINT)
     ).first()
     return None if row is None else int(row[0])
 
@@ -273,9 +288,12 @@ def _local(calendar: TradingCalendar, timestamp: int) -> str:
 
 def _bounds_from_read_model(conn: Connection, start: int, end: int) -> tuple[int, int]:
     # block times never decrease: the last event before a time is the last in time order (index seek)
-    latest = text(
-        "SELECT block_number FROM events WHERE block_time < :t "
-        "ORDER BY block_time DESC, block_number DESC, log_index DESC LIMIT 1"
+    e = m.Event
+    latest = (
+        select(e.block_number)
+        .where(e.block_time < bindparam("t"))
+        .order_by(e.block_time.desc(), e.block_number.desc(), e.log_index.desc())
+        .limit(1)
     )
     before = conn.execute(latest, {"t": start}).scalar()
     last = conn.execute(latest, {"t": end}).scalar()
@@ -303,16 +321,13 @@ def _check_event_counts(conn: Connection, chain: ChainView, bounds: DayBounds) -
     if bounds.last_block < bounds.first_block:
         return
     on_chain = chain.log_counts(bounds.first_block, bounds.last_block)
-    indexed = {
-        int(b): int(n)
-        for b, n in conn.execute(
-            text(
-                "SELECT block_number, COUNT(*) FROM events WHERE block_number BETWEEN :b0 AND :b1 "
-                "GROUP BY block_number"
-            ),
-            {"b0": bounds.first_block, "b1": bounds.last_block},
-        )
-    }
+    e = m.Event
+    per_block = (
+        select(e.block_number, func.count())
+        .where(e.block_number.between(bounds.first_block, bounds.last_block))
+        .group_by(e.block_number)
+    )
+    indexed = {int(b): int(n) for b, n in conn.execute(per_block)}
     wrong = sorted(b for b in set(on_chain) | set(indexed) if on_chain.get(b, 0) != indexed.get(b, 0))
     if wrong:
         missing = sum(max(on_chain.get(b, 0) - indexed.get(b, 0), 0) for b in wrong)
@@ -325,62 +340,107 @@ def _check_event_counts(conn: Connection, chain: ChainView, bounds: DayBounds) -
 
 # ---------------------------------------------------------------------- the day's movements
 
-#: The day's transfers with their movement type, from the point of view of both parties.
-#: ``k.kind``: 2 = the transaction paid a penalty, 1 = it withdrew auction proceeds.
-_TYPED = """
-WITH k AS (
-    SELECT tx_hash, MAX(CASE name WHEN 'PenaltyPaid' THEN 2 ELSE 1 END) AS kind
-    FROM events
-    WHERE (contract = 'ComplianceManager' AND name = 'PenaltyPaid'
-           OR contract = 'SealedBidAuction' AND name = 'ProceedsWithdrawn')
-      AND block_time >= :t0 AND block_time < :t1 AND block_number BETWEEN :b0 AND :b1
-    GROUP BY tx_hash
-),
-t AS (
-    SELECT tr.id, tr.block_number, tr.log_index, tr.block_time, tr.tx_hash, tr.token_id,
-           tr.sender, tr.recipient, tr.amount,
-           CASE
-               WHEN tr.sender = :zero AND tr.token_id = 0 THEN 'deposit'
-               WHEN tr.recipient = :zero AND tr.token_id = 0 THEN 'withdrawal'
-               WHEN tr.sender = :zero THEN 'allocation'
-               WHEN tr.recipient = :zero THEN 'surrender'
-               WHEN k.kind = 2 THEN 'penalty'
-               WHEN tr.sender = :cm OR tr.recipient = :cm THEN 'surrender'
-               WHEN tr.recipient = :ah AND tr.token_id = 0 THEN 'auction_purchase'
-               WHEN tr.recipient = :ah THEN 'auction_sale'
-               WHEN tr.sender = :ah AND k.kind = 1 THEN 'auction_sale'
-               WHEN tr.sender = :ah THEN 'auction_purchase'
-               ELSE 'transfer'
-           END AS mtype
-    FROM transfers tr LEFT JOIN k ON k.tx_hash = tr.tx_hash
-    WHERE tr.block_number BETWEEN :b0 AND :b1
-)
-"""
+#: Parameters of the day's queries (:func:`_params`).
+_ZERO: BindParameter[Any] = bindparam("zero")
+_AH: BindParameter[Any] = bindparam("ah")
+_CM: BindParameter[Any] = bindparam("cm")
+_B0: BindParameter[Any] = bindparam("b0")
+_B1: BindParameter[Any] = bindparam("b1")
+_T0: BindParameter[Any] = bindparam("t0")
+_T1: BindParameter[Any] = bindparam("t1")
 
-_FLOWS = (
-    _TYPED
-    + """
-SELECT account, token_id, mtype, SUM(inflow), SUM(outflow), COUNT(*) FROM (
-    SELECT recipient AS account, token_id, mtype, amount AS inflow, 0 AS outflow
-    FROM t WHERE recipient <> :zero
-    UNION ALL
-    SELECT sender AS account, token_id, mtype, 0 AS inflow, amount AS outflow
-    FROM t WHERE sender <> :zero
-) legs
-GROUP BY account, token_id, mtype
-"""
-)
 
-_BALANCES = """
-SELECT account, token_id, SUM(delta) FROM (
-    SELECT recipient AS account, token_id, amount AS delta FROM transfers
-    WHERE block_number {op} :block AND recipient <> :zero
-    UNION ALL
-    SELECT sender AS account, token_id, -amount AS delta FROM transfers
-    WHERE block_number {op} :block AND sender <> :zero
-) legs
-GROUP BY account, token_id
-"""
+def _typed() -> CTE:
+    """The day's transfers with their movement type (``mtype``), from the point of view of both
+    parties. ``k.kind``: 2 = the transaction paid a penalty, 1 = it withdrew auction proceeds."""
+    e, tr = m.Event, m.Transfer
+    k = (
+        select(
+            e.tx_hash,
+            func.max(
+                case({"PenaltyPaid": literal_column("2")}, value=e.name, else_=literal_column("1"))
+            ).label("kind"),
+        )
+        .where(
+            or_(
+                and_(e.contract == "ComplianceManager", e.name == "PenaltyPaid"),
+                and_(e.contract == "SealedBidAuction", e.name == "ProceedsWithdrawn"),
+            ),
+            e.block_time >= _T0,
+            e.block_time < _T1,
+            e.block_number.between(_B0, _B1),
+        )
+        .group_by(e.tx_hash)
+        .cte("k")
+    )
+    cash = tr.token_id == 0
+    mtype = case(
+        (and_(tr.sender == _ZERO, cash), literal_column("'deposit'")),
+        (and_(tr.recipient == _ZERO, cash), literal_column("'withdrawal'")),
+        (tr.sender == _ZERO, literal_column("'allocation'")),
+        (tr.recipient == _ZERO, literal_column("'surrender'")),
+        (k.c.kind == 2, literal_column("'penalty'")),
+        (or_(tr.sender == _CM, tr.recipient == _CM), literal_column("'surrender'")),
+        (and_(tr.recipient == _AH, cash), literal_column("'auction_purchase'")),
+        (tr.recipient == _AH, literal_column("'auction_sale'")),
+        (and_(tr.sender == _AH, k.c.kind == 1), literal_column("'auction_sale'")),
+        (tr.sender == _AH, literal_column("'auction_purchase'")),
+        else_=literal_column("'transfer'"),
+    )
+    return (
+        select(
+            tr.id,
+            tr.block_number,
+            tr.log_index,
+            tr.block_time,
+            tr.tx_hash,
+            tr.token_id,
+            tr.sender,
+            tr.recipient,
+            tr.amount,
+            mtype.label("mtype"),
+        )
+        .select_from(tr)
+        .outerjoin(k, k.c.tx_hash == tr.tx_hash)
+        .where(tr.block_number.between(_B0, _B1))
+        .cte("t")
+    )
+
+
+def _flows() -> Select[Any]:
+    """Per (account, id, type): gross in, gross out and the number of legs of the day."""
+    t = _typed()
+    zero: ColumnClause[Any] = literal_column("0")
+    legs = union_all(
+        select(t.c.recipient.label("account"), t.c.token_id, t.c.mtype,
+               t.c.amount.label("inflow"), zero.label("outflow")).where(t.c.recipient != _ZERO),
+        select(t.c.sender.label("account"), t.c.token_id, t.c.mtype,
+               zero.label("inflow"), t.c.amount.label("outflow")).where(t.c.sender != _ZERO),
+    ).subquery("legs")  # fmt: skip
+    return select(
+        legs.c.account, legs.c.token_id, legs.c.mtype,
+        func.sum(legs.c.inflow), func.sum(legs.c.outflow), func.count(),
+    ).group_by(legs.c.account, legs.c.token_id, legs.c.mtype)  # fmt: skip
+
+
+def _balances(after: bool) -> Select[Any]:
+    """Per (account, id): the net of every transfer up to block ``:block`` (``after``: after it)."""
+    tr = m.Transfer
+    block: BindParameter[Any] = bindparam("block")
+    within = tr.block_number > block if after else tr.block_number <= block
+    legs = union_all(
+        select(tr.recipient.label("account"), tr.token_id, tr.amount.label("delta"))
+        .where(within, tr.recipient != _ZERO),
+        select(tr.sender.label("account"), tr.token_id, (-tr.amount).label("delta"))
+        .where(within, tr.sender != _ZERO),
+    ).subquery("legs")  # fmt: skip
+    return select(legs.c.account, legs.c.token_id, func.sum(legs.c.delta)).group_by(
+        legs.c.account, legs.c.token_id
+    )
+
+
+_FLOWS = _flows()
+_BALANCES = {False: _balances(False), True: _balances(True)}
 
 
 def _params(bounds: DayBounds, system: SystemAccounts) -> dict[str, Any]:
@@ -398,18 +458,15 @@ def _params(bounds: DayBounds, system: SystemAccounts) -> dict[str, Any]:
 def balances(conn: Connection, block: int, *, after: bool = False) -> dict[tuple[str, int], int]:
     """Net of every transfer up to ``block`` inclusive (``after``: of those after it), per
     (account, id), summed in the database."""
-    sql = _BALANCES.format(op=">" if after else "<=")
-    return {
-        (str(a), int(t)): int(v)
-        for a, t, v in conn.execute(text(sql), {"block": block, "zero": ZERO_ADDRESS})
-    }
+    rows = conn.execute(_BALANCES[after], {"block": block, "zero": ZERO_ADDRESS})
+    return {(str(a), int(t)): int(v) for a, t, v in rows}
 
 
 def holdings(conn: Connection) -> dict[tuple[str, int], int]:
     """The indexer's current balances (its ``holdings`` projection)."""
     return {
         (str(a), int(t)): int(v)
-        for a, t, v in conn.execute(text("SELECT account, token_id, balance FROM holdings"))
+        for a, t, v in conn.execute(select(m.Holding.account, m.Holding.token_id, m.Holding.balance))
     }
 
 
@@ -434,18 +491,17 @@ def settle(
         flows: dict[tuple[str, int], dict[str, Flow]] = defaultdict(dict)
         totals: dict[tuple[int, str], Flow] = defaultdict(Flow)
         params = _params(bounds, system)
-        for account, token_id, mtype, inflow, outflow, count in conn.execute(text(_FLOWS), params):
+        for account, token_id, mtype, inflow, outflow, count in conn.execute(_FLOWS, params):
             flow = Flow(int(inflow), int(outflow), int(count))
             flows[(str(account), int(token_id))][str(mtype)] = flow
             total = totals[(int(token_id), str(mtype))]
             total.inflow += flow.inflow
             total.outflow += flow.outflow
             total.count += flow.count
-        movements = int(
-            conn.execute(
-                text("SELECT COUNT(*) FROM transfers WHERE block_number BETWEEN :b0 AND :b1"), params
-            ).scalar_one()
+        count_day = (
+            select(func.count()).select_from(m.Transfer).where(m.Transfer.block_number.between(_B0, _B1))
         )
+        movements = int(conn.execute(count_day, params).scalar_one())
         freezes, frozen = _freezes(conn, bounds)
         bank_events = _bank_events(conn, bounds)
     for event in freezes:
@@ -495,14 +551,16 @@ def _fee(line: AccountLine, fees: Mapping[str, Any]) -> int:
 
 def _freezes(conn: Connection, bounds: DayBounds) -> tuple[list[FreezeEvent], set[tuple[str, int]]]:
     """Freeze/release events of the day, and the (holder, id) pairs frozen at the close."""
+    e = m.Event
     rows = conn.execute(
-        text(
-            "SELECT block_number, name, args, tx_hash FROM events "
-            "WHERE contract = 'AllowanceToken' AND name IN ('BalanceFrozen', 'BalanceReleased') "
-            "AND block_time < :t1 AND block_number <= :b1 "
-            "ORDER BY block_number, log_index"
-        ),
-        {"b1": bounds.last_block, "t1": bounds.end},
+        select(e.block_number, e.name, e.args, e.tx_hash)
+        .where(
+            e.contract == "AllowanceToken",
+            e.name.in_(("BalanceFrozen", "BalanceReleased")),
+            e.block_time < bounds.end,
+            e.block_number <= bounds.last_block,
+        )
+        .order_by(e.block_number, e.log_index)
     )
     day: list[FreezeEvent] = []
     state: dict[tuple[str, int], bool] = {}
@@ -518,14 +576,17 @@ def _freezes(conn: Connection, bounds: DayBounds) -> tuple[list[FreezeEvent], se
 
 
 def _bank_events(conn: Connection, bounds: DayBounds) -> list[ChainBankEvent]:
+    e = m.Event
     rows = conn.execute(
-        text(
-            "SELECT block_number, name, args, tx_hash FROM events "
-            "WHERE contract = 'SettlementToken' AND name IN ('CashDeposited', 'CashWithdrawn') "
-            "AND block_time >= :t0 AND block_time < :t1 AND block_number BETWEEN :b0 AND :b1 "
-            "ORDER BY block_number, log_index"
-        ),
-        {"b0": bounds.first_block, "b1": bounds.last_block, "t0": bounds.start, "t1": bounds.end},
+        select(e.block_number, e.name, e.args, e.tx_hash)
+        .where(
+            e.contract == "SettlementToken",
+            e.name.in_(("CashDeposited", "CashWithdrawn")),
+            e.block_time >= bounds.start,
+            e.block_time < bounds.end,
+            e.block_number.between(bounds.first_block, bounds.last_block),
+        )
+        .order_by(e.block_number, e.log_index)
     )
     out = []
     for block_number, name, args, tx_hash in rows:
@@ -558,14 +619,14 @@ def journal(
 ) -> Iterator[tuple[Any, ...]]:
     """The day's movements in chain order, streamed: (block, log index, block time, tx hash, id,
     sender, recipient, amount, type)."""
-    sql = (
-        _TYPED
-        + "SELECT block_number, log_index, block_time, tx_hash, token_id, sender, recipient, amount, mtype "
-        "FROM t ORDER BY block_number, log_index, id"
-    )
+    t = _typed()
+    sql = select(
+        t.c.block_number, t.c.log_index, t.c.block_time, t.c.tx_hash, t.c.token_id,
+        t.c.sender, t.c.recipient, t.c.amount, t.c.mtype,
+    ).order_by(t.c.block_number, t.c.log_index, t.c.id)  # fmt: skip
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=10_000).execute(
-            text(sql), _params(bounds, system)
+            sql, _params(bounds, system)
         )
         yield from result
 
@@ -575,18 +636,16 @@ def movements_of(
 ) -> list[str]:
     """Transaction hashes of the day that moved ``account``'s ``token_id`` (at most ``limit``)."""
     with engine.connect() as conn:
+        tr = m.Transfer
         rows = conn.execute(
-            text(
-                "SELECT DISTINCT tx_hash, block_number FROM transfers WHERE block_number BETWEEN :b0 AND :b1 "
-                "AND token_id = :token AND (sender = :account OR recipient = :account) "
-                "ORDER BY block_number, tx_hash LIMIT :limit"
-            ),
-            {
-                "b0": bounds.first_block,
-                "b1": bounds.last_block,
-                "token": token_id,
-                "account": account,
-                "limit": limit,
-            },
+            select(tr.tx_hash, tr.block_number)
+            .distinct()
+            .where(
+                tr.block_number.between(bounds.first_block, bounds.last_block),
+                tr.token_id == token_id,
+                or_(tr.sender == account, tr.recipient == account),
+            )
+            .order_by(tr.block_number, tr.tx_hash)
+            .limit(limit)
         )
         return [str(r[0]) for r in rows]

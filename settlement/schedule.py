@@ -35,7 +35,7 @@ def settle_due(run: Callable[[date], Any], calendar: TradingCalendar, now: datet
     """The job: settle today's trading day when today is one and its close has passed.
 
     Args:
-        run: settles a day (``ets.settle_cli.settlement_runner`` builds one).
+        run: settles a day (``settlement.service.SettlementService.runner`` builds one).
         calendar: the trading calendar.
         now: the time (default: now).
 

@@ -4,7 +4,6 @@ daily settlement reports (their files checked against the hash anchored on-chain
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import logging
 import math
@@ -29,6 +28,7 @@ from domain.settlement import MovementTotal, movement_totals
 from domain.tokens import Kind, token_label
 from readmodel import models as m
 from settlement.calendar import day_code
+from settlement.verify import MANIFEST, plain_name, verify_day
 
 logger = logging.getLogger(__name__)
 #: Share of the quota from which an enterprise is "near" it (the controllers' first alarm level).
@@ -543,8 +543,6 @@ def auction_clearing(db: Session, *, auction_id: int) -> AuctionClearing:
 
 # ---------------------------------------------------------------------- settlement reports
 
-#: The report's manifest (``settlement.report.write_report``): its SHA-256 is the anchored hash.
-MANIFEST = "manifest.json"
 #: Reconciliation differences returned with a report (the CSV holds them all).
 DIFFERENCE_ROWS = 50
 #: Settled days listed at most (newest first).
@@ -680,7 +678,7 @@ def report_file(reports_dir: Path, day: date, name: str) -> tuple[Path, str]:
     directory = report_directory(reports_dir, day)
     known = {MANIFEST, *_listed(_manifest(directory))}
     path = directory / name
-    inside = _plain(name) and path.is_file() and path.resolve().parent == directory.resolve()
+    inside = plain_name(name) and path.is_file() and path.resolve().parent == directory.resolve()
     if name not in known or not inside:
         raise NotFoundError(f"the report of {day.isoformat()} has no file {name!r}")
     return path, MEDIA_TYPES.get(path.suffix, "application/octet-stream")
@@ -701,26 +699,14 @@ def settlement_report(
     Raises:
         NotFoundError: no report of that day.
     """
-    from settlement.report import verify_bundle  # reportlab: loaded on the first report asked for
-
     directory = report_directory(reports_dir, day)
     manifest = _manifest(directory)
     listed = _listed(manifest)
-    unsafe = sorted(name for name in listed if not _plain(name))
-    if not isinstance(manifest.get("files"), dict) or unsafe:
-        # Not a manifest the run wrote (or names outside the directory): nothing else is read.
+    check = verify_day(reports_dir, day, anchor)
+    if MANIFEST in check.altered:
         logger.warning("settlement manifest unreadable", extra={"day": day.isoformat()})
-        recomputed, altered = _sha256_of(directory / MANIFEST), [MANIFEST, *unsafe]
-    else:
-        try:
-            recomputed, altered = verify_bundle(directory)
-        except (OSError, ValueError):  # a listed name that is not a readable file
-            recomputed = _sha256_of(directory / MANIFEST)
-            altered = sorted(name for name in listed if not (directory / name).is_file()) or [MANIFEST]
+    recomputed, altered, published = check.report_hash, check.altered, check.published
     code = day_code(day)
-    published = anchor.report(code) if anchor is not None else None
-    signer = anchor.recover_signer(published) if anchor is not None and published is not None else None
-    verified = not altered and published is not None and published.report_hash == recomputed
     parsed = (_token_total(r) for r in _csv_rows(directory / f"totals-{code}.csv", TOTALS_COLUMNS))
     token_totals = [r for r in parsed if r is not None]
     rows = _csv_rows(directory / f"reconciliation-{code}.csv", ("kind", "account", "source"))
@@ -734,7 +720,7 @@ def settlement_report(
     files = []
     for name in [*sorted(listed), MANIFEST]:
         path = directory / name
-        exists = _plain(name) and path.is_file()
+        exists = plain_name(name) and path.is_file()
         files.append(ReportFile(name, listed.get(name), path.stat().st_size if exists else None,
                                 MEDIA_TYPES.get(Path(name).suffix, "application/octet-stream"),
                                 exists and name not in altered))  # fmt: skip
@@ -750,9 +736,9 @@ def settlement_report(
         token_totals=token_totals, difference_rows=differences,
         report_hash="0x" + recomputed.hex(), altered_files=altered,
         anchored_hash=None if published is None else "0x" + published.report_hash.hex(),
-        signer=signer, publisher=None if published is None else published.publisher,
+        signer=check.signer, publisher=None if published is None else published.publisher,
         published_at=None if published is None else published.published_at,
-        verified=verified, files=files,
+        verified=check.verified, files=files,
     )  # fmt: skip
 
 
@@ -800,18 +786,6 @@ def _token_total(row: dict[str, str]) -> TokenTotal | None:
                           int(row["outflow"]))  # fmt: skip
     except ValueError:
         return None
-
-
-def _plain(name: str) -> bool:
-    """Whether ``name`` is a plain file name (no directory part, not hidden)."""
-    return bool(name) and name == Path(name).name and not name.startswith(".") and "\\" not in name
-
-
-def _sha256_of(path: Path) -> bytes:
-    try:
-        return hashlib.sha256(path.read_bytes()).digest()
-    except OSError:
-        return bytes(32)
 
 
 def _int(value: object) -> int | None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,8 +12,8 @@ from ets.cli.context import context
 from ets.cli.options import AsOption, KeystoreOption, cli_errors
 
 if TYPE_CHECKING:
-    from settlement.config import SettlementSettings
     from settlement.day import DayResult
+    from settlement.service import SettlementService
 
 settle_app: typer.Typer = typer.Typer(help="End-of-day settlement: run a day, reconcile, report.")
 bank_app: typer.Typer = typer.Typer(
@@ -37,61 +34,20 @@ def _day(text: str) -> date:
         raise CalendarError(f"--day {text!r} is not a date (YYYY-MM-DD)") from None
 
 
-@dataclass
-class _Context:
-    """Everything a settlement run needs, built from the settings."""
-
-    settings: SettlementSettings
-    engine: Any
-    chain: Any
-    manifest: Any
-    ledger: Any
-    system: Any
-
-
-def _context(out: Path | None = None) -> _Context:
+def _service(out: Path | None = None) -> SettlementService:
+    """The settlement service over the configured deployment and read model (``out``: reports
+    directory instead of ``ETS_SETTLE_REPORTS_DIR``)."""
     from api.config import ApiSettings
-    from chain.settlement import ledger_for
     from readmodel.session import make_engine
     from settlement.config import SettlementSettings
-    from settlement.run import SystemAccounts
+    from settlement.service import SettlementService
 
     settings = SettlementSettings.load()
     if out is not None:
         settings.reports_dir = out
     chain, manifest = context().deployment()
-    contracts = {name: record.address for name, record in manifest.contracts.items()}
     engine = make_engine(ApiSettings.load().database(context().settings))
-    system = SystemAccounts(contracts.get("SealedBidAuction"), contracts.get("ComplianceManager"))
-    return _Context(settings, engine, chain, manifest, ledger_for(chain, contracts), system)
-
-
-def _anchor(ctx: _Context, as_: str | None, keystore: Path | None) -> Any:
-    from chain.settlement import ReportAnchor, SettlementReportsClient
-
-    if not ctx.settings.publish:
-        return None
-    client = SettlementReportsClient(ctx.chain, ctx.manifest.address("SettlementReports"))
-    return ReportAnchor(client, context().signer(as_, keystore))
-
-
-def run_settlement(ctx: _Context, day: date, anchor: Any, bank: Path | None = None) -> DayResult:
-    """One settlement run of ``day`` with the context's settings (used by the CLI and the scheduler)."""
-    from settlement.calendar import day_code
-    from settlement.day import run_day
-
-    return run_day(
-        ctx.engine,
-        ctx.settings.calendar(),
-        day,
-        ctx.settings.reports_dir,
-        chain=ctx.ledger,
-        bank_file=bank or ctx.settings.bank_file(day_code(day)),
-        require_bank=ctx.settings.require_bank,
-        system=ctx.system,
-        fees=dict(ctx.settings.fees),
-        anchor=anchor,
-    )
+    return SettlementService.connect(settings, chain, manifest, engine)
 
 
 def _print_result(result: DayResult, as_json: bool) -> None:
@@ -128,8 +84,8 @@ def _run(
     day: str, bank: Path | None, out: Path | None, as_: str | None, keystore: Path | None, as_json: bool
 ) -> None:
     parsed = _day(day)
-    ctx = _context(out)
-    result = run_settlement(ctx, parsed, _anchor(ctx, as_, keystore), bank)
+    service = _service(out)
+    result = service.run(parsed, service.anchor(lambda: context().signer(as_, keystore)), bank)
     _print_result(result, as_json)
     if not result.balanced:
         raise typer.Exit(1)
@@ -190,12 +146,16 @@ def settle_statement(
     from settlement.report import write_statement
     from settlement.run import day_bounds, journal, settle
 
-    ctx = _context(out)
-    calendar = ctx.settings.calendar()
-    bounds = day_bounds(ctx.engine, calendar, _day(day), chain=ctx.ledger)
-    settled = settle(ctx.engine, bounds, system=ctx.system, fees=dict(ctx.settings.fees))
+    service = _service(out)
+    calendar = service.settings.calendar()
+    bounds = day_bounds(service.engine, calendar, _day(day), chain=service.ledger)
+    settled = settle(service.engine, bounds, system=service.system, fees=dict(service.settings.fees))
     for path in write_statement(
-        settled, journal(ctx.engine, bounds, ctx.system), account, ctx.settings.reports_dir, calendar
+        settled,
+        journal(service.engine, bounds, service.system),
+        account,
+        service.settings.reports_dir,
+        calendar,
     ):
         context().console.print(str(path))
 
@@ -204,28 +164,21 @@ def settle_statement(
 @cli_errors
 def settle_verify(day: DayOption, out: OutOption = None) -> None:
     """Check a day's report files against their manifest and the hash anchored on-chain."""
-    from chain.settlement import SettlementReportsClient
-    from settlement.calendar import day_code
-    from settlement.report import verify_bundle
-
-    ctx = _context(out)
     parsed = _day(day)
-    report_hash, altered = verify_bundle(ctx.settings.reports_dir / parsed.isoformat())
-    client = SettlementReportsClient(ctx.chain, ctx.manifest.address("SettlementReports"))
-    published = client.report(day_code(parsed))
-    ok = not altered and published is not None and published.report_hash == report_hash
+    check = _service(out).verify(parsed)
+    published = check.published
     context().print_json(
         {
             "trading_day": parsed.isoformat(),
-            "report_hash": "0x" + report_hash.hex(),
-            "altered_files": altered,
+            "report_hash": "0x" + check.report_hash.hex(),
+            "altered_files": check.altered,
             "anchored_hash": None if published is None else "0x" + published.report_hash.hex(),
-            "signer": None if published is None else client.recover_signer(published),
+            "signer": check.signer,
             "revision": None if published is None else published.revision,
-            "valid": ok,
+            "valid": check.verified,
         }
     )
-    if not ok:
+    if not check.verified:
         raise typer.Exit(1)
 
 
@@ -241,20 +194,19 @@ def settle_correct(
     """Propose the governed correction of an anchored day: the day's report files as they are now,
     signed by the --as exchange key (a governance member, who proposes); the other members approve
     and execute it (``ets governance approve/execute``). Every revision stays readable on-chain."""
-    from chain.settlement import SettlementReportsClient
     from settlement.calendar import day_code
     from settlement.errors import ReportCorrectionError
-    from settlement.report import verify_bundle
+    from settlement.verify import read_report
 
-    ctx = _context(out)
+    service = _service(out)
     parsed = _day(day)
     code = day_code(parsed)
-    report_hash, altered = verify_bundle(ctx.settings.reports_dir / parsed.isoformat())
+    report_hash, altered = read_report(service.settings.reports_dir / parsed.isoformat())
     if altered:
         raise ReportCorrectionError(
             f"{parsed}: files differ from the bundle's manifest: {', '.join(altered)}"
         )
-    client = SettlementReportsClient(ctx.chain, ctx.manifest.address("SettlementReports"))
+    client = service.reports()
     published = client.report(code)
     if published is None:
         raise ReportCorrectionError(f"{parsed} has no anchored report: publish it (ets settle --day)")
@@ -268,8 +220,7 @@ def settle_correct(
         description
         or f"correct settlement report {parsed}: 0x{published.report_hash.hex()} -> 0x{report_hash.hex()}"
     )
-    registry = _registry_of(ctx)
-    proposal_id = registry.propose(signer, data, text, target=client.address)
+    proposal_id = service.registry().propose(signer, data, text, target=client.address)
     context().print_json(
         {
             "proposal": proposal_id,
@@ -279,12 +230,6 @@ def settle_correct(
             "revision": published.revision + 1,
         }
     )
-
-
-def _registry_of(ctx: _Context) -> Any:
-    from chain.registry import RegistryClient
-
-    return RegistryClient(ctx.chain, ctx.manifest.address("ConsortiumRegistry"))
 
 
 @bank_app.command("generate")
@@ -301,20 +246,9 @@ def bank_generate(
     ] = None,
 ) -> None:
     """Write a synthetic bank statement (for tests and demos; apply it with ``ets settle bank apply``)."""
-    from sqlalchemy import text
-
     from settlement.bank import generate_statement, write_statement
 
-    accounts = list(account or [])
-    if not accounts:
-        engine = _context().engine
-        with engine.connect() as conn:
-            accounts = [
-                str(a)
-                for (a,) in conn.execute(
-                    text("SELECT address FROM participants WHERE credit_code IS NOT NULL ORDER BY address")
-                )
-            ]
+    accounts = list(account or []) or _service().enterprises()
     movements = generate_statement(_day(day), accounts, count, seed=seed, withdrawal_share=withdrawals)
     context().console.print(f"{len(movements)} lines → {write_statement(out, movements)}")
 
@@ -351,24 +285,11 @@ def settle_serve(as_: AsOption = None, keystore: KeystoreOption = None) -> None:
     """Run the scheduler with the settlement job (each trading day at the close + margin)."""
     from settlement.schedule import blocking
 
-    ctx = _context()
-    anchor = _anchor(ctx, as_, keystore)
-    scheduler = blocking(settlement_runner(ctx, anchor), ctx.settings.calendar(), ctx.settings.margin_minutes)
+    service = _service()
+    anchor = service.anchor(lambda: context().signer(as_, keystore))
+    scheduler = blocking(service.runner(anchor), service.settings.calendar(), service.settings.margin_minutes)
     context().console.print("settlement scheduler running (Ctrl-C stops)")
     try:
         scheduler.start()
     except KeyboardInterrupt:
         scheduler.shutdown(wait=False)
-
-
-def settlement_runner(ctx: _Context | None = None, anchor: Any = None) -> Callable[[date], Any]:
-    """A ``run(day)`` for :func:`settlement.schedule.add_settlement_job`, built from the
-    environment (read model, chain, settings) unless a context is given; runs never overlap."""
-    lock = threading.Lock()
-    built = ctx or _context()
-
-    def run(day: date) -> Any:
-        with lock:
-            return run_settlement(built, day, anchor)
-
-    return run

@@ -12,8 +12,8 @@ import pytest
 from chain.accounts import demo_account
 from chain.config import ChainSettings
 from chain.settlement import SettlementReportsClient
-from settlement.calendar import day_code
 from demo.settlement import GENERATED_DEPOSITS, run_settlement_demo
+from settlement.calendar import day_code
 from settlement.errors import ReconciliationError
 from tests.conftest import Consortium
 from tests.settlement.conftest import CALENDAR, E1, to_time

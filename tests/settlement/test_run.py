@@ -21,9 +21,9 @@ from settlement.calendar import day_code
 from settlement.day import run_day
 from settlement.errors import BankFileError, DayNotClosedError, IndexGapError
 from settlement.reconcile import reconcile
-from settlement.report import verify_bundle
 from settlement.report import write_statement as write_account_statement
 from settlement.run import day_bounds, journal, settle
+from settlement.verify import read_report
 from tests.conftest import Consortium
 from tests.settlement.conftest import CALENDAR, E0, E1, E2, E3, Market
 from tests.utils.compliance import CO2_2023, CO2_2024
@@ -63,7 +63,7 @@ def test_run_day_publishes_signed_report_when_books_balance(market: Market, tmp_
         published = market.reports.report(code)
         assert published is not None
         assert market.reports.recover_signer(published) == market.c.exchange.address
-        recomputed, altered = verify_bundle(result.bundle.directory)
+        recomputed, altered = read_report(result.bundle.directory)
         assert (recomputed, altered) == (result.bundle.report_hash, [])
         assert result.reconciliation.checked["bank_lines"] == 2
         assert result.reconciliation.checked["chain_balances"] == len(result.settlement.lines)
