@@ -10,6 +10,7 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 
 from chain.errors import ConfigError
 from chain.node import DEV_MNEMONIC
@@ -55,6 +56,18 @@ def demo_account(name: str) -> LocalAccount:
             return dev_account(FIRST_ENTERPRISE_INDEX + n - 1)
     known = ", ".join([*DEMO_ROLES, "enterprise-1..13"])
     raise ConfigError(f"unknown demo account {name!r}; known: {known}")
+
+
+def account_from_key(key: bytes | str) -> LocalAccount:
+    """The account of a raw private key (32 bytes, or hex)."""
+    account: LocalAccount = Account.from_key(key)
+    return account
+
+
+def seeded_account(seed: str) -> LocalAccount:
+    """Deterministic account whose key is the keccak-256 of ``seed`` (a public derivation: sample
+    consortia, simulations and benchmarks only)."""
+    return account_from_key(keccak(text=seed))
 
 
 @functools.lru_cache(maxsize=1)

@@ -16,12 +16,11 @@ from typing import Any
 
 import httpx
 import uvicorn
-from eth_account.signers.local import LocalAccount
 
 from api.config import ApiSettings
 from api.context import AppContext
 from api.main import create_app
-from chain.accounts import demo_account
+from chain.accounts import Signer, demo_account
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
 from chain.deploy import load_for_chain
@@ -61,7 +60,7 @@ class ApiDemoReport:
     trail: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _sign_in(client: httpx.Client, account: LocalAccount) -> dict[str, str]:
+def _sign_in(client: httpx.Client, account: Signer) -> dict[str, str]:
     """Sign in as a wallet would: nonce from the server, EIP-4361 message signed with the key."""
     token = wallet_sign_in(client.post, account, statement="Sign in to ETS Chain (demo)")
     return {"Authorization": f"Bearer {token}"}

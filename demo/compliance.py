@@ -8,15 +8,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from chain.accounts import demo_account
+from chain.accounts import Signer, demo_account
 from chain.allowance import AllowanceClient, SettlementClient
-from chain.compliance import ComplianceClient, Outcome, Surrender, YearConfig, wire_compliance_manager
+from chain.compliance import ComplianceClient, Surrender, wire_compliance_manager
 from chain.deploy import Manifest
 from chain.ledger import Attestation, LedgerClient, document_hash, sign_attestation
 from chain.production import Grouping, gather_production
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
 from demo.report import DemoReport
+from domain.compliance import Outcome, YearConfig
 from domain.tokens import Kind, encode_id
 from scheduler.alarms import AlarmStore
 from scheduler.compliance import ComplianceAlarms
@@ -24,8 +25,6 @@ from scheduler.config import SchedulerSettings
 from scheduler.notify import LogNotifier
 
 if TYPE_CHECKING:
-    from eth_account.signers.local import LocalAccount
-
     from scheduler.alarms import Alarm
 
 logger = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ def demo_compliance(
     chain: ChainClient,
     manifest: Manifest,
     registry: RegistryClient,
-    members: list[LocalAccount],
+    members: list[Signer],
     state_dir: Path,
     report: DemoReport,
 ) -> None:
@@ -115,10 +114,10 @@ def _run_year(
     ledger: LedgerClient,
     allowance: AllowanceClient,
     cash: SettlementClient,
-    enterprises: list[LocalAccount],
-    regulator: LocalAccount,
-    exchange: LocalAccount,
-    auditor: LocalAccount,
+    enterprises: list[Signer],
+    regulator: Signer,
+    exchange: Signer,
+    auditor: Signer,
     state_dir: Path,
 ) -> None:
     so2 = encode_id(Kind.ALLOWANCE, "SO2", YEAR)
@@ -187,7 +186,7 @@ def _stored_alarms(state_dir: Path) -> list[Alarm]:
         return store.alarms(year=YEAR)
 
 
-def _index(enterprises: list[LocalAccount], address: str) -> int:
+def _index(enterprises: list[Signer], address: str) -> int:
     return next((i + 1 for i, e in enumerate(enterprises) if e.address.lower() == address.lower()), 0)
 
 

@@ -6,9 +6,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from eth_account.signers.local import LocalAccount
-
-from chain.accounts import DEMO_ROLES, demo_account
+from chain.accounts import DEMO_ROLES, Signer, demo_account
 from chain.allocation import load_history, plan, render_trend_chart
 from chain.allowance import AllowanceClient, SettlementClient
 from chain.auction import AuctionClient, AuctionParams, PriceRule, render_demand_curve, wire_auction_house
@@ -121,7 +119,7 @@ def _demo_market(
     chain: ChainClient,
     manifest: Manifest,
     registry: RegistryClient,
-    members: list[LocalAccount],
+    members: list[Signer],
     state_dir: Path,
     report: DemoReport,
 ) -> None:
@@ -249,7 +247,7 @@ def _demo_auctions(
     chain: ChainClient,
     manifest: Manifest,
     registry: RegistryClient,
-    members: list[LocalAccount],
+    members: list[Signer],
     state_dir: Path,
     report: DemoReport,
 ) -> None:

@@ -8,13 +8,10 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any, Literal
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from web3.logs import DISCARD
 
-from chain.accounts import demo_account
+from chain.accounts import Signer, demo_account, seeded_account
 from chain.auction import (
     UINT64_MAX,
     AuctionParams,
@@ -102,10 +99,9 @@ def load_scenario(path: Path) -> Scenario:
     return load_model(path, Scenario, AuctionInputError, "scenario")
 
 
-def bidder_account(name: str) -> LocalAccount:
+def bidder_account(name: str) -> Signer:
     """Deterministic key of a simulated bidder (public derivation: simulations only)."""
-    account: LocalAccount = Account.from_key(keccak(text=f"ets-auction-sim:{name}"))
-    return account
+    return seeded_account(f"ets-auction-sim:{name}")
 
 
 def simulate(scenario: Scenario, *, say: Callable[[str], None] = logger.info) -> dict[str, Any]:

@@ -8,12 +8,11 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Annotated, Any
 
-from eth_utils import keccak
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chain.accounts import demo_account
 from chain.compile import compile_contracts
-from chain.compliance import BPS, Outcome, Surrender, YearConfig
+from chain.compliance import Surrender
 from chain.errors import ChainError
 from chain.jsonfile import load_model
 from chain.ledger import Attestation
@@ -21,8 +20,11 @@ from chain.node import AnvilNode
 from chain.onboarding import register_enterprises
 from chain.suite import deploy_local_suite
 from chain.tx import ChainClient
+from domain.compliance import Outcome, YearConfig, outcome_of, penalty, shortfall_of, surrender_plan
 from domain.errors import ComplianceInputError, InvalidInputError
 from domain.tokens import POLLUTANTS, Kind, encode_id, pollutant_code
+from domain.units import BPS
+from oracle.signing.hashing import keccak
 from sim.sample import generate_enterprises, sample_profile
 
 logger = logging.getLogger(__name__)
@@ -94,12 +96,9 @@ def plan_surrender(case: Case) -> tuple[int, int]:
     Offsets first, up to ``floor(V × offset_cap_bps / 10,000)``; allowances cover the rest;
     nothing beyond V (any surplus stays banked). Nothing without verified emissions.
     """
-    verified = case.verified_emissions
-    if verified is None:
-        return 0, 0
-    offsets = min(case.offsets_held, verified * case.offset_cap_bps // BPS)
-    allowances = min(case.allowances_held, verified - offsets)
-    return offsets, allowances
+    return surrender_plan(
+        case.verified_emissions, case.allowances_held, case.offsets_held, case.offset_cap_bps
+    )
 
 
 def reference(case: Case) -> dict[str, Any]:
@@ -111,11 +110,15 @@ def reference(case: Case) -> dict[str, Any]:
     """
     offsets, allowances = plan_surrender(case)
     verified = case.verified_emissions
-    if verified is None:
-        return dict(zip(RESULT_KEYS, (0, 0, None, None, None, "C"), strict=True))
-    shortfall = verified - offsets - allowances
-    status = "A" if shortfall == 0 else "B"
-    values = (allowances, offsets, shortfall, shortfall * case.penalty_per_ton, shortfall, status)
+    shortfall = shortfall_of(verified, offsets + allowances)
+    outcome = outcome_of(verified, shortfall)
+    if outcome is Outcome.NO_VERIFIED_EMISSIONS:
+        return dict(zip(RESULT_KEYS, (0, 0, None, None, None, outcome.code), strict=True))
+    rules = YearConfig(
+        offset_cap_bps=case.offset_cap_bps, fine_per_tonne=case.penalty_per_ton, make_good_bps=BPS
+    )
+    fine, make_good = penalty(rules, outcome, shortfall)
+    values = (allowances, offsets, shortfall, fine, make_good, outcome.code)
     return dict(zip(RESULT_KEYS, values, strict=True))
 
 
@@ -160,7 +163,7 @@ def simulate(case: Case, *, say: Callable[[str], None] = logger.info) -> dict[st
             if held:
                 allowance.set_cap(regulator, token_id, held)
                 allowance.allocate(regulator, token_id, [enterprise.address], [held],
-                                   bytes(keccak(text=f"compliance-sim {ref}")))  # fmt: skip
+                                   bytes(keccak(f"compliance-sim {ref}".encode())))  # fmt: skip
         if expected["penalty_total"]:
             cash.deposit(exchange, enterprise.address, expected["penalty_total"], "compliance-sim fine")
         say(
@@ -174,7 +177,7 @@ def simulate(case: Case, *, say: Callable[[str], None] = logger.info) -> dict[st
         deadline = now + 30 * DAY
         compliance.issue_notices(
             regulator, case.year, pollutant, [(enterprise.address, case.allowances_held)],
-            rules_hash=bytes(keccak(text=f"compliance-sim rules {case.year}")), rules_uri="sim://rules",
+            rules_hash=bytes(keccak(f"compliance-sim rules {case.year}".encode())), rules_uri="sim://rules",
             submission_deadline=deadline, ack_deadline=now + 7 * DAY,
         )  # fmt: skip
         compliance.acknowledge(enterprise, case.year)
@@ -184,8 +187,8 @@ def simulate(case: Case, *, say: Callable[[str], None] = logger.info) -> dict[st
             attestation = Attestation(
                 auditor=auditor.address, enterprise=enterprise.address, pollutant=pollutant,
                 year=case.year, verified_emissions=case.verified_emissions,
-                offsets_eligible=case.offsets_held, evidence=(bytes(keccak(text="compliance-sim evidence")),),
-                report_hash=bytes(keccak(text="compliance-sim report")), nonce=ledger.nonce(auditor.address),
+                offsets_eligible=case.offsets_held, evidence=(bytes(keccak(b"compliance-sim evidence")),),
+                report_hash=bytes(keccak(b"compliance-sim report")), nonce=ledger.nonce(auditor.address),
             )  # fmt: skip
             attestation_id = ledger.attest(auditor, attestation).id
             say(f"auditor attested {case.verified_emissions} t")

@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import Final
 
 import numpy as np
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 from numpy.typing import NDArray
 
+from chain.accounts import Signer, seeded_account
 from chain.allocation import (
     CARRIER_COLUMNS,
     HISTORY_COLUMNS,
@@ -617,10 +615,9 @@ def write_monthly_sample(
     return write_monthly_energy(monthly_energy(consortium, seed=seed), Path(out_dir) / "monthly_energy.csv")
 
 
-def sample_account(credit_code: str) -> LocalAccount:
+def sample_account(credit_code: str) -> Signer:
     """Deterministic demo key of a sample enterprise (public derivation: demo and benchmarks only)."""
-    account: LocalAccount = Account.from_key(keccak(text=f"ets-sample-enterprise:{credit_code}"))
-    return account
+    return seeded_account(f"ets-sample-enterprise:{credit_code}")
 
 
 def sample_profile(e: SampleEnterprise) -> EnterpriseProfile:

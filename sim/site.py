@@ -31,10 +31,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from eth_account import Account
 from pydantic import SecretStr
 
-from chain.accounts import demo_account, write_keystore
+from chain.accounts import account_from_key, demo_account, write_keystore
 from chain.compile import compile_contracts
 from chain.deploy import load_for_chain
 from chain.errors import ConfigError
@@ -146,7 +145,7 @@ def prepare_site(
             registry.set_device_oracle(regulator, address, oracle)
         keystore = keys / f"{mn}.json"
         if not keystore.exists():
-            write_keystore(Account.from_key(key), keystore, password)
+            write_keystore(account_from_key(key), keystore, password)
         entries.append(
             DeviceEntry(
                 mn=mn, enterprise=enterprise, password=SecretStr(device_password(index)), keystore=keystore

@@ -8,22 +8,19 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 import typer
 from rich.console import Console
 
-from chain.accounts import demo_account, load_keystore
+from chain.accounts import Signer, demo_account, load_keystore
 from chain.config import ChainSettings
 from chain.connect import connect
 from chain.deploy import Manifest, load_for_chain
 from chain.errors import ConfigError
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
-
-if TYPE_CHECKING:
-    from eth_account.signers.local import LocalAccount
 
 
 @dataclass
@@ -58,7 +55,7 @@ class Context:
         chain, manifest = self.deployment()
         return RegistryClient(chain, manifest.address("ConsortiumRegistry"))
 
-    def signer(self, as_: str | None, keystore: Path | None) -> LocalAccount:
+    def signer(self, as_: str | None, keystore: Path | None) -> Signer:
         """The signing account: a keystore (password from ``ETS_KEYSTORE_PASSWORD`` or asked), a
         demo account by name (demo mode only), else the configured service account.
 
