@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from api.errors import ApiConfigError
 from chain.auction import DEFAULT_FORFEIT_BPS
 from chain.config import ChainSettings
+from readmodel.config import read_model_url
 
 
 class ApiSettings(BaseSettings):
@@ -130,7 +131,7 @@ class ApiSettings(BaseSettings):
 
     def database(self, chain: ChainSettings) -> str:
         """The read model's URL: ``database_url`` or ``sqlite:///<state_dir>/readmodel.db``."""
-        return self.database_url or f"sqlite:///{chain.state_dir / 'readmodel.db'}"
+        return read_model_url(self.database_url, chain.state_dir)
 
     @property
     def domain(self) -> str:

@@ -49,7 +49,7 @@ def settlement_job() -> SettlementJob | None:
         SettlementError: invalid ``ETS_SETTLE_*`` settings.
         ConfigError: publishing without a key, or a keystore that does not open.
     """
-    from api.config import ApiSettings
+    from readmodel.config import ReadModelSettings
     from readmodel.session import make_engine
     from scheduler.service import SettlementJob
     from settlement.config import SettlementSettings
@@ -60,7 +60,7 @@ def settlement_job() -> SettlementJob | None:
         return None
     chain_settings = ChainSettings.load()
     chain, manifest = connect_deployment(chain_settings)
-    engine = make_engine(ApiSettings.load().database(chain_settings))
+    engine = make_engine(ReadModelSettings().url(chain_settings))
     service = SettlementService.connect(settings, chain, manifest, engine)
     # the key is opened now, not at the close
     anchor = service.anchor(lambda: service_signer(chain_settings, settings.keystore))
@@ -72,12 +72,11 @@ def purge_job() -> PurgeJob | None:
     (``ETS_DATABASE_URL``, the API's), every ``ETS_SCHEDULER_PURGE_INTERVAL_SECONDS`` (None when 0).
 
     Raises:
-        ApiConfigError: invalid API settings (the read model's URL).
         SchedulerConfigError: invalid scheduler settings.
     """
     import functools
 
-    from api.config import ApiSettings
+    from readmodel.config import ReadModelSettings
     from readmodel.purge import purge_expired
     from readmodel.session import make_engine
     from scheduler.config import SchedulerSettings
@@ -86,7 +85,7 @@ def purge_job() -> PurgeJob | None:
     settings = SchedulerSettings.load()
     if settings.purge_interval_seconds <= 0:
         return None
-    engine = make_engine(ApiSettings.load().database(ChainSettings.load()))
+    engine = make_engine(ReadModelSettings().url(ChainSettings.load()))
     retention = int(settings.intent_retention_days * 86_400)
     return PurgeJob(
         functools.partial(purge_expired, engine, intent_retention_s=retention),
