@@ -31,12 +31,13 @@ from web3.logs import DISCARD
 
 from chain.accounts import dev_account
 from chain.compile import compile_contracts
-from chain.compliance import Outcome, Surrender, YearConfig
+from chain.compliance import Surrender
 from chain.ledger import Attestation, attestation_digest, document_hash
 from chain.node import AnvilNode
 from chain.onboarding import register_enterprises
 from chain.suite import deploy_local_suite
 from chain.tx import ChainClient
+from domain.compliance import Outcome, YearConfig, penalty, shortfall_of, surrender_plan
 from domain.tokens import Kind, encode_id
 from sim.sample import generate_enterprises, sample_account, sample_profile
 
@@ -65,25 +66,19 @@ class Plan:
 
     @property
     def offsets_used(self) -> int:
-        if self.verified is None:
-            return 0
-        return min(self.offsets, self.verified * CONFIG.offset_cap_bps // 10_000)
+        return surrender_plan(self.verified, self.allowances, self.offsets, CONFIG.offset_cap_bps)[0]
 
     @property
     def allowances_used(self) -> int:
-        if self.verified is None:
-            return 0
-        return min(self.allowances, self.verified - self.offsets_used)
+        return surrender_plan(self.verified, self.allowances, self.offsets, CONFIG.offset_cap_bps)[1]
 
     @property
     def shortfall(self) -> int:
-        return 0 if self.verified is None else self.verified - self.offsets_used - self.allowances_used
+        return shortfall_of(self.verified, self.offsets_used + self.allowances_used)
 
     @property
     def fine(self) -> int:
-        if self.outcome is Outcome.NO_VERIFIED_EMISSIONS:
-            return CONFIG.no_report_fine
-        return self.shortfall * CONFIG.fine_per_tonne
+        return penalty(CONFIG, self.outcome, self.shortfall)[0]
 
 
 def plans_for(n: int, seed: int) -> list[Plan]:

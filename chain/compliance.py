@@ -34,19 +34,22 @@ from web3.contract.contract import Contract
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
+from chain.abi import bytes32
 from chain.allowance import AllowanceClient, SettlementClient
 from chain.registry import RegistryClient, checked_address
 from chain.tx import ChainClient
+from domain.compliance import Outcome, YearConfig
 from domain.errors import InvalidInputError
 from domain.tokens import check_amount
+from domain.units import (
+    UINT8_MAX,
+    UINT16_MAX,
+    UINT64_MAX,
+    UINT256_MAX,
+    check_uint,
+)
 
 logger = logging.getLogger(__name__)
-
-BPS = 10_000
-UINT16_MAX = 2**16 - 1
-UINT32_MAX = 2**32 - 1
-UINT64_MAX = 2**64 - 1
-UINT128_MAX = 2**128 - 1
 
 
 class ObligationStatus(enum.IntEnum):
@@ -58,19 +61,6 @@ class ObligationStatus(enum.IntEnum):
     NON_COMPLIANT = 3
 
 
-class Outcome(enum.IntEnum):
-    """Outcome code of an obligation: A covered, B shortfall, C no verified emissions."""
-
-    NONE = 0
-    COVERED = 1
-    SHORTFALL = 2
-    NO_VERIFIED_EMISSIONS = 3
-
-    @property
-    def code(self) -> str:
-        return {1: "A", 2: "B", 3: "C"}.get(int(self), "-")
-
-
 class ApplicationStatus(enum.IntEnum):
     """The contract's ``ApplicationStatus``."""
 
@@ -78,50 +68,6 @@ class ApplicationStatus(enum.IntEnum):
     UNDER_REVIEW = 1
     APPROVED = 2
     REJECTED = 3
-
-
-def _uint(value: object, what: str, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
-        raise InvalidInputError(f"{what} must be an integer in 0..{high}, got {value!r}")
-    return value
-
-
-def _bytes32(value: bytes | str, what: str) -> bytes:
-    raw = bytes(HexBytes(value))
-    if len(raw) != 32:
-        raise InvalidInputError(f"{what} must be 32 bytes, got {len(raw)}")
-    return raw
-
-
-@dataclass(frozen=True)
-class YearConfig:
-    """Rules of a compliance year.
-
-    Attributes:
-        offset_cap_bps: offsets may cover at most this share of verified emissions (0..10,000).
-        fine_per_tonne: fine per tonne of shortfall, settlement cash minor units (fen).
-        make_good_bps: make-good units per tonne of shortfall in bps (10,000 = one for one).
-        no_report_fine: flat fine for outcome C (no verified emissions by the deadline).
-    """
-
-    offset_cap_bps: int
-    fine_per_tonne: int = 0
-    make_good_bps: int = 0
-    no_report_fine: int = 0
-    configured: bool = True
-
-    def as_tuple(self) -> tuple[int, int, int, int, bool]:
-        return (
-            _uint(self.offset_cap_bps, "offset cap (bps)", BPS),
-            _uint(self.make_good_bps, "make-good ratio (bps)", UINT32_MAX),
-            _uint(self.fine_per_tonne, "fine per tonne", UINT128_MAX),
-            _uint(self.no_report_fine, "no-report fine", UINT128_MAX),
-            True,
-        )
-
-    @classmethod
-    def from_tuple(cls, t: Sequence[Any]) -> YearConfig:
-        return cls(int(t[0]), int(t[2]), int(t[1]), int(t[3]), bool(t[4]))
 
 
 @dataclass(frozen=True)
@@ -219,7 +165,7 @@ class Surrender:
 
     def as_tuple(self) -> tuple[bytes, list[int], list[int], list[int], list[int]]:
         return (
-            _bytes32(self.attestation_id, "attestation id"),
+            bytes32(self.attestation_id, "attestation id"),
             [int(i) for i, _ in self.allowances],
             [check_amount(a, "allowance amount") for _, a in self.allowances],
             [int(i) for i, _ in self.offsets],
@@ -229,21 +175,6 @@ class Surrender:
     @property
     def total(self) -> int:
         return sum(a for _, a in self.allowances) + sum(a for _, a in self.offsets)
-
-
-def offset_cap(verified: int, offsets_eligible: int, offset_cap_bps: int, already: int = 0) -> int:
-    """Offsets an obligation may still surrender: ``min(floor(V × bps / 10,000), eligible) − already``."""
-    cap = min(verified * offset_cap_bps // BPS, offsets_eligible)
-    return max(cap - already, 0)
-
-
-def penalty(config: YearConfig, outcome: Outcome, shortfall: int) -> tuple[int, int]:
-    """(fine, make-good units) of an outcome under a year's rules, as the contract records them."""
-    if outcome is Outcome.SHORTFALL:
-        return shortfall * config.fine_per_tonne, shortfall * config.make_good_bps // BPS
-    if outcome is Outcome.NO_VERIFIED_EMISSIONS:
-        return config.no_report_fine, 0
-    return 0, 0
 
 
 class ComplianceClient:
@@ -268,7 +199,7 @@ class ComplianceClient:
     # ------------------------------------------------------------------ regulator
 
     def configure_year(self, regulator: LocalAccount, year: int, config: YearConfig) -> TxReceipt:
-        fn = self.contract.functions.configureYear(_uint(year, "year", UINT16_MAX), config.as_tuple())
+        fn = self.contract.functions.configureYear(check_uint(year, "year", UINT16_MAX), config.as_tuple())
         return self.chain.transact(fn, regulator)
 
     def issue_notices(
@@ -287,14 +218,14 @@ class ComplianceClient:
         if not notices:
             raise InvalidInputError("a notice batch needs at least one enterprise")
         batch = (
-            _uint(year, "year", UINT16_MAX),
-            _uint(pollutant, "pollutant", 255),
-            _bytes32(rules_hash, "rules hash"),
+            check_uint(year, "year", UINT16_MAX),
+            check_uint(pollutant, "pollutant", UINT8_MAX),
+            bytes32(rules_hash, "rules hash"),
             rules_uri,
-            _uint(submission_deadline, "submission deadline", UINT64_MAX),
-            _uint(ack_deadline, "acknowledgement deadline", UINT64_MAX),
+            check_uint(submission_deadline, "submission deadline", UINT64_MAX),
+            check_uint(ack_deadline, "acknowledgement deadline", UINT64_MAX),
             [checked_address(e, "enterprise") for e, _ in notices],
-            [_uint(a, "allocated", 2**256 - 1) for _, a in notices],
+            [check_uint(a, "allocated", UINT256_MAX) for _, a in notices],
         )
         return self.chain.transact(self.contract.functions.issueNotices(batch), regulator)
 
@@ -307,7 +238,7 @@ class ComplianceClient:
         """Reject an application: its escrow is credited back to the enterprise
         (:meth:`withdraw_returned`)."""
         fn = self.contract.functions.reject(
-            application_id, _uint(reason_code, "reason code", UINT16_MAX), reason
+            application_id, check_uint(reason_code, "reason code", UINT16_MAX), reason
         )
         return self.chain.transact(fn, regulator)
 
@@ -342,7 +273,7 @@ class ComplianceClient:
             ContractRevertError: ``ComplianceNothingReturned``; the token's own refusals
                 (``PartyNotAllowed`` while suspended, ``ERC1155InvalidReceiver``).
         """
-        ids = [_uint(i, "token id", 2**256 - 1) for i in token_ids]
+        ids = [check_uint(i, "token id", UINT256_MAX) for i in token_ids]
         if not ids or len(set(ids)) != len(ids):
             raise InvalidInputError("withdraw needs distinct token ids")
         return self.chain.transact(self.contract.functions.withdrawReturned(ids), enterprise)
@@ -381,7 +312,7 @@ class ComplianceClient:
         """Make-good units still owed from the shortfall of compliance year ``year - 1`` (due from
         the allocation of vintage ``year`` or any later one)."""
         fn = self.contract.functions.makeGoodOwed(
-            checked_address(enterprise, "enterprise"), _uint(pollutant, "pollutant", 255), year
+            checked_address(enterprise, "enterprise"), check_uint(pollutant, "pollutant", UINT8_MAX), year
         )
         return int(self.chain.call(fn))
 
@@ -390,8 +321,8 @@ class ComplianceClient:
         from ``enterprise`` (its debts from every compliance year before ``vintage``)."""
         fn = self.contract.functions.makeGoodDue(
             checked_address(enterprise, "enterprise"),
-            _uint(pollutant, "pollutant", 255),
-            _uint(vintage, "vintage", UINT16_MAX),
+            check_uint(pollutant, "pollutant", UINT8_MAX),
+            check_uint(vintage, "vintage", UINT16_MAX),
         )
         return int(self.chain.call(fn))
 
@@ -409,7 +340,7 @@ class ComplianceClient:
         return int(self.chain.call(self.contract.functions.returnedTotal(token_id)))
 
     def rules_uri(self, rules_hash: bytes) -> str:
-        return str(self.chain.call(self.contract.functions.rulesUri(_bytes32(rules_hash, "rules hash"))))
+        return str(self.chain.call(self.contract.functions.rulesUri(bytes32(rules_hash, "rules hash"))))
 
     def treasury(self) -> str:
         return str(self.chain.call(self.contract.functions.treasury()))
@@ -498,11 +429,7 @@ __all__ = [
     "ComplianceClient",
     "NoticeView",
     "ObligationStatus",
-    "Outcome",
     "Surrender",
-    "YearConfig",
     "YearStats",
-    "offset_cap",
-    "penalty",
     "wire_compliance_manager",
 ]

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chain.compliance import ComplianceClient, ObligationStatus, Outcome
+from chain.compliance import ComplianceClient, ObligationStatus
+from domain.compliance import Outcome
 from scheduler.alarms import Alarm, AlarmDraft, AlarmKind, AlarmStore, NoticeRecord, utc
 from scheduler.config import SchedulerSettings
 from scheduler.errors import SchedulerConfigError

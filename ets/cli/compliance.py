@@ -99,7 +99,7 @@ def compliance_configure(
     keystore: KeystoreOption = None,
 ) -> None:
     """Set the rules of a compliance year (regulator; fixed once its first notice is out)."""
-    from chain.compliance import YearConfig
+    from domain.compliance import YearConfig
 
     config = YearConfig(offset_cap_bps, fine_per_tonne, make_good_bps, no_report_fine)
     compliance_client().configure_year(context().signer(as_, keystore), year, config)

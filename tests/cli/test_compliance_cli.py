@@ -12,8 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from chain.accounts import demo_account
-from chain.compliance import ObligationStatus, Outcome
+from chain.compliance import ObligationStatus
 from chain.ledger import AttestationStatus
+from domain.compliance import Outcome
 from domain.tokens import Kind, encode_id
 from ets.cli import main as cli
 from ets.cli.inputs import parse_deadline, parse_token

@@ -15,17 +15,10 @@ from hypothesis import strategies as st
 from web3.logs import DISCARD
 
 from chain.accounts import dev_account
-from chain.compliance import (
-    ApplicationStatus,
-    ComplianceClient,
-    ObligationStatus,
-    Outcome,
-    YearConfig,
-    offset_cap,
-    penalty,
-)
+from chain.compliance import ApplicationStatus, ComplianceClient, ObligationStatus
 from chain.ledger import batch_anchor_of
 from chain.registry import role_id
+from domain.compliance import Outcome, YearConfig, offset_cap, penalty
 from domain.errors import InvalidInputError
 from oracle.queue import Queue
 from oracle.signing.eip712 import ReadingDomain

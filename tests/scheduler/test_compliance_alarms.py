@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from chain.compliance import Outcome
+from domain.compliance import Outcome
 from scheduler.alarms import AlarmKind, AlarmStore
 from scheduler.compliance import ComplianceAlarms
 from scheduler.notify import SIGNATURE_HEADER, LogNotifier, Notifier, WebhookNotifier, verify_signature

@@ -10,8 +10,9 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from chain.accounts import dev_account
-from chain.compliance import Surrender, YearConfig
+from chain.compliance import Surrender
 from chain.onboarding import register_enterprises
+from domain.compliance import YearConfig
 from domain.tokens import Kind, encode_id
 from tests.conftest import Consortium
 from tests.utils.attestations import attestation
