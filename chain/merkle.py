@@ -1,4 +1,4 @@
-"""OpenZeppelin-compatible Merkle trees (reading batches, eligibility lists), hash-for-hash equal to the JS library.
+"""OpenZeppelin-compatible Merkle trees (reading batches, eligibility lists), equal to the JS library.
 
 Mirrors ``@openzeppelin/merkle-tree`` (``StandardMerkleTree``, dump format ``standard-v1``) so
 that roots anchored on-chain verify with OpenZeppelin's ``MerkleProof`` and trees can be
