@@ -585,6 +585,11 @@ class AuctionClient:
     def withdraw_proceeds(self, sender: LocalAccount, auction_id: int) -> TxReceipt:
         return self.chain.transact(self.contract.functions.withdrawProceeds(auction_id), sender)
 
+    def claimed_payment(self, receipt: TxReceipt) -> int:
+        """The payment of the AllowancesClaimed event in a settle receipt (0 for a refund)."""
+        claimed = self.contract.events.AllowancesClaimed().process_receipt(receipt, errors=DISCARD)
+        return int(claimed[0]["args"]["payment"]) if claimed else 0
+
     # ------------------------------------------------------------------ views
 
     def view(self, auction_id: int) -> AuctionView:

@@ -12,18 +12,28 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, not_, select
 
+from chain.accounts import DEMO_ACCOUNT_COUNT, FIRST_ENTERPRISE_INDEX, Signer, demo_account
+from chain.allowance import SettlementClient, bank_reference
+from chain.compile import compile_contracts
+from chain.deploy import load_for_chain
+from chain.settlement import ReportAnchor, SettlementReportsClient, ledger_for
+from chain.tx import ChainClient
 from domain.settlement import MovementTotal, movement_totals
+from readmodel.indexer.run import Indexer
+from readmodel.migrate import upgrade
+from readmodel.models import Participant
+from readmodel.session import make_engine
 from settlement.bank import BankMovement, bank_ref_hash, generate_statement, parse_statement, write_statement
 from settlement.calendar import TradingCalendar, day_code
 from settlement.config import SettlementSettings
+from settlement.day import run_day
 from settlement.errors import ReconciliationError, SettlementError
 from settlement.run import ChainView, SystemAccounts, day_bounds, settle
+from settlement.verify import verify_day
 
 if TYPE_CHECKING:
-    from eth_account.signers.local import LocalAccount
-
     from chain.config import ChainSettings
     from settlement.day import DayResult
 
@@ -112,18 +122,6 @@ def run_settlement_demo(
         ReconciliationError: the books do not balance (the report is written, not anchored).
         SettlementError: the day cannot be settled (see :func:`settlement.day.run_day`).
     """
-    from chain.accounts import demo_account
-    from chain.allowance import SettlementClient, bank_reference
-    from chain.compile import compile_contracts
-    from chain.deploy import load_for_chain
-    from chain.settlement import ReportAnchor, SettlementReportsClient, ledger_for
-    from chain.tx import ChainClient
-    from readmodel.indexer.run import Indexer
-    from readmodel.migrate import upgrade
-    from readmodel.session import make_engine
-    from settlement.day import run_day
-    from settlement.verify import verify_day
-
     state = settings.state_dir
     config = SettlementSettings.load(reports_dir=state / "settlement", bank_dir=state / "bank")
     calendar = config.calendar()
@@ -229,20 +227,14 @@ def run_settlement_demo(
     )
 
 
-def _registered_demo_enterprises(engine: Engine) -> dict[str, LocalAccount]:
+def _registered_demo_enterprises(engine: Engine) -> dict[str, Signer]:
     """Demo enterprise accounts (public keys: ``enterprise-1`` ...) registered and not suspended,
     per the read model: the bank moves cash only for participants whose keys the demo holds."""
-    from sqlalchemy import text
-
-    from chain.accounts import DEMO_ACCOUNT_COUNT, FIRST_ENTERPRISE_INDEX, demo_account
-
     with engine.connect() as conn:
-        active = {
-            str(a)
-            for (a,) in conn.execute(
-                text("SELECT address FROM participants WHERE credit_code IS NOT NULL AND NOT suspended")
-            )
-        }
+        query = select(Participant.address).where(
+            Participant.credit_code.is_not(None), not_(Participant.suspended)
+        )
+        active = {str(a) for (a,) in conn.execute(query)}
     accounts = (
         demo_account(f"enterprise-{n}") for n in range(1, DEMO_ACCOUNT_COUNT - FIRST_ENTERPRISE_INDEX + 1)
     )

@@ -9,7 +9,6 @@ from tempfile import TemporaryDirectory
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from web3.logs import DISCARD
 
 from chain.accounts import Signer, demo_account, seeded_account
 from chain.auction import (
@@ -182,8 +181,7 @@ def simulate(scenario: Scenario, *, say: Callable[[str], None] = logger.info) ->
             account = accounts[name]
             allocations[name] = auction.allocation_of(auction_id, account.address)
             receipt = auction.settle(account, auction_id)
-            claimed = auction.contract.events.AllowancesClaimed().process_receipt(receipt, errors=DISCARD)
-            payments[name] = int(claimed[0]["args"]["payment"]) if claimed else 0
+            payments[name] = auction.claimed_payment(receipt)
         auction.withdraw_proceeds(seller if scenario.seller == "secondary" else regulator, auction_id)
         held = auction.holdings(TOKEN_ID)
         if held != (0, 0):

@@ -27,19 +27,20 @@ def _deliveries(alarm: Alarm) -> str:
 def _print_report(report: ScanReport) -> None:
     from scheduler.alarms import utc
 
-    context().console.print(
+    ctx = context()
+    ctx.console.print(
         f"scan at {utc(report.now)}: blocks {report.from_block}..{report.to_block}, {report.events} events"
     )
     raised = Table("id", "kind", "enterprise", "year", "due", "message", title="alarms raised")
     for a in report.raised:
         raised.add_row(str(a.id), str(a.kind), a.enterprise, str(a.year), utc(a.due_at), a.message)
-    context().console.print(raised)
+    ctx.console.print(raised)
     deliveries = Table("alarm", "channel", "result", "attempts", title="deliveries")
     for d in report.deliveries:
         deliveries.add_row(
             str(d.alarm.id), d.channel, "delivered" if d.delivered else f"failed: {d.error}", str(d.attempts)
         )
-    context().console.print(deliveries)
+    ctx.console.print(deliveries)
 
 
 @alarms_app.command("run")
@@ -61,6 +62,7 @@ def alarms_run(
     from scheduler.service import blocking, stop
     from settlement.schedule import JOB_ID
 
+    ctx = context()
     alarms = compliance_alarms()
     try:
         if once:
@@ -70,14 +72,12 @@ def alarms_run(
         purge = purge_job()
         scheduler = blocking(alarms, seconds, settlement_job(), purge)
         signal.signal(signal.SIGTERM, lambda *_: stop(scheduler, wait=False))
-        context().err_console.print(
-            f"compliance alarm scheduler: a scan every {seconds:g} s; Ctrl-C stops it"
-        )
+        ctx.err_console.print(f"compliance alarm scheduler: a scan every {seconds:g} s; Ctrl-C stops it")
         job = scheduler.get_job(JOB_ID)
         if job is not None:
-            context().err_console.print(f"end-of-day settlement: {job.trigger} ({job.trigger.timezone})")
+            ctx.err_console.print(f"end-of-day settlement: {job.trigger} ({job.trigger.timezone})")
         if purge is not None:
-            context().err_console.print(f"purge of expired API state: every {purge.interval_seconds:g} s")
+            ctx.err_console.print(f"purge of expired API state: every {purge.interval_seconds:g} s")
         try:
             scheduler.start()
         except KeyboardInterrupt:
@@ -97,14 +97,15 @@ def alarms_list(
     from scheduler.alarms import AlarmStore, utc
     from scheduler.config import SchedulerSettings
 
-    with AlarmStore(SchedulerSettings.load().database(context().settings.state_dir)) as store:
+    ctx = context()
+    with AlarmStore(SchedulerSettings.load().database(ctx.settings.state_dir)) as store:
         rows = store.alarms(enterprise=enterprise, year=year)
     if as_json:
-        context().print_json([a.as_dict() for a in rows])
+        ctx.print_json([a.as_dict() for a in rows])
         return
     table = Table("id", "kind", "enterprise", "year", "due", "raised", "deliveries", title="alarms")
     for a in rows:
         table.add_row(
             str(a.id), str(a.kind), a.enterprise, str(a.year), utc(a.due_at), utc(a.raised_at), _deliveries(a)
         )
-    context().console.print(table)
+    ctx.console.print(table)

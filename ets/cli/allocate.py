@@ -29,16 +29,17 @@ def allocate_plan(
     """Plan an allocation: trend, proposed cap, per-enterprise integers summing to the cap; chart PNG."""
     from chain.allocation import load_history, plan, render_trend_chart
 
+    ctx = context()
     records = load_history(history, rule=rule)
     result = plan(records, year, rule, reduction_rate=reduction, weight=weight, cap=cap)
     result.write_csv(out)
     chart = render_trend_chart(result, out.with_suffix(".png"))
     t = result.trend
-    context().console.print(
+    ctx.console.print(
         f"{len(result.entries)} enterprises, rule {result.rule}, cap {result.cap:,} t for {year} "
         f"(trend {t.cagr:+.2%}/yr, R² {t.r_squared:.3f})"
     )
-    context().console.print(f"plan: {out}\nchart: {chart}")
+    ctx.console.print(f"plan: {out}\nchart: {chart}")
 
 
 @allocate_app.command("execute")
@@ -58,11 +59,12 @@ def allocate_execute(
     from chain.onboarding import execute_plan
     from chain.registry import RegistryClient
 
-    chain, manifest = context().deployment()
+    ctx = context()
+    chain, manifest = ctx.deployment()
     registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
     allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
-    signer = context().signer(as_, keystore)
-    with Progress(console=context().console) as progress:
+    signer = ctx.signer(as_, keystore)
+    with Progress(console=ctx.console) as progress:
         task = progress.add_task("allocating", total=None)
 
         def advance(n: int, done: bool) -> None:
@@ -72,7 +74,7 @@ def allocate_execute(
             allowance, registry, signer, plan_csv, enterprises, pollutant=pollutant,
             batch_size=batch_size, on_batch=advance,
         )  # fmt: skip
-    context().console.print(
+    ctx.console.print(
         f"{report.batches} batches: {report.batches - report.skipped} minted now, "
         f"{report.skipped} already on-chain; {report.minted:,} allowances minted, gas {report.gas_used:,}"
     )

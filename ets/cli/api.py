@@ -181,13 +181,14 @@ def index_energy(
 @cli_errors
 def index_status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Chain head, last indexed block, lag and events in the read model."""
+    ctx = context()
     status = _indexer().status()
     data = {"head": status.head, "target": status.target, "indexed": status.indexed, "lag": status.lag,
             "events": status.events}  # fmt: skip
     if as_json:
-        context().print_json(data)
+        ctx.print_json(data)
     else:
-        context().console.print(", ".join(f"{k} {v:,}" for k, v in data.items()))
+        ctx.console.print(", ".join(f"{k} {v:,}" for k, v in data.items()))
 
 
 @index_app.command("reset")

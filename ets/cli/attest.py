@@ -151,11 +151,12 @@ def attest_sign(
     from chain.ledger import ZERO_ID, Attestation, attestation_digest, sign_attestation
     from domain.tokens import pollutant_code
 
+    ctx = context()
     if (report is None) == (report_hash is None):
         raise input_error("give exactly one of --report FILE or --report-hash 0x...")
-    signer = context().signer(as_, keystore)
+    signer = ctx.signer(as_, keystore)
     if chain_id is None or ledger is None:
-        manifest = Manifest.load(context().settings.manifest_path)
+        manifest = Manifest.load(ctx.settings.manifest_path)
         chain_id = manifest.chain_id if chain_id is None else chain_id
         ledger = manifest.address("EmissionsLedger") if ledger is None else ledger
     if nonce is None:
@@ -179,7 +180,7 @@ def attest_sign(
         signature="0x" + signature.hex(),
     )  # fmt: skip
     out.write_text(signed.model_dump_json(indent=2) + "\n")
-    context().console.print(f"attestation {signed.id} signed by {a.auditor} (nonce {nonce}): {out}")
+    ctx.console.print(f"attestation {signed.id} signed by {a.auditor} (nonce {nonce}): {out}")
 
 
 @attest_app.command("submit")
@@ -190,11 +191,12 @@ def attest_submit(
     keystore: KeystoreOption = None,
 ) -> None:
     """Relay a signed attestation to the ledger (anyone may)."""
+    ctx = context()
     signed = SignedAttestation.load(file)
     event = ledger_client().attest_by_sig(
-        context().signer(as_, keystore), signed.attestation(), signed.signature_bytes
+        ctx.signer(as_, keystore), signed.attestation(), signed.signature_bytes
     )
-    context().console.print(
+    ctx.console.print(
         f"attestation 0x{event.id.hex()} recorded: {event.enterprise} {event.year}, verified "
         f"{event.verified_emissions:,} t, offsets eligible {event.offsets_eligible:,} (tx {event.tx_hash})"
     )
@@ -272,6 +274,7 @@ def attest_verify(
     from chain.errors import ContractRevertError
     from chain.ledger import AttestationStatus, attestation_digest
 
+    ctx = context()
     ledger = ledger_client()
     checks: dict[str, bool] = {}
     signed: SignedAttestation | None = None
@@ -322,17 +325,17 @@ def attest_verify(
     report["checks"] = checks
     report["ok"] = record is not None and all(checks.values())
     if as_json:
-        context().print_json(report)
+        ctx.print_json(report)
     else:
         from rich.table import Table
 
         table = Table("field", "value", title=f"attestation {report['id']}")
         for key, value in (report["stored"] or {}).items():
             table.add_row(key, str(value))
-        context().console.print(table)
-        context().console.print(f"status: {report['status']}" + (" (latest)" if report.get("latest") else ""))
+        ctx.console.print(table)
+        ctx.console.print(f"status: {report['status']}" + (" (latest)" if report.get("latest") else ""))
         for name, passed in checks.items():
-            context().console.print(f"{'[green]✓' if passed else '[red]✗'}[/] {name.replace('_', ' ')}")
+            ctx.console.print(f"{'[green]✓' if passed else '[red]✗'}[/] {name.replace('_', ' ')}")
     if not report["ok"]:
         raise typer.Exit(1)
 
@@ -347,9 +350,10 @@ def attest_revoke(
     keystore: KeystoreOption = None,
 ) -> None:
     """Revoke one's own Active attestation (its auditor)."""
+    ctx = context()
     key = hex32(attestation_id, "attestation id")
-    event = ledger_client().revoke_attestation(context().signer(as_, keystore), key, reason_code, reason)
-    context().console.print(f"attestation 0x{event.id.hex()} revoked by {event.by} ({reason_code}: {reason})")
+    event = ledger_client().revoke_attestation(ctx.signer(as_, keystore), key, reason_code, reason)
+    ctx.console.print(f"attestation 0x{event.id.hex()} revoked by {event.by} ({reason_code}: {reason})")
 
 
 @attest_app.command("reject")
@@ -362,8 +366,7 @@ def attest_reject(
     keystore: KeystoreOption = None,
 ) -> None:
     """Reject an Active attestation (regulator)."""
+    ctx = context()
     key = hex32(attestation_id, "attestation id")
-    event = ledger_client().reject_attestation(context().signer(as_, keystore), key, reason_code, reason)
-    context().console.print(
-        f"attestation 0x{event.id.hex()} rejected by {event.by} ({reason_code}: {reason})"
-    )
+    event = ledger_client().reject_attestation(ctx.signer(as_, keystore), key, reason_code, reason)
+    ctx.console.print(f"attestation 0x{event.id.hex()} rejected by {event.by} ({reason_code}: {reason})")

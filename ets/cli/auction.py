@@ -50,8 +50,9 @@ def auction_simulate(
     """Run a whole auction on a fresh local chain and print its result as JSON."""
     from sim.auction import load_scenario, simulate
 
-    result = simulate(load_scenario(scenario), say=lambda m: context().err_console.print(f"[dim]{m}[/]"))
-    context().print_json(result)
+    ctx = context()
+    result = simulate(load_scenario(scenario), say=lambda m: ctx.err_console.print(f"[dim]{m}[/]"))
+    ctx.print_json(result)
 
 
 @auction_app.command("create")
@@ -79,8 +80,9 @@ def auction_create(
     from chain.auction import DEFAULT_FORFEIT_BPS, ZERO_ROOT, AuctionParams, PriceRule, eligibility_tree
     from domain.tokens import Kind, encode_id
 
+    ctx = context()
     client = _auction()
-    signer = context().signer(as_, keystore)
+    signer = ctx.signer(as_, keystore)
     root = ZERO_ROOT
     if eligible is not None:
         lines = [x.strip() for x in eligible.read_text().splitlines() if x.strip()]
@@ -97,7 +99,7 @@ def auction_create(
     )  # fmt: skip
     create = client.create_secondary if secondary else client.create_primary
     auction_id = create(signer, params)
-    context().console.print(
+    ctx.console.print(
         f"auction {auction_id} created: {supply:,} {pollutant} {vintage}, reserve {reserve:,} fen"
     )
 
@@ -112,12 +114,13 @@ def auction_commit(
     keystore: KeystoreOption = None,
 ) -> None:
     """Commit a sealed bid; the salt is kept in a local file (mode 0600) for the reveal."""
+    ctx = context()
     client = _auction()
-    signer = context().signer(as_, keystore)
+    signer = ctx.signer(as_, keystore)
     sealed = client.seal(auction_id, signer.address, [_parse_bid(b) for b in bid], guarantee=guarantee)
     path = _bid_store().save(sealed)  # saved before sending: a lost salt would forfeit the guarantee
     client.commit(signer, sealed)
-    context().console.print(
+    ctx.console.print(
         f"committed {sealed.commitment} with guarantee {sealed.guarantee:,} fen; secret: {path}"
     )
 
@@ -126,10 +129,11 @@ def auction_commit(
 @cli_errors
 def auction_reveal(auction_id: int, as_: AsOption = None, keystore: KeystoreOption = None) -> None:
     """Reveal the bid committed from this machine."""
+    ctx = context()
     client = _auction()
-    signer = context().signer(as_, keystore)
+    signer = ctx.signer(as_, keystore)
     client.reveal(signer, _bid_store().load(auction_id, signer.address))
-    context().console.print(f"revealed bid of {signer.address} in auction {auction_id}")
+    ctx.console.print(f"revealed bid of {signer.address} in auction {auction_id}")
 
 
 @auction_app.command("clear")
@@ -141,12 +145,11 @@ def auction_clear(
     keystore: KeystoreOption = None,
 ) -> None:
     """Compute the clearing from the revealed bids and submit it (anyone may)."""
+    ctx = context()
     client = _auction()
     result = client.compute_clearing(auction_id)
-    receipts = client.submit_clearing(
-        context().signer(as_, keystore), auction_id, result.claim, max_bidders=page
-    )
-    context().console.print(
+    receipts = client.submit_clearing(ctx.signer(as_, keystore), auction_id, result.claim, max_bidders=page)
+    ctx.console.print(
         f"auction {auction_id} cleared in {len(receipts)} transaction(s): price {result.clearing_price}, "
         f"sold {result.sold:,}, unsold {result.unsold:,}"
     )
@@ -156,21 +159,23 @@ def auction_clear(
 @cli_errors
 def auction_claim(auction_id: int, as_: AsOption = None, keystore: KeystoreOption = None) -> None:
     """Winners: take the allowances and pay (DvP). Others: take the guarantee back."""
+    ctx = context()
     client = _auction()
-    signer = context().signer(as_, keystore)
+    signer = ctx.signer(as_, keystore)
     won = client.allocation_of(auction_id, signer.address)
     client.settle(signer, auction_id)
-    context().console.print(f"claimed {won:,} allowances" if won else "guarantee refunded")
+    ctx.console.print(f"claimed {won:,} allowances" if won else "guarantee refunded")
 
 
 @auction_app.command("withdraw")
 @cli_errors
 def auction_withdraw(auction_id: int, as_: AsOption = None, keystore: KeystoreOption = None) -> None:
     """Seller (secondary) or regulator (primary, to the treasury): take the proceeds and unsold allowances."""
+    ctx = context()
     client = _auction()
-    client.withdraw_proceeds(context().signer(as_, keystore), auction_id)
+    client.withdraw_proceeds(ctx.signer(as_, keystore), auction_id)
     view = client.view(auction_id)
-    context().console.print(f"auction {auction_id}: proceeds {view.proceeds:,} fen paid out")
+    ctx.console.print(f"auction {auction_id}: proceeds {view.proceeds:,} fen paid out")
 
 
 @auction_app.command("show")
@@ -184,13 +189,14 @@ def auction_show(
 
     from chain.auction import auction_events
 
+    ctx = context()
     client = _auction()
     view = client.view(auction_id)
     phase = view.phase(client.chain.timestamp())
     if as_json:
-        context().print_json({**asdict(view), "phase": phase, "events": auction_events(client, auction_id)})
+        ctx.print_json({**asdict(view), "phase": phase, "events": auction_events(client, auction_id)})
         return
     table = Table("field", "value", title=f"auction {auction_id} ({phase})")
     for key, value in asdict(view).items():
         table.add_row(key, str(value.name.lower() if hasattr(value, "name") else value))
-    context().console.print(table)
+    ctx.console.print(table)

@@ -83,8 +83,9 @@ def compliance_simulate(
     """Run one enterprise's compliance year on a fresh local chain and print the outcome as JSON."""
     from sim.compliance import load_case, simulate
 
-    result = simulate(load_case(case), say=lambda m: context().err_console.print(f"[dim]{m}[/]"))
-    context().print_json(result)
+    ctx = context()
+    result = simulate(load_case(case), say=lambda m: ctx.err_console.print(f"[dim]{m}[/]"))
+    ctx.print_json(result)
 
 
 @compliance_app.command("configure")
@@ -101,9 +102,10 @@ def compliance_configure(
     """Set the rules of a compliance year (regulator; fixed once its first notice is out)."""
     from domain.compliance import YearConfig
 
+    ctx = context()
     config = YearConfig(offset_cap_bps, fine_per_tonne, make_good_bps, no_report_fine)
-    compliance_client().configure_year(context().signer(as_, keystore), year, config)
-    context().console.print(
+    compliance_client().configure_year(ctx.signer(as_, keystore), year, config)
+    ctx.console.print(
         f"year {year} configured: offset cap {offset_cap_bps} bps, fine {fine_per_tonne:,} fen/t, "
         f"make-good {make_good_bps} bps, no-report fine {no_report_fine:,} fen"
     )
@@ -135,19 +137,20 @@ def compliance_notice(
     from chain.compliance import ObligationStatus
     from domain.tokens import pollutant_code
 
+    ctx = context()
     rows = _notice_rows(enterprise or [], from_csv)
     submission_deadline = parse_deadline(deadline)
     rules_hash = _rules_hash(rules)
     code = pollutant_code(pollutant)
     client = compliance_client()
-    signer = context().signer(as_, keystore)
+    signer = ctx.signer(as_, keystore)
     todo = [r for r in rows if client.notice(r[0], year).status is ObligationStatus.NONE]
     if ack_hours is None:
         from scheduler.config import SchedulerSettings
 
         ack_hours = SchedulerSettings.load().ack_hours
     ack_deadline = min(client.chain.timestamp() + int(ack_hours * 3600), submission_deadline)
-    with Progress(console=context().err_console, transient=True, disable=len(todo) <= batch_size) as progress:
+    with Progress(console=ctx.err_console, transient=True, disable=len(todo) <= batch_size) as progress:
         task = progress.add_task("issuing notices", total=len(todo))
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
@@ -157,7 +160,7 @@ def compliance_notice(
             )  # fmt: skip
             progress.advance(task, len(chunk))
     skipped = len(rows) - len(todo)
-    context().console.print(
+    ctx.console.print(
         f"{len(todo)} notices of {year} issued ({skipped} already had one); rules 0x{rules_hash.hex()}; "
         f"deadline {_when(submission_deadline)}, acknowledge by {_when(ack_deadline)}"
     )
@@ -167,11 +170,12 @@ def compliance_notice(
 @cli_errors
 def compliance_ack(year: int, as_: AsOption = None, keystore: KeystoreOption = None) -> None:
     """Acknowledge one's notice of a year (enterprise)."""
+    ctx = context()
     client = compliance_client()
-    signer = context().signer(as_, keystore)
+    signer = ctx.signer(as_, keystore)
     client.acknowledge(signer, year)
     late = client.notice(signer.address, year).acknowledged_late
-    context().console.print(f"notice {year} of {signer.address} acknowledged{' (late)' if late else ''}")
+    ctx.console.print(f"notice {year} of {signer.address} acknowledged{' (late)' if late else ''}")
 
 
 @compliance_app.command("apply")
@@ -194,12 +198,13 @@ def compliance_apply(
     from chain.compliance import ObligationStatus, Surrender
     from chain.ledger import LedgerClient
 
+    ctx = context()
     client = compliance_client()
-    signer = context().signer(as_, keystore)
+    signer = ctx.signer(as_, keystore)
     if attestation is not None:
         attestation_id = hex32(attestation, "attestation id")
     else:
-        _, manifest = context().deployment()
+        _, manifest = ctx.deployment()
         ledger = LedgerClient(client.chain, manifest.address("EmissionsLedger"))
         notice = client.notice(signer.address, year)
         if notice.status is ObligationStatus.NONE:
@@ -215,7 +220,7 @@ def compliance_apply(
     )
     application_id = client.apply(signer, year, surrender)
     view = client.application(application_id)
-    context().console.print(
+    ctx.console.print(
         f"application {application_id} submitted: {view.offsets:,} offsets + {view.allowances:,} allowances "
         f"against verified {view.verified:,} t (attestation 0x{attestation_id.hex()})"
     )
@@ -233,23 +238,24 @@ def compliance_review(
     keystore: KeystoreOption = None,
 ) -> None:
     """Approve or reject an application (regulator)."""
+    ctx = context()
     if approve == reject:
         raise input_error("give exactly one of --approve or --reject")
     if reject and not reason.strip():
         raise input_error("a rejection needs --reason")
     client = compliance_client()
-    signer = context().signer(as_, keystore)
+    signer = ctx.signer(as_, keystore)
     if approve:
         client.approve(signer, application_id)
         view = client.application(application_id)
         left = client.notice(view.enterprise, view.year)
-        context().console.print(
+        ctx.console.print(
             f"application {application_id} approved: {view.offsets + view.allowances:,} retired; "
             f"{left.surrendered:,} of {left.verified:,} t covered ({left.status.name.lower()})"
         )
     else:
         client.reject(signer, application_id, reason_code, reason)
-        context().console.print(
+        ctx.console.print(
             f"application {application_id} rejected ({reason_code}: {reason}); escrow credited back "
             f"(the enterprise withdraws it: ets compliance withdraw {application_id})"
         )
@@ -260,16 +266,15 @@ def compliance_review(
 def compliance_withdraw(application_id: int, as_: AsOption = None, keystore: KeystoreOption = None) -> None:
     """Withdraw the escrow a rejection credited back to one (enterprise): the tokens of a rejected
     application still credited to the caller."""
+    ctx = context()
     client = compliance_client()
-    signer = context().signer(as_, keystore)
+    signer = ctx.signer(as_, keystore)
     escrowed = dict.fromkeys(client.application(application_id).ids)
     ids = [i for i in escrowed if client.returned(signer.address, i)]
     if not ids:
         raise input_error(f"nothing of application {application_id} is credited to {signer.address}")
     client.withdraw_returned(signer, ids)
-    context().console.print(
-        f"withdrew the escrow credited back of {len(ids)} token id(s) to {signer.address}"
-    )
+    ctx.console.print(f"withdrew the escrow credited back of {len(ids)} token id(s) to {signer.address}")
 
 
 @compliance_app.command("finalize")
@@ -278,10 +283,11 @@ def compliance_finalize(
     enterprise: str, year: int, as_: AsOption = None, keystore: KeystoreOption = None
 ) -> None:
     """Record an obligation's outcome after its deadline (anyone)."""
+    ctx = context()
     client = compliance_client()
-    client.finalize(context().signer(as_, keystore), enterprise, year)
+    client.finalize(ctx.signer(as_, keystore), enterprise, year)
     n = client.notice(enterprise, year)
-    context().console.print(
+    ctx.console.print(
         f"{n.enterprise} {year}: outcome {n.outcome.code}, shortfall {n.shortfall:,} t, "
         f"fine {n.fine:,} fen, make-good {n.make_good:,}"
     )
@@ -291,10 +297,11 @@ def compliance_finalize(
 @cli_errors
 def compliance_pay(year: int, as_: AsOption = None, keystore: KeystoreOption = None) -> None:
     """Pay one's fine of a year to the treasury (enterprise)."""
+    ctx = context()
     client = compliance_client()
-    signer = context().signer(as_, keystore)
+    signer = ctx.signer(as_, keystore)
     client.pay_penalty(signer, year)
-    context().console.print(f"fine of {client.notice(signer.address, year).fine:,} fen for {year} paid")
+    ctx.console.print(f"fine of {client.notice(signer.address, year).fine:,} fen for {year} paid")
 
 
 def _when(ts: int) -> str:
@@ -332,6 +339,7 @@ def compliance_status(
     """A year's rules, counters and compliance rate, and its obligations."""
     from chain.compliance import ObligationStatus
 
+    ctx = context()
     client = compliance_client()
     if enterprise is not None:
         accounts = [enterprise]
@@ -346,12 +354,12 @@ def compliance_status(
     rate = client.compliance_rate_bps(year)
     config = client.year_config(year)
     if as_json:
-        context().print_json({"year": year, "config": asdict(config), "stats": asdict(stats),
+        ctx.print_json({"year": year, "config": asdict(config), "stats": asdict(stats),
                      "compliance_rate_bps": rate, "obligations": rows})  # fmt: skip
         return
     from rich.table import Table
 
-    context().console.print(
+    ctx.console.print(
         f"year {year}: {stats.notices} notices, {stats.acknowledged} acknowledged "
         f"({stats.late_acknowledgements} late), {stats.applications} applications, {stats.finalized} "
         f"finalized (A {stats.covered}, B {stats.shortfall}, C {stats.no_verified_emissions}); "
@@ -368,4 +376,4 @@ def compliance_status(
         table.add_row(r["enterprise"], r["status"].lower(), r["outcome"], f"{r['verified']:,}",
                       f"{r['surrendered']:,} ({r['offsets_surrendered']:,})", shortfall, fine,
                       f"{r['make_good']:,}")  # fmt: skip
-    context().console.print(table)
+    ctx.console.print(table)

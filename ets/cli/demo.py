@@ -30,52 +30,54 @@ def demo(
     then serve the API and the dashboard on loopback until Ctrl-C (unless --no-serve)."""
     from demo.run import run_demo
 
-    settings = context().settings
+    ctx = context()
+    settings = ctx.settings
     if not settings.demo:
         raise ConfigError("the demo signs with public demo keys: run it with ETS_DEMO=1 (scripts/demo)")
-    report = run_demo(settings, port=port, say=lambda text: context().console.print(f"[dim]{text}[/]"))
+    report = run_demo(settings, port=port, say=lambda text: ctx.console.print(f"[dim]{text}[/]"))
     for step in report.steps:
-        context().console.print(f"[green]✓[/] {step}")
+        ctx.console.print(f"[green]✓[/] {step}")
     table = Table("contract", "address", "block", title="Deployment")
     for name, record in report.manifest.contracts.items():
         table.add_row(name, record.address, str(record.block))
-    context().console.print(table)
+    ctx.console.print(table)
     accounts = Table("demo account", "address", title="Accounts (public Anvil keys: demo only)")
     for name, address in report.accounts.items():
         accounts.add_row(name, address)
-    context().console.print(accounts)
+    ctx.console.print(accounts)
     holdings = Table("holder", "asset", "amount", title="Holdings (top CO2 allocations and demo trades)")
     for holder, asset, amount in report.holdings:
         holdings.add_row(holder, asset, f"{amount:,}")
-    context().console.print(holdings)
+    ctx.console.print(holdings)
     for name, path in report.files.items():
-        context().console.print(f"{name:12s} {path}")
+        ctx.console.print(f"{name:12s} {path}")
     _demo_api(settings)
     demo_settlement(settings)
     demo_network(settings)
-    context().console.print(f"RPC URL:  {report.node.url} (chain id {report.node.chain_id})")
-    context().console.print(f"Manifest: {report.manifest_path}")
-    context().console.print(f"Node log: {report.node.log}; stop with `ets node down`")
+    ctx.console.print(f"RPC URL:  {report.node.url} (chain id {report.node.chain_id})")
+    ctx.console.print(f"Manifest: {report.manifest_path}")
+    ctx.console.print(f"Node log: {report.node.log}; stop with `ets node down`")
     if not serve:
-        context().console.print("API:      `ets api` serves it on http://127.0.0.1:8000 (OpenAPI at /docs)")
+        ctx.console.print("API:      `ets api` serves it on http://127.0.0.1:8000 (OpenAPI at /docs)")
         return
     from demo.api import serve_demo
 
-    serve_demo(settings, port=serve_port, say=context().console.print)
+    serve_demo(settings, port=serve_port, say=ctx.console.print)
 
 
 def _demo_api(settings: Any) -> None:
     from demo.api import demo_api
 
-    api = demo_api(settings, say=lambda text: context().console.print(f"[dim]{text}[/]"))
+    ctx = context()
+    api = demo_api(settings, say=lambda text: ctx.console.print(f"[dim]{text}[/]"))
     for line in api.lines:
-        context().console.print(f"[green]✓[/] API: {line}")
+        ctx.console.print(f"[green]✓[/] API: {line}")
     trail = Table(
         "block", "time (UTC)", "contract", "event", title="Audit trail of enterprise-1 (GET /audit/events)"
     )
     for e in api.trail:
         trail.add_row(str(e["block_number"]), e["time"][:19], e["contract"], e["name"])
-    context().console.print(trail)
+    ctx.console.print(trail)
     stats = Table(
         "enterprise",
         "year",
@@ -85,7 +87,7 @@ def _demo_api(settings: Any) -> None:
     )
     for row in api.stats:
         stats.add_row(str(row["enterprise"]), str(row["period"]), f"{row['value']:,.3f}", str(row["count"]))
-    context().console.print(stats)
+    ctx.console.print(stats)
 
 
 def demo_settlement(settings: Any) -> None:
@@ -95,25 +97,26 @@ def demo_settlement(settings: Any) -> None:
 
     from demo.settlement import run_settlement_demo
 
-    demo = run_settlement_demo(settings, say=lambda text: context().console.print(f"[dim]{text}[/]"))
+    ctx = context()
+    demo = run_settlement_demo(settings, say=lambda text: ctx.console.print(f"[dim]{text}[/]"))
     result = demo.result
     bounds = result.settlement.bounds
     for step in demo.steps:
-        context().console.print(f"[green]✓[/] settlement: {step}")
+        ctx.console.print(f"[green]✓[/] settlement: {step}")
     from chain.accounts import demo_account
 
     sent = f", tx {result.tx_hash[:12]}…" if result.tx_hash else ""
     signer = (
         f"the exchange ({demo.signer})" if demo.signer == demo_account("exchange").address else demo.signer
     )
-    context().console.print(
+    ctx.console.print(
         f"[green]✓[/] settlement of trading day {demo.day} "
         f"(blocks {bounds.first_block}–{bounds.last_block}): "
         f"{len(result.settlement.accounts):,} accounts, {result.settlement.movements:,} movements; "
         f"bank statement {demo.bank_lines} lines ({demo.bank_file.name}); reconciled with the chain, "
         f"the read model and the bank: {'balanced' if result.balanced else 'NOT balanced'}"
     )
-    context().console.print(
+    ctx.console.print(
         f"[green]✓[/] report hash 0x{result.bundle.report_hash.hex()[:16]}… anchored on SettlementReports "
         f"({result.anchored}{sent}), signed by {signer}; files and hash verified against the chain: "
         f"{'yes' if demo.verified else '[red]NO[/]'}"
@@ -128,10 +131,10 @@ def demo_settlement(settings: Any) -> None:
             f"{total.allowances:,}" if total.allowances else "",
             f"{total.cash / 100:,.2f}" if total.cash else "",
         )
-    context().console.print(table)
+    ctx.console.print(table)
     for path in demo.files:
-        context().console.print(f"settlement report {path}")
-    context().console.print(f"bank statement    {demo.bank_file}")
+        ctx.console.print(f"settlement report {path}")
+    ctx.console.print(f"bank statement    {demo.bank_file}")
 
 
 def demo_network(settings: Any) -> None:
@@ -139,23 +142,24 @@ def demo_network(settings: Any) -> None:
     validators, the genesis extraData, and whether Besu is here to run it."""
     from demo.network import demo_network_config
 
-    net = demo_network_config(settings.state_dir, say=lambda text: context().console.print(f"[dim]{text}[/]"))
+    ctx = context()
+    net = demo_network_config(settings.state_dir, say=lambda text: ctx.console.print(f"[dim]{text}[/]"))
     made = "generated" if net.created else "generated by an earlier run"
-    context().console.print(
+    ctx.console.print(
         f"[green]✓[/] network: {len(net.nodes)}-validator QBFT configuration {made} in {net.directory} "
         f"(chain id {net.chain_id}; keys, genesis.json, per-node config.toml, static nodes, permissions)"
     )
     for name, validator, enode in net.nodes:
-        context().console.print(f"  {name}: validator {validator}  {enode.split('@')[-1]}")
+        ctx.console.print(f"  {name}: validator {validator}  {enode.split('@')[-1]}")
     check = "decodes back to the same validators" if net.decoded == net.validators else "[red]MISMATCH[/]"
-    context().console.print(f"  genesis extraData ({check}): {net.extra_data}")
+    ctx.console.print(f"  genesis extraData ({check}): {net.extra_data}")
     if net.besu is None:
-        context().console.print(
+        ctx.console.print(
             "  Besu is not installed here (no `besu` on PATH): this demo runs on Anvil. With Besu, "
             f"`scripts/network` starts these validators (ETS_NETWORK_DIR={net.directory})."
         )
     else:
-        context().console.print(
+        ctx.console.print(
             f"  Besu found ({net.besu}); this demo still runs on Anvil: `scripts/network` "
             f"(ETS_NETWORK_DIR={net.directory}) starts the validators and runs the demo on them."
         )

@@ -26,17 +26,18 @@ def deploy(
     from chain.accounts import demo_account
     from chain.deploy import SuiteConfig, deploy_suite
 
-    settings = context().settings
-    deployer = context().signer(as_ if settings.demo and keystore is None else None, keystore)
+    ctx = context()
+    settings = ctx.settings
+    deployer = ctx.signer(as_ if settings.demo and keystore is None else None, keystore)
     members = tuple(member or ())
     if not members:
         if not settings.demo:
             raise ConfigError("give the governance members with --member (repeat)")
         members = tuple(demo_account(n).address for n in ("regulator", "exchange", "industry-body"))
     config = SuiteConfig(members=members, threshold=threshold or len(members) // 2 + 1)
-    manifest = deploy_suite(context().chain, deployer, config, settings.manifest_path)
+    manifest = deploy_suite(ctx.chain, deployer, config, settings.manifest_path)
     table = Table("contract", "address", "block", title=f"chain {manifest.chain_id}")
     for name, record in manifest.contracts.items():
         table.add_row(name, record.address, str(record.block))
-    context().console.print(table)
-    context().console.print(f"manifest: {settings.manifest_path}")
+    ctx.console.print(table)
+    ctx.console.print(f"manifest: {settings.manifest_path}")

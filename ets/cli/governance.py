@@ -30,7 +30,8 @@ def governance_propose(
     [REASON] | reinstate ACCOUNT | set-threshold N | set-lifetime SECONDS."""
     from domain.errors import InvalidInputError
 
-    registry = context().registry()
+    ctx = context()
+    registry = ctx.registry()
     values = args or []
     builders: dict[str, tuple[int, Callable[..., bytes]]] = {
         "grant-role": (2, registry.encode_grant_role),
@@ -50,25 +51,27 @@ def governance_propose(
     except ValueError as exc:
         raise InvalidInputError(f"{action}: {exc}") from None
     text = description or f"{action} {' '.join(values)}"
-    proposal_id = registry.propose(context().signer(as_, keystore), data, text)
-    context().console.print(f"proposal {proposal_id}: {registry.describe_call(data)}")
+    proposal_id = registry.propose(ctx.signer(as_, keystore), data, text)
+    ctx.console.print(f"proposal {proposal_id}: {registry.describe_call(data)}")
 
 
 @governance_app.command("approve")
 @cli_errors
 def governance_approve(proposal_id: int, as_: AsOption = None, keystore: KeystoreOption = None) -> None:
     """Approve a proposal."""
-    registry = context().registry()
-    registry.approve(context().signer(as_, keystore), proposal_id)
-    context().console.print(f"proposal {proposal_id}: {registry.proposal(proposal_id).approvals} approvals")
+    ctx = context()
+    registry = ctx.registry()
+    registry.approve(ctx.signer(as_, keystore), proposal_id)
+    ctx.console.print(f"proposal {proposal_id}: {registry.proposal(proposal_id).approvals} approvals")
 
 
 @governance_app.command("execute")
 @cli_errors
 def governance_execute(proposal_id: int, as_: AsOption = None, keystore: KeystoreOption = None) -> None:
     """Execute a proposal that has enough approvals."""
-    receipt = context().registry().execute(context().signer(as_, keystore), proposal_id)
-    context().console.print(f"proposal {proposal_id}: executed (gas {receipt['gasUsed']})")
+    ctx = context()
+    receipt = ctx.registry().execute(ctx.signer(as_, keystore), proposal_id)
+    ctx.console.print(f"proposal {proposal_id}: executed (gas {receipt['gasUsed']})")
 
 
 @governance_app.command("list")
@@ -77,10 +80,11 @@ def governance_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List proposals with their approvals."""
-    registry = context().registry()
+    ctx = context()
+    registry = ctx.registry()
     rows = registry.proposals()
     if as_json:
-        context().print_json([{k: v for k, v in p.__dict__.items() if k != "data"} for p in rows])
+        ctx.print_json([{k: v for k, v in p.__dict__.items() if k != "data"} for p in rows])
         return
     table = Table("id", "call", "approvals", "executed", "deadline",
                   title=f"threshold {registry.threshold()} of {len(registry.members())}")  # fmt: skip
@@ -88,4 +92,4 @@ def governance_list(
         table.add_row(
             str(p.id), p.call[:80], str(p.approvals), "yes" if p.executed else "no", str(p.deadline)
         )
-    context().console.print(table)
+    ctx.console.print(table)

@@ -49,16 +49,17 @@ def init(
     from chain.network.generate import NetworkSpec, init_network
     from chain.network.genesis import QbftParams
 
+    ctx = context()
     spec = NetworkSpec(
         validators=validators, chain_id=chain_id,
         qbft=QbftParams(block_period, epoch, request_timeout),
         accounts=accounts, fund=tuple(fund or ()), host=host, p2p_port=p2p_port, rpc_port=rpc_port,
     )  # fmt: skip
     network = init_network(out, spec, _password())
-    context().console.print(f"network in {network.directory} (chain id {network.chain_id})")
+    ctx.console.print(f"network in {network.directory} (chain id {network.chain_id})")
     for node in network.nodes:
-        context().console.print(f"  {node.name}: validator {node.validator}  rpc {node.rpc_url}")
-    context().console.print(f"extraData validators (ascending): {', '.join(network.validators)}")
+        ctx.console.print(f"  {node.name}: validator {node.validator}  rpc {node.rpc_url}")
+    ctx.console.print(f"extraData validators (ascending): {', '.join(network.validators)}")
 
 
 @network_app.command("extradata")
@@ -112,13 +113,14 @@ def sync_allowlist(
     from chain.network.generate import load_network
     from chain.registry import RegistryClient
 
+    ctx = context()
     targets = [SyncTarget(rpc_url=url) for url in node or ()]
     targets += [SyncTarget(permissions_file=p) for p in permissions_file or ()]
     if network is not None:
         targets += [SyncTarget(rpc_url=n["rpc_url"]) for n in load_network(network)["nodes"]]
     if not targets:
         raise NetworkConfigError("nothing to sync: give --node, --permissions-file or --network")
-    chain, manifest = context().deployment()
+    chain, manifest = ctx.deployment()
     nodes_client = (
         NodeAllowlistClient(chain, manifest.address("NodeAllowlist"))
         if "NodeAllowlist" in manifest.contracts
@@ -131,19 +133,19 @@ def sync_allowlist(
 
     def show(report: SyncReport) -> None:
         desired = report.desired
-        context().console.print(
+        ctx.console.print(
             f"block {report.block}: {len(desired.accounts)} accounts, {len(desired.nodes)} nodes"
         )
         for name, diff in report.changes.items():
             if not diff.empty:
-                context().console.print(
+                ctx.console.print(
                     f"  {name}: +{len(diff.add_accounts)}/-{len(diff.remove_accounts)} accounts, "
                     f"+{len(diff.add_nodes)}/-{len(diff.remove_nodes)} nodes"
                 )
         for path in report.files_written:
-            context().console.print(f"  wrote {path}")
+            ctx.console.print(f"  wrote {path}")
         for name, problem in report.failures.items():
-            context().console.print(f"  [red]failed[/] {name}: {problem}")
+            ctx.console.print(f"  [red]failed[/] {name}: {problem}")
 
     if once:
         report = sync.sync_once(force=True)
@@ -155,7 +157,7 @@ def sync_allowlist(
     try:
         sync.run(interval=interval, on_report=show)
     except KeyboardInterrupt:
-        context().console.print("stopped")
+        ctx.console.print("stopped")
 
 
 @network_app.command("onchain-config")
@@ -169,13 +171,14 @@ def onchain_config(
     from chain.network.besu import enable_onchain_permissioning, onchain_flags
     from chain.network.generate import load_network
 
-    _, manifest = context().deployment()
+    ctx = context()
+    _, manifest = ctx.deployment()
     registry, nodes = manifest.address("ConsortiumRegistry"), manifest.address("NodeAllowlist")
     typer.echo(" ".join(onchain_flags(registry, nodes)))
     if write:
         for node in load_network(network)["nodes"]:
             path = enable_onchain_permissioning(network / node["name"], registry, nodes)
-            context().console.print(f"updated {path}")
+            ctx.console.print(f"updated {path}")
 
 
 @network_app.command("show")
@@ -201,22 +204,23 @@ def demo(
     from chain.errors import ConfigError
     from demo.network import run_network_demo, wait_for_blocks
 
-    settings = context().settings
+    ctx = context()
+    settings = ctx.settings
     if not settings.demo:
         raise ConfigError("the network demo signs with public demo keys: run it with ETS_DEMO=1")
-    chain = context().chain
+    chain = ctx.chain
     head = wait_for_blocks(chain, timeout=timeout)
-    context().console.print(f"[green]✓[/] chain {chain.chain_id} producing blocks (head {head})")
+    ctx.console.print(f"[green]✓[/] chain {chain.chain_id} producing blocks (head {head})")
     report = run_network_demo(
         chain, network, settings.manifest_path, sync_rpc=not files,
-        say=lambda text: context().console.print(f"[green]✓[/] {text}"),
+        say=lambda text: ctx.console.print(f"[green]✓[/] {text}"),
     )  # fmt: skip
-    context().console.print(f"manifest: {settings.manifest_path}")
-    context().console.print(
+    ctx.console.print(f"manifest: {settings.manifest_path}")
+    ctx.console.print(
         f"Besu <= 25.5.x on-chain permissioning: `ets network onchain-config {network} --write`"
     )
     for name, record in report.manifest.contracts.items():
-        context().console.print(f"  {name:20s} {record.address}")
+        ctx.console.print(f"  {name:20s} {record.address}")
 
 
 @network_app.command("node")
@@ -234,17 +238,18 @@ def node_proposal(
     from chain.registry import RegistryClient
     from domain.errors import InvalidInputError
 
+    ctx = context()
     if action not in ("allow", "disallow"):
         raise InvalidInputError(f"action must be allow or disallow, got {action!r}")
-    chain, manifest = context().deployment()
+    chain, manifest = ctx.deployment()
     registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
     nodes = NodeAllowlistClient(chain, manifest.address("NodeAllowlist"))
     parsed = Enode.parse(enode)
     data = nodes.encode_allow(parsed) if action == "allow" else nodes.encode_disallow(parsed)
     proposal_id = registry.propose(
-        context().signer(as_, keystore), data, f"{action} node {parsed.url}", target=nodes.address
+        ctx.signer(as_, keystore), data, f"{action} node {parsed.url}", target=nodes.address
     )
-    context().console.print(f"proposal {proposal_id}: {action} {parsed.url}")
+    ctx.console.print(f"proposal {proposal_id}: {action} {parsed.url}")
 
 
 @network_app.command("nodes")

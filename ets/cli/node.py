@@ -18,10 +18,9 @@ def node_up(port: Annotated[int, typer.Option(help="RPC port on 127.0.0.1.")] = 
     """Start a detached local node whose state persists in the state directory."""
     from chain.node import node_up as up
 
-    state = up(context().settings.state_dir / "node", port=port)
-    context().console.print(
-        f"node up: {state.url} (chain id {state.chain_id}, pid {state.pid}, log {state.log})"
-    )
+    ctx = context()
+    state = up(ctx.settings.state_dir / "node", port=port)
+    ctx.console.print(f"node up: {state.url} (chain id {state.chain_id}, pid {state.pid}, log {state.log})")
 
 
 @node_app.command("down")
@@ -30,9 +29,8 @@ def node_down() -> None:
     """Stop the detached local node (its state is saved)."""
     from chain.node import node_down as down
 
-    context().console.print(
-        "node stopped" if down(context().settings.state_dir / "node") else "no node running"
-    )
+    ctx = context()
+    ctx.console.print("node stopped" if down(ctx.settings.state_dir / "node") else "no node running")
 
 
 @node_app.command("status")
@@ -41,8 +39,9 @@ def node_status() -> None:
     """Say whether the detached node is running; exit 1 when it is not."""
     from chain.node import node_status as status
 
-    state = status(context().settings.state_dir / "node")
+    ctx = context()
+    state = status(ctx.settings.state_dir / "node")
     if state is None:
-        context().console.print("node: down")
+        ctx.console.print("node: down")
         raise typer.Exit(1)
-    context().console.print(f"node: up at {state.url} (chain id {state.chain_id}, pid {state.pid})")
+    ctx.console.print(f"node: up at {state.url} (chain id {state.chain_id}, pid {state.pid})")

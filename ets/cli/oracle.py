@@ -44,6 +44,7 @@ def oracle_run(
 
     from oracle.service import OracleService
 
+    ctx = context()
     settings = _oracle_settings(
         serial_ports=port, tcp_port=tcp_port, tcp_host=tcp_host, site=site, queue=queue,
         batch_size=batch_size, batch_age_seconds=batch_age, baudrate=baudrate,
@@ -53,19 +54,19 @@ def oracle_run(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with OracleService.from_settings(settings, context().settings) as service:
+    with OracleService.from_settings(settings, ctx.settings) as service:
         address = service.tcp_address
         where = [*settings.serial_ports, *([f"tcp://{address[0]}:{address[1]}"] if address else [])]
-        context().err_console.print(
+        ctx.err_console.print(
             f"oracle gateway listening on {', '.join(where)}; devices: {len(service.gateway.devices)}"
         )
         while not stop.wait(status_every if status_every > 0 else None):
             s = service.status()
-            context().err_console.print(
+            ctx.err_console.print(
                 f"frames {s['gateway']['frames']}  readings {s['gateway']['readings_signed']}  "
                 f"anchored {s['anchoring']['readings_anchored']}  queue {s['queue']['readings']}"
             )
-    context().print_json(service.final_status)
+    ctx.print_json(service.final_status)
 
 
 @oracle_app.command("simulate")
@@ -83,13 +84,14 @@ def oracle_simulate(
 
     from sim.site import run_site_simulation
 
-    with Progress(console=context().err_console, transient=True) as bar:
+    ctx = context()
+    with Progress(console=ctx.err_console, transient=True) as bar:
         task = bar.add_task("frames answered", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        settings = context().settings
+        settings = ctx.settings
         result = run_site_simulation(
             settings, devices=devices, minutes=minutes, transport="tcp" if tcp else "pty", seed=seed,
             fault_rate=fault_rate, batch_size=batch_size, progress=progress,
@@ -98,22 +100,23 @@ def oracle_simulate(
 
 
 def _print_simulation(result: Any) -> None:
+    ctx = context()
     title = f"Simulated site from {result.start:%Y-%m-%d %H:%M} ({result.transport})"
     table = Table("device", "frames answered", "re-sent", "card swipes", "discharge (kg)", title=title)
     for mn, d in result.per_device.items():
         kg = ", ".join(f"{code} {v:.1f}" for code, v in d["totals"].items() if not code.endswith("00000"))
         table.add_row(mn, str(d["answered"]), str(d["resent"]), str(d["swipes"]), kg)
-    context().console.print(table)
-    context().console.print(
+    ctx.console.print(table)
+    ctx.console.print(
         f"readings signed {result.readings_signed:,}; anchored {result.readings_anchored:,} in "
         f"{result.batches_anchored:,} batches; queue {result.queue}; {result.seconds:.1f} s"
     )
-    context().console.print(f"events: {result.events}; rejected: {result.rejected or 'none'}")
+    ctx.console.print(f"events: {result.events}; rejected: {result.rejected or 'none'}")
     if result.anchor_refused:
-        context().console.print(f"[red]ledger refused batches[/]: {result.anchor_refused}")
+        ctx.console.print(f"[red]ledger refused batches[/]: {result.anchor_refused}")
     for mn, code, threshold in result.alarms:
-        context().console.print(f"[yellow]quota alarm[/] {mn} {code} {threshold * 100:.0f} %")
+        ctx.console.print(f"[yellow]quota alarm[/] {mn} {code} {threshold * 100:.0f} %")
     for mn in result.valves_closed:
-        context().console.print(f"[red]valve closed[/] {mn}: monthly quota spent")
+        ctx.console.print(f"[red]valve closed[/] {mn}: monthly quota spent")
     if result.chart is not None:
-        context().console.print(f"chart: {result.chart}")
+        ctx.console.print(f"chart: {result.chart}")

@@ -33,16 +33,15 @@ def enterprise_add(
     """Propose registering an enterprise (checked first, then approved by other members)."""
     from chain.registry import EnterpriseProfile
 
+    ctx = context()
     profile = EnterpriseProfile.from_degrees(
         credit_code=code, name=name, region_code=region, industry_code=industry,
         latitude=lat, longitude=lon,
     )  # fmt: skip
-    registry = context().registry()
+    registry = ctx.registry()
     data = registry.encode_register_enterprise(account, profile)
-    proposal_id = registry.propose(context().signer(as_, keystore), data, f"register {name} ({code})")
-    context().console.print(
-        f"proposal {proposal_id}: register {name}; needs {registry.threshold()} approvals"
-    )
+    proposal_id = registry.propose(ctx.signer(as_, keystore), data, f"register {name} ({code})")
+    ctx.console.print(f"proposal {proposal_id}: register {name}; needs {registry.threshold()} approvals")
 
 
 @enterprise_app.command("suspend")
@@ -54,10 +53,11 @@ def enterprise_suspend(
     keystore: KeystoreOption = None,
 ) -> None:
     """Propose suspending a participant."""
-    registry = context().registry()
+    ctx = context()
+    registry = ctx.registry()
     data = registry.encode_suspend(account, reason)
-    proposal_id = registry.propose(context().signer(as_, keystore), data, f"suspend {account}")
-    context().console.print(f"proposal {proposal_id}: suspend {account}")
+    proposal_id = registry.propose(ctx.signer(as_, keystore), data, f"suspend {account}")
+    ctx.console.print(f"proposal {proposal_id}: suspend {account}")
 
 
 @enterprise_app.command("list")
@@ -68,19 +68,18 @@ def enterprise_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List registered enterprises."""
-    registry = context().registry()
+    ctx = context()
+    registry = ctx.registry()
     rows = registry.enterprises(start, limit)
     if as_json:
-        context().print_json(
-            [{"account": e.account, "status": e.status.name, **e.profile.__dict__} for e in rows]
-        )
+        ctx.print_json([{"account": e.account, "status": e.status.name, **e.profile.__dict__} for e in rows])
         return
     table = Table("account", "credit code", "name", "region", "industry", "status",
                   title=f"{registry.enterprise_count()} enterprises")  # fmt: skip
     for e in rows:
         p = e.profile
         table.add_row(e.account, p.credit_code, p.name, str(p.region_code), p.industry_code, e.status.name)
-    context().console.print(table)
+    ctx.console.print(table)
 
 
 @device_app.command("add")
@@ -96,13 +95,12 @@ def device_add(
     keystore: KeystoreOption = None,
 ) -> None:
     """Bind a device to an enterprise, and with --oracle set the oracle that anchors it (regulator)."""
+    ctx = context()
     receipt = (
-        context()
-        .registry()
-        .bind_device(context().signer(as_, keystore), device, enterprise, mn, oracle=oracle)
+        context().registry().bind_device(ctx.signer(as_, keystore), device, enterprise, mn, oracle=oracle)
     )
     shown = f", oracle {oracle}" if oracle else ""
-    context().console.print(f"device {device} bound (gas {receipt['gasUsed']}){shown}")
+    ctx.console.print(f"device {device} bound (gas {receipt['gasUsed']}){shown}")
 
 
 @device_app.command("set-oracle")
@@ -114,8 +112,9 @@ def device_set_oracle(
     keystore: KeystoreOption = None,
 ) -> None:
     """Set (or move) the oracle that may anchor a bound device's readings (regulator)."""
-    context().registry().set_device_oracle(context().signer(as_, keystore), device, oracle)
-    context().console.print(f"device {device}: oracle {oracle}")
+    ctx = context()
+    ctx.registry().set_device_oracle(ctx.signer(as_, keystore), device, oracle)
+    ctx.console.print(f"device {device}: oracle {oracle}")
 
 
 @enterprise_app.command("assign-auditor")
@@ -127,8 +126,9 @@ def enterprise_assign_auditor(
     keystore: KeystoreOption = None,
 ) -> None:
     """Assign an auditor to an enterprise: it may then attest and read its records (regulator)."""
-    context().registry().assign_auditor(context().signer(as_, keystore), auditor, enterprise)
-    context().console.print(f"auditor {auditor} assigned to {enterprise}")
+    ctx = context()
+    ctx.registry().assign_auditor(ctx.signer(as_, keystore), auditor, enterprise)
+    ctx.console.print(f"auditor {auditor} assigned to {enterprise}")
 
 
 @enterprise_app.command("unassign-auditor")
@@ -140,8 +140,9 @@ def enterprise_unassign_auditor(
     keystore: KeystoreOption = None,
 ) -> None:
     """End an auditor's assignment to an enterprise (regulator)."""
-    context().registry().unassign_auditor(context().signer(as_, keystore), auditor, enterprise)
-    context().console.print(f"auditor {auditor} no longer assigned to {enterprise}")
+    ctx = context()
+    ctx.registry().unassign_auditor(ctx.signer(as_, keystore), auditor, enterprise)
+    ctx.console.print(f"auditor {auditor} no longer assigned to {enterprise}")
 
 
 @device_app.command("list")
@@ -151,11 +152,12 @@ def device_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List bound devices."""
-    rows = context().registry().devices(enterprise)
+    ctx = context()
+    rows = ctx.registry().devices(enterprise)
     if as_json:
-        context().print_json([d.__dict__ for d in rows])
+        ctx.print_json([d.__dict__ for d in rows])
         return
     table = Table("device", "enterprise", "MN", title=f"{len(rows)} devices")
     for d in rows:
         table.add_row(d.address, d.enterprise, d.mn)
-    context().console.print(table)
+    ctx.console.print(table)

@@ -19,6 +19,7 @@ report_app = typer.Typer(help="Reports on production and emissions.", no_args_is
 
 
 @report_app.command("production")
+@cli_errors
 def production(
     enterprise: Annotated[str, typer.Argument(help="The enterprise's account address.")],
     year: Annotated[int, typer.Option(help="First (or only) year.")],
@@ -41,62 +42,58 @@ def production(
     ] = None,
 ) -> None:
     """An enterprise's energy use, energy-computed, metered (anchored) and verified emissions."""
+    from chain.allocation import load_history
+    from chain.ledger import LedgerClient
+    from chain.onboarding import read_credit_codes
+    from chain.production import (
+        as_grouping,
+        enterprise_id_of,
+        gather_production,
+        history_of,
+        load_monthly_energy,
+        report_years,
+    )
+    from chain.registry import RegistryClient, checked_address
 
-    @cli_errors
-    def run() -> None:
-        from chain.allocation import load_history
-        from chain.ledger import LedgerClient
-        from chain.onboarding import read_credit_codes
-        from chain.production import (
-            as_grouping,
-            enterprise_id_of,
-            gather_production,
-            history_of,
-            load_monthly_energy,
-            report_years,
-        )
-        from chain.registry import RegistryClient, checked_address
-
-        address = checked_address(enterprise, "enterprise")
-        years = report_years(year, to_year)
-        grouping = as_grouping(by)
-        monthly = load_monthly_energy(monthly_energy) if monthly_energy is not None else []
-        chain, manifest = context().deployment()
-        record = manifest.contracts["EmissionsLedger"]
-        ledger = LedgerClient(chain, record.address, from_block=record.block)
-        enterprise_id = None
-        annual = None
-        beside = history or monthly_energy
-        if beside is not None:
-            registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
-            credit_code = registry.enterprise(address).profile.credit_code
-            codes_path = enterprises or beside.with_name("enterprises.csv")
-            codes = read_credit_codes(codes_path) if enterprises is not None or codes_path.exists() else {}
-            enterprise_id = enterprise_id_of(credit_code, codes)
-            if history is not None:
-                annual = history_of(load_history(history, enterprises_path=enterprises), enterprise_id)
-        report = gather_production(
-            ledger,
-            address,
-            years[0],
-            to_year=years[-1],
-            by=grouping,
-            history=annual,
-            monthly=monthly,
-            enterprise_id=enterprise_id,
-            from_block=record.block,
-        )
-        if csv_out is not None:
-            report.write_csv(csv_out)
-        if as_json:
-            context().print_json(report.to_json())
-            return
-        context().console.print(_energy_table(report))
-        context().console.print(_emissions_table(report))
-        if csv_out is not None:
-            context().console.print(f"rows written to {csv_out}")
-
-    run()
+    ctx = context()
+    address = checked_address(enterprise, "enterprise")
+    years = report_years(year, to_year)
+    grouping = as_grouping(by)
+    monthly = load_monthly_energy(monthly_energy) if monthly_energy is not None else []
+    chain, manifest = ctx.deployment()
+    record = manifest.contracts["EmissionsLedger"]
+    ledger = LedgerClient(chain, record.address, from_block=record.block)
+    enterprise_id = None
+    annual = None
+    beside = history or monthly_energy
+    if beside is not None:
+        registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
+        credit_code = registry.enterprise(address).profile.credit_code
+        codes_path = enterprises or beside.with_name("enterprises.csv")
+        codes = read_credit_codes(codes_path) if enterprises is not None or codes_path.exists() else {}
+        enterprise_id = enterprise_id_of(credit_code, codes)
+        if history is not None:
+            annual = history_of(load_history(history, enterprises_path=enterprises), enterprise_id)
+    report = gather_production(
+        ledger,
+        address,
+        years[0],
+        to_year=years[-1],
+        by=grouping,
+        history=annual,
+        monthly=monthly,
+        enterprise_id=enterprise_id,
+        from_block=record.block,
+    )
+    if csv_out is not None:
+        report.write_csv(csv_out)
+    if as_json:
+        ctx.print_json(report.to_json())
+        return
+    ctx.console.print(_energy_table(report))
+    ctx.console.print(_emissions_table(report))
+    if csv_out is not None:
+        ctx.console.print(f"rows written to {csv_out}")
 
 
 def _n(value: float | Decimal | None, places: int = 3) -> str:

@@ -42,15 +42,17 @@ def _service(out: Path | None = None) -> SettlementService:
     from settlement.config import SettlementSettings
     from settlement.service import SettlementService
 
+    ctx = context()
     settings = SettlementSettings.load()
     if out is not None:
         settings.reports_dir = out
-    chain, manifest = context().deployment()
-    engine = make_engine(ApiSettings.load().database(context().settings))
+    chain, manifest = ctx.deployment()
+    engine = make_engine(ApiSettings.load().database(ctx.settings))
     return SettlementService.connect(settings, chain, manifest, engine)
 
 
 def _print_result(result: DayResult, as_json: bool) -> None:
+    ctx = context()
     summary = {
         "trading_day": result.settlement.bounds.day.isoformat(),
         "blocks": [result.settlement.bounds.first_block, result.settlement.bounds.last_block],
@@ -65,16 +67,16 @@ def _print_result(result: DayResult, as_json: bool) -> None:
         "seconds": round(result.seconds, 3),
     }
     if as_json:
-        context().print_json(summary)
+        ctx.print_json(summary)
         return
     status = "[green]balanced[/]" if result.balanced else f"[red]{summary['differences']} difference(s)[/]"
-    context().console.print(
+    ctx.console.print(
         f"trading day {summary['trading_day']}: {summary['accounts']:,} accounts, "
         f"{summary['movements']:,} movements, {status}; report {summary['report']} "
         f"({summary['report_hash']}, {result.anchored}) in {result.seconds:.2f} s"
     )
     for d in result.reconciliation.differences[:50]:
-        context().console.print(
+        ctx.console.print(
             f"  [red]{d.kind}[/] {d.account} {d.token_id if d.token_id is not None else ''}: {d.detail}"
             + (f" (tx {', '.join(d.transactions)})" if d.transactions else "")
         )
@@ -198,6 +200,7 @@ def settle_correct(
     from settlement.errors import ReportCorrectionError
     from settlement.verify import read_report
 
+    ctx = context()
     service = _service(out)
     parsed = _day(day)
     code = day_code(parsed)
@@ -214,14 +217,14 @@ def settle_correct(
         raise ReportCorrectionError(
             f"{parsed}: the bundle is the report already anchored (0x{report_hash.hex()})"
         )
-    signer = context().signer(as_, keystore)
+    signer = ctx.signer(as_, keystore)
     data = client.encode_correct(code, report_hash, client.sign(signer, code, report_hash))
     text = (
         description
         or f"correct settlement report {parsed}: 0x{published.report_hash.hex()} -> 0x{report_hash.hex()}"
     )
     proposal_id = service.registry().propose(signer, data, text, target=client.address)
-    context().print_json(
+    ctx.print_json(
         {
             "proposal": proposal_id,
             "trading_day": parsed.isoformat(),
@@ -265,9 +268,10 @@ def bank_apply(
     from chain.allowance import SettlementClient, bank_reference
     from settlement.bank import parse_statement
 
-    chain, manifest = context().deployment()
+    ctx = context()
+    chain, manifest = ctx.deployment()
     cash = SettlementClient(chain, manifest.address("SettlementToken"))
-    exchange = context().signer(as_, keystore)
+    exchange = ctx.signer(as_, keystore)
     done = skipped = 0
     for line in parse_statement(path):
         if cash.contract.functions.bankRefUsed(bank_reference(line.bank_ref)).call():
@@ -276,7 +280,7 @@ def bank_apply(
         action = cash.deposit if line.direction == "deposit" else cash.withdraw
         action(exchange, line.account, line.amount, line.bank_ref)
         done += 1
-    context().console.print(f"{done} line(s) applied, {skipped} already on-chain")
+    ctx.console.print(f"{done} line(s) applied, {skipped} already on-chain")
 
 
 @settle_app.command("serve")
@@ -285,10 +289,11 @@ def settle_serve(as_: AsOption = None, keystore: KeystoreOption = None) -> None:
     """Run the scheduler with the settlement job (each trading day at the close + margin)."""
     from settlement.schedule import blocking
 
+    ctx = context()
     service = _service()
-    anchor = service.anchor(lambda: context().signer(as_, keystore))
+    anchor = service.anchor(lambda: ctx.signer(as_, keystore))
     scheduler = blocking(service.runner(anchor), service.settings.calendar(), service.settings.margin_minutes)
-    context().console.print("settlement scheduler running (Ctrl-C stops)")
+    ctx.console.print("settlement scheduler running (Ctrl-C stops)")
     try:
         scheduler.start()
     except KeyboardInterrupt:
