@@ -36,7 +36,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from chain.accounts import load_keystore, private_directory
+from chain.accounts import Signer, load_keystore, private_directory
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
 from chain.deploy import Manifest, load_for_chain
@@ -243,7 +243,7 @@ class OracleService:
         *,
         chain: ChainClient,
         manifest: Manifest,
-        oracle_account: Any,
+        oracle_account: Signer,
         queue_path: Path,
         clock: Callable[[], float] = time.time,
     ) -> None:
