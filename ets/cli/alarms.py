@@ -3,16 +3,17 @@ beside it) and its stored alarms."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from ets.cli.context import context
 from ets.cli.options import cli_errors
-from scheduler.alarms import Alarm
-from scheduler.cli import compliance_alarms, purge_job, settlement_job
-from scheduler.compliance import ScanReport
+
+if TYPE_CHECKING:
+    from scheduler.alarms import Alarm
+    from scheduler.compliance import ScanReport
 
 alarms_app = typer.Typer(help="Compliance alarms and reminders (scheduler).", no_args_is_help=True)
 
@@ -60,6 +61,7 @@ def alarms_run(
 
     from scheduler.config import SchedulerSettings
     from scheduler.service import blocking, stop
+    from scheduler.wiring import compliance_alarms, purge_job, settlement_job
     from settlement.schedule import JOB_ID
 
     ctx = context()

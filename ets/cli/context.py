@@ -8,19 +8,20 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import typer
 from rich.console import Console
 
-from chain.accounts import Signer, demo_account, load_keystore
-from chain.config import ChainSettings
-from chain.connect import connect
-from chain.deploy import Manifest, load_for_chain
 from chain.errors import ConfigError
-from chain.registry import RegistryClient
-from chain.tx import ChainClient
+
+if TYPE_CHECKING:  # the chain modules load on first use: `ets --help` stays quick
+    from chain.accounts import Signer
+    from chain.config import ChainSettings
+    from chain.deploy import Manifest
+    from chain.registry import RegistryClient
+    from chain.tx import ChainClient
 
 
 @dataclass
@@ -39,19 +40,27 @@ class Context:
     @functools.cached_property
     def settings(self) -> ChainSettings:
         """The chain settings (``ETS_*``), loaded once per invocation."""
+        from chain.config import ChainSettings
+
         return ChainSettings.load()
 
     @functools.cached_property
     def chain(self) -> ChainClient:
         """The connected chain (``ETS_RPC_URL``)."""
+        from chain.connect import connect
+
         return connect(self.settings)
 
     def deployment(self) -> tuple[ChainClient, Manifest]:
         """The connected chain and its checked deployment manifest."""
+        from chain.deploy import load_for_chain
+
         return self.chain, load_for_chain(self.chain, self.settings.manifest_path)
 
     def registry(self) -> RegistryClient:
         """The deployment's consortium registry."""
+        from chain.registry import RegistryClient
+
         chain, manifest = self.deployment()
         return RegistryClient(chain, manifest.address("ConsortiumRegistry"))
 
@@ -62,6 +71,8 @@ class Context:
         Raises:
             ConfigError: a demo name outside demo mode, or no usable key.
         """
+        from chain.accounts import demo_account, load_keystore
+
         settings = self.settings
         if keystore is not None:
             password = (

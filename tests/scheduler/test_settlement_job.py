@@ -14,7 +14,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
 from chain.accounts import write_keystore
-from scheduler.cli import settlement_job
+from scheduler.wiring import settlement_job
 from scheduler.service import JOB_ID as SCAN_JOB_ID
 from scheduler.service import SettlementJob, blocking, schedule
 from settlement.calendar import TradingCalendar, day_code

@@ -3,14 +3,20 @@ alarms against the deployment, the end-of-day settlement job and the purge job."
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
 
+from chain.allowance import AllowanceClient, SettlementClient
+from chain.compliance import ComplianceClient
 from chain.config import ChainSettings
 from chain.connect import connect_deployment
-
-if TYPE_CHECKING:
-    from scheduler.compliance import ComplianceAlarms
-    from scheduler.service import PurgeJob, SettlementJob
+from readmodel.config import ReadModelSettings
+from readmodel.purge import purge_expired
+from readmodel.session import make_engine
+from scheduler.compliance import CONTRACT, ComplianceAlarms
+from scheduler.config import SchedulerSettings
+from scheduler.service import PurgeJob, SettlementJob
+from settlement.config import SettlementSettings
+from settlement.service import SettlementService, service_signer
 
 
 def compliance_alarms() -> ComplianceAlarms:
@@ -20,11 +26,6 @@ def compliance_alarms() -> ComplianceAlarms:
         SchedulerConfigError: invalid scheduler settings (before the chain is asked anything).
         ChainError, DeploymentError: no node, or no deployment on it.
     """
-    from chain.allowance import AllowanceClient, SettlementClient
-    from chain.compliance import ComplianceClient
-    from scheduler.compliance import CONTRACT, ComplianceAlarms
-    from scheduler.config import SchedulerSettings
-
     settings = SchedulerSettings.load()  # refused before the chain is asked anything
     chain_settings = ChainSettings.load()
     chain, manifest = connect_deployment(chain_settings)
@@ -49,12 +50,6 @@ def settlement_job() -> SettlementJob | None:
         SettlementError: invalid ``ETS_SETTLE_*`` settings.
         ConfigError: publishing without a key, or a keystore that does not open.
     """
-    from readmodel.config import ReadModelSettings
-    from readmodel.session import make_engine
-    from scheduler.service import SettlementJob
-    from settlement.config import SettlementSettings
-    from settlement.service import SettlementService, service_signer
-
     settings = SettlementSettings.load()
     if not settings.scheduled:
         return None
@@ -74,14 +69,6 @@ def purge_job() -> PurgeJob | None:
     Raises:
         SchedulerConfigError: invalid scheduler settings.
     """
-    import functools
-
-    from readmodel.config import ReadModelSettings
-    from readmodel.purge import purge_expired
-    from readmodel.session import make_engine
-    from scheduler.config import SchedulerSettings
-    from scheduler.service import PurgeJob
-
     settings = SchedulerSettings.load()
     if settings.purge_interval_seconds <= 0:
         return None
