@@ -25,10 +25,11 @@ from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
 from api.errors import ConflictError, ForbiddenError, NotFoundError
+from chain.abi import ZERO_ID
+from chain.attestations import Attestation, attestation_digest, attestation_typed_data
 from chain.calls import ActionSpec, CallCatalog, EncodedCall, check_same_call, decode_raw_transaction
 from chain.errors import CallInputError, ContractRevertError, RawTransactionError, TransactionError
 from chain.events import EventSource
-from chain.ledger import ZERO_ID, Attestation, attestation_digest, attestation_typed_data
 from chain.tx import ChainClient
 from oracle.errors import ReadingValueError
 from oracle.signing.eip712 import (

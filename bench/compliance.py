@@ -30,9 +30,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from web3.logs import DISCARD
 
 from chain.accounts import dev_account
+from chain.attestations import Attestation, attestation_digest, document_hash
 from chain.compile import compile_contracts
 from chain.compliance import Surrender
-from chain.ledger import Attestation, attestation_digest, document_hash
 from chain.node import AnvilNode
 from chain.onboarding import register_enterprises
 from chain.suite import deploy_local_suite

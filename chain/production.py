@@ -63,7 +63,8 @@ from domain.tokens import MAX_VINTAGE, MIN_VINTAGE
 from domain.tokens import POLLUTANTS as ALLOWANCE_POLLUTANTS
 
 if TYPE_CHECKING:
-    from chain.ledger import BatchAnchoredEvent, BatchTotal, LedgerClient
+    from chain.anchoring import BatchAnchoredEvent, BatchTotal
+    from chain.ledger import LedgerClient
 
 logger = logging.getLogger(__name__)
 
@@ -924,7 +925,7 @@ def verified_emissions(ledger: LedgerClient, enterprise: str, years: Iterable[in
         InvalidInputError: a malformed enterprise address.
         ChainUnavailableError: the node does not answer.
     """
-    from chain.ledger import AttestationStatus
+    from chain.attestations import AttestationStatus
 
     address = checked_address(enterprise, "enterprise")
     found: list[Verified] = []

@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 from chain.accounts import Signer, demo_account
 from chain.allowance import AllowanceClient, SettlementClient
+from chain.attestations import Attestation, document_hash, sign_attestation
 from chain.compliance import ComplianceClient, Surrender, wire_compliance_manager
 from chain.deploy import Manifest
-from chain.ledger import Attestation, LedgerClient, document_hash, sign_attestation
+from chain.ledger import LedgerClient
 from chain.production import Grouping, gather_production
 from chain.registry import RegistryClient
 from chain.tx import ChainClient

@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 
 class AnchorReceiptLike(Protocol):
-    """Where an anchoring transaction ended (``chain.ledger.AnchorReceipt``)."""
+    """Where an anchoring transaction ended (``chain.anchoring.AnchorReceipt``)."""
 
     @property
     def tx_hash(self) -> bytes: ...
@@ -57,7 +57,7 @@ class AnchorReceiptLike(Protocol):
 
 
 class AnchorPort(Protocol):
-    """The EmissionsLedger as the anchoring loop needs it (``chain.ledger.LedgerAnchorPort``).
+    """The EmissionsLedger as the anchoring loop needs it (``chain.anchoring.LedgerAnchorPort``).
 
     Every method raises :class:`ConnectionError` when the node does not answer.
     """

@@ -37,11 +37,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from chain.accounts import Signer, load_keystore, private_directory
+from chain.anchoring import LedgerAnchorPort
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
 from chain.deploy import Manifest, load_for_chain
 from chain.errors import ConfigError
-from chain.ledger import LedgerAnchorPort, LedgerClient
+from chain.ledger import LedgerClient
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
 from oracle.anchor import Anchorer, AnchorReport

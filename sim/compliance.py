@@ -11,11 +11,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chain.accounts import demo_account
+from chain.attestations import Attestation
 from chain.compile import compile_contracts
 from chain.compliance import Surrender
 from chain.errors import ChainError
 from chain.jsonfile import load_model
-from chain.ledger import Attestation
 from chain.node import AnvilNode
 from chain.onboarding import register_enterprises
 from chain.suite import deploy_local_suite

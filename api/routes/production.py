@@ -27,9 +27,9 @@ from api.deps import Db, User
 from api.errors import ForbiddenError, NotFoundError
 from api.schemas import ERRORS
 from chain.allocation import EnterpriseHistory, load_history
+from chain.anchoring import BatchAnchoredEvent, BatchTotal
 from chain.config import ChainSettings
 from chain.errors import ChainError, ConfigError
-from chain.ledger import BatchAnchoredEvent, BatchTotal
 from chain.onboarding import read_credit_codes
 from chain.production import (
     MAX_SPAN,

@@ -22,7 +22,7 @@ from ets.cli.inputs import (
 from ets.cli.options import AsOption, KeystoreOption, cli_errors
 
 if TYPE_CHECKING:
-    from chain.ledger import Attestation
+    from chain.attestations import Attestation
     from oracle.signing.proof import FrameWitness
     from oracle.signing.reading import Reading
 
@@ -77,8 +77,8 @@ class SignedAttestation(BaseModel):
         return [_check_hex32(v) for v in values]
 
     def attestation(self) -> Attestation:
-        """The attestation's fields as :class:`chain.ledger.Attestation`."""
-        from chain.ledger import Attestation
+        """The attestation's fields as :class:`chain.attestations.Attestation`."""
+        from chain.attestations import Attestation
 
         return Attestation(
             auditor=self.auditor, enterprise=self.enterprise, pollutant=self.pollutant, year=self.year,
@@ -107,7 +107,7 @@ class SignedAttestation(BaseModel):
 
 def recover_signer(signed: SignedAttestation) -> str | None:
     """The address the file's signature recovers to over its typed data (None: malformed)."""
-    from chain.ledger import recover_attestation_signer
+    from chain.attestations import recover_attestation_signer
 
     return recover_attestation_signer(
         signed.chain_id, signed.ledger, signed.attestation(), signed.signature_bytes
@@ -147,8 +147,9 @@ def attest_sign(
     Offline when --nonce is given and the chain id and ledger come from the options or the
     deployment manifest.
     """
+    from chain.abi import ZERO_ID
+    from chain.attestations import Attestation, attestation_digest, sign_attestation
     from chain.deploy import Manifest
-    from chain.ledger import ZERO_ID, Attestation, attestation_digest, sign_attestation
     from domain.tokens import pollutant_code
 
     ctx = context()
@@ -271,8 +272,8 @@ def attest_verify(
 ) -> None:
     """The attestation as stored and its status; for a file, whether its signature and id match the
     ledger's digest. Exits 1 unless it is Active and every check passes."""
+    from chain.attestations import AttestationStatus, attestation_digest
     from chain.errors import ContractRevertError
-    from chain.ledger import AttestationStatus, attestation_digest
 
     ctx = context()
     ledger = ledger_client()

@@ -67,7 +67,7 @@ def _rules_hash(rules: str) -> bytes:
         is_file = False
     if is_file:
         return keccak_file(path, "rules")
-    from chain.ledger import document_hash
+    from chain.attestations import document_hash
 
     return document_hash(rules)
 

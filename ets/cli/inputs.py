@@ -58,7 +58,7 @@ def hex32(text: str, what: str) -> bytes:
 
 
 def keccak_file(path: Path, what: str) -> bytes:
-    from chain.ledger import document_hash
+    from chain.attestations import document_hash
 
     try:
         return document_hash(path.read_bytes())

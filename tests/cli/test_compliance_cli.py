@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from chain.accounts import demo_account
+from chain.attestations import AttestationStatus
 from chain.compliance import ObligationStatus
-from chain.ledger import AttestationStatus
 from domain.compliance import Outcome
 from domain.tokens import Kind, encode_id
 from ets.cli import main as cli

@@ -10,16 +10,16 @@ from dataclasses import dataclass, replace
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from chain.abi import ZERO_ID
 from chain.accounts import dev_account
-from chain.ledger import (
-    ZERO_ID,
+from chain.attestations import (
     Attestation,
     AttestationStatus,
-    LedgerClient,
     attestation_digest,
     evidence_hash,
     sign_attestation,
 )
+from chain.ledger import LedgerClient
 from chain.registry import ROLES
 from domain.errors import InvalidInputError
 from oracle.signing.eip712 import ReadingDomain

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from web3.logs import DISCARD
 
 from chain.accounts import dev_account
+from chain.anchoring import batch_anchor_of
 from chain.compliance import ApplicationStatus, ComplianceClient, ObligationStatus
-from chain.ledger import batch_anchor_of
 from chain.registry import role_id
 from domain.compliance import Outcome, YearConfig, offset_cap, penalty
 from domain.errors import InvalidInputError

@@ -15,14 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chain.accounts import dev_account
-from chain.ledger import (
-    BatchAnchor,
-    BatchTotal,
-    LedgerClient,
-    batch_anchor_of,
-    batch_id_of,
-    hash_totals,
-)
+from chain.anchoring import BatchAnchor, BatchTotal, batch_anchor_of, batch_id_of, hash_totals
+from chain.ledger import LedgerClient
 from chain.registry import ROLES
 from oracle.queue import Batch, Queue
 from oracle.queue import batch_id_of as queue_batch_id_of

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from chain.accounts import dev_account
-from chain.ledger import AnchorReceipt, LedgerAnchorPort
+from chain.anchoring import AnchorReceipt, LedgerAnchorPort
 from oracle.anchor import Anchorer, AnchorReport
 from oracle.gateway import CHINA_STANDARD_TIME, Gateway, GatewayDevice
 from oracle.queue import BatchStatus, Queue

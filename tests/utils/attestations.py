@@ -11,7 +11,9 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from chain.ledger import ZERO_ID, Attestation, LedgerClient, attestation_typed_data
+from chain.abi import ZERO_ID
+from chain.attestations import Attestation, attestation_typed_data
+from chain.ledger import LedgerClient
 from oracle.queue import Batch, Queue
 from oracle.signing.proof import SignedReading
 from oracle.signing.reading import ReadingFields

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from chain.ledger import BatchAnchoredEvent, BatchTotal, LedgerAnchorPort
+from chain.anchoring import BatchAnchoredEvent, BatchTotal, LedgerAnchorPort
 from oracle.anchor import Anchorer, AnchorReport
 from oracle.gateway import Gateway, GatewayDevice
 from oracle.queue import Queue

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from chain.accounts import dev_account
-from chain.ledger import AttestationStatus
+from chain.attestations import AttestationStatus
 from tests.api.conftest import ApiWorld, Get
 from tests.utils.attestations import attestation
 from tests.utils.compliance import CO2, ENTERPRISES, YEAR

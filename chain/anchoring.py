@@ -1,0 +1,658 @@
+"""The EmissionsLedger's anchoring half: batches of device-signed readings (ids, totals, the
+anchor record), reading and frame encodings, ``BatchAnchored`` events, the anchoring client
+(idempotent anchoring, batch records, reading verification) and the gateway's anchor port.
+
+The client takes plain values: :class:`BatchAnchor` for a batch (:func:`batch_anchor_of` builds
+one from any object with the attributes of ``oracle.queue.Batch``), any object with the
+attributes of ``oracle.signing.reading.Reading`` for a reading (:class:`ReadingLike`) and of
+``oracle.signing.proof.FrameWitness`` for the frame signature that covers it (:class:`FrameWitnessLike`),
+so ``oracle`` never needs web3 and ``chain`` never imports ``oracle``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from eth_abi import encode as abi_encode
+from eth_account.signers.local import LocalAccount
+from eth_utils import is_address, keccak, to_checksum_address
+from hexbytes import HexBytes
+from web3.exceptions import TransactionNotFound
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from chain.abi import bytes32
+from chain.client import ContractClient
+from chain.errors import ChainUnavailableError, ContractRevertError
+from chain.registry import checked_address
+from chain.tx import ChainClient
+from domain.errors import InvalidInputError
+from domain.units import UINT32_MAX, UINT64_MAX, UINT256_MAX, check_uint
+
+logger = logging.getLogger(__name__)
+
+#: EIP-712 domain name and version of the EmissionsLedger (readings and attestations alike).
+DOMAIN_NAME = "ETS EmissionsLedger"
+
+
+DOMAIN_VERSION = "1"
+
+
+_TOTALS_TYPE = "(bytes8,bytes8,int256,uint8)[]"
+
+
+def bytes8_of(text: str, what: str = "text") -> bytes:
+    """``text`` as ``bytes8``: ASCII, left-aligned, zero-padded (``"w01018"`` → ``b"w01018\\0\\0"``).
+
+    Raises:
+        InvalidInputError: not ASCII or longer than 8 characters.
+    """
+    if not isinstance(text, str) or not text.isascii() or len(text) > 8:
+        raise InvalidInputError(f"{what} {text!r} is not up to 8 ASCII characters")
+    return text.encode("ascii").ljust(8, b"\x00")
+
+
+def text_of(raw: bytes) -> str:
+    """Inverse of :func:`bytes8_of` (trailing zero bytes dropped)."""
+    return bytes(raw).rstrip(b"\x00").decode("ascii", errors="replace")
+
+
+def batch_id_of(device: str, first_sequence: int, last_sequence: int, root: bytes) -> bytes:
+    """``keccak256(abi.encode(address device, uint64 first, uint64 last, bytes32 root))``."""
+    return bytes(
+        keccak(
+            abi_encode(
+                ["address", "uint64", "uint64", "bytes32"],
+                [checked_address(device, "device"), first_sequence, last_sequence, root],
+            )
+        )
+    )
+
+
+@dataclass(frozen=True)
+class BatchTotal:
+    """A batch's sum of one pollutant in one unit, as anchored.
+
+    Attributes:
+        pollutant: HJ 212 factor code (up to 8 ASCII characters).
+        unit: unit (up to 8 ASCII characters).
+        total: exact sum scaled by ``10**decimals`` (int256).
+        decimals: decimal places of ``total`` (uint8).
+    """
+
+    pollutant: str
+    unit: str
+    total: int
+    decimals: int
+
+    def as_tuple(self) -> tuple[bytes, bytes, int, int]:
+        return (
+            bytes8_of(self.pollutant, "pollutant"),
+            bytes8_of(self.unit, "unit"),
+            self.total,
+            self.decimals,
+        )
+
+
+def hash_totals(totals: Sequence[BatchTotal]) -> bytes:
+    """``keccak256(abi.encode(totals))``: the ``totalsHash`` the ledger stores with a batch."""
+    return bytes(keccak(abi_encode([_TOTALS_TYPE], [[t.as_tuple() for t in totals]])))
+
+
+@dataclass(frozen=True)
+class BatchAnchor:
+    """A batch as submitted to ``anchorBatch``.
+
+    Attributes:
+        batch_id: ``keccak256(abi.encode(device, first_sequence, last_sequence, root))``.
+        device: the device's address.
+        first_sequence: lowest reading sequence.
+        last_sequence: highest reading sequence.
+        period_start: earliest reading time (unix seconds).
+        period_end: latest reading time (unix seconds).
+        count: number of readings.
+        root: Merkle root over the readings' digests.
+        totals: per (pollutant, unit) sums, sorted by (pollutant, unit).
+    """
+
+    batch_id: bytes
+    device: str
+    first_sequence: int
+    last_sequence: int
+    period_start: int
+    period_end: int
+    count: int
+    root: bytes
+    totals: tuple[BatchTotal, ...]
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The ``Batch`` struct's ABI tuple.
+
+        Raises:
+            InvalidInputError: a field does not fit its Solidity type.
+        """
+        return (
+            bytes32(self.batch_id, "batch id"),
+            checked_address(self.device, "device"),
+            check_uint(self.first_sequence, "first sequence", UINT64_MAX),
+            check_uint(self.last_sequence, "last sequence", UINT64_MAX),
+            check_uint(self.period_start, "period start", UINT64_MAX),
+            check_uint(self.period_end, "period end", UINT64_MAX),
+            check_uint(self.count, "count", UINT32_MAX),
+            bytes32(self.root, "root"),
+            [t.as_tuple() for t in self.totals],
+        )
+
+
+def _total_of(item: Any) -> BatchTotal:
+    amount = item.total if hasattr(item, "total") else item.value
+    return BatchTotal(str(item.pollutant), str(item.unit), int(amount), int(item.decimals))
+
+
+def batch_anchor_of(batch: Any) -> BatchAnchor:
+    """The :class:`BatchAnchor` of any object with the attributes of ``oracle.queue.Batch``.
+
+    The totals' items need ``pollutant``, ``unit``, ``decimals`` and ``value`` (or ``total``);
+    they are sorted by (pollutant, unit) bytes, the order the contract requires.
+    """
+    totals = sorted(
+        (_total_of(t) for t in batch.totals),
+        key=lambda t: (bytes8_of(t.pollutant, "pollutant"), bytes8_of(t.unit, "unit")),
+    )
+    return BatchAnchor(
+        batch_id=bytes(batch.batch_id),
+        device=str(batch.device),
+        first_sequence=int(batch.first_sequence),
+        last_sequence=int(batch.last_sequence),
+        period_start=int(batch.period_start),
+        period_end=int(batch.period_end),
+        count=int(batch.count),
+        root=bytes(batch.root),
+        totals=tuple(totals),
+    )
+
+
+class ReadingLike(Protocol):
+    """The fields of a signed reading (``oracle.signing.reading.Reading`` has them)."""
+
+    @property
+    def device(self) -> str: ...
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def time(self) -> int: ...
+    @property
+    def pollutant(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+    @property
+    def decimals(self) -> int: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def flag(self) -> str: ...
+
+
+def reading_tuple(reading: ReadingLike) -> tuple[Any, ...]:
+    """The ``Reading`` struct's ABI tuple.
+
+    Raises:
+        InvalidInputError: a text field is not ASCII of the right length.
+    """
+    flag = reading.flag
+    if not isinstance(flag, str) or len(flag) != 1 or not flag.isascii():
+        raise InvalidInputError(f"flag {flag!r} is not one ASCII letter")
+    if not is_address(reading.device):
+        raise InvalidInputError(f"device {reading.device!r} is not an address")
+    return (
+        to_checksum_address(reading.device),
+        reading.sequence,
+        reading.time,
+        bytes8_of(reading.pollutant, "pollutant"),
+        reading.value,
+        reading.decimals,
+        bytes8_of(reading.unit, "unit"),
+        flag.encode("ascii"),
+    )
+
+
+class FrameWitnessLike(Protocol):
+    """The frame signature of a reading (``oracle.signing.proof.FrameWitness`` has it): the struct
+    hashes of the frame's readings in frame order, the reading's index among them, and the
+    device's 65-byte signature over the frame digest."""
+
+    @property
+    def hashes(self) -> Sequence[bytes]: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def signature(self) -> bytes: ...
+
+
+def frame_tuple(witness: FrameWitnessLike) -> tuple[list[bytes], int, bytes]:
+    """The ``SignedFrame`` struct's ABI tuple ``(readings, index, signature)``.
+
+    The index and signature are passed as they are (the contract answers false for a bad one),
+    so tests can ask about malformed witnesses.
+
+    Raises:
+        InvalidInputError: a hash is not 32 bytes, or the index is not a uint256.
+    """
+    return (
+        [bytes32(h, "reading hash") for h in witness.hashes],
+        check_uint(witness.index, "frame index", UINT256_MAX),
+        bytes(witness.signature),
+    )
+
+
+@dataclass(frozen=True)
+class AnchoredBatch:
+    """An anchored batch as the ledger stores it (totals: see :meth:`LedgerClient.totals`)."""
+
+    batch_id: bytes
+    root: bytes
+    device: str
+    first_sequence: int
+    count: int
+    enterprise: str
+    last_sequence: int
+    period_start: int
+    period_end: int
+    anchored_at: int
+    anchored_block: int
+    totals_hash: bytes
+
+
+@dataclass(frozen=True)
+class AnchorResult:
+    """What :meth:`LedgerClient.anchor` did.
+
+    Attributes:
+        record: the batch as stored on-chain.
+        created: True if this call anchored it; False if it was already anchored (a re-send).
+        tx_hash: the anchoring transaction of this call (None on a re-send).
+        gas_used: gas of this call's transaction (None on a re-send).
+    """
+
+    record: AnchoredBatch
+    created: bool
+    tx_hash: str | None
+    gas_used: int | None
+
+
+@dataclass(frozen=True)
+class BatchAnchoredEvent:
+    """A ``BatchAnchored`` event (what the indexer reads)."""
+
+    batch_id: bytes
+    device: str
+    enterprise: str
+    first_sequence: int
+    last_sequence: int
+    previous_sequence: int
+    period_start: int
+    period_end: int
+    count: int
+    root: bytes
+    totals: tuple[BatchTotal, ...]
+    block: int
+    log_index: int
+    tx_hash: str
+
+    @property
+    def gap(self) -> int:
+        """Sequence numbers skipped between the device's previous batch and this one."""
+        return self.first_sequence - self.previous_sequence - 1
+
+
+class AnchoringClient(ContractClient):
+    """The anchoring functions of one deployed EmissionsLedger (:class:`chain.ledger.LedgerClient`
+    has them with the attestation functions)."""
+
+    CONTRACT = "EmissionsLedger"
+
+    def __init__(self, chain: ChainClient, address: str, *, from_block: int = 0) -> None:
+        super().__init__(chain, address)
+        self.from_block = from_block
+
+    def anchor(self, oracle: LocalAccount, batch: BatchAnchor | Any) -> AnchorResult:
+        """Anchor a batch with the gateway's service key; a re-send of an anchored batch is a no-op.
+
+        Args:
+            oracle: an account with ORACLE_ROLE.
+            batch: a :class:`BatchAnchor`, or an object :func:`batch_anchor_of` accepts.
+
+        Returns:
+            The stored record, and whether this call anchored it.
+
+        Raises:
+            ContractRevertError: refused (``UnauthorizedRole``, ``LedgerDeviceNotBound``,
+                ``LedgerOracleNotForDevice``, ``LedgerSequenceReplayed``,
+                ``LedgerSequenceSpanTooLarge`` ...).
+            InvalidInputError: a field does not fit its Solidity type.
+        """
+        anchor = batch if isinstance(batch, BatchAnchor) else batch_anchor_of(batch)
+        args = anchor.as_tuple()
+        batch_id = args[0]
+        if self.is_anchored(batch_id):
+            logger.info("batch already anchored", extra={"batch_id": "0x" + batch_id.hex()})
+            return AnchorResult(self.batch(batch_id), False, None, None)
+        try:
+            receipt = self.chain.transact(self.contract.functions.anchorBatch(args), oracle)
+        except ContractRevertError as error:
+            # A copy sent before a crash may be mined between the check and this send.
+            if error.error == "LedgerBatchAlreadyAnchored":
+                return AnchorResult(self.batch(batch_id), False, None, None)
+            raise
+        tx_hash = HexBytes(receipt["transactionHash"]).to_0x_hex()
+        logger.info(
+            "batch anchored",
+            extra={
+                "batch_id": "0x" + batch_id.hex(),
+                "device": anchor.device,
+                "tx_hash": tx_hash,
+                "block": receipt["blockNumber"],
+            },
+        )
+        return AnchorResult(self.batch(batch_id), True, tx_hash, int(receipt["gasUsed"]))
+
+    def anchor_gas(self, oracle: str, batch: BatchAnchor | Any) -> int:
+        """Estimated gas of anchoring ``batch`` from ``oracle`` now (for benchmarks).
+
+        Raises:
+            ContractRevertError: the anchoring would be refused.
+        """
+        anchor = batch if isinstance(batch, BatchAnchor) else batch_anchor_of(batch)
+        fn = self.contract.functions.anchorBatch(anchor.as_tuple())
+        return int(self.chain.build(fn, oracle)["gas"])
+
+    def is_anchored(self, batch_id: bytes | str) -> bool:
+        return bool(self.chain.call(self.contract.functions.isAnchored(bytes32(batch_id, "batch id"))))
+
+    def batch(self, batch_id: bytes | str) -> AnchoredBatch:
+        """The stored record of an anchored batch.
+
+        Raises:
+            ContractRevertError: ``LedgerBatchUnknown``.
+        """
+        key = bytes32(batch_id, "batch id")
+        raw = self.chain.call(self.contract.functions.batch(key))
+        return AnchoredBatch(key, bytes(raw[0]), str(raw[1]), int(raw[2]), int(raw[3]), str(raw[4]),
+                             int(raw[5]), int(raw[6]), int(raw[7]), int(raw[8]), int(raw[9]),
+                             bytes(raw[10]))  # fmt: skip
+
+    def last_anchored_sequence(self, device: str) -> int:
+        return int(
+            self.chain.call(self.contract.functions.lastAnchoredSequence(checked_address(device, "device")))
+        )
+
+    def reading_digest(self, reading: ReadingLike) -> bytes:
+        """The contract's EIP-712 digest of a reading (``Reading`` as primary type: the leaf value)."""
+        return bytes(self.chain.call(self.contract.functions.readingDigest(reading_tuple(reading))))
+
+    def reading_hash(self, reading: ReadingLike) -> bytes:
+        """The contract's EIP-712 ``hashStruct`` of a reading (a frame's ``readings`` member)."""
+        return bytes(self.chain.call(self.contract.functions.hashReading(reading_tuple(reading))))
+
+    def frame_digest(self, hashes: Iterable[bytes | str]) -> bytes:
+        """The contract's EIP-712 digest of a ``Frame`` of readings with these struct hashes, in
+        frame order: what the device signs.
+
+        Raises:
+            InvalidInputError: a hash is not 32 bytes.
+        """
+        args = [bytes32(h, "reading hash") for h in hashes]
+        return bytes(self.chain.call(self.contract.functions.frameDigest(args)))
+
+    def hash_totals(self, totals: Sequence[BatchTotal]) -> bytes:
+        """The contract's ``keccak256(abi.encode(totals))`` (see :func:`hash_totals`)."""
+        return bytes(self.chain.call(self.contract.functions.hashTotals([t.as_tuple() for t in totals])))
+
+    def verify_reading(
+        self,
+        batch_id: bytes | str,
+        reading: ReadingLike,
+        witness: FrameWitnessLike,
+        proof: Iterable[bytes | str],
+    ) -> bool:
+        """Ask the contract whether the reading, signed by its device in a frame, is in the
+        anchored batch.
+
+        Args:
+            batch_id: the batch.
+            reading: the reading's fields (e.g. ``SignedReading.reading``).
+            witness: its frame signature (e.g. ``SignedReading.witness``): the frame's reading
+                hashes, the reading's index among them, the device's signature of the frame.
+            proof: the reading's Merkle proof (bytes or 0x-hex nodes).
+
+        Raises:
+            InvalidInputError: a field does not fit its Solidity type.
+        """
+        fn = self.contract.functions.verifyReading(
+            bytes32(batch_id, "batch id"),
+            reading_tuple(reading),
+            frame_tuple(witness),
+            [bytes32(node, "proof node") for node in proof],
+        )
+        return bool(self.chain.call(fn))
+
+    def max_sequence_span(self) -> int:
+        """``MAX_SEQUENCE_SPAN``: most sequences a batch may reach past its device's last anchored one."""
+        return int(self.chain.call(self.contract.functions.MAX_SEQUENCE_SPAN()))
+
+    def anchored_events(
+        self,
+        *,
+        device: str | None = None,
+        enterprise: str | None = None,
+        from_block: int | None = None,
+        to_block: int | str = "latest",
+    ) -> list[BatchAnchoredEvent]:
+        """``BatchAnchored`` events in chain order, optionally of one device and/or enterprise
+        (indexed topics: the node filters)."""
+        filters = {} if device is None else {"device": checked_address(device, "device")}
+        if enterprise is not None:
+            filters["enterprise"] = checked_address(enterprise, "enterprise")
+        logs = self.contract.events.BatchAnchored().get_logs(
+            from_block=self.from_block if from_block is None else from_block,
+            to_block=to_block,
+            argument_filters=filters,
+        )
+        return [_event(log) for log in logs]
+
+    def receipt_events(self, receipt: TxReceipt) -> list[BatchAnchoredEvent]:
+        """``BatchAnchored`` events of one transaction receipt."""
+        return [
+            _event(log)
+            for log in self.contract.events.BatchAnchored().process_receipt(receipt, errors=DISCARD)
+        ]
+
+    def anchoring_logs(self, record: AnchoredBatch) -> list[Any]:
+        """The ``BatchAnchored`` logs of an anchored batch, from the block its record names.
+
+        Empty when that block is beyond the node's head: a node restarted from a state snapshot
+        can hold the batch's storage but not (yet) the block that wrote it, and asking for a
+        block past the head is an RPC error rather than an empty answer.
+        """
+        if record.anchored_block > int(self.chain.w3.eth.block_number):
+            return []
+        return list(
+            self.contract.events.BatchAnchored().get_logs(
+                from_block=record.anchored_block,
+                to_block=record.anchored_block,
+                argument_filters={"batchId": record.batch_id},
+            )
+        )
+
+    def totals(self, batch_id: bytes | str) -> tuple[BatchTotal, ...]:
+        """The totals of an anchored batch, from its event, checked against the stored hash.
+
+        Raises:
+            ContractRevertError: ``LedgerBatchUnknown``.
+            InvalidInputError: the event's totals do not match the stored hash.
+        """
+        record = self.batch(batch_id)
+        for log in self.anchoring_logs(record):
+            totals = _event(log).totals
+            if hash_totals(totals) == record.totals_hash:
+                return totals
+        raise InvalidInputError(f"no event of batch 0x{record.batch_id.hex()} matches its totals hash")
+
+
+@dataclass(frozen=True)
+class AnchorReceipt:
+    """Where an anchoring transaction ended: its hash, block, and whether it succeeded."""
+
+    tx_hash: bytes
+    block: int
+    ok: bool
+
+
+class LedgerAnchorPort:
+    """The oracle gateway's way to the EmissionsLedger (:class:`oracle.anchor.AnchorPort`).
+
+    Sends ``anchorBatch`` transactions signed with the gateway's service key without waiting,
+    reads receipts, and finds a batch's anchoring on-chain. Every call turns a node that does
+    not answer into :class:`ChainUnavailableError`, so the anchoring loop can wait and retry.
+
+    Args:
+        ledger: the EmissionsLedger client.
+        oracle: the gateway's service account (ORACLE_ROLE).
+    """
+
+    def __init__(self, ledger: AnchoringClient, oracle: LocalAccount) -> None:
+        self.ledger = ledger
+        self.oracle = oracle
+
+    def _guard(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except OSError as error:  # requests' connection errors and timeouts are OSErrors
+            self.ledger.chain.reset_nonces()
+            raise ChainUnavailableError(f"the chain node does not answer: {type(error).__name__}") from None
+
+    def submit(self, batch: Any) -> bytes:
+        """Send the batch's anchoring transaction; returns its hash without waiting.
+
+        Raises:
+            ContractRevertError: the ledger would refuse it (gas estimation reverted).
+            ChainUnavailableError: the node does not answer.
+        """
+        anchor = batch if isinstance(batch, BatchAnchor) else batch_anchor_of(batch)
+        chain = self.ledger.chain
+
+        fn = self.ledger.contract.functions.anchorBatch(anchor.as_tuple())
+
+        def send() -> str:
+            tx = chain.build(fn, self.oracle.address)
+            return chain.send_raw(chain.sign(tx, self.oracle))
+
+        tx_hash: str = self._guard(send)
+        logger.info("anchoring sent", extra={"batch_id": "0x" + anchor.batch_id.hex(), "tx_hash": tx_hash})
+        return bytes(HexBytes(tx_hash))
+
+    def receipt(self, tx_hash: bytes) -> AnchorReceipt | None:
+        """The transaction's receipt, ``None`` while it is not mined (or unknown to the node).
+
+        Raises:
+            ChainUnavailableError: the node does not answer.
+        """
+
+        def get() -> AnchorReceipt | None:
+            try:
+                r = self.ledger.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+            except TransactionNotFound:
+                return None
+            return AnchorReceipt(bytes(tx_hash), int(r["blockNumber"]), int(r["status"]) == 1)
+
+        result: AnchorReceipt | None = self._guard(get)
+        return result
+
+    def wait(self, tx_hash: bytes, timeout: float) -> AnchorReceipt | None:
+        """Wait up to ``timeout`` seconds for the receipt; ``None`` if it did not come.
+
+        Raises:
+            ChainUnavailableError: the node does not answer.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.receipt(tx_hash)
+            if found is not None or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.05)
+
+    def find(self, batch_id: bytes) -> AnchorReceipt | None:
+        """The successful anchoring of ``batch_id`` on-chain, ``None`` if it is not anchored.
+
+        Raises:
+            ChainUnavailableError: the node does not answer.
+        """
+
+        def get() -> AnchorReceipt | None:
+            if not self.ledger.is_anchored(batch_id):
+                return None
+            record = self.ledger.batch(batch_id)
+            logs = self.ledger.anchoring_logs(record)
+            tx = bytes(HexBytes(logs[0]["transactionHash"])) if logs else bytes(32)
+            return AnchorReceipt(tx, record.anchored_block, True)
+
+        result: AnchorReceipt | None = self._guard(get)
+        return result
+
+    def head(self) -> int:
+        """The node's latest block number.
+
+        Raises:
+            ChainUnavailableError: the node does not answer.
+        """
+        block: int = self._guard(lambda: int(self.ledger.chain.w3.eth.block_number))
+        return block
+
+
+def _event(log: Any) -> BatchAnchoredEvent:
+    a = log["args"]
+    totals = tuple(
+        BatchTotal(text_of(t["pollutant"]), text_of(t["unit"]), int(t["total"]), int(t["decimals"]))
+        for t in a["totals"]
+    )
+    return BatchAnchoredEvent(
+        batch_id=bytes(a["batchId"]),
+        device=to_checksum_address(a["device"]),
+        enterprise=to_checksum_address(a["enterprise"]),
+        first_sequence=int(a["firstSequence"]),
+        last_sequence=int(a["lastSequence"]),
+        previous_sequence=int(a["previousSequence"]),
+        period_start=int(a["periodStart"]),
+        period_end=int(a["periodEnd"]),
+        count=int(a["count"]),
+        root=bytes(a["root"]),
+        totals=totals,
+        block=int(log["blockNumber"]),
+        log_index=int(log["logIndex"]),
+        tx_hash=HexBytes(log["transactionHash"]).to_0x_hex(),
+    )
+
+
+__all__ = [
+    "AnchorReceipt",
+    "AnchorResult",
+    "AnchoredBatch",
+    "AnchoringClient",
+    "BatchAnchor",
+    "BatchAnchoredEvent",
+    "BatchTotal",
+    "FrameWitnessLike",
+    "LedgerAnchorPort",
+    "ReadingLike",
+    "batch_anchor_of",
+    "batch_id_of",
+    "bytes8_of",
+    "frame_tuple",
+    "hash_totals",
+    "reading_tuple",
+    "text_of",
+]

@@ -1,0 +1,480 @@
+"""The EmissionsLedger's attestations half: auditors' EIP-712 attestations (typed data for
+wallets, offline signing, digests, signer recovery), their records and events, and the
+attestations client (submission, revocation, rejection, cited-reading checks)."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from chain.abi import ZERO_ID, bytes32
+from chain.anchoring import (
+    DOMAIN_NAME,
+    DOMAIN_VERSION,
+    FrameWitnessLike,
+    ReadingLike,
+    frame_tuple,
+    reading_tuple,
+)
+from chain.client import ContractClient
+from chain.registry import checked_address
+from chain.tx import ChainClient
+from domain.errors import InvalidInputError
+from domain.units import UINT8_MAX, UINT16_MAX, UINT64_MAX, UINT256_MAX, check_uint
+
+logger = logging.getLogger(__name__)
+
+
+class AttestationStatus(enum.IntEnum):
+    """Life cycle of an attestation, as the contract's ``AttestationStatus`` (NONE: unknown id)."""
+
+    NONE = 0
+    ACTIVE = 1
+    SUPERSEDED = 2
+    REVOKED = 3
+    REJECTED = 4
+
+
+_ATTESTATION_FIELDS: list[dict[str, str]] = [
+    {"name": "auditor", "type": "address"},
+    {"name": "enterprise", "type": "address"},
+    {"name": "pollutant", "type": "uint8"},
+    {"name": "year", "type": "uint16"},
+    {"name": "verifiedEmissions", "type": "uint256"},
+    {"name": "offsetsEligible", "type": "uint256"},
+    {"name": "evidence", "type": "bytes32[]"},
+    {"name": "reportHash", "type": "bytes32"},
+    {"name": "supersedes", "type": "bytes32"},
+    {"name": "nonce", "type": "uint256"},
+]
+
+
+_DOMAIN_FIELDS: list[dict[str, str]] = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """An auditor's attestation: the fields of the EIP-712 ``Attestation`` struct.
+
+    Attributes:
+        auditor: the attesting auditor (AUDITOR_ROLE), the signer for relayed submissions.
+        enterprise: the attested enterprise.
+        pollutant: AllowanceToken pollutant code (1..255, see ``chain.allowance.POLLUTANTS``).
+        year: the compliance year (uint16).
+        verified_emissions: verified emissions, whole tonnes (allowance units).
+        offsets_eligible: offsets eligible, whole tonnes (allowance units).
+        evidence: anchored batch ids of the ledger and/or hashes of external evidence (32 bytes each).
+        report_hash: hash of the audit report (e.g. keccak256 of the PDF).
+        supersedes: id of the auditor's Active attestation this one replaces, or 32 zero bytes.
+        nonce: the auditor's next nonce (:meth:`LedgerClient.nonce`).
+    """
+
+    auditor: str
+    enterprise: str
+    pollutant: int
+    year: int
+    verified_emissions: int
+    offsets_eligible: int
+    evidence: tuple[bytes, ...]
+    report_hash: bytes
+    supersedes: bytes = ZERO_ID
+    nonce: int = 0
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The ``Attestation`` struct's ABI tuple.
+
+        Raises:
+            InvalidInputError: a field does not fit its Solidity type.
+        """
+        return (
+            checked_address(self.auditor, "auditor"),
+            checked_address(self.enterprise, "enterprise"),
+            check_uint(self.pollutant, "pollutant", UINT8_MAX),
+            check_uint(self.year, "year", UINT16_MAX),
+            check_uint(self.verified_emissions, "verified emissions", UINT256_MAX),
+            check_uint(self.offsets_eligible, "offsets eligible", UINT256_MAX),
+            [bytes32(e, "evidence") for e in self.evidence],
+            bytes32(self.report_hash, "report hash"),
+            bytes32(self.supersedes, "supersedes"),
+            check_uint(self.nonce, "nonce", UINT256_MAX),
+        )
+
+
+def evidence_hash(evidence: Iterable[bytes | str]) -> bytes:
+    """``keccak256(abi.encodePacked(evidence))``: the evidence hash the ledger stores."""
+    return bytes(keccak(b"".join(bytes32(e, "evidence") for e in evidence)))
+
+
+def attestation_typed_data(chain_id: int, ledger: str, attestation: Attestation) -> dict[str, Any]:
+    """The attestation as an EIP-712 ``eth_signTypedData_v4`` message (what a wallet signs).
+
+    Args:
+        chain_id: the chain's id.
+        ledger: the EmissionsLedger's address (the domain's verifying contract).
+        attestation: the attestation.
+
+    Raises:
+        InvalidInputError: a field does not fit its Solidity type.
+    """
+    auditor, enterprise, pollutant, year, verified, offsets, evidence, report, supersedes, nonce = (
+        attestation.as_tuple()
+    )
+    return {
+        "types": {"EIP712Domain": _DOMAIN_FIELDS, "Attestation": _ATTESTATION_FIELDS},
+        "primaryType": "Attestation",
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": checked_address(ledger, "ledger"),
+        },
+        "message": {
+            "auditor": auditor,
+            "enterprise": enterprise,
+            "pollutant": pollutant,
+            "year": year,
+            "verifiedEmissions": verified,
+            "offsetsEligible": offsets,
+            "evidence": ["0x" + e.hex() for e in evidence],
+            "reportHash": "0x" + report.hex(),
+            "supersedes": "0x" + supersedes.hex(),
+            "nonce": nonce,
+        },
+    }
+
+
+def attestation_digest(chain_id: int, ledger: str, attestation: Attestation) -> bytes:
+    """EIP-712 digest of an attestation (eth-account's encoder): its id on the ledger."""
+    message = encode_typed_data(full_message=attestation_typed_data(chain_id, ledger, attestation))
+    return bytes(keccak(b"\x19" + message.version + message.header + message.body))
+
+
+def recover_attestation_signer(
+    chain_id: int, ledger: str, attestation: Attestation, signature: bytes
+) -> str | None:
+    """The address ``signature`` recovers to over the attestation's typed data (None: malformed)."""
+    message = encode_typed_data(full_message=attestation_typed_data(chain_id, ledger, attestation))
+    try:
+        return str(Account.recover_message(message, signature=signature))
+    except Exception:  # eth-keys raises several types for a malformed signature
+        return None
+
+
+def document_hash(content: bytes | str) -> bytes:
+    """keccak-256 of a document (report, rules, evidence file; text as UTF-8): what attestations,
+    notices and evidence lists cite."""
+    return bytes(keccak(content.encode() if isinstance(content, str) else content))
+
+
+def sign_attestation(auditor: LocalAccount, chain_id: int, ledger: str, attestation: Attestation) -> bytes:
+    """The auditor's 65-byte ``r ‖ s ‖ v`` signature of an attestation, made offline.
+
+    Raises:
+        InvalidInputError: the key is not the attestation's auditor, or a field does not fit.
+    """
+    if auditor.address.lower() != attestation.auditor.lower():
+        raise InvalidInputError(
+            f"key {auditor.address} is not the attestation's auditor {attestation.auditor}"
+        )
+    message = encode_typed_data(full_message=attestation_typed_data(chain_id, ledger, attestation))
+    return bytes(Account.sign_message(message, auditor.key).signature)
+
+
+@dataclass(frozen=True)
+class AttestationRecord:
+    """An attestation as the ledger stores it (the evidence list: see :class:`AttestationSubmitted`)."""
+
+    id: bytes
+    auditor: str
+    pollutant: int
+    year: int
+    status: AttestationStatus
+    attested_at: int
+    enterprise: str
+    evidence_count: int
+    verified_emissions: int
+    offsets_eligible: int
+    evidence_hash: bytes
+    report_hash: bytes
+    #: when it was superseded, revoked or rejected (0 while Active)
+    closed_at: int = 0
+
+
+@dataclass(frozen=True)
+class AttestationSubmitted:
+    """An ``AttestationSubmitted`` event."""
+
+    id: bytes
+    auditor: str
+    enterprise: str
+    pollutant: int
+    year: int
+    verified_emissions: int
+    offsets_eligible: int
+    evidence: tuple[bytes, ...]
+    report_hash: bytes
+    supersedes: bytes
+    tx_hash: str
+
+
+@dataclass(frozen=True)
+class AttestationClosed:
+    """An ``AttestationRevoked`` (``by`` the auditor) or ``AttestationRejected`` (``by`` the
+    regulator) event; ``status`` says which."""
+
+    id: bytes
+    status: AttestationStatus
+    by: str
+    enterprise: str
+    reason_code: int
+    reason: str
+    tx_hash: str
+
+
+class AttestationsClient(ContractClient):
+    """The attestation functions of one deployed EmissionsLedger (:class:`chain.ledger.LedgerClient`
+    has them with the anchoring functions)."""
+
+    CONTRACT = "EmissionsLedger"
+
+    def __init__(self, chain: ChainClient, address: str, *, from_block: int = 0) -> None:
+        super().__init__(chain, address)
+        self.from_block = from_block
+
+    def attest(self, auditor: LocalAccount, attestation: Attestation) -> AttestationSubmitted:
+        """Submit an attestation as its auditor.
+
+        Returns:
+            The ``AttestationSubmitted`` event (its ``id`` is the attestation id).
+
+        Raises:
+            ContractRevertError: refused (``LedgerNotAttestationAuditor``, ``LedgerNotAuditor``,
+                ``LedgerInvalidNonce``, ``LedgerAttestationExists`` ...).
+            InvalidInputError: a field does not fit its Solidity type.
+        """
+        fn = self.contract.functions.attest(attestation.as_tuple())
+        return self._submitted(self.chain.transact(fn, auditor))
+
+    def attest_by_sig(
+        self, relayer: LocalAccount, attestation: Attestation, signature: bytes
+    ) -> AttestationSubmitted:
+        """Relay an attestation signed offline by its auditor (:func:`sign_attestation`).
+
+        Raises:
+            ContractRevertError: refused (``LedgerAttestationSignerMismatch``,
+                ``LedgerAttestationInvalidSignature``, ``LedgerNotAuditor``, ``LedgerInvalidNonce`` ...).
+            InvalidInputError: a field does not fit its Solidity type.
+        """
+        fn = self.contract.functions.attestBySig(attestation.as_tuple(), bytes(signature))
+        return self._submitted(self.chain.transact(fn, relayer))
+
+    def revoke_attestation(
+        self, auditor: LocalAccount, attestation_id: bytes | str, reason_code: int, reason: str
+    ) -> AttestationClosed:
+        """Revoke one's own Active attestation.
+
+        Raises:
+            ContractRevertError: ``LedgerAttestationUnknown``, ``LedgerNotAttestationAuditor``,
+                ``LedgerAttestationNotActive``.
+        """
+        fn = self.contract.functions.revokeAttestation(
+            bytes32(attestation_id, "attestation id"),
+            check_uint(reason_code, "reason code", UINT16_MAX),
+            reason,
+        )
+        return self._closed(self.chain.transact(fn, auditor), "AttestationRevoked", AttestationStatus.REVOKED)
+
+    def reject_attestation(
+        self, regulator: LocalAccount, attestation_id: bytes | str, reason_code: int, reason: str
+    ) -> AttestationClosed:
+        """Reject an Active attestation as the regulator.
+
+        Raises:
+            ContractRevertError: ``UnauthorizedRole``, ``LedgerAttestationUnknown``,
+                ``LedgerAttestationNotActive``.
+        """
+        fn = self.contract.functions.rejectAttestation(
+            bytes32(attestation_id, "attestation id"),
+            check_uint(reason_code, "reason code", UINT16_MAX),
+            reason,
+        )
+        return self._closed(
+            self.chain.transact(fn, regulator), "AttestationRejected", AttestationStatus.REJECTED
+        )
+
+    def attestation(self, attestation_id: bytes | str) -> AttestationRecord:
+        """The stored attestation.
+
+        Raises:
+            ContractRevertError: ``LedgerAttestationUnknown``.
+        """
+        key = bytes32(attestation_id, "attestation id")
+        r = self.chain.call(self.contract.functions.attestation(key))
+        return AttestationRecord(
+            id=key,
+            auditor=to_checksum_address(r[0]),
+            pollutant=int(r[1]),
+            year=int(r[2]),
+            status=AttestationStatus(r[3]),
+            attested_at=int(r[4]),
+            enterprise=to_checksum_address(r[5]),
+            evidence_count=int(r[6]),
+            closed_at=int(r[7]),
+            verified_emissions=int(r[8]),
+            offsets_eligible=int(r[9]),
+            evidence_hash=bytes(r[10]),
+            report_hash=bytes(r[11]),
+        )
+
+    def latest_attestation(self, enterprise: str, pollutant: int, year: int) -> bytes | None:
+        """Id of the most recent Active attestation of (enterprise, pollutant, year), None if none."""
+        fn = self.contract.functions.latestAttestation(
+            checked_address(enterprise, "enterprise"),
+            check_uint(pollutant, "pollutant", UINT8_MAX),
+            check_uint(year, "year", UINT16_MAX),
+        )
+        found = bytes(self.chain.call(fn))
+        return None if found == ZERO_ID else found
+
+    def attestation_of_record(self, enterprise: str, pollutant: int, year: int, cutoff: int) -> bytes | None:
+        """Id of the attestation of record at ``cutoff`` (the compliance deadline): the latest one
+        Active at ``cutoff`` and never rejected by the regulator; None if none."""
+        fn = self.contract.functions.attestationOfRecord(
+            checked_address(enterprise, "enterprise"),
+            check_uint(pollutant, "pollutant", UINT8_MAX),
+            check_uint(year, "year", UINT16_MAX),
+            check_uint(cutoff, "cutoff", UINT64_MAX),
+        )
+        found = bytes(self.chain.call(fn))
+        return None if found == ZERO_ID else found
+
+    def attestation_count(self, enterprise: str, pollutant: int, year: int) -> int:
+        """Attestations ever submitted for (enterprise, pollutant, year), whatever their status."""
+        fn = self.contract.functions.attestationCount(
+            checked_address(enterprise, "enterprise"),
+            check_uint(pollutant, "pollutant", UINT8_MAX),
+            check_uint(year, "year", UINT16_MAX),
+        )
+        return int(self.chain.call(fn))
+
+    def is_attestation_active(self, attestation_id: bytes | str) -> bool:
+        fn = self.contract.functions.isAttestationActive(bytes32(attestation_id, "attestation id"))
+        return bool(self.chain.call(fn))
+
+    def attestation_digest(self, attestation: Attestation) -> bytes:
+        """The contract's EIP-712 digest of an attestation (its id, what the auditor signs)."""
+        return bytes(self.chain.call(self.contract.functions.attestationDigest(attestation.as_tuple())))
+
+    def nonce(self, auditor: str) -> int:
+        """The auditor's next attestation nonce."""
+        return int(self.chain.call(self.contract.functions.nonces(checked_address(auditor, "auditor"))))
+
+    def verify_cited_reading(
+        self,
+        attestation_id: bytes | str,
+        evidence: Sequence[bytes | str],
+        evidence_index: int,
+        batch_id: bytes | str,
+        reading: ReadingLike,
+        witness: FrameWitnessLike,
+        proof: Iterable[bytes | str],
+    ) -> bool:
+        """Ask the contract whether the reading is in batch ``batch_id``, cited by the attestation
+        at ``evidence[evidence_index]`` (``evidence``: the attestation's list, from its event).
+
+        Raises:
+            InvalidInputError: a field does not fit its Solidity type.
+        """
+        fn = self.contract.functions.verifyCitedReading(
+            bytes32(attestation_id, "attestation id"),
+            [bytes32(e, "evidence") for e in evidence],
+            check_uint(evidence_index, "evidence index", UINT256_MAX),
+            bytes32(batch_id, "batch id"),
+            reading_tuple(reading),
+            frame_tuple(witness),
+            [bytes32(node, "proof node") for node in proof],
+        )
+        return bool(self.chain.call(fn))
+
+    def _submitted(self, receipt: TxReceipt) -> AttestationSubmitted:
+        [log] = self.contract.events.AttestationSubmitted().process_receipt(receipt, errors=DISCARD)
+        a = log["args"]
+        event = AttestationSubmitted(
+            id=bytes(a["id"]),
+            auditor=to_checksum_address(a["auditor"]),
+            enterprise=to_checksum_address(a["enterprise"]),
+            pollutant=int(a["pollutant"]),
+            year=int(a["year"]),
+            verified_emissions=int(a["verifiedEmissions"]),
+            offsets_eligible=int(a["offsetsEligible"]),
+            evidence=tuple(bytes(e) for e in a["evidence"]),
+            report_hash=bytes(a["reportHash"]),
+            supersedes=bytes(a["supersedes"]),
+            tx_hash=HexBytes(receipt["transactionHash"]).to_0x_hex(),
+        )
+        logger.info(
+            "attestation submitted",
+            extra={
+                "attestation": "0x" + event.id.hex(),
+                "enterprise": event.enterprise,
+                "tx_hash": event.tx_hash,
+            },
+        )
+        return event
+
+    def _closed(self, receipt: TxReceipt, name: str, status: AttestationStatus) -> AttestationClosed:
+        [log] = getattr(self.contract.events, name)().process_receipt(receipt, errors=DISCARD)
+        a = log["args"]
+        by = a["auditor"] if status is AttestationStatus.REVOKED else a["regulator"]
+        event = AttestationClosed(
+            id=bytes(a["id"]),
+            status=status,
+            by=to_checksum_address(by),
+            enterprise=to_checksum_address(a["enterprise"]),
+            reason_code=int(a["reasonCode"]),
+            reason=str(a["reason"]),
+            tx_hash=HexBytes(receipt["transactionHash"]).to_0x_hex(),
+        )
+        logger.info(
+            "attestation closed",
+            extra={"attestation": "0x" + event.id.hex(), "status": status.name, "tx_hash": event.tx_hash},
+        )
+        return event
+
+    def attestation_evidence(self, attestation_id: bytes) -> list[bytes]:
+        """The evidence list an attestation cites (the chain stores its hash; the list is in the
+        ``AttestationSubmitted`` event). Empty when the attestation is unknown."""
+        logs = self.contract.events.AttestationSubmitted().get_logs(
+            from_block=self.from_block, argument_filters={"id": bytes32(attestation_id, "attestation id")}
+        )
+        return [bytes(e) for e in logs[0]["args"]["evidence"]] if logs else []
+
+
+__all__ = [
+    "Attestation",
+    "AttestationClosed",
+    "AttestationRecord",
+    "AttestationStatus",
+    "AttestationSubmitted",
+    "AttestationsClient",
+    "attestation_digest",
+    "attestation_typed_data",
+    "evidence_hash",
+    "sign_attestation",
+]
