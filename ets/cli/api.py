@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,9 @@ from ets.cli.context import context
 from ets.cli.options import cli_errors
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from api.config import ApiSettings
     from readmodel.indexer.run import Indexer
 
 index_app: typer.Typer = typer.Typer(
@@ -20,13 +23,13 @@ index_app: typer.Typer = typer.Typer(
 )
 
 
-def _api_settings() -> Any:
+def _api_settings() -> ApiSettings:
     from api.config import ApiSettings
 
     return ApiSettings.load()
 
 
-def _engine() -> Any:
+def _engine() -> Engine:
     from readmodel.session import make_engine
 
     return make_engine(_api_settings().database(context().settings))

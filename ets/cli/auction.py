@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,10 +12,13 @@ from rich.table import Table
 from ets.cli.context import context
 from ets.cli.options import AsOption, KeystoreOption, cli_errors
 
+if TYPE_CHECKING:
+    from chain.auction import AuctionClient, BidStore
+
 auction_app = typer.Typer(help="Sealed-bid uniform-price allowance auctions.", no_args_is_help=True)
 
 
-def _auction() -> Any:
+def _auction() -> AuctionClient:
     from chain.allowance import AllowanceClient, SettlementClient
     from chain.auction import AuctionClient
 
@@ -26,7 +29,7 @@ def _auction() -> Any:
     return AuctionClient(chain, record.address, allowance, cash, from_block=record.block)
 
 
-def _bid_store() -> Any:
+def _bid_store() -> BidStore:
     from chain.auction import BidStore
 
     return BidStore(context().settings.state_dir / "bids")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -10,6 +10,9 @@ from rich.table import Table
 from chain.errors import ConfigError
 from ets.cli.context import context
 from ets.cli.options import cli_errors
+
+if TYPE_CHECKING:
+    from chain.config import ChainSettings
 
 
 @cli_errors
@@ -65,7 +68,7 @@ def demo(
     serve_demo(settings, port=serve_port, say=ctx.console.print)
 
 
-def _demo_api(settings: Any) -> None:
+def _demo_api(settings: ChainSettings) -> None:
     from demo.api import demo_api
 
     ctx = context()
@@ -90,7 +93,7 @@ def _demo_api(settings: Any) -> None:
     ctx.console.print(stats)
 
 
-def demo_settlement(settings: Any) -> None:
+def demo_settlement(settings: ChainSettings) -> None:
     """``ets demo``'s settlement step (:func:`demo.settlement.run_settlement_demo`), printed: what
     it did, the day's totals per movement type and the report's files."""
     from rich.table import Table
@@ -137,7 +140,7 @@ def demo_settlement(settings: Any) -> None:
     ctx.console.print(f"bank statement    {demo.bank_file}")
 
 
-def demo_network(settings: Any) -> None:
+def demo_network(settings: ChainSettings) -> None:
     """``ets demo``'s network step (:func:`demo.network.demo_network_config`), printed: the
     validators, the genesis extraData, and whether Besu is here to run it."""
     from demo.network import demo_network_config

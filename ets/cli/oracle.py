@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -12,12 +12,16 @@ from chain.errors import ConfigError
 from ets.cli.context import context
 from ets.cli.options import cli_errors
 
+if TYPE_CHECKING:
+    from oracle.service import OracleSettings
+    from sim.site import SimulationResult
+
 oracle_app = typer.Typer(
     help="Field oracle: HJ 212 controllers, signed readings, anchoring.", no_args_is_help=True
 )
 
 
-def _oracle_settings(**overrides: Any) -> Any:
+def _oracle_settings(**overrides: Any) -> OracleSettings:
     from oracle.service import OracleSettings
 
     settings = OracleSettings()
@@ -99,7 +103,7 @@ def oracle_simulate(
     _print_simulation(result)
 
 
-def _print_simulation(result: Any) -> None:
+def _print_simulation(result: SimulationResult) -> None:
     ctx = context()
     title = f"Simulated site from {result.start:%Y-%m-%d %H:%M} ({result.transport})"
     table = Table("device", "frames answered", "re-sent", "card swipes", "discharge (kg)", title=title)
