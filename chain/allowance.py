@@ -10,24 +10,20 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from web3.contract.contract import Contract
 from web3.types import TxReceipt
 
+from chain.client import ContractClient
 from chain.registry import checked_address
-from chain.tx import ChainClient
 from domain.errors import InvalidInputError
 from domain.tokens import check_amount
 
 logger = logging.getLogger(__name__)
 
 
-class AllowanceClient:
+class AllowanceClient(ContractClient):
     """Client of one deployed AllowanceToken."""
 
-    def __init__(self, chain: ChainClient, address: str) -> None:
-        self.chain = chain
-        self.contract: Contract = chain.contract("AllowanceToken", address)
-        self.address = self.contract.address
+    CONTRACT = "AllowanceToken"
 
     def set_cap(self, regulator: LocalAccount, token_id: int, cap: int) -> TxReceipt:
         if cap < 0:
@@ -88,13 +84,10 @@ class AllowanceClient:
         return bool(self.contract.functions.batchExecuted(batch_ref).call())
 
 
-class SettlementClient:
+class SettlementClient(ContractClient):
     """Client of one deployed SettlementToken (amounts in fen)."""
 
-    def __init__(self, chain: ChainClient, address: str) -> None:
-        self.chain = chain
-        self.contract: Contract = chain.contract("SettlementToken", address)
-        self.address = self.contract.address
+    CONTRACT = "SettlementToken"
 
     def deposit(self, exchange: LocalAccount, account: str, amount: int, bank_ref: str) -> TxReceipt:
         fn = self.contract.functions.deposit(

@@ -34,11 +34,11 @@ from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
-from web3.contract.contract import Contract
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from chain.allowance import AllowanceClient, SettlementClient
+from chain.client import ContractClient
 from chain.merkle import StandardMerkleTree
 from chain.registry import RegistryClient, checked_address
 from chain.tx import ChainClient
@@ -420,8 +420,10 @@ class AuctionView:
         return "reveal" if now < self.reveal_end else "clearing"
 
 
-class AuctionClient:
+class AuctionClient(ContractClient):
     """Client of one deployed SealedBidAuction (with the token clients it settles in)."""
+
+    CONTRACT = "SealedBidAuction"
 
     #: Share of the block gas limit a clearing page may use.
     PAGE_GAS_SHARE = 0.7
@@ -435,9 +437,7 @@ class AuctionClient:
         *,
         from_block: int = 0,
     ) -> None:
-        self.chain = chain
-        self.contract: Contract = chain.contract("SealedBidAuction", address)
-        self.address = self.contract.address
+        super().__init__(chain, address)
         self.allowance = allowance
         self.cash = cash
         self.from_block = from_block

@@ -30,12 +30,12 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
-from web3.contract.contract import Contract
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from chain.abi import bytes32
 from chain.allowance import AllowanceClient, SettlementClient
+from chain.client import ContractClient
 from chain.registry import RegistryClient, checked_address
 from chain.tx import ChainClient
 from domain.compliance import Outcome, YearConfig
@@ -177,8 +177,10 @@ class Surrender:
         return sum(a for _, a in self.allowances) + sum(a for _, a in self.offsets)
 
 
-class ComplianceClient:
+class ComplianceClient(ContractClient):
     """Client of one deployed ComplianceManager (with the token clients it escrows and collects)."""
+
+    CONTRACT = "ComplianceManager"
 
     def __init__(
         self,
@@ -189,9 +191,7 @@ class ComplianceClient:
         *,
         from_block: int = 0,
     ) -> None:
-        self.chain = chain
-        self.contract: Contract = chain.contract("ComplianceManager", address)
-        self.address = self.contract.address
+        super().__init__(chain, address)
         self.allowance = allowance
         self.cash = cash
         self.from_block = from_block

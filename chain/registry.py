@@ -11,13 +11,12 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, keccak, to_checksum_address
 from hexbytes import HexBytes
-from web3.contract.contract import Contract
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
+from chain.client import ContractClient
 from chain.codes import check_credit_code, check_industry_code, check_mn, check_region_code
 from chain.errors import ContractRevertError
-from chain.tx import ChainClient
 from domain.errors import InvalidInputError
 
 logger = logging.getLogger(__name__)
@@ -145,13 +144,10 @@ class Proposal:
     call: str
 
 
-class RegistryClient:
+class RegistryClient(ContractClient):
     """Client of one deployed ConsortiumRegistry."""
 
-    def __init__(self, chain: ChainClient, address: str) -> None:
-        self.chain = chain
-        self.contract: Contract = chain.contract("ConsortiumRegistry", address)
-        self.address = self.contract.address
+    CONTRACT = "ConsortiumRegistry"
 
     # ------------------------------------------------------------------ proposal payloads
 

@@ -15,9 +15,9 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from hexbytes import HexBytes
-from web3.contract import Contract
 from web3.types import TxReceipt
 
+from chain.client import ContractClient
 from chain.errors import ChainError
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
@@ -78,13 +78,10 @@ class BlockNumbered(Protocol):
     def timestamp(self) -> int: ...
 
 
-class SettlementReportsClient:
+class SettlementReportsClient(ContractClient):
     """Client of the deployed SettlementReports contract."""
 
-    def __init__(self, chain: ChainClient, address: str) -> None:
-        self.chain = chain
-        self.contract: Contract = chain.contract("SettlementReports", address)
-        self.address = self.contract.address
+    CONTRACT = "SettlementReports"
 
     def digest(self, trading_day: int, report_hash: bytes) -> bytes:
         """The digest an exchange key signs for ``trading_day`` (before the EIP-191 prefix)."""

@@ -12,16 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.types import RPCEndpoint, TxReceipt
 
+from chain.client import ContractClient
 from chain.errors import ChainError
 from chain.network.besu import permissions_config, read_toml, write_toml
 from chain.network.errors import AllowlistSyncError, NetworkConfigError
 from chain.network.keys import Enode
 from chain.registry import ROLE_NAMES, RegistryClient
-from chain.tx import ChainClient
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +30,10 @@ PARTICIPANT_ROLES = tuple(r for r in ROLE_NAMES if r != "GOVERNOR")
 FIXED_NODE_MESSAGE = "Cannot remove a fixed node"
 
 
-class NodeAllowlistClient:
+class NodeAllowlistClient(ContractClient):
     """Typed client of the NodeAllowlist contract (changes go through registry governance)."""
 
-    def __init__(self, chain: ChainClient, address: str) -> None:
-        self.chain = chain
-        self.address = to_checksum_address(address)
-        self.contract = chain.contract("NodeAllowlist", self.address)
+    CONTRACT = "NodeAllowlist"
 
     def encode_allow(self, enode: Enode) -> bytes:
         """Calldata of ``allowNode`` for a governance proposal targeting this contract."""
