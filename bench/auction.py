@@ -27,13 +27,14 @@ from rich.progress import Progress
 
 from chain.accounts import demo_account, dev_account
 from chain.allowance import AllowanceClient, SettlementClient
-from chain.auction import AuctionClient, AuctionParams, SealedBid, normalize_schedule, wire_auction_house
+from chain.auction import AuctionClient, AuctionParams, SealedBid, wire_auction_house
 from chain.compile import compile_contracts
 from chain.deploy import SuiteConfig, deploy_suite
 from chain.node import AnvilNode
 from chain.onboarding import register_enterprises
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
+from domain.auction import normalize_schedule
 from domain.tokens import Kind, encode_id
 from sim.auction import bidder_account
 from sim.sample import generate_enterprises, sample_profile

@@ -1,5 +1,5 @@
-"""Sealed-bid uniform-price auctions: the clearing rules in pure Python (the reference the
-SealedBidAuction contract is tested against), sealed bids and their secrets, and a typed client.
+"""Sealed-bid uniform-price auctions on-chain: sealed bids and their secrets, eligibility lists
+and a typed client of SealedBidAuction (the clearing rules are :mod:`domain.auction`).
 
 The rules (also in the contract's NatSpec and the README):
 
@@ -26,7 +26,7 @@ import logging
 import os
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,49 +42,25 @@ from chain.client import ContractClient
 from chain.merkle import StandardMerkleTree
 from chain.registry import RegistryClient, checked_address
 from chain.tx import ChainClient
+from domain.auction import (
+    ClearingClaim,
+    ClearingResult,
+    PriceRule,
+    Schedule,
+    apply_rules,
+    clear,
+    normalize_schedule,
+    schedule_value,
+)
 from domain.errors import AuctionInputError
+from domain.units import UINT16_MAX, UINT64_MAX, UINT88_MAX, check_uint
 
 logger = logging.getLogger(__name__)
 
-MAX_BIDS = 16
-UINT64_MAX = 2**64 - 1
-UINT88_MAX = 2**88 - 1
-BPS = 10_000
 ZERO_ROOT = b"\x00" * 32
 #: Share of a guarantee forfeited by a bidder that does not reveal, unless configured otherwise
 #: (`ets auction create --forfeit-bps`, the dashboard's ETS_AUCTION_FORFEIT_BPS): not revealing costs.
 DEFAULT_FORFEIT_BPS = 1_000
-
-#: A bid schedule: (price, quantity) pairs, prices strictly descending.
-Schedule = tuple[tuple[int, int], ...]
-
-
-class PriceRule(enum.IntEnum):
-    """How the uniform price is set (the contract's ``PriceRule``)."""
-
-    LOWEST_ACCEPTED = 0
-    HIGHEST_REJECTED = 1
-
-    @classmethod
-    def parse(cls, value: str | int | PriceRule) -> PriceRule:
-        """``"lowest_accepted"``/``"highest_rejected"`` (any case, ``-`` or ``_``) or 0/1.
-
-        Raises:
-            AuctionInputError: anything else.
-        """
-        if isinstance(value, int):
-            try:
-                return cls(value)
-            except ValueError:
-                raise AuctionInputError(f"unknown price rule {value}") from None
-        key = str(value).strip().upper().replace("-", "_")
-        if key not in cls.__members__:
-            raise AuctionInputError(f"unknown price rule {value!r} (lowest_accepted or highest_rejected)")
-        return cls[key]
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
 
 
 class AuctionStatus(enum.IntEnum):
@@ -97,163 +73,6 @@ class AuctionStatus(enum.IntEnum):
 
 
 # --------------------------------------------------------------------------- the rules
-
-
-def _uint(value: object, what: str, high: int = UINT64_MAX) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
-        raise AuctionInputError(f"{what} must be an integer in 0..{high}, got {value!r}")
-    return value
-
-
-def normalize_schedule(bids: Iterable[tuple[int, int]]) -> Schedule:
-    """A bidder's bids as a committable schedule: same prices merged, descending prices.
-
-    Raises:
-        AuctionInputError: a price or quantity not in 0..2^64-1, no bids, or more than 16 prices.
-    """
-    merged: dict[int, int] = {}
-    for price, quantity in bids:
-        p = _uint(price, "price")
-        merged[p] = _uint(merged.get(p, 0) + _uint(quantity, "quantity"), "merged quantity")
-    if not merged:
-        raise AuctionInputError("a bid schedule needs at least one bid")
-    if len(merged) > MAX_BIDS:
-        raise AuctionInputError(f"a bid schedule has at most {MAX_BIDS} prices, got {len(merged)}")
-    return tuple(sorted(merged.items(), reverse=True))
-
-
-def apply_rules(schedule: Schedule, reserve_price: int, purchase_limit: int | None = None) -> Schedule:
-    """Rules 2 and 3: the bidder's demand, from its committed schedule (descending prices)."""
-    remaining = purchase_limit if purchase_limit else None
-    kept: list[tuple[int, int]] = []
-    for price, quantity in schedule:
-        if remaining == 0 or price < reserve_price:
-            break
-        if quantity == 0:
-            continue
-        take = quantity if remaining is None else min(quantity, remaining)
-        if remaining is not None:
-            remaining -= take
-        kept.append((price, take))
-    return tuple(kept)
-
-
-def schedule_value(demand: Schedule) -> int:
-    """Σ price × quantity: the guarantee a demand needs."""
-    return sum(p * q for p, q in demand)
-
-
-@dataclass(frozen=True)
-class ClearingClaim:
-    """What is submitted on-chain: allocation price, demand above it, demand at it."""
-
-    price: int
-    demand_above: int
-    demand_at: int
-
-    def as_tuple(self) -> tuple[int, int, int]:
-        return (self.price, self.demand_above, self.demand_at)
-
-
-@dataclass(frozen=True)
-class ClearingResult:
-    """The outcome of an auction under the rules.
-
-    Attributes:
-        claim: the clearing to submit on-chain.
-        clearing_price: the uniform price paid; ``None`` when nothing is sold.
-        allocation_price: P of rule 4 (the lowest accepted price); ``None`` when nothing is sold.
-        allocations: allowances won per bidder (every revealed bidder, 0 for losers).
-        payments: clearing price × allocation per bidder.
-        sold, unsold: allowances sold and left (unsold return to the seller or the cap).
-        demand: each bidder's demand after rules 2 and 3.
-    """
-
-    claim: ClearingClaim
-    clearing_price: int | None
-    allocation_price: int | None
-    allocations: dict[str, int]
-    payments: dict[str, int]
-    sold: int
-    unsold: int
-    demand: dict[str, Schedule] = field(repr=False)
-
-
-def clear(
-    supply: int,
-    reserve_price: int,
-    schedules: Sequence[tuple[str, Schedule]],
-    *,
-    purchase_limit: int | None = None,
-    price_rule: PriceRule = PriceRule.LOWEST_ACCEPTED,
-) -> ClearingResult:
-    """Clear an auction: the reference implementation of the rules.
-
-    Args:
-        supply: allowances offered (> 0).
-        reserve_price: minimum price (> 0).
-        schedules: (bidder, schedule) of every *revealed* bidder, in commitment order; a
-            schedule as :func:`normalize_schedule` returns it.
-        purchase_limit: most allowances one bidder may win; ``None`` or 0 for no limit.
-        price_rule: the price rule.
-
-    Raises:
-        AuctionInputError: zero supply or reserve, or a bidder listed twice.
-    """
-    if supply <= 0:
-        raise AuctionInputError("supply must be positive")
-    if reserve_price <= 0:
-        raise AuctionInputError("reserve price must be positive")
-    order = [bidder for bidder, _ in schedules]
-    if len(set(order)) != len(order):
-        raise AuctionInputError("a bidder is listed twice: merge its bids into one schedule")
-    demand = {b: apply_rules(s, reserve_price, purchase_limit) for b, s in schedules}
-    totals = {b: sum(q for _, q in d) for b, d in demand.items()}
-    total = sum(totals.values())
-
-    def outcome(claim: ClearingClaim, price: int | None, alloc_price: int | None,
-                allocations: dict[str, int]) -> ClearingResult:  # fmt: skip
-        sold = sum(allocations.values())
-        payments = {b: (price or 0) * q for b, q in allocations.items()}
-        return ClearingResult(claim, price, alloc_price, allocations, payments, sold, supply - sold, demand)
-
-    if total == 0:
-        return outcome(ClearingClaim(0, 0, 0), None, None, dict.fromkeys(order, 0))
-    if total < supply:
-        return outcome(ClearingClaim(reserve_price, total, 0), reserve_price, reserve_price, totals)
-
-    # Rule 4: walk the price levels from the top until the demand reaches the supply.
-    levels: dict[int, int] = {}
-    for d in demand.values():
-        for price, quantity in d:
-            levels[price] = levels.get(price, 0) + quantity
-    above = 0
-    for level in sorted(levels, reverse=True):
-        if above + levels[level] >= supply:
-            p = level
-            break
-        above += levels[level]
-    at = levels[p]
-    rest = supply - above
-
-    allocations: dict[str, int] = {}
-    tied: list[str] = []
-    for bidder in order:
-        mine_above = sum(q for price, q in demand[bidder] if price > p)
-        mine_at = sum(q for price, q in demand[bidder] if price == p)
-        allocations[bidder] = mine_above
-        if mine_at:
-            allocations[bidder] += rest * mine_at // at
-            tied.append(bidder)
-    leftover = supply - sum(allocations.values())
-    for bidder in tied[:leftover]:  # rule 6: one each, in commitment order
-        allocations[bidder] += 1
-
-    price = p
-    if price_rule is PriceRule.HIGHEST_REJECTED and above + at == supply:
-        below = [level for level in levels if level < p]
-        price = max(below) if below else reserve_price
-    return outcome(ClearingClaim(p, above, at), price, p, allocations)
 
 
 # --------------------------------------------------------------------------- sealed bids
@@ -362,10 +181,10 @@ class AuctionParams:
     eligibility_root: bytes = ZERO_ROOT
 
     def as_tuple(self) -> tuple[Any, ...]:
-        _uint(self.supply, "supply")
-        _uint(self.reserve_price, "reserve price")
-        _uint(self.purchase_limit, "purchase limit")
-        _uint(self.forfeit_bps, "forfeit share (bps)", 2**16 - 1)
+        check_uint(self.supply, "supply", UINT64_MAX, AuctionInputError)
+        check_uint(self.reserve_price, "reserve price", UINT64_MAX, AuctionInputError)
+        check_uint(self.purchase_limit, "purchase limit", UINT64_MAX, AuctionInputError)
+        check_uint(self.forfeit_bps, "forfeit share (bps)", UINT16_MAX, AuctionInputError)
         return (self.token_id, self.supply, self.reserve_price, self.purchase_limit, self.commit_start,
                 self.commit_end, self.reveal_end, self.forfeit_bps, int(self.price_rule),
                 self.eligibility_root)  # fmt: skip
@@ -478,7 +297,7 @@ class AuctionClient(ContractClient):
         if guarantee is None:
             view = self.view(auction_id)
             guarantee = max(1, schedule_value(apply_rules(schedule, view.reserve_price, view.purchase_limit)))
-        _uint(guarantee, "guarantee", UINT88_MAX)
+        check_uint(guarantee, "guarantee", UINT88_MAX, AuctionInputError)
         salt = secrets.token_bytes(32) if salt is None else salt
         digest = commitment(auction_id, bidder, schedule, salt)
         return SealedBid(auction_id, to_checksum_address(bidder), schedule, "0x" + salt.hex(), guarantee,
@@ -713,24 +532,15 @@ def auction_events(client: AuctionClient, auction_id: int) -> list[dict[str, Any
 
 
 __all__ = [
-    "MAX_BIDS",
     "AuctionClient",
     "AuctionParams",
     "AuctionStatus",
     "AuctionView",
     "BidStore",
-    "ClearingClaim",
-    "ClearingResult",
-    "PriceRule",
-    "Schedule",
     "SealedBid",
-    "apply_rules",
     "auction_events",
-    "clear",
     "commitment",
     "eligibility_tree",
-    "normalize_schedule",
     "render_demand_curve",
-    "schedule_value",
     "wire_auction_house",
 ]

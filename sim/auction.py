@@ -11,17 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chain.accounts import Signer, demo_account, seeded_account
-from chain.auction import (
-    UINT64_MAX,
-    AuctionParams,
-    AuctionStatus,
-    PriceRule,
-    SealedBid,
-    apply_rules,
-    clear,
-    normalize_schedule,
-    schedule_value,
-)
+from chain.auction import AuctionParams, AuctionStatus, SealedBid
 from chain.compile import compile_contracts
 from chain.errors import ChainError
 from chain.jsonfile import load_model
@@ -29,8 +19,10 @@ from chain.node import AnvilNode
 from chain.onboarding import register_enterprises
 from chain.suite import deploy_local_suite
 from chain.tx import ChainClient
+from domain.auction import PriceRule, apply_rules, clear, normalize_schedule, schedule_value
 from domain.errors import AuctionInputError
 from domain.tokens import Kind, encode_id
+from domain.units import UINT64_MAX
 from sim.sample import generate_enterprises, sample_profile
 
 logger = logging.getLogger(__name__)

@@ -80,7 +80,8 @@ def auction_create(
     keystore: KeystoreOption = None,
 ) -> None:
     """Create a primary (regulator: new allowances) or secondary (own allowances) auction."""
-    from chain.auction import DEFAULT_FORFEIT_BPS, ZERO_ROOT, AuctionParams, PriceRule, eligibility_tree
+    from chain.auction import DEFAULT_FORFEIT_BPS, ZERO_ROOT, AuctionParams, eligibility_tree
+    from domain.auction import PriceRule
     from domain.tokens import Kind, encode_id
 
     ctx = context()

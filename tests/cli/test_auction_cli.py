@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from chain.accounts import demo_account
-from chain.auction import clear, normalize_schedule
 from chain.config import ChainSettings
+from domain.auction import clear, normalize_schedule
 from domain.tokens import Kind, encode_id
 from ets.cli import main as cli
 from tests.conftest import Consortium

@@ -7,21 +7,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from domain.auction import ClearingClaim, PriceRule, clear
 from eth_account.signers.local import LocalAccount
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chain.accounts import dev_account
-from chain.auction import (
-    AuctionParams,
-    AuctionStatus,
-    ClearingClaim,
-    PriceRule,
-    SealedBid,
-    clear,
-    commitment,
-    eligibility_tree,
-)
+from chain.auction import AuctionParams, AuctionStatus, SealedBid, commitment, eligibility_tree
 from chain.onboarding import register_enterprises
 from domain.tokens import Kind, encode_id
 from tests.conftest import Consortium

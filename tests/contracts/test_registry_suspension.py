@@ -13,8 +13,9 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from chain.accounts import dev_account
-from chain.auction import AuctionParams, AuctionStatus, ClearingClaim
+from chain.auction import AuctionParams, AuctionStatus
 from chain.settlement import SettlementReportsClient
+from domain.auction import ClearingClaim
 from domain.tokens import Kind, encode_id
 from tests.conftest import Consortium
 from tests.utils.chain import register, reverts

@@ -18,10 +18,10 @@ from api.dashboard.queries import NEAR_SHARE, outlook, report_file, status_of
 from api.dashboard.routes import default_reports_dir
 from api.errors import NotFoundError
 from chain.accounts import demo_account, dev_account
-from chain.auction import clear, normalize_schedule
 from chain.production import gather_production
 from chain.siwe import wallet_sign_in
 from demo.settlement import totals_by_type
+from domain.auction import clear, normalize_schedule
 from tests.dashboard.conftest import CLOSED_YEAR, SO2, DashWorld
 from tests.utils.compliance import CO2_2024, ENTERPRISES, YEAR
 

@@ -1,4 +1,4 @@
-"""The clearing rules in pure Python (chain.auction.clear) against worked examples and an
+"""The clearing rules in pure Python (domain.auction.clear) against worked examples and an
 independent unit-by-unit implementation."""
 
 from __future__ import annotations
@@ -7,14 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain.auction import (
-    PriceRule,
-    Schedule,
-    apply_rules,
-    clear,
-    commitment,
-    normalize_schedule,
-)
+from domain.auction import PriceRule, Schedule, apply_rules, clear, normalize_schedule
 from domain.errors import AuctionInputError
 
 LOW, HIGH = PriceRule.LOWEST_ACCEPTED, PriceRule.HIGHEST_REJECTED
@@ -95,11 +88,6 @@ def test_normalize_schedule_merges_and_sorts_and_refuses_bad_bids() -> None:
         normalize_schedule([(5, 2**64)])
     with pytest.raises(AuctionInputError, match="at least one"):
         normalize_schedule([])
-
-
-def test_commitment_refuses_short_salt() -> None:
-    with pytest.raises(AuctionInputError, match="32 bytes"):
-        commitment(1, "0x" + "11" * 20, ((5, 1),), b"short")
 
 
 # ---------------------------------------------------------------------- against a unit-by-unit model
