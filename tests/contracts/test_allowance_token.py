@@ -245,6 +245,23 @@ def test_set_system_contract_and_compliance_manager_through_governance_only(mark
     assert a.contract.functions.isSystemContract(manager.address).call()
 
 
+@pytest.mark.parametrize(
+    ("function", "args", "error", "field"),
+    [
+        ("setComplianceManager", [], "AllowanceZeroAddress", "complianceManager"),
+        ("setAuctionHouse", [], "AllowanceZeroAddress", "auctionHouse"),
+        ("setSystemContract", [True], "RegistryGatedZeroAddress", "account"),
+    ],
+)
+def test_governed_address_refused_when_zero_naming_the_field(
+    market: Consortium, function: str, args: list[object], error: str, field: str
+) -> None:
+    a = market.allowance
+    data = encode_call(a.contract, function, "0x" + "00" * 20, *args)
+    with reverts(error, field=field):
+        market.registry.propose(market.regulator, data, "zero", target=a.address)
+
+
 # ---------------------------------------------------------------------- surrender
 
 

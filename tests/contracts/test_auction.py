@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from domain.auction import ClearingClaim, PriceRule, clear
 from eth_account.signers.local import LocalAccount
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 from chain.accounts import dev_account
 from chain.auction import AuctionParams, AuctionStatus, SealedBid, commitment, eligibility_tree
 from chain.onboarding import register_enterprises
+from domain.auction import ClearingClaim, PriceRule, clear
 from domain.tokens import Kind, encode_id
 from tests.conftest import Consortium
 from tests.utils.chain import encode_call, profile, reverts
@@ -166,9 +166,18 @@ def test_set_treasury_is_governance_only(m: Consortium) -> None:
         m.chain.transact(m.auction.contract.functions.setTreasury(m.regulator.address), m.regulator)
     m.registry.govern(m.members, data, "treasury", target=m.auction.address)
     assert m.auction.contract.functions.treasury().call() == m.regulator.address
-    with reverts("ZeroAddress"):
+    with reverts("RegistryGatedZeroAddress", field="treasury"):
         m.registry.govern(m.members, encode_call(m.auction.contract, "setTreasury", "0x" + "00" * 20),
                           "zero", target=m.auction.address)  # fmt: skip
+
+
+@pytest.mark.parametrize("field", ["allowances", "cash"])
+def test_constructor_refuses_zero_addresses_naming_the_field(m: Consortium, field: str) -> None:
+    parts = {"allowances": m.allowance.address, "cash": m.cash.address, field: "0x" + "00" * 20}
+    with reverts("AuctionZeroAddress", field=field):
+        m.chain.deploy(
+            "SealedBidAuction", [m.registry.address, parts["allowances"], parts["cash"]], m.regulator
+        )
 
 
 def test_create_primary_refuses_without_treasury(m: Consortium) -> None:

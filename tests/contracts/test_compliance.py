@@ -599,6 +599,27 @@ def test_pay_penalty_refuses_without_cash_allowance(cy: Cycle) -> None:
         c.chain.transact(c.compliance.contract.functions.payPenalty(YEAR), E2)
 
 
+@pytest.mark.parametrize("field", ["allowances", "ledger", "cash"])
+def test_constructor_refuses_zero_addresses_naming_the_field(cy: Cycle, field: str) -> None:
+    c = cy.c
+    parts = {"allowances": c.allowance.address, "ledger": c.ledger.address, "cash": c.cash.address}
+    parts[field] = "0x" + "00" * 20
+    with reverts("ComplianceZeroAddress", field=field):
+        c.chain.deploy("ComplianceManager", [c.registry.address, *parts.values()], c.regulator)
+
+
+def test_set_treasury_through_governance_only_and_never_zero(cy: Cycle) -> None:
+    c = cy.c
+    fn = c.compliance.contract.functions.setTreasury(c.regulator.address)
+    with reverts("OnlyGovernance", caller=c.regulator.address):
+        c.chain.transact(fn, c.regulator)
+    c.registry.govern_call(c.members, fn, "treasury")
+    assert c.compliance.treasury() == c.regulator.address
+    zero = c.compliance.contract.functions.setTreasury("0x" + "00" * 20)
+    with reverts("RegistryGatedZeroAddress", field="treasury"):
+        c.registry.govern_call(c.members, zero, "zero treasury")
+
+
 def test_pay_penalty_refused_when_treasury_unset(cy: Cycle) -> None:
     c = cy.c
     args = [c.registry.address, c.allowance.address, c.ledger.address, c.cash.address]

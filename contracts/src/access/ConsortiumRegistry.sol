@@ -6,6 +6,7 @@ import {AccessControlEnumerable} from "@openzeppelin/contracts/access/extensions
 import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
 import {IConsortiumRegistry} from "../interfaces/IConsortiumRegistry.sol";
+import {Roles} from "../libraries/Roles.sol";
 
 /// @title ConsortiumRegistry
 /// @notice Roles, enterprise profiles, devices and suspension for the ETS consortium, changed only
@@ -16,12 +17,13 @@ import {IConsortiumRegistry} from "../interfaces/IConsortiumRegistry.sol";
 contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Multicall {
     using EnumerableSet for EnumerableSet.AddressSet;
 
-    bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
-    bytes32 public constant REGULATOR_ROLE = keccak256("REGULATOR_ROLE");
-    bytes32 public constant EXCHANGE_ROLE = keccak256("EXCHANGE_ROLE");
-    bytes32 public constant ENTERPRISE_ROLE = keccak256("ENTERPRISE_ROLE");
-    bytes32 public constant AUDITOR_ROLE = keccak256("AUDITOR_ROLE");
-    bytes32 public constant ORACLE_ROLE = keccak256("ORACLE_ROLE");
+    // The role ids of {Roles}, also readable by callers (`REGULATOR_ROLE()` ...).
+    bytes32 public constant GOVERNOR_ROLE = Roles.GOVERNOR_ROLE;
+    bytes32 public constant REGULATOR_ROLE = Roles.REGULATOR_ROLE;
+    bytes32 public constant EXCHANGE_ROLE = Roles.EXCHANGE_ROLE;
+    bytes32 public constant ENTERPRISE_ROLE = Roles.ENTERPRISE_ROLE;
+    bytes32 public constant AUDITOR_ROLE = Roles.AUDITOR_ROLE;
+    bytes32 public constant ORACLE_ROLE = Roles.ORACLE_ROLE;
 
     uint64 public constant MAX_PROPOSAL_LIFETIME = 365 days;
 

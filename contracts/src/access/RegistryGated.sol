@@ -3,19 +3,14 @@ pragma solidity 0.8.28;
 
 import {IConsortiumRegistry} from "../interfaces/IConsortiumRegistry.sol";
 import {IRegistryGated} from "../interfaces/IRegistryGated.sol";
+import {Roles} from "../libraries/Roles.sol";
 
 /// @title RegistryGated
 /// @notice Base of consortium contracts: roles and membership from the ConsortiumRegistry,
-/// system contracts set by governance.
+/// system contracts set by governance. Role ids come from {Roles}.
 abstract contract RegistryGated is IRegistryGated {
     IConsortiumRegistry internal immutable _registry;
     mapping(address account => bool) private _systemContracts;
-
-    bytes32 internal constant REGULATOR_ROLE = keccak256("REGULATOR_ROLE");
-    bytes32 internal constant EXCHANGE_ROLE = keccak256("EXCHANGE_ROLE");
-    bytes32 internal constant ENTERPRISE_ROLE = keccak256("ENTERPRISE_ROLE");
-    bytes32 internal constant AUDITOR_ROLE = keccak256("AUDITOR_ROLE");
-    bytes32 internal constant ORACLE_ROLE = keccak256("ORACLE_ROLE");
 
     modifier onlyRegistryRole(bytes32 role) {
         if (!_registry.hasRole(role, msg.sender)) revert UnauthorizedRole(msg.sender, role);
@@ -35,7 +30,7 @@ abstract contract RegistryGated is IRegistryGated {
 
     /// @inheritdoc IRegistryGated
     function setSystemContract(address account, bool allowed) external onlyGovernance {
-        if (account == address(0)) revert ZeroAddress();
+        if (account == address(0)) revert RegistryGatedZeroAddress("account");
         _systemContracts[account] = allowed;
         emit SystemContractSet(account, allowed);
     }

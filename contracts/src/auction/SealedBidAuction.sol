@@ -10,27 +10,24 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 import {RegistryGated} from "../access/RegistryGated.sol";
 import {IAllowanceToken} from "../interfaces/IAllowanceToken.sol";
 import {AuctionId, ISealedBidAuction} from "../interfaces/ISealedBidAuction.sol";
+import {BidRecord, BidRecords} from "../libraries/BidRecords.sol";
+import {Roles} from "../libraries/Roles.sol";
+import {TreasuryHolder} from "../treasury/TreasuryHolder.sol";
+import {TokenId} from "../types/TokenId.sol";
 
 /// @title SealedBidAuction
 /// @notice Commit-reveal, uniform-price allowance auctions with bid guarantees and
 /// delivery-versus-payment claims. The clearing rules are in {ISealedBidAuction}.
 ///
 /// Storage per bidder: one record word (address, guarantee, state) addressed by commitment
-/// sequence, and bid words holding two bids each (price, quantity as 64-bit halves). The first
-/// bid word holds the commitment hash until the reveal overwrites it with bids, so a reveal of
-/// one or two bids writes no new slot.
-contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, ReentrancyGuard {
+/// sequence, and bid words holding two bids each (price, quantity as 64-bit halves), packed by
+/// {BidRecords}. The first bid word holds the commitment hash until the reveal overwrites it
+/// with bids, so a reveal of one or two bids writes no new slot.
+contract SealedBidAuction is ISealedBidAuction, TreasuryHolder, ERC1155Holder, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
     uint256 private constant MAX_BIDS = 16;
     uint256 private constant BPS = 10_000;
-
-    // Bidder record word: bidder (bits 0-159) | guarantee (160-247) | state (248-255).
-    // State: bit 0 committed, bit 1 revealed, bit 2 settled, bits 3-7 number of bids kept.
-    uint256 private constant REVEALED = 2;
-    uint256 private constant SETTLED = 4;
-    uint256 private constant MASK64 = type(uint64).max;
-    uint256 private constant MASK128 = type(uint128).max;
 
     struct Auction {
         address seller;
@@ -82,12 +79,11 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
 
     IAllowanceToken private immutable _allowances;
     IERC20 private immutable _cash;
-    address private _treasury;
     uint256 private _auctionCount;
 
     mapping(AuctionId auctionId => Auction) private _auctions;
     mapping(AuctionId auctionId => mapping(address bidder => uint32 sequencePlusOne)) private _sequences;
-    mapping(AuctionId auctionId => mapping(uint256 sequence => uint256 word)) private _records;
+    mapping(AuctionId auctionId => mapping(uint256 sequence => BidRecord)) private _records;
     mapping(AuctionId auctionId => mapping(uint256 sequence => mapping(uint256 index => uint256 word))) private _bids;
     mapping(AuctionId auctionId => mapping(bytes32 run => Run)) private _runs;
     mapping(AuctionId auctionId => mapping(bytes32 run => mapping(uint256 sequence => uint32 rank))) private _tieRanks;
@@ -96,18 +92,10 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
     /// @param allowances_ The AllowanceToken.
     /// @param cash_ The SettlementToken.
     constructor(address registry_, address allowances_, address cash_) RegistryGated(registry_) {
-        if (allowances_ == address(0) || cash_ == address(0)) revert ZeroAddress();
+        if (allowances_ == address(0)) revert AuctionZeroAddress("allowances");
+        if (cash_ == address(0)) revert AuctionZeroAddress("cash");
         _allowances = IAllowanceToken(allowances_);
         _cash = IERC20(cash_);
-    }
-
-    // ------------------------------------------------------------------ governance
-
-    /// @inheritdoc ISealedBidAuction
-    function setTreasury(address treasury_) external onlyGovernance {
-        if (treasury_ == address(0)) revert ZeroAddress();
-        _treasury = treasury_;
-        emit TreasurySet(treasury_);
     }
 
     // ------------------------------------------------------------------ create
@@ -115,7 +103,7 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
     /// @inheritdoc ISealedBidAuction
     function createPrimary(AuctionParams calldata params)
         external
-        onlyRegistryRole(REGULATOR_ROLE)
+        onlyRegistryRole(Roles.REGULATOR_ROLE)
         returns (AuctionId auctionId)
     {
         if (_treasury == address(0)) revert AuctionTreasuryNotSet();
@@ -125,8 +113,8 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
 
     /// @inheritdoc ISealedBidAuction
     function createSecondary(AuctionParams calldata params) external returns (AuctionId auctionId) {
-        if (!_registry.hasRole(ENTERPRISE_ROLE, msg.sender) && !_registry.hasRole(EXCHANGE_ROLE, msg.sender)) {
-            revert UnauthorizedRole(msg.sender, ENTERPRISE_ROLE);
+        if (!_registry.hasRole(Roles.ENTERPRISE_ROLE, msg.sender) && !_registry.hasRole(Roles.EXCHANGE_ROLE, msg.sender)) {
+            revert UnauthorizedRole(msg.sender, Roles.ENTERPRISE_ROLE);
         }
         if (!_registry.isActiveParticipant(msg.sender)) revert CallerNotActive(msg.sender);
         if (params.eligibilityRoot != bytes32(0)) revert AuctionRestrictionNotAllowed();
@@ -137,7 +125,7 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
     function _create(AuctionParams calldata p, bool primary) private returns (AuctionId auctionId) {
         if (p.supply == 0) revert AuctionZeroSupply();
         if (p.reservePrice == 0) revert AuctionZeroReserve();
-        if (p.tokenId > type(uint32).max) revert AuctionInvalidToken(p.tokenId);
+        if (!TokenId.wrap(p.tokenId).fits()) revert AuctionInvalidToken(p.tokenId);
         if (p.forfeitBps > BPS) revert AuctionInvalidForfeit(p.forfeitBps);
         uint64 start = p.commitStart == 0 ? uint64(block.timestamp) : p.commitStart;
         if (start < block.timestamp || p.commitEnd <= start || p.revealEnd <= p.commitEnd) {
@@ -184,13 +172,13 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
             }
         }
         if (_sequences[auctionId][msg.sender] != 0) revert AuctionAlreadyCommitted(auctionId, msg.sender);
-        if (guarantee == 0 || guarantee > type(uint88).max) revert AuctionInvalidGuarantee(guarantee);
+        if (guarantee == 0 || guarantee > BidRecords.MAX_GUARANTEE) revert AuctionInvalidGuarantee(guarantee);
 
         uint32 sequence = a.bidders;
         a.bidders = sequence + 1;
         a.forfeitPending += uint128(guarantee * a.forfeitBps / BPS);
         _sequences[auctionId][msg.sender] = sequence + 1;
-        _records[auctionId][sequence] = uint256(uint160(msg.sender)) | (guarantee << 160) | (1 << 248);
+        _records[auctionId][sequence] = BidRecords.committed(msg.sender, guarantee);
         _bids[auctionId][sequence][0] = uint256(commitment);
         _cash.safeTransferFrom(msg.sender, address(this), guarantee);
         emit BidCommitted(auctionId, msg.sender, sequence, commitment, guarantee);
@@ -202,12 +190,12 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
     {
         Auction storage a = _auction(auctionId);
         uint256 sequence = _openCommitment(auctionId, a, prices, quantities, salt);
-        uint256 record = _records[auctionId][sequence];
+        BidRecord record = _records[auctionId][sequence];
         Demand memory d = _applyRules(prices, quantities, a.reservePrice, a.purchaseLimit);
-        uint256 guarantee = (record >> 160) & type(uint88).max;
+        uint256 guarantee = record.guarantee();
         if (d.value > guarantee) revert AuctionGuaranteeTooSmall(auctionId, msg.sender, guarantee, d.value);
-        _storeBids(_bids[auctionId][sequence], d.prices, d.quantities);
-        _records[auctionId][sequence] = record | ((REVEALED | (d.prices.length << 3)) << 248);
+        BidRecords.storeBids(_bids[auctionId][sequence], d.prices, d.quantities);
+        _records[auctionId][sequence] = record.revealed(d.prices.length);
         a.revealed += 1;
         a.totalDemand += d.total;
         a.forfeitPending -= uint128(guarantee * a.forfeitBps / BPS);
@@ -226,9 +214,9 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
         if (a.status != Status.Open || now_ < a.commitEnd || now_ >= a.revealEnd) {
             revert AuctionNotInRevealPhase(auctionId, now_, a.commitEnd, a.revealEnd);
         }
-        uint256 record;
+        BidRecord record;
         (sequence, record) = _bidder(auctionId, msg.sender);
-        if (record >> 248 & REVEALED != 0) revert AuctionAlreadyRevealed(auctionId, msg.sender);
+        if (record.isRevealed()) revert AuctionAlreadyRevealed(auctionId, msg.sender);
         uint256 n = prices.length;
         if (n == 0 || n > MAX_BIDS || n != quantities.length) revert AuctionInvalidSchedule(auctionId, n);
         if (keccak256(abi.encode(auctionId, msg.sender, prices, quantities, salt)) != bytes32(_bids[auctionId][sequence][0])) {
@@ -236,19 +224,6 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
         }
         for (uint256 k = 1; k < n; ++k) {
             if (prices[k] >= prices[k - 1]) revert AuctionInvalidSchedule(auctionId, k);
-        }
-    }
-
-    /// @dev Two bids per word (price << 64 | quantity, low half first), over the commitment hash.
-    function _storeBids(mapping(uint256 => uint256) storage words, uint64[] memory prices, uint64[] memory quantities)
-        private
-    {
-        uint256 kept = prices.length;
-        if (kept == 0) delete words[0];
-        for (uint256 k = 0; k < kept; ++k) {
-            uint256 bid = (uint256(prices[k]) << 64) | quantities[k];
-            if (k & 1 == 0) words[k >> 1] = bid;
-            else words[k >> 1] |= bid << 128;
         }
     }
 
@@ -340,9 +315,9 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
         uint64 price = claim.price;
         uint256 rest = supply - claim.demandAbove;
         for (uint256 sequence = run.cursor; sequence < end; ++sequence) {
-            uint256 state = _records[auctionId][sequence] >> 248;
-            if (state & REVEALED == 0) continue;
-            (uint128 above, uint64 at, uint64 below) = _scan(_bids[auctionId][sequence], state >> 3, price);
+            uint256 count = _records[auctionId][sequence].bidCount(); // 0 until revealed
+            if (count == 0) continue;
+            (uint128 above, uint64 at, uint64 below) = _scan(_bids[auctionId][sequence], count, price);
             run.above += above;
             if (below > run.maxBelow) run.maxBelow = below;
             if (at != 0) {
@@ -363,9 +338,8 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
         uint256 word;
         for (uint256 k = 0; k < count; ++k) {
             if (k & 1 == 0) word = words[k >> 1];
-            else word >>= 128;
-            uint64 bidPrice = uint64(word >> 64);
-            uint64 quantity = uint64(word & MASK64);
+            else word = BidRecords.upperBid(word);
+            (uint64 bidPrice, uint64 quantity) = BidRecords.bidIn(word);
             if (bidPrice > price) {
                 above += quantity;
             } else {
@@ -373,8 +347,8 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
                 else below = bidPrice;
                 if (bidPrice == price && k + 1 < count) {
                     // The next bid (the highest below) lives in this word's upper half or the next word.
-                    uint256 next = (k + 1) & 1 == 0 ? words[(k + 1) >> 1] : word >> 128;
-                    below = uint64(next >> 64);
+                    uint256 next = (k + 1) & 1 == 0 ? words[(k + 1) >> 1] : BidRecords.upperBid(word);
+                    (below,) = BidRecords.bidIn(next);
                 }
                 break;
             }
@@ -436,14 +410,14 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
     function claim(AuctionId auctionId) external nonReentrant {
         Auction storage a = _auction(auctionId);
         if (a.status == Status.Open) revert AuctionNotCleared(auctionId);
-        (uint256 sequence, uint256 record) = _bidder(auctionId, msg.sender);
-        if (record >> 248 & SETTLED != 0) revert AuctionAlreadySettled(auctionId, msg.sender);
+        (uint256 sequence, BidRecord record) = _bidder(auctionId, msg.sender);
+        if (record.isSettled()) revert AuctionAlreadySettled(auctionId, msg.sender);
         uint64 quantity = _allocation(auctionId, a, sequence, record);
         if (quantity == 0) revert AuctionNotAWinner(auctionId, msg.sender);
-        uint256 guarantee = (record >> 160) & type(uint88).max;
+        uint256 guarantee = record.guarantee();
         uint256 payment = uint256(quantity) * a.clearingPrice;
         uint256 change = guarantee - payment;
-        _records[auctionId][sequence] = record | (SETTLED << 248);
+        _records[auctionId][sequence] = record.settled();
         IERC1155(address(_allowances)).safeTransferFrom(address(this), msg.sender, a.tokenId, quantity, "");
         if (change != 0) _cash.safeTransfer(msg.sender, change);
         emit AllowancesClaimed(auctionId, msg.sender, quantity, payment, change);
@@ -453,17 +427,17 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
     function refund(AuctionId auctionId) external nonReentrant {
         Auction storage a = _auction(auctionId);
         if (a.status == Status.Open) revert AuctionNotCleared(auctionId);
-        (uint256 sequence, uint256 record) = _bidder(auctionId, msg.sender);
-        if (record >> 248 & SETTLED != 0) revert AuctionAlreadySettled(auctionId, msg.sender);
-        uint256 guarantee = (record >> 160) & type(uint88).max;
+        (uint256 sequence, BidRecord record) = _bidder(auctionId, msg.sender);
+        if (record.isSettled()) revert AuctionAlreadySettled(auctionId, msg.sender);
+        uint256 guarantee = record.guarantee();
         uint256 forfeit = 0;
-        if (record >> 248 & REVEALED == 0) {
+        if (!record.isRevealed()) {
             forfeit = guarantee * a.forfeitBps / BPS;
         } else if (_allocation(auctionId, a, sequence, record) != 0) {
             revert AuctionWinnerMustClaim(auctionId, msg.sender);
         }
         uint256 amount = guarantee - forfeit;
-        _records[auctionId][sequence] = record | (SETTLED << 248);
+        _records[auctionId][sequence] = record.settled();
         if (amount != 0) _cash.safeTransfer(msg.sender, amount);
         emit GuaranteeRefunded(auctionId, msg.sender, amount, forfeit);
     }
@@ -474,7 +448,7 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
         if (a.status == Status.Open) revert AuctionNotCleared(auctionId);
         address to;
         if (a.primary) {
-            if (!_registry.hasRole(REGULATOR_ROLE, msg.sender)) revert AuctionNotSeller(auctionId, msg.sender);
+            if (!_registry.hasRole(Roles.REGULATOR_ROLE, msg.sender)) revert AuctionNotSeller(auctionId, msg.sender);
             if (!_registry.isActiveParticipant(msg.sender)) revert CallerNotActive(msg.sender);
             to = _treasury;
         } else {
@@ -525,11 +499,6 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
     }
 
     /// @inheritdoc ISealedBidAuction
-    function treasury() external view returns (address) {
-        return _treasury;
-    }
-
-    /// @inheritdoc ISealedBidAuction
     function bidderState(AuctionId auctionId, address bidder)
         external
         view
@@ -537,9 +506,8 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
     {
         uint32 plusOne = _sequences[auctionId][bidder];
         if (plusOne == 0) return (false, 0, 0, false, false);
-        uint256 record = _records[auctionId][plusOne - 1];
-        uint256 state = record >> 248;
-        return (true, plusOne - 1, (record >> 160) & type(uint88).max, state & REVEALED != 0, state & SETTLED != 0);
+        BidRecord record = _records[auctionId][plusOne - 1];
+        return (true, plusOne - 1, record.guarantee(), record.isRevealed(), record.isSettled());
     }
 
     /// @inheritdoc ISealedBidAuction
@@ -550,15 +518,13 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
     {
         uint32 plusOne = _sequences[auctionId][bidder];
         if (plusOne == 0) return (new uint64[](0), new uint64[](0));
-        uint256 state = _records[auctionId][plusOne - 1] >> 248;
-        uint256 count = state & REVEALED == 0 ? 0 : state >> 3;
+        BidRecord record = _records[auctionId][plusOne - 1];
+        uint256 count = record.isRevealed() ? record.bidCount() : 0;
         prices = new uint64[](count);
         quantities = new uint64[](count);
         mapping(uint256 => uint256) storage words = _bids[auctionId][plusOne - 1];
         for (uint256 k = 0; k < count; ++k) {
-            uint256 bid = (words[k >> 1] >> ((k & 1) * 128)) & MASK128;
-            prices[k] = uint64(bid >> 64);
-            quantities[k] = uint64(bid);
+            (prices[k], quantities[k]) = BidRecords.bidIn(BidRecords.wordOf(words, k));
         }
     }
 
@@ -588,7 +554,7 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
         if (a.status == Status.None) revert AuctionUnknown(auctionId);
     }
 
-    function _bidder(AuctionId auctionId, address bidder) private view returns (uint256 sequence, uint256 record) {
+    function _bidder(AuctionId auctionId, address bidder) private view returns (uint256 sequence, BidRecord record) {
         uint32 plusOne = _sequences[auctionId][bidder];
         if (plusOne == 0) revert AuctionNoCommitment(auctionId, bidder);
         sequence = plusOne - 1;
@@ -596,20 +562,20 @@ contract SealedBidAuction is ISealedBidAuction, RegistryGated, ERC1155Holder, Re
     }
 
     /// @dev Rules 4-6: what a revealed bidder won, from its kept bids and the stored clearing.
-    function _allocation(AuctionId auctionId, Auction storage a, uint256 sequence, uint256 record)
+    function _allocation(AuctionId auctionId, Auction storage a, uint256 sequence, BidRecord record)
         private
         view
         returns (uint64)
     {
-        uint256 state = record >> 248;
-        if (a.status != Status.Cleared || state & REVEALED == 0) return 0;
+        uint256 count = record.bidCount(); // 0 until revealed
+        if (a.status != Status.Cleared || count == 0) return 0;
         mapping(uint256 => uint256) storage words = _bids[auctionId][sequence];
         if (a.totalDemand < a.supply) {
             // Undersubscribed: every kept bid is filled (0 is below every valid price).
-            (uint128 all,,) = _scan(words, state >> 3, 0);
+            (uint128 all,,) = _scan(words, count, 0);
             return uint64(all);
         }
-        (uint128 above, uint64 at,) = _scan(words, state >> 3, a.allocationPrice);
+        (uint128 above, uint64 at,) = _scan(words, count, a.allocationPrice);
         uint256 quantity = above;
         if (at != 0) {
             uint256 rest = a.supply - a.demandAbove;

@@ -10,6 +10,9 @@ import {RegistryGated} from "../access/RegistryGated.sol";
 import {IAllowanceToken} from "../interfaces/IAllowanceToken.sol";
 import {IComplianceManager} from "../interfaces/IComplianceManager.sol";
 import {IEmissionsLedger} from "../interfaces/IEmissionsLedger.sol";
+import {Roles} from "../libraries/Roles.sol";
+import {TreasuryHolder} from "../treasury/TreasuryHolder.sol";
+import {Kind, TokenId} from "../types/TokenId.sol";
 
 /// @title ComplianceManager
 /// @notice The compliance cycle: notices, acknowledgements, applications with escrow, review,
@@ -18,7 +21,7 @@ import {IEmissionsLedger} from "../interfaces/IEmissionsLedger.sol";
 /// To work it must be, in the AllowanceToken, a system contract (to hold the escrow) and the
 /// compliance manager (to retire it); fines move enterprise → treasury directly, so the
 /// SettlementToken needs no change.
-contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, ReentrancyGuard {
+contract ComplianceManager is IComplianceManager, TreasuryHolder, ERC1155Holder, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
     uint256 private constant BPS = 10_000;
@@ -26,7 +29,6 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
     IAllowanceToken private immutable _allowances;
     IEmissionsLedger private immutable _ledger;
     IERC20 private immutable _cash;
-    address private _treasury;
     uint256 private _applicationCount;
 
     mapping(uint16 year => YearConfig) private _configs;
@@ -47,7 +49,9 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
     /// @param ledger_ The EmissionsLedger.
     /// @param cash_ The SettlementToken.
     constructor(address registry_, address allowances_, address ledger_, address cash_) RegistryGated(registry_) {
-        if (allowances_ == address(0) || ledger_ == address(0) || cash_ == address(0)) revert ZeroAddress();
+        if (allowances_ == address(0)) revert ComplianceZeroAddress("allowances");
+        if (ledger_ == address(0)) revert ComplianceZeroAddress("ledger");
+        if (cash_ == address(0)) revert ComplianceZeroAddress("cash");
         _allowances = IAllowanceToken(allowances_);
         _ledger = IEmissionsLedger(ledger_);
         _cash = IERC20(cash_);
@@ -56,14 +60,7 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
     // ------------------------------------------------------------------ governance and rules
 
     /// @inheritdoc IComplianceManager
-    function setTreasury(address treasury_) external onlyGovernance {
-        if (treasury_ == address(0)) revert ZeroAddress();
-        _treasury = treasury_;
-        emit TreasurySet(treasury_);
-    }
-
-    /// @inheritdoc IComplianceManager
-    function configureYear(uint16 year, YearConfig calldata config) external onlyRegistryRole(REGULATOR_ROLE) {
+    function configureYear(uint16 year, YearConfig calldata config) external onlyRegistryRole(Roles.REGULATOR_ROLE) {
         if (_stats[year].notices != 0) revert ComplianceYearConfigLocked(year);
         if (config.offsetCapBps > BPS) revert ComplianceInvalidConfig(config.offsetCapBps);
         _configs[year] = YearConfig({
@@ -79,7 +76,7 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
     // ------------------------------------------------------------------ notices
 
     /// @inheritdoc IComplianceManager
-    function issueNotices(NoticeBatch calldata batch) external onlyRegistryRole(REGULATOR_ROLE) {
+    function issueNotices(NoticeBatch calldata batch) external onlyRegistryRole(Roles.REGULATOR_ROLE) {
         uint16 year = batch.year;
         if (!_configs[year].configured) revert ComplianceYearNotConfigured(year);
         if (bytes(_allowances.pollutantSymbol(batch.pollutant)).length == 0) {
@@ -122,7 +119,7 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
     }
 
     /// @inheritdoc IComplianceManager
-    function acknowledge(uint16 year) external onlyRegistryRole(ENTERPRISE_ROLE) {
+    function acknowledge(uint16 year) external onlyRegistryRole(Roles.ENTERPRISE_ROLE) {
         Notice storage nt = _notice(msg.sender, year);
         if (nt.acknowledgedAt != 0) revert ComplianceAlreadyAcknowledged(msg.sender, year, nt.acknowledgedAt);
         uint64 now_ = uint64(block.timestamp);
@@ -140,7 +137,7 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
     function submitApplication(uint16 year, ApplicationInput calldata input)
         external
         nonReentrant
-        onlyRegistryRole(ENTERPRISE_ROLE)
+        onlyRegistryRole(Roles.ENTERPRISE_ROLE)
         returns (uint256 applicationId)
     {
         Notice storage nt = _notice(msg.sender, year);
@@ -168,8 +165,8 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
         uint256 nOff = input.offsetIds.length;
         if (nOff != input.offsetAmounts.length) revert ComplianceLengthMismatch(nOff, input.offsetAmounts.length);
         if (nAllow + nOff == 0) revert ComplianceEmptyApplication();
-        uint256 allowances = _collect(app, input.allowanceIds, input.allowanceAmounts, IAllowanceToken.Kind.Allowance, nt.pollutant);
-        uint256 offsets = _collect(app, input.offsetIds, input.offsetAmounts, IAllowanceToken.Kind.Offset, nt.pollutant);
+        uint256 allowances = _collect(app, input.allowanceIds, input.allowanceAmounts, Kind.Allowance, nt.pollutant);
+        uint256 offsets = _collect(app, input.offsetIds, input.offsetAmounts, Kind.Offset, nt.pollutant);
         uint256 cap = _openOffsetCap(nt, year, verified, eligible);
         if (offsets > cap) revert ComplianceOffsetsOverCap(offsets, cap);
         uint256 uncovered = verified > nt.surrendered ? verified - nt.surrendered : 0;
@@ -208,7 +205,7 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
         Application storage app,
         uint256[] calldata ids,
         uint256[] calldata amounts,
-        IAllowanceToken.Kind kind,
+        Kind kind,
         uint8 pollutant
     ) private returns (uint256 total) {
         uint256 base = app.ids.length;
@@ -223,12 +220,10 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
         }
     }
 
-    function _checkToken(uint256 id, IAllowanceToken.Kind kind, uint8 pollutant, uint16 year) private pure {
-        // The id layout of {IAllowanceToken}: kind << 24 | pollutant << 16 | vintage.
-        uint16 vintage = uint16(id);
-        if (id >> 32 != 0 || uint8(id >> 24) != uint8(kind) || uint8(id >> 16) != pollutant) {
-            revert ComplianceWrongToken(id, uint8(kind), pollutant);
-        }
+    function _checkToken(uint256 id, Kind kind, uint8 pollutant, uint16 year) private pure {
+        TokenId token = TokenId.wrap(id);
+        if (!token.isOf(kind, pollutant)) revert ComplianceWrongToken(id, uint8(kind), pollutant);
+        uint16 vintage = token.vintage();
         if (vintage > year) revert ComplianceVintageAfterYear(id, vintage, year);
     }
 
@@ -243,7 +238,7 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
     }
 
     /// @inheritdoc IComplianceManager
-    function approve(uint256 applicationId) external nonReentrant onlyRegistryRole(REGULATOR_ROLE) {
+    function approve(uint256 applicationId) external nonReentrant onlyRegistryRole(Roles.REGULATOR_ROLE) {
         Application storage app = _underReview(applicationId);
         if (!_ledger.isAttestationActive(app.attestationId)) revert ComplianceAttestationNotActive(app.attestationId);
         address enterprise = app.enterprise;
@@ -275,7 +270,7 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
     function reject(uint256 applicationId, uint16 reasonCode, string calldata reason)
         external
         nonReentrant
-        onlyRegistryRole(REGULATOR_ROLE)
+        onlyRegistryRole(Roles.REGULATOR_ROLE)
     {
         Application storage app = _underReview(applicationId);
         if (reasonCode == 0) revert ComplianceInvalidReason(reasonCode);
@@ -431,7 +426,7 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
     }
 
     /// @inheritdoc IComplianceManager
-    function payPenalty(uint16 year) external nonReentrant onlyRegistryRole(ENTERPRISE_ROLE) {
+    function payPenalty(uint16 year) external nonReentrant onlyRegistryRole(Roles.ENTERPRISE_ROLE) {
         Notice storage nt = _notice(msg.sender, year);
         if (nt.fine == 0 || nt.finePaid) revert CompliancePenaltyNotDue(msg.sender, year);
         address to = _treasury;
@@ -540,11 +535,6 @@ contract ComplianceManager is IComplianceManager, RegistryGated, ERC1155Holder, 
     /// @inheritdoc IComplianceManager
     function rulesUri(bytes32 rulesHash) external view returns (string memory) {
         return _rulesUris[rulesHash];
-    }
-
-    /// @inheritdoc IComplianceManager
-    function treasury() external view returns (address) {
-        return _treasury;
     }
 
     // ------------------------------------------------------------------ internal

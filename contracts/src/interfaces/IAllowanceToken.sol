@@ -1,22 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {Kind} from "../types/TokenId.sol";
+
 /// @title IAllowanceToken
 /// @notice Emission allowances and offset credits as ERC-1155 tokens. A token id encodes
-/// (kind, pollutant, vintage year): `id = kind << 24 | pollutant << 16 | vintage`.
+/// (kind, pollutant, vintage year): `id = kind << 24 | pollutant << 16 | vintage` ({TokenId}).
 /// Each id has a cap (total-amount control) that allocation can never pass; tokens move only
 /// between active registered participants and system contracts; the regulator can freeze a
 /// holder's balance of one id; only the compliance manager retires (surrenders) tokens, never
 /// of a vintage later than the compliance year (banking forward yes, borrowing no).
 /// Invariant: for every id, issued = total balances + retired <= cap.
 interface IAllowanceToken {
-    /// @notice Kinds of token.
-    enum Kind {
-        None,
-        Allowance,
-        Offset
-    }
-
     /// @notice The id does not encode a known kind, a known pollutant and a vintage in 2000..2200.
     error AllowanceInvalidId(uint256 id);
     /// @notice The pollutant code is not registered.
@@ -45,6 +40,8 @@ interface IAllowanceToken {
     error AllowanceVintageInFuture(uint256 id, uint16 vintage, uint16 complianceYear);
     /// @notice Only the auction house may issue into or return to the cap.
     error AllowanceOnlyAuctionHouse(address caller);
+    /// @notice A governed address (`field`: complianceManager, auctionHouse) was given as zero.
+    error AllowanceZeroAddress(string field);
 
     /// @notice A pollutant was registered.
     event PollutantAdded(uint8 indexed code, string symbol);
@@ -109,13 +106,15 @@ interface IAllowanceToken {
     function release(address holder, uint256 id) external;
 
     /// @notice Set the compliance manager, the only contract that retires tokens.
-    /// Requirements: called by the registry (governance).
+    /// Requirements: called by the registry (governance); not zero
+    /// (`AllowanceZeroAddress("complianceManager")`).
     /// Emits: {ComplianceManagerSet}.
     function setComplianceManager(address manager) external;
 
     /// @notice Set the auction house, the only contract that issues new allowances into auction
     /// escrow and returns unsold ones to the cap.
-    /// Requirements: called by the registry (governance); not zero.
+    /// Requirements: called by the registry (governance); not zero
+    /// (`AllowanceZeroAddress("auctionHouse")`).
     /// Emits: {AuctionHouseSet}.
     function setAuctionHouse(address auctionHouse) external;
 

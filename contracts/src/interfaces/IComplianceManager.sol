@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {ITreasuryHolder} from "./ITreasuryHolder.sol";
+
 /// @title IComplianceManager
 /// @notice The annual compliance cycle of covered enterprises: the regulator issues a notice per
 /// (enterprise, compliance year) → the enterprise acknowledges it → the enterprise applies,
@@ -57,7 +59,9 @@ pragma solidity ^0.8.24;
 /// allocated (the usual calendar: N+1 is allocated before N's deadline) rolls forward to the next
 /// allocation instead of being lost. The AllowanceToken retires withheld units against the
 /// allocation's vintage − 1.
-interface IComplianceManager {
+///
+/// Fines are paid to the treasury ({ITreasuryHolder}).
+interface IComplianceManager is ITreasuryHolder {
     // ---------------------------------------------------------------- types
 
     /// @notice Life cycle of an obligation (one notice).
@@ -285,6 +289,8 @@ interface IComplianceManager {
     error CompliancePenaltyNotDue(address enterprise, uint16 year);
     /// @notice The treasury has not been set.
     error ComplianceTreasuryNotSet();
+    /// @notice A constructor argument (`field`: allowances, ledger, cash) is the zero address.
+    error ComplianceZeroAddress(string field);
     /// @notice Tokens may only enter the escrow through {submitApplication}.
     error ComplianceUnsolicitedTransfer(address operator);
     /// @notice Only the AllowanceToken may deduct make-good units (from an allocation it mints).
@@ -298,8 +304,6 @@ interface IComplianceManager {
     event YearConfigured(
         uint16 indexed year, uint16 offsetCapBps, uint32 makeGoodBps, uint128 finePerTonne, uint128 noReportFine
     );
-    /// @notice The treasury fines are paid to changed.
-    event TreasurySet(address indexed treasury);
     /// @notice A rules document was published with a batch of notices.
     event RulesPublished(bytes32 indexed rulesHash, uint16 indexed year, string uri);
     /// @notice A notice was issued.
@@ -373,11 +377,6 @@ interface IComplianceManager {
     event PenaltyPaid(address indexed enterprise, uint16 indexed year, address treasury, uint256 amount);
 
     // ---------------------------------------------------------------- governance and rules
-
-    /// @notice Set the account fines are paid to.
-    /// Requirements: called by the registry (governance); not zero.
-    /// Emits: {TreasurySet}.
-    function setTreasury(address treasury) external;
 
     /// @notice Set the rules of a compliance year.
     /// @param year The compliance year.
@@ -532,6 +531,4 @@ interface IComplianceManager {
     function returnedTotal(uint256 id) external view returns (uint256);
     /// @notice URI of a published rules document ("" if unknown).
     function rulesUri(bytes32 rulesHash) external view returns (string memory);
-    /// @notice The account fines are paid to.
-    function treasury() external view returns (address);
 }

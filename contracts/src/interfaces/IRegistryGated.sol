@@ -18,8 +18,9 @@ interface IRegistryGated {
     error PartyNotAllowed(address account);
     /// @notice The registry address is zero or not a contract.
     error InvalidRegistry(address registry);
-    /// @notice The address is zero.
-    error ZeroAddress();
+    /// @notice A governed address setting of this base (`field`: a system contract's `account`, a
+    /// `treasury`) was given the zero address.
+    error RegistryGatedZeroAddress(string field);
 
     /// @notice A system contract (auction, compliance) was allowed or disallowed to hold the asset.
     event SystemContractSet(address indexed account, bool allowed);
@@ -27,7 +28,8 @@ interface IRegistryGated {
     /// @notice Allow or disallow a system contract (e.g. the auction or the compliance manager).
     /// @param account The contract.
     /// @param allowed Whether it may hold and move the asset.
-    /// Requirements: called by the registry (governance); account not zero.
+    /// Requirements: called by the registry (governance); account not zero
+    /// ({RegistryGatedZeroAddress}).
     /// Emits: {SystemContractSet}.
     function setSystemContract(address account, bool allowed) external;
 

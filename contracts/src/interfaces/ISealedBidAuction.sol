@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {ITreasuryHolder} from "./ITreasuryHolder.sol";
+
 /// @notice Auction identifier: 1, 2, 3 ... in creation order.
 type AuctionId is uint256;
 
@@ -36,7 +38,9 @@ type AuctionId is uint256;
 /// 7. Every winner pays the same price × its allocation.
 /// 8. A bidder that does not reveal forfeits `forfeitBps` / 10,000 of its guarantee (rounded
 ///    down) to the seller; the rest is refunded.
-interface ISealedBidAuction {
+///
+/// Primary-auction proceeds go to the treasury ({ITreasuryHolder}).
+interface ISealedBidAuction is ITreasuryHolder {
     /// @notice How the uniform price is set once the allocation is known.
     enum PriceRule {
         LowestAccepted,
@@ -126,6 +130,8 @@ interface ISealedBidAuction {
     error AuctionRestrictionNotAllowed();
     /// @notice The treasury that receives primary proceeds is not set.
     error AuctionTreasuryNotSet();
+    /// @notice A constructor argument (`field`: allowances, cash) is the zero address.
+    error AuctionZeroAddress(string field);
     /// @notice The action needs the commit window, which is not open now.
     error AuctionNotInCommitPhase(AuctionId auctionId, uint64 now, uint64 commitStart, uint64 commitEnd);
     /// @notice The action needs the reveal window, which is not open now.
@@ -187,8 +193,6 @@ interface ISealedBidAuction {
     event GuaranteeRefunded(AuctionId indexed auctionId, address indexed bidder, uint256 refund, uint256 forfeit);
     /// @notice The seller (or treasury) received the proceeds and any unsold allowances.
     event ProceedsWithdrawn(AuctionId indexed auctionId, address indexed to, uint256 proceeds, uint64 unsoldReturned);
-    /// @notice The treasury receiving primary-auction proceeds changed.
-    event TreasurySet(address indexed treasury);
 
     /// @notice Create a primary auction: `supply` new allowances are issued into this contract's
     /// escrow within the cap; proceeds go to the treasury; unsold allowances return to the cap.
@@ -271,19 +275,11 @@ interface ISealedBidAuction {
     /// Emits: {ProceedsWithdrawn}, the tokens' transfer events.
     function withdrawProceeds(AuctionId auctionId) external;
 
-    /// @notice Set the treasury account that receives primary-auction proceeds.
-    /// Requirements: called by the registry (governance); not zero.
-    /// Emits: {TreasurySet}.
-    function setTreasury(address treasury) external;
-
     /// @notice Public state of an auction.
     function auction(AuctionId auctionId) external view returns (AuctionView memory);
 
     /// @notice Number of auctions created.
     function auctionCount() external view returns (uint256);
-
-    /// @notice The treasury receiving primary-auction proceeds.
-    function treasury() external view returns (address);
 
     /// @notice A bidder's commitment state: sequence (commitment order, from 0), guarantee, whether
     /// revealed, whether settled (claimed or refunded).

@@ -8,6 +8,7 @@ import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {RegistryGated} from "../access/RegistryGated.sol";
 import {IConsortiumRegistry} from "../interfaces/IConsortiumRegistry.sol";
 import {IEmissionsLedger} from "../interfaces/IEmissionsLedger.sol";
+import {Roles} from "../libraries/Roles.sol";
 
 /// @title EmissionsLedger
 /// @notice Anchors Merkle roots of device-signed reading batches; verifies a reading's frame
@@ -52,7 +53,7 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
     // ---------------------------------------------------------------- anchoring
 
     /// @inheritdoc IEmissionsLedger
-    function anchorBatch(Batch calldata b) external onlyRegistryRole(ORACLE_ROLE) {
+    function anchorBatch(Batch calldata b) external onlyRegistryRole(Roles.ORACLE_ROLE) {
         address device = b.device;
         uint64 first = b.firstSequence;
         uint64 last = b.lastSequence;
@@ -173,7 +174,7 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
     /// @inheritdoc IEmissionsLedger
     function rejectAttestation(bytes32 id, uint16 reasonCode, string calldata reason)
         external
-        onlyRegistryRole(REGULATOR_ROLE)
+        onlyRegistryRole(Roles.REGULATOR_ROLE)
     {
         AttestationRecord storage record = _known(id);
         _close(record, id, AttestationStatus.Rejected);
@@ -183,7 +184,7 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
     /// @dev Refuse an account without AUDITOR_ROLE or a suspended one, an inactive enterprise, and
     /// an auditor the regulator has not assigned to the enterprise, in this order.
     function _requireAuditor(address account, address enterprise) private view {
-        if (!_registry.hasRole(AUDITOR_ROLE, account)) revert LedgerNotAuditor(account);
+        if (!_registry.hasRole(Roles.AUDITOR_ROLE, account)) revert LedgerNotAuditor(account);
         if (!_registry.isActiveParticipant(account)) revert CallerNotActive(account);
         if (!_registry.isActiveEnterprise(enterprise)) revert LedgerAttestedEnterpriseNotActive(enterprise);
         if (!_registry.isAuditorAssigned(account, enterprise)) revert LedgerAuditorNotAssigned(account, enterprise);

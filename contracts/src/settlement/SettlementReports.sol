@@ -5,6 +5,7 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {RegistryGated} from "../access/RegistryGated.sol";
 import {ISettlementReports} from "../interfaces/ISettlementReports.sol";
+import {Roles} from "../libraries/Roles.sol";
 
 /// @title SettlementReports
 /// @notice Anchors the exchange's signed daily settlement reports. See {ISettlementReports}.
@@ -21,7 +22,7 @@ contract SettlementReports is ISettlementReports, RegistryGated {
     /// @inheritdoc ISettlementReports
     function publish(uint32 tradingDay, bytes32 reportHash, bytes calldata signature)
         external
-        onlyRegistryRole(EXCHANGE_ROLE)
+        onlyRegistryRole(Roles.EXCHANGE_ROLE)
     {
         if (!_validDay(tradingDay)) revert ReportInvalidDay(tradingDay);
         uint32 today = currentTradingDay();
@@ -100,7 +101,7 @@ contract SettlementReports is ISettlementReports, RegistryGated {
         ECDSA.RecoverError failure;
         (signer, failure,) = ECDSA.tryRecover(digest, signature);
         if (failure != ECDSA.RecoverError.NoError) revert ReportInvalidSignature(tradingDay);
-        if (!_registry.hasRole(EXCHANGE_ROLE, signer)) revert ReportSignerNotExchange(tradingDay, signer);
+        if (!_registry.hasRole(Roles.EXCHANGE_ROLE, signer)) revert ReportSignerNotExchange(tradingDay, signer);
         if (!_registry.isActiveParticipant(signer)) revert ReportSignerNotActive(tradingDay, signer);
     }
 

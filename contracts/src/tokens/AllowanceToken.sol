@@ -5,6 +5,8 @@ import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {RegistryGated} from "../access/RegistryGated.sol";
 import {IAllowanceToken} from "../interfaces/IAllowanceToken.sol";
 import {IComplianceManager} from "../interfaces/IComplianceManager.sol";
+import {Roles} from "../libraries/Roles.sol";
+import {Kind, TokenId, TokenIdLib} from "../types/TokenId.sol";
 
 /// @title AllowanceToken
 /// @notice Capped, restricted ERC-1155 emission allowances and offset credits. See {IAllowanceToken}.
@@ -39,14 +41,14 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
 
     /// @inheritdoc IAllowanceToken
     function setComplianceManager(address manager) external onlyGovernance {
-        if (manager == address(0)) revert ZeroAddress();
+        if (manager == address(0)) revert AllowanceZeroAddress("complianceManager");
         _complianceManager = manager;
         emit ComplianceManagerSet(manager);
     }
 
     /// @inheritdoc IAllowanceToken
     function setAuctionHouse(address auctionHouse_) external onlyGovernance {
-        if (auctionHouse_ == address(0)) revert ZeroAddress();
+        if (auctionHouse_ == address(0)) revert AllowanceZeroAddress("auctionHouse");
         _auctionHouse = auctionHouse_;
         emit AuctionHouseSet(auctionHouse_);
     }
@@ -54,7 +56,7 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     // ------------------------------------------------------------------ regulator
 
     /// @inheritdoc IAllowanceToken
-    function setCap(uint256 id, uint256 newCap) external onlyRegistryRole(REGULATOR_ROLE) {
+    function setCap(uint256 id, uint256 newCap) external onlyRegistryRole(Roles.REGULATOR_ROLE) {
         _requireValidId(id);
         uint256 issuedAmount = _issued[id];
         if (newCap < issuedAmount) revert CapBelowIssued(id, newCap, issuedAmount);
@@ -65,7 +67,7 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     /// @inheritdoc IAllowanceToken
     function allocate(uint256 id, address[] calldata recipients, uint256[] calldata amounts, bytes32 batchRef)
         external
-        onlyRegistryRole(REGULATOR_ROLE)
+        onlyRegistryRole(Roles.REGULATOR_ROLE)
     {
         uint256 n = recipients.length;
         if (n == 0 || n != amounts.length) revert AllowanceLengthMismatch(n, amounts.length);
@@ -88,14 +90,14 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     }
 
     /// @inheritdoc IAllowanceToken
-    function freeze(address holder, uint256 id, uint16 reasonCode) external onlyRegistryRole(REGULATOR_ROLE) {
+    function freeze(address holder, uint256 id, uint16 reasonCode) external onlyRegistryRole(Roles.REGULATOR_ROLE) {
         if (reasonCode == 0 || _frozen[holder][id] != 0) revert AllowanceFreezeState(holder, id);
         _frozen[holder][id] = reasonCode;
         emit BalanceFrozen(holder, id, reasonCode);
     }
 
     /// @inheritdoc IAllowanceToken
-    function release(address holder, uint256 id) external onlyRegistryRole(REGULATOR_ROLE) {
+    function release(address holder, uint256 id) external onlyRegistryRole(Roles.REGULATOR_ROLE) {
         if (_frozen[holder][id] == 0) revert AllowanceFreezeState(holder, id);
         delete _frozen[holder][id];
         emit BalanceReleased(holder, id);
@@ -128,7 +130,7 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     /// @inheritdoc IAllowanceToken
     function retire(address account, uint256 id, uint256 amount, uint16 complianceYear) external {
         if (msg.sender != _complianceManager || msg.sender == address(0)) revert AllowanceOnlyCompliance(msg.sender);
-        uint16 vintage = uint16(id);
+        uint16 vintage = TokenId.wrap(id).vintage();
         if (vintage > complianceYear) revert AllowanceVintageInFuture(id, vintage, complianceYear);
         _burn(msg.sender, id, amount);
         _retiredTotal[id] += amount;
@@ -189,16 +191,13 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     }
 
     /// @inheritdoc IAllowanceToken
-    function encodeId(Kind kind, uint8 pollutant, uint16 vintage) public pure returns (uint256) {
-        return (uint256(uint8(kind)) << 24) | (uint256(pollutant) << 16) | uint256(vintage);
+    function encodeId(Kind kind, uint8 pollutant, uint16 vintage) external pure returns (uint256) {
+        return TokenId.unwrap(TokenIdLib.encode(kind, pollutant, vintage));
     }
 
     /// @inheritdoc IAllowanceToken
-    function decodeId(uint256 id) public pure returns (Kind kind, uint8 pollutant, uint16 vintage) {
-        uint256 k = (id >> 24) & 0xff;
-        kind = k > uint256(uint8(Kind.Offset)) ? Kind.None : Kind(k);
-        pollutant = uint8(id >> 16);
-        vintage = uint16(id);
+    function decodeId(uint256 id) external pure returns (Kind kind, uint8 pollutant, uint16 vintage) {
+        return TokenId.wrap(id).decode();
     }
 
     // ------------------------------------------------------------------ internal
@@ -223,7 +222,7 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
         private
         returns (uint256[] memory withheld)
     {
-        (Kind kind, uint8 pollutant, uint16 vintage) = decodeId(id);
+        (Kind kind, uint8 pollutant, uint16 vintage) = TokenId.wrap(id).decode();
         address manager = _complianceManager;
         // an account without code (e.g. a test's retiring key) has no make-good book to ask
         if (kind == Kind.Allowance && manager.code.length != 0) {
@@ -237,7 +236,7 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
         if (!_registry.isActiveEnterprise(to)) revert AllowanceNotEnterprise(to);
         if (makeGood > amount) makeGood = amount;
         if (makeGood != 0) {
-            uint16 year = uint16(id) - 1; // vintages start at MIN_VINTAGE: no underflow
+            uint16 year = TokenId.wrap(id).vintage() - 1; // vintages start at MIN_VINTAGE: no underflow
             _retiredTotal[id] += makeGood;
             _retiredOf[to][id][year] += makeGood;
             emit AllowancesRetired(to, id, year, makeGood);
@@ -259,8 +258,9 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     }
 
     function _requireValidId(uint256 id) private view {
-        if (id >> 32 != 0) revert AllowanceInvalidId(id);
-        (Kind kind, uint8 pollutant, uint16 vintage) = decodeId(id);
+        TokenId token = TokenId.wrap(id);
+        if (!token.fits()) revert AllowanceInvalidId(id);
+        (Kind kind, uint8 pollutant, uint16 vintage) = token.decode();
         if (kind == Kind.None || vintage < MIN_VINTAGE || vintage > MAX_VINTAGE) revert AllowanceInvalidId(id);
         if (bytes(_pollutants[pollutant]).length == 0) revert AllowanceUnknownPollutant(pollutant);
     }

@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {RegistryGated} from "../access/RegistryGated.sol";
 import {ISettlementToken} from "../interfaces/ISettlementToken.sol";
+import {Roles} from "../libraries/Roles.sol";
 
 /// @title SettlementToken
 /// @notice Restricted ERC-20 settlement cash in fen. See {ISettlementToken}.
@@ -19,7 +20,7 @@ contract SettlementToken is ISettlementToken, ERC20, RegistryGated {
     }
 
     /// @inheritdoc ISettlementToken
-    function deposit(address account, uint256 amount, bytes32 bankRef) external onlyRegistryRole(EXCHANGE_ROLE) {
+    function deposit(address account, uint256 amount, bytes32 bankRef) external onlyRegistryRole(Roles.EXCHANGE_ROLE) {
         _useBankRef(amount, bankRef);
         _requireParties(address(0), account);
         _mint(account, amount);
@@ -27,7 +28,7 @@ contract SettlementToken is ISettlementToken, ERC20, RegistryGated {
     }
 
     /// @inheritdoc ISettlementToken
-    function withdraw(address account, uint256 amount, bytes32 bankRef) external onlyRegistryRole(EXCHANGE_ROLE) {
+    function withdraw(address account, uint256 amount, bytes32 bankRef) external onlyRegistryRole(Roles.EXCHANGE_ROLE) {
         _useBankRef(amount, bankRef);
         _spendAllowance(account, msg.sender, amount);
         _burn(account, amount);
