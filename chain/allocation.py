@@ -20,7 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
-from chain.codes import check_industry_code, check_region_code, is_valid_credit_code
+from domain.codes import check_industry_code, check_region_code, is_valid_credit_code
 from domain.errors import AllocationInputError, InvalidInputError
 
 logger = logging.getLogger(__name__)

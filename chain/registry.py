@@ -15,8 +15,8 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from chain.client import ContractClient
-from chain.codes import check_credit_code, check_industry_code, check_mn, check_region_code
 from chain.errors import ContractRevertError
+from domain.codes import check_credit_code, check_industry_code, check_mn, check_region_code
 from domain.errors import InvalidInputError
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ from chain.accounts import DEMO_ROLES, Signer, demo_account
 from chain.allocation import load_history, plan, render_trend_chart
 from chain.allowance import AllowanceClient, SettlementClient
 from chain.auction import AuctionClient, AuctionParams, render_demand_curve, wire_auction_house
-from chain.codes import credit_code_check_char
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
 from chain.deploy import Manifest, SuiteConfig, deploy_suite
@@ -22,6 +21,7 @@ from chain.tx import ChainClient
 from demo.compliance import demo_compliance
 from demo.report import DemoReport
 from domain.auction import PriceRule
+from domain.codes import credit_code_check_char
 from domain.tokens import Kind, decode_id, encode_id
 from oracle.queue import BatchStatus, Queue
 from sim.sample import generate_enterprises, sample_account, sample_profile, write_sample

@@ -30,9 +30,9 @@ from chain.allocation import (
     EnterpriseHistory,
     YearRecord,
 )
-from chain.codes import CREDIT_CODE_CHARSET, credit_code_check_char
 from chain.production import MonthlyEnergy, write_monthly_energy
 from chain.registry import EnterpriseProfile
+from domain.codes import CREDIT_CODE_CHARSET, credit_code_check_char
 from domain.errors import InvalidInputError
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from chain.allocation import Benchmarks, energy_co2, load_history, plan, trend
-from chain.codes import check_industry_code, check_region_code, is_valid_credit_code
+from domain.codes import check_industry_code, check_region_code, is_valid_credit_code
 from domain.errors import InvalidInputError
 from sim.sample import (
     CITIES,

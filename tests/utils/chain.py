@@ -11,9 +11,9 @@ from eth_account.signers.local import LocalAccount
 from hypothesis import HealthCheck, settings
 from web3.contract.contract import Contract
 
-from chain.codes import CREDIT_CODE_CHARSET, credit_code_check_char
 from chain.errors import ContractRevertError
 from chain.registry import EnterpriseProfile, RegistryClient
+from domain.codes import CREDIT_CODE_CHARSET, credit_code_check_char
 
 _BODY = CREDIT_CODE_CHARSET
 
