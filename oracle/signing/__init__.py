@@ -28,7 +28,7 @@ and recovers the device address. Digests are computed here by direct byte packin
 and domain separator precomputed), an order of magnitude faster than eth-account's generic
 encoder; the tests check both agree.
 
-To show one reading was signed, its :class:`FrameWitness` gives the struct hashes of its
+To show one reading was signed, its :class:`~oracle.signing.proof.FrameWitness` gives the struct hashes of its
 frame's readings, its index among them and the frame signature: anyone can hash the reading,
 find it at its index, rebuild the frame digest and recover the device.
 
