@@ -25,7 +25,7 @@ from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
 from api.errors import ConflictError, ForbiddenError, NotFoundError
-from chain.abi import ZERO_ID
+from chain.abi import ZERO_ID, hex32
 from chain.attestations import Attestation, attestation_digest, attestation_typed_data
 from chain.calls import ActionSpec, CallCatalog, EncodedCall, check_same_call, decode_raw_transaction
 from chain.errors import CallInputError, ContractRevertError, RawTransactionError, TransactionError
@@ -353,24 +353,15 @@ def attestation_payload(
     attestation = Attestation(
         auditor=auditor, enterprise=enterprise, pollutant=pollutant, year=year,
         verified_emissions=verified_emissions, offsets_eligible=offsets_eligible,
-        evidence=tuple(_hex32(e, "evidence") for e in evidence),
-        report_hash=_hex32(report_hash, "report_hash"),
-        supersedes=ZERO_ID if supersedes is None else _hex32(supersedes, "supersedes"), nonce=nonce,
+        evidence=tuple(hex32(e, "evidence", CallInputError) for e in evidence),
+        report_hash=hex32(report_hash, "report_hash", CallInputError),
+        supersedes=ZERO_ID if supersedes is None else hex32(supersedes, "supersedes", CallInputError),
+        nonce=nonce,
     )  # fmt: skip
     return TypedPayload(
         attestation_typed_data(chain_id, ledger, attestation),
         attestation_digest(chain_id, ledger, attestation),
     )
-
-
-def _hex32(text: str, what: str) -> bytes:
-    try:
-        raw = bytes.fromhex(text[2:]) if text.startswith("0x") else b""
-    except ValueError:
-        raw = b""
-    if len(raw) != 32:
-        raise CallInputError(f"{what}: {text[:80]!r} is not 32 bytes of 0x-hex")
-    return raw
 
 
 def reading_payload(

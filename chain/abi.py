@@ -14,7 +14,10 @@ ZERO_ID = bytes(32)
 
 def bytes32(value: bytes | str, what: str, error: type[Exception] = InvalidInputError) -> bytes:
     """``value`` (bytes or 0x-hex) as exactly 32 bytes, else raise ``error`` saying so."""
-    raw = bytes(HexBytes(value))
+    try:
+        raw = bytes(HexBytes(value))
+    except (TypeError, ValueError):
+        raise error(f"{what} {str(value)[:70]!r} is not hex") from None
     if len(raw) != 32:
         raise error(f"{what} must be 32 bytes, got {len(raw)}")
     return raw

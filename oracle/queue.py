@@ -80,6 +80,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from chain.abi import bytes32
 from chain.merkle import StandardMerkleTree
 from oracle.errors import (
     BatchNotFoundError,
@@ -397,17 +398,6 @@ class QueueStats:
 
 
 # --- the queue ------------------------------------------------------------------------------
-
-
-def _bytes32(value: bytes | str, what: str) -> bytes:
-    if isinstance(value, str):
-        try:
-            value = bytes.fromhex(value.removeprefix("0x"))
-        except ValueError:
-            raise QueueValueError(f"{what} {value[:70]!r} is not hex") from None
-    if not isinstance(value, (bytes, bytearray)) or len(value) != 32:
-        raise QueueValueError(f"{what} must be 32 bytes")
-    return bytes(value)
 
 
 def _hex(value: bytes) -> str:
@@ -834,7 +824,7 @@ class Queue:
             BatchNotFoundError: no such batch.
             QueueValueError: the id is not 32 bytes.
         """
-        key = _bytes32(batch_id, "batch id")
+        key = bytes32(batch_id, "batch id", QueueValueError)
         with self._read() as conn:
             return self._get_batch(conn, key)
 
@@ -875,7 +865,7 @@ class Queue:
             BatchNotFoundError: no such batch.
             QueueValueError: an id or hash is not 32 bytes.
         """
-        key, tx = _bytes32(batch_id, "batch id"), _bytes32(tx_hash, "tx hash")
+        key, tx = bytes32(batch_id, "batch id", QueueValueError), bytes32(tx_hash, "tx hash", QueueValueError)
         clock = _time.time() if now is None else float(now)
         with self._write() as conn:
             batch = self._get_batch(conn, key)
@@ -908,7 +898,7 @@ class Queue:
             BatchStateError: the batch is already anchored by another transaction.
             QueueValueError: an id or hash is not 32 bytes, or a negative block.
         """
-        key, tx = _bytes32(batch_id, "batch id"), _bytes32(tx_hash, "tx hash")
+        key, tx = bytes32(batch_id, "batch id", QueueValueError), bytes32(tx_hash, "tx hash", QueueValueError)
         if isinstance(block, bool) or not isinstance(block, int) or not 0 <= block < _INT64:
             raise QueueValueError(f"block must be a non-negative int64, not {block!r}")
         clock = _time.time() if now is None else float(now)
@@ -939,7 +929,7 @@ class Queue:
         Raises:
             BatchNotFoundError: no such batch.
         """
-        key = _bytes32(batch_id, "batch id")
+        key = bytes32(batch_id, "batch id", QueueValueError)
         clock = _time.time() if now is None else float(now)
         with self._write() as conn:
             self._get_batch(conn, key)
@@ -1042,7 +1032,7 @@ class Queue:
         Raises:
             BatchNotFoundError: no such batch.
         """
-        key = _bytes32(batch_id, "batch id")
+        key = bytes32(batch_id, "batch id", QueueValueError)
         with self._read() as conn:
             batch = self._get_batch(conn, key)
         return self._select_readings(
@@ -1095,7 +1085,7 @@ class Queue:
             BatchNotFoundError: no such batch.
             BatchStateError: the rebuilt root is not the stored root (the database was altered).
         """
-        key = _bytes32(batch_id, "batch id")
+        key = bytes32(batch_id, "batch id", QueueValueError)
         with self._lock:
             cached = self._trees.get(key)
             if cached is not None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from chain import abi
 from ets.cli.context import context
 
 if TYPE_CHECKING:
@@ -52,9 +53,9 @@ def input_error(message: str) -> Exception:
 
 
 def hex32(text: str, what: str) -> bytes:
-    if not HEX32.match(text.strip()):
-        raise input_error(f"{what} {text!r} is not 32 bytes of 0x-hex")
-    return bytes.fromhex(text.strip()[2:])
+    from domain.errors import ComplianceInputError
+
+    return abi.hex32(text.strip(), what, ComplianceInputError)
 
 
 def keccak_file(path: Path, what: str) -> bytes:
