@@ -65,6 +65,10 @@ class Meta(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+#: ``Checkpoint.name`` of the event indexer (settlement and the dashboard read how far it got).
+CHECKPOINT = "events"
+
+
 class Checkpoint(Base):
     """Last block a follower has fully indexed, with its hash (a reset chain is detected)."""
 

@@ -38,8 +38,6 @@ logger = logging.getLogger(__name__)
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 #: Stands for an absent system contract in SQL (matches no address; a NULL bind would not type).
 _NONE = "0x-none"
-#: Read model checkpoint of the event indexer (``readmodel.indexer.run.CHECKPOINT``).
-INDEXER_CHECKPOINT = "events"
 
 
 # ---------------------------------------------------------------------- what settlement needs of the chain
@@ -219,9 +217,7 @@ class Settlement:
 
 def checkpoint_block(conn: Connection) -> int | None:
     """The last block the indexer committed, or None before its first page."""
-    row = conn.execute(
-        select(m.Checkpoint.block_number).where(m.Checkpoint.name == INDEXER_CHECKPOINT)
-    ).first()
+    row = conn.execute(select(m.Checkpoint.block_number).where(m.Checkpoint.name == m.CHECKPOINT)).first()
     return None if row is None else int(row[0])
 
 

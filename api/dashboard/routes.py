@@ -25,7 +25,7 @@ from chain.errors import ConfigError
 from chain.registry import ROLES
 from chain.settlement import SettlementReportsClient
 from readmodel import models as m
-from readmodel.indexer.run import CHECKPOINT
+from readmodel.models import CHECKPOINT
 from settlement.config import SettlementSettings
 from settlement.errors import SettlementError
 

@@ -20,10 +20,9 @@ from chain.tx import ChainClient
 from readmodel import models as m
 from readmodel.indexer.project import Projector
 from readmodel.indexer.readings import import_readings
+from readmodel.models import CHECKPOINT
 
 logger = logging.getLogger(__name__)
-
-CHECKPOINT = "events"
 
 
 @dataclass(frozen=True)

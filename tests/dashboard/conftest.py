@@ -31,8 +31,9 @@ from chain.settlement import ReportAnchor, SettlementReportsClient, ledger_for
 from domain.tokens import Kind, encode_id
 from oracle.signing.reading import ReadingFields
 from readmodel import models as m
-from readmodel.indexer.run import CHECKPOINT, Indexer
+from readmodel.indexer.run import Indexer
 from readmodel.migrate import upgrade
+from readmodel.models import CHECKPOINT
 from readmodel.session import make_engine
 from settlement.day import DayResult, run_day
 from settlement.run import SystemAccounts
