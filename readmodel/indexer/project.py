@@ -10,13 +10,13 @@ per table; balances and statistics are summed in memory and upserted once per ke
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from chain.events import DecodedEvent
-from domain.tokens import CASH_ID, POLLUTANTS
+from domain.tokens import CASH_ID
 from readmodel import models as m
 from readmodel.bulk import bulk_insert, upsert
 from readmodel.indexer.projection import Projection, int64
@@ -135,8 +135,3 @@ class Projector(Projection):
         self.auction_tokens = {
             int(a): int(t) for a, t in conn.execute(select(m.Auction.auction_id, m.Auction.token_id))
         }
-
-
-def pollutant_symbols() -> Mapping[int, str]:
-    """AllowanceToken pollutant code → symbol (``{1: "CO2", ...}``)."""
-    return {code: symbol for symbol, code in POLLUTANTS.items()}

@@ -17,8 +17,6 @@ from readmodel.errors import ReadModelError
 INT64_MAX = 2**63 - 1
 #: China Standard Time (no daylight saving): statistics periods are local dates.
 CST_OFFSET = 8 * 3600
-#: Metrics kept in :class:`readmodel.models.StatRollup`.
-METRICS = ("emissions_t", "allocated", "traded", "auction_payment", "retired", "obligations", "compliant")
 
 
 def int64(value: Any, what: str) -> int:

@@ -12,9 +12,6 @@ from readmodel import models as m
 from readmodel.bulk import upsert
 from readmodel.indexer.projection import Handlers, Projection, int64
 
-#: ComplianceManager ``Outcome`` values, as the regulator's status letters.
-OUTCOMES = {1: "A", 2: "B", 3: "C"}
-
 
 def _year_configured(p: Projection, conn: Connection, e: DecodedEvent) -> None:
     a = e.args
