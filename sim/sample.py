@@ -23,8 +23,6 @@ from chain.accounts import Signer, seeded_account
 from chain.allocation import (
     CARRIER_COLUMNS,
     HISTORY_COLUMNS,
-    MAX_YEARS,
-    MIN_YEARS,
     Benchmarks,
     EmissionFactors,
     EnterpriseHistory,
@@ -32,6 +30,7 @@ from chain.allocation import (
 )
 from chain.production import MonthlyEnergy, write_monthly_energy
 from chain.registry import EnterpriseProfile
+from domain.allocation import MAX_YEARS, MIN_YEARS
 from domain.codes import CREDIT_CODE_CHARSET, credit_code_check_char
 from domain.errors import InvalidInputError
 

@@ -19,9 +19,9 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from api.errors import NotFoundError, QueryError
-from chain.allocation import DEFAULT_REDUCTION_RATE, trend
 from chain.events import ZERO_ADDRESS
 from chain.settlement import SettlementReportsClient
+from domain.allocation import DEFAULT_REDUCTION_RATE, trend
 from domain.auction import ClearingResult, PriceRule, clear, normalize_schedule
 from domain.errors import DomainError
 from domain.settlement import MovementTotal, movement_totals

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
 import re
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -23,17 +21,15 @@ from chain.allocation import (
     Benchmarks,
     EmissionFactors,
     EnterpriseHistory,
-    Rule,
     YearRecord,
     energy_co2,
-    largest_remainder,
     load_history,
     plan,
     propose_cap,
     record_co2,
     render_trend_chart,
-    trend,
 )
+from domain.allocation import Rule
 from domain.errors import DomainError, InvalidInputError
 
 BENCHMARKS = Benchmarks.from_entries(
@@ -147,40 +143,6 @@ def test_emission_factors_load_reports_bad_rows_with_line_numbers(tmp_path: Path
 # --------------------------------------------------------------------------- trend and cap
 
 
-def test_trend_fits_exact_line_for_linear_series() -> None:
-    fitted = trend([2015, 2016, 2017, 2018, 2019], [10, 12, 14, 16, 18], target_year=2021)
-
-    assert fitted.slope == pytest.approx(2.0)
-    assert fitted.predict(2015) == pytest.approx(10.0)
-    assert fitted.r_squared == pytest.approx(1.0)
-    assert fitted.cagr == pytest.approx((18 / 10) ** (1 / 4) - 1)
-    assert fitted.projected == pytest.approx(22.0)
-
-
-def test_trend_r_squared_matches_hand_computation_for_noisy_series() -> None:
-    # x = 0..3, y = 1, 3, 2, 4: slope 0.8, intercept 1.3, SS_res 1.8, SS_tot 5 -> R² 0.64.
-    fitted = trend([2022, 2020, 2021, 2023], [2.0, 1.0, 3.0, 4.0])
-
-    assert fitted.years == (2020, 2021, 2022, 2023)
-    assert fitted.slope == pytest.approx(0.8)
-    assert fitted.predict(2020) == pytest.approx(1.3)
-    assert fitted.r_squared == pytest.approx(0.64)
-    assert fitted.projected is None
-
-
-def test_trend_cagr_none_when_first_total_zero() -> None:
-    assert trend([2020, 2021, 2022], [0.0, 1.0, 2.0]).cagr is None
-
-
-@pytest.mark.parametrize(
-    ("years", "totals"),
-    [([2020], [1.0]), ([2020, 2020], [1.0, 2.0]), ([2020, 2021], [1.0]), ([2020, 2021], [1.0, math.nan])],
-)
-def test_trend_rejects_input_when_not_fittable(years: list[int], totals: list[float]) -> None:
-    with pytest.raises(InvalidInputError):
-        trend(years, totals)
-
-
 def test_propose_cap_reduces_projection_when_projection_positive() -> None:
     history = [
         _history("E1", {2020: 100.0, 2021: 110.0, 2022: 120.0}),
@@ -213,57 +175,6 @@ def test_propose_cap_rejects_target_year_when_not_after_history() -> None:
 
 
 # --------------------------------------------------------------------------- apportionment
-
-
-def test_largest_remainder_breaks_ties_by_key_when_remainders_equal() -> None:
-    assert largest_remainder(1, [1.0, 1.0, 1.0], ["E3", "E1", "E2"]) == [0, 1, 0]
-    assert largest_remainder(2, [1.0, 1.0, 1.0], ["E3", "E1", "E2"]) == [0, 1, 1]
-
-
-def test_largest_remainder_gives_zeros_when_total_zero() -> None:
-    assert largest_remainder(0, [0.0, 0.0], ["a", "b"]) == [0, 0]
-
-
-@pytest.mark.parametrize(
-    ("total", "weights", "keys"),
-    [
-        (5, [0.0, 0.0], ["a", "b"]),
-        (-1, [1.0], ["a"]),
-        (5, [-1.0, 2.0], ["a", "b"]),
-        (5, [1.0, 2.0], ["a", "a"]),
-        (5, [1.0], ["a", "b"]),
-        (5, [math.inf], ["a"]),
-    ],
-)
-def test_largest_remainder_rejects_input_when_invalid(
-    total: int, weights: list[float], keys: list[str]
-) -> None:
-    with pytest.raises(InvalidInputError):
-        largest_remainder(total, weights, keys)
-
-
-weight_lists = st.lists(
-    st.floats(min_value=0, max_value=1e12, allow_nan=False, allow_infinity=False),
-    min_size=1,
-    max_size=40,
-).filter(lambda ws: any(w > 0 for w in ws))
-
-
-@settings(max_examples=200, deadline=None)
-@given(total=st.integers(min_value=0, max_value=10**12), weights=weight_lists)
-def test_largest_remainder_sums_exactly_within_one_of_quota_for_any_weights(
-    total: int, weights: list[float]
-) -> None:
-    keys = [f"E{i:03d}" for i in range(len(weights))]
-
-    shares = largest_remainder(total, weights, keys)
-
-    assert sum(shares) == total
-    assert all(share >= 0 for share in shares)
-    whole = sum(Fraction(w) for w in weights)
-    for share, weight in zip(shares, weights, strict=True):
-        assert abs(share - Fraction(total) * Fraction(weight) / whole) < 1
-    assert largest_remainder(total, weights, keys) == shares
 
 
 # --------------------------------------------------------------------------- rules

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from chain.allocation import Benchmarks, energy_co2, load_history, plan, trend
+from chain.allocation import Benchmarks, energy_co2, load_history, plan
+from domain.allocation import trend
 from domain.codes import check_industry_code, check_region_code, is_valid_credit_code
 from domain.errors import InvalidInputError
 from sim.sample import (
