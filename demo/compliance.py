@@ -14,11 +14,12 @@ from chain.attestations import Attestation, document_hash, sign_attestation
 from chain.compliance import ComplianceClient, Surrender, wire_compliance_manager
 from chain.deploy import Manifest
 from chain.ledger import LedgerClient
-from chain.production import Grouping, gather_production
+from chain.production import gather_production
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
 from demo.report import DemoReport
 from domain.compliance import Outcome, YearConfig
+from domain.production import Grouping
 from domain.tokens import Kind, encode_id
 from scheduler.alarms import AlarmStore
 from scheduler.compliance import ComplianceAlarms

@@ -32,19 +32,15 @@ from chain.config import ChainSettings
 from chain.errors import ChainError, ConfigError
 from chain.onboarding import read_credit_codes
 from chain.production import (
-    MAX_SPAN,
-    MAX_YEAR,
-    MIN_YEAR,
-    TIME_ZONE,
     MonthlyEnergy,
     ProductionReport,
     Verified,
     build_report,
     enterprise_id_of,
     load_monthly_energy,
-    report_years,
 )
 from chain.registry import checked_address
+from domain.production import MAX_SPAN, MAX_YEAR, MIN_YEAR, TIME_ZONE, report_years
 from domain.tokens import POLLUTANTS
 from readmodel import models as m
 
@@ -218,7 +214,7 @@ def production_report(
 
     Raises:
         NotFoundError: not a registered enterprise.
-        InvalidInputError: years out of range or over :data:`chain.production.MAX_SPAN`.
+        InvalidInputError: years out of range or over :data:`domain.production.MAX_SPAN`.
     """
     years = report_years(year, to_year)
     participant = db.get(m.Participant, enterprise)

@@ -45,15 +45,9 @@ def production(
     from chain.allocation import load_history
     from chain.ledger import LedgerClient
     from chain.onboarding import read_credit_codes
-    from chain.production import (
-        as_grouping,
-        enterprise_id_of,
-        gather_production,
-        history_of,
-        load_monthly_energy,
-        report_years,
-    )
+    from chain.production import enterprise_id_of, gather_production, history_of, load_monthly_energy
     from chain.registry import RegistryClient, checked_address
+    from domain.production import as_grouping, report_years
 
     ctx = context()
     address = checked_address(enterprise, "enterprise")

@@ -1,6 +1,6 @@
 """Energy use into the statistics rollups: a monthly energy file (``chain.production``'s format)
 becomes ``energy_tce`` rows (month and year grains, pollutant 0), converted to tonnes of
-standard coal equivalent with the GB/T 2589 factors of :data:`chain.production.COAL_EQUIVALENT`.
+standard coal equivalent with the GB/T 2589 factors of :data:`domain.production.COAL_EQUIVALENT`.
 
 Energy use is not on-chain, so these rows come from files rather than events: a read model
 rebuilt from the event log needs the files imported again.
@@ -17,7 +17,8 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select
 
-from chain.production import COAL_EQUIVALENT, MonthlyEnergy, load_monthly_energy
+from chain.production import MonthlyEnergy, load_monthly_energy
+from domain.production import COAL_EQUIVALENT
 from readmodel import models as m
 from readmodel.totals import rebuild_totals
 

@@ -18,8 +18,6 @@ from typer.testing import CliRunner
 from chain.accounts import dev_account
 from chain.allocation import EmissionFactors, EnterpriseHistory, YearRecord, energy_co2
 from chain.production import (
-    COAL_EQUIVALENT,
-    HJ212_ALLOWANCE,
     MONTHLY_ENERGY_COLUMNS,
     ROW_COLUMNS,
     MonthlyEnergy,
@@ -29,12 +27,10 @@ from chain.production import (
     enterprise_id_of,
     gather_production,
     load_monthly_energy,
-    local_month,
-    to_cubic_metres,
-    to_tonnes,
     write_monthly_energy,
 )
 from domain.errors import InvalidInputError
+from domain.production import COAL_EQUIVALENT, HJ212_ALLOWANCE, local_month, to_cubic_metres, to_tonnes
 from ets.cli import main as cli
 from sim.sample import (
     generate_enterprises,

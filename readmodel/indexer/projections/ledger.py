@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, insert, update
 
 from chain.events import DecodedEvent
-from chain.production import HJ212_ALLOWANCE, MASS_UNITS
+from domain.production import HJ212_ALLOWANCE, MASS_UNITS
 from domain.tokens import POLLUTANTS
 from readmodel import models as m
 from readmodel.indexer.projection import Handlers, Projection, int64
