@@ -166,9 +166,9 @@ def build(directory: Path, accounts: int, movements: int) -> None:
     from sqlalchemy import insert
 
     from readmodel import models as m
+    from readmodel.indexer.project import Projector
     from readmodel.migrate import upgrade
     from readmodel.session import make_engine
-    from readmodel.indexer.project import Projector
     from settlement.bank import write_statement
 
     engine = make_engine(f"sqlite:///{directory}/read.db")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import httpx
 
-from demo.api import SIGN_IN_ROLES, demo_server, sign_in_lines
 from chain.accounts import demo_account
 from chain.config import ChainSettings
 from chain.node import AnvilNode
 from chain.siwe import wallet_sign_in
+from demo.api import SIGN_IN_ROLES, demo_server, sign_in_lines
 from tests.conftest import Consortium
 from tests.dashboard.conftest import free_port
 

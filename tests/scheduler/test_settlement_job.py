@@ -14,9 +14,9 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
 from chain.accounts import write_keystore
-from scheduler.wiring import settlement_job
 from scheduler.service import JOB_ID as SCAN_JOB_ID
 from scheduler.service import SettlementJob, blocking, schedule
+from scheduler.wiring import settlement_job
 from settlement.calendar import TradingCalendar, day_code
 from settlement.day import DayResult
 from settlement.schedule import JOB_ID
