@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
@@ -28,9 +31,10 @@ from chain.anchoring import (
     reading_tuple,
 )
 from chain.client import ContractClient
+from chain.jsonfile import load_model
 from chain.registry import checked_address
 from chain.tx import ChainClient
-from domain.errors import InvalidInputError
+from domain.errors import ComplianceInputError, InvalidInputError
 from domain.units import UINT8_MAX, UINT16_MAX, UINT64_MAX, UINT256_MAX, check_uint
 
 logger = logging.getLogger(__name__)
@@ -245,6 +249,86 @@ class AttestationClosed:
     reason_code: int
     reason: str
     tx_hash: str
+
+
+# ---------------------------------------------------------------------- signed attestation files
+
+_HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+def _hex32_text(value: str) -> str:
+    if not _HEX32.match(value):
+        raise ValueError(f"{value!r} is not 32 bytes of 0x-hex")
+    return value.lower()
+
+
+def _address_text(value: str) -> str:
+    if not _ADDRESS.match(value):
+        raise ValueError(f"{value!r} is not a 0x address")
+    return value
+
+
+class SignedAttestation(BaseModel):
+    """A signed attestation file (JSON): the EIP-712 ``Attestation``, its domain, id and signature.
+
+    The auditor writes it offline (``ets attest sign``); anyone relays it (``ets attest submit``).
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    version: Literal[1] = 1
+    chain_id: int = Field(ge=1)
+    ledger: str
+    id: str
+    auditor: str
+    enterprise: str
+    pollutant: int = Field(ge=1, le=255)
+    year: int = Field(ge=0, le=2**16 - 1)
+    verified_emissions: int = Field(ge=0)
+    offsets_eligible: int = Field(ge=0)
+    evidence: list[str]
+    report_hash: str
+    supersedes: str
+    nonce: int = Field(ge=0)
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
+
+    _hex32 = field_validator("id", "report_hash", "supersedes")(_hex32_text)
+    _addresses = field_validator("ledger", "auditor", "enterprise")(_address_text)
+
+    @field_validator("evidence")
+    @classmethod
+    def _evidence(cls, values: list[str]) -> list[str]:
+        return [_hex32_text(v) for v in values]
+
+    def attestation(self) -> Attestation:
+        """The attestation's fields as :class:`Attestation`."""
+        return Attestation(
+            auditor=self.auditor, enterprise=self.enterprise, pollutant=self.pollutant, year=self.year,
+            verified_emissions=self.verified_emissions, offsets_eligible=self.offsets_eligible,
+            evidence=tuple(bytes.fromhex(e[2:]) for e in self.evidence),
+            report_hash=bytes.fromhex(self.report_hash[2:]), supersedes=bytes.fromhex(self.supersedes[2:]),
+            nonce=self.nonce,
+        )  # fmt: skip
+
+    @property
+    def signature_bytes(self) -> bytes:
+        return bytes.fromhex(self.signature[2:])
+
+    def signer(self) -> str | None:
+        """The address the file's signature recovers to over its typed data (None: malformed)."""
+        return recover_attestation_signer(
+            self.chain_id, self.ledger, self.attestation(), self.signature_bytes
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> SignedAttestation:
+        """Read a signed attestation file.
+
+        Raises:
+            ComplianceInputError: unreadable or not a valid signed attestation (problems listed).
+        """
+        return load_model(path, cls, ComplianceInputError, "signed attestation")
 
 
 class AttestationsClient(ContractClient):
@@ -473,6 +557,7 @@ __all__ = [
     "AttestationStatus",
     "AttestationSubmitted",
     "AttestationsClient",
+    "SignedAttestation",
     "attestation_digest",
     "attestation_typed_data",
     "evidence_hash",

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from ets.cli.context import context
 from ets.cli.inputs import (
-    ADDRESS,
-    HEX32,
     JsonOption,
     hex32,
     input_error,
@@ -22,7 +20,7 @@ from ets.cli.inputs import (
 from ets.cli.options import AsOption, KeystoreOption, cli_errors
 
 if TYPE_CHECKING:
-    from chain.attestations import Attestation
+    from chain.attestations import SignedAttestation
     from oracle.signing.proof import FrameWitness
     from oracle.signing.reading import Reading
 
@@ -30,88 +28,6 @@ attest_app = typer.Typer(help="Auditor attestations of verified emissions.", no_
 
 
 # ---------------------------------------------------------------------- attestations
-
-
-def _check_hex32(value: str) -> str:
-    if not HEX32.match(value):
-        raise ValueError(f"{value!r} is not 32 bytes of 0x-hex")
-    return value.lower()
-
-
-def _check_address(value: str) -> str:
-    if not ADDRESS.match(value):
-        raise ValueError(f"{value!r} is not a 0x address")
-    return value
-
-
-class SignedAttestation(BaseModel):
-    """A signed attestation file: the EIP-712 ``Attestation``, its domain, id and signature.
-
-    The auditor writes it offline (``ets attest sign``); anyone relays it (``ets attest submit``).
-    """
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    version: Literal[1] = 1
-    chain_id: int = Field(ge=1)
-    ledger: str
-    id: str
-    auditor: str
-    enterprise: str
-    pollutant: int = Field(ge=1, le=255)
-    year: int = Field(ge=0, le=2**16 - 1)
-    verified_emissions: int = Field(ge=0)
-    offsets_eligible: int = Field(ge=0)
-    evidence: list[str]
-    report_hash: str
-    supersedes: str
-    nonce: int = Field(ge=0)
-    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
-
-    _hex32 = field_validator("id", "report_hash", "supersedes")(_check_hex32)
-    _addresses = field_validator("ledger", "auditor", "enterprise")(_check_address)
-
-    @field_validator("evidence")
-    @classmethod
-    def _evidence(cls, values: list[str]) -> list[str]:
-        return [_check_hex32(v) for v in values]
-
-    def attestation(self) -> Attestation:
-        """The attestation's fields as :class:`chain.attestations.Attestation`."""
-        from chain.attestations import Attestation
-
-        return Attestation(
-            auditor=self.auditor, enterprise=self.enterprise, pollutant=self.pollutant, year=self.year,
-            verified_emissions=self.verified_emissions, offsets_eligible=self.offsets_eligible,
-            evidence=tuple(bytes.fromhex(e[2:]) for e in self.evidence),
-            report_hash=bytes.fromhex(self.report_hash[2:]), supersedes=bytes.fromhex(self.supersedes[2:]),
-            nonce=self.nonce,
-        )  # fmt: skip
-
-    @property
-    def signature_bytes(self) -> bytes:
-        return bytes.fromhex(self.signature[2:])
-
-    @classmethod
-    def load(cls, path: Path) -> SignedAttestation:
-        """Read a signed attestation file.
-
-        Raises:
-            ComplianceInputError: unreadable or not a valid signed attestation (problems listed).
-        """
-        from chain.jsonfile import load_model
-        from domain.errors import ComplianceInputError
-
-        return load_model(path, cls, ComplianceInputError, "signed attestation")
-
-
-def recover_signer(signed: SignedAttestation) -> str | None:
-    """The address the file's signature recovers to over its typed data (None: malformed)."""
-    from chain.attestations import recover_attestation_signer
-
-    return recover_attestation_signer(
-        signed.chain_id, signed.ledger, signed.attestation(), signed.signature_bytes
-    )
 
 
 @attest_app.command("sign")
@@ -148,7 +64,7 @@ def attest_sign(
     deployment manifest.
     """
     from chain.abi import ZERO_ID
-    from chain.attestations import Attestation, attestation_digest, sign_attestation
+    from chain.attestations import Attestation, SignedAttestation, attestation_digest, sign_attestation
     from chain.deploy import Manifest
     from domain.tokens import pollutant_code
 
@@ -192,6 +108,8 @@ def attest_submit(
     keystore: KeystoreOption = None,
 ) -> None:
     """Relay a signed attestation to the ledger (anyone may)."""
+    from chain.attestations import SignedAttestation
+
     ctx = context()
     signed = SignedAttestation.load(file)
     event = ledger_client().attest_by_sig(
@@ -272,7 +190,7 @@ def attest_verify(
 ) -> None:
     """The attestation as stored and its status; for a file, whether its signature and id match the
     ledger's digest. Exits 1 unless it is Active and every check passes."""
-    from chain.attestations import AttestationStatus, attestation_digest
+    from chain.attestations import AttestationStatus, SignedAttestation, attestation_digest
     from chain.errors import ContractRevertError
 
     ctx = context()
@@ -288,7 +206,7 @@ def attest_verify(
         checks["domain_matches_ledger"] = (signed.chain_id, signed.ledger.lower()) == (
             ledger.chain.chain_id, ledger.address.lower())  # fmt: skip
         checks["id_matches_digest"] = signed.id == "0x" + on_chain.hex() and local == on_chain
-        signer = recover_signer(signed)
+        signer = signed.signer()
         checks["signed_by_auditor"] = signer is not None and signer.lower() == signed.auditor.lower()
         attestation_id = on_chain
     else:

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from chain.compliance import ComplianceClient
     from chain.ledger import LedgerClient
 
-HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
