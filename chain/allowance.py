@@ -16,6 +16,7 @@ from chain.client import ContractClient
 from chain.registry import checked_address
 from domain.errors import InvalidInputError
 from domain.tokens import check_amount
+from domain.units import Fen, Tonnes
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +65,8 @@ class AllowanceClient(ContractClient):
         fn = self.contract.functions.retire(account, token_id, check_amount(amount), year)
         return self.chain.transact(fn, manager)
 
-    def balance(self, holder: str, token_id: int) -> int:
-        return int(self.contract.functions.balanceOf(checked_address(holder), token_id).call())
+    def balance(self, holder: str, token_id: int) -> Tonnes:
+        return Tonnes(int(self.contract.functions.balanceOf(checked_address(holder), token_id).call()))
 
     def cap(self, token_id: int) -> int:
         return int(self.contract.functions.cap(token_id).call())
@@ -108,8 +109,8 @@ class SettlementClient(ContractClient):
         fn = self.contract.functions.transfer(checked_address(to, "recipient"), check_amount(amount))
         return self.chain.transact(fn, holder)
 
-    def balance(self, holder: str) -> int:
-        return int(self.contract.functions.balanceOf(checked_address(holder)).call())
+    def balance(self, holder: str) -> Fen:
+        return Fen(int(self.contract.functions.balanceOf(checked_address(holder)).call()))
 
 
 def bank_reference(text: str) -> bytes:

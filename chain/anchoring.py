@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NewType, Protocol
 
 from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
@@ -34,6 +34,9 @@ from domain.errors import InvalidInputError
 from domain.units import UINT32_MAX, UINT64_MAX, UINT256_MAX, check_uint
 
 logger = logging.getLogger(__name__)
+
+#: An anchored batch's id (:func:`batch_id_of`): 32 bytes.
+BatchId = NewType("BatchId", bytes)
 
 #: EIP-712 domain name and version of the EmissionsLedger (readings and attestations alike).
 DOMAIN_NAME = "ETS EmissionsLedger"
@@ -61,13 +64,15 @@ def text_of(raw: bytes) -> str:
     return bytes(raw).rstrip(b"\x00").decode("ascii", errors="replace")
 
 
-def batch_id_of(device: str, first_sequence: int, last_sequence: int, root: bytes) -> bytes:
+def batch_id_of(device: str, first_sequence: int, last_sequence: int, root: bytes) -> BatchId:
     """``keccak256(abi.encode(address device, uint64 first, uint64 last, bytes32 root))``."""
-    return bytes(
-        keccak(
-            abi_encode(
-                ["address", "uint64", "uint64", "bytes32"],
-                [checked_address(device, "device"), first_sequence, last_sequence, root],
+    return BatchId(
+        bytes(
+            keccak(
+                abi_encode(
+                    ["address", "uint64", "uint64", "bytes32"],
+                    [checked_address(device, "device"), first_sequence, last_sequence, root],
+                )
             )
         )
     )
@@ -644,6 +649,7 @@ __all__ = [
     "AnchoringClient",
     "BatchAnchor",
     "BatchAnchoredEvent",
+    "BatchId",
     "BatchTotal",
     "FrameWitnessLike",
     "LedgerAnchorPort",

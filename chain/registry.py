@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from eth_utils import is_address, keccak, to_checksum_address
 from hexbytes import HexBytes
 from web3.logs import DISCARD
@@ -45,7 +46,7 @@ def role_id(name: str) -> bytes:
     return ROLES[key]
 
 
-def checked_address(value: str, what: str = "address") -> str:
+def checked_address(value: str, what: str = "address") -> ChecksumAddress:
     """Checksummed address, refusing malformed and zero addresses.
 
     Raises:

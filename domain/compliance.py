@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from domain.units import BPS, UINT32_MAX, UINT128_MAX, check_uint
+from domain.units import BPS, UINT32_MAX, UINT128_MAX, Fen, Tonnes, check_uint
 
 
 class Outcome(enum.IntEnum):
@@ -57,30 +57,30 @@ class YearConfig:
         return cls(int(t[0]), int(t[2]), int(t[1]), int(t[3]), bool(t[4]))
 
 
-def offset_cap(verified: int, offsets_eligible: int, offset_cap_bps: int, already: int = 0) -> int:
+def offset_cap(verified: int, offsets_eligible: int, offset_cap_bps: int, already: int = 0) -> Tonnes:
     """Offsets an obligation may still surrender: ``min(floor(V × bps / 10,000), eligible) − already``."""
     cap = min(verified * offset_cap_bps // BPS, offsets_eligible)
-    return max(cap - already, 0)
+    return Tonnes(max(cap - already, 0))
 
 
 def surrender_plan(
     verified: int | None, allowances_held: int, offsets_held: int, offset_cap_bps: int
-) -> tuple[int, int]:
+) -> tuple[Tonnes, Tonnes]:
     """What an enterprise surrenders under the settlement rule: ``(offsets, allowances)``.
 
     Offsets first, up to ``floor(V × offset_cap_bps / 10,000)``; allowances cover the rest;
     nothing beyond V (any surplus stays banked). Nothing without verified emissions.
     """
     if verified is None:
-        return 0, 0
+        return Tonnes(0), Tonnes(0)
     offsets = offset_cap(verified, offsets_held, offset_cap_bps)
-    allowances = min(allowances_held, verified - offsets)
+    allowances = Tonnes(min(allowances_held, verified - offsets))
     return offsets, allowances
 
 
-def shortfall_of(verified: int | None, surrendered: int) -> int:
+def shortfall_of(verified: int | None, surrendered: int) -> Tonnes:
     """Tonnes of verified emissions not covered by what was surrendered (0 without verified emissions)."""
-    return 0 if verified is None else verified - surrendered
+    return Tonnes(0 if verified is None else verified - surrendered)
 
 
 def outcome_of(verified: int | None, shortfall: int) -> Outcome:
@@ -90,10 +90,10 @@ def outcome_of(verified: int | None, shortfall: int) -> Outcome:
     return Outcome.COVERED if shortfall == 0 else Outcome.SHORTFALL
 
 
-def penalty(config: YearConfig, outcome: Outcome, shortfall: int) -> tuple[int, int]:
+def penalty(config: YearConfig, outcome: Outcome, shortfall: int) -> tuple[Fen, Tonnes]:
     """(fine, make-good units) of an outcome under a year's rules, as the contract records them."""
     if outcome is Outcome.SHORTFALL:
-        return shortfall * config.fine_per_tonne, shortfall * config.make_good_bps // BPS
+        return Fen(shortfall * config.fine_per_tonne), Tonnes(shortfall * config.make_good_bps // BPS)
     if outcome is Outcome.NO_VERIFIED_EMISSIONS:
-        return config.no_report_fine, 0
-    return 0, 0
+        return Fen(config.no_report_fine), Tonnes(0)
+    return Fen(0), Tonnes(0)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from domain.tokens import CASH_ID
+from domain.units import BPS, Fen
 
 #: Movement types, in report order. ``freeze`` rows move nothing (a freeze or a release).
 MOVEMENT_TYPES = (
@@ -21,8 +22,6 @@ MOVEMENT_TYPES = (
     "penalty",
     "freeze",
 )
-#: Basis points in one whole.
-BPS = 10_000
 
 
 class FeeRateLike(Protocol):
@@ -35,12 +34,12 @@ class FeeRateLike(Protocol):
     def bps(self) -> int: ...
 
 
-def movement_fee(token_id: int, gross: int, rate: FeeRateLike) -> int:
+def movement_fee(token_id: int, gross: int, rate: FeeRateLike) -> Fen:
     """The fee on ``gross`` moved (inflow plus outflow) in ``token_id``: ``rate.bps`` of cash
     (fen, rounded down), ``rate.per_tonne`` fen per allowance unit."""
     if token_id == CASH_ID:
-        return gross * int(rate.bps) // BPS
-    return gross * int(rate.per_tonne)
+        return Fen(gross * int(rate.bps) // BPS)
+    return Fen(gross * int(rate.per_tonne))
 
 
 @dataclass(frozen=True)
@@ -75,6 +74,4 @@ def movement_totals(rows: Iterable[tuple[int, str, int, int, int]]) -> list[Move
         else:
             units[movement] = units.get(movement, 0) + moved
     order = [*MOVEMENT_TYPES, *sorted(set(legs) - set(MOVEMENT_TYPES))]
-    return [
-        MovementTotal(m, legs[m], units.get(m, 0), cash.get(m, 0)) for m in order if legs.get(m, 0)
-    ]
+    return [MovementTotal(m, legs[m], units.get(m, 0), cash.get(m, 0)) for m in order if legs.get(m, 0)]

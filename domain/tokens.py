@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NewType
 
 from domain.errors import InvalidInputError
 
+#: An AllowanceToken id (``kind << 24 | pollutant << 16 | vintage``), or :data:`CASH_ID`.
+TokenId = NewType("TokenId", int)
+
 #: ``token_id`` of settlement cash (SettlementToken) wherever cash and allowances share a column.
-CASH_ID = 0
+CASH_ID = TokenId(0)
 
 MIN_VINTAGE, MAX_VINTAGE = 2000, 2200
 
@@ -30,7 +34,7 @@ KIND_NAMES: dict[int, str] = {int(kind): kind.name.lower() for kind in Kind}
 
 
 @dataclass(frozen=True)
-class TokenId:
+class TokenIdParts:
     """A decoded token id: ``kind << 24 | pollutant << 16 | vintage``."""
 
     kind: Kind
@@ -62,7 +66,7 @@ def pollutant_code(pollutant: str | int) -> int:
     raise InvalidInputError(f"unknown pollutant {pollutant!r}; known: {', '.join(POLLUTANTS)}")
 
 
-def encode_id(kind: Kind | int, pollutant: str | int, vintage: int) -> int:
+def encode_id(kind: Kind | int, pollutant: str | int, vintage: int) -> TokenId:
     """Token id of (kind, pollutant, vintage), as ``AllowanceToken.encodeId``.
 
     Raises:
@@ -74,10 +78,10 @@ def encode_id(kind: Kind | int, pollutant: str | int, vintage: int) -> int:
         raise InvalidInputError(f"unknown token kind {kind}") from None
     if not MIN_VINTAGE <= vintage <= MAX_VINTAGE:
         raise InvalidInputError(f"vintage {vintage} outside {MIN_VINTAGE}..{MAX_VINTAGE}")
-    return (int(kind) << 24) | (pollutant_code(pollutant) << 16) | vintage
+    return TokenId((int(kind) << 24) | (pollutant_code(pollutant) << 16) | vintage)
 
 
-def decode_id(token_id: int) -> TokenId:
+def decode_id(token_id: int) -> TokenIdParts:
     """(kind, pollutant, vintage) of a token id.
 
     Raises:
@@ -89,7 +93,7 @@ def decode_id(token_id: int) -> TokenId:
         kind = Kind((token_id >> 24) & 0xFF)
     except ValueError:
         raise InvalidInputError(f"token id {token_id} has an unknown kind") from None
-    return TokenId(kind, (token_id >> 16) & 0xFF, token_id & 0xFFFF)
+    return TokenIdParts(kind, (token_id >> 16) & 0xFF, token_id & 0xFFFF)
 
 
 def check_amount(value: object, what: str = "amount") -> int:
