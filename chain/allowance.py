@@ -14,6 +14,7 @@ from web3.types import TxReceipt
 
 from chain.client import ContractClient
 from chain.registry import checked_address
+from chain.tx import ChainClient
 from domain.errors import InvalidInputError
 from domain.tokens import check_amount
 from domain.units import Fen, Tonnes
@@ -111,6 +112,29 @@ class SettlementClient(ContractClient):
 
     def balance(self, holder: str) -> Fen:
         return Fen(int(self.contract.functions.balanceOf(checked_address(holder)).call()))
+
+
+class TokenHoldingClient(ContractClient):
+    """Client of a contract that holds and pays out allowances and cash (an auction house, the
+    compliance manager), with the clients of the two tokens it moves.
+
+    Attributes:
+        allowance: the AllowanceToken client.
+        cash: the SettlementToken client.
+    """
+
+    def __init__(
+        self,
+        chain: ChainClient,
+        address: str,
+        allowance: AllowanceClient,
+        cash: SettlementClient,
+        *,
+        from_block: int = 0,
+    ) -> None:
+        super().__init__(chain, address, from_block=from_block)
+        self.allowance = allowance
+        self.cash = cash
 
 
 def bank_reference(text: str) -> bytes:

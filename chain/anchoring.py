@@ -29,7 +29,6 @@ from chain.abi import bytes32
 from chain.client import ContractClient
 from chain.errors import ChainUnavailableError, ContractRevertError
 from chain.registry import checked_address
-from chain.tx import ChainClient
 from domain.errors import InvalidInputError
 from domain.units import UINT32_MAX, UINT64_MAX, UINT256_MAX, check_uint
 
@@ -319,10 +318,6 @@ class AnchoringClient(ContractClient):
     has them with the attestation functions)."""
 
     CONTRACT = "EmissionsLedger"
-
-    def __init__(self, chain: ChainClient, address: str, *, from_block: int = 0) -> None:
-        super().__init__(chain, address)
-        self.from_block = from_block
 
     def anchor(self, oracle: LocalAccount, batch: BatchAnchor | Any) -> AnchorResult:
         """Anchor a batch with the gateway's service key; a re-send of an anchored batch is a no-op.

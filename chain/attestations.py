@@ -33,7 +33,6 @@ from chain.anchoring import (
 from chain.client import ContractClient
 from chain.jsonfile import load_model
 from chain.registry import checked_address
-from chain.tx import ChainClient
 from domain.errors import ComplianceInputError, InvalidInputError
 from domain.units import UINT8_MAX, UINT16_MAX, UINT64_MAX, UINT256_MAX, check_uint
 
@@ -336,10 +335,6 @@ class AttestationsClient(ContractClient):
     has them with the anchoring functions)."""
 
     CONTRACT = "EmissionsLedger"
-
-    def __init__(self, chain: ChainClient, address: str, *, from_block: int = 0) -> None:
-        super().__init__(chain, address)
-        self.from_block = from_block
 
     def attest(self, auditor: LocalAccount, attestation: Attestation) -> AttestationSubmitted:
         """Submit an attestation as its auditor.

@@ -1,22 +1,5 @@
 """Sealed-bid uniform-price auctions on-chain: sealed bids and their secrets, eligibility lists
-and a typed client of SealedBidAuction (the clearing rules are :mod:`domain.auction`).
-
-The rules (also in the contract's NatSpec and the README):
-
-1. Prices are integers in minor currency units (settlement-cash base units, fen) per allowance;
-   quantities are whole allowances. A schedule has up to 16 bids at distinct prices; bids of one
-   bidder at the same price are merged, and the schedule is committed in descending price order.
-2. A bid is valid iff quantity > 0 and price >= reserve; invalid bids neither win nor count.
-3. Purchase limit, per bidder, before clearing: from the highest price down, accept up to the
-   limit, cut the bid that crosses it, drop the rest. What remains is the bidder's *demand*.
-4. ``lowest_accepted``: no demand → no sale; demand below supply → every bid filled at the
-   reserve; otherwise P = the highest price such that demand at prices >= P reaches the supply.
-5. ``highest_rejected``: same allocation; the price is the highest bid price not fully filled
-   (P when bids at P are cut, else the highest bid below P), or the reserve if none.
-6. Ties at P: R = supply − demand above P, Q = demand at P; tied bidder i gets
-   floor(R × q_i / Q); the leftover units go one each to tied bidders in commitment order.
-7. Everyone pays the same price × allocation.
-"""
+and a typed client of SealedBidAuction (the clearing rules are :mod:`domain.auction`)."""
 
 from __future__ import annotations
 
@@ -37,11 +20,9 @@ from hexbytes import HexBytes
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from chain.allowance import AllowanceClient, SettlementClient
-from chain.client import ContractClient
+from chain.allowance import TokenHoldingClient
 from chain.merkle import StandardMerkleTree
 from chain.registry import RegistryClient, checked_address
-from chain.tx import ChainClient
 from domain.auction import (
     ClearingClaim,
     ClearingResult,
@@ -239,27 +220,13 @@ class AuctionView:
         return "reveal" if now < self.reveal_end else "clearing"
 
 
-class AuctionClient(ContractClient):
+class AuctionClient(TokenHoldingClient):
     """Client of one deployed SealedBidAuction (with the token clients it settles in)."""
 
     CONTRACT = "SealedBidAuction"
 
     #: Share of the block gas limit a clearing page may use.
     PAGE_GAS_SHARE = 0.7
-
-    def __init__(
-        self,
-        chain: ChainClient,
-        address: str,
-        allowance: AllowanceClient,
-        cash: SettlementClient,
-        *,
-        from_block: int = 0,
-    ) -> None:
-        super().__init__(chain, address)
-        self.allowance = allowance
-        self.cash = cash
-        self.from_block = from_block
 
     # ------------------------------------------------------------------ create
 

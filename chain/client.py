@@ -22,12 +22,14 @@ class ContractClient:
         chain: the chain client (transactions, calls, revert decoding).
         contract: the web3 contract object.
         address: the contract's checksummed address.
+        from_block: the block event queries start from (the contract's deployment block).
     """
 
     #: Artifact name of the contract (``chain.compile``).
     CONTRACT: ClassVar[str]
 
-    def __init__(self, chain: ChainClient, address: str) -> None:
+    def __init__(self, chain: ChainClient, address: str, *, from_block: int = 0) -> None:
         self.chain = chain
         self.contract: Contract = chain.contract(self.CONTRACT, address)
         self.address: ChecksumAddress = self.contract.address
+        self.from_block = from_block

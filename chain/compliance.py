@@ -34,10 +34,8 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from chain.abi import bytes32
-from chain.allowance import AllowanceClient, SettlementClient
-from chain.client import ContractClient
+from chain.allowance import TokenHoldingClient
 from chain.registry import RegistryClient, checked_address
-from chain.tx import ChainClient
 from domain.compliance import Outcome, YearConfig
 from domain.errors import InvalidInputError
 from domain.tokens import check_amount
@@ -177,24 +175,10 @@ class Surrender:
         return sum(a for _, a in self.allowances) + sum(a for _, a in self.offsets)
 
 
-class ComplianceClient(ContractClient):
+class ComplianceClient(TokenHoldingClient):
     """Client of one deployed ComplianceManager (with the token clients it escrows and collects)."""
 
     CONTRACT = "ComplianceManager"
-
-    def __init__(
-        self,
-        chain: ChainClient,
-        address: str,
-        allowance: AllowanceClient,
-        cash: SettlementClient,
-        *,
-        from_block: int = 0,
-    ) -> None:
-        super().__init__(chain, address)
-        self.allowance = allowance
-        self.cash = cash
-        self.from_block = from_block
 
     # ------------------------------------------------------------------ regulator
 
