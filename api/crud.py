@@ -35,6 +35,7 @@ from api.errors import ForbiddenError, NotFoundError, QueryError
 from api.schemas import paginate
 from chain.events import ZERO_ADDRESS
 from chain.registry import checked_address
+from domain.compliance import OUTCOME_LETTERS
 from domain.errors import InvalidInputError
 from domain.tokens import CASH_ID as CASH_TOKEN
 from domain.tokens import POLLUTANTS, Kind, pollutant_code
@@ -52,7 +53,6 @@ INT64_MAX = 2**63 - 1
 #: Token ids are ``kind << 24 | pollutant << 16 | vintage`` (32 bits); 0 is settlement cash.
 TOKEN_ID_MAX = 2**32 - 1
 #: ComplianceManager ``Outcome`` codes and the regulator's status letters.
-OUTCOME_LETTERS = {1: "A", 2: "B", 3: "C"}
 OUTCOME_CODES = {letter: code for code, letter in OUTCOME_LETTERS.items()}
 
 

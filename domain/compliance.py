@@ -10,6 +10,9 @@ from typing import Any
 
 from domain.units import BPS, UINT32_MAX, UINT128_MAX, Fen, Tonnes, check_uint
 
+#: Letter of each outcome code as the regulator writes it: A covered, B shortfall, C no verified emissions.
+OUTCOME_LETTERS: dict[int, str] = {1: "A", 2: "B", 3: "C"}
+
 
 class Outcome(enum.IntEnum):
     """Outcome code of an obligation: A covered, B shortfall, C no verified emissions."""
@@ -21,7 +24,7 @@ class Outcome(enum.IntEnum):
 
     @property
     def code(self) -> str:
-        return {1: "A", 2: "B", 3: "C"}.get(int(self), "-")
+        return OUTCOME_LETTERS.get(int(self), "-")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from api import crud
 from api.crud import INT64_MAX, Address
 from api.deps import Db, Paging, User
 from api.schemas import ERRORS, Page
+from domain.compliance import OUTCOME_LETTERS
 
 router = APIRouter(prefix="/compliance", tags=["compliance"])
 
@@ -88,7 +89,7 @@ class NoticePublic(NoticeBase):
     @field_validator("outcome", mode="before")
     @classmethod
     def _letter(cls, value: Any) -> Any:
-        return crud.OUTCOME_LETTERS.get(value, value) if isinstance(value, int) else value
+        return OUTCOME_LETTERS.get(value, value) if isinstance(value, int) else value
 
     @computed_field(description="The enterprise has acknowledged")  # type: ignore[prop-decorator]
     @property

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from api.crud import OUTCOME_LETTERS
+from domain.compliance import OUTCOME_LETTERS
 from tests.api.conftest import ApiWorld, Get
 from tests.utils.compliance import CO2, CO2_2024, CONFIG, ENTERPRISES, OFF_2024, YEAR, surrender
 
