@@ -15,21 +15,24 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NewType, Protocol
 
 from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, keccak, to_checksum_address
 from hexbytes import HexBytes
+from pydantic import BaseModel, ConfigDict, Field
 from web3.exceptions import TransactionNotFound
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
-from chain.abi import bytes32
+from chain.abi import bytes32, hex32
 from chain.client import ContractClient
 from chain.errors import ChainUnavailableError, ContractRevertError
+from chain.jsonfile import load_model
 from chain.registry import checked_address
-from domain.errors import InvalidInputError
+from domain.errors import ComplianceInputError, InvalidInputError
 from domain.units import UINT32_MAX, UINT64_MAX, UINT256_MAX, check_uint
 
 logger = logging.getLogger(__name__)
@@ -503,6 +506,67 @@ class AnchoringClient(ContractClient):
         raise InvalidInputError(f"no event of batch 0x{record.batch_id.hex()} matches its totals hash")
 
 
+# ---------------------------------------------------------------------- reading proof files
+
+
+class ReadingProofFile(BaseModel):
+    """A reading proof file (JSON): a reading with what proves it is in an anchored batch: its
+    fields, its frame signature (the frame's reading hashes, its index, the device's signature)
+    and its Merkle proof."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    class ReadingFields(BaseModel):
+        model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+        device: str
+        sequence: int = Field(ge=0)
+        time: int = Field(ge=0)
+        pollutant: str
+        value: int
+        decimals: int = Field(ge=0, le=255)
+        unit: str
+        flag: str
+
+    class Witness(BaseModel):
+        model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+        hashes: list[str]
+        index: int = Field(ge=0)
+        signature: str = Field(pattern=r"^0x[0-9a-fA-F]*$")
+
+    reading: ReadingFields
+    witness: Witness
+    proof: list[str]
+
+    @classmethod
+    def load(cls, path: Path) -> ReadingProofFile:
+        """Read a reading proof file.
+
+        Raises:
+            ComplianceInputError: unreadable or not valid.
+        """
+        return load_model(path, cls, ComplianceInputError, "reading proof")
+
+    def witness_fields(self) -> tuple[tuple[bytes, ...], int, bytes]:
+        """The frame witness: the frame's reading hashes, the reading's index, the device's signature.
+
+        Raises:
+            ComplianceInputError: a hash is not 32 bytes of 0x-hex.
+        """
+        w = self.witness
+        hashes = tuple(hex32(h.strip(), "frame hash", ComplianceInputError) for h in w.hashes)
+        return hashes, w.index, bytes.fromhex(w.signature[2:])
+
+    def proof_nodes(self) -> list[bytes]:
+        """The Merkle proof of the reading in its batch.
+
+        Raises:
+            ComplianceInputError: a node is not 32 bytes of 0x-hex.
+        """
+        return [hex32(p.strip(), "proof node", ComplianceInputError) for p in self.proof]
+
+
 @dataclass(frozen=True)
 class AnchorReceipt:
     """Where an anchoring transaction ended: its hash, block, and whether it succeeded."""
@@ -649,6 +713,7 @@ __all__ = [
     "FrameWitnessLike",
     "LedgerAnchorPort",
     "ReadingLike",
+    "ReadingProofFile",
     "batch_anchor_of",
     "batch_id_of",
     "bytes8_of",

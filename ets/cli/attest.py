@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import BaseModel, ConfigDict, Field
 
 from ets.cli.context import context
 from ets.cli.inputs import (
@@ -20,6 +19,7 @@ from ets.cli.inputs import (
 from ets.cli.options import AsOption, KeystoreOption, cli_errors
 
 if TYPE_CHECKING:
+    from chain.anchoring import ReadingProofFile
     from chain.attestations import SignedAttestation
     from oracle.signing.proof import FrameWitness
     from oracle.signing.reading import Reading
@@ -121,61 +121,18 @@ def attest_submit(
     )
 
 
-class ReadingProofFile(BaseModel):
-    """A reading with what proves it is in an anchored batch: its fields, its frame signature
-    (the frame's reading hashes, its index, the device's signature) and its Merkle proof."""
+def _proof_parts(proof: ReadingProofFile) -> tuple[Reading, FrameWitness, list[bytes]]:
+    """The reading, its frame witness and its Merkle proof of a reading proof file.
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    Raises:
+        ReadingValueError, ReadingSignatureError: a field does not fit (oracle.signing).
+        ComplianceInputError: a hash or proof node is not 32 bytes of 0x-hex.
+    """
+    from oracle.signing.proof import FrameWitness
+    from oracle.signing.reading import Reading
 
-    class ReadingFields(BaseModel):
-        model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-        device: str
-        sequence: int = Field(ge=0)
-        time: int = Field(ge=0)
-        pollutant: str
-        value: int
-        decimals: int = Field(ge=0, le=255)
-        unit: str
-        flag: str
-
-    class Witness(BaseModel):
-        model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-        hashes: list[str]
-        index: int = Field(ge=0)
-        signature: str = Field(pattern=r"^0x[0-9a-fA-F]*$")
-
-    reading: ReadingFields
-    witness: Witness
-    proof: list[str]
-
-    @classmethod
-    def load(cls, path: Path) -> ReadingProofFile:
-        """Read a reading proof file.
-
-        Raises:
-            ComplianceInputError: unreadable or not valid.
-        """
-        from chain.jsonfile import load_model
-        from domain.errors import ComplianceInputError
-
-        return load_model(path, cls, ComplianceInputError, "reading proof")
-
-    def parts(self) -> tuple[Reading, FrameWitness, list[bytes]]:
-        """The reading, its frame witness and its Merkle proof.
-
-        Raises:
-            ReadingValueError, ReadingSignatureError: a field does not fit (oracle.signing).
-        """
-        from oracle.signing.proof import FrameWitness
-        from oracle.signing.reading import Reading
-
-        w = self.witness
-        witness = FrameWitness(
-            tuple(hex32(h, "frame hash") for h in w.hashes), w.index, bytes.fromhex(w.signature[2:])
-        )
-        return Reading(**self.reading.model_dump()), witness, [hex32(p, "proof node") for p in self.proof]
+    hashes, index, signature = proof.witness_fields()
+    return Reading(**proof.reading.model_dump()), FrameWitness(hashes, index, signature), proof.proof_nodes()
 
 
 @attest_app.command("verify")
@@ -190,6 +147,7 @@ def attest_verify(
 ) -> None:
     """The attestation as stored and its status; for a file, whether its signature and id match the
     ledger's digest. Exits 1 unless it is Active and every check passes."""
+    from chain.anchoring import ReadingProofFile
     from chain.attestations import AttestationStatus, SignedAttestation, attestation_digest
     from chain.errors import ContractRevertError
 
@@ -237,7 +195,7 @@ def attest_verify(
             else ledger.attestation_evidence(attestation_id)
         )
         index = evidence.index(batch_id) if batch_id in evidence else 0
-        reading, witness, proof = ReadingProofFile.load(reading_proof).parts()
+        reading, witness, proof = _proof_parts(ReadingProofFile.load(reading_proof))
         checks["reading_in_cited_batch"] = batch_id in evidence and ledger.verify_cited_reading(
             attestation_id, evidence, index, batch_id, reading, witness, proof
         )
