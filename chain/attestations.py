@@ -372,12 +372,7 @@ class AttestationsClient(ContractClient):
             ContractRevertError: ``LedgerAttestationUnknown``, ``LedgerNotAttestationAuditor``,
                 ``LedgerAttestationNotActive``.
         """
-        fn = self.contract.functions.revokeAttestation(
-            bytes32(attestation_id, "attestation id"),
-            check_uint(reason_code, "reason code", UINT16_MAX),
-            reason,
-        )
-        return self._closed(self.chain.transact(fn, auditor), "AttestationRevoked", AttestationStatus.REVOKED)
+        return self._close("revokeAttestation", auditor, attestation_id, reason_code, reason)
 
     def reject_attestation(
         self, regulator: LocalAccount, attestation_id: bytes | str, reason_code: int, reason: str
@@ -388,14 +383,20 @@ class AttestationsClient(ContractClient):
             ContractRevertError: ``UnauthorizedRole``, ``LedgerAttestationUnknown``,
                 ``LedgerAttestationNotActive``.
         """
-        fn = self.contract.functions.rejectAttestation(
-            bytes32(attestation_id, "attestation id"),
-            check_uint(reason_code, "reason code", UINT16_MAX),
-            reason,
-        )
-        return self._closed(
-            self.chain.transact(fn, regulator), "AttestationRejected", AttestationStatus.REJECTED
-        )
+        return self._close("rejectAttestation", regulator, attestation_id, reason_code, reason)
+
+    def _close(
+        self, function: str, sender: LocalAccount, attestation_id: bytes | str, reason_code: int, reason: str
+    ) -> AttestationClosed:
+        """Send ``revokeAttestation`` or ``rejectAttestation`` and read the event it emits."""
+        event, status = {
+            "revokeAttestation": ("AttestationRevoked", AttestationStatus.REVOKED),
+            "rejectAttestation": ("AttestationRejected", AttestationStatus.REJECTED),
+        }[function]
+        key = bytes32(attestation_id, "attestation id")
+        code = check_uint(reason_code, "reason code", UINT16_MAX)
+        fn = self.contract.functions[function](key, code, reason)
+        return self._closed(self.chain.transact(fn, sender), event, status)
 
     def attestation(self, attestation_id: bytes | str) -> AttestationRecord:
         """The stored attestation.
