@@ -137,11 +137,16 @@ class TokenHoldingClient(ContractClient):
         self.cash = cash
 
 
+def bank_reference_digest(text: str) -> bytes:
+    """keccak256 of a bank reference's text, surrounding blanks stripped (what SettlementToken stores)."""
+    return bytes(keccak(text=text.strip()))
+
+
 def bank_reference(text: str) -> bytes:
-    """32-byte on-chain form of a bank transaction reference (keccak of its text)."""
+    """32-byte on-chain form of a bank transaction reference (keccak of its text); refuses an empty one."""
     if not text.strip():
         raise InvalidInputError("bank reference must not be empty")
-    return bytes(keccak(text=text.strip()))
+    return bank_reference_digest(text)
 
 
 # ---------------------------------------------------------------------- allocation on-chain

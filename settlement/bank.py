@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from eth_utils import keccak
-
+from chain.allowance import bank_reference_digest
 from settlement.errors import BankFileError, BankLineError
 
 HEADER = ("value_date", "bank_ref", "account", "direction", "amount_fen", "currency")
@@ -64,7 +63,7 @@ class BankMovement:
 
 def bank_ref_hash(text: str) -> str:
     """``keccak256`` of a bank reference's text, 0x-hex: what SettlementToken stores."""
-    return "0x" + bytes(keccak(text=text.strip())).hex()
+    return "0x" + bank_reference_digest(text).hex()
 
 
 def parse_statement(path: Path, day: date | None = None) -> list[BankMovement]:
