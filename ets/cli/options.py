@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from chain.errors import ContractRevertError
 from domain.errors import EtsError
@@ -38,6 +39,13 @@ def cli_errors(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from None
         except EtsError as exc:
             context().err_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}")
+            raise typer.Exit(1) from None
+        except ValidationError as exc:
+            # Settings refused (e.g. an empty keystore password): name the field and the rule,
+            # never the value, which may be a secret.
+            for error in exc.errors(include_input=False, include_url=False):
+                field = ".".join(str(part) for part in error["loc"]) or exc.title
+                context().err_console.print(f"[bold red]{exc.title} refused[/]: {field}: {error['msg']}")
             raise typer.Exit(1) from None
 
     return wrapper

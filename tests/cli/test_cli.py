@@ -124,3 +124,15 @@ def test_ets_console_script_reports_node_down(tmp_path: Path) -> None:
         env={"ETS_STATE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}, check=False,
     )  # fmt: skip
     assert result.returncode == 1 and "node: down" in result.stdout
+
+
+def test_oracle_run_refuses_an_empty_keystore_password_in_one_line_without_echoing_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ETS_ORACLE_KEYSTORE_PASSWORD", "")
+    result = runner.invoke(cli.app, ["oracle", "run", "--tcp-port", "0", "--queue", str(tmp_path / "q.db")])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "keystore_password" in result.output
+    assert "refused" in result.output
+    assert "Traceback" not in result.output
