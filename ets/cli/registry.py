@@ -96,9 +96,7 @@ def device_add(
 ) -> None:
     """Bind a device to an enterprise, and with --oracle set the oracle that anchors it (regulator)."""
     ctx = context()
-    receipt = (
-        context().registry().bind_device(ctx.signer(as_, keystore), device, enterprise, mn, oracle=oracle)
-    )
+    receipt = ctx.registry().bind_device(ctx.signer(as_, keystore), device, enterprise, mn, oracle=oracle)
     shown = f", oracle {oracle}" if oracle else ""
     ctx.console.print(f"device {device} bound (gas {receipt['gasUsed']}){shown}")
 
