@@ -40,6 +40,10 @@ class ComplianceInputError(DomainError, ValueError):
     """Raised when compliance inputs are invalid: a bad case file, notice list, token or signed file."""
 
 
+class MarketInputError(DomainError, ValueError):
+    """Raised when market inputs are invalid: a bad scenario file, side or command argument."""
+
+
 class MarketError(DomainError):
     """Root of the exchange market's refusals (the Python twins of the Market contract's custom errors).
 
