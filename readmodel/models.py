@@ -292,6 +292,176 @@ class Bid(Base):
     __table_args__ = (Index("ix_bids_bidder", "bidder"),)
 
 
+# ---------------------------------------------------------------------- market
+
+#: ``MarketOrder.side`` values, by the contract's ``Side`` (Buy = 0, Sell = 1).
+SIDES = ("buy", "sell")
+#: ``MarketTrade.mode`` values, by the contract's ``TradeMode`` (Call = 0 ... Block = 3).
+TRADE_MODES = ("call", "continuous", "take", "block")
+#: ``MarketQuote.mode`` of a day's official listing quote (call, continuous and takes together).
+LISTING = "listing"
+
+
+class MarketRulebook(Base):
+    """A token id's market rulebook (``RulebookSet``), its current reference price
+    (``ReferencePriceSet``) and halt (``TradingHalted`` / ``TradingResumed``)."""
+
+    __tablename__ = "market_rulebooks"
+    token_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    reference_price: Mapped[int]
+    band_bps: Mapped[int] = mapped_column(Integer)
+    block_band_bps: Mapped[int] = mapped_column(Integer)
+    fee_bps: Mapped[int] = mapped_column(Integer)
+    block_minimum: Mapped[int]
+    call_start: Mapped[int] = mapped_column(Integer)
+    open1: Mapped[int] = mapped_column(Integer)
+    close1: Mapped[int] = mapped_column(Integer)
+    open2: Mapped[int] = mapped_column(Integer)
+    close2: Mapped[int] = mapped_column(Integer)
+    block_from: Mapped[int] = mapped_column(Integer)
+    halted: Mapped[bool] = mapped_column(Boolean, default=False)
+    halt_reason: Mapped[str | None] = mapped_column(Text)
+    listed_time: Mapped[int]
+    updated_block: Mapped[int]
+    updated_time: Mapped[int]
+
+
+class MarketReferencePrice(Base):
+    """A reference price a token id was given: by its rulebook (``source`` ``rulebook``) or
+    posted by the settlement job (``posted``)."""
+
+    __tablename__ = "market_reference_prices"
+    token_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    block_number: Mapped[int] = mapped_column(primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_time: Mapped[int]
+    day: Mapped[str] = mapped_column(String(10))
+    price: Mapped[int]
+    source: Mapped[str] = mapped_column(String(8))
+
+
+class MarketOrder(Base):
+    """A limit order (``OrderPlaced``) and what became of it: ``remaining`` after its fills,
+    ``status`` ``open``, ``filled``, ``cancelled`` or ``expired``. ``day`` is the trading day
+    (China Standard Time, ``YYYY-MM-DD``) it was placed on."""
+
+    __tablename__ = "market_orders"
+    order_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    token_id: Mapped[int]
+    owner: Mapped[str] = mapped_column(Address)
+    side: Mapped[str] = mapped_column(String(4))
+    price: Mapped[int]
+    quantity: Mapped[int]
+    remaining: Mapped[int]
+    filled_value: Mapped[int]
+    fees: Mapped[int]
+    fills: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10))
+    call_phase: Mapped[bool] = mapped_column(Boolean)
+    day: Mapped[str] = mapped_column(String(10))
+    placed_block: Mapped[int]
+    placed_time: Mapped[int]
+    log_index: Mapped[int] = mapped_column(Integer)
+    tx_hash: Mapped[str] = mapped_column(Hash)
+    closed_block: Mapped[int | None]
+    closed_time: Mapped[int | None]
+    __table_args__ = (
+        Index("ix_market_orders_book", "token_id", "status", "side", "price"),
+        Index("ix_market_orders_owner", "owner", "token_id", "order_id"),
+    )
+
+
+class MarketTrade(Base):
+    """A fill (``TradeExecuted``), in chain order; ``id`` is its event's :func:`event_id`. For a
+    take, the take id stands for the taker's side; for a block trade ``buy_id == sell_id`` is the
+    block id. ``day`` is the trading day (China Standard Time, ``YYYY-MM-DD``)."""
+
+    __tablename__ = "market_trades"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    token_id: Mapped[int]
+    buy_id: Mapped[int]
+    sell_id: Mapped[int]
+    buyer: Mapped[str] = mapped_column(Address)
+    seller: Mapped[str] = mapped_column(Address)
+    price: Mapped[int]
+    quantity: Mapped[int]
+    value: Mapped[int]
+    buyer_fee: Mapped[int]
+    seller_fee: Mapped[int]
+    mode: Mapped[str] = mapped_column(String(10))
+    day: Mapped[str] = mapped_column(String(10))
+    block_number: Mapped[int]
+    log_index: Mapped[int] = mapped_column(Integer)
+    block_time: Mapped[int]
+    tx_hash: Mapped[str] = mapped_column(Hash)
+    __table_args__ = (
+        Index("ix_market_trades_token", "token_id", "id"),
+        Index("ix_market_trades_day", "token_id", "day", "mode"),
+        Index("ix_market_trades_buyer", "buyer", "id"),
+        Index("ix_market_trades_seller", "seller", "id"),
+        Index("ix_market_trades_buy_id", "buy_id"),
+        Index("ix_market_trades_sell_id", "sell_id"),
+    )
+
+
+class MarketQuote(Base):
+    """A token id's quote for one trading day and one trade mode (``call``, ``continuous``,
+    ``take``, ``block``), plus the day's official listing quote (``mode`` ``listing``: call,
+    continuous and takes together, open and close by :mod:`domain.market`'s rules). ``close``
+    is the half-up volume-weighted average price of the row's trades."""
+
+    __tablename__ = "market_quotes"
+    token_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(10), primary_key=True)
+    open: Mapped[int]
+    high: Mapped[int]
+    low: Mapped[int]
+    close: Mapped[int]
+    last: Mapped[int]
+    volume: Mapped[int]
+    turnover: Mapped[int]
+    trades: Mapped[int]
+    fees: Mapped[int]
+    first_time: Mapped[int]
+    last_time: Mapped[int]
+    __table_args__ = (Index("ix_market_quotes_day", "day", "mode", "token_id"),)
+
+
+class MarketBlock(Base):
+    """A block trade proposal (``BlockProposed``) and its status: ``pending``, ``accepted``
+    (its ``TradeExecuted``), ``declined``, ``cancelled`` or ``expired``."""
+
+    __tablename__ = "market_blocks"
+    block_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    token_id: Mapped[int]
+    seller: Mapped[str] = mapped_column(Address)
+    buyer: Mapped[str] = mapped_column(Address)
+    price: Mapped[int]
+    quantity: Mapped[int]
+    status: Mapped[str] = mapped_column(String(10))
+    day: Mapped[str] = mapped_column(String(10))
+    proposed_block: Mapped[int]
+    proposed_time: Mapped[int]
+    tx_hash: Mapped[str] = mapped_column(Hash)
+    closed_block: Mapped[int | None]
+    closed_time: Mapped[int | None]
+    __table_args__ = (
+        Index("ix_market_blocks_seller", "seller", "block_id"),
+        Index("ix_market_blocks_buyer", "buyer", "block_id"),
+    )
+
+
+class MarketUnclaimed(Base):
+    """Escrow the market could not return to a suspended owner (``UnclaimedCredited`` less
+    ``UnclaimedWithdrawn``); ``token_id`` 0 is cash."""
+
+    __tablename__ = "market_unclaimed"
+    account: Mapped[str] = mapped_column(Address, primary_key=True)
+    token_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    amount: Mapped[int]
+
+
 # ---------------------------------------------------------------------- emissions ledger
 
 

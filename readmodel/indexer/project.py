@@ -97,6 +97,8 @@ class Projector(Projection):
         return None
 
     def _flush(self, conn: Connection) -> None:
+        for state in self.page_states.values():
+            state.flush(conn)
         bulk_insert(conn, m.Transfer, self.transfers)
         bulk_insert(conn, m.Batch, self.batches)
         holdings = [{"account": a, "token_id": t, "balance": d} for (a, t), d in self.holdings.items() if d]

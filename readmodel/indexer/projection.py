@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import Connection
 
@@ -47,6 +47,17 @@ class _Periods:
         return found
 
 
+class PageState(Protocol):
+    """A projection's rows for one page, gathered by its handlers and written at the page's end
+    (:meth:`Projection.page_state`); built with no arguments."""
+
+    def flush(self, conn: Connection) -> None:
+        """Write the page's rows on ``conn`` (the page's transaction)."""
+
+
+S = TypeVar("S", bound=PageState)
+
+
 class Projection:
     """What the handlers of one projector share across pages (profiles, auction tokens) and
     within a page (rows and sums written once at its end).
@@ -72,6 +83,15 @@ class Projection:
         self.rollups: dict[tuple[str, str, int, str, str], list[Any]] = {}
         self.transfers: list[dict[str, Any]] = []
         self.batches: list[dict[str, Any]] = []
+        #: page states by their class, flushed (in creation order) before the page's other rows.
+        self.page_states: dict[type[Any], PageState] = {}
+
+    def page_state(self, kind: type[S]) -> S:
+        """The page's state of class ``kind``, created at its first use in the page."""
+        found = self.page_states.get(kind)
+        if found is None:
+            found = self.page_states[kind] = kind()
+        return cast(S, found)
 
     def stat(
         self,

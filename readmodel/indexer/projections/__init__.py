@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from readmodel.indexer.projection import Handlers
-from readmodel.indexer.projections import auction, compliance, ledger, registry, tokens
+from readmodel.indexer.projections import auction, compliance, ledger, market, registry, tokens
 
 #: Every projected (manifest contract name, event name) → its handler; other events are only logged.
 HANDLERS: Handlers = (
-    registry.HANDLERS | tokens.HANDLERS | auction.HANDLERS | ledger.HANDLERS | compliance.HANDLERS
+    registry.HANDLERS
+    | tokens.HANDLERS
+    | auction.HANDLERS
+    | ledger.HANDLERS
+    | compliance.HANDLERS
+    | market.HANDLERS
 )
