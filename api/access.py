@@ -13,6 +13,15 @@
   balances): the same accounts as above, through :func:`readable_accounts`.
 * **Demo keys** (the public Anvil development keys the dashboard can sign with): only in demo
   mode (``ETS_DEMO=1``) *and* on chain id 31337 (:func:`demo_keys_served`).
+* **Market** (``/market``): the book (aggregated by price, no owners), the trades, the daily
+  quotes and the rulebooks are public to every signed-in account and name no account; an
+  account's orders, fills and block proposals are read like its holdings (:func:`account_filter`).
+  A trade shows a party's address and order id only to those who may read that party, except
+  that the two parties of a block trade (which they agreed by name) see each other
+  (:func:`shown_trade_parties`); the audit trail hides a listing trade's counterparty the same
+  way (:func:`redact_args`). The API builds the exchange's market calls (rulebook, reference
+  price, halt, resume, forced cancel) only for the exchange and the trading calls only for an
+  enterprise (:func:`check_market_action`).
 * **Device MNs** and **bid schedules**: only the regulator, the exchange and the owner (the
   device's enterprise, the bidder); bid schedules stay sealed for everyone but the bidder until
   the auction's reveal phase has ended (:data:`SEALED_PHASES`).
@@ -39,6 +48,14 @@ DEMO_CHAIN_ID = DEFAULT_CHAIN_ID
 #: Event arguments that carry a bid's schedule, and a device's MN.
 SCHEDULE_ARGS = ("prices", "quantities", "demand")
 MN_ARG = "mn"
+#: Market functions by the role the API builds them for (the contract checks again).
+MARKET_ACTION_ROLES = {
+    **dict.fromkeys(("setRulebook", "setReferencePrice", "halt", "resume", "forceCancel"), "EXCHANGE"),
+    **dict.fromkeys(("placeOrder", "cancelOrder", "take", "proposeBlock", "acceptBlock", "declineBlock",
+                     "cancelBlock"), "ENTERPRISE"),
+}  # fmt: skip
+#: ``TradeExecuted.mode`` of a block trade (domain.market.TradeMode.BLOCK).
+_BLOCK_MODE = 3
 
 
 def assigned_enterprises(auditor: str) -> Select[Any]:
@@ -128,6 +145,16 @@ def redact_args(
     if contract == "SealedBidAuction" and name == "BidRevealed":
         if not sees_schedule(viewer, bidder=str(args.get("bidder")), sealed=sealed):
             return {k: (None if k in SCHEDULE_ARGS else v) for k, v in args.items()}
+    elif contract == "Market" and name == "TradeExecuted" and not viewer.sees_everything:
+        parties = (args.get("buyer"), args.get("seller"))
+        if not (args.get("mode") == _BLOCK_MODE and viewer.address in parties):
+            hidden = {
+                key
+                for party, keys in zip(parties, (("buyer", "buyId"), ("seller", "sellId")), strict=True)
+                if party != viewer.address
+                for key in keys
+            }
+            return {k: (None if k in hidden else v) for k, v in args.items()}
     elif MN_ARG in args and "enterprise" in args and not sees_mn(viewer, str(args["enterprise"])):
         return {k: (None if k == MN_ARG else v) for k, v in args.items()}
     return args
@@ -137,3 +164,25 @@ def demo_keys_served(*, demo: bool, chain_id: int) -> bool:
     """Whether the public demo keys may be handed to browsers: demo mode on a local Anvil chain
     (id 31337) only, never on a consortium network whatever ``ETS_DEMO`` says."""
     return demo and chain_id == DEMO_CHAIN_ID
+
+
+def shown_trade_parties(
+    db: Session, viewer: Principal, *, buyer: str, seller: str, block: bool
+) -> tuple[bool, bool]:
+    """Whether ``viewer`` may see a trade's (buyer side, seller side): the party's address, order
+    id and fee. Each side to those who may read its account (:func:`may_read`); both sides to
+    either party of a block trade."""
+    if viewer.sees_everything:
+        return True, True
+    if block and viewer.powers and viewer.address in (buyer, seller):
+        return True, True
+    return may_read(db, viewer, buyer), may_read(db, viewer, seller)
+
+
+def check_market_action(viewer: Principal, contract: str, function: str) -> None:
+    """Raises ForbiddenError unless ``viewer`` may have the API build ``contract.function``: the
+    Market's exchange functions need the EXCHANGE role, its trading functions the ENTERPRISE
+    role (``function`` a name or a full signature). Anything else is left to the contract."""
+    role = MARKET_ACTION_ROLES.get(function.split("(", 1)[0]) if contract == "Market" else None
+    if role is not None and not viewer.has(role):
+        raise ForbiddenError(f"{viewer.address} needs the role {role} for Market.{function.split('(', 1)[0]}")

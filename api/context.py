@@ -14,12 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth import SessionCache
 from api.config import ApiSettings
 from api.limits import RateLimits
+from chain.allowance import AllowanceClient, SettlementClient
 from chain.calls import CallCatalog
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
 from chain.deploy import Manifest, load_for_chain
 from chain.events import EventSource
 from chain.ledger import LedgerClient
+from chain.market import MarketClient
 from chain.registry import RegistryClient, Status
 from chain.tx import ChainClient
 from readmodel.session import make_engine, session_factory
@@ -116,6 +118,17 @@ class AppContext:
     @cached_property
     def ledger(self) -> LedgerClient:
         return LedgerClient(self.chain, self.manifest.address("EmissionsLedger"))
+
+    @cached_property
+    def market(self) -> MarketClient:
+        """The Market's client: the calls wallets sign (``POST /tx/market``) and token approvals.
+
+        Raises:
+            DeploymentError: the deployment has no Market.
+        """
+        allowance = AllowanceClient(self.chain, self.manifest.address("AllowanceToken"))
+        cash = SettlementClient(self.chain, self.manifest.address("SettlementToken"))
+        return MarketClient(self.chain, self.manifest.address("Market"), allowance, cash)
 
     @cached_property
     def session_cache(self) -> SessionCache:

@@ -33,6 +33,7 @@ from api.routes import (
     compliance,
     health,
     holdings,
+    market,
     participants,
     production,
     stats,
@@ -50,8 +51,9 @@ One API over every ETS Chain contract, for people who do not run a chain node.
 * **Sign in** with an Ethereum wallet (EIP-4361): `POST /auth/nonce`, sign the message,
   `POST /auth/verify`, then send `Authorization: Bearer <token>`. Roles come from the
   ConsortiumRegistry on the chain.
-* **Read** participants, devices, holdings, transfers, caps, auctions, attestations,
-  compliance, anchored batches and readings from the read model the indexer keeps.
+* **Read** participants, devices, holdings, transfers, caps, auctions, the market (book, trades,
+  daily quotes, your orders and fills), attestations, compliance, anchored batches and readings
+  from the read model the indexer keeps.
 * **Act** with your own wallet: the API builds unsigned transactions and relays the signed ones.
   Keys never reach the server.
 * **Audit**: any account's, token's or device's full event history, and Merkle proofs of
@@ -199,6 +201,7 @@ def create_app(
         participants,
         holdings,
         auctions,
+        market,
         attestations,
         compliance,
         batches,

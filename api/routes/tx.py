@@ -18,11 +18,14 @@ from typing import Annotated, Any, Literal
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from api.access import check_market_action
+from api.crud import Address
 from api.deps import Ctx, Db, User
 from api.schemas import ERRORS, ErrorBody
 from api.tx import (
+    Built,
     Outcome,
     RelayInFlightError,
     attestation_payload,
@@ -35,6 +38,8 @@ from api.tx import (
     shown_status,
 )
 from chain.calls import ActionSpec, ParamSpec
+from chain.market import WALLET_ACTIONS as MARKET_WALLET_ACTIONS
+from domain.market import MAX_PRICE, MAX_QUANTITY, Rulebook, Side
 
 router = APIRouter(prefix="/tx", tags=["tx"])
 
@@ -201,10 +206,15 @@ def build(body: BuildRequest, ctx: Ctx, db: Db, user: User) -> BuiltPublic:
     raw transaction to POST /tx/relay with the `intent_id`. Signed-in accounts with an active
     role only (403 otherwise): estimating gas costs the node work."""
     user.require()
+    check_market_action(user, body.contract, body.function)
     built = build_intent(
         db, calls=ctx.calls, sender=user.address, contract=body.contract, function=body.function,
         args=body.args, value=body.value, lifetime_s=ctx.settings.api_intent_minutes * 60,
     )  # fmt: skip
+    return _built(built)
+
+
+def _built(built: Built) -> BuiltPublic:
     spec = built.action
     return BuiltPublic(
         intent_id=built.intent.intent_id,
@@ -220,6 +230,229 @@ def build(body: BuildRequest, ctx: Ctx, db: Db, user: User) -> BuiltPublic:
         expires_at=built.intent.expires_at,
         sign_with="eth_sendTransaction or eth_signTransaction in the wallet",
     )
+
+
+# ---------------------------------------------------------------------- market
+
+
+_PRICE = Field(ge=1, le=MAX_PRICE, description="Fen per tonne")
+_QUANTITY = Field(ge=1, le=MAX_QUANTITY, description="Whole tonnes")
+_TOKEN_ID = Field(ge=1, le=2**32 - 1, description="Allowance or offset id")
+_ID = Field(ge=1, le=2**63 - 1)
+
+
+class _MarketAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlaceOrder(_MarketAction):
+    """A limit order, valid for the day (enterprises)."""
+
+    action: Literal["place"]
+    token_id: int = _TOKEN_ID
+    side: Literal["buy", "sell"]
+    price: int = _PRICE
+    quantity: int = _QUANTITY
+
+    def call_args(self) -> tuple[Any, ...]:
+        return (self.token_id, Side.BUY if self.side == "buy" else Side.SELL, self.price, self.quantity)
+
+
+class CancelOrder(_MarketAction):
+    """Cancel one's open order (enterprises); ``force_cancel``: the exchange cancels anyone's."""
+
+    action: Literal["cancel", "force_cancel"]
+    order_id: int = _ID
+
+    def call_args(self) -> tuple[Any, ...]:
+        return (self.order_id,)
+
+
+class TakeOrder(_MarketAction):
+    """Fill part or all of a resting order of the best five levels at its price (enterprises)."""
+
+    action: Literal["take"]
+    order_id: int = _ID
+    quantity: int = _QUANTITY
+
+    def call_args(self) -> tuple[Any, ...]:
+        return (self.order_id, self.quantity)
+
+
+class ProposeBlock(_MarketAction):
+    """Propose a block trade to a named buyer; the allowances are escrowed (enterprises)."""
+
+    action: Literal["propose_block"]
+    token_id: int = _TOKEN_ID
+    buyer: Address
+    price: int = _PRICE
+    quantity: int = _QUANTITY
+
+    def call_args(self) -> tuple[Any, ...]:
+        return (self.token_id, self.buyer, self.price, self.quantity)
+
+
+class AnswerBlock(_MarketAction):
+    """Accept or decline a block proposal named to you, or cancel your own (enterprises)."""
+
+    action: Literal["accept_block", "decline_block", "cancel_block"]
+    block_id: int = _ID
+
+    def call_args(self) -> tuple[Any, ...]:
+        return (self.block_id,)
+
+
+class Uncross(_MarketAction):
+    """Submit the opening call's uncrossing (any active participant); without ``price`` the API
+    computes it from the call book (``domain.market.uncross_price``)."""
+
+    action: Literal["uncross"]
+    token_id: int = _TOKEN_ID
+    price: int | None = Field(None, ge=0, le=MAX_PRICE, description="0 when nothing crosses")
+    max_fills: int = Field(200, ge=1, le=10_000, description="Fills in this transaction (paged)")
+
+    def call_args(self) -> tuple[Any, ...]:
+        return (self.token_id, self.price, self.max_fills)
+
+
+class Expire(_MarketAction):
+    """Expire a past day's (or today's, after the close) open orders and blocks, paged (anyone active)."""
+
+    action: Literal["expire"]
+    token_id: int = _TOKEN_ID
+    max_orders: int = Field(200, ge=1, le=10_000)
+
+    def call_args(self) -> tuple[Any, ...]:
+        return (self.token_id, self.max_orders)
+
+
+class WithdrawUnclaimed(_MarketAction):
+    """Pull escrow the market credited while the account was suspended (``token_id`` 0: cash)."""
+
+    action: Literal["withdraw_unclaimed"]
+    token_id: int = Field(ge=0, le=2**32 - 1)
+
+    def call_args(self) -> tuple[Any, ...]:
+        return (self.token_id,)
+
+
+class SetRulebook(_MarketAction):
+    """List a token id or change its rules (the exchange); defaults as the issue's rulebook."""
+
+    action: Literal["set_rulebook"]
+    token_id: int = _TOKEN_ID
+    reference_price: int = _PRICE
+    band_bps: int = Field(1000, ge=0, le=10_000)
+    block_band_bps: int = Field(3000, ge=0, le=10_000)
+    fee_bps: int = Field(0, ge=0, le=1000)
+    block_minimum: int = Field(100_000, ge=1, le=MAX_QUANTITY)
+    call_start: int = Field(33_300, ge=0, le=86_400)
+    open1: int = Field(34_200, ge=0, le=86_400)
+    close1: int = Field(41_400, ge=0, le=86_400)
+    open2: int = Field(46_800, ge=0, le=86_400)
+    close2: int = Field(54_000, ge=0, le=86_400)
+    block_from: int = Field(46_800, ge=0, le=86_400)
+
+    def call_args(self) -> tuple[Any, ...]:
+        fields = self.model_dump(exclude={"action", "token_id"})
+        return (self.token_id, Rulebook(**fields).validate(self.token_id))
+
+
+class SetReferencePrice(_MarketAction):
+    """Post a token id's reference price (the exchange; the settlement job posts the close)."""
+
+    action: Literal["set_reference_price"]
+    token_id: int = _TOKEN_ID
+    price: int = _PRICE
+
+    def call_args(self) -> tuple[Any, ...]:
+        return (self.token_id, self.price)
+
+
+class Halt(_MarketAction):
+    """Halt a token id's trading (the exchange)."""
+
+    action: Literal["halt"]
+    token_id: int = _TOKEN_ID
+    reason: str = Field(min_length=1, max_length=200)
+
+    def call_args(self) -> tuple[Any, ...]:
+        return (self.token_id, self.reason)
+
+
+class Resume(_MarketAction):
+    """Resume a halted token id (the exchange)."""
+
+    action: Literal["resume"]
+    token_id: int = _TOKEN_ID
+
+    def call_args(self) -> tuple[Any, ...]:
+        return (self.token_id,)
+
+
+MarketActionRequest = Annotated[
+    PlaceOrder | CancelOrder | TakeOrder | ProposeBlock | AnswerBlock | Uncross | Expire | WithdrawUnclaimed
+    | SetRulebook | SetReferencePrice | Halt | Resume,
+    Field(discriminator="action"),
+]  # fmt: skip
+
+
+class MarketBuildRequest(RootModel[MarketActionRequest]):
+    """A market action by name with typed fields (`action` picks the shape)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"action": "place", "token_id": 16844776, "side": "buy", "price": 9860, "quantity": 300},
+        {"action": "take", "order_id": 12, "quantity": 100},
+        {"action": "propose_block", "token_id": 16844776, "buyer": _E1, "price": 9700, "quantity": 120000},
+        {"action": "accept_block", "block_id": 40},
+        {"action": "halt", "token_id": 16844776, "reason": "abnormal trading"},
+    ]})  # fmt: skip
+
+
+@router.post("/market", response_model=BuiltPublic, response_model_exclude_none=True,
+             responses={**ERRORS, **REVERTS})  # fmt: skip
+def build_market(body: MarketBuildRequest, ctx: Ctx, db: Db, user: User) -> BuiltPublic:
+    """Build a Market transaction for the signed-in account from typed fields (the same intent as
+    POST /tx/build with contract `Market`; sign and relay it the same way).
+
+    Trading (`place`, `cancel`, `take`, `propose_block`, `accept_block`, `decline_block`,
+    `cancel_block`) needs the ENTERPRISE role, the exchange's actions (`set_rulebook`,
+    `set_reference_price`, `halt`, `resume`, `force_cancel`) the EXCHANGE role (403 otherwise);
+    `uncross`, `expire` and `withdraw_unclaimed` any active role. 400 for a rulebook that breaks
+    the contract's bounds, 422 with the contract's custom error (e.g. `MarketPriceOutsideBand`,
+    `MarketInsufficientCash`) when the call would revert now. Approve the market first:
+    GET /tx/market/approvals."""
+    user.require()
+    action = body.root
+    function = MARKET_WALLET_ACTIONS[action.action]
+    check_market_action(user, "Market", function)
+    args = action.call_args()
+    if isinstance(action, Uncross) and action.price is None:
+        args = (action.token_id, ctx.market.compute_uncross(action.token_id).price, action.max_fills)
+    call = ctx.market.wallet_call(action.action, *args)
+    built = build_intent(
+        db, calls=ctx.calls, sender=user.address, contract=call.contract, function=call.function,
+        args=call.args, lifetime_s=ctx.settings.api_intent_minutes * 60,
+    )  # fmt: skip
+    return _built(built)
+
+
+class CallRequestPublic(BaseModel):
+    """A POST /tx/build body."""
+
+    contract: str
+    function: str
+    args: dict[str, Any]
+
+
+@router.get("/market/approvals", response_model=list[CallRequestPublic], responses=ERRORS)
+def market_approvals(ctx: Ctx, user: User) -> list[CallRequestPublic]:
+    """The token approvals the signed-in account still lacks to trade (settlement cash
+    allowance, allowance-token operator approval of the market), as POST /tx/build bodies to sign
+    once each; empty when both are in place."""
+    user.require()
+    return [CallRequestPublic(contract=c.contract, function=c.function, args=c.args)
+            for c in ctx.market.approval_calls(user.address)]  # fmt: skip
 
 
 # ---------------------------------------------------------------------- relay

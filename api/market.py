@@ -1,0 +1,299 @@
+"""Read-model queries of the ``/market`` routes: keyword-only functions that filter, scope to what the
+signed-in account may see (:mod:`api.access`) and page rows; they raise only the API's typed errors.
+
+Public to every signed-in account: rulebooks, the book aggregated by price level (no owners), the
+trades and the daily quotes. An account's own: its orders, its fills and the block proposals it
+made or is named in (the regulator and the exchange read every account's; an auditor the
+enterprises assigned to it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from api import access
+from api.deps import PageParams, Principal
+from api.errors import ForbiddenError, NotFoundError, QueryError
+from api.schemas import paginate
+from readmodel import models as m
+
+
+@dataclass(frozen=True)
+class Level:
+    """One price level of a side of the book: the open orders' remaining tonnes at ``price``."""
+
+    price: int
+    quantity: int
+    orders: int
+
+
+def _in(column: InstrumentedAttribute[str], accounts: frozenset[str]) -> ColumnElement[bool]:
+    return column == next(iter(accounts)) if len(accounts) == 1 else column.in_(sorted(accounts))
+
+
+def _days(
+    stmt: Select[Any], column: InstrumentedAttribute[str], day_from: str | None, day_to: str | None
+) -> Select[Any]:
+    if day_from is not None and day_to is not None and day_to < day_from:
+        raise QueryError(f"the days end ({day_to}) before they start ({day_from})")
+    if day_from is not None:
+        stmt = stmt.where(column >= day_from)
+    if day_to is not None:
+        stmt = stmt.where(column <= day_to)
+    return stmt
+
+
+# ---------------------------------------------------------------------- public market data
+
+
+def get_rulebook(db: Session, *, token_id: int) -> m.MarketRulebook:
+    """The rulebook of ``token_id``.
+
+    Raises:
+        NotFoundError: the token id has no rulebook (it is not listed on the market).
+    """
+    row = db.get(m.MarketRulebook, token_id)
+    if row is None:
+        raise NotFoundError(f"token id {token_id} is not listed on the market (it has no rulebook)")
+    return row
+
+
+def list_rulebooks(
+    db: Session, *, paging: PageParams, halted: bool | None = None
+) -> tuple[list[m.MarketRulebook], int]:
+    """The listed token ids' rulebooks, by token id.
+
+    Raises:
+        QueryError: the page starts past the end.
+    """
+    stmt = select(m.MarketRulebook).order_by(m.MarketRulebook.token_id)
+    if halted is not None:
+        stmt = stmt.where(m.MarketRulebook.halted == halted)
+    return paginate(db, stmt, paging)
+
+
+def book(db: Session, *, token_id: int, levels: int) -> tuple[list[Level], list[Level]]:
+    """The best ``levels`` price levels of each side of ``token_id``'s book, best first, from the
+    open orders (call-phase orders included): ``(bids, asks)``.
+
+    Raises:
+        NotFoundError: the token id is not listed.
+    """
+    get_rulebook(db, token_id=token_id)
+    o = m.MarketOrder
+    sides = []
+    for side, best in (("buy", o.price.desc()), ("sell", o.price.asc())):
+        rows = db.execute(
+            select(o.price, func.sum(o.remaining), func.count())
+            .where(o.token_id == token_id, o.status == "open", o.side == side)
+            .group_by(o.price)
+            .order_by(best)
+            .limit(levels)
+        ).all()
+        sides.append([Level(int(p), int(q), int(n)) for p, q, n in rows])
+    return sides[0], sides[1]
+
+
+def list_trades(
+    db: Session,
+    *,
+    paging: PageParams,
+    token_id: int | None = None,
+    mode: str | None = None,
+    day_from: str | None = None,
+    day_to: str | None = None,
+) -> tuple[list[m.MarketTrade], int]:
+    """Every trade, newest first.
+
+    Raises:
+        NotFoundError: ``token_id`` is not listed.
+        QueryError: the days end before they start, or the page starts past the end.
+    """
+    t = m.MarketTrade
+    stmt = select(t).order_by(t.id.desc())
+    if token_id is not None:
+        get_rulebook(db, token_id=token_id)
+        stmt = stmt.where(t.token_id == token_id)
+    if mode is not None:
+        stmt = stmt.where(t.mode == mode)
+    return paginate(db, _days(stmt, t.day, day_from, day_to), paging)
+
+
+def list_quotes(
+    db: Session,
+    *,
+    paging: PageParams,
+    token_id: int | None = None,
+    mode: str | None = None,
+    day_from: str | None = None,
+    day_to: str | None = None,
+) -> tuple[list[m.MarketQuote], int]:
+    """Daily quotes, newest day first, then by token id and mode.
+
+    Raises:
+        NotFoundError: ``token_id`` is not listed.
+        QueryError: the days end before they start, or the page starts past the end.
+    """
+    q = m.MarketQuote
+    stmt = select(q).order_by(q.day.desc(), q.token_id, q.mode)
+    if token_id is not None:
+        get_rulebook(db, token_id=token_id)
+        stmt = stmt.where(q.token_id == token_id)
+    if mode is not None:
+        stmt = stmt.where(q.mode == mode)
+    return paginate(db, _days(stmt, q.day, day_from, day_to), paging)
+
+
+# ---------------------------------------------------------------------- an account's own
+
+
+def list_orders(
+    db: Session,
+    *,
+    viewer: Principal,
+    paging: PageParams,
+    account: str | None = None,
+    token_id: int | None = None,
+    side: str | None = None,
+    status: str | None = None,
+    day_from: str | None = None,
+    day_to: str | None = None,
+) -> tuple[list[m.MarketOrder], int]:
+    """Orders of the accounts ``viewer`` may read (or of ``account``), newest first.
+
+    Raises:
+        ForbiddenError: no role, suspended, or ``account`` is not readable.
+        NotFoundError: ``token_id`` is not listed.
+        QueryError: the days end before they start, or the page starts past the end.
+    """
+    accounts = access.account_filter(db, viewer, account, "market orders")
+    o = m.MarketOrder
+    stmt = select(o).order_by(o.order_id.desc())
+    if accounts is not None:
+        stmt = stmt.where(_in(o.owner, accounts))
+    if token_id is not None:
+        get_rulebook(db, token_id=token_id)
+        stmt = stmt.where(o.token_id == token_id)
+    if side is not None:
+        stmt = stmt.where(o.side == side)
+    if status is not None:
+        stmt = stmt.where(o.status == status)
+    return paginate(db, _days(stmt, o.day, day_from, day_to), paging)
+
+
+def get_order(db: Session, *, viewer: Principal, order_id: int) -> m.MarketOrder:
+    """One order, if ``viewer`` may read its owner's orders.
+
+    Raises:
+        NotFoundError: no order has this id.
+        ForbiddenError: no role, suspended, or another account's order.
+    """
+    viewer.require()
+    row = db.get(m.MarketOrder, order_id)
+    if row is None:
+        raise NotFoundError(f"order {order_id} does not exist")
+    if not access.may_read(db, viewer, row.owner):
+        raise ForbiddenError(f"{viewer.address} may not read order {order_id}: it is another account's")
+    return row
+
+
+def order_fills(db: Session, *, order: m.MarketOrder) -> list[m.MarketTrade]:
+    """The fills of ``order`` in execution order (read its access first: :func:`get_order`)."""
+    t = m.MarketTrade
+    column = t.buy_id if order.side == "buy" else t.sell_id
+    return list(db.execute(select(t).where(column == order.order_id).order_by(t.id)).scalars())
+
+
+def list_fills(
+    db: Session,
+    *,
+    viewer: Principal,
+    paging: PageParams,
+    account: str | None = None,
+    token_id: int | None = None,
+    mode: str | None = None,
+    side: str | None = None,
+    day_from: str | None = None,
+    day_to: str | None = None,
+) -> tuple[list[m.MarketTrade], int]:
+    """Trades in which an account ``viewer`` may read (or ``account``) bought or sold (``side``:
+    only its buys or sells), newest first.
+
+    Raises:
+        ForbiddenError: no role, suspended, or ``account`` is not readable.
+        NotFoundError: ``token_id`` is not listed.
+        QueryError: the days end before they start, or the page starts past the end.
+    """
+    accounts = access.account_filter(db, viewer, account, "market fills")
+    t = m.MarketTrade
+    stmt = select(t).order_by(t.id.desc())
+    if accounts is not None:
+        sides: Sequence[InstrumentedAttribute[str]] = {"buy": (t.buyer,), "sell": (t.seller,)}.get(
+            side or "", (t.buyer, t.seller)
+        )
+        stmt = stmt.where(or_(*(_in(column, accounts) for column in sides)))
+    elif side is not None:
+        raise QueryError("`side` needs `account`: name whose buys or sells to list")
+    if token_id is not None:
+        get_rulebook(db, token_id=token_id)
+        stmt = stmt.where(t.token_id == token_id)
+    if mode is not None:
+        stmt = stmt.where(t.mode == mode)
+    return paginate(db, _days(stmt, t.day, day_from, day_to), paging)
+
+
+def list_blocks(
+    db: Session,
+    *,
+    viewer: Principal,
+    paging: PageParams,
+    account: str | None = None,
+    role: str | None = None,
+    status: str | None = None,
+    token_id: int | None = None,
+) -> tuple[list[m.MarketBlock], int]:
+    """Block trade proposals made by (``role`` ``seller``) or addressed to (``buyer``) the
+    accounts ``viewer`` may read (or ``account``), both by default; newest first.
+
+    Raises:
+        ForbiddenError: no role, suspended, or ``account`` is not readable.
+        NotFoundError: ``token_id`` is not listed.
+        QueryError: the page starts past the end.
+    """
+    accounts = access.account_filter(db, viewer, account, "block trade proposals")
+    b = m.MarketBlock
+    stmt = select(b).order_by(b.block_id.desc())
+    if accounts is not None:
+        columns = {"seller": (b.seller,), "buyer": (b.buyer,)}.get(role or "", (b.seller, b.buyer))
+        stmt = stmt.where(or_(*(_in(column, accounts) for column in columns)))
+    elif role is not None:
+        raise QueryError("`role` needs `account`: name whose proposals (made or received) to list")
+    if status is not None:
+        stmt = stmt.where(b.status == status)
+    if token_id is not None:
+        get_rulebook(db, token_id=token_id)
+        stmt = stmt.where(b.token_id == token_id)
+    return paginate(db, stmt, paging)
+
+
+def get_block(db: Session, *, viewer: Principal, block_id: int) -> m.MarketBlock:
+    """One block trade proposal, if ``viewer`` may read its seller's or its buyer's data.
+
+    Raises:
+        NotFoundError: no proposal has this id.
+        ForbiddenError: no role, suspended, or a proposal between other accounts.
+    """
+    viewer.require()
+    row = db.get(m.MarketBlock, block_id)
+    if row is None:
+        raise NotFoundError(f"block trade proposal {block_id} does not exist")
+    if not (access.may_read(db, viewer, row.seller) or access.may_read(db, viewer, row.buyer)):
+        raise ForbiddenError(
+            f"{viewer.address} may not read block trade proposal {block_id}: it is between other accounts"
+        )
+    return row
