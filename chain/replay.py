@@ -20,6 +20,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
+from web3.contract.contract import ContractFunction
 
 from chain.errors import TransactionError
 from chain.node import AnvilNode
@@ -49,6 +50,11 @@ class RawCall:
     to: str
     data: bytes
     gas: int
+
+    @classmethod
+    def of(cls, fn: ContractFunction, sender: LocalAccount, gas: int) -> RawCall:
+        """The call of a bound contract function (e.g. ``MarketClient.place_call(...)``)."""
+        return cls(sender, str(fn.address), bytes.fromhex(fn._encode_transaction_data()[2:]), gas)
 
 
 @dataclass(frozen=True)
