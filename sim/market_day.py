@@ -4,8 +4,9 @@ opening call, continuous trading, cancels, takes, block trades) from several ent
 
 The day (all choices drawn from ``random.Random(seed)``, so the same plan gives the same day):
 
-1. ``enterprises`` traders, each holding some 200,000–2,000,000 t from before the day and cash
-   enough for every buy it places (:data:`CASH_PER_TRADER`); activity is skewed (a few trade a lot).
+1. ``enterprises`` traders; activity is skewed (a few trade a lot) and so are holdings: each
+   holds some 200,000–2,000,000 t from before the day plus twice what its share of the day's
+   sells may come to, and cash enough for every buy it places (:data:`CASH_PER_TRADER`).
 2. Call phase: ``call_orders`` limit orders around the reference price (a few cancelled), then
    ``{"op": "open"}``.
 3. Continuous trading until ``orders`` orders in all: a fair value drifts in a random walk inside
@@ -49,6 +50,8 @@ TAKE_LEVELS = 5
 
 _SIDE_NAMES = {Side.BUY: "buy", Side.SELL: "sell"}
 _OTHER = {Side.BUY: Side.SELL, Side.SELL: Side.BUY}
+#: Mean size of a listing order (t): exp(6.3 + 1/2), the lognormal of ``_Generator._quantity``.
+_MEAN_QUANTITY = 900
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,13 @@ class _Generator:
         self.names = trader_names(plan.enterprises)
         # a few traders are much more active than the rest (weights ~ 1/rank^0.8)
         self.weights = [1.0 / (rank + 1) ** 0.8 for rank in range(len(self.names))]
-        self.holdings = {n: self.rng.randint(20, 200) * 10_000 for n in self.names}
+        # holdings follow activity (the busy traders are the big emitters): some 200,000 t to
+        # 2,000,000 t each, plus twice what the trader's share of the day's sells may come to
+        share = [w / sum(self.weights) for w in self.weights]
+        self.holdings = {
+            n: self.rng.randint(20, 200) * 10_000 + int(s * plan.orders * _MEAN_QUANTITY) // 10_000 * 10_000
+            for n, s in zip(self.names, share, strict=True)
+        }
         self.committed = dict.fromkeys(self.names, 0)  # sells placed, taken or proposed today
         self.lower, self.upper = band(plan.reference_price, plan.band_bps)
         self.block_lower, self.block_upper = band(plan.reference_price, plan.block_band_bps)
@@ -379,7 +388,7 @@ class _Generator:
         r = self.plan.reference_price
         inner_low, inner_high = r * 0.94, r * 1.06
         while self.order_count < until:
-            self.fair += self.rng.gauss(0, 0.0004 * r)
+            self.fair += self.rng.gauss(0, 0.0003 * r)
             if not inner_low <= self.fair <= inner_high:  # reflect inside the band
                 self.fair = min(max(self.fair, inner_low), inner_high)
             trader = self._trader()
