@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chain.deploy import Manifest
 from chain.node import NodeState
+
+if TYPE_CHECKING:
+    from demo.market import MarketDayReport
 
 
 @dataclass
@@ -20,3 +24,5 @@ class DemoReport:
     steps: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
     holdings: list[tuple[str, str, int]] = field(default_factory=list)
+    #: The exchange market's trading day (``demo.market``), when the deployment has a Market.
+    market: MarketDayReport | None = None

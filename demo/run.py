@@ -19,6 +19,7 @@ from chain.onboarding import execute_plan, register_enterprises
 from chain.registry import EnterpriseProfile, RegistryClient
 from chain.tx import ChainClient
 from demo.compliance import demo_compliance
+from demo.market import demo_trading_day
 from demo.report import DemoReport
 from domain.auction import PriceRule
 from domain.codes import credit_code_check_char
@@ -106,6 +107,9 @@ def run_demo(
     _demo_oracle(settings, report, say)
     _demo_verify_reading(chain, manifest, settings.state_dir / "oracle" / "queue.db", report)
     demo_compliance(chain, manifest, registry, members, settings.state_dir, report)
+    if "Market" in manifest.contracts:  # the exchange's trading day, the last on-chain step before settlement
+        report.market = demo_trading_day(chain, manifest, registry, members)
+        report.steps.extend(report.market.lines)
     report.accounts = {name: demo_account(name).address for name in DEMO_ROLES}
     for i in range(len(DEMO_ENTERPRISES)):
         report.accounts[f"enterprise-{i + 1}"] = demo_account(f"enterprise-{i + 1}").address

@@ -52,11 +52,12 @@ PAST_CLOSE = 60
 
 def earlier_bank_references() -> list[str]:
     """The bank references of the cash the rest of the demo issued (``demo.run``: trade cash and
-    auction guarantees; ``demo.compliance``: the fine): the demo bank's own records, so a
-    day holding them gets a statement line for each."""
+    auction guarantees; ``demo.compliance``: the fine; ``demo.market``: the buyers' cash before
+    the open): the demo bank's own records, so a day holding them gets a statement line for each."""
     refs = ["ICBC-DEMO-0001"]
     for n in range(1, 7):
         refs += [f"ICBC-DEMO-AUCTION-{n:04d}", f"ICBC-DEMO-SO2-{n:04d}", f"ICBC-DEMO-FINE-{n:04d}"]
+        refs.append(f"ICBC-DEMO-MARKET-{n:04d}")
     return refs
 
 

@@ -13,6 +13,7 @@ from ets.cli.options import cli_errors
 
 if TYPE_CHECKING:
     from chain.config import ChainSettings
+    from demo.market import MarketDayReport
 
 
 @cli_errors
@@ -54,8 +55,11 @@ def demo(
     ctx.console.print(holdings)
     for name, path in report.files.items():
         ctx.console.print(f"{name:12s} {path}")
+    if report.market is not None:
+        _demo_market(report.market)
     _demo_api(settings)
     demo_settlement(settings)
+    demo_market_close(settings)
     demo_network(settings)
     ctx.console.print(f"RPC URL:  {report.node.url} (chain id {report.node.chain_id})")
     ctx.console.print(f"Manifest: {report.manifest_path}")
@@ -66,6 +70,43 @@ def demo(
     from demo.api import serve_demo
 
     serve_demo(settings, port=serve_port, say=ctx.console.print)
+
+
+def _demo_market(day: MarketDayReport) -> None:
+    """The market step's day (:func:`demo.market.demo_trading_day`), printed: its trades and the
+    best five levels of each side at the end of trading."""
+    from demo.market import cny
+
+    ctx = context()
+    columns = ("block", "mode", "buyer", "seller", "price", "tonnes", "fees (CNY)")
+    trades = Table(*columns, title=f"Market: trades of {day.day}")
+    for t in day.trades:
+        trades.add_row(
+            str(t.block_number), t.mode.name.lower(), day.names.get(t.buyer, t.buyer[:10]),
+            day.names.get(t.seller, t.seller[:10]), cny(t.price), f"{t.quantity:,}",
+            f"{(t.buyer_fee + t.seller_fee) / 100:,.2f}",
+        )  # fmt: skip
+    ctx.console.print(trades)
+    book = Table("level", "bid t", "bid", "ask", "ask t", title="Market: best five levels (end of trading)")
+    for n in range(max(len(day.book.bids), len(day.book.asks))):
+        bid = day.book.bids[n] if n < len(day.book.bids) else None
+        ask = day.book.asks[n] if n < len(day.book.asks) else None
+        book.add_row(
+            str(n + 1), f"{bid[1]:,}" if bid else "", cny(bid[0]) if bid else "",
+            cny(ask[0]) if ask else "", f"{ask[1]:,}" if ask else "",
+        )  # fmt: skip
+    ctx.console.print(book)
+
+
+def demo_market_close(settings: ChainSettings) -> None:
+    """``ets demo``'s market close after the settlement step (:func:`demo.market.close_market_day`):
+    the day's open orders expired, the close posted as the next reference price."""
+    from demo.market import close_market_day
+
+    ctx = context()
+    closed = close_market_day(settings)
+    for line in closed.lines if closed else []:
+        ctx.console.print(f"[green]✓[/] {line}")
 
 
 def _demo_api(settings: ChainSettings) -> None:
