@@ -228,6 +228,11 @@ def vwap_close(trades: Iterable[tuple[int, int]], reference: int) -> int:
     for price, quantity in trades:
         turnover += price * quantity
         volume += quantity
+    return _half_up_average(turnover, volume, reference)
+
+
+def _half_up_average(turnover: int, volume: int, reference: int) -> int:
+    """turnover / volume rounded half up to the fen, ``reference`` when volume is 0."""
     return (2 * turnover + volume) // (2 * volume) if volume else reference
 
 
@@ -414,9 +419,7 @@ class MarketEngine:
     @property
     def close_price(self) -> int:
         """Rule 8: the half-up VWAP of the day's listing trades, the reference price without any."""
-        if not self._volume:
-            return self.rules.reference_price
-        return (2 * self._turnover + self._volume) // (2 * self._volume)
+        return _half_up_average(self._turnover, self._volume, self.rules.reference_price)
 
     @property
     def holdings(self) -> dict[str, Holding]:
