@@ -18,7 +18,7 @@
 
 The fee is the recorded day's (5 bps per side) everywhere, so a measured trade pays both fees.
 
-Run: python bench/market.py [--orders 20000] [--quick]   (last line: one JSON object)
+Run: python bench/market.py [--orders 20000] [--quick] [--save-day day.json]   (last line: JSON)
 """
 
 from __future__ import annotations
@@ -483,9 +483,13 @@ def dvp_floor(chain: ChainClient) -> float:
 # --------------------------------------------------------------------------- main
 
 
-def main(orders: int = 20_000, sizes: Sequence[int] = UNCROSS_SIZES) -> dict[str, object]:
+def main(
+    orders: int = 20_000, sizes: Sequence[int] = UNCROSS_SIZES, save_day: Path | None = None
+) -> dict[str, object]:
     started = time.perf_counter()
     day = generate_day(DayPlan(orders=orders))
+    if save_day is not None:
+        console.print(f"recorded day written to {day.save(save_day)} (ets market simulate reads it)")
     console.print(
         f"recorded day: {day.count('order'):,} orders, {day.count('cancel'):,} cancels, "
         f"{day.count('take'):,} takes, {day.count('block')} blocks, "
@@ -551,10 +555,12 @@ if __name__ == "__main__":
         action="store_true",
         help="a smoke run: a 2,000-order day, call books of 100 and 1,000 only",
     )
+    parser.add_argument("--save-day", type=Path, default=None, help="also write the recorded day (JSON)")
     options = parser.parse_args()
     figures = main(
         orders=options.orders or (2_000 if options.quick else 20_000),
         sizes=UNCROSS_SIZES[:2] if options.quick else UNCROSS_SIZES,
+        save_day=options.save_day,
     )
     for key, value in figures.items():
         if key.endswith(("_floor", "_of_100", "_per_s")) and value is False:

@@ -29,10 +29,12 @@ engine refuses that was not meant to be refused stops the generator (a bug, neve
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from domain.errors import MarketRuleError
@@ -118,6 +120,11 @@ class MarketDay:
     def count(self, op: str) -> int:
         """Number of events of kind ``op`` (``order``, ``cancel``, ``take``, ``block``)."""
         return sum(1 for e in self.scenario["events"] if e["op"] == op)
+
+    def save(self, path: Path) -> Path:
+        """Write the scenario as JSON (``ets market simulate PATH`` reads it); returns ``path``."""
+        path.write_text(json.dumps(self.scenario, indent=None, separators=(",", ":")) + "\n")
+        return path
 
 
 def trader_names(count: int) -> list[str]:

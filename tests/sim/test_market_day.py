@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from domain.market import Side, TradeMode, band
-from sim.market import Scenario, prepare_traders, reference_day, run_day
+from sim.market import Scenario, load_scenario, prepare_traders, reference_day, run_day
 from sim.market_day import DayPlan, MarketDay, engine_for, generate_day, replay
 from tests.conftest import Consortium
 
@@ -86,8 +87,10 @@ def test_generate_day_refused_only_its_self_trades_when_replayed(day: MarketDay)
     assert all(len(engine.open_orders_of(n, side)) < 200 for n in day.accounts for side in Side)
 
 
-def test_generate_day_reads_as_simulate_scenario_with_same_reference(day: MarketDay) -> None:
-    scenario = Scenario.model_validate(day.scenario)
+def test_generate_day_saved_loads_as_simulate_scenario_with_same_reference(
+    day: MarketDay, tmp_path: Path
+) -> None:
+    scenario = load_scenario(day.save(tmp_path / "day.json"))
     reference = reference_day(scenario)
     assert reference.fills == day.fills
     assert reference.result["rejected"] == day.self_trades
