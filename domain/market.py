@@ -38,12 +38,14 @@ The rules (also in ``IMarket``'s NatSpec and the README):
 
 Check order of ``MarketEngine.place`` (first failing check wins, as in the contract): trader known
 (``MarketNotTrader``, the contract's role check) → day not expired (``MarketOutsideSession``) →
-quantity zero → quantity > 2^64 − 1 (``MarketQuantityInvalid``) → quantity ≥ block minimum →
+quantity zero → quantity ≥ block minimum (which also refuses quantities above 2^64 − 1) →
 price 0 or > 2^48 − 1 (``MarketPriceInvalid``) → band → self-trade → open-order cap → funds.
-``take``: trader → order open → call phase (``MarketOutsideSession``) → quantity zero / invalid →
-own order → best five levels → remaining → funds. ``block``: seller → call phase → seller == buyer →
-buyer known → below minimum → quantity invalid → price invalid → block band → seller's sellable
-allowances → buyer's cash. ``cancel``: trader → order open → owner.
+``take``: trader → order open → call phase (``MarketOutsideSession``) → quantity zero → own order →
+best five levels → remaining (which also refuses quantities above 2^64 − 1) → funds. A negative
+quantity (impossible on chain) raises ``MarketQuantityInvalid`` right after the zero check.
+``block``: seller → call phase → seller == buyer → buyer known → below minimum → quantity invalid →
+price invalid → block band → seller's sellable allowances → buyer's cash. ``cancel``: trader →
+order open → owner.
 
 What the engine does not model: token ids, roles, sessions and clocks, halts, paged uncrossing and
 block proposals as two steps. Errors that carry a token id or a time of day get ``token_id`` (0 by
@@ -501,9 +503,9 @@ class MarketEngine:
         rules = self.rules
         if quantity == 0:
             raise MarketQuantityZero()
-        if not 0 < quantity <= MAX_QUANTITY:
+        if quantity < 0:
             raise MarketQuantityInvalid(quantity)
-        if quantity >= rules.block_minimum:
+        if quantity >= rules.block_minimum:  # block_minimum ≤ 2^64 − 1: also refuses larger quantities
             raise MarketListingTooLarge(quantity, rules.block_minimum)
         if not 0 < price <= MAX_PRICE:
             raise MarketPriceInvalid(price)
@@ -648,7 +650,7 @@ class MarketEngine:
             raise InvalidInputError(f"id {take_id} is already used today")
         if quantity == 0:
             raise MarketQuantityZero()
-        if not 0 < quantity <= MAX_QUANTITY:
+        if quantity < 0:
             raise MarketQuantityInvalid(quantity)
         if o.account is account:
             raise MarketSelfTrade(trader, order_id)

@@ -24,6 +24,7 @@ from domain.errors import (
     MarketRulebookInvalid,
     MarketRuleError,
     MarketSelfTrade,
+    MarketTakeExceedsRemaining,
     MarketTakeOutsideBestLevels,
     MarketTooManyOrders,
 )
@@ -394,8 +395,10 @@ def test_take_refusals_follow_check_order() -> None:
         with pytest.raises(MarketRuleError) as exc:
             m.take(take_id, trader, order_id, quantity)
         assert error_of(exc) == expected
-    with pytest.raises(MarketQuantityInvalid):
+    with pytest.raises(MarketTakeExceedsRemaining):
         m.take(20, "b", 1, 2**64)
+    with pytest.raises(MarketQuantityInvalid):
+        m.take(21, "b", 1, -1)
     c = engine(call_phase=True)
     c.place(1, "a", SELL, 1000, 10)
     with pytest.raises(MarketOutsideSession) as session:
@@ -496,7 +499,8 @@ def test_place_refusals_follow_check_order_with_arguments() -> None:
     cases: list[tuple[tuple[str, int, int, int], tuple[str, tuple[int | str, ...]]]] = [
         (("x", BUY, 0, 0), ("MarketNotTrader", ("x",))),
         (("a", BUY, 0, 0), ("MarketQuantityZero", ())),
-        (("a", BUY, 0, 2**64), ("MarketQuantityInvalid", (2**64,))),
+        (("a", BUY, 0, -1), ("MarketQuantityInvalid", (-1,))),
+        (("a", BUY, 0, 2**64), ("MarketListingTooLarge", (2**64, 1000))),
         (("a", BUY, 0, 1000), ("MarketListingTooLarge", (1000, 1000))),
         (("a", BUY, 0, 999), ("MarketPriceInvalid", (0,))),
         (("a", BUY, MAX_PRICE + 1, 999), ("MarketPriceInvalid", (MAX_PRICE + 1,))),
