@@ -129,6 +129,11 @@ def _compliance_args(_: SuiteConfig, deployed: dict[str, str]) -> list[Any]:
             deployed["SettlementToken"]]  # fmt: skip
 
 
+def _market_args(_: SuiteConfig, deployed: dict[str, str]) -> list[Any]:
+    return [deployed["ConsortiumRegistry"], deployed["AllowanceToken"], deployed["SettlementToken"],
+            deployed["MarketOperations"]]  # fmt: skip
+
+
 #: Deployment order; later contracts may take earlier ones' addresses.
 SUITE: tuple[ContractSpec, ...] = (
     ContractSpec("ConsortiumRegistry", _registry_args),
@@ -139,6 +144,8 @@ SUITE: tuple[ContractSpec, ...] = (
     ContractSpec("ComplianceManager", _compliance_args),
     ContractSpec("SettlementReports", _registry_address),
     ContractSpec("NodeAllowlist", _registry_address),
+    ContractSpec("MarketOperations", _auction_args),
+    ContractSpec("Market", _market_args),
 )
 
 

@@ -1,67 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-/// @title IMarket
-/// @notice The exchange's priced secondary market for allowances and offsets: one order book per
-/// token id (an {IAllowanceToken} id), an opening call auction verified on-chain, continuous
-/// price-time matching, listing takes and block trades, every fill delivery versus payment in
-/// settlement cash ({ISettlementToken}, fen). The Python reference engine is `domain.market`;
-/// it refuses the same inputs with the same error names, in the same check order.
-///
-/// Trading rules:
-/// 1. Prices are integers in fen per tonne (1 .. 2^48 - 1), quantities whole tonnes
-///    (1 .. 2^64 - 1); value = price × quantity.
-/// 2. Band: with reference r and band b bps, lower = ceil(r × (10000 − b) / 10000), upper =
-///    floor(r × (10000 + b) / 10000); a listing order outside [lower, upper] is refused. A listing
-///    order of `blockMinimum` or more is refused.
-/// 3. Continuous: an incoming order matches the resting orders of the other side it crosses (buy
-///    price ≥ ask, sell price ≤ bid), best price first, earlier (lower id) first at a price; each
-///    fill at the resting order's price; the remainder rests with its id as time priority.
-/// 4. Opening call auction: orders placed in the call phase [callStart, open1) are collected, not
-///    matched. From open1 anyone submits `uncross(tokenId, price, maxFills)`. Candidate prices are
-///    the limit prices of the call book; B(P) = buy quantity at prices ≥ P, S(P) = sell quantity at
-///    prices ≤ P; P maximises V = min(B, S), then the smallest |B − S|, then the smallest
-///    |P − reference|, then the higher P. V = 0 (or an empty call book): no uncrossing, `uncross`
-///    is called with price 0 and opens the book. Otherwise buys by price descending then id, sells
-///    by price ascending then id, are paired in that order at P until V is filled (one fill per
-///    pair, quantity = the smaller remainder); remainders rest with their ids. A call buy filled at
-///    P below its limit gets the difference back at once. While today's call book is non-empty
-///    and not uncrossed, no continuous action (order, take, block) is accepted.
-/// 5. Listing take: an account fills part or all of the remaining quantity of one resting order
-///    at that order's price, if the price is among the best five distinct price levels of the
-///    order's side; not more than remains; not before the open nor in the call phase.
-/// 6. Block trade: the seller proposes (token, buyer, price, quantity) and escrows the
-///    allowances; the named buyer accepts, paying value + fee, and the trade executes at once.
-///    quantity ≥ blockMinimum, price within the block band (rule 2's formula with
-///    blockBandBps), only in a session at tod ≥ blockFrom. Excluded from open and close prices.
-///    The seller may cancel and the buyer decline while pending; pending proposals expire at the
-///    end of the day.
-/// 7. Fee = floor(value × feeBps / 10000) per side per fill: the buyer pays value + buyer fee,
-///    the seller receives value − seller fee, both fees go to the fee account.
-/// 8. Open price = the uncrossing price (V > 0), else the first listing trade's price, else
-///    none. Close = volume-weighted average of the day's listing trades (call, continuous,
-///    takes), rounded half up: (2·turnover + volume) / (2·volume); with no trade, the reference
-///    price (computed off-chain from {TradeExecuted}). After close2 unfilled orders and pending
-///    block proposals expire (`expire`, by anyone, paged) and their escrow returns.
-/// 9. Escrow: a resting buy holds price × remaining + floor(price × quantity × feeBps / 10000)
-///    less the fees its fills paid; the leftover returns when it completes, is cancelled or
-///    expires. A resting sell holds its remaining allowances. An incoming order pays its
-///    immediate fills directly and escrows only what rests.
-/// 10. Funds: a buy (order, take, block acceptance) needs cash ≥ price × quantity +
-///    floor(price × quantity × feeBps / 10000) for the whole quantity at its limit.
-/// 11. T+1: sellable = balance − boughtToday (allowances received from the market this trading
-///    day). Sells, takes of buy orders and block proposals beyond it are refused; cash from
-///    today's sales is usable at once. The AllowanceToken refuses a plain transfer that would dip
-///    into today's purchases, except the market's own and transfers to the compliance manager.
-/// 12. Self-trade prevention: an order (call phase included) that would cross a resting order of
-///    the same account on the other side is refused whole (naming the lowest such order id); an
-///    account cannot take its own order nor name itself as a block's buyer.
-/// 13. At most {MAX_OPEN_ORDERS} open orders per account, token id and side.
-///
-/// Time: trading day `day = (block.timestamp + 8 h) / 1 day` (China Standard Time), time of day
-/// `tod = (block.timestamp + 8 h) % 1 day`; Saturdays and Sundays have no session. Ids: one
-/// counter (from 1) numbers orders, takes and block proposals alike.
-interface IMarket {
+/// @title IMarketTypes
+/// @notice The market's enums, structs, errors and events ({IMarket} inherits them; the market's
+/// implementation contracts share them).
+interface IMarketTypes {
     /// @notice Order side.
     enum Side {
         Buy,
@@ -213,8 +156,11 @@ interface IMarket {
     error MarketPriceInvalid(uint256 price);
     /// @notice The quantity is above 2^64 − 1.
     error MarketQuantityInvalid(uint256 quantity);
-    /// @notice An address (`what`: allowances, cash, feeAccount) is zero.
+    /// @notice An address (`what`: allowances, cash, feeAccount, operations) is zero (or, for
+    /// operations, has no code).
     error MarketZeroAddress(string what);
+    /// @notice The operations contract was built for another registry or other tokens.
+    error MarketOperationsMismatch(address operations);
     /// @notice `resume` of a token id that is not halted.
     error MarketNotHalted(uint256 tokenId);
     /// @notice The fee account is not set: no fee can be paid.
@@ -289,7 +235,69 @@ interface IMarket {
     event UnclaimedCredited(address indexed account, uint256 indexed tokenId, uint256 amount);
     /// @notice Unclaimed escrow was paid out to its account.
     event UnclaimedWithdrawn(address indexed account, uint256 indexed tokenId, uint256 amount);
+}
 
+/// @title IMarket
+/// @notice The exchange's priced secondary market for allowances and offsets: one order book per
+/// token id (an {IAllowanceToken} id), an opening call auction verified on-chain, continuous
+/// price-time matching, listing takes and block trades, every fill delivery versus payment in
+/// settlement cash ({ISettlementToken}, fen). The Python reference engine is `domain.market`;
+/// it refuses the same inputs with the same error names, in the same check order.
+///
+/// Trading rules:
+/// 1. Prices are integers in fen per tonne (1 .. 2^48 - 1), quantities whole tonnes
+///    (1 .. 2^64 - 1); value = price × quantity.
+/// 2. Band: with reference r and band b bps, lower = ceil(r × (10000 − b) / 10000), upper =
+///    floor(r × (10000 + b) / 10000); a listing order outside [lower, upper] is refused. A listing
+///    order of `blockMinimum` or more is refused.
+/// 3. Continuous: an incoming order matches the resting orders of the other side it crosses (buy
+///    price ≥ ask, sell price ≤ bid), best price first, earlier (lower id) first at a price; each
+///    fill at the resting order's price; the remainder rests with its id as time priority.
+/// 4. Opening call auction: orders placed in the call phase [callStart, open1) are collected, not
+///    matched. From open1 anyone submits `uncross(tokenId, price, maxFills)`. Candidate prices are
+///    the limit prices of the call book; B(P) = buy quantity at prices ≥ P, S(P) = sell quantity at
+///    prices ≤ P; P maximises V = min(B, S), then the smallest |B − S|, then the smallest
+///    |P − reference|, then the higher P. V = 0 (or an empty call book): no uncrossing, `uncross`
+///    is called with price 0 and opens the book. Otherwise buys by price descending then id, sells
+///    by price ascending then id, are paired in that order at P until V is filled (one fill per
+///    pair, quantity = the smaller remainder); remainders rest with their ids. A call buy filled at
+///    P below its limit gets the difference back at once. While today's call book is non-empty
+///    and not uncrossed, no continuous action (order, take, block) is accepted.
+/// 5. Listing take: an account fills part or all of the remaining quantity of one resting order
+///    at that order's price, if the price is among the best five distinct price levels of the
+///    order's side; not more than remains; not before the open nor in the call phase.
+/// 6. Block trade: the seller proposes (token, buyer, price, quantity) and escrows the
+///    allowances; the named buyer accepts, paying value + fee, and the trade executes at once.
+///    quantity ≥ blockMinimum, price within the block band (rule 2's formula with
+///    blockBandBps), only in a session at tod ≥ blockFrom. Excluded from open and close prices.
+///    The seller may cancel and the buyer decline while pending; pending proposals expire at the
+///    end of the day.
+/// 7. Fee = floor(value × feeBps / 10000) per side per fill: the buyer pays value + buyer fee,
+///    the seller receives value − seller fee, both fees go to the fee account.
+/// 8. Open price = the uncrossing price (V > 0), else the first listing trade's price, else
+///    none. Close = volume-weighted average of the day's listing trades (call, continuous,
+///    takes), rounded half up: (2·turnover + volume) / (2·volume); with no trade, the reference
+///    price (computed off-chain from {TradeExecuted}). After close2 unfilled orders and pending
+///    block proposals expire (`expire`, by anyone, paged) and their escrow returns.
+/// 9. Escrow: a resting buy holds price × remaining + floor(price × quantity × feeBps / 10000)
+///    less the fees its fills paid; the leftover returns when it completes, is cancelled or
+///    expires. A resting sell holds its remaining allowances. An incoming order pays its
+///    immediate fills directly and escrows only what rests.
+/// 10. Funds: a buy (order, take, block acceptance) needs cash ≥ price × quantity +
+///    floor(price × quantity × feeBps / 10000) for the whole quantity at its limit.
+/// 11. T+1: sellable = balance − boughtToday (allowances received from the market this trading
+///    day). Sells, takes of buy orders and block proposals beyond it are refused; cash from
+///    today's sales is usable at once. The AllowanceToken refuses a plain transfer that would dip
+///    into today's purchases, except the market's own and transfers to the compliance manager.
+/// 12. Self-trade prevention: an order (call phase included) that would cross a resting order of
+///    the same account on the other side is refused whole (naming the lowest such order id); an
+///    account cannot take its own order nor name itself as a block's buyer.
+/// 13. At most {MAX_OPEN_ORDERS} open orders per account, token id and side.
+///
+/// Time: trading day `day = (block.timestamp + 8 h) / 1 day` (China Standard Time), time of day
+/// `tod = (block.timestamp + 8 h) % 1 day`; Saturdays and Sundays have no session. Ids: one
+/// counter (from 1) numbers orders, takes and block proposals alike.
+interface IMarket is IMarketTypes {
     // ------------------------------------------------------------------ governance
 
     /// @notice Set the account that receives trading fees.

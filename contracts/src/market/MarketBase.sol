@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {RegistryGated} from "../access/RegistryGated.sol";
+import {IMarketTypes} from "../interfaces/IMarket.sol";
+
+/// @title MarketBase
+/// @notice The market's storage and the book operations its two halves share: {Market} (orders,
+/// takes, cancels, views) and {MarketOperations} (rulebooks, halts, blocks, the uncrossing,
+/// expiry), which {Market} runs by `delegatecall` so the pair stays under the EIP-170 code size
+/// limit. Both inherit this contract alone for storage, so their layouts are the same.
+///
+/// Storage: an order is two words (owner, price, token, flags | remaining, quantity, the next and
+/// previous order of its price level), plus a third for a buy's fee escrow when the fee is not
+/// zero; an order is open while `remaining` > 0. Price levels form a doubly linked list per side,
+/// best first, each one word (first and last order, next and previous price, total quantity);
+/// the `prev` link of the best level and of a level's first order is not maintained (never
+/// read). One word per (account, token) holds the T+1 counter and the open-order counts.
+abstract contract MarketBase is IMarketTypes, RegistryGated, ReentrancyGuard {
+    uint256 internal constant MAX_OPEN = 200;
+
+    uint256 internal constant BPS = 10_000;
+    uint256 internal constant MAX_FEE_BPS = 1_000;
+    uint256 internal constant MAX_PRICE = type(uint48).max;
+    uint256 internal constant MAX_QUANTITY = type(uint64).max;
+    uint256 internal constant CST_OFFSET = 8 hours;
+    uint256 internal constant BEST_LEVELS = 5;
+    uint8 internal constant FLAG_SELL = 1;
+    uint8 internal constant FLAG_CALL = 2;
+
+    /// @dev What a session check accepts.
+    enum Window {
+        Order, // [callStart, close1) ∪ [open2, close2)
+        Continuous, // [open1, close1) ∪ [open2, close2)
+        Block // Continuous and tod ≥ blockFrom
+    }
+
+    struct Order {
+        address owner;
+        uint48 price;
+        uint32 tokenId;
+        uint8 flags;
+        uint64 remaining;
+        uint64 quantity;
+        uint40 next;
+        uint40 prev;
+    }
+
+    struct Level {
+        uint40 head;
+        uint40 tail;
+        uint48 next;
+        uint48 prev;
+        uint80 quantity;
+    }
+
+    struct Book {
+        uint48 bestBid;
+        uint48 bestAsk;
+        uint32 items; // open orders + pending block entries
+        uint32 day; // trading day of the items
+        uint32 callOrders; // open call-phase orders not yet uncrossed
+        bool halted;
+        bool uncrossing; // verified, fills under way
+    }
+
+    struct Account {
+        uint32 day;
+        uint64 bought;
+        uint16 openBuys;
+        uint16 openSells;
+        uint32 buyLen;
+        uint32 sellLen;
+    }
+
+    struct BlockProposal {
+        address seller;
+        uint48 price;
+        uint32 tokenId;
+        BlockStatus status;
+        address buyer;
+        uint64 quantity;
+        uint32 day;
+    }
+
+    struct Run {
+        uint48 price;
+        uint128 volume;
+        uint128 left;
+    }
+
+    /// @dev The uncrossing scan's cursors and sums (a struct: stack depth).
+    struct Scan {
+        uint256 bid; // next bid level, descending
+        uint256 ask; // next ask level, descending
+        uint256 buys; // B(x): buys at prices >= x
+        uint256 sellsInRegion; // sells at prices in [bestAsk, bestBid]
+        uint256 sellsAbove; // sells at prices > x
+        uint256 imbalance; // of the best candidate so far
+        uint256 distance; // of the best candidate so far
+    }
+
+    /// @dev One fill of the uncrossing (a struct: stack depth).
+    struct Fill {
+        uint256 buyId;
+        uint256 sellId;
+        uint256 quantity;
+        uint256 fee;
+    }
+
+    /// @dev One incoming order or take while it executes.
+    struct Taker {
+        address account;
+        uint256 tokenId;
+        uint256 id;
+        uint256 price;
+        uint256 left;
+        uint256 filled; // quantity filled
+        uint256 paid; // buy: cash paid to sellers; sell: cash owed by the market
+        uint256 fees; // both sides' fees of the fills
+        uint256 ownFees; // the taker's own fees
+        uint256 feeBps;
+        TradeMode mode;
+    }
+
+    IERC1155 internal immutable _allowances;
+    IERC20 internal immutable _cash;
+    address internal _feeAccount;
+    uint40 internal _nextId = 1;
+    mapping(uint256 tokenId => Rulebook) internal _rules;
+    mapping(uint256 tokenId => Book) internal _books;
+    mapping(uint256 tokenId => Run) internal _runs;
+    mapping(uint256 orderId => Order) internal _orders;
+    mapping(uint256 orderId => uint256) internal _feeEscrow;
+    mapping(uint256 levelKey => Level) internal _levels;
+    mapping(address account => mapping(uint256 tokenId => Account)) internal _accounts;
+    mapping(address account => mapping(uint256 listKey => uint40 orderId)) internal _lists;
+    mapping(uint256 blockId => BlockProposal) internal _blocks;
+    mapping(uint256 tokenId => uint40[]) internal _blockIds;
+    mapping(address account => mapping(uint256 tokenId => uint256)) internal _unclaimed;
+
+    /// @param registry_ The ConsortiumRegistry.
+    /// @param allowances_ The AllowanceToken.
+    /// @param cash_ The SettlementToken.
+    constructor(address registry_, address allowances_, address cash_) RegistryGated(registry_) {
+        if (allowances_ == address(0)) revert MarketZeroAddress("allowances");
+        if (cash_ == address(0)) revert MarketZeroAddress("cash");
+        _allowances = IERC1155(allowances_);
+        _cash = IERC20(cash_);
+    }
+
+    /// @dev Checks 2-6 of an action on `tokenId` in `window`; returns the rules and whether
+    /// it is the call phase.
+    function _enter(uint256 tokenId, Window window) internal view returns (Rulebook memory rules, bool callPhase) {
+        rules = _rules[tokenId];
+        if (rules.referencePrice == 0) revert MarketNotListed(tokenId);
+        Book memory book = _books[tokenId];
+        if (book.halted) revert MarketHalted(tokenId);
+        (uint256 day, uint256 tod) = _clock();
+        if (!_inWindow(rules, day, tod, window)) revert MarketOutsideSession(tokenId, tod);
+        if (book.items != 0 && book.day < day) revert MarketBookNotExpired(tokenId, book.day);
+        callPhase = tod < rules.open1;
+        if (!callPhase && (book.callOrders != 0 || book.uncrossing)) revert MarketCallPending(tokenId);
+    }
+
+    function _inWindow(Rulebook memory rules, uint256 day, uint256 tod, Window window) internal pure returns (bool) {
+        if ((day + 3) % 7 >= 5) return false; // Saturday, Sunday
+        uint256 start = window == Window.Order ? rules.callStart : rules.open1;
+        bool inSession = (tod >= start && tod < rules.close1) || (tod >= rules.open2 && tod < rules.close2);
+        return inSession && (window != Window.Block || tod >= rules.blockFrom);
+    }
+
+    function _clock() internal view returns (uint256 day, uint256 tod) {
+        uint256 t = block.timestamp + CST_OFFSET;
+        return (t / 1 days, t % 1 days);
+    }
+
+    /// @dev {RegistryGated}'s `onlyRegistryRole` as a function (one copy of the code, not one per use).
+    function _requireRole(bytes32 role) internal view {
+        if (!_registry.hasRole(role, msg.sender)) revert UnauthorizedRole(msg.sender, role);
+        if (!_registry.isActiveParticipant(msg.sender)) revert CallerNotActive(msg.sender);
+    }
+
+    function _requireActive() internal view {
+        if (!_registry.isActiveParticipant(msg.sender)) revert CallerNotActive(msg.sender);
+    }
+
+    function _openOrder(uint256 orderId) internal view returns (Order memory o) {
+        o = _orders[orderId];
+        if (o.remaining == 0) revert MarketOrderNotOpen(orderId);
+    }
+
+    function _band(uint256 ref, uint256 bps) internal pure returns (uint256 lower, uint256 upper) {
+        lower = (ref * (BPS - bps) + BPS - 1) / BPS;
+        upper = ref * (BPS + bps) / BPS;
+    }
+
+    function _fee(uint256 value, uint256 feeBps) internal pure returns (uint256) {
+        return value * feeBps / BPS;
+    }
+
+    function _requireCash(address account, uint256 value, uint256 feeBps) internal view {
+        uint256 needed = value + _fee(value, feeBps);
+        uint256 available = _cash.balanceOf(account);
+        if (available < needed) revert MarketInsufficientCash(account, needed, available);
+    }
+
+    function _requireSellable(address account, uint256 tokenId, uint256 quantity, Account memory acct) internal view {
+        uint256 can = _sellable(account, tokenId, acct);
+        if (quantity > can) revert MarketInsufficientAllowances(account, tokenId, quantity, can);
+    }
+
+    function _sellable(address account, uint256 tokenId, Account memory acct) internal view returns (uint256) {
+        uint256 balance = _allowances.balanceOf(account, tokenId);
+        uint256 locked = _boughtToday(acct);
+        return balance > locked ? balance - locked : 0;
+    }
+
+    function _boughtToday(Account memory acct) internal view returns (uint256) {
+        (uint256 day,) = _clock();
+        return acct.day == day ? acct.bought : 0;
+    }
+
+    function _requireFeeAccount() internal view returns (address account) {
+        account = _feeAccount;
+        if (account == address(0)) revert MarketFeeAccountNotSet();
+    }
+
+    function _newId() internal returns (uint256 id) {
+        id = _nextId;
+        _nextId = uint40(id + 1);
+    }
+
+    /// @dev Take `q` off resting order `id`; close it when nothing remains. Returns whether it closed.
+    function _consume(uint256 id, Order memory o, uint256 q) internal returns (bool done) {
+        done = q == o.remaining;
+        Side side = o.flags & FLAG_SELL != 0 ? Side.Sell : Side.Buy;
+        if (done) {
+            _close(id, o);
+            o.remaining = 0;
+        } else {
+            o.remaining -= uint64(q);
+            _orders[id].remaining = o.remaining;
+            _levels[_levelKey(o.tokenId, side, o.price)].quantity -= uint80(q);
+        }
+    }
+
+    /// @dev Add `q` to the T+1 counter of a buyer whose resting order was filled.
+    function _addBought(address account, uint256 tokenId, uint256 q) internal {
+        Account storage stored = _accounts[account][tokenId];
+        Account memory a = stored;
+        (uint256 day,) = _clock();
+        if (a.day != day) {
+            a.day = uint32(day);
+            a.bought = uint64(q);
+        } else {
+            a.bought += uint64(q);
+        }
+        _accounts[account][tokenId] = a;
+    }
+
+    /// @dev A resting buy pays `fee` from its fee escrow; when it is `done`, the rest of the fee
+    /// escrow is returned (the amount is the result).
+    function _payFeeFromEscrow(uint256 id, uint256 fee, bool done) internal returns (uint256 refund) {
+        uint256 left = _feeEscrow[id] - fee;
+        if (done) {
+            if (left != 0 || fee != 0) delete _feeEscrow[id];
+            return left;
+        }
+        if (fee != 0) _feeEscrow[id] = left;
+    }
+
+    /// @dev Take an open order out of its level, the book's and its owner's counts (its escrow
+    /// is not moved here).
+    function _close(uint256 id, Order memory o) internal {
+        Side side = o.flags & FLAG_SELL != 0 ? Side.Sell : Side.Buy;
+        uint256 key = _levelKey(o.tokenId, side, o.price);
+        Level memory lv = _levels[key];
+        bool isHead = lv.head == id;
+        if (isHead) lv.head = o.next;
+        else _orders[o.prev].next = o.next;
+        if (lv.tail == id) lv.tail = isHead ? 0 : o.prev;
+        else if (!isHead) _orders[o.next].prev = o.prev; // a new first order's prev is never read
+        _orders[id].remaining = 0;
+        if (lv.head == 0) {
+            _removeLevel(o.tokenId, side, o.price, lv);
+        } else {
+            lv.quantity -= uint80(o.remaining);
+            _levels[key] = lv;
+        }
+        Book storage book = _books[o.tokenId];
+        book.items -= 1;
+        if (o.flags & FLAG_CALL != 0 && book.callOrders != 0) book.callOrders -= 1;
+        if (side == Side.Sell) _accounts[o.owner][o.tokenId].openSells -= 1;
+        else _accounts[o.owner][o.tokenId].openBuys -= 1;
+    }
+
+    function _removeLevel(uint256 tokenId, Side side, uint256 price, Level memory lv) internal {
+        Book storage book = _books[tokenId];
+        bool isBest = (side == Side.Buy ? book.bestBid : book.bestAsk) == price;
+        if (isBest) {
+            if (side == Side.Buy) book.bestBid = lv.next;
+            else book.bestAsk = lv.next;
+        } else {
+            _levels[_levelKey(tokenId, side, lv.prev)].next = lv.next;
+            if (lv.next != 0) _levels[_levelKey(tokenId, side, lv.next)].prev = lv.prev;
+        }
+        delete _levels[_levelKey(tokenId, side, price)];
+    }
+
+    /// @dev Return a closed order's escrow to its owner, or keep it as unclaimed.
+    function _release(address owner, uint256 id, Order memory o, bool keep) internal {
+        if (o.flags & FLAG_SELL != 0) {
+            if (keep) _credit(owner, o.tokenId, o.remaining);
+            else _allowances.safeTransferFrom(address(this), owner, o.tokenId, o.remaining, "");
+        } else {
+            uint256 amount = uint256(o.price) * o.remaining + _feeEscrow[id];
+            delete _feeEscrow[id];
+            if (keep) _credit(owner, 0, amount);
+            else _cashOut(owner, amount);
+        }
+    }
+
+    function _credit(address account, uint256 tokenId, uint256 amount) internal {
+        _unclaimed[account][tokenId] += amount;
+        emit UnclaimedCredited(account, tokenId, amount);
+    }
+
+    /// @dev {TradeExecuted} with the same fee on both sides (a function of its own: stack depth).
+    function _emitTrade(
+        uint256 tokenId,
+        uint256 buyId,
+        uint256 sellId,
+        address buyer,
+        address seller,
+        uint256 price,
+        uint256 quantity,
+        uint256 fee,
+        TradeMode mode
+    ) internal {
+        emit TradeExecuted(tokenId, buyId, sellId, buyer, seller, price, quantity, fee, fee, mode);
+    }
+
+    function _cashIn(address from, uint256 amount) internal {
+        _cashFrom(from, address(this), amount);
+    }
+
+    function _cashFrom(address from, address to, uint256 amount) internal {
+        if (amount != 0 && !_cash.transferFrom(from, to, amount)) revert MarketInsufficientCash(from, amount, 0);
+    }
+
+    function _cashOut(address to, uint256 amount) internal {
+        if (amount != 0 && !_cash.transfer(to, amount)) revert MarketInsufficientCash(address(this), amount, 0);
+    }
+
+    function _levelKey(uint256 tokenId, Side side, uint256 price) internal pure returns (uint256) {
+        return tokenId << 56 | uint256(side) << 48 | price;
+    }
+
+    function _listKey(uint256 tokenId, Side side, uint256 index) internal pure returns (uint256) {
+        return tokenId << 40 | uint256(side) << 32 | index;
+    }
+}
