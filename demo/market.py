@@ -374,7 +374,7 @@ def _day_of_first_trade(market: MarketClient) -> tuple[int, int]:
         else market.chain.timestamp()
     )
     listed = market.events("RulebookSet", tokenId=CO2)
-    reference = int(listed[-1]["args"]["rules"][0]) if listed else REFERENCE_PRICE
+    reference = int(listed[-1]["args"]["rules"]["referencePrice"]) if listed else REFERENCE_PRICE
     return trading_day(stamp)[0], reference
 
 
