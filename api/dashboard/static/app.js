@@ -1,5 +1,5 @@
 // The dashboard shell: language, sign-in (demo keys or browser wallet), navigation by role,
-// and the views (regulator, enterprise, auditor, exchange, audit trail).
+// and the views (regulator, enterprise, auditor, exchange, market, audit trail).
 
 import { api, session, setSession } from './api.js';
 import { disposeAll } from './charts.js';
@@ -12,6 +12,7 @@ const VIEWS = {
   exchange: { roles: ['EXCHANGE', 'REGULATOR'], load: () => import('./views/exchange.js') },
   enterprise: { roles: ['ENTERPRISE'], load: () => import('./views/enterprise.js') },
   auditor: { roles: ['AUDITOR'], load: () => import('./views/auditor.js') },
+  market: { roles: null, load: () => import('./views/market.js') },
   audit: { roles: null, load: () => import('./views/audit.js') },
 };
 const DEMO_KEY = 'ets.demoAccount';
