@@ -14,6 +14,7 @@ from chain.auction import AuctionClient, wire_auction_house
 from chain.compliance import ComplianceClient, wire_compliance_manager
 from chain.deploy import Manifest, SuiteConfig, deploy_suite
 from chain.ledger import LedgerClient
+from chain.market import MarketClient, wire_market
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
 
@@ -34,6 +35,7 @@ class LocalSuite:
     auction: AuctionClient
     ledger: LedgerClient
     compliance: ComplianceClient
+    market: MarketClient
     members: list[LocalAccount]
     regulator: LocalAccount
     exchange: LocalAccount
@@ -45,8 +47,9 @@ class LocalSuite:
 
 def deploy_local_suite(chain: ChainClient, manifest_path: Path) -> LocalSuite:
     """Deploy the suite with the demo governance (2 of 3), grant the service roles (REGULATOR,
-    EXCHANGE, AUDITOR, ORACLE) and wire the auction house and the compliance manager, both paying
-    the demo treasury. For local chains only: the keys are public."""
+    EXCHANGE, AUDITOR, ORACLE), wire the auction house and the compliance manager, both paying
+    the demo treasury, and the market, paying its fees to the exchange member's account. For
+    local chains only: the keys are public."""
     members = [demo_account(n) for n in MEMBERS]
     config = SuiteConfig(members=tuple(m.address for m in members), threshold=2)
     manifest = deploy_suite(chain, demo_account("deployer"), config, manifest_path)
@@ -59,6 +62,8 @@ def deploy_local_suite(chain: ChainClient, manifest_path: Path) -> LocalSuite:
         auction=AuctionClient(chain, manifest.address("SealedBidAuction"), allowance, cash),
         ledger=LedgerClient(chain, manifest.address("EmissionsLedger")),
         compliance=ComplianceClient(chain, manifest.address("ComplianceManager"), allowance, cash),
+        market=MarketClient(chain, manifest.address("Market"), allowance, cash,
+                            from_block=manifest.contracts["Market"].block),
         members=members, regulator=members[0], exchange=members[1], industry_body=members[2],
         auditor=demo_account("auditor"), oracle=demo_account("oracle"), treasury=demo_account("treasury"),
     )  # fmt: skip
@@ -73,4 +78,5 @@ def deploy_local_suite(chain: ChainClient, manifest_path: Path) -> LocalSuite:
     )
     wire_auction_house(registry, members, suite.auction, suite.treasury.address)
     wire_compliance_manager(registry, members, suite.compliance, suite.treasury.address)
+    wire_market(registry, members, suite.market, suite.exchange.address)
     return suite

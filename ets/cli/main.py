@@ -18,6 +18,7 @@ from ets.cli.context import Context
 from ets.cli.demo import demo
 from ets.cli.deploy import deploy
 from ets.cli.governance import governance_app
+from ets.cli.market import market_app
 from ets.cli.network import network_app
 from ets.cli.node import node_app
 from ets.cli.oracle import oracle_app
@@ -49,6 +50,7 @@ app.command("demo")(demo)
 app.add_typer(sample_app, name="sample")
 app.add_typer(allocate_app, name="allocate")
 app.add_typer(auction_app, name="auction")
+app.add_typer(market_app, name="market")
 app.add_typer(oracle_app, name="oracle")
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(attest_app, name="attest")
