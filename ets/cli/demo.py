@@ -74,26 +74,33 @@ def demo(
 
 def _demo_market(day: MarketDayReport) -> None:
     """The market step's day (:func:`demo.market.demo_trading_day`), printed: its trades and the
-    best five levels of each side at the end of trading."""
-    from demo.market import cny
-
+    best five levels of each side at the end of trading (prices in CNY per tonne; E2 is
+    enterprise-2)."""
     ctx = context()
-    columns = ("block", "mode", "buyer", "seller", "price", "tonnes", "fees (CNY)")
-    trades = Table(*columns, title=f"Market: trades of {day.day}")
+
+    def who(address: str) -> str:
+        return day.names.get(address, address[:8]).replace("enterprise-", "E")
+
+    def yuan(fen: int) -> str:
+        return f"{fen / 100:,.2f}"
+
+    trades = Table(
+        "block", "mode", "buyer", "seller", "CNY/t", "t", "fees CNY", title=f"Market: trades {day.day}"
+    )
     for t in day.trades:
-        trades.add_row(
-            str(t.block_number), t.mode.name.lower(), day.names.get(t.buyer, t.buyer[:10]),
-            day.names.get(t.seller, t.seller[:10]), cny(t.price), f"{t.quantity:,}",
-            f"{(t.buyer_fee + t.seller_fee) / 100:,.2f}",
-        )  # fmt: skip
+        fees = yuan(t.buyer_fee + t.seller_fee)
+        trades.add_row(str(t.block_number), t.mode.name.lower(), who(t.buyer), who(t.seller), yuan(t.price),
+                       f"{t.quantity:,}", fees)  # fmt: skip
     ctx.console.print(trades)
-    book = Table("level", "bid t", "bid", "ask", "ask t", title="Market: best five levels (end of trading)")
+    book = Table(
+        "level", "bid t", "bid CNY/t", "ask CNY/t", "ask t", title="Market: best five levels (end of trading)"
+    )
     for n in range(max(len(day.book.bids), len(day.book.asks))):
         bid = day.book.bids[n] if n < len(day.book.bids) else None
         ask = day.book.asks[n] if n < len(day.book.asks) else None
         book.add_row(
-            str(n + 1), f"{bid[1]:,}" if bid else "", cny(bid[0]) if bid else "",
-            cny(ask[0]) if ask else "", f"{ask[1]:,}" if ask else "",
+            str(n + 1), f"{bid[1]:,}" if bid else "", yuan(bid[0]) if bid else "",
+            yuan(ask[0]) if ask else "", f"{ask[1]:,}" if ask else "",
         )  # fmt: skip
     ctx.console.print(book)
 
