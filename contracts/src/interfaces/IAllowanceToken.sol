@@ -40,7 +40,11 @@ interface IAllowanceToken {
     error AllowanceVintageInFuture(uint256 id, uint16 vintage, uint16 complianceYear);
     /// @notice Only the auction house may issue into or return to the cap.
     error AllowanceOnlyAuctionHouse(address caller);
-    /// @notice A governed address (`field`: complianceManager, auctionHouse) was given as zero.
+    /// @notice A transfer would move allowances the holder received from the market this trading
+    /// day (`locked`): bought today, sellable tomorrow (T+1). Transfers by the market itself and to
+    /// the compliance manager (surrender) are not locked.
+    error AllowanceLockedToday(address holder, uint256 id, uint256 locked);
+    /// @notice A governed address (`field`: complianceManager, auctionHouse, market) was given as zero.
     error AllowanceZeroAddress(string field);
 
     /// @notice A pollutant was registered.
@@ -59,6 +63,8 @@ interface IAllowanceToken {
     event ComplianceManagerSet(address indexed manager);
     /// @notice The auction house changed.
     event AuctionHouseSet(address indexed auctionHouse);
+    /// @notice The market (asked for today's purchases, the T+1 lock) changed.
+    event MarketSet(address indexed market);
     /// @notice New allowances were issued (within the cap) into the auction house's escrow for a primary auction.
     event AllowancesIssuedToAuction(uint256 indexed id, uint256 amount);
     /// @notice Unsold primary-auction allowances were burnt and returned to the cap.
@@ -118,6 +124,14 @@ interface IAllowanceToken {
     /// Emits: {AuctionHouseSet}.
     function setAuctionHouse(address auctionHouse) external;
 
+    /// @notice Set the market ({IMarket}): from then on a transfer of `id` that would dip into what
+    /// the sender received from the market this trading day (`IMarket.boughtToday`) is refused
+    /// with {AllowanceLockedToday}, unless the market itself moves it or it goes to the
+    /// compliance manager.
+    /// Requirements: called by the registry (governance); not zero (`AllowanceZeroAddress("market")`).
+    /// Emits: {MarketSet}.
+    function setMarket(address market) external;
+
     /// @notice Issue `amount` new allowances of `id` to the caller (the auction house) for a
     /// primary auction; they count as issued against the cap.
     /// Requirements: caller is the auction house; valid id; `amount` within the cap left.
@@ -138,6 +152,9 @@ interface IAllowanceToken {
     /// Requirements: caller is the compliance manager.
     /// Emits: {TransferSingle} (to zero), {AllowancesRetired}.
     function retire(address account, uint256 id, uint256 amount, uint16 complianceYear) external;
+
+    /// @notice The market (zero until governance sets it).
+    function market() external view returns (address);
 
     /// @notice The auction house (zero until governance sets it).
     function auctionHouse() external view returns (address);

@@ -165,6 +165,8 @@ interface IMarketTypes {
     error MarketNotHalted(uint256 tokenId);
     /// @notice The fee account is not set: no fee can be paid.
     error MarketFeeAccountNotSet();
+    /// @notice A call back into the market while it executes (e.g. from a token receiver's hook).
+    error MarketReentrantCall();
     /// @notice The account has nothing unclaimed of this token (0 = cash).
     error MarketNothingUnclaimed(address account, uint256 tokenId);
 

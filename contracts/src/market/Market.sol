@@ -105,7 +105,7 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         returns (uint256 orderId)
     {
         _requireRole(Roles.ENTERPRISE_ROLE);
-        (Rulebook memory rules, bool callPhase) = _enter(tokenId, Window.Order);
+        (Rulebook storage rules, bool callPhase) = _enter(tokenId, Window.Order);
         if (quantity == 0) revert MarketQuantityZero();
         if (quantity >= rules.blockMinimum) revert MarketListingTooLarge(quantity, rules.blockMinimum);
         if (price == 0 || price > MAX_PRICE) revert MarketPriceInvalid(price);
@@ -113,7 +113,7 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         if (price < lower || price > upper) revert MarketPriceOutsideBand(tokenId, price, lower, upper);
         Account memory acct = _accounts[msg.sender][tokenId];
         _requireNoSelfTrade(msg.sender, tokenId, side, price, acct);
-        if ((side == Side.Buy ? acct.openBuys : acct.openSells) >= MAX_OPEN) {
+        if (_openCount(msg.sender, tokenId, side, acct) >= MAX_OPEN) {
             revert MarketTooManyOrders(msg.sender, tokenId, MAX_OPEN);
         }
         if (side == Side.Buy) _requireCash(msg.sender, price * quantity, rules.feeBps);
@@ -172,7 +172,7 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         _requireRole(Roles.ENTERPRISE_ROLE);
         Order memory o = _openOrder(orderId);
         uint256 tokenId = o.tokenId;
-        (Rulebook memory rules,) = _enter(tokenId, Window.Continuous);
+        (Rulebook storage rules,) = _enter(tokenId, Window.Continuous);
         if (quantity == 0) revert MarketQuantityZero();
         if (o.owner == msg.sender) revert MarketSelfTrade(msg.sender, orderId);
         Side side = o.flags & FLAG_SELL != 0 ? Side.Sell : Side.Buy;
@@ -314,12 +314,15 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
     function openOrdersOf(address account, uint256 tokenId, Side side) external view returns (uint256[] memory ids) {
         Account memory acct = _accounts[account][tokenId];
         uint256 len = side == Side.Buy ? acct.buyLen : acct.sellLen;
-        uint256 open = side == Side.Buy ? acct.openBuys : acct.openSells;
-        ids = new uint256[](open);
+        ids = new uint256[](len);
         uint256 n = 0;
-        for (uint256 i = 0; i < len && n < open; ++i) {
+        for (uint256 i = 0; i < len; ++i) {
             uint256 id = _lists[account][_listKey(tokenId, side, i)];
             if (_orders[id].remaining != 0) ids[n++] = id;
+        }
+        // forget the unused tail of the array
+        assembly ("memory-safe") {
+            mstore(ids, n)
         }
     }
 
@@ -524,6 +527,20 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         return side == Side.Buy ? a > b : a < b;
     }
 
+    /// @dev Open orders of `account` on one side: its list's length, which counts closed orders
+    /// too until the list is compacted, unless that reaches the limit: then they are counted.
+    function _openCount(address account, uint256 tokenId, Side side, Account memory acct)
+        private
+        view
+        returns (uint256 n)
+    {
+        uint256 len = side == Side.Buy ? acct.buyLen : acct.sellLen;
+        if (len < MAX_OPEN) return len;
+        for (uint256 i = 0; i < len; ++i) {
+            if (_orders[_lists[account][_listKey(tokenId, side, i)]].remaining != 0) ++n;
+        }
+    }
+
     /// @dev Append to the owner's list of open orders on one side; compacts closed entries
     /// first when the list is full, so a list never passes {MAX_OPEN_ORDERS} entries.
     function _pushOwn(address account, uint256 tokenId, Side side, uint256 id, Account memory acct) private {
@@ -546,13 +563,8 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
             acct.day = uint32(day);
             acct.bought = 0;
         }
-        if (side == Side.Buy) {
-            acct.buyLen = uint32(len + 1);
-            acct.openBuys += 1;
-        } else {
-            acct.sellLen = uint32(len + 1);
-            acct.openSells += 1;
-        }
+        if (side == Side.Buy) acct.buyLen = uint32(len + 1);
+        else acct.sellLen = uint32(len + 1);
         _accounts[account][tokenId] = acct;
     }
 

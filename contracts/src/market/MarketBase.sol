@@ -3,7 +3,6 @@ pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {RegistryGated} from "../access/RegistryGated.sol";
 import {IMarketTypes} from "../interfaces/IMarket.sol";
 
@@ -19,7 +18,7 @@ import {IMarketTypes} from "../interfaces/IMarket.sol";
 /// best first, each one word (first and last order, next and previous price, total quantity);
 /// the `prev` link of the best level and of a level's first order is not maintained (never
 /// read). One word per (account, token) holds the T+1 counter and the open-order counts.
-abstract contract MarketBase is IMarketTypes, RegistryGated, ReentrancyGuard {
+abstract contract MarketBase is IMarketTypes, RegistryGated {
     uint256 internal constant MAX_OPEN = 200;
 
     uint256 internal constant BPS = 10_000;
@@ -70,8 +69,6 @@ abstract contract MarketBase is IMarketTypes, RegistryGated, ReentrancyGuard {
     struct Account {
         uint32 day;
         uint64 bought;
-        uint16 openBuys;
-        uint16 openSells;
         uint32 buyLen;
         uint32 sellLen;
     }
@@ -128,8 +125,10 @@ abstract contract MarketBase is IMarketTypes, RegistryGated, ReentrancyGuard {
 
     IERC1155 internal immutable _allowances;
     IERC20 internal immutable _cash;
+    // one word: the fee account, the id counter and the reentrancy lock (an order's first write)
     address internal _feeAccount;
     uint40 internal _nextId = 1;
+    bool internal _locked;
     mapping(uint256 tokenId => Rulebook) internal _rules;
     mapping(uint256 tokenId => Book) internal _books;
     mapping(uint256 tokenId => Run) internal _runs;
@@ -154,7 +153,7 @@ abstract contract MarketBase is IMarketTypes, RegistryGated, ReentrancyGuard {
 
     /// @dev Checks 2-6 of an action on `tokenId` in `window`; returns the rules and whether
     /// it is the call phase.
-    function _enter(uint256 tokenId, Window window) internal view returns (Rulebook memory rules, bool callPhase) {
+    function _enter(uint256 tokenId, Window window) internal view returns (Rulebook storage rules, bool callPhase) {
         rules = _rules[tokenId];
         if (rules.referencePrice == 0) revert MarketNotListed(tokenId);
         Book memory book = _books[tokenId];
@@ -166,7 +165,7 @@ abstract contract MarketBase is IMarketTypes, RegistryGated, ReentrancyGuard {
         if (!callPhase && (book.callOrders != 0 || book.uncrossing)) revert MarketCallPending(tokenId);
     }
 
-    function _inWindow(Rulebook memory rules, uint256 day, uint256 tod, Window window) internal pure returns (bool) {
+    function _inWindow(Rulebook storage rules, uint256 day, uint256 tod, Window window) internal view returns (bool) {
         if ((day + 3) % 7 >= 5) return false; // Saturday, Sunday
         uint256 start = window == Window.Order ? rules.callStart : rules.open1;
         bool inSession = (tod >= start && tod < rules.close1) || (tod >= rules.open2 && tod < rules.close2);
@@ -176,6 +175,18 @@ abstract contract MarketBase is IMarketTypes, RegistryGated, ReentrancyGuard {
     function _clock() internal view returns (uint256 day, uint256 tod) {
         uint256 t = block.timestamp + CST_OFFSET;
         return (t / 1 days, t % 1 days);
+    }
+
+    /// @dev No call back into the market while it moves tokens (a receiver's hook, a token).
+    modifier nonReentrant() {
+        _lock();
+        _;
+        _locked = false;
+    }
+
+    function _lock() internal {
+        if (_locked) revert MarketReentrantCall();
+        _locked = true;
     }
 
     /// @dev {RegistryGated}'s `onlyRegistryRole` as a function (one copy of the code, not one per use).
@@ -284,7 +295,7 @@ abstract contract MarketBase is IMarketTypes, RegistryGated, ReentrancyGuard {
         else _orders[o.prev].next = o.next;
         if (lv.tail == id) lv.tail = isHead ? 0 : o.prev;
         else if (!isHead) _orders[o.next].prev = o.prev; // a new first order's prev is never read
-        _orders[id].remaining = 0;
+        delete _orders[id]; // a closed order is forgotten: its history is in the events
         if (lv.head == 0) {
             _removeLevel(o.tokenId, side, o.price, lv);
         } else {
@@ -294,8 +305,6 @@ abstract contract MarketBase is IMarketTypes, RegistryGated, ReentrancyGuard {
         Book storage book = _books[o.tokenId];
         book.items -= 1;
         if (o.flags & FLAG_CALL != 0 && book.callOrders != 0) book.callOrders -= 1;
-        if (side == Side.Sell) _accounts[o.owner][o.tokenId].openSells -= 1;
-        else _accounts[o.owner][o.tokenId].openBuys -= 1;
     }
 
     function _removeLevel(uint256 tokenId, Side side, uint256 price, Level memory lv) internal {

@@ -84,7 +84,7 @@ contract MarketOperations is MarketBase {
         returns (uint256 blockId)
     {
         _requireRole(Roles.ENTERPRISE_ROLE);
-        (Rulebook memory rules,) = _enter(tokenId, Window.Block);
+        (Rulebook storage rules,) = _enter(tokenId, Window.Block);
         if (buyer == msg.sender) revert MarketSelfTrade(msg.sender, 0);
         if (!_registry.isActiveEnterprise(buyer)) revert MarketNotTrader(buyer);
         if (quantity < rules.blockMinimum) revert MarketBlockBelowMinimum(quantity, rules.blockMinimum);
@@ -120,7 +120,7 @@ contract MarketOperations is MarketBase {
         (uint256 day,) = _clock();
         if (b.status != BlockStatus.Pending || b.day != day) revert MarketBlockNotPending(blockId);
         if (b.buyer != msg.sender) revert MarketNotBlockBuyer(blockId, msg.sender);
-        (Rulebook memory rules,) = _enter(b.tokenId, Window.Block);
+        (Rulebook storage rules,) = _enter(b.tokenId, Window.Block);
         uint256 value = uint256(b.price) * b.quantity;
         _requireCash(msg.sender, value, rules.feeBps);
 
@@ -163,7 +163,7 @@ contract MarketOperations is MarketBase {
     /// @dev See {IMarket-uncross}.
     function uncross(uint256 tokenId, uint256 price, uint256 maxFills) external nonReentrant {
         _requireActive();
-        Rulebook memory rules = _rules[tokenId];
+        Rulebook storage rules = _rules[tokenId];
         if (rules.referencePrice == 0) revert MarketNotListed(tokenId);
         Book memory book = _books[tokenId];
         if (book.halted) revert MarketHalted(tokenId);

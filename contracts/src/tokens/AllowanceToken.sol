@@ -5,6 +5,7 @@ import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {RegistryGated} from "../access/RegistryGated.sol";
 import {IAllowanceToken} from "../interfaces/IAllowanceToken.sol";
 import {IComplianceManager} from "../interfaces/IComplianceManager.sol";
+import {IMarket} from "../interfaces/IMarket.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {Kind, TokenId, TokenIdLib} from "../types/TokenId.sol";
 
@@ -23,6 +24,7 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     mapping(bytes32 batchRef => bool) private _batches;
     address private _complianceManager;
     address private _auctionHouse;
+    address private _market;
 
     /// @param registry_ The ConsortiumRegistry.
     constructor(address registry_) ERC1155("") RegistryGated(registry_) {
@@ -51,6 +53,13 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
         if (auctionHouse_ == address(0)) revert AllowanceZeroAddress("auctionHouse");
         _auctionHouse = auctionHouse_;
         emit AuctionHouseSet(auctionHouse_);
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function setMarket(address market_) external onlyGovernance {
+        if (market_ == address(0)) revert AllowanceZeroAddress("market");
+        _market = market_;
+        emit MarketSet(market_);
     }
 
     // ------------------------------------------------------------------ regulator
@@ -181,6 +190,11 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     }
 
     /// @inheritdoc IAllowanceToken
+    function market() external view returns (address) {
+        return _market;
+    }
+
+    /// @inheritdoc IAllowanceToken
     function auctionHouse() external view returns (address) {
         return _auctionHouse;
     }
@@ -203,17 +217,33 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     // ------------------------------------------------------------------ internal
 
     /// @dev The one hook for balance changes. Transfers: both parties active participants or
-    /// system contracts, the sender's balance of the id not frozen. Mints and burns are checked
-    /// where they happen (`allocate`, `retire`).
+    /// system contracts; the sender's balance of the id not frozen (the market's escrow, moved by
+    /// the market, holds other holders' allowances checked when they entered it); once a market
+    /// is set, not dipping into what the sender bought on the market today, unless the market
+    /// itself moves it or it goes to the compliance manager (surrender). Mints and burns are
+    /// checked where they happen (`allocate`, `retire`).
     function _update(address from, address to, uint256[] memory ids, uint256[] memory values) internal override {
-        if (from != address(0) && to != address(0)) {
-            _requireParties(from, to);
+        if (from == address(0) || to == address(0)) {
+            super._update(from, to, ids, values);
+            return;
+        }
+        _requireParties(from, to);
+        address market_ = _market;
+        bool byMarket = market_ != address(0) && msg.sender == market_;
+        if (!byMarket || from != market_) {
             for (uint256 i = 0; i < ids.length; ++i) {
                 uint16 reason = _frozen[from][ids[i]];
                 if (reason != 0) revert AllowanceFrozen(from, ids[i], reason);
             }
         }
         super._update(from, to, ids, values);
+        if (market_ != address(0) && !byMarket && to != _complianceManager) {
+            // checked on the balances after the move, so a batch repeating an id is covered too
+            for (uint256 i = 0; i < ids.length; ++i) {
+                uint256 locked = IMarket(market_).boughtToday(from, ids[i]);
+                if (locked != 0 && balanceOf(from, ids[i]) < locked) revert AllowanceLockedToday(from, ids[i], locked);
+            }
+        }
     }
 
     /// @dev Make-good units each recipient owes against this allocation (empty when none can be
