@@ -41,6 +41,7 @@ from web3.types import TxReceipt
 from chain.accounts import dev_account
 from chain.allowance import bank_reference
 from chain.compile import compile_contracts
+from chain.errors import ChainError
 from chain.market import MarketClient, Trade, cst_time, next_weekday_at, set_chain_time, trading_day
 from chain.replay import Mined, RawCall, Replayer, ReplayNode
 from chain.suite import LocalSuite, deploy_local_suite
@@ -61,7 +62,7 @@ FEE_BPS = DayPlan().fee_bps
 PER_BLOCK = 250
 ROUNDS = 10
 #: Gas limits of the pre-signed transactions (generous: a reverted one still mines).
-ORDER_GAS, FILL_GAS, CANCEL_GAS, TAKE_GAS, BLOCK_GAS = 400_000, 150_000, 250_000, 500_000, 600_000
+ORDER_GAS, FILL_GAS, CANCEL_GAS, TAKE_GAS, BLOCK_GAS = 1_500_000, 300_000, 600_000, 1_200_000, 1_500_000
 
 
 def gas(receipt: TxReceipt) -> int:
@@ -186,7 +187,14 @@ def replay_day(
         f"{orders / seconds:,.0f} orders/s, {total / seconds:,.0f} tx/s"
     )
 
-    _check_replay(suite, accounts, day, mined, refused, to_event, engine_fills, engine_book, first_block)
+    limits = [c.gas for segment in segments for c in segment]
+    console.print(
+        f"replay gas: median {statistics.median(m.gas_used for m in mined):,.0f}, highest "
+        f"{max(m.gas_used for m in mined):,} (limits {min(limits):,}..{max(limits):,})"
+    )
+    _check_replay(
+        suite, accounts, day, mined, limits, refused, to_event, engine_fills, engine_book, first_block
+    )
     now = chain.timestamp()
     set_chain_time(chain, max(now + 1, cst_time(trading_day(now)[0], rules.close2)))
     market.expire_all(suite.exchange, REPLAY_TOKEN)
@@ -244,6 +252,7 @@ def _check_replay(
     accounts: Mapping[str, LocalAccount],
     day: MarketDay,
     mined: Sequence[Mined],
+    limits: Sequence[int],
     refused: set[int],
     to_event: Mapping[int, int],
     engine_fills: Sequence[Fill],
@@ -252,9 +261,18 @@ def _check_replay(
 ) -> None:
     failed = {i for i, m in enumerate(mined) if m.status != 1}
     if failed != refused:
+        why = []
+        for i in sorted(failed - refused)[:3]:
+            if mined[i].gas_used >= limits[i]:
+                why.append(f"#{i}: out of gas ({limits[i]:,})")
+                continue
+            try:
+                suite.chain.wait(mined[i].tx_hash)
+            except ChainError as exc:
+                why.append(f"#{i}: {exc} ({mined[i].gas_used:,} gas used)")
         raise RuntimeError(
             f"the chain refused transactions {sorted(failed - refused)[:10]} the engine took, and took "
-            f"{sorted(refused - failed)[:10]} it refused"
+            f"{sorted(refused - failed)[:10]} it refused; {'; '.join(why)}"
         )
     names = {str(a.address): n for n, a in accounts.items()}
     chain_fills = [_as_fill(t, names, to_event) for t in suite.market.trades(REPLAY_TOKEN, first_block)]
