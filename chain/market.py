@@ -361,9 +361,23 @@ class MarketClient(TokenHoldingClient):
         if action not in WALLET_ACTIONS:
             raise InvalidInputError(f"unknown market action {action!r}; known: {', '.join(WALLET_ACTIONS)}")
         fn: ContractFunction = getattr(self, f"{action}_call")(*args)
-        names = [str(p["name"]) for p in fn.abi["inputs"]]
         values = [_jsonable(v) for v in fn.args]
-        return WalletCall(self.CONTRACT, WALLET_ACTIONS[action], dict(zip(names, values, strict=True)))
+        return WalletCall(
+            self.CONTRACT, WALLET_ACTIONS[action], dict(zip(self._names(fn), values, strict=True))
+        )
+
+    def _names(self, fn: ContractFunction) -> list[str]:
+        """The parameter names of ``fn``: the implementation's ABI, or the interface's (``IMarket``)
+        where the implementation leaves them unnamed."""
+        names = [str(p["name"]) for p in fn.abi["inputs"]]
+        interface = self.chain.artifacts.get("IMarket")
+        if all(names) or interface is None:
+            return names
+        types = [p["type"] for p in fn.abi["inputs"]]
+        for entry in interface.abi:
+            if entry.get("name") == fn.fn_name and [p["type"] for p in entry["inputs"]] == types:
+                return [str(p["name"]) or n for p, n in zip(entry["inputs"], names, strict=True)]
+        return names
 
     def approval_calls(self, account: str) -> list[WalletCall]:
         """The token approvals ``account`` still lacks to trade (cash allowance and operator
