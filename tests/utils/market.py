@@ -178,7 +178,7 @@ class Rig:
 
     def place(self, trader: LocalAccount, side: int, price: int, quantity: int, token_id: int | None = None) -> int:
         """Place an order; returns its id."""
-        receipt = self.send(self.market.functions.placeOrder(token_id or self.token_id, side, price, quantity), trader)
+        receipt = self.send(self.market.functions.placeOrder(self.token_id if token_id is None else token_id, side, price, quantity), trader)
         order_id = int(self.events(receipt, "OrderPlaced")[0]["orderId"])
         self.orders.append(order_id)
         return order_id
@@ -207,7 +207,7 @@ class Rig:
         return self.send(self.market.functions.expire(self.token_id, max_orders), sender)
 
     def set_rules(self, rules: tuple[int, ...], token_id: int | None = None) -> TxReceipt:
-        fn = self.market.functions.setRulebook(token_id or self.token_id, rules)
+        fn = self.market.functions.setRulebook(self.token_id if token_id is None else token_id, rules)
         return self.send(fn, self.suite.exchange)
 
     # -- views -----------------------------------------------------------------
@@ -224,7 +224,7 @@ class Rig:
         return int(self.suite.cash.contract.functions.balanceOf(account).call())
 
     def allowances(self, account: str, token_id: int | None = None) -> int:
-        return int(self.suite.allowance.contract.functions.balanceOf(account, token_id or self.token_id).call())
+        return int(self.suite.allowance.contract.functions.balanceOf(account, self.token_id if token_id is None else token_id).call())
 
     def holdings(self) -> dict[str, tuple[int, int]]:
         """(cash, allowances) of every trader, the fee account and the market."""

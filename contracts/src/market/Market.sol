@@ -147,8 +147,6 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
                 _allowances.safeTransferFrom(msg.sender, address(this), tokenId, t.left, "");
             }
             _rest(orderId, tokenId, side, price, quantity, t.left, callPhase, acct);
-        } else if (t.filled != 0 && side == Side.Buy) {
-            _accounts[msg.sender][tokenId] = acct;
         }
     }
 
@@ -198,7 +196,7 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         });
         if (side == Side.Sell) {
             _fillAsk(t, orderId, o);
-            _settleBuyer(t, acct);
+            _deliverToBuyer(t, acct);
         } else {
             _fillBid(t, orderId, o);
             _settleSeller(t);
@@ -425,8 +423,8 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         t.paid += uint256(o.price) * q - fee;
         {
             bool done = _consume(id, o, q);
-            _allowances.safeTransferFrom(t.account, o.owner, t.tokenId, q, "");
             _addBought(o.owner, t.tokenId, q);
+            _allowances.safeTransferFrom(t.account, o.owner, t.tokenId, q, "");
             if (t.feeBps != 0) _cashOut(o.owner, _payFeeFromEscrow(id, fee, done));
         }
         _emitTrade(t.tokenId, id, t.id, o.owner, t.account, o.price, q, fee, t.mode);
@@ -434,8 +432,6 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
 
     /// @dev After a buy taker's fills: allowances out of escrow, fees, the T+1 counter.
     function _deliverToBuyer(Taker memory t, Account memory acct) private {
-        _allowances.safeTransferFrom(address(this), t.account, t.tokenId, t.filled, "");
-        if (t.fees != 0) _cashFrom(t.account, _requireFeeAccount(), t.fees);
         (uint256 day,) = _clock();
         if (acct.day != day) {
             acct.day = uint32(day);
@@ -443,12 +439,10 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         } else {
             acct.bought += uint64(t.filled);
         }
-    }
-
-    /// @dev A take of a resting sell: deliver and store the T+1 counter.
-    function _settleBuyer(Taker memory t, Account memory acct) private {
-        _deliverToBuyer(t, acct);
+        // the T+1 counter is stored before the allowances move: a receiver hook sees them locked
         _accounts[t.account][t.tokenId] = acct;
+        _allowances.safeTransferFrom(address(this), t.account, t.tokenId, t.filled, "");
+        if (t.fees != 0) _cashFrom(t.account, _requireFeeAccount(), t.fees);
     }
 
     /// @dev After a sell taker's fills: proceeds and fees out of escrow.

@@ -129,14 +129,8 @@ contract MarketOperations is MarketBase {
         uint256 fee = _fee(value, rules.feeBps);
         _cashFrom(msg.sender, b.seller, value - fee);
         if (fee != 0) _cashFrom(msg.sender, _requireFeeAccount(), 2 * fee);
+        _addBought(msg.sender, b.tokenId, b.quantity);
         _allowances.safeTransferFrom(address(this), msg.sender, b.tokenId, b.quantity, "");
-        Account storage acct = _accounts[msg.sender][b.tokenId];
-        if (acct.day != day) {
-            acct.day = uint32(day);
-            acct.bought = b.quantity;
-        } else {
-            acct.bought += b.quantity;
-        }
         _emitTrade(b.tokenId, blockId, blockId, msg.sender, b.seller, b.price, b.quantity, fee, TradeMode.Block);
     }
 
@@ -341,8 +335,8 @@ contract MarketOperations is MarketBase {
         bool buyDone = _consume(f.buyId, b, f.quantity);
         if (feeBps != 0) refund += _payFeeFromEscrow(f.buyId, f.fee, buyDone);
         _consume(f.sellId, s, f.quantity);
-        _allowances.safeTransferFrom(address(this), b.owner, tokenId, f.quantity, "");
         _addBought(b.owner, tokenId, f.quantity);
+        _allowances.safeTransferFrom(address(this), b.owner, tokenId, f.quantity, "");
         _cashOut(s.owner, uint256(run.price) * f.quantity - f.fee);
         _cashOut(b.owner, refund);
         emit TradeExecuted(tokenId, f.buyId, f.sellId, b.owner, s.owner, run.price, f.quantity, f.fee, f.fee, TradeMode.Call);

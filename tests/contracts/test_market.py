@@ -1,0 +1,451 @@
+"""Market on a real Anvil: deployment, wiring, the exchange's settings, every role refused for every
+state-changing function, and the refusals of a listing order (each named with its arguments,
+nothing moved). Matching, takes and the T+1 lock: test_market_trading.py; the opening call and
+expiry: test_market_call.py; blocks: test_market_blocks.py; random days: test_market_stateful.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from web3.logs import DISCARD
+
+from chain.accounts import dev_account
+from chain.compile import Artifact
+from domain.market import band
+from domain.tokens import Kind, encode_id
+from tests.conftest import Consortium
+from tests.utils.chain import reverts
+from tests.utils.market import (
+    AFTERNOON,
+    BUY,
+    CALL_PHASE,
+    CO2_2027,
+    EARLY,
+    EVENING,
+    FEE_ACCOUNT,
+    LUNCH,
+    MORNING,
+    SELL,
+    TRADERS,
+    Rig,
+    build_rig,
+    later_today,
+    market_contract,
+    next_weekday_at,
+    rulebook,
+    trading_day,
+    weekend_day,
+    wire_market,
+)
+
+EIP170_LIMIT = 24_576
+#: A second exchange account (suspended in the role tests; the suite's exchange is a governor).
+EXCHANGE_2 = dev_account(36)
+SO2_2027 = encode_id(Kind.ALLOWANCE, "SO2", 2027)
+
+
+@pytest.fixture(scope="module")
+def base(consortium: Consortium) -> Iterator[Rig]:
+    """The wired market, CO2 2027 listed (reference 5,000 fen, fee 0), five funded traders."""
+    snapshot = consortium.snapshot()
+    rig = build_rig(consortium)
+    consortium.registry.grant_roles(consortium.members, [("EXCHANGE", EXCHANGE_2.address)], "exchange 2")
+    yield rig
+    consortium.revert(snapshot)
+
+
+@pytest.fixture
+def rig(base: Rig) -> Iterator[Rig]:
+    c: Consortium = base.suite  # type: ignore[assignment]
+    snapshot = c.snapshot()
+    try:
+        yield replace(base, orders=[])
+    finally:
+        c.revert(snapshot)
+
+
+def suite_of(rig: Rig) -> Consortium:
+    return rig.suite  # type: ignore[return-value]
+
+
+def suspend(rig: Rig, account: str) -> None:
+    c = suite_of(rig)
+    c.registry.govern(c.members, c.registry.encode_suspend(account, 1), "suspend")
+
+
+# ---------------------------------------------------------------------- deployment
+
+
+def test_market_halves_stay_under_eip170_and_share_one_storage_layout(artifacts: dict[str, Artifact]) -> None:
+    for name in ("Market", "MarketOperations"):
+        size = len(bytes.fromhex(artifacts[name].deployed_bytecode[2:]))
+        assert size <= EIP170_LIMIT, f"{name} is {size} bytes"
+
+    def layout(name: str) -> list[tuple[str, str, int, str]]:
+        return [
+            (s["label"], s["slot"], s["offset"], s["type"]) for s in artifacts[name].storage_layout["storage"]
+        ]
+
+    assert layout("Market") == layout("MarketOperations")
+    assert [label for label, *_ in layout("Market")][-3:] == ["_blocks", "_blockIds", "_unclaimed"]
+
+
+def test_market_constructor_refuses_operations_of_another_wiring(rig: Rig) -> None:
+    c = suite_of(rig)
+    m = c.manifest
+    registry, allowance, cash = (m.address(n) for n in ("ConsortiumRegistry", "AllowanceToken", "SettlementToken"))
+    other, _ = c.chain.deploy("MarketOperations", [registry, allowance, allowance], c.regulator)
+    with reverts("MarketOperationsMismatch", operations=other):
+        c.chain.deploy("Market", [registry, allowance, cash, other], c.regulator)
+    with reverts("MarketZeroAddress", what="operations"):
+        c.chain.deploy("Market", [registry, allowance, cash, TRADERS[0].address], c.regulator)
+    with reverts("MarketZeroAddress", what="cash"):
+        c.chain.deploy("MarketOperations", [registry, allowance, "0x" + "00" * 20], c.regulator)
+
+
+def test_wire_market_does_nothing_twice_and_reads_back(rig: Rig) -> None:
+    c = suite_of(rig)
+    done = wire_market(c.registry, c.members, rig.market, c.allowance.contract, c.cash.contract, FEE_ACCOUNT.address)
+    assert done == []
+    assert c.allowance.contract.functions.market().call() == rig.market.address
+    assert rig.market.functions.feeAccount().call() == FEE_ACCOUNT.address
+    assert rig.market.functions.allowanceToken().call() == c.allowance.address
+    assert rig.market.functions.settlementToken().call() == c.cash.address
+    assert rig.market.functions.MAX_OPEN_ORDERS().call() == 200
+
+
+def test_set_market_refuses_zero_and_non_governance(rig: Rig) -> None:
+    c = suite_of(rig)
+    token = c.allowance.contract
+    with reverts("OnlyGovernance", caller=c.regulator.address):
+        c.chain.transact(token.functions.setMarket(rig.market.address), c.regulator)
+    with reverts("AllowanceZeroAddress", field="market"):
+        c.registry.govern_call(c.members, token.functions.setMarket("0x" + "00" * 20), "zero market")
+    with reverts("MarketZeroAddress", what="feeAccount"):
+        c.registry.govern_call(c.members, rig.market.functions.setFeeAccount("0x" + "00" * 20), "zero fee")
+    receipt = c.registry.govern_call(c.members, token.functions.setMarket(TRADERS[4].address), "another market")
+    events = c.allowance.contract.events.MarketSet().process_receipt(receipt, errors=DISCARD)
+    assert events[0]["args"]["market"] == TRADERS[4].address
+
+
+# ---------------------------------------------------------------------- the exchange's settings
+
+
+def test_set_rulebook_stores_emits_and_lists_a_token(rig: Rig) -> None:
+    rules = rulebook(7_000, feeBps=30, blockMinimum=5_000)
+    receipt = rig.set_rules(rules, SO2_2027)
+    event = rig.events(receipt, "RulebookSet")[0]
+    assert (event["tokenId"], tuple(event["rules"].values())) == (SO2_2027, rules)
+    assert tuple(rig.market.functions.rulebook(SO2_2027).call()) == rules
+    assert rig.market.functions.band(SO2_2027).call() == [6_300, 7_700]
+    assert rig.market.functions.blockBand(SO2_2027).call() == [4_900, 9_100]
+
+
+def test_band_rounds_lower_up_and_upper_down(rig: Rig) -> None:
+    rig.set_rules(rulebook(5_555, bandBps=333, blockBandBps=10_000))
+    # 5555 × 9667 / 10000 = 5370.0185 → 5371; 5555 × 10333 / 10000 = 5739.9815 → 5739
+    assert rig.market.functions.band(CO2_2027).call() == [5_371, 5_739] == list(band(5_555, 333))
+    assert rig.market.functions.blockBand(CO2_2027).call() == [0, 11_110]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"referencePrice": 0},
+        {"bandBps": 10_001},
+        {"blockBandBps": 10_001},
+        {"feeBps": 1_001},
+        {"blockMinimum": 0},
+        {"callStart": 34_201},
+        {"open1": 41_400},
+        {"close1": 46_801},
+        {"open2": 54_000},
+        {"close2": 86_401},
+        {"blockFrom": 34_199},
+        {"blockFrom": 54_000},
+    ],
+)
+def test_set_rulebook_refuses_invalid_rules(rig: Rig, overrides: dict[str, int]) -> None:
+    with reverts("MarketRulebookInvalid", tokenId=SO2_2027):
+        rig.set_rules(rulebook(**overrides), SO2_2027)
+    assert rig.market.functions.rulebook(SO2_2027).call()[0] == 0
+
+
+def test_set_rulebook_refuses_a_token_id_above_32_bits_and_zero(rig: Rig) -> None:
+    for token_id in (2**32, 0):
+        with reverts("MarketRulebookInvalid", tokenId=token_id):
+            rig.set_rules(rulebook(), token_id)
+
+
+def test_set_rulebook_refuses_while_orders_are_open(rig: Rig) -> None:
+    next_weekday_at(rig.chain, MORNING)
+    rig.place(TRADERS[0], BUY, 5_000, 10)
+    with reverts("MarketBookNotEmpty", tokenId=CO2_2027, items=1):
+        rig.set_rules(rulebook(feeBps=10))
+
+
+def test_set_reference_price_moves_the_band(rig: Rig) -> None:
+    receipt = rig.send(rig.market.functions.setReferencePrice(CO2_2027, 6_000), rig.suite.exchange)
+    assert rig.events(receipt, "ReferencePriceSet")[0]["price"] == 6_000
+    assert rig.market.functions.band(CO2_2027).call() == [5_400, 6_600]
+    for price in (0, 2**48):
+        with reverts("MarketPriceInvalid", price=price):
+            rig.send(rig.market.functions.setReferencePrice(CO2_2027, price), rig.suite.exchange)
+    with reverts("MarketNotListed", tokenId=SO2_2027):
+        rig.send(rig.market.functions.setReferencePrice(SO2_2027, 6_000), rig.suite.exchange)
+    with reverts("MarketNotListed", tokenId=SO2_2027):
+        rig.chain.call(rig.market.functions.band(SO2_2027))
+
+
+def test_halt_refuses_trading_and_resume_restores_it(rig: Rig) -> None:
+    exchange = rig.suite.exchange
+    next_weekday_at(rig.chain, MORNING)
+    resting = rig.place(TRADERS[0], SELL, 5_000, 10)
+    receipt = rig.send(rig.market.functions.halt(CO2_2027, "abnormal trading"), exchange)
+    assert rig.events(receipt, "TradingHalted")[0]["reason"] == "abnormal trading"
+    assert rig.market.functions.isHalted(CO2_2027).call()
+    with reverts("MarketHalted", tokenId=CO2_2027):
+        rig.send(rig.market.functions.halt(CO2_2027, "again"), exchange)
+    before = rig.holdings()
+    with reverts("MarketHalted", tokenId=CO2_2027):
+        rig.place(TRADERS[1], BUY, 5_000, 10)
+    with reverts("MarketHalted", tokenId=CO2_2027):
+        rig.take(TRADERS[1], resting, 10)
+    assert rig.holdings() == before
+    rig.cancel(TRADERS[0], resting)  # cancels stay possible while halted
+    receipt = rig.send(rig.market.functions.resume(CO2_2027), exchange)
+    assert rig.events(receipt, "TradingResumed")[0]["tokenId"] == CO2_2027
+    with reverts("MarketNotHalted", tokenId=CO2_2027):
+        rig.send(rig.market.functions.resume(CO2_2027), exchange)
+    rig.place(TRADERS[1], BUY, 5_000, 10)
+    with reverts("MarketNotListed", tokenId=SO2_2027):
+        rig.send(rig.market.functions.halt(SO2_2027, "x"), exchange)
+
+
+# ---------------------------------------------------------------------- roles
+
+
+def _trader_order(rig: Rig) -> int:
+    """An open sell of TRADERS[0] (the clock on a weekday afternoon, blocks allowed)."""
+    next_weekday_at(rig.chain, AFTERNOON)
+    return rig.place(TRADERS[0], SELL, 5_000, 10)
+
+
+def _block(rig: Rig) -> int:
+    _trader_order(rig)
+    return rig.propose(TRADERS[0], TRADERS[1].address, 5_000, 100_000)
+
+
+Send = Callable[[LocalAccount], Any]
+
+
+def _fn(rig: Rig, name: str, *args: Any) -> Send:
+    return lambda account: rig.send(getattr(rig.market.functions, name)(*args), account)
+
+
+#: Every state-changing function: (role that may call it, its set-up returning how to call it).
+ACTIONS: dict[str, tuple[str, Callable[[Rig], Send]]] = {
+    "setRulebook": ("EXCHANGE", lambda r: _fn(r, "setRulebook", SO2_2027, rulebook())),
+    "setReferencePrice": ("EXCHANGE", lambda r: _fn(r, "setReferencePrice", CO2_2027, 5_100)),
+    "halt": ("EXCHANGE", lambda r: _fn(r, "halt", CO2_2027, "x")),
+    "resume": ("EXCHANGE", lambda r: _fn(r, "resume", CO2_2027)),
+    "forceCancel": ("EXCHANGE", lambda r: _fn(r, "forceCancel", _trader_order(r))),
+    "placeOrder": ("ENTERPRISE", lambda r: _fn(r, "placeOrder", CO2_2027, BUY, 5_000, 1)),
+    "cancelOrder": ("ENTERPRISE", lambda r: _fn(r, "cancelOrder", _trader_order(r))),
+    "take": ("ENTERPRISE", lambda r: _fn(r, "take", _trader_order(r), 1)),
+    "proposeBlock": ("ENTERPRISE", lambda r: _fn(r, "proposeBlock", CO2_2027, TRADERS[1].address, 5_000, 100_000)),
+    "acceptBlock": ("ENTERPRISE", lambda r: _fn(r, "acceptBlock", _block(r))),
+    "declineBlock": ("ENTERPRISE", lambda r: _fn(r, "declineBlock", _block(r))),
+    "cancelBlock": ("ENTERPRISE", lambda r: _fn(r, "cancelBlock", _block(r))),
+    "uncross": ("ANY", lambda r: _fn(r, "uncross", CO2_2027, 0, 0)),
+    "expire": ("ANY", lambda r: _fn(r, "expire", CO2_2027, 0)),
+    "withdrawUnclaimed": ("ANY", lambda r: _fn(r, "withdrawUnclaimed", 0)),
+}
+#: Who may call each role group's functions (everyone else is refused).
+ALLOWED = {"EXCHANGE": ("exchange",), "ENTERPRISE": ("enterprise",),
+           "ANY": ("regulator", "exchange", "auditor", "enterprise")}  # fmt: skip
+WHO = ("regulator", "exchange", "auditor", "enterprise", "outsider")
+REFUSED = [(action, who) for action, (role, _) in ACTIONS.items() for who in WHO if who not in ALLOWED[role]]
+
+
+def _account(rig: Rig, who: str) -> LocalAccount:
+    c = suite_of(rig)
+    return {
+        "regulator": c.regulator,
+        "exchange": c.exchange,
+        "auditor": c.auditor,
+        "enterprise": TRADERS[3],
+        "outsider": c.outsider,
+    }[who]
+
+
+@pytest.mark.parametrize(("action", "who"), REFUSED)
+def test_market_actions_refuse_callers_without_the_role(rig: Rig, action: str, who: str) -> None:
+    role, prepare = ACTIONS[action]
+    account = _account(rig, who)
+    send = prepare(rig)
+    before = rig.holdings()
+    error = "CallerNotActive" if role == "ANY" else "UnauthorizedRole"
+    with reverts(error, account=account.address):
+        send(account)
+    assert rig.holdings() == before
+
+
+@pytest.mark.parametrize("action", list(ACTIONS))
+def test_market_actions_refuse_a_suspended_holder_of_the_role(rig: Rig, action: str) -> None:
+    role, prepare = ACTIONS[action]
+    account = EXCHANGE_2 if role == "EXCHANGE" else TRADERS[3]
+    send = prepare(rig)
+    suspend(rig, account.address)
+    before = rig.holdings()
+    with reverts("CallerNotActive", account=account.address):
+        send(account)
+    assert rig.holdings() == before
+
+
+def test_set_fee_account_is_governance_only(rig: Rig) -> None:
+    c = suite_of(rig)
+    for account in (c.regulator, c.exchange, TRADERS[0], c.outsider):
+        with reverts("OnlyGovernance", caller=account.address):
+            rig.send(rig.market.functions.setFeeAccount(account.address), account)
+    receipt = c.registry.govern_call(c.members, rig.market.functions.setFeeAccount(c.exchange.address), "fee")
+    assert rig.events(receipt, "FeeAccountSet")[0]["account"] == c.exchange.address
+
+
+def test_allowed_callers_pass_the_role_check(rig: Rig) -> None:
+    """The allowed caller of each role group gets past check 1 (a later, named refusal)."""
+    next_weekday_at(rig.chain, EARLY)
+    with reverts("MarketOutsideSession", tokenId=CO2_2027):
+        rig.place(TRADERS[3], BUY, 5_000, 1)
+    with reverts("MarketNotListed", tokenId=SO2_2027):
+        rig.send(rig.market.functions.setReferencePrice(SO2_2027, 1), EXCHANGE_2)
+    for account in (rig.suite.regulator, rig.suite.auditor, TRADERS[3], rig.suite.exchange):
+        with reverts("MarketNothingUnclaimed", account=account.address, tokenId=0):
+            rig.send(rig.market.functions.withdrawUnclaimed(0), account)
+
+
+# ---------------------------------------------------------------------- listing orders: bad input
+
+
+def _placed_nothing(rig: Rig, before: dict[str, tuple[int, int]]) -> None:
+    assert rig.holdings() == before
+    assert rig.depth(BUY) == [] and rig.depth(SELL) == []
+
+
+@pytest.mark.parametrize(
+    ("side", "price", "quantity", "error", "args"),
+    [
+        (BUY, 4_499, 10, "MarketPriceOutsideBand", {"price": 4_499, "lower": 4_500, "upper": 5_500}),
+        (SELL, 5_501, 10, "MarketPriceOutsideBand", {"price": 5_501, "lower": 4_500, "upper": 5_500}),
+        (BUY, 5_000, 0, "MarketQuantityZero", {}),
+        (SELL, 5_000, 100_000, "MarketListingTooLarge", {"quantity": 100_000, "blockMinimum": 100_000}),
+        (BUY, 5_000, 2**64, "MarketListingTooLarge", {"quantity": 2**64, "blockMinimum": 100_000}),
+        (BUY, 0, 10, "MarketPriceInvalid", {"price": 0}),
+        (SELL, 2**48, 10, "MarketPriceInvalid", {"price": 2**48}),
+    ],
+)
+def test_place_refuses_bad_price_and_quantity(
+    rig: Rig, side: int, price: int, quantity: int, error: str, args: dict[str, int]
+) -> None:
+    next_weekday_at(rig.chain, MORNING)
+    before = rig.holdings()
+    with reverts(error, **args):
+        rig.place(TRADERS[0], side, price, quantity)
+    _placed_nothing(rig, before)
+
+
+def test_place_refuses_a_buy_beyond_its_cash_at_the_limit(rig: Rig) -> None:
+    rig.set_rules(rulebook(feeBps=100, blockMinimum=10**9))
+    next_weekday_at(rig.chain, MORNING)
+    cash = rig.cash(TRADERS[0].address)
+    quantity = cash // 5_050 + 1  # value + 1 % fee passes the balance by a little
+    needed = 5_000 * quantity + 5_000 * quantity // 100
+    before = rig.holdings()
+    with reverts("MarketInsufficientCash", account=TRADERS[0].address, needed=needed, available=cash):
+        rig.place(TRADERS[0], BUY, 5_000, quantity)
+    _placed_nothing(rig, before)
+    rig.place(TRADERS[0], BUY, 5_000, quantity - 1)  # within the cash
+
+
+def test_place_refuses_a_sell_beyond_the_sellable_allowances(rig: Rig) -> None:
+    rig.set_rules(rulebook(blockMinimum=10**9))
+    next_weekday_at(rig.chain, MORNING)
+    held = rig.allowances(TRADERS[0].address)
+    rig.place(TRADERS[0], SELL, 5_400, held - 10)  # escrowed: 10 left
+    before = rig.holdings()
+    with reverts("MarketInsufficientAllowances", account=TRADERS[0].address, tokenId=CO2_2027, needed=11,
+                 sellable=10):  # fmt: skip
+        rig.place(TRADERS[0], SELL, 5_400, 11)
+    assert rig.holdings() == before
+
+
+@pytest.mark.parametrize(
+    ("moment", "tod"),
+    [("early", EARLY), ("lunch", LUNCH), ("evening", EVENING), ("close2", 54_000), ("weekend", MORNING)],
+)
+def test_place_refuses_outside_the_sessions(rig: Rig, moment: str, tod: int) -> None:
+    if moment == "weekend":
+        weekend_day(rig.chain, tod)
+    else:
+        next_weekday_at(rig.chain, tod)
+    before = rig.holdings()
+    with reverts("MarketOutsideSession", tokenId=CO2_2027, timeOfDay=tod):
+        rig.place(TRADERS[0], BUY, 5_000, 10)
+    _placed_nothing(rig, before)
+
+
+def test_place_accepts_at_the_session_edges(rig: Rig) -> None:
+    next_weekday_at(rig.chain, 33_300)  # callStart: the call phase
+    rig.place(TRADERS[0], BUY, 4_900, 1)
+    later_today(rig.chain, 41_399)  # the last second of the morning (the call book was not uncrossed:
+    with reverts("MarketCallPending", tokenId=CO2_2027):  # continuous actions wait for it)
+        rig.place(TRADERS[0], BUY, 4_900, 1)
+    rig.uncross(TRADERS[1], 0)
+    rig.place(TRADERS[0], BUY, 4_900, 1)
+    later_today(rig.chain, 46_800)  # open2
+    rig.place(TRADERS[0], BUY, 4_900, 1)
+    later_today(rig.chain, 53_999)
+    rig.place(TRADERS[0], BUY, 4_900, 1)
+
+
+def test_place_refuses_an_unlisted_token(rig: Rig) -> None:
+    next_weekday_at(rig.chain, MORNING)
+    with reverts("MarketNotListed", tokenId=SO2_2027):
+        rig.place(TRADERS[0], BUY, 5_000, 10, token_id=SO2_2027)
+
+
+def test_place_refuses_the_201st_open_order_of_a_side(rig: Rig) -> None:
+    next_weekday_at(rig.chain, MORNING)
+    trader = TRADERS[0]
+    fns = [(rig.market.functions.placeOrder(CO2_2027, BUY, 4_500 + i, 1), trader) for i in range(200)]
+    rig.chain.send_packed(fns, gas=1_500_000)
+    assert len(rig.market.functions.openOrdersOf(trader.address, CO2_2027, BUY).call()) == 200
+    with reverts("MarketTooManyOrders", account=trader.address, tokenId=CO2_2027, limit=200):
+        rig.place(trader, BUY, 4_600, 1)
+    rig.place(trader, SELL, 5_500, 1)  # the other side has its own limit
+    # a filled order frees a place: the list is compacted when the next order rests
+    rig.place(TRADERS[1], SELL, 4_699, 1)  # fills the best bid (4699)
+    order_id = rig.place(trader, BUY, 4_600, 1)
+    ids = rig.market.functions.openOrdersOf(trader.address, CO2_2027, BUY).call()
+    assert len(ids) == 200 and ids[-1] == order_id and ids == sorted(ids)
+
+
+def test_place_refuses_before_the_previous_day_is_expired(rig: Rig) -> None:
+    day = next_weekday_at(rig.chain, MORNING)
+    rig.place(TRADERS[0], BUY, 5_000, 10)
+    next_weekday_at(rig.chain, MORNING)
+    with reverts("MarketBookNotExpired", tokenId=CO2_2027, bookDay=day):
+        rig.place(TRADERS[1], BUY, 5_000, 10)
+    assert rig.market.functions.bookState(CO2_2027).call() == [1, day]
+    rig.expire(TRADERS[2])
+    rig.place(TRADERS[1], BUY, 5_000, 10)
+
+
+def test_trading_day_is_cst(rig: Rig) -> None:
+    day = next_weekday_at(rig.chain, MORNING)
+    assert rig.market.functions.tradingDay().call() == [day, MORNING]
+    assert trading_day(rig.chain.timestamp()) == (day, MORNING)
