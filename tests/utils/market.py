@@ -5,8 +5,8 @@ conservation checks compare."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -184,7 +184,10 @@ class Rig:
         return order_id
 
     def place_receipt(self, trader: LocalAccount, side: int, price: int, quantity: int) -> TxReceipt:
-        return self.send(self.market.functions.placeOrder(self.token_id, side, price, quantity), trader)
+        """Place an order; returns the receipt (its id is recorded like :meth:`place`'s)."""
+        receipt = self.send(self.market.functions.placeOrder(self.token_id, side, price, quantity), trader)
+        self.orders.append(int(self.events(receipt, "OrderPlaced")[0]["orderId"]))
+        return receipt
 
     def cancel(self, trader: LocalAccount, order_id: int) -> TxReceipt:
         return self.send(self.market.functions.cancelOrder(order_id), trader)
@@ -274,3 +277,22 @@ def build_rig(
     rig = Rig(suite=suite, market=market, traders=list(traders), fee_account=FEE_ACCOUNT)
     rig.set_rules(rules or rulebook())
     return rig
+
+
+def module_rig(suite: Any, **kwargs: Any) -> Iterator[Rig]:
+    """A module fixture's body: :func:`build_rig` on the session consortium, rolled back after."""
+    snapshot = suite.snapshot()
+    try:
+        yield build_rig(suite, **kwargs)
+    finally:
+        suite.revert(snapshot)
+
+
+def fresh_rig(base: Rig) -> Iterator[Rig]:
+    """A test fixture's body: ``base`` with every change of the test rolled back after."""
+    suite: Any = base.suite
+    snapshot = suite.snapshot()
+    try:
+        yield replace(base, orders=[])
+    finally:
+        suite.revert(snapshot)
