@@ -430,9 +430,10 @@ def build_market(body: MarketBuildRequest, ctx: Ctx, db: Db, user: User) -> Buil
     if isinstance(action, Uncross) and action.price is None:
         args = (action.token_id, ctx.market.compute_uncross(action.token_id).price, action.max_fills)
     call = ctx.market.wallet_call(action.action, *args)
+    # in order: the Market's delegating functions leave their parameters unnamed in its ABI
     built = build_intent(
         db, calls=ctx.calls, sender=user.address, contract=call.contract, function=call.function,
-        args=call.args, lifetime_s=ctx.settings.api_intent_minutes * 60,
+        args=list(call.args.values()), lifetime_s=ctx.settings.api_intent_minutes * 60,
     )  # fmt: skip
     return _built(built)
 
