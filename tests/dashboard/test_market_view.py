@@ -123,10 +123,10 @@ def test_market_view_shows_levels_last_change_bands_trades_quotes_when_enterpris
     tab.assert_clean()
 
 
-def test_market_view_labels_in_chinese_when_language_switched(
+def test_market_view_labels_in_chinese_and_fits_phone_when_language_switched(
     market_world: MarketWorld, open_tab: Callable[..., Tab]
 ) -> None:
-    tab = open_tab()
+    tab = open_tab(width=390, height=844)
     _open_market(tab, market_world, "regulator", "regulator")
     page = tab.page
     page.select_option("#lang", "zh")
@@ -145,5 +145,6 @@ def test_market_view_labels_in_chinese_when_language_switched(
     ):
         assert label in view, label
     assert page.inner_text('[data-nav="market"]') == "交易市场"
-    screenshot(page, "market-zh")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # wide tables scroll inside
+    screenshot(page, "market-phone-zh")
     tab.assert_clean()
