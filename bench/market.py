@@ -62,7 +62,7 @@ FEE_BPS = DayPlan().fee_bps
 PER_BLOCK = 250
 ROUNDS = 10
 #: Gas limits of the pre-signed transactions (generous: a reverted one still mines).
-ORDER_GAS, FILL_GAS, CANCEL_GAS, TAKE_GAS, BLOCK_GAS = 1_500_000, 300_000, 600_000, 1_200_000, 1_500_000
+ORDER_GAS, FILL_GAS, CANCEL_GAS, TAKE_GAS, BLOCK_GAS = 20_000_000, 300_000, 5_000_000, 5_000_000, 5_000_000
 
 
 def gas(receipt: TxReceipt) -> int:

@@ -29,7 +29,7 @@ from chain.tx import ChainClient
 logger = logging.getLogger(__name__)
 
 #: Block gas limit of a replay node: room for hundreds of heavy transactions a block.
-REPLAY_BLOCK_GAS_LIMIT = 4_000_000_000
+REPLAY_BLOCK_GAS_LIMIT = 40_000_000_000
 
 
 @dataclass
