@@ -1,0 +1,341 @@
+"""Market opening call auction and expiry on a real Anvil: call orders collected, continuous actions
+waiting for the uncrossing, the uncrossing verified against ``domain.market`` (price, pairs, price
+improvement, fees), a wrong price refused with the expected one, paging, V = 0, and the end of the
+day: every order and block expired, every escrow returned, the market holding nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.market import CallResult, call_pairs, fee, uncross_price
+from tests.conftest import Consortium
+from tests.utils.chain import CHAIN_MACHINE_SETTINGS, reverts
+from tests.utils.market import (
+    AFTERNOON,
+    BUY,
+    CALL,
+    CALL_PHASE,
+    CLOSE2,
+    CO2_2027,
+    EVENING,
+    MORNING,
+    OPEN1,
+    SELL,
+    TRADERS,
+    Rig,
+    fresh_rig,
+    later_today,
+    module_rig,
+    next_weekday_at,
+    rulebook,
+)
+
+A, B, C, D, E = TRADERS
+REFERENCE = 5_000
+
+
+@pytest.fixture(scope="module")
+def base(consortium: Consortium) -> Iterator[Rig]:
+    yield from module_rig(consortium)
+
+
+@pytest.fixture
+def rig(base: Rig) -> Iterator[Rig]:
+    yield from fresh_rig(base)
+
+
+def call_book(rig: Rig, orders: list[tuple[Any, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Place ``(trader, side, price, quantity)`` in the call phase; returns (id, side, price, q)."""
+    next_weekday_at(rig.chain, CALL_PHASE)
+    return [(rig.place(t, side, price, q), side, price, q) for t, side, price, q in orders]
+
+
+def expected(book: list[tuple[int, int, int, int]], reference: int = REFERENCE) -> CallResult:
+    bids = [(p, q) for _, s, p, q in book if s == BUY]
+    asks = [(p, q) for _, s, p, q in book if s == SELL]
+    return uncross_price(bids, asks, reference)
+
+
+def probe(rig: Rig) -> int:
+    """The uncrossing price the contract expects (from its refusal of an impossible price)."""
+    with reverts("MarketWrongUncross", tokenId=CO2_2027, submitted=1) as info:
+        rig.uncross(E, 1)
+    return int(info.value.args_["expected"])
+
+
+def trades(rig: Rig, receipt: Any) -> list[tuple[int, int, int, int, int, int]]:
+    return [
+        (e["buyId"], e["sellId"], e["price"], e["quantity"], e["buyerFee"], e["mode"])
+        for e in rig.events(receipt, "TradeExecuted")
+    ]
+
+
+#: A call book with a clear uncrossing (buys of A, B, C; sells of D, E).
+BOOK = [
+    (A, BUY, 5_100, 30),
+    (B, BUY, 5_050, 20),
+    (C, BUY, 5_000, 40),
+    (A, BUY, 4_900, 10),
+    (D, SELL, 4_950, 25),
+    (E, SELL, 5_000, 30),
+    (D, SELL, 5_050, 10),
+    (E, SELL, 5_200, 15),
+]
+
+
+# ---------------------------------------------------------------------- the call phase
+
+
+def test_call_phase_orders_are_collected_without_matching(rig: Rig) -> None:
+    book = call_book(rig, BOOK)
+    assert rig.depth(BUY) == [(5_100, 30), (5_050, 20), (5_000, 40), (4_900, 10)]
+    assert rig.depth(SELL) == [(4_950, 25), (5_000, 30), (5_050, 10), (5_200, 15)]
+    assert all(rig.order(i)["callPhase"] for i, *_ in book)
+    assert rig.market.functions.callPending(CO2_2027).call()
+
+
+def test_continuous_actions_wait_for_the_uncrossing_but_cancels_do_not(rig: Rig) -> None:
+    book = call_book(rig, BOOK)
+    later_today(rig.chain, MORNING)
+    before = rig.holdings()
+    with reverts("MarketCallPending", tokenId=CO2_2027):
+        rig.place(C, BUY, 5_000, 1)
+    with reverts("MarketCallPending", tokenId=CO2_2027):
+        rig.take(C, book[4][0], 1)
+    assert rig.holdings() == before
+    later_today(rig.chain, AFTERNOON)
+    with reverts("MarketCallPending", tokenId=CO2_2027):
+        rig.propose(D, A.address, 5_000, 100_000)
+    rig.cancel(E, book[7][0])  # a cancel before the uncrossing is fine
+
+
+def test_uncross_before_the_open_is_refused(rig: Rig) -> None:
+    call_book(rig, BOOK)
+    with reverts("MarketOutsideSession", tokenId=CO2_2027) as info:
+        rig.uncross(E, 5_000)
+    assert CALL_PHASE <= info.value.args_["timeOfDay"] < OPEN1
+
+
+def test_an_empty_call_book_opens_continuous_trading_without_an_uncrossing(rig: Rig) -> None:
+    next_weekday_at(rig.chain, OPEN1)
+    assert not rig.market.functions.callPending(CO2_2027).call()
+    rig.place(A, SELL, 5_000, 10)
+    rig.place(B, BUY, 5_000, 10)
+    receipt = rig.uncross(E, 0)  # harmless: nothing to uncross
+    assert rig.events(receipt, "CallUncrossed") == [{"tokenId": CO2_2027, "price": 0, "volume": 0}]
+    with reverts("MarketWrongUncross", tokenId=CO2_2027, submitted=5_000, expected=0):
+        rig.uncross(E, 5_000)
+
+
+# ---------------------------------------------------------------------- the uncrossing
+
+
+@pytest.mark.parametrize("fee_bps", [0, 20])
+def test_uncross_executes_the_reference_uncrossing_with_price_improvement(rig: Rig, fee_bps: int) -> None:
+    rig.set_rules(rulebook(REFERENCE, feeBps=fee_bps))
+    before = rig.holdings()
+    book = call_book(rig, BOOK)
+    result = expected(book)
+    assert result == CallResult(5_000, 55)  # B(5,000) = 90, S(5,000) = 55; at 5,050: 50 and 65
+    pairs = call_pairs([(i, p, q) for i, s, p, q in book if s == BUY],
+                       [(i, p, q) for i, s, p, q in book if s == SELL], result)  # fmt: skip
+    later_today(rig.chain, OPEN1)
+    cash = {t.address: rig.cash(t.address) for t in TRADERS}
+    receipt = rig.uncross(E, result.price)
+    assert [(b, s, q) for b, s, _, q, _, _ in trades(rig, receipt)] == pairs
+    assert all(p == result.price and m == CALL for _, _, p, _, _, m in trades(rig, receipt))
+    assert rig.events(receipt, "CallUncrossed") == [{"tokenId": CO2_2027, "price": 5_000, "volume": 55}]
+    assert not rig.market.functions.callPending(CO2_2027).call()
+    # A bought 30 at 5,000 with a limit of 5,100: it paid 5,000 × 30 + fee and got the rest back
+    paid = 5_000 * 30 + fee(150_000, fee_bps)
+    assert rig.cash(A.address) == cash[A.address] + 5_100 * 30 + fee(5_100 * 30, fee_bps) - paid
+    assert rig.depth(BUY) == [(5_000, 35), (4_900, 10)]
+    assert rig.depth(SELL) == [(5_050, 10), (5_200, 15)]
+    after = rig.holdings()
+    assert sum(c for c, _ in after.values()) == sum(c for c, _ in before.values())
+    assert after["market"] == rig.escrow()
+    assert after["fee"][0] - before["fee"][0] == sum(2 * fee(5_000 * q, fee_bps) for _, _, q in pairs)
+    assert rig.market.functions.boughtToday(C.address, CO2_2027).call() == 5
+    rig.place(D, SELL, 5_000, 5)  # continuous trading is open
+
+
+def test_uncross_refuses_a_wrong_price_naming_the_expected_one(rig: Rig) -> None:
+    call_book(rig, BOOK)
+    later_today(rig.chain, OPEN1)
+    before = rig.holdings()
+    for wrong in (5_050, 4_950, 0):
+        with reverts("MarketWrongUncross", tokenId=CO2_2027, submitted=wrong, expected=5_000):
+            rig.uncross(E, wrong)
+    assert rig.holdings() == before
+
+
+def test_uncross_in_pages_keeps_the_call_state_until_the_last_fill(rig: Rig) -> None:
+    book = call_book(rig, BOOK)
+    result = expected(book)
+    pairs = call_pairs([(i, p, q) for i, s, p, q in book if s == BUY],
+                       [(i, p, q) for i, s, p, q in book if s == SELL], result)  # fmt: skip
+    assert len(pairs) >= 3
+    later_today(rig.chain, OPEN1)
+    done: list[tuple[int, int, int]] = []
+    receipt = rig.uncross(E, result.price, 1)
+    done += [(b, s, q) for b, s, _, q, _, _ in trades(rig, receipt)]
+    assert rig.events(receipt, "CallUncrossed") == []
+    assert rig.market.functions.callPending(CO2_2027).call()
+    with reverts("MarketCallPending", tokenId=CO2_2027):
+        rig.place(C, BUY, 4_800, 1)
+    with reverts("MarketCallPending", tokenId=CO2_2027):
+        rig.cancel(A, book[3][0])
+    with reverts("MarketCallPending", tokenId=CO2_2027):
+        rig.send(rig.market.functions.forceCancel(book[3][0]), rig.suite.exchange)
+    with reverts("MarketWrongUncross", tokenId=CO2_2027, submitted=5_050, expected=5_000):
+        rig.uncross(E, 5_050, 1)
+    while rig.market.functions.callPending(CO2_2027).call():
+        receipt = rig.uncross(D, result.price, 1)
+        done += [(b, s, q) for b, s, _, q, _, _ in trades(rig, receipt)]
+    assert done == pairs
+    assert rig.events(receipt, "CallUncrossed") == [{"tokenId": CO2_2027, "price": 5_000, "volume": 55}]
+
+
+def test_uncross_without_volume_opens_the_book_at_price_zero(rig: Rig) -> None:
+    book = call_book(rig, [(A, BUY, 4_900, 10), (B, BUY, 4_950, 5), (C, SELL, 5_000, 10)])
+    assert expected(book) == CallResult(0, 0)
+    later_today(rig.chain, OPEN1)
+    with reverts("MarketWrongUncross", tokenId=CO2_2027, submitted=4_950, expected=0):
+        rig.uncross(E, 4_950)
+    receipt = rig.uncross(E, 0)
+    assert rig.events(receipt, "CallUncrossed") == [{"tokenId": CO2_2027, "price": 0, "volume": 0}]
+    assert rig.events(receipt, "TradeExecuted") == []
+    assert rig.depth(BUY) == [(4_950, 5), (4_900, 10)]
+    receipt = rig.place_receipt(D, SELL, 4_950, 5)
+    assert len(rig.events(receipt, "TradeExecuted")) == 1
+
+
+@pytest.mark.parametrize(
+    ("orders", "reference", "price"),
+    [
+        # V = 10 at 4,950 and 5,000; |B − S| is 0 at 5,000 only
+        ([(A, BUY, 5_000, 10), (B, BUY, 4_950, 5), (C, SELL, 4_950, 10)], 4_950, 5_000),
+        # V and |B − S| tie at 4,990 and 5,010: the one nearer the reference (5,000 → both 10 away:
+        # then the higher); with reference 4,995 the lower is nearer
+        ([(A, BUY, 5_010, 10), (C, SELL, 4_990, 10)], 5_000, 5_010),
+        ([(A, BUY, 5_010, 10), (C, SELL, 4_990, 10)], 4_995, 4_990),
+    ],
+)
+def test_uncross_breaks_ties_by_imbalance_then_reference_then_the_higher_price(
+    rig: Rig, orders: list[tuple[Any, int, int, int]], reference: int, price: int
+) -> None:
+    rig.set_rules(rulebook(reference))
+    book = call_book(rig, orders)
+    assert expected(book, reference).price == price
+    later_today(rig.chain, OPEN1)
+    assert probe(rig) == price
+    rig.uncross(E, price)
+
+
+call_orders = st.lists(
+    st.tuples(st.sampled_from([0, 1]), st.integers(4_500, 4_530), st.integers(1, 40)), min_size=1, max_size=10
+)
+
+
+@CHAIN_MACHINE_SETTINGS
+@given(orders=call_orders)
+def test_the_contract_expects_the_reference_uncrossing_of_any_call_book(
+    base: Rig, orders: list[tuple[int, int, int]]
+) -> None:
+    for rig in fresh_rig(base):
+        rig.set_rules(rulebook(4_510, bandBps=100))
+        placed = call_book(rig, [(A if side == BUY else C, side, price, q) for side, price, q in orders])
+        result = expected(placed, 4_510)
+        later_today(rig.chain, OPEN1)
+        assert probe(rig) == result.price
+        receipt = rig.uncross(E, result.price)
+        assert sum(e["quantity"] for e in rig.events(receipt, "TradeExecuted")) == result.volume
+
+
+# ---------------------------------------------------------------------- expiry
+
+
+def test_expire_returns_every_escrow_and_leaves_the_market_empty(rig: Rig) -> None:
+    rig.set_rules(rulebook(feeBps=15))
+    before = rig.holdings()
+    next_weekday_at(rig.chain, MORNING)
+    rig.place(A, BUY, 5_000, 10)
+    rig.place(B, BUY, 4_990, 7)
+    rig.place(C, SELL, 5_000, 4)  # a partial fill of A's buy
+    rig.place(D, SELL, 5_100, 9)
+    rig.place(E, SELL, 5_200, 3)
+    later_today(rig.chain, AFTERNOON)
+    block = rig.propose(D, A.address, 5_000, 100_000)
+    with reverts("MarketDayNotOver", tokenId=CO2_2027):
+        rig.expire(E)
+    later_today(rig.chain, CLOSE2)
+    open_ids = [i for i in rig.orders if rig.order(i)["open"]]
+    receipt = rig.expire(E)
+    expired = rig.events(receipt, "OrderExpired")
+    assert sorted(e["orderId"] for e in expired) == sorted(open_ids)
+    assert rig.events(receipt, "BlockExpired") == [{"blockId": block}]
+    after = rig.holdings()
+    assert after["market"] == (0, 0)
+    assert sum(c for c, _ in after.values()) == sum(c for c, _ in before.values())
+    assert sum(a for _, a in after.values()) == sum(a for _, a in before.values())
+    assert rig.market.functions.bookState(CO2_2027).call()[0] == 0
+    assert rig.depth(BUY) == [] and rig.depth(SELL) == []
+    assert rig.market.functions.blockProposal(block).call()[-1] == 5  # Expired
+
+
+def test_expire_in_pages_counts_down_and_the_next_day_trades_after_it(rig: Rig) -> None:
+    day = next_weekday_at(rig.chain, MORNING)
+    for i in range(5):
+        rig.place(TRADERS[i], BUY, 4_900 + i, 1)
+    next_weekday_at(rig.chain, MORNING)
+    with reverts("MarketBookNotExpired", tokenId=CO2_2027, bookDay=day):
+        rig.place(A, SELL, 5_000, 1)
+    remaining = []
+    for _ in range(3):
+        receipt = rig.expire(E, 2)
+        remaining.append(rig.market.functions.bookState(CO2_2027).call()[0])
+        assert len(rig.events(receipt, "OrderExpired")) <= 2
+    assert remaining == [3, 1, 0]
+    rig.place(A, SELL, 5_000, 1)
+
+
+def test_an_unopened_call_book_expires_after_the_close(rig: Rig) -> None:
+    call_book(rig, BOOK)
+    later_today(rig.chain, EVENING)
+    rig.expire(E)
+    assert not rig.market.functions.callPending(CO2_2027).call()
+    assert rig.holdings()["market"] == (0, 0)
+    next_weekday_at(rig.chain, MORNING)
+    rig.place(A, BUY, 5_000, 1)  # no call pending on the new day
+
+
+def test_a_paged_uncrossing_left_unfinished_expires_with_its_orders(rig: Rig) -> None:
+    call_book(rig, BOOK)
+    later_today(rig.chain, OPEN1)
+    rig.uncross(E, 5_000, 1)
+    later_today(rig.chain, CLOSE2)
+    rig.expire(E)
+    assert rig.holdings()["market"] == (0, 0)
+    assert not rig.market.functions.callPending(CO2_2027).call()
+
+
+def test_expire_credits_an_owner_no_longer_active(rig: Rig) -> None:
+    c: Consortium = rig.suite  # type: ignore[assignment]
+    next_weekday_at(rig.chain, MORNING)
+    buy = rig.place(A, BUY, 5_000, 10)
+    c.registry.govern(c.members, c.registry.encode_suspend(A.address, 1), "suspend")
+    later_today(rig.chain, EVENING)
+    receipt = rig.expire(E)
+    assert rig.events(receipt, "OrderExpired") == [{"orderId": buy, "owner": A.address, "remaining": 10}]
+    assert rig.events(receipt, "UnclaimedCredited") == [{"account": A.address, "tokenId": 0, "amount": 50_000}]
+    assert rig.holdings()["market"] == (50_000, 0)
+    with reverts("CallerNotActive", account=A.address):
+        rig.send(rig.market.functions.withdrawUnclaimed(0), A)
+    c.registry.govern(c.members, c.registry.encode_reinstate(A.address), "reinstate")
+    rig.send(rig.market.functions.withdrawUnclaimed(0), A)
+    assert rig.holdings()["market"] == (0, 0)
