@@ -181,7 +181,7 @@ def demo_trading_day(
     market = market_client(chain, manifest)
     names = _names()
     if market.rulebook(CO2) is not None:
-        return _report(market, names, [])
+        return _report(market, names, [f"market: CO2 {YEAR} listed and its day traded by an earlier run"])
     lines: list[str] = []
     exchange, regulator = demo_account("exchange"), demo_account("regulator")
     done = wire_market(registry, list(members), market, exchange.address)
@@ -229,7 +229,13 @@ def demo_trading_day(
     ids = _call_and_open(market, day, lines)
     _continuous(market, day, ids, lines, refusals)
     _afternoon(market, day, ids, lines)
-    return _report(market, names, lines, refusals)
+    report = _report(market, names, lines, refusals)
+    logger.info(
+        "demo trading day",
+        extra={"day": report.day.isoformat(), "token_id": CO2, "trades": len(report.trades),
+               "close": report.quote.close_price, "fees": report.quote.fees},
+    )  # fmt: skip
+    return report
 
 
 def _place(market: MarketClient, name: str, side: Side, price: int, quantity: int) -> tuple[int, list[Trade]]:

@@ -93,6 +93,7 @@ def test_demo_trading_day_settles_balanced_then_closes_when_run_on_demo_consorti
     assert close_market_day(settings) is not None
     assert fresh.chain.w3.eth.block_number == head  # nothing sent
     assert again.quote == day.quote and again.trades == day.trades
+    assert again.lines[0] == "market: CO2 2027 listed and its day traded by an earlier run"
 
 
 def test_demo_plan_matches_reference_engine_when_replayed_off_chain() -> None:
