@@ -51,7 +51,15 @@ from domain.market import Fill, Holding, MarketEngine, Rulebook, Side
 from domain.tokens import Kind, encode_id
 from sim.market import TOKEN_ID as REPLAY_TOKEN
 from sim.market import prepare_traders
-from sim.market_day import CASH_PER_TRADER, DayPlan, MarketDay, apply_event, engine_for, generate_day
+from sim.market_day import (
+    CASH_PER_TRADER,
+    DayPlan,
+    MarketDay,
+    apply_event,
+    engine_for,
+    generate_day,
+    rulebook_of,
+)
 
 console = Console(stderr=True)
 GAS_TOKEN = encode_id(Kind.ALLOWANCE, "CO2", 2026)
@@ -160,7 +168,7 @@ def replay_day(
         signed[total - len(segments[2]) :],
     ]
 
-    rules = day_rules(day)
+    rules = rulebook_of(day.scenario)
     day_number = trading_day(next_weekday_at(chain.timestamp(), rules.call_start))[0]
     task = progress.add_task(f"replaying {total:,} transactions", total=total)
     advance: Callable[[int], None] = lambda n: progress.advance(task, n)  # noqa: E731
@@ -207,17 +215,6 @@ def replay_day(
         raise RuntimeError(f"the fee account received {fees} fen, the engine's fees are {engine.fees}")
     console.print("replay: trades, refusals, book and balances after expiry equal the engine's")
     return {"seconds": seconds, "engine_seconds": engine_seconds, "orders": orders, "transactions": total}
-
-
-def day_rules(day: MarketDay) -> Rulebook:
-    s = day.scenario
-    return Rulebook(
-        reference_price=s["reference_price"],
-        band_bps=s["band_bps"],
-        block_band_bps=s["block_band_bps"],
-        fee_bps=s["fee_bps"],
-        block_minimum=s["block_min"],
-    )
 
 
 def _calls_for(
@@ -525,7 +522,7 @@ def main(
                 {n: a["allowances"] for n, a in day.accounts.items()},
                 {n: a["cash"] for n, a in day.accounts.items()},
             )  # fmt: skip
-            suite.market.set_rulebook(suite.exchange, REPLAY_TOKEN, day_rules(day))
+            suite.market.set_rulebook(suite.exchange, REPLAY_TOKEN, rulebook_of(day.scenario))
             console.print(f"set-up: {len(names)} enterprises registered, approved and funded")
             replay = replay_day(suite, accounts, day, progress)
 

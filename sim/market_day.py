@@ -132,15 +132,21 @@ def trader_names(count: int) -> list[str]:
     return [f"ENT{i:03d}" for i in range(1, count + 1)]
 
 
-def engine_for(scenario: Mapping[str, Any], *, call_phase: bool | None = None) -> MarketEngine:
-    """A fresh reference engine for a scenario (in the call phase if its events hold an open)."""
-    rules = Rulebook(
+def rulebook_of(scenario: Mapping[str, Any]) -> Rulebook:
+    """A scenario's rulebook: its figures (the issue's defaults where absent), default sessions
+    (block trades from 13:00, as the recorded day places them)."""
+    return Rulebook(
         reference_price=int(scenario["reference_price"]),
         band_bps=int(scenario.get("band_bps", 1_000)),
         block_band_bps=int(scenario.get("block_band_bps", 3_000)),
         fee_bps=int(scenario.get("fee_bps", 0)),
         block_minimum=int(scenario.get("block_min", 100_000)),
     )
+
+
+def engine_for(scenario: Mapping[str, Any], *, call_phase: bool | None = None) -> MarketEngine:
+    """A fresh reference engine for a scenario (in the call phase if its events hold an open)."""
+    rules = rulebook_of(scenario)
     accounts = {
         name: Holding(cash=int(a["cash"]), allowances=int(a["allowances"]))
         for name, a in scenario["accounts"].items()
