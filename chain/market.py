@@ -281,9 +281,15 @@ class MarketClient(TokenHoldingClient):
     Actions are signed by a service key (``LocalAccount``); every action also has a ``*_call``
     form (the bound contract function, for wallets and pipelined senders) and :meth:`wallet_call`
     names it for ``/tx/build``.
+
+    Attributes:
+        fixed_gas: when set (bulk work on a local chain: simulations), actions are sent with this
+            gas limit and no estimate; a refused one is mined, reverts, and its error is replayed
+            from the block before (exact when each transaction has its own block: Anvil's automine).
     """
 
     CONTRACT = "Market"
+    fixed_gas: int | None = None
 
     # ------------------------------------------------------------------ calls (unsent)
 
@@ -399,7 +405,10 @@ class MarketClient(TokenHoldingClient):
     # ------------------------------------------------------------------ actions
 
     def _send(self, fn: ContractFunction, account: LocalAccount) -> TxReceipt:
-        return self.chain.transact(fn, account)
+        if self.fixed_gas is None:
+            return self.chain.transact(fn, account)
+        [tx_hash] = self.chain.send_many([(fn, account)], gas=self.fixed_gas)
+        return self.chain.wait(tx_hash)
 
     def set_rulebook(self, exchange: LocalAccount, token_id: int, rules: Rulebook) -> TxReceipt:
         """List ``token_id`` (or change its rulebook); EXCHANGE role."""

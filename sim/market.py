@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,11 @@ MAX_TRADERS = 500
 MAX_EVENTS = 100_000
 #: Error name of an event naming a trader that is not in ``accounts`` (refused before any transaction).
 NOT_A_TRADER = "MarketNotTrader"
+#: Gas limit of every event's transaction (no estimates: a refused one is mined and reverts).
+SIM_GAS = 25_000_000
+#: Seconds of wall time into the call phase after which each call-phase event first checks the
+#: chain's clock is still before the open (the call phase lasts 900 s).
+CALL_CHECK_AFTER = 600
 #: Keys of the simulation's result, in the order they are printed.
 RESULT_KEYS = ("open_price", "close_price", "trades", "rejected", "book", "balances", "fees")
 
@@ -350,15 +356,21 @@ def run_day(
     trades: list[Trade] = []
     errors: dict[int, str] = {}
     in_call = scenario.has_call
-    for event in scenario.events:
-        if in_call and not isinstance(event, OpenEvent) and trading_day(chain.timestamp())[1] >= rules.open1:
-            raise ChainError("the call phase's events took longer than the call phase (15 minutes)")
-        in_call = in_call and not isinstance(event, OpenEvent)
-        error = _apply(suite, scenario, event, accounts, ids, trades)
-        if error is not None and not isinstance(event, OpenEvent):
-            errors[event.id] = error
-        if on_step is not None:
-            on_step(Step(event, error))
+    started = time.monotonic()  # the chain's clock runs with the wall clock from here
+    market.fixed_gas = SIM_GAS
+    try:
+        for event in scenario.events:
+            in_call = in_call and not isinstance(event, OpenEvent)
+            late = in_call and time.monotonic() - started > CALL_CHECK_AFTER
+            if late and trading_day(chain.timestamp())[1] >= rules.open1:
+                raise ChainError("the call phase's events took longer than the call phase (15 minutes)")
+            error = _apply(suite, scenario, event, accounts, ids, trades)
+            if error is not None and not isinstance(event, OpenEvent):
+                errors[event.id] = error
+            if on_step is not None:
+                on_step(Step(event, error))
+    finally:
+        market.fixed_gas = None
     say(f"{len(scenario.events)} events: {len(trades)} fills, {len(errors)} refused")
 
     book = market.book(TOKEN_ID)
