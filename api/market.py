@@ -149,6 +149,28 @@ def list_quotes(
     return paginate(db, _days(stmt, q.day, day_from, day_to), paging)
 
 
+def list_reference_prices(
+    db: Session,
+    *,
+    paging: PageParams,
+    token_id: int | None = None,
+    day_from: str | None = None,
+    day_to: str | None = None,
+) -> tuple[list[m.MarketReferencePrice], int]:
+    """Reference prices given to token ids (by a rulebook or posted), newest first.
+
+    Raises:
+        NotFoundError: ``token_id`` is not listed.
+        QueryError: the days end before they start, or the page starts past the end.
+    """
+    r = m.MarketReferencePrice
+    stmt = select(r).order_by(r.block_number.desc(), r.log_index.desc())
+    if token_id is not None:
+        get_rulebook(db, token_id=token_id)
+        stmt = stmt.where(r.token_id == token_id)
+    return paginate(db, _days(stmt, r.day, day_from, day_to), paging)
+
+
 # ---------------------------------------------------------------------- an account's own
 
 
@@ -297,3 +319,21 @@ def get_block(db: Session, *, viewer: Principal, block_id: int) -> m.MarketBlock
             f"{viewer.address} may not read block trade proposal {block_id}: it is between other accounts"
         )
     return row
+
+
+def list_unclaimed(
+    db: Session, *, viewer: Principal, paging: PageParams, account: str | None = None
+) -> tuple[list[m.MarketUnclaimed], int]:
+    """Escrow the market holds for the accounts ``viewer`` may read (or ``account``) because it
+    could not be returned while they were suspended; rows with nothing left are skipped.
+
+    Raises:
+        ForbiddenError: no role, suspended, or ``account`` is not readable.
+        QueryError: the page starts past the end.
+    """
+    accounts = access.account_filter(db, viewer, account, "unclaimed escrow")
+    u = m.MarketUnclaimed
+    stmt = select(u).where(u.amount != 0).order_by(u.account, u.token_id)
+    if accounts is not None:
+        stmt = stmt.where(_in(u.account, accounts))
+    return paginate(db, stmt, paging)

@@ -231,6 +231,34 @@ class BlockPublic(BaseModel):
     closed_time: int | None
 
 
+class ReferencePricePublic(BaseModel):
+    """A reference price a token id was given: by its rulebook or posted (the previous close)."""
+
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "token_id": _TOKEN, "price": 9861, "source": "posted", "day": "2026-01-05", "block_number": 530,
+        "block_time": 1767597000,
+    }]})  # fmt: skip
+
+    token_id: int
+    price: int = Field(description="Fen per tonne")
+    source: Literal["rulebook", "posted"]
+    day: str = Field(description="Trading day (CST) it was set on")
+    block_number: int
+    block_time: int
+
+
+class UnclaimedPublic(BaseModel):
+    """Escrow the market could not return to a suspended account, kept for it to withdraw."""
+
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "account": _E0, "token_id": 0, "amount": 690345,
+    }]})  # fmt: skip
+
+    account: str
+    token_id: int = Field(description="0: settlement cash (fen); else an allowance id (t)")
+    amount: int
+
+
 def _rulebook(row: m.MarketRulebook) -> RulebookPublic:
     lower, upper = band(row.reference_price, row.band_bps)
     block_lower, block_upper = band(row.reference_price, row.block_band_bps)
@@ -339,6 +367,23 @@ def list_quotes(
     )
 
 
+@router.get("/reference-prices", response_model=Page[ReferencePricePublic], responses=ERRORS)
+def list_reference_prices(
+    _user: User,
+    db: Db,
+    paging: Paging,
+    token_id: TokenIdQuery = None,
+    day_from: Day = None,
+    day_to: Day = None,
+) -> Page[ReferencePricePublic]:
+    """The reference prices token ids were given (by their rulebook, or posted after a close),
+    newest first."""
+    rows, total = q.list_reference_prices(db, paging=paging, token_id=token_id, day_from=day_from,
+                                          day_to=day_to)  # fmt: skip
+    items = [ReferencePricePublic.model_validate(r) for r in rows]
+    return Page[ReferencePricePublic].model_validate(_page(items, total, paging))
+
+
 # ---------------------------------------------------------------------- an account's own
 
 
@@ -419,3 +464,13 @@ def list_blocks(
 def get_block(block_id: IdPath, user: User, db: Db) -> BlockPublic:
     """One block trade proposal the caller made or is named in (403 otherwise, 404 for no such proposal)."""
     return BlockPublic.model_validate(q.get_block(db, viewer=user, block_id=block_id))
+
+
+@router.get("/unclaimed", response_model=Page[UnclaimedPublic], responses=ERRORS)
+def list_unclaimed(user: User, db: Db, paging: Paging, account: AccountQuery = None) -> Page[UnclaimedPublic]:
+    """Escrow the market keeps for the caller because it was suspended when its order was
+    cancelled or expired (withdraw it with `POST /tx/market` `withdraw_unclaimed`)."""
+    rows, total = q.list_unclaimed(db, viewer=user, paging=paging, account=account)
+    return Page[UnclaimedPublic].model_validate(
+        _page([UnclaimedPublic.model_validate(r) for r in rows], total, paging)
+    )

@@ -203,3 +203,29 @@ def test_market_projection_follows_rulebook_reference_prices_and_halts(
         for r in _rows(indexer.engine, m.MarketReferencePrice, "block_number", "log_index")
     ]
     assert prices == [(RULES.reference_price, "rulebook"), (10_250, "posted")]
+
+
+def test_market_projection_keeps_unclaimed_escrow_of_a_suspended_owner_until_withdrawn(
+    fresh: Consortium, tmp_path: Path
+) -> None:
+    setup_cycle(fresh)
+    d = trade_day(fresh)
+    e2, order_id = ENTERPRISES[2], d.orders["buy_e2"]
+    assert fresh.market.order(order_id).open
+    r = fresh.registry
+    r.govern(fresh.members, r.encode_suspend(e2.address, 7), "suspend E2")
+    fresh.market.force_cancel(fresh.exchange, order_id)
+    indexer = _indexer(fresh, f"sqlite:///{tmp_path}/unclaimed.db")
+    indexer.catch_up()
+    owed = fresh.market.unclaimed(e2.address, 0)
+    assert owed > 0
+    assert [(u["account"], u["token_id"], u["amount"]) for u in _rows(indexer.engine, m.MarketUnclaimed)] == [
+        (e2.address, 0, owed)
+    ]
+    (order,) = [o for o in _rows(indexer.engine, m.MarketOrder) if o["order_id"] == order_id]
+    assert order["status"] == "cancelled"
+    r.govern(fresh.members, r.encode_reinstate(e2.address), "reinstate E2")
+    fresh.market.withdraw_unclaimed(e2, 0)
+    indexer.catch_up()
+    assert fresh.market.unclaimed(e2.address, 0) == 0
+    assert [u["amount"] for u in _rows(indexer.engine, m.MarketUnclaimed)] == [0]

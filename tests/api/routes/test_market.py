@@ -151,6 +151,16 @@ def test_market_quotes_equal_the_days_open_and_close_by_the_rules(
     assert _all(get, E3, "/market/quotes", day_to="2000-01-01") == []
 
 
+def test_market_reference_prices_and_unclaimed_escrow(world: ApiWorld, get: Get, day: MarketDay) -> None:
+    prices = _all(get, E3, "/market/reference-prices", token_id=TOKEN)
+    assert [(p["price"], p["source"]) for p in prices] == [(RULES.reference_price, "rulebook")]
+    (listed,) = world.c.market.events("RulebookSet")
+    assert prices[0]["block_number"] == listed["block"]
+    assert _all(get, E0, "/market/unclaimed") == []
+    _refused(get(E0, "/market/unclaimed", account=E1.address), 403, "unclaimed escrow")
+    _refused(get(E0, "/market/reference-prices", token_id=CO2_2025), 404, "not listed")
+
+
 # ---------------------------------------------------------------------- an account's own
 
 
