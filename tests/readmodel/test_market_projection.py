@@ -19,6 +19,7 @@ from readmodel.indexer.run import Indexer
 from readmodel.migrate import upgrade
 from readmodel.session import make_engine
 from tests.conftest import Consortium
+from tests.readmodel.test_indexer import assert_totals_match_rollups
 from tests.utils.compliance import ENTERPRISES, setup_cycle
 from tests.utils.market_day import RULES, TOKEN, MarketDay, close_day, list_token, trade_day
 
@@ -115,6 +116,18 @@ def assert_read_model_equals_chain(c: Consortium, indexer: Indexer, d: MarketDay
 
     with engine.connect() as conn:
         held = {(r.account, r.token_id): r.balance for r in conn.execute(select(m.Holding))}
+        r = m.StatRollup
+        traded = {
+            e: v
+            for e, v in conn.execute(
+                select(r.enterprise, r.value).where(r.grain == "year", r.metric == "traded")
+            )
+        }
+    assert traded == {
+        e.address: float(sum(t.quantity for t in trades if t.buyer == e.address))
+        for e in ENTERPRISES
+        if any(t.buyer == e.address for t in trades)
+    }
     for account in [e.address for e in ENTERPRISES] + [c.market.address, c.market.fee_account()]:
         assert held.get((account, TOKEN), 0) == c.allowance.balance(account, TOKEN), account
         assert held.get((account, 0), 0) == c.cash.balance(account), account
@@ -128,6 +141,7 @@ def test_market_projection_equals_chain_views_and_balances_after_a_day_and_its_e
     indexer = _indexer(fresh, database_url, page_blocks=3)  # orders cross pages
     indexer.catch_up()
     assert_read_model_equals_chain(fresh, indexer, d)
+    assert_totals_match_rollups(indexer)
     statuses = {r["order_id"]: r["status"] for r in _rows(indexer.engine, m.MarketOrder)}
     assert statuses[d.orders["call_buy_e3"]] == "cancelled"
     assert {statuses[d.orders["call_buy_e0"]], statuses[d.orders["call_sell_e1"]]} == {"filled"}

@@ -1,7 +1,9 @@
 """Projections of Market: rulebooks, reference prices and halts; orders and their fills and the
 trades (gathered per page in a :class:`MarketPage`, written with one statement per table at the
-page's end); block proposals; unclaimed escrow; and the daily quotes of every (token id, trading
-day) a page traded in, recomputed from the stored trades.
+page's end); block proposals; unclaimed escrow; the daily quotes of every (token id, trading day)
+a page traded in, recomputed from the stored trades; and each fill's tonnes in its buyer's
+``traded`` statistic (the market delivers out of its own escrow, a system contract's, so the
+token projection counts none of its deliveries as trades).
 
 Orders are read from the read model at their first use in a page and written back at its end, so
 nothing is kept across pages: a page that fails leaves no trace (its transaction rolls back), and a
@@ -25,6 +27,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from chain.events import DecodedEvent
 from domain.market import TradeMode, vwap_close
+from domain.tokens import decode_id
 from readmodel import models as m
 from readmodel.bulk import bulk_insert, upsert
 from readmodel.errors import ReadModelError
@@ -249,6 +252,7 @@ def _trade_executed(p: Projection, conn: Connection, e: DecodedEvent) -> None:
         "tx_hash": e.tx_hash,
     })  # fmt: skip
     page.days.add((token_id, day))
+    p.stat("traded", decode_id(token_id).pollutant, a["buyer"], e.block_time, quantity)
     if mode == "block":
         _block(conn, e, buy_id, "accepted")
         return
