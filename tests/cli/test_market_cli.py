@@ -132,6 +132,15 @@ def test_cli_runs_a_trading_day_command_by_command(ets: Run, fresh: Consortium) 
     assert code == 0 and "block 5 proposed" in out, out
     code, out = ets("market", "block", "accept", "5", "--as", "enterprise-1")
     assert code == 0 and "block 5 executed: 1 fill(s), 300 t: 300 @ 9,000" in out, out
+    propose = ("market", "block", "propose", "CO2:2027", buyer.address, "9000", "300", "--as", "enterprise-2")
+    assert ets(*propose)[0] == 0
+    code, out = ets("market", "block", "decline", "6", "--as", "enterprise-1")
+    assert code == 0 and "block 6 declined" in out, out
+    assert ets(*propose)[0] == 0
+    code, out = ets("market", "block", "cancel", "7", "--as", "enterprise-1")
+    assert code == 1 and "MarketNotBlockSeller" in out, out
+    code, out = ets("market", "block", "cancel", "7", "--as", "enterprise-2")
+    assert code == 0 and "block 7 cancelled" in out, out
 
     assert ets("market", "halt", "CO2:2027", "--reason", "test halt", "--as", "exchange")[0] == 0
     code, out = ets("market", "order", "CO2:2027", "buy", "10000", "1", "--as", "enterprise-1")
