@@ -5,6 +5,7 @@ wallet signs. The trading rules themselves are :mod:`domain.market`'s."""
 
 from __future__ import annotations
 
+import bisect
 import enum
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -643,10 +644,19 @@ class MarketClient(TokenHoldingClient):
         """The fills of ``token_id`` on trading day ``day`` (CST; today by default)."""
         day = self.trading_day()[0] if day is None else day
         trades = self.trades(token_id)
-        times = {
-            n: int(self.chain.w3.eth.get_block(n)["timestamp"]) for n in {t.block_number for t in trades}
-        }
-        return [t for t in trades if trading_day(times[t.block_number])[0] == day]
+        blocks = sorted({t.block_number for t in trades})
+        days: dict[int, int] = {}
+
+        def day_of(index: int) -> int:  # block times never decrease: bisect, reading few blocks
+            number = blocks[index]
+            if number not in days:
+                days[number] = trading_day(int(self.chain.w3.eth.get_block(number)["timestamp"]))[0]
+            return days[number]
+
+        first = bisect.bisect_left(range(len(blocks)), day, key=day_of)
+        last = bisect.bisect_right(range(len(blocks)), day, key=day_of)
+        chosen = set(blocks[first:last])
+        return [t for t in trades if t.block_number in chosen]
 
     def events(self, name: str, from_block: int | None = None, **filters: Any) -> list[dict[str, Any]]:
         """Every ``name`` event (e.g. ``OrderPlaced``), optionally filtered by indexed arguments:
