@@ -19,16 +19,24 @@ from fastapi.testclient import TestClient
 from api.config import ApiSettings
 from api.context import AppContext
 from api.main import create_app
-from chain.market import day_quote
+from chain.market import day_quote, next_weekday_at, trading_day
 from domain.market import Side, TradeMode, band
+from readmodel.indexer.projections.market import trading_day as trading_day_of
 from readmodel.indexer.run import Indexer
 from readmodel.migrate import upgrade
 from readmodel.session import make_engine
-from tests.api.conftest import DOMAIN, UNTHROTTLED, ApiWorld, Get
+from tests.api.conftest import DOMAIN, UNTHROTTLED, ApiWorld, Get, sign_in
 from tests.utils.compliance import CO2_2025, ENTERPRISES
-from tests.utils.market_day import RULES, TOKEN, MarketDay, trade_day
+from tests.utils.market_day import RULES, TOKEN, MarketDay, at, trade_day
 
 E0, E1, E2, E3 = ENTERPRISES
+
+
+def trading_day_text(day: int) -> str:
+    """``YYYY-MM-DD`` of trading day number ``day`` (CST), as the API names days."""
+    return trading_day_of(day * 86_400 - 8 * 3600)
+
+
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}(?![0-9a-fA-F])")  # not the start of a hash
 
 
@@ -307,8 +315,6 @@ def twin(world: ApiWorld, day: MarketDay, database_url: str) -> Iterator[TestCli
 
 
 def test_market_answers_equal_on_either_database(world: ApiWorld, get: Get, twin: TestClient) -> None:
-    from tests.api.conftest import sign_in
-
     headers = {"Authorization": f"Bearer {sign_in(twin, E1)}"}
     world.index()
     for path, params in (
@@ -424,3 +430,33 @@ def test_tx_market_approvals_lists_what_the_account_still_lacks(
         ("SettlementToken", "approve"), ("AllowanceToken", "setApprovalForAll"),
     }  # fmt: skip
     assert all(world.c.market.address in a["args"].values() for a in lacking)
+
+
+def test_tx_market_expires_the_day_and_uncrosses_the_next_call_at_the_computed_price(
+    world: ApiWorld, get: Get, day: MarketDay
+) -> None:
+    """Last: it moves the chain to the next trading day."""
+    c, exchange = world.c, world.c.exchange
+    early = _post(world, exchange, "/tx/market", {"action": "expire", "token_id": TOKEN})
+    _refused(early, 422, "MarketDayNotOver")
+    at(c, day.day, RULES.close2 + 60)
+    _sign_and_relay(
+        world, exchange, _ok(_post(world, exchange, "/tx/market", {"action": "expire", "token_id": TOKEN}))
+    )
+    assert c.market.depth(TOKEN, Side.BUY, 5) == c.market.depth(TOKEN, Side.SELL, 5) == []
+    next_day, _ = trading_day(next_weekday_at(c.chain.timestamp(), RULES.call_start + 60))
+    at(c, next_day, RULES.call_start + 60)
+    c.market.place(E0, TOKEN, Side.BUY, 10_020, 40)
+    c.market.place(E1, TOKEN, Side.SELL, 9_990, 25)
+    at(c, next_day, RULES.open1 + 5)
+    expected = c.market.compute_uncross(TOKEN)
+    built = _ok(_post(world, E3, "/tx/market", {"action": "uncross", "token_id": TOKEN}))
+    assert list(built["action"]["args"].values()) == [TOKEN, expected.price, 200] and expected.volume == 25
+    _sign_and_relay(world, E3, built)
+    world.index()
+    orders = _all(get, c.regulator, "/market/orders", day_to=trading_day_text(day.day))
+    assert orders and {o["status"] for o in orders} <= {"filled", "cancelled", "expired"}
+    assert "expired" in {o["status"] for o in orders}
+    (quote,) = _all(get, E3, "/market/quotes", mode="listing", day_from=trading_day_text(next_day))
+    assert (quote["open"], quote["close"], quote["volume"]) == (expected.price, expected.price, 25)
+    assert [b["status"] for b in _all(get, exchange, "/market/blocks", status="expired")] == ["expired"]
