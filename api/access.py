@@ -166,17 +166,24 @@ def demo_keys_served(*, demo: bool, chain_id: int) -> bool:
     return demo and chain_id == DEMO_CHAIN_ID
 
 
+def trade_readers(db: Session, viewer: Principal) -> frozenset[str] | None:
+    """The accounts whose side of a trade ``viewer`` may see (:func:`shown_trade_parties`):
+    ``None`` for every account (regulator, exchange), none without an active role, else those of
+    :func:`readable_accounts`."""
+    return readable_accounts(db, viewer) if viewer.powers else frozenset()
+
+
 def shown_trade_parties(
-    db: Session, viewer: Principal, *, buyer: str, seller: str, block: bool
+    readers: frozenset[str] | None, viewer: Principal, *, buyer: str, seller: str, block: bool
 ) -> tuple[bool, bool]:
     """Whether ``viewer`` may see a trade's (buyer side, seller side): the party's address, order
-    id and fee. Each side to those who may read its account (:func:`may_read`); both sides to
-    either party of a block trade."""
-    if viewer.sees_everything:
+    id and fee. Each side to those who may read its account (``readers``, from
+    :func:`trade_readers`); both sides to either party of a block trade."""
+    if readers is None:
         return True, True
     if block and viewer.powers and viewer.address in (buyer, seller):
         return True, True
-    return may_read(db, viewer, buyer), may_read(db, viewer, seller)
+    return buyer in readers, seller in readers
 
 
 def check_market_action(viewer: Principal, contract: str, function: str) -> None:

@@ -10,7 +10,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from api import access
 from api import market as q
@@ -269,8 +268,8 @@ def _rulebook(row: m.MarketRulebook) -> RulebookPublic:
     })  # fmt: skip
 
 
-def _trade(db: Session, viewer: Principal, row: m.MarketTrade) -> TradePublic:
-    buyer, seller = access.shown_trade_parties(db, viewer, buyer=row.buyer, seller=row.seller,
+def _trade(readers: frozenset[str] | None, viewer: Principal, row: m.MarketTrade) -> TradePublic:
+    buyer, seller = access.shown_trade_parties(readers, viewer, buyer=row.buyer, seller=row.seller,
                                                block=row.mode == "block")  # fmt: skip
     fields: dict[str, object] = {
         "id": row.id, "token_id": row.token_id, "price": row.price, "quantity": row.quantity,
@@ -344,7 +343,8 @@ def list_trades(
     rows, total = q.list_trades(
         db, paging=paging, token_id=token_id, mode=mode, day_from=day_from, day_to=day_to
     )
-    return Page[TradePublic].model_validate(_page([_trade(db, user, r) for r in rows], total, paging))
+    readers = access.trade_readers(db, user)
+    return Page[TradePublic].model_validate(_page([_trade(readers, user, r) for r in rows], total, paging))
 
 
 @router.get("/quotes", response_model=Page[QuotePublic], responses=ERRORS)
@@ -412,7 +412,8 @@ def list_orders(
 def get_order(order_id: IdPath, user: User, db: Db) -> OrderDetailPublic:
     """One of the caller's orders with its fills (403 for another account's, 404 for no such order)."""
     row = q.get_order(db, viewer=user, order_id=order_id)
-    trades = [_trade(db, user, t) for t in q.order_fills(db, order=row)]
+    readers = access.trade_readers(db, user)
+    trades = [_trade(readers, user, t) for t in q.order_fills(db, order=row)]
     return OrderDetailPublic.model_validate(
         {**OrderPublic.model_validate(row).model_dump(), "trades": trades}
     )
@@ -437,7 +438,8 @@ def list_fills(
     trades (or to whoever may read it)."""
     rows, total = q.list_fills(db, viewer=user, paging=paging, account=account, token_id=token_id, mode=mode,
                                side=side, day_from=day_from, day_to=day_to)  # fmt: skip
-    return Page[TradePublic].model_validate(_page([_trade(db, user, r) for r in rows], total, paging))
+    readers = access.trade_readers(db, user)
+    return Page[TradePublic].model_validate(_page([_trade(readers, user, r) for r in rows], total, paging))
 
 
 @router.get("/blocks", response_model=Page[BlockPublic], responses=ERRORS)

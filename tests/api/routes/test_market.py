@@ -210,6 +210,12 @@ def test_market_auditor_reads_orders_of_assigned_enterprises_only(
     assert items and {o["owner"] for o in items} <= {E0.address, E1.address}
     _refused(get(auditor, "/market/orders", account=E2.address), 403)
     _refused(get(auditor, f"/market/orders/{day.orders['call_sell_e2']}"), 403)
+    assigned = {E0.address, E1.address}
+    trades = _all(get, auditor, "/market/trades")
+    for item, trade in zip(trades, _chain_trades(world), strict=True):
+        assert item["buyer"] == (trade.buyer if trade.buyer in assigned else None)
+        assert item["seller"] == (trade.seller if trade.seller in assigned else None)
+    assert {t["buyer"] for t in trades} >= {E0.address} and None in {t["seller"] for t in trades}
 
 
 def test_market_order_detail_lists_its_fills_without_the_counterparty(
