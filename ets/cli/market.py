@@ -131,17 +131,25 @@ def rules_set(
     keystore: KeystoreOption = None,
 ) -> None:
     """List a token id or change its rulebook (EXCHANGE role); default sessions."""
+    from domain.errors import MarketInputError, MarketRulebookInvalid
     from domain.market import Rulebook
 
     ctx = context()
+    token_id = parse_token(token)
     rules = Rulebook(
         reference_price=reference,
         band_bps=band_bps,
         block_band_bps=block_band_bps,
         fee_bps=fee_bps,
         block_minimum=block_minimum,
-    ).validate()
-    token_id = parse_token(token)
+    )
+    try:
+        rules.validate(token_id)
+    except MarketRulebookInvalid:
+        raise MarketInputError(
+            "the rulebook breaks a bound: 0 < reference ≤ 2^48 − 1, bands ≤ 10,000 bps, "
+            "fee ≤ 1,000 bps, block minimum ≥ 1"
+        ) from None
     _market().set_rulebook(ctx.signer(as_, keystore), token_id, rules)
     ctx.console.print(
         f"token {token_id} listed: reference {reference:,} fen/t, band {band_bps} bps, fee {fee_bps} bps"

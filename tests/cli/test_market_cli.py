@@ -98,6 +98,10 @@ def test_cli_runs_a_trading_day_command_by_command(ets: Run, fresh: Consortium) 
 
     code, out = ets("market", "order", "CO2:2027", "buy", "10000", "5", "--as", "enterprise-1")
     assert code == 1 and "MarketNotListed" in out, out
+    code, out = ets(
+        "market", "rules", "set", "CO2:2027", "--reference", "10000", "--fee-bps", "1001", "--as", "exchange"
+    )
+    assert code == 1 and "MarketInputError" in out and "fee ≤ 1,000 bps" in out, out
     code, out = ets("market", "rules", "set", "CO2:2027", "--reference", "10000", "--fee-bps", "10",
                     "--block-minimum", "200", "--as", "exchange")  # fmt: skip
     assert code == 0 and "listed" in out, out
