@@ -1,5 +1,6 @@
 """Transactions for wallet users: the action catalogue, unsigned transactions to sign in a
-wallet, relay of the signed ones, and the EIP-712 payloads auditors and devices sign.
+wallet (any call by name, or a market action from typed fields), relay of the signed ones, and
+the EIP-712 payloads auditors and devices sign.
 
 Status codes: 400 for a call the catalogue refuses (unknown action, an argument that does not
 fit) or a raw transaction that is malformed or not the intent's call; 422 with the decoded
