@@ -33,7 +33,15 @@ from chain.accounts import Signer, seeded_account
 from chain.compile import compile_contracts
 from chain.errors import ChainError, ContractRevertError
 from chain.jsonfile import load_model
-from chain.market import Trade, cst_time, day_quote, next_weekday_at, set_chain_time, trading_day
+from chain.market import (
+    DEFAULT_PAGE,
+    Trade,
+    cst_time,
+    day_quote,
+    next_weekday_at,
+    set_chain_time,
+    trading_day,
+)
 from chain.node import AnvilNode
 from chain.onboarding import register_enterprises
 from chain.registry import EnterpriseProfile
@@ -328,6 +336,7 @@ def run_day(
     scenario: Scenario,
     *,
     on_step: Callable[[Step], None] | None = None,
+    page: int = DEFAULT_PAGE,
     say: Callable[[str], None] = logger.info,
 ) -> Day:
     """Run the scenario's day on ``suite``'s chain (Anvil: the clock is moved) and report it.
@@ -338,6 +347,7 @@ def run_day(
 
     Args:
         on_step: called after every event (tests check the invariants there).
+        page: fills per uncrossing transaction and orders per expiry transaction.
     """
     market, chain, exchange = suite.market, suite.chain, suite.exchange
     names = list(scenario.accounts)
@@ -364,7 +374,7 @@ def run_day(
             late = in_call and time.monotonic() - started > CALL_CHECK_AFTER
             if late and trading_day(chain.timestamp())[1] >= rules.open1:
                 raise ChainError("the call phase's events took longer than the call phase (15 minutes)")
-            error = _apply(suite, scenario, event, accounts, ids, trades)
+            error = _apply(suite, scenario, event, accounts, ids, trades, page)
             if error is not None and not isinstance(event, OpenEvent):
                 errors[event.id] = error
             if on_step is not None:
@@ -376,7 +386,7 @@ def run_day(
     book = market.book(TOKEN_ID)
     now = chain.timestamp()
     set_chain_time(chain, max(now + 1, cst_time(trading_day(now)[0], rules.close2)))
-    market.expire_all(exchange, TOKEN_ID)
+    market.expire_all(exchange, TOKEN_ID, page)
     if market.holdings(TOKEN_ID) != (0, 0):
         raise ChainError(
             f"the market still holds {market.holdings(TOKEN_ID)} (allowances, cash) after expiry"
@@ -455,6 +465,7 @@ def _apply(
     accounts: Mapping[str, Signer],
     ids: _Ids,
     trades: list[Trade],
+    page: int,
 ) -> str | None:
     """Send one event's transactions; returns the name of the error that refused it, or None.
 
@@ -463,8 +474,8 @@ def _apply(
     if isinstance(event, OpenEvent):
         now = suite.chain.timestamp()
         set_chain_time(suite.chain, max(now + 1, cst_time(trading_day(now)[0], scenario.rulebook().open1)))
-        for page in market.uncross_all(suite.exchange, TOKEN_ID):
-            trades.extend(page.trades)
+        for executed in market.uncross_all(suite.exchange, TOKEN_ID, page):
+            trades.extend(executed.trades)
         return None
     traders = [event.seller, event.buyer] if isinstance(event, BlockEvent) else [event.trader]
     if any(t not in accounts for t in traders):
