@@ -104,6 +104,7 @@ def test_market_view_shows_levels_last_change_bands_trades_quotes_when_enterpris
     ]  # fmt: skip
     assert page.inner_text("#market-last .v") == "¥100.00"  # the 14:05 fill, the day's last listing trade
     assert page.inner_text("#market-change .v") == "+1.52%"  # against the reference ¥98.50
+    assert page.inner_text("#market-close .v") == "¥98.93"  # VWAP of the listing trades
     assert page.inner_text("#market-reference .v") == "¥98.50"
     assert page.inner_text("#market-band .v") == "¥88.65 – ¥108.35"
     assert page.inner_text("#market-block-band .v") == "¥68.95 – ¥128.05"

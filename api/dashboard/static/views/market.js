@@ -88,6 +88,7 @@ async function tokenPanel(box, rules) {
   const facts = el('div', { class: 'kpis', id: 'market-kpis' },
     kpi(t('market.last'), last !== null ? yuan(last) : '–', null, 'market-last'),
     kpi(t('market.change'), signed(share), share > 0 ? 'over' : share < 0 ? 'within' : '', 'market-change'),
+    kpi(t('market.close'), listing ? yuan(listing.close) : '–', null, 'market-close'),
     kpi(t('market.reference'), yuan(rules.reference_price), null, 'market-reference'),
     kpi(t('market.band'), `${yuan(rules.band_lower)} – ${yuan(rules.band_upper)}`, null, 'market-band'),
     kpi(t('market.blockBand'), `${yuan(rules.block_band_lower)} – ${yuan(rules.block_band_upper)}`, null, 'market-block-band'),
