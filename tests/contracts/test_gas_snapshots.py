@@ -34,6 +34,9 @@ from tests.conftest import Consortium
 from tests.utils.attestations import anchored_batch, attestation, sign_with
 from tests.utils.chain import profile
 from tests.utils.compliance import CO2_2024, ENTERPRISES, OFF_2024, YEAR, setup_cycle, surrender
+from tests.utils.market import AFTERNOON, BUY, CALL_PHASE, EVENING, MORNING, OPEN1, SELL, build_rig, later_today
+from tests.utils.market import next_weekday_at as market_day
+from tests.utils.market import rulebook as market_rules
 from tests.utils.readings import signer
 
 SNAPSHOTS = ROOT / "contracts" / "snapshots"
@@ -91,6 +94,7 @@ def meter(fresh: Consortium, monkeypatch: pytest.MonkeyPatch) -> GasMeter:
             "ComplianceManager",
             "SettlementReports",
             "NodeAllowlist",
+            "Market",
         )
     }
     gas_meter = GasMeter(names)
@@ -298,6 +302,75 @@ def allowlist_scenario(c: Consortium, m: GasMeter) -> None:
     m.keep_execute("NodeAllowlist", "disallowNode")
 
 
+def market_scenario(c: Consortium, m: GasMeter) -> None:
+    rig = build_rig(c, rules=market_rules(feeBps=25))
+    a, b, d, e, f = rig.traders
+    m.keep("Market", "setRulebook")
+    rig.send(rig.market.functions.setReferencePrice(rig.token_id, 5_000), c.exchange)
+    m.keep("Market", "setReferencePrice")
+    market_day(c.chain, MORNING)
+    rig.place(a, SELL, 5_000, 100)
+    rig.place(a, SELL, 5_000, 100)
+    m.keep("Market", "placeOrder", "placeOrder(sell rests)")
+    rig.place(b, BUY, 5_000, 100)  # b's first purchase of the day
+    rig.place(b, BUY, 5_000, 100)
+    m.keep("Market", "placeOrder", "placeOrder(buy fills 1)")
+    for _ in range(10):
+        rig.place(a, SELL, 5_000, 10)
+    rig.place(b, BUY, 5_000, 100)
+    m.keep("Market", "placeOrder", "placeOrder(buy fills 10)")
+    bid = rig.place(b, BUY, 4_990, 100)
+    m.keep("Market", "placeOrder", "placeOrder(buy rests)")
+    rig.place(d, SELL, 4_990, 40)
+    m.keep("Market", "placeOrder", "placeOrder(sell fills 1 partly)")
+    rig.take(d, bid, 10)
+    m.keep("Market", "take", "take(of a bid)")
+    rig.cancel(b, bid)
+    m.keep("Market", "cancelOrder", "cancelOrder(buy)")
+    ask = rig.place(a, SELL, 5_010, 50)
+    rig.take(e, ask, 10)
+    m.keep("Market", "take", "take(of an ask)")
+    rig.cancel(a, ask)
+    m.keep("Market", "cancelOrder", "cancelOrder(sell)")
+    rig.send(rig.market.functions.halt(rig.token_id, "gas"), c.exchange)
+    m.keep("Market", "halt")
+    rig.send(rig.market.functions.resume(rig.token_id), c.exchange)
+    m.keep("Market", "resume")
+    later_today(c.chain, AFTERNOON)
+    block = rig.propose(a, b.address, 5_000, 100_000)
+    m.keep("Market", "proposeBlock")
+    rig.accept(b, block)
+    m.keep("Market", "acceptBlock")
+    block = rig.propose(a, d.address, 5_000, 100_000)
+    rig.send(rig.market.functions.declineBlock(block), d)
+    m.keep("Market", "declineBlock")
+    block = rig.propose(a, d.address, 5_000, 100_000)
+    rig.send(rig.market.functions.cancelBlock(block), a)
+    m.keep("Market", "cancelBlock")
+    stale = rig.place(f, SELL, 5_050, 10)
+    c.registry.govern(c.members, c.registry.encode_suspend(f.address, 1), "suspend")
+    rig.send(rig.market.functions.forceCancel(stale), c.exchange)
+    m.keep("Market", "forceCancel", "forceCancel(credited unclaimed)")
+    c.registry.govern(c.members, c.registry.encode_reinstate(f.address), "reinstate")
+    rig.send(rig.market.functions.withdrawUnclaimed(rig.token_id), f)
+    m.keep("Market", "withdrawUnclaimed")
+    for trader, side, price in ((a, SELL, 5_020), (b, BUY, 4_980), (d, BUY, 4_970)):
+        rig.place(trader, side, price, 5)
+    later_today(c.chain, EVENING)
+    rig.expire(e)
+    m.keep("Market", "expire", "expire(3 orders)")
+    market_day(c.chain, CALL_PHASE)
+    for trader, side, price, q in ((a, SELL, 4_990, 30), (d, SELL, 5_000, 20), (b, BUY, 5_010, 25),
+                                   (e, BUY, 5_000, 20)):  # fmt: skip
+        rig.place(trader, side, price, q)
+    m.keep("Market", "placeOrder", "placeOrder(call phase)")
+    later_today(c.chain, OPEN1)
+    rig.uncross(e, 5_000)
+    m.keep("Market", "uncross", "uncross(3 fills)")
+    c.registry.govern_call(c.members, rig.market.functions.setFeeAccount(c.exchange.address), "fee account")
+    m.keep_execute("Market", "setFeeAccount")
+
+
 SCENARIOS: dict[str, Callable[[Consortium, GasMeter], None]] = {
     "ConsortiumRegistry": registry_scenario,
     "SettlementToken": settlement_token_scenario,
@@ -307,6 +380,7 @@ SCENARIOS: dict[str, Callable[[Consortium, GasMeter], None]] = {
     "ComplianceManager": compliance_scenario,
     "SettlementReports": reports_scenario,
     "NodeAllowlist": allowlist_scenario,
+    "Market": market_scenario,
 }
 
 

@@ -34,67 +34,70 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
     }
 
     /// @inheritdoc IMarket
-    function setFeeAccount(address) external {
+    function setFeeAccount(address account) external {
         _delegate();
     }
 
     /// @inheritdoc IMarket
-    function setRulebook(uint256, Rulebook calldata) external {
+    function setRulebook(uint256 tokenId, Rulebook calldata rules) external {
         _delegate();
     }
 
     /// @inheritdoc IMarket
-    function setReferencePrice(uint256, uint256) external {
+    function setReferencePrice(uint256 tokenId, uint256 price) external {
         _delegate();
     }
 
     /// @inheritdoc IMarket
-    function halt(uint256, string calldata) external {
+    function halt(uint256 tokenId, string calldata reason) external {
         _delegate();
     }
 
     /// @inheritdoc IMarket
-    function resume(uint256) external {
+    function resume(uint256 tokenId) external {
         _delegate();
     }
 
     /// @inheritdoc IMarket
-    function forceCancel(uint256) external {
+    function forceCancel(uint256 orderId) external {
         _delegate();
     }
 
     /// @inheritdoc IMarket
-    function proposeBlock(uint256, address, uint256, uint256) external returns (uint256) {
+    function proposeBlock(uint256 tokenId, address buyer, uint256 price, uint256 quantity)
+        external
+        returns (uint256)
+    {
         _delegate();
     }
 
     /// @inheritdoc IMarket
-    function acceptBlock(uint256) external {
+    function acceptBlock(uint256 blockId) external {
         _delegate();
     }
 
     /// @inheritdoc IMarket
-    function declineBlock(uint256) external {
+    function declineBlock(uint256 blockId) external {
         _delegate();
     }
 
     /// @inheritdoc IMarket
-    function cancelBlock(uint256) external {
+    function cancelBlock(uint256 blockId) external {
         _delegate();
     }
 
     /// @inheritdoc IMarket
-    function uncross(uint256, uint256, uint256) external {
+    function uncross(uint256 tokenId, uint256 price, uint256 maxFills) external {
         _delegate();
     }
 
     /// @inheritdoc IMarket
-    function expire(uint256, uint256) external returns (uint256) {
+    function expire(uint256 tokenId, uint256 maxOrders) external returns (uint256) {
         _delegate();
     }
 
     /// @inheritdoc IMarket
-    function withdrawUnclaimed(uint256) external {
+    function withdrawUnclaimed(uint256 tokenId) external {
         _delegate();
     }
 
