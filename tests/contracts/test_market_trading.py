@@ -443,3 +443,24 @@ def test_an_unknown_token_id_or_other_account_has_nothing_bought(rig: Rig) -> No
     other = encode_id(Kind.OFFSET, "CO2", 2027)
     assert rig.market.functions.boughtToday(dev_account(5).address, other).call() == 0
     assert rig.market.functions.sellable(dev_account(5).address, other).call() == 0
+
+
+def test_new_levels_link_in_price_order_wherever_they_fall(morning: Rig) -> None:
+    """Levels created far from the best, across bitmap words, and again where a removed level
+    was, keep the book in price order."""
+    rig = morning
+    prices = [5_000, 4_600, 4_990, 4_700, 4_608, 4_863, 4_864, 4_599, 4_990, 4_750]
+    ids = {p: rig.place(TRADERS[i % 4], 0, p, 1) for i, p in enumerate(prices)}
+    expected = sorted(set(prices), reverse=True)
+    assert [p for p, _ in rig.depth(0)] == expected
+    rig.cancel(TRADERS[prices.index(4_863) % 4], ids[4_863])
+    rig.cancel(TRADERS[prices.index(4_700) % 4], ids[4_700])
+    rig.place(E, 0, 4_700, 2)  # the removed level's price again
+    rig.place(E, 0, 4_862, 2)  # next to a removed level's stale bit
+    assert rig.depth(0) == [(5_000, 1), (4_990, 2), (4_864, 1), (4_862, 2), (4_750, 1), (4_700, 2), (4_608, 1),
+                            (4_600, 1), (4_599, 1)]  # fmt: skip
+    for p in (5_100, 5_355, 5_101, 5_354, 5_200):
+        rig.place(E, 1, p, 1)
+    assert [p for p, _ in rig.depth(1)] == [5_100, 5_101, 5_200, 5_354, 5_355]
+    rig.place(D, 0, 5_355, 5)  # sweeps every ask: the walk from the best stays right
+    assert rig.depth(1) == [] and rig.depth(0)[0] == (5_000, 1)

@@ -495,7 +495,8 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         _pushOwn(msg.sender, tokenId, side, id, acct);
     }
 
-    /// @dev A new price level holding one order, linked in price order (best first).
+    /// @dev A new price level holding one order, linked in price order (best first) after its
+    /// nearest better level, found in the price bitmap (a few words, whatever the depth).
     function _insertLevel(uint256 tokenId, Side side, uint256 price, uint40 id, uint256 quantity) private {
         Book storage book = _books[tokenId];
         uint256 best = side == Side.Buy ? book.bestBid : book.bestAsk;
@@ -506,18 +507,57 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
             if (side == Side.Buy) book.bestBid = uint48(price);
             else book.bestAsk = uint48(price);
         } else {
-            uint256 cur = best;
+            uint256 cur = _betterNeighbour(tokenId, side, price);
             uint256 next = _levels[_levelKey(tokenId, side, cur)].next;
-            while (next != 0 && _better(side, next, price)) {
-                cur = next;
-                next = _levels[_levelKey(tokenId, side, cur)].next;
-            }
             lv.prev = uint48(cur);
             lv.next = uint48(next);
             _levels[_levelKey(tokenId, side, cur)].next = uint48(price);
             if (next != 0) _levels[_levelKey(tokenId, side, next)].prev = uint48(price);
         }
         _levels[_levelKey(tokenId, side, price)] = lv;
+        uint256 wordKey = _levelKey(tokenId, side, price >> 8);
+        uint256 bits = _levelBits[wordKey];
+        uint256 mask = 1 << (price & 255);
+        if (bits & mask == 0) _levelBits[wordKey] = bits | mask;
+    }
+
+    /// @dev The nearest existing level better than `price` (there is one: the best is better).
+    /// Scans the bitmap from `price` towards the best, clearing the bits of removed levels.
+    function _betterNeighbour(uint256 tokenId, Side side, uint256 price) private returns (uint256) {
+        bool buy = side == Side.Buy;
+        uint256 word = price >> 8;
+        uint256 shift = (price & 255) + 1;
+        while (true) {
+            uint256 wordKey = _levelKey(tokenId, side, word);
+            uint256 stored = _levelBits[wordKey];
+            uint256 bits = stored;
+            if (word == price >> 8) {
+                // only prices better than `price`: above it for bids, below it for asks
+                bits = buy ? (bits >> shift) << shift : bits & ((1 << (shift - 1)) - 1);
+            }
+            while (bits != 0) {
+                uint256 b = buy ? _log2(bits & (~bits + 1)) : _log2(bits);
+                uint256 candidate = (word << 8) | b;
+                if (_levels[_levelKey(tokenId, side, candidate)].head != 0) {
+                    if (stored != _levelBits[wordKey]) _levelBits[wordKey] = stored;
+                    return candidate;
+                }
+                bits &= ~(1 << b);
+                stored &= ~(1 << b);
+            }
+            if (stored != _levelBits[wordKey]) _levelBits[wordKey] = stored;
+            word = buy ? word + 1 : word - 1;
+        }
+    }
+
+    /// @dev Index of the highest set bit of `x` (> 0).
+    function _log2(uint256 x) private pure returns (uint256 n) {
+        for (uint256 s = 128; s != 0; s >>= 1) {
+            if (x >> s != 0) {
+                x >>= s;
+                n += s;
+            }
+        }
     }
 
     function _better(Side side, uint256 a, uint256 b) private pure returns (bool) {

@@ -140,6 +140,10 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
     mapping(uint256 blockId => BlockProposal) internal _blocks;
     mapping(uint256 tokenId => uint40[]) internal _blockIds;
     mapping(address account => mapping(uint256 tokenId => uint256)) internal _unclaimed;
+    /// @dev Per token and side, one bit per price that holds a price level, 256 prices a word
+    /// (keyed like levels, by `price >> 8`); a removed level's bit is cleared lazily when a new
+    /// level looks for its neighbour, so fills never pay for it.
+    mapping(uint256 wordKey => uint256 bits) internal _levelBits;
 
     /// @param registry_ The ConsortiumRegistry.
     /// @param allowances_ The AllowanceToken.
