@@ -129,9 +129,8 @@ def _compliance_args(_: SuiteConfig, deployed: dict[str, str]) -> list[Any]:
             deployed["SettlementToken"]]  # fmt: skip
 
 
-def _market_args(_: SuiteConfig, deployed: dict[str, str]) -> list[Any]:
-    return [deployed["ConsortiumRegistry"], deployed["AllowanceToken"], deployed["SettlementToken"],
-            deployed["MarketOperations"]]  # fmt: skip
+def _market_args(config: SuiteConfig, deployed: dict[str, str]) -> list[Any]:
+    return [*_auction_args(config, deployed), deployed["MarketOperations"]]
 
 
 #: Deployment order; later contracts may take earlier ones' addresses.

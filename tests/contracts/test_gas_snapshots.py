@@ -34,7 +34,17 @@ from tests.conftest import Consortium
 from tests.utils.attestations import anchored_batch, attestation, sign_with
 from tests.utils.chain import profile
 from tests.utils.compliance import CO2_2024, ENTERPRISES, OFF_2024, YEAR, setup_cycle, surrender
-from tests.utils.market import AFTERNOON, BUY, CALL_PHASE, EVENING, MORNING, OPEN1, SELL, build_rig, later_today
+from tests.utils.market import (
+    AFTERNOON,
+    BUY,
+    CALL_PHASE,
+    EVENING,
+    MORNING,
+    OPEN1,
+    SELL,
+    build_rig,
+    later_today,
+)
 from tests.utils.market import next_weekday_at as market_day
 from tests.utils.market import rulebook as market_rules
 from tests.utils.readings import signer

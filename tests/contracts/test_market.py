@@ -22,7 +22,6 @@ from tests.utils.chain import reverts
 from tests.utils.market import (
     AFTERNOON,
     BUY,
-    CALL_PHASE,
     CO2_2027,
     EARLY,
     EVENING,
@@ -34,7 +33,6 @@ from tests.utils.market import (
     Rig,
     build_rig,
     later_today,
-    market_contract,
     next_weekday_at,
     rulebook,
     trading_day,
@@ -97,7 +95,9 @@ def test_market_halves_stay_under_eip170_and_share_one_storage_layout(artifacts:
 def test_market_constructor_refuses_operations_of_another_wiring(rig: Rig) -> None:
     c = suite_of(rig)
     m = c.manifest
-    registry, allowance, cash = (m.address(n) for n in ("ConsortiumRegistry", "AllowanceToken", "SettlementToken"))
+    registry, allowance, cash = (
+        m.address(n) for n in ("ConsortiumRegistry", "AllowanceToken", "SettlementToken")
+    )
     other, _ = c.chain.deploy("MarketOperations", [registry, allowance, allowance], c.regulator)
     with reverts("MarketOperationsMismatch", operations=other):
         c.chain.deploy("Market", [registry, allowance, cash, other], c.regulator)
@@ -109,7 +109,9 @@ def test_market_constructor_refuses_operations_of_another_wiring(rig: Rig) -> No
 
 def test_wire_market_does_nothing_twice_and_reads_back(rig: Rig) -> None:
     c = suite_of(rig)
-    done = wire_market(c.registry, c.members, rig.market, c.allowance.contract, c.cash.contract, FEE_ACCOUNT.address)
+    done = wire_market(
+        c.registry, c.members, rig.market, c.allowance.contract, c.cash.contract, FEE_ACCOUNT.address
+    )
     assert done == []
     assert c.allowance.contract.functions.market().call() == rig.market.address
     assert rig.market.functions.feeAccount().call() == FEE_ACCOUNT.address
@@ -127,7 +129,9 @@ def test_set_market_refuses_zero_and_non_governance(rig: Rig) -> None:
         c.registry.govern_call(c.members, token.functions.setMarket("0x" + "00" * 20), "zero market")
     with reverts("MarketZeroAddress", what="feeAccount"):
         c.registry.govern_call(c.members, rig.market.functions.setFeeAccount("0x" + "00" * 20), "zero fee")
-    receipt = c.registry.govern_call(c.members, token.functions.setMarket(TRADERS[4].address), "another market")
+    receipt = c.registry.govern_call(
+        c.members, token.functions.setMarket(TRADERS[4].address), "another market"
+    )
     events = c.allowance.contract.events.MarketSet().process_receipt(receipt, errors=DISCARD)
     assert events[0]["args"]["market"] == TRADERS[4].address
 
@@ -257,7 +261,10 @@ ACTIONS: dict[str, tuple[str, Callable[[Rig], Send]]] = {
     "placeOrder": ("ENTERPRISE", lambda r: _fn(r, "placeOrder", CO2_2027, BUY, 5_000, 1)),
     "cancelOrder": ("ENTERPRISE", lambda r: _fn(r, "cancelOrder", _trader_order(r))),
     "take": ("ENTERPRISE", lambda r: _fn(r, "take", _trader_order(r), 1)),
-    "proposeBlock": ("ENTERPRISE", lambda r: _fn(r, "proposeBlock", CO2_2027, TRADERS[1].address, 5_000, 100_000)),
+    "proposeBlock": (
+        "ENTERPRISE",
+        lambda r: _fn(r, "proposeBlock", CO2_2027, TRADERS[1].address, 5_000, 100_000),
+    ),
     "acceptBlock": ("ENTERPRISE", lambda r: _fn(r, "acceptBlock", _block(r))),
     "declineBlock": ("ENTERPRISE", lambda r: _fn(r, "declineBlock", _block(r))),
     "cancelBlock": ("ENTERPRISE", lambda r: _fn(r, "cancelBlock", _block(r))),
@@ -266,8 +273,11 @@ ACTIONS: dict[str, tuple[str, Callable[[Rig], Send]]] = {
     "withdrawUnclaimed": ("ANY", lambda r: _fn(r, "withdrawUnclaimed", 0)),
 }
 #: Who may call each role group's functions (everyone else is refused).
-ALLOWED = {"EXCHANGE": ("exchange",), "ENTERPRISE": ("enterprise",),
-           "ANY": ("regulator", "exchange", "auditor", "enterprise")}  # fmt: skip
+ALLOWED = {
+    "EXCHANGE": ("exchange",),
+    "ENTERPRISE": ("enterprise",),
+    "ANY": ("regulator", "exchange", "auditor", "enterprise"),
+}
 WHO = ("regulator", "exchange", "auditor", "enterprise", "outsider")
 REFUSED = [(action, who) for action, (role, _) in ACTIONS.items() for who in WHO if who not in ALLOWED[role]]
 
@@ -377,8 +387,9 @@ def test_place_refuses_a_sell_beyond_the_sellable_allowances(rig: Rig) -> None:
     held = rig.allowances(TRADERS[0].address)
     rig.place(TRADERS[0], SELL, 5_400, held - 10)  # escrowed: 10 left
     before = rig.holdings()
-    with reverts("MarketInsufficientAllowances", account=TRADERS[0].address, tokenId=CO2_2027, needed=11,
-                 sellable=10):  # fmt: skip
+    with reverts(
+        "MarketInsufficientAllowances", account=TRADERS[0].address, tokenId=CO2_2027, needed=11, sellable=10
+    ):
         rig.place(TRADERS[0], SELL, 5_400, 11)
     assert rig.holdings() == before
 

@@ -61,9 +61,17 @@ def test_a_block_is_escrowed_on_proposal_and_settled_dvp_on_acceptance(afternoon
     receipt = rig.accept(B, block)
     value, fee = 600_000_000, 600_000  # 10 bps
     [trade] = rig.events(receipt, "TradeExecuted")
-    assert (trade["buyId"], trade["sellId"], trade["buyer"], trade["seller"], trade["price"], trade["quantity"],
-            trade["buyerFee"], trade["sellerFee"], trade["mode"]) == (
-        block, block, B.address, A.address, 6_000, 100_000, fee, fee, BLOCK)  # fmt: skip
+    assert (
+        trade["buyId"],
+        trade["sellId"],
+        trade["buyer"],
+        trade["seller"],
+        trade["price"],
+        trade["quantity"],
+        trade["buyerFee"],
+        trade["sellerFee"],
+        trade["mode"],
+    ) == (block, block, B.address, A.address, 6_000, 100_000, fee, fee, BLOCK)
     after = rig.holdings()
     assert after[A.address] == (before[A.address][0] + value - fee, before[A.address][1] - 100_000)
     assert after[B.address] == (before[B.address][0] - value - fee, before[B.address][1] + 100_000)
@@ -98,12 +106,12 @@ def test_propose_refuses_bad_blocks_and_moves_nothing(
 
 def test_propose_refuses_self_and_non_traders_as_buyers(afternoon: Rig) -> None:
     rig = afternoon
+    c: Consortium = rig.suite  # type: ignore[assignment]
     with reverts("MarketSelfTrade", account=A.address, restingOrderId=0):
         rig.propose(A, A.address, 5_000, 100_000)
-    for buyer in (rig.suite.exchange.address, rig.suite.outsider.address):
+    for buyer in (c.exchange.address, c.outsider.address):
         with reverts("MarketNotTrader", account=buyer):
             rig.propose(A, buyer, 5_000, 100_000)
-    c: Consortium = rig.suite  # type: ignore[assignment]
     c.registry.govern(c.members, c.registry.encode_suspend(B.address, 1), "suspend")
     with reverts("MarketNotTrader", account=B.address):
         rig.propose(A, B.address, 5_000, 100_000)
@@ -172,7 +180,8 @@ def test_todays_block_purchase_is_locked_and_block_sales_need_sellable_allowance
     rig = afternoon
     held = rig.allowances(B.address)
     rig.accept(B, rig.propose(A, B.address, 5_000, 100_000))
-    with reverts("MarketInsufficientAllowances", account=B.address, tokenId=CO2_2027, needed=held + 1,
-                 sellable=held):  # fmt: skip
+    with reverts(
+        "MarketInsufficientAllowances", account=B.address, tokenId=CO2_2027, needed=held + 1, sellable=held
+    ):
         rig.propose(B, C.address, 5_000, held + 1)
     rig.propose(B, C.address, 5_000, held)

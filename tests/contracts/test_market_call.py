@@ -142,8 +142,11 @@ def test_uncross_executes_the_reference_uncrossing_with_price_improvement(rig: R
     book = call_book(rig, BOOK)
     result = expected(book)
     assert result == CallResult(5_000, 55)  # B(5,000) = 90, S(5,000) = 55; at 5,050: 50 and 65
-    pairs = call_pairs([(i, p, q) for i, s, p, q in book if s == BUY],
-                       [(i, p, q) for i, s, p, q in book if s == SELL], result)  # fmt: skip
+    pairs = call_pairs(
+        [(i, p, q) for i, s, p, q in book if s == BUY],
+        [(i, p, q) for i, s, p, q in book if s == SELL],
+        result,
+    )
     later_today(rig.chain, OPEN1)
     cash = {t.address: rig.cash(t.address) for t in TRADERS}
     receipt = rig.uncross(E, result.price)
@@ -177,8 +180,11 @@ def test_uncross_refuses_a_wrong_price_naming_the_expected_one(rig: Rig) -> None
 def test_uncross_in_pages_keeps_the_call_state_until_the_last_fill(rig: Rig) -> None:
     book = call_book(rig, BOOK)
     result = expected(book)
-    pairs = call_pairs([(i, p, q) for i, s, p, q in book if s == BUY],
-                       [(i, p, q) for i, s, p, q in book if s == SELL], result)  # fmt: skip
+    pairs = call_pairs(
+        [(i, p, q) for i, s, p, q in book if s == BUY],
+        [(i, p, q) for i, s, p, q in book if s == SELL],
+        result,
+    )
     assert len(pairs) >= 3
     later_today(rig.chain, OPEN1)
     done: list[tuple[int, int, int]] = []
@@ -332,7 +338,9 @@ def test_expire_credits_an_owner_no_longer_active(rig: Rig) -> None:
     later_today(rig.chain, EVENING)
     receipt = rig.expire(E)
     assert rig.events(receipt, "OrderExpired") == [{"orderId": buy, "owner": A.address, "remaining": 10}]
-    assert rig.events(receipt, "UnclaimedCredited") == [{"account": A.address, "tokenId": 0, "amount": 50_000}]
+    assert rig.events(receipt, "UnclaimedCredited") == [
+        {"account": A.address, "tokenId": 0, "amount": 50_000}
+    ]
     assert rig.holdings()["market"] == (50_000, 0)
     with reverts("CallerNotActive", account=A.address):
         rig.send(rig.market.functions.withdrawUnclaimed(0), A)

@@ -56,8 +56,17 @@ def base(consortium: Consortium) -> Iterator[Rig]:
 
 def contract_fills(rig: Rig, receipts: list[Any]) -> list[Fill]:
     return [
-        Fill(e["buyId"], e["sellId"], BY_ADDRESS[e["buyer"]], BY_ADDRESS[e["seller"]], e["price"], e["quantity"],
-             e["buyerFee"], e["sellerFee"], TradeMode(e["mode"]))  # fmt: skip
+        Fill(
+            e["buyId"],
+            e["sellId"],
+            BY_ADDRESS[e["buyer"]],
+            BY_ADDRESS[e["seller"]],
+            e["price"],
+            e["quantity"],
+            e["buyerFee"],
+            e["sellerFee"],
+            TradeMode(e["mode"]),
+        )
         for receipt in receipts
         for e in rig.events(receipt, "TradeExecuted")
     ]
@@ -90,10 +99,19 @@ def test_random_days_match_the_reference_engine_and_conserve_value(base: Rig) ->
 
         @initialize(fee_bps=st.sampled_from([0, 30]), call=st.booleans())
         def open_day(self, fee_bps: int, call: bool) -> None:
-            rules = Rulebook(REFERENCE, band_bps=100, block_band_bps=300, fee_bps=fee_bps, block_minimum=60,
-                             block_from=OPEN1)  # fmt: skip
-            rig.set_rules(rulebook(REFERENCE, bandBps=100, blockBandBps=300, feeBps=fee_bps, blockMinimum=60,
-                                   blockFrom=OPEN1))  # fmt: skip
+            rules = Rulebook(
+                REFERENCE,
+                band_bps=100,
+                block_band_bps=300,
+                fee_bps=fee_bps,
+                block_minimum=60,
+                block_from=OPEN1,
+            )
+            rig.set_rules(
+                rulebook(
+                    REFERENCE, bandBps=100, blockBandBps=300, feeBps=fee_bps, blockMinimum=60, blockFrom=OPEN1
+                )
+            )
             next_weekday_at(c.chain, CALL_PHASE if call else MORNING)
             rig.orders.clear()  # ids of earlier examples come back after their rollback
             holdings = rig.holdings()
@@ -152,7 +170,9 @@ def test_random_days_match_the_reference_engine_and_conserve_value(base: Rig) ->
             engine = self.engine
             order_id = self.choose(pick, any_order)
             if own and not any_order:
-                who = next((n for n in NAMES for side in (0, 1) if order_id in engine.open_orders_of(n, side)), who)
+                who = next(
+                    (n for n in NAMES for side in (0, 1) if order_id in engine.open_orders_of(n, side)), who
+                )
 
             def on_engine(_: int) -> list[Fill]:
                 engine.cancel(order_id, who)
@@ -166,8 +186,10 @@ def test_random_days_match_the_reference_engine_and_conserve_value(base: Rig) ->
             assert self.engine is not None
             engine = self.engine
             order_id = self.choose(pick, any_order)
-            self.both(lambda i: [engine.take(i, who, order_id, quantity)],
-                      lambda: [rig.take(ACCOUNTS[who], order_id, quantity)])  # fmt: skip
+            self.both(
+                lambda i: [engine.take(i, who, order_id, quantity)],
+                lambda: [rig.take(ACCOUNTS[who], order_id, quantity)],
+            )
 
         @rule(seller=traders, buyer=traders, price=st.integers(4_840, 5_160), quantity=st.integers(50, 130))
         def block(self, seller: str, buyer: str, price: int, quantity: int) -> None:

@@ -56,8 +56,17 @@ def morning(rig: Rig) -> Rig:
 
 def trades(rig: Rig, receipt: Any) -> list[tuple[int, int, str, str, int, int, int, int, int]]:
     return [
-        (e["buyId"], e["sellId"], e["buyer"], e["seller"], e["price"], e["quantity"], e["buyerFee"],
-         e["sellerFee"], e["mode"])  # fmt: skip
+        (
+            e["buyId"],
+            e["sellId"],
+            e["buyer"],
+            e["seller"],
+            e["price"],
+            e["quantity"],
+            e["buyerFee"],
+            e["sellerFee"],
+            e["mode"],
+        )
         for e in rig.events(receipt, "TradeExecuted")
     ]
 
@@ -326,7 +335,12 @@ def test_take_refuses_a_buyer_without_the_cash_and_a_seller_without_sellable_all
         rig.take(poor, ask, 10)
     rig.take(poor, ask, 9)
     held = rig.allowances(D.address)
-    rig.send(rig.suite.allowance.contract.functions.safeTransferFrom(D.address, E.address, CO2_2027, held - 5, b""), D)
+    rig.send(
+        rig.suite.allowance.contract.functions.safeTransferFrom(
+            D.address, E.address, CO2_2027, held - 5, b""
+        ),
+        D,
+    )
     with reverts("MarketInsufficientAllowances", account=D.address, tokenId=CO2_2027, needed=6, sellable=5):
         rig.take(D, bid, 6)
 
@@ -351,12 +365,14 @@ def test_allowances_bought_today_cannot_be_sold_until_the_next_day(rig: Rig) -> 
     assert market.boughtToday(B.address, CO2_2027).call() == 100
     assert market.sellable(B.address, CO2_2027).call() == held
     before = rig.holdings()
-    with reverts("MarketInsufficientAllowances", account=B.address, tokenId=CO2_2027, needed=held + 1,
-                 sellable=held):  # fmt: skip
+    with reverts(
+        "MarketInsufficientAllowances", account=B.address, tokenId=CO2_2027, needed=held + 1, sellable=held
+    ):
         rig.place(B, SELL, 5_000, held + 1)
     bid = rig.place(C, BUY, 4_900, held + 1)
-    with reverts("MarketInsufficientAllowances", account=B.address, tokenId=CO2_2027, needed=held + 1,
-                 sellable=held):  # fmt: skip
+    with reverts(
+        "MarketInsufficientAllowances", account=B.address, tokenId=CO2_2027, needed=held + 1, sellable=held
+    ):
         rig.take(B, bid, held + 1)
     rig.cancel(C, bid)
     assert rig.holdings() == before
@@ -412,7 +428,9 @@ def test_todays_purchase_can_be_surrendered_to_the_compliance_manager(rig: Rig) 
     held = rig.allowances(e0.address, CO2_2024)
     assert rig.market.functions.boughtToday(e0.address, CO2_2024).call() == 100
     with reverts("AllowanceLockedToday", holder=e0.address, id=CO2_2024, locked=100):
-        rig.send(c.allowance.contract.functions.safeTransferFrom(e0.address, e1.address, CO2_2024, held, b""), e0)
+        rig.send(
+            c.allowance.contract.functions.safeTransferFrom(e0.address, e1.address, CO2_2024, held, b""), e0
+        )
     c.compliance.acknowledge(e0, YEAR)
     attestation = cycle.attest(e0.address, held)
     c.compliance.apply(e0, YEAR, surrender(attestation, {CO2_2024: held}))
@@ -427,7 +445,11 @@ def test_a_fill_with_a_suspended_makers_order_is_refused_by_the_token(morning: R
     with reverts("PartyNotAllowed", account=A.address):
         rig.place(B, BUY, 5_000, 10)
     receipt = rig.send(rig.market.functions.forceCancel(ask), c.exchange)
-    assert rig.events(receipt, "UnclaimedCredited")[0] == {"account": A.address, "tokenId": CO2_2027, "amount": 10}
+    assert rig.events(receipt, "UnclaimedCredited")[0] == {
+        "account": A.address,
+        "tokenId": CO2_2027,
+        "amount": 10,
+    }
     assert rig.market.functions.unclaimed(A.address, CO2_2027).call() == 10
     rig.place(B, BUY, 5_000, 10)  # the book is clear again
     c.registry.govern(c.members, c.registry.encode_reinstate(A.address), "reinstate")
@@ -457,8 +479,17 @@ def test_new_levels_link_in_price_order_wherever_they_fall(morning: Rig) -> None
     rig.cancel(TRADERS[prices.index(4_700) % 4], ids[4_700])
     rig.place(E, 0, 4_700, 2)  # the removed level's price again
     rig.place(E, 0, 4_862, 2)  # next to a removed level's stale bit
-    assert rig.depth(0) == [(5_000, 1), (4_990, 2), (4_864, 1), (4_862, 2), (4_750, 1), (4_700, 2), (4_608, 1),
-                            (4_600, 1), (4_599, 1)]  # fmt: skip
+    assert rig.depth(0) == [
+        (5_000, 1),
+        (4_990, 2),
+        (4_864, 1),
+        (4_862, 2),
+        (4_750, 1),
+        (4_700, 2),
+        (4_608, 1),
+        (4_600, 1),
+        (4_599, 1),
+    ]
     for p in (5_100, 5_355, 5_101, 5_354, 5_200):
         rig.place(E, 1, p, 1)
     assert [p for p, _ in rig.depth(1)] == [5_100, 5_101, 5_200, 5_354, 5_355]

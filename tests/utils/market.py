@@ -74,9 +74,13 @@ def market_contract(suite: LocalSuite) -> Contract:
 
 
 def wire_market(
-    registry: RegistryClient, members: Sequence[LocalAccount], market: Contract, allowance: Contract,
-    cash: Contract, fee_account: str,
-) -> list[str]:  # fmt: skip
+    registry: RegistryClient,
+    members: Sequence[LocalAccount],
+    market: Contract,
+    allowance: Contract,
+    cash: Contract,
+    fee_account: str,
+) -> list[str]:
     """Governance set-up of the market, skipping what is in place: a system contract of both
     tokens, the allowance token's market (T+1 lock), the fee account (granted EXCHANGE when it
     has no role, so it may hold cash). Returns what was done."""
@@ -176,9 +180,16 @@ class Rig:
 
     # -- actions ---------------------------------------------------------------
 
-    def place(self, trader: LocalAccount, side: int, price: int, quantity: int, token_id: int | None = None) -> int:
+    def place(
+        self, trader: LocalAccount, side: int, price: int, quantity: int, token_id: int | None = None
+    ) -> int:
         """Place an order; returns its id."""
-        receipt = self.send(self.market.functions.placeOrder(self.token_id if token_id is None else token_id, side, price, quantity), trader)
+        receipt = self.send(
+            self.market.functions.placeOrder(
+                self.token_id if token_id is None else token_id, side, price, quantity
+            ),
+            trader,
+        )
         order_id = int(self.events(receipt, "OrderPlaced")[0]["orderId"])
         self.orders.append(order_id)
         return order_id
@@ -227,11 +238,15 @@ class Rig:
         return int(self.suite.cash.contract.functions.balanceOf(account).call())
 
     def allowances(self, account: str, token_id: int | None = None) -> int:
-        return int(self.suite.allowance.contract.functions.balanceOf(account, self.token_id if token_id is None else token_id).call())
+        return int(
+            self.suite.allowance.contract.functions.balanceOf(
+                account, self.token_id if token_id is None else token_id
+            ).call()
+        )
 
     def holdings(self) -> dict[str, tuple[int, int]]:
         """(cash, allowances) of every trader, the fee account and the market."""
-        accounts = {t.address: t.address for t in self.traders}
+        accounts: dict[str, str] = {t.address: t.address for t in self.traders}
         accounts["fee"] = self.fee_account.address
         accounts["market"] = self.market.address
         return {name: (self.cash(a), self.allowances(a)) for name, a in accounts.items()}
@@ -268,7 +283,11 @@ def build_rig(
     if c.allowance.cap(CO2_2027) < len(traders) * allowances:
         c.allowance.set_cap(c.regulator, CO2_2027, c.allowance.issued(CO2_2027) + len(traders) * allowances)
     c.allowance.allocate(
-        c.regulator, CO2_2027, [t.address for t in traders], [allowances] * len(traders), bytes([seed % 256]) * 32
+        c.regulator,
+        CO2_2027,
+        [t.address for t in traders],
+        [allowances] * len(traders),
+        bytes([seed % 256]) * 32,
     )
     for i, t in enumerate(traders):
         c.cash.deposit(c.exchange, t.address, cash, f"market-test-{seed}-{i}")
