@@ -404,22 +404,26 @@ def test_place_refuses_outside_the_sessions(rig: Rig, moment: str, tod: int) -> 
     else:
         next_weekday_at(rig.chain, tod)
     before = rig.holdings()
-    with reverts("MarketOutsideSession", tokenId=CO2_2027, timeOfDay=tod):
+    with reverts("MarketOutsideSession", tokenId=CO2_2027) as info:
         rig.place(TRADERS[0], BUY, 5_000, 10)
+    assert tod <= info.value.args_["timeOfDay"] < tod + 60
     _placed_nothing(rig, before)
 
 
 def test_place_accepts_at_the_session_edges(rig: Rig) -> None:
+    """Orders at callStart and open2 (each block is a second or so after the clock is set) and a
+    few seconds before close1 and close2 (margin for the blocks the test mines)."""
     next_weekday_at(rig.chain, 33_300)  # callStart: the call phase
     rig.place(TRADERS[0], BUY, 4_900, 1)
-    later_today(rig.chain, 41_399)  # the last second of the morning (the call book was not uncrossed:
-    with reverts("MarketCallPending", tokenId=CO2_2027):  # continuous actions wait for it)
+    later_today(rig.chain, 41_390)
+    # the call book was not uncrossed: continuous actions wait for it
+    with reverts("MarketCallPending", tokenId=CO2_2027):
         rig.place(TRADERS[0], BUY, 4_900, 1)
     rig.uncross(TRADERS[1], 0)
     rig.place(TRADERS[0], BUY, 4_900, 1)
     later_today(rig.chain, 46_800)  # open2
     rig.place(TRADERS[0], BUY, 4_900, 1)
-    later_today(rig.chain, 53_999)
+    later_today(rig.chain, 53_990)
     rig.place(TRADERS[0], BUY, 4_900, 1)
 
 
