@@ -186,3 +186,16 @@ def test_todays_block_purchase_is_locked_and_block_sales_need_sellable_allowance
     ):
         rig.propose(B, C.address, 5_000, held + 1)
     rig.propose(B, C.address, 5_000, held)
+
+
+def test_blocks_are_refused_while_halted(afternoon: Rig) -> None:
+    rig = afternoon
+    block = rig.propose(A, B.address, 5_000, 100_000)
+    rig.send(rig.market.functions.halt(CO2_2027, "inquiry"), rig.suite.exchange)
+    before = rig.holdings()
+    with reverts("MarketHalted", tokenId=CO2_2027):
+        rig.propose(A, C.address, 5_000, 100_000)
+    with reverts("MarketHalted", tokenId=CO2_2027):
+        rig.accept(B, block)
+    assert rig.holdings() == before
+    rig.send(rig.market.functions.cancelBlock(block), A)  # leaving is allowed

@@ -347,3 +347,16 @@ def test_expire_credits_an_owner_no_longer_active(rig: Rig) -> None:
     c.registry.govern(c.members, c.registry.encode_reinstate(A.address), "reinstate")
     rig.send(rig.market.functions.withdrawUnclaimed(0), A)
     assert rig.holdings()["market"] == (0, 0)
+
+
+def test_uncross_is_refused_while_halted_and_expiry_is_not(rig: Rig) -> None:
+    call_book(rig, BOOK)
+    later_today(rig.chain, OPEN1)
+    rig.send(rig.market.functions.halt(CO2_2027, "inquiry"), rig.suite.exchange)
+    before = rig.holdings()
+    with reverts("MarketHalted", tokenId=CO2_2027):
+        rig.uncross(E, 5_000)
+    assert rig.holdings() == before
+    later_today(rig.chain, EVENING)
+    rig.expire(E)
+    assert rig.holdings()["market"] == (0, 0)
