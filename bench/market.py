@@ -63,6 +63,7 @@ from sim.market_day import (
 
 console = Console(stderr=True)
 GAS_TOKEN = encode_id(Kind.ALLOWANCE, "CO2", 2026)
+FEE_FREE_TOKEN = encode_id(Kind.ALLOWANCE, "CO2", 2025)
 UNCROSS_SIZES = (100, 1_000, 10_000)
 UNCROSS_TOKENS = {size: encode_id(Kind.ALLOWANCE, "CO2", 2028 + i) for i, size in enumerate(UNCROSS_SIZES)}
 REFERENCE = 9_850
@@ -397,10 +398,12 @@ def single_actions(suite: LocalSuite, accounts: Mapping[str, LocalAccount]) -> d
     fund(suite, accounts, GAS_TOKEN, dict.fromkeys(names, 1_000_000))
     r = REFERENCE
 
-    def trade(maker: LocalAccount, taker: LocalAccount, maker_side: Side, quantity: int) -> tuple[int, int]:
-        placed = market.place(maker, GAS_TOKEN, maker_side, r, quantity)
+    def trade(
+        maker: LocalAccount, taker: LocalAccount, maker_side: Side, quantity: int, token: int = GAS_TOKEN
+    ) -> tuple[int, int]:
+        placed = market.place(maker, token, maker_side, r, quantity)
         taker_side = Side.SELL if maker_side is Side.BUY else Side.BUY
-        taken = market.place(taker, GAS_TOKEN, taker_side, r, quantity)
+        taken = market.place(taker, token, taker_side, r, quantity)
         if len(taken.trades) != 1:
             raise RuntimeError(f"the taker order made {len(taken.trades)} fills, not 1")
         return gas(placed.receipt), gas(taken.receipt)
@@ -443,6 +446,16 @@ def single_actions(suite: LocalSuite, accounts: Mapping[str, LocalAccount]) -> d
         placed_ids.append((trader, done.id))
         place.append(gas(done.receipt))
     cancel = [gas(market.cancel(trader, order_id)) for trader, order_id in placed_ids]
+    # the same one-fill trade without fees (one transfer fewer), for comparison only
+    market.set_rulebook(suite.exchange, FEE_FREE_TOKEN, Rulebook(reference_price=REFERENCE, fee_bps=0))
+    fund(suite, accounts, FEE_FREE_TOKEN, dict.fromkeys(names[:4], 1_000_000))
+    for i in range(4):
+        trade(traders[i], traders[(i + 1) % 4], Side.SELL, 50, FEE_FREE_TOKEN)
+        trade(traders[i], traders[(i + 1) % 4], Side.BUY, 50, FEE_FREE_TOKEN)
+    fee_free = [
+        trade(traders[k % 4], traders[(k + 1) % 4], Side.SELL if k % 2 else Side.BUY, 100, FEE_FREE_TOKEN)[1]
+        for k in range(4)
+    ]
     figures = {
         "trade_gas": statistics.median(one[Side.SELL] + one[Side.BUY]),
         "trade_gas_10": statistics.median(ten),
@@ -454,7 +467,7 @@ def single_actions(suite: LocalSuite, accounts: Mapping[str, LocalAccount]) -> d
         f"{statistics.median(one[Side.BUY]):,.0f}; 10 fills at one price {figures['trade_gas_10']:,.0f} "
         f"a fill, sweeping 10 levels {statistics.median(sweep):,.0f} a fill; place at a new level "
         f"{statistics.median(new_level):,.0f}, joining a level {figures['place_gas']:,.0f}; cancel "
-        f"{figures['cancel_gas']:,.0f}"
+        f"{figures['cancel_gas']:,.0f}; a one-fill trade without fees {statistics.median(fee_free):,.0f}"
     )
     return figures
 
