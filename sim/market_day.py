@@ -11,16 +11,16 @@ The day (all choices drawn from ``random.Random(seed)``, so the same plan gives 
    ``{"op": "open"}``.
 3. Continuous trading until ``orders`` orders in all: a fair value drifts in a random walk inside
    the band; most orders rest near the touch, some cross it (marketable), traders cancel their own
-   orders (the ones furthest from the fair value first, and their oldest when near the 200 cap),
+   orders (the ones furthest from the fair value first, and their oldest when near the cap),
    and now and then take an order from the other side's best five price levels. The second half
    is the afternoon session (:attr:`MarketDay.afternoon_from`), where ``blocks`` block trades
    happen too.
 4. The rules are respected by construction: prices in the band, listing quantities under the
    block minimum, a trader sells (or proposes a block of) only what it held at the start of the
-   day and has not yet committed, never more than 199 open orders a side, takes within the best
-   five levels and the remaining quantity. Self-trades are avoided (the price moved off one's
-   own resting order) except a few sent on purpose (:attr:`MarketDay.self_trades`), which the
-   engine and the chain refuse.
+   day and has not yet committed, fewer than :data:`OPEN_ORDER_LIMIT` open orders a side (the
+   rule's cap is 200), takes within the best five levels and the remaining quantity. Self-trades
+   are avoided (the price moved off one's own resting order) except a few sent on purpose
+   (:attr:`MarketDay.self_trades`), which the engine and the chain refuse.
 
 Each event is applied to :class:`domain.market.MarketEngine` as it is drawn, and its outcome
 (fills, or the refusal) drives the generator's own bookkeeping of who has what open; an event the
