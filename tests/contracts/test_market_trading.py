@@ -496,3 +496,13 @@ def test_new_levels_link_in_price_order_wherever_they_fall(morning: Rig) -> None
     assert [p for p, _ in rig.depth(1)] == [5_100, 5_101, 5_200, 5_354, 5_355]
     rig.place(D, 0, 5_355, 5)  # sweeps every ask: the walk from the best stays right
     assert rig.depth(1) == [] and rig.depth(0)[0] == (5_000, 1)
+
+
+def test_the_market_refuses_allowances_it_did_not_pull(rig: Rig) -> None:
+    token = rig.suite.allowance.contract
+    with reverts("MarketUnsolicitedTransfer", operator=A.address):
+        rig.send(token.functions.safeTransferFrom(A.address, rig.market.address, CO2_2027, 1, b""), A)
+    with reverts("MarketUnsolicitedTransfer", operator=A.address):
+        fn = token.functions.safeBatchTransferFrom(A.address, rig.market.address, [CO2_2027], [1], b"")
+        rig.send(fn, A)
+    assert rig.holdings()["market"] == (0, 0)

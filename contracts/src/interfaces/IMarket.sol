@@ -165,6 +165,9 @@ interface IMarketTypes {
     error MarketNotHalted(uint256 tokenId);
     /// @notice The fee account is not set: no fee can be paid.
     error MarketFeeAccountNotSet();
+    /// @notice Allowances sent to the market by anyone but the market itself (escrow only
+    /// enters when the market pulls it).
+    error MarketUnsolicitedTransfer(address operator);
     /// @notice A call back into the market while it executes (e.g. from a token receiver's hook).
     error MarketReentrantCall();
     /// @notice The account has nothing unclaimed of this token (0 = cash).

@@ -610,6 +610,28 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         if (rules.referencePrice == 0) revert MarketNotListed(tokenId);
     }
 
+    /// @dev Accept allowances only when this contract pulls them (escrow of a sell or a block):
+    /// the market holds exactly its escrow.
+    function onERC1155Received(address operator, address, uint256, uint256, bytes memory)
+        public
+        view
+        override
+        returns (bytes4)
+    {
+        if (operator != address(this)) revert MarketUnsolicitedTransfer(operator);
+        return this.onERC1155Received.selector;
+    }
+
+    /// @dev As {onERC1155Received}: the market never pulls batches.
+    function onERC1155BatchReceived(address operator, address, uint256[] memory, uint256[] memory, bytes memory)
+        public
+        pure
+        override
+        returns (bytes4)
+    {
+        revert MarketUnsolicitedTransfer(operator);
+    }
+
     /// @dev Run the call in {MarketOperations} on this contract's storage and return (or
     /// revert with) what it returns.
     function _delegate() private {
