@@ -89,7 +89,7 @@ def test_market_halves_stay_under_eip170_and_share_one_storage_layout(artifacts:
         ]
 
     assert layout("Market") == layout("MarketOperations")
-    assert [label for label, *_ in layout("Market")][-3:] == ["_blockIds", "_unclaimed", "_levelBits"]
+    assert [label for label, *_ in layout("Market")][-3:] == ["_unclaimed", "_levelBits", "_scans"]
 
 
 def test_market_constructor_refuses_operations_of_another_wiring(rig: Rig) -> None:

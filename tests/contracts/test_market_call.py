@@ -190,7 +190,7 @@ def test_uncross_in_pages_keeps_the_call_state_until_the_last_fill(rig: Rig) -> 
     done: list[tuple[int, int, int]] = []
     receipt = rig.uncross(E, result.price, 1)
     done += [(b, s, q) for b, s, _, q, _, _ in trades(rig, receipt)]
-    assert rig.events(receipt, "CallUncrossed") == []
+    assert len(done) == 1 and rig.events(receipt, "CallUncrossed") == []
     assert rig.market.functions.callPending(CO2_2027).call()
     with reverts("MarketCallPending", tokenId=CO2_2027):
         rig.place(C, BUY, 4_800, 1)
@@ -205,6 +205,42 @@ def test_uncross_in_pages_keeps_the_call_state_until_the_last_fill(rig: Rig) -> 
         done += [(b, s, q) for b, s, _, q, _, _ in trades(rig, receipt)]
     assert done == pairs
     assert rig.events(receipt, "CallUncrossed") == [{"tokenId": CO2_2027, "price": 5_000, "volume": 55}]
+
+
+def test_a_deep_call_book_is_verified_over_several_calls(rig: Rig) -> None:
+    """520 price levels where bids and asks cross: the verification takes 256 levels a call; a
+    wrong price left half-way never blocks the right one, and is refused when its pass ends."""
+    next_weekday_at(rig.chain, CALL_PHASE)
+    first = rig.market.functions.nextId().call()
+    orders = [(A, BUY, 4_501 + i) for i in range(130)] + [(B, BUY, 4_631 + i) for i in range(130)]
+    orders += [(C, SELL, 4_501 + 2 * i) for i in range(130)] + [(D, SELL, 4_502 + 2 * i) for i in range(130)]
+    fns = [
+        (rig.market.functions.placeOrder(CO2_2027, side, price, 1 + price % 7), t)
+        for t, side, price in orders
+    ]
+    rig.chain.send_packed(fns, gas=2_000_000)
+    result = uncross_price(
+        [(p, 1 + p % 7) for _, s, p in orders if s == BUY],
+        [(p, 1 + p % 7) for _, s, p in orders if s == SELL],
+        REFERENCE,
+    )
+    assert result.volume > 0
+    later_today(rig.chain, OPEN1)
+    wrong = result.price + 1
+    receipt = rig.uncross(E, wrong, 0)  # the first 256 levels of the wrong price's pass
+    assert rig.events(receipt, "TradeExecuted") == [] and rig.market.functions.callPending(CO2_2027).call()
+    with reverts("MarketCallPending", tokenId=CO2_2027):
+        rig.cancel(A, first)  # A's first bid: the call book is frozen from the first page
+    pages = 0
+    while rig.market.functions.callPending(CO2_2027).call():
+        receipt = rig.uncross(D, result.price, 0)
+        pages += 1
+    assert pages >= 3
+    assert rig.events(receipt, "CallUncrossed") == [
+        {"tokenId": CO2_2027, "price": result.price, "volume": result.volume}
+    ]
+    with reverts("MarketWrongUncross", tokenId=CO2_2027, submitted=wrong, expected=0):
+        rig.uncross(E, wrong, 0)  # nothing left to uncross
 
 
 def test_uncross_without_volume_opens_the_book_at_price_zero(rig: Rig) -> None:

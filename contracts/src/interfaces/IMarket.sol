@@ -439,16 +439,21 @@ interface IMarket is IMarketTypes {
     // ------------------------------------------------------------------ anyone active
 
     /// @notice Submit (or continue) today's opening uncrossing, computed off-chain (rule 4). The
-    /// first call verifies `price` against the call book in one pass over its price levels;
-    /// every call then executes up to `maxFills` fills (0 = all); the call that executes the last
-    /// fill emits {CallUncrossed} and opens continuous trading.
+    /// contract verifies `price` in one linear pass over the price levels of the call book where
+    /// bids and asks cross (outside that region V = 0), at most 256 levels a call, so a deep book
+    /// is verified over several calls (runs kept per token, day and submitted price: a wrong price
+    /// left half-way never blocks the right one); from the first such page on, the call book is
+    /// frozen (cancels wait too) until the uncrossing completes or the day expires. Once verified,
+    /// each call executes up to `maxFills` fills; the call that executes the last one emits
+    /// {CallUncrossed} and opens continuous trading.
     /// @param tokenId The token.
     /// @param price The uncrossing price; 0 when V = 0 or the call book is empty (opens the book).
     /// @param maxFills Fills per call; 0 = no limit.
     /// Requirements: caller is an active participant of any role (`CallerNotActive`); listed; not
-    /// halted; a session at tod ≥ open1 (`MarketOutsideSession`); a call book of today to uncross
-    /// (`MarketWrongUncross(tokenId, price, 0)` otherwise, e.g. already uncrossed); the right
-    /// price (`MarketWrongUncross(tokenId, price, expected)`).
+    /// halted; a session at tod ≥ open1 (`MarketOutsideSession`); no earlier day's book; the right
+    /// price, refused when its verification ends (`MarketWrongUncross(tokenId, price, expected)`;
+    /// expected 0 when there is nothing to uncross, e.g. already uncrossed; during the fills, the
+    /// expected is the price being executed).
     /// Emits: {TradeExecuted} per fill (mode Call), {CallUncrossed} at the end.
     function uncross(uint256 tokenId, uint256 price, uint256 maxFills) external;
 

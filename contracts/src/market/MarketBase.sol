@@ -90,14 +90,21 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
     }
 
     /// @dev The uncrossing scan's cursors and sums (a struct: stack depth).
+    /// @dev The verification of one submitted uncrossing price, kept between pages (runs are
+    /// keyed by token, day and price, so a wrong price left half-way never blocks the right one).
     struct Scan {
-        uint256 bid; // next bid level, descending
-        uint256 ask; // next ask level, descending
-        uint256 buys; // B(x): buys at prices >= x
-        uint256 sellsInRegion; // sells at prices in [bestAsk, bestBid]
-        uint256 sellsAbove; // sells at prices > x
-        uint256 imbalance; // of the best candidate so far
-        uint256 distance; // of the best candidate so far
+        uint32 day; // trading day of the run
+        uint8 stage; // 0 new, 1 summing the asks of the crossing region, 2 scanning candidates, 3 done
+        uint48 bid; // next bid level, descending
+        uint48 ask; // next ask level (ascending in stage 1, descending in stage 2)
+        uint48 top; // stage 1: the highest ask of the region so far
+        uint48 price; // the best candidate so far
+        uint128 buys; // B(x): buys at prices >= x
+        uint128 sellsInRegion; // sells at prices in [bestAsk, bestBid]
+        uint128 sellsAbove; // sells at prices > x
+        uint128 volume; // of the best candidate so far
+        uint128 imbalance; // of the best candidate so far
+        uint48 distance; // of the best candidate so far
     }
 
     /// @dev One fill of the uncrossing (a struct: stack depth).
@@ -144,6 +151,7 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
     /// (keyed like levels, by `price >> 8`); a removed level's bit is cleared lazily when a new
     /// level looks for its neighbour, so fills never pay for it.
     mapping(uint256 wordKey => uint256 bits) internal _levelBits;
+    mapping(uint256 tokenId => mapping(uint256 price => Scan)) internal _scans;
 
     /// @param registry_ The ConsortiumRegistry.
     /// @param allowances_ The AllowanceToken.

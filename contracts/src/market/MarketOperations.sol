@@ -11,6 +11,9 @@ import {Roles} from "../libraries/Roles.sol";
 /// checks {wiring}; its own storage is never used and it holds no asset (it is no system contract
 /// of either token). The functions are documented in {IMarket}.
 contract MarketOperations is MarketBase {
+    /// @dev Price levels the uncrossing's verification visits per call at most (~1M gas).
+    uint256 private constant SCAN_LEVELS_PER_CALL = 256;
+
     /// @param registry_ The ConsortiumRegistry.
     /// @param allowances_ The AllowanceToken.
     /// @param cash_ The SettlementToken.
@@ -164,22 +167,36 @@ contract MarketOperations is MarketBase {
         (uint256 day, uint256 tod) = _clock();
         if (!_inWindow(rules, day, tod, Window.Continuous)) revert MarketOutsideSession(tokenId, tod);
         if (book.items != 0 && book.day < day) revert MarketBookNotExpired(tokenId, book.day);
-        Run memory run;
-        if (!book.uncrossing) {
-            uint256 volume;
-            uint256 expected;
-            if (book.callOrders != 0) (expected, volume) = _uncrossPrice(tokenId, book, rules.referencePrice);
-            if (price != expected) revert MarketWrongUncross(tokenId, price, expected);
-            if (volume == 0) {
-                _books[tokenId].callOrders = 0;
+        Run memory run = _runs[tokenId];
+        if (run.price == 0) {
+            if (book.callOrders == 0) {
+                // nothing to uncross: the book is open already
+                if (price != 0) revert MarketWrongUncross(tokenId, price, 0);
                 emit CallUncrossed(tokenId, 0, 0);
                 return;
             }
-            run = Run({price: uint48(price), volume: uint128(volume), left: uint128(volume)});
-            _books[tokenId].uncrossing = true;
-        } else {
-            run = _runs[tokenId];
-            if (price != run.price) revert MarketWrongUncross(tokenId, price, run.price);
+            Scan memory scan = _scans[tokenId][price];
+            if (scan.day != day) scan = Scan(uint32(day), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+            _scanCall(tokenId, book, scan, SCAN_LEVELS_PER_CALL, rules.referencePrice);
+            if (scan.stage != 3) {
+                // verification continues in the next call; the call book is frozen meanwhile
+                _scans[tokenId][price] = scan;
+                if (!book.uncrossing) _books[tokenId].uncrossing = true;
+                return;
+            }
+            if (price != scan.price) revert MarketWrongUncross(tokenId, price, scan.price);
+            delete _scans[tokenId][price];
+            if (scan.volume == 0) {
+                Book storage opened = _books[tokenId];
+                opened.callOrders = 0;
+                opened.uncrossing = false;
+                emit CallUncrossed(tokenId, 0, 0);
+                return;
+            }
+            run = Run({price: uint48(price), volume: scan.volume, left: scan.volume});
+            if (!book.uncrossing) _books[tokenId].uncrossing = true;
+        } else if (price != run.price) {
+            revert MarketWrongUncross(tokenId, price, run.price);
         }
         _pairCall(tokenId, run, maxFills == 0 ? type(uint256).max : maxFills, rules.feeBps);
         if (run.left == 0) {
@@ -262,46 +279,68 @@ contract MarketOperations is MarketBase {
         }
     }
 
-    /// @dev Rule 4 over the call book: walks the asks up to the best bid, then every candidate
-    /// price of the crossing region [bestAsk, bestBid] from the top down (outside it V = 0).
-    function _uncrossPrice(uint256 tokenId, Book memory book, uint256 referencePrice)
+    /// @dev Rule 4 over the call book, `budget` price levels at a time: sums the asks of the
+    /// crossing region [bestAsk, bestBid] (outside it V = 0), then scans every candidate price of
+    /// the region from the top down. Returns the budget left; `scan.stage` 3 when done, with
+    /// `scan.price` and `scan.volume` (0, 0 when V = 0).
+    function _scanCall(uint256 tokenId, Book memory book, Scan memory scan, uint256 budget, uint256 ref)
         private
         view
-        returns (uint256 price, uint256 volume)
+        returns (uint256)
     {
-        if (book.bestBid == 0 || book.bestAsk == 0 || book.bestBid < book.bestAsk) return (0, 0);
-        Scan memory c;
-        c.bid = book.bestBid;
-        c.ask = book.bestAsk;
-        for (uint256 p = book.bestAsk; p != 0 && p <= book.bestBid;) {
-            Level memory lv = _levels[_levelKey(tokenId, Side.Sell, p)];
-            c.sellsInRegion += lv.quantity;
-            c.ask = p;
-            p = lv.next;
+        if (scan.stage == 0) {
+            if (book.bestBid == 0 || book.bestAsk == 0 || book.bestBid < book.bestAsk) {
+                scan.stage = 3;
+                return budget;
+            }
+            (scan.stage, scan.ask, scan.bid) = (1, book.bestAsk, book.bestBid);
         }
-        while (c.bid != 0 || c.ask != 0) {
-            uint256 x = c.bid > c.ask ? c.bid : c.ask;
-            if (c.bid == x) {
-                Level memory lv = _levels[_levelKey(tokenId, Side.Buy, x)];
-                c.buys += lv.quantity;
-                c.bid = lv.next < book.bestAsk ? 0 : lv.next;
+        while (scan.stage == 1 && budget != 0) {
+            if (scan.ask == 0 || scan.ask > book.bestBid) {
+                (scan.stage, scan.ask) = (2, scan.top);
+                break;
             }
-            uint256 sells = c.sellsInRegion - c.sellsAbove; // S(x)
-            if (c.ask == x) {
-                Level memory lv = _levels[_levelKey(tokenId, Side.Sell, x)];
-                c.sellsAbove += lv.quantity;
-                c.ask = x == book.bestAsk ? 0 : lv.prev; // the best level's prev is not kept
+            Level memory lv = _levels[_levelKey(tokenId, Side.Sell, scan.ask)];
+            scan.sellsInRegion += uint128(lv.quantity);
+            (scan.top, scan.ask) = (scan.ask, lv.next);
+            --budget;
+        }
+        while (scan.stage == 2 && budget != 0) {
+            if (scan.bid == 0 && scan.ask == 0) {
+                scan.stage = 3;
+                break;
             }
-            uint256 v = c.buys < sells ? c.buys : sells;
-            uint256 imbalance = c.buys > sells ? c.buys - sells : sells - c.buys;
-            uint256 distance = x > referencePrice ? x - referencePrice : referencePrice - x;
-            // descending order: on a full tie the higher price, seen first, stays
-            if (
-                v > volume || (v == volume && v != 0
-                        && (imbalance < c.imbalance || (imbalance == c.imbalance && distance < c.distance)))
-            ) {
-                (price, volume, c.imbalance, c.distance) = (x, v, imbalance, distance);
-            }
+            _scanStep(tokenId, book.bestAsk, scan, ref);
+            --budget;
+        }
+        return budget;
+    }
+
+    /// @dev One candidate price x (the higher of the two cursors): B(x), S(x), and the best so far.
+    function _scanStep(uint256 tokenId, uint256 lowest, Scan memory scan, uint256 ref) private view {
+        uint256 x = scan.bid > scan.ask ? scan.bid : scan.ask;
+        if (scan.bid == x) {
+            Level memory lv = _levels[_levelKey(tokenId, Side.Buy, x)];
+            scan.buys += uint128(lv.quantity);
+            scan.bid = lv.next < lowest ? 0 : lv.next;
+        }
+        uint256 sells = scan.sellsInRegion - scan.sellsAbove; // S(x)
+        if (scan.ask == x) {
+            Level memory lv = _levels[_levelKey(tokenId, Side.Sell, x)];
+            scan.sellsAbove += uint128(lv.quantity);
+            scan.ask = x == lowest ? 0 : lv.prev; // the best level's prev is not kept
+        }
+        uint256 buys = scan.buys;
+        uint256 v = buys < sells ? buys : sells;
+        uint256 imbalance = buys > sells ? buys - sells : sells - buys;
+        uint256 distance = x > ref ? x - ref : ref - x;
+        // descending order: on a full tie the higher price, seen first, stays
+        if (
+            v > scan.volume || (v == scan.volume && v != 0
+                    && (imbalance < scan.imbalance || (imbalance == scan.imbalance && distance < scan.distance)))
+        ) {
+            (scan.price, scan.volume, scan.imbalance, scan.distance) =
+                (uint48(x), uint128(v), uint128(imbalance), uint48(distance));
         }
     }
 
