@@ -396,3 +396,17 @@ def test_uncross_is_refused_while_halted_and_expiry_is_not(rig: Rig) -> None:
     later_today(rig.chain, EVENING)
     rig.expire(E)
     assert rig.holdings()["market"] == (0, 0)
+
+
+def test_the_market_pays_no_escrow_out_to_a_suspended_account(rig: Rig) -> None:
+    """The token still checks the receiver of the market's own escrow: an uncrossing that would
+    deliver to a suspended call buyer is refused until the exchange force-cancels its order."""
+    c: Consortium = rig.suite  # type: ignore[assignment]
+    book = call_book(rig, [(A, BUY, 5_000, 10), (C, SELL, 5_000, 10)])
+    c.registry.govern(c.members, c.registry.encode_suspend(A.address, 1), "suspend")
+    later_today(rig.chain, OPEN1)
+    with reverts("PartyNotAllowed", account=A.address):
+        rig.uncross(E, 5_000)
+    rig.send(rig.market.functions.forceCancel(book[0][0]), c.exchange)
+    assert rig.market.functions.unclaimed(A.address, 0).call() == 50_000
+    rig.uncross(E, 0)  # nothing left to cross

@@ -217,20 +217,24 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     // ------------------------------------------------------------------ internal
 
     /// @dev The one hook for balance changes. Transfers: both parties active participants or
-    /// system contracts; the sender's balance of the id not frozen (the market's escrow, moved by
-    /// the market, holds other holders' allowances checked when they entered it); once a market
-    /// is set, not dipping into what the sender bought on the market today, unless the market
-    /// itself moves it or it goes to the compliance manager (surrender). Mints and burns are
-    /// checked where they happen (`allocate`, `retire`).
+    /// system contracts, the sender's balance of the id not frozen; the market paying out its own
+    /// escrow (other holders' allowances, checked when they entered it) has only the receiver
+    /// checked, governance having made it the market. Once a market is set, a transfer may not
+    /// dip into what the sender bought on the market today, unless the market itself moves it or
+    /// it goes to the compliance manager (surrender). Mints and burns are checked where they
+    /// happen (`allocate`, `retire`).
     function _update(address from, address to, uint256[] memory ids, uint256[] memory values) internal override {
         if (from == address(0) || to == address(0)) {
             super._update(from, to, ids, values);
             return;
         }
-        _requireParties(from, to);
         address market_ = _market;
         bool byMarket = market_ != address(0) && msg.sender == market_;
-        if (!byMarket || from != market_) {
+        if (byMarket && from == market_) {
+            // the market paying out its own escrow: only the receiver is checked
+            if (!_registry.isActiveParticipant(to) && !isSystemContract(to)) revert PartyNotAllowed(to);
+        } else {
+            _requireParties(from, to);
             for (uint256 i = 0; i < ids.length; ++i) {
                 uint16 reason = _frozen[from][ids[i]];
                 if (reason != 0) revert AllowanceFrozen(from, ids[i], reason);
