@@ -58,14 +58,16 @@ interface IMarketTypes {
         uint32 blockFrom;
     }
 
-    /// @notice Everything public about an order.
+    /// @notice Everything public about an open order. A closed order (filled, cancelled,
+    /// expired) is forgotten and reads all zero: its history is in the events.
     /// @param owner Who placed it.
     /// @param tokenId Token traded.
     /// @param side Buy or sell.
     /// @param price Limit price, fen per tonne.
     /// @param quantity Original quantity, tonnes.
-    /// @param remaining Quantity not yet filled (0 once filled; kept after cancel or expiry).
-    /// @param escrow Cash the market holds for a buy order (0 for a sell or a closed order).
+    /// @param remaining Quantity not yet filled.
+    /// @param escrow Cash the market holds for a buy order: price × remaining + the fee reserve
+    /// left (0 for a sell).
     /// @param open Whether it rests in the book.
     /// @param callPhase Whether it was placed in the call phase.
     struct OrderView {
@@ -299,6 +301,12 @@ interface IMarketTypes {
 ///    account cannot take its own order nor name itself as a block's buyer.
 /// 13. At most {MAX_OPEN_ORDERS} open orders per account, token id and side.
 ///
+/// Suspension: the tokens refuse to move value to or from an account that is no longer active
+/// (`PartyNotAllowed`), so a fill with such an account's resting order is refused until the
+/// exchange force-cancels it (`forceCancel`; its escrow is kept as unclaimed until the account
+/// is reinstated). Cancels are not possible during a paged uncrossing: an account suspended then
+/// holds the uncrossing up until the day's expiry.
+///
 /// Time: trading day `day = (block.timestamp + 8 h) / 1 day` (China Standard Time), time of day
 /// `tod = (block.timestamp + 8 h) % 1 day`; Saturdays and Sundays have no session. Ids: one
 /// counter (from 1) numbers orders, takes and block proposals alike.
@@ -489,7 +497,7 @@ interface IMarket is IMarketTypes {
     function band(uint256 tokenId) external view returns (uint256 lower, uint256 upper);
     /// @notice The block band [lower, upper] of a listed token id.
     function blockBand(uint256 tokenId) external view returns (uint256 lower, uint256 upper);
-    /// @notice An order (all zero when unknown).
+    /// @notice An open order (all zero when unknown or closed).
     function order(uint256 orderId) external view returns (OrderView memory);
     /// @notice A block proposal (all zero when unknown).
     function blockProposal(uint256 blockId) external view returns (BlockView memory);
