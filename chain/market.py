@@ -23,14 +23,21 @@ from chain.allowance import TokenHoldingClient
 from chain.registry import RegistryClient, checked_address
 from chain.tx import ChainClient
 from domain.errors import InvalidInputError
-from domain.market import CallResult, Fill, Rulebook, Side, TradeMode, uncross_price
+from domain.market import (
+    CallResult,
+    Fill,
+    Rulebook,
+    Side,
+    TradeMode,
+    cst_time,
+    next_weekday_at,
+    trading_day,
+    uncross_price,
+)
 from domain.units import UINT256_MAX, check_uint
 
 logger = logging.getLogger(__name__)
 
-#: Seconds in a day, and China Standard Time's offset from UTC (the contract's trading day).
-DAY = 86_400
-CST_OFFSET = 8 * 3600
 #: Fills per uncrossing transaction and orders per expiry transaction unless told otherwise.
 DEFAULT_PAGE = 200
 #: Price levels :meth:`MarketClient.book` asks for per side (the whole book of a realistic day).
@@ -56,30 +63,6 @@ WALLET_ACTIONS: dict[str, str] = {
 
 
 # --------------------------------------------------------------------------- trading days
-
-
-def trading_day(timestamp: int) -> tuple[int, int]:
-    """``(day, time of day)`` of a unix time in China Standard Time, as the contract counts them."""
-    shifted = timestamp + CST_OFFSET
-    return shifted // DAY, shifted % DAY
-
-
-def cst_time(day: int, time_of_day: int) -> int:
-    """The unix time of ``time_of_day`` seconds into trading day ``day`` (CST)."""
-    return day * DAY + time_of_day - CST_OFFSET
-
-
-def is_weekday(day: int) -> bool:
-    """True if trading day ``day`` is Monday to Friday (day 0, 1970-01-01, was a Thursday)."""
-    return (day + 3) % 7 < 5
-
-
-def next_weekday_at(after: int, time_of_day: int) -> int:
-    """The first unix time strictly after ``after`` that is ``time_of_day`` on a CST weekday."""
-    day, _ = trading_day(after)
-    while not is_weekday(day) or cst_time(day, time_of_day) <= after:
-        day += 1
-    return cst_time(day, time_of_day)
 
 
 def set_chain_time(chain: ChainClient, timestamp: int) -> int:

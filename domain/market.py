@@ -213,6 +213,35 @@ class OrderView(NamedTuple):
     call_phase: bool
 
 
+#: China Standard Time's offset from UTC: the contract's trading day is a CST date.
+CST_OFFSET = 8 * 3600
+
+
+def trading_day(timestamp: int) -> tuple[int, int]:
+    """``(day, time of day)`` of a unix time in China Standard Time, as the contract counts them:
+    ``day = (timestamp + 8 h) // 1 day`` (days since 1970-01-01), time of day in seconds."""
+    shifted = timestamp + CST_OFFSET
+    return shifted // DAY_SECONDS, shifted % DAY_SECONDS
+
+
+def cst_time(day: int, time_of_day: int) -> int:
+    """The unix time of ``time_of_day`` seconds into trading day ``day`` (CST)."""
+    return day * DAY_SECONDS + time_of_day - CST_OFFSET
+
+
+def is_weekday(day: int) -> bool:
+    """True if trading day ``day`` is Monday to Friday (day 0, 1970-01-01, was a Thursday)."""
+    return (day + 3) % 7 < 5
+
+
+def next_weekday_at(after: int, time_of_day: int) -> int:
+    """The first unix time strictly after ``after`` that is ``time_of_day`` on a CST weekday."""
+    day, _ = trading_day(after)
+    while not is_weekday(day) or cst_time(day, time_of_day) <= after:
+        day += 1
+    return cst_time(day, time_of_day)
+
+
 def band(reference: int, bps: int) -> tuple[int, int]:
     """Rule 2: (ceil(r × (10000 − b) / 10000), floor(r × (10000 + b) / 10000))."""
     return -(-reference * (BPS - bps) // BPS), reference * (BPS + bps) // BPS

@@ -12,11 +12,10 @@ from typing import Any, Protocol, TypeVar, cast
 from sqlalchemy import Connection
 
 from chain.events import DecodedEvent
+from domain.market import trading_day
 from readmodel.errors import ReadModelError
 
 INT64_MAX = 2**63 - 1
-#: China Standard Time (no daylight saving): statistics periods are local dates.
-CST_OFFSET = 8 * 3600
 
 
 def int64(value: Any, what: str) -> int:
@@ -38,7 +37,7 @@ class _Periods:
         self._days: dict[int, tuple[str, str, str]] = {}
 
     def of(self, block_time: int) -> tuple[str, str, str]:
-        day = (block_time + CST_OFFSET) // 86_400
+        day, _ = trading_day(block_time)
         found = self._days.get(day)
         if found is None:
             date = datetime.fromtimestamp(day * 86_400, UTC)

@@ -16,16 +16,22 @@ from chain.market import (
     BlockStatus,
     MarketClient,
     WalletCall,
-    cst_time,
     day_quote,
-    is_weekday,
-    next_weekday_at,
     set_chain_time,
-    trading_day,
     wire_market,
 )
 from domain.errors import InvalidInputError
-from domain.market import Rulebook, Side, TradeMode, call_pairs, uncross_price
+from domain.market import (
+    Rulebook,
+    Side,
+    TradeMode,
+    call_pairs,
+    cst_time,
+    is_weekday,
+    next_weekday_at,
+    trading_day,
+    uncross_price,
+)
 from domain.tokens import Kind, encode_id
 from tests.conftest import Consortium
 from tests.utils.chain import register, reverts

@@ -26,12 +26,12 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from chain.events import DecodedEvent
-from domain.market import TradeMode, vwap_close
+from domain.market import TradeMode, trading_day, vwap_close
 from domain.tokens import decode_id
 from readmodel import models as m
 from readmodel.bulk import bulk_insert, upsert
 from readmodel.errors import ReadModelError
-from readmodel.indexer.projection import CST_OFFSET, Handlers, Projection, int64
+from readmodel.indexer.projection import Handlers, Projection, int64
 
 #: Columns of an order its later events change.
 _ORDER_CHANGES = ("remaining", "filled_value", "fees", "fills", "status", "closed_block", "closed_time")
@@ -47,10 +47,10 @@ def _date(day: int) -> str:
     return datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
 
 
-def trading_day(block_time: int) -> str:
+def trading_date(block_time: int) -> str:
     """The trading day (China Standard Time, ``YYYY-MM-DD``) of a block time, as the contract
-    counts days: ``(time + 8 h) // 1 day``."""
-    return _date((block_time + CST_OFFSET) // 86_400)
+    counts days (:func:`domain.market.trading_day`)."""
+    return _date(trading_day(block_time)[0])
 
 
 def _side(value: Any) -> str:
@@ -161,7 +161,7 @@ def _reference(conn: Connection, e: DecodedEvent, token_id: int, price: int, sou
     conn.execute(
         insert(m.MarketReferencePrice).values(
             token_id=token_id, block_number=e.block_number, log_index=e.log_index, block_time=e.block_time,
-            day=trading_day(e.block_time), price=price, source=source,
+            day=trading_date(e.block_time), price=price, source=source,
         )
     )  # fmt: skip
 
@@ -212,7 +212,7 @@ def _order_placed(p: Projection, conn: Connection, e: DecodedEvent) -> None:
         "order_id": order_id, "token_id": int64(a["tokenId"], "token id"), "owner": a["owner"],
         "side": _side(a["side"]), "price": int64(a["price"], "order price"), "quantity": quantity,
         "remaining": quantity, "filled_value": 0, "fees": 0, "fills": 0, "status": "open",
-        "call_phase": bool(a["callPhase"]), "day": trading_day(e.block_time), "placed_block": e.block_number,
+        "call_phase": bool(a["callPhase"]), "day": trading_date(e.block_time), "placed_block": e.block_number,
         "placed_time": e.block_time, "log_index": e.log_index, "tx_hash": e.tx_hash, "closed_block": None,
         "closed_time": None,
     }  # fmt: skip
@@ -243,7 +243,7 @@ def _trade_executed(p: Projection, conn: Connection, e: DecodedEvent) -> None:
     value = int64(price * quantity, "trade value")
     buyer_fee, seller_fee = int64(a["buyerFee"], "buyer fee"), int64(a["sellerFee"], "seller fee")
     buy_id, sell_id = int64(a["buyId"], "buy id"), int64(a["sellId"], "sell id")
-    mode, day = _mode(a["mode"]), trading_day(e.block_time)
+    mode, day = _mode(a["mode"]), trading_date(e.block_time)
     page.trades.append({
         "id": m.event_id(e.block_number, e.log_index), "token_id": token_id, "buy_id": buy_id,
         "sell_id": sell_id, "buyer": a["buyer"], "seller": a["seller"], "price": price, "quantity": quantity,
@@ -273,7 +273,7 @@ def _block_proposed(p: Projection, conn: Connection, e: DecodedEvent) -> None:
         insert(m.MarketBlock).values(
             block_id=int64(a["blockId"], "block id"), token_id=int64(a["tokenId"], "token id"),
             seller=a["seller"], buyer=a["buyer"], price=int64(a["price"], "block price"),
-            quantity=int64(a["quantity"], "block quantity"), status="pending", day=trading_day(e.block_time),
+            quantity=int64(a["quantity"], "block quantity"), status="pending", day=trading_date(e.block_time),
             proposed_block=e.block_number, proposed_time=e.block_time, tx_hash=e.tx_hash,
         )
     )  # fmt: skip

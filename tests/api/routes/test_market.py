@@ -21,7 +21,7 @@ from api.context import AppContext
 from api.main import create_app
 from chain.market import day_quote, next_weekday_at, trading_day
 from domain.market import Side, TradeMode, band
-from readmodel.indexer.projections.market import trading_day as trading_day_of
+from readmodel.indexer.projections.market import trading_date as trading_day_of
 from readmodel.indexer.run import Indexer
 from readmodel.migrate import upgrade
 from readmodel.session import make_engine
