@@ -196,8 +196,6 @@ def test_uncross_in_pages_keeps_the_call_state_until_the_last_fill(rig: Rig) -> 
         rig.place(C, BUY, 4_800, 1)
     with reverts("MarketCallPending", tokenId=CO2_2027):
         rig.cancel(A, book[3][0])
-    with reverts("MarketCallPending", tokenId=CO2_2027):
-        rig.send(rig.market.functions.forceCancel(book[3][0]), rig.suite.exchange)
     with reverts("MarketWrongUncross", tokenId=CO2_2027, submitted=5_050, expected=5_000):
         rig.uncross(E, 5_050, 1)
     while rig.market.functions.callPending(CO2_2027).call():
@@ -231,6 +229,8 @@ def test_a_deep_call_book_is_verified_over_several_calls(rig: Rig) -> None:
     assert rig.events(receipt, "TradeExecuted") == [] and rig.market.functions.callPending(CO2_2027).call()
     with reverts("MarketCallPending", tokenId=CO2_2027):
         rig.cancel(A, first)  # A's first bid: the call book is frozen from the first page
+    with reverts("MarketCallPending", tokenId=CO2_2027):
+        rig.send(rig.market.functions.forceCancel(first), rig.suite.exchange)
     pages = 0
     while rig.market.functions.callPending(CO2_2027).call():
         receipt = rig.uncross(D, result.price, 0)
@@ -410,3 +410,26 @@ def test_the_market_pays_no_escrow_out_to_a_suspended_account(rig: Rig) -> None:
     rig.send(rig.market.functions.forceCancel(book[0][0]), c.exchange)
     assert rig.market.functions.unclaimed(A.address, 0).call() == 50_000
     rig.uncross(E, 0)  # nothing left to cross
+
+
+def test_a_party_suspended_during_the_fills_is_force_cancelled_and_the_uncrossing_ends(rig: Rig) -> None:
+    c: Consortium = rig.suite  # type: ignore[assignment]
+    before = rig.holdings()
+    book = call_book(rig, BOOK)
+    later_today(rig.chain, OPEN1)
+    rig.uncross(E, 5_000, 1)  # A 25 from D
+    c.registry.govern(c.members, c.registry.encode_suspend(C.address, 1), "suspend")
+    rig.uncross(E, 5_000, 2)  # A 5 and B 20 from E
+    with reverts("PartyNotAllowed", account=C.address):
+        rig.uncross(E, 5_000, 1)  # C's 5 from E: no delivery to a suspended account
+    rig.send(rig.market.functions.forceCancel(book[2][0]), c.exchange)
+    receipt = rig.uncross(E, 5_000, 1)
+    assert rig.events(receipt, "TradeExecuted") == []
+    assert rig.events(receipt, "CallUncrossed") == [{"tokenId": CO2_2027, "price": 5_000, "volume": 50}]
+    assert rig.depth(BUY) == [(4_900, 10)] and rig.depth(SELL) == [(5_000, 5), (5_050, 10), (5_200, 15)]
+    after = rig.holdings()
+    assert after["market"][0] == rig.escrow()[0] + 200_000  # C's 40 × 5,000, kept as unclaimed
+    assert rig.market.functions.unclaimed(C.address, 0).call() == 200_000
+    assert after["market"][1] == rig.escrow()[1]
+    for i in (0, 1):
+        assert sum(v[i] for v in after.values()) == sum(v[i] for v in before.values())

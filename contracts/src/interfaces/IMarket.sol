@@ -304,8 +304,7 @@ interface IMarketTypes {
 /// Suspension: the tokens refuse to move value to or from an account that is no longer active
 /// (`PartyNotAllowed`), so a fill with such an account's resting order is refused until the
 /// exchange force-cancels it (`forceCancel`; its escrow is kept as unclaimed until the account
-/// is reinstated). Cancels are not possible during a paged uncrossing: an account suspended then
-/// holds the uncrossing up until the day's expiry.
+/// is reinstated), during a paged uncrossing's fills too.
 ///
 /// Time: trading day `day = (block.timestamp + 8 h) / 1 day` (China Standard Time), time of day
 /// `tod = (block.timestamp + 8 h) % 1 day`; Saturdays and Sundays have no session. Ids: one
@@ -352,9 +351,11 @@ interface IMarket is IMarketTypes {
     function resume(uint256 tokenId) external;
 
     /// @notice Cancel any open order (e.g. a suspended owner's), returning its escrow to the
-    /// owner, or crediting it as unclaimed when the owner is no longer active.
+    /// owner, or crediting it as unclaimed when the owner is no longer active. Allowed during the
+    /// fills of a paged uncrossing (a suspended party must not hold them up): the uncrossing then
+    /// ends, with the volume executed, once the best bid and ask no longer cross at its price.
     /// Requirements: caller has EXCHANGE_ROLE and is active; order open (`MarketOrderNotOpen`);
-    /// no paged uncrossing under way (`MarketCallPending`).
+    /// no uncrossing verification under way (`MarketCallPending`).
     /// Emits: {OrderCancelled}, {UnclaimedCredited} when credited.
     function forceCancel(uint256 orderId) external;
 

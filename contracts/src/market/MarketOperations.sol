@@ -74,7 +74,9 @@ contract MarketOperations is MarketBase {
     function forceCancel(uint256 orderId) external nonReentrant {
         _requireRole(Roles.EXCHANGE_ROLE);
         Order memory o = _openOrder(orderId);
-        if (_books[o.tokenId].uncrossing) revert MarketCallPending(o.tokenId);
+        // refused while an uncrossing's verification runs (it sums the frozen book), not during
+        // its fills: a suspended party must not hold them up
+        if (_books[o.tokenId].uncrossing && _runs[o.tokenId].price == 0) revert MarketCallPending(o.tokenId);
         _close(orderId, o);
         _release(o.owner, orderId, o, !_registry.isActiveParticipant(o.owner));
         emit OrderCancelled(orderId, o.owner, o.remaining);
@@ -349,6 +351,14 @@ contract MarketOperations is MarketBase {
     function _pairCall(uint256 tokenId, Run memory run, uint256 maxFills, uint256 feeBps) private {
         uint256 fees = 0;
         for (uint256 n = 0; n < maxFills && run.left != 0; ++n) {
+            Book memory book = _books[tokenId];
+            if (book.bestBid < run.price || book.bestAsk == 0 || book.bestAsk > run.price) {
+                // an order force-cancelled during the fills: the book no longer crosses at the
+                // price, the uncrossing ends with the volume executed
+                run.volume -= run.left;
+                run.left = 0;
+                break;
+            }
             fees += _pairOne(tokenId, run, feeBps);
         }
         if (fees != 0) _cashOut(_requireFeeAccount(), fees);
