@@ -137,9 +137,7 @@ class AnvilNode:
         if self.block_time is not None:
             cmd += ["--block-time", str(self.block_time)]
         if self.state_path is not None:
-            # with the past blocks' states, so a restarted node still answers calls at them
-            # (settlement reads balances at the blocks of the day it settles)
-            cmd += ["--state", str(self.state_path), "--preserve-historical-states"]
+            cmd += ["--state", str(self.state_path)]
             if self.state_interval is not None:
                 cmd += ["--state-interval", str(self.state_interval)]
         return cmd
