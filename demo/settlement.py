@@ -1,9 +1,14 @@
 """The demo's settlement step: settle the trading day of the demo's latest on-chain movements on
 the demo chain, with that day's bank statement, reconcile, write the reports under the state dir,
-anchor the report hash as the exchange and verify it against the chain."""
+anchor the report hash as the exchange and verify it against the chain. A re-run finds the day's
+report written and anchored and verifies it instead of settling again (settling reads balances at
+the day's past blocks, which a restarted node does not keep)."""
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import json
 import logging
 from collections.abc import Callable
@@ -29,9 +34,10 @@ from settlement.bank import BankMovement, bank_ref_hash, generate_statement, par
 from settlement.calendar import TradingCalendar, day_code
 from settlement.config import SettlementSettings
 from settlement.day import run_day
-from settlement.errors import ReconciliationError, SettlementError
+from settlement.errors import ReconciliationError, ReportAlteredError, ReportNotAnchoredError, SettlementError
+from settlement.report import ReportBundle
 from settlement.run import ChainView, SystemAccounts, day_bounds, settle
-from settlement.verify import verify_day
+from settlement.verify import MANIFEST, verify_day
 
 if TYPE_CHECKING:
     from chain.config import ChainSettings
@@ -61,13 +67,44 @@ def earlier_bank_references() -> list[str]:
     return refs
 
 
+@dataclass(frozen=True)
+class ReportSummary:
+    """The settled day as its report states it (this run's settlement, or an earlier run's manifest).
+
+    Attributes:
+        bundle: the report's files and hash.
+        first_block: the day's first block.
+        last_block: the day's last block.
+        accounts: accounts settled.
+        movements: movements settled.
+        balanced: whether reconciliation found no difference.
+    """
+
+    bundle: ReportBundle
+    first_block: int
+    last_block: int
+    accounts: int
+    movements: int
+    balanced: bool
+
+    @classmethod
+    def of(cls, result: DayResult) -> ReportSummary:
+        """The summary of a settlement run."""
+        b = result.settlement.bounds
+        accounts = len(result.settlement.accounts)
+        return cls(
+            result.bundle, b.first_block, b.last_block, accounts, result.settlement.movements, result.balanced
+        )
+
+
 @dataclass
 class SettlementDemoReport:
     """What the settlement step did and where its files are.
 
     Attributes:
         day: the trading day settled.
-        result: the settlement run (this run's; ``anchored`` is ``already`` on a re-run).
+        result: this run's settlement; None on a re-run, which verifies the earlier run's report.
+        summary: the day's report (this run's, or the one verified).
         bank_file: the day's bank statement.
         bank_lines: its lines.
         generated: lines the step generated and applied on-chain (on its first run).
@@ -79,7 +116,8 @@ class SettlementDemoReport:
     """
 
     day: date
-    result: DayResult
+    result: DayResult | None
+    summary: ReportSummary
     bank_file: Path
     bank_lines: int
     generated: int
@@ -92,8 +130,23 @@ class SettlementDemoReport:
     @property
     def files(self) -> list[Path]:
         """The report's files (the manifest last)."""
-        bundle = self.result.bundle
+        bundle = self.summary.bundle
         return [bundle.directory / name for name in sorted(bundle.files)] + [bundle.manifest]
+
+    @property
+    def settled(self) -> bool:
+        """Whether this run settled the day (else it verified an earlier run's report)."""
+        return self.result is not None
+
+    @property
+    def anchored(self) -> str:
+        """How the report hash is on-chain: ``published`` by this run, else ``already``."""
+        return self.result.anchored if self.result is not None else "already"
+
+    @property
+    def tx_hash(self) -> str | None:
+        """The publishing transaction, when this run sent one."""
+        return self.result.tx_hash if self.result is not None else None
 
 
 def totals_by_type(result: DayResult) -> list[MovementTotal]:
@@ -117,10 +170,16 @@ def run_settlement_demo(
     API demo's), writes the bank statement (the generated lines and the day's earlier demo bank
     movements), settles, reconciles, writes the reports under ``<state dir>/settlement/<day>/``,
     anchors the report hash and checks it against the chain. A re-run settles the same day again
-    from the same data: the same bytes, the hash found on-chain, nothing sent.
+    and, when the day's report is written (``manifest.json``), verifies it instead of settling
+    again: its files against the manifest and the manifest's hash against the one anchored on
+    SettlementReports (the summary is the report's own), nothing sent. A run interrupted before
+    writing the report settles the day.
 
     Raises:
         ReconciliationError: the books do not balance (the report is written, not anchored).
+        ReportNotAnchoredError: on a re-run, the day's report is written but not anchored.
+        ReportAlteredError: on a re-run, the report's files differ from its manifest, or the
+            manifest from the hash anchored.
         SettlementError: the day cannot be settled (see :func:`settlement.day.run_day`).
     """
     state = settings.state_dir
@@ -142,6 +201,10 @@ def run_settlement_demo(
 
         if first:
             report_steps.append(f"trading day {day}: the day of the chain's latest block ({MARKER})")
+        elif (config.reports_dir / day.isoformat() / MANIFEST).exists():
+            say(f"settlement: trading day {day} is settled: verifying its report against the chain")
+            reports = SettlementReportsClient(chain, contracts["SettlementReports"])
+            return _verify_earlier(config.reports_dir, day, reports, bank_file)
         indexer.catch_up()
         enterprises = _registered_demo_enterprises(engine)
         generated: list[BankMovement] = []
@@ -217,6 +280,7 @@ def run_settlement_demo(
     return SettlementDemoReport(
         day,
         result,
+        ReportSummary.of(result),
         bank_file,
         bank_lines,
         len(generated),
@@ -225,6 +289,85 @@ def run_settlement_demo(
         signer,
         totals_by_type(result),
         report_steps,
+    )
+
+
+def _verify_earlier(
+    reports_dir: Path, day: date, reports: SettlementReportsClient, bank_file: Path
+) -> SettlementDemoReport:
+    """The re-run of a settled day: its written report verified against its manifest and the hash
+    anchored for the day; the summary read from the report (settling again would read balances at
+    the day's past blocks, which a restarted node does not keep).
+
+    Raises:
+        ReportNotAnchoredError: no report is anchored for the day.
+        ReportAlteredError: files differ from the manifest, or the manifest from the anchored hash.
+    """
+    directory = reports_dir / day.isoformat()
+    check = verify_day(reports_dir, day, reports)
+    if check.altered:
+        raise ReportAlteredError(
+            f"the report of trading day {day} in {directory} was altered: {', '.join(check.altered)} "
+            "no longer match its manifest; the anchored hash verifies only the files as written",
+            check.altered,
+        )
+    data = (directory / MANIFEST).read_bytes()
+    if hashlib.sha256(data).digest() != check.report_hash:
+        raise ReportAlteredError(
+            f"the report of trading day {day} in {directory} changed while read", [MANIFEST]
+        )
+    manifest = json.loads(data)  # its files matched it: read_report parsed it
+    if check.published is None:
+        raise ReportNotAnchoredError(
+            f"the report of trading day {day} in {directory} (0x{check.report_hash.hex()}) is written but "
+            f"not anchored on SettlementReports (manifest: balanced {manifest.get('balanced')}, "
+            f"{manifest.get('differences')} differences): it was not published; remove {directory} to "
+            "settle the day again on a node that kept the day's blocks' states"
+        )
+    code = day_code(day)
+    if not check.verified or not reports.verify(code, check.report_hash):
+        raise ReportAlteredError(
+            f"the report of trading day {day} in {directory} is not the one anchored: its manifest hashes to "
+            f"0x{check.report_hash.hex()}, SettlementReports holds 0x{check.published.report_hash.hex()} "
+            "for the day",
+            [MANIFEST],
+        )
+    try:
+        blocks = manifest["blocks"]
+        files = {str(k): str(v) for k, v in manifest["files"].items()}
+        bundle = ReportBundle(
+            directory, files, directory / MANIFEST, check.report_hash, bool(manifest["balanced"])
+        )
+        summary = ReportSummary(
+            bundle,
+            int(blocks["first"]),
+            int(blocks["last"]),
+            int(manifest["accounts"]),
+            int(manifest["movements"]),
+            bool(manifest["balanced"]),
+        )
+        totals_name = f"totals-{code}.csv"
+        if totals_name not in files:  # only the files the manifest lists are verified
+            raise KeyError(totals_name)
+        totals_csv = (directory / totals_name).read_text()
+        totals = movement_totals(
+            (int(row["token_id"]), row["type"], int(row["legs"]), int(row["inflow"]), int(row["outflow"]))
+            for row in csv.DictReader(io.StringIO(totals_csv))
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, OSError) as exc:
+        raise SettlementError(
+            f"the anchored report of trading day {day} in {directory} cannot be summarised ({exc!r})"
+        ) from None
+    steps = [
+        f"trading day {day} was settled by an earlier run: its report verified against the chain "
+        f"instead of settling again (files match {MANIFEST}, whose hash is the one anchored); nothing sent"
+    ]
+    logger.info(
+        "settlement report verified", extra={"day": day.isoformat(), "report_hash": check.report_hash.hex()}
+    )
+    bank_lines = len(parse_statement(bank_file, day)) if bank_file.exists() else 0
+    return SettlementDemoReport(
+        day, None, summary, bank_file, bank_lines, 0, 0, True, check.signer, totals, steps
     )
 
 

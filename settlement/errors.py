@@ -67,3 +67,19 @@ class ReportExistsError(SettlementError, FileExistsError):
 class ReportCorrectionError(SettlementError, ValueError):
     """Raised when a correction of an anchored day cannot be proposed: the day has no anchored
     report, the bundle's files differ from its manifest, or the bundle is the one already anchored."""
+
+
+class ReportNotAnchoredError(SettlementError, RuntimeError):
+    """Raised when a day's written report has no hash anchored on SettlementReports."""
+
+
+class ReportAlteredError(SettlementError, ValueError):
+    """Raised when a day's report files differ from its manifest, or its manifest from the anchored hash.
+
+    Attributes:
+        altered: the files found altered or missing (``manifest.json`` when the manifest itself).
+    """
+
+    def __init__(self, message: str, altered: list[str]) -> None:
+        self.altered = altered
+        super().__init__(message)

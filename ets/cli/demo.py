@@ -150,26 +150,26 @@ def demo_settlement(settings: ChainSettings) -> None:
 
     ctx = context()
     demo = run_settlement_demo(settings, say=lambda text: ctx.console.print(f"[dim]{text}[/]"))
-    result = demo.result
-    bounds = result.settlement.bounds
+    summary = demo.summary
     for step in demo.steps:
         ctx.console.print(f"[green]✓[/] settlement: {step}")
     from chain.accounts import demo_account
 
-    sent = f", tx {result.tx_hash[:12]}…" if result.tx_hash else ""
+    sent = f", tx {demo.tx_hash[:12]}…" if demo.tx_hash else ""
     signer = (
         f"the exchange ({demo.signer})" if demo.signer == demo_account("exchange").address else demo.signer
     )
+    again = "" if demo.settled else ", verified rather than settled again"
     ctx.console.print(
-        f"[green]✓[/] settlement of trading day {demo.day} "
-        f"(blocks {bounds.first_block}–{bounds.last_block}): "
-        f"{len(result.settlement.accounts):,} accounts, {result.settlement.movements:,} movements; "
+        f"[green]✓[/] settlement of trading day {demo.day}{again} "
+        f"(blocks {summary.first_block}–{summary.last_block}): "
+        f"{summary.accounts:,} accounts, {summary.movements:,} movements; "
         f"bank statement {demo.bank_lines} lines ({demo.bank_file.name}); reconciled with the chain, "
-        f"the read model and the bank: {'balanced' if result.balanced else 'NOT balanced'}"
+        f"the read model and the bank: {'balanced' if summary.balanced else 'NOT balanced'}"
     )
     ctx.console.print(
-        f"[green]✓[/] report hash 0x{result.bundle.report_hash.hex()[:16]}… anchored on SettlementReports "
-        f"({result.anchored}{sent}), signed by {signer}; files and hash verified against the chain: "
+        f"[green]✓[/] report hash 0x{summary.bundle.report_hash.hex()[:16]}… anchored on SettlementReports "
+        f"({demo.anchored}{sent}), signed by {signer}; files and hash verified against the chain: "
         f"{'yes' if demo.verified else '[red]NO[/]'}"
     )
     table = Table(

@@ -1,7 +1,7 @@
 """The settlement step of ``ets demo`` on a real chain: it moves cash through the bank for the
 trading day of the latest block, closes the day, settles, reconciles (balanced), anchors and
-verifies the report, and a re-run sends nothing and finds the same report; a cash movement the
-demo bank does not know makes it fail loudly."""
+verifies the report, and a re-run sends nothing and verifies the same report (not settling
+again); a cash movement the demo bank does not know makes it fail loudly."""
 
 from __future__ import annotations
 
@@ -55,8 +55,8 @@ def test_settlement_demo_settles_anchors_and_verifies_then_reruns_without_sendin
     before = {p.name: p.read_bytes() for p in first.files}
     again = run_settlement_demo(settings)
     assert fresh.chain.w3.eth.block_number == head  # no transaction, no clock move
-    assert (again.day, again.applied, again.result.anchored) == (day, 0, "already")
-    assert again.verified and again.result.bundle.report_hash == first.result.bundle.report_hash
+    assert (again.day, again.applied, again.anchored, again.result) == (day, 0, "already", None)
+    assert again.verified and again.summary.bundle.report_hash == first.result.bundle.report_hash
     assert {p.name: p.read_bytes() for p in again.files} == before
     assert again.totals == first.totals
 
