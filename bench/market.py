@@ -146,6 +146,7 @@ def replay_day(
     to_event = {c: e for e, c in to_chain.items()}
 
     segments: list[list[RawCall]] = [[], [], []]  # call phase, morning, afternoon
+    kinds: list[list[str]] = [[], [], []]  # what each call is, for the gas spread
     refused: set[int] = set()  # positions (over all segments) expected to revert
     segment = 0 if any(e["op"] == "open" for e in events) else 1
     for position, (event, fills) in enumerate(zip(events, outcome, strict=True)):
@@ -158,6 +159,7 @@ def replay_day(
         if fills is None:
             refused.add(sum(len(s) for s in segments))
         segments[segment] += calls
+        kinds[segment] += [_kind(event, fills)] if len(calls) == 1 else ["block proposal", "block acceptance"]
     total = sum(len(s) for s in segments)
 
     replayer = Replayer(chain)
@@ -198,10 +200,14 @@ def replay_day(
     )
 
     limits = [c.gas for segment in segments for c in segment]
-    console.print(
-        f"replay gas: median {statistics.median(m.gas_used for m in mined):,.0f}, highest "
-        f"{max(m.gas_used for m in mined):,} (limits {min(limits):,}..{max(limits):,})"
+    by_kind: dict[str, list[int]] = {}
+    for kind, m in zip([k for ks in kinds for k in ks], mined, strict=True):
+        by_kind.setdefault(kind, []).append(m.gas_used)
+    spread = ", ".join(
+        f"{kind} {statistics.median(used):,.0f} (×{len(used):,}, highest {max(used):,})"
+        for kind, used in sorted(by_kind.items())
     )
+    console.print(f"replay gas by kind, median: {spread}; limits {min(limits):,}..{max(limits):,}")
     _check_replay(
         suite, accounts, day, mined, limits, refused, to_event, engine_fills, engine_book, first_block
     )
@@ -217,6 +223,14 @@ def replay_day(
         raise RuntimeError(f"the fee account received {fees} fen, the engine's fees are {engine.fees}")
     console.print("replay: trades, refusals, book and balances after expiry equal the engine's")
     return {"seconds": seconds, "engine_seconds": engine_seconds, "orders": orders, "transactions": total}
+
+
+def _kind(event: Mapping[str, Any], fills: list[Fill] | None) -> str:
+    if event["op"] != "order":
+        return str(event["op"])
+    if fills is None:
+        return "order refused"
+    return "order filling" if fills else "order resting"
 
 
 def _calls_for(
