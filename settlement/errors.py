@@ -83,3 +83,11 @@ class ReportAlteredError(SettlementError, ValueError):
     def __init__(self, message: str, altered: list[str]) -> None:
         self.altered = altered
         super().__init__(message)
+
+
+class MarketDayOpenError(SettlementError, RuntimeError):
+    """Raised when the market's close is asked for a day whose 15:00 close the chain has not passed."""
+
+
+class MarketCloseRefusedError(SettlementError, PermissionError):
+    """Raised when the Market would refuse the signer's reference price post (no active EXCHANGE role)."""
