@@ -3,6 +3,7 @@ contracts, the report anchor and the settings, as ``ets settle`` and the schedul
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,9 +13,11 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from chain.accounts import Signer, load_keystore
+from chain.allowance import AllowanceClient, SettlementClient
 from chain.config import ChainSettings
 from chain.deploy import Manifest
-from chain.errors import ConfigError
+from chain.errors import ChainError, ConfigError
+from chain.market import MarketClient
 from chain.registry import RegistryClient
 from chain.settlement import ChainLedger, PublishedReport, ReportAnchor, SettlementReportsClient, ledger_for
 from chain.tx import ChainClient
@@ -22,8 +25,12 @@ from readmodel import models as m
 from settlement.calendar import day_code
 from settlement.config import SettlementSettings
 from settlement.day import DayResult, run_day
+from settlement.errors import SettlementError
+from settlement.market import MarketCloseResult, close_market
 from settlement.run import SystemAccounts
 from settlement.verify import DayVerification, verify_day
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -91,13 +98,40 @@ class SettlementService:
             anchor=anchor,
         )
 
+    def market(self) -> MarketClient | None:
+        """The deployment's exchange Market with its token clients; None when it has none."""
+        record = self.manifest.contracts.get("Market")
+        if record is None:
+            return None
+        allowance = AllowanceClient(self.chain, self.manifest.address("AllowanceToken"))
+        cash = SettlementClient(self.chain, self.manifest.address("SettlementToken"))
+        return MarketClient(self.chain, record.address, allowance, cash, from_block=record.block)
+
+    def close_market(self, day: date, signer: Signer) -> MarketCloseResult | None:
+        """The market's end of ``day`` (:func:`settlement.market.close_market`) as ``signer``;
+        None when the deployment has no Market."""
+        market = self.market()
+        return None if market is None else close_market(market, signer, day)
+
     def runner(self, anchor: ReportAnchor | None) -> Callable[[date], DayResult]:
-        """A ``run(day)`` for :func:`settlement.schedule.add_settlement_job`; runs never overlap."""
+        """A ``run(day)`` for :func:`settlement.schedule.add_settlement_job`; runs never overlap.
+        After a balanced settlement anchored on-chain (this run or an earlier one) the market's
+        day is closed with the anchoring key (:meth:`close_market`); a refused close is logged
+        and the settlement's result still returned (``ets settle close-market`` re-runs it)."""
         lock = threading.Lock()
 
         def run(day: date) -> DayResult:
             with lock:
-                return self.run(day, anchor)
+                result = self.run(day, anchor)
+                if anchor is not None and result.balanced and result.anchored in ("published", "already"):
+                    try:
+                        self.close_market(day, anchor.exchange)
+                    except (SettlementError, ChainError) as exc:
+                        logger.error(
+                            "market close failed",
+                            extra={"day": day.isoformat(), "error": type(exc).__name__, "detail": str(exc)},
+                        )
+                return result
 
         return run
 

@@ -137,6 +137,33 @@ def settle_run(
     cli_errors(_run)(day, bank, out, as_, keystore, as_json)
 
 
+@settle_app.command("close-market")
+@cli_errors
+def settle_close_market(
+    day: DayOption, as_: AsOption = None, keystore: KeystoreOption = None, as_json: JsonOption = False
+) -> None:
+    """Close the exchange market's trading day (the settlement job does it after a balanced,
+    anchored settlement): for every listed token id, the day's open orders and pending blocks
+    expire (escrow returned) and the day's close (VWAP of its listing trades) becomes the
+    reference price, as the --as exchange key. A re-run sends nothing; refused before the close."""
+    ctx = context()
+    parsed = _day(day)
+    closed = _service().close_market(parsed, ctx.signer(as_, keystore))
+    rows = [] if closed is None else [vars(t) for t in closed.tokens]
+    if as_json:
+        ctx.print_json({"trading_day": parsed.isoformat(), "tokens": rows})
+        return
+    if closed is None:
+        ctx.console.print("no Market in this deployment")
+    for t in closed.tokens if closed is not None else ():
+        close = "no listing trade, reference kept" if t.close is None else f"close {t.close} fen/t"
+        posted = " posted as the reference price" if t.posted else ""
+        ctx.console.print(
+            f"{parsed} token {t.token_id}: {close}{posted}; {t.expired_orders} order(s) and "
+            f"{t.expired_blocks} block proposal(s) expired; {t.transactions} transaction(s)"
+        )
+
+
 @settle_app.command("statement")
 @cli_errors
 def settle_statement(
