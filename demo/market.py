@@ -38,6 +38,7 @@ from chain.registry import RegistryClient
 from chain.tx import ChainClient
 from domain.market import Rulebook, Side, TradeMode
 from domain.tokens import Kind, encode_id
+from settlement.market import close_market
 
 if TYPE_CHECKING:
     from chain.config import ChainSettings
@@ -440,24 +441,19 @@ def close_market_day(settings: ChainSettings) -> MarketCloseReport | None:
         return None
     day, reference = _day_of_first_trade(market)
     quote = day_quote(market.trades_of_day(CO2, day), reference)
-    exchange = demo_account("exchange")
     lines: list[str] = []
-    items, book_day = market.book_state(CO2)
-    expired = sent = 0
-    if items:
-        _to(chain, book_day, rules.close2)
-        before = len(market.events("OrderExpired"))
-        sent = market.expire_all(exchange, CO2)
-        expired = len(market.events("OrderExpired")) - before
+    _to(chain, day, rules.close2)
+    # the settlement layer's rule (settlement.market): expire the day's orders, post the close
+    closed = close_market(market, demo_account("exchange"), _date(day)).token(CO2)
+    expired, posted = closed.expired_orders, closed.posted
+    sent = closed.transactions - int(posted)
+    if expired or closed.expired_blocks:
         lines.append(
-            f"market close: {expired} open orders of {_date(book_day)} expired "
+            f"market close: {expired} open orders of {_date(day)} expired "
             f"after 15:00 in {sent} transaction(s), their escrow returned "
             f"(Market now holds {market.holdings(CO2)[0]:,} t and CNY {market.holdings(CO2)[1] / 100:,.2f})"
         )
-    posted = False
-    if rules.reference_price != quote.close_price:
-        market.set_reference_price(exchange, CO2, quote.close_price)
-        posted = True
+    if posted:
         lines.append(
             f"market close: the close {cny(quote.close_price)} (VWAP of the day's listing trades) posted as "
             f"CO2 {YEAR}'s reference price for the next trading day; its band is now "
