@@ -7,18 +7,21 @@ the market after settling and anchoring the day."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from typer.testing import CliRunner
 
 from chain.accounts import write_keystore
 from chain.errors import ContractRevertError
 from chain.market import cst_time, set_chain_time, trading_day
 from chain.settlement import SettlementReportsClient
 from domain.market import Side, TradeMode
+from ets.cli import main as cli
 from readmodel.indexer.run import Indexer
 from readmodel.migrate import upgrade
 from readmodel.session import make_engine
@@ -203,6 +206,42 @@ def test_settlement_job_closes_market_after_balanced_anchored_day_when_fired_aft
     head = c.chain.w3.eth.block_number
     again: Any = job.func(*job.args, now=fired_at + timedelta(hours=1))  # misfired rerun: nothing new
     assert again.anchored == "already" and c.chain.w3.eth.block_number == head
+
+
+def test_settle_close_market_cli_closes_day_and_exits_1_when_day_open(
+    fresh: Consortium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = fresh
+    d = _traded_day(c)
+    env = {
+        "ETS_RPC_URL": c.chain.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
+        "ETS_STATE_DIR": str(tmp_path),
+        "ETS_DEMO": "1",
+        "ETS_MANIFEST": str(c.manifest_path),
+        "ETS_DATABASE_URL": f"sqlite:///{tmp_path / 'read.db'}",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+    def ets(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli.app, ["settle", "close-market", *args])
+        return result.exit_code, result.output
+
+    day = _date(d.day).isoformat()
+    head = c.chain.w3.eth.block_number
+    code, out = ets("--day", day, "--as", "exchange")
+    assert code == 1 and "MarketDayOpenError" in out and c.chain.w3.eth.block_number == head
+    at(c, d.day, RULES.close2 + 60)
+    code, out = ets("--day", day, "--as", "exchange", "--json")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert summary["trading_day"] == day
+    assert summary["tokens"] == [
+        {"token_id": TOKEN, "expired_orders": 3, "expired_blocks": 1, "transactions": 2, "close": CLOSE,
+         "posted": True}
+    ]  # fmt: skip
+    code, out = ets("--day", day, "--as", "exchange")
+    assert code == 0 and "0 transaction(s)" in out and "close 10049 fen/t;" in out
 
 
 class _Idle:
