@@ -13,7 +13,7 @@ from datetime import date
 
 from chain.accounts import Signer
 from chain.errors import ContractRevertError
-from chain.market import MarketClient, cst_time, day_quote
+from chain.market import MarketClient, cst_time, day_quote, trading_day
 from domain.market import TradeMode
 from settlement.errors import MarketCloseRefusedError, MarketDayOpenError
 
@@ -93,6 +93,16 @@ def _reference_set_since(market: MarketClient, token_id: int, since: int) -> boo
     return int(market.chain.w3.eth.get_block(last)["timestamp"]) >= since
 
 
+def _traded_after(market: MarketClient, token_id: int, day: int) -> bool:
+    """True when the token has listing trades of a later day than ``day``: that day's close
+    supersedes ``day``'s (days closed out of order never post an older close last)."""
+    listed = [t for t in market.trades(token_id) if t.mode is not TradeMode.BLOCK]
+    if not listed:
+        return False
+    stamp = int(market.chain.w3.eth.get_block(listed[-1].block_number)["timestamp"])
+    return trading_day(stamp)[0] > day
+
+
 def _plan(market: MarketClient, token_id: int, day: int, now: int) -> _Plan | None:
     rules = market.rulebook(token_id)
     if rules is None:
@@ -111,6 +121,7 @@ def _plan(market: MarketClient, token_id: int, day: int, now: int) -> _Plan | No
         close is not None
         and close != rules.reference_price
         and not _reference_set_since(market, token_id, ends)
+        and not _traded_after(market, token_id, day)
     )
     return _Plan(token_id, expire, close, post)
 
@@ -121,8 +132,9 @@ def close_market(market: MarketClient, signer: Signer, day: date) -> MarketClose
     For every token id with a rulebook: when its book holds orders or pending block proposals of
     ``day`` or earlier, expire them (paged; escrow returns to the owners); then, when ``day`` had
     listing trades, post their half-up VWAP as the reference price, unless it is the reference
-    already or the reference was set after the day's close (a re-run, or the exchange's own
-    decision, is not overwritten). Idempotent: a re-run sends nothing.
+    already, the reference was set after the day's close (a re-run, or the exchange's own
+    decision, is not overwritten) or a later day has listing trades (its close supersedes).
+    Idempotent: a re-run sends nothing.
 
     Raises:
         MarketDayOpenError: the chain's clock is before the close (close2) of ``day`` for a listed

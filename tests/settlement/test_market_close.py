@@ -165,6 +165,25 @@ def test_close_market_sends_nothing_when_rerun_or_reference_set_after_close(fres
     assert c.market.rulebook(TOKEN).reference_price == 10_000  # type: ignore[union-attr]
 
 
+def test_close_market_posts_later_close_only_when_days_closed_out_of_order(fresh: Consortium) -> None:
+    c = fresh
+    d = _traded_day(c)
+    at(c, d.day, RULES.close2 + 60)
+    c.market.expire_all(E0, TOKEN)  # anyone may expire; nobody posted day D's close
+    later = d.day + (3 if (d.day + 3) % 7 == 4 else 1)
+    at(c, later, RULES.open1 + 60)
+    c.market.place(E1, TOKEN, Side.SELL, 10_100, 10)
+    c.market.place(E0, TOKEN, Side.BUY, 10_100, 10)  # the later day's only trade
+    at(c, later, RULES.close2 + 60)
+
+    stale = close_market(c.market, c.exchange, _date(d.day)).token(TOKEN)
+
+    assert (stale.close, stale.posted, stale.transactions) == (CLOSE, False, 0)  # superseded
+    closed = close_market(c.market, c.exchange, _date(later)).token(TOKEN)
+    assert (closed.close, closed.posted, closed.expired_orders) == (10_100, True, 0)
+    assert c.market.rulebook(TOKEN).reference_price == 10_100  # type: ignore[union-attr]
+
+
 def test_settlement_job_closes_market_after_balanced_anchored_day_when_fired_after_close(
     fresh: Consortium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
