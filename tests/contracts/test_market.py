@@ -317,6 +317,41 @@ def test_market_actions_refuse_a_suspended_holder_of_the_role(rig: Rig, action: 
     assert rig.holdings() == before
 
 
+def test_role_status_reads_role_and_activity_as_has_role_and_is_active_participant(rig: Rig) -> None:
+    """The registry's one-call caller check the market uses: the role bit follows grants and
+    revocations, activity follows suspension, a non-participant role falls back to hasRole."""
+    c = suite_of(rig)
+    registry = c.registry.contract
+    role = {
+        name: registry.functions[f"{name}_ROLE"]().call() for name in ("ENTERPRISE", "EXCHANGE", "GOVERNOR")
+    }
+
+    def status(account: str) -> dict[str, tuple[bool, bool]]:
+        return {name: tuple(registry.functions.roleStatus(account, r).call()) for name, r in role.items()}
+
+    trader = TRADERS[3].address
+    assert status(trader) == {
+        "ENTERPRISE": (True, True),
+        "EXCHANGE": (False, True),
+        "GOVERNOR": (False, True),
+    }
+    assert status(c.outsider.address) == {name: (False, False) for name in role}
+    member = c.members[0].address
+    assert status(member)["GOVERNOR"] == (True, c.registry.is_active_participant(member))
+    c.registry.grant_roles(c.members, [("EXCHANGE", trader)], "a second role")
+    assert status(trader)["EXCHANGE"] == (True, True)
+    suspend(rig, trader)
+    assert status(trader) == {
+        "ENTERPRISE": (True, False),
+        "EXCHANGE": (True, False),
+        "GOVERNOR": (False, False),
+    }
+    c.registry.govern(c.members, c.registry.encode_revoke_role("EXCHANGE", trader), "revoke")
+    assert status(trader)["EXCHANGE"] == (False, False) and status(trader)["ENTERPRISE"] == (True, False)
+    for name, r in role.items():
+        assert status(trader)[name][0] == registry.functions.hasRole(r, trader).call()
+
+
 def test_set_fee_account_is_governance_only(rig: Rig) -> None:
     c = suite_of(rig)
     for account in (c.regulator, c.exchange, TRADERS[0], c.outsider):

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chain.errors import ContractRevertError
 from domain.market import CallResult, call_pairs, fee, uncross_price
 from tests.conftest import Consortium
 from tests.utils.chain import CHAIN_MACHINE_SETTINGS, reverts
@@ -205,11 +206,13 @@ def test_uncross_in_pages_keeps_the_call_state_until_the_last_fill(rig: Rig) -> 
     assert rig.events(receipt, "CallUncrossed") == [{"tokenId": CO2_2027, "price": 5_000, "volume": 55}]
 
 
-def test_a_deep_call_book_is_verified_over_several_calls(rig: Rig) -> None:
-    """520 price levels where bids and asks cross: the verification takes 256 levels a call; a
-    wrong price left half-way never blocks the right one, and is refused when its pass ends."""
+DeepOrder = tuple[Any, int, int]
+
+
+def deep_call_book(rig: Rig) -> list[DeepOrder]:
+    """520 call orders at 520 price levels where bids and asks cross (quantity 1 + price % 7);
+    returns (trader, side, price) in placement order."""
     next_weekday_at(rig.chain, CALL_PHASE)
-    first = rig.market.functions.nextId().call()
     orders = [(A, BUY, 4_501 + i) for i in range(130)] + [(B, BUY, 4_631 + i) for i in range(130)]
     orders += [(C, SELL, 4_501 + 2 * i) for i in range(130)] + [(D, SELL, 4_502 + 2 * i) for i in range(130)]
     fns = [
@@ -217,30 +220,102 @@ def test_a_deep_call_book_is_verified_over_several_calls(rig: Rig) -> None:
         for t, side, price in orders
     ]
     rig.chain.send_packed(fns, gas=2_000_000)
-    result = uncross_price(
+    return orders
+
+
+def deep_result(orders: list[DeepOrder]) -> CallResult:
+    return uncross_price(
         [(p, 1 + p % 7) for _, s, p in orders if s == BUY],
         [(p, 1 + p % 7) for _, s, p in orders if s == SELL],
         REFERENCE,
     )
+
+
+def finish_uncross(rig: Rig, price: int) -> tuple[int, Any]:
+    """Submit ``price`` until the call book opens; returns (calls, last receipt)."""
+    pages, receipt = 0, None
+    while rig.market.functions.callPending(CO2_2027).call():
+        receipt = rig.uncross(D, price, 0)
+        pages += 1
+    return pages, receipt
+
+
+def test_a_deep_call_book_is_verified_over_several_calls(rig: Rig) -> None:
+    """520 price levels where bids and asks cross: the verification takes 256 levels a call; a
+    wrong price left half-way never blocks the right one, and is refused when its pass ends."""
+    orders = deep_call_book(rig)
+    result = deep_result(orders)
     assert result.volume > 0
     later_today(rig.chain, OPEN1)
     wrong = result.price + 1
     receipt = rig.uncross(E, wrong, 0)  # the first 256 levels of the wrong price's pass
     assert rig.events(receipt, "TradeExecuted") == [] and rig.market.functions.callPending(CO2_2027).call()
-    with reverts("MarketCallPending", tokenId=CO2_2027):
-        rig.cancel(A, first)  # A's first bid: the call book is frozen from the first page
-    with reverts("MarketCallPending", tokenId=CO2_2027):
-        rig.send(rig.market.functions.forceCancel(first), rig.suite.exchange)
-    pages = 0
-    while rig.market.functions.callPending(CO2_2027).call():
-        receipt = rig.uncross(D, result.price, 0)
-        pages += 1
+    pages, receipt = finish_uncross(rig, result.price)
     assert pages >= 3
     assert rig.events(receipt, "CallUncrossed") == [
         {"tokenId": CO2_2027, "price": result.price, "volume": result.volume}
     ]
     with reverts("MarketWrongUncross", tokenId=CO2_2027, submitted=wrong, expected=0):
         rig.uncross(E, wrong, 0)  # nothing left to uncross
+
+
+def test_a_wrong_run_left_half_way_holds_neither_cancels_nor_the_right_uncrossing(rig: Rig) -> None:
+    """The attack: a participant starts verifying a wrong price on a deep call book and leaves it
+    there. The owners still cancel (and the exchange force-cancels), and the right uncrossing of
+    the book as it now stands completes."""
+    orders = deep_call_book(rig)
+    later_today(rig.chain, OPEN1)
+    wrong = deep_result(orders).price + 1
+    rig.uncross(E, wrong, 0)  # the attacker's first page, never continued
+    bid = rig.market.functions.openOrdersOf(A.address, CO2_2027, BUY).call()[0]
+    ask = rig.market.functions.openOrdersOf(C.address, CO2_2027, SELL).call()[0]
+    bid_price, ask_price = rig.order(bid)["price"], rig.order(ask)["price"]
+    receipt = rig.cancel(A, bid)
+    assert rig.events(receipt, "OrderCancelled") == [
+        {"orderId": bid, "owner": A.address, "remaining": 1 + bid_price % 7}
+    ]
+    rig.send(rig.market.functions.forceCancel(ask), rig.suite.exchange)
+    assert not rig.order(bid)["open"] and not rig.order(ask)["open"]
+    left = [o for o in orders if (o[0], o[1], o[2]) not in {(A, BUY, bid_price), (C, SELL, ask_price)}]
+    assert len(left) == len(orders) - 2
+    result = deep_result(left)
+    _, receipt = finish_uncross(rig, result.price)
+    assert rig.events(receipt, "CallUncrossed") == [
+        {"tokenId": CO2_2027, "price": result.price, "volume": result.volume}
+    ]
+    with reverts("MarketWrongUncross", tokenId=CO2_2027, submitted=wrong, expected=0):
+        rig.uncross(E, wrong, 0)  # the stale run is gone with the call
+
+
+def test_a_run_of_a_call_book_changed_by_a_cancel_restarts_from_the_top(rig: Rig) -> None:
+    """A verification is valid only for the book it started on: after a cancel, continuing it
+    takes a whole pass again (not the one page it lacked) and the new book's uncrossing results."""
+    orders = deep_call_book(rig)
+    result = deep_result(orders)
+    later_today(rig.chain, OPEN1)
+    wrong, pages = result.price + 1, 1  # a whole pass's calls, measured on a wrong price
+    while True:
+        try:
+            rig.uncross(E, wrong, 0)
+        except ContractRevertError as exc:  # the pass's last call refuses the wrong price
+            assert exc.error == "MarketWrongUncross" and exc.args_["expected"] == result.price
+            break
+        pages += 1
+    assert pages >= 3
+    for _ in range(pages - 1):  # the right price, one call short of its end
+        rig.uncross(D, result.price, 0)
+    assert rig.market.functions.callPending(CO2_2027).call()
+    bid = rig.market.functions.openOrdersOf(A.address, CO2_2027, BUY).call()[0]  # the lowest bid
+    bid_price = rig.order(bid)["price"]
+    assert bid_price < result.price  # cancelling it leaves the uncrossing as it was
+    rig.cancel(A, bid)
+    after = deep_result([o for o in orders if (o[0], o[1], o[2]) != (A, BUY, bid_price)])
+    assert after == result
+    again, receipt = finish_uncross(rig, result.price)
+    assert again == pages
+    assert rig.events(receipt, "CallUncrossed") == [
+        {"tokenId": CO2_2027, "price": result.price, "volume": result.volume}
+    ]
 
 
 def test_uncross_without_volume_opens_the_book_at_price_zero(rig: Rig) -> None:

@@ -40,6 +40,7 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
     struct Participant {
         uint8 roleCount; // participant roles held (GOVERNOR not counted)
         bool suspended;
+        uint8 roleBits; // the participant roles held, one bit each ({_roleBit})
     }
 
     mapping(address account => Participant) private _participants;
@@ -360,6 +361,14 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
     }
 
     /// @inheritdoc IConsortiumRegistry
+    function roleStatus(address account, bytes32 role) external view returns (bool held, bool active) {
+        Participant memory p = _participants[account];
+        uint8 bit = _roleBit(role);
+        held = bit != 0 ? p.roleBits & bit != 0 : hasRole(role, account);
+        active = p.roleCount != 0 && !p.suspended;
+    }
+
+    /// @inheritdoc IConsortiumRegistry
     function isActiveEnterprise(address account) public view returns (bool) {
         return !_participants[account].suspended && hasRole(ENTERPRISE_ROLE, account)
             && bytes(_profiles[account].creditCode).length != 0;
@@ -460,13 +469,21 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
         bool participantRole = _isParticipantRole(role);
         if (role != GOVERNOR_ROLE && !participantRole) revert RegistryUnknownRole(role);
         bool granted = super._grantRole(role, account);
-        if (granted && participantRole) ++_participants[account].roleCount;
+        if (granted && participantRole) {
+            Participant storage p = _participants[account];
+            ++p.roleCount;
+            p.roleBits |= _roleBit(role);
+        }
         return granted;
     }
 
     function _revokeRole(bytes32 role, address account) internal override returns (bool) {
         bool revoked = super._revokeRole(role, account);
-        if (revoked && _isParticipantRole(role)) --_participants[account].roleCount;
+        if (revoked && _isParticipantRole(role)) {
+            Participant storage p = _participants[account];
+            --p.roleCount;
+            p.roleBits &= ~_roleBit(role);
+        }
         if (role == GOVERNOR_ROLE) {
             uint256 count = getRoleMemberCount(GOVERNOR_ROLE);
             if (count < _threshold) revert GovernanceMembersBelowThreshold(count, _threshold);
@@ -494,6 +511,16 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
         if (block.timestamp > proposal.deadline) {
             revert ProposalExpired(proposalId, proposal.deadline, uint64(block.timestamp));
         }
+    }
+
+    /// @dev The bit of a participant role in {Participant-roleBits} (0 for any other role).
+    function _roleBit(bytes32 role) private pure returns (uint8) {
+        if (role == ENTERPRISE_ROLE) return 1;
+        if (role == EXCHANGE_ROLE) return 2;
+        if (role == REGULATOR_ROLE) return 4;
+        if (role == AUDITOR_ROLE) return 8;
+        if (role == ORACLE_ROLE) return 16;
+        return 0;
     }
 
     function _isParticipantRole(bytes32 role) private pure returns (bool) {

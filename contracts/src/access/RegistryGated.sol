@@ -52,4 +52,9 @@ abstract contract RegistryGated is IRegistryGated {
         if (from != address(0) && !fromOk && !_systemContracts[from]) revert PartyNotAllowed(from);
         if (to != address(0) && !toOk && !_systemContracts[to]) revert PartyNotAllowed(to);
     }
+
+    /// @dev {_requireParties} of a movement whose sender is known to be allowed: only `to`.
+    function _requireReceiver(address to) internal view {
+        if (!_registry.isActiveParticipant(to) && !_systemContracts[to]) revert PartyNotAllowed(to);
+    }
 }

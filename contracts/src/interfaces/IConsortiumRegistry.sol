@@ -322,6 +322,13 @@ interface IConsortiumRegistry is IAccessControl {
     function isActiveParticipant(address account) external view returns (bool);
     /// @notice `isActiveParticipant` of two accounts in one call (used by token transfers).
     function areActiveParticipants(address a, address b) external view returns (bool, bool);
+    /// @notice `hasRole(role, account)` and `isActiveParticipant(account)` in one call (one
+    /// storage read for a participant role; the market's caller check).
+    /// @param account The account.
+    /// @param role The role id.
+    /// @return held Whether the account holds the role.
+    /// @return active Whether the account is an active participant.
+    function roleStatus(address account, bytes32 role) external view returns (bool held, bool active);
     /// @notice True if the account is a registered enterprise that is not suspended.
     function isActiveEnterprise(address account) external view returns (bool);
     /// @notice Number of registered enterprises.

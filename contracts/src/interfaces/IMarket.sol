@@ -354,8 +354,8 @@ interface IMarket is IMarketTypes {
     /// owner, or crediting it as unclaimed when the owner is no longer active. Allowed during the
     /// fills of a paged uncrossing (a suspended party must not hold them up): the uncrossing then
     /// ends, with the volume executed, once the best bid and ask no longer cross at its price.
-    /// Requirements: caller has EXCHANGE_ROLE and is active; order open (`MarketOrderNotOpen`);
-    /// no uncrossing verification under way (`MarketCallPending`).
+    /// Allowed during an uncrossing's verification too (it restarts on the changed call book).
+    /// Requirements: caller has EXCHANGE_ROLE and is active; order open (`MarketOrderNotOpen`).
     /// Emits: {OrderCancelled}, {UnclaimedCredited} when credited.
     function forceCancel(uint256 orderId) external;
 
@@ -388,8 +388,10 @@ interface IMarket is IMarketTypes {
     /// @notice Cancel the caller's open order; its escrow returns.
     /// @param orderId The order.
     /// Requirements: caller has ENTERPRISE_ROLE and is active; order open (`MarketOrderNotOpen`);
-    /// caller is the owner (`MarketNotOrderOwner`); no paged uncrossing under way
-    /// (`MarketCallPending`). Allowed while halted, in any phase, outside sessions.
+    /// caller is the owner (`MarketNotOrderOwner`); not during the fills of a paged uncrossing
+    /// (`MarketCallPending`): before them, while an uncrossing is being verified, a cancel is
+    /// allowed and the verification restarts on the changed call book. Allowed while halted, in
+    /// any phase, outside sessions.
     /// Emits: {OrderCancelled}.
     function cancelOrder(uint256 orderId) external;
 
@@ -451,10 +453,12 @@ interface IMarket is IMarketTypes {
     /// contract verifies `price` in one linear pass over the price levels of the call book where
     /// bids and asks cross (outside that region V = 0), at most 256 levels a call, so a deep book
     /// is verified over several calls (runs kept per token, day and submitted price: a wrong price
-    /// left half-way never blocks the right one); from the first such page on, the call book is
-    /// frozen (cancels wait too) until the uncrossing completes or the day expires. Once verified,
-    /// each call executes up to `maxFills` fills; the call that executes the last one emits
-    /// {CallUncrossed} and opens continuous trading.
+    /// left half-way never blocks the right one). A run is valid for the call book it started on:
+    /// every cancel (or force-cancel) changes the book's version and a run of an older version
+    /// restarts from the top when continued, so no participant can hold the book by leaving a run
+    /// unfinished: cancels stay allowed until the fills start. Once verified, each call executes
+    /// up to `maxFills` fills (cancels wait meanwhile; anyone may continue them); the call that
+    /// executes the last one emits {CallUncrossed} and opens continuous trading.
     /// @param tokenId The token.
     /// @param price The uncrossing price; 0 when V = 0 or the call book is empty (opens the book).
     /// @param maxFills Fills per call; 0 = no limit.

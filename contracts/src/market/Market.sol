@@ -158,6 +158,8 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         _requireRole(Roles.ENTERPRISE_ROLE);
         Order memory o = _openOrder(orderId);
         if (o.owner != msg.sender) revert MarketNotOrderOwner(orderId, msg.sender);
+        // refused during an uncrossing's fills only (anyone can finish them); a verification
+        // under way restarts on the changed book
         if (_books[o.tokenId].uncrossing) revert MarketCallPending(o.tokenId);
         _close(orderId, o);
         _release(o.owner, orderId, o, false);

@@ -64,6 +64,9 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
         uint32 callOrders; // open call-phase orders not yet uncrossed
         bool halted;
         bool uncrossing; // verified, fills under way
+        uint32 version; // changes with every order closed while a call is pending: the book an
+        // uncrossing run verifies (placements are refused while a call is pending: from open1 as
+        // `MarketCallPending`, before open1 `uncross` is refused)
     }
 
     struct Account {
@@ -89,7 +92,6 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
         uint128 left;
     }
 
-    /// @dev The uncrossing scan's cursors and sums (a struct: stack depth).
     /// @dev The verification of one submitted uncrossing price, kept between pages (runs are
     /// keyed by token, day and price, so a wrong price left half-way never blocks the right one).
     struct Scan {
@@ -105,6 +107,7 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
         uint128 volume; // of the best candidate so far
         uint128 imbalance; // of the best candidate so far
         uint48 distance; // of the best candidate so far
+        uint32 version; // the book's version the run started on (a newer book restarts it)
     }
 
     /// @dev One fill of the uncrossing (a struct: stack depth).
@@ -202,9 +205,11 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
     }
 
     /// @dev {RegistryGated}'s `onlyRegistryRole` as a function (one copy of the code, not one per use).
+    /// One registry call (roles and suspension are one storage word there).
     function _requireRole(bytes32 role) internal view {
-        if (!_registry.hasRole(role, msg.sender)) revert UnauthorizedRole(msg.sender, role);
-        if (!_registry.isActiveParticipant(msg.sender)) revert CallerNotActive(msg.sender);
+        (bool held, bool active) = _registry.roleStatus(msg.sender, role);
+        if (!held) revert UnauthorizedRole(msg.sender, role);
+        if (!active) revert CallerNotActive(msg.sender);
     }
 
     function _requireActive() internal view {
@@ -316,7 +321,15 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
         }
         Book storage book = _books[o.tokenId];
         book.items -= 1;
-        if (o.flags & FLAG_CALL != 0 && book.callOrders != 0) book.callOrders -= 1;
+        if (book.callOrders != 0) {
+            // the call book changed (e.g. a cancel during an uncrossing's verification): a run of
+            // the old book restarts. Only a pending call book is ever verified, and while one is
+            // pending no order can be placed (see {Book-version}), so this is the only bump.
+            unchecked {
+                book.version += 1; // wraps
+            }
+            if (o.flags & FLAG_CALL != 0) book.callOrders -= 1;
+        }
     }
 
     function _removeLevel(uint256 tokenId, Side side, uint256 price, Level memory lv) internal {

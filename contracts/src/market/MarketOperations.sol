@@ -74,9 +74,8 @@ contract MarketOperations is MarketBase {
     function forceCancel(uint256 orderId) external nonReentrant {
         _requireRole(Roles.EXCHANGE_ROLE);
         Order memory o = _openOrder(orderId);
-        // refused while an uncrossing's verification runs (it sums the frozen book), not during
-        // its fills: a suspended party must not hold them up
-        if (_books[o.tokenId].uncrossing && _runs[o.tokenId].price == 0) revert MarketCallPending(o.tokenId);
+        // allowed during an uncrossing's fills (a suspended party must not hold them up) and its
+        // verification (which restarts on the changed book)
         _close(orderId, o);
         _release(o.owner, orderId, o, !_registry.isActiveParticipant(o.owner));
         emit OrderCancelled(orderId, o.owner, o.remaining);
@@ -178,12 +177,14 @@ contract MarketOperations is MarketBase {
                 return;
             }
             Scan memory scan = _scans[tokenId][price];
-            if (scan.day != day) scan = Scan(uint32(day), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+            if (scan.day != day || scan.version != book.version) {
+                // a new run, or one of a call book changed since (a cancel): from the top
+                scan = Scan(uint32(day), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, book.version);
+            }
             _scanCall(tokenId, book, scan, SCAN_LEVELS_PER_CALL, rules.referencePrice);
             if (scan.stage != 3) {
-                // verification continues in the next call; the call book is frozen meanwhile
+                // verification continues in the next call, valid while the book stays the same
                 _scans[tokenId][price] = scan;
-                if (!book.uncrossing) _books[tokenId].uncrossing = true;
                 return;
             }
             if (price != scan.price) revert MarketWrongUncross(tokenId, price, scan.price);

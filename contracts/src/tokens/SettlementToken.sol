@@ -40,9 +40,14 @@ contract SettlementToken is ISettlementToken, ERC20, RegistryGated {
         return _bankRefs[bankRef];
     }
 
-    /// @dev The one hook for balance changes: transfers only between allowed parties.
+    /// @dev The one hook for balance changes: transfers only between allowed parties. A system
+    /// contract moving its own cash (e.g. the market paying out escrow) is an allowed sender, so
+    /// only the receiver is asked of the registry (the same rule, one cold read fewer).
     function _update(address from, address to, uint256 value) internal override {
-        if (from != address(0) && to != address(0)) _requireParties(from, to);
+        if (from != address(0) && to != address(0)) {
+            if (from == msg.sender && from.code.length != 0 && isSystemContract(from)) _requireReceiver(to);
+            else _requireParties(from, to);
+        }
         super._update(from, to, value);
     }
 
