@@ -484,6 +484,51 @@ def test_place_refuses_the_201st_open_order_of_a_side(rig: Rig) -> None:
     assert len(ids) == 200 and ids[-1] == order_id and ids == sorted(ids)
 
 
+def test_place_costs_the_open_orders_not_the_closed_ones_of_the_other_side(rig: Rig) -> None:
+    """A trader with 150 filled or cancelled sells places buys for about the gas of a trader with
+    no orders: its first buy removes the closed entries once (a bounded one-off), later buys never
+    meet them again; the self-trade refusal still names the lowest open id (the sweep reorders the
+    list) and openOrdersOf keeps placement order."""
+    next_weekday_at(rig.chain, MORNING)
+    busy, idle, buyer = TRADERS[0], TRADERS[1], TRADERS[2]
+    fns = [(rig.market.functions.placeOrder(CO2_2027, SELL, 5_400, 1), busy) for _ in range(152)]
+    ids = [int(rig.events(r, "OrderPlaced")[0]["orderId"]) for r in rig.chain.send_packed(fns, gas=1_000_000)]
+    rig.place(buyer, BUY, 5_400, 40)  # fills the 75 oldest sells, time priority
+    rig.place(buyer, BUY, 5_400, 35)
+    rig.chain.send_packed([(rig.market.functions.cancelOrder(i), busy) for i in ids[75:150]], gas=500_000)
+    assert rig.market.functions.openOrdersOf(busy.address, CO2_2027, SELL).call() == ids[150:]
+
+    first = rig.place_receipt(busy, BUY, 4_900, 1)["gasUsed"]
+    baseline = rig.place_receipt(idle, BUY, 4_900, 1)["gasUsed"]
+    second = rig.place_receipt(busy, BUY, 4_900, 1)["gasUsed"]
+    third = rig.place_receipt(busy, BUY, 4_900, 1)["gasUsed"]
+    assert second <= baseline + 15_000 and third <= baseline + 15_000, (baseline, second, third)
+    assert first - second <= 150 * 8_000, (first, second)  # each closed entry once (~6.2k)
+
+    # the sweep moved the last entries forward (the list is [ids[151], ids[150]] now)
+    with reverts("MarketSelfTrade", account=busy.address, restingOrderId=ids[150]):
+        rig.place(busy, BUY, 5_400, 1)
+    assert rig.market.functions.openOrdersOf(busy.address, CO2_2027, SELL).call() == ids[150:]
+    rig.cancel(busy, ids[150])
+    with reverts("MarketSelfTrade", account=busy.address, restingOrderId=ids[151]):
+        rig.place(busy, BUY, 5_400, 1)
+    rig.cancel(busy, ids[151])
+    # the emptied list is swept by the next buy, which now fills another trader's sell
+    rig.place(idle, SELL, 5_400, 1)
+    rig.place(busy, BUY, 5_400, 1)
+    assert rig.market.functions.openOrdersOf(busy.address, CO2_2027, SELL).call() == []
+    order_id = rig.place(busy, SELL, 5_500, 1)
+    assert rig.market.functions.openOrdersOf(busy.address, CO2_2027, SELL).call() == [order_id]
+    # a sell filled whole (it never rests) stores the swept buy list's length: no entry twice
+    low = rig.place(busy, BUY, 4_700, 1)
+    buys = rig.market.functions.openOrdersOf(busy.address, CO2_2027, BUY).call()
+    assert len(buys) == 4 and buys[-1] == low
+    for i in buys[:3]:
+        rig.cancel(busy, i)
+    rig.place(busy, SELL, 4_900, 1)  # fills idle's bid whole
+    assert rig.market.functions.openOrdersOf(busy.address, CO2_2027, BUY).call() == [low]
+
+
 def test_place_refuses_before_the_previous_day_is_expired(rig: Rig) -> None:
     day = next_weekday_at(rig.chain, MORNING)
     rig.place(TRADERS[0], BUY, 5_000, 10)

@@ -116,9 +116,7 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         if (price < lower || price > upper) revert MarketPriceOutsideBand(tokenId, price, lower, upper);
         Account memory acct = _accounts[msg.sender][tokenId];
         _requireNoSelfTrade(msg.sender, tokenId, side, price, acct);
-        if (_openCount(msg.sender, tokenId, side, acct) >= MAX_OPEN) {
-            revert MarketTooManyOrders(msg.sender, tokenId, MAX_OPEN);
-        }
+        _requireRoom(msg.sender, tokenId, side, acct);
         if (side == Side.Buy) _requireCash(msg.sender, price * quantity, rules.feeBps);
         else _requireSellable(msg.sender, tokenId, quantity, acct);
 
@@ -321,7 +319,14 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         uint256 n = 0;
         for (uint256 i = 0; i < len; ++i) {
             uint256 id = _lists[account][_listKey(tokenId, side, i)];
-            if (_orders[id].remaining != 0) ids[n++] = id;
+            if (_orders[id].remaining == 0) continue;
+            // lists are unordered: insert in id order (ids grow with placement)
+            uint256 k = n++;
+            while (k != 0 && ids[k - 1] > id) {
+                ids[k] = ids[k - 1];
+                --k;
+            }
+            ids[k] = id;
         }
         // forget the unused tail of the array
         assembly ("memory-safe") {
@@ -351,21 +356,68 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         return _unclaimed[account][tokenId];
     }
 
-    /// @dev Rule 12: refuse an order of `account` that crosses one of its own resting orders on
-    /// the other side (the lowest id wins: lists keep placement order).
+    /// @dev Rule 12: refuse an order of `account` that crosses one of its own open orders on
+    /// the other side, naming the lowest id among them (lists are unordered). Closed entries met
+    /// on the way are removed (the last entry moves into their place), so each closed order is
+    /// scanned once and the scan costs the open orders of the list.
     function _requireNoSelfTrade(address account, uint256 tokenId, Side side, uint256 price, Account memory acct)
         private
-        view
     {
-        Side other = side == Side.Buy ? Side.Sell : Side.Buy;
         uint256 len = side == Side.Buy ? acct.sellLen : acct.buyLen;
-        for (uint256 i = 0; i < len; ++i) {
+        if (len == 0) return;
+        uint256 listed = len;
+        Side other = side == Side.Buy ? Side.Sell : Side.Buy;
+        uint256 crossing = 0;
+        for (uint256 i = 0; i < len;) {
             uint256 id = _lists[account][_listKey(tokenId, other, i)];
             Order storage o = _orders[id];
-            if (o.remaining == 0) continue;
+            if (o.remaining == 0) {
+                len = _removeEntry(account, tokenId, other, i, len);
+                continue;
+            }
             uint256 p = o.price;
-            if (side == Side.Buy ? p <= price : p >= price) revert MarketSelfTrade(account, id);
+            if ((side == Side.Buy ? p <= price : p >= price) && (crossing == 0 || id < crossing)) crossing = id;
+            ++i;
         }
+        if (crossing != 0) revert MarketSelfTrade(account, crossing);
+        if (len != listed) _storeLen(account, tokenId, other, len, acct);
+    }
+
+    /// @dev Rule: at most {MAX_OPEN_ORDERS} open orders per side. A full list is swept of its
+    /// closed entries first (each is removed once), so the list's length is exact when it counts.
+    function _requireRoom(address account, uint256 tokenId, Side side, Account memory acct) private {
+        uint256 len = side == Side.Buy ? acct.buyLen : acct.sellLen;
+        if (len < MAX_OPEN) return;
+        for (uint256 i = 0; i < len;) {
+            if (_orders[_lists[account][_listKey(tokenId, side, i)]].remaining == 0) {
+                len = _removeEntry(account, tokenId, side, i, len);
+            } else {
+                ++i;
+            }
+        }
+        if (len >= MAX_OPEN) revert MarketTooManyOrders(account, tokenId, MAX_OPEN);
+        _storeLen(account, tokenId, side, len, acct);
+    }
+
+    /// @dev Remove entry `i` of a list of `len` entries: the last one takes its place (the slot
+    /// past the end keeps its stale value, reused by the next push). Returns the new length.
+    function _removeEntry(address account, uint256 tokenId, Side side, uint256 i, uint256 len)
+        private
+        returns (uint256)
+    {
+        uint256 last = len - 1;
+        if (i != last) {
+            _lists[account][_listKey(tokenId, side, i)] = _lists[account][_listKey(tokenId, side, last)];
+        }
+        return last;
+    }
+
+    /// @dev Record a swept list's length in `acct` and in storage (only when it changed), so the
+    /// stored lengths match the lists whichever way the order ends (filled, rests).
+    function _storeLen(address account, uint256 tokenId, Side side, uint256 len, Account memory acct) private {
+        if (side == Side.Buy) acct.buyLen = uint32(len);
+        else acct.sellLen = uint32(len);
+        _accounts[account][tokenId] = acct;
     }
 
     function _amongBestLevels(uint256 tokenId, Side side, uint256 price) private view returns (bool) {
@@ -566,36 +618,9 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         return side == Side.Buy ? a > b : a < b;
     }
 
-    /// @dev Open orders of `account` on one side: its list's length, which counts closed orders
-    /// too until the list is compacted, unless that reaches the limit: then they are counted.
-    function _openCount(address account, uint256 tokenId, Side side, Account memory acct)
-        private
-        view
-        returns (uint256 n)
-    {
-        uint256 len = side == Side.Buy ? acct.buyLen : acct.sellLen;
-        if (len < MAX_OPEN) return len;
-        for (uint256 i = 0; i < len; ++i) {
-            if (_orders[_lists[account][_listKey(tokenId, side, i)]].remaining != 0) ++n;
-        }
-    }
-
-    /// @dev Append to the owner's list of open orders on one side; compacts closed entries
-    /// first when the list is full, so a list never passes {MAX_OPEN_ORDERS} entries.
+    /// @dev Append to the owner's list of open orders on one side ({_requireRoom} has made room).
     function _pushOwn(address account, uint256 tokenId, Side side, uint256 id, Account memory acct) private {
         uint256 len = side == Side.Buy ? acct.buyLen : acct.sellLen;
-        if (len >= MAX_OPEN) {
-            uint256 kept = 0;
-            for (uint256 i = 0; i < len; ++i) {
-                uint256 key = _listKey(tokenId, side, i);
-                uint40 entry = _lists[account][key];
-                if (_orders[entry].remaining != 0) {
-                    if (kept != i) _lists[account][_listKey(tokenId, side, kept)] = entry;
-                    ++kept;
-                }
-            }
-            len = kept;
-        }
         _lists[account][_listKey(tokenId, side, len)] = uint40(id);
         (uint256 day,) = _clock();
         if (acct.day != day) {
