@@ -44,6 +44,10 @@ class MarketInputError(DomainError, ValueError):
     """Raised when market inputs are invalid: a bad scenario file, side or command argument."""
 
 
+class SurveillanceInputError(DomainError, ValueError):
+    """Raised when surveillance inputs are invalid: a bad account-records file, scan setting or day."""
+
+
 class MarketError(DomainError):
     """Root of the exchange market's refusals (the Python twins of the Market contract's custom errors).
 
