@@ -462,6 +462,39 @@ class MarketUnclaimed(Base):
     amount: Mapped[int]
 
 
+class MarketAccountRecord(Base):
+    """What the exchange recorded of a trading account at opening (know-your-customer): its
+    enterprise group and actual controller (``None``: none recorded). Loaded by ``ets market
+    records import``; the surveillance scans read it (:mod:`domain.surveillance`)."""
+
+    __tablename__ = "market_account_records"
+    account: Mapped[str] = mapped_column(Address, primary_key=True)
+    enterprise_group: Mapped[str | None] = mapped_column(String(200))
+    controller: Mapped[str | None] = mapped_column(String(200))
+    recorded_at: Mapped[int]
+
+
+class MarketAlert(Base):
+    """A surveillance finding of one trading day (:class:`domain.surveillance.Finding`), once per
+    (kind, day, token id, accounts): ``accounts`` comma-joined and sorted, ``trade_ids`` the
+    ``market_trades`` ids behind it, ``figures`` its numbers, ``detail`` one line for people."""
+
+    __tablename__ = "market_alerts"
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    day: Mapped[str] = mapped_column(String(10))
+    token_id: Mapped[int]
+    accounts: Mapped[str] = mapped_column(String(255))
+    trade_ids: Mapped[list[Any]]
+    figures: Mapped[dict[str, Any]]
+    detail: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[int]
+    __table_args__ = (
+        UniqueConstraint("kind", "day", "token_id", "accounts"),
+        Index("ix_market_alerts_day", "day", "kind", "token_id"),
+    )
+
+
 # ---------------------------------------------------------------------- emissions ledger
 
 
