@@ -240,7 +240,7 @@ def main(n: int = 2_162, seed: int = 2027) -> dict[str, object]:
             progress.advance(task, len(part))
         notice_gas_per_enterprise = notice_gas / (n - 1)
 
-        ack = compliance.contract.functions.acknowledge(YEAR)
+        ack = compliance.contract.functions.acknowledge(CO2, YEAR)
         ack_gas = [
             int(r["gasUsed"]) for r in packed("acknowledge", [(ack, p.account) for p in plans], 120_000)
         ]
@@ -273,7 +273,7 @@ def main(n: int = 2_162, seed: int = 2027) -> dict[str, object]:
                 ((ALLOWANCE, p.allowances_used),) if p.allowances_used else (),
                 ((OFFSET, p.offsets_used),) if p.offsets_used else (),
             )
-            return compliance.contract.functions.submitApplication(YEAR, s.as_tuple()), p.account
+            return compliance.contract.functions.submitApplication(CO2, YEAR, s.as_tuple()), p.account
 
         def submitted(receipts: list[dict[str, object]]) -> list[int]:
             event = compliance.contract.events.ApplicationSubmitted()
@@ -311,11 +311,13 @@ def main(n: int = 2_162, seed: int = 2027) -> dict[str, object]:
         open_ = [p for p in plans if p.outcome is not Outcome.COVERED]
         finalize_gas = [
             int(r["gasUsed"])
-            for r in packed("finalize", [(finalize(p.account.address, YEAR), anyone) for p in open_], 300_000)
+            for r in packed(
+                "finalize", [(finalize(p.account.address, CO2, YEAR), anyone) for p in open_], 300_000
+            )
         ]
         fines = cash.contract.functions.approve
         packed("approve fines", [(fines(compliance.address, p.fine), p.account) for p in fined], 80_000)
-        pay = compliance.contract.functions.payPenalty(YEAR)
+        pay = compliance.contract.functions.payPenalty(CO2, YEAR)
         packed("pay fines", [(pay, p.account) for p in fined], 200_000)
         year_seconds = time.perf_counter() - started
 
@@ -335,7 +337,7 @@ def main(n: int = 2_162, seed: int = 2027) -> dict[str, object]:
         fines_total = sum(p.fine for p in fined)
         assert cash.balance(treasury.address) == fines_total, "fines not all in the treasury"
         for p in random.Random(seed).sample(plans, min(50, n)):
-            nt = compliance.notice(p.account.address, YEAR)
+            nt = compliance.notice(p.account.address, CO2, YEAR)
             assert (nt.outcome, nt.shortfall, nt.fine) == (p.outcome, p.shortfall, p.fine), p
 
     transactions = year_transactions[0]

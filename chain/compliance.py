@@ -1,6 +1,9 @@
 """The compliance cycle on-chain: typed client of ComplianceManager and its governance wiring.
 
-The rules (also in ``IComplianceManager``'s NatSpec):
+An obligation is keyed by (enterprise, pollutant, year): an enterprise owing several pollutants
+in a year has one notice, cycle and outcome per pollutant, each settled as it would be alone
+(tokens of one pollutant never cover another). The rules (also in ``IComplianceManager``'s
+NatSpec):
 
 1. The regulator configures a year (offset cap, fines, make-good ratio), then issues notices in
    batches; a year's rules are fixed once its first notice is out.
@@ -132,6 +135,7 @@ class ApplicationView:
 
     application_id: int
     enterprise: str
+    pollutant: int
     year: int
     status: ApplicationStatus
     submitted_at: int
@@ -147,9 +151,9 @@ class ApplicationView:
     @classmethod
     def from_tuple(cls, application_id: int, t: Sequence[Any]) -> ApplicationView:
         return cls(
-            application_id, to_checksum_address(t[0]), int(t[1]), ApplicationStatus(t[2]), int(t[3]),
-            int(t[4]), int(t[5]), bytes(t[6]), int(t[7]), int(t[8]), int(t[9]),
-            tuple(int(i) for i in t[10]), tuple(int(a) for a in t[11]),
+            application_id, to_checksum_address(t[0]), int(t[1]), int(t[2]), ApplicationStatus(t[3]),
+            int(t[4]), int(t[5]), int(t[6]), bytes(t[7]), int(t[8]), int(t[9]), int(t[10]),
+            tuple(int(i) for i in t[11]), tuple(int(a) for a in t[12]),
         )  # fmt: skip
 
 
@@ -226,27 +230,34 @@ class ComplianceClient(TokenHoldingClient):
         )
         return self.chain.transact(fn, regulator)
 
-    def finalize(self, sender: LocalAccount, enterprise: str, year: int) -> TxReceipt:
+    def finalize(self, sender: LocalAccount, enterprise: str, pollutant: int, year: int) -> TxReceipt:
         """Record the outcome of an obligation after its deadline (anyone may send it)."""
-        fn = self.contract.functions.finalize(checked_address(enterprise, "enterprise"), year)
+        fn = self.contract.functions.finalize(
+            checked_address(enterprise, "enterprise"), check_uint(pollutant, "pollutant", UINT8_MAX), year
+        )
         return self.chain.transact(fn, sender)
 
     # ------------------------------------------------------------------ enterprise
 
-    def acknowledge(self, enterprise: LocalAccount, year: int) -> TxReceipt:
-        return self.chain.transact(self.contract.functions.acknowledge(year), enterprise)
+    def acknowledge(self, enterprise: LocalAccount, pollutant: int, year: int) -> TxReceipt:
+        """Acknowledge ``enterprise``'s notice of ``pollutant`` and ``year``."""
+        fn = self.contract.functions.acknowledge(check_uint(pollutant, "pollutant", UINT8_MAX), year)
+        return self.chain.transact(fn, enterprise)
 
-    def apply(self, enterprise: LocalAccount, year: int, surrender: Surrender) -> int:
-        """Apply for compliance (approving the manager on the token once); returns the application id."""
+    def apply(self, enterprise: LocalAccount, pollutant: int, year: int, surrender: Surrender) -> int:
+        """Apply for compliance with the obligation of ``pollutant`` and ``year`` (approving the
+        manager on the token once); returns the application id."""
         token = self.allowance.contract
         if not token.functions.isApprovedForAll(enterprise.address, self.address).call():
             self.chain.transact(token.functions.setApprovalForAll(self.address, True), enterprise)
-        fn = self.contract.functions.submitApplication(year, surrender.as_tuple())
+        fn = self.contract.functions.submitApplication(
+            check_uint(pollutant, "pollutant", UINT8_MAX), year, surrender.as_tuple()
+        )
         receipt = self.chain.transact(fn, enterprise)
         events = self.contract.events.ApplicationSubmitted().process_receipt(receipt, errors=DISCARD)
         application_id = int(events[0]["args"]["applicationId"])
-        logger.info("application submitted", extra={"enterprise": enterprise.address, "year": year,
-                                                    "application": application_id})  # fmt: skip
+        logger.info("application submitted", extra={"enterprise": enterprise.address, "pollutant": pollutant,
+                                                    "year": year, "application": application_id})  # fmt: skip
         return application_id
 
     def withdraw_returned(self, enterprise: LocalAccount, token_ids: Sequence[int]) -> TxReceipt:
@@ -262,13 +273,14 @@ class ComplianceClient(TokenHoldingClient):
             raise InvalidInputError("withdraw needs distinct token ids")
         return self.chain.transact(self.contract.functions.withdrawReturned(ids), enterprise)
 
-    def pay_penalty(self, enterprise: LocalAccount, year: int) -> TxReceipt:
+    def pay_penalty(self, enterprise: LocalAccount, pollutant: int, year: int) -> TxReceipt:
         """Pay the fine of an obligation (approving the cash for the amount first if needed)."""
-        fine = self.notice(enterprise.address, year).fine
+        fine = self.notice(enterprise.address, pollutant, year).fine
         current = int(self.cash.contract.functions.allowance(enterprise.address, self.address).call())
         if current < fine:
             self.cash.approve(enterprise, self.address, fine)
-        return self.chain.transact(self.contract.functions.payPenalty(year), enterprise)
+        fn = self.contract.functions.payPenalty(check_uint(pollutant, "pollutant", UINT8_MAX), year)
+        return self.chain.transact(fn, enterprise)
 
     # ------------------------------------------------------------------ views
 
@@ -281,8 +293,12 @@ class ComplianceClient(TokenHoldingClient):
     def compliance_rate_bps(self, year: int) -> int:
         return int(self.chain.call(self.contract.functions.complianceRateBps(year)))
 
-    def notice(self, enterprise: str, year: int) -> NoticeView:
-        raw = self.chain.call(self.contract.functions.notice(checked_address(enterprise, "enterprise"), year))
+    def notice(self, enterprise: str, pollutant: int, year: int) -> NoticeView:
+        """The obligation of ``enterprise`` for ``pollutant`` and ``year`` (status NONE: no notice)."""
+        fn = self.contract.functions.notice(
+            checked_address(enterprise, "enterprise"), check_uint(pollutant, "pollutant", UINT8_MAX), year
+        )
+        raw = self.chain.call(fn)
         return NoticeView.from_tuple(enterprise, year, raw)
 
     def application(self, application_id: int) -> ApplicationView:
@@ -329,8 +345,11 @@ class ComplianceClient(TokenHoldingClient):
     def treasury(self) -> str:
         return str(self.chain.call(self.contract.functions.treasury()))
 
-    def events(self, enterprise: str | None = None, year: int | None = None) -> list[dict[str, Any]]:
-        """Every event of the cycle (optionally of one enterprise and/or year), in chain order."""
+    def events(
+        self, enterprise: str | None = None, year: int | None = None, pollutant: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every event of the cycle (optionally of one enterprise, year and/or pollutant), in chain
+        order; every one of them carries its obligation's ``pollutant``."""
         rows: list[dict[str, Any]] = []
         filters: dict[str, Any] = {}
         if enterprise is not None:
@@ -341,6 +360,8 @@ class ComplianceClient(TokenHoldingClient):
                      "ApplicationRejected", "ObligationFinalized", "PenaltyPaid"):  # fmt: skip
             event = getattr(self.contract.events, name)()
             for log in event.get_logs(from_block=self.from_block, argument_filters=filters or None):
+                if pollutant is not None and int(log["args"]["pollutant"]) != pollutant:
+                    continue
                 rows.append({"event": name, "block": int(log["blockNumber"]), "index": int(log["logIndex"]),
                              "tx_hash": HexBytes(log["transactionHash"]).to_0x_hex(),
                              "args": dict(log["args"])})  # fmt: skip

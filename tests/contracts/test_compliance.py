@@ -18,7 +18,7 @@ from chain.accounts import dev_account
 from chain.anchoring import batch_anchor_of
 from chain.compliance import ApplicationStatus, ComplianceClient, ObligationStatus
 from chain.registry import role_id
-from domain.compliance import Outcome, YearConfig, offset_cap, penalty
+from domain.compliance import Outcome, YearConfig, offset_cap, outcome_of, penalty, shortfall_of
 from domain.errors import InvalidInputError
 from oracle.queue import Queue
 from oracle.signing.eip712 import ReadingDomain
@@ -90,12 +90,12 @@ def applied(
 ) -> int:
     """Acknowledge (if needed), attest and apply; returns the application id."""
     c = cy.c
-    if c.compliance.notice(who.address, YEAR).acknowledged_at == 0:
-        c.compliance.acknowledge(who, YEAR)
+    if c.compliance.notice(who.address, CO2, YEAR).acknowledged_at == 0:
+        c.compliance.acknowledge(who, CO2, YEAR)
     att = c.ledger.latest_attestation(who.address, CO2, YEAR) or cy.attest(who.address, verified, eligible)
     if allowances is None and offsets is None:
         allowances, offsets = {CO2_2024: 450}, {OFF_2024: 50}
-    return c.compliance.apply(who, YEAR, surrender(att, allowances, offsets))
+    return c.compliance.apply(who, CO2, YEAR, surrender(att, allowances, offsets))
 
 
 # ---------------------------------------------------------------------- deployment and wiring
@@ -147,11 +147,11 @@ def test_configure_year_refused_for_non_regulators(cy: Cycle, who: str) -> None:
 
 def test_issue_notices_records_each_notice_the_rules_and_counts(cy: Cycle) -> None:
     c = cy.c
-    n = c.compliance.notice(E0.address, YEAR)
+    n = c.compliance.notice(E0.address, CO2, YEAR)
     assert (n.status, n.pollutant, n.allocated, n.rules_hash) == (ObligationStatus.OPEN, CO2, 1000, RULES)
     assert (n.submission_deadline, n.ack_deadline, n.acknowledged_at) == (
         cy.submission_deadline, cy.ack_deadline, 0)  # fmt: skip
-    assert c.compliance.notice(E3.address, YEAR).status is ObligationStatus.NONE
+    assert c.compliance.notice(E3.address, CO2, YEAR).status is ObligationStatus.NONE
     assert c.compliance.rules_uri(RULES) == RULES_URI
     assert c.compliance.year_stats(YEAR).notices == 3
     issued = [e for e in c.compliance.events(year=YEAR) if e["event"] == "NoticeIssued"]
@@ -167,13 +167,13 @@ def test_issue_notices_refused_for_non_regulators(cy: Cycle, who: str) -> None:
 
 def test_issue_notices_refuses_duplicates_non_enterprises_and_unconfigured_years(cy: Cycle) -> None:
     c = cy.c
-    with reverts("ComplianceNoticeExists", enterprise=E1.address, year=YEAR):
+    with reverts("ComplianceNoticeExists", enterprise=E1.address, pollutant=CO2, year=YEAR):
         issue(cy, [E3, E1])
     with reverts("ComplianceNotEnterprise", account=c.auditor.address):
         issue(cy, [c.auditor])
     with reverts("ComplianceYearNotConfigured", year=2030):
         issue(cy, [E3], year=2030)
-    assert c.compliance.notice(E3.address, YEAR).status is ObligationStatus.NONE
+    assert c.compliance.notice(E3.address, CO2, YEAR).status is ObligationStatus.NONE
 
 
 def test_issue_notices_refuses_bad_deadlines_pollutant_and_lengths(cy: Cycle) -> None:
@@ -198,7 +198,7 @@ def test_issue_notices_refuses_bad_deadlines_pollutant_and_lengths(cy: Cycle) ->
     with reverts("ComplianceLengthMismatch", left=0, right=0):
         send(ents=[], alloc=[])
     send()  # the base batch is fine
-    assert c.compliance.notice(E3.address, YEAR).ack_deadline == now + DAY
+    assert c.compliance.notice(E3.address, CO2, YEAR).ack_deadline == now + DAY
 
 
 # ---------------------------------------------------------------------- acknowledgement
@@ -206,31 +206,33 @@ def test_issue_notices_refuses_bad_deadlines_pollutant_and_lengths(cy: Cycle) ->
 
 def test_acknowledge_records_time_and_marks_late_ones(cy: Cycle) -> None:
     c = cy.c
-    c.compliance.acknowledge(E0, YEAR)
+    c.compliance.acknowledge(E0, CO2, YEAR)
     c.chain.advance_time(8 * DAY)
-    receipt = c.compliance.acknowledge(E1, YEAR)
+    receipt = c.compliance.acknowledge(E1, CO2, YEAR)
     event = c.compliance.contract.events.NoticeAcknowledged().process_receipt(receipt, errors=DISCARD)[0][
         "args"
     ]
     assert event["late"] is True and event["enterprise"] == E1.address
-    assert not c.compliance.notice(E0.address, YEAR).acknowledged_late
-    assert c.compliance.notice(E1.address, YEAR).acknowledged_late
+    assert not c.compliance.notice(E0.address, CO2, YEAR).acknowledged_late
+    assert c.compliance.notice(E1.address, CO2, YEAR).acknowledged_late
     stats = c.compliance.year_stats(YEAR)
     assert (stats.acknowledged, stats.late_acknowledgements) == (2, 1)
 
 
 def test_acknowledge_refuses_twice_without_notice_and_other_roles(cy: Cycle) -> None:
     c = cy.c
-    c.compliance.acknowledge(E0, YEAR)
-    at = c.compliance.notice(E0.address, YEAR).acknowledged_at
-    with reverts("ComplianceAlreadyAcknowledged", enterprise=E0.address, year=YEAR, acknowledgedAt=at):
-        c.compliance.acknowledge(E0, YEAR)
-    with reverts("ComplianceNoNotice", enterprise=E3.address, year=YEAR):
-        c.compliance.acknowledge(E3, YEAR)  # only one's own notice: E3 has none
+    c.compliance.acknowledge(E0, CO2, YEAR)
+    at = c.compliance.notice(E0.address, CO2, YEAR).acknowledged_at
+    with reverts(
+        "ComplianceAlreadyAcknowledged", enterprise=E0.address, pollutant=CO2, year=YEAR, acknowledgedAt=at
+    ):
+        c.compliance.acknowledge(E0, CO2, YEAR)
+    with reverts("ComplianceNoNotice", enterprise=E3.address, pollutant=CO2, year=YEAR):
+        c.compliance.acknowledge(E3, CO2, YEAR)  # only one's own notice: E3 has none
     for who in non("enterprise"):
         account = roles(c)[who]
         with reverts("UnauthorizedRole", account=account.address, role=role_id("ENTERPRISE")):
-            c.compliance.acknowledge(account, YEAR)
+            c.compliance.acknowledge(account, CO2, YEAR)
 
 
 # ---------------------------------------------------------------------- application
@@ -245,7 +247,7 @@ def test_apply_escrows_tokens_and_records_the_application(cy: Cycle) -> None:
     assert (app.ids, app.amounts) == ((CO2_2024, CO2_2023, OFF_2024), (400, 50, 50))
     assert c.allowance.balance(E0.address, CO2_2024) == 600
     assert c.allowance.balance(c.compliance.address, CO2_2024) == c.compliance.escrowed(CO2_2024) == 400
-    assert c.compliance.notice(E0.address, YEAR).pending == app_id
+    assert c.compliance.notice(E0.address, CO2, YEAR).pending == app_id
     assert c.compliance.year_stats(YEAR).applications == 1
 
 
@@ -253,7 +255,7 @@ def test_apply_escrows_tokens_and_records_the_application(cy: Cycle) -> None:
 def test_apply_refused_for_non_enterprises(cy: Cycle, who: str) -> None:
     account = roles(cy.c)[who]
     att = cy.attest(E0.address, 500)
-    fn = cy.c.compliance.contract.functions.submitApplication(YEAR, (att, [CO2_2024], [1], [], []))
+    fn = cy.c.compliance.contract.functions.submitApplication(CO2, YEAR, (att, [CO2_2024], [1], [], []))
     with reverts("UnauthorizedRole", account=account.address, role=role_id("ENTERPRISE")):
         cy.c.chain.transact(fn, account)
 
@@ -261,20 +263,22 @@ def test_apply_refused_for_non_enterprises(cy: Cycle, who: str) -> None:
 def test_apply_refused_without_notice_and_before_acknowledgement(cy: Cycle) -> None:
     c = cy.c
     att = cy.attest(E3.address, 10)
-    with reverts("ComplianceNoNotice", enterprise=E3.address, year=YEAR):
-        c.compliance.apply(E3, YEAR, surrender(att, {CO2_2024: 10}))
+    with reverts("ComplianceNoNotice", enterprise=E3.address, pollutant=CO2, year=YEAR):
+        c.compliance.apply(E3, CO2, YEAR, surrender(att, {CO2_2024: 10}))
     att0 = cy.attest(E0.address, 10)
-    with reverts("ComplianceNotAcknowledged", enterprise=E0.address, year=YEAR):
-        c.compliance.apply(E0, YEAR, surrender(att0, {CO2_2024: 10}))
+    with reverts("ComplianceNotAcknowledged", enterprise=E0.address, pollutant=CO2, year=YEAR):
+        c.compliance.apply(E0, CO2, YEAR, surrender(att0, {CO2_2024: 10}))
 
 
 def test_apply_after_deadline_refused_with_deadline_and_time(cy: Cycle) -> None:
     c = cy.c
-    c.compliance.acknowledge(E0, YEAR)
+    c.compliance.acknowledge(E0, CO2, YEAR)
     att = cy.attest(E0.address, 500, 100)
     cy.to_deadline_passed()
-    fn = c.compliance.contract.functions.submitApplication(YEAR, surrender(att, {CO2_2024: 10}).as_tuple())
-    with reverts("ComplianceDeadlinePassed", enterprise=E0.address, year=YEAR,
+    fn = c.compliance.contract.functions.submitApplication(
+        CO2, YEAR, surrender(att, {CO2_2024: 10}).as_tuple()
+    )
+    with reverts("ComplianceDeadlinePassed", enterprise=E0.address, pollutant=CO2, year=YEAR,
                  deadline=cy.submission_deadline) as info:  # fmt: skip
         c.chain.transact(fn, E0)
     assert info.value.args_["now"] > cy.submission_deadline
@@ -282,11 +286,13 @@ def test_apply_after_deadline_refused_with_deadline_and_time(cy: Cycle) -> None:
 
 def test_apply_at_the_deadline_second_is_accepted(cy: Cycle) -> None:
     c = cy.c
-    c.compliance.acknowledge(E0, YEAR)
+    c.compliance.acknowledge(E0, CO2, YEAR)
     att = cy.attest(E0.address, 500, 100)
     c.chain.transact(c.allowance.contract.functions.setApprovalForAll(c.compliance.address, True), E0)
     c.chain.w3.provider.make_request("evm_setNextBlockTimestamp", [cy.submission_deadline])  # type: ignore[arg-type]
-    fn = c.compliance.contract.functions.submitApplication(YEAR, surrender(att, {CO2_2024: 10}).as_tuple())
+    fn = c.compliance.contract.functions.submitApplication(
+        CO2, YEAR, surrender(att, {CO2_2024: 10}).as_tuple()
+    )
     tx = c.chain.build(fn, E0.address, gas=2_000_000)
     c.chain.wait(c.chain.send_raw(c.chain.sign(tx, E0)))
     assert c.compliance.application_count() == 1
@@ -295,81 +301,83 @@ def test_apply_at_the_deadline_second_is_accepted(cy: Cycle) -> None:
 def test_apply_refuses_offsets_over_cap(cy: Cycle) -> None:
     # cap = min(floor(505 × 10%), eligible 100) = 50
     c = cy.c
-    c.compliance.acknowledge(E0, YEAR)
+    c.compliance.acknowledge(E0, CO2, YEAR)
     att = cy.attest(E0.address, 505, 100)
     with reverts("ComplianceOffsetsOverCap", requested=51, cap=50):
-        c.compliance.apply(E0, YEAR, surrender(att, {CO2_2024: 100}, {OFF_2024: 51}))
+        c.compliance.apply(E0, CO2, YEAR, surrender(att, {CO2_2024: 100}, {OFF_2024: 51}))
     att = cy.attest(E0.address, 505, 20)  # the auditor's eligible offsets bound the cap too
     with reverts("ComplianceOffsetsOverCap", requested=21, cap=20):
-        c.compliance.apply(E0, YEAR, surrender(att, {}, {OFF_2024: 21}))
+        c.compliance.apply(E0, CO2, YEAR, surrender(att, {}, {OFF_2024: 21}))
     assert offset_cap(505, 100, CONFIG.offset_cap_bps) == 50
-    assert c.compliance.contract.functions.offsetCap(E0.address, YEAR, 505, 100).call() == 50
-    c.compliance.apply(E0, YEAR, surrender(att, {CO2_2024: 485}, {OFF_2024: 20}))
+    assert c.compliance.contract.functions.offsetCap(E0.address, CO2, YEAR, 505, 100).call() == 50
+    c.compliance.apply(E0, CO2, YEAR, surrender(att, {CO2_2024: 485}, {OFF_2024: 20}))
 
 
 def test_apply_refuses_surplus_over_verified_emissions(cy: Cycle) -> None:
     c = cy.c
-    c.compliance.acknowledge(E0, YEAR)
+    c.compliance.acknowledge(E0, CO2, YEAR)
     att = cy.attest(E0.address, 100, 10)
     with reverts("ComplianceSurplus", offered=101, uncovered=100):
-        c.compliance.apply(E0, YEAR, surrender(att, {CO2_2024: 91}, {OFF_2024: 10}))
+        c.compliance.apply(E0, CO2, YEAR, surrender(att, {CO2_2024: 91}, {OFF_2024: 10}))
 
 
 def test_apply_refuses_inactive_unknown_and_foreign_attestations(cy: Cycle) -> None:
     c = cy.c
-    c.compliance.acknowledge(E0, YEAR)
+    c.compliance.acknowledge(E0, CO2, YEAR)
     att = cy.attest(E0.address, 100)
     c.ledger.revoke_attestation(c.auditor, att, 1, "error in the report")
     with reverts("ComplianceAttestationNotActive", id=att):
-        c.compliance.apply(E0, YEAR, surrender(att, {CO2_2024: 10}))
+        c.compliance.apply(E0, CO2, YEAR, surrender(att, {CO2_2024: 10}))
     with reverts("ComplianceAttestationNotActive", id=b"\x42" * 32):
-        c.compliance.apply(E0, YEAR, surrender(b"\x42" * 32, {CO2_2024: 10}))
+        c.compliance.apply(E0, CO2, YEAR, surrender(b"\x42" * 32, {CO2_2024: 10}))
     other = cy.attest(E1.address, 100)
     with reverts("ComplianceAttestationMismatch", id=other, enterprise=E1.address, pollutant=CO2, year=YEAR):
-        c.compliance.apply(E0, YEAR, surrender(other, {CO2_2024: 10}))
+        c.compliance.apply(E0, CO2, YEAR, surrender(other, {CO2_2024: 10}))
     other_year = cy.attest(E0.address, 100, year=2023)
     with reverts("ComplianceAttestationMismatch", id=other_year, enterprise=E0.address, year=2023):
-        c.compliance.apply(E0, YEAR, surrender(other_year, {CO2_2024: 10}))
+        c.compliance.apply(E0, CO2, YEAR, surrender(other_year, {CO2_2024: 10}))
     so2 = cy.attest(E0.address, 100, pollutant=2)
     with reverts("ComplianceAttestationMismatch", id=so2, pollutant=2):
-        c.compliance.apply(E0, YEAR, surrender(so2, {CO2_2024: 10}))
+        c.compliance.apply(E0, CO2, YEAR, surrender(so2, {CO2_2024: 10}))
 
 
 def test_apply_refuses_future_vintages_wrong_tokens_zero_and_empty(cy: Cycle) -> None:
     c = cy.c
-    c.compliance.acknowledge(E0, YEAR)
+    c.compliance.acknowledge(E0, CO2, YEAR)
     att = cy.attest(E0.address, 500, 100)
     with reverts("ComplianceVintageAfterYear", id=CO2_2025, vintage=2025, year=YEAR):
-        c.compliance.apply(E0, YEAR, surrender(att, {CO2_2023: 5, CO2_2025: 5}))
+        c.compliance.apply(E0, CO2, YEAR, surrender(att, {CO2_2023: 5, CO2_2025: 5}))
     with reverts("ComplianceWrongToken", id=SO2_2024, kind=1, pollutant=CO2):
-        c.compliance.apply(E0, YEAR, surrender(att, {SO2_2024: 5}))
+        c.compliance.apply(E0, CO2, YEAR, surrender(att, {SO2_2024: 5}))
     with reverts("ComplianceWrongToken", id=OFF_2024, kind=1):
-        c.compliance.apply(E0, YEAR, surrender(att, {OFF_2024: 5}))
+        c.compliance.apply(E0, CO2, YEAR, surrender(att, {OFF_2024: 5}))
     with reverts("ComplianceWrongToken", id=CO2_2024, kind=2):
-        c.compliance.apply(E0, YEAR, surrender(att, {}, {CO2_2024: 5}))
+        c.compliance.apply(E0, CO2, YEAR, surrender(att, {}, {CO2_2024: 5}))
     fn = c.compliance.contract.functions.submitApplication
     with reverts("ComplianceZeroAmount", index=1):
-        c.chain.transact(fn(YEAR, (att, [CO2_2024], [5], [OFF_2024], [0])), E0)
+        c.chain.transact(fn(CO2, YEAR, (att, [CO2_2024], [5], [OFF_2024], [0])), E0)
     with reverts("ComplianceLengthMismatch", left=1, right=2):
-        c.chain.transact(fn(YEAR, (att, [CO2_2024], [5, 6], [], [])), E0)
+        c.chain.transact(fn(CO2, YEAR, (att, [CO2_2024], [5, 6], [], [])), E0)
     with reverts("ComplianceEmptyApplication"):
-        c.chain.transact(fn(YEAR, (att, [], [], [], [])), E0)
-    c.compliance.apply(E0, YEAR, surrender(att, {CO2_2023: 200, CO2_2024: 250}))  # banking is fine
+        c.chain.transact(fn(CO2, YEAR, (att, [], [], [], [])), E0)
+    c.compliance.apply(E0, CO2, YEAR, surrender(att, {CO2_2023: 200, CO2_2024: 250}))  # banking is fine
 
 
 def test_apply_refuses_tokens_not_held_frozen_or_not_approved(cy: Cycle) -> None:
     c = cy.c
-    c.compliance.acknowledge(E0, YEAR)
+    c.compliance.acknowledge(E0, CO2, YEAR)
     att = cy.attest(E0.address, 5000, 100)
     with reverts("ERC1155InsufficientBalance", sender=E0.address, balance=200, needed=201, tokenId=CO2_2023):
-        c.compliance.apply(E0, YEAR, surrender(att, {CO2_2023: 201}))
-    fn = c.compliance.contract.functions.submitApplication(YEAR, surrender(att, {CO2_2024: 5}).as_tuple())
+        c.compliance.apply(E0, CO2, YEAR, surrender(att, {CO2_2023: 201}))
+    fn = c.compliance.contract.functions.submitApplication(
+        CO2, YEAR, surrender(att, {CO2_2024: 5}).as_tuple()
+    )
     c.chain.transact(c.allowance.contract.functions.setApprovalForAll(c.compliance.address, False), E0)
     with reverts("ERC1155MissingApprovalForAll", operator=c.compliance.address, owner=E0.address):
         c.chain.transact(fn, E0)
     c.allowance.freeze(c.regulator, E0.address, CO2_2024, 7)
     with reverts("AllowanceFrozen", holder=E0.address, id=CO2_2024, reasonCode=7):
-        c.compliance.apply(E0, YEAR, surrender(att, {CO2_2024: 5}))
+        c.compliance.apply(E0, CO2, YEAR, surrender(att, {CO2_2024: 5}))
     assert c.compliance.application_count() == 0
 
 
@@ -396,7 +404,7 @@ def test_approve_retires_escrow_and_fulfils_the_obligation_as_outcome_a(cy: Cycl
         (CO2_2024, 400, YEAR), (CO2_2023, 50, YEAR), (OFF_2024, 50, YEAR)]  # fmt: skip
     assert c.allowance.contract.functions.retiredOf(E0.address, CO2_2023, YEAR).call() == 50
     assert c.allowance.balance(c.compliance.address, CO2_2024) == c.compliance.escrowed(CO2_2024) == 0
-    n = c.compliance.notice(E0.address, YEAR)
+    n = c.compliance.notice(E0.address, CO2, YEAR)
     assert (n.status, n.outcome, n.verified, n.surrendered, n.offsets_surrendered, n.shortfall, n.fine) == (
         ObligationStatus.FULFILLED, Outcome.COVERED, 500, 500, 50, 0, 0)  # fmt: skip
     assert c.compliance.application(app_id).status is ApplicationStatus.APPROVED
@@ -405,11 +413,11 @@ def test_approve_retires_escrow_and_fulfils_the_obligation_as_outcome_a(cy: Cycl
     assert c.compliance.compliance_rate_bps(YEAR) == 3333
     with reverts("ComplianceAlreadyApproved", applicationId=app_id):
         c.compliance.approve(c.regulator, app_id)
-    with reverts("ComplianceAlreadyFulfilled", enterprise=E0.address, year=YEAR):
+    with reverts("ComplianceAlreadyFulfilled", enterprise=E0.address, pollutant=CO2, year=YEAR):
         applied(cy, allowances={CO2_2024: 1}, offsets={})
     cy.to_deadline_passed()
-    with reverts("ComplianceAlreadyFinalized", enterprise=E0.address, year=YEAR):
-        c.compliance.finalize(c.outsider, E0.address, YEAR)
+    with reverts("ComplianceAlreadyFinalized", enterprise=E0.address, pollutant=CO2, year=YEAR):
+        c.compliance.finalize(c.outsider, E0.address, CO2, YEAR)
 
 
 @pytest.mark.parametrize("who", non("regulator"))
@@ -463,7 +471,7 @@ def test_reject_returns_escrow_and_the_enterprise_resubmits_under_a_new_id(cy: C
     second = applied(cy)
     assert second == app_id + 1
     c.compliance.approve(c.regulator, second)
-    assert c.compliance.notice(E0.address, YEAR).status is ObligationStatus.FULFILLED
+    assert c.compliance.notice(E0.address, CO2, YEAR).status is ObligationStatus.FULFILLED
 
 
 def test_reject_needs_a_reason_code(cy: Cycle) -> None:
@@ -476,7 +484,7 @@ def test_partial_approval_leaves_the_obligation_open_for_a_top_up(cy: Cycle) -> 
     c = cy.c
     first = applied(cy, verified=500, eligible=100, allowances={CO2_2024: 100}, offsets={OFF_2024: 30})
     c.compliance.approve(c.regulator, first)
-    n = c.compliance.notice(E0.address, YEAR)
+    n = c.compliance.notice(E0.address, CO2, YEAR)
     assert (n.status, n.outcome, n.surrendered, n.offsets_surrendered) == (
         ObligationStatus.OPEN,
         Outcome.NONE,
@@ -489,7 +497,7 @@ def test_partial_approval_leaves_the_obligation_open_for_a_top_up(cy: Cycle) -> 
         applied(cy, allowances={CO2_2024: 351}, offsets={OFF_2024: 20})
     second = applied(cy, allowances={CO2_2024: 350}, offsets={OFF_2024: 20})
     c.compliance.approve(c.regulator, second)
-    n = c.compliance.notice(E0.address, YEAR)
+    n = c.compliance.notice(E0.address, CO2, YEAR)
     assert (n.status, n.outcome, n.surrendered) == (ObligationStatus.FULFILLED, Outcome.COVERED, 500)
 
 
@@ -502,12 +510,12 @@ def test_finalize_refused_before_deadline_while_pending_and_without_notice(cy: C
     with reverts(
         "ComplianceDeadlineNotPassed", enterprise=E1.address, year=YEAR, deadline=cy.submission_deadline
     ):
-        c.compliance.finalize(c.outsider, E1.address, YEAR)
+        c.compliance.finalize(c.outsider, E1.address, CO2, YEAR)
     cy.to_deadline_passed()
     with reverts("ComplianceApplicationPending", applicationId=app_id):
-        c.compliance.finalize(c.outsider, E0.address, YEAR)
-    with reverts("ComplianceNoNotice", enterprise=E3.address, year=YEAR):
-        c.compliance.finalize(c.outsider, E3.address, YEAR)
+        c.compliance.finalize(c.outsider, E0.address, CO2, YEAR)
+    with reverts("ComplianceNoNotice", enterprise=E3.address, pollutant=CO2, year=YEAR):
+        c.compliance.finalize(c.outsider, E3.address, CO2, YEAR)
     c.compliance.approve(c.regulator, app_id)  # review after the deadline is allowed
 
 
@@ -517,9 +525,9 @@ def test_finalize_outcome_b_records_exact_shortfall_fine_and_make_good(cy: Cycle
     c.compliance.approve(c.regulator, app_id)
     cy.attest(E1.address, 300, 0)  # E1 attested, never applied
     cy.to_deadline_passed()
-    receipt = c.compliance.finalize(c.outsider, E0.address, YEAR)  # anyone may finalize
-    c.compliance.finalize(c.regulator, E1.address, YEAR)
-    n0, n1 = c.compliance.notice(E0.address, YEAR), c.compliance.notice(E1.address, YEAR)
+    receipt = c.compliance.finalize(c.outsider, E0.address, CO2, YEAR)  # anyone may finalize
+    c.compliance.finalize(c.regulator, E1.address, CO2, YEAR)
+    n0, n1 = c.compliance.notice(E0.address, CO2, YEAR), c.compliance.notice(E1.address, CO2, YEAR)
     # E0: 507 − 500 = 7 short; fine 7 × 5,000; make-good floor(7 × 1.2) = 8
     assert (n0.status, n0.outcome, n0.verified, n0.surrendered, n0.shortfall, n0.fine, n0.make_good) == (
         ObligationStatus.NON_COMPLIANT, Outcome.SHORTFALL, 507, 500, 7, 35_000, 8)  # fmt: skip
@@ -532,8 +540,8 @@ def test_finalize_outcome_b_records_exact_shortfall_fine_and_make_good(cy: Cycle
     made = c.compliance.contract.events.MakeGoodRecorded().process_receipt(receipt, errors=DISCARD)[0]["args"]
     assert (made["enterprise"], made["pollutant"], made["deductFromYear"], made["complianceYear"],
             made["units"]) == (E0.address, CO2, YEAR + 1, YEAR, 8)  # fmt: skip
-    with reverts("ComplianceAlreadyFinalized", enterprise=E0.address, year=YEAR):
-        c.compliance.finalize(c.outsider, E0.address, YEAR)
+    with reverts("ComplianceAlreadyFinalized", enterprise=E0.address, pollutant=CO2, year=YEAR):
+        c.compliance.finalize(c.outsider, E0.address, CO2, YEAR)
 
 
 def test_finalize_outcome_c_when_no_attestation_by_the_deadline(cy: Cycle) -> None:
@@ -541,8 +549,8 @@ def test_finalize_outcome_c_when_no_attestation_by_the_deadline(cy: Cycle) -> No
     cy.to_deadline_passed()
     cy.attest(E1.address, 300)  # too late: attested after the deadline
     for e in (E1, E2):
-        c.compliance.finalize(c.outsider, e.address, YEAR)
-        n = c.compliance.notice(e.address, YEAR)
+        c.compliance.finalize(c.outsider, e.address, CO2, YEAR)
+        n = c.compliance.notice(e.address, CO2, YEAR)
         assert (n.status, n.outcome, n.shortfall, n.fine, n.make_good) == (
             ObligationStatus.NON_COMPLIANT, Outcome.NO_VERIFIED_EMISSIONS, 0, CONFIG.no_report_fine, 0
         )  # fmt: skip
@@ -556,9 +564,9 @@ def test_finalize_outcome_a_for_zero_verified_emissions_and_the_year_counts(cy: 
     app_id = applied(cy, who=E1, allowances={CO2_2024: 50}, offsets={})
     c.compliance.approve(c.regulator, app_id)  # E1: A at approval
     cy.to_deadline_passed()
-    c.compliance.finalize(c.outsider, E0.address, YEAR)  # E0: A, nothing owed
-    c.compliance.finalize(c.outsider, E2.address, YEAR)  # E2: C
-    n0 = c.compliance.notice(E0.address, YEAR)
+    c.compliance.finalize(c.outsider, E0.address, CO2, YEAR)  # E0: A, nothing owed
+    c.compliance.finalize(c.outsider, E2.address, CO2, YEAR)  # E2: C
+    n0 = c.compliance.notice(E0.address, CO2, YEAR)
     assert (n0.status, n0.outcome, n0.fine) == (ObligationStatus.FULFILLED, Outcome.COVERED, 0)
     s = c.compliance.year_stats(YEAR)
     assert (s.notices, s.applications, s.fulfilled, s.finalized, s.covered, s.shortfall,
@@ -573,30 +581,30 @@ def test_finalize_outcome_a_for_zero_verified_emissions_and_the_year_counts(cy: 
 def test_pay_penalty_moves_the_fine_to_the_treasury_once(cy: Cycle) -> None:
     c = cy.c
     cy.to_deadline_passed()
-    with reverts("CompliancePenaltyNotDue", enterprise=E2.address, year=YEAR):
-        c.compliance.pay_penalty(E2, YEAR)  # not finalized yet
-    c.compliance.finalize(c.outsider, E2.address, YEAR)
+    with reverts("CompliancePenaltyNotDue", enterprise=E2.address, pollutant=CO2, year=YEAR):
+        c.compliance.pay_penalty(E2, CO2, YEAR)  # not finalized yet
+    c.compliance.finalize(c.outsider, E2.address, CO2, YEAR)
     treasury, enterprise = c.cash.balance(c.treasury.address), c.cash.balance(E2.address)
-    receipt = c.compliance.pay_penalty(E2, YEAR)
+    receipt = c.compliance.pay_penalty(E2, CO2, YEAR)
     paid = c.compliance.contract.events.PenaltyPaid().process_receipt(receipt, errors=DISCARD)[0]["args"]
     assert (paid["enterprise"], paid["treasury"], paid["amount"]) == (E2.address, c.treasury.address, 777_000)
     assert c.cash.balance(c.treasury.address) == treasury + 777_000
     assert c.cash.balance(E2.address) == enterprise - 777_000
-    assert c.compliance.notice(E2.address, YEAR).fine_paid
-    with reverts("CompliancePenaltyNotDue", enterprise=E2.address, year=YEAR):
-        c.compliance.pay_penalty(E2, YEAR)
+    assert c.compliance.notice(E2.address, CO2, YEAR).fine_paid
+    with reverts("CompliancePenaltyNotDue", enterprise=E2.address, pollutant=CO2, year=YEAR):
+        c.compliance.pay_penalty(E2, CO2, YEAR)
     for who in non("enterprise"):
         account = roles(c)[who]
         with reverts("UnauthorizedRole", account=account.address, role=role_id("ENTERPRISE")):
-            c.chain.transact(c.compliance.contract.functions.payPenalty(YEAR), account)
+            c.chain.transact(c.compliance.contract.functions.payPenalty(CO2, YEAR), account)
 
 
 def test_pay_penalty_refuses_without_cash_allowance(cy: Cycle) -> None:
     c = cy.c
     cy.to_deadline_passed()
-    c.compliance.finalize(c.outsider, E2.address, YEAR)
+    c.compliance.finalize(c.outsider, E2.address, CO2, YEAR)
     with reverts("ERC20InsufficientAllowance", spender=c.compliance.address, allowance=0, needed=777_000):
-        c.chain.transact(c.compliance.contract.functions.payPenalty(YEAR), E2)
+        c.chain.transact(c.compliance.contract.functions.payPenalty(CO2, YEAR), E2)
 
 
 @pytest.mark.parametrize("field", ["allowances", "ledger", "cash"])
@@ -630,10 +638,10 @@ def test_pay_penalty_refused_when_treasury_unset(cy: Cycle) -> None:
     bare.issue_notices(c.regulator, YEAR, CO2, [(E3.address, 1)], rules_hash=RULES, rules_uri=RULES_URI,
                        submission_deadline=now + 100, ack_deadline=now + 100)  # fmt: skip
     c.chain.advance_time(200)
-    bare.finalize(c.outsider, E3.address, YEAR)
+    bare.finalize(c.outsider, E3.address, CO2, YEAR)
     c.cash.approve(E3, address, CONFIG.no_report_fine)
     with reverts("ComplianceTreasuryNotSet"):
-        c.chain.transact(bare.contract.functions.payPenalty(YEAR), E3)
+        c.chain.transact(bare.contract.functions.payPenalty(CO2, YEAR), E3)
 
 
 # ---------------------------------------------------------------------- make-good
@@ -645,8 +653,8 @@ def _owing(cy: Cycle) -> None:
     c.compliance.approve(c.regulator, applied(cy, verified=507, allowances={CO2_2024: 500}, offsets={}))
     cy.attest(E1.address, 300, 0)
     cy.to_deadline_passed()
-    c.compliance.finalize(c.outsider, E0.address, YEAR)
-    c.compliance.finalize(c.outsider, E1.address, YEAR)
+    c.compliance.finalize(c.outsider, E0.address, CO2, YEAR)
+    c.compliance.finalize(c.outsider, E1.address, CO2, YEAR)
 
 
 def test_allocation_withholds_make_good_owed_and_retires_it_against_the_shortfall_year(cy: Cycle) -> None:
@@ -749,7 +757,7 @@ def test_make_good_allocations_conserve_every_allocated_unit(
                                                   allowances={CO2_2024: 457}, offsets={}))  # fmt: skip
         cy.to_deadline_passed()
         if owed_short:  # else the approval covered it: outcome A already
-            c.compliance.finalize(c.outsider, E0.address, YEAR)
+            c.compliance.finalize(c.outsider, E0.address, CO2, YEAR)
         owed = c.compliance.make_good_owed(E0.address, CO2, YEAR + 1)
         assert owed == owed_short * CONFIG.make_good_bps // 10_000
         start = c.allowance.balance(E0.address, CO2_2025)
@@ -806,7 +814,7 @@ def _run_sequence(cy: Cycle, ops: list[tuple[str, int, int, int, int]]) -> None:
     for op, who, a24, a23, off in ops:
         e = ENTERPRISES[who]
         if op == "apply" and e.address not in pending:
-            if c.compliance.notice(e.address, YEAR).status is ObligationStatus.FULFILLED:
+            if c.compliance.notice(e.address, CO2, YEAR).status is ObligationStatus.FULFILLED:
                 continue
             allowances = {CO2_2024: a24} | ({CO2_2023: a23} if a23 else {})
             offsets = {OFF_2024: off} if off else {}
@@ -857,7 +865,7 @@ def _run_sequence(cy: Cycle, ops: list[tuple[str, int, int, int, int]]) -> None:
     for (account, token_id), amount in credited.items():
         assert c.compliance.returned(account, token_id) == amount
     for account in accounts:
-        n = c.compliance.notice(account, YEAR)
+        n = c.compliance.notice(account, CO2, YEAR)
         assert n.surrendered == surrendered[account] <= verified[account]
         assert (n.status is ObligationStatus.FULFILLED) == (surrendered[account] == verified[account])
 
@@ -878,8 +886,8 @@ def _second_auditor(cy: Cycle) -> LocalAccount:
 def _finalized_b(cy: Cycle, verified: int) -> None:
     """E1 (nothing surrendered) finalizes as B on ``verified``: shortfall × fine + make-good."""
     c = cy.c
-    c.compliance.finalize(c.outsider, E1.address, YEAR)
-    n = c.compliance.notice(E1.address, YEAR)
+    c.compliance.finalize(c.outsider, E1.address, CO2, YEAR)
+    n = c.compliance.notice(E1.address, CO2, YEAR)
     fine, make_good = penalty(CONFIG, Outcome.SHORTFALL, verified)
     assert (n.status, n.outcome, n.verified, n.surrendered) == (
         ObligationStatus.NON_COMPLIANT, Outcome.SHORTFALL, verified, 0)  # fmt: skip
@@ -960,8 +968,8 @@ def test_finalize_outcome_c_when_the_only_attestation_was_revoked_by_the_deadlin
     att = cy.attest(E1.address, 300)
     c.ledger.revoke_attestation(c.auditor, att, 1, "wrong meter")
     cy.to_deadline_passed()
-    c.compliance.finalize(c.outsider, E1.address, YEAR)
-    assert c.compliance.notice(E1.address, YEAR).outcome is Outcome.NO_VERIFIED_EMISSIONS
+    c.compliance.finalize(c.outsider, E1.address, CO2, YEAR)
+    assert c.compliance.notice(E1.address, CO2, YEAR).outcome is Outcome.NO_VERIFIED_EMISSIONS
 
 
 # ---------------------------------------------------------------------- rejection cannot be blocked
@@ -983,8 +991,8 @@ def test_reject_credits_escrow_of_a_suspended_enterprise_and_finalize_proceeds(c
     with reverts("PartyNotAllowed", account=E0.address):  # the token's rule, until reinstated
         c.compliance.withdraw_returned(E0, [CO2_2024])
     cy.to_deadline_passed()
-    c.compliance.finalize(c.outsider, E0.address, YEAR)
-    assert c.compliance.notice(E0.address, YEAR).outcome is Outcome.SHORTFALL
+    c.compliance.finalize(c.outsider, E0.address, CO2, YEAR)
+    assert c.compliance.notice(E0.address, CO2, YEAR).outcome is Outcome.SHORTFALL
     c.registry.govern(c.members, c.registry.encode_reinstate(E0.address), "reinstate E0")
     before = c.allowance.balance(E0.address, CO2_2024)
     receipt = c.compliance.withdraw_returned(E0, [CO2_2024, OFF_2024])
@@ -1037,17 +1045,21 @@ def test_reject_and_finalize_proceed_for_a_contract_enterprise_refusing_erc1155(
         submission_deadline=cy.submission_deadline, ack_deadline=cy.ack_deadline,
     )  # fmt: skip
     att = cy.attest(address, 80)
-    act(c.compliance.contract.functions.acknowledge(YEAR))
+    act(c.compliance.contract.functions.acknowledge(CO2, YEAR))
     act(c.allowance.contract.functions.setApprovalForAll(c.compliance.address, True))
-    act(c.compliance.contract.functions.submitApplication(YEAR, surrender(att, {CO2_2024: 60}).as_tuple()))
+    act(
+        c.compliance.contract.functions.submitApplication(
+            CO2, YEAR, surrender(att, {CO2_2024: 60}).as_tuple()
+        )
+    )
     app_id = c.compliance.application_count()
     c.chain.transact(account.functions.setRefusing(True), owner)
     c.compliance.reject(c.regulator, app_id, 3, "wrong vintage")  # used to revert: ERC1155InvalidReceiver
     assert c.compliance.application(app_id).status is ApplicationStatus.REJECTED
     assert c.compliance.returned(address, CO2_2024) == 60
     cy.to_deadline_passed()
-    c.compliance.finalize(c.outsider, address, YEAR)
-    n = c.compliance.notice(address, YEAR)
+    c.compliance.finalize(c.outsider, address, CO2, YEAR)
+    n = c.compliance.notice(address, CO2, YEAR)
     assert (n.outcome, n.verified, n.shortfall) == (Outcome.SHORTFALL, 80, 80)
     with reverts("ERC1155InvalidReceiver", receiver=address):  # its own choice, its own credit only
         act(c.compliance.contract.functions.withdrawReturned([CO2_2024]))
@@ -1074,20 +1086,20 @@ def _ready(cy: Cycle, call: str) -> tuple[LocalAccount, Any]:
         batch = (YEAR, CO2, RULES, RULES_URI, now + DAY, now + DAY, [E3.address], [10])
         return c.regulator, cm.issueNotices(batch)
     if call == "acknowledge":
-        return E0, cm.acknowledge(YEAR)
+        return E0, cm.acknowledge(CO2, YEAR)
     if call in ("submitApplication", "approve", "reject"):
-        c.compliance.acknowledge(E0, YEAR)
+        c.compliance.acknowledge(E0, CO2, YEAR)
         att = cy.attest(E0.address, 100)
         c.chain.transact(c.allowance.contract.functions.setApprovalForAll(c.compliance.address, True), E0)
         if call == "submitApplication":
-            return E0, cm.submitApplication(YEAR, surrender(att, {CO2_2024: 10}).as_tuple())
-        app_id = c.compliance.apply(E0, YEAR, surrender(att, {CO2_2024: 10}))
+            return E0, cm.submitApplication(CO2, YEAR, surrender(att, {CO2_2024: 10}).as_tuple())
+        app_id = c.compliance.apply(E0, CO2, YEAR, surrender(att, {CO2_2024: 10}))
         return c.regulator, cm.approve(app_id) if call == "approve" else cm.reject(app_id, 1, "no")
     if call == "payPenalty":
         cy.to_deadline_passed()
-        c.compliance.finalize(c.outsider, E2.address, YEAR)
+        c.compliance.finalize(c.outsider, E2.address, CO2, YEAR)
         c.cash.approve(E2, c.compliance.address, CONFIG.no_report_fine)
-        return E2, cm.payPenalty(YEAR)
+        return E2, cm.payPenalty(CO2, YEAR)
     if call == "anchorBatch":
         device = signer(733, domain=ReadingDomain(c.chain.chain_id, c.ledger.address))
         c.registry.bind_device(
@@ -1129,3 +1141,194 @@ def test_privileged_function_refused_with_caller_not_active_for_a_suspended_hold
     _suspend(c, sender)
     with reverts("CallerNotActive", account=sender.address):
         c.chain.transact(fn, sender if call != "attestBySig" else c.outsider)
+
+
+# ---------------------------------------------------------------------- several pollutants a year
+
+SO2 = 2
+
+
+def _issue_so2(cy: Cycle, enterprises: list[LocalAccount] | None = None) -> Any:
+    """Notices of SO2 for :data:`YEAR` (E0 by default), under the cycle's deadlines."""
+    return cy.c.compliance.issue_notices(
+        cy.c.regulator, YEAR, SO2, [(e.address, 50) for e in enterprises or [E0]], rules_hash=RULES,
+        rules_uri=RULES_URI, submission_deadline=cy.submission_deadline, ack_deadline=cy.ack_deadline,
+    )  # fmt: skip
+
+
+def test_issue_notices_of_a_second_pollutant_for_the_same_enterprise_and_year(cy: Cycle) -> None:
+    c = cy.c
+    receipt = _issue_so2(cy, [E0, E1])
+    events = c.compliance.contract.events.NoticeIssued().process_receipt(receipt, errors=DISCARD)
+    assert [(e["args"]["enterprise"], e["args"]["pollutant"]) for e in events] == [
+        (E0.address, SO2),
+        (E1.address, SO2),
+    ]
+    co2, so2 = c.compliance.notice(E0.address, CO2, YEAR), c.compliance.notice(E0.address, SO2, YEAR)
+    assert (co2.pollutant, co2.allocated, co2.status) == (CO2, 1000, ObligationStatus.OPEN)
+    assert (so2.pollutant, so2.allocated, so2.status) == (SO2, 50, ObligationStatus.OPEN)
+    assert c.compliance.year_stats(YEAR).notices == 5  # the year counts obligations, every pollutant
+    with reverts("ComplianceNoticeExists", enterprise=E0.address, pollutant=SO2, year=YEAR):
+        _issue_so2(cy, [E2, E0])  # the whole batch is refused: E2 got nothing
+    assert c.compliance.notice(E2.address, SO2, YEAR).status is ObligationStatus.NONE
+    assert c.compliance.notice(E0.address, 3, YEAR).status is ObligationStatus.NONE  # NOx: none
+
+
+def test_each_pollutants_obligation_is_acknowledged_applied_and_finalized_on_its_own(cy: Cycle) -> None:
+    c = cy.c
+    _issue_so2(cy)
+    receipt = c.compliance.acknowledge(E0, SO2, YEAR)
+    ack = c.compliance.contract.events.NoticeAcknowledged().process_receipt(receipt, errors=DISCARD)[0][
+        "args"
+    ]
+    assert (ack["enterprise"], ack["pollutant"], ack["year"]) == (E0.address, SO2, YEAR)
+    assert c.compliance.notice(E0.address, CO2, YEAR).acknowledged_at == 0  # CO2 still to acknowledge
+    with reverts("ComplianceAlreadyAcknowledged", enterprise=E0.address, pollutant=SO2, year=YEAR):
+        c.compliance.acknowledge(E0, SO2, YEAR)
+    att_co2 = cy.attest(E0.address, 500)
+    with reverts("ComplianceNotAcknowledged", enterprise=E0.address, pollutant=CO2, year=YEAR):
+        c.compliance.apply(E0, CO2, YEAR, surrender(att_co2, {CO2_2024: 10}))
+    att_so2 = cy.attest(E0.address, 40, pollutant=SO2)
+    with reverts("ComplianceAttestationMismatch", pollutant=CO2):  # a CO2 attestation for SO2
+        c.compliance.apply(E0, SO2, YEAR, surrender(att_co2, {SO2_2024: 10}))
+    app_id = c.compliance.apply(E0, SO2, YEAR, surrender(att_so2, {SO2_2024: 40}))
+    app = c.compliance.application(app_id)
+    assert (app.enterprise, app.pollutant, app.year) == (E0.address, SO2, YEAR)
+    assert c.compliance.notice(E0.address, SO2, YEAR).pending == app_id
+    assert c.compliance.notice(E0.address, CO2, YEAR).pending == 0
+    receipt = c.compliance.approve(c.regulator, app_id)
+    approved = c.compliance.contract.events.ApplicationApproved().process_receipt(receipt, errors=DISCARD)
+    final = c.compliance.contract.events.ObligationFinalized().process_receipt(receipt, errors=DISCARD)
+    assert approved[0]["args"]["pollutant"] == SO2
+    assert (final[0]["args"]["pollutant"], final[0]["args"]["outcome"]) == (SO2, Outcome.COVERED)
+    assert c.compliance.notice(E0.address, SO2, YEAR).status is ObligationStatus.FULFILLED
+    assert c.compliance.notice(E0.address, CO2, YEAR).status is ObligationStatus.OPEN
+    with reverts("ComplianceAlreadyFulfilled", enterprise=E0.address, pollutant=SO2, year=YEAR):
+        c.compliance.apply(E0, SO2, YEAR, surrender(att_so2, {SO2_2024: 1}))
+    cy.to_deadline_passed()
+    with reverts("ComplianceAlreadyFinalized", enterprise=E0.address, pollutant=SO2, year=YEAR):
+        c.compliance.finalize(c.outsider, E0.address, SO2, YEAR)
+    receipt = c.compliance.finalize(c.outsider, E0.address, CO2, YEAR)  # CO2: B on its attestation
+    final = c.compliance.contract.events.ObligationFinalized().process_receipt(receipt, errors=DISCARD)[0][
+        "args"
+    ]
+    assert (final["pollutant"], final["outcome"], final["shortfall"]) == (CO2, Outcome.SHORTFALL, 500)
+    with reverts("CompliancePenaltyNotDue", enterprise=E0.address, pollutant=SO2, year=YEAR):
+        c.compliance.pay_penalty(E0, SO2, YEAR)  # SO2 owes nothing
+    receipt = c.compliance.pay_penalty(E0, CO2, YEAR)
+    paid = c.compliance.contract.events.PenaltyPaid().process_receipt(receipt, errors=DISCARD)[0]["args"]
+    assert (paid["pollutant"], paid["amount"]) == (CO2, 500 * CONFIG.fine_per_tonne)
+    assert c.compliance.make_good_owed(E0.address, CO2, YEAR + 1) == 500 * CONFIG.make_good_bps // 10_000
+    assert c.compliance.make_good_owed(E0.address, SO2, YEAR + 1) == 0
+
+
+def test_allowances_of_one_pollutant_never_cover_another(cy: Cycle) -> None:
+    c = cy.c
+    _issue_so2(cy)
+    c.compliance.acknowledge(E0, SO2, YEAR)
+    att = cy.attest(E0.address, 40, pollutant=SO2)
+    before = holdings(c, [E0.address])
+    with reverts("ComplianceWrongToken", id=CO2_2024, kind=1, pollutant=SO2):
+        c.compliance.apply(E0, SO2, YEAR, surrender(att, {CO2_2024: 40}))
+    with reverts("ComplianceWrongToken", id=OFF_2024, kind=2, pollutant=SO2):  # a CO2 offset
+        c.compliance.apply(E0, SO2, YEAR, surrender(att, {SO2_2024: 30}, {OFF_2024: 4}))
+    with reverts("ComplianceWrongToken", id=CO2_2024, kind=1, pollutant=SO2):  # mixed: refused whole
+        c.compliance.apply(E0, SO2, YEAR, surrender(att, {SO2_2024: 20, CO2_2024: 20}))
+    assert holdings(c, [E0.address]) == before  # nothing changed
+    assert c.compliance.notice(E0.address, SO2, YEAR).pending == 0
+
+
+def test_reject_of_one_pollutants_application_leaves_the_other_obligation_alone(cy: Cycle) -> None:
+    c = cy.c
+    _issue_so2(cy)
+    for pollutant in (CO2, SO2):
+        c.compliance.acknowledge(E0, pollutant, YEAR)
+    co2_app = c.compliance.apply(E0, CO2, YEAR, surrender(cy.attest(E0.address, 300), {CO2_2024: 300}))
+    so2_app = c.compliance.apply(E0, SO2, YEAR, surrender(cy.attest(E0.address, 30, pollutant=SO2),
+                                                          {SO2_2024: 30}))  # fmt: skip
+    receipt = c.compliance.reject(c.regulator, so2_app, 2, "wrong device")
+    rejected = c.compliance.contract.events.ApplicationRejected().process_receipt(receipt, errors=DISCARD)
+    assert (rejected[0]["args"]["pollutant"], rejected[0]["args"]["applicationId"]) == (SO2, so2_app)
+    assert c.compliance.notice(E0.address, SO2, YEAR).pending == 0
+    assert c.compliance.notice(E0.address, CO2, YEAR).pending == co2_app
+    assert c.compliance.returned(E0.address, SO2_2024) == 30
+    c.compliance.approve(c.regulator, co2_app)
+    assert c.compliance.notice(E0.address, CO2, YEAR).status is ObligationStatus.FULFILLED
+    assert c.compliance.notice(E0.address, SO2, YEAR).status is ObligationStatus.OPEN
+
+
+def _obligation(c: Consortium, pollutant: int) -> tuple[int, ...]:
+    n = c.compliance.notice(E0.address, pollutant, YEAR)
+    return (n.status, n.outcome, n.verified, n.surrendered, n.shortfall, n.fine, n.make_good)
+
+
+def _settle(
+    cy: Cycle, plans: dict[int, tuple[int | None, int]], order: list[int]
+) -> dict[int, tuple[int, ...]]:
+    """Run E0's obligations of ``plans`` (pollutant → (verified or None, allowances surrendered))
+    with their steps interleaved in ``order`` (pollutants, each step of one obligation in turn),
+    pass the deadline, finalize; returns each obligation's final state."""
+    c = cy.c
+    ids = {CO2: CO2_2024, SO2: SO2_2024}
+    steps = {p: ["ack", "attest", "apply", "approve"] for p in plans}
+    atts: dict[int, bytes] = {}
+    apps: dict[int, int] = {}
+    for p in order:
+        if p not in steps or not steps[p]:
+            continue
+        step = steps[p].pop(0)
+        verified, give = plans[p]
+        if step == "ack":
+            c.compliance.acknowledge(E0, p, YEAR)
+        elif step == "attest" and verified is not None:
+            atts[p] = cy.attest(E0.address, verified, pollutant=p)
+        elif step == "apply" and p in atts and give:
+            apps[p] = c.compliance.apply(E0, p, YEAR, surrender(atts[p], {ids[p]: give}))
+        elif step == "approve" and p in apps:
+            c.compliance.approve(c.regulator, apps[p])
+    cy.to_deadline_passed()
+    for p in plans:
+        if c.compliance.notice(E0.address, p, YEAR).finalized_at == 0:
+            c.compliance.finalize(c.outsider, E0.address, p, YEAR)
+    return {p: _obligation(c, p) for p in plans}
+
+
+plan_st = st.tuples(st.one_of(st.none(), st.integers(0, 50)), st.integers(0, 50)).map(
+    lambda t: (t[0], 0 if t[0] is None else min(t[1], t[0]))
+)
+
+
+@given(co2=plan_st, so2=plan_st, order=st.permutations([CO2] * 4 + [SO2] * 4))
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_obligation_settles_exactly_as_it_would_alone(
+    cy: Cycle, co2: tuple[int | None, int], so2: tuple[int | None, int], order: list[int]
+) -> None:
+    """Two pollutants of one enterprise and year, their steps interleaved in any order: each
+    obligation ends as the single-obligation rule (domain.compliance) says and exactly as the
+    same obligation run alone on the same chain; each pollutant's tokens move only for it."""
+    c = cy.c
+    plans = {CO2: co2, SO2: so2}
+    snapshot = c.snapshot()
+    try:
+        _issue_so2(cy)
+        fork = c.snapshot()
+        start = holdings(c, [E0.address])
+        together = _settle(cy, plans, order)
+        end = holdings(c, [E0.address])
+        for p, (verified, give) in plans.items():
+            token_id = CO2_2024 if p == CO2 else SO2_2024
+            assert end[token_id][2] - start[token_id][2] == give  # retired: only its own surrender
+            shortfall = shortfall_of(verified, give)
+            outcome = outcome_of(verified, shortfall)
+            fine, make_good = penalty(CONFIG, outcome, shortfall)
+            status = (
+                ObligationStatus.FULFILLED if outcome is Outcome.COVERED else ObligationStatus.NON_COMPLIANT
+            )
+            recorded = shortfall if outcome is Outcome.SHORTFALL else 0
+            expected = (status, outcome, verified or 0, give, recorded, fine, make_good)
+            assert together[p] == expected, (p, together[p], expected)
+            c.revert(fork)
+            fork = c.snapshot()
+            assert _settle(cy, {p: plans[p]}, order) == {p: together[p]}
+    finally:
+        c.revert(snapshot)

@@ -33,7 +33,7 @@ from oracle.signing.eip712 import ReadingDomain
 from tests.conftest import Consortium
 from tests.utils.attestations import anchored_batch, attestation, sign_with
 from tests.utils.chain import profile
-from tests.utils.compliance import CO2_2024, ENTERPRISES, OFF_2024, YEAR, setup_cycle, surrender
+from tests.utils.compliance import CO2, CO2_2024, ENTERPRISES, OFF_2024, YEAR, setup_cycle, surrender
 from tests.utils.market import (
     AFTERNOON,
     BUY,
@@ -262,25 +262,25 @@ def compliance_scenario(c: Consortium, m: GasMeter) -> None:
     m.keep("ComplianceManager", "issueNotices", "issueNotices(3 enterprises)")
     e0, e1, e2 = ENTERPRISES[:3]
     for e in (e0, e1, e2):
-        c.compliance.acknowledge(e, YEAR)
+        c.compliance.acknowledge(e, CO2, YEAR)
     m.keep("ComplianceManager", "acknowledge")
     att0 = cycle.attest(e0.address, 1000, 100)
-    c.compliance.apply(e0, YEAR, surrender(att0, {CO2_2024: 900}, {OFF_2024: 100}))
+    c.compliance.apply(e0, CO2, YEAR, surrender(att0, {CO2_2024: 900}, {OFF_2024: 100}))
     m.keep("ComplianceManager", "submitApplication", "submitApplication(1 allowance, 1 offset)")
     c.compliance.approve(c.regulator, 1)
     m.keep("ComplianceManager", "approve", "approve(fulfilled)")
     att1 = cycle.attest(e1.address, 1000, 0)
-    c.compliance.apply(e1, YEAR, surrender(att1, {CO2_2024: 500}))
+    c.compliance.apply(e1, CO2, YEAR, surrender(att1, {CO2_2024: 500}))
     c.compliance.reject(c.regulator, 2, 4, "wrong vintage")
     m.keep("ComplianceManager", "reject")
     c.compliance.withdraw_returned(e1, [CO2_2024])
     m.keep("ComplianceManager", "withdrawReturned")
     cycle.attest(e2.address, 1200, 0)
     cycle.to_deadline_passed()
-    c.compliance.finalize(c.regulator, e2.address, YEAR)
+    c.compliance.finalize(c.regulator, e2.address, CO2, YEAR)
     m.keep("ComplianceManager", "finalize", "finalize(shortfall)")
     c.cash.approve(e2, c.compliance.address, 2**256 - 1)
-    c.compliance.pay_penalty(e2, YEAR)
+    c.compliance.pay_penalty(e2, CO2, YEAR)
     m.keep("ComplianceManager", "payPenalty")
     c.registry.govern_call(
         c.members, c.compliance.contract.functions.setTreasury(c.treasury.address), "treasury"

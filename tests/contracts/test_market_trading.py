@@ -15,7 +15,7 @@ from domain.market import fee
 from domain.tokens import Kind, encode_id
 from tests.conftest import Consortium
 from tests.utils.chain import reverts
-from tests.utils.compliance import CO2_2024, ENTERPRISES, YEAR, setup_cycle, surrender
+from tests.utils.compliance import CO2, CO2_2024, ENTERPRISES, YEAR, setup_cycle, surrender
 from tests.utils.market import (
     BUY,
     CALL_PHASE,
@@ -432,9 +432,9 @@ def test_todays_purchase_can_be_surrendered_to_the_compliance_manager(rig: Rig) 
         rig.send(
             c.allowance.contract.functions.safeTransferFrom(e0.address, e1.address, CO2_2024, held, b""), e0
         )
-    c.compliance.acknowledge(e0, YEAR)
+    c.compliance.acknowledge(e0, CO2, YEAR)
     attestation = cycle.attest(e0.address, held)
-    c.compliance.apply(e0, YEAR, surrender(attestation, {CO2_2024: held}))
+    c.compliance.apply(e0, CO2, YEAR, surrender(attestation, {CO2_2024: held}))
     assert rig.allowances(e0.address, CO2_2024) == 0
 
 

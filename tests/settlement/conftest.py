@@ -26,7 +26,7 @@ from settlement.calendar import TradingCalendar
 from settlement.day import DayResult, run_day
 from settlement.run import SystemAccounts
 from tests.conftest import Consortium
-from tests.utils.compliance import CO2_2023, CO2_2024, ENTERPRISES, YEAR, Cycle, setup_cycle, surrender
+from tests.utils.compliance import CO2, CO2_2023, CO2_2024, ENTERPRISES, YEAR, Cycle, setup_cycle, surrender
 
 E0, E1, E2, E3 = ENTERPRISES
 CALENDAR = TradingCalendar()
@@ -109,9 +109,9 @@ def _trade(c: Consortium, cycle: Cycle, day: date) -> list[BankMovement]:
     c.cash.approve(E2, c.exchange.address, 1_000)
     c.cash.withdraw(c.exchange, E2.address, 1_000, "ICBC-D1-000002")
     c.allowance.freeze(c.regulator, E3.address, CO2_2023, 7)
-    c.compliance.acknowledge(E0, YEAR)
+    c.compliance.acknowledge(E0, CO2, YEAR)
     attestation = cycle.attest(E0.address, 300)
-    application = c.compliance.apply(E0, YEAR, surrender(attestation, {CO2_2024: 300}))
+    application = c.compliance.apply(E0, CO2, YEAR, surrender(attestation, {CO2_2024: 300}))
     c.compliance.approve(c.regulator, application)
     return [
         BankMovement(2, day, "ICBC-D1-000001", E3.address, "deposit", 123_456),

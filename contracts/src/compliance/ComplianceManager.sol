@@ -15,7 +15,7 @@ import {TreasuryHolder} from "../treasury/TreasuryHolder.sol";
 import {Kind, TokenId} from "../types/TokenId.sol";
 
 /// @title ComplianceManager
-/// @notice The compliance cycle: notices, acknowledgements, applications with escrow, review,
+/// @notice The compliance cycle, one obligation per (enterprise, pollutant, year): notices, acknowledgements, applications with escrow, review,
 /// finalization and penalties. The rules are in {IComplianceManager}.
 ///
 /// To work it must be, in the AllowanceToken, a system contract (to hold the escrow) and the
@@ -33,7 +33,7 @@ contract ComplianceManager is IComplianceManager, TreasuryHolder, ERC1155Holder,
 
     mapping(uint16 year => YearConfig) private _configs;
     mapping(uint16 year => YearStats) private _stats;
-    mapping(address enterprise => mapping(uint16 year => Notice)) private _notices;
+    mapping(address enterprise => mapping(uint8 pollutant => mapping(uint16 year => Notice))) private _notices;
     mapping(uint256 applicationId => Application) private _applications;
     /// @dev Make-good debts keyed by the first vintage they are due from (compliance year + 1)
     mapping(address enterprise => mapping(uint8 pollutant => mapping(uint16 year => uint256))) private _makeGood;
@@ -98,8 +98,8 @@ contract ComplianceManager is IComplianceManager, TreasuryHolder, ERC1155Holder,
 
     function _issue(NoticeBatch calldata batch, address enterprise, uint256 allocated, uint64 now_) private {
         if (!_registry.isActiveEnterprise(enterprise)) revert ComplianceNotEnterprise(enterprise);
-        Notice storage nt = _notices[enterprise][batch.year];
-        if (nt.status != ObligationStatus.None) revert ComplianceNoticeExists(enterprise, batch.year);
+        Notice storage nt = _notices[enterprise][batch.pollutant][batch.year];
+        if (nt.status != ObligationStatus.None) revert ComplianceNoticeExists(enterprise, batch.pollutant, batch.year);
         nt.pollutant = batch.pollutant;
         nt.status = ObligationStatus.Open;
         nt.issuedAt = now_;
@@ -119,32 +119,35 @@ contract ComplianceManager is IComplianceManager, TreasuryHolder, ERC1155Holder,
     }
 
     /// @inheritdoc IComplianceManager
-    function acknowledge(uint16 year) external onlyRegistryRole(Roles.ENTERPRISE_ROLE) {
-        Notice storage nt = _notice(msg.sender, year);
-        if (nt.acknowledgedAt != 0) revert ComplianceAlreadyAcknowledged(msg.sender, year, nt.acknowledgedAt);
+    function acknowledge(uint8 pollutant, uint16 year) external onlyRegistryRole(Roles.ENTERPRISE_ROLE) {
+        Notice storage nt = _notice(msg.sender, pollutant, year);
+        if (nt.acknowledgedAt != 0) {
+            revert ComplianceAlreadyAcknowledged(msg.sender, pollutant, year, nt.acknowledgedAt);
+        }
         uint64 now_ = uint64(block.timestamp);
         bool late = now_ > nt.ackDeadline;
         nt.acknowledgedAt = now_;
         YearStats storage s = _stats[year];
         s.acknowledged += 1;
         if (late) s.lateAcknowledgements += 1;
-        emit NoticeAcknowledged(msg.sender, year, now_, late);
+        emit NoticeAcknowledged(msg.sender, pollutant, year, now_, late);
     }
 
     // ------------------------------------------------------------------ applications
 
     /// @inheritdoc IComplianceManager
-    function submitApplication(uint16 year, ApplicationInput calldata input)
+    function submitApplication(uint8 pollutant, uint16 year, ApplicationInput calldata input)
         external
         nonReentrant
         onlyRegistryRole(Roles.ENTERPRISE_ROLE)
         returns (uint256 applicationId)
     {
-        Notice storage nt = _notice(msg.sender, year);
-        _requireOpenForApplication(nt, year);
+        Notice storage nt = _notice(msg.sender, pollutant, year);
+        _requireOpenForApplication(nt, pollutant, year);
         applicationId = ++_applicationCount;
         Application storage app = _applications[applicationId];
         app.enterprise = msg.sender;
+        app.pollutant = pollutant;
         app.year = year;
         app.status = ApplicationStatus.UnderReview;
         app.submittedAt = uint64(block.timestamp);
@@ -153,7 +156,9 @@ contract ComplianceManager is IComplianceManager, TreasuryHolder, ERC1155Holder,
         nt.pending = applicationId;
         _stats[year].applications += 1;
         IERC1155(address(_allowances)).safeBatchTransferFrom(msg.sender, address(this), app.ids, app.amounts, "");
-        emit ApplicationSubmitted(applicationId, msg.sender, year, app.verified, app.offsets, app.allowances, input);
+        emit ApplicationSubmitted(
+            applicationId, msg.sender, pollutant, year, app.verified, app.offsets, app.allowances, input
+        );
     }
 
     /// @dev Check the attestation and the tokens against the settlement rule; store the escrow list.
@@ -176,14 +181,14 @@ contract ComplianceManager is IComplianceManager, TreasuryHolder, ERC1155Holder,
         app.allowances = allowances;
     }
 
-    function _requireOpenForApplication(Notice storage nt, uint16 year) private view {
-        if (nt.status == ObligationStatus.Fulfilled) revert ComplianceAlreadyFulfilled(msg.sender, year);
-        if (nt.finalizedAt != 0) revert ComplianceAlreadyFinalized(msg.sender, year);
+    function _requireOpenForApplication(Notice storage nt, uint8 pollutant, uint16 year) private view {
+        if (nt.status == ObligationStatus.Fulfilled) revert ComplianceAlreadyFulfilled(msg.sender, pollutant, year);
+        if (nt.finalizedAt != 0) revert ComplianceAlreadyFinalized(msg.sender, pollutant, year);
         uint64 now_ = uint64(block.timestamp);
         if (now_ > nt.submissionDeadline) {
-            revert ComplianceDeadlinePassed(msg.sender, year, nt.submissionDeadline, now_);
+            revert ComplianceDeadlinePassed(msg.sender, pollutant, year, nt.submissionDeadline, now_);
         }
-        if (nt.acknowledgedAt == 0) revert ComplianceNotAcknowledged(msg.sender, year);
+        if (nt.acknowledgedAt == 0) revert ComplianceNotAcknowledged(msg.sender, pollutant, year);
         if (nt.pending != 0) revert ComplianceApplicationPending(nt.pending);
     }
 
@@ -242,8 +247,9 @@ contract ComplianceManager is IComplianceManager, TreasuryHolder, ERC1155Holder,
         Application storage app = _underReview(applicationId);
         if (!_ledger.isAttestationActive(app.attestationId)) revert ComplianceAttestationNotActive(app.attestationId);
         address enterprise = app.enterprise;
+        uint8 pollutant = app.pollutant;
         uint16 year = app.year;
-        Notice storage nt = _notices[enterprise][year];
+        Notice storage nt = _notices[enterprise][pollutant][year];
         app.status = ApplicationStatus.Approved;
         app.reviewedAt = uint64(block.timestamp);
         nt.pending = 0;
@@ -258,11 +264,13 @@ contract ComplianceManager is IComplianceManager, TreasuryHolder, ERC1155Holder,
             _allowances.retire(enterprise, id, app.amounts[i], year);
         }
         uint256 uncovered = nt.verified > nt.surrendered ? nt.verified - nt.surrendered : 0;
-        emit ApplicationApproved(applicationId, enterprise, year, app.offsets, app.allowances, nt.surrendered, uncovered);
+        emit ApplicationApproved(
+            applicationId, enterprise, pollutant, year, app.offsets, app.allowances, nt.surrendered, uncovered
+        );
         if (uncovered == 0) {
             nt.status = ObligationStatus.Fulfilled;
             _stats[year].fulfilled += 1;
-            _record(enterprise, year, nt, Outcome.Covered, 0);
+            _record(enterprise, pollutant, year, nt, Outcome.Covered, 0);
         }
     }
 
@@ -278,7 +286,7 @@ contract ComplianceManager is IComplianceManager, TreasuryHolder, ERC1155Holder,
         app.reviewedAt = uint64(block.timestamp);
         app.reasonCode = reasonCode;
         address enterprise = app.enterprise;
-        _notices[enterprise][app.year].pending = 0;
+        _notices[enterprise][app.pollutant][app.year].pending = 0;
         uint256 n = app.ids.length;
         for (uint256 i = 0; i < n; ++i) {
             uint256 id = app.ids[i];
@@ -289,7 +297,7 @@ contract ComplianceManager is IComplianceManager, TreasuryHolder, ERC1155Holder,
         }
         // credited, not pushed: the enterprise withdraws ({withdrawReturned}), so no receiver can block this
         emit EscrowReturned(applicationId, enterprise, app.ids, app.amounts);
-        emit ApplicationRejected(applicationId, enterprise, app.year, reasonCode, reason);
+        emit ApplicationRejected(applicationId, enterprise, app.pollutant, app.year, reasonCode, reason);
     }
 
     /// @inheritdoc IComplianceManager
@@ -319,19 +327,19 @@ contract ComplianceManager is IComplianceManager, TreasuryHolder, ERC1155Holder,
     // ------------------------------------------------------------------ outcome and penalty
 
     /// @inheritdoc IComplianceManager
-    function finalize(address enterprise, uint16 year) external {
-        Notice storage nt = _notice(enterprise, year);
-        if (nt.finalizedAt != 0) revert ComplianceAlreadyFinalized(enterprise, year);
+    function finalize(address enterprise, uint8 pollutant, uint16 year) external {
+        Notice storage nt = _notice(enterprise, pollutant, year);
+        if (nt.finalizedAt != 0) revert ComplianceAlreadyFinalized(enterprise, pollutant, year);
         uint64 now_ = uint64(block.timestamp);
         if (now_ <= nt.submissionDeadline) {
-            revert ComplianceDeadlineNotPassed(enterprise, year, nt.submissionDeadline, now_);
+            revert ComplianceDeadlineNotPassed(enterprise, pollutant, year, nt.submissionDeadline, now_);
         }
         if (nt.pending != 0) revert ComplianceApplicationPending(nt.pending);
 
         bool known = nt.surrendered != 0;
         if (!known) {
             // what the auditors had said when the deadline passed (see the interface notice)
-            bytes32 id = _ledger.attestationOfRecord(enterprise, nt.pollutant, year, nt.submissionDeadline);
+            bytes32 id = _ledger.attestationOfRecord(enterprise, pollutant, year, nt.submissionDeadline);
             if (id != bytes32(0)) {
                 known = true;
                 nt.verified = _ledger.attestation(id).verifiedEmissions;
@@ -339,18 +347,25 @@ contract ComplianceManager is IComplianceManager, TreasuryHolder, ERC1155Holder,
         }
         if (!known) {
             nt.status = ObligationStatus.NonCompliant;
-            _record(enterprise, year, nt, Outcome.NoVerifiedEmissions, 0);
+            _record(enterprise, pollutant, year, nt, Outcome.NoVerifiedEmissions, 0);
         } else if (nt.surrendered >= nt.verified) {
             nt.status = ObligationStatus.Fulfilled;
-            _record(enterprise, year, nt, Outcome.Covered, 0);
+            _record(enterprise, pollutant, year, nt, Outcome.Covered, 0);
         } else {
             nt.status = ObligationStatus.NonCompliant;
-            _record(enterprise, year, nt, Outcome.Shortfall, nt.verified - nt.surrendered);
+            _record(enterprise, pollutant, year, nt, Outcome.Shortfall, nt.verified - nt.surrendered);
         }
     }
 
     /// @dev Store the outcome with its penalty, count it, emit.
-    function _record(address enterprise, uint16 year, Notice storage nt, Outcome outcome, uint256 shortfall) private {
+    function _record(
+        address enterprise,
+        uint8 pollutant,
+        uint16 year,
+        Notice storage nt,
+        Outcome outcome,
+        uint256 shortfall
+    ) private {
         YearConfig storage cfg = _configs[year];
         YearStats storage s = _stats[year];
         uint256 fine;
@@ -371,12 +386,14 @@ contract ComplianceManager is IComplianceManager, TreasuryHolder, ERC1155Holder,
         nt.shortfall = shortfall;
         nt.fine = fine;
         nt.makeGood = makeGood;
-        emit ObligationFinalized(enterprise, year, outcome, nt.verified, nt.surrendered, shortfall, fine, makeGood);
+        emit ObligationFinalized(
+            enterprise, pollutant, year, outcome, nt.verified, nt.surrendered, shortfall, fine, makeGood
+        );
         if (makeGood != 0) {
-            mapping(uint16 year => uint256) storage debts = _makeGood[enterprise][nt.pollutant];
-            if (debts[year + 1] == 0) _makeGoodYears[enterprise][nt.pollutant].push(year + 1);
+            mapping(uint16 year => uint256) storage debts = _makeGood[enterprise][pollutant];
+            if (debts[year + 1] == 0) _makeGoodYears[enterprise][pollutant].push(year + 1);
             debts[year + 1] += makeGood;
-            emit MakeGoodRecorded(enterprise, nt.pollutant, year + 1, year, makeGood);
+            emit MakeGoodRecorded(enterprise, pollutant, year + 1, year, makeGood);
         }
     }
 
@@ -426,14 +443,14 @@ contract ComplianceManager is IComplianceManager, TreasuryHolder, ERC1155Holder,
     }
 
     /// @inheritdoc IComplianceManager
-    function payPenalty(uint16 year) external nonReentrant onlyRegistryRole(Roles.ENTERPRISE_ROLE) {
-        Notice storage nt = _notice(msg.sender, year);
-        if (nt.fine == 0 || nt.finePaid) revert CompliancePenaltyNotDue(msg.sender, year);
+    function payPenalty(uint8 pollutant, uint16 year) external nonReentrant onlyRegistryRole(Roles.ENTERPRISE_ROLE) {
+        Notice storage nt = _notice(msg.sender, pollutant, year);
+        if (nt.fine == 0 || nt.finePaid) revert CompliancePenaltyNotDue(msg.sender, pollutant, year);
         address to = _treasury;
         if (to == address(0)) revert ComplianceTreasuryNotSet();
         nt.finePaid = true;
         _cash.safeTransferFrom(msg.sender, to, nt.fine);
-        emit PenaltyPaid(msg.sender, year, to, nt.fine);
+        emit PenaltyPaid(msg.sender, pollutant, year, to, nt.fine);
     }
 
     // ------------------------------------------------------------------ escrow receiver
@@ -479,8 +496,8 @@ contract ComplianceManager is IComplianceManager, TreasuryHolder, ERC1155Holder,
     }
 
     /// @inheritdoc IComplianceManager
-    function notice(address enterprise, uint16 year) external view returns (Notice memory) {
-        return _notices[enterprise][year];
+    function notice(address enterprise, uint8 pollutant, uint16 year) external view returns (Notice memory) {
+        return _notices[enterprise][pollutant][year];
     }
 
     /// @inheritdoc IComplianceManager
@@ -496,12 +513,12 @@ contract ComplianceManager is IComplianceManager, TreasuryHolder, ERC1155Holder,
     }
 
     /// @inheritdoc IComplianceManager
-    function offsetCap(address enterprise, uint16 year, uint256 verified, uint256 offsetsEligible)
+    function offsetCap(address enterprise, uint8 pollutant, uint16 year, uint256 verified, uint256 offsetsEligible)
         external
         view
         returns (uint256)
     {
-        return _openOffsetCap(_notices[enterprise][year], year, verified, offsetsEligible);
+        return _openOffsetCap(_notices[enterprise][pollutant][year], year, verified, offsetsEligible);
     }
 
     /// @inheritdoc IComplianceManager
@@ -539,8 +556,8 @@ contract ComplianceManager is IComplianceManager, TreasuryHolder, ERC1155Holder,
 
     // ------------------------------------------------------------------ internal
 
-    function _notice(address enterprise, uint16 year) private view returns (Notice storage nt) {
-        nt = _notices[enterprise][year];
-        if (nt.status == ObligationStatus.None) revert ComplianceNoNotice(enterprise, year);
+    function _notice(address enterprise, uint8 pollutant, uint16 year) private view returns (Notice storage nt) {
+        nt = _notices[enterprise][pollutant][year];
+        if (nt.status == ObligationStatus.None) revert ComplianceNoNotice(enterprise, pollutant, year);
     }
 }

@@ -5,13 +5,18 @@ import {ITreasuryHolder} from "./ITreasuryHolder.sol";
 
 /// @title IComplianceManager
 /// @notice The annual compliance cycle of covered enterprises: the regulator issues a notice per
-/// (enterprise, compliance year) → the enterprise acknowledges it → the enterprise applies,
+/// obligation, keyed by (enterprise, pollutant, compliance year) → the enterprise acknowledges it → the enterprise applies,
 /// escrowing the allowances and offsets it surrenders against an auditor's Active attestation of
 /// its verified emissions → the regulator approves (the escrow is retired through
 /// `AllowanceToken.retire`) or rejects with a reason (the escrow is credited back to the
 /// enterprise, which withdraws it when it likes, {withdrawReturned}; it may apply again until the
 /// submission deadline) → after the deadline anyone finalizes the obligation: shortfall, fine and
 /// make-good units are recorded.
+///
+/// An enterprise may owe several pollutants in one year (a wastewater plant COD and NH3-N, a power
+/// plant SO2, NOx and CO2): each (enterprise, pollutant, year) is its own obligation, with its own
+/// notice, acknowledgement, applications, outcome and fine, settled exactly as it would be alone.
+/// Tokens of one pollutant never cover another ({ComplianceWrongToken}).
 ///
 /// Nothing an enterprise does or is can block the regulator: a rejection moves no token (the
 /// escrow is returned by pull, not push), so a suspended enterprise or a contract account that
@@ -201,6 +206,7 @@ interface IComplianceManager is ITreasuryHolder {
 
     /// @notice An application as stored.
     /// @param enterprise The applicant.
+    /// @param pollutant The obligation's pollutant (AllowanceToken pollutant code).
     /// @param year The compliance year.
     /// @param status Life cycle.
     /// @param submittedAt Submission time.
@@ -214,6 +220,7 @@ interface IComplianceManager is ITreasuryHolder {
     /// @param amounts Amounts escrowed, same order.
     struct Application {
         address enterprise;
+        uint8 pollutant;
         uint16 year;
         ApplicationStatus status;
         uint64 submittedAt;
@@ -243,24 +250,24 @@ interface IComplianceManager is ITreasuryHolder {
     error ComplianceUnknownPollutant(uint8 pollutant);
     /// @notice The account is not an active registered enterprise.
     error ComplianceNotEnterprise(address account);
-    /// @notice A notice of this enterprise and year exists already.
-    error ComplianceNoticeExists(address enterprise, uint16 year);
-    /// @notice No notice of this enterprise and year.
-    error ComplianceNoNotice(address enterprise, uint16 year);
+    /// @notice A notice of this enterprise, pollutant and year exists already.
+    error ComplianceNoticeExists(address enterprise, uint8 pollutant, uint16 year);
+    /// @notice No notice of this enterprise, pollutant and year.
+    error ComplianceNoNotice(address enterprise, uint8 pollutant, uint16 year);
     /// @notice The notice was acknowledged already.
-    error ComplianceAlreadyAcknowledged(address enterprise, uint16 year, uint64 acknowledgedAt);
+    error ComplianceAlreadyAcknowledged(address enterprise, uint8 pollutant, uint16 year, uint64 acknowledgedAt);
     /// @notice The notice must be acknowledged before applying.
-    error ComplianceNotAcknowledged(address enterprise, uint16 year);
+    error ComplianceNotAcknowledged(address enterprise, uint8 pollutant, uint16 year);
     /// @notice The submission deadline has passed.
-    error ComplianceDeadlinePassed(address enterprise, uint16 year, uint64 deadline, uint64 now);
+    error ComplianceDeadlinePassed(address enterprise, uint8 pollutant, uint16 year, uint64 deadline, uint64 now);
     /// @notice The submission deadline has not passed yet (finalization waits for it).
-    error ComplianceDeadlineNotPassed(address enterprise, uint16 year, uint64 deadline, uint64 now);
+    error ComplianceDeadlineNotPassed(address enterprise, uint8 pollutant, uint16 year, uint64 deadline, uint64 now);
     /// @notice An application of this obligation is under review.
     error ComplianceApplicationPending(uint256 applicationId);
     /// @notice The obligation is already fulfilled.
-    error ComplianceAlreadyFulfilled(address enterprise, uint16 year);
+    error ComplianceAlreadyFulfilled(address enterprise, uint8 pollutant, uint16 year);
     /// @notice The obligation already has its outcome.
-    error ComplianceAlreadyFinalized(address enterprise, uint16 year);
+    error ComplianceAlreadyFinalized(address enterprise, uint8 pollutant, uint16 year);
     /// @notice The attestation is not Active (unknown, superseded, revoked or rejected).
     error ComplianceAttestationNotActive(bytes32 id);
     /// @notice The attestation is of another enterprise, pollutant or year.
@@ -286,7 +293,7 @@ interface IComplianceManager is ITreasuryHolder {
     /// @notice A rejection needs a reason code > 0.
     error ComplianceInvalidReason(uint16 reasonCode);
     /// @notice No unpaid fine for this obligation.
-    error CompliancePenaltyNotDue(address enterprise, uint16 year);
+    error CompliancePenaltyNotDue(address enterprise, uint8 pollutant, uint16 year);
     /// @notice The treasury has not been set.
     error ComplianceTreasuryNotSet();
     /// @notice A constructor argument (`field`: allowances, ledger, cash) is the zero address.
@@ -317,11 +324,14 @@ interface IComplianceManager is ITreasuryHolder {
         uint64 ackDeadline
     );
     /// @notice A notice was acknowledged; `late` when after its acknowledgement deadline.
-    event NoticeAcknowledged(address indexed enterprise, uint16 indexed year, uint64 acknowledgedAt, bool late);
+    event NoticeAcknowledged(
+        address indexed enterprise, uint8 pollutant, uint16 indexed year, uint64 acknowledgedAt, bool late
+    );
     /// @notice An application was submitted and its tokens escrowed.
     event ApplicationSubmitted(
         uint256 indexed applicationId,
         address indexed enterprise,
+        uint8 pollutant,
         uint16 indexed year,
         uint256 verified,
         uint256 offsets,
@@ -332,6 +342,7 @@ interface IComplianceManager is ITreasuryHolder {
     event ApplicationApproved(
         uint256 indexed applicationId,
         address indexed enterprise,
+        uint8 pollutant,
         uint16 indexed year,
         uint256 offsets,
         uint256 allowances,
@@ -340,7 +351,12 @@ interface IComplianceManager is ITreasuryHolder {
     );
     /// @notice An application was rejected; its tokens are credited back ({EscrowReturned}).
     event ApplicationRejected(
-        uint256 indexed applicationId, address indexed enterprise, uint16 indexed year, uint16 reasonCode, string reason
+        uint256 indexed applicationId,
+        address indexed enterprise,
+        uint8 pollutant,
+        uint16 indexed year,
+        uint16 reasonCode,
+        string reason
     );
     /// @notice A rejected application's escrow was credited back to its enterprise, to withdraw
     /// with {withdrawReturned} (the tokens stay in this contract until then).
@@ -350,6 +366,7 @@ interface IComplianceManager is ITreasuryHolder {
     /// @notice An obligation got its outcome (at an approval covering it, or at finalization).
     event ObligationFinalized(
         address indexed enterprise,
+        uint8 pollutant,
         uint16 indexed year,
         Outcome indexed outcome,
         uint256 verified,
@@ -374,7 +391,9 @@ interface IComplianceManager is ITreasuryHolder {
         uint256 remaining
     );
     /// @notice A fine was paid to the treasury.
-    event PenaltyPaid(address indexed enterprise, uint16 indexed year, address treasury, uint256 amount);
+    event PenaltyPaid(
+        address indexed enterprise, uint8 pollutant, uint16 indexed year, address treasury, uint256 amount
+    );
 
     // ---------------------------------------------------------------- governance and rules
 
@@ -397,27 +416,30 @@ interface IComplianceManager is ITreasuryHolder {
     ///   ({ComplianceUnknownPollutant});
     /// - `now < submissionDeadline`, `ackDeadline <= submissionDeadline` ({ComplianceInvalidDeadlines});
     /// - non-empty lists of equal length ({ComplianceLengthMismatch});
-    /// - each enterprise active ({ComplianceNotEnterprise}) without a notice of the year
-    ///   ({ComplianceNoticeExists}).
+    /// - each enterprise active ({ComplianceNotEnterprise}) without a notice of the pollutant and
+    ///   year ({ComplianceNoticeExists}); a notice of another pollutant of the same year is no bar.
     /// Emits: {RulesPublished}, {NoticeIssued} per enterprise.
     function issueNotices(NoticeBatch calldata batch) external;
 
-    /// @notice Acknowledge one's notice; late acknowledgements are accepted and marked late.
+    /// @notice Acknowledge one's notice of a pollutant; late acknowledgements are accepted and
+    /// marked late.
+    /// @param pollutant The obligation's pollutant.
     /// @param year The compliance year.
     /// Requirements: caller has ENTERPRISE_ROLE (`UnauthorizedRole`), is active
-    /// (`CallerNotActive`) and has a notice of the year ({ComplianceNoNotice}) not yet
-    /// acknowledged ({ComplianceAlreadyAcknowledged}).
+    /// (`CallerNotActive`) and has a notice of the pollutant and year ({ComplianceNoNotice}) not
+    /// yet acknowledged ({ComplianceAlreadyAcknowledged}).
     /// Emits: {NoticeAcknowledged}.
-    function acknowledge(uint16 year) external;
+    function acknowledge(uint8 pollutant, uint16 year) external;
 
     /// @notice Apply for compliance: escrow the tokens surrendered (the caller must have approved
     /// this contract with `setApprovalForAll`).
+    /// @param pollutant The obligation's pollutant.
     /// @param year The compliance year.
     /// @param input The attestation cited and the tokens surrendered.
     /// @return applicationId The new application (ids run 1, 2, 3 ... across all enterprises).
     /// Requirements:
     /// - caller has ENTERPRISE_ROLE (`UnauthorizedRole`), is active (`CallerNotActive`) and has a
-    ///   notice of the year ({ComplianceNoNotice}), acknowledged
+    ///   notice of the pollutant and year ({ComplianceNoNotice}), acknowledged
     ///   ({ComplianceNotAcknowledged}), not fulfilled ({ComplianceAlreadyFulfilled});
     /// - `now <= submissionDeadline` ({ComplianceDeadlinePassed});
     /// - no application of the obligation under review ({ComplianceApplicationPending});
@@ -425,12 +447,15 @@ interface IComplianceManager is ITreasuryHolder {
     ///   notice's pollutant and the year ({ComplianceAttestationMismatch});
     /// - lists of equal length ({ComplianceLengthMismatch}), not all empty
     ///   ({ComplianceEmptyApplication}), amounts > 0 ({ComplianceZeroAmount}); tokens of the right
-    ///   kind and pollutant ({ComplianceWrongToken}), vintage ≤ year ({ComplianceVintageAfterYear});
+    ///   kind and of the obligation's pollutant ({ComplianceWrongToken}: allowances of one
+    ///   pollutant never cover another), vintage ≤ year ({ComplianceVintageAfterYear});
     /// - offsets within the cap ({ComplianceOffsetsOverCap}); total within the uncovered
     ///   emissions ({ComplianceSurplus});
     /// - the caller holds the tokens, unfrozen, and approved this contract (token errors).
     /// Emits: {TransferBatch} (into escrow), {ApplicationSubmitted}.
-    function submitApplication(uint16 year, ApplicationInput calldata input) external returns (uint256 applicationId);
+    function submitApplication(uint8 pollutant, uint16 year, ApplicationInput calldata input)
+        external
+        returns (uint256 applicationId);
 
     /// @notice Approve an application: retire its escrow against the obligation.
     /// @param applicationId The application.
@@ -464,21 +489,24 @@ interface IComplianceManager is ITreasuryHolder {
 
     /// @notice Record the outcome of an obligation after its submission deadline.
     /// @param enterprise The enterprise.
+    /// @param pollutant The obligation's pollutant.
     /// @param year The compliance year.
     /// Requirements: anyone (the outcome follows from on-chain state); a notice exists
     /// ({ComplianceNoNotice}); `now > submissionDeadline` ({ComplianceDeadlineNotPassed}); no
     /// outcome yet ({ComplianceAlreadyFinalized}); no application under review
     /// ({ComplianceApplicationPending}: the regulator reviews it first).
     /// Emits: {ObligationFinalized}; {MakeGoodRecorded} when make-good units are owed.
-    function finalize(address enterprise, uint16 year) external;
+    function finalize(address enterprise, uint8 pollutant, uint16 year) external;
 
-    /// @notice Pay one's fine in settlement cash to the treasury (approve this contract first).
+    /// @notice Pay one's fine of an obligation in settlement cash to the treasury (approve this
+    /// contract first).
+    /// @param pollutant The obligation's pollutant.
     /// @param year The compliance year.
     /// Requirements: caller has ENTERPRISE_ROLE (`UnauthorizedRole`) and is active
     /// (`CallerNotActive`); a fine is owed and unpaid
     /// ({CompliancePenaltyNotDue}); the treasury is set ({ComplianceTreasuryNotSet}).
     /// Emits: {Transfer} (cash), {PenaltyPaid}.
-    function payPenalty(uint16 year) external;
+    function payPenalty(uint8 pollutant, uint16 year) external;
 
     /// @notice Withhold make-good units owed from an allocation being minted: for each enterprise,
     /// `min(owed, offered)` units of its allocation of `pollutant` allowances of vintage `year`
@@ -501,18 +529,18 @@ interface IComplianceManager is ITreasuryHolder {
 
     /// @notice The rules of a year.
     function yearConfig(uint16 year) external view returns (YearConfig memory);
-    /// @notice The counters of a year.
+    /// @notice The counters of a year (over the obligations of every pollutant).
     function yearStats(uint16 year) external view returns (YearStats memory);
-    /// @notice Outcome A obligations over notices issued, in bps (0 when no notice).
+    /// @notice Outcome A obligations over notices issued, every pollutant, in bps (0 when no notice).
     function complianceRateBps(uint16 year) external view returns (uint256);
-    /// @notice The notice and state of an obligation (status None: no notice).
-    function notice(address enterprise, uint16 year) external view returns (Notice memory);
+    /// @notice The notice and state of an obligation (status None: no notice of that pollutant and year).
+    function notice(address enterprise, uint8 pollutant, uint16 year) external view returns (Notice memory);
     /// @notice An application. Requirements: it exists ({ComplianceUnknownApplication}).
     function application(uint256 applicationId) external view returns (Application memory);
     /// @notice Applications submitted so far (the last id).
     function applicationCount() external view returns (uint256);
     /// @notice Offset cap still open for an obligation given verified emissions and offsets eligible.
-    function offsetCap(address enterprise, uint16 year, uint256 verified, uint256 offsetsEligible)
+    function offsetCap(address enterprise, uint8 pollutant, uint16 year, uint256 verified, uint256 offsetsEligible)
         external
         view
         returns (uint256);
