@@ -14,9 +14,9 @@ column types are used, so the same models work on PostgreSQL. Tables (all prefix
     channel configured then: ``attempts``, ``last_attempt_at``, ``delivered_at``,
     ``last_error``. A failed delivery is tried again at the next scan; a delivered one never.
 ``scheduler_notices``
-    the scheduler's mirror of the notices it watches, fed from contract events: enterprise,
-    year, pollutant, deadlines, ``acknowledged_at`` and the obligation's ``outcome`` once it
-    is closed.
+    the scheduler's mirror of the notices it watches, fed from contract events, one per
+    obligation (enterprise, pollutant, year): deadlines, ``acknowledged_at`` and the
+    obligation's ``outcome`` once it is closed.
 ``scheduler_checkpoints``
     the last block scanned for events, per watched contract, so each scan is incremental.
 
@@ -145,6 +145,7 @@ metadata = _Base.metadata
 
 
 # ---------------------------------------------------------------------- views
+    pollutant: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,7 @@ class Alarm:
 
 @dataclass(frozen=True)
 class NoticeRecord:
-    """What the scheduler knows of a notice.
+    """What the scheduler knows of a notice (one obligation: enterprise, pollutant, year).
 
     Attributes:
         enterprise: the enterprise's address (checksummed).
@@ -353,8 +354,8 @@ class AlarmStore:
         to_block: int,
         *,
         notices: Sequence[NoticeRecord] = (),
-        acknowledged: Sequence[tuple[str, int, int]] = (),
-        closed: Sequence[tuple[str, int, int]] = (),
+        acknowledged: Sequence[tuple[str, int, int, int]] = (),
+        closed: Sequence[tuple[str, int, int, int]] = (),
     ) -> None:
         """Apply what a scan of blocks up to ``to_block`` found, and move the checkpoint, atomically.
 
@@ -363,12 +364,13 @@ class AlarmStore:
             address: its address.
             to_block: the last block scanned.
             notices: notices issued (a stored notice keeps what it knows already).
-            acknowledged: ``(enterprise, year, acknowledged_at)`` rows.
-            closed: ``(enterprise, year, outcome)`` rows of obligations that got their outcome.
+            acknowledged: ``(enterprise, pollutant, year, acknowledged_at)`` rows.
+            closed: ``(enterprise, pollutant, year, outcome)`` rows of obligations that got their
+                outcome.
         """
         with self._session() as s:
             for n in notices:
-                row = s.get(_NoticeRow, (n.enterprise, n.year))
+                row = s.get(_NoticeRow, (n.enterprise, n.pollutant, n.year))
                 if row is None:
                     s.add(_NoticeRow(enterprise=n.enterprise, year=n.year, pollutant=n.pollutant,
                                      ack_deadline=n.ack_deadline, submission_deadline=n.submission_deadline,
@@ -377,12 +379,12 @@ class AlarmStore:
                     row.acknowledged_at = row.acknowledged_at or n.acknowledged_at
                     row.outcome = row.outcome or n.outcome
             s.flush()
-            for enterprise, year, at in acknowledged:
-                row = s.get(_NoticeRow, (enterprise, year))
+            for enterprise, pollutant, year, at in acknowledged:
+                row = s.get(_NoticeRow, (enterprise, pollutant, year))
                 if row is not None and row.acknowledged_at is None:
                     row.acknowledged_at = at
-            for enterprise, year, outcome in closed:
-                row = s.get(_NoticeRow, (enterprise, year))
+            for enterprise, pollutant, year, outcome in closed:
+                row = s.get(_NoticeRow, (enterprise, pollutant, year))
                 if row is not None and row.outcome is None:
                     row.outcome = outcome
             checkpoint = s.get(_CheckpointRow, name)
@@ -391,14 +393,15 @@ class AlarmStore:
             else:
                 checkpoint.block = to_block
 
-    def notice(self, enterprise: str, year: int) -> NoticeRecord | None:
+    def notice(self, enterprise: str, pollutant: int, year: int) -> NoticeRecord | None:
+        """The stored notice of one obligation (``None``: not known)."""
         with self._session() as s:
             row = s.get(_NoticeRow, (enterprise, year))
             return None if row is None else NoticeRecord._of(row)
 
     def notices(self, *, open_only: bool = False) -> list[NoticeRecord]:
-        """Stored notices by (year, enterprise); ``open_only``: those without an outcome."""
-        query = select(_NoticeRow).order_by(_NoticeRow.year, _NoticeRow.enterprise)
+        """Stored notices by (year, enterprise, pollutant); ``open_only``: those without an outcome."""
+        query = select(_NoticeRow).order_by(_NoticeRow.year, _NoticeRow.enterprise, _NoticeRow.pollutant)
         if open_only:
             query = query.where(_NoticeRow.outcome.is_(None))
         with self._session() as s:

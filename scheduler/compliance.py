@@ -11,6 +11,7 @@ from typing import Any
 
 from chain.compliance import ComplianceClient, ObligationStatus
 from domain.compliance import Outcome
+from domain.tokens import POLLUTANT_SYMBOLS
 from scheduler.alarms import Alarm, AlarmDraft, AlarmKind, AlarmStore, NoticeRecord, utc
 from scheduler.config import SchedulerSettings
 from scheduler.errors import SchedulerConfigError
@@ -92,6 +93,9 @@ class ScanReport:
 
 class ComplianceAlarms:
     """Raises and delivers the alarms of the compliance cycle.
+
+    A notice is one obligation, keyed by (enterprise, pollutant, year): an enterprise owing two
+    pollutants in a year has two notices, and an alarm of each.
 
     * **Acknowledgement overdue**: a notice not acknowledged when ``now`` is past its on-chain
       acknowledgement deadline (the contract marks an acknowledgement late when it is after the
@@ -205,15 +209,15 @@ class ComplianceAlarms:
         return first, head, count
 
     def _apply(self, rows: Sequence[dict[str, Any]], to_block: int) -> int:
-        notices: dict[tuple[str, int], NoticeRecord] = {}
-        acknowledged: list[tuple[str, int, int]] = []
-        closed: list[tuple[str, int, int]] = []
+        notices: dict[tuple[str, int, int], NoticeRecord] = {}
+        acknowledged: list[tuple[str, int, int, int]] = []
+        closed: list[tuple[str, int, int, int]] = []
         for row in rows:
             args = row["args"]
-            key = (str(args["enterprise"]), int(args["year"]))
+            key = (str(args["enterprise"]), int(args["pollutant"]), int(args["year"]))
             name = row["event"]
             if name == "NoticeIssued":
-                notices[key] = NoticeRecord(key[0], key[1], int(args["pollutant"]), int(args["ackDeadline"]),
+                notices[key] = NoticeRecord(key[0], key[2], key[1], int(args["ackDeadline"]),
                                             int(args["submissionDeadline"]))  # fmt: skip
             elif name == "NoticeAcknowledged":
                 acknowledged.append((*key, int(args["acknowledgedAt"])))
@@ -221,15 +225,15 @@ class ComplianceAlarms:
                 closed.append((*key, int(args["outcome"])))
             elif name == "ApplicationApproved" and int(args["uncovered"]) == 0:
                 closed.append((*key, int(Outcome.COVERED)))
-        for key in {(e, y) for e, y, _ in (*acknowledged, *closed)} - notices.keys():
+        for key in {(e, p, y) for e, p, y, _ in (*acknowledged, *closed)} - notices.keys():
             if self.store.notice(*key) is None:  # issued before the first block scanned
                 notices[key] = self._fetch(*key)
         self.store.record(CONTRACT, self.client.address, to_block, notices=list(notices.values()),
                           acknowledged=acknowledged, closed=closed)  # fmt: skip
         return len(rows)
 
-    def _fetch(self, enterprise: str, year: int) -> NoticeRecord:
-        view = self.client.notice(enterprise, year)
+    def _fetch(self, enterprise: str, pollutant: int, year: int) -> NoticeRecord:
+        view = self.client.notice(enterprise, pollutant, year)
         outcome = int(view.outcome) if view.outcome is not Outcome.NONE else None
         if outcome is None and view.status is ObligationStatus.FULFILLED:
             outcome = int(Outcome.COVERED)
@@ -243,7 +247,8 @@ class ComplianceAlarms:
         if not notice.open:
             return []
         drafts: list[AlarmDraft] = []
-        who = f"{notice.enterprise} ({notice.year})"
+        symbol = POLLUTANT_SYMBOLS.get(notice.pollutant, f"P{notice.pollutant}")
+        who = f"{notice.enterprise} ({symbol} {notice.year})"
         if notice.acknowledged_at is None and now > notice.ack_deadline:
             text = f"notice to {who} not acknowledged; deadline {utc(notice.ack_deadline)} passed"
             drafts.append(self._draft(AlarmKind.ACK_OVERDUE, notice, "", notice.ack_deadline, text))
@@ -269,6 +274,7 @@ class ComplianceAlarms:
                 if alarm is not None:
                     raised.append(alarm)
                     logger.info("alarm raised", extra={"enterprise": alarm.enterprise, "year": alarm.year,
+                                                       "pollutant": alarm.pollutant,
                                                        "kind": str(alarm.kind)})  # fmt: skip
         return raised
 
@@ -286,7 +292,8 @@ class ComplianceAlarms:
                 results.append(DeliveryResult(alarm, notifier.name, error is None, delivery.attempts, error))
                 if error is None:
                     continue
-                fields = {"enterprise": alarm.enterprise, "year": alarm.year, "kind": str(alarm.kind)}
+                fields = {"enterprise": alarm.enterprise, "year": alarm.year, "pollutant": alarm.pollutant,
+                          "kind": str(alarm.kind)}  # fmt: skip
                 if delivery.attempts >= self.max_attempts:
                     logger.error("giving up delivery on %s after %d attempts: %s", notifier.name,
                                  delivery.attempts, error, extra=fields)  # fmt: skip

@@ -62,10 +62,10 @@ def test_store_record_keeps_known_state_and_moves_checkpoint() -> None:
         assert store.checkpoint("ComplianceManager", ADDRESS) is None
         notice = NoticeRecord(ENTERPRISE, 2024, 1, 100, 200)
         store.record(
-            "ComplianceManager", ADDRESS, 10, notices=[notice], acknowledged=[(ENTERPRISE, 2024, 50)]
+            "ComplianceManager", ADDRESS, 10, notices=[notice], acknowledged=[(ENTERPRISE, 1, 2024, 50)]
         )
-        store.record("ComplianceManager", ADDRESS, 20, notices=[notice], closed=[(ENTERPRISE, 2024, 1)])
-        assert store.notice(ENTERPRISE, 2024) == NoticeRecord(ENTERPRISE, 2024, 1, 100, 200, 50, 1)
+        store.record("ComplianceManager", ADDRESS, 20, notices=[notice], closed=[(ENTERPRISE, 1, 2024, 1)])
+        assert store.notice(ENTERPRISE, 1, 2024) == NoticeRecord(ENTERPRISE, 2024, 1, 100, 200, 50, 1)
         assert store.notices(open_only=True) == []
         assert store.checkpoint("ComplianceManager", ADDRESS.lower()) == 20
 

@@ -12,7 +12,18 @@ from scheduler.compliance import ComplianceAlarms
 from scheduler.notify import SIGNATURE_HEADER, LogNotifier, Notifier, WebhookNotifier, verify_signature
 from tests.conftest import Consortium
 from tests.scheduler.conftest import Hook, ManualClock, RecordingNotifier
-from tests.utils.compliance import CO2_2024, DAY, ENTERPRISES, YEAR, Cycle, setup_cycle, surrender
+from tests.utils.compliance import (
+    CO2,
+    CO2_2024,
+    DAY,
+    ENTERPRISES,
+    RULES,
+    RULES_URI,
+    YEAR,
+    Cycle,
+    setup_cycle,
+    surrender,
+)
 
 E0, E1, E2, E3 = ENTERPRISES
 WEEK = 7 * DAY
@@ -34,7 +45,7 @@ def fulfil(cy: Cycle, who: object) -> None:
     """Acknowledge, attest 100 t and surrender 100 allowances; the regulator approves (outcome A)."""
     c = cy.c
     att = cy.attest(who.address, 100)  # type: ignore[attr-defined]
-    application = c.compliance.apply(who, YEAR, surrender(att, {CO2_2024: 100}))  # type: ignore[arg-type]
+    application = c.compliance.apply(who, CO2, YEAR, surrender(att, {CO2_2024: 100}))  # type: ignore[arg-type]
     c.compliance.approve(c.regulator, application)
 
 
@@ -42,7 +53,7 @@ def test_scan_raises_ack_alarm_after_deadline_only_for_unacknowledged_notices(
     fresh: Consortium, tmp_path: Path, clock: ManualClock, recorder: RecordingNotifier
 ) -> None:
     cy = setup_cycle(fresh)
-    fresh.compliance.acknowledge(E0, YEAR)
+    fresh.compliance.acknowledge(E0, CO2, YEAR)
     alarms = alarms_of(fresh, db(tmp_path), clock, recorder)
 
     clock.now = cy.ack_deadline  # on time until the deadline itself, as the contract judges
@@ -67,13 +78,13 @@ def test_scan_raises_no_ack_alarm_when_acknowledged_between_scans(
     first = alarms.scan()
     assert first.events == 3 and first.raised == ()
 
-    fresh.compliance.acknowledge(E1, YEAR)
+    fresh.compliance.acknowledge(E1, CO2, YEAR)
     clock.now = cy.ack_deadline + 1
     second = alarms.scan()
     assert second.from_block == first.to_block + 1  # incremental: only the new blocks
     assert second.events == 1
     assert kinds(second.raised) == sorted([("ack_overdue", E0.address, ""), ("ack_overdue", E2.address, "")])
-    assert alarms.store.notice(E1.address, YEAR).acknowledged_at is not None  # type: ignore[union-attr]
+    assert alarms.store.notice(E1.address, CO2, YEAR).acknowledged_at is not None  # type: ignore[union-attr]
 
 
 def test_scan_raises_each_reminder_lead_once_for_open_obligations(
@@ -81,14 +92,14 @@ def test_scan_raises_each_reminder_lead_once_for_open_obligations(
 ) -> None:
     cy = setup_cycle(fresh)
     for e in (E0, E1, E2):
-        fresh.compliance.acknowledge(e, YEAR)
+        fresh.compliance.acknowledge(e, CO2, YEAR)
     fulfil(cy, E0)  # covered: its obligation is closed
     alarms = alarms_of(fresh, db(tmp_path), clock, recorder)
     deadline = cy.submission_deadline
 
     clock.now = deadline - WEEK - 1
     assert alarms.scan().raised == ()
-    assert alarms.store.notice(E0.address, YEAR).outcome == Outcome.COVERED  # type: ignore[union-attr]
+    assert alarms.store.notice(E0.address, CO2, YEAR).outcome == Outcome.COVERED  # type: ignore[union-attr]
 
     clock.now = deadline - WEEK
     week = alarms.scan()
@@ -168,3 +179,32 @@ def test_scan_retries_failed_webhook_next_scan_and_delivers_each_alarm_once(
     states = {a.id: {d.channel: d for d in a.deliveries} for a in alarms.store.alarms()}
     assert sorted(s["webhook"].attempts for s in states.values()) == [1, 1, 2]
     assert all(s["webhook"].delivered and s["log"].attempts == 1 for s in states.values())
+
+
+def test_scan_keys_notices_and_alarms_by_pollutant_for_two_obligations_of_one_year(
+    fresh: Consortium, tmp_path: Path, clock: ManualClock, recorder: RecordingNotifier
+) -> None:
+    """E0 owes CO2 and SO2 in one year: two notices, each with its own alarms; acknowledging
+    or covering one leaves the other's alone."""
+    so2 = 2
+    cy = setup_cycle(fresh)
+    fresh.compliance.issue_notices(
+        fresh.regulator, YEAR, so2, [(E0.address, 50)], rules_hash=RULES, rules_uri=RULES_URI,
+        submission_deadline=cy.submission_deadline, ack_deadline=cy.ack_deadline,
+    )  # fmt: skip
+    fresh.compliance.acknowledge(E0, CO2, YEAR)
+    fresh.compliance.acknowledge(E1, CO2, YEAR)
+    fresh.compliance.acknowledge(E2, CO2, YEAR)
+    fulfil(cy, E0)  # E0's CO2 obligation covered; its SO2 one stays open
+    alarms = alarms_of(fresh, db(tmp_path), clock, recorder)
+    clock.now = cy.ack_deadline + 1
+    raised = alarms.scan().raised
+    assert [(a.kind, a.enterprise, a.pollutant) for a in raised] == [(AlarmKind.ACK_OVERDUE, E0.address, so2)]
+    assert "SO2" in raised[0].message
+    assert alarms.store.notice(E0.address, CO2, YEAR).outcome == Outcome.COVERED  # type: ignore[union-attr]
+    assert alarms.store.notice(E0.address, so2, YEAR).outcome is None  # type: ignore[union-attr]
+    clock.now = cy.submission_deadline - DAY
+    reminders = alarms.scan().raised
+    assert sorted((a.enterprise, a.pollutant) for a in reminders) == sorted(
+        [(E0.address, so2), (E1.address, CO2), (E2.address, CO2)]
+    )
