@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from domain.tokens import CASH_ID
 from domain.units import BPS, Fen
@@ -16,12 +16,62 @@ MOVEMENT_TYPES = (
     "transfer",
     "auction_purchase",
     "auction_sale",
+    "trade_buy",
+    "trade_sell",
+    "block_buy",
+    "block_sell",
+    "trade_fee",
+    "market_escrow",
     "deposit",
     "withdrawal",
     "surrender",
     "penalty",
     "freeze",
 )
+
+
+#: The exchange market's movement types: a fill's legs (:func:`fill_legs`) and the escrow the
+#: Market holds for an account's open orders and block proposals (what its legs with the Market
+#: leave once the fills are taken out).
+MARKET_TYPES = ("trade_buy", "trade_sell", "block_buy", "block_sell", "trade_fee", "market_escrow")
+
+
+class FillLeg(NamedTuple):
+    """One account's side of a fill in one id: ``(account, token_id, movement, inflow, outflow)``."""
+
+    account: str
+    token_id: int
+    movement: str
+    inflow: int
+    outflow: int
+
+
+def fill_legs(
+    *,
+    token_id: int,
+    buyer: str,
+    seller: str,
+    fee_account: str,
+    quantity: int,
+    value: int,
+    buyer_fee: int,
+    seller_fee: int,
+    block: bool,
+) -> tuple[FillLeg, ...]:
+    """The settlement legs of one fill (``TradeExecuted``): the buyer receives ``quantity`` and pays
+    ``value`` plus its fee, the seller delivers ``quantity`` and receives ``value`` less its fee
+    (``trade_*``, or ``block_*`` for a block trade), and the fee account receives both fees
+    (``trade_fee``). The legs of one id sum to zero with the fee account's: delivery versus payment."""
+    buy, sell = ("block_buy", "block_sell") if block else ("trade_buy", "trade_sell")
+    legs = [
+        FillLeg(buyer, token_id, buy, quantity, 0),
+        FillLeg(buyer, CASH_ID, buy, 0, value + buyer_fee),
+        FillLeg(seller, token_id, sell, 0, quantity),
+        FillLeg(seller, CASH_ID, sell, value - seller_fee, 0),
+    ]
+    if buyer_fee + seller_fee:
+        legs.append(FillLeg(fee_account, CASH_ID, "trade_fee", buyer_fee + seller_fee, 0))
+    return tuple(legs)
 
 
 class FeeRateLike(Protocol):

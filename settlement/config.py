@@ -56,6 +56,8 @@ class SettlementSettings(BaseSettings):
         publish: anchor the report hash on-chain when the books balance.
         schedule: run the settlement job in the scheduler service (``ets alarms run``), beside
             the compliance scan; also on when ``keystore`` is set.
+        large_holder_bps: the large-holder report lists accounts holding at least this share of
+            an allowance id's issued quantity at the close (basis points; default 500 = 5 %).
         keystore: encrypted V3 keystore of the exchange account that signs and anchors the
             scheduled runs' reports (password: ``ETS_KEYSTORE_PASSWORD``); without it the service
             account (``ETS_KEYSTORE``) signs.
@@ -74,6 +76,7 @@ class SettlementSettings(BaseSettings):
     publish: bool = True
     schedule: bool = False
     keystore: Path | None = None
+    large_holder_bps: int = Field(default=500, ge=1, le=10_000)
 
     @field_validator("fees")
     @classmethod

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 
 from settlement.bank import BankMovement, parse_statement
+from settlement.bulletin import LARGE_HOLDER_BPS, day_bulletin, fills, large_holders
 from settlement.calendar import TradingCalendar
 from settlement.errors import ReportExistsError
 from settlement.reconcile import Reconciliation, reconcile
@@ -41,7 +42,7 @@ class DayResult:
             (no anchor configured) or ``withheld`` (the books do not balance).
         tx_hash: the publishing transaction, when this run sent one.
         seconds: wall time of the run.
-        timings: seconds per stage (checks, settle, reconcile, report).
+        timings: seconds per stage (checks, settle, reconcile, bulletin, report).
     """
 
     settlement: Settlement
@@ -70,11 +71,12 @@ def run_day(
     fees: dict[str, Any] | None = None,
     anchor: Anchor | None = None,
     now: float | None = None,
+    large_holder_bps: int = LARGE_HOLDER_BPS,
 ) -> DayResult:
     """Settle ``day``: check it is closed and fully indexed and that the bank statement parses
     (before anything is written), settle it from the read model, reconcile it with the chain,
-    the read model's projection and the bank, write the report, and anchor its hash when the
-    books balance.
+    the read model's projection and the bank, build the daily bulletin and the large holders
+    (``large_holder_bps`` of an id), write the report, and anchor its hash when the books balance.
 
     Raises:
         CalendarError: ``day`` is not a trading day.
@@ -100,7 +102,20 @@ def run_day(
     mark = lap("settle", mark)
     rec = reconcile(engine, settled, chain=chain, bank=bank)
     mark = lap("reconcile", mark)
-    bundle = write_report(settled, rec, journal(engine, bounds, system), out_dir, calendar)
+    bulletin = day_bulletin(engine, bounds)
+    holders = large_holders(engine, settled, large_holder_bps, system)
+    mark = lap("bulletin", mark)
+    bundle = write_report(
+        settled,
+        rec,
+        journal(engine, bounds, system),
+        out_dir,
+        calendar,
+        bulletin=bulletin,
+        holders=holders,
+        threshold_bps=large_holder_bps,
+        fills=fills(engine, bounds),
+    )
     lap("report", mark)
     anchored, tx_hash = "skipped", None
     if anchor is not None:

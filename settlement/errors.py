@@ -91,3 +91,7 @@ class MarketDayOpenError(SettlementError, RuntimeError):
 
 class MarketCloseRefusedError(SettlementError, PermissionError):
     """Raised when the Market would refuse the signer's reference price post (no active EXCHANGE role)."""
+
+
+class BulletinNotSettledError(SettlementError, LookupError):
+    """Raised when the bulletin of a day is asked for and the day has no settled report with one."""

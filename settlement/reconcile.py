@@ -23,6 +23,7 @@ KINDS = (
     "supply",  # an id's total of closing balances vs the chain's total supply
     "supply_change",  # an id's net issue of the day vs the chain's change in total supply
     "holdings",  # the read model's holdings projection vs its transfer log
+    "trade_fee",  # the market's fee account: cash received in market transactions vs the fees charged
     "bank_not_on_chain",  # a bank line with no cash movement on-chain
     "chain_not_in_bank",  # a cash deposit/withdrawal on-chain missing from the bank statement
     "bank_mismatch",  # same reference, different account, amount or direction
@@ -93,6 +94,7 @@ def reconcile(
     if chain is not None and settlement.bounds.last_block >= 0:
         _against_chain(engine, settlement, chain, result)
     _against_holdings(engine, settlement, result)
+    _trade_fees(engine, settlement, result)
     if bank is not None:
         _against_bank(settlement, bank, result)
     order = {k: i for i, k in enumerate(KINDS)}
@@ -203,6 +205,31 @@ def _against_holdings(engine: Engine, settlement: Settlement, result: Reconcilia
                     f"the holdings projection (less later movements) {derived}",
                 )
             )
+
+
+def _trade_fees(engine: Engine, settlement: Settlement, result: Reconciliation) -> None:
+    """The fee account's cash from the day's market transactions (its ``Transfer`` legs) against
+    the fees the day's fills charged (``TradeExecuted`` buyer fee plus seller fee)."""
+    market = settlement.market
+    if market is None:
+        return
+    result.checked["market_fills"] = market.fills
+    if market.fee_transfers == market.fees_charged:
+        return
+    account = market.fee_account or ""
+    result.differences.append(
+        Difference(
+            "trade_fee",
+            account,
+            CASH,
+            market.fees_charged,
+            market.fee_transfers,
+            "read-model",
+            _with_txs(engine, settlement, account, CASH) if account else (),
+            f"the day's {market.fills} fills charged {market.fees_charged} fen of fees; the fee account "
+            f"{account or '(none set)'} received {market.fee_transfers} fen in market transactions",
+        )
+    )
 
 
 def _against_bank(settlement: Settlement, bank: Sequence[BankMovement], result: Reconciliation) -> None:

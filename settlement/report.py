@@ -23,9 +23,22 @@ from reportlab.lib.styles import getSampleStyleSheet  # type: ignore[import-unty
 from reportlab.lib.units import mm  # type: ignore[import-untyped]
 from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # type: ignore[import-untyped]
 
+from domain.bulletin import Bulletin
 from domain.settlement import MOVEMENT_TYPES
 from domain.tokens import CASH_ID as CASH
 from domain.tokens import token_label
+from settlement.bulletin import (
+    BULLETIN_HEADER,
+    FILLS_HEADER,
+    HOLDERS_HEADER,
+    LARGE_HOLDER_BPS,
+    LargeHolder,
+    bulletin_file,
+    bulletin_rows,
+    fills_file,
+    holder_rows,
+    holders_file,
+)
 from settlement.calendar import TradingCalendar
 from settlement.reconcile import Reconciliation
 from settlement.run import AccountLine, Settlement
@@ -33,7 +46,8 @@ from settlement.verify import MANIFEST
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+#: 2: the market's movement types, the fills, the daily bulletin and the large holders.
+FORMAT_VERSION = 2
 #: Movement types that move value (``freeze`` only counts events).
 VALUE_TYPES = tuple(t for t in MOVEMENT_TYPES if t != "freeze")
 #: Lines shown in the PDF's account table (the most active first); the CSV has them all.
@@ -156,14 +170,23 @@ def write_report(
     journal: Iterable[Sequence[Any]],
     out_dir: Path,
     calendar: TradingCalendar,
+    *,
+    bulletin: Bulletin | None = None,
+    holders: Sequence[LargeHolder] = (),
+    threshold_bps: int = LARGE_HOLDER_BPS,
+    fills: Iterable[Sequence[Any]] = (),
 ) -> ReportBundle:
     """Write the day's report into ``out_dir/<YYYY-MM-DD>/`` and return its bundle.
 
     Files: ``settlement-<day>.csv`` (every account and id: opening, in/out per movement type,
     closing, fees), ``totals-<day>.csv``, ``movements-<day>.csv`` (the journal: every movement
-    with its type), ``reconciliation-<day>.csv`` (the differences; header only when balanced),
-    ``settlement-<day>.pdf``, and ``manifest.json`` (the files' SHA-256, the day's blocks, the
-    outcome), whose own SHA-256 is the report hash.
+    with its type; ``market`` for the legs of market transactions), ``fills-<day>.csv`` (every
+    fill: price, quantity, value, fees), ``bulletin-<day>.csv`` (the daily bulletin),
+    ``large_holders-<day>.csv`` (accounts at or above ``threshold_bps`` of an id),
+    ``reconciliation-<day>.csv`` (the differences; header only when balanced),
+    ``settlement-<day>.pdf`` (with the bulletin and the large holders), and ``manifest.json``
+    (the files' SHA-256, the day's blocks, the outcome), whose own SHA-256 is the report hash:
+    anchoring it anchors every file.
     """
     b = settlement.bounds
     day = b.day.isoformat()
@@ -183,10 +206,19 @@ def write_report(
     files[name] = _write(directory / name, _csv_text(TOTALS_HEADER, totals))
     name = f"movements-{code}.csv"
     files[name] = _write_csv(directory / name, JOURNAL_HEADER, journal)
+    name = fills_file(code)
+    files[name] = _write_csv(directory / name, FILLS_HEADER, fills)
+    bulletin = bulletin if bulletin is not None else Bulletin(b.day, ())
+    name = bulletin_file(code)
+    files[name] = _write(directory / name, _csv_text(BULLETIN_HEADER, bulletin_rows(bulletin)))
+    name = holders_file(code)
+    files[name] = _write(directory / name, _csv_text(HOLDERS_HEADER, holder_rows(b.day, holders)))
     name = f"reconciliation-{code}.csv"
     files[name] = _write(directory / name, _csv_text(DIFF_HEADER, _diff_rows(reconciliation)))
     name = f"settlement-{code}.pdf"
-    files[name] = _write(directory / name, _pdf(settlement, reconciliation, calendar))
+    files[name] = _write(
+        directory / name, _pdf(settlement, reconciliation, calendar, bulletin, holders, threshold_bps)
+    )
     manifest = {
         "format": FORMAT_VERSION,
         "trading_day": day,
@@ -206,6 +238,8 @@ def write_report(
         "lines": len(settlement.lines),
         "movements": settlement.movements,
         "fees_total_fen": settlement.fees_total,
+        "market_fills": settlement.market.fills if settlement.market else 0,
+        "large_holder_bps": threshold_bps,
         "balanced": reconciliation.balanced,
         "differences": len(reconciliation.differences),
         "checked": dict(sorted(reconciliation.checked.items())),
@@ -271,7 +305,60 @@ def _chart(title: str, labels: list[str], inflow: list[int], outflow: list[int])
     return drawing
 
 
-def _pdf(settlement: Settlement, rec: Reconciliation, calendar: TradingCalendar) -> bytes:
+def _price(value: int | None) -> str:
+    return "" if value is None else _amount(CASH, value)
+
+
+def _bulletin_story(bulletin: Bulletin, holders: Sequence[LargeHolder], threshold_bps: int) -> list[Any]:
+    """The PDF's bulletin and large-holder sections."""
+    styles = getSampleStyleSheet()
+    story: list[Any] = [Paragraph("Daily settlement bulletin", styles["Heading2"])]
+    if not bulletin.rows:
+        story.append(Paragraph("No market trade this year up to this day.", styles["Normal"]))
+    else:
+        rows: list[list[Any]] = [
+            ["id", "mode", "volume (t)", "turnover (CNY)", "open", "high", "low", "VWAP", "close",
+             "trades", "year volume", "year turnover", "year trades"]
+        ]  # fmt: skip
+        for r in bulletin.rows:
+            rows.append(
+                [
+                    token_label(r.token_id), r.mode, f"{r.volume:,}", _amount(CASH, r.turnover),
+                    _price(r.open), _price(r.high), _price(r.low), _price(r.vwap), _price(r.close),
+                    f"{r.trades:,}", f"{r.ytd_volume:,}", _amount(CASH, r.ytd_turnover), f"{r.ytd_trades:,}",
+                ]
+            )  # fmt: skip
+        story.append(_table(rows, long=True))
+    story += [
+        Spacer(1, 4 * mm),
+        Paragraph(
+            f"Large holders at the close (at least {threshold_bps / 100:g} % of an id's issued quantity; "
+            "balance plus sells in escrow)",
+            styles["Heading2"],
+        ),
+    ]
+    if not holders:
+        story.append(Paragraph("None.", styles["Normal"]))
+    else:
+        rows = [["id", "account", "name", "balance (t)", "issued (t)", "share"]]
+        for h in holders:
+            rows.append(
+                [token_label(h.token_id), h.account, h.name, f"{h.balance:,}", f"{h.issued:,}",
+                 f"{h.share_bps / 100:.2f} %"]
+            )  # fmt: skip
+        story.append(_table(rows, long=True))
+    story.append(Spacer(1, 4 * mm))
+    return story
+
+
+def _pdf(
+    settlement: Settlement,
+    rec: Reconciliation,
+    calendar: TradingCalendar,
+    bulletin: Bulletin,
+    holders: Sequence[LargeHolder],
+    threshold_bps: int,
+) -> bytes:
     b = settlement.bounds
     styles = getSampleStyleSheet()
     buffer = io.BytesIO()
@@ -342,6 +429,7 @@ def _pdf(settlement: Settlement, rec: Reconciliation, calendar: TradingCalendar)
                 [per_type[t][1] for t in labels],
             )
         )
+    story += _bulletin_story(bulletin, holders, threshold_bps)
     if rec.differences:
         rows = [["kind", "account", "id", "read model", "other", "source", "detail"]]
         for d in rec.differences[:500]:
@@ -400,12 +488,16 @@ def write_statement(
     account: str,
     out_dir: Path,
     calendar: TradingCalendar,
+    fills: Iterable[Sequence[Any]] = (),
 ) -> list[Path]:
-    """One account's statement of the day: a CSV of its movements (with the balance after each)
-    and a PDF with its opening and closing balances per id and the movements.
+    """One account's statement of the day: a CSV of its movements (with the balance after each),
+    a CSV of its market fills when it had any (side, movement type, price, quantity, value, its
+    fee; from the day's fills, :data:`settlement.bulletin.FILLS_HEADER` rows) and a PDF with its opening and
+    closing balances per id, the movements and the fills.
 
     Returns:
-        The files written (``statement-<account>-<day>.csv`` and ``.pdf``).
+        The files written: ``statement-<account>-<day>.csv`` and ``.pdf``, then
+        ``statement-fills-<account>-<day>.csv`` when the account had fills.
     """
     b = settlement.bounds
     wanted = account.lower()
@@ -449,6 +541,37 @@ def write_statement(
     )
     csv_path = directory / f"{stem}.csv"
     _write(csv_path, _csv_text(header, rows))
+    own: list[list[Any]] = []
+    for (
+        block,
+        log_index,
+        _time,
+        tx_hash,
+        token_id,
+        mode,
+        buyer,
+        seller,
+        price,
+        qty,
+        value,
+        bfee,
+        sfee,
+    ) in fills:
+        buys = str(buyer).lower() == wanted
+        if not buys and str(seller).lower() != wanted:
+            continue
+        kind = ("block_" if mode == "block" else "trade_") + ("buy" if buys else "sell")
+        own.append(
+            [block, log_index, tx_hash, token_id, token_label(int(token_id)), mode, kind,
+             seller if buys else buyer, price, qty, value, bfee if buys else sfee]
+        )  # fmt: skip
+    fills_header = (
+        "block", "log_index", "tx_hash", "token_id", "token", "mode", "type", "counterparty",
+        "price", "quantity", "value", "fee",
+    )  # fmt: skip
+    fills_path = directory / f"statement-fills-{account}-{b.code}.csv"
+    if own:
+        _write(fills_path, _csv_text(fills_header, own))
     styles = getSampleStyleSheet()
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -486,7 +609,20 @@ def write_statement(
         Paragraph(f"Movements ({len(rows):,})", styles["Heading2"]),
         _table(moves, long=True),
     ]
+    if own:
+        table_fills: list[list[Any]] = [
+            ["block", "id", "type", "price", "quantity", "value", "fee", "counterparty"]
+        ]
+        for f in own:
+            table_fills.append(
+                [f[0], f[4], f[6], _amount(CASH, int(f[8])), f"{int(f[9]):,}", _amount(CASH, int(f[10])),
+                 _amount(CASH, int(f[11])), f[7]]
+            )  # fmt: skip
+        story += [
+            Paragraph(f"Market fills ({len(own):,})", styles["Heading2"]),
+            _table(table_fills, long=True),
+        ]
     doc.build(story)
     pdf_path = directory / f"{stem}.pdf"
     _write(pdf_path, buffer.getvalue())
-    return [csv_path, pdf_path]
+    return [csv_path, pdf_path, *([fills_path] if own else [])]

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.expression import BindParameter, ColumnClause
 
-from domain.settlement import movement_fee
+from domain.settlement import fill_legs, movement_fee
 from readmodel import models as m
 from settlement.calendar import TradingCalendar, day_code
 from settlement.errors import DayNotClosedError, IndexGapError
@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 #: Stands for an absent system contract in SQL (matches no address; a NULL bind would not type).
 _NONE = "0x-none"
+#: The type :func:`_typed` gives every leg of a market transaction before :func:`settle` splits it.
+MARKET = "market"
 
 
 # ---------------------------------------------------------------------- what settlement needs of the chain
@@ -79,10 +81,12 @@ class ChainView(Protocol):
 
 @dataclass(frozen=True)
 class SystemAccounts:
-    """The suite's contracts that hold escrow: their movements are auctions and surrenders."""
+    """The suite's contracts that hold escrow: their movements are auctions, surrenders and the
+    exchange market's trades and escrow."""
 
     auction_house: str | None = None
     compliance_manager: str | None = None
+    market: str | None = None
 
 
 #: No escrow contracts known (every non-mint, non-burn movement is a transfer).
@@ -181,6 +185,25 @@ class FreezeEvent:
     block_number: int
 
 
+@dataclass(frozen=True)
+class MarketDay:
+    """The exchange market's part of a settled day.
+
+    Attributes:
+        market: the Market contract.
+        fee_account: where the Market pays its fees at the day's last block (``FeeAccountSet``).
+        fills: the day's fills (``TradeExecuted``).
+        fees_charged: buyer plus seller fees of the day's fills.
+        fee_transfers: cash the fee account received in market transactions (``Transfer`` events).
+    """
+
+    market: str
+    fee_account: str | None
+    fills: int
+    fees_charged: int
+    fee_transfers: int
+
+
 @dataclass
 class Settlement:
     """A trading day settled from the read model.
@@ -193,6 +216,7 @@ class Settlement:
         freezes: freeze and release events of the day.
         bank_events: cash deposits and withdrawals of the day.
         fees_total: exchange fees of the day.
+        market: the exchange market's fills and fees (None when no Market is known).
     """
 
     bounds: DayBounds
@@ -202,6 +226,7 @@ class Settlement:
     freezes: list[FreezeEvent]
     bank_events: list[ChainBankEvent]
     fees_total: int
+    market: MarketDay | None = None
 
     @property
     def token_ids(self) -> list[int]:
@@ -340,6 +365,7 @@ def _check_event_counts(conn: Connection, chain: ChainView, bounds: DayBounds) -
 _ZERO: BindParameter[Any] = bindparam("zero")
 _AH: BindParameter[Any] = bindparam("ah")
 _CM: BindParameter[Any] = bindparam("cm")
+_MK: BindParameter[Any] = bindparam("mk")
 _B0: BindParameter[Any] = bindparam("b0")
 _B1: BindParameter[Any] = bindparam("b1")
 _T0: BindParameter[Any] = bindparam("t0")
@@ -348,19 +374,26 @@ _T1: BindParameter[Any] = bindparam("t1")
 
 def _typed() -> CTE:
     """The day's transfers with their movement type (``mtype``), from the point of view of both
-    parties. ``k.kind``: 2 = the transaction paid a penalty, 1 = it withdrew auction proceeds."""
+    parties. ``k.kind``: 3 = the transaction executed a market trade, 2 = it paid a penalty, 1 = it
+    withdrew auction proceeds. Every leg with the Market and every leg of a trade's transaction
+    is typed ``market``: :func:`settle` splits those into the fills' movements and the escrow."""
     e, tr = m.Event, m.Transfer
     k = (
         select(
             e.tx_hash,
             func.max(
-                case({"PenaltyPaid": literal_column("2")}, value=e.name, else_=literal_column("1"))
+                case(
+                    {"TradeExecuted": literal_column("3"), "PenaltyPaid": literal_column("2")},
+                    value=e.name,
+                    else_=literal_column("1"),
+                )
             ).label("kind"),
         )
         .where(
             or_(
                 and_(e.contract == "ComplianceManager", e.name == "PenaltyPaid"),
                 and_(e.contract == "SealedBidAuction", e.name == "ProceedsWithdrawn"),
+                and_(e.contract == "Market", e.name == "TradeExecuted"),
             ),
             e.block_time >= _T0,
             e.block_time < _T1,
@@ -381,6 +414,10 @@ def _typed() -> CTE:
         (tr.recipient == _AH, literal_column("'auction_sale'")),
         (and_(tr.sender == _AH, k.c.kind == 1), literal_column("'auction_sale'")),
         (tr.sender == _AH, literal_column("'auction_purchase'")),
+        (
+            or_(tr.sender == _MK, tr.recipient == _MK, and_(k.c.kind == 3, _MK != _NONE)),
+            literal_column(f"'{MARKET}'"),
+        ),
         else_=literal_column("'transfer'"),
     )
     return (
@@ -448,6 +485,7 @@ def _params(bounds: DayBounds, system: SystemAccounts) -> dict[str, Any]:
         "zero": ZERO_ADDRESS,
         "ah": system.auction_house or _NONE,
         "cm": system.compliance_manager or _NONE,
+        "mk": system.market or _NONE,
     }
 
 
@@ -485,25 +523,26 @@ def settle(
     with engine.connect() as conn:
         closing = balances(conn, bounds.last_block)
         flows: dict[tuple[str, int], dict[str, Flow]] = defaultdict(dict)
-        totals: dict[tuple[int, str], Flow] = defaultdict(Flow)
         params = _params(bounds, system)
         for account, token_id, mtype, inflow, outflow, count in conn.execute(_FLOWS, params):
-            flow = Flow(int(inflow), int(outflow), int(count))
-            flows[(str(account), int(token_id))][str(mtype)] = flow
-            total = totals[(int(token_id), str(mtype))]
-            total.inflow += flow.inflow
-            total.outflow += flow.outflow
-            total.count += flow.count
+            flows[(str(account), int(token_id))][str(mtype)] = Flow(int(inflow), int(outflow), int(count))
         count_day = (
             select(func.count()).select_from(m.Transfer).where(m.Transfer.block_number.between(_B0, _B1))
         )
         movements = int(conn.execute(count_day, params).scalar_one())
         freezes, frozen = _freezes(conn, bounds)
         bank_events = _bank_events(conn, bounds)
+        market = _split_market(conn, bounds, system.market, flows) if system.market else None
     for event in freezes:
         flow = flows[(event.account, event.token_id)].setdefault("freeze", Flow())
         flow.count += 1
-        totals[(event.token_id, "freeze")].count += 1
+    totals: dict[tuple[int, str], Flow] = defaultdict(Flow)
+    for (_, token_id), line_flows in flows.items():
+        for mtype, flow in line_flows.items():
+            total = totals[(token_id, mtype)]
+            total.inflow += flow.inflow
+            total.outflow += flow.outflow
+            total.count += flow.count
     lines: list[AccountLine] = []
     fees_total = 0
     for key in sorted(set(closing) | set(flows)):
@@ -531,8 +570,71 @@ def settle(
         },
     )
     return Settlement(
-        bounds, lines, dict(sorted(totals.items())), movements, freezes, bank_events, fees_total
+        bounds, lines, dict(sorted(totals.items())), movements, freezes, bank_events, fees_total, market
     )
+
+
+def fee_account_at(conn: Connection, block: int) -> str | None:
+    """The Market's fee account at ``block`` (its last ``FeeAccountSet`` up to it), None if unset."""
+    e = m.Event
+    row = conn.execute(
+        select(e.args)
+        .where(e.contract == "Market", e.name == "FeeAccountSet", e.block_number <= block)
+        .order_by(e.block_number.desc(), e.log_index.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    values = row[0] if isinstance(row[0], dict) else _json(row[0])
+    return str(values["account"])
+
+
+def _split_market(
+    conn: Connection, bounds: DayBounds, market: str, flows: dict[tuple[str, int], dict[str, Flow]]
+) -> MarketDay:
+    """Replace every line's ``market`` legs by the day's fills (:func:`domain.settlement.fill_legs`:
+    ``trade_*``, ``block_*``, ``trade_fee``) and what they leave, the escrow placed with the Market
+    and not consumed by a fill that day (``market_escrow``, one net leg). Lines keep their net."""
+    t = m.MarketTrade
+    fee_account = fee_account_at(conn, bounds.last_block)
+    is_block = case((t.mode == "block", literal_column("1")), else_=literal_column("0"))
+    grouped = conn.execute(
+        select(
+            t.token_id, t.buyer, t.seller, is_block, func.count(),
+            func.sum(t.quantity), func.sum(t.value), func.sum(t.buyer_fee), func.sum(t.seller_fee),
+        )
+        .where(t.block_number.between(bounds.first_block, bounds.last_block))
+        .group_by(t.token_id, t.buyer, t.seller, is_block)
+    )  # fmt: skip
+    trade: dict[tuple[str, int], dict[str, Flow]] = defaultdict(dict)
+    fills = fees_charged = 0
+    for token_id, buyer, seller, block, count, quantity, value, buyer_fee, seller_fee in grouped:
+        fills += int(count)
+        fees_charged += int(buyer_fee) + int(seller_fee)
+        for leg in fill_legs(
+            token_id=int(token_id), buyer=str(buyer), seller=str(seller), fee_account=fee_account or "",
+            quantity=int(quantity), value=int(value), buyer_fee=int(buyer_fee), seller_fee=int(seller_fee),
+            block=bool(block),
+        ):  # fmt: skip
+            if not leg.account:
+                continue
+            flow = trade[(leg.account, leg.token_id)].setdefault(leg.movement, Flow())
+            flow.inflow += leg.inflow
+            flow.outflow += leg.outflow
+            flow.count += int(count)
+    fee_transfers = 0
+    if fee_account is not None:
+        fee_flow = flows.get((fee_account, 0), {}).get(MARKET)
+        fee_transfers = fee_flow.net if fee_flow else 0
+    for key in set(trade) | {k for k, v in flows.items() if MARKET in v}:
+        line = flows[key]
+        legs = line.pop(MARKET, Flow())
+        made = trade.get(key, {})
+        line.update(made)
+        residual = legs.net - sum(f.net for f in made.values())
+        if residual:
+            line["market_escrow"] = Flow(max(residual, 0), max(-residual, 0), 1)
+    return MarketDay(market, fee_account, fills, fees_charged, fee_transfers)
 
 
 def _fee(line: AccountLine, fees: Mapping[str, Any]) -> int:

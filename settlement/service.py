@@ -64,7 +64,9 @@ class SettlementService:
             ChainError: the tokens are not deployed.
         """
         contracts = {name: record.address for name, record in manifest.contracts.items()}
-        system = SystemAccounts(contracts.get("SealedBidAuction"), contracts.get("ComplianceManager"))
+        system = SystemAccounts(
+            contracts.get("SealedBidAuction"), contracts.get("ComplianceManager"), contracts.get("Market")
+        )
         return cls(settings, engine, chain, manifest, ledger_for(chain, contracts), system)
 
     def reports(self) -> SettlementReportsClient:
@@ -96,6 +98,7 @@ class SettlementService:
             system=self.system,
             fees=dict(self.settings.fees),
             anchor=anchor,
+            large_holder_bps=self.settings.large_holder_bps,
         )
 
     def market(self) -> MarketClient | None:
