@@ -32,7 +32,7 @@ import enum
 import io
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Final
@@ -411,11 +411,20 @@ def scan(
 # ---------------------------------------------------------------------- account records
 
 
-def parse_account_records(text: str, *, source: str = "records") -> list[AccountRecord]:
+def parse_account_records(
+    text: str, *, source: str = "records", checksum: Callable[[str], str] | None = None
+) -> list[AccountRecord]:
     """Account records from CSV text with the header ``account,group,controller``.
 
     Empty ``group`` or ``controller`` cells mean none. Every problem is listed (with its line)
     before anything is returned, so a file is taken whole or not at all.
+
+    Args:
+        text: the file's text.
+        source: the file's name in messages.
+        checksum: the EIP-55 form of an address (given by the caller: the domain computes no
+            hash); when given, addresses are returned in that form and a mixed-case address that
+            differs from it is a bad address.
 
     Raises:
         SurveillanceInputError: a missing or wrong header, a line without three cells, an account
@@ -440,6 +449,12 @@ def parse_account_records(text: str, *, source: str = "records") -> list[Account
         if not _ADDRESS.match(account):
             problems.append(f"{where}: bad address {account!r} (0x and 40 hex digits)")
             continue
+        if checksum is not None:
+            normal = checksum(account)
+            if account[2:] not in (account[2:].lower(), account[2:].upper()) and normal != account:
+                problems.append(f"{where}: bad address {account!r} (its EIP-55 checksum is wrong)")
+                continue
+            account = normal
         if account.lower() in seen:
             problems.append(f"{where}: duplicate account {account} (first on line {seen[account.lower()]})")
             continue

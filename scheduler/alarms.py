@@ -19,6 +19,9 @@ column types are used, so the same models work on PostgreSQL. Tables (all prefix
     obligation's ``outcome`` once it is closed.
 ``scheduler_checkpoints``
     the last block scanned for events, per watched contract, so each scan is incremental.
+``scheduler_alarm_data``
+    the structured data of an alarm that has some (a surveillance alert's token id, accounts,
+    trade ids and figures), as JSON; sent in the webhook's payload as ``data``.
 
 Times are unix seconds of the scheduler's clock (chain time by default). Tables are created
 with ``metadata.create_all``; Alembic migrations come with the API's database.
@@ -27,8 +30,9 @@ with ``metadata.create_all``; Alembic migrations come with the API's database.
 from __future__ import annotations
 
 import enum
+import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,6 +82,12 @@ class AlarmKind(enum.StrEnum):
     """A notice was not acknowledged by its acknowledgement deadline."""
     SUBMISSION_REMINDER = "submission_reminder"
     """An open obligation's submission deadline is near."""
+    WASH_TRADE = "wash_trade"
+    """Trades between one account and itself or accounts of one group or controller (surveillance)."""
+    CLOSING_RAMP = "closing_ramp"
+    """One account's trades moved the price before the close (surveillance)."""
+    VOLUME_CONCENTRATION = "volume_concentration"
+    """One account took part in too large a share of a token id's day (surveillance)."""
 
 
 # ---------------------------------------------------------------------- models
@@ -105,6 +115,16 @@ class _AlarmRow(_Base):
     deliveries: Mapped[list[_DeliveryRow]] = relationship(
         back_populates="alarm", lazy="selectin", order_by="_DeliveryRow.channel", cascade="all, delete-orphan"
     )
+    data_row: Mapped[_AlarmDataRow | None] = relationship(lazy="selectin", cascade="all, delete-orphan")
+
+
+class _AlarmDataRow(_Base):
+    __tablename__ = "scheduler_alarm_data"
+
+    alarm_id: Mapped[int] = mapped_column(
+        ForeignKey("scheduler_alarms.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[str] = mapped_column(Text)
 
 
 class _DeliveryRow(_Base):
@@ -174,6 +194,7 @@ class AlarmDraft:
     key: str
     due_at: int
     message: str
+    data: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -191,6 +212,7 @@ class Alarm:
         raised_at: when it was raised (scheduler clock).
         message: human-readable text.
         deliveries: per channel, by channel name.
+        data: structured data of the alarm (JSON-ready), when it has some.
     """
 
     id: int
@@ -203,6 +225,7 @@ class Alarm:
     raised_at: int
     message: str
     deliveries: tuple[Delivery, ...] = ()
+    data: Mapping[str, Any] | None = None
 
     @property
     def uid(self) -> str:
@@ -221,6 +244,7 @@ class Alarm:
             "due_at": self.due_at,
             "raised_at": self.raised_at,
             "message": self.message,
+            **({"data": dict(self.data)} if self.data is not None else {}),
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -242,6 +266,7 @@ class Alarm:
             row.raised_at, row.message,
             tuple(Delivery(d.channel, d.attempts, d.last_attempt_at, d.delivered_at, d.last_error)
                   for d in row.deliveries),
+            None if row.data_row is None else json.loads(row.data_row.data),
         )  # fmt: skip
 
 
@@ -439,6 +464,8 @@ class AlarmStore:
             ).one()
             for channel in channels:
                 s.add(_DeliveryRow(alarm_id=row.id, channel=channel, attempts=0))
+            if draft.data is not None:
+                s.add(_AlarmDataRow(alarm_id=row.id, data=json.dumps(draft.data, sort_keys=True)))
             s.flush()
             s.refresh(row)
             return Alarm._of(row)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.surveillance import SurveillanceSettings
 from scheduler.errors import SchedulerConfigError
 
 HOUR = 3600
@@ -48,6 +49,11 @@ class SchedulerSettings(BaseSettings):
         purge_interval_seconds: seconds between two purges of the API's expired nonces, sessions
             and intents in the read model (``ETS_DATABASE_URL``); 0 turns the purge off.
         intent_retention_days: days a relayed transaction intent is kept after its expiry.
+        surveillance: run the market surveillance after each close (``scheduler.surveillance``).
+        surveillance_margin_minutes: minutes after the close the surveillance runs.
+        surveillance_ramp_bps, surveillance_ramp_minutes, surveillance_concentration_bps,
+        surveillance_concentration_min_trades: the scans' thresholds (unset:
+            :class:`domain.surveillance.SurveillanceSettings`' defaults).
     """
 
     model_config = SettingsConfigDict(env_prefix="ETS_SCHEDULER_", extra="ignore")
@@ -65,6 +71,12 @@ class SchedulerSettings(BaseSettings):
     sms_recipients: Annotated[list[str], NoDecode] = []
     purge_interval_seconds: float = Field(default=3600.0, ge=0)
     intent_retention_days: float = Field(default=30.0, ge=0)
+    surveillance: bool = True
+    surveillance_margin_minutes: int = Field(default=5, ge=0, le=600)
+    surveillance_ramp_bps: int | None = None
+    surveillance_ramp_minutes: int | None = None
+    surveillance_concentration_bps: int | None = None
+    surveillance_concentration_min_trades: int | None = None
 
     @field_validator("reminder_leads_hours", "sms_recipients", mode="before")
     @classmethod
@@ -131,6 +143,20 @@ class SchedulerSettings(BaseSettings):
     def reminder_leads(self) -> tuple[int, ...]:
         """Reminder lead times in seconds, longest first."""
         return tuple(int(h * HOUR) for h in self.reminder_leads_hours)
+
+    def surveillance_settings(self) -> SurveillanceSettings:
+        """The surveillance scans' thresholds: the ones set, the domain's defaults for the rest.
+
+        Raises:
+            SurveillanceInputError: a threshold out of range.
+        """
+        prefix = "surveillance_"
+        chosen = {
+            name: getattr(self, prefix + name)
+            for name in ("ramp_bps", "ramp_minutes", "concentration_bps", "concentration_min_trades")
+            if getattr(self, prefix + name) is not None
+        }
+        return SurveillanceSettings(**chosen)
 
     def database(self, state_dir: Path) -> str:
         """The alarm store's SQLAlchemy URL (the default SQLite file lives under ``state_dir``)."""

@@ -17,6 +17,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler  # type: ignore[im
 from sqlalchemy.exc import SQLAlchemyError
 
 from domain.errors import EtsError
+from scheduler.surveillance import SurveillanceJob, add_surveillance_job
 from settlement.calendar import TradingCalendar
 from settlement.schedule import add_settlement_job
 
@@ -129,11 +130,13 @@ def schedule(
     interval_seconds: float,
     settlement: SettlementJob | None = None,
     purge: PurgeJob | None = None,
+    surveillance: SurveillanceJob | None = None,
 ) -> BaseScheduler:
     """Add the scan job to ``scheduler``: every ``interval_seconds``, first run at once; with
     ``settlement``, also the settlement job (Mondays to Fridays at the close + margin in the
     calendar's zone, :func:`settlement.schedule.add_settlement_job`); with ``purge``, the purge of
-    the API's expired state (:func:`add_purge_job`).
+    the API's expired state (:func:`add_purge_job`); with ``surveillance``, the market surveillance
+    after the close (:func:`scheduler.surveillance.add_surveillance_job`).
 
     Runs never overlap (``max_instances=1``) and missed runs collapse into one (``coalesce``).
     """
@@ -154,6 +157,8 @@ def schedule(
         add_settlement_job(scheduler, settlement.run, settlement.calendar, settlement.margin_minutes)
     if purge is not None:
         add_purge_job(scheduler, purge)
+    if surveillance is not None:
+        add_surveillance_job(scheduler, surveillance)
     return scheduler
 
 
@@ -162,11 +167,12 @@ def start(
     interval_seconds: float,
     settlement: SettlementJob | None = None,
     purge: PurgeJob | None = None,
+    surveillance: SurveillanceJob | None = None,
 ) -> BackgroundScheduler:
-    """Run the scan job (and ``settlement``'s and ``purge``'s, when given) in a background thread of
-    this process (e.g. the API's); returns the scheduler."""
+    """Run the scan job (and ``settlement``'s, ``purge``'s and ``surveillance``'s, when given) in a
+    background thread of this process (e.g. the API's); returns the scheduler."""
     scheduler = BackgroundScheduler(timezone=UTC, daemon=True)
-    schedule(scheduler, alarms, interval_seconds, settlement, purge)
+    schedule(scheduler, alarms, interval_seconds, settlement, purge, surveillance)
     scheduler.start()
     logger.info("compliance alarm scheduler started (every %s s)", interval_seconds)
     return scheduler
@@ -184,9 +190,10 @@ def blocking(
     interval_seconds: float,
     settlement: SettlementJob | None = None,
     purge: PurgeJob | None = None,
+    surveillance: SurveillanceJob | None = None,
 ) -> BlockingScheduler:
-    """A foreground scheduler with the scan job and, when given, the settlement and purge jobs
-    (``start()`` blocks until ``shutdown()``)."""
+    """A foreground scheduler with the scan job and, when given, the settlement, purge and
+    surveillance jobs (``start()`` blocks until ``shutdown()``)."""
     scheduler = BlockingScheduler(timezone=UTC)
-    schedule(scheduler, alarms, interval_seconds, settlement, purge)
+    schedule(scheduler, alarms, interval_seconds, settlement, purge, surveillance)
     return scheduler

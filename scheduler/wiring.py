@@ -1,5 +1,6 @@
 """The scheduler service's wiring from the environment (``ets alarms`` runs it): the compliance
-alarms against the deployment, the end-of-day settlement job and the purge job."""
+alarms against the deployment, the end-of-day settlement job, the purge job and the market
+surveillance after the close."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from readmodel.session import make_engine
 from scheduler.compliance import CONTRACT, ComplianceAlarms
 from scheduler.config import SchedulerSettings
 from scheduler.service import PurgeJob, SettlementJob
+from scheduler.surveillance import MarketSurveillance, SurveillanceJob
 from settlement.config import SettlementSettings
 from settlement.service import SettlementService, service_signer
 
@@ -78,3 +80,31 @@ def purge_job() -> PurgeJob | None:
         functools.partial(purge_expired, engine, intent_retention_s=retention),
         settings.purge_interval_seconds,
     )
+
+
+def surveillance_job(alarms: ComplianceAlarms) -> SurveillanceJob | None:
+    """The market surveillance after each close (None when ``ETS_SCHEDULER_SURVEILLANCE=0``): the
+    scans over the read model (``ETS_DATABASE_URL``), alerts raised in ``alarms``' store and
+    delivered at once on its channels; the trading calendar and its close are settlement's
+    (``ETS_SETTLE_HOLIDAYS`` ...).
+
+    Raises:
+        SchedulerConfigError: invalid scheduler settings.
+        SurveillanceInputError: a threshold out of range.
+        SettlementError: invalid ``ETS_SETTLE_*`` calendar settings.
+    """
+    settings = SchedulerSettings.load()
+    if not settings.surveillance:
+        return None
+    engine = make_engine(ReadModelSettings().url(ChainSettings.load()))
+    channels = [n.name for n in alarms.notifiers]
+    surveillance = MarketSurveillance(
+        engine,
+        alarms.store,
+        channels,
+        settings.surveillance_settings(),
+        deliver=alarms.deliver,
+        clock=alarms.clock,
+    )
+    calendar = SettlementSettings.load().calendar()
+    return SurveillanceJob(surveillance.run, calendar, settings.surveillance_margin_minutes)
