@@ -15,6 +15,7 @@ from api.errors import ApiConfigError
 from chain.auction import DEFAULT_FORFEIT_BPS
 from chain.config import ChainSettings
 from readmodel.config import read_model_url
+from settlement.config import SettlementSettings
 
 
 class ApiSettings(BaseSettings):
@@ -57,6 +58,8 @@ class ApiSettings(BaseSettings):
         indexer_oracle_queues: oracle queue files whose anchored readings are imported (comma list).
         auction_forfeit_bps: share of a guarantee forfeited by a bidder that does not reveal, in
             the auctions the dashboard creates (``ETS_AUCTION_FORFEIT_BPS``; 0 to 10,000).
+        reports_dir: where settled days' reports are read (``/market/bulletin``); default the
+            settlement job's directory (``ETS_SETTLE_REPORTS_DIR``, else ``settlement`` in the state dir).
     """
 
     model_config = SettingsConfigDict(env_prefix="ETS_", extra="ignore")
@@ -85,6 +88,7 @@ class ApiSettings(BaseSettings):
     indexer_page_blocks: int = 2_000
     indexer_poll_seconds: float = 1.0
     auction_forfeit_bps: int = Field(default=DEFAULT_FORFEIT_BPS, ge=0, le=10_000)
+    reports_dir: Path | None = None
     indexer_oracle_queues: str = ""
 
     @classmethod
@@ -128,6 +132,10 @@ class ApiSettings(BaseSettings):
                     "'600/minute;50/second'"
                 ) from None
         return self
+
+    def reports(self) -> Path:
+        """Where settled days' reports are: ``reports_dir``, else where the settlement job writes."""
+        return self.reports_dir or SettlementSettings.load().reports_dir
 
     def database(self, chain: ChainSettings) -> str:
         """The read model's URL: ``database_url`` or ``sqlite:///<state_dir>/readmodel.db``."""

@@ -172,6 +172,7 @@ def settle_statement(
     out: OutOption = None,
 ) -> None:
     """An account's statement of a settled day (CSV and PDF under the day's report directory)."""
+    from settlement.bulletin import fills
     from settlement.report import write_statement
     from settlement.run import day_bounds, journal, settle
 
@@ -185,8 +186,54 @@ def settle_statement(
         account,
         service.settings.reports_dir,
         calendar,
+        fills(service.engine, bounds),
     ):
         context().console.print(str(path))
+
+
+@settle_app.command("bulletin")
+@cli_errors
+def settle_bulletin(day: DayOption, out: OutOption = None, as_json: JsonOption = False) -> None:
+    """The daily settlement bulletin of a settled day (per token id and mode: volume, turnover,
+    open, high, low, VWAP, close, trades and the year's running totals) and its large holders,
+    read from the day's report after checking it against its manifest."""
+    from rich.table import Table
+
+    from domain.bulletin import COLUMNS
+    from domain.tokens import token_label
+    from settlement.bulletin import read_bulletin
+    from settlement.config import SettlementSettings
+
+    ctx = context()
+    parsed = _day(day)
+    bulletin = read_bulletin(out or SettlementSettings.load().reports_dir, parsed)
+    if as_json:
+        ctx.print_json(
+            {
+                "day": parsed.isoformat(),
+                "report_hash": bulletin.report_hash,
+                "rows": [dict(zip(COLUMNS, r.values(), strict=True)) for r in bulletin.rows],
+                "threshold_bps": bulletin.threshold_bps,
+                "large_holders": [vars(h) for h in bulletin.large_holders],
+            }
+        )
+        return
+    table = Table(
+        "token",
+        *COLUMNS[1:],
+        title=f"daily settlement bulletin {parsed} (report {bulletin.report_hash[:18]}…)",
+    )
+    for r in bulletin.rows:
+        table.add_row(token_label(r.token_id), *("" if v is None else f"{v:,}" if isinstance(v, int) else v
+                                                  for v in r.values()[1:]))  # fmt: skip
+    ctx.console.print(table)
+    holders = Table("token", "account", "name", "balance", "issued", "share_bps",
+                    title=f"large holders (≥ {bulletin.threshold_bps} bps)")  # fmt: skip
+    for h in bulletin.large_holders:
+        holders.add_row(
+            token_label(h.token_id), h.account, h.name, f"{h.balance:,}", f"{h.issued:,}", str(h.share_bps)
+        )
+    ctx.console.print(holders)
 
 
 @settle_app.command("verify")

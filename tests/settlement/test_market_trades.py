@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from chain.accounts import demo_account
 from chain.settlement import ledger_for
@@ -24,14 +25,16 @@ from domain.bulletin import ALL
 from domain.market import TradeMode, vwap_close
 from domain.settlement import fill_legs
 from domain.tokens import CASH_ID as CASH
+from ets.cli import main as cli
 from readmodel.indexer.run import Indexer
 from readmodel.migrate import upgrade
 from readmodel.session import make_engine
-from settlement.bulletin import bulletin_file, read_bulletin
+from settlement.bulletin import bulletin_file, fills, read_bulletin
 from settlement.day import DayResult, run_day
 from settlement.errors import BulletinNotSettledError, ReportAlteredError
 from settlement.reconcile import reconcile
-from settlement.run import MarketDay, Settlement, SystemAccounts
+from settlement.report import write_statement
+from settlement.run import MarketDay, Settlement, SystemAccounts, journal
 from settlement.verify import MANIFEST, read_report
 from tests.conftest import Consortium
 from tests.settlement.conftest import CALENDAR, to_time
@@ -215,3 +218,49 @@ def test_read_bulletin_refused_when_report_altered(traded: Traded, tmp_path: Pat
         read_bulletin(tmp_path, traded.day.day)
     assert info.value.altered == [bulletin_file(code)]
     assert (copy / MANIFEST).exists()
+
+
+def test_cli_settle_bulletin_prints_table_and_json_when_settled(
+    traded: Traded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ETS_SETTLE_REPORTS_DIR", str(traded.reports))
+    day = traded.day.day.isoformat()
+    result = CliRunner().invoke(cli.app, ["settle", "bulletin", "--day", day, "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    bulletin = read_bulletin(traded.reports, traded.day.day)
+    assert body["report_hash"] == bulletin.report_hash and body["threshold_bps"] == 1_000
+    assert [tuple(r.values()) for r in body["rows"]] == [r.values() for r in bulletin.rows]
+    monkeypatch.setenv("COLUMNS", "250")  # rich fits the table to the terminal
+    table = CliRunner().invoke(cli.app, ["settle", "bulletin", "--day", day])
+    assert table.exit_code == 0 and "daily settlement bulletin" in table.output and "block" in table.output
+    refused = CliRunner().invoke(cli.app, ["settle", "bulletin", "--day", "2027-01-04"])
+    assert refused.exit_code == 1 and "BulletinNotSettledError" in refused.output
+
+
+def test_statement_lists_the_accounts_fills_with_price_value_and_fee(traded: Traded, tmp_path: Path) -> None:
+    s = traded.result.settlement
+    buyer = demo_account("enterprise-5").address
+    engine = make_engine(f"sqlite:///{traded.reports.parent / 'read.db'}")
+    try:
+        paths = write_statement(
+            s, journal(engine, s.bounds), buyer, tmp_path, CALENDAR, fills(engine, s.bounds)
+        )
+    finally:
+        engine.dispose()
+    assert [p.suffix for p in paths] == [".csv", ".pdf", ".csv"]
+    with paths[2].open() as f:
+        rows = list(csv.DictReader(f))
+    mine = [t for t in traded.day.trades if buyer in (t.buyer, t.seller)]
+    assert [
+        (int(r["price"]), int(r["quantity"]), int(r["value"]), int(r["fee"]), r["type"]) for r in rows
+    ] == [
+        (
+            t.price,
+            t.quantity,
+            t.value,
+            t.buyer_fee if t.buyer == buyer else t.seller_fee,
+            ("block_" if t.mode == TradeMode.BLOCK else "trade_") + ("buy" if t.buyer == buyer else "sell"),
+        )
+        for t in mine
+    ]
