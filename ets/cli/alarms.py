@@ -54,14 +54,16 @@ def alarms_run(
 ) -> None:
     """Raise and deliver compliance alarms every interval until interrupted (Ctrl-C, SIGTERM); with
     ``ETS_SETTLE_SCHEDULE=1`` or ``ETS_SETTLE_KEYSTORE``, also settle each trading day after its
-    close (``ets settle``'s run, at the close + ``ETS_SETTLE_MARGIN_MINUTES``); and purge the API's
-    expired nonces, sessions and intents from the read model every
+    close (``ets settle``'s run, at the close + ``ETS_SETTLE_MARGIN_MINUTES``); scan each trading
+    day's trades for abnormal trading (``ets market scan``'s run, at the close +
+    ``ETS_SCHEDULER_SURVEILLANCE_MARGIN_MINUTES``; ``ETS_SCHEDULER_SURVEILLANCE=0``: never); and
+    purge the API's expired nonces, sessions and intents from the read model every
     ``ETS_SCHEDULER_PURGE_INTERVAL_SECONDS`` (an hour; 0: never)."""
     import signal
 
     from scheduler.config import SchedulerSettings
     from scheduler.service import blocking, stop
-    from scheduler.wiring import compliance_alarms, purge_job, settlement_job
+    from scheduler.wiring import compliance_alarms, purge_job, settlement_job, surveillance_job
     from settlement.schedule import JOB_ID
 
     ctx = context()
@@ -72,7 +74,7 @@ def alarms_run(
             return
         seconds = interval or SchedulerSettings.load().interval_seconds
         purge = purge_job()
-        scheduler = blocking(alarms, seconds, settlement_job(), purge)
+        scheduler = blocking(alarms, seconds, settlement_job(), purge, surveillance_job(alarms))
         signal.signal(signal.SIGTERM, lambda *_: stop(scheduler, wait=False))
         ctx.err_console.print(f"compliance alarm scheduler: a scan every {seconds:g} s; Ctrl-C stops it")
         job = scheduler.get_job(JOB_ID)
