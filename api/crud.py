@@ -620,10 +620,12 @@ def list_notices(
     paging: PageParams,
     year: int | None = None,
     enterprise: str | None = None,
+    pollutant: int | None = None,
     outcome: str | None = None,
     acknowledged: bool | None = None,
 ) -> tuple[list[m.Notice], int]:
-    """Compliance notices by year (newest first) and enterprise.
+    """Compliance notices (one per obligation: enterprise, pollutant, year) by year (newest
+    first), enterprise and pollutant.
 
     Args:
         outcome: ``A``, ``B`` or ``C`` (finalized obligations only).
@@ -633,9 +635,13 @@ def list_notices(
         QueryError: the page starts past the end.
     """
     where = _account_scope(db, viewer, m.Notice.enterprise, enterprise, "compliance data")
-    stmt = select(m.Notice).where(*where).order_by(m.Notice.year.desc(), m.Notice.enterprise)
+    stmt = (
+        select(m.Notice).where(*where).order_by(m.Notice.year.desc(), m.Notice.enterprise, m.Notice.pollutant)
+    )
     if year is not None:
         stmt = stmt.where(m.Notice.year == year)
+    if pollutant is not None:
+        stmt = stmt.where(m.Notice.pollutant == pollutant)
     if outcome is not None:
         stmt = stmt.where(m.Notice.outcome == OUTCOME_CODES[outcome])
     if acknowledged is not None:
@@ -651,6 +657,7 @@ def list_applications(
     paging: PageParams,
     year: int | None = None,
     enterprise: str | None = None,
+    pollutant: int | None = None,
     status: str | None = None,
 ) -> tuple[list[m.Application], int]:
     """Compliance applications, newest first.
@@ -663,6 +670,8 @@ def list_applications(
     stmt = select(m.Application).where(*where).order_by(m.Application.application_id.desc())
     if year is not None:
         stmt = stmt.where(m.Application.year == year)
+    if pollutant is not None:
+        stmt = stmt.where(m.Application.pollutant == pollutant)
     if status is not None:
         stmt = stmt.where(m.Application.status == status)
     return paginate(db, stmt, paging)

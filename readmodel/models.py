@@ -580,12 +580,13 @@ class ComplianceYear(Base):
 
 
 class Notice(Base):
-    """An enterprise's compliance obligation for a year: notice, acknowledgement, outcome."""
+    """An enterprise's compliance obligation for a pollutant and a year: notice,
+    acknowledgement, outcome (one row per (enterprise, pollutant, year))."""
 
     __tablename__ = "notices"
     enterprise: Mapped[str] = mapped_column(Address, primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    pollutant: Mapped[int] = mapped_column(Integer)
+    pollutant: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     allocated: Mapped[int]
     rules_hash: Mapped[str] = mapped_column(Hash)
     submission_deadline: Mapped[int]
@@ -610,6 +611,7 @@ class Application(Base):
     application_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     enterprise: Mapped[str] = mapped_column(Address, index=True)
     year: Mapped[int] = mapped_column(Integer)
+    pollutant: Mapped[int] = mapped_column(Integer)
     attestation_id: Mapped[str] = mapped_column(Hash)
     verified: Mapped[int]
     offsets: Mapped[int]

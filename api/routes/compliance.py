@@ -21,6 +21,10 @@ ApplicationStatus = Literal["submitted", "approved", "rejected"]
 
 _ENTERPRISE = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"
 YearQuery = Annotated[int | None, Query(ge=0, le=65535, description="Compliance year")]
+PollutantQuery = Annotated[
+    int | None,
+    Query(ge=1, le=255, description="Pollutant code (1 CO2, 2 SO2, 3 NOx ...): one obligation of each"),
+]
 EnterpriseQuery = Annotated[
     Address | None,
     Query(description="Enterprise (an enterprise may name only itself; an auditor those assigned to it)"),
@@ -61,7 +65,8 @@ class NoticeBase(BaseModel):
 
 
 class NoticePublic(NoticeBase):
-    """An enterprise's compliance notice for a year: acknowledgement and, once final, outcome."""
+    """An enterprise's compliance notice for a pollutant and a year (one obligation of each):
+    acknowledgement and, once final, outcome."""
 
     model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
         "enterprise": _ENTERPRISE, "year": 2024, "pollutant": 1, "allocated": 1000,
@@ -101,6 +106,7 @@ class ApplicationBase(BaseModel):
     """What an enterprise applies with."""
 
     year: int = Field(description="Compliance year")
+    pollutant: int = Field(description="Pollutant code of the obligation it applies to")
     attestation_id: str = Field(description="Attestation the application relies on")
     verified: int = Field(description="Verified emissions (tonnes)")
     offsets: int = Field(description="Offset tonnes offered")
@@ -112,7 +118,8 @@ class ApplicationPublic(ApplicationBase):
     """A compliance application and its review."""
 
     model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "application_id": 1, "enterprise": _ENTERPRISE, "year": 2024, "attestation_id": "0x" + "a7" * 32,
+        "application_id": 1, "enterprise": _ENTERPRISE, "year": 2024, "pollutant": 1,
+        "attestation_id": "0x" + "a7" * 32,
         "verified": 900, "offsets": 50, "allowances": 850,
         "surrender": {"attestationId": "0x" + "a7" * 32, "allowanceIds": [16844776],
                       "allowanceAmounts": [850], "offsetIds": [33621992], "offsetAmounts": [50]},
@@ -150,14 +157,15 @@ def list_notices(
     paging: Paging,
     year: YearQuery = None,
     enterprise: EnterpriseQuery = None,
+    pollutant: PollutantQuery = None,
     outcome: Annotated[Outcome | None, Query(description="Final outcome letter")] = None,
     acknowledged: Annotated[bool | None, Query(description="Only (un)acknowledged notices")] = None,
 ) -> Page[NoticePublic]:
     """Compliance notices: an enterprise sees its own, an auditor those of the enterprises
     assigned to it, the regulator and the exchange all (403 for a named enterprise out of reach)."""
     rows, total = crud.list_notices(
-        db, viewer=user, paging=paging, year=year, enterprise=enterprise, outcome=outcome,
-        acknowledged=acknowledged,
+        db, viewer=user, paging=paging, year=year, enterprise=enterprise, pollutant=pollutant,
+        outcome=outcome, acknowledged=acknowledged,
     )  # fmt: skip
     items = [NoticePublic.model_validate(r) for r in rows]
     return Page[NoticePublic](items=items, total=total, limit=paging.limit, offset=paging.offset)
@@ -170,11 +178,12 @@ def list_applications(
     paging: Paging,
     year: YearQuery = None,
     enterprise: EnterpriseQuery = None,
+    pollutant: PollutantQuery = None,
     status: Annotated[ApplicationStatus | None, Query(description="Review status")] = None,
 ) -> Page[ApplicationPublic]:
     """Compliance applications, newest first, scoped like the notices."""
     rows, total = crud.list_applications(
-        db, viewer=user, paging=paging, year=year, enterprise=enterprise, status=status
+        db, viewer=user, paging=paging, year=year, enterprise=enterprise, pollutant=pollutant, status=status
     )
     items = [ApplicationPublic.model_validate(r) for r in rows]
     return Page[ApplicationPublic](items=items, total=total, limit=paging.limit, offset=paging.offset)

@@ -1,11 +1,12 @@
 """Projections of ComplianceManager: year rules, notices, applications, final outcomes (with the
-obligation and compliance statistics) and penalties."""
+obligation and compliance statistics) and penalties. An obligation is keyed by (enterprise,
+pollutant, year); every cycle event carries its pollutant."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, update
 
 from chain.events import DecodedEvent
 from readmodel import models as m
@@ -34,7 +35,11 @@ def _year_configured(p: Projection, conn: Connection, e: DecodedEvent) -> None:
 def _notice(conn: Connection, e: DecodedEvent, **values: Any) -> None:
     conn.execute(
         update(m.Notice)
-        .where(m.Notice.enterprise == e.args["enterprise"], m.Notice.year == e.args["year"])
+        .where(
+            m.Notice.enterprise == e.args["enterprise"],
+            m.Notice.pollutant == e.args["pollutant"],
+            m.Notice.year == e.args["year"],
+        )
         .values(**values)
     )
 
@@ -55,9 +60,8 @@ def _notice_issued(p: Projection, conn: Connection, e: DecodedEvent) -> None:
         conn,
         m.Notice,
         [row],
-        ("enterprise", "year"),
+        ("enterprise", "year", "pollutant"),
         replace=(
-            "pollutant",
             "allocated",
             "rules_hash",
             "submission_deadline",
@@ -78,6 +82,7 @@ def _application_submitted(p: Projection, conn: Connection, e: DecodedEvent) -> 
             application_id=a["applicationId"],
             enterprise=a["enterprise"],
             year=a["year"],
+            pollutant=a["pollutant"],
             attestation_id=a["input"]["attestationId"],
             verified=int64(a["verified"], "verified"),
             offsets=int64(a["offsets"], "offsets"),
@@ -115,14 +120,7 @@ def _obligation_finalized(p: Projection, conn: Connection, e: DecodedEvent) -> N
     a = e.args
     values = {k: int64(a[k], k) for k in ("verified", "surrendered", "shortfall", "fine")}
     _notice(conn, e, outcome=a["outcome"], make_good=int64(a["makeGood"], "make-good"), **values)
-    pollutant = (
-        conn.execute(
-            select(m.Notice.pollutant).where(
-                m.Notice.enterprise == a["enterprise"], m.Notice.year == a["year"]
-            )
-        ).scalar()
-        or 0
-    )
+    pollutant = a["pollutant"]
     periods = (("year", str(a["year"])),)
     p.stat("obligations", pollutant, a["enterprise"], e.block_time, 1, periods)
     p.stat("compliant", pollutant, a["enterprise"], e.block_time, int(a["outcome"] == 1), periods)

@@ -13,7 +13,19 @@ from eth_account.signers.local import LocalAccount
 
 from domain.compliance import OUTCOME_LETTERS
 from tests.api.conftest import ApiWorld, Get
-from tests.utils.compliance import CO2, CO2_2024, CONFIG, ENTERPRISES, OFF_2024, YEAR, surrender
+from tests.utils.compliance import (
+    CO2,
+    CO2_2024,
+    CONFIG,
+    DAY,
+    ENTERPRISES,
+    OFF_2024,
+    RULES,
+    RULES_URI,
+    SO2_2024,
+    YEAR,
+    surrender,
+)
 
 E0, E1, E2, E3 = ENTERPRISES
 
@@ -33,15 +45,15 @@ def apps(world: ApiWorld) -> Applications:
     assert e0_attestation is not None
     e1_attestation = world.cycle.attest(E1.address, 700)
     for enterprise in (E0, E1):
-        c.compliance.acknowledge(enterprise, YEAR)
-    approved = c.compliance.apply(E0, YEAR, surrender(e0_attestation, {CO2_2024: 850}, {OFF_2024: 50}))
+        c.compliance.acknowledge(enterprise, CO2, YEAR)
+    approved = c.compliance.apply(E0, CO2, YEAR, surrender(e0_attestation, {CO2_2024: 850}, {OFF_2024: 50}))
     c.compliance.approve(c.regulator, approved)
-    rejected = c.compliance.apply(E1, YEAR, surrender(e1_attestation, {CO2_2024: 700}))
+    rejected = c.compliance.apply(E1, CO2, YEAR, surrender(e1_attestation, {CO2_2024: 700}))
     c.compliance.reject(c.regulator, rejected, 4, "meter data incomplete")
     world.cycle.to_deadline_passed()
     for enterprise in (E0, E1, E2):
-        if c.compliance.notice(enterprise.address, YEAR).finalized_at == 0:  # approval finalizes E0's
-            c.compliance.finalize(c.regulator, enterprise.address, YEAR)
+        if c.compliance.notice(enterprise.address, CO2, YEAR).finalized_at == 0:  # approval finalizes E0's
+            c.compliance.finalize(c.regulator, enterprise.address, CO2, YEAR)
     world.index()
     return Applications(approved, rejected)
 
@@ -78,7 +90,7 @@ def test_notices_equal_the_chain_for_the_regulator(world: ApiWorld, get: Get, ap
     body = _ok(get(world.c.regulator, "/compliance/notices"))
     assert sorted(n["enterprise"] for n in body["items"]) == sorted(e.address for e in (E0, E1, E2))
     for n in body["items"]:
-        chain = world.c.compliance.notice(n["enterprise"], YEAR)
+        chain = world.c.compliance.notice(n["enterprise"], CO2, YEAR)
         assert (n["allocated"], n["submission_deadline"], n["ack_deadline"], n["rules_hash"], n["verified"],
                 n["surrendered"], n["shortfall"], n["fine"], n["make_good"]) == (
             chain.allocated, chain.submission_deadline, chain.ack_deadline, "0x" + chain.rules_hash.hex(),
@@ -117,7 +129,7 @@ def test_notices_filter_by_outcome_acknowledged_and_year(
     world: ApiWorld, get: Get, apps: Applications
 ) -> None:
     reg = world.c.regulator
-    letters = {e.address: OUTCOME_LETTERS[int(world.c.compliance.notice(e.address, YEAR).outcome)]
+    letters = {e.address: OUTCOME_LETTERS[int(world.c.compliance.notice(e.address, CO2, YEAR).outcome)]
                for e in (E0, E1, E2)}  # fmt: skip
     assert letters[E0.address] == "A"
     for letter in "ABC":
@@ -195,3 +207,47 @@ def test_compliance_refuses_unauthenticated_requests_with_401(world: ApiWorld, a
     for path in ("/compliance/years", "/compliance/notices", "/compliance/applications",
                  f"/compliance/applications/{apps.approved}"):  # fmt: skip
         assert world.client.get(path).status_code == 401, path
+
+
+def test_notices_and_applications_of_two_pollutants_of_one_year_by_pollutant(
+    world: ApiWorld, get: Get, apps: Applications
+) -> None:
+    """E0 owes SO2 too in the same year (run last: it adds an obligation to the module's world)."""
+    c, so2 = world.c, 2
+    now = c.chain.timestamp()
+    c.compliance.issue_notices(
+        c.regulator, YEAR, so2, [(E0.address, 50)], rules_hash=RULES, rules_uri=RULES_URI,
+        submission_deadline=now + 30 * DAY, ack_deadline=now + 7 * DAY,
+    )  # fmt: skip
+    c.compliance.acknowledge(E0, so2, YEAR)
+    attestation = world.cycle.attest(E0.address, 40, pollutant=so2)
+    application = c.compliance.apply(E0, so2, YEAR, surrender(attestation, {SO2_2024: 40}))
+    c.compliance.approve(c.regulator, application)
+    world.index()
+    mine = _ok(get(E0, "/compliance/notices"))["items"]
+    assert [(n["enterprise"], n["year"], n["pollutant"]) for n in mine] == [
+        (E0.address, YEAR, CO2),
+        (E0.address, YEAR, so2),
+    ]
+    only = _ok(get(c.regulator, "/compliance/notices", pollutant=so2))["items"]
+    assert [(n["enterprise"], n["acknowledged"], n["outcome"], n["surrendered"]) for n in only] == [
+        (E0.address, True, "A", 40)
+    ]
+    co2 = _ok(get(c.regulator, "/compliance/notices", enterprise=E0.address, pollutant=CO2))["items"]
+    assert [n["outcome"] for n in co2] == [
+        OUTCOME_LETTERS[int(c.compliance.notice(E0.address, CO2, YEAR).outcome)]
+    ]
+    by_pollutant = _ok(get(E0, "/compliance/applications", pollutant=so2))["items"]
+    assert [(a["application_id"], a["pollutant"], a["status"]) for a in by_pollutant] == [
+        (application, so2, "approved")
+    ]
+    assert [a["pollutant"] for a in _ok(get(E0, "/compliance/applications", pollutant=CO2))["items"]] == [CO2]
+    assert get(E0, "/compliance/notices", pollutant=0).status_code == 422
+    rate = _ok(get(c.regulator, "/stats", metric="obligations", grain="year", group_by="time", pollutant=so2))
+    assert [(r["period"], r["value"]) for r in rate["rows"]] == [(str(YEAR), 1.0)]  # one SO2 obligation
+    rate = _ok(
+        get(c.regulator, "/stats", metric="compliance_rate", grain="year", group_by="time", pollutant=so2)
+    )
+    assert [r["value"] for r in rate["rows"]] == [1.0]
+    every = _ok(get(c.regulator, "/stats", metric="obligations", grain="year", group_by="time"))
+    assert [r["value"] for r in every["rows"]] == [4.0]  # E0..E2's CO2 and E0's SO2
