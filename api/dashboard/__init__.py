@@ -25,6 +25,7 @@ def missing_vendor_files(static_dir: Path = STATIC_DIR) -> list[str]:
 def mount_dashboard(app: FastAPI) -> None:
     """Serve the dashboard at ``/dashboard/`` (``/`` redirects there) with its routes under
     ``/dashboard/api/``."""
+    from api.dashboard.market import router as market_router
     from api.dashboard.routes import router
 
     missing = missing_vendor_files()
@@ -32,6 +33,7 @@ def mount_dashboard(app: FastAPI) -> None:
         logger.warning("dashboard vendor files missing: run scripts/build-dashboard",
                        extra={"missing": ",".join(missing)})  # fmt: skip
     app.include_router(router)
+    app.include_router(market_router)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
