@@ -38,6 +38,7 @@ from api.routes import (
     participants,
     production,
     stats,
+    surveillance,
     tx,
 )
 from domain.errors import EtsError
@@ -210,6 +211,7 @@ def create_app(
         audit,
         stats,
         production,
+        surveillance,
         tx,
     )
     for module in routers:

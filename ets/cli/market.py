@@ -16,6 +16,8 @@ from ets.cli.inputs import JsonOption, parse_token
 from ets.cli.options import AsOption, KeystoreOption, cli_errors
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from chain.market import MarketClient, Trade
     from domain.market import Rulebook, Side
 
@@ -396,3 +398,90 @@ def market_resume(token: TokenArg, as_: AsOption = None, keystore: KeystoreOptio
     token_id = parse_token(token)
     _market().resume(ctx.signer(as_, keystore), token_id)
     ctx.console.print(f"token {token_id} resumed")
+
+
+# ---------------------------------------------------------------------- surveillance
+
+records_app = typer.Typer(
+    help="The exchange's account records (enterprise group, controller) the surveillance reads.",
+    no_args_is_help=True,
+)
+market_app.add_typer(records_app, name="records")
+
+
+def _read_model() -> Engine:
+    from readmodel.config import ReadModelSettings
+    from readmodel.migrate import upgrade
+    from readmodel.session import make_engine
+
+    engine = make_engine(ReadModelSettings().url(context().settings))
+    upgrade(engine)
+    return engine
+
+
+@records_app.command("import")
+@cli_errors
+def records_import(
+    file: Annotated[Path, typer.Argument(help="CSV with the header account,group,controller.", exists=True)],
+) -> None:
+    """Load account records into the read model (an account listed again replaces its record); a
+    file with any bad line (address, duplicate account, cells) is refused whole, naming each."""
+    import time
+
+    from scheduler.surveillance import import_records
+
+    engine = _read_model()
+    try:
+        count = import_records(
+            engine, file.read_text(encoding="utf-8"), now=int(time.time()), source=file.name
+        )
+    finally:
+        engine.dispose()
+    context().console.print(f"{count} account record(s) imported from {file}")
+
+
+@market_app.command("scan")
+@cli_errors
+def market_scan(
+    day: Annotated[str, typer.Option(help="Trading day (China Standard Time), YYYY-MM-DD.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Run the surveillance scans (wash trades, closing ramp, volume concentration) over a trading
+    day of the read model: new findings are stored as alerts (GET /market/alerts) and raised as
+    alarms (delivered by ``ets alarms run``); prints the day's alerts with their trades."""
+    from scheduler.alarms import AlarmStore
+    from scheduler.config import SchedulerSettings
+    from scheduler.notify import build_notifiers
+    from scheduler.surveillance import MarketSurveillance, alerts_of_day
+
+    ctx = context()
+    settings = SchedulerSettings.load()
+    engine = _read_model()
+    try:
+        with AlarmStore(settings.database(ctx.settings.state_dir)) as store:
+            channels = [n.name for n in build_notifiers(settings)]
+            report = MarketSurveillance(engine, store, channels, settings.surveillance_settings()).run(day)
+        alerts = alerts_of_day(engine, report.day)
+    finally:
+        engine.dispose()
+    new = set(report.stored)
+    if as_json:
+        ctx.print_json([
+            {"id": a.id, "kind": a.kind, "day": a.day, "token_id": a.token_id,
+             "accounts": a.accounts.split(","), "detail": a.detail, "trade_ids": a.trade_ids,
+             "figures": a.figures, "raised_at": a.raised_at, "new": a.id in new}
+            for a in alerts
+        ])  # fmt: skip
+        return
+    table = Table(
+        "id", "kind", "token", "accounts", "trades", "detail", title=f"surveillance alerts of {report.day}"
+    )
+    for a in alerts:
+        ids = ", ".join(str(i) for i in a.trade_ids)
+        table.add_row(f"{a.id}{' new' if a.id in new else ''}", a.kind, str(a.token_id),
+                      "\n".join(a.accounts.split(",")), ids, a.detail)  # fmt: skip
+    ctx.console.print(table)
+    ctx.console.print(
+        f"{report.trades} trade(s) scanned, {len(report.findings)} finding(s), "
+        f"{len(report.stored)} new alert(s), {len(report.raised)} alarm(s) raised"
+    )
