@@ -25,16 +25,25 @@ from chain.compile import compile_contracts
 from chain.deploy import load_for_chain
 from chain.settlement import ReportAnchor, SettlementReportsClient, ledger_for
 from chain.tx import ChainClient
+from domain.bulletin import ALL, Bulletin
 from domain.settlement import MovementTotal, movement_totals
+from domain.tokens import token_label
 from readmodel.indexer.run import Indexer
 from readmodel.migrate import upgrade
 from readmodel.models import Participant
 from readmodel.session import make_engine
 from settlement.bank import BankMovement, bank_ref_hash, generate_statement, parse_statement, write_statement
+from settlement.bulletin import read_bulletin
 from settlement.calendar import TradingCalendar, day_code
 from settlement.config import SettlementSettings
 from settlement.day import run_day
-from settlement.errors import ReconciliationError, ReportAlteredError, ReportNotAnchoredError, SettlementError
+from settlement.errors import (
+    BulletinNotSettledError,
+    ReconciliationError,
+    ReportAlteredError,
+    ReportNotAnchoredError,
+    SettlementError,
+)
 from settlement.report import ReportBundle
 from settlement.run import ChainView, SystemAccounts, day_bounds, settle
 from settlement.verify import MANIFEST, verify_day
@@ -241,7 +250,9 @@ def run_settlement_demo(
                 f"close of {day} ({calendar.timezone})"
             )
         indexer.catch_up()
-        system = SystemAccounts(contracts.get("SealedBidAuction"), contracts.get("ComplianceManager"))
+        system = SystemAccounts(
+            contracts.get("SealedBidAuction"), contracts.get("ComplianceManager"), contracts.get("Market")
+        )
         ledger: ChainView = ledger_for(chain, contracts)
         if not bank_file.exists():
             lines = _statement(engine, calendar, day, ledger, system, generated)
@@ -275,6 +286,7 @@ def run_settlement_demo(
             and reports.verify(code, check.report_hash)
         )
         signer = check.signer
+        report_steps += bulletin_lines(config.reports_dir, day)
     finally:
         engine.dispose()
     return SettlementDemoReport(
@@ -290,6 +302,28 @@ def run_settlement_demo(
         totals_by_type(result),
         report_steps,
     )
+
+
+def _price(fen: int | None) -> str:
+    return "-" if fen is None else f"{fen / 100:,.2f}"
+
+
+def bulletin_lines(reports_dir: Path, day: date) -> list[str]:
+    """The day's bulletin from its written report, one line per token id and mode that traded
+    (none when the report predates bulletins)."""
+    try:
+        bulletin: Bulletin = read_bulletin(reports_dir, day)
+    except BulletinNotSettledError:
+        return []
+    lines = [
+        f"bulletin {token_label(r.token_id)} {r.mode}: {r.volume:,} t, CNY {r.turnover / 100:,.2f} in "
+        f"{r.trades} trade(s); open {_price(r.open)} high {_price(r.high)} low {_price(r.low)} "
+        f"VWAP {_price(r.vwap)} close {_price(r.close)}; year to date {r.ytd_volume:,} t, "
+        f"CNY {r.ytd_turnover / 100:,.2f}"
+        for r in bulletin.rows
+        if r.trades or r.mode == ALL
+    ]
+    return lines or [f"bulletin: no market trade in {day.year} up to {day}"]
 
 
 def _verify_earlier(
@@ -360,7 +394,8 @@ def _verify_earlier(
         ) from None
     steps = [
         f"trading day {day} was settled by an earlier run: its report verified against the chain "
-        f"instead of settling again (files match {MANIFEST}, whose hash is the one anchored); nothing sent"
+        f"instead of settling again (files match {MANIFEST}, whose hash is the one anchored); nothing sent",
+        *bulletin_lines(reports_dir, day),
     ]
     logger.info(
         "settlement report verified", extra={"day": day.isoformat(), "report_hash": check.report_hash.hex()}
