@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from sqlalchemy import select
 
 from api.config import ApiSettings
 from api.context import AppContext
@@ -32,7 +33,9 @@ from readmodel.indexer.energy import import_energy
 from readmodel.indexer.readings import import_readings
 from readmodel.indexer.run import Indexer
 from readmodel.migrate import upgrade
+from readmodel.models import MarketTrade
 from readmodel.session import make_engine
+from scheduler.surveillance import MarketSurveillance, import_records
 from sim.sample import generate_enterprises, write_monthly_sample
 
 #: The wallet transfer the demo makes once: enterprise-2 sends SO2 2028 allowances to enterprise-4.
@@ -111,6 +114,7 @@ def demo_api(
     energy = _import_energy(settings, engine)
     if energy:
         report.lines.append(energy)
+    report.lines.extend(_surveil(settings, engine, chain.timestamp()))
 
     api_settings = ApiSettings(database_url=database, api_host="127.0.0.1", api_port=port)
     ctx = AppContext(api_settings, chain, manifest, engine)
@@ -123,6 +127,25 @@ def demo_api(
         thread.join(timeout=10)
         engine.dispose()
     return report
+
+
+def _surveil(settings: ChainSettings, engine: Any, now: int) -> list[str]:
+    """The exchange's account records of the sample (``account_records.csv``, written by the demo's
+    market step) into the read model, then the surveillance scans over each trading day of the
+    market, their alerts stored for ``GET /market/alerts`` (once: a re-run finds them)."""
+    records = settings.state_dir / "sample" / "account_records.csv"
+    if not records.exists():
+        return []
+    count = import_records(engine, records.read_text(encoding="utf-8"), now=now, source=records.name)
+    lines = [f"imported {count} account records of the exchange (enterprise group, controller)"]
+    with engine.connect() as conn:
+        days = list(conn.scalars(select(MarketTrade.day).distinct().order_by(MarketTrade.day)))
+    for day in days:
+        scanned = MarketSurveillance(engine, None).run(day, now)
+        found = ", ".join(f"{f.kind} {' & '.join(a[:8] for a in f.accounts)} ({len(f.trade_ids)} trades)"
+                          for f in scanned.findings)  # fmt: skip
+        lines.append(f"surveillance of {day}: {scanned.trades} trades, alerts: {found or 'none'}")
+    return lines
 
 
 def _import_energy(settings: ChainSettings, engine: Any) -> str | None:

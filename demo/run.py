@@ -25,7 +25,13 @@ from domain.auction import PriceRule
 from domain.codes import credit_code_check_char
 from domain.tokens import Kind, decode_id, encode_id
 from oracle.queue import BatchStatus, Queue
-from sim.sample import generate_enterprises, sample_account, sample_profile, write_sample
+from sim.sample import (
+    generate_enterprises,
+    sample_account,
+    sample_profile,
+    write_demo_account_records,
+    write_sample,
+)
 from sim.site import run_site_simulation
 
 logger = logging.getLogger(__name__)
@@ -134,6 +140,7 @@ def _demo_market(
     cash = SettlementClient(chain, manifest.address("SettlementToken"))
     sample = generate_enterprises(SAMPLE_SIZE, 10, seed=2027)
     enterprises_csv, history_csv = write_sample(sample, state_dir / "sample")
+    report.files["account records"] = write_demo_account_records(sample, state_dir / "sample")
     rows = [(sample_account(e.credit_code).address, sample_profile(e)) for e in sample.enterprises]
     added = register_enterprises(registry, members, rows, batch_size=40)
     if added:

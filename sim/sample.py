@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -19,7 +19,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from chain.accounts import Signer, seeded_account
+from chain.accounts import Signer, demo_account, seeded_account
 from chain.allocation import (
     CARRIER_COLUMNS,
     HISTORY_COLUMNS,
@@ -33,6 +33,7 @@ from chain.registry import EnterpriseProfile
 from domain.allocation import MAX_YEARS, MIN_YEARS
 from domain.codes import CREDIT_CODE_CHARSET, credit_code_check_char
 from domain.errors import InvalidInputError
+from domain.surveillance import RECORD_COLUMNS, AccountRecord
 
 logger = logging.getLogger(__name__)
 
@@ -625,3 +626,107 @@ def sample_profile(e: SampleEnterprise) -> EnterpriseProfile:
         credit_code=e.credit_code, name=e.name[:200], region_code=e.region_code,
         industry_code=e.industry_code, latitude=e.latitude, longitude=e.longitude,
     )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- account records
+
+#: The central state-owned power groups among :data:`BRANDS`: their power plants belong to the
+#: group and the State Council's SASAC is the actual controller of them all.
+CENTRAL_POWER_GROUPS: Final[Mapping[str, str]] = {
+    "Huaneng": "China Huaneng Group Co., Ltd.",
+    "Datang": "China Datang Corporation Ltd.",
+    "Huadian": "China Huadian Corporation Ltd.",
+    "Guoneng": "China Energy Investment Corporation",
+}
+#: The State Council's State-owned Assets Supervision and Administration Commission.
+CENTRAL_SASAC: Final = "SASAC of the State Council"
+_SURNAMES: Final = ("Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Zhao", "Huang", "Zhou", "Wu", "Xu", "Sun",
+                    "Ma", "Zhu", "Hu", "Guo", "He", "Lin", "Luo", "Gao")  # fmt: skip
+_GIVEN: Final = ("Wei", "Fang", "Jianguo", "Min", "Jing", "Lei", "Jun", "Yong", "Yan", "Jie", "Tao", "Ming",
+                 "Chao", "Xiuying", "Hua", "Ping", "Gang", "Guiying", "Qiang", "Hong")  # fmt: skip
+#: The demo enterprises' records (demo accounts ``enterprise-1`` .. ``-6``): enterprise-1 (a
+#: Taizhou power plant) and enterprise-2 (a Taizhou paper mill) belong to one local group with one
+#: controller; the others stand on their own, each with its own controller.
+DEMO_ACCOUNT_RECORDS: Final = (
+    ("enterprise-1", "Taizhou Jiaojiang Industrial Group Co., Ltd.", "Chen Jianguo"),
+    ("enterprise-2", "Taizhou Jiaojiang Industrial Group Co., Ltd.", "Chen Jianguo"),
+    ("enterprise-3", "Ningbo Beilun Port & Steel Group Co., Ltd.", "Ningbo Municipal SASAC"),
+    ("enterprise-4", "", "Shen Guoqiang"),
+    ("enterprise-5", "", "Shaoxing Shangyu District SASAC"),
+    ("enterprise-6", "Zhejiang Provincial Energy Group Co., Ltd.", "Zhejiang Provincial SASAC"),
+)
+
+
+def _brand(e: SampleEnterprise) -> str:
+    return next((b for b in BRANDS if f" {b} " in f" {e.name} "), "")
+
+
+def sample_account_records(consortium: SampleConsortium) -> list[AccountRecord]:
+    """The exchange's account records of the sample enterprises (their :func:`sample_account`
+    addresses), as an exchange would hold them after know-your-customer checks at opening.
+
+    Power plants of a central power brand (:data:`CENTRAL_POWER_GROUPS`) belong to that group,
+    controlled by :data:`CENTRAL_SASAC`; other enterprises sharing a trade name in one province
+    form a local group with one private controller; the rest stand alone, each with its own
+    controller. Deterministic (names drawn from the credit codes, never shared by accident).
+    """
+
+    def central(e: SampleEnterprise) -> bool:
+        return _brand(e) in CENTRAL_POWER_GROUPS and e.industry_code == "D4411"
+
+    members: dict[tuple[str, str], list[SampleEnterprise]] = {}
+    for e in consortium.enterprises:
+        if not central(e):
+            members.setdefault((e.province, _brand(e)), []).append(e)
+    used: set[str] = set()
+
+    def person(seed: str) -> str:
+        n = int.from_bytes(seed.encode()[-6:], "big")
+        for k in range(len(_SURNAMES) * len(_GIVEN) * 10):
+            pick = n + k * 7919
+            name = f"{_SURNAMES[pick % len(_SURNAMES)]} {_GIVEN[(pick // len(_SURNAMES)) % len(_GIVEN)]}"
+            name = name if k < len(_SURNAMES) * len(_GIVEN) else f"{name} ({k})"
+            if name not in used:
+                used.add(name)
+                return name
+        raise InvalidInputError("no free controller name")  # pragma: no cover
+
+    records: list[AccountRecord] = []
+    local: dict[tuple[str, str], tuple[str, str]] = {}
+    for e in consortium.enterprises:
+        account = sample_account(e.credit_code).address
+        brand = _brand(e)
+        if central(e):
+            records.append(AccountRecord(account, CENTRAL_POWER_GROUPS[brand], CENTRAL_SASAC))
+        elif brand and len(members[e.province, brand]) > 1:
+            key = (e.province, brand)
+            if key not in local:
+                local[key] = (f"{e.province} {brand} Holdings Co., Ltd.", person(e.credit_code))
+            records.append(AccountRecord(account, *local[key]))
+        else:
+            records.append(AccountRecord(account, None, person(e.credit_code)))
+    return records
+
+
+def demo_account_records() -> list[AccountRecord]:
+    """:data:`DEMO_ACCOUNT_RECORDS` with the demo accounts' addresses."""
+    return [AccountRecord(demo_account(name).address, group or None, controller)
+            for name, group, controller in DEMO_ACCOUNT_RECORDS]  # fmt: skip
+
+
+def write_account_records(records: Sequence[AccountRecord], path: str | Path) -> Path:
+    """Write ``account,group,controller`` CSV (``ets market records import`` reads it); returns the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(RECORD_COLUMNS)
+        for r in records:
+            writer.writerow([r.account, r.group or "", r.controller or ""])
+    return target
+
+
+def write_demo_account_records(consortium: SampleConsortium, out_dir: str | Path) -> Path:
+    """``account_records.csv`` in ``out_dir``: the demo enterprises' and the sample's records."""
+    records = [*demo_account_records(), *sample_account_records(consortium)]
+    return write_account_records(records, Path(out_dir) / "account_records.csv")
