@@ -67,6 +67,9 @@ class Indexer:
         page_blocks: blocks fetched per query.
         oracle_queues: oracle gateway queue files whose anchored readings are imported once the
             indexer has caught up (readings are off-chain; their batches are on-chain).
+        on_commit: called with each page's result right after its transaction commits (in the
+            indexer's thread; e.g. the API's market streams wake on it); its errors are logged,
+            never stop indexing.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class Indexer:
         confirmations: int = 0,
         page_blocks: int = 2_000,
         oracle_queues: Sequence[Path] = (),
+        on_commit: Callable[[StepResult], None] | None = None,
     ) -> None:
         if confirmations < 0 or page_blocks < 1:
             raise ValueError("confirmations must be >= 0 and page_blocks >= 1")
@@ -87,6 +91,7 @@ class Indexer:
         self.confirmations = confirmations
         self.page_blocks = page_blocks
         self.oracle_queues = list(oracle_queues)
+        self.on_commit = on_commit
         contracts = {name: record.address for name, record in manifest.contracts.items()}
         self.source = EventSource(chain, contracts)
         auction = manifest.contracts.get("SealedBidAuction")
@@ -184,7 +189,13 @@ class Indexer:
             if not updated.rowcount:
                 conn.execute(insert(m.Checkpoint).values(name=CHECKPOINT, **values))
         logger.info("indexed", extra={"from_block": start, "to_block": end, "events": len(page.events)})
-        return StepResult(start, end, len(page.events))
+        result = StepResult(start, end, len(page.events))
+        if self.on_commit is not None:
+            try:
+                self.on_commit(result)
+            except Exception:  # a listener's failure is its own: the page is committed
+                logger.exception("indexer commit listener failed", extra={"to_block": end})
+        return result
 
     def catch_up(self, on_step: Callable[[StepResult, int], None] | None = None) -> int:
         """Index every confirmed block; returns the number of events indexed.
