@@ -52,9 +52,20 @@ class ApiSettings(BaseSettings):
         api_rate_limit_storage: where the counters live (``memory://`` per process;
             ``redis://host:6379`` to share them between API processes).
         api_max_body_bytes: largest request body accepted (413 beyond).
+        api_stream_per_user: open ``GET /market/stream`` connections per signed-in account in
+            this process (429 beyond).
+        api_stream_total: open market streams in this process, every account together (429 beyond).
+        api_stream_ping_seconds: a ``ping`` event after this long without a ``market`` event.
+        api_stream_poll_seconds: how often the streams read the read model's checkpoint when the
+            indexer runs in another process (with the embedded indexer they wake on its commits).
+        api_stream_max_seconds: a stream ends after this long; the client reconnects with
+            ``Last-Event-ID`` and misses nothing (the session is checked again then).
+        api_stream_max_trades: trades one ``market`` event carries at most; a longer range
+            (a client resuming from far back) is sent as several events.
         indexer_confirmations: blocks an event must be buried under before it is indexed.
         indexer_page_blocks: blocks fetched per ``eth_getLogs``.
-        indexer_poll_seconds: pause between polls once caught up.
+        indexer_poll_seconds: pause between polls once caught up (0.25 s: a fill reaches the
+            market streams well within a second of its block).
         indexer_oracle_queues: oracle queue files whose anchored readings are imported (comma list).
         auction_forfeit_bps: share of a guarantee forfeited by a bidder that does not reveal, in
             the auctions the dashboard creates (``ETS_AUCTION_FORFEIT_BPS``; 0 to 10,000).
@@ -84,9 +95,15 @@ class ApiSettings(BaseSettings):
     api_rate_limit_principal: str = "1200/minute;100/second"
     api_rate_limit_storage: str = "memory://"
     api_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    api_stream_per_user: int = Field(default=4, ge=1, le=1000)
+    api_stream_total: int = Field(default=1000, ge=1, le=100_000)
+    api_stream_ping_seconds: float = Field(default=15.0, gt=0, le=300)
+    api_stream_poll_seconds: float = Field(default=0.25, gt=0, le=60)
+    api_stream_max_seconds: float = Field(default=3600.0, gt=0, le=86_400)
+    api_stream_max_trades: int = Field(default=500, ge=1, le=10_000)
     indexer_confirmations: int = 0
     indexer_page_blocks: int = 2_000
-    indexer_poll_seconds: float = 1.0
+    indexer_poll_seconds: float = 0.25
     auction_forfeit_bps: int = Field(default=DEFAULT_FORFEIT_BPS, ge=0, le=10_000)
     reports_dir: Path | None = None
     indexer_oracle_queues: str = ""

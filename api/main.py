@@ -41,6 +41,7 @@ from api.routes import (
     surveillance,
     tx,
 )
+from api.stream import market_streams
 from domain.errors import EtsError
 from readmodel.indexer.run import Indexer
 from readmodel.migrate import upgrade
@@ -107,10 +108,12 @@ _CORRELATION = CORRELATION_HEADER.lower().encode("latin-1")
 
 
 def _start_indexer(app: FastAPI, ctx: AppContext) -> None:
+    streams = app.state.market_streams
+    streams.embedded = True  # the market streams wake on the indexer's commits
     indexer = Indexer(
         ctx.chain, ctx.manifest, ctx.engine,
         confirmations=ctx.settings.indexer_confirmations, page_blocks=ctx.settings.indexer_page_blocks,
-        oracle_queues=ctx.settings.oracle_queues,
+        oracle_queues=ctx.settings.oracle_queues, on_commit=streams.committed,
     )  # fmt: skip
     stop = threading.Event()
 
@@ -146,9 +149,11 @@ def create_app(
         to_thread.current_default_thread_limiter().total_tokens = context.settings.api_threads
         if migrate:
             upgrade(context.engine)
+        app.state.market_streams = market_streams(context)
         if indexer if indexer is not None else context.settings.api_embedded_indexer:
             _start_indexer(app, context)
         yield
+        app.state.market_streams.close()
         stop = getattr(app.state, "indexer_stop", None)
         if stop is not None:
             stop.set()

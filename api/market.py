@@ -20,6 +20,9 @@ from api import access
 from api.deps import PageParams, Principal
 from api.errors import ForbiddenError, NotFoundError, QueryError
 from api.schemas import paginate
+from chain.errors import ContractRevertError
+from chain.market import MarketClient
+from domain.market import Side, fee
 from readmodel import models as m
 
 
@@ -337,3 +340,176 @@ def list_unclaimed(
     if accounts is not None:
         stmt = stmt.where(_in(u.account, accounts))
     return paginate(db, stmt, paging)
+
+
+# ---------------------------------------------------------------------- the market stream
+
+
+@dataclass(frozen=True)
+class MarketChanges:
+    """What blocks ``after`` + 1 .. ``block`` changed in the market, for one viewer.
+
+    Attributes:
+        block: the last block covered (the stream's event id).
+        tokens: token ids touched (orders, trades, blocks, rulebooks, halts), ascending.
+        trades: the trades of those blocks, in chain order (show them through
+            :func:`api.access.shown_trade_parties`).
+        orders: the viewer's own order ids placed, filled, cancelled or expired, ascending.
+        halts: halts and resumptions in chain order: ``(token_id, halted, reason)``.
+    """
+
+    block: int
+    tokens: list[int]
+    trades: list[m.MarketTrade]
+    orders: list[int]
+    halts: list[tuple[int, bool, str | None]]
+
+
+_ORDER_ARGS = ("orderId", "buyId", "sellId")
+
+
+def committed_block(db: Session) -> int:
+    """The last block the indexer committed to the read model (−1 before its first page)."""
+    block = db.execute(
+        select(m.Checkpoint.block_number).where(m.Checkpoint.name == m.CHECKPOINT)
+    ).scalar_one_or_none()
+    return -1 if block is None else int(block)
+
+
+def market_changes(
+    db: Session, *, viewer: Principal, after: int, upto: int, max_trades: int
+) -> MarketChanges | None:
+    """The market's changes in blocks ``after`` + 1 .. ``upto`` seen by ``viewer``; None when no
+    Market event falls in them. When the range holds more than ``max_trades`` trades, the changes
+    end with the block of the ``max_trades``-th trade (all of that block's trades included) and
+    :attr:`MarketChanges.block` says where: ask again from there."""
+    t, e = m.MarketTrade, m.Event
+    last = db.execute(
+        select(t.block_number)
+        .where(t.block_number > after, t.block_number <= upto)
+        .order_by(t.id)
+        .offset(max_trades - 1)
+        .limit(1)
+    ).scalar_one_or_none()
+    block = upto if last is None else int(last)
+    events = db.execute(
+        select(e.name, e.args, e.token_id)
+        .where(e.block_number > after, e.block_number <= block, e.contract == "Market")
+        .order_by(e.block_number, e.log_index)
+    ).all()
+    if not events:
+        return None
+    trades = list(
+        db.execute(select(t).where(t.block_number > after, t.block_number <= block).order_by(t.id)).scalars()
+    )
+    tokens = {int(token) for _, _, token in events if token is not None} | {r.token_id for r in trades}
+    candidates = {int(args[k]) for _, args, _ in events for k in _ORDER_ARGS if args.get(k) is not None}
+    orders: list[int] = []
+    if candidates:
+        o = m.MarketOrder
+        mine = o.order_id.in_(sorted(candidates)), o.owner == viewer.address
+        changed = db.execute(select(o.order_id, o.token_id).where(*mine)).all()
+        orders = sorted(int(i) for i, _ in changed)
+        tokens |= {int(token) for _, token in changed}
+    halts = [
+        (int(args["tokenId"]), name == "TradingHalted", args.get("reason"))
+        for name, args, _ in events
+        if name in ("TradingHalted", "TradingResumed")
+    ]
+    return MarketChanges(block, sorted(tokens), trades, orders, halts)
+
+
+# ---------------------------------------------------------------------- from the chain
+
+
+@dataclass(frozen=True)
+class Sellable:
+    """An account's allowances of one token id and what T+1 lets it sell today."""
+
+    token_id: int
+    balance: int
+    bought_today: int
+    sellable: int
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What the contract answers an action with instead of doing it: the custom error's name and
+    a readable account (``Name(args): meaning``)."""
+
+    error: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A limit order before it is signed: what it costs and holds, the rules it meets, and the
+    contract's refusal (None: it would be accepted now)."""
+
+    value: int
+    fee: int
+    escrow_cash: int
+    escrow_allowances: int
+    band_lower: int
+    band_upper: int
+    sellable: int
+    position: int
+    position_limit: int | None
+    refusal: Refusal | None
+
+
+def listed_token_ids(db: Session) -> list[int]:
+    """The token ids with a rulebook (listed on the market), ascending."""
+    r = m.MarketRulebook
+    return [int(i) for i in db.execute(select(r.token_id).order_by(r.token_id)).scalars()]
+
+
+def sellable(market: MarketClient, *, account: str, token_ids: Sequence[int]) -> list[Sellable]:
+    """``account``'s balance, today's purchases and sellable allowances (rule 11) of each of
+    ``token_ids``, from the Market's and the AllowanceToken's views."""
+    rows = []
+    for token_id in token_ids:
+        balance = market.allowance.balance(account, token_id)
+        bought = market.bought_today(account, token_id)
+        rows.append(Sellable(token_id, balance, bought, market.sellable(account, token_id)))
+    return rows
+
+
+def preview_order(
+    market: MarketClient, *, account: str, token_id: int, side: Side, price: int, quantity: int
+) -> Preview:
+    """What placing a limit order would do now: the value and the fee (``domain.market.fee``), the
+    most cash or allowances it escrows (rule 9: a buy holds price × quantity + its fee until it
+    fills; an immediate fill pays no more), the listing band of the token id's rulebook
+    (``Rulebook.band``), the account's sellable allowances and its position (balance + open buy
+    remaining), and the refusal the contract gives the same call simulated from ``account`` at
+    the latest block (band, funds, T+1, self-trade, halt, session, position limit ... by name).
+
+    Raises:
+        NotFoundError: the token id has no rulebook on the chain.
+    """
+    rules = market.rulebook(token_id)
+    if rules is None:
+        raise NotFoundError(f"token id {token_id} is not listed on the market (it has no rulebook)")
+    value = price * quantity
+    order_fee = fee(value, rules.fee_bps)
+    lower, upper = rules.band
+    balance = market.allowance.balance(account, token_id)
+    open_buys = sum(market.order(i).remaining for i in market.open_orders_of(account, token_id, Side.BUY))
+    refusal = None
+    try:
+        market.chain.call(market.place_call(token_id, side, price, quantity), sender=account)
+    except ContractRevertError as exc:
+        refusal = Refusal(exc.error, exc.explain())
+    return Preview(
+        value=value,
+        fee=order_fee,
+        escrow_cash=value + order_fee if side is Side.BUY else 0,
+        escrow_allowances=quantity if side is Side.SELL else 0,
+        band_lower=lower,
+        band_upper=upper,
+        sellable=market.sellable(account, token_id),
+        position=balance + open_buys,
+        position_limit=None,
+        refusal=refusal,
+    )

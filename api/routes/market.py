@@ -5,18 +5,27 @@ with the account's wallet: ``POST /tx/market`` (or ``POST /tx/build`` with contr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+import anyio
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import Receive, Scope, Send
 
 from api import access
 from api import market as q
+from api.context import AppContext
 from api.crud import INT64_MAX, TOKEN_ID_MAX, Address
-from api.deps import Db, PageParams, Paging, Principal, User
+from api.deps import Ctx, Db, PageParams, Paging, Principal, User, current_principal
 from api.schemas import ERRORS, Page
-from domain.market import band
+from api.stream import MarketStreams, StreamLease, market_streams
+from domain.market import MAX_PRICE, MAX_QUANTITY, band
+from domain.market import Side as DomainSide
 from readmodel import models as m
 
 router = APIRouter(prefix="/market", tags=["market"])
@@ -476,3 +485,212 @@ def list_unclaimed(user: User, db: Db, paging: Paging, account: AccountQuery = N
     return Page[UnclaimedPublic].model_validate(
         _page([UnclaimedPublic.model_validate(r) for r in rows], total, paging)
     )
+
+
+# ---------------------------------------------------------------------- the trading screen's data
+
+
+class RefusalPublic(BaseModel):
+    """The contract's refusal of an action: its custom error and what it means."""
+
+    error: str = Field(description="The Market's custom error, e.g. MarketPriceOutsideBand")
+    detail: str = Field(description="The error with its arguments and its meaning")
+
+
+class PreviewPublic(BaseModel):
+    """A limit order before it is signed: what it costs and escrows, the band it must meet, the
+    account's sellable allowances and position, and what the contract would answer now."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "value": 986000, "fee": 493, "escrow_cash": 986493, "escrow_allowances": 0, "band_lower": 9000,
+        "band_upper": 11000, "sellable": 640, "position": 800, "position_limit": None,
+        "refusal": {"error": "MarketPriceOutsideBand",
+                    "detail": "MarketPriceOutsideBand(tokenId=16844776, price=12000, lower=9000, "
+                              "upper=11000)"},
+    }]})  # fmt: skip
+
+    value: int = Field(description="price × quantity, fen")
+    fee: int = Field(description="The account's fee on the whole quantity at this price, fen")
+    escrow_cash: int = Field(description="Most cash the order takes: a buy's value + fee (0 for a sell)")
+    escrow_allowances: int = Field(description="Allowances a sell escrows (0 for a buy), t")
+    band_lower: int = Field(description="Lowest listing price today, fen per tonne")
+    band_upper: int = Field(description="Highest listing price today, fen per tonne")
+    sellable: int = Field(description="Allowances the account may sell today (T+1: held − bought today)")
+    position: int = Field(description="Allowances held + open buy orders' remaining, t")
+    position_limit: int | None = Field(description="The account's limit on this token id (null: none), t")
+    refusal: RefusalPublic | None = Field(description="The contract's refusal of it now (null: accepted)")
+
+
+class SellablePublic(BaseModel):
+    """The caller's allowances of a listed token id and what it may sell today (T+1)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "token_id": _TOKEN, "balance": 800, "bought_today": 160, "sellable": 640,
+    }]})  # fmt: skip
+
+    token_id: int
+    balance: int = Field(description="Allowances held (escrowed sell orders excluded), t")
+    bought_today: int = Field(description="Allowances bought on the market today (any mode), t")
+    sellable: int = Field(description="balance − bought today, never below 0, t")
+
+
+@router.get("/preview", response_model=PreviewPublic, responses=ERRORS)
+def preview_order(
+    ctx: Ctx,
+    user: User,
+    token_id: Annotated[int, Query(ge=1, le=TOKEN_ID_MAX, description="Allowance or offset id")],
+    side: Annotated[Side, Query(description="buy or sell")],
+    price: Annotated[int, Query(ge=1, le=MAX_PRICE, description="Limit price, fen per tonne")],
+    quantity: Annotated[int, Query(ge=1, le=MAX_QUANTITY, description="Tonnes")],
+) -> PreviewPublic:
+    """What a limit order of the caller would cost, escrow and meet before it signs it: value,
+    fee, escrow, today's band, sellable allowances, position and limit, and the refusal the
+    Market contract gives this very order now, by name (`MarketPriceOutsideBand`,
+    `MarketInsufficientCash`, `MarketInsufficientAllowances` (T+1), `MarketSelfTrade`,
+    `MarketHalted`, `MarketOutsideSession` ...). Enterprises only; 404 for an unlisted token id."""
+    user.require("ENTERPRISE")
+    preview = q.preview_order(
+        ctx.market,
+        account=user.address,
+        token_id=token_id,
+        side=DomainSide[side.upper()],
+        price=price,
+        quantity=quantity,
+    )
+    return PreviewPublic.model_validate(asdict(preview))
+
+
+@router.get("/sellable", response_model=list[SellablePublic], responses=ERRORS)
+def list_sellable(ctx: Ctx, user: User, db: Db, token_id: TokenIdQuery = None) -> list[SellablePublic]:
+    """The caller's balance, today's purchases and sellable quantity (T+1) of each listed token id
+    (or of `token_id`), read from the chain."""
+    user.require()
+    token_ids = [q.get_rulebook(db, token_id=token_id).token_id] if token_id else q.listed_token_ids(db)
+    rows = q.sellable(ctx.market, account=user.address, token_ids=token_ids)
+    return [SellablePublic.model_validate(asdict(r)) for r in rows]
+
+
+#: Session token for ``/market/stream`` from the ``Authorization`` header (or ``?access_token=``).
+_stream_bearer = HTTPBearer(auto_error=False, description="Session token from POST /auth/verify")
+#: The client's reconnection delay the stream announces (``retry:``), milliseconds.
+STREAM_RETRY_MS = 1000
+
+_STREAM_DOC = """Server-Sent Events (`text/event-stream`):
+
+* `event: market`, `id: <block>`, `data: {"block", "tokens", "trades", "orders", "halts"}`: what the
+  blocks since the previous event changed in the market, once the indexer has them: the token ids
+  touched, the trades (anonymised as in `GET /market/trades`), the caller's own order ids that
+  were placed, filled, cancelled or expired, and halts (`{"token_id", "halted", "reason"}`; token
+  id 0: the whole market).
+* `event: ping`, `id: <block>`, `data: {"block"}`: on connecting and after
+  `ETS_API_STREAM_PING_SECONDS` (15 s) without an event.
+"""
+
+
+class _EventStream(StreamingResponse):
+    """A market stream's response: gives its place back when it ends, however it ends."""
+
+    def __init__(self, content: AsyncIterator[str], streams: MarketStreams, lease: StreamLease) -> None:
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        super().__init__(content, media_type="text/event-stream", headers=headers)
+        self.streams, self.lease = streams, lease
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.streams.release(self.lease)
+
+
+def _streams(request: Request) -> MarketStreams:
+    streams: MarketStreams | None = getattr(request.app.state, "market_streams", None)
+    if streams is None:  # an app run without its lifespan (a TestClient outside `with`)
+        streams = request.app.state.market_streams = market_streams(request.app.state.ctx)
+    return streams
+
+
+def _sse(event: str, block: int, data: dict[str, object]) -> str:
+    return f"id: {block}\nevent: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _market_event(ctx: AppContext, viewer: Principal, after: int, upto: int) -> tuple[int, str | None]:
+    """(the last block covered, the `market` event of blocks after..upto or None when they did not
+    touch the market), read in a worker thread."""
+    with ctx.sessions() as db:
+        most = ctx.settings.api_stream_max_trades
+        changes = q.market_changes(db, viewer=viewer, after=after, upto=upto, max_trades=most)
+        if changes is None:
+            return upto, None
+        readers = access.trade_readers(db, viewer)
+        data: dict[str, object] = {
+            "block": changes.block,
+            "tokens": changes.tokens,
+            "trades": [_trade(readers, viewer, t).model_dump(mode="json") for t in changes.trades],
+            "orders": changes.orders,
+            "halts": [{"token_id": t, "halted": h, "reason": r} for t, h, r in changes.halts],
+        }
+    return changes.block, _sse("market", changes.block, data)
+
+
+async def _events(
+    ctx: AppContext, streams: MarketStreams, viewer: Principal, start: int
+) -> AsyncIterator[str]:
+    """The events of one stream from block ``start`` until it is closed, times out or the client goes."""
+    settings = ctx.settings
+    ping = settings.api_stream_ping_seconds
+    deadline = anyio.current_time() + settings.api_stream_max_seconds
+    last = start
+    yield f"retry: {STREAM_RETRY_MS}\n" + _sse("ping", last, {"block": last})
+    sent = anyio.current_time()
+    while not streams.closed:
+        now = anyio.current_time()
+        if now >= deadline:
+            return
+        block = await streams.wait(last, max(min(sent + ping, deadline) - now, 0))
+        if block <= last and not streams.closed:  # woken by the clock: read the checkpoint itself
+            block = await streams.refresh()
+        while block > last and not streams.closed:
+            last, event = await anyio.to_thread.run_sync(_market_event, ctx, viewer, last, block)
+            if event is not None:
+                yield event
+                sent = anyio.current_time()
+        if anyio.current_time() - sent >= ping:
+            yield _sse("ping", last, {"block": last})
+            sent = anyio.current_time()
+
+
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={**ERRORS, 200: {"content": {"text/event-stream": {}}, "description": _STREAM_DOC}},
+)
+async def market_stream(
+    request: Request,
+    ctx: Ctx,
+    db: Db,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_stream_bearer)],
+    access_token: Annotated[
+        str | None, Query(max_length=200, description="The session token, for EventSource (no headers)")
+    ] = None,
+    last_event_id: Annotated[
+        int | None, Header(alias="Last-Event-ID", ge=-1, le=INT64_MAX, description="Resume after this block")
+    ] = None,
+) -> StreamingResponse:
+    """The market as it changes, driven by the indexer: an event after every indexed range of
+    blocks that touches the market (it follows within about a tenth of a second of the indexer's
+    commit), pings to keep the connection alive, and resumption from `Last-Event-ID` (the last
+    block received) without a gap. Sign in as for every route, or pass `?access_token=`. At most
+    `ETS_API_STREAM_PER_USER` open streams per account (429 beyond); a stream ends after
+    `ETS_API_STREAM_MAX_SECONDS` and the client reconnects."""
+    if credentials is None and access_token:
+        credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=access_token)
+    user = await current_principal(ctx, db, credentials)
+    streams = _streams(request)
+    lease = streams.open(user.address)
+    try:
+        current = await streams.refresh()
+    except BaseException:
+        streams.release(lease)
+        raise
+    start = current if last_event_id is None else last_event_id
+    return _EventStream(_events(ctx, streams, user, start), streams, lease)
