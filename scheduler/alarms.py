@@ -449,7 +449,8 @@ class AlarmStore:
             if dialect in ("sqlite", "postgresql"):
                 insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
                 stmt = insert(_AlarmRow).values(**values).on_conflict_do_nothing(index_elements=unique)
-                inserted = s.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+                # RETURNING, not rowcount: PostgreSQL's driver reports no row count for this statement
+                inserted = s.execute(stmt.returning(_AlarmRow.id)).scalar_one_or_none() is not None
             else:  # pragma: no cover - other databases: a savepoint and the unique constraint
                 try:
                     with s.begin_nested():

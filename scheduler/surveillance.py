@@ -207,18 +207,11 @@ def _store(engine: Engine, findings: Sequence[Finding], now: int) -> list[int]:
                 upsert(m.MarketAlert)
                 .values(**values)
                 .on_conflict_do_nothing(index_elements=["kind", "day", "token_id", "accounts"])
+                .returning(m.MarketAlert.id)
             )
-            if conn.execute(stmt).rowcount == 1:
-                inserted.append(
-                    conn.execute(
-                        select(m.MarketAlert.id).where(
-                            m.MarketAlert.kind == values["kind"],
-                            m.MarketAlert.day == f.day,
-                            m.MarketAlert.token_id == f.token_id,
-                            m.MarketAlert.accounts == values["accounts"],
-                        )
-                    ).scalar_one()
-                )
+            alert_id = conn.execute(stmt).scalar_one_or_none()  # RETURNING: PostgreSQL gives no row count
+            if alert_id is not None:
+                inserted.append(int(alert_id))
     return inserted
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, func, insert, or_, select
 
 from domain.errors import SurveillanceInputError
 from domain.surveillance import FindingKind, SurveillanceSettings
@@ -186,3 +186,25 @@ def test_surveillance_thresholds_from_the_environment(monkeypatch: pytest.Monkey
     monkeypatch.setenv("ETS_SCHEDULER_SURVEILLANCE_CONCENTRATION_BPS", "0")
     with pytest.raises(SurveillanceInputError, match="concentration_bps"):
         SchedulerSettings.load().surveillance_settings()
+
+
+def test_surveillance_stores_and_raises_once_on_either_database(
+    surveilled: Day, database_url: str, clock: ManualClock, recorder: RecordingNotifier
+) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with surveilled.engine.connect() as source, engine.begin() as target:
+        for model in (m.MarketTrade, m.MarketRulebook, m.MarketReferencePrice, m.MarketAccountRecord):
+            rows = [dict(r._mapping) for r in source.execute(select(model.__table__))]
+            target.execute(insert(model), rows)
+    store = AlarmStore(database_url)  # the alarm store beside the read model, in one database
+    try:
+        clock.now = 2_000_000_000
+        job = MarketSurveillance(engine, store, [recorder.name], SETTINGS, clock=clock)
+        first, again = job.run(surveilled.day), job.run(surveilled.day)
+        assert len(first.stored) == len(first.raised) == len(first.findings) == 4
+        assert all(a.deliveries and a.data and a.data["alert_id"] in first.stored for a in first.raised)
+        assert again.stored == () and again.raised == () and len(store.pending(recorder.name)) == 4
+    finally:
+        store.close()
+        engine.dispose()
