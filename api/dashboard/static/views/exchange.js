@@ -1,12 +1,14 @@
 // Exchange view: auctions (create, monitor, finalize) with the aggregate demand curve and the
 // clearing prices; settlement cash issued against bank deposits; the daily settlement reports
-// (totals per movement type, reconciliation, the hash anchored on-chain, the files).
+// (totals per movement type, reconciliation, the hash anchored on-chain, the files); the market's
+// rulebooks with the halt switch, the day's quotes and the surveillance alerts (market-ops.js).
 
 import { api, all } from '../api.js';
 import { chart, dispose } from '../charts.js';
 import { t, tn } from '../i18n.js';
 import { badge, busy, card, el, empty, field, kpi, num, short, table, toast, when, yuan } from '../ui.js';
 import { loadEthers, sendAction } from '../wallet.js';
+import { marketOperations } from './market-ops.js';
 
 const HOUR = 3600;
 
@@ -280,6 +282,7 @@ export async function render(root, ctx) {
     { label: t('exchange.clearingPrice'), num: true, render: (a) => (a.clearing_price === null ? '–' : yuan(a.clearing_price)) },
   ], auctions, { id: 'auctions', empty: t('auction.none') });
   const report = reportCard(settled, ctx);
+  const market = el('div', { id: 'market-ops-host' });
 
   root.append(
     el('div', { class: 'view-head' }, el('h1', {}, t('exchange.title'))),
@@ -291,8 +294,11 @@ export async function render(root, ctx) {
       el('div', { class: 'span-6' }, createAuctionForm(tokens.filter((x) => x.kind === 'allowance'), ctx)),
       el('div', { class: 'span-6' }, isExchange ? cashForm(ctx) : card(t('exchange.cash'), empty(t('exchange.cashExchangeOnly'))))),
     el('div', { class: 'grid' }, el('div', { class: 'span-12' }, report.box)),
+    el('h2', { class: 'section-head' }, t('ops.title')),
+    market,
   );
-  const drawn = [drawPrices(pricesNode, auctions).whenDrawn, report.draw()];
+  const drawn = [drawPrices(pricesNode, auctions).whenDrawn, report.draw(),
+    marketOperations(ctx).then((panel) => market.replaceChildren(panel))];
   if (selected) drawn.push(auctionPanel(panel, auctions.find((a) => a.auction_id === selected), ctx));
   await Promise.all(drawn);
 }

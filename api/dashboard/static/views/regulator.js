@@ -1,11 +1,13 @@
 // Regulator view: supply per pollutant and vintage, map of enterprises by quota status, annual
-// trend with the proposed cap, compliance progress with the review action, alarms, proposals.
+// trend with the proposed cap, compliance progress with the review action, alarms, proposals; the
+// market's large holders of a settled day and the surveillance alerts (market-ops.js).
 
 import { api } from '../api.js';
 import { chart, loadChinaMap, STATUS_COLORS } from '../charts.js';
 import { lang, t, tn } from '../i18n.js';
 import { badge, busy, card, el, empty, field, kpi, num, pct, POLLUTANTS, short, table, toast, when } from '../ui.js';
 import { sendAction } from '../wallet.js';
+import { regulatorMarket } from './market-ops.js';
 
 const STATUSES = ['over', 'near', 'within', 'none'];
 
@@ -284,6 +286,7 @@ export async function render(root, ctx) {
     { label: t('supply.held'), num: true, render: (r) => num(r.held) },
     { label: t('supply.retired'), num: true, render: (r) => num(r.retired) },
   ], supplyRows, { id: 'supply' });
+  const market = el('div', { id: 'regulator-market-host' });
   const trendNote = overview.outlook
     ? t('trend.outlook', { year: overview.outlook.target_year, cap: num(overview.outlook.proposed_cap), rate: pct(overview.outlook.reduction_rate) })
     : t('trend.noOutlook');
@@ -314,10 +317,15 @@ export async function render(root, ctx) {
       el('div', { class: 'span-7' }, applicationsCard(overview.applications, names, ctx)),
       el('div', { class: 'span-5' }, alarmsCard(overview, names))),
     el('div', { class: 'grid' }, el('div', { class: 'span-12' }, proposalsCard(proposals.items, overview.generated_at, ctx))),
+    el('h2', { class: 'section-head' }, t('ops.regulatorTitle')),
+    market,
   );
 
   const charts = [drawMap(mapNode, overview, geo, detailsPanel(detailsBox)), drawTrend(trendNode, overview), drawSupply(supplyNode, overview)];
+  // the market panel loads alongside; the overview is ready without it
+  const marketDone = regulatorMarket().then((panel) => market.replaceChildren(panel));
   await Promise.all(charts.map((x) => x.whenDrawn));
   performance.mark('overview-ready');
   root.dataset.overviewReady = '1';
+  await marketDone;
 }
