@@ -86,7 +86,7 @@ def demo_compliance(
     stats = compliance.year_stats(YEAR)
     outcomes = []
     for i, e in enumerate(enterprises):
-        nt = compliance.notice(e.address, YEAR)
+        nt = compliance.notice(e.address, SO2, YEAR)
         detail = (
             f", short {nt.shortfall:,} t, fine CNY {nt.fine / 100:,.0f}{' paid' if nt.fine_paid else ''}, "
             f"make-good {nt.make_good:,} t"
@@ -132,7 +132,7 @@ def _run_year(
         submission_deadline=now + 30 * DAY, ack_deadline=now + 3 * DAY,
     )  # fmt: skip
     for e in enterprises[:5]:  # enterprise-6 never acknowledges: an alarm after 72 h
-        compliance.acknowledge(e, YEAR)
+        compliance.acknowledge(e, SO2, YEAR)
     chain.advance_time(3 * DAY + 3600)
     _scan(compliance, state_dir)  # the scheduler's run on day 3
 
@@ -151,21 +151,21 @@ def _run_year(
         attested = ledger.attest_by_sig(exchange, attestation, signature)  # relayed by anyone
         held = allowance.balance(e.address, so2)
         surrender = Surrender(attested.id, ((so2, min(held, verified)),))
-        application = compliance.apply(e, YEAR, surrender)
+        application = compliance.apply(e, SO2, YEAR, surrender)
         if i == REJECTED_FIRST:
             compliance.reject(regulator, application, 3, "evidence incomplete: CEMS calibration log missing")
             compliance.withdraw_returned(e, [so2])  # the escrow is credited back, the enterprise pulls it
-            application = compliance.apply(e, YEAR, surrender)
+            application = compliance.apply(e, SO2, YEAR, surrender)
         compliance.approve(regulator, application)
 
     chain.advance_time(23 * DAY)
     _scan(compliance, state_dir)  # a week before the deadline: reminders to the open obligations
     chain.advance_time(4 * DAY)
     for i in (2, 5):  # enterprise-3 (short) and enterprise-6 (no verified emissions)
-        compliance.finalize(regulator, enterprises[i].address, YEAR)
+        compliance.finalize(regulator, enterprises[i].address, SO2, YEAR)
     e3 = enterprises[2]
-    cash.deposit(exchange, e3.address, compliance.notice(e3.address, YEAR).fine, "ICBC-DEMO-FINE-0003")
-    compliance.pay_penalty(e3, YEAR)
+    cash.deposit(exchange, e3.address, compliance.notice(e3.address, SO2, YEAR).fine, "ICBC-DEMO-FINE-0003")
+    compliance.pay_penalty(e3, SO2, YEAR)
 
     so2_next = encode_id(Kind.ALLOWANCE, "SO2", YEAR + 1)
     allowance.set_cap(regulator, so2_next, 45_000)

@@ -24,7 +24,14 @@ from ets.cli.inputs import (
 from ets.cli.options import AsOption, KeystoreOption, cli_errors
 
 if TYPE_CHECKING:
-    from chain.compliance import NoticeView
+    from chain.compliance import ComplianceClient, NoticeView
+
+#: ``--pollutant`` of the commands acting on one obligation: needed only when the enterprise owes
+#: several pollutants in the year.
+PollutantOption = Annotated[
+    str | None,
+    typer.Option(help="Pollutant symbol of the obligation (needed when several are owed in the year)."),
+]
 
 compliance_app = typer.Typer(
     help="The compliance cycle: notices, applications, review.", no_args_is_help=True
@@ -72,19 +79,49 @@ def _rules_hash(rules: str) -> bytes:
     return document_hash(rules)
 
 
+def _pollutant_of(client: ComplianceClient, enterprise: str, year: int, pollutant: str | None) -> int:
+    """The pollutant code of ``enterprise``'s obligation of ``year``: ``pollutant`` when given,
+    else the only one it has (several, or none: refused by name)."""
+    from chain.compliance import ObligationStatus
+    from domain.tokens import POLLUTANTS, pollutant_code
+
+    if pollutant is not None:
+        return pollutant_code(pollutant)
+    owed = [symbol for symbol, code in POLLUTANTS.items()
+            if client.notice(enterprise, code, year).status is not ObligationStatus.NONE]  # fmt: skip
+    if not owed:
+        raise input_error(f"{enterprise} has no notice of {year}")
+    if len(owed) > 1:
+        raise input_error(f"{enterprise} owes {', '.join(owed)} in {year}: give --pollutant")
+    return POLLUTANTS[owed[0]]
+
+
+def _symbol(code: int) -> str:
+    from domain.tokens import POLLUTANT_SYMBOLS
+
+    return POLLUTANT_SYMBOLS.get(code, f"P{code}")
+
+
 # ---------------------------------------------------------------------- compliance
 
 
 @compliance_app.command("simulate")
 @cli_errors
 def compliance_simulate(
-    case: Annotated[Path, typer.Argument(help="Case JSON: verified_emissions, allowances_held ...")],
+    case: Annotated[
+        Path,
+        typer.Argument(
+            help='Case JSON: verified_emissions, allowances_held ...; or {"year": 2027, "obligations": '
+            '[{"pollutant": "SO2", ...}, ...]} for several pollutants (printed keyed by pollutant).'
+        ),
+    ],
 ) -> None:
-    """Run one enterprise's compliance year on a fresh local chain and print the outcome as JSON."""
-    from sim.compliance import load_case, simulate
+    """Run one enterprise's compliance year on a fresh local chain and print the outcome as JSON
+    (one object per pollutant, keyed by it, for a file of several obligations)."""
+    from sim.compliance import load_case, simulate_file
 
     ctx = context()
-    result = simulate(load_case(case), say=lambda m: ctx.err_console.print(f"[dim]{m}[/]"))
+    result = simulate_file(load_case(case), say=lambda m: ctx.err_console.print(f"[dim]{m}[/]"))
     ctx.print_json(result)
 
 
@@ -144,7 +181,7 @@ def compliance_notice(
     code = pollutant_code(pollutant)
     client = compliance_client()
     signer = ctx.signer(as_, keystore)
-    todo = [r for r in rows if client.notice(r[0], year).status is ObligationStatus.NONE]
+    todo = [r for r in rows if client.notice(r[0], code, year).status is ObligationStatus.NONE]
     if ack_hours is None:
         from scheduler.config import SchedulerSettings
 
@@ -161,21 +198,27 @@ def compliance_notice(
             progress.advance(task, len(chunk))
     skipped = len(rows) - len(todo)
     ctx.console.print(
-        f"{len(todo)} notices of {year} issued ({skipped} already had one); rules 0x{rules_hash.hex()}; "
-        f"deadline {_when(submission_deadline)}, acknowledge by {_when(ack_deadline)}"
+        f"{len(todo)} notices of {year} issued ({skipped} already had one); "
+        f"rules 0x{rules_hash.hex()}; deadline {_when(submission_deadline)}, "
+        f"acknowledge by {_when(ack_deadline)}"
     )
 
 
 @compliance_app.command("ack")
 @cli_errors
-def compliance_ack(year: int, as_: AsOption = None, keystore: KeystoreOption = None) -> None:
+def compliance_ack(
+    year: int, pollutant: PollutantOption = None, as_: AsOption = None, keystore: KeystoreOption = None
+) -> None:
     """Acknowledge one's notice of a year (enterprise)."""
     ctx = context()
     client = compliance_client()
     signer = ctx.signer(as_, keystore)
-    client.acknowledge(signer, year)
-    late = client.notice(signer.address, year).acknowledged_late
-    ctx.console.print(f"notice {year} of {signer.address} acknowledged{' (late)' if late else ''}")
+    code = _pollutant_of(client, signer.address, year, pollutant)
+    client.acknowledge(signer, code, year)
+    late = client.notice(signer.address, code, year).acknowledged_late
+    ctx.console.print(
+        f"notice {_symbol(code)} {year} of {signer.address} acknowledged{' (late)' if late else ''}"
+    )
 
 
 @compliance_app.command("apply")
@@ -191,6 +234,7 @@ def compliance_apply(
     offset: Annotated[
         list[str] | None, typer.Option("--offset", help="TOKEN=AMOUNT, TOKEN as an id or offset:CO2:2027.")
     ] = None,
+    pollutant: PollutantOption = None,
     as_: AsOption = None,
     keystore: KeystoreOption = None,
 ) -> None:
@@ -201,24 +245,27 @@ def compliance_apply(
     ctx = context()
     client = compliance_client()
     signer = ctx.signer(as_, keystore)
+    code = _pollutant_of(client, signer.address, year, pollutant)
     if attestation is not None:
         attestation_id = hex32(attestation, "attestation id")
     else:
         _, manifest = ctx.deployment()
         ledger = LedgerClient(client.chain, manifest.address("EmissionsLedger"))
-        notice = client.notice(signer.address, year)
+        notice = client.notice(signer.address, code, year)
         if notice.status is ObligationStatus.NONE:
-            raise input_error(f"{signer.address} has no notice of {year}")
-        found = ledger.latest_attestation(signer.address, notice.pollutant, year)
+            raise input_error(f"{signer.address} has no notice of {_symbol(code)} {year}")
+        found = ledger.latest_attestation(signer.address, code, year)
         if found is None:
-            raise input_error(f"no Active attestation of {signer.address} for {year}: give --attestation")
+            raise input_error(
+                f"no Active attestation of {signer.address} for {_symbol(code)} {year}: give --attestation"
+            )
         attestation_id = found
     surrender = Surrender(
         attestation_id,
         token_amounts(allowance or [], "--allowance"),
         token_amounts(offset or [], "--offset"),
     )
-    application_id = client.apply(signer, year, surrender)
+    application_id = client.apply(signer, code, year, surrender)
     view = client.application(application_id)
     ctx.console.print(
         f"application {application_id} submitted: {view.offsets:,} offsets + {view.allowances:,} allowances "
@@ -248,7 +295,7 @@ def compliance_review(
     if approve:
         client.approve(signer, application_id)
         view = client.application(application_id)
-        left = client.notice(view.enterprise, view.year)
+        left = client.notice(view.enterprise, view.pollutant, view.year)
         ctx.console.print(
             f"application {application_id} approved: {view.offsets + view.allowances:,} retired; "
             f"{left.surrendered:,} of {left.verified:,} t covered ({left.status.name.lower()})"
@@ -280,28 +327,37 @@ def compliance_withdraw(application_id: int, as_: AsOption = None, keystore: Key
 @compliance_app.command("finalize")
 @cli_errors
 def compliance_finalize(
-    enterprise: str, year: int, as_: AsOption = None, keystore: KeystoreOption = None
+    enterprise: str,
+    year: int,
+    pollutant: PollutantOption = None,
+    as_: AsOption = None,
+    keystore: KeystoreOption = None,
 ) -> None:
     """Record an obligation's outcome after its deadline (anyone)."""
     ctx = context()
     client = compliance_client()
-    client.finalize(ctx.signer(as_, keystore), enterprise, year)
-    n = client.notice(enterprise, year)
+    code = _pollutant_of(client, enterprise, year, pollutant)
+    client.finalize(ctx.signer(as_, keystore), enterprise, code, year)
+    n = client.notice(enterprise, code, year)
     ctx.console.print(
-        f"{n.enterprise} {year}: outcome {n.outcome.code}, shortfall {n.shortfall:,} t, "
+        f"{n.enterprise} {_symbol(code)} {year}: outcome {n.outcome.code}, shortfall {n.shortfall:,} t, "
         f"fine {n.fine:,} fen, make-good {n.make_good:,}"
     )
 
 
 @compliance_app.command("pay")
 @cli_errors
-def compliance_pay(year: int, as_: AsOption = None, keystore: KeystoreOption = None) -> None:
+def compliance_pay(
+    year: int, pollutant: PollutantOption = None, as_: AsOption = None, keystore: KeystoreOption = None
+) -> None:
     """Pay one's fine of a year to the treasury (enterprise)."""
     ctx = context()
     client = compliance_client()
     signer = ctx.signer(as_, keystore)
-    client.pay_penalty(signer, year)
-    ctx.console.print(f"fine of {client.notice(signer.address, year).fine:,} fen for {year} paid")
+    code = _pollutant_of(client, signer.address, year, pollutant)
+    client.pay_penalty(signer, code, year)
+    fine = client.notice(signer.address, code, year).fine
+    ctx.console.print(f"fine of {fine:,} fen for {_symbol(code)} {year} paid")
 
 
 def _when(ts: int) -> str:
@@ -312,6 +368,7 @@ def _obligation(n: NoticeView) -> dict[str, Any]:
     known = n.outcome.code != "C"
     return {
         "enterprise": n.enterprise,
+        "pollutant": _symbol(n.pollutant),
         "status": n.status.name,
         "outcome": n.outcome.code,
         "acknowledged": n.acknowledged_at > 0,
@@ -333,22 +390,25 @@ def _obligation(n: NoticeView) -> dict[str, Any]:
 @cli_errors
 def compliance_status(
     year: int,
-    enterprise: Annotated[str | None, typer.Option(help="Only this enterprise's obligation.")] = None,
+    enterprise: Annotated[str | None, typer.Option(help="Only this enterprise's obligations.")] = None,
+    pollutant: Annotated[str | None, typer.Option(help="Only obligations of this pollutant.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """A year's rules, counters and compliance rate, and its obligations."""
+    """A year's rules, counters and compliance rate, and its obligations (one per enterprise and
+    pollutant)."""
     from chain.compliance import ObligationStatus
+    from domain.tokens import POLLUTANTS, pollutant_code
 
     ctx = context()
     client = compliance_client()
+    code = None if pollutant is None else pollutant_code(pollutant)
     if enterprise is not None:
-        accounts = [enterprise]
+        keys = [(enterprise, p) for p in POLLUTANTS.values() if code in (None, p)]
     else:
-        events = client.events(year=year)
-        accounts = list(
-            dict.fromkeys(str(e["args"]["enterprise"]) for e in events if e["event"] == "NoticeIssued")
-        )
-    notices = [client.notice(a, year) for a in accounts]
+        events = client.events(year=year, pollutant=code)
+        keys = list(dict.fromkeys((str(e["args"]["enterprise"]), int(e["args"]["pollutant"]))
+                                  for e in events if e["event"] == "NoticeIssued"))  # fmt: skip
+    notices = [client.notice(a, p, year) for a, p in keys]
     rows = [_obligation(n) for n in notices if n.status is not ObligationStatus.NONE]
     stats = client.year_stats(year)
     rate = client.compliance_rate_bps(year)
@@ -367,13 +427,14 @@ def compliance_status(
     )
     table = Table(title=f"obligations {year}")
     table.add_column("enterprise", overflow="fold")
+    table.add_column("pollutant")
     for header in ("status", "outcome", "verified", "surrendered (offsets)", "shortfall", "fine (fen)",
                    "make-good"):  # fmt: skip
         table.add_column(header, overflow="fold")
     for r in rows:
         fine = f"{r['fine']:,}{' paid' if r['fine_paid'] else ''}"
         shortfall = "-" if r["shortfall"] is None else f"{r['shortfall']:,}"
-        table.add_row(r["enterprise"], r["status"].lower(), r["outcome"], f"{r['verified']:,}",
-                      f"{r['surrendered']:,} ({r['offsets_surrendered']:,})", shortfall, fine,
-                      f"{r['make_good']:,}")  # fmt: skip
+        table.add_row(r["enterprise"], r["pollutant"], r["status"].lower(), r["outcome"],
+                      f"{r['verified']:,}", f"{r['surrendered']:,} ({r['offsets_surrendered']:,})",
+                      shortfall, fine, f"{r['make_good']:,}")  # fmt: skip
     ctx.console.print(table)

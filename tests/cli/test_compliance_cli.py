@@ -190,7 +190,7 @@ def test_cli_runs_a_compliance_year_and_refuses_each_bad_step_by_name(
     assert refused(ets("compliance", "pay", str(YEAR), "--as", "enterprise-2"), "CompliancePenaltyNotDue")
     code, out = ets("compliance", "pay", str(YEAR), "--as", "enterprise-1")
     assert code == 0 and "1,500,000 fen" in out, out
-    notice = c.compliance.notice(E1.address, YEAR)
+    notice = c.compliance.notice(E1.address, 1, YEAR)  # CO2
     assert (notice.status, notice.outcome, notice.fine_paid) == (ObligationStatus.NON_COMPLIANT,
                                                                  Outcome.SHORTFALL, True)  # fmt: skip
     code, out = ets("compliance", "status", str(YEAR), "--json")
@@ -204,6 +204,37 @@ def test_cli_runs_a_compliance_year_and_refuses_each_bad_step_by_name(
     assert (rows[E2.address]["outcome"], rows[E2.address]["shortfall"]) == ("C", None)
     code, out = ets("compliance", "status", str(YEAR), "--enterprise", E1.address)
     assert code == 0 and "compliance rate 0.00 %" in flat(out) and "paid" in out, out
+
+
+def test_cli_names_the_pollutant_when_an_enterprise_owes_several_in_a_year(
+    ets: Run, holders: Consortium
+) -> None:
+    deadline = str(holders.chain.timestamp() + 30 * DAY)
+    assert ets("compliance", "configure", str(YEAR), "--offset-cap-bps", "500", "--as", "regulator")[0] == 0
+    for pollutant, allocated in (("CO2", 1000), ("SO2", 40)):
+        code, out = ets("compliance", "notice", str(YEAR), "--pollutant", pollutant, "--enterprise",
+                        f"{E1.address}:{allocated}", "--deadline", deadline, "--rules", "rules 2027",
+                        "--as", "regulator")  # fmt: skip
+        assert code == 0 and "1 notices of 2027 issued (0 already had one)" in flat(out), out
+    code, out = ets("compliance", "ack", str(YEAR), "--as", "enterprise-1")
+    assert (
+        code == 1
+        and "ComplianceInputError" in flat(out)
+        and "owes CO2, SO2 in 2027: give --pollutant" in flat(out)
+    )
+    code, out = ets("compliance", "ack", str(YEAR), "--pollutant", "SO2", "--as", "enterprise-1")
+    assert code == 0 and "notice SO2 2027" in flat(out) and "acknowledged" in out, out
+    assert refused(ets("compliance", "ack", str(YEAR), "--pollutant", "SO2", "--as", "enterprise-1"),
+                   "ComplianceAlreadyAcknowledged")  # fmt: skip
+    assert refused(ets("compliance", "ack", str(YEAR), "--pollutant", "NOx", "--as", "enterprise-1"),
+                   "ComplianceNoNotice")  # fmt: skip
+    code, out = ets("compliance", "status", str(YEAR), "--json")
+    rows = [(r["enterprise"], r["pollutant"], r["acknowledged"]) for r in json.loads(out)["obligations"]]
+    assert rows == [(E1.address, "CO2", False), (E1.address, "SO2", True)]
+    code, out = ets("compliance", "status", str(YEAR), "--pollutant", "SO2", "--json")
+    assert [r["pollutant"] for r in json.loads(out)["obligations"]] == ["SO2"]
+    code, out = ets("compliance", "status", str(YEAR), "--enterprise", E1.address, "--json")
+    assert [r["pollutant"] for r in json.loads(out)["obligations"]] == ["CO2", "SO2"]
 
 
 def test_attest_verify_checks_a_cited_reading_against_its_batch(
@@ -263,6 +294,16 @@ def test_compliance_simulate_prints_only_json_on_stdout_for_a_shortfall_case() -
     assert json.loads(result.stdout) == {"surrendered_allowances": 100_000, "surrendered_offsets": 6000,
                                          "shortfall": 14_000, "penalty_total": 420_000_000,
                                          "make_good_units": 14_000, "status": "B"}  # fmt: skip
+
+
+def test_compliance_simulate_prints_one_object_per_pollutant_for_a_year_of_several() -> None:
+    result = CliRunner().invoke(cli.app, ["compliance", "simulate", str(EXAMPLES / "year-so2-nox.json")])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert list(printed) == ["SO2", "NOx"]
+    assert printed["SO2"]["status"] == "B" and printed["SO2"]["shortfall"] == 2000
+    assert printed["NOx"] == {"surrendered_allowances": 2850, "surrendered_offsets": 150, "shortfall": 0,
+                              "penalty_total": 0, "make_good_units": 0, "status": "A"}  # fmt: skip
 
 
 def test_compliance_simulate_refuses_a_bad_case_by_error_name(tmp_path: Path) -> None:

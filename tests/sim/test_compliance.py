@@ -1,5 +1,6 @@
 """``sim.compliance``: the settlement rule alone (examples and a hypothesis property), case
-files refused with a clear message, and whole years on fresh chains for outcomes A and C."""
+files refused with a clear message, whole years on fresh chains for outcomes A and C, and a year
+of several pollutants, each obligation settled as it would be alone."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import ComplianceInputError
-from sim.compliance import Case, load_case, plan_surrender, reference, simulate
+from sim.compliance import Case, YearCase, load_case, plan_surrender, reference, simulate, simulate_year
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "compliance"
@@ -137,3 +138,59 @@ def test_simulate_charges_whole_emissions_when_nothing_held() -> None:
     c = case(allowances_held=0, offsets_held=0, verified_emissions=120, penalty_per_ton=7, year=2030)
     assert simulate(c) == {"surrendered_allowances": 0, "surrendered_offsets": 0, "shortfall": 120,
                            "penalty_total": 840, "make_good_units": 120, "status": "B"}  # fmt: skip
+
+
+# ---------------------------------------------------------------------- several pollutants a year
+
+YEAR_FILE = EXAMPLES / "year-so2-nox.json"
+SO2: dict[str, Any] = {"pollutant": "SO2", "verified_emissions": 8000, "allowances_held": 6000,
+                       "offsets_held": 0, "offset_cap_bps": 500, "penalty_per_ton": 20_000}  # fmt: skip
+NOX: dict[str, Any] = {**SO2, "pollutant": "NOx", "verified_emissions": 3000, "allowances_held": 3500,
+                       "offsets_held": 400}  # fmt: skip
+
+
+def test_load_case_reads_a_year_of_several_obligations_each_of_the_files_year() -> None:
+    loaded = load_case(YEAR_FILE)
+    assert isinstance(loaded, YearCase)
+    assert [(c.pollutant, c.year) for c in loaded.cases] == [("SO2", 2027), ("NOx", 2027)]
+    assert [reference(c)["status"] for c in loaded.cases] == ["B", "A"]
+    assert isinstance(load_case(EXAMPLES / "case-b.json"), Case)  # today's single-obligation file
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({"year": 2027, "obligations": []}, "obligations"),
+        ({"year": 2027, "obligations": [SO2, {**NOX, "pollutant": "SO2"}]}, "one obligation per pollutant"),
+        ({"year": 2027, "obligations": [SO2, {**NOX, "penalty_per_ton": 1}]}, "the year's rules"),
+        ({"year": 2027, "obligations": [SO2, {**NOX, "year": 2028}]}, "not the file's year 2027"),
+        ({"year": 2027, "obligations": [SO2, {**NOX, "pollutant": "CH4"}]}, "unknown pollutant"),
+        ({"year": 2027, "obligations": [SO2], "enterprise": "x"}, "enterprise"),
+        ({"obligations": [SO2]}, "year"),
+    ],
+)
+def test_load_case_refuses_bad_years_with_a_clear_message(
+    tmp_path: Path, content: dict[str, Any], message: str
+) -> None:
+    path = tmp_path / "year.json"
+    path.write_text(json.dumps(content))
+    with pytest.raises(ComplianceInputError, match=message):
+        load_case(path)
+
+
+def test_simulate_year_settles_each_pollutant_as_it_would_alone() -> None:
+    """SO2 short (B) and NOx covered with capped offsets (A) for one enterprise on one chain:
+    each obligation's result is the rule's and that of the same case simulated alone."""
+    year = load_case(YEAR_FILE)
+    assert isinstance(year, YearCase)
+    messages: list[str] = []
+    results = simulate_year(year, say=messages.append)
+    assert list(results) == ["SO2", "NOx"]
+    assert results["SO2"] == {"surrendered_allowances": 6000, "surrendered_offsets": 0,
+                              "shortfall": 2000, "penalty_total": 40_000_000, "make_good_units": 2000,
+                              "status": "B"}  # fmt: skip
+    assert results["NOx"] == {"surrendered_allowances": 2850, "surrendered_offsets": 150, "shortfall": 0,
+                              "penalty_total": 0, "make_good_units": 0, "status": "A"}  # fmt: skip
+    for c in year.cases:
+        assert results[c.pollutant] == reference(c) == simulate(c)
+    assert any("outcome B (SO2)" in m for m in messages) and any("outcome A (NOx)" in m for m in messages)
