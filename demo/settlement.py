@@ -122,6 +122,7 @@ class SettlementDemoReport:
         signer: the account whose signature the anchored report carries.
         totals: the day's movements per type.
         steps: what happened, for people.
+        bulletin: the day's bulletin from the report, a line per token id and mode that traded.
     """
 
     day: date
@@ -135,6 +136,7 @@ class SettlementDemoReport:
     signer: str | None
     totals: list[MovementTotal] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
+    bulletin: list[str] = field(default_factory=list)
 
     @property
     def files(self) -> list[Path]:
@@ -286,7 +288,6 @@ def run_settlement_demo(
             and reports.verify(code, check.report_hash)
         )
         signer = check.signer
-        report_steps += bulletin_lines(config.reports_dir, day)
     finally:
         engine.dispose()
     return SettlementDemoReport(
@@ -301,6 +302,7 @@ def run_settlement_demo(
         signer,
         totals_by_type(result),
         report_steps,
+        bulletin_lines(config.reports_dir, day),
     )
 
 
@@ -394,15 +396,25 @@ def _verify_earlier(
         ) from None
     steps = [
         f"trading day {day} was settled by an earlier run: its report verified against the chain "
-        f"instead of settling again (files match {MANIFEST}, whose hash is the one anchored); nothing sent",
-        *bulletin_lines(reports_dir, day),
+        f"instead of settling again (files match {MANIFEST}, whose hash is the one anchored); nothing sent"
     ]
     logger.info(
         "settlement report verified", extra={"day": day.isoformat(), "report_hash": check.report_hash.hex()}
     )
     bank_lines = len(parse_statement(bank_file, day)) if bank_file.exists() else 0
     return SettlementDemoReport(
-        day, None, summary, bank_file, bank_lines, 0, 0, True, check.signer, totals, steps
+        day,
+        None,
+        summary,
+        bank_file,
+        bank_lines,
+        0,
+        0,
+        True,
+        check.signer,
+        totals,
+        steps,
+        bulletin_lines(reports_dir, day),
     )
 
 

@@ -183,6 +183,8 @@ def demo_settlement(settings: ChainSettings) -> None:
             f"{total.cash / 100:,.2f}" if total.cash else "",
         )
     ctx.console.print(table)
+    for line in demo.bulletin:
+        ctx.console.print(f"[green]✓[/] settlement: {line}")
     for path in demo.files:
         ctx.console.print(f"settlement report {path}")
     ctx.console.print(f"bank statement    {demo.bank_file}")
