@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from chain.accounts import demo_account
@@ -37,7 +38,7 @@ from settlement.report import write_statement
 from settlement.run import MarketDay, Settlement, SystemAccounts, journal
 from settlement.verify import MANIFEST, read_report
 from tests.conftest import Consortium
-from tests.settlement.conftest import CALENDAR, to_time
+from tests.settlement.conftest import BACKENDS, CALENDAR, read_model_url, to_time
 from tests.utils.demo_market import register_demo_enterprises
 
 
@@ -49,13 +50,17 @@ class Traded:
     reports: Path
     market: str
     fee_account: str
+    engine: Engine
 
 
 DayReport = MarketDayReport
 
 
-@pytest.fixture(scope="module")
-def traded(consortium: Consortium, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traded]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def traded(
+    consortium: Consortium, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Traded]:
+    """The demo's trading day settled with the Market known, on SQLite and on PostgreSQL."""
     c = consortium
     snapshot = c.snapshot()
     tmp = Path(tmp_path_factory.mktemp("trades"))
@@ -63,20 +68,27 @@ def traded(consortium: Consortium, tmp_path_factory: pytest.TempPathFactory) -> 
         register_demo_enterprises(c)
         day = demo_trading_day(c.chain, c.manifest, c.registry, c.members)
         market = market_client(c.chain, c.manifest)
-        engine = make_engine(f"sqlite:///{tmp / 'read.db'}")
+        with read_model_url(request, tmp) as url:
+            yield from _settled(c, day, market.address, market.fee_account(), url, tmp)
+    finally:
+        c.revert(snapshot)
+
+
+def _settled(
+    c: Consortium, day: DayReport, market: str, fee_account: str, url: str, tmp: Path
+) -> Iterator[Traded]:
+    engine = make_engine(url)
+    try:
         upgrade(engine)
         contracts = {name: record.address for name, record in c.manifest.contracts.items()}
-        system = SystemAccounts(contracts["SealedBidAuction"], contracts["ComplianceManager"], market.address)
+        system = SystemAccounts(contracts["SealedBidAuction"], contracts["ComplianceManager"], market)
         to_time(c, CALENDAR.close_at(day.day) + 60)
         Indexer(c.chain, c.manifest, engine).catch_up()
         result = run_day(engine, CALENDAR, day.day, tmp / "reports", chain=ledger_for(c.chain, contracts),
                          system=system, large_holder_bps=1_000)  # fmt: skip
-        try:
-            yield Traded(c, day, result, tmp / "reports", market.address, market.fee_account())
-        finally:
-            engine.dispose()
+        yield Traded(c, day, result, tmp / "reports", market, fee_account, engine)
     finally:
-        c.revert(snapshot)
+        engine.dispose()
 
 
 def test_fill_legs_deliver_versus_payment_for_one_fill() -> None:
@@ -145,11 +157,7 @@ def test_fee_account_mismatch_named_in_reconciliation_when_fees_differ(traded: T
     altered = Settlement(
         s.bounds, s.lines, s.totals, s.movements, s.freezes, s.bank_events, s.fees_total, wrong
     )
-    engine = make_engine(f"sqlite:///{traded.reports.parent / 'read.db'}")
-    try:
-        rec = reconcile(engine, altered)
-    finally:
-        engine.dispose()
+    rec = reconcile(traded.engine, altered)
     [diff] = [d for d in rec.differences if d.kind == "trade_fee"]
     assert (diff.account, diff.read_model, diff.other, diff.delta) == (
         traded.fee_account, s.market.fees_charged, s.market.fee_transfers - 1, -1,
@@ -241,13 +249,9 @@ def test_cli_settle_bulletin_prints_table_and_json_when_settled(
 def test_statement_lists_the_accounts_fills_with_price_value_and_fee(traded: Traded, tmp_path: Path) -> None:
     s = traded.result.settlement
     buyer = demo_account("enterprise-5").address
-    engine = make_engine(f"sqlite:///{traded.reports.parent / 'read.db'}")
-    try:
-        paths = write_statement(
-            s, journal(engine, s.bounds), buyer, tmp_path, CALENDAR, fills(engine, s.bounds)
-        )
-    finally:
-        engine.dispose()
+    paths = write_statement(
+        s, journal(traded.engine, s.bounds), buyer, tmp_path, CALENDAR, fills(traded.engine, s.bounds)
+    )
     assert [p.suffix for p in paths] == [".csv", ".pdf", ".csv"]
     with paths[2].open() as f:
         rows = list(csv.DictReader(f))
