@@ -62,6 +62,8 @@ class ApiSettings(BaseSettings):
             ``Last-Event-ID`` and misses nothing (the session is checked again then).
         api_stream_max_trades: trades one ``market`` event carries at most; a longer range
             (a client resuming from far back) is sent as several events.
+        api_shutdown_seconds: how long a stopping server lets open responses (market streams)
+            finish before it cancels them (uvicorn's ``timeout_graceful_shutdown``).
         indexer_confirmations: blocks an event must be buried under before it is indexed.
         indexer_page_blocks: blocks fetched per ``eth_getLogs``.
         indexer_poll_seconds: pause between polls once caught up (0.25 s: a fill reaches the
@@ -101,6 +103,7 @@ class ApiSettings(BaseSettings):
     api_stream_poll_seconds: float = Field(default=0.25, gt=0, le=60)
     api_stream_max_seconds: float = Field(default=3600.0, gt=0, le=86_400)
     api_stream_max_trades: int = Field(default=500, ge=1, le=10_000)
+    api_shutdown_seconds: int = Field(default=3, ge=0, le=600)
     indexer_confirmations: int = 0
     indexer_page_blocks: int = 2_000
     indexer_poll_seconds: float = 0.25

@@ -77,6 +77,7 @@ def _serve(ctx: AppContext, port: int) -> tuple[uvicorn.Server, threading.Thread
             port=port,
             log_level="warning",
             access_log=False,
+            timeout_graceful_shutdown=ctx.settings.api_shutdown_seconds,
         )
     )
     thread = threading.Thread(target=server.run, name="ets-api-demo", daemon=True)
@@ -291,7 +292,14 @@ def demo_server(settings: ChainSettings, *, port: int = SERVE_PORT) -> DemoServe
     ctx = AppContext(api_settings, chain, manifest, engine)
     app = create_app(ctx, migrate=True, indexer=True)
     app.state.dashboard_demo = settings.demo  # the demo's own mode, not re-read from the environment
-    config = uvicorn.Config(app, host=SERVE_HOST, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=SERVE_HOST,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=api_settings.api_shutdown_seconds,
+    )
     return DemoServer(f"http://{SERVE_HOST}:{port}/dashboard/", uvicorn.Server(config), engine)
 
 

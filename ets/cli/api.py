@@ -94,7 +94,8 @@ def _serve(host: str | None, port: int | None, indexer: bool, workers: int) -> N
     )
     if workers == 1:
         uvicorn.run(create_app(ctx, indexer=indexer), host=settings.api_host, port=settings.api_port,
-                    log_config=None, access_log=False)  # fmt: skip
+                    log_config=None, access_log=False,
+                    timeout_graceful_shutdown=settings.api_shutdown_seconds)  # fmt: skip
         return
     # several processes: each builds its app from the environment; the schema is migrated here,
     # once, and the indexer runs as its own process (`ets index run --follow`)
@@ -109,7 +110,8 @@ def _serve(host: str | None, port: int | None, indexer: bool, workers: int) -> N
     if settings.api_domain is None:
         os.environ["ETS_API_DOMAIN"] = f"{settings.api_host}:{settings.api_port}"
     uvicorn.run("api.main:app_from_env", factory=True, workers=workers, host=settings.api_host,
-                port=settings.api_port, log_config=None, access_log=False)  # fmt: skip
+                port=settings.api_port, log_config=None, access_log=False,
+                timeout_graceful_shutdown=settings.api_shutdown_seconds)  # fmt: skip
 
 
 @index_app.command("migrate")

@@ -159,6 +159,7 @@ def serve(world: ApiWorld, path: Path, **settings: Any) -> Served:
     values: dict[str, Any] = {
         "api_role_cache_seconds": 0,
         "indexer_poll_seconds": 0.05,
+        "api_shutdown_seconds": 2,
         **UNTHROTTLED,
         **settings,
     }
@@ -166,7 +167,7 @@ def serve(world: ApiWorld, path: Path, **settings: Any) -> Served:
     ctx = AppContext(api_settings, world.c.chain, world.c.manifest, engine)
     app = create_app(ctx, migrate=False, indexer=True)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=2)  # fmt: skip
+                            timeout_graceful_shutdown=api_settings.api_shutdown_seconds)  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="stream-test-server", daemon=True)
     thread.start()
