@@ -1,4 +1,5 @@
-"""The demo's compliance year: SO2 2027 for the six demo enterprises, from notice to make-good."""
+"""The demo's compliance year: SO2 2027 for the six demo enterprises, from notice to make-good, and
+NOx 2027 too for enterprise-1 (a power plant owes both in one year: two obligations, settled apart)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 YEAR = 2027
 SO2 = 2
+NOX = 3
+#: enterprise-1's NOx 2027: allocated, verified (t); covered in full (outcome A) from its NOx allowances.
+NOX_ALLOCATED, NOX_VERIFIED = 3_000, 2_400
 DAY = 86_400
 CONFIG = YearConfig(offset_cap_bps=500, fine_per_tonne=20_000, make_good_bps=10_000, no_report_fine=5_000_000)
 #: Verified SO2 emissions (t) of enterprise-1..5; enterprise-6 never gets an attestation (C).
@@ -94,10 +98,12 @@ def demo_compliance(
             else (f", fine CNY {nt.fine / 100:,.0f}" if nt.outcome is Outcome.NO_VERIFIED_EMISSIONS else "")
         )
         outcomes.append(f"enterprise-{i + 1} {nt.outcome.code}{detail}")
+    nox = compliance.notice(enterprises[0].address, NOX, YEAR)
     report.steps.append(
-        f"compliance SO2 {YEAR}: {stats.notices} notices, {stats.acknowledged} acknowledged, "
-        f"{stats.applications} applications; outcomes: {'; '.join(outcomes)}; "
-        f"compliance rate {stats.compliance_rate:.0%}"
+        f"compliance {YEAR} (SO2, and NOx for enterprise-1): {stats.notices} notices, "
+        f"{stats.acknowledged} acknowledged, {stats.applications} applications; SO2 outcomes: "
+        f"{'; '.join(outcomes)}; enterprise-1 NOx {nox.outcome.code} ({nox.surrendered:,} of "
+        f"{nox.verified:,} t surrendered, apart from its SO2); compliance rate {stats.compliance_rate:.0%}"
     )
     so2_next = encode_id(Kind.ALLOWANCE, "SO2", YEAR + 1)
     e3 = enterprises[2].address
@@ -133,6 +139,17 @@ def _run_year(
     )  # fmt: skip
     for e in enterprises[:5]:  # enterprise-6 never acknowledges: an alarm after 72 h
         compliance.acknowledge(e, SO2, YEAR)
+    # enterprise-1 owes NOx too in 2027: a second obligation of the same enterprise and year
+    e1, nox = enterprises[0], encode_id(Kind.ALLOWANCE, "NOx", YEAR)
+    allowance.set_cap(regulator, nox, NOX_ALLOCATED)
+    allowance.allocate(regulator, nox, [e1.address], [NOX_ALLOCATED], b"demo-nox-2027".ljust(32, b"\0"))
+    nox_rules = "NOx total-amount control: surrender allowances for verified 2027 emissions by the deadline."
+    compliance.issue_notices(
+        regulator, YEAR, NOX, [(e1.address, NOX_ALLOCATED)], rules_hash=document_hash(nox_rules),
+        rules_uri="https://ets.example.gov.cn/rules/nox-2027", submission_deadline=now + 30 * DAY,
+        ack_deadline=now + 3 * DAY,
+    )  # fmt: skip
+    compliance.acknowledge(e1, NOX, YEAR)
     chain.advance_time(3 * DAY + 3600)
     _scan(compliance, state_dir)  # the scheduler's run on day 3
 
@@ -157,6 +174,18 @@ def _run_year(
             compliance.withdraw_returned(e, [so2])  # the escrow is credited back, the enterprise pulls it
             application = compliance.apply(e, SO2, YEAR, surrender)
         compliance.approve(regulator, application)
+    nox_attestation = Attestation(
+        auditor=auditor.address, enterprise=e1.address, pollutant=NOX, year=YEAR,
+        verified_emissions=NOX_VERIFIED, offsets_eligible=0,
+        evidence=(document_hash(f"CEMS data NOx {e1.address} {YEAR}"),),
+        report_hash=document_hash(f"verification report NOx {YEAR} enterprise-1"), supersedes=bytes(32),
+        nonce=ledger.nonce(auditor.address),
+    )  # fmt: skip
+    signature = sign_attestation(auditor, chain_id, ledger.address, nox_attestation)
+    attested = ledger.attest_by_sig(exchange, nox_attestation, signature)
+    # only NOx allowances cover the NOx obligation (SO2 ones would be refused: ComplianceWrongToken)
+    application = compliance.apply(e1, NOX, YEAR, Surrender(attested.id, ((nox, NOX_VERIFIED),)))
+    compliance.approve(regulator, application)
 
     chain.advance_time(23 * DAY)
     _scan(compliance, state_dir)  # a week before the deadline: reminders to the open obligations

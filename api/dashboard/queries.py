@@ -25,7 +25,7 @@ from domain.allocation import DEFAULT_REDUCTION_RATE, trend
 from domain.auction import ClearingResult, PriceRule, clear, normalize_schedule
 from domain.errors import DomainError
 from domain.settlement import MovementTotal, movement_totals
-from domain.tokens import Kind, token_label
+from domain.tokens import POLLUTANT_SYMBOLS, Kind, token_label
 from readmodel import models as m
 from settlement.calendar import day_code
 from settlement.verify import MANIFEST, plain_name, verify_day
@@ -369,7 +369,8 @@ def outlook(totals: dict[int, float], reduction_rate: float = DEFAULT_REDUCTION_
 
 def compliance(db: Session, *, year: int | None, pollutant: int) -> Compliance:
     """Notices, acknowledgements, applications by status, outcomes and the compliance rate of
-    ``pollutant`` in ``year`` (an application belongs to the pollutant of its notice)."""
+    ``pollutant`` in ``year`` (one obligation per enterprise, pollutant and year; an application
+    belongs to its obligation's pollutant)."""
     if year is None:
         return Compliance(None, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, None)
     ap, n = m.Application, m.Notice
@@ -377,8 +378,7 @@ def compliance(db: Session, *, year: int | None, pollutant: int) -> Compliance:
         status: int(count)
         for status, count in db.execute(
             select(ap.status, func.count())
-            .join(n, (n.enterprise == ap.enterprise) & (n.year == ap.year))
-            .where(ap.year == year, n.pollutant == pollutant)
+            .where(ap.year == year, ap.pollutant == pollutant)
             .group_by(ap.status)
         ).all()
     }
@@ -408,17 +408,16 @@ def compliance(db: Session, *, year: int | None, pollutant: int) -> Compliance:
 
 
 def applications(db: Session, *, year: int | None, pollutant: int) -> list[ApplicationRow]:
-    """The applications of ``pollutant`` in ``year`` (the pollutant of their notice), pending
+    """The applications of ``pollutant`` in ``year`` (their obligation's pollutant), pending
     first, then newest first; at most :data:`APPLICATION_ROWS`."""
     if year is None:
         return []
-    ap, n = m.Application, m.Notice
+    ap = m.Application
     pending_first = case((ap.status == "submitted", 0), else_=1)
     rows = db.execute(
         select(ap.application_id, ap.enterprise, ap.year, ap.verified, ap.allowances, ap.offsets, ap.status,
                ap.submitted_time)
-        .join(n, (n.enterprise == ap.enterprise) & (n.year == ap.year))
-        .where(ap.year == year, n.pollutant == pollutant)
+        .where(ap.year == year, ap.pollutant == pollutant)
         .order_by(pending_first, ap.application_id.desc())
         .limit(APPLICATION_ROWS)
     ).all()  # fmt: skip
@@ -432,12 +431,17 @@ def _alarms(
     late = (n.acknowledged_time.is_(None), n.ack_deadline < now)
     overdue_count = db.execute(select(func.count()).where(*late)).scalar_one()
     overdue = db.execute(
-        select(n.enterprise, n.year, n.ack_deadline).where(*late).order_by(n.ack_deadline).limit(ALARM_ROWS)
+        select(n.enterprise, n.year, n.pollutant, n.ack_deadline)
+        .where(*late)
+        .order_by(n.ack_deadline, n.enterprise, n.pollutant)
+        .limit(ALARM_ROWS)
     ).all()
+    symbol = POLLUTANT_SYMBOLS.get
     alarms = [
         Alarm("ack_overdue", "warning", enterprise, names.get(enterprise),
-              f"notice {year} not acknowledged (deadline passed)", deadline, "ack_overdue", {"year": year})
-        for enterprise, year, deadline in overdue
+              f"notice {symbol(pollutant, pollutant)} {year} not acknowledged (deadline passed)", deadline,
+              "ack_overdue", {"year": year, "pollutant": pollutant})
+        for enterprise, year, pollutant, deadline in overdue
     ]  # fmt: skip
     quota = sorted(
         (p for p in points if p.status in ("near", "over")), key=lambda p: -(p.used / (p.quota or 1))

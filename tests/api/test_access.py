@@ -92,7 +92,7 @@ def test_access_refuses_every_scoped_route_with_403_when_the_participant_is_susp
                 response = get(who, path, **params)
                 assert _status(response) == 403, (who.address, path, response.text)
                 assert "suspended" in response.json()["message"]
-            call = {"contract": "ComplianceManager", "function": "acknowledge", "args": [2024]}
+            call = {"contract": "ComplianceManager", "function": "acknowledge", "args": [1, 2024]}
             built = world.client.post("/tx/build", json=call, headers=world.sign_in(who))
             assert built.status_code == 403, built.text
     finally:

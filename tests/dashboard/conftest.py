@@ -42,6 +42,7 @@ from tests.settlement.conftest import CALENDAR, to_time
 from tests.utils.anchoring import Site, bind_site
 from tests.utils.chain import profile
 from tests.utils.compliance import (
+    CO2,
     CO2_2023,
     CO2_2024,
     CO2_2025,
@@ -250,16 +251,16 @@ def _close_year(cycle: Cycle) -> tuple[int, int]:
     ids = []
     for enterprise, verified, surrendered in ((e0, E0_CLOSED_VERIFIED, E0_CLOSED_VERIFIED),
                                               (e3, E3_CLOSED_VERIFIED, E3_CLOSED_SURRENDERED)):  # fmt: skip
-        c.compliance.acknowledge(enterprise, CLOSED_YEAR)
+        c.compliance.acknowledge(enterprise, SO2, CLOSED_YEAR)
         attested = cycle.attest(enterprise.address, verified, year=CLOSED_YEAR, pollutant=SO2)
         application = c.compliance.apply(
-            enterprise, CLOSED_YEAR, surrender(attested, {SO2_CLOSED: surrendered})
+            enterprise, SO2, CLOSED_YEAR, surrender(attested, {SO2_CLOSED: surrendered})
         )
         c.compliance.approve(c.regulator, application)
         ids.append(application)
     c.chain.advance_time(2 * HOUR + 5)
     for enterprise in (e1, e2, e3):
-        c.compliance.finalize(c.regulator, enterprise.address, CLOSED_YEAR)
+        c.compliance.finalize(c.regulator, enterprise.address, SO2, CLOSED_YEAR)
     return ids[0], ids[1]
 
 
@@ -274,8 +275,8 @@ def _set_up_chain(
     site = _anchor_metered(c, queue_path)
     c.allowance.transfer(e0, e1.address, IDS[1], 25)
     attestation_id = cycle.attest(e0.address, 900, 50)
-    c.compliance.acknowledge(e0, YEAR)
-    application_id = c.compliance.apply(e0, YEAR, surrender(attestation_id, {CO2_2024: 900}))
+    c.compliance.acknowledge(e0, CO2, YEAR)
+    application_id = c.compliance.apply(e0, CO2, YEAR, surrender(attestation_id, {CO2_2024: 900}))
     # Two auctions that run their course now. In the first E2 commits and reveals, then its reveal
     # phase ends (the exchange finalizes it in the page); the second is cleared here: E0 wins it,
     # E3's bid is under the clearing price.
@@ -310,9 +311,11 @@ def _set_up_chain(
         c.regulator, YEAR, SO2, [(e3.address, HOLDINGS[SO2_2024])], rules_hash=RULES, rules_uri=RULES_URI,
         submission_deadline=cycle.submission_deadline, ack_deadline=cycle.ack_deadline,
     )  # fmt: skip
-    c.compliance.acknowledge(e3, YEAR)
+    c.compliance.acknowledge(e3, SO2, YEAR)
     so2_attestation = cycle.attest(e3.address, E3_SO2_VERIFIED, pollutant=SO2)
-    so2_application = c.compliance.apply(e3, YEAR, surrender(so2_attestation, {SO2_2024: E3_SO2_VERIFIED}))
+    so2_application = c.compliance.apply(
+        e3, SO2, YEAR, surrender(so2_attestation, {SO2_2024: E3_SO2_VERIFIED})
+    )
     # The auction the enterprise bids in from the browser: commit phase for a day.
     now = c.chain.timestamp()
     open_auction = c.auction.create_primary(
@@ -324,11 +327,11 @@ def _set_up_chain(
     # in the page; E1 applies here and the regulator rejects its application in the page.
     c.compliance.configure_year(c.regulator, EARLIER_YEAR, CONFIG)
     issue(cycle, [e1, e3], year=EARLIER_YEAR)
-    c.compliance.acknowledge(e3, EARLIER_YEAR)
+    c.compliance.acknowledge(e3, CO2, EARLIER_YEAR)
     cycle.attest(e3.address, 120, 0, year=EARLIER_YEAR)
-    c.compliance.acknowledge(e1, EARLIER_YEAR)
+    c.compliance.acknowledge(e1, CO2, EARLIER_YEAR)
     e1_attestation = cycle.attest(e1.address, 150, 0, year=EARLIER_YEAR)
-    to_reject = c.compliance.apply(e1, EARLIER_YEAR, surrender(e1_attestation, {CO2_2023: 150}))
+    to_reject = c.compliance.apply(e1, CO2, EARLIER_YEAR, surrender(e1_attestation, {CO2_2023: 150}))
     newcomer = dev_account(21).address
     proposal = c.registry.propose(c.exchange, c.registry.encode_register_enterprise(newcomer, profile(950)),
                                   "register Taizhou Power Plant No. 950")  # fmt: skip

@@ -34,7 +34,7 @@ from tests.dashboard.conftest import (
     screenshot,
     sign_in,
 )
-from tests.utils.compliance import CO2_2024, ENTERPRISES, YEAR
+from tests.utils.compliance import CO2, CO2_2024, ENTERPRISES, YEAR
 
 POLLUTANTS = {code: symbol for symbol, code in POLLUTANT_CODES.items()}
 
@@ -343,7 +343,7 @@ def test_enterprise_applies_for_compliance_when_attested(
     enterprise = ENTERPRISES[3]
     tab = open_tab()
     page = sign_in(tab, dash.base, enterprise, "enterprise")
-    page.select_option("#apply-year", value=str(EARLIER_YEAR))
+    page.select_option("#apply-year", value=f"{EARLIER_YEAR}:{CO2}")  # the obligation: year and pollutant
     page.select_option("#apply-allowance", value=str(encode_id(Kind.ALLOWANCE, "CO2", EARLIER_YEAR)))
     page.fill("#apply-allowance-amount", "120")
     page.click("#apply-submit")
@@ -665,7 +665,7 @@ def test_regulator_view_filters_applications_and_quota_by_vintage_when_pollutant
     assert details and all(" of " not in d and "readings flagged" not in d for d in details), details
     e0 = ENTERPRISES[0].address
     verified = dash.c.ledger.attestation(dash.latest_attestation(e0)).verified_emissions
-    quota = dash.c.compliance.notice(e0, YEAR).allocated
+    quota = dash.c.compliance.notice(e0, CO2, YEAR).allocated
     shown = page.inner_text(f'#alarms li[data-alarm="quota"]:has-text("{verified:,}") .detail')
     assert shown.startswith(f"已排放 {verified:,} 吨 / 配额 {quota:,} 吨")
     assert page.evaluate(OVERFLOWS, "alarms") is False
@@ -678,7 +678,7 @@ def test_enterprise_view_shows_outcome_readings_and_production_when_signed_in(
     dash: DashWorld, open_tab: Callable[..., Tab]
 ) -> None:
     e0, e3 = ENTERPRISES[0], ENTERPRISES[3]
-    notice = dash.c.compliance.notice(e3.address, CLOSED_YEAR)
+    notice = dash.c.compliance.notice(e3.address, SO2, CLOSED_YEAR)
     assert (int(notice.outcome), notice.shortfall) == (2, E3_CLOSED_VERIFIED - E3_CLOSED_SURRENDERED)
     tab = open_tab()
     page = sign_in(tab, dash.base, e3, "enterprise")
@@ -714,7 +714,7 @@ def test_auditor_form_defaults_to_assigned_open_obligation_when_opened(
     enterprise = page.input_value("#att-enterprise")
     year, pollutant = int(page.input_value("#att-year")), int(page.input_value("#att-pollutant"))
     assert dash.c.registry.is_auditor_assigned(dash.c.auditor.address, enterprise)
-    notice = dash.c.compliance.notice(enterprise, year)
+    notice = dash.c.compliance.notice(enterprise, pollutant, year)
     assert (notice.pollutant, int(notice.outcome)) == (pollutant, 0)  # an open obligation of it
     screenshot(page, "auditor-en")
     page.select_option("#lang", value="zh")

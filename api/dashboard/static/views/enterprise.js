@@ -146,9 +146,9 @@ function noticesCard(notices, ctx) {
     {
       label: t('common.actions'),
       render: (n) => (n.acknowledged ? '' : el('button', {
-        class: 'btn small primary', dataset: { ack: n.year },
+        class: 'btn small primary', dataset: { ack: n.year, ackPollutant: n.pollutant },
         onclick: (ev) => busy(ev.currentTarget, async () => {
-          await sendAction(await ctx.signer(), 'ComplianceManager', 'acknowledge', [n.year]);
+          await sendAction(await ctx.signer(), 'ComplianceManager', 'acknowledge', [n.pollutant, n.year]);
           await ctx.refresh();
         }, t('enterprise.ackDone')),
       }, t('enterprise.acknowledge'))),
@@ -165,6 +165,7 @@ function applicationCard(notices, attestations, applications, holdings, ctx) {
     { label: t('compliance.offsets'), num: true, render: (a) => tonnes(a.offsets) },
     { label: t('common.status'), render: (a) => t(`application.${a.status}`) },
     { label: t('reject.reason'), render: (a) => a.reason || '' },
+    { label: t('common.pollutant'), render: (a) => POLLUTANTS[a.pollutant] || a.pollutant },
   ], applications, { id: 'my-applications', empty: t('compliance.noApplications') }));
   const active = attestations.filter((a) => a.status === 'active');
   const open = notices.filter((n) => n.acknowledged && n.outcome === null);
@@ -172,7 +173,9 @@ function applicationCard(notices, attestations, applications, holdings, ctx) {
     box.append(el('p', { class: 'muted' }, t('enterprise.applyNeeds')));
     return box;
   }
-  const year = el('select', { id: 'apply-year' }, open.map((n) => el('option', { value: n.year }, String(n.year))));
+  // one obligation per (pollutant, year): the option's value is "year:pollutant"
+  const year = el('select', { id: 'apply-year', 'aria-label': t('enterprise.obligation') },
+    open.map((n) => el('option', { value: `${n.year}:${n.pollutant}` }, `${n.year} ${POLLUTANTS[n.pollutant] || n.pollutant}`)));
   const attestation = el('select', { id: 'apply-attestation' }, active.map((a) => el('option', { value: a.attestation_id },
     `${a.year} ${a.pollutant_symbol} · ${num(a.verified)} t · ${short(a.attestation_id)}`)));
   const allowances = holdings.filter((h) => h.kind === 'allowance' && h.balance > 0);
@@ -187,7 +190,8 @@ function applicationCard(notices, attestations, applications, holdings, ctx) {
     const manager = ctx.contracts.ComplianceManager;
     await sendAction(signer, 'AllowanceToken', 'setApprovalForAll', [manager, true]);
     const useOffsets = offsetId.value && Number(offsetAmount.value) > 0;
-    await sendAction(signer, 'ComplianceManager', 'submitApplication', [Number(year.value), {
+    const [obligationYear, obligationPollutant] = year.value.split(':').map(Number);
+    await sendAction(signer, 'ComplianceManager', 'submitApplication', [obligationPollutant, obligationYear, {
       attestationId: attestation.value,
       allowanceIds: Number(allowanceAmount.value) > 0 ? [allowanceId.value] : [],
       allowanceAmounts: Number(allowanceAmount.value) > 0 ? [Number(allowanceAmount.value)] : [],
@@ -197,7 +201,7 @@ function applicationCard(notices, attestations, applications, holdings, ctx) {
     await ctx.refresh();
   }, t('enterprise.applied')));
   box.append(el('h3', {}, t('enterprise.newApplication')), el('div', { class: 'form' },
-    field(t('common.year'), year), field(t('enterprise.attestation'), attestation), field(t('enterprise.allowanceToSurrender'), allowanceId),
+    field(t('enterprise.obligation'), year), field(t('enterprise.attestation'), attestation), field(t('enterprise.allowanceToSurrender'), allowanceId),
     field(t('enterprise.amount'), allowanceAmount), field(t('enterprise.offsetToSurrender'), offsetId), field(t('enterprise.amount'), offsetAmount), submit));
   return box;
 }
