@@ -354,7 +354,8 @@ class MarketChanges:
         tokens: token ids touched (orders, trades, blocks, rulebooks, halts), ascending.
         trades: the trades of those blocks, in chain order (show them through
             :func:`api.access.shown_trade_parties`).
-        orders: the viewer's own order ids placed, filled, cancelled or expired, ascending.
+        orders: the viewer's own order ids placed, filled, cancelled or expired, ascending (none
+            while it has no active role, as ``/market/orders`` answers 403 then).
         halts: halts and resumptions in chain order: ``(token_id, halted, reason)``.
     """
 
@@ -405,7 +406,7 @@ def market_changes(
     tokens = {int(token) for _, _, token in events if token is not None} | {r.token_id for r in trades}
     candidates = {int(args[k]) for _, args, _ in events for k in _ORDER_ARGS if args.get(k) is not None}
     orders: list[int] = []
-    if candidates:
+    if candidates and viewer.powers:  # without a role (or suspended) no orders are its to read
         o = m.MarketOrder
         mine = o.order_id.in_(sorted(candidates)), o.owner == viewer.address
         changed = db.execute(select(o.order_id, o.token_id).where(*mine)).all()
