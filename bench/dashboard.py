@@ -10,6 +10,13 @@ session, cold (a fresh browser context each time), and the time from navigation 
 page's ``overview-ready`` mark is taken: the mark is set once ECharts has reported ``finished``
 for the map, the trend chart and the supply chart. Median of the runs.
 
+The trading view (``#/market``, an enterprise's trading floor) over a synthetic market day of
+20,000 orders (continuous matching, price-time, with the fills it gives; 60 earlier days of
+trades for the daily candles), the token listed on the chain too (the order preview and the T+1
+sellable quantities read it): ``trading_view_ready_ms`` from navigation start to the view's
+``market-ready`` mark (book, figures, both charts drawn, the account's orders, fills, blocks and
+sellable quantities shown). Median of the runs.
+
 Also: bytes of the front-end assets shipped (everything under api/dashboard/static/ after
 scripts/build-dashboard), gzip-compressed too, and the bytes the overview page transferred.
 
@@ -46,12 +53,15 @@ from api.config import ApiSettings  # noqa: E402
 from api.context import AppContext  # noqa: E402
 from api.dashboard import STATIC_DIR, missing_vendor_files  # noqa: E402
 from api.main import create_app  # noqa: E402
+from chain.accounts import demo_account  # noqa: E402
 from chain.compile import compile_contracts  # noqa: E402
 from chain.events import ZERO_ADDRESS, DecodedEvent  # noqa: E402
 from chain.node import AnvilNode  # noqa: E402
 from chain.siwe import wallet_sign_in  # noqa: E402
 from chain.suite import deploy_local_suite  # noqa: E402
 from chain.tx import ChainClient  # noqa: E402
+from demo.run import demo_profile  # noqa: E402
+from domain.market import Rulebook, cst_time, fee, trading_day  # noqa: E402
 from domain.tokens import Kind, encode_id  # noqa: E402
 from readmodel.indexer.project import Projector  # noqa: E402
 from readmodel.migrate import upgrade  # noqa: E402
@@ -170,6 +180,166 @@ def fill(url: str) -> int:
     return count
 
 
+#: The synthetic market day: orders of the day, earlier days of trades (candles), the token id.
+MARKET_ORDERS, MARKET_HISTORY_DAYS = 20_000, 60
+MARKET_TOKEN = encode_id(Kind.ALLOWANCE, "CO2", FIRST_YEAR + YEARS - 1)
+MARKET_RULES = Rulebook(reference_price=9_850, fee_bps=3)
+#: The enterprise whose trading floor is timed (registered on the chain; one of the day's traders).
+TRADER = demo_account("enterprise-1")
+TRADING_SCREENSHOT = ROOT / "build" / "screenshots" / "market-20000-orders.png"
+
+
+class SyntheticMarket:
+    """A market day of :data:`MARKET_ORDERS` orders matched price-time (continuous trading), as
+    Market events, after :data:`MARKET_HISTORY_DAYS` days with a few trades each."""
+
+    def __init__(self, synthetic: Synthetic, seed: int = 29) -> None:
+        self.s = synthetic
+        self.rng = random.Random(seed)
+        self.next_id = 1
+        # the day: the last weekday of June of the newest vintage
+        self.day, _ = trading_day(calendar.timegm((FIRST_YEAR + YEARS - 1, 6, 30, 4, 0, 0)))
+
+    def _order(self, t: int, owner: str, side: int, price: int, quantity: int) -> tuple[int, DecodedEvent]:
+        order_id, self.next_id = self.next_id, self.next_id + 1
+        args = {"orderId": order_id, "tokenId": MARKET_TOKEN, "owner": owner, "side": side, "price": price,
+                "quantity": quantity, "callPhase": False}  # fmt: skip
+        return order_id, self.s.event(t, "Market", "OrderPlaced", args, (owner,))
+
+    def _trade(
+        self, t: int, buy: tuple[int, str], sell: tuple[int, str], price: int, quantity: int
+    ) -> DecodedEvent:
+        charged = fee(price * quantity, MARKET_RULES.fee_bps)
+        args = {
+            "tokenId": MARKET_TOKEN,
+            "buyId": buy[0],
+            "sellId": sell[0],
+            "buyer": buy[1],
+            "seller": sell[1],
+            "price": price,
+            "quantity": quantity,
+            "buyerFee": charged,
+            "sellerFee": charged,
+            "mode": 1,
+        }
+        return self.s.event(t, "Market", "TradeExecuted", args, (buy[1], sell[1]))
+
+    def pages(self) -> list[list[DecodedEvent]]:
+        rules = MARKET_RULES
+        listed = cst_time(self.day - 100, 9 * 3600)
+        rule_args = {
+            "tokenId": MARKET_TOKEN,
+            "rules": {
+                "referencePrice": rules.reference_price,
+                "bandBps": rules.band_bps,
+                "blockBandBps": rules.block_band_bps,
+                "feeBps": rules.fee_bps,
+                "blockMinimum": rules.block_minimum,
+                "callStart": rules.call_start,
+                "open1": rules.open1,
+                "close1": rules.close1,
+                "open2": rules.open2,
+                "close2": rules.close2,
+                "blockFrom": rules.block_from,
+            },
+        }
+        pages = [[self.s.event(listed, "Market", "RulebookSet", rule_args, ())]]
+        accounts = [*self.s.accounts[:500], TRADER.address]
+        price = rules.reference_price
+        history: list[DecodedEvent] = []
+        day = self.day - MARKET_HISTORY_DAYS * 7 // 5
+        while day < self.day:
+            if (day + 3) % 7 < 5:  # a weekday (1970-01-01 was a Thursday)
+                for k in range(20):
+                    price = max(1, price + self.rng.randint(-15, 15))
+                    t = cst_time(day, rules.open1 + k * 600)
+                    seller, buyer = self.rng.sample(accounts, 2)
+                    quantity = self.rng.randint(10, 400)
+                    sell_id, placed = self._order(t, seller, 1, price, quantity)
+                    buy_id, taker = self._order(t, buyer, 0, price, quantity)
+                    history += [
+                        placed,
+                        taker,
+                        self._trade(t, (buy_id, buyer), (sell_id, seller), price, quantity),
+                    ]
+            day += 1
+        pages.append(history)
+        # the day: orders around the reference, matched against the resting opposite side
+        lower, upper = rules.band
+        bids: list[list[int | str]] = []  # [price, id, owner, remaining], best first
+        asks: list[list[int | str]] = []
+        session = (rules.close2 - rules.open1) - (rules.open2 - rules.close1)
+        events: list[DecodedEvent] = []
+        for n in range(MARKET_ORDERS):
+            offset = n * session // MARKET_ORDERS
+            at = (
+                rules.open1 + offset
+                if rules.open1 + offset < rules.close1
+                else rules.open2 + offset - (rules.close1 - rules.open1)
+            )
+            t = cst_time(self.day, at)
+            owner = TRADER.address if n % 40 == 0 else self.rng.choice(accounts[:-1])
+            side = self.rng.randint(0, 1)
+            price = min(
+                upper, max(lower, round(rules.reference_price * (1 + self.rng.gauss(0, 0.006))) // 5 * 5)
+            )
+            quantity = self.rng.randint(10, 500)
+            order_id, placed = self._order(t, owner, side, price, quantity)
+            events.append(placed)
+            book, opposite = (bids, asks) if side == 0 else (asks, bids)
+            while quantity and opposite:
+                best = opposite[0]
+                if (
+                    (side == 0 and int(best[0]) > price)
+                    or (side == 1 and int(best[0]) < price)
+                    or best[2] == owner
+                ):
+                    break
+                filled = min(quantity, int(best[3]))
+                me, other = (order_id, owner), (int(best[1]), str(best[2]))
+                events.append(
+                    self._trade(
+                        t, me if side == 0 else other, other if side == 0 else me, int(best[0]), filled
+                    )
+                )
+                quantity -= filled
+                best[3] = int(best[3]) - filled
+                if best[3] == 0:
+                    opposite.pop(0)
+            if quantity:
+                book.append([price, order_id, owner, quantity])
+                book.sort(key=lambda o: (-int(o[0]) if side == 0 else int(o[0]), int(o[1])))
+        for k in range(0, len(events), 5_000):
+            pages.append(events[k : k + 5_000])
+        return pages
+
+
+def fill_market(url: str) -> int:
+    """Add the synthetic market day to the read model at ``url``; returns the number of events."""
+    engine = make_engine(url)
+    market = SyntheticMarket(Synthetic(seed=31))
+    market.s.block = 10_000_000  # after the compliance years' blocks
+    projector = Projector()
+    count = 0
+    for page in market.pages():
+        with engine.begin() as conn:
+            projector.apply(conn, page)
+        count += len(page)
+    engine.dispose()
+    return count
+
+
+def list_on_chain(suite: Any) -> None:
+    """Register :data:`TRADER` and list :data:`MARKET_TOKEN` on the chain's market (the preview and
+    the sellable quantities are read there)."""
+    registry = suite.registry
+    if not registry.is_active_participant(TRADER.address):
+        call = registry.encode_register_enterprise(TRADER.address, demo_profile(0))
+        registry.govern(suite.members, registry.encode_multicall([call]), "bench: the timed trader")
+    if suite.market.rulebook(MARKET_TOKEN) is None:
+        suite.market.set_rulebook(suite.exchange, MARKET_TOKEN, MARKET_RULES)
+
+
 def chromium() -> str:
     import os
 
@@ -221,6 +391,12 @@ def measure(runs: int) -> dict[str, Any]:
         figures["events"] = fill(url)
         elapsed = time.perf_counter() - started
         console.log(f"read model filled with {figures['events']:,} events in {elapsed:.1f} s")
+        started = time.perf_counter()
+        figures["market_events"] = fill_market(url)
+        figures["market_orders"] = MARKET_ORDERS
+        list_on_chain(suite)
+        console.log(f"market day of {MARKET_ORDERS:,} orders ({figures['market_events']:,} events) in "
+                    f"{time.perf_counter() - started:.1f} s")  # fmt: skip
         port = free_port()
         settings = ApiSettings(database_url=url, api_host="127.0.0.1", api_port=port)
         ctx = AppContext(settings, suite.chain, suite.manifest, make_engine(url))
@@ -246,8 +422,11 @@ def measure(runs: int) -> dict[str, Any]:
                 figures["overview_api_ms"] = round(statistics.median(api_ms), 1)
                 figures["overview_json_bytes"] = len(response.content)
                 figures["status_counts"] = overview["counts"]
+                trader_token = wallet_sign_in(client.post, TRADER)
             session = json.dumps({"token": token, "address": suite.regulator.address, "demo": None})
+            trader_session = json.dumps({"token": trader_token, "address": TRADER.address, "demo": None})
             ready: list[float] = []
+            trading: list[float] = []
             transferred = 0
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
@@ -269,6 +448,21 @@ def measure(runs: int) -> dict[str, Any]:
                     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
                     page.screenshot(path=str(SCREENSHOT), full_page=True)
                     context.close()
+                for _ in range(runs):
+                    context = browser.new_context(viewport={"width": 1366, "height": 860})
+                    context.add_init_script(
+                        f"sessionStorage.setItem('ets.session', {json.dumps(trader_session)})"
+                    )
+                    page = context.new_page()
+                    errors = collect_errors(page)
+                    page.goto(f"{base}/dashboard/#/market")
+                    page.wait_for_selector('[data-market-ready="1"]', timeout=60_000)
+                    mark = page.evaluate("performance.getEntriesByName('market-ready')[0].startTime")
+                    trading.append(float(mark))
+                    if errors:
+                        raise RuntimeError(f"console errors on the trading view: {errors}")
+                    page.screenshot(path=str(TRADING_SCREENSHOT), full_page=True)
+                    context.close()
                 browser.close()
         finally:
             server.should_exit = True
@@ -276,6 +470,8 @@ def measure(runs: int) -> dict[str, Any]:
     figures["overview_ready_ms_runs"] = [round(x) for x in ready]
     figures["overview_ready_ms"] = round(statistics.median(ready))
     figures["overview_transfer_bytes"] = transferred
+    figures["trading_view_ready_ms_runs"] = [round(x) for x in trading]
+    figures["trading_view_ready_ms"] = round(statistics.median(trading))
     figures.update(asset_sizes())
     return figures
 

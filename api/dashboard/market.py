@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api import market as q
@@ -110,20 +110,22 @@ def intraday(
     if chosen is None:
         return IntradayPublic(token_id=token_id, day=None, minutes=[])
     t = m.MarketTrade
+    minute = (t.block_time // MINUTE).label("minute")
+    # per minute in SQL (a busy day has tens of thousands of trades): the range, the tonnes, the
+    # count, and the first and last trade's id, whose prices open and close the minute
     rows = db.execute(
-        select(t.block_time, t.price, t.quantity)
+        select(minute, func.min(t.price), func.max(t.price), func.sum(t.quantity), func.count(),
+               func.min(t.id), func.max(t.id))
         .where(t.token_id == token_id, t.day == chosen, t.mode.in_(LISTING_MODES))
-        .order_by(t.id)
-    ).all()
-    minutes: list[MinutePublic] = []
-    for block_time, price, quantity in rows:
-        start = int(block_time) // MINUTE * MINUTE
-        last = minutes[-1] if minutes else None
-        if last is None or last.time != start:
-            minutes.append(MinutePublic(time=start, open=price, high=price, low=price, close=price,
-                                        volume=quantity, trades=1))  # fmt: skip
-            continue
-        last.high, last.low, last.close = max(last.high, price), min(last.low, price), price
-        last.volume += quantity
-        last.trades += 1
+        .group_by(minute)
+        .order_by(minute)
+    ).all()  # fmt: skip
+    ends = {i for row in rows for i in (row[5], row[6])}
+    found = db.execute(select(t.id, t.price).where(t.id.in_(ends))).all() if ends else []
+    prices = {int(i): int(p) for i, p in found}
+    minutes = [
+        MinutePublic(time=int(start) * MINUTE, open=prices[first], high=int(high), low=int(low),
+                     close=prices[last], volume=int(volume), trades=int(count))
+        for start, low, high, volume, count, first, last in rows
+    ]  # fmt: skip
     return IntradayPublic(token_id=token_id, day=chosen, minutes=minutes)

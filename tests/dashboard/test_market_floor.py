@@ -354,6 +354,8 @@ def test_exchange_halts_and_resumes_token_with_reason_when_switch_used(
     wait_updates(trader, seen)
     trader.page.wait_for_selector("#market-halted")
     assert "abnormal trading under review" in trader.page.inner_text("#market-halted")
+    # while halted the preview names the contract's refusal before anything is signed
+    trader.page.wait_for_selector("#preview-refusal[data-error='MarketHalted']")
     screenshot(page, "exchange-market-ops")
     page.click(f"#resume-{CO2}")
     page.wait_for_selector(f"#halt-{CO2}")

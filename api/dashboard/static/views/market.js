@@ -226,4 +226,6 @@ export async function render(root, ctx) {
   head.append(field(t('market.token'), select));
   root.append(box);
   await tokenPanel(box, chosen, ctx);
+  performance.mark('market-ready');
+  root.dataset.marketReady = '1';
 }
