@@ -9,7 +9,7 @@ import bisect
 import enum
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -230,7 +230,9 @@ class WalletCall:
 
 def rulebook_from_tuple(t: Sequence[Any]) -> Rulebook:
     """A :class:`~domain.market.Rulebook` from the contract's struct (same fields, same order)."""
-    return Rulebook(*(int(v) for v in t))
+    values: dict[str, Any] = {f.name: int(v) for f, v in zip(fields(Rulebook), t, strict=True)}
+    values["governed"] = bool(values["governed"])
+    return Rulebook(**values)
 
 
 def _uint(value: int, what: str) -> int:
@@ -398,13 +400,16 @@ class MarketClient(TokenHoldingClient):
         """List ``token_id`` (or change its rulebook); EXCHANGE role."""
         return self._send(self.set_rulebook_call(token_id, rules), exchange)
 
-    def set_reference_price(self, exchange: LocalAccount, token_id: int, price: int) -> TxReceipt:
-        return self._send(self.set_reference_price_call(token_id, price), exchange)
+    def set_reference_price(self, agent: LocalAccount, token_id: int, price: int) -> TxReceipt:
+        """Post ``token_id``'s reference price; only the settlement agent (with EXCHANGE role) may."""
+        return self._send(self.set_reference_price_call(token_id, price), agent)
 
     def halt(self, exchange: LocalAccount, token_id: int, reason: str) -> TxReceipt:
+        """Halt ``token_id``, or every token id with ``token_id`` 0 (the market-wide halt)."""
         return self._send(self.halt_call(token_id, reason), exchange)
 
     def resume(self, exchange: LocalAccount, token_id: int) -> TxReceipt:
+        """Resume ``token_id``, or end the market-wide halt with ``token_id`` 0."""
         return self._send(self.resume_call(token_id), exchange)
 
     def place(self, trader: LocalAccount, token_id: int, side: Side, price: int, quantity: int) -> Executed:
@@ -541,6 +546,7 @@ class MarketClient(TokenHoldingClient):
         return rules if rules.reference_price else None
 
     def is_halted(self, token_id: int) -> bool:
+        """Whether ``token_id`` is halted, by its own halt or the market-wide one (0: the latter)."""
         return bool(self.contract.functions.isHalted(token_id).call())
 
     def band(self, token_id: int) -> tuple[int, int]:
@@ -596,6 +602,20 @@ class MarketClient(TokenHoldingClient):
 
     def fee_account(self) -> str:
         return to_checksum_address(self.contract.functions.feeAccount().call())
+
+    def settlement_agent(self) -> str:
+        """The one account the market takes reference prices from (zero address until set)."""
+        return to_checksum_address(self.contract.functions.settlementAgent().call())
+
+    def market_halted(self) -> bool:
+        """Whether the market-wide halt (``halt(0, reason)``) is on."""
+        return self.is_halted(0)
+
+    def position_of(self, account: str, token_id: int) -> tuple[int, int]:
+        """``(position, limit)`` of ``account`` in ``token_id`` under the position-limit rule:
+        balance plus open buy orders' remaining (counted while a limit is set); limit 0 = none."""
+        position, limit = self.contract.functions.positionOf(checked_address(account), token_id).call()
+        return int(position), int(limit)
 
     def unclaimed(self, account: str, token_id: int) -> int:
         return int(self.contract.functions.unclaimed(checked_address(account), token_id).call())
@@ -689,13 +709,20 @@ def _jsonable(value: Any) -> Any:
 
 
 def wire_market(
-    registry: RegistryClient, members: Sequence[LocalAccount], market: MarketClient, fee_account: str
+    registry: RegistryClient,
+    members: Sequence[LocalAccount],
+    market: MarketClient,
+    fee_account: str,
+    *,
+    settlement_agent: str,
 ) -> list[str]:
     """Governance set-up of the market, skipping what is already in place.
 
     The market may hold allowances and cash (a system contract of both tokens), is the allowance
-    token's market (so the token can ask it what each holder bought today: the T+1 lock), and
-    pays fees to ``fee_account`` (the exchange's account: it must be an active participant).
+    token's market (so the token can ask it what each holder bought today: the T+1 lock), pays
+    fees to ``fee_account`` (the exchange's account: it must be an active participant) and takes
+    reference prices from ``settlement_agent`` alone (the key the settlement service signs with;
+    it must hold an active EXCHANGE role to post).
 
     Returns:
         What was done, one line per governance proposal executed.
@@ -718,6 +745,12 @@ def wire_market(
             members, market.contract.functions.setFeeAccount(fee_account), "set the market's fee account"
         )
         done.append(f"Market: fee account {fee_account}")
+    agent = checked_address(settlement_agent, "settlement agent")
+    if market.settlement_agent() != agent:
+        registry.govern_call(
+            members, market.contract.functions.setSettlementAgent(agent), "set the market's settlement agent"
+        )
+        done.append(f"Market: settlement agent {agent}")
     return done
 
 

@@ -48,7 +48,8 @@ class LocalSuite:
 def deploy_local_suite(chain: ChainClient, manifest_path: Path) -> LocalSuite:
     """Deploy the suite with the demo governance (2 of 3), grant the service roles (REGULATOR,
     EXCHANGE, AUDITOR, ORACLE), wire the auction house and the compliance manager, both paying
-    the demo treasury, and the market, paying its fees to the exchange member's account. For
+    the demo treasury, and the market, paying its fees to the exchange member's account and taking
+    reference prices from it (the settlement agent: settlement runs with the exchange's key). For
     local chains only: the keys are public."""
     members = [demo_account(n) for n in MEMBERS]
     config = SuiteConfig(members=tuple(m.address for m in members), threshold=2)
@@ -78,5 +79,7 @@ def deploy_local_suite(chain: ChainClient, manifest_path: Path) -> LocalSuite:
     )
     wire_auction_house(registry, members, suite.auction, suite.treasury.address)
     wire_compliance_manager(registry, members, suite.compliance, suite.treasury.address)
-    wire_market(registry, members, suite.market, suite.exchange.address)
+    wire_market(
+        registry, members, suite.market, suite.exchange.address, settlement_agent=suite.exchange.address
+    )
     return suite

@@ -185,7 +185,7 @@ def demo_trading_day(
         return _report(market, names, [f"market: CO2 {YEAR} listed and its day traded by an earlier run"])
     lines: list[str] = []
     exchange, regulator = demo_account("exchange"), demo_account("regulator")
-    done = wire_market(registry, list(members), market, exchange.address)
+    done = wire_market(registry, list(members), market, exchange.address, settlement_agent=exchange.address)
     if done:
         lines.append(
             f"market: Market wired by governance ({len(done)} proposals: system contract of both tokens, "

@@ -334,3 +334,33 @@ class MarketZeroAddress(MarketRuleError):
     def __init__(self, what: str) -> None:
         self.what = what
         super().__init__(what)
+
+
+class MarketPositionLimit(MarketRuleError):
+    """Raised when a buy would take the account's position (balance + open buys + quantity) over the limit."""
+
+    contract_error = "MarketPositionLimit"
+
+    def __init__(self, account: str, token_id: int, position: int, limit: int) -> None:
+        self.account, self.token_id, self.position, self.limit = account, token_id, position, limit
+        super().__init__(account, token_id, position, limit)
+
+
+class MarketRulebookGoverned(MarketRuleError):
+    """Raised when the exchange alone changes a governed rulebook (only registry governance may)."""
+
+    contract_error = "MarketRulebookGoverned"
+
+    def __init__(self, token_id: int) -> None:
+        self.token_id = token_id
+        super().__init__(token_id)
+
+
+class MarketNotSettlementAgent(MarketRuleError):
+    """Raised when anyone but the settlement agent posts a reference price."""
+
+    contract_error = "MarketNotSettlementAgent"
+
+    def __init__(self, caller: str) -> None:
+        self.caller = caller
+        super().__init__(caller)

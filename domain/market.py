@@ -35,23 +35,32 @@ The rules (also in ``IMarket``'s NatSpec and the README):
 12. Self-trade: an order crossing the trader's own resting order of the other side is refused whole,
     naming the lowest such order id; a take of one's own order names it; a block with itself names 0.
 13. At most ``MAX_OPEN_ORDERS`` open orders per trader and side, counted before the order matches.
+14. Position limit: with ``position_limit`` and/or ``position_limit_bps`` set, the limit is the
+    smaller of the set ones (``position_limit(rules, issued)``, the share taken of the id's quantity
+    in circulation, floored); a buy (order, take of a sell, block acceptance) is refused whole when
+    allowances held + the remaining quantity of the trader's open buy orders + its quantity exceeds
+    it (``MarketPositionLimit`` naming that sum and the limit).
 
 Check order of ``MarketEngine.place`` (first failing check wins, as in the contract): trader known
 (``MarketNotTrader``, the contract's role check) → day not expired (``MarketOutsideSession``) →
 quantity zero → quantity ≥ block minimum (which also refuses quantities above 2^64 − 1) →
-price 0 or > 2^48 − 1 (``MarketPriceInvalid``) → band → self-trade → open-order cap → funds.
+price 0 or > 2^48 − 1 (``MarketPriceInvalid``) → band → self-trade → open-order cap → funds →
+a buy's position limit.
 ``take``: trader → order open → call phase (``MarketOutsideSession``) → quantity zero → own order →
-best five levels → remaining (which also refuses quantities above 2^64 − 1) → funds. A negative
-quantity (impossible on chain) raises ``MarketQuantityInvalid`` right after the zero check.
+best five levels → remaining (which also refuses quantities above 2^64 − 1) → funds → a buyer's
+position limit. A negative quantity (impossible on chain) raises ``MarketQuantityInvalid`` right
+after the zero check.
 ``block``: seller → call phase → seller == buyer → buyer known → below minimum → quantity invalid →
-price invalid → block band → seller's sellable allowances → buyer's cash. ``cancel``: trader →
-order open → owner.
+price invalid → block band → seller's sellable allowances → buyer's cash → buyer's position limit.
+``cancel``: trader → order open → owner.
 
-What the engine does not model: token ids, roles, sessions and clocks, halts, paged uncrossing and
-block proposals as two steps. Errors that carry a token id or a time of day get ``token_id`` (0 by
-default) and ``tod`` 0; differential tests compare error names, and the arguments the engine has
-(prices, band, quantities, order ids, needed/available cash, sellable allowances). Time priority is
-arrival order, which is id order whenever ids increase, as the contract's global counter does.
+What the engine does not model: token ids, roles, sessions and clocks, halts, paged uncrossing,
+block proposals as two steps, and holders outside the day's traders (the quantity in circulation
+the position limit's share is taken of is an input, ``issued``). Errors that carry a token id or a
+time of day get ``token_id`` (0 by default) and ``tod`` 0; differential tests compare error names,
+and the arguments the engine has (prices, band, quantities, order ids, needed/available cash,
+sellable allowances, positions and limits). Time priority is arrival order, which is id order
+whenever ids increase, as the contract's global counter does.
 """
 
 from __future__ import annotations
@@ -73,6 +82,7 @@ from domain.errors import (
     MarketNotTrader,
     MarketOrderNotOpen,
     MarketOutsideSession,
+    MarketPositionLimit,
     MarketPriceInvalid,
     MarketPriceOutsideBand,
     MarketQuantityInvalid,
@@ -118,6 +128,9 @@ class Rulebook:
     """A token id's trading rules (the contract's ``Rulebook``, same fields and order, snake_case).
 
     Times are seconds of the day in China Standard Time; the call phase is [call_start, open1).
+    ``position_limit`` (tonnes) and ``position_limit_bps`` (share of the id's quantity in
+    circulation) are rule 14's limits, 0 for none; ``governed`` rulebooks change only through
+    registry governance.
     """
 
     reference_price: int
@@ -131,17 +144,24 @@ class Rulebook:
     open2: int = 46_800
     close2: int = 54_000
     block_from: int = 46_800
+    position_limit: int = 0
+    position_limit_bps: int = 0
+    governed: bool = False
 
     def validate(self, token_id: int = 0) -> Rulebook:
         """``self`` if it holds the contract's bounds, else raise ``MarketRulebookInvalid(token_id)``.
 
         Bounds: 0 < reference_price ≤ 2^48 − 1; band_bps, block_band_bps ≤ 10000; fee_bps ≤ 1000;
         1 ≤ block_minimum ≤ 2^64 − 1; call_start ≤ open1 < close1 ≤ open2 < close2 ≤ 86400;
-        open1 ≤ block_from < close2.
+        open1 ≤ block_from < close2; position_limit ≤ 2^64 − 1; position_limit_bps ≤ 10000;
+        governed a bool.
         """
-        values = astuple(self)
+        values = astuple(self)[:-1]
         ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values) and (
-            0 < self.reference_price <= MAX_PRICE
+            isinstance(self.governed, bool)
+            and self.position_limit <= MAX_QUANTITY
+            and self.position_limit_bps <= BPS
+            and 0 < self.reference_price <= MAX_PRICE
             and self.band_bps <= BPS
             and self.block_band_bps <= BPS
             and self.fee_bps <= 1000
@@ -156,6 +176,11 @@ class Rulebook:
     def as_tuple(self) -> tuple[int, ...]:
         """The fields in the contract struct's order (ABI-encodable as ``Rulebook``)."""
         return astuple(self)
+
+    @property
+    def limited(self) -> bool:
+        """Whether rule 14 applies: a position limit (tonnes or share) is set."""
+        return bool(self.position_limit or self.position_limit_bps)
 
     @property
     def band(self) -> tuple[int, int]:
@@ -245,6 +270,35 @@ def next_weekday_at(after: int, time_of_day: int) -> int:
 def band(reference: int, bps: int) -> tuple[int, int]:
     """Rule 2: (ceil(r × (10000 − b) / 10000), floor(r × (10000 + b) / 10000))."""
     return -(-reference * (BPS - bps) // BPS), reference * (BPS + bps) // BPS
+
+
+def position_limit(rules: Rulebook, issued: int) -> int:
+    """Rule 14: the smaller of the rulebook's set limits, ``position_limit`` and
+    floor(``issued`` × ``position_limit_bps`` / 10000) (``issued``: the token id's quantity in
+    circulation, ``AllowanceToken.totalSupply``); 0 when neither is set."""
+    limit = rules.position_limit
+    if rules.position_limit_bps:
+        share = issued * rules.position_limit_bps // BPS
+        if not limit or share < limit:
+            limit = share
+    return limit
+
+
+def check_position(
+    rules: Rulebook, issued: int, account: str, token_id: int, held: int, open_buys: int, quantity: int
+) -> None:
+    """Rule 14: refuse a buy of ``quantity`` by ``account`` holding ``held`` with ``open_buys``
+    remaining on its open buy orders when the sum passes the limit (nothing to check without one).
+
+    Raises:
+        MarketPositionLimit: ``(account, token_id, held + open_buys + quantity, limit)``.
+    """
+    if not rules.limited:
+        return
+    limit = position_limit(rules, issued)
+    position = held + open_buys + quantity
+    if position > limit:
+        raise MarketPositionLimit(account, token_id, position, limit)
 
 
 def fee(value: int, bps: int) -> int:
@@ -382,6 +436,8 @@ class MarketEngine:
         call_phase: True to start in the opening call (orders collected until ``open()``), False to
             start in continuous trading.
         token_id: only reported in errors' arguments (the engine models a single token id).
+        issued: the token id's quantity in circulation (``AllowanceToken.totalSupply``) the
+            position limit's share is taken of (rule 14); default: the traders' allowances.
 
     Ids (orders, takes, blocks) are the caller's, unique across the day; a reused id raises
     ``InvalidInputError`` (the contract's global counter never repeats one). Actions raise
@@ -390,7 +446,7 @@ class MarketEngine:
 
     def __init__(
         self, rules: Rulebook, accounts: Mapping[str, Holding | tuple[int, int]], *, call_phase: bool,
-        token_id: int = 0,
+        token_id: int = 0, issued: int | None = None,
     ) -> None:  # fmt: skip
         self.rules = rules.validate(token_id)
         self.token_id = token_id
@@ -400,6 +456,12 @@ class MarketEngine:
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise InvalidInputError(f"{name}'s {what} must be a non-negative integer, got {value!r}")
             self._accounts[name] = _Account(name, cash, allowances)
+        total = sum(a.allowances for a in self._accounts.values())
+        if issued is not None and (isinstance(issued, bool) or not isinstance(issued, int) or issued < total):
+            raise InvalidInputError(
+                f"issued must be an integer of at least the traders' {total} t, got {issued!r}"
+            )
+        self._issued = total if issued is None else issued
         self._call_phase = call_phase
         self._over = False
         self._lower, self._upper = rules.band
@@ -470,6 +532,24 @@ class MarketEngine:
     def bought_today(self, trader: str) -> int:
         """Allowances the trader received from the market today (any mode)."""
         return self._account(trader).bought
+
+    def position(self, trader: str) -> tuple[int, int]:
+        """Rule 14's ``(position, limit)`` as the contract's ``positionOf``: allowances held plus
+        open buy orders' remaining (counted while a limit is set), the limit (0 = none)."""
+        account = self._account(trader)
+        if not self.rules.limited:
+            return account.allowances, 0
+        return account.allowances + self._open_buys(account), position_limit(self.rules, self._issued)
+
+    def _open_buys(self, account: _Account) -> int:
+        return sum(o.remaining for o in account.buys.values())
+
+    def _check_position(self, account: _Account, quantity: int) -> None:
+        if self.rules.limited:
+            check_position(
+                self.rules, self._issued, account.name, self.token_id, account.allowances,
+                self._open_buys(account), quantity,
+            )  # fmt: skip
 
     def sellable(self, trader: str) -> int:
         """Rule 11: allowances held less today's purchases (never below 0)."""
@@ -551,6 +631,7 @@ class MarketEngine:
             reserve = value * fee_bps // BPS
             if account.cash < value + reserve:
                 raise MarketInsufficientCash(trader, value + reserve, account.cash)
+            self._check_position(account, quantity)
             self._ids.add(order_id)
             if self._call_phase:
                 return self._rest_buy(order_id, account, price, quantity, quantity, reserve)
@@ -698,6 +779,7 @@ class MarketEngine:
         if o.side == 1:  # the taker buys from a resting sell
             if account.cash < value + buyer_fee:
                 raise MarketInsufficientCash(trader, value + buyer_fee, account.cash)
+            self._check_position(account, quantity)
             self._ids.add(take_id)
             seller = o.account
             account.cash -= value + buyer_fee
@@ -771,6 +853,7 @@ class MarketEngine:
         buyer_fee = seller_fee = value * self._fee_bps // BPS
         if buy_account.cash < value + buyer_fee:
             raise MarketInsufficientCash(buyer, value + buyer_fee, buy_account.cash)
+        self._check_position(buy_account, quantity)
         self._ids.add(block_id)
         buy_account.cash -= value + buyer_fee
         buy_account.allowances += quantity
@@ -1032,7 +1115,9 @@ __all__ = [
     "TradeMode",
     "band",
     "call_pairs",
+    "check_position",
     "fee",
+    "position_limit",
     "uncross_price",
     "vwap_close",
 ]

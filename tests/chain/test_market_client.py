@@ -227,12 +227,44 @@ def test_expire_all_pages_until_every_escrow_is_back(desk: Desk) -> None:
 
 
 def test_wire_market_skips_what_is_in_place(fresh: Consortium) -> None:
-    assert wire_market(fresh.registry, fresh.members, fresh.market, fresh.exchange.address) == []
+    exchange = fresh.exchange.address
+    assert wire_market(fresh.registry, fresh.members, fresh.market, exchange, settlement_agent=exchange) == []
     assert fresh.allowance.contract.functions.market().call() == fresh.market.address
-    assert wire_market(fresh.registry, fresh.members, fresh.market, fresh.auditor.address) == [
-        f"Market: fee account {fresh.auditor.address}"
+    assert fresh.market.settlement_agent() == exchange
+    assert wire_market(
+        fresh.registry,
+        fresh.members,
+        fresh.market,
+        fresh.auditor.address,
+        settlement_agent=fresh.regulator.address,
+    ) == [
+        f"Market: fee account {fresh.auditor.address}",
+        f"Market: settlement agent {fresh.regulator.address}",
     ]
     assert fresh.market.fee_account() == fresh.auditor.address
+    assert fresh.market.settlement_agent() == fresh.regulator.address
+    with pytest.raises(InvalidInputError):
+        wire_market(fresh.registry, fresh.members, fresh.market, exchange, settlement_agent="0x12")
+
+
+def test_client_reads_position_limits_halts_and_governed_rulebooks(fresh: Consortium) -> None:
+    """The risk controls through the client: a rulebook with a position limit and governance reads
+    back equal, positionOf as (position, limit), the market-wide halt on and off."""
+    market, exchange = fresh.market, fresh.exchange
+    rules = Rulebook(reference_price=10_000, position_limit=500, position_limit_bps=100, governed=True)
+    market.set_rulebook(exchange, CO2_2027, rules)
+    assert market.rulebook(CO2_2027) == rules
+    supply = fresh.allowance.contract.functions.totalSupply(CO2_2027).call()
+    limit = min(500, supply * 100 // 10_000) if supply else 0
+    assert market.position_of(fresh.auditor.address, CO2_2027) == (0, limit)
+    with reverts("MarketRulebookGoverned", tokenId=CO2_2027):
+        market.set_rulebook(exchange, CO2_2027, Rulebook(reference_price=10_000))
+    assert not market.market_halted()
+    market.halt(exchange, 0, "drill")
+    assert market.market_halted() and market.is_halted(CO2_2027)
+    market.resume(exchange, 0)
+    assert not market.market_halted() and not market.is_halted(CO2_2027)
+    assert market.wallet_call("halt", 0, "all").args == {"tokenId": 0, "reason": "all"}
 
 
 @pytest.mark.parametrize(

@@ -379,6 +379,24 @@ def market_scenario(c: Consortium, m: GasMeter) -> None:
     m.keep("Market", "uncross", "uncross(3 fills)")
     c.registry.govern_call(c.members, rig.market.functions.setFeeAccount(c.exchange.address), "fee account")
     m.keep_execute("Market", "setFeeAccount")
+    c.registry.govern_call(
+        c.members, rig.market.functions.setSettlementAgent(c.exchange.address), "settlement agent"
+    )
+    m.keep_execute("Market", "setSettlementAgent")
+    rig.send(rig.market.functions.halt(0, "gas"), c.exchange)
+    m.keep("Market", "halt", "halt(all)")
+    rig.send(rig.market.functions.resume(0), c.exchange)
+    m.keep("Market", "resume", "resume(all)")
+    # a position limit: the buy is checked against it and its rest is counted
+    later_today(c.chain, EVENING)
+    rig.expire(e)
+    rig.set_rules(market_rules(feeBps=25, positionLimitBps=5_000))
+    market_day(c.chain, MORNING)
+    rig.place(a, SELL, 5_000, 10)
+    rig.place(b, BUY, 5_000, 100)
+    m.keep("Market", "placeOrder", "placeOrder(buy fills 1 and rests, position limit)")
+    rig.place(d, SELL, 5_000, 10)
+    m.keep("Market", "placeOrder", "placeOrder(sell fills 1 partly, position limit)")
 
 
 SCENARIOS: dict[str, Callable[[Consortium, GasMeter], None]] = {

@@ -89,7 +89,11 @@ def test_market_halves_stay_under_eip170_and_share_one_storage_layout(artifacts:
         ]
 
     assert layout("Market") == layout("MarketOperations")
-    assert [label for label, *_ in layout("Market")][-3:] == ["_unclaimed", "_levelBits", "_scans"]
+    labels = [label for label, *_ in layout("Market")]
+    assert labels[-4:] == ["_unclaimed", "_levelBits", "_scans", "_settlementAgent"]
+    # the market-wide halt shares the word every trading action reads first (the lock's)
+    slots = {label: slot for label, slot, *_ in layout("Market")}
+    assert slots["_haltedAll"] == slots["_locked"] == slots["_feeAccount"]
 
 
 def test_market_constructor_refuses_operations_of_another_wiring(rig: Rig) -> None:
@@ -115,6 +119,7 @@ def test_wire_market_does_nothing_twice_and_reads_back(rig: Rig) -> None:
     assert done == []
     assert c.allowance.contract.functions.market().call() == rig.market.address
     assert rig.market.functions.feeAccount().call() == FEE_ACCOUNT.address
+    assert rig.market.functions.settlementAgent().call() == c.exchange.address
     assert rig.market.functions.allowanceToken().call() == c.allowance.address
     assert rig.market.functions.settlementToken().call() == c.cash.address
     assert rig.market.functions.MAX_OPEN_ORDERS().call() == 200
@@ -171,6 +176,7 @@ def test_band_rounds_lower_up_and_upper_down(rig: Rig) -> None:
         {"close2": 86_401},
         {"blockFrom": 34_199},
         {"blockFrom": 54_000},
+        {"positionLimitBps": 10_001},
     ],
 )
 def test_set_rulebook_refuses_invalid_rules(rig: Rig, overrides: dict[str, int]) -> None:
@@ -230,6 +236,119 @@ def test_halt_refuses_trading_and_resume_restores_it(rig: Rig) -> None:
         rig.send(rig.market.functions.halt(SO2_2027, "x"), exchange)
 
 
+def test_market_wide_halt_refuses_every_trading_action_of_every_token_id(rig: Rig) -> None:
+    """halt(0): every action on every token id is refused naming its own token id; cancels stay;
+    resume(0) ends it; a token id's own halt is kept apart from the market-wide one."""
+    exchange = rig.suite.exchange
+    rig.set_rules(rulebook(blockMinimum=1_000), SO2_2027)
+    next_weekday_at(rig.chain, AFTERNOON)
+    resting = rig.place(TRADERS[0], SELL, 5_000, 10)
+    block = rig.propose(TRADERS[0], TRADERS[1].address, 5_000, 100_000)
+    receipt = rig.send(rig.market.functions.halt(0, "system failure"), exchange)
+    assert rig.events(receipt, "TradingHalted") == [{"tokenId": 0, "reason": "system failure"}]
+    assert rig.market.functions.isHalted(0).call()
+    assert rig.market.functions.isHalted(CO2_2027).call() and rig.market.functions.isHalted(SO2_2027).call()
+    with reverts("MarketHalted", tokenId=0):
+        rig.send(rig.market.functions.halt(0, "again"), exchange)
+    before = rig.holdings()
+    m = rig.market.functions
+    refused = [
+        (m.placeOrder(CO2_2027, BUY, 5_000, 10), TRADERS[1], CO2_2027),
+        (m.placeOrder(SO2_2027, BUY, 5_000, 10), TRADERS[1], SO2_2027),
+        (m.take(resting, 10), TRADERS[1], CO2_2027),
+        (m.proposeBlock(CO2_2027, TRADERS[2].address, 5_000, 100_000), TRADERS[0], CO2_2027),
+        (m.acceptBlock(block), TRADERS[1], CO2_2027),
+        (m.uncross(CO2_2027, 0, 0), TRADERS[2], CO2_2027),
+    ]
+    for fn, account, token_id in refused:
+        with reverts("MarketHalted", tokenId=token_id):
+            rig.send(fn, account)
+    assert rig.holdings() == before
+    rig.send(m.halt(CO2_2027, "its own halt"), exchange)  # a token id's halt on top
+    rig.cancel(TRADERS[0], resting)  # cancels stay possible
+    receipt = rig.send(m.resume(0), exchange)
+    assert rig.events(receipt, "TradingResumed") == [{"tokenId": 0}]
+    assert not m.isHalted(0).call() and not m.isHalted(SO2_2027).call()
+    assert m.isHalted(CO2_2027).call()  # its own halt stays
+    with reverts("MarketNotHalted", tokenId=0):
+        rig.send(m.resume(0), exchange)
+    with reverts("MarketHalted", tokenId=CO2_2027):
+        rig.place(TRADERS[1], BUY, 5_000, 10)
+    rig.place(TRADERS[1], BUY, 5_000, 10, token_id=SO2_2027)
+    rig.send(m.resume(CO2_2027), exchange)
+    rig.accept(TRADERS[1], block)
+
+
+def test_market_wide_halt_is_refused_to_callers_without_the_exchange_role(rig: Rig) -> None:
+    c = suite_of(rig)
+    for account in (c.regulator, c.auditor, TRADERS[0]):
+        with reverts("UnauthorizedRole", account=account.address):
+            rig.send(rig.market.functions.halt(0, "x"), account)
+    assert not rig.market.functions.isHalted(0).call()
+
+
+def test_governed_rulebook_changes_only_through_governance(rig: Rig) -> None:
+    c = suite_of(rig)
+    governed = rulebook(governed=1)
+    rig.set_rules(governed)  # the exchange may tighten: set governed itself
+    assert rig.market.functions.rulebook(CO2_2027).call()[-1] is True
+    for rules in (rulebook(feeBps=10, governed=1), rulebook()):
+        with reverts("MarketRulebookGoverned", tokenId=CO2_2027):
+            rig.set_rules(rules)
+    with reverts("MarketRulebookGoverned", tokenId=CO2_2027):
+        rig.send(rig.market.functions.setRulebook(CO2_2027, rulebook()), EXCHANGE_2)
+    for account in (c.regulator, TRADERS[0], c.outsider):  # the role check comes first
+        with reverts("UnauthorizedRole", account=account.address):
+            rig.send(rig.market.functions.setRulebook(CO2_2027, rulebook()), account)
+    assert tuple(rig.market.functions.rulebook(CO2_2027).call()) == governed
+    # governance (the registry) may change it: the same checks, then the change
+    with reverts("MarketRulebookInvalid", tokenId=CO2_2027):
+        c.registry.govern_call(
+            c.members, rig.market.functions.setRulebook(CO2_2027, rulebook(bandBps=10_001)), "x"
+        )
+    changed = rulebook(feeBps=10, positionLimit=2_000_000, governed=1)
+    receipt = c.registry.govern_call(c.members, rig.market.functions.setRulebook(CO2_2027, changed), "rules")
+    assert tuple(rig.events(receipt, "RulebookSet")[0]["rules"].values()) == changed
+    c.registry.govern_call(c.members, rig.market.functions.setRulebook(CO2_2027, rulebook()), "ungoverned")
+    rig.set_rules(rulebook(feeBps=20))  # not governed any more: the exchange alone again
+    next_weekday_at(rig.chain, MORNING)
+    rig.place(TRADERS[0], BUY, 5_000, 10)
+    with reverts("MarketBookNotEmpty", tokenId=CO2_2027, items=1):
+        c.registry.govern_call(c.members, rig.market.functions.setRulebook(CO2_2027, rulebook()), "busy")
+
+
+def test_reference_price_is_posted_by_the_settlement_agent_alone(rig: Rig) -> None:
+    c = suite_of(rig)
+    m = rig.market.functions
+    for account in (c.regulator, TRADERS[0], c.outsider):
+        with reverts("UnauthorizedRole", account=account.address):
+            rig.send(m.setReferencePrice(CO2_2027, 5_100), account)
+    with reverts("MarketNotSettlementAgent", caller=EXCHANGE_2.address):
+        rig.send(m.setReferencePrice(CO2_2027, 5_100), EXCHANGE_2)
+    # governance moves the agent; only governance may, and never to zero
+    for account in (c.exchange, EXCHANGE_2, TRADERS[0]):
+        with reverts("OnlyGovernance", caller=account.address):
+            rig.send(m.setSettlementAgent(EXCHANGE_2.address), account)
+    with reverts("MarketZeroAddress", what="settlementAgent"):
+        c.registry.govern_call(c.members, m.setSettlementAgent("0x" + "00" * 20), "zero agent")
+    receipt = c.registry.govern_call(c.members, m.setSettlementAgent(EXCHANGE_2.address), "agent")
+    assert rig.events(receipt, "SettlementAgentSet") == [{"agent": EXCHANGE_2.address}]
+    assert m.settlementAgent().call() == EXCHANGE_2.address
+    with reverts("MarketNotSettlementAgent", caller=c.exchange.address):
+        rig.send(m.setReferencePrice(CO2_2027, 5_100), c.exchange)
+    assert m.rulebook(CO2_2027).call()[0] == 5_000
+    rig.send(m.setReferencePrice(CO2_2027, 5_100), EXCHANGE_2)
+    assert m.rulebook(CO2_2027).call()[0] == 5_100
+    # the agent needs an active EXCHANGE role too
+    suspend(rig, EXCHANGE_2.address)
+    with reverts("CallerNotActive", account=EXCHANGE_2.address):
+        rig.send(m.setReferencePrice(CO2_2027, 5_200), EXCHANGE_2)
+    c.registry.govern_call(c.members, m.setSettlementAgent(TRADERS[0].address), "an enterprise")
+    with reverts("UnauthorizedRole", account=TRADERS[0].address):
+        rig.send(m.setReferencePrice(CO2_2027, 5_200), TRADERS[0])
+    assert m.rulebook(CO2_2027).call()[0] == 5_100
+
+
 # ---------------------------------------------------------------------- roles
 
 
@@ -247,6 +366,12 @@ def _block(rig: Rig) -> int:
 Send = Callable[[LocalAccount], Any]
 
 
+def _halted_all(rig: Rig, send: Send) -> Send:
+    """``send`` once the market-wide halt is on."""
+    rig.send(rig.market.functions.halt(0, "all"), rig.suite.exchange)
+    return send
+
+
 def _fn(rig: Rig, name: str, *args: Any) -> Send:
     return lambda account: rig.send(getattr(rig.market.functions, name)(*args), account)
 
@@ -257,6 +382,8 @@ ACTIONS: dict[str, tuple[str, Callable[[Rig], Send]]] = {
     "setReferencePrice": ("EXCHANGE", lambda r: _fn(r, "setReferencePrice", CO2_2027, 5_100)),
     "halt": ("EXCHANGE", lambda r: _fn(r, "halt", CO2_2027, "x")),
     "resume": ("EXCHANGE", lambda r: _fn(r, "resume", CO2_2027)),
+    "halt(all)": ("EXCHANGE", lambda r: _fn(r, "halt", 0, "x")),
+    "resume(all)": ("EXCHANGE", lambda r: _halted_all(r, _fn(r, "resume", 0))),
     "forceCancel": ("EXCHANGE", lambda r: _fn(r, "forceCancel", _trader_order(r))),
     "placeOrder": ("ENTERPRISE", lambda r: _fn(r, "placeOrder", CO2_2027, BUY, 5_000, 1)),
     "cancelOrder": ("ENTERPRISE", lambda r: _fn(r, "cancelOrder", _trader_order(r))),
@@ -366,8 +493,10 @@ def test_allowed_callers_pass_the_role_check(rig: Rig) -> None:
     next_weekday_at(rig.chain, EARLY)
     with reverts("MarketOutsideSession", tokenId=CO2_2027):
         rig.place(TRADERS[3], BUY, 5_000, 1)
-    with reverts("MarketNotListed", tokenId=SO2_2027):
+    with reverts("MarketNotSettlementAgent", caller=EXCHANGE_2.address):
         rig.send(rig.market.functions.setReferencePrice(SO2_2027, 1), EXCHANGE_2)
+    with reverts("MarketNotListed", tokenId=SO2_2027):  # the agent: past the role and agent checks
+        rig.send(rig.market.functions.setReferencePrice(SO2_2027, 1), rig.suite.exchange)
     for account in (rig.suite.regulator, rig.suite.auditor, TRADERS[3], rig.suite.exchange):
         with reverts("MarketNothingUnclaimed", account=account.address, tokenId=0):
             rig.send(rig.market.functions.withdrawUnclaimed(0), account)

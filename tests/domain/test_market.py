@@ -20,6 +20,7 @@ from domain.errors import (
     MarketNotTrader,
     MarketOrderNotOpen,
     MarketOutsideSession,
+    MarketPositionLimit,
     MarketQuantityInvalid,
     MarketRulebookInvalid,
     MarketRuleError,
@@ -40,7 +41,9 @@ from domain.market import (
     TradeMode,
     band,
     call_pairs,
+    check_position,
     fee,
+    position_limit,
     uncross_price,
     vwap_close,
 )
@@ -124,7 +127,10 @@ def test_call_pairs_pairs_buys_descending_and_sells_ascending_then_by_id() -> No
 
 def test_rulebook_defaults_are_the_issue_defaults_and_valid() -> None:
     rules = Rulebook(reference_price=6000).validate(7)
-    assert rules.as_tuple() == (6000, 1000, 3000, 0, 100_000, 33_300, 34_200, 41_400, 46_800, 54_000, 46_800)
+    assert rules.as_tuple() == (
+        6000, 1000, 3000, 0, 100_000, 33_300, 34_200, 41_400, 46_800, 54_000, 46_800, 0, 0, False
+    )  # fmt: skip
+    assert not rules.limited and not rules.governed
     assert rules.band == (5400, 6600)
 
 
@@ -146,6 +152,10 @@ def test_rulebook_defaults_are_the_issue_defaults_and_valid() -> None:
         {"block_from": 34_199},
         {"block_from": 54_000},
         {"fee_bps": -1},
+        {"position_limit": 2**64},
+        {"position_limit": -1},
+        {"position_limit_bps": 10_001},
+        {"governed": 1},
     ],
 )
 def test_rulebook_validate_raises_rulebook_invalid_when_a_bound_breaks(change: dict[str, int]) -> None:
@@ -166,7 +176,7 @@ def test_market_errors_name_their_solidity_error_and_refine_value_error() -> Non
         PriceOutsideBand SelfTrade TooManyOrders InsufficientCash InsufficientAllowances OrderNotOpen
         NotOrderOwner TakeOutsideBestLevels TakeExceedsRemaining BlockBelowMinimum NotTrader
         BlockNotPending NotBlockBuyer NotBlockSeller WrongUncross DayNotOver RulebookInvalid
-        PriceInvalid QuantityInvalid ZeroAddress"""
+        PriceInvalid QuantityInvalid ZeroAddress PositionLimit RulebookGoverned NotSettlementAgent"""
     assert {f"Market{name}" for name in spec.split()} <= {leaf.contract_error for leaf in leaves}
     for leaf in leaves:
         assert leaf.contract_error == leaf.__name__
@@ -741,3 +751,98 @@ def test_band_equals_exact_ceil_and_floor(reference: int, bps: int) -> None:
     lower, upper = band(reference, bps)
     assert lower - 1 < Fraction(reference * (10_000 - bps), 10_000) <= lower
     assert upper <= Fraction(reference * (10_000 + bps), 10_000) < upper + 1
+
+
+# ---------------------------------------------------------------------- rule 14: position limits
+
+
+def limited(position_limit: int = 0, position_limit_bps: int = 0, issued: int | None = None) -> MarketEngine:
+    """A market at reference 1000 (block minimum 3000 t) with a position limit; a and b hold
+    10,000 t each, c none."""
+    rules = Rulebook(
+        reference_price=1000, block_minimum=3000, position_limit=position_limit,
+        position_limit_bps=position_limit_bps,
+    )  # fmt: skip
+    accounts = {"a": RICH, "b": RICH, "c": Holding(10**9, 0)}
+    return MarketEngine(rules, accounts, call_phase=False, token_id=7, issued=issued)
+
+
+def test_position_limit_is_the_smaller_of_the_set_limits() -> None:
+    rules = Rulebook(reference_price=1000)
+    assert position_limit(rules, 50_000) == 0
+    assert position_limit(Rulebook(1000, position_limit=700), 50_000) == 700
+    assert position_limit(Rulebook(1000, position_limit_bps=333), 50_000) == 1665  # floor(16.65 × 100)
+    assert position_limit(Rulebook(1000, position_limit=1000, position_limit_bps=333), 50_000) == 1000
+    assert position_limit(Rulebook(1000, position_limit=1000, position_limit_bps=100), 50_000) == 500
+    check_position(rules, 50_000, "a", 7, 10**12, 10**12, 1)  # no limit: nothing to check
+    with pytest.raises(MarketPositionLimit) as exc:
+        check_position(Rulebook(1000, position_limit=100), 50_000, "a", 7, 60, 30, 11)
+    assert error_of(exc) == ("MarketPositionLimit", ("a", 7, 101, 100))
+    assert isinstance(exc.value, ValueError)
+    check_position(Rulebook(1000, position_limit=100), 50_000, "a", 7, 60, 30, 10)
+
+
+def test_position_limit_refuses_every_buy_path_counting_open_buys_and_changes_nothing() -> None:
+    m = limited(position_limit=10_100)
+    assert m.position("a") == (10_000, 10_100)
+    m.place(1, "a", BUY, 1000, 60)
+    assert m.position("a") == (10_060, 10_100)
+    before = (m.holdings, m.escrow, m.depth(BUY))
+    with pytest.raises(MarketPositionLimit) as exc:
+        m.place(2, "a", BUY, 990, 41)
+    assert error_of(exc) == ("MarketPositionLimit", ("a", 7, 10_101, 10_100))
+    assert (m.holdings, m.escrow, m.depth(BUY)) == before
+    m.place(2, "a", BUY, 990, 40)  # the id of a refused order is free
+    m.place(3, "b", SELL, 1000, 30)  # fills a's first bid partly: the position stays
+    assert m.position("a") == (10_100, 10_100) and m.holdings["a"].allowances == 10_030
+    m.cancel(2, "a")
+    assert m.position("a") == (10_060, 10_100)
+    m.place(4, "b", SELL, 1010, 50)
+    with pytest.raises(MarketPositionLimit) as exc:
+        m.take(5, "a", 4, 41)
+    assert error_of(exc) == ("MarketPositionLimit", ("a", 7, 10_101, 10_100))
+    m.take(5, "a", 4, 40)
+    assert m.position("a") == (10_100, 10_100)
+    m.place(6, "a", SELL, 1100, 50)  # sells are never limited
+    assert m.position("a") == (10_050, 10_100)
+    with pytest.raises(MarketPositionLimit) as exc:
+        m.block(7, "b", "a", 1000, 3000)
+    assert error_of(exc) == ("MarketPositionLimit", ("a", 7, 13_050, 10_100))
+    m.block(8, "b", "c", 1000, 3000)  # c holds nothing: within the limit
+    assert m.position("c") == (3000, 10_100)
+
+
+def test_position_share_limit_uses_the_quantity_in_circulation() -> None:
+    m = limited(position_limit_bps=2_500, issued=48_000)  # 12,000 t
+    assert m.position("a") == (10_000, 12_000)
+    with pytest.raises(MarketPositionLimit) as exc:
+        m.place(1, "a", BUY, 1000, 2_001)
+    assert error_of(exc) == ("MarketPositionLimit", ("a", 7, 12_001, 12_000))
+    m.place(1, "a", BUY, 1000, 999)
+    m.place(2, "a", BUY, 1000, 999)
+    with pytest.raises(MarketPositionLimit):
+        m.place(3, "a", BUY, 1000, 3)
+    # by default the quantity in circulation is the traders' allowances (20,000 t here)
+    assert limited(position_limit_bps=2_500).position("a") == (10_000, 5_000)
+    for issued in (19_999, -1):
+        with pytest.raises(InvalidInputError):
+            limited(position_limit_bps=2_500, issued=issued)
+
+
+def test_position_limit_counts_call_buys_until_they_fill_or_expire() -> None:
+    rules = Rulebook(reference_price=1000, block_minimum=1000, position_limit=10_100)
+    m = MarketEngine(rules, {"a": RICH, "b": RICH}, call_phase=True)
+    m.place(1, "a", BUY, 1000, 100)
+    with pytest.raises(MarketPositionLimit):
+        m.place(2, "a", BUY, 1000, 1)
+    m.place(3, "b", SELL, 1000, 60)
+    m.open()
+    assert m.position("a") == (10_100, 10_100) and m.holdings["a"].allowances == 10_060
+    m.expire()
+    assert m.position("a") == (10_060, 10_100)
+
+
+def test_no_position_limit_counts_no_open_buys() -> None:
+    m = engine()
+    m.place(1, "a", BUY, 1000, 500)
+    assert m.position("a") == (10_000, 0)

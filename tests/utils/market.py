@@ -60,11 +60,15 @@ def rulebook(reference: int = 5_000, **overrides: int) -> tuple[int, ...]:
         "open2": OPEN2,
         "close2": CLOSE2,
         "blockFrom": OPEN2,
+        "positionLimit": 0,
+        "positionLimitBps": 0,
+        "governed": 0,
     }
     unknown = overrides.keys() - fields.keys()
     if unknown:
         raise KeyError(f"unknown rulebook fields {sorted(unknown)}")
     fields.update(overrides)
+    fields["governed"] = bool(fields["governed"])  # the ABI's bool
     return tuple(fields.values())
 
 
@@ -80,10 +84,12 @@ def wire_market(
     allowance: Contract,
     cash: Contract,
     fee_account: str,
+    settlement_agent: str | None = None,
 ) -> list[str]:
     """Governance set-up of the market, skipping what is in place: a system contract of both
     tokens, the allowance token's market (T+1 lock), the fee account (granted EXCHANGE when it
-    has no role, so it may hold cash). Returns what was done."""
+    has no role, so it may hold cash), the settlement agent (the poster of reference prices; the
+    suite's exchange by default). Returns what was done."""
     done: list[str] = []
     for token in (allowance, cash):
         if not token.functions.isSystemContract(market.address).call():
@@ -98,6 +104,10 @@ def wire_market(
     if market.functions.feeAccount().call() != fee_account:
         registry.govern_call(members, market.functions.setFeeAccount(fee_account), "fee account")
         done.append("Market: fee account set")
+    agent = settlement_agent or members[1].address
+    if market.functions.settlementAgent().call() != agent:
+        registry.govern_call(members, market.functions.setSettlementAgent(agent), "settlement agent")
+        done.append("Market: settlement agent set")
     return done
 
 
@@ -277,7 +287,15 @@ def build_rig(
     with ``cash`` fen and ``allowances`` tonnes, and approve the market for both tokens."""
     market = market_contract(suite)
     c = suite
-    wire_market(c.registry, c.members, market, c.allowance.contract, c.cash.contract, FEE_ACCOUNT.address)
+    wire_market(
+        c.registry,
+        c.members,
+        market,
+        c.allowance.contract,
+        c.cash.contract,
+        FEE_ACCOUNT.address,
+        c.exchange.address,
+    )
     rows = [(t.address, profile(seed + i)) for i, t in enumerate(traders)]
     register_enterprises(c.registry, c.members, rows, batch_size=8)
     if c.allowance.cap(CO2_2027) < len(traders) * allowances:

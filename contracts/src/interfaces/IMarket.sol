@@ -44,6 +44,12 @@ interface IMarketTypes {
     /// @param close2 Afternoon session closes (54,000 = 15:00).
     /// @param blockFrom Block proposals and acceptances only at tod ≥ blockFrom inside a session
     /// (46,800 = 13:00).
+    /// @param positionLimit Most tonnes of the token id an account may hold plus have open to buy
+    /// (0 = no absolute limit; rule 14).
+    /// @param positionLimitBps The same as a share of the id's issued quantity in circulation,
+    /// `AllowanceToken.totalSupply(id)` (≤ 10,000; 0 = no share limit; rule 14).
+    /// @param governed Changes to this rulebook need registry governance (the exchange alone may
+    /// set it, but no longer change it once set).
     struct Rulebook {
         uint48 referencePrice;
         uint16 bandBps;
@@ -56,6 +62,9 @@ interface IMarketTypes {
         uint32 open2;
         uint32 close2;
         uint32 blockFrom;
+        uint64 positionLimit;
+        uint16 positionLimitBps;
+        bool governed;
     }
 
     /// @notice Everything public about an open order. A closed order (filled, cancelled,
@@ -174,6 +183,13 @@ interface IMarketTypes {
     error MarketReentrantCall();
     /// @notice The account has nothing unclaimed of this token (0 = cash).
     error MarketNothingUnclaimed(address account, uint256 tokenId);
+    /// @notice The buy would take the account's position in the token id (balance + open buy
+    /// orders' remaining + this buy's quantity: `position`) over the rulebook's position limit.
+    error MarketPositionLimit(address account, uint256 tokenId, uint256 position, uint256 limit);
+    /// @notice The token id's rulebook is governed: only registry governance may change it.
+    error MarketRulebookGoverned(uint256 tokenId);
+    /// @notice Only the settlement agent posts reference prices.
+    error MarketNotSettlementAgent(address caller);
 
     // ------------------------------------------------------------------ events
 
@@ -181,12 +197,14 @@ interface IMarketTypes {
     event RulebookSet(uint256 indexed tokenId, Rulebook rules);
     /// @notice The reference price (previous close) of a token id was posted.
     event ReferencePriceSet(uint256 indexed tokenId, uint256 price);
-    /// @notice Trading of a token id was halted.
+    /// @notice Trading of a token id (0: every token id, the market-wide halt) was halted.
     event TradingHalted(uint256 indexed tokenId, string reason);
-    /// @notice Trading of a token id resumed.
+    /// @notice Trading of a token id (0: market-wide) resumed.
     event TradingResumed(uint256 indexed tokenId);
     /// @notice The fee account changed.
     event FeeAccountSet(address indexed account);
+    /// @notice The settlement agent (the one poster of reference prices) changed.
+    event SettlementAgentSet(address indexed agent);
     /// @notice An order was accepted (`callPhase`: collected for the opening call). Its
     /// immediate fills follow as {TradeExecuted}; what is left rests.
     event OrderPlaced(
@@ -300,6 +318,17 @@ interface IMarketTypes {
 ///    the same account on the other side is refused whole (naming the lowest such order id); an
 ///    account cannot take its own order nor name itself as a block's buyer.
 /// 13. At most {MAX_OPEN_ORDERS} open orders per account, token id and side.
+/// 14. Position limit: with positionLimit and/or positionLimitBps set, the limit is the smaller
+///    of positionLimit and floor(totalSupply(id) × positionLimitBps / 10000) (the set ones). A buy
+///    (order, take of a sell, block acceptance) is refused whole (`MarketPositionLimit`) when
+///    balanceOf(account, id) + the remaining quantity of the account's open buy orders on the id +
+///    its quantity exceeds the limit. Open buy remaining is tracked only while a limit is set (the
+///    rulebook changes only on an empty book, so the count starts and ends at zero).
+///
+/// Risk controls: the exchange halts one token id or, with token id 0, every token id
+/// (`halt(0, reason)`); either halt refuses every trading action on a token id with
+/// `MarketHalted(tokenId)`. A rulebook with `governed` set changes only through registry
+/// governance. Reference prices are posted by the settlement agent alone (set by governance).
 ///
 /// Suspension: the tokens refuse to move value to or from an account that is no longer active
 /// (`PartyNotAllowed`), so a fill with such an account's resting order is refused until the
@@ -318,35 +347,54 @@ interface IMarket is IMarketTypes {
     /// Emits: {FeeAccountSet}.
     function setFeeAccount(address account) external;
 
+    /// @notice Set the settlement agent: the account whose end-of-day settlement posts the
+    /// reference prices (it must also hold an active EXCHANGE role to post).
+    /// @param agent The settlement service's account.
+    /// Requirements: called by the registry (governance); not zero
+    /// (`MarketZeroAddress("settlementAgent")`).
+    /// Emits: {SettlementAgentSet}.
+    function setSettlementAgent(address agent) external;
+
     // ------------------------------------------------------------------ exchange
 
     /// @notice Set the rulebook of a token id: from then on it trades under these rules.
     /// @param tokenId An allowance or offset id (fits 32 bits).
     /// @param rules The rules; validity: referencePrice in 1 .. 2^48 − 1, bandBps and
     /// blockBandBps ≤ 10,000, feeBps ≤ 1,000, blockMinimum ≥ 1,
-    /// callStart ≤ open1 < close1 ≤ open2 < close2 ≤ 86,400 and open1 ≤ blockFrom < close2.
-    /// Requirements: caller has EXCHANGE_ROLE and is active; rules valid
+    /// callStart ≤ open1 < close1 ≤ open2 < close2 ≤ 86,400, open1 ≤ blockFrom < close2 and
+    /// positionLimitBps ≤ 10,000.
+    /// Requirements, in this order: the registry (governance), or a caller with EXCHANGE_ROLE that
+    /// is active (`UnauthorizedRole`, `CallerNotActive`) while the current rulebook is not governed
+    /// (`MarketRulebookGoverned`; the exchange may set `governed` itself); rules valid
     /// (`MarketRulebookInvalid`); no open order nor pending block on the token
-    /// (`MarketBookNotEmpty`: fees escrowed by resting buys stay right).
+    /// (`MarketBookNotEmpty`: fees escrowed by resting buys and the open buys counted by the
+    /// position limit stay right).
     /// Emits: {RulebookSet}.
     function setRulebook(uint256 tokenId, Rulebook calldata rules) external;
 
     /// @notice Post the reference price (the previous close) that the bands are computed from.
     /// @param tokenId A listed token id.
     /// @param price Fen per tonne, 1 .. 2^48 − 1.
-    /// Requirements: caller has EXCHANGE_ROLE and is active; listed (`MarketNotListed`); price
-    /// valid (`MarketPriceInvalid`).
+    /// Requirements, in this order: caller has EXCHANGE_ROLE and is active; caller is the
+    /// settlement agent (`MarketNotSettlementAgent`; none before governance sets one); listed
+    /// (`MarketNotListed`); price valid (`MarketPriceInvalid`).
     /// Emits: {ReferencePriceSet}.
     function setReferencePrice(uint256 tokenId, uint256 price) external;
 
-    /// @notice Halt trading of a token id: no order, take, block or uncrossing until resumed
-    /// (cancels and expiry stay possible).
-    /// Requirements: caller has EXCHANGE_ROLE and is active; listed; not halted (`MarketHalted`).
+    /// @notice Halt trading of a token id, or of every token id with `tokenId` 0 (the market-wide
+    /// halt, kept apart from the token ids' own halts): no order, take, block or uncrossing until
+    /// resumed (cancels and expiry stay possible); refused actions name their own token id.
+    /// @param tokenId A listed token id, or 0 for all.
+    /// @param reason Why (shown to traders).
+    /// Requirements: caller has EXCHANGE_ROLE and is active; listed (`MarketNotListed`; not for 0);
+    /// not halted already (`MarketHalted(tokenId)`).
     /// Emits: {TradingHalted}.
     function halt(uint256 tokenId, string calldata reason) external;
 
-    /// @notice Resume trading of a halted token id.
-    /// Requirements: caller has EXCHANGE_ROLE and is active; listed; halted (`MarketNotHalted`).
+    /// @notice Resume trading of a halted token id, or end the market-wide halt (`tokenId` 0; a
+    /// token id's own halt stays).
+    /// Requirements: caller has EXCHANGE_ROLE and is active; listed (not for 0); halted
+    /// (`MarketNotHalted(tokenId)`).
     /// Emits: {TradingResumed}.
     function resume(uint256 tokenId) external;
 
@@ -377,8 +425,9 @@ interface IMarket is IMarketTypes {
     /// (`MarketQuantityZero`) and below blockMinimum (`MarketListingTooLarge`); price in the band
     /// (`MarketPriceOutsideBand`); no crossing own resting order (`MarketSelfTrade`); fewer than
     /// {MAX_OPEN_ORDERS} open orders on this side (`MarketTooManyOrders`); a buy's cash covers
-    /// value + fee at its limit (`MarketInsufficientCash`), a sell's sellable allowances cover it
-    /// (`MarketInsufficientAllowances`).
+    /// value + fee at its limit (`MarketInsufficientCash`) and it stays within the position limit
+    /// (`MarketPositionLimit`, rule 14), a sell's sellable allowances cover it
+    /// (`MarketInsufficientAllowances`). Halted: the token id's halt or the market-wide one.
     /// Emits: {OrderPlaced}, a {TradeExecuted} per immediate fill, token {Transfer}s and
     /// {TransferSingle}s.
     function placeOrder(uint256 tokenId, Side side, uint256 price, uint256 quantity)
@@ -405,7 +454,8 @@ interface IMarket is IMarketTypes {
     /// pending call; quantity > 0 (`MarketQuantityZero`); not the caller's own order
     /// (`MarketSelfTrade`); the order's price among the best five levels of its side
     /// (`MarketTakeOutsideBestLevels`); quantity ≤ remaining (`MarketTakeExceedsRemaining`);
-    /// funds as for an order (`MarketInsufficientCash` / `MarketInsufficientAllowances`).
+    /// funds as for an order (`MarketInsufficientCash` / `MarketInsufficientAllowances`); a take
+    /// of a sell within the position limit (`MarketPositionLimit`).
     /// Emits: {TradeExecuted} (mode Take), token transfers.
     function take(uint256 orderId, uint256 quantity) external returns (uint256 takeId);
 
@@ -431,7 +481,7 @@ interface IMarket is IMarketTypes {
     /// Requirements, in this order: caller has ENTERPRISE_ROLE and is active; pending today
     /// (`MarketBlockNotPending`); caller is the named buyer (`MarketNotBlockBuyer`); listed, not
     /// halted, in a session at tod ≥ blockFrom, no pending call; cash covers value + fee
-    /// (`MarketInsufficientCash`).
+    /// (`MarketInsufficientCash`); within the buyer's position limit (`MarketPositionLimit`).
     /// Emits: {TradeExecuted} (mode Block, buyId == sellId == blockId), token transfers.
     function acceptBlock(uint256 blockId) external;
 
@@ -494,10 +544,18 @@ interface IMarket is IMarketTypes {
     function settlementToken() external view returns (address);
     /// @notice The fee account (zero until governance sets it).
     function feeAccount() external view returns (address);
+    /// @notice The settlement agent, the one poster of reference prices (zero until governance sets it).
+    function settlementAgent() external view returns (address);
     /// @notice The rulebook of a token id (all zero when not listed).
     function rulebook(uint256 tokenId) external view returns (Rulebook memory);
-    /// @notice Whether trading of the token id is halted.
+    /// @notice Whether trading of the token id is halted (its own halt or the market-wide one);
+    /// `tokenId` 0: whether the market-wide halt is on.
     function isHalted(uint256 tokenId) external view returns (bool);
+    /// @notice An account's position in a token id under rule 14 and its limit.
+    /// @return position Its balance plus the remaining quantity of its open buy orders on the id
+    /// (those are counted only while a limit is set).
+    /// @return limit The effective position limit (0 = none set).
+    function positionOf(address account, uint256 tokenId) external view returns (uint256 position, uint256 limit);
     /// @notice The listing band [lower, upper] of a listed token id.
     function band(uint256 tokenId) external view returns (uint256 lower, uint256 upper);
     /// @notice The block band [lower, upper] of a listed token id.

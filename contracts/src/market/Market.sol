@@ -39,6 +39,11 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
     }
 
     /// @inheritdoc IMarket
+    function setSettlementAgent(address agent) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IMarket
     function setRulebook(uint256 tokenId, Rulebook calldata rules) external {
         _delegate();
     }
@@ -117,8 +122,12 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         Account memory acct = _accounts[msg.sender][tokenId];
         _requireNoSelfTrade(msg.sender, tokenId, side, price, acct);
         _requireRoom(msg.sender, tokenId, side, acct);
-        if (side == Side.Buy) _requireCash(msg.sender, price * quantity, rules.feeBps);
-        else _requireSellable(msg.sender, tokenId, quantity, acct);
+        if (side == Side.Buy) {
+            _requireCash(msg.sender, price * quantity, rules.feeBps);
+            _requirePosition(msg.sender, tokenId, quantity);
+        } else {
+            _requireSellable(msg.sender, tokenId, quantity, acct);
+        }
 
         orderId = _newId();
         emit OrderPlaced(orderId, tokenId, msg.sender, side, price, quantity, callPhase);
@@ -180,8 +189,12 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         if (!_amongBestLevels(tokenId, side, o.price)) revert MarketTakeOutsideBestLevels(orderId, o.price);
         if (quantity > o.remaining) revert MarketTakeExceedsRemaining(orderId, quantity, o.remaining);
         Account memory acct = _accounts[msg.sender][tokenId];
-        if (side == Side.Sell) _requireCash(msg.sender, o.price * quantity, rules.feeBps);
-        else _requireSellable(msg.sender, tokenId, quantity, acct);
+        if (side == Side.Sell) {
+            _requireCash(msg.sender, o.price * quantity, rules.feeBps);
+            _requirePosition(msg.sender, tokenId, quantity);
+        } else {
+            _requireSellable(msg.sender, tokenId, quantity, acct);
+        }
 
         takeId = _newId();
         Taker memory t = Taker({
@@ -222,6 +235,11 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
     }
 
     /// @inheritdoc IMarket
+    function settlementAgent() external view returns (address) {
+        return _settlementAgent;
+    }
+
+    /// @inheritdoc IMarket
     function nextId() external view returns (uint256) {
         return _nextId;
     }
@@ -233,7 +251,13 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
 
     /// @inheritdoc IMarket
     function isHalted(uint256 tokenId) external view returns (bool) {
-        return _books[tokenId].halted;
+        return _books[tokenId].halted || _haltedAll;
+    }
+
+    /// @inheritdoc IMarket
+    function positionOf(address account, uint256 tokenId) external view returns (uint256 position, uint256 limit) {
+        position = _allowances.balanceOf(account, tokenId) + _accounts[account][tokenId].openBuys;
+        if (_books[tokenId].limited) limit = _positionLimit(tokenId);
     }
 
     /// @inheritdoc IMarket
@@ -523,7 +547,9 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
             owner: msg.sender,
             price: uint48(price),
             tokenId: uint32(tokenId),
-            flags: (side == Side.Sell ? FLAG_SELL : 0) | (callPhase ? FLAG_CALL : 0),
+            // a buy of a limited token is counted in its owner's open buys until it closes (the
+            // rulebook cannot change before)
+            flags: (side == Side.Sell ? FLAG_SELL : (_books[tokenId].limited ? FLAG_LIMITED : 0)) | (callPhase ? FLAG_CALL : 0),
             remaining: uint64(left),
             quantity: uint64(quantity),
             next: 0,
@@ -546,6 +572,7 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         b.day = uint32(day);
         if (callPhase) b.callOrders += 1;
         _books[tokenId] = b;
+        if (side == Side.Buy && b.limited) acct.openBuys += uint96(left);
         _pushOwn(msg.sender, tokenId, side, id, acct);
     }
 

@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
 import {RegistryGated} from "../access/RegistryGated.sol";
+import {IAllowanceToken} from "../interfaces/IAllowanceToken.sol";
 import {IMarketTypes} from "../interfaces/IMarket.sol";
 
 /// @title MarketBase
@@ -17,7 +18,8 @@ import {IMarketTypes} from "../interfaces/IMarket.sol";
 /// zero; an order is open while `remaining` > 0. Price levels form a doubly linked list per side,
 /// best first, each one word (first and last order, next and previous price, total quantity);
 /// the `prev` link of the best level and of a level's first order is not maintained (never
-/// read). One word per (account, token) holds the T+1 counter and the open-order counts.
+/// read). One word per (account, token) holds the T+1 counter, the open-order counts and, while
+/// the token's rulebook sets a position limit, the remaining quantity of the account's open buys.
 abstract contract MarketBase is IMarketTypes, RegistryGated {
     uint256 internal constant MAX_OPEN = 200;
 
@@ -29,6 +31,7 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
     uint256 internal constant BEST_LEVELS = 5;
     uint8 internal constant FLAG_SELL = 1;
     uint8 internal constant FLAG_CALL = 2;
+    uint8 internal constant FLAG_LIMITED = 4; // a buy counted in its owner's open buys (rule 14)
 
     /// @dev What a session check accepts.
     enum Window {
@@ -64,6 +67,8 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
         uint32 callOrders; // open call-phase orders not yet uncrossed
         bool halted;
         bool uncrossing; // verified, fills under way
+        bool limited; // the rulebook sets a position limit: open buys are counted (rule 14), each
+        // resting buy flagged FLAG_LIMITED (the rulebook changes only on an empty book)
         uint32 version; // changes with every order closed while a call is pending: the book an
         // uncrossing run verifies (placements are refused while a call is pending: from open1 as
         // `MarketCallPending`, before open1 `uncross` is refused)
@@ -74,6 +79,7 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
         uint64 bought;
         uint32 buyLen;
         uint32 sellLen;
+        uint96 openBuys; // remaining of the open buy orders, counted while the token is limited
     }
 
     struct BlockProposal {
@@ -135,10 +141,12 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
 
     IERC1155 internal immutable _allowances;
     IERC20 internal immutable _cash;
-    // one word: the fee account, the id counter and the reentrancy lock (an order's first write)
+    // one word: the fee account, the id counter, the reentrancy lock (an order's first write) and
+    // the market-wide halt (read warm by every trading action, which takes the lock first)
     address internal _feeAccount;
     uint40 internal _nextId = 1;
     bool internal _locked;
+    bool internal _haltedAll;
     mapping(uint256 tokenId => Rulebook) internal _rules;
     mapping(uint256 tokenId => Book) internal _books;
     mapping(uint256 tokenId => Run) internal _runs;
@@ -155,6 +163,8 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
     /// level looks for its neighbour, so fills never pay for it.
     mapping(uint256 wordKey => uint256 bits) internal _levelBits;
     mapping(uint256 tokenId => mapping(uint256 price => Scan)) internal _scans;
+    /// @dev The one poster of reference prices (set by governance).
+    address internal _settlementAgent;
 
     /// @param registry_ The ConsortiumRegistry.
     /// @param allowances_ The AllowanceToken.
@@ -172,7 +182,7 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
         rules = _rules[tokenId];
         if (rules.referencePrice == 0) revert MarketNotListed(tokenId);
         Book memory book = _books[tokenId];
-        if (book.halted) revert MarketHalted(tokenId);
+        if (book.halted || _haltedAll) revert MarketHalted(tokenId);
         (uint256 day, uint256 tod) = _clock();
         if (!_inWindow(rules, day, tod, window)) revert MarketOutsideSession(tokenId, tod);
         if (book.items != 0 && book.day < day) revert MarketBookNotExpired(tokenId, book.day);
@@ -252,6 +262,32 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
         return acct.day == day ? acct.bought : 0;
     }
 
+    /// @dev Rule 14: refuse a buy of `quantity` that takes `account` over the token's position
+    /// limit (nothing to check while the rulebook sets none).
+    function _requirePosition(address account, uint256 tokenId, uint256 quantity) internal view {
+        if (!_books[tokenId].limited) return;
+        uint256 limit = _positionLimit(tokenId);
+        uint256 position =
+            _allowances.balanceOf(account, tokenId) + _accounts[account][tokenId].openBuys + quantity;
+        if (position > limit) revert MarketPositionLimit(account, tokenId, position, limit);
+    }
+
+    /// @dev The smaller of the rulebook's set position limits (0 when none is set).
+    function _positionLimit(uint256 tokenId) internal view returns (uint256 limit) {
+        Rulebook storage rules = _rules[tokenId];
+        limit = rules.positionLimit;
+        uint256 bps = rules.positionLimitBps;
+        if (bps != 0) {
+            uint256 share = IAllowanceToken(address(_allowances)).totalSupply(tokenId) * bps / BPS;
+            if (limit == 0 || share < limit) limit = share;
+        }
+    }
+
+    /// @dev A limited token's open buy of `owner` lost `q` (filled, cancelled, expired).
+    function _reduceOpenBuys(address owner, uint256 tokenId, uint256 q) internal {
+        _accounts[owner][tokenId].openBuys -= uint96(q);
+    }
+
     function _requireFeeAccount() internal view returns (address account) {
         account = _feeAccount;
         if (account == address(0)) revert MarketFeeAccountNotSet();
@@ -273,21 +309,20 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
             o.remaining -= uint64(q);
             _orders[id].remaining = o.remaining;
             _levels[_levelKey(o.tokenId, side, o.price)].quantity -= uint80(q);
+            if (o.flags & FLAG_LIMITED != 0) _reduceOpenBuys(o.owner, o.tokenId, q);
         }
     }
 
     /// @dev Add `q` to the T+1 counter of a buyer whose resting order was filled.
     function _addBought(address account, uint256 tokenId, uint256 q) internal {
         Account storage stored = _accounts[account][tokenId];
-        Account memory a = stored;
         (uint256 day,) = _clock();
-        if (a.day != day) {
-            a.day = uint32(day);
-            a.bought = uint64(q);
+        if (stored.day != day) {
+            stored.day = uint32(day);
+            stored.bought = uint64(q);
         } else {
-            a.bought += uint64(q);
+            stored.bought += uint64(q);
         }
-        _accounts[account][tokenId] = a;
     }
 
     /// @dev A resting buy pays `fee` from its fee escrow; when it is `done`, the rest of the fee
@@ -321,6 +356,7 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
         }
         Book storage book = _books[o.tokenId];
         book.items -= 1;
+        if (o.flags & FLAG_LIMITED != 0) _reduceOpenBuys(o.owner, o.tokenId, o.remaining);
         if (book.callOrders != 0) {
             // the call book changed (e.g. a cancel during an uncrossing's verification): a run of
             // the old book restarts. Only a pending call book is ever verified, and while one is

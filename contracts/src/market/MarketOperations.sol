@@ -31,9 +31,17 @@ contract MarketOperations is MarketBase {
         emit FeeAccountSet(account);
     }
 
+    /// @dev See {IMarket-setSettlementAgent}.
+    function setSettlementAgent(address agent) external onlyGovernance {
+        if (agent == address(0)) revert MarketZeroAddress("settlementAgent");
+        _settlementAgent = agent;
+        emit SettlementAgentSet(agent);
+    }
+
     /// @dev See {IMarket-setReferencePrice}.
     function setReferencePrice(uint256 tokenId, uint256 price) external {
         _requireRole(Roles.EXCHANGE_ROLE);
+        if (msg.sender != _settlementAgent) revert MarketNotSettlementAgent(msg.sender);
         Rulebook storage rules = _listed(tokenId);
         if (price == 0 || price > MAX_PRICE) revert MarketPriceInvalid(price);
         rules.referencePrice = uint48(price);
@@ -43,30 +51,45 @@ contract MarketOperations is MarketBase {
     /// @dev See {IMarket-halt}.
     function halt(uint256 tokenId, string calldata reason) external {
         _requireRole(Roles.EXCHANGE_ROLE);
-        _listed(tokenId);
-        Book storage book = _books[tokenId];
-        if (book.halted) revert MarketHalted(tokenId);
-        book.halted = true;
+        if (tokenId == 0) {
+            if (_haltedAll) revert MarketHalted(0);
+            _haltedAll = true;
+        } else {
+            _listed(tokenId);
+            Book storage book = _books[tokenId];
+            if (book.halted) revert MarketHalted(tokenId);
+            book.halted = true;
+        }
         emit TradingHalted(tokenId, reason);
     }
 
     /// @dev See {IMarket-resume}.
     function resume(uint256 tokenId) external {
         _requireRole(Roles.EXCHANGE_ROLE);
-        _listed(tokenId);
-        Book storage book = _books[tokenId];
-        if (!book.halted) revert MarketNotHalted(tokenId);
-        book.halted = false;
+        if (tokenId == 0) {
+            if (!_haltedAll) revert MarketNotHalted(0);
+            _haltedAll = false;
+        } else {
+            _listed(tokenId);
+            Book storage book = _books[tokenId];
+            if (!book.halted) revert MarketNotHalted(tokenId);
+            book.halted = false;
+        }
         emit TradingResumed(tokenId);
     }
 
     /// @dev See {IMarket-setRulebook}.
     function setRulebook(uint256 tokenId, Rulebook calldata rules) external {
-        _requireRole(Roles.EXCHANGE_ROLE);
+        if (msg.sender != address(_registry)) {
+            _requireRole(Roles.EXCHANGE_ROLE);
+            if (_rules[tokenId].governed) revert MarketRulebookGoverned(tokenId);
+        }
         if (!_validRules(tokenId, rules)) revert MarketRulebookInvalid(tokenId);
         Book storage book = _books[tokenId];
         if (book.items != 0) revert MarketBookNotEmpty(tokenId, book.items);
         _rules[tokenId] = rules;
+        // the book is empty: no open buy is counted, whichever way the limit changes
+        book.limited = rules.positionLimit != 0 || rules.positionLimitBps != 0;
         emit RulebookSet(tokenId, rules);
     }
 
@@ -127,6 +150,7 @@ contract MarketOperations is MarketBase {
         (Rulebook storage rules,) = _enter(b.tokenId, Window.Block);
         uint256 value = uint256(b.price) * b.quantity;
         _requireCash(msg.sender, value, rules.feeBps);
+        _requirePosition(msg.sender, b.tokenId, b.quantity);
 
         _blocks[blockId].status = BlockStatus.Accepted;
         _books[b.tokenId].items -= 1;
@@ -164,7 +188,7 @@ contract MarketOperations is MarketBase {
         Rulebook storage rules = _rules[tokenId];
         if (rules.referencePrice == 0) revert MarketNotListed(tokenId);
         Book memory book = _books[tokenId];
-        if (book.halted) revert MarketHalted(tokenId);
+        if (book.halted || _haltedAll) revert MarketHalted(tokenId);
         (uint256 day, uint256 tod) = _clock();
         if (!_inWindow(rules, day, tod, Window.Continuous)) revert MarketOutsideSession(tokenId, tod);
         if (book.items != 0 && book.day < day) revert MarketBookNotExpired(tokenId, book.day);
@@ -269,7 +293,7 @@ contract MarketOperations is MarketBase {
         return tokenId != 0 && tokenId <= type(uint32).max && r.referencePrice != 0 && r.bandBps <= BPS
             && r.blockBandBps <= BPS && r.feeBps <= MAX_FEE_BPS && r.blockMinimum >= 1 && r.callStart <= r.open1
             && r.open1 < r.close1 && r.close1 <= r.open2 && r.open2 < r.close2 && r.close2 <= 1 days
-            && r.open1 <= r.blockFrom && r.blockFrom < r.close2;
+            && r.open1 <= r.blockFrom && r.blockFrom < r.close2 && r.positionLimitBps <= BPS;
     }
 
     function _endBlock(uint256 blockId, BlockProposal memory b, BlockStatus status) private {
