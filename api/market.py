@@ -482,9 +482,11 @@ def preview_order(
     """What placing a limit order would do now: the value and the fee (``domain.market.fee``), the
     most cash or allowances it escrows (rule 9: a buy holds price × quantity + its fee until it
     fills; an immediate fill pays no more), the listing band of the token id's rulebook
-    (``Rulebook.band``), the account's sellable allowances and its position (balance + open buy
-    remaining), and the refusal the contract gives the same call simulated from ``account`` at
-    the latest block (band, funds, T+1, self-trade, halt, session, position limit ... by name).
+    (``Rulebook.band``), the account's sellable allowances, its position (balance + open buy
+    remaining) and position limit (the Market's ``positionOf``: the smaller of the rulebook's
+    limits, None when neither is set), and the refusal the contract gives the same call
+    simulated from ``account`` at the latest block (band, funds, T+1, self-trade, halt, session,
+    position limit ... by name).
 
     Raises:
         NotFoundError: the token id has no rulebook on the chain.
@@ -497,6 +499,7 @@ def preview_order(
     lower, upper = rules.band
     balance = market.allowance.balance(account, token_id)
     open_buys = sum(market.order(i).remaining for i in market.open_orders_of(account, token_id, Side.BUY))
+    _, limit = market.position_of(account, token_id)  # rule 14's effective limit; 0: none set
     refusal = None
     try:
         market.chain.call(market.place_call(token_id, side, price, quantity), sender=account)
@@ -511,6 +514,6 @@ def preview_order(
         band_upper=upper,
         sellable=market.sellable(account, token_id),
         position=balance + open_buys,
-        position_limit=None,
+        position_limit=limit or None,
         refusal=refusal,
     )

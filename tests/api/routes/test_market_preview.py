@@ -6,6 +6,7 @@ input and the wrong roles are refused."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -14,7 +15,7 @@ from eth_account.signers.local import LocalAccount
 
 from api.deps import Principal
 from api.market import market_changes
-from domain.market import Side, fee
+from domain.market import Side, fee, position_limit
 from tests.api.conftest import ApiWorld, Get
 from tests.utils.compliance import CO2_2025, ENTERPRISES
 from tests.utils.market_day import RULES, TOKEN, MarketDay, trade_day
@@ -169,3 +170,27 @@ def test_market_changes_split_a_long_range_at_the_trade_cap(world: ApiWorld, day
             seen += [t.id for t in part.trades]
             after = part.block
         assert seen == [t.id for t in whole.trades]
+
+
+def test_market_preview_shows_the_position_limit_and_its_refusal(
+    world: ApiWorld, get: Get, day: MarketDay
+) -> None:
+    """Last: it lists CO2 2025 with a limit of 10 t over E0's balance, and at most half the issue."""
+    c, m = world.c, world.c.market
+    balance = m.allowance.balance(E0.address, CO2_2025)
+    issued = int(c.allowance.contract.functions.totalSupply(CO2_2025).call())  # in circulation
+    rules = replace(RULES, position_limit=balance + 10, position_limit_bps=5_000)
+    m.set_rulebook(c.exchange, CO2_2025, rules)
+    limit = position_limit(rules, issued)
+    assert limit == min(balance + 10, issued * 5_000 // 10_000) == m.position_of(E0.address, CO2_2025)[1]
+
+    def preview(quantity: int) -> dict[str, Any]:
+        query = {"token_id": CO2_2025, "side": "buy", "price": 10_000, "quantity": quantity}
+        return _ok(get(E0, "/market/preview", **query))  # type: ignore[no-any-return]
+
+    room = limit - balance
+    fits = preview(room)
+    assert (fits["position"], fits["position_limit"], fits["refusal"]) == (balance, limit, None)
+    over = preview(room + 1)["refusal"]
+    assert over["error"] == "MarketPositionLimit" and f"limit={limit}" in over["detail"]
+    assert _preview(get, E0, "buy", 10_000, 1)["position_limit"] is None  # CO2 2024 has none
