@@ -303,8 +303,9 @@ LISTING = "listing"
 
 
 class MarketRulebook(Base):
-    """A token id's market rulebook (``RulebookSet``), its current reference price
-    (``ReferencePriceSet``) and halt (``TradingHalted`` / ``TradingResumed``)."""
+    """A token id's market rulebook (``RulebookSet``: its position limits, 0 for none, and whether
+    it is governed), its current reference price (``ReferencePriceSet``) and its own halt
+    (``TradingHalted`` / ``TradingResumed``; the market-wide halt is :class:`MarketState`'s)."""
 
     __tablename__ = "market_rulebooks"
     token_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
@@ -319,9 +320,26 @@ class MarketRulebook(Base):
     open2: Mapped[int] = mapped_column(Integer)
     close2: Mapped[int] = mapped_column(Integer)
     block_from: Mapped[int] = mapped_column(Integer)
+    position_limit: Mapped[int] = mapped_column(default=0)
+    position_limit_bps: Mapped[int] = mapped_column(Integer, default=0)
+    governed: Mapped[bool] = mapped_column(Boolean, default=False)
     halted: Mapped[bool] = mapped_column(Boolean, default=False)
     halt_reason: Mapped[str | None] = mapped_column(Text)
     listed_time: Mapped[int]
+    updated_block: Mapped[int]
+    updated_time: Mapped[int]
+
+
+class MarketState(Base):
+    """The market as a whole (one row, ``id`` 1, once an event set it): the market-wide halt
+    (``TradingHalted`` / ``TradingResumed`` of token id 0) and the settlement agent
+    (``SettlementAgentSet``), the one poster of reference prices."""
+
+    __tablename__ = "market_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    halted: Mapped[bool] = mapped_column(Boolean, default=False)
+    halt_reason: Mapped[str | None] = mapped_column(Text)
+    settlement_agent: Mapped[str | None] = mapped_column(String(42))
     updated_block: Mapped[int]
     updated_time: Mapped[int]
 

@@ -5,6 +5,7 @@ that fails half-way leaves nothing behind."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +218,36 @@ def test_market_projection_follows_rulebook_reference_prices_and_halts(
         for r in _rows(indexer.engine, m.MarketReferencePrice, "block_number", "log_index")
     ]
     assert prices == [(RULES.reference_price, "rulebook"), (10_250, "posted")]
+
+
+def test_market_projection_keeps_limits_the_market_wide_halt_and_the_settlement_agent(
+    fresh: Consortium, tmp_path: Path
+) -> None:
+    setup_cycle(fresh)
+    list_token(fresh)
+    indexer = _indexer(fresh, f"sqlite:///{tmp_path}/state.db")
+    indexer.catch_up()
+    (state,) = _rows(indexer.engine, m.MarketState)  # the suite's wiring set the agent
+    assert (state["id"], state["halted"], state["settlement_agent"]) == (1, False, fresh.exchange.address)
+    rules = replace(RULES, position_limit=5_000, position_limit_bps=250, governed=True)
+    fresh.market.set_rulebook(fresh.exchange, TOKEN, rules)
+    fresh.market.halt(fresh.exchange, 0, "settlement system down")
+    indexer.catch_up()
+    (row,) = _rows(indexer.engine, m.MarketRulebook)
+    assert (row["position_limit"], row["position_limit_bps"], row["governed"]) == (5_000, 250, True)
+    assert (row["halted"], row["halt_reason"]) == (False, None)  # its own halt is apart
+    (state,) = _rows(indexer.engine, m.MarketState)
+    assert (state["halted"], state["halt_reason"]) == (True, "settlement system down")
+    assert fresh.market.market_halted()
+    fresh.market.resume(fresh.exchange, 0)
+    fresh.registry.govern_call(
+        fresh.members, fresh.market.contract.functions.setSettlementAgent(fresh.regulator.address), "agent"
+    )
+    indexer.catch_up()
+    (state,) = _rows(indexer.engine, m.MarketState)
+    assert (state["halted"], state["halt_reason"], state["settlement_agent"]) == (
+        False, None, fresh.regulator.address
+    )  # fmt: skip
 
 
 def test_market_projection_keeps_unclaimed_escrow_of_a_suspended_owner_until_withdrawn(

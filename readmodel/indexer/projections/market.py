@@ -1,4 +1,5 @@
-"""Projections of Market: rulebooks, reference prices and halts; orders and their fills and the
+"""Projections of Market: rulebooks, reference prices and halts (a token id's own, and the
+market-wide halt and settlement agent in the one ``market_state`` row); orders and their fills and the
 trades (gathered per page in a :class:`MarketPage`, written with one statement per table at the
 page's end); block proposals; unclaimed escrow; the daily quotes of every (token id, trading day)
 a page traded in, recomputed from the stored trades; and each fill's tonnes in its buyer's
@@ -139,6 +140,11 @@ def day_quotes(conn: Connection, token_id: int, day: str) -> list[dict[str, Any]
 
 # ---------------------------------------------------------------------- rulebooks and halts
 
+#: The token id of the market-wide halt (``halt(0, reason)``).
+MARKET_WIDE = 0
+#: The key of the market's one ``market_state`` row.
+STATE_ID = 1
+
 
 def _rulebook_set(p: Projection, conn: Connection, e: DecodedEvent) -> None:
     rules = e.args["rules"]
@@ -148,7 +154,10 @@ def _rulebook_set(p: Projection, conn: Connection, e: DecodedEvent) -> None:
         "band_bps": rules["bandBps"], "block_band_bps": rules["blockBandBps"], "fee_bps": rules["feeBps"],
         "block_minimum": int64(rules["blockMinimum"], "block minimum"), "call_start": rules["callStart"],
         "open1": rules["open1"], "close1": rules["close1"], "open2": rules["open2"],
-        "close2": rules["close2"], "block_from": rules["blockFrom"], "halted": False, "halt_reason": None,
+        "close2": rules["close2"], "block_from": rules["blockFrom"],
+        "position_limit": int64(rules["positionLimit"], "position limit"),
+        "position_limit_bps": rules["positionLimitBps"], "governed": bool(rules["governed"]),
+        "halted": False, "halt_reason": None,
         "listed_time": e.block_time,
         "updated_block": e.block_number, "updated_time": e.block_time,
     }  # fmt: skip
@@ -181,11 +190,28 @@ def _reference_price_set(p: Projection, conn: Connection, e: DecodedEvent) -> No
 
 
 def _halted(p: Projection, conn: Connection, e: DecodedEvent) -> None:
-    _rulebook(conn, e, halted=True, halt_reason=str(e.args["reason"]))
+    if int(e.args["tokenId"]) == MARKET_WIDE:
+        _state(conn, e, halted=True, halt_reason=str(e.args["reason"]))
+    else:
+        _rulebook(conn, e, halted=True, halt_reason=str(e.args["reason"]))
 
 
 def _resumed(p: Projection, conn: Connection, e: DecodedEvent) -> None:
-    _rulebook(conn, e, halted=False, halt_reason=None)
+    if int(e.args["tokenId"]) == MARKET_WIDE:
+        _state(conn, e, halted=False, halt_reason=None)
+    else:
+        _rulebook(conn, e, halted=False, halt_reason=None)
+
+
+def _settlement_agent_set(p: Projection, conn: Connection, e: DecodedEvent) -> None:
+    _state(conn, e, settlement_agent=str(e.args["agent"]))
+
+
+def _state(conn: Connection, e: DecodedEvent, **values: Any) -> None:
+    """Change the market's one ``market_state`` row (created by the first change)."""
+    row = {"id": STATE_ID, "halted": False, "halt_reason": None, "settlement_agent": None, **values,
+           "updated_block": e.block_number, "updated_time": e.block_time}  # fmt: skip
+    upsert(conn, m.MarketState, [row], ("id",), replace=[*values, "updated_block", "updated_time"])
 
 
 # ---------------------------------------------------------------------- orders and trades (hot path)
@@ -309,6 +335,7 @@ HANDLERS: Handlers = {
     ("Market", "ReferencePriceSet"): _reference_price_set,
     ("Market", "TradingHalted"): _halted,
     ("Market", "TradingResumed"): _resumed,
+    ("Market", "SettlementAgentSet"): _settlement_agent_set,
     ("Market", "OrderPlaced"): _order_placed,
     ("Market", "OrderCancelled"): _order_closed("cancelled"),
     ("Market", "OrderExpired"): _order_closed("expired"),
