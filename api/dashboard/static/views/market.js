@@ -142,6 +142,7 @@ async function tokenPanel(box, chosen, ctx) {
   const entry = trader ? entryCard(floor) : null;
   const mine = trader ? mineSections(floor) : null;
   const drawn = { intraday: null, candles: null };
+  const mineLoaded = mine ? refreshMine(floor) : null; // alongside the public data
   let data = await loadPublic(id);
   const onLevel = trader ? (side, price, quantity) => levelClicked(floor, side, price, quantity) : null;
 
@@ -180,7 +181,7 @@ async function tokenPanel(box, chosen, ctx) {
     ...(mine ? mine.nodes : []),
     trader ? el('div', { class: 'grid' }, parts.trades) : null,
     el('div', { class: 'grid' }, parts.quotes));
-  await Promise.all([paint(), mine ? refreshMine(floor) : null]);
+  await Promise.all([paint(), mineLoaded]);
 
   // Live: every market event touching this token id (or one of our orders) repaints the floor.
   let pending = null;
