@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from api import access
@@ -69,15 +69,29 @@ def get_rulebook(db: Session, *, token_id: int) -> m.MarketRulebook:
 def list_rulebooks(
     db: Session, *, paging: PageParams, halted: bool | None = None
 ) -> tuple[list[m.MarketRulebook], int]:
-    """The listed token ids' rulebooks, by token id.
+    """The listed token ids' rulebooks, by token id; ``halted`` filters on the effective halt
+    (the token id's own or the market-wide one).
 
     Raises:
         QueryError: the page starts past the end.
     """
     stmt = select(m.MarketRulebook).order_by(m.MarketRulebook.token_id)
     if halted is not None:
-        stmt = stmt.where(m.MarketRulebook.halted == halted)
+        if market_state(db).halted:
+            stmt = stmt.where(true() if halted else false())
+        else:
+            stmt = stmt.where(m.MarketRulebook.halted == halted)
     return paginate(db, stmt, paging)
+
+
+def market_state(db: Session) -> m.MarketState:
+    """The market as a whole: the market-wide halt and the settlement agent (a row that is not
+    halted and names no agent before any event set them)."""
+    row = db.get(m.MarketState, 1)
+    if row is None:
+        return m.MarketState(id=1, halted=False, halt_reason=None, settlement_agent=None, updated_block=0,
+                             updated_time=0)  # fmt: skip
+    return row
 
 
 def book(db: Session, *, token_id: int, levels: int) -> tuple[list[Level], list[Level]]:

@@ -74,16 +74,25 @@ class RulebookBase(BaseModel):
     open2: int = Field(description="Afternoon session opens (s of the CST day)")
     close2: int = Field(description="Afternoon session closes; unfilled orders expire (s of the CST day)")
     block_from: int = Field(description="Block trades from this time of the day (s of the CST day)")
+    position_limit: int = Field(
+        0, description="Most tonnes an account may hold plus have open to buy (0 = none)"
+    )
+    position_limit_bps: int = Field(
+        0, description="The same as a share of the id's quantity in circulation (bps; 0 = none)"
+    )
+    governed: bool = Field(False, description="Changes to this rulebook need registry governance")
 
 
 class RulebookPublic(RulebookBase):
-    """A listed token id: its rules, the bands they give and whether trading is halted."""
+    """A listed token id: its rules, the bands they give and whether trading is halted (by its own
+    halt or the market-wide one)."""
 
     model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
         "token_id": _TOKEN, "reference_price": 9850, "band_bps": 1000, "block_band_bps": 3000, "fee_bps": 3,
         "block_minimum": 100000, "call_start": 33300, "open1": 34200, "close1": 41400, "open2": 46800,
         "close2": 54000, "block_from": 46800, "band_lower": 8865, "band_upper": 10835,
-        "block_band_lower": 6895, "block_band_upper": 12805, "halted": False, "halt_reason": None,
+        "block_band_lower": 6895, "block_band_upper": 12805, "position_limit": 0,
+        "position_limit_bps": 500, "governed": True, "halted": False, "halt_reason": None,
         "listed_time": 1767225600, "updated_time": 1767225600,
     }]})  # fmt: skip
 
@@ -92,8 +101,8 @@ class RulebookPublic(RulebookBase):
     band_upper: int = Field(description="Highest listing price today (fen per tonne)")
     block_band_lower: int = Field(description="Lowest block trade price today")
     block_band_upper: int = Field(description="Highest block trade price today")
-    halted: bool = Field(description="Trading halted by the exchange")
-    halt_reason: str | None = Field(description="Why, while halted")
+    halted: bool = Field(description="Trading halted by the exchange: this token id, or the whole market")
+    halt_reason: str | None = Field(description="Why, while halted (the token id's own reason first)")
     listed_time: int = Field(description="Block time of the first rulebook (unix s)")
     updated_time: int = Field(description="Block time of the last change (unix s)")
 
@@ -267,13 +276,29 @@ class UnclaimedPublic(BaseModel):
     amount: int
 
 
-def _rulebook(row: m.MarketRulebook) -> RulebookPublic:
+class MarketStatePublic(BaseModel):
+    """The market as a whole: the market-wide halt (every token id) and the settlement agent."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "halted": True, "halt_reason": "settlement system maintenance",
+        "settlement_agent": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "updated_time": 1767225600,
+    }]})  # fmt: skip
+
+    halted: bool = Field(description="Every token id halted by the exchange (halt of token id 0)")
+    halt_reason: str | None = Field(description="Why, while halted")
+    settlement_agent: str | None = Field(description="The one account that posts reference prices")
+    updated_time: int = Field(description="Block time of the last change (unix s; 0: never set)")
+
+
+def _rulebook(row: m.MarketRulebook, state: m.MarketState) -> RulebookPublic:
     lower, upper = band(row.reference_price, row.band_bps)
     block_lower, block_upper = band(row.reference_price, row.block_band_bps)
     return RulebookPublic.model_validate({
         **{name: getattr(row, name) for name in RulebookPublic.model_fields if hasattr(row, name)},
         "band_lower": lower, "band_upper": upper,
         "block_band_lower": block_lower, "block_band_upper": block_upper,
+        "halted": row.halted or state.halted,
+        "halt_reason": row.halt_reason if row.halted else state.halt_reason,
     })  # fmt: skip
 
 
@@ -310,13 +335,25 @@ def list_rulebooks(
 ) -> Page[RulebookPublic]:
     """The token ids listed on the market, with their rules and today's bands."""
     rows, total = q.list_rulebooks(db, paging=paging, halted=halted)
-    return Page[RulebookPublic].model_validate(_page([_rulebook(r) for r in rows], total, paging))
+    state = q.market_state(db)
+    return Page[RulebookPublic].model_validate(_page([_rulebook(r, state) for r in rows], total, paging))
 
 
 @router.get("/rulebooks/{token_id}", response_model=RulebookPublic, responses=ERRORS)
 def get_rulebook(token_id: TokenIdPath, _user: User, db: Db) -> RulebookPublic:
     """One listed token id's rules and bands (404 when it is not listed)."""
-    return _rulebook(q.get_rulebook(db, token_id=token_id))
+    return _rulebook(q.get_rulebook(db, token_id=token_id), q.market_state(db))
+
+
+@router.get("/state", response_model=MarketStatePublic, responses=ERRORS)
+def get_market_state(_user: User, db: Db) -> MarketStatePublic:
+    """The market-wide halt (`halt` of token id 0: nothing trades until `resume` of 0) and the
+    settlement agent, the one poster of reference prices."""
+    row = q.market_state(db)
+    return MarketStatePublic(
+        halted=row.halted, halt_reason=row.halt_reason, settlement_agent=row.settlement_agent,
+        updated_time=row.updated_time,
+    )  # fmt: skip
 
 
 @router.get("/book/{token_id}", response_model=BookPublic, responses=ERRORS)
@@ -331,7 +368,8 @@ def get_book(
     rules = q.get_rulebook(db, token_id=token_id)
     bids, asks = q.book(db, token_id=token_id, levels=levels)
     return BookPublic(
-        token_id=token_id, levels=levels, reference_price=rules.reference_price, halted=rules.halted,
+        token_id=token_id, levels=levels, reference_price=rules.reference_price,
+        halted=rules.halted or q.market_state(db).halted,
         bids=[LevelPublic(price=b.price, quantity=b.quantity, orders=b.orders) for b in bids],
         asks=[LevelPublic(price=a.price, quantity=a.quantity, orders=a.orders) for a in asks],
     )  # fmt: skip

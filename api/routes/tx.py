@@ -353,6 +353,13 @@ class SetRulebook(_MarketAction):
     open2: int = Field(46_800, ge=0, le=86_400)
     close2: int = Field(54_000, ge=0, le=86_400)
     block_from: int = Field(46_800, ge=0, le=86_400)
+    position_limit: int = Field(
+        0, ge=0, le=MAX_QUANTITY, description="Most tonnes held + open to buy (0 = none)"
+    )
+    position_limit_bps: int = Field(
+        0, ge=0, le=10_000, description="The same as a share of the id's quantity in circulation (0 = none)"
+    )
+    governed: bool = Field(False, description="Changes to this rulebook need registry governance")
 
     def call_args(self) -> tuple[Any, ...]:
         fields = self.model_dump(exclude={"action", "token_id"})
@@ -370,11 +377,15 @@ class SetReferencePrice(_MarketAction):
         return (self.token_id, self.price)
 
 
+#: A token id, or 0 for every token id (the market-wide halt).
+_HALT_TOKEN_ID = Field(ge=0, le=2**32 - 1, description="Allowance or offset id; 0: the whole market")
+
+
 class Halt(_MarketAction):
-    """Halt a token id's trading (the exchange)."""
+    """Halt a token id's trading, or every token id's with ``token_id`` 0 (the exchange)."""
 
     action: Literal["halt"]
-    token_id: int = _TOKEN_ID
+    token_id: int = _HALT_TOKEN_ID
     reason: str = Field(min_length=1, max_length=200)
 
     def call_args(self) -> tuple[Any, ...]:
@@ -382,10 +393,10 @@ class Halt(_MarketAction):
 
 
 class Resume(_MarketAction):
-    """Resume a halted token id (the exchange)."""
+    """Resume a halted token id, or end the market-wide halt with ``token_id`` 0 (the exchange)."""
 
     action: Literal["resume"]
-    token_id: int = _TOKEN_ID
+    token_id: int = _HALT_TOKEN_ID
 
     def call_args(self) -> tuple[Any, ...]:
         return (self.token_id,)

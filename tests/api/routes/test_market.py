@@ -109,6 +109,37 @@ def test_market_rulebook_shows_rules_and_bands_of_the_chain(
     assert _ok(get(E3, "/market/rulebooks", halted=True))["items"] == []
 
 
+def test_market_wide_halt_shows_on_every_rulebook_the_book_and_the_market_state(
+    world: ApiWorld, get: Get, day: MarketDay
+) -> None:
+    c = world.c
+    state = _ok(get(E3, "/market/state"))
+    assert (state["halted"], state["halt_reason"], state["settlement_agent"]) == (
+        False, None, c.market.settlement_agent()
+    )  # fmt: skip
+    body = _ok(get(E3, f"/market/rulebooks/{TOKEN}"))
+    rules = c.market.rulebook(TOKEN)
+    assert rules is not None
+    assert (body["position_limit"], body["position_limit_bps"], body["governed"]) == (
+        rules.position_limit, rules.position_limit_bps, rules.governed
+    )  # fmt: skip
+    c.market.halt(c.exchange, 0, "settlement system down")
+    world.index()
+    try:
+        state = _ok(get(E3, "/market/state"))
+        assert (state["halted"], state["halt_reason"]) == (True, "settlement system down")
+        body = _ok(get(E3, f"/market/rulebooks/{TOKEN}"))
+        assert (body["halted"], body["halt_reason"]) == (True, "settlement system down")
+        assert [r["token_id"] for r in _all(get, E3, "/market/rulebooks", halted=True)] == [TOKEN]
+        assert _ok(get(E3, "/market/rulebooks", halted=False))["items"] == []
+        assert _ok(get(E3, f"/market/book/{TOKEN}"))["halted"] is True
+    finally:
+        c.market.resume(c.exchange, 0)
+        world.index()
+    assert _ok(get(E3, "/market/state"))["halted"] is False
+    assert _ok(get(E3, f"/market/rulebooks/{TOKEN}"))["halted"] is False
+
+
 def test_market_trades_equal_chain_and_show_only_the_callers_sides(
     world: ApiWorld, get: Get, day: MarketDay
 ) -> None:
@@ -410,6 +441,24 @@ def test_tx_market_builds_actions_only_for_their_roles(world: ApiWorld, day: Mar
     listed = _ok(_post(world, c.exchange, "/tx/market", rules))
     token_id, rules_struct = built_args = list(listed["action"]["args"].values())
     assert token_id == CO2_2025 and rules_struct["referencePrice"] == 9_000, built_args
+    assert (rules_struct["positionLimit"], rules_struct["positionLimitBps"], rules_struct["governed"]) == (
+        0, 0, False
+    )  # fmt: skip
+    limited = {**rules, "position_limit": 50_000, "position_limit_bps": 500, "governed": True}
+    built = _ok(_post(world, c.exchange, "/tx/market", limited))
+    _, rules_struct = list(built["action"]["args"].values())
+    assert (rules_struct["positionLimit"], rules_struct["positionLimitBps"], rules_struct["governed"]) == (
+        50_000, 500, True
+    )  # fmt: skip
+    _refused(_post(world, c.exchange, "/tx/market", {**rules, "position_limit_bps": 10_001}), 422, "position")
+    for action in ({"action": "halt", "token_id": 0, "reason": "all"}, {"action": "resume", "token_id": 0}):
+        _refused(_post(world, E0, "/tx/market", action), 403, "EXCHANGE")
+    built = _ok(_post(world, c.exchange, "/tx/market", {"action": "halt", "token_id": 0, "reason": "all"}))
+    assert list(built["action"]["args"].values()) == [0, "all"]
+    # resume(0) while the market is not halted: refused by the contract's name
+    _refused(
+        _post(world, c.exchange, "/tx/market", {"action": "resume", "token_id": 0}), 422, "MarketNotHalted"
+    )
 
 
 def test_tx_market_refuses_bad_orders_with_the_contracts_error(world: ApiWorld, day: MarketDay) -> None:
