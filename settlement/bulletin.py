@@ -154,17 +154,15 @@ def escrowed_sells(conn: Connection, bounds: DayBounds) -> dict[tuple[str, int],
     open_at = and_(
         o.side == "sell", o.placed_block <= last, or_(o.closed_block.is_(None), o.closed_block > last)
     )
+    # filled up to the close: per open order, through the trades' sell_id index
     filled = (
-        select(t.sell_id, func.sum(t.quantity).label("q"))
-        .where(t.block_number <= last, t.mode != "block")
-        .group_by(t.sell_id)
-        .subquery()
+        select(func.coalesce(func.sum(t.quantity), 0))
+        .where(t.sell_id == o.order_id, t.block_number <= last, t.mode != "block")
+        .scalar_subquery()
     )
     out: dict[tuple[str, int], int] = defaultdict(int)
     orders = conn.execute(
-        select(o.owner, o.token_id, func.sum(o.quantity - func.coalesce(filled.c.q, 0)))
-        .select_from(o)
-        .outerjoin(filled, filled.c.sell_id == o.order_id)
+        select(o.owner, o.token_id, func.sum(o.quantity - filled))
         .where(open_at)
         .group_by(o.owner, o.token_id)
     )
