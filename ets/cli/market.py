@@ -109,6 +109,7 @@ def rules_show(token: TokenArg, as_json: JsonOption = False) -> None:
         "band": list(client.band(token_id)),
         "block_band": list(client.block_band(token_id)),
         "halted": client.is_halted(token_id),
+        "market_halted": client.market_halted(),
     }
     ctx = context()
     if as_json:
@@ -129,10 +130,20 @@ def rules_set(
     block_band_bps: Annotated[int, typer.Option(help="Block band, bps.")] = 3000,
     fee_bps: Annotated[int, typer.Option(help="Fee per side per fill, bps.")] = 0,
     block_minimum: Annotated[int, typer.Option(help="Block minimum (and listing maximum), t.")] = 100_000,
+    position_limit: Annotated[
+        int, typer.Option(help="Most tonnes an account may hold plus have open to buy (0 = none).")
+    ] = 0,
+    position_limit_bps: Annotated[
+        int, typer.Option(help="The same as a share of the quantity in circulation, bps (0 = none).")
+    ] = 0,
+    governed: Annotated[
+        bool, typer.Option("--governed", help="Later changes need registry governance.")
+    ] = False,
     as_: AsOption = None,
     keystore: KeystoreOption = None,
 ) -> None:
-    """List a token id or change its rulebook (EXCHANGE role); default sessions."""
+    """List a token id or change its rulebook (EXCHANGE role; a governed rulebook only through
+    governance); default sessions."""
     from domain.errors import MarketInputError, MarketRulebookInvalid
     from domain.market import Rulebook
 
@@ -144,13 +155,16 @@ def rules_set(
         block_band_bps=block_band_bps,
         fee_bps=fee_bps,
         block_minimum=block_minimum,
+        position_limit=position_limit,
+        position_limit_bps=position_limit_bps,
+        governed=governed,
     )
     try:
         rules.validate(token_id)
     except MarketRulebookInvalid:
         raise MarketInputError(
             "the rulebook breaks a bound: 0 < reference ≤ 2^48 − 1, bands ≤ 10,000 bps, "
-            "fee ≤ 1,000 bps, block minimum ≥ 1"
+            "fee ≤ 1,000 bps, block minimum ≥ 1, position limit ≤ 2^64 − 1, its share ≤ 10,000 bps"
         ) from None
     _market().set_rulebook(ctx.signer(as_, keystore), token_id, rules)
     ctx.console.print(
@@ -375,29 +389,55 @@ def market_close_day(
     )
 
 
+HaltTokenArg = Annotated[
+    str | None, typer.Argument(help="Token id, or POLLUTANT:VINTAGE (e.g. CO2:2027); none with --all.")
+]
+AllOption = Annotated[bool, typer.Option("--all", help="The whole market: every token id.")]
+
+
+def _halt_target(token: str | None, every: bool) -> int:
+    """The token id a halt or resume names: 0 with ``--all`` (the market-wide halt)."""
+    from domain.errors import MarketInputError
+
+    if every == (token is not None):
+        raise MarketInputError("name a token id or give --all (the whole market), not both")
+    return 0 if token is None else parse_token(token)
+
+
+def _target_text(token_id: int) -> str:
+    return "the market (every token id)" if token_id == 0 else f"token {token_id}"
+
+
 @market_app.command("halt")
 @cli_errors
 def market_halt(
-    token: TokenArg,
     reason: Annotated[str, typer.Option(help="Why trading stops (published in the event).")],
+    token: HaltTokenArg = None,
+    every: AllOption = False,
     as_: AsOption = None,
     keystore: KeystoreOption = None,
 ) -> None:
-    """Halt trading of a token id (EXCHANGE role); cancels stay possible."""
+    """Halt trading of a token id, or of every token id with --all (EXCHANGE role); cancels stay
+    possible."""
     ctx = context()
-    token_id = parse_token(token)
+    token_id = _halt_target(token, every)
     _market().halt(ctx.signer(as_, keystore), token_id, reason)
-    ctx.console.print(f"token {token_id} halted: {reason}")
+    ctx.console.print(f"{_target_text(token_id)} halted: {reason}")
 
 
 @market_app.command("resume")
 @cli_errors
-def market_resume(token: TokenArg, as_: AsOption = None, keystore: KeystoreOption = None) -> None:
-    """Resume trading of a halted token id (EXCHANGE role)."""
+def market_resume(
+    token: HaltTokenArg = None,
+    every: AllOption = False,
+    as_: AsOption = None,
+    keystore: KeystoreOption = None,
+) -> None:
+    """Resume trading of a halted token id, or end the market-wide halt with --all (EXCHANGE role)."""
     ctx = context()
-    token_id = parse_token(token)
+    token_id = _halt_target(token, every)
     _market().resume(ctx.signer(as_, keystore), token_id)
-    ctx.console.print(f"token {token_id} resumed")
+    ctx.console.print(f"{_target_text(token_id)} resumed")
 
 
 # ---------------------------------------------------------------------- surveillance

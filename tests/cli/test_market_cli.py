@@ -150,6 +150,18 @@ def test_cli_runs_a_trading_day_command_by_command(ets: Run, fresh: Consortium) 
     code, out = ets("market", "order", "CO2:2027", "buy", "10000", "1", "--as", "enterprise-1")
     assert code == 1 and "MarketHalted" in out, out
     assert ets("market", "resume", "CO2:2027", "--as", "exchange")[0] == 0
+    code, out = ets("market", "halt", "--all", "--reason", "drill", "--as", "exchange")
+    assert code == 0 and "the market (every token id) halted: drill" in out, out
+    shown = json.loads(ets("market", "rules", "show", "CO2:2027", "--json")[1])
+    assert (shown["halted"], shown["market_halted"]) == (True, True)
+    code, out = ets("market", "order", "CO2:2027", "buy", "10000", "1", "--as", "enterprise-1")
+    assert code == 1 and "MarketHalted" in out, out
+    code, out = ets("market", "halt", "CO2:2027", "--all", "--reason", "x", "--as", "exchange")
+    assert code == 1 and "MarketInputError" in out and "not both" in out, out
+    code, out = ets("market", "resume", "--as", "exchange")
+    assert code == 1 and "MarketInputError" in out, out
+    code, out = ets("market", "resume", "--all", "--as", "exchange")
+    assert code == 0 and "the market (every token id) resumed" in out, out
     code, out = ets("market", "cancel", "1", "--as", "enterprise-1")
     assert code == 1 and "MarketOrderNotOpen" in out and len(out.strip().splitlines()) == 1, out
 
@@ -166,3 +178,15 @@ def test_cli_runs_a_trading_day_command_by_command(ets: Run, fresh: Consortium) 
     assert fresh.market.holdings(CO2_2027) == (0, 0)
     code, out = ets("market", "trades", "CO2:2027", "--json", "--day", str(trading_day(day_start)[0]))
     assert code == 0 and [t["mode"] for t in json.loads(out)] == ["call", "continuous", "take", "block"], out
+
+    # risk controls in the rulebook: a position limit and governance (the book is empty after the close)
+    code, out = ets("market", "rules", "set", "CO2:2027", "--reference", "10000",
+                    "--position-limit-bps", "10001", "--as", "exchange")  # fmt: skip
+    assert code == 1 and "MarketInputError" in out and "share ≤ 10,000 bps" in out, out
+    code, out = ets("market", "rules", "set", "CO2:2027", "--reference", "10000", "--position-limit", "500",
+                    "--position-limit-bps", "2500", "--governed", "--as", "exchange")  # fmt: skip
+    assert code == 0 and "listed" in out, out
+    shown = json.loads(ets("market", "rules", "show", "CO2:2027", "--json")[1])
+    assert (shown["position_limit"], shown["position_limit_bps"], shown["governed"]) == (500, 2500, True)
+    code, out = ets("market", "rules", "set", "CO2:2027", "--reference", "10000", "--as", "exchange")
+    assert code == 1 and "MarketRulebookGoverned" in out, out
