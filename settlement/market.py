@@ -127,7 +127,8 @@ def _plan(market: MarketClient, token_id: int, day: int, now: int) -> _Plan | No
 
 
 def close_market(market: MarketClient, signer: Signer, day: date) -> MarketCloseResult:
-    """Close trading day ``day`` (CST calendar date) on ``market`` as ``signer`` (EXCHANGE role).
+    """Close trading day ``day`` (CST calendar date) on ``market`` as ``signer`` (the market's
+    settlement agent, holding the EXCHANGE role: the only account whose reference prices it takes).
 
     For every token id with a rulebook: when its book holds orders or pending block proposals of
     ``day`` or earlier, expire them (paged; escrow returns to the owners); then, when ``day`` had
@@ -140,7 +141,8 @@ def close_market(market: MarketClient, signer: Signer, day: date) -> MarketClose
         MarketDayOpenError: the chain's clock is before the close (close2) of ``day`` for a listed
             token id; nothing is sent.
         MarketCloseRefusedError: the market would refuse ``signer``'s reference post (not the
-            EXCHANGE role, or not active); checked before anything is sent.
+            EXCHANGE role, not active, or not the settlement agent: ``MarketNotSettlementAgent``);
+            checked before anything is sent.
     """
     number = market_day(day)
     now = market.chain.timestamp()

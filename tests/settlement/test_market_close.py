@@ -146,6 +146,20 @@ def test_close_market_refused_and_sends_nothing_when_signer_not_exchange(fresh: 
     assert c.chain.w3.eth.block_number == head and c.market.holdings(TOKEN) == held
 
 
+def test_close_market_refused_and_sends_nothing_when_signer_not_the_settlement_agent(
+    fresh: Consortium,
+) -> None:
+    c = fresh
+    d = _traded_day(c)
+    at(c, d.day, RULES.close2 + 60)
+    agent = c.market.contract.functions.setSettlementAgent(c.regulator.address)
+    c.registry.govern_call(c.members, agent, "another settlement agent")
+    head, held = c.chain.w3.eth.block_number, c.market.holdings(TOKEN)
+    with pytest.raises(MarketCloseRefusedError, match="MarketNotSettlementAgent"):
+        close_market(c.market, c.exchange, _date(d.day))  # the exchange, but not the agent
+    assert c.chain.w3.eth.block_number == head and c.market.holdings(TOKEN) == held
+
+
 def test_close_market_sends_nothing_when_rerun_or_reference_set_after_close(fresh: Consortium) -> None:
     c = fresh
     d = _traded_day(c)
