@@ -241,6 +241,9 @@ class SyntheticMarket:
                 "open2": rules.open2,
                 "close2": rules.close2,
                 "blockFrom": rules.block_from,
+                "positionLimit": rules.position_limit,
+                "positionLimitBps": rules.position_limit_bps,
+                "governed": rules.governed,
             },
         }
         pages = [[self.s.event(listed, "Market", "RulebookSet", rule_args, ())]]

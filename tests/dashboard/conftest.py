@@ -360,7 +360,7 @@ def dash(consortium: Consortium, tmp_path_factory: pytest.TempPathFactory) -> It
                                api_role_cache_seconds=0, indexer_poll_seconds=0.1,
                                indexer_oracle_queues=str(queue_path), api_rate_limit_sign_in=SIGN_IN_LIMIT,
                                api_rate_limit_client=REQUEST_LIMIT,
-                               api_rate_limit_principal=REQUEST_LIMIT)  # fmt: skip
+                               api_rate_limit_principal=REQUEST_LIMIT, reports_dir=reports)  # fmt: skip
         indexer.catch_up()
         ctx = AppContext(settings, consortium.chain, consortium.manifest, engine)
         app = create_app(ctx, migrate=False, indexer=True)

@@ -360,6 +360,22 @@ def test_exchange_halts_and_resumes_token_with_reason_when_switch_used(
     page.click(f"#resume-{CO2}")
     page.wait_for_selector(f"#halt-{CO2}")
     assert not floor.market.is_halted(CO2)
+    # the whole market (token id 0): halted with a reason, shown on the trader's floor, resumed
+    seen = updates(trader)
+    page.fill("#halt-reason-all", "settlement system maintenance")
+    page.click("#halt-all")
+    page.wait_for_selector("#resume-all")
+    assert floor.market.is_halted(0) and floor.market.is_halted(CO2)
+    state = floor.get(demo_account("exchange"), "/market/state")
+    assert state["halted"] and state["halt_reason"] == "settlement system maintenance"
+    assert page.get_attribute("#market-wide", "data-halted") == "true"
+    assert page.locator(f"#halt-{CO2}").count() == 1  # CO2 itself is not halted: its switch offers Halt
+    wait_updates(trader, seen)
+    trader.page.wait_for_selector("#market-halted")
+    assert "settlement system maintenance" in trader.page.inner_text("#market-halted")
+    page.click("#resume-all")
+    page.wait_for_selector("#halt-all")
+    assert not floor.market.is_halted(0) and not floor.market.is_halted(CO2)
     tab.assert_clean()
     trader.assert_clean()
 

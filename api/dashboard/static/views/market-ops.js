@@ -51,7 +51,13 @@ function haltControl(ctx, tokenId, halted, after) {
   return el('span', { class: 'halt-control' }, reason, ' ', halt);
 }
 
-function rulebookTable(rules, ctx, after) {
+/** Whether `r` is halted on its own (its `halted` is the effective state: its own halt or the
+ *  whole market's; while both are set its own reason is shown). */
+function ownHalt(r, state) {
+  return r.halted && (!state.halted || r.halt_reason !== state.halt_reason);
+}
+
+function rulebookTable(rules, state, ctx, after) {
   const exchange = ctx.me.roles.includes('EXCHANGE');
   const columns = [
     { label: t('market.token'), render: (r) => tokenLabel(r.token_id) },
@@ -62,10 +68,10 @@ function rulebookTable(rules, ctx, after) {
     { label: t('market.fee'), num: true, render: (r) => `${num(r.fee_bps)} bps` },
     { label: t('ops.sessions'), render: (r) => `${hhmm(r.call_start)}–${hhmm(r.open1)} · ${hhmm(r.open1)}–${hhmm(r.close1)} · ${hhmm(r.open2)}–${hhmm(r.close2)} (${t('ops.blocksFrom', { time: hhmm(r.block_from) })})` },
     { label: t('ops.positionLimit'), render: positionLimit },
-    { label: t('ops.governed'), render: (r) => (r.governed === undefined ? '–' : r.governed ? t('ops.yes') : t('ops.no')) },
+    { label: t('ops.governed'), render: (r) => (r.governed ? t('ops.yes') : t('ops.no')) },
     { label: t('ops.status'), render: (r) => (r.halted ? el('span', {}, badge('over', t('ops.haltedBadge')), ' ', r.halt_reason || '') : badge('within', t('ops.trading'))) },
   ];
-  if (exchange) columns.push({ label: t('ops.switch'), render: (r) => haltControl(ctx, r.token_id, r.halted, after) });
+  if (exchange) columns.push({ label: t('ops.switch'), render: (r) => haltControl(ctx, r.token_id, ownHalt(r, state), after) });
   return table(columns, rules.map((r) => ({ ...r, __data: { token: String(r.token_id), halted: String(r.halted) } })), { id: 'rulebooks', empty: t('market.none') });
 }
 
@@ -125,32 +131,28 @@ export async function alertsCard(params = {}) {
   ], rows, { id: 'alerts', empty: t('ops.noAlerts') }), box);
 }
 
-/** The whole market's switch (token id 0): halt with a reason, or resume. While the rulebooks do
- *  not tell the market-wide state (`market_halted`), both are offered; the contract refuses the
- *  one that does not apply, by name. */
-function wideControl(ctx, rules, after) {
-  const known = rules.find((r) => r.market_halted !== undefined);
-  const parts = known
-    ? [haltControl(ctx, 0, known.market_halted, after)]
-    : [haltControl(ctx, 0, false, after), ' ', haltControl(ctx, 0, true, after)];
-  return el('p', { id: 'market-wide' }, el('strong', {}, t('ops.wholeMarket')), ' ',
-    known && known.market_halted ? badge('over', t('ops.haltedBadge')) : null, ' ', ...parts);
+/** The whole market's switch (token id 0, GET /market/state): halt with a reason, or resume. */
+function wideControl(ctx, state, after) {
+  return el('p', { id: 'market-wide', dataset: { halted: String(state.halted) } }, el('strong', {}, t('ops.wholeMarket')), ' ',
+    state.halted ? [badge('over', t('ops.haltedBadge')), ' ', state.halt_reason || '', ' '] : null,
+    haltControl(ctx, 0, state.halted, after));
 }
 
 /** The exchange's market panel: rulebooks and halts, the day's quotes, the alerts. */
 export async function marketOperations(ctx) {
   const host = el('div', { id: 'market-ops' });
   const paint = async () => {
-    const [rules, latest] = await Promise.all([
+    const [rules, latest, state] = await Promise.all([
       all('/market/rulebooks', {}, 500),
       api('/market/quotes', { params: { mode: 'listing', limit: 1 } }),
+      api('/market/state'),
     ]);
     const day = latest.items.length ? latest.items[0].day : null;
     const quotes = day ? await all('/market/quotes', { day_from: day, day_to: day }, 1000) : [];
     const exchange = ctx.me.roles.includes('EXCHANGE');
-    const wide = exchange ? wideControl(ctx, rules, paint) : null;
+    const wide = exchange ? wideControl(ctx, state, paint) : null;
     host.replaceChildren(
-      el('div', { class: 'grid' }, el('div', { class: 'span-12' }, card(t('ops.rulebooks'), wide, rulebookTable(rules, ctx, paint),
+      el('div', { class: 'grid' }, el('div', { class: 'span-12' }, card(t('ops.rulebooks'), wide, rulebookTable(rules, state, ctx, paint),
         el('p', { class: 'muted' }, t('ops.rulebookNote'))))),
       el('div', { class: 'grid' }, el('div', { class: 'span-12' }, card(day ? t('market.quotesOf', { day }) : t('market.quotes'), quotesTable(quotes)))),
       el('div', { class: 'grid' }, el('div', { class: 'span-12' }, await alertsCard())));
