@@ -145,8 +145,8 @@ class _NoticeRow(_Base):
     __tablename__ = "scheduler_notices"
 
     enterprise: Mapped[str] = mapped_column(String(42), primary_key=True)
+    pollutant: Mapped[int] = mapped_column(Integer, primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pollutant: Mapped[int] = mapped_column(Integer)
     ack_deadline: Mapped[int] = mapped_column(BigInteger)
     submission_deadline: Mapped[int] = mapped_column(BigInteger)
     acknowledged_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
@@ -165,7 +165,6 @@ metadata = _Base.metadata
 
 
 # ---------------------------------------------------------------------- views
-    pollutant: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 @dataclass(frozen=True)
@@ -421,7 +420,7 @@ class AlarmStore:
     def notice(self, enterprise: str, pollutant: int, year: int) -> NoticeRecord | None:
         """The stored notice of one obligation (``None``: not known)."""
         with self._session() as s:
-            row = s.get(_NoticeRow, (enterprise, year))
+            row = s.get(_NoticeRow, (enterprise, pollutant, year))
             return None if row is None else NoticeRecord._of(row)
 
     def notices(self, *, open_only: bool = False) -> list[NoticeRecord]:
