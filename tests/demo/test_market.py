@@ -74,9 +74,16 @@ def test_demo_trading_day_settles_balanced_then_closes_when_run_on_demo_consorti
     lines = {(line.account, line.token_id): line for line in settled.result.settlement.lines}
     exchange = demo_account("exchange").address
     assert lines[(market.address, CO2)].closing == held[0] and lines[(market.address, 0)].closing == held[1]
-    assert lines[(exchange, 0)].flows["transfer"].inflow == fees  # the fee account's income
-    moved = {t.movement: t for t in settled.totals}["transfer"]
-    assert moved.allowances >= volume + block_quantity and moved.cash >= turnover
+    assert lines[(exchange, 0)].flows["trade_fee"].inflow == fees  # the fee account's income
+    moved = {t.movement: t for t in settled.totals}
+    block_value = block_price * block_quantity
+    assert (moved["trade_buy"].allowances, moved["block_buy"].allowances) == (volume, block_quantity)
+    assert (moved["trade_sell"].allowances, moved["block_sell"].allowances) == (volume, block_quantity)
+    assert moved["trade_buy"].cash == turnover + fees // 2 - fee(block_value, FEE_BPS)  # value + buyers' fees
+    assert moved["block_buy"].cash == block_value + fee(block_value, FEE_BPS)
+    assert moved["trade_fee"].cash == fees and moved["block_sell"].cash == block_value - fee(
+        block_value, FEE_BPS
+    )
 
     # The close: open orders expire (escrow returned), the close becomes the next reference.
     closed = close_market_day(settings)
