@@ -12,11 +12,17 @@ from chain.accounts import demo_account
 from chain.allowance import AllowanceClient, SettlementClient
 from chain.auction import AuctionClient, wire_auction_house
 from chain.compliance import ComplianceClient, wire_compliance_manager
-from chain.deploy import Manifest, SuiteConfig, deploy_suite
+from chain.deploy import ContractSpec, Manifest, SuiteConfig, deploy_suite
 from chain.ledger import LedgerClient
 from chain.market import MarketClient, wire_market
+from chain.plans import PlansClient, wire_plans
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
+
+#: The plans contract, deployed after the suite when asked for (its args: registry, token).
+PLANS_SUITE = (
+    ContractSpec("TotalControlPlans", lambda _, d: [d["ConsortiumRegistry"], d["AllowanceToken"]]),
+)
 
 #: Governance members of the demo consortium (2 of 3 approve).
 MEMBERS = ("regulator", "exchange", "industry-body")
@@ -43,13 +49,15 @@ class LocalSuite:
     auditor: LocalAccount
     oracle: LocalAccount
     treasury: LocalAccount
+    plans: PlansClient | None = None
 
 
-def deploy_local_suite(chain: ChainClient, manifest_path: Path) -> LocalSuite:
+def deploy_local_suite(chain: ChainClient, manifest_path: Path, *, plans: bool = False) -> LocalSuite:
     """Deploy the suite with the demo governance (2 of 3), grant the service roles (REGULATOR,
     EXCHANGE, AUDITOR, ORACLE), wire the auction house and the compliance manager, both paying
     the demo treasury, and the market, paying its fees to the exchange member's account and taking
-    reference prices from it (the settlement agent: settlement runs with the exchange's key). For
+    reference prices from it (the settlement agent: settlement runs with the exchange's key). With
+    ``plans``, also TotalControlPlans, wired so the token takes caps from adopted plans only. For
     local chains only: the keys are public."""
     members = [demo_account(n) for n in MEMBERS]
     config = SuiteConfig(members=tuple(m.address for m in members), threshold=2)
@@ -82,4 +90,10 @@ def deploy_local_suite(chain: ChainClient, manifest_path: Path) -> LocalSuite:
     wire_market(
         registry, members, suite.market, suite.exchange.address, settlement_agent=suite.exchange.address
     )
+    if plans:
+        manifest = deploy_suite(chain, demo_account("deployer"), config, manifest_path, suite=PLANS_SUITE)
+        suite.manifest = manifest
+        suite.plans = PlansClient(chain, manifest.address("TotalControlPlans"),
+                                  from_block=manifest.contracts["TotalControlPlans"].block)  # fmt: skip
+        wire_plans(registry, members, suite.plans)
     return suite

@@ -364,3 +364,18 @@ class MarketNotSettlementAgent(MarketRuleError):
     def __init__(self, caller: str) -> None:
         self.caller = caller
         super().__init__(caller)
+
+
+class PlanRuleError(DomainError, ValueError):
+    """Raised when a five-year or annual plan breaks a rule of ``domain.plans`` (the Python twins
+    of the TotalControlPlans contract's custom errors).
+
+    Attributes:
+        contract_error: the Solidity custom error's name (differential tests compare it).
+        arguments: the error's arguments in the Solidity order.
+    """
+
+    def __init__(self, contract_error: str, *arguments: int) -> None:
+        self.contract_error = contract_error
+        self.arguments = tuple(arguments)
+        super().__init__(f"plan refused: {contract_error}{self.arguments}")

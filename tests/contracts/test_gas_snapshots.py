@@ -47,6 +47,9 @@ from tests.utils.market import (
 )
 from tests.utils.market import next_weekday_at as market_day
 from tests.utils.market import rulebook as market_rules
+from tests.utils.plans import annual as plan_annual
+from tests.utils.plans import deploy_plans
+from tests.utils.plans import five_year as plan_five_year
 from tests.utils.readings import signer
 
 SNAPSHOTS = ROOT / "contracts" / "snapshots"
@@ -184,6 +187,25 @@ def allowance_token_scenario(c: Consortium, m: GasMeter) -> None:
         c.members, c.allowance.contract.functions.setSystemContract(c.treasury.address, True), "system"
     )
     m.keep_execute("AllowanceToken", "setSystemContract")
+    deploy_plans(c)
+    m.keep_execute("AllowanceToken", "setPlans")
+
+
+def plans_scenario(c: Consortium, m: GasMeter) -> None:
+    plans = deploy_plans(c)
+    m.names[plans.address.lower()] = "TotalControlPlans"
+    five_id = plans.draft_five_year(c.regulator, plan_five_year())
+    m.keep("TotalControlPlans", "draftFiveYearPlan", "draftFiveYearPlan(2 pollutants, 2 regions)")
+    plans.adopt(c.registry, c.members, five_id)
+    m.keep_execute("TotalControlPlans", "adopt")
+    annual_id = plans.draft_annual(c.regulator, plan_annual(five_id))
+    m.keep("TotalControlPlans", "draftAnnualPlan", "draftAnnualPlan(4 lines, 1 target)")
+    plans.adopt(c.registry, c.members, annual_id)
+    plans.execute_cap(c.regulator, annual_id, 2)
+    m.keep("TotalControlPlans", "executeCap")
+    v2 = plans.draft_annual(c.regulator, plan_annual(five_id, so2=(4_000, 4_000), supersedes=annual_id))
+    plans.adopt(c.registry, c.members, v2)
+    m.keep("ConsortiumRegistry", "execute", "execute:adopt(supersedes)", via="TotalControlPlans")
 
 
 def auction_scenario(c: Consortium, m: GasMeter) -> None:
@@ -409,6 +431,7 @@ SCENARIOS: dict[str, Callable[[Consortium, GasMeter], None]] = {
     "SettlementReports": reports_scenario,
     "NodeAllowlist": allowlist_scenario,
     "Market": market_scenario,
+    "TotalControlPlans": plans_scenario,
 }
 
 

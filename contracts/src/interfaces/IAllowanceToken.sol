@@ -44,9 +44,14 @@ interface IAllowanceToken {
     /// day (`locked`): bought today, sellable tomorrow (T+1). Transfers by the market itself and to
     /// the compliance manager (surrender) are not locked.
     error AllowanceLockedToday(address holder, uint256 id, uint256 locked);
-    /// @notice A governed address (`field`: complianceManager, auctionHouse, market) was given as zero.
+    /// @notice While a plans contract is wired ({setPlans}), a cap changes only by executing an
+    /// adopted annual plan through it: any other `setCap` names no plan and is refused.
+    error AllowanceCapNeedsPlan(uint256 id);
+    /// @notice A governed address (`field`: complianceManager, auctionHouse, market, plans) was given as zero.
     error AllowanceZeroAddress(string field);
 
+    /// @notice The plans contract (the only setter of caps from now on) was set.
+    event PlansSet(address indexed plans);
     /// @notice A pollutant was registered.
     event PollutantAdded(uint8 indexed code, string symbol);
     /// @notice The cap of an id changed.
@@ -78,7 +83,9 @@ interface IAllowanceToken {
     /// @notice Set the cap of an id (total-amount control).
     /// @param id Token id (valid kind, pollutant, vintage).
     /// @param newCap May be lowered, never below what was issued.
-    /// Requirements: caller has REGULATOR_ROLE and is active (`CallerNotActive` when suspended).
+    /// Requirements: while no plans contract is wired, caller has REGULATOR_ROLE and is active
+    /// (`CallerNotActive` when suspended); while one is ({setPlans}), caller is that contract,
+    /// executing an adopted annual plan ({AllowanceCapNeedsPlan} otherwise).
     /// Emits: {CapSet}.
     function setCap(uint256 id, uint256 newCap) external;
 
@@ -132,6 +139,12 @@ interface IAllowanceToken {
     /// Emits: {MarketSet}.
     function setMarket(address market) external;
 
+    /// @notice Wire the total-control plans contract (`ITotalControlPlans`): from then on caps are
+    /// set only by it, from adopted annual plans ({AllowanceCapNeedsPlan}).
+    /// Requirements: called by the registry (governance); not zero (`AllowanceZeroAddress("plans")`).
+    /// Emits: {PlansSet}.
+    function setPlans(address plans) external;
+
     /// @notice Issue `amount` new allowances of `id` to the caller (the auction house) for a
     /// primary auction; they count as issued against the cap.
     /// Requirements: caller is the auction house; valid id; `amount` within the cap left.
@@ -158,6 +171,9 @@ interface IAllowanceToken {
 
     /// @notice The auction house (zero until governance sets it).
     function auctionHouse() external view returns (address);
+
+    /// @notice The plans contract, the only setter of caps while set (zero until governance sets it).
+    function plans() external view returns (address);
 
     /// @notice Cap of an id.
     function cap(uint256 id) external view returns (uint256);

@@ -25,6 +25,7 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     address private _complianceManager;
     address private _auctionHouse;
     address private _market;
+    address private _plans;
 
     /// @param registry_ The ConsortiumRegistry.
     constructor(address registry_) ERC1155("") RegistryGated(registry_) {
@@ -62,10 +63,26 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
         emit MarketSet(market_);
     }
 
+    /// @inheritdoc IAllowanceToken
+    function setPlans(address plans_) external onlyGovernance {
+        if (plans_ == address(0)) revert AllowanceZeroAddress("plans");
+        _plans = plans_;
+        emit PlansSet(plans_);
+    }
+
     // ------------------------------------------------------------------ regulator
 
     /// @inheritdoc IAllowanceToken
-    function setCap(uint256 id, uint256 newCap) external onlyRegistryRole(Roles.REGULATOR_ROLE) {
+    function setCap(uint256 id, uint256 newCap) external {
+        address plans_ = _plans;
+        if (plans_ == address(0)) {
+            if (!_registry.hasRole(Roles.REGULATOR_ROLE, msg.sender)) {
+                revert UnauthorizedRole(msg.sender, Roles.REGULATOR_ROLE);
+            }
+            if (!_registry.isActiveParticipant(msg.sender)) revert CallerNotActive(msg.sender);
+        } else if (msg.sender != plans_) {
+            revert AllowanceCapNeedsPlan(id);
+        }
         _requireValidId(id);
         uint256 issuedAmount = _issued[id];
         if (newCap < issuedAmount) revert CapBelowIssued(id, newCap, issuedAmount);
@@ -192,6 +209,11 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     /// @inheritdoc IAllowanceToken
     function market() external view returns (address) {
         return _market;
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function plans() external view returns (address) {
+        return _plans;
     }
 
     /// @inheritdoc IAllowanceToken
