@@ -36,6 +36,7 @@ from api.routes import (
     holdings,
     market,
     participants,
+    plans,
     production,
     stats,
     surveillance,
@@ -217,6 +218,7 @@ def create_app(
         stats,
         production,
         surveillance,
+        plans,
         tx,
     )
     for module in routers:

@@ -762,3 +762,43 @@ class TxIntent(Base):
     tx_hash: Mapped[str | None] = mapped_column(Hash)
     status: Mapped[str] = mapped_column(String(16), default=BUILT)
     outcome: Mapped[dict[str, Any] | None]
+
+
+# ---------------------------------------------------------------------- total-control plans
+
+
+class Plan(Base):
+    """A five-year or annual total-control plan (TotalControlPlans) with its content as drafted:
+    ``content`` holds a five-year plan's ``pollutants`` (pollutant, base_emissions, target_bps,
+    path) and ``regions`` (region, share_bps), an annual plan's ``caps`` (pollutant, region, cap,
+    reserve_share_bps, guide_price) and ``targets`` (enterprise, pollutant, target_bps)."""
+
+    __tablename__ = "plans"
+    plan_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12))
+    version: Mapped[int]
+    supersedes: Mapped[int | None]
+    superseded_by: Mapped[int | None]
+    five_year_plan_id: Mapped[int | None]
+    start_year: Mapped[int] = mapped_column(Integer)
+    end_year: Mapped[int] = mapped_column(Integer)
+    base_year: Mapped[int | None] = mapped_column(Integer)
+    document_hash: Mapped[str | None] = mapped_column(Hash)
+    uri: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[dict[str, Any]]
+    drafted_time: Mapped[int]
+    adopted_time: Mapped[int | None]
+    __table_args__ = (Index("ix_plans_kind", "kind", "start_year"),)
+
+
+class PlanCapExecution(Base):
+    """The vintage cap last set from an annual plan (CapExecuted), per token id."""
+
+    __tablename__ = "plan_cap_executions"
+    token_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    plan_id: Mapped[int]
+    pollutant: Mapped[int] = mapped_column(Integer)
+    year: Mapped[int] = mapped_column(Integer)
+    cap: Mapped[int]
+    block_time: Mapped[int]

@@ -144,6 +144,10 @@ interface ITotalControlPlans {
     event PlanDrafted(
         uint256 indexed planId, PlanKind kind, uint32 version, uint256 supersedes, uint16 startYear, uint16 endYear
     );
+    /// @notice A drafted five-year plan's content, as given (for indexers: the read model's paths).
+    event FiveYearPlanContent(uint256 indexed planId, FiveYearPlanInput plan);
+    /// @notice A drafted annual plan's content, as given (for indexers: the read model's caps).
+    event AnnualPlanContent(uint256 indexed planId, AnnualPlanInput plan);
     /// @notice A plan was adopted by governance.
     event PlanAdopted(uint256 indexed planId, PlanKind kind, uint16 startYear);
     /// @notice An adopted plan was superseded by the adoption of its new version.
@@ -156,7 +160,7 @@ interface ITotalControlPlans {
     /// Requirements: caller has REGULATOR_ROLE and is active; the five-year rules above
     /// ({PlanInvalidPeriod}, {PlanInvalidPollutant}, {PlanInvalidBps}, {PlanTargetMissed},
     /// {PlanInvalidRegion}, {PlanRegionSharesInvalid}, {PlanSupersedesInvalid}).
-    /// Emits: {PlanDrafted}.
+    /// Emits: {PlanDrafted}, {FiveYearPlanContent}.
     function draftFiveYearPlan(FiveYearPlanInput calldata plan) external returns (uint256 planId);
 
     /// @notice Draft an annual plan implementing an adopted five-year plan.
@@ -164,7 +168,7 @@ interface ITotalControlPlans {
     /// Requirements: caller has REGULATOR_ROLE and is active; the annual rules above
     /// ({PlanNotFound}, {PlanFiveYearNotAdopted}, {PlanYearNotCovered}, {PlanInvalidPollutant},
     /// {PlanInvalidRegion}, {PlanInvalidBps}, {PlanAboveFiveYearPath}, {PlanSupersedesInvalid}).
-    /// Emits: {PlanDrafted}.
+    /// Emits: {PlanDrafted}, {AnnualPlanContent}.
     function draftAnnualPlan(AnnualPlanInput calldata plan) external returns (uint256 planId);
 
     /// @notice Adopt a drafted plan; the plan it supersedes, if any, becomes superseded.

@@ -89,6 +89,7 @@ contract TotalControlPlans is ITotalControlPlans, RegistryGated {
             drafter: msg.sender
         });
         emit PlanDrafted(planId, PlanKind.FiveYear, version, p.supersedes, p.startYear, endYear);
+        emit FiveYearPlanContent(planId, p);
     }
 
     /// @inheritdoc ITotalControlPlans
@@ -146,6 +147,7 @@ contract TotalControlPlans is ITotalControlPlans, RegistryGated {
             drafter: msg.sender
         });
         emit PlanDrafted(planId, PlanKind.Annual, version, p.supersedes, p.year, p.year);
+        emit AnnualPlanContent(planId, p);
     }
 
     /// @inheritdoc ITotalControlPlans

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from readmodel.indexer.projection import Handlers
-from readmodel.indexer.projections import auction, compliance, ledger, market, registry, tokens
+from readmodel.indexer.projections import auction, compliance, ledger, market, plans, registry, tokens
 
 #: Every projected (manifest contract name, event name) → its handler; other events are only logged.
 HANDLERS: Handlers = (
@@ -13,4 +13,5 @@ HANDLERS: Handlers = (
     | ledger.HANDLERS
     | compliance.HANDLERS
     | market.HANDLERS
+    | plans.HANDLERS
 )
