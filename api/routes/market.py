@@ -19,9 +19,11 @@ from starlette.types import Receive, Scope, Send
 
 from api import access
 from api import market as q
+from api.auth import session_address
 from api.context import AppContext
 from api.crud import INT64_MAX, TOKEN_ID_MAX, Address
 from api.deps import Ctx, Db, PageParams, Paging, Principal, User, current_principal
+from api.errors import AuthError
 from api.schemas import ERRORS, Page
 from api.stream import MarketStreams, StreamLease, market_streams
 from domain.market import MAX_PRICE, MAX_QUANTITY, band
@@ -92,7 +94,9 @@ class RulebookPublic(RulebookBase):
         "block_minimum": 100000, "call_start": 33300, "open1": 34200, "close1": 41400, "open2": 46800,
         "close2": 54000, "block_from": 46800, "band_lower": 8865, "band_upper": 10835,
         "block_band_lower": 6895, "block_band_upper": 12805, "position_limit": 0,
-        "position_limit_bps": 500, "governed": True, "halted": False, "halt_reason": None,
+        "position_limit_bps": 500, "governed": True, "halted": True,
+        "halt_reason": "settlement system maintenance", "halted_self": False, "halt_reason_self": None,
+        "market_halted": True, "market_halt_reason": "settlement system maintenance",
         "listed_time": 1767225600, "updated_time": 1767225600,
     }]})  # fmt: skip
 
@@ -103,6 +107,10 @@ class RulebookPublic(RulebookBase):
     block_band_upper: int = Field(description="Highest block trade price today")
     halted: bool = Field(description="Trading halted by the exchange: this token id, or the whole market")
     halt_reason: str | None = Field(description="Why, while halted (the token id's own reason first)")
+    halted_self: bool = Field(description="This token id halted by its own halt, whatever the market's")
+    halt_reason_self: str | None = Field(description="Its own halt's reason, while it is halted on its own")
+    market_halted: bool = Field(description="The whole market halted (token id 0), as GET /market/state")
+    market_halt_reason: str | None = Field(description="The whole market's halt's reason, while halted")
     listed_time: int = Field(description="Block time of the first rulebook (unix s)")
     updated_time: int = Field(description="Block time of the last change (unix s)")
 
@@ -299,6 +307,8 @@ def _rulebook(row: m.MarketRulebook, state: m.MarketState) -> RulebookPublic:
         "block_band_lower": block_lower, "block_band_upper": block_upper,
         "halted": row.halted or state.halted,
         "halt_reason": row.halt_reason if row.halted else state.halt_reason,
+        "halted_self": row.halted, "halt_reason_self": row.halt_reason if row.halted else None,
+        "market_halted": state.halted, "market_halt_reason": state.halt_reason if state.halted else None,
     })  # fmt: skip
 
 
@@ -622,6 +632,9 @@ _STREAM_DOC = """Server-Sent Events (`text/event-stream`):
   id 0: the whole market).
 * `event: ping`, `id: <block>`, `data: {"block"}`: on connecting and after
   `ETS_API_STREAM_PING_SECONDS` (15 s) without an event.
+* `event: signed_out`, `id: <block>`, `data: {"block", "message"}`: the session was signed out
+  (`POST /auth/logout`, from any API process) or expired; the stream ends with it. The session is
+  read again every ping interval, so this comes within one interval of the sign-out or expiry.
 """
 
 
@@ -670,21 +683,40 @@ def _market_event(ctx: AppContext, viewer: Principal, after: int, upto: int) -> 
     return changes.block, _sse("market", changes.block, data)
 
 
+def _session_ended(ctx: AppContext, token: str) -> str | None:
+    """Why the stream's session no longer holds (signed out or expired), or None while it does;
+    read from the session table itself (not this process's cache), in a worker thread."""
+    with ctx.sessions() as db:
+        try:
+            session_address(db, token=token)
+        except AuthError as exc:
+            return str(exc)
+    return None
+
+
 async def _events(
     ctx: AppContext, streams: MarketStreams, viewer: Principal, start: int
 ) -> AsyncIterator[str]:
-    """The events of one stream from block ``start`` until it is closed, times out or the client goes."""
+    """The events of one stream from block ``start`` until it is closed, times out, its session
+    is signed out or expires (checked every ping interval), or the client goes."""
     settings = ctx.settings
     ping = settings.api_stream_ping_seconds
     deadline = anyio.current_time() + settings.api_stream_max_seconds
     last = start
     yield f"retry: {STREAM_RETRY_MS}\n" + _sse("ping", last, {"block": last})
-    sent = anyio.current_time()
+    sent = checked = anyio.current_time()
     while not streams.closed:
         now = anyio.current_time()
         if now >= deadline:
             return
-        block = await streams.wait(last, max(min(sent + ping, deadline) - now, 0))
+        if now - checked >= ping:
+            ended = await anyio.to_thread.run_sync(_session_ended, ctx, viewer.token)
+            if ended is not None:
+                yield _sse("signed_out", last, {"block": last, "message": ended})
+                return
+            checked = anyio.current_time()
+            continue
+        block = await streams.wait(last, max(min(sent + ping, checked + ping, deadline) - now, 0))
         if block <= last and not streams.closed:  # woken by the clock: read the checkpoint itself
             block = await streams.refresh()
         while block > last and not streams.closed:

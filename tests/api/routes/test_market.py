@@ -102,6 +102,7 @@ def test_market_rulebook_shows_rules_and_bands_of_the_chain(
 ) -> None:
     body = _ok(get(E3, f"/market/rulebooks/{TOKEN}"))
     rules = world.c.market.rulebook(TOKEN)
+    assert rules is not None
     assert body["reference_price"] == rules.reference_price and body["fee_bps"] == rules.fee_bps
     assert (body["band_lower"], body["band_upper"]) == world.c.market.band(TOKEN) == band(10_000, 1000)
     assert (body["block_band_lower"], body["block_band_upper"]) == world.c.market.block_band(TOKEN)
@@ -130,14 +131,29 @@ def test_market_wide_halt_shows_on_every_rulebook_the_book_and_the_market_state(
         assert (state["halted"], state["halt_reason"]) == (True, "settlement system down")
         body = _ok(get(E3, f"/market/rulebooks/{TOKEN}"))
         assert (body["halted"], body["halt_reason"]) == (True, "settlement system down")
+        assert (body["halted_self"], body["halt_reason_self"]) == (False, None)
+        assert (body["market_halted"], body["market_halt_reason"]) == (True, "settlement system down")
         assert [r["token_id"] for r in _all(get, E3, "/market/rulebooks", halted=True)] == [TOKEN]
         assert _ok(get(E3, "/market/rulebooks", halted=False))["items"] == []
         assert _ok(get(E3, f"/market/book/{TOKEN}"))["halted"] is True
+        # the token id halted on its own too, with the same reason: each halt is named apart
+        c.market.halt(c.exchange, TOKEN, "settlement system down")
+        world.index()
+        try:
+            body = _ok(get(E3, f"/market/rulebooks/{TOKEN}"))
+            assert (body["halted_self"], body["halt_reason_self"]) == (True, "settlement system down")
+            assert (body["market_halted"], body["halted"]) == (True, True)
+        finally:
+            c.market.resume(c.exchange, TOKEN)
+            world.index()
     finally:
         c.market.resume(c.exchange, 0)
         world.index()
     assert _ok(get(E3, "/market/state"))["halted"] is False
-    assert _ok(get(E3, f"/market/rulebooks/{TOKEN}"))["halted"] is False
+    body = _ok(get(E3, f"/market/rulebooks/{TOKEN}"))
+    assert (body["halted"], body["halted_self"], body["market_halted"], body["market_halt_reason"]) == (
+        False, False, False, None,
+    )  # fmt: skip
 
 
 def test_market_trades_equal_chain_and_show_only_the_callers_sides(

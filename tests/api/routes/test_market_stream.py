@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -306,6 +307,43 @@ def test_market_stream_pings_when_nothing_happens(served: Served) -> None:
         assert (again.event, again.id) == ("ping", hello.id)
     finally:
         client.close()
+
+
+def test_market_stream_ends_within_a_ping_interval_when_session_signed_out_or_expired(
+    served: Served,
+) -> None:
+    """Served pings every second: a stream whose session is signed out (POST /auth/logout) or
+    expires (the SIWE message's expiration time) sends `signed_out` and ends within about that."""
+    with httpx.Client(base_url=served.url, timeout=30) as client:
+        token = wallet_sign_in(client.post, E1, statement="Sign in to ETS Chain")
+        expiry = datetime.now(UTC) + timedelta(seconds=3)
+        short = wallet_sign_in(client.post, E3, statement="Sign in to ETS Chain", expiration_time=expiry)
+        out = SseClient(served.open(None, access_token=token)).start()
+        expiring = SseClient(served.open(None, access_token=short)).start()
+        try:
+            out.next(event="ping")
+            expiring.next(event="ping")
+            logged_out = client.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
+            assert logged_out.status_code == 204, logged_out.text
+            started = time.monotonic()
+            ended = out.next(timeout=5, event="signed_out")
+            assert time.monotonic() - started < 1.0 + 1.0  # one ping interval, and slack
+            assert ended.data == {
+                "block": ended.id,
+                "message": "unknown or signed-out session: sign in again",
+            }
+            assert out.events.get(timeout=5) is None  # the stream ended
+            gone = expiring.next(timeout=10, event="signed_out")
+            assert gone.data["message"] == "the session expired: sign in again"
+            assert expiring.events.get(timeout=5) is None
+            assert time.time() >= int(expiry.timestamp())  # not before it expired (whole seconds)
+        finally:
+            out.close()
+            expiring.close()
+    again = served.open(None, access_token=token)  # the reconnection is refused
+    assert again.status_code == 401
+    again.close()
+    again.extensions["client"].close()
 
 
 def test_market_stream_refuses_unauthenticated_clients(served: Served) -> None:
