@@ -1,10 +1,13 @@
 """Routes: a settled day's daily settlement bulletin (every signed-in account) and its large-holder
 report (exchange, regulator, auditor), read from the day's written report after checking its files
-against the manifest whose hash settlement anchored (``settlement.bulletin.read_bulletin``)."""
+against the manifest whose hash settlement anchored (``settlement.bulletin.read_bulletin``); and
+the settled days whose report carries both (reports written before the bulletin, format 1, do not)."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path as FsPath
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -14,7 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import Ctx, User
 from api.schemas import ERRORS
 from domain.bulletin import COLUMNS
-from settlement.bulletin import SettledBulletin, read_bulletin
+from settlement.bulletin import SettledBulletin, bulletin_file, holders_file, read_bulletin
+from settlement.calendar import day_code
+from settlement.verify import MANIFEST
 
 router = APIRouter(prefix="/market", tags=["market"])
 
@@ -85,8 +90,48 @@ class LargeHoldersPublic(BaseModel):
     rows: list[LargeHolderPublic]
 
 
+class BulletinDaysPublic(BaseModel):
+    """The settled days whose report has the daily bulletin and the large holders, newest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"days": ["2027-03-16", "2027-03-15"]}]})
+
+    days: list[date]
+
+
+def bulletin_days(reports_dir: FsPath) -> list[date]:
+    """The days under ``reports_dir`` whose report's manifest lists the bulletin and the
+    large-holder files (as :func:`settlement.bulletin.read_bulletin` requires), newest first.
+    Only the manifests are read: a day listed may still be refused as altered when read."""
+    days: list[date] = []
+    if not reports_dir.is_dir():
+        return days
+    for directory in reports_dir.iterdir():
+        try:
+            day = date.fromisoformat(directory.name)
+            files = json.loads((directory / MANIFEST).read_bytes()).get("files", {})
+        except (ValueError, OSError, AttributeError):  # not a day, no manifest, not JSON
+            continue
+        code = day_code(day)
+        if (
+            directory.name == day.isoformat()
+            and isinstance(files, dict)
+            and bulletin_file(code) in files
+            and holders_file(code) in files
+        ):
+            days.append(day)
+    return sorted(days, reverse=True)
+
+
 async def _read(ctx: Ctx, day: date) -> SettledBulletin:
     return await run_in_threadpool(read_bulletin, ctx.settings.reports(), day)
+
+
+@router.get("/bulletin-days", response_model=BulletinDaysPublic, responses=ERRORS)
+async def list_bulletin_days(_user: User, ctx: Ctx) -> BulletinDaysPublic:
+    """The settled days with a bulletin and a large-holder report, newest first: the days
+    `/market/bulletin/{day}` and `/market/large-holders/{day}` answer (a day settled before the
+    report's format 2 has neither and is not listed; asked for, it is a 404 naming that)."""
+    return BulletinDaysPublic(days=await run_in_threadpool(bulletin_days, ctx.settings.reports()))
 
 
 @router.get("/bulletin/{day}", response_model=BulletinPublic, responses=ERRORS)
@@ -104,7 +149,8 @@ async def get_bulletin(day: DayPath, _user: User, ctx: Ctx) -> BulletinPublic:
 @router.get("/large-holders/{day}", response_model=LargeHoldersPublic, responses=ERRORS)
 async def get_large_holders(day: DayPath, user: User, ctx: Ctx) -> LargeHoldersPublic:
     """Accounts holding at least the threshold share of a token id at the day's close
-    (exchange, regulator and auditors; 404 when the day is not settled)."""
+    (exchange, regulator and auditors; 404 ``BulletinNotSettledError`` when the day is not settled
+    or its report predates the bulletin: `GET /market/bulletin-days` lists the days it answers)."""
     user.require("EXCHANGE", "REGULATOR", "AUDITOR")
     bulletin = await _read(ctx, day)
     return LargeHoldersPublic(

@@ -370,9 +370,33 @@ def test_exchange_halts_and_resumes_token_with_reason_when_switch_used(
     assert state["halted"] and state["halt_reason"] == "settlement system maintenance"
     assert page.get_attribute("#market-wide", "data-halted") == "true"
     assert page.locator(f"#halt-{CO2}").count() == 1  # CO2 itself is not halted: its switch offers Halt
+    co2_row = f"#rulebooks tr[data-token='{CO2}']"
+    assert (
+        page.get_attribute(co2_row, "data-halted") == "true"
+        and page.get_attribute(co2_row, "data-halted-self") == "false"
+    )
     wait_updates(trader, seen)
     trader.page.wait_for_selector("#market-halted")
     assert "settlement system maintenance" in trader.page.inner_text("#market-halted")
+    # CO2 halted on its own with the very same reason while the market is: its switch offers Resume
+    # (the rulebook names its own halt apart from the market's, not by comparing reasons)
+    page.fill(f"#halt-reason-{CO2}", "settlement system maintenance")
+    page.click(f"#halt-{CO2}")
+    page.wait_for_selector(f"#resume-{CO2}")
+    rules = floor.get(demo_account("exchange"), f"/market/rulebooks/{CO2}")
+    assert (rules["halted_self"], rules["halt_reason_self"], rules["market_halted"]) == (
+        True, "settlement system maintenance", True,
+    )  # fmt: skip
+    assert (
+        page.get_attribute(co2_row, "data-halted-self") == "true"
+        and page.get_attribute(co2_row, "data-market-halted") == "true"
+    )
+    page.click(f"#resume-{CO2}")
+    page.wait_for_selector(f"#halt-{CO2}")
+    assert (
+        floor.market.is_halted(0)
+        and floor.get(demo_account("exchange"), f"/market/rulebooks/{CO2}")["halted_self"] is False
+    )
     page.click("#resume-all")
     page.wait_for_selector("#halt-all")
     assert not floor.market.is_halted(0) and not floor.market.is_halted(CO2)

@@ -1,10 +1,14 @@
 """GET /market/bulletin/{day} and /market/large-holders/{day} on a real chain, a real read model and
 a real settlement report: a scripted trading day (tests.utils.market_day) settled with the Market
 known; the API answers what the report holds (its rows equal the day's trades), to the roles
-allowed; a day not settled is a 404 naming it."""
+allowed (a suspended exchange or regulator refused by name); a day not settled is a 404 naming it;
+GET /market/bulletin-days lists the days whose report has the bulletin and large holders, not a
+day settled before them (format 1)."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +24,7 @@ from chain.settlement import ledger_for
 from domain.market import TradeMode
 from readmodel import models as m
 from settlement.bulletin import read_bulletin
+from settlement.calendar import day_code
 from settlement.day import run_day
 from settlement.run import SystemAccounts
 from tests.api.conftest import ApiWorld, Get, make_world
@@ -121,3 +126,65 @@ def test_large_holders_route_for_exchange_regulator_auditor_refused_for_enterpri
     refused = get(E0, f"/market/large-holders/{settled.day}")
     assert refused.status_code == 403, refused.text
     assert get(c.regulator, "/market/large-holders/2027-01-04").status_code == 404
+
+
+def _copy_report(reports: Path, source: date, day: date, *, keep_bulletin: bool) -> None:
+    """The settled report of ``source`` written again as ``day``'s (files named by its code);
+    without ``keep_bulletin``, as a report written before the bulletin (format 1): no fills, no
+    bulletin, no large holders in its files or its manifest."""
+    old, new = str(day_code(source)), str(day_code(day))
+    directory = reports / day.isoformat()
+    directory.mkdir()
+    manifest = json.loads((reports / source.isoformat() / "manifest.json").read_bytes())
+    files = {}
+    for name, digest in manifest["files"].items():
+        if not keep_bulletin and name.startswith(("fills-", "bulletin-", "large_holders-")):
+            continue
+        shutil.copyfile(reports / source.isoformat() / name, directory / name.replace(old, new))
+        files[name.replace(old, new)] = digest
+    manifest |= {"files": files, "format": 2 if keep_bulletin else 1}
+    (directory / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_bulletin_days_list_only_reports_with_large_holders_and_format_one_day_is_404(
+    settled: Settled, get: Get
+) -> None:
+    older, oldest = date(2001, 3, 2), date(2001, 3, 1)
+    _copy_report(settled.reports, settled.day, older, keep_bulletin=True)
+    _copy_report(settled.reports, settled.day, oldest, keep_bulletin=False)
+    (settled.reports / "not-a-day").mkdir()
+    (settled.reports / "2001-02-28").mkdir()  # no manifest: not settled
+    try:
+        for who in (E0, settled.world.c.regulator):
+            listed = get(who, "/market/bulletin-days")
+            assert listed.status_code == 200, listed.text
+            assert listed.json() == {"days": [settled.day.isoformat(), older.isoformat()]}
+        assert get(settled.world.c.regulator, f"/market/large-holders/{older}").status_code == 200
+        for path in (f"/market/large-holders/{oldest}", f"/market/bulletin/{oldest}"):
+            refused = get(settled.world.c.regulator, path)
+            assert refused.status_code == 404, refused.text
+            assert refused.json()["error"] == "BulletinNotSettledError"
+            assert "written before bulletins" in refused.json()["message"]
+        assert settled.world.client.get("/market/bulletin-days").status_code == 401
+    finally:
+        for name in (older.isoformat(), oldest.isoformat(), "not-a-day", "2001-02-28"):
+            shutil.rmtree(settled.reports / name)
+
+
+@pytest.mark.parametrize("who", ["exchange", "regulator"])
+def test_large_holders_refused_by_name_when_exchange_or_regulator_suspended(
+    settled: Settled, get: Get, who: str
+) -> None:
+    c = settled.world.c
+    account = {"exchange": c.exchange, "regulator": c.regulator}[who]
+    voters = [x for x in (c.regulator, c.exchange, c.industry_body) if x is not account]
+    assert get(account, f"/market/large-holders/{settled.day}").status_code == 200
+    c.registry.govern(voters, c.registry.encode_suspend(account.address, 7), f"suspend the {who}")
+    try:
+        refused = get(account, f"/market/large-holders/{settled.day}")
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"] == "ForbiddenError"
+        assert f"{account.address} is suspended" in refused.json()["message"]
+    finally:
+        c.registry.govern(voters, c.registry.encode_reinstate(account.address), f"reinstate the {who}")
+    assert get(account, f"/market/large-holders/{settled.day}").status_code == 200

@@ -1,6 +1,7 @@
 """GET /market/alerts over a real trading day (tests.utils.surveillance) indexed from Anvil and
 scanned by the surveillance job: the exchange and the regulator read the alerts with their
-trades; an enterprise, an auditor or an account without a role is refused (403)."""
+trades; an enterprise, an auditor or an account without a role is refused (403), and so is a
+suspended exchange or regulator, by name."""
 
 from __future__ import annotations
 
@@ -62,6 +63,25 @@ def test_alerts_refused_to_anyone_but_the_exchange_and_the_regulator(
     response = get(account, "/market/alerts", day=day)
     assert response.status_code == 403, response.text
     assert "EXCHANGE, REGULATOR" in response.json()["message"]
+
+
+@pytest.mark.parametrize("who", ["exchange", "regulator"])
+def test_alerts_refused_by_name_when_exchange_or_regulator_suspended(
+    world: ApiWorld, get: Get, day: str, who: str
+) -> None:
+    c = world.c
+    account = {"exchange": c.exchange, "regulator": c.regulator}[who]
+    voters = [x for x in (c.regulator, c.exchange, c.industry_body) if x is not account]
+    assert _ok(get(account, "/market/alerts", day=day))["total"] == 2
+    c.registry.govern(voters, c.registry.encode_suspend(account.address, 7), f"suspend the {who}")
+    try:
+        refused = get(account, "/market/alerts", day=day)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"] == "ForbiddenError"
+        assert f"{account.address} is suspended" in refused.json()["message"]
+    finally:
+        c.registry.govern(voters, c.registry.encode_reinstate(account.address), f"reinstate the {who}")
+    assert _ok(get(account, "/market/alerts", day=day))["total"] == 2
 
 
 def test_alerts_refuse_bad_filters(world: ApiWorld, get: Get, day: str) -> None:

@@ -51,13 +51,16 @@ function haltControl(ctx, tokenId, halted, after) {
   return el('span', { class: 'halt-control' }, reason, ' ', halt);
 }
 
-/** Whether `r` is halted on its own (its `halted` is the effective state: its own halt or the
- *  whole market's; while both are set its own reason is shown). */
-function ownHalt(r, state) {
-  return r.halted && (!state.halted || r.halt_reason !== state.halt_reason);
+/** A rulebook's status: its own halt (with its reason) and the whole market's, each named. */
+function haltStatus(r) {
+  if (!r.halted) return badge('within', t('ops.trading'));
+  const parts = [];
+  if (r.halted_self) parts.push(badge('over', t('ops.haltedBadge')), ' ', r.halt_reason_self || '');
+  if (r.market_halted) parts.push(parts.length ? ' · ' : '', badge('over', t('ops.wholeMarket')), ' ', r.market_halt_reason || '');
+  return el('span', {}, ...parts);
 }
 
-function rulebookTable(rules, state, ctx, after) {
+function rulebookTable(rules, ctx, after) {
   const exchange = ctx.me.roles.includes('EXCHANGE');
   const columns = [
     { label: t('market.token'), render: (r) => tokenLabel(r.token_id) },
@@ -69,10 +72,12 @@ function rulebookTable(rules, state, ctx, after) {
     { label: t('ops.sessions'), render: (r) => `${hhmm(r.call_start)}–${hhmm(r.open1)} · ${hhmm(r.open1)}–${hhmm(r.close1)} · ${hhmm(r.open2)}–${hhmm(r.close2)} (${t('ops.blocksFrom', { time: hhmm(r.block_from) })})` },
     { label: t('ops.positionLimit'), render: positionLimit },
     { label: t('ops.governed'), render: (r) => (r.governed ? t('ops.yes') : t('ops.no')) },
-    { label: t('ops.status'), render: (r) => (r.halted ? el('span', {}, badge('over', t('ops.haltedBadge')), ' ', r.halt_reason || '') : badge('within', t('ops.trading'))) },
+    { label: t('ops.status'), render: haltStatus },
   ];
-  if (exchange) columns.push({ label: t('ops.switch'), render: (r) => haltControl(ctx, r.token_id, ownHalt(r, state), after) });
-  return table(columns, rules.map((r) => ({ ...r, __data: { token: String(r.token_id), halted: String(r.halted) } })), { id: 'rulebooks', empty: t('market.none') });
+  // the switch acts on the token id's own halt (the whole market's has its own switch)
+  if (exchange) columns.push({ label: t('ops.switch'), render: (r) => haltControl(ctx, r.token_id, r.halted_self, after) });
+  const data = (r) => ({ token: String(r.token_id), halted: String(r.halted), haltedSelf: String(r.halted_self), marketHalted: String(r.market_halted) });
+  return table(columns, rules.map((r) => ({ ...r, __data: data(r) })), { id: 'rulebooks', empty: t('market.none') });
 }
 
 function quotesTable(quotes) {
@@ -152,7 +157,7 @@ export async function marketOperations(ctx) {
     const exchange = ctx.me.roles.includes('EXCHANGE');
     const wide = exchange ? wideControl(ctx, state, paint) : null;
     host.replaceChildren(
-      el('div', { class: 'grid' }, el('div', { class: 'span-12' }, card(t('ops.rulebooks'), wide, rulebookTable(rules, state, ctx, paint),
+      el('div', { class: 'grid' }, el('div', { class: 'span-12' }, card(t('ops.rulebooks'), wide, rulebookTable(rules, ctx, paint),
         el('p', { class: 'muted' }, t('ops.rulebookNote'))))),
       el('div', { class: 'grid' }, el('div', { class: 'span-12' }, card(day ? t('market.quotesOf', { day }) : t('market.quotes'), quotesTable(quotes)))),
       el('div', { class: 'grid' }, el('div', { class: 'span-12' }, await alertsCard())));
@@ -163,9 +168,9 @@ export async function marketOperations(ctx) {
 
 /** The regulator's market panel: the large holders of a settled day, and the alerts. */
 export async function regulatorMarket() {
-  // only settled days have a large-holder report: offer those (newest first)
-  const settled = await api('/dashboard/api/settlement/days').catch(() => ({ items: [] }));
-  const days = settled.items.map((d) => d.day);
+  // only the settled days whose report has the large-holder section (format 2 on): a day settled
+  // before it has none, so it is not offered (newest first, as GET /market/bulletin-days lists them)
+  const { days } = await api('/market/bulletin-days');
   const picker = el('select', { id: 'holders-day' }, days.map((d) => el('option', { value: d }, d)));
   const box = el('div', { id: 'large-holders' });
   const show = async () => {
