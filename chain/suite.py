@@ -15,6 +15,7 @@ from chain.compliance import ComplianceClient, wire_compliance_manager
 from chain.deploy import ContractSpec, Manifest, SuiteConfig, deploy_suite
 from chain.ledger import LedgerClient
 from chain.market import MarketClient, wire_market
+from chain.permits import PermitsClient, wire_permits
 from chain.plans import PlansClient, wire_plans
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
@@ -23,6 +24,9 @@ from chain.tx import ChainClient
 PLANS_SUITE = (
     ContractSpec("TotalControlPlans", lambda _, d: [d["ConsortiumRegistry"], d["AllowanceToken"]]),
 )
+
+#: The discharge permits contract, deployed after the suite when asked for (its arg: the registry).
+PERMITS_SUITE = (ContractSpec("DischargePermits", lambda _, d: [d["ConsortiumRegistry"]]),)
 
 #: Governance members of the demo consortium (2 of 3 approve).
 MEMBERS = ("regulator", "exchange", "industry-body")
@@ -49,15 +53,19 @@ class LocalSuite:
     auditor: LocalAccount
     oracle: LocalAccount
     treasury: LocalAccount
+    permits: PermitsClient | None = None
     plans: PlansClient | None = None
 
 
-def deploy_local_suite(chain: ChainClient, manifest_path: Path, *, plans: bool = False) -> LocalSuite:
+def deploy_local_suite(
+    chain: ChainClient, manifest_path: Path, *, plans: bool = False, permits: bool = False
+) -> LocalSuite:
     """Deploy the suite with the demo governance (2 of 3), grant the service roles (REGULATOR,
     EXCHANGE, AUDITOR, ORACLE), wire the auction house and the compliance manager, both paying
     the demo treasury, and the market, paying its fees to the exchange member's account and taking
     reference prices from it (the settlement agent: settlement runs with the exchange's key). With
-    ``plans``, also TotalControlPlans, wired so the token takes caps from adopted plans only. For
+    ``plans``, also TotalControlPlans, wired so the token takes caps from adopted plans only. With
+    ``permits``, also DischargePermits, wired as the token's and the registry's gates. For
     local chains only: the keys are public."""
     members = [demo_account(n) for n in MEMBERS]
     config = SuiteConfig(members=tuple(m.address for m in members), threshold=2)
@@ -90,6 +98,13 @@ def deploy_local_suite(chain: ChainClient, manifest_path: Path, *, plans: bool =
     wire_market(
         registry, members, suite.market, suite.exchange.address, settlement_agent=suite.exchange.address
     )
+    if permits:
+        # the token's and the registry's gates: allocation, transfers and devices need permits
+        manifest = deploy_suite(chain, demo_account("deployer"), config, manifest_path, suite=PERMITS_SUITE)
+        suite.manifest = manifest
+        suite.permits = PermitsClient(chain, manifest.address("DischargePermits"),
+                                      from_block=manifest.contracts["DischargePermits"].block)  # fmt: skip
+        wire_permits(registry, members, suite.permits, allowance.address)
     if plans:
         manifest = deploy_suite(chain, demo_account("deployer"), config, manifest_path, suite=PLANS_SUITE)
         suite.manifest = manifest

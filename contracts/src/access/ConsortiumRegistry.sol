@@ -6,6 +6,7 @@ import {AccessControlEnumerable} from "@openzeppelin/contracts/access/extensions
 import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
 import {IConsortiumRegistry} from "../interfaces/IConsortiumRegistry.sol";
+import {IDischargePermits} from "../interfaces/IDischargePermits.sol";
 import {Roles} from "../libraries/Roles.sol";
 
 /// @title ConsortiumRegistry
@@ -53,6 +54,7 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
     mapping(bytes32 mnHash => address device) private _byMn;
     mapping(address enterprise => EnumerableSet.AddressSet) private _devicesOf;
     mapping(address device => address oracle) private _oracleOf;
+    address private _permits;
 
     mapping(address auditor => EnumerableSet.AddressSet) private _auditorEnterprises;
 
@@ -245,12 +247,23 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
         bytes32 mnHash = keccak256(bytes(mn));
         address holder = _byMn[mnHash];
         if (holder != address(0)) revert RegistryDuplicateMn(mn, holder);
+        address permits_ = _permits;
+        if (permits_ != address(0) && IDischargePermits(permits_).outletEnterprise(mn) != enterprise) {
+            revert RegistryDeviceNotOnPermit(mn, enterprise);
+        }
 
         _devices[device] = Device({enterprise: enterprise, mn: mn, boundAt: uint64(block.timestamp)});
         _byMn[mnHash] = device;
         _deviceSet.add(device);
         _devicesOf[enterprise].add(device);
         emit DeviceBound(device, enterprise, mn);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function setPermits(address permits_) external onlySelf {
+        if (permits_ == address(0)) revert RegistryZeroAddress();
+        _permits = permits_;
+        emit RegistryPermitsSet(permits_);
     }
 
     /// @inheritdoc IConsortiumRegistry
@@ -424,6 +437,11 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
     /// @inheritdoc IConsortiumRegistry
     function oracleOf(address device) external view returns (address) {
         return _oracleOf[device];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function permits() external view returns (address) {
+        return _permits;
     }
 
     /// @inheritdoc IConsortiumRegistry

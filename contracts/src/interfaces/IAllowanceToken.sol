@@ -40,6 +40,15 @@ interface IAllowanceToken {
     error AllowanceVintageInFuture(uint256 id, uint16 vintage, uint16 complianceYear);
     /// @notice Only the auction house may issue into or return to the cap.
     error AllowanceOnlyAuctionHouse(address caller);
+    /// @notice While permits are wired ({setPermits}), allocation of a gated pollutant goes only to an
+    /// enterprise whose permit covers it for the vintage year ({IDischargePermits-permittedAmount}).
+    error AllowancePermitRequired(address enterprise, uint8 pollutant, uint16 year);
+    /// @notice The enterprise's cumulative allocation of the pollutant and vintage (`allocated`,
+    /// this batch included) would exceed its permitted annual amount.
+    error AllowanceAbovePermit(address enterprise, uint8 pollutant, uint16 year, uint256 permitted, uint256 allocated);
+    /// @notice A transfer of a gated pollutant by or to an enterprise whose permit for it is not valid
+    /// (expired, revoked, cancelled or none); holding and surrender stay possible.
+    error AllowancePermitNotValid(address enterprise, uint8 pollutant);
     /// @notice A transfer would move allowances the holder received from the market this trading
     /// day (`locked`): bought today, sellable tomorrow (T+1). Transfers by the market itself and to
     /// the compliance manager (surrender) are not locked.
@@ -70,6 +79,9 @@ interface IAllowanceToken {
     event AuctionHouseSet(address indexed auctionHouse);
     /// @notice The market (asked for today's purchases, the T+1 lock) changed.
     event MarketSet(address indexed market);
+    /// @notice The discharge permits contract was wired; `gatedMask` has bit `p` set for each
+    /// pollutant code `p` (< 96) it gates.
+    event PermitsSet(address indexed permits, uint96 gatedMask);
     /// @notice New allowances were issued (within the cap) into the auction house's escrow for a primary auction.
     event AllowancesIssuedToAuction(uint256 indexed id, uint256 amount);
     /// @notice Unsold primary-auction allowances were burnt and returned to the cap.
@@ -100,7 +112,10 @@ interface IAllowanceToken {
     /// ({IComplianceManager-deductMakeGood}) are withheld from its amount: issued against the
     /// cap, never minted, retired against `vintage - 1`.
     /// Requirements: caller has REGULATOR_ROLE and is active
-    /// (`CallerNotActive` when suspended); sum within the cap's remainder.
+    /// (`CallerNotActive` when suspended); sum within the cap's remainder; while permits are wired,
+    /// for an allowance of a gated pollutant each recipient holds a permit covering it for the
+    /// vintage (`AllowancePermitRequired`) and its cumulative allocation stays within the permitted
+    /// amount (`AllowanceAbovePermit`).
     /// Emits: {TransferSingle} per recipient (of the amount less make-good),
     /// {AllowancesRetired} per recipient with make-good withheld, {AllowancesAllocated}.
     function allocate(uint256 id, address[] calldata recipients, uint256[] calldata amounts, bytes32 batchRef)
@@ -117,6 +132,14 @@ interface IAllowanceToken {
     /// (`CallerNotActive` when suspended); frozen.
     /// Emits: {BalanceReleased}.
     function release(address holder, uint256 id) external;
+
+    /// @notice Wire the discharge permits contract ({IDischargePermits}): from then on allocation of
+    /// a pollutant it gates needs a permit within its amount, and transfers of it by or to an
+    /// enterprise whose permit is not valid are refused (`AllowancePermitNotValid`), except to and
+    /// from the compliance manager (surrender) and mints and burns. The gated set is read once here.
+    /// Requirements: called by the registry (governance); not zero (`AllowanceZeroAddress("permits")`).
+    /// Emits: {PermitsSet}.
+    function setPermits(address permits) external;
 
     /// @notice Set the compliance manager, the only contract that retires tokens.
     /// Requirements: called by the registry (governance); not zero
@@ -191,6 +214,10 @@ interface IAllowanceToken {
     function batchExecuted(bytes32 batchRef) external view returns (bool);
     /// @notice The compliance manager.
     function complianceManager() external view returns (address);
+    /// @notice The discharge permits contract (zero until governance wires it).
+    function permits() external view returns (address);
+    /// @notice Allocated to `enterprise` of `id` while permits were wired (checked against its permit).
+    function permitAllocated(address enterprise, uint256 id) external view returns (uint256);
     /// @notice Symbol of a pollutant code ("" if unknown).
     function pollutantSymbol(uint8 code) external view returns (string memory);
     /// @notice Token id of (kind, pollutant, vintage).

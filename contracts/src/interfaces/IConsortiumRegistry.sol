@@ -132,6 +132,9 @@ interface IConsortiumRegistry is IAccessControl {
     error RegistryAuditorAlreadyAssigned(address auditor, address enterprise);
     /// @notice The auditor is not assigned to the enterprise.
     error RegistryAuditorNotAssigned(address auditor, address enterprise);
+    /// @notice While discharge permits are wired ({setPermits}), a device binds only to an outlet
+    /// listed on a valid permit of that enterprise ({IDischargePermits-outletEnterprise}).
+    error RegistryDeviceNotOnPermit(string mn, address enterprise);
 
     // ---------------------------------------------------------------- events
 
@@ -167,6 +170,8 @@ interface IConsortiumRegistry is IAccessControl {
     event ParticipantReinstated(address indexed account);
     /// @notice A device was bound to an enterprise.
     event DeviceBound(address indexed device, address indexed enterprise, string mn);
+    /// @notice The discharge permits contract that gates device binding was wired.
+    event RegistryPermitsSet(address indexed permits);
     /// @notice A device was unbound.
     event DeviceUnbound(address indexed device, address indexed enterprise, string mn);
     /// @notice The oracle (site gateway) that may anchor a device's readings was set; zero when
@@ -258,9 +263,16 @@ interface IConsortiumRegistry is IAccessControl {
     /// @param enterprise A registered, active enterprise.
     /// @param mn The device's HJ 212 MN code (1-24 alphanumeric characters), unique.
     /// Requirements: caller has REGULATOR_ROLE and is active (`RegistryCallerNotActive`); device
-    /// not bound; MN unused.
+    /// not bound; MN unused; while permits are wired, the MN is an outlet on a valid permit of
+    /// `enterprise` (`RegistryDeviceNotOnPermit`).
     /// Emits: {DeviceBound}.
     function bindDevice(address device, address enterprise, string calldata mn) external;
+
+    /// @notice Wire the discharge permits contract that gates {bindDevice}.
+    /// Requirements: called by the registry itself (an executed proposal, `GovernanceOnlySelf`);
+    /// not zero (`RegistryZeroAddress`).
+    /// Emits: {RegistryPermitsSet}.
+    function setPermits(address permits) external;
 
     /// @notice Unbind a device (e.g. replaced hardware); also clears its oracle.
     /// @param device The device's signing address.
@@ -351,6 +363,8 @@ interface IConsortiumRegistry is IAccessControl {
     function devicesOf(address enterprise) external view returns (address[] memory);
     /// @notice The oracle that may anchor the device's readings (zero when none).
     function oracleOf(address device) external view returns (address);
+    /// @notice The discharge permits contract gating device binding (zero when not wired).
+    function permits() external view returns (address);
     /// @notice Whether the regulator has assigned `auditor` to `enterprise`.
     function isAuditorAssigned(address auditor, address enterprise) external view returns (bool);
     /// @notice Enterprises `auditor` is assigned to (unordered).

@@ -5,6 +5,7 @@ import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {RegistryGated} from "../access/RegistryGated.sol";
 import {IAllowanceToken} from "../interfaces/IAllowanceToken.sol";
 import {IComplianceManager} from "../interfaces/IComplianceManager.sol";
+import {IDischargePermits} from "../interfaces/IDischargePermits.sol";
 import {IMarket} from "../interfaces/IMarket.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {Kind, TokenId, TokenIdLib} from "../types/TokenId.sol";
@@ -22,7 +23,12 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     mapping(address account => mapping(uint256 id => mapping(uint16 year => uint256))) private _retiredOf;
     mapping(address holder => mapping(uint256 id => uint16 reasonCode)) private _frozen;
     mapping(bytes32 batchRef => bool) private _batches;
+    mapping(address enterprise => mapping(uint256 id => uint256)) private _permitAllocated;
+    address private _permits;
     address private _complianceManager;
+    // packed with the compliance manager, which allocation and transfers read anyway: the permits
+    // gate of an ungated pollutant costs one warm read
+    uint96 private _permitGates;
     address private _auctionHouse;
     address private _market;
     address private _plans;
@@ -54,6 +60,18 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
         if (auctionHouse_ == address(0)) revert AllowanceZeroAddress("auctionHouse");
         _auctionHouse = auctionHouse_;
         emit AuctionHouseSet(auctionHouse_);
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function setPermits(address permits_) external onlyGovernance {
+        if (permits_ == address(0)) revert AllowanceZeroAddress("permits");
+        uint96 mask = 0;
+        for (uint8 code = 1; code < 96; ++code) {
+            if (IDischargePermits(permits_).gates(code)) mask |= uint96(1) << code;
+        }
+        _permits = permits_;
+        _permitGates = mask;
+        emit PermitsSet(permits_, mask);
     }
 
     /// @inheritdoc IAllowanceToken
@@ -99,6 +117,8 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
         if (n == 0 || n != amounts.length) revert AllowanceLengthMismatch(n, amounts.length);
         if (_batches[batchRef]) revert AllocationBatchAlreadyExecuted(batchRef);
         _requireValidId(id);
+        uint96 gates_ = _permitGates;
+        if (gates_ != 0) _requirePermitted(id, recipients, amounts, gates_);
         uint256 total = 0;
         for (uint256 i = 0; i < n; ++i) {
             if (amounts[i] == 0) revert AllowanceZeroAmount(i);
@@ -222,6 +242,16 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     }
 
     /// @inheritdoc IAllowanceToken
+    function permits() external view returns (address) {
+        return _permits;
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function permitAllocated(address enterprise, uint256 id) external view returns (uint256) {
+        return _permitAllocated[enterprise][id];
+    }
+
+    /// @inheritdoc IAllowanceToken
     function pollutantSymbol(uint8 code) external view returns (string memory) {
         return _pollutants[code];
     }
@@ -262,6 +292,8 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
                 if (reason != 0) revert AllowanceFrozen(from, ids[i], reason);
             }
         }
+        uint96 gates_ = _permitGates;
+        if (gates_ != 0) _requireValidPermits(from, to, ids, gates_);
         super._update(from, to, ids, values);
         if (market_ != address(0) && !byMarket && to != _complianceManager) {
             // checked on the balances after the move, so a batch repeating an id is covered too
@@ -270,6 +302,46 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
                 if (locked != 0 && balanceOf(from, ids[i]) < locked) revert AllowanceLockedToday(from, ids[i], locked);
             }
         }
+    }
+
+    /// @dev Permits gate on a transfer: for each allowance id of a gated pollutant, each party that
+    /// is not a system contract must be free to trade it ({IDischargePermits-mayTrade}: not an
+    /// enterprise, or its permit valid now). Surrender (to the compliance manager) and the manager's
+    /// returns are not gated: holding and surrender stay possible.
+    function _requireValidPermits(address from, address to, uint256[] memory ids, uint96 gates_) private view {
+        address manager = _complianceManager;
+        if (to == manager || from == manager) return;
+        for (uint256 i = 0; i < ids.length; ++i) {
+            TokenId token = TokenId.wrap(ids[i]);
+            uint8 pollutant = token.pollutant();
+            if (token.kind() != Kind.Allowance || pollutant >= 96 || (gates_ >> pollutant) & 1 == 0) continue;
+            IDischargePermits permits_ = IDischargePermits(_permits); // read only for a gated id
+            if (!isSystemContract(from) && !permits_.mayTrade(from, pollutant)) {
+                revert AllowancePermitNotValid(from, pollutant);
+            }
+            if (!isSystemContract(to) && !permits_.mayTrade(to, pollutant)) revert AllowancePermitNotValid(to, pollutant);
+        }
+    }
+
+    /// @dev Permits gate on allocation: each recipient's cumulative allocation of a gated
+    /// pollutant's allowance stays within its permitted annual amount for the vintage.
+    function _requirePermitted(uint256 id, address[] calldata recipients, uint256[] calldata amounts, uint96 gates_)
+        private
+    {
+        (Kind kind, uint8 pollutant, uint16 vintage) = TokenId.wrap(id).decode();
+        if (kind != Kind.Allowance || pollutant >= 96 || (gates_ >> pollutant) & 1 == 0) return;
+        for (uint256 i = 0; i < recipients.length; ++i) {
+            _chargePermit(recipients[i], id, pollutant, vintage, amounts[i]);
+        }
+    }
+
+    /// @dev Count `amount` against `to`'s permitted amount of the pollutant and vintage.
+    function _chargePermit(address to, uint256 id, uint8 pollutant, uint16 vintage, uint256 amount) private {
+        uint256 permitted = IDischargePermits(_permits).permittedAmount(to, pollutant, vintage);
+        if (permitted == 0) revert AllowancePermitRequired(to, pollutant, vintage);
+        uint256 allocated = _permitAllocated[to][id] + amount;
+        if (allocated > permitted) revert AllowanceAbovePermit(to, pollutant, vintage, permitted, allocated);
+        _permitAllocated[to][id] = allocated;
     }
 
     /// @dev Make-good units each recipient owes against this allocation (empty when none can be

@@ -1,0 +1,199 @@
+"""The permits gates on a real Anvil: AllowanceToken allocation needs a valid permit and stays
+within the permitted amount; transfers of a gated pollutant by or to an enterprise whose permit is
+expired, revoked or cancelled are refused while holding and surrender stay possible; CO2 is not
+gated; the registry binds a device only to an outlet on a valid permit; the gas of an ungated
+transfer stays within +2,500 of the suite without permits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chain.accounts import dev_account
+from chain.compile import Artifact
+from chain.node import AnvilNode
+from chain.tx import ChainClient
+from tests.conftest import Consortium
+from tests.utils.chain import register, reverts
+from tests.utils.permits import (
+    CO2_2027,
+    ENTERPRISES,
+    NOX,
+    NOX_2027,
+    SO2,
+    SO2_2027,
+    deploy_permits_suite,
+    issued,
+    outlets,
+    permits_of,
+)
+
+E0, E1, E2, E3 = ENTERPRISES
+DEVICE = dev_account(30)
+
+
+@pytest.fixture(scope="module")
+def suite_module(
+    anvil: AnvilNode, artifacts: dict[str, Artifact], tmp_path_factory: pytest.TempPathFactory
+) -> Consortium:
+    chain = ChainClient.connect(anvil.url, artifacts)
+    c = deploy_permits_suite(anvil, chain, Path(tmp_path_factory.mktemp("permit-gates")))
+    for token_id in (SO2_2027, NOX_2027, CO2_2027):
+        c.allowance.set_cap(c.regulator, token_id, 1_000_000)
+    return c
+
+
+@pytest.fixture
+def c(suite_module: Consortium) -> Iterator[Consortium]:
+    snapshot = suite_module.snapshot()
+    try:
+        yield suite_module
+    finally:
+        suite_module.revert(snapshot)
+
+
+def _ref(n: int) -> bytes:
+    return n.to_bytes(32, "big")
+
+
+# ---------------------------------------------------------------------- allocation
+
+
+def test_allocation_needs_a_permit_and_stays_within_it(c: Consortium) -> None:
+    a = c.allowance
+    with reverts("AllowancePermitRequired", enterprise=E0.address, pollutant=SO2, year=2027):
+        a.allocate(c.regulator, SO2_2027, [E0.address], [10], _ref(1))
+    assert a.issued(SO2_2027) == 0 and not a.batch_executed(_ref(1))
+    issued(c, E0, so2=1_000, nox=500)
+    issued(c, E1, so2=300, nox=300)
+    a.allocate(c.regulator, SO2_2027, [E0.address, E1.address], [600, 300], _ref(2))
+    a.allocate(c.regulator, SO2_2027, [E0.address], [400], _ref(3))  # cumulative: exactly the permit
+    assert a.contract.functions.permitAllocated(E0.address, SO2_2027).call() == 1_000
+    with reverts(
+        "AllowanceAbovePermit",
+        enterprise=E0.address,
+        pollutant=SO2,
+        year=2027,
+        permitted=1_000,
+        allocated=1_001,
+    ):
+        a.allocate(c.regulator, SO2_2027, [E0.address], [1], _ref(4))
+    # a batch with one recipient above its permit is refused whole
+    with reverts("AllowanceAbovePermit", enterprise=E1.address, permitted=300, allocated=301):
+        a.allocate(c.regulator, NOX_2027, [E0.address, E1.address], [10, 301], _ref(5))
+    assert a.balance(E0.address, NOX_2027) == 0 and a.issued(NOX_2027) == 0
+    # without a permit covering the vintage (validity ends within five years)
+    so2_2040 = (1 << 24) | (SO2 << 16) | 2040
+    a.set_cap(c.regulator, so2_2040, 100)
+    with reverts("AllowancePermitRequired", enterprise=E0.address, pollutant=SO2, year=2040):
+        a.allocate(c.regulator, so2_2040, [E0.address], [1], _ref(6))
+    assert (a.balance(E0.address, SO2_2027), a.balance(E1.address, SO2_2027)) == (1_000, 300)
+
+
+def test_allocation_stops_after_revocation(c: Consortium) -> None:
+    pid = issued(c, E0)
+    c.allowance.allocate(c.regulator, SO2_2027, [E0.address], [10], _ref(1))
+    permits_of(c).revoke(c.regulator, pid, "violations")
+    with reverts("AllowancePermitRequired", enterprise=E0.address, pollutant=SO2, year=2027):
+        c.allowance.allocate(c.regulator, SO2_2027, [E0.address], [10], _ref(2))
+
+
+def test_co2_is_not_gated(c: Consortium) -> None:
+    a = c.allowance
+    a.allocate(c.regulator, CO2_2027, [E2.address, E3.address], [100, 100], _ref(1))  # no permits at all
+    a.transfer(E2, E3.address, CO2_2027, 40)
+    assert (a.balance(E2.address, CO2_2027), a.balance(E3.address, CO2_2027)) == (60, 140)
+
+
+# ---------------------------------------------------------------------- transfers
+
+
+@pytest.mark.parametrize("end", ["revoke", "cancel", "expire"])
+def test_trading_refused_without_a_valid_permit_while_holding_and_surrender_work(
+    c: Consortium, end: str
+) -> None:
+    a, p = c.allowance, permits_of(c)
+    pid0, _ = issued(c, E0), issued(c, E1)
+    a.allocate(c.regulator, SO2_2027, [E0.address, E1.address], [100, 100], _ref(1))
+    a.transfer(E0, E1.address, SO2_2027, 10)  # both valid: trading works
+    if end == "revoke":
+        p.revoke(c.regulator, pid0, "r")
+    elif end == "cancel":
+        p.cancel(c.regulator, pid0, "c")
+    else:
+        c.chain.advance_time(p.permit(pid0).valid_until - c.chain.timestamp() + 1)
+        p.renew(c.regulator, p.permit_of(E1.address), c.chain.timestamp() + 86_400)
+    with reverts("AllowancePermitNotValid", enterprise=E0.address, pollutant=SO2):
+        a.transfer(E0, E1.address, SO2_2027, 1)
+    with reverts("AllowancePermitNotValid", enterprise=E0.address, pollutant=SO2):
+        a.transfer(E1, E0.address, SO2_2027, 1)
+    assert (a.balance(E0.address, SO2_2027), a.balance(E1.address, SO2_2027)) == (90, 110)  # still held
+    # surrender: to the compliance manager (here a key governance made the manager) stays possible
+    manager = dev_account(31)
+    token = a.contract.functions
+    c.registry.govern_call(c.members, token.setSystemContract(manager.address, True), "manager key")
+    c.registry.govern_call(c.members, token.setComplianceManager(manager.address), "manager key")
+    a.transfer(E0, manager.address, SO2_2027, 90)
+    a.retire(manager, E0.address, SO2_2027, 90, 2027)
+    assert a.balance(E0.address, SO2_2027) == 0 and a.retired_of(E0.address, SO2_2027, 2027) == 90
+
+
+def test_an_enterprise_without_a_permit_cannot_receive_a_gated_pollutant(c: Consortium) -> None:
+    issued(c, E0)
+    c.allowance.allocate(c.regulator, SO2_2027, [E0.address], [100], _ref(1))
+    with reverts("AllowancePermitNotValid", enterprise=E2.address, pollutant=SO2):
+        c.allowance.transfer(E0, E2.address, SO2_2027, 1)
+
+
+def test_a_permit_without_the_pollutant_does_not_cover_it(c: Consortium) -> None:
+    p = permits_of(c)
+    issued(c, E0)
+    issued(c, E1)
+    c.allowance.allocate(c.regulator, NOX_2027, [E0.address], [100], _ref(1))
+    p.change(c.regulator, p.permit_of(E1.address), outlets(E1), [p.permit(p.permit_of(E1.address)).terms[0]])
+    assert not p.is_valid(E1.address, NOX, c.chain.timestamp())
+    with reverts("AllowancePermitNotValid", enterprise=E1.address, pollutant=NOX):
+        c.allowance.transfer(E0, E1.address, NOX_2027, 1)
+
+
+def test_ungated_transfer_gas_within_2500_of_the_suite_without_permits(
+    c: Consortium, fresh: Consortium
+) -> None:
+    def gas(suite: Consortium) -> int:
+        if suite is fresh:
+            for i, e in enumerate((E2, E3)):
+                register(fresh.registry, fresh.members, e.address, seed=950 + i)
+            fresh.allowance.set_cap(fresh.regulator, CO2_2027, 1_000)
+        suite.allowance.allocate(suite.regulator, CO2_2027, [E2.address, E3.address], [100, 100], _ref(77))
+        return int(suite.allowance.transfer(E2, E3.address, CO2_2027, 10)["gasUsed"])
+
+    with_permits = gas(c)
+    issued(c, E0)
+    c.allowance.allocate(c.regulator, SO2_2027, [E0.address], [100], _ref(78))
+    without = gas(fresh)
+    print(f"ungated transfer gas: {with_permits} with permits wired, {without} without")
+    assert with_permits - without <= 2_500, (with_permits, without)
+
+
+# ---------------------------------------------------------------------- devices
+
+
+def test_device_binds_only_to_an_outlet_on_a_valid_permit(c: Consortium) -> None:
+    r, p = c.registry, permits_of(c)
+    with reverts("RegistryDeviceNotOnPermit", mn="MNNOPERMIT1", enterprise=E0.address):
+        r.bind_device(c.regulator, DEVICE.address, E0.address, "MNNOPERMIT1")
+    pid = issued(c, E0)
+    mn = outlets(E0)[0].mn
+    with reverts("RegistryDeviceNotOnPermit", mn=mn, enterprise=E1.address):
+        r.bind_device(c.regulator, DEVICE.address, E1.address, mn)  # E0's outlet
+    with reverts("RegistryDeviceNotOnPermit", mn="MNOTHER01", enterprise=E0.address):
+        r.bind_device(c.regulator, DEVICE.address, E0.address, "MNOTHER01")  # not on its permit
+    assert r.contract.functions.deviceByMn(mn).call() == "0x" + "0" * 40
+    r.bind_device(c.regulator, DEVICE.address, E0.address, mn)
+    assert r.contract.functions.deviceByMn(mn).call() == DEVICE.address
+    r.unbind_device(c.regulator, DEVICE.address)
+    p.revoke(c.regulator, pid, "r")
+    with reverts("RegistryDeviceNotOnPermit", mn=mn, enterprise=E0.address):
+        r.bind_device(c.regulator, DEVICE.address, E0.address, mn)
