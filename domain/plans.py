@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from domain.errors import PlanRuleError
+from domain.errors import InvalidInputError, PlanRuleError
 
 BPS = 10_000
 #: Years of a five-year plan.
@@ -193,3 +193,89 @@ def check_annual(plan: AnnualPlan, five: FiveYearPlan, *, plan_id: int = 0) -> N
             raise PlanRuleError("PlanInvalidPollutant", t.pollutant)
         if t.target_bps > BPS:
             raise PlanRuleError("PlanInvalidBps", t.pollutant, t.target_bps)
+
+
+def _field(data: dict[str, object], name: str, what: str) -> object:
+    if name not in data:
+        raise InvalidInputError(f"{what}: missing {name!r}")
+    return data[name]
+
+
+def _int(data: dict[str, object], name: str, what: str, default: int | None = None) -> int:
+    value = data.get(name, default) if default is not None else _field(data, name, what)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError(f"{what}: {name} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _list(data: dict[str, object], name: str, what: str) -> list[dict[str, object]]:
+    value = data.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise InvalidInputError(f"{what}: {name} must be a list of objects")
+    return value
+
+
+def _hash(data: dict[str, object], what: str) -> bytes:
+    text = data.get("document_hash", "0x" + "00" * 32)
+    try:
+        raw = bytes.fromhex(str(text).removeprefix("0x"))
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise InvalidInputError(f"{what}: document_hash must be 32 bytes of hex")
+    return raw
+
+
+def _code(value: object) -> int:
+    from domain.tokens import pollutant_code
+
+    return pollutant_code(value if isinstance(value, int) else str(value))
+
+
+def plan_from_json(data: object) -> FiveYearPlan | AnnualPlan:
+    """A plan from its JSON form (``kind`` ``five_year`` or ``annual``; pollutants by symbol or code).
+
+    Five-year: ``start_year``, ``base_year``, ``pollutants`` [{pollutant, base_emissions,
+    target_bps, path: [5 caps]}], ``regions`` [{region, share_bps}]. Annual: ``five_year_plan_id``,
+    ``year``, ``caps`` [{pollutant, region, cap, reserve_share_bps, guide_price}], ``targets``
+    [{enterprise, pollutant, target_bps}]. Both: optional ``supersedes``, ``document_hash``, ``uri``.
+
+    Raises:
+        InvalidInputError: the JSON is not a plan (the rules are checked by :func:`check_five_year`
+            and :func:`check_annual`).
+    """
+    if not isinstance(data, dict):
+        raise InvalidInputError("a plan is a JSON object")
+    kind = data.get("kind")
+    common = {"supersedes": _int(data, "supersedes", "plan", 0), "document_hash": _hash(data, "plan"),
+              "uri": str(data.get("uri", ""))}  # fmt: skip
+    if kind == "five_year":
+        lines = []
+        for n, p in enumerate(_list(data, "pollutants", "plan"), start=1):
+            path = p.get("path")
+            if not isinstance(path, list) or len(path) != YEARS or not all(isinstance(v, int) for v in path):
+                raise InvalidInputError(f"pollutant {n}: path must be {YEARS} integers")
+            lines.append(PollutantPath(_code(_field(p, "pollutant", f"pollutant {n}")),
+                                       _int(p, "base_emissions", f"pollutant {n}"),
+                                       _int(p, "target_bps", f"pollutant {n}"),
+                                       (path[0], path[1], path[2], path[3], path[4])))  # fmt: skip
+        regions = tuple(RegionShare(_int(r, "region", f"region {n}"), _int(r, "share_bps", f"region {n}"))
+                        for n, r in enumerate(_list(data, "regions", "plan"), start=1))  # fmt: skip
+        return FiveYearPlan(_int(data, "start_year", "plan"), _int(data, "base_year", "plan"), tuple(lines),
+                            regions, **common)  # type: ignore[arg-type]  # fmt: skip
+    if kind == "annual":
+        caps = tuple(
+            RegionCap(_code(_field(c, "pollutant", f"cap {n}")), _int(c, "region", f"cap {n}"),
+                      _int(c, "cap", f"cap {n}"), _int(c, "reserve_share_bps", f"cap {n}", 0),
+                      _int(c, "guide_price", f"cap {n}", 0))
+            for n, c in enumerate(_list(data, "caps", "plan"), start=1)
+        )  # fmt: skip
+        targets = tuple(
+            EnterpriseTarget(str(_field(t, "enterprise", f"target {n}")),
+                             _code(_field(t, "pollutant", f"target {n}")),
+                             _int(t, "target_bps", f"target {n}"))
+            for n, t in enumerate(_list(data, "targets", "plan"), start=1)
+        )  # fmt: skip
+        return AnnualPlan(_int(data, "five_year_plan_id", "plan"), _int(data, "year", "plan"), caps, targets,
+                          **common)  # type: ignore[arg-type]  # fmt: skip
+    raise InvalidInputError(f"plan kind must be 'five_year' or 'annual', got {kind!r}")
