@@ -8,6 +8,7 @@ import { lang, t, tn } from '../i18n.js';
 import { badge, busy, card, el, empty, field, kpi, num, pct, POLLUTANTS, short, table, toast, when } from '../ui.js';
 import { sendAction } from '../wallet.js';
 import { regulatorMarket } from './market-ops.js';
+import { regulatorPlans } from './plans.js';
 
 const STATUSES = ['over', 'near', 'within', 'none'];
 
@@ -317,6 +318,7 @@ export async function render(root, ctx) {
       el('div', { class: 'span-7' }, applicationsCard(overview.applications, names, ctx)),
       el('div', { class: 'span-5' }, alarmsCard(overview, names))),
     el('div', { class: 'grid' }, el('div', { class: 'span-12' }, proposalsCard(proposals.items, overview.generated_at, ctx))),
+    el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-plans-host' })),
     el('h2', { class: 'section-head' }, t('ops.regulatorTitle')),
     market,
   );
@@ -324,8 +326,9 @@ export async function render(root, ctx) {
   const charts = [drawMap(mapNode, overview, geo, detailsPanel(detailsBox)), drawTrend(trendNode, overview), drawSupply(supplyNode, overview)];
   // the market panel loads alongside; the overview is ready without it
   const marketDone = regulatorMarket().then((panel) => market.replaceChildren(panel));
+  const plansDone = regulatorPlans().then((panel) => root.querySelector('#regulator-plans-host').replaceChildren(panel));
   await Promise.all(charts.map((x) => x.whenDrawn));
   performance.mark('overview-ready');
   root.dataset.overviewReady = '1';
-  await marketDone;
+  await Promise.all([marketDone, plansDone]);
 }
