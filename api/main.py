@@ -36,6 +36,7 @@ from api.routes import (
     holdings,
     market,
     participants,
+    permits,
     plans,
     production,
     stats,
@@ -219,6 +220,7 @@ def create_app(
         production,
         surveillance,
         plans,
+        permits,
         tx,
     )
     for module in routers:

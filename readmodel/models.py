@@ -802,3 +802,57 @@ class PlanCapExecution(Base):
     year: Mapped[int] = mapped_column(Integer)
     cap: Mapped[int]
     block_time: Mapped[int]
+
+
+# ---------------------------------------------------------------------- discharge permits
+
+
+class PermitApplication(Base):
+    """A discharge permit application (DischargePermits) as last submitted: ``outlets`` holds
+    (code, mn) objects, ``terms`` (pollutant, annual_amount, concentration_limit) objects;
+    ``status`` is submitted, returned, refused or issued."""
+
+    __tablename__ = "permit_applications"
+    application_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    enterprise: Mapped[str] = mapped_column(Address, index=True)
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    document_hash: Mapped[str] = mapped_column(Hash)
+    submissions: Mapped[int] = mapped_column(Integer)
+    outlets: Mapped[list[Any]] = mapped_column(JSON)
+    terms: Mapped[list[Any]] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    permit_id: Mapped[int | None]
+    submitted_time: Mapped[int]
+    decided_time: Mapped[int | None]
+
+
+class DischargePermit(Base):
+    """A discharge permit's current revision: ``status`` as stored on chain (valid, revoked,
+    cancelled; a valid permit past ``valid_until`` reads as expired), ``outlets`` and ``terms``
+    as in :class:`PermitApplication` with the granted amounts."""
+
+    __tablename__ = "discharge_permits"
+    permit_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    enterprise: Mapped[str] = mapped_column(Address, index=True)
+    application_id: Mapped[int]
+    number: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    valid_from: Mapped[int]
+    valid_until: Mapped[int]
+    revision: Mapped[int] = mapped_column(Integer)
+    outlets: Mapped[list[Any]] = mapped_column(JSON)
+    terms: Mapped[list[Any]] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    issued_time: Mapped[int]
+    changed_time: Mapped[int]
+
+
+class PermitReview(Base):
+    """The annual review (年审) of a permit for one year."""
+
+    __tablename__ = "permit_reviews"
+    permit_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(Text)
+    block_time: Mapped[int]

@@ -10,9 +10,9 @@ pragma solidity ^0.8.24;
 /// State machine of an application:
 ///
 ///     (none) --applyForPermit--> Submitted --issue--> Issued
-///                        |   ^  \--refuse--> Refused
-///          reviewReturn  v   |  resubmit
-///                       Returned --refuse--> Refused
+///                                  |   ^  \--refuse--> Refused
+///                    reviewReturn  v   |  resubmit
+///                                 Returned --refuse--> Refused
 ///
 /// State machine of a permit (Expired is not stored: a Valid permit past `validUntil` reads as
 /// Expired and becomes Valid again when renewed):
@@ -127,6 +127,8 @@ interface IDischargePermits {
     event PermitApplied(
         uint256 indexed applicationId, address indexed enterprise, bytes32 documentHash, bool resubmission
     );
+    /// @notice What an application (or its resubmission) asks for, for indexers.
+    event ApplicationContent(uint256 indexed applicationId, Outlet[] outlets, Term[] terms);
     /// @notice The regulator returned an application for more information.
     event ApplicationReturned(uint256 indexed applicationId, string reason);
     /// @notice The regulator refused an application.
@@ -165,7 +167,7 @@ interface IDischargePermits {
     /// and a valid MN (`PermitInvalidMn`) not listed twice nor on another enterprise's permit
     /// (`PermitOutletTaken`); at least one term (`PermitNoTerms`), each a gated pollutant, listed
     /// once, with a non-zero amount (`PermitInvalidTerm`).
-    /// Emits: {PermitApplied}.
+    /// Emits: {PermitApplied}, {ApplicationContent}.
     /// @return applicationId The new application's id (from 1).
     function applyForPermit(Outlet[] calldata outlets, Term[] calldata terms, bytes32 documentHash)
         external
@@ -174,7 +176,7 @@ interface IDischargePermits {
     /// @notice Resubmit a returned application with new outlets, terms and documents.
     /// Requirements: as {applyForPermit}; the caller is the applicant (`PermitNotApplicant`); the application
     /// is Returned (`PermitApplicationWrongState`).
-    /// Emits: {PermitApplied} with `resubmission` true.
+    /// Emits: {PermitApplied} with `resubmission` true, {ApplicationContent}.
     function resubmit(uint256 applicationId, Outlet[] calldata outlets, Term[] calldata terms, bytes32 documentHash)
         external;
 

@@ -43,6 +43,7 @@ contract DischargePermits is IDischargePermits, RegistryGated {
         a.enterprise = msg.sender;
         _fillApplication(a, outlets, terms, documentHash);
         emit PermitApplied(applicationId, msg.sender, documentHash, false);
+        emit ApplicationContent(applicationId, outlets, terms);
     }
 
     /// @inheritdoc IDischargePermits
@@ -59,6 +60,7 @@ contract DischargePermits is IDischargePermits, RegistryGated {
         delete a.terms;
         _fillApplication(a, outlets, terms, documentHash);
         emit PermitApplied(applicationId, msg.sender, documentHash, true);
+        emit ApplicationContent(applicationId, outlets, terms);
     }
 
     // ------------------------------------------------------------------ regulator

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from readmodel.indexer.projection import Handlers
-from readmodel.indexer.projections import auction, compliance, ledger, market, plans, registry, tokens
+from readmodel.indexer.projections import (
+    auction,
+    compliance,
+    ledger,
+    market,
+    permits,
+    plans,
+    registry,
+    tokens,
+)
 
 #: Every projected (manifest contract name, event name) → its handler; other events are only logged.
 HANDLERS: Handlers = (
@@ -14,4 +23,5 @@ HANDLERS: Handlers = (
     | compliance.HANDLERS
     | market.HANDLERS
     | plans.HANDLERS
+    | permits.HANDLERS
 )
