@@ -284,3 +284,36 @@ def wire_permits(
         )
         done.append("ConsortiumRegistry: discharge permits wired")
     return done
+
+
+def application_from_json(data: object) -> tuple[list[Outlet], list[Term], bytes]:
+    """Outlets, terms and document hash of an application file::
+
+        {"outlets": [{"code": "DA001", "mn": "MN33100000001"}],
+         "terms": [{"pollutant": "SO2", "annual_amount": 1000, "concentration_limit": 35000}],
+         "document_hash": "0x…32 bytes…"}
+
+    (``document_hash`` optional in a change; zero then.)
+
+    Raises:
+        InvalidInputError: not that shape, or a field of the wrong type.
+    """
+    if not isinstance(data, dict):
+        raise InvalidInputError("an application file holds one JSON object")
+    try:
+        outlets = [Outlet(code=str(o["code"]), mn=str(o["mn"])) for o in data["outlets"]]
+        terms = [
+            Term(
+                pollutant=pollutant_code(t["pollutant"]),
+                annual_amount=int(t["annual_amount"]),
+                concentration_limit=int(t.get("concentration_limit", 0)),
+            )
+            for t in data["terms"]
+        ]
+        raw = str(data.get("document_hash", "0x" + "00" * 32))
+        document_hash = bytes.fromhex(raw.removeprefix("0x"))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInputError(f"application file: {type(exc).__name__}: {exc}") from None
+    outlets_arg(outlets)
+    terms_arg(terms)
+    return outlets, terms, _hash(document_hash)

@@ -22,6 +22,7 @@ from ets.cli.market import market_app
 from ets.cli.network import network_app
 from ets.cli.node import node_app
 from ets.cli.oracle import oracle_app
+from ets.cli.permits import permits_app
 from ets.cli.plans import plans_app
 from ets.cli.registry import registry_app
 from ets.cli.report import report_app
@@ -55,6 +56,7 @@ app.add_typer(market_app, name="market")
 app.add_typer(oracle_app, name="oracle")
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(plans_app, name="plans")
+app.add_typer(permits_app, name="permits")
 app.add_typer(attest_app, name="attest")
 app.add_typer(report_app, name="report")
 app.add_typer(alarms_app, name="alarms")
