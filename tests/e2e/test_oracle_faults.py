@@ -211,8 +211,11 @@ def test_gateway_process_killed_mid_batch_and_restarted_anchors_every_reading_on
     }  # fmt: skip
     gateway = _gateway_process(env, tmp_path / "site.json", queue_path, port)
     try:
+        # the flow starts once the gateway listens and lasts ~15 s, so a loaded machine still
+        # anchors the first 100 readings while frames are in flight
+        _wait(lambda: _listening(port), 60, "the gateway")
         links = LinkSettings(ack_timeout=1.0, reconnect_delay=0.2, max_reconnect_delay=0.5)
-        simulation = run_over_tcp(_controllers(site), "127.0.0.1", port, frames=FRAMES, interval=0.05,
+        simulation = run_over_tcp(_controllers(site), "127.0.0.1", port, frames=FRAMES, interval=0.1,
                                   settings=links, start=False)  # fmt: skip
         with simulation:
             _wait(lambda: queue_path.exists() and _anchored_count(queue_path) > 100, 90, "first anchors")
