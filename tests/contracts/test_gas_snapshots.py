@@ -47,6 +47,9 @@ from tests.utils.market import (
 )
 from tests.utils.market import next_weekday_at as market_day
 from tests.utils.market import rulebook as market_rules
+from tests.utils.permits import deploy_permits
+from tests.utils.permits import outlets as permit_outlets
+from tests.utils.permits import terms as permit_terms
 from tests.utils.plans import annual as plan_annual
 from tests.utils.plans import deploy_plans
 from tests.utils.plans import five_year as plan_five_year
@@ -421,6 +424,36 @@ def market_scenario(c: Consortium, m: GasMeter) -> None:
     m.keep("Market", "placeOrder", "placeOrder(sell fills 1 partly, position limit)")
 
 
+def permits_scenario(c: Consortium, m: GasMeter) -> None:
+    permits = deploy_permits(c)
+    m.names[permits.address.lower()] = "DischargePermits"
+    m.keep("ConsortiumRegistry", "execute", "execute:setPermits(registry)", via="DischargePermits")
+    _register_parties(c)
+    e, f = PARTIES[0], PARTIES[1]
+    app = permits.apply(e, permit_outlets(e), permit_terms(), b"\x11" * 32)
+    m.keep("DischargePermits", "applyForPermit", "applyForPermit(1 outlet, 2 pollutants)")
+    permits.review_return(c.regulator, app, "monitoring plan")
+    m.keep("DischargePermits", "reviewReturn")
+    permits.resubmit(e, app, permit_outlets(e), permit_terms(), b"\x12" * 32)
+    m.keep("DischargePermits", "resubmit")
+    permit_id = permits.issue(c.regulator, app, "P-1", [1_000, 500])
+    m.keep("DischargePermits", "issue", "issue(1 outlet, 2 pollutants)")
+    permits.change(c.regulator, permit_id, permit_outlets(e, 2), permit_terms(so2=900))
+    m.keep("DischargePermits", "change", "change(2 outlets, 2 pollutants)")
+    permits.renew(c.regulator, permit_id, c.chain.timestamp() + 10 * 365 * 86_400)
+    m.keep("DischargePermits", "renew")
+    permits.annual_review(c.regulator, permit_id, 2027, True, "in order")
+    m.keep("DischargePermits", "annualReview")
+    permits.revoke(c.regulator, permit_id, "violations")
+    m.keep("DischargePermits", "revoke")
+    refused = permits.apply(f, permit_outlets(f), permit_terms(), b"\x13" * 32)
+    permits.refuse(c.regulator, refused, "outside the zone plan")
+    m.keep("DischargePermits", "refuse")
+    other = permits.apply(f, permit_outlets(f), permit_terms(), b"\x14" * 32)
+    permits.cancel(c.regulator, permits.issue(c.regulator, other, "P-2", [10, 10]), "closure")
+    m.keep("DischargePermits", "cancel")
+
+
 SCENARIOS: dict[str, Callable[[Consortium, GasMeter], None]] = {
     "ConsortiumRegistry": registry_scenario,
     "SettlementToken": settlement_token_scenario,
@@ -432,6 +465,7 @@ SCENARIOS: dict[str, Callable[[Consortium, GasMeter], None]] = {
     "NodeAllowlist": allowlist_scenario,
     "Market": market_scenario,
     "TotalControlPlans": plans_scenario,
+    "DischargePermits": permits_scenario,
 }
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
-from chain.accounts import dev_account
+from chain.accounts import demo_account, dev_account
 from chain.node import AnvilNode
-from chain.permits import Outlet, PermitsClient, Term
-from chain.suite import deploy_local_suite
+from chain.permits import Outlet, PermitsClient, Term, wire_permits
+from chain.suite import LocalSuite, deploy_local_suite
 from chain.tx import ChainClient
 from domain.tokens import Kind, encode_id
 from tests.conftest import Consortium
@@ -60,3 +60,12 @@ def issued(
     p = permits_of(c)
     app = applied(c, enterprise, so2=so2, nox=nox)
     return p.issue(c.regulator, app, number or f"91331000{enterprise.address[2:12]}001P", [so2, nox])
+
+
+def deploy_permits(c: LocalSuite) -> PermitsClient:
+    """Deploy DischargePermits on ``c``'s chain (no manifest entry) and wire the token's and the
+    registry's gates."""
+    address, receipt = c.chain.deploy("DischargePermits", [c.registry.address], demo_account("deployer"))
+    permits = PermitsClient(c.chain, address, from_block=int(receipt["blockNumber"]))
+    wire_permits(c.registry, c.members, permits, c.allowance.address)
+    return permits

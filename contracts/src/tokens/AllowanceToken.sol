@@ -26,11 +26,11 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     mapping(address enterprise => mapping(uint256 id => uint256)) private _permitAllocated;
     address private _permits;
     address private _complianceManager;
-    // packed with the compliance manager, which allocation and transfers read anyway: the permits
-    // gate of an ungated pollutant costs one warm read
-    uint96 private _permitGates;
     address private _auctionHouse;
     address private _market;
+    // packed with the market, which every transfer reads anyway (the market's own payouts
+    // included): the permits gate of an ungated pollutant costs one warm read
+    uint96 private _permitGates;
     address private _plans;
 
     /// @param registry_ The ConsortiumRegistry.
