@@ -9,6 +9,7 @@ import { badge, busy, card, el, empty, field, kpi, num, pct, POLLUTANTS, short, 
 import { sendAction } from '../wallet.js';
 import { regulatorMarket } from './market-ops.js';
 import { regulatorPlans } from './plans.js';
+import { regulatorPermits } from './permits.js';
 
 const STATUSES = ['over', 'near', 'within', 'none'];
 
@@ -319,6 +320,7 @@ export async function render(root, ctx) {
       el('div', { class: 'span-5' }, alarmsCard(overview, names))),
     el('div', { class: 'grid' }, el('div', { class: 'span-12' }, proposalsCard(proposals.items, overview.generated_at, ctx))),
     el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-plans-host' })),
+    el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-permits-host' })),
     el('h2', { class: 'section-head' }, t('ops.regulatorTitle')),
     market,
   );
@@ -330,5 +332,6 @@ export async function render(root, ctx) {
   await Promise.all(charts.map((x) => x.whenDrawn));
   performance.mark('overview-ready');
   root.dataset.overviewReady = '1';
-  await Promise.all([marketDone, plansDone]);
+  const permitsDone = regulatorPermits(ctx).then((panel) => root.querySelector('#regulator-permits-host').replaceChildren(panel));
+  await Promise.all([marketDone, plansDone, permitsDone]);
 }
