@@ -20,6 +20,7 @@ from chain.registry import EnterpriseProfile, RegistryClient
 from chain.tx import ChainClient
 from demo.compliance import demo_compliance
 from demo.market import demo_trading_day
+from demo.plans import demo_plans
 from demo.report import DemoReport
 from domain.auction import PriceRule
 from domain.codes import credit_code_check_char
@@ -116,6 +117,10 @@ def run_demo(
     if "Market" in manifest.contracts:  # the exchange's trading day, the last on-chain step before settlement
         report.market = demo_trading_day(chain, manifest, registry, members)
         report.steps.extend(report.market.lines)
+    # total-amount control: once wired, 2027 caps come from the adopted annual plan only
+    plans = demo_plans(chain, settings.manifest_path, registry, members)
+    report.steps.extend(plans.lines)
+    report.manifest = plans.manifest or manifest
     report.accounts = {name: demo_account(name).address for name in DEMO_ROLES}
     for i in range(len(DEMO_ENTERPRISES)):
         report.accounts[f"enterprise-{i + 1}"] = demo_account(f"enterprise-{i + 1}").address
