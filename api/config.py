@@ -59,7 +59,8 @@ class ApiSettings(BaseSettings):
         api_stream_poll_seconds: how often the streams read the read model's checkpoint when the
             indexer runs in another process (with the embedded indexer they wake on its commits).
         api_stream_max_seconds: a stream ends after this long; the client reconnects with
-            ``Last-Event-ID`` and misses nothing (the session is checked again then).
+            ``Last-Event-ID`` and misses nothing (the session itself is checked every ping:
+            a signed-out or expired session gets ``signed_out`` and the stream ends).
         api_stream_max_trades: trades one ``market`` event carries at most; a longer range
             (a client resuming from far back) is sent as several events.
         api_shutdown_seconds: how long a stopping server lets open responses (market streams)

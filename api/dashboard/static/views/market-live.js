@@ -58,10 +58,11 @@ function frames(text) {
 
 /**
  * Follow GET /market/stream while `alive()` holds: `onMarket(payload)` for each `market` event.
- * Reconnects (Last-Event-ID = the last block seen) after an error or the server closing.
- * Returns a function that stops it.
+ * Reconnects (Last-Event-ID = the last block seen) after an error or the server closing; stops
+ * for good when the session ends (`signed_out` event, or 401 on reconnecting) and then calls
+ * `onSignedOut(message)` if given. Returns a function that stops it.
  */
-export function followMarket(onMarket, alive) {
+export function followMarket(onMarket, alive, onSignedOut = null) {
   const controller = new AbortController();
   let lastId = null;
   let stopped = false;
@@ -78,6 +79,12 @@ export function followMarket(onMarket, alive) {
         if (s && s.token) headers.Authorization = `Bearer ${s.token}`;
         if (lastId) headers['Last-Event-ID'] = lastId;
         const response = await fetch('/market/stream', { headers, signal: controller.signal, cache: 'no-store' });
+        if (response.status === 401) {
+          stopped = true;
+          trace('market stream: session ended (401)');
+          if (onSignedOut) onSignedOut('HTTP 401');
+          return;
+        }
         if (!response.ok || !response.body) throw new Error(`stream: HTTP ${response.status}`);
         trace('market stream open');
         delay = 500;
@@ -93,7 +100,13 @@ export function followMarket(onMarket, alive) {
           for (const e of parsed.events) {
             if (e.id) lastId = e.id;
             if (e.event === 'market' && e.data) onMarket(JSON.parse(e.data));
+            if (e.event === 'signed_out') {
+              stopped = true;
+              trace('market stream: signed out');
+              if (onSignedOut) onSignedOut(e.data ? JSON.parse(e.data).message : '');
+            }
           }
+          if (stopped) break;
         }
         reader.cancel().catch(() => {});
       } catch (err) {

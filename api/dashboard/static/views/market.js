@@ -10,7 +10,7 @@
 import { api } from '../api.js';
 import { dispose } from '../charts.js';
 import { t } from '../i18n.js';
-import { card, el, empty, field, kpi, num, table, tokenLabel, when, yuan } from '../ui.js';
+import { card, el, empty, field, kpi, num, table, toast, tokenLabel, when, yuan } from '../ui.js';
 import { drawCandles, drawIntraday } from './market-charts.js';
 import { entryCard, levelClicked, mineSections, refreshMine } from './market-floor.js';
 import { followMarket } from './market-live.js';
@@ -204,7 +204,10 @@ async function tokenPanel(box, chosen, ctx) {
     });
     pending = pending ? pending.then(run) : run();
     pending.finally(() => { pending = null; });
-  }, () => box.isConnected);
+  }, () => box.isConnected, () => {
+    box.dataset.live = '0';
+    toast(t('market.signedOut'), 'error');
+  });
   box.dataset.live = '1';
 }
 
