@@ -1,6 +1,8 @@
 """The permits gates on a real Anvil: AllowanceToken allocation needs a valid permit and stays
 within the permitted amount; transfers of a gated pollutant by or to an enterprise whose permit is
-expired, revoked or cancelled are refused while holding and surrender stay possible; CO2 is not
+expired, revoked or cancelled are refused while holding and surrender stay possible, except that
+when the market moves them only the sender is checked (a lapsed enterprise's resting orders are
+cancelled, expired and filled, it cannot sell); CO2 is not
 gated; the registry binds a device only to an outlet on a valid permit; the gas of an ungated
 transfer stays within +2,500 of the suite without permits."""
 
@@ -17,6 +19,20 @@ from chain.node import AnvilNode
 from chain.tx import ChainClient
 from tests.conftest import Consortium
 from tests.utils.chain import register, reverts
+from tests.utils.market import (
+    BUY,
+    EVENING,
+    FEE_ACCOUNT,
+    MAX_UINT,
+    MORNING,
+    SELL,
+    Rig,
+    later_today,
+    market_contract,
+    next_weekday_at,
+    rulebook,
+    wire_market,
+)
 from tests.utils.permits import (
     CO2_2027,
     ENTERPRISES,
@@ -197,3 +213,68 @@ def test_device_binds_only_to_an_outlet_on_a_valid_permit(c: Consortium) -> None
     p.revoke(c.regulator, pid, "r")
     with reverts("RegistryDeviceNotOnPermit", mn=mn, enterprise=E0.address):
         r.bind_device(c.regulator, DEVICE.address, E0.address, mn)
+
+
+def _market_rig(c: Consortium) -> Rig:
+    """The market wired on the permits suite, SO2 2027 listed, E0..E2 with permits, 100 t of SO2
+    and cash each, approvals given, the clock on a weekday morning."""
+    market = market_contract(c)
+    wire_market(
+        c.registry,
+        c.members,
+        market,
+        c.allowance.contract,
+        c.cash.contract,
+        FEE_ACCOUNT.address,
+        c.exchange.address,
+    )
+    traders = [E0, E1, E2]
+    for e in traders:
+        issued(c, e)
+    c.allowance.allocate(c.regulator, SO2_2027, [e.address for e in traders], [100] * 3, _ref(7))
+    for i, e in enumerate(traders):
+        c.cash.deposit(c.exchange, e.address, 10**9, f"permits-market-{i}")
+        c.cash.approve(e, market.address, MAX_UINT)
+        c.chain.transact(c.allowance.contract.functions.setApprovalForAll(market.address, True), e)
+    rig = Rig(suite=c, market=market, traders=traders, fee_account=FEE_ACCOUNT, token_id=SO2_2027)
+    rig.set_rules(rulebook())
+    next_weekday_at(c.chain, MORNING)
+    return rig
+
+
+def test_a_lapsed_enterprise_s_resting_sells_are_cancelled_and_expired(c: Consortium) -> None:
+    rig, p = _market_rig(c), permits_of(c)
+    cancelled, resting = rig.place(E0, SELL, 5_000, 10), rig.place(E0, SELL, 5_000, 20)
+    forced = rig.place(E0, SELL, 5_000, 5)
+    assert rig.allowances(E0.address) == 65
+    p.revoke(c.regulator, p.permit_of(E0.address), "r")
+    rig.cancel(E0, cancelled)  # the escrow returns to the lapsed enterprise
+    assert rig.allowances(E0.address) == 75 and not rig.order(cancelled)["open"]
+    rig.send(rig.market.functions.forceCancel(forced), c.exchange)
+    assert rig.allowances(E0.address) == 80 and not rig.order(forced)["open"]
+    later_today(c.chain, EVENING)
+    rig.expire(E1)  # the day's expiry is not blocked by the lapsed owner's order
+    assert rig.allowances(E0.address) == 100 and not rig.order(resting)["open"]
+    assert rig.allowances(rig.market.address) == 0
+
+
+def test_a_lapsed_enterprise_s_resting_buy_is_filled_by_a_valid_seller(c: Consortium) -> None:
+    rig, p = _market_rig(c), permits_of(c)
+    bid = rig.place(E0, BUY, 5_000, 10)
+    p.revoke(c.regulator, p.permit_of(E0.address), "r")
+    rig.place(E1, SELL, 5_000, 10)  # a valid seller's taker sell delivers to the lapsed buyer
+    assert (rig.allowances(E0.address), rig.allowances(E1.address)) == (110, 90)
+    assert not rig.order(bid)["open"]
+
+
+def test_a_lapsed_enterprise_cannot_sell_nor_receive_directly(c: Consortium) -> None:
+    rig, p = _market_rig(c), permits_of(c)
+    rig.place(E1, BUY, 5_000, 10)
+    p.revoke(c.regulator, p.permit_of(E0.address), "r")
+    with reverts("AllowancePermitNotValid", enterprise=E0.address, pollutant=SO2):
+        rig.place(E0, SELL, 5_000, 10)  # a taker sell into E1's bid
+    with reverts("AllowancePermitNotValid", enterprise=E0.address, pollutant=SO2):
+        rig.place(E0, SELL, 5_400, 10)  # a resting sell's escrow
+    with reverts("AllowancePermitNotValid", enterprise=E0.address, pollutant=SO2):
+        c.allowance.transfer(E1, E0.address, SO2_2027, 1)  # a direct transfer to it
+    assert (rig.allowances(E0.address), rig.allowances(E1.address)) == (100, 100)

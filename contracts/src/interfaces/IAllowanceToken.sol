@@ -46,8 +46,10 @@ interface IAllowanceToken {
     /// @notice The enterprise's cumulative allocation of the pollutant and vintage (`allocated`,
     /// this batch included) would exceed its permitted annual amount.
     error AllowanceAbovePermit(address enterprise, uint8 pollutant, uint16 year, uint256 permitted, uint256 allocated);
-    /// @notice A transfer of a gated pollutant by or to an enterprise whose permit for it is not valid
-    /// (expired, revoked, cancelled or none); holding and surrender stay possible.
+    /// @notice A transfer of a gated pollutant by an enterprise whose permit for it is not valid
+    /// (expired, revoked, cancelled or none), or a direct (non-market) transfer to one; when the
+    /// market moves allowances only the sender is checked, so escrow returns and deliveries to a
+    /// lapsed enterprise go through. Holding and surrender stay possible.
     error AllowancePermitNotValid(address enterprise, uint8 pollutant);
     /// @notice A transfer would move allowances the holder received from the market this trading
     /// day (`locked`): bought today, sellable tomorrow (T+1). Transfers by the market itself and to
@@ -134,9 +136,12 @@ interface IAllowanceToken {
     function release(address holder, uint256 id) external;
 
     /// @notice Wire the discharge permits contract ({IDischargePermits}): from then on allocation of
-    /// a pollutant it gates needs a permit within its amount, and transfers of it by or to an
-    /// enterprise whose permit is not valid are refused (`AllowancePermitNotValid`), except to and
-    /// from the compliance manager (surrender) and mints and burns. The gated set is read once here.
+    /// a pollutant it gates needs a permit within its amount, and transfers of it by an enterprise
+    /// whose permit is not valid are refused (`AllowancePermitNotValid`), as are direct transfers
+    /// to one; when the market moves the allowances only the sender is checked (a lapsed
+    /// enterprise cannot sell, but the market's escrow returns and deliveries to it go through).
+    /// Not gated: to and from the compliance manager (surrender), mints and burns. The gated set
+    /// is read once here.
     /// Requirements: called by the registry (governance); not zero (`AllowanceZeroAddress("permits")`).
     /// Emits: {PermitsSet}.
     function setPermits(address permits) external;

@@ -5,7 +5,9 @@ pragma solidity ^0.8.24;
 /// @notice Discharge permits (排污许可证, "one enterprise, one permit"): an enterprise applies for
 /// itself, the regulator reviews and issues, changes, renews, revokes or cancels, and records the
 /// annual review (年审). Permits gate what follows: AllowanceToken allocation and transfers of a
-/// gated pollutant, and the registry's device binding (a device only on an outlet of a valid permit).
+/// gated pollutant (the sender's permit always; the receiver's on direct transfers, not when the
+/// market moves allowances, so its escrow returns and deliveries to a lapsed enterprise go through),
+/// and the registry's device binding (a device only on an outlet of a valid permit).
 ///
 /// State machine of an application:
 ///

@@ -273,8 +273,9 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     /// escrow (other holders' allowances, checked when they entered it) has only the receiver
     /// checked, governance having made it the market. Once a market is set, a transfer may not
     /// dip into what the sender bought on the market today, unless the market itself moves it or
-    /// it goes to the compliance manager (surrender). Mints and burns are checked where they
-    /// happen (`allocate`, `retire`).
+    /// it goes to the compliance manager (surrender). While permits are wired, a gated pollutant
+    /// needs a valid permit of the sender, and of the receiver too unless the market moves it
+    /// ({_requireValidPermits}). Mints and burns are checked where they happen (`allocate`, `retire`).
     function _update(address from, address to, uint256[] memory ids, uint256[] memory values) internal override {
         if (from == address(0) || to == address(0)) {
             super._update(from, to, ids, values);
@@ -293,7 +294,7 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
             }
         }
         uint96 gates_ = _permitGates;
-        if (gates_ != 0) _requireValidPermits(from, to, ids, gates_);
+        if (gates_ != 0) _requireValidPermits(from, to, ids, gates_, byMarket);
         super._update(from, to, ids, values);
         if (market_ != address(0) && !byMarket && to != _complianceManager) {
             // checked on the balances after the move, so a batch repeating an id is covered too
@@ -304,11 +305,18 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
         }
     }
 
-    /// @dev Permits gate on a transfer: for each allowance id of a gated pollutant, each party that
-    /// is not a system contract must be free to trade it ({IDischargePermits-mayTrade}: not an
-    /// enterprise, or its permit valid now). Surrender (to the compliance manager) and the manager's
-    /// returns are not gated: holding and surrender stay possible.
-    function _requireValidPermits(address from, address to, uint256[] memory ids, uint96 gates_) private view {
+    /// @dev Permits gate on a transfer: for each allowance id of a gated pollutant, the sender, unless
+    /// a system contract, must be free to trade it ({IDischargePermits-mayTrade}: not an enterprise,
+    /// or its permit valid now). The receiver is checked the same way only on a direct transfer; when
+    /// the market moves the allowances (`byMarket`) only the sender is: a lapsed enterprise cannot
+    /// sell (its sell escrow entering the market, a taker sell it sends), but the market's escrow
+    /// returns and deliveries to it always go through, so one lapsed enterprise with resting orders
+    /// blocks neither its cancel/expiry nor other traders' fills. Surrender (to the compliance
+    /// manager) and the manager's returns are not gated: holding and surrender stay possible.
+    function _requireValidPermits(address from, address to, uint256[] memory ids, uint96 gates_, bool byMarket)
+        private
+        view
+    {
         address manager = _complianceManager;
         if (to == manager || from == manager) return;
         for (uint256 i = 0; i < ids.length; ++i) {
@@ -319,7 +327,9 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
             if (!isSystemContract(from) && !permits_.mayTrade(from, pollutant)) {
                 revert AllowancePermitNotValid(from, pollutant);
             }
-            if (!isSystemContract(to) && !permits_.mayTrade(to, pollutant)) revert AllowancePermitNotValid(to, pollutant);
+            if (!byMarket && !isSystemContract(to) && !permits_.mayTrade(to, pollutant)) {
+                revert AllowancePermitNotValid(to, pollutant);
+            }
         }
     }
 
