@@ -33,7 +33,7 @@ class LevelOrderPublic(BaseModel):
     remaining: int = Field(description="Tonnes open")
 
 
-class LevelPublic(BaseModel):
+class LevelOrdersPublic(BaseModel):
     """The open orders of one price level of a side, in time priority, the caller's own left out
     (a take of one's own order is refused as a self-trade)."""
 
@@ -63,14 +63,14 @@ class IntradayPublic(BaseModel):
     minutes: list[MinutePublic]
 
 
-@router.get("/{token_id}/level", response_model=LevelPublic, responses=ERRORS)
+@router.get("/{token_id}/level", response_model=LevelOrdersPublic, responses=ERRORS)
 def level_orders(
     token_id: TokenIdPath,
     user: User,
     db: Db,
     side: Annotated[Literal["buy", "sell"], Query(description="The side of the level")],
     price: Annotated[int, Query(ge=1, le=INT64_MAX, description="Fen per tonne")],
-) -> LevelPublic:
+) -> LevelOrdersPublic:
     """The open orders at ``price`` on ``side`` (oldest first), not the caller's: the order a
     click-to-take from the best five levels fills. 404 when the token id is not listed."""
     q.get_rulebook(db, token_id=token_id)
@@ -83,7 +83,7 @@ def level_orders(
         .limit(LEVEL_ORDERS)
     ).all()  # fmt: skip
     orders = [LevelOrderPublic(order_id=int(i), remaining=int(r)) for i, r in rows]
-    return LevelPublic(token_id=token_id, side=side, price=price, orders=orders)
+    return LevelOrdersPublic(token_id=token_id, side=side, price=price, orders=orders)
 
 
 def _latest_listing_day(db: Session, token_id: int) -> str | None:

@@ -66,7 +66,7 @@ class PermitPublic(BaseModel):
     reviews: list[ReviewPublic] = Field(default_factory=list, description="Annual reviews (detail only)")
 
 
-class ApplicationPublic(BaseModel):
+class PermitApplicationPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     application_id: int
@@ -169,7 +169,7 @@ def permit_stats(user: User, db: Db) -> PermitStats:
     )  # fmt: skip
 
 
-@router.get("/permits/applications", response_model=Page[ApplicationPublic], responses=ERRORS)
+@router.get("/permits/applications", response_model=Page[PermitApplicationPublic], responses=ERRORS)
 def list_applications(
     user: User,
     db: Db,
@@ -178,7 +178,7 @@ def list_applications(
         ApplicationStatus | None, Query(description="submitted, returned, refused, issued")
     ] = None,
     enterprise: Address | None = None,
-) -> Page[ApplicationPublic]:
+) -> Page[PermitApplicationPublic]:
     """Applications, oldest first (the review queue with ``status=submitted``): an enterprise reads
     its own; the regulator, the exchange and auditors read all."""
     user.require("ENTERPRISE", "REGULATOR", "EXCHANGE", "AUDITOR")
@@ -194,8 +194,8 @@ def list_applications(
         q = q.where(a.status == status)
     total = int(db.execute(select(func.count()).select_from(q.subquery())).scalar_one())
     rows = db.execute(q.order_by(a.application_id).limit(paging.limit).offset(paging.offset)).scalars()
-    items = [ApplicationPublic.model_validate(r) for r in rows]
-    return Page[ApplicationPublic](items=items, total=total, limit=paging.limit, offset=paging.offset)
+    items = [PermitApplicationPublic.model_validate(r) for r in rows]
+    return Page[PermitApplicationPublic](items=items, total=total, limit=paging.limit, offset=paging.offset)
 
 
 @router.get("/permits/{permit_id}", response_model=PermitPublic, responses=ERRORS)

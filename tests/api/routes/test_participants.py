@@ -185,6 +185,12 @@ def test_openapi_gives_examples_for_every_public_model_of_the_read_routes(world:
         assert {"200", "400", "401", "403", "422"} <= set(responses), path
 
 
+def test_openapi_model_names_are_unique_across_the_routers(world: ApiWorld) -> None:
+    # two routers' models of one name get module-qualified names (``api__routes__x__Name``)
+    models = world.client.get("/openapi.json").json()["components"]["schemas"]
+    assert [name for name in models if "__" in name] == []
+
+
 def test_large_answers_are_gzipped_for_clients_that_accept_it_and_small_ones_are_not(
     world: ApiWorld, get: Get
 ) -> None:
