@@ -6,11 +6,8 @@
 import { api, all } from '../api.js';
 import { t } from '../i18n.js';
 import { badge, busy, card, el, empty, field, num, short, table, tokenLabel, yuan } from '../ui.js';
+import { quoteColumns, tonnes } from './market.js';
 import { marketAction } from './market-live.js';
-
-function tonnes(value) {
-  return `${num(value)} t`;
-}
 
 /** Seconds of the CST day as `HH:MM`. */
 function hhmm(seconds) {
@@ -85,14 +82,7 @@ function quotesTable(quotes) {
   const sorted = [...quotes].sort((a, b) => a.token_id - b.token_id || order.indexOf(a.mode) - order.indexOf(b.mode));
   return table([
     { label: t('market.token'), render: (q) => tokenLabel(q.token_id) },
-    { label: t('market.mode'), render: (q) => t(`market.mode.${q.mode}`) },
-    { label: t('market.open'), num: true, render: (q) => yuan(q.open) },
-    { label: t('market.high'), num: true, render: (q) => yuan(q.high) },
-    { label: t('market.low'), num: true, render: (q) => yuan(q.low) },
-    { label: t('market.close'), num: true, render: (q) => yuan(q.close) },
-    { label: t('market.volume'), num: true, render: (q) => tonnes(q.volume) },
-    { label: t('market.turnover'), num: true, render: (q) => yuan(q.turnover) },
-    { label: t('market.fills'), num: true, render: (q) => num(q.trades) },
+    ...quoteColumns(),
   ], sorted.map((q) => ({ ...q, __data: { token: String(q.token_id), mode: q.mode } })), { id: 'ops-quotes', empty: t('market.noQuotes') });
 }
 

@@ -22,8 +22,22 @@ const CANDLE_DAYS = 120;
 /** Quote rows in this order: the official listing quote first, then each trade mode. */
 const MODES = ['listing', 'call', 'continuous', 'take', 'block'];
 
-function tonnes(value) {
+export function tonnes(value) {
   return `${num(value)} t`;
+}
+
+/** The columns of a day's quote per mode (the trading floor's and the exchange's quote tables). */
+export function quoteColumns() {
+  return [
+    { label: t('market.mode'), render: (q) => t(`market.mode.${q.mode}`) },
+    { label: t('market.open'), num: true, render: (q) => yuan(q.open) },
+    { label: t('market.high'), num: true, render: (q) => yuan(q.high) },
+    { label: t('market.low'), num: true, render: (q) => yuan(q.low) },
+    { label: t('market.close'), num: true, render: (q) => yuan(q.close) },
+    { label: t('market.volume'), num: true, render: (q) => tonnes(q.volume) },
+    { label: t('market.turnover'), num: true, render: (q) => yuan(q.turnover) },
+    { label: t('market.fills'), num: true, render: (q) => num(q.trades) },
+  ];
 }
 
 /** `+1.23%` / `−0.40%` / `0.00%` of `last` against `reference`. */
@@ -81,14 +95,7 @@ function quotesCard(quotes, day) {
   const rows = MODES.map((mode) => quotes.find((q) => q.mode === mode)).filter(Boolean)
     .map((q) => ({ ...q, __data: { mode: q.mode } }));
   return card(day ? t('market.quotesOf', { day }) : t('market.quotes'), table([
-    { label: t('market.mode'), render: (q) => t(`market.mode.${q.mode}`) },
-    { label: t('market.open'), num: true, render: (q) => yuan(q.open) },
-    { label: t('market.high'), num: true, render: (q) => yuan(q.high) },
-    { label: t('market.low'), num: true, render: (q) => yuan(q.low) },
-    { label: t('market.close'), num: true, render: (q) => yuan(q.close) },
-    { label: t('market.volume'), num: true, render: (q) => tonnes(q.volume) },
-    { label: t('market.turnover'), num: true, render: (q) => yuan(q.turnover) },
-    { label: t('market.fills'), num: true, render: (q) => num(q.trades) },
+    ...quoteColumns(),
     { label: t('market.fees'), num: true, render: (q) => yuan(q.fees) },
   ], rows, { id: 'market-quotes', empty: t('market.noQuotes') }), el('p', { class: 'muted' }, t('market.closeRule')));
 }
