@@ -1,4 +1,5 @@
-"""enterprise accounts: registration and profile-change applications, trusted counterparties, Safe transactions
+"""enterprise accounts: registration and profile-change applications, trusted counterparties, Safe
+transactions
 
 Revision ID: 0013
 Revises: 0012
