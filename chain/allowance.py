@@ -78,6 +78,11 @@ class AllowanceClient(ContractClient):
     def retired(self, token_id: int) -> int:
         return int(self.contract.functions.retired(token_id).call())
 
+    def permit_allocated(self, enterprise: str, token_id: int) -> int:
+        """Allowances of ``token_id`` allocated to ``enterprise`` within its permit so far."""
+        fn = self.contract.functions.permitAllocated(checked_address(enterprise, "enterprise"), token_id)
+        return int(fn.call())
+
     def retired_of(self, account: str, token_id: int, year: int) -> int:
         """Tokens of ``token_id`` retired against ``account``'s obligation of compliance ``year``."""
         return int(self.contract.functions.retiredOf(checked_address(account), token_id, year).call())
