@@ -48,6 +48,11 @@ class SurveillanceInputError(DomainError, ValueError):
     """Raised when surveillance inputs are invalid: a bad account-records file, scan setting or day."""
 
 
+class ReviewInputError(DomainError, ValueError):
+    """Raised when a review decision breaks a review rule (a substitution without a method, a
+    method that cannot compute a value, an unknown action); twin of the ledger's review errors."""
+
+
 class MarketError(DomainError):
     """Root of the exchange market's refusals (the Python twins of the Market contract's custom errors).
 
