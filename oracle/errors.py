@@ -288,3 +288,23 @@ class FrameFromFutureError(FrameRefusedError, ValueError):
 class DeviceBlockedError(FrameRefusedError, PermissionError):
     """Raised for a frame of a device the gateway cannot sign for (its sequence numbers are
     used up on-chain): the device's frames wait on the controller until an operator acts."""
+
+
+# --- back-fill (history requests) -----------------------------------------------------------
+
+
+class HistoryError(GatewayError):
+    """Base class of errors of the back-fill exchange (HJ 212-2017 history requests and answers)."""
+
+
+class HistoryRequestError(HistoryError, ValueError):
+    """Raised for an unusable history request: unknown device, a command code that is not
+    minute, hourly or daily data, or a window whose end is before its beginning."""
+
+
+class HistoryWindowError(HistoryError, ValueError):
+    """Raised for a history answer whose DataTime lies outside the window it was asked for."""
+
+
+class HistoryLimitError(HistoryError, RuntimeError):
+    """Raised when a device already has as many open gaps or requests as the gateway keeps."""

@@ -70,6 +70,8 @@ __all__ = [
     "DATA_FLAG_NAMES",
     "FLAG_ACK",
     "FLAG_PACKETS",
+    "HISTORY_CNS",
+    "HISTORY_REQUEST_FLAG",
     "LEGACY_CODES",
     "MAX_DATA_LEN",
     "MAX_DATA_LEN_FIELD",
@@ -101,6 +103,10 @@ __all__ = [
     "data_ack",
     "encode",
     "execution_result",
+    "format_qn",
+    "history_request",
+    "history_window",
+    "is_history_request",
     "iter_frames",
     "needs_ack",
     "notify_answer",
@@ -977,6 +983,77 @@ def notify_answer(frame: Frame) -> str:
         FrameMissingFieldError: the frame has no QN to answer.
     """
     return _reply(frame, CN_NOTIFY_ANSWER, {})
+
+
+# --- history requests (back-fill) -----------------------------------------------------------
+
+#: Data commands a history request may name (HJ 212-2017 table 9: minute, hourly, daily data).
+HISTORY_CNS: Final = frozenset({CN_MINUTE_DATA, CN_HOUR_DATA, CN_DAY_DATA})
+#: Flag of a history request: HJ 212-2017 version bits and bit A (the data unit answers 9011
+#: first, then uploads the stored frames under the request's QN, then sends 9012).
+HISTORY_REQUEST_FLAG: Final = (VERSION_2017 << 2) | FLAG_ACK
+
+
+def format_qn(when: datetime) -> str:
+    """A request number ``YYYYMMDDhhmmsszzz`` for ``when`` (naive local time, milliseconds)."""
+    return f"{when:%Y%m%d%H%M%S}{when.microsecond // 1000:03d}"
+
+
+def history_request(
+    *,
+    st: str,
+    cn: str,
+    pw: str,
+    mn: str,
+    qn: str,
+    begin: datetime,
+    end: datetime,
+    flag: int = HISTORY_REQUEST_FLAG,
+) -> str:
+    """A platform's request for a data unit's stored data (e.g. CN=2051 minute data).
+
+    ``QN=<qn>;ST=<st>;CN=<cn>;PW=..;MN=..;Flag=5;CP=&&BeginTime=..;EndTime=..&&``. The data
+    unit answers with a request answer (CN=9011, ``QnRtn``), uploads every stored frame of the
+    window with CN=``cn`` and the request's QN (each answered with 9014 when its Flag asks),
+    then closes with an execution result (CN=9012, ``ExeRtn``; 100: no data).
+
+    Raises:
+        FrameValueError: ``cn`` is not minute, hourly or daily data, or ``end`` is before
+            ``begin``, or a time is not naive.
+    """
+    if cn not in HISTORY_CNS:
+        raise FrameValueError(f"CN={cn[:40]!r} is not a history data command")
+    if end < begin:
+        raise FrameValueError("EndTime is before BeginTime")
+    window = {"BeginTime": _format_datatime(begin), "EndTime": _format_datatime(end)}
+    return encode(qn=qn, st=st, cn=cn, pw=pw, mn=mn, flag=flag, extras=window)
+
+
+def is_history_request(frame: Frame) -> bool:
+    """Whether ``frame`` asks for stored data: a history command with BeginTime and no DataTime."""
+    return (
+        frame.cn in HISTORY_CNS
+        and frame.st != ST_SYSTEM_INTERACTION
+        and frame.datatime is None
+        and "BeginTime" in frame.extras
+    )
+
+
+def history_window(frame: Frame) -> tuple[datetime, datetime]:
+    """The (BeginTime, EndTime) a history request asks for, both inclusive.
+
+    Raises:
+        FrameMissingFieldError: the request has no BeginTime or no EndTime.
+        FrameValueError: a time is not ``YYYYMMDDhhmmss[zzz]``, or EndTime is before BeginTime.
+    """
+    begin_text = frame.extras.get("BeginTime")
+    end_text = frame.extras.get("EndTime")
+    if begin_text is None or end_text is None:
+        raise FrameMissingFieldError("a history request needs BeginTime and EndTime")
+    begin, end = _parse_datatime(begin_text), _parse_datatime(end_text)
+    if end < begin:
+        raise FrameValueError("EndTime is before BeginTime")
+    return begin, end
 
 
 # --- packet-split messages ------------------------------------------------------------------

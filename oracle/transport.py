@@ -11,7 +11,7 @@ The pipeline of every link: bytes → :class:`~oracle.hj212.FrameScanner` (resyn
 garbage) → :func:`~oracle.hj212.parse` (CRC, fields) → the authenticator (device code and
 ``PW`` password, before anything is kept) → :class:`~oracle.hj212.Reassembler`
 (packet-split messages, bounded per link) → the handler → the data answer (CN=9014) when the
-frame's Flag asks for one.
+frame's Flag asks for one → the commands the handler returned (history requests), if any.
 
 Design choices:
 
@@ -44,7 +44,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from types import TracebackType
@@ -81,7 +81,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Called with every checked (and, when split, joined) frame; raise to refuse it (no answer).
-FrameHandler = Callable[[Frame], None]
+#: It may return frames (wire text) to send to the device on the same link after the data
+#: answer, e.g. the gateway's history requests for a gap it found.
+FrameHandler = Callable[[Frame], Sequence[str] | None]
 #: Called with every parsed frame (each packet of a split message) before anything of it is
 #: kept; raise a :class:`~oracle.errors.FrameError` or :class:`~oracle.errors.GatewayError`
 #: to refuse it (dropped, counted, not answered).
@@ -269,7 +271,7 @@ class FrameLink:
     def _deliver(self, frame: Frame) -> None:
         stats = self._stats
         try:
-            self._handler(frame)
+            commands = self._handler(frame)
         except Exception:
             with stats._lock:
                 stats.handler_errors += 1
@@ -281,23 +283,35 @@ class FrameLink:
             return
         with stats._lock:
             stats.handled += 1
-        if not frame.needs_ack:
-            return
-        try:
-            answer = data_ack(frame).encode(self._encoding)
-            self._send(answer)
-        except (FrameError, OSError) as error:
+        if frame.needs_ack:
+            try:
+                answer = data_ack(frame).encode(self._encoding)
+                self._send(answer)
+            except (FrameError, OSError) as error:
+                with stats._lock:
+                    stats.ack_errors += 1
+                logger.warning(
+                    "could not answer frame on %s: %s",
+                    self.name,
+                    type(error).__name__,
+                    extra={"link": self.name, "device": frame.mn, "qn": frame.qn},
+                )
+                return
             with stats._lock:
-                stats.ack_errors += 1
-            logger.warning(
-                "could not answer frame on %s: %s",
-                self.name,
-                type(error).__name__,
-                extra={"link": self.name, "device": frame.mn, "qn": frame.qn},
-            )
-            return
-        with stats._lock:
-            stats.acks_sent += 1
+                stats.acks_sent += 1
+        for command in commands or ():
+            try:
+                self._send(command.encode(self._encoding))
+            except (UnicodeEncodeError, OSError) as error:
+                with stats._lock:
+                    stats.ack_errors += 1
+                logger.warning(
+                    "could not send a command on %s: %s",
+                    self.name,
+                    type(error).__name__,
+                    extra={"link": self.name, "device": frame.mn},
+                )
+                return
 
 
 # --- serial ---------------------------------------------------------------------------------
