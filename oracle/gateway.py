@@ -49,6 +49,28 @@ Frames signed elsewhere (a controller that signs on its own) enter through
 :meth:`Gateway.accept_signed`: the signature must recover to the claimed device, and the
 device must be bound on-chain to the enterprise they are filed for.
 
+Back-fill (:mod:`oracle.backfill`): after each stored minute, hourly or daily data frame the
+gateway looks for a gap before it in the device's series; for an open gap it returns a
+history request (CN=2051 ``BeginTime``/``EndTime``...) that the transport sends on the
+device's link after the data answer, one request in flight per device. Frames that carry
+the QN of the device's request in flight are its answers:
+
+* a data frame of the requested command dated inside the window is quality-controlled on
+  its own (a fresh QC per request, no gap filling), signed with the device key like a live
+  frame, counted by the quota controller and stored with its frame key and a
+  ``backfill:<mn>:<cn>:<datatime>`` state document in the same transaction: it is anchored
+  like a live frame and marked back-filled. A frame stored before (live or back-filled) is
+  refused by its key, so nothing is anchored twice;
+* a frame dated outside the window is refused (``history_outside_window``), answered and
+  not stored;
+* the request answer (CN=9011) and the execution result (CN=9012) close the exchange.
+
+Data frames with any other QN take the live path, so a replay of stored data or an answer to
+a request no longer in flight (another QN, another MN) is refused by quality control as
+older than the last accepted frame. Operators ask for a window with
+:meth:`Gateway.request_history` or, from another process, ``ets oracle backfill`` (a
+``backfill:ask:<mn>`` document in the queue, read every ``ask_poll`` seconds).
+
 Thread-safe: one lock serialises frames from all links (QC and quota are single-threaded).
 
 :class:`SequenceTracker` is the per-device replay guard over signed readings' sequence numbers
@@ -64,11 +86,12 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Final, Protocol
 
+from oracle.backfill import Backfiller, Gap, HistoryRequest
 from oracle.errors import (
     DeviceBlockedError,
     ForeignCardError,
@@ -78,6 +101,7 @@ from oracle.errors import (
     FramePasswordError,
     FrameRejectedError,
     GatewayConfigError,
+    HistoryError,
     ReadingDuplicateError,
     ReadingReplayError,
     ReadingSignatureError,
@@ -87,7 +111,16 @@ from oracle.errors import (
     UnknownDeviceError,
     UnregisteredDeviceError,
 )
-from oracle.hj212 import CN_CARD_SWIPE, Frame
+from oracle.hj212 import (
+    CN_CARD_SWIPE,
+    CN_EXECUTION_RESULT,
+    CN_REQUEST_ANSWER,
+    HISTORY_CNS,
+    ST_SYSTEM_INTERACTION,
+    Frame,
+    format_qn,
+    history_request,
+)
 from oracle.qc import QcReading, QcStatus, QualityControl
 from oracle.queue import SEQUENCE_LIMIT, FrameKey, Queue
 from oracle.quota import QuotaAlarm, QuotaController, QuotaState
@@ -97,6 +130,8 @@ from oracle.signing.reading import Reading, ReadingFields, checksum_address, sca
 from oracle.signing.signer import DeviceSigner
 
 __all__ = [
+    "BACKFILL_ASK_PREFIX",
+    "BACKFILL_PREFIX",
     "CHINA_STANDARD_TIME",
     "DEFAULT_CLOCK_TOLERANCE",
     "SIGNED_SUFFIXES",
@@ -117,6 +152,14 @@ CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8), "CST")
 DEFAULT_CLOCK_TOLERANCE: Final = 300.0
 #: CP suffixes signed as readings: the interval concentration and the interval total.
 SIGNED_SUFFIXES: Final = frozenset({"Rtd", "Avg", "Cou"})
+#: Queue state key prefix of back-filled frames (``backfill:<mn>:<cn>:<unix datatime>``).
+BACKFILL_PREFIX: Final = "backfill:"
+#: Queue state key prefix of operators' back-fill windows (``backfill:ask:<mn>``).
+BACKFILL_ASK_PREFIX: Final = "backfill:ask:"
+#: Seconds between reads of operators' back-fill windows from the queue.
+DEFAULT_ASK_POLL: Final = 5.0
+#: System code of history requests when the device's own is not known yet.
+_DEFAULT_ST: Final = "32"
 #: Units as signed (``bytes8`` ASCII): superscripts and degree signs spelled out.
 _ASCII_UNITS: Final = str.maketrans({"³": "3", "²": "2", "°": "deg", "µ": "u"})
 
@@ -219,6 +262,8 @@ class Gateway:
         clock: the gateway's clock (unix seconds).
         clock_tolerance: seconds a frame's DataTime may lie ahead of ``clock``.
         on_blocked: called with (device code, reason) for each blocked device.
+        backfill: gap finder and history requests; default limits when ``None``.
+        ask_poll: seconds between reads of operators' back-fill windows from the queue.
 
     Raises:
         UnregisteredDeviceError: a device's address is not registered on-chain.
@@ -242,8 +287,17 @@ class Gateway:
         clock: Callable[[], float] = time.time,
         clock_tolerance: float = DEFAULT_CLOCK_TOLERANCE,
         on_blocked: Callable[[str, str], None] | None = None,
+        backfill: Backfiller | None = None,
+        ask_poll: float = DEFAULT_ASK_POLL,
     ) -> None:
         self.queue = queue
+        self.backfill = backfill if backfill is not None else Backfiller(clock=clock)
+        self._ask_poll = ask_poll
+        self._next_ask = 0.0
+        self._asks_seen: dict[str, int] = {}
+        self._st: dict[str, str] = {}
+        self._last_qn: dict[str, datetime] = {}
+        self._history_qc: dict[str, tuple[str, QualityControl]] = {}
         self.domain = domain
         self.qc = qc if qc is not None else QualityControl()
         self.zone = zone
@@ -276,6 +330,7 @@ class Gateway:
         for (mn, cn), last in queue.last_frame_times().items():
             if mn in self._signers:
                 self.qc.resume(mn, cn, datetime.fromtimestamp(last, zone).replace(tzinfo=None))
+                self.backfill.resume(mn, cn, datetime.fromtimestamp(last, zone).replace(tzinfo=None))
         self._quotas = dict(quotas or {})
         for mn, controller in self._quotas.items():
             saved = queue.get_state(_state_key(mn))
@@ -354,8 +409,12 @@ class Gateway:
                 f"device code {frame.mn!r}: {message} (tolerance {self._clock_tolerance:g} s)"
             )
 
-    def handle(self, frame: Frame) -> None:
+    def handle(self, frame: Frame) -> list[str] | None:
         """Take one frame from a transport; return only once its readings are durable.
+
+        Returns:
+            Commands for the device (a history request for a gap), to send after the data
+            answer; ``None`` when there are none.
 
         Raises:
             UnknownDeviceError: the frame's device code is not one of this gateway's devices.
@@ -368,33 +427,183 @@ class Gateway:
         self._check_clock(frame)
         signer = self._signers[frame.mn]
         with self._lock:
-            if frame.cn == self.card_swipe_cn:
-                self._swipe(frame)
-                return
-            try:
-                checked = self.qc.check(frame)
-            except FrameRejectedError as error:
-                if isinstance(error, ReplayedFrameError):
-                    self._resent(frame)
-                else:
-                    self._reject(type(error).__name__, frame.mn, str(error))
-                return
-            if frame.datatime is None:  # QC refuses data frames without one; others give no readings
-                return
-            signed, statuses = self._sign(signer, checked)
-            readings = 0 if signed is None else len(signed.readings)
-            controller = self._quotas.get(frame.mn)
-            before = None if controller is None else controller.snapshot()
-            alarms = [] if controller is None else controller.observe(frame)
-            if not self._commit(frame, controller, before, signed, statuses):
-                return
-            with self.stats._lock:
-                self.stats.frames += 1
-                self.stats.readings_signed += readings
-                self.stats.alarms += len(alarms)
+            if frame.cn == CN_REQUEST_ANSWER or frame.cn == CN_EXECUTION_RESULT:
+                self._history_answer(frame)
+                return None
+            request = self.backfill.pending(frame.mn, frame.qn)
+            if request is not None and frame.cn == request.cn:
+                alarms = self._backfill(signer, frame, request)
+            else:
+                if frame.st != ST_SYSTEM_INTERACTION:
+                    self._st[frame.mn] = frame.st
+                if frame.cn == self.card_swipe_cn:
+                    self._swipe(frame)
+                    return self._commands(frame.mn)
+                try:
+                    checked = self.qc.check(frame)
+                except FrameRejectedError as error:
+                    if isinstance(error, ReplayedFrameError):
+                        self._resent(frame)
+                    else:
+                        self._reject(type(error).__name__, frame.mn, str(error))
+                    return None
+                if frame.datatime is None:  # QC refuses data frames without one; others give no readings
+                    return None
+                signed, statuses = self._sign(signer, checked)
+                readings = 0 if signed is None else len(signed.readings)
+                controller = self._quotas.get(frame.mn)
+                before = None if controller is None else controller.snapshot()
+                alarms = [] if controller is None else controller.observe(frame)
+                if not self._commit(frame, controller, before, signed, statuses):
+                    return None
+                with self.stats._lock:
+                    self.stats.frames += 1
+                    self.stats.readings_signed += readings
+                    self.stats.alarms += len(alarms)
+                if frame.cn in HISTORY_CNS:
+                    self.backfill.observe(frame.mn, frame.cn, frame.datatime)
+            commands = self._commands(frame.mn)
         if self._on_alarm is not None:
             for alarm in alarms:
                 self._on_alarm(alarm)
+        return commands
+
+    # --- back-fill ---
+
+    def request_history(self, mn: str, cn: str, begin: datetime, end: datetime) -> Gap:
+        """Ask a device for its stored frames of a window (both ends inclusive, local time);
+        the request goes out after the answer to the device's next frame.
+
+        Raises:
+            UnknownDeviceError: the device code is not served here.
+            HistoryRequestError: ``cn`` is not minute, hourly or daily data, or the window
+                ends before it begins.
+            HistoryLimitError: the device has as many open gaps as the gateway keeps.
+        """
+        if mn not in self._signers:
+            raise UnknownDeviceError(f"device code {mn!r} is not served by this gateway")
+        gap = Gap(mn, cn, begin, end, manual=True)
+        with self._lock:
+            self.backfill.open(gap)
+        logger.info("back-fill asked by an operator", extra={"device": mn, "cn": cn})
+        return gap
+
+    def _next_qn(self, mn: str) -> str:
+        """A request number from the gateway's clock, strictly increasing per device."""
+        at = datetime.fromtimestamp(self._clock(), self.zone).replace(tzinfo=None)
+        at = at.replace(microsecond=at.microsecond // 1000 * 1000)
+        last = self._last_qn.get(mn)
+        if last is not None and at <= last:
+            at = last + timedelta(milliseconds=1)
+        self._last_qn[mn] = at
+        return format_qn(at)
+
+    def _commands(self, mn: str) -> list[str] | None:
+        """The history request due for the device, as wire text (``None`` when none is)."""
+        if self._ask_poll >= 0 and self._clock() >= self._next_ask:
+            self._next_ask = self._clock() + self._ask_poll
+            self._read_asks()
+        if not self.backfill.gaps(mn):
+            return None
+        request = self.backfill.due(mn, self._next_qn(mn))
+        if request is None:
+            return None
+        wire = history_request(
+            st=self._st.get(mn, _DEFAULT_ST),
+            cn=request.cn,
+            pw=self._passwords[mn].decode(),
+            mn=mn,
+            qn=request.qn,
+            begin=request.begin,
+            end=request.end,
+        )
+        logger.info(
+            "history request sent: %s .. %s",
+            f"{request.begin:%Y-%m-%d %H:%M:%S}",
+            f"{request.end:%Y-%m-%d %H:%M:%S}",
+            extra={"device": mn, "cn": request.cn, "qn": request.qn, "attempt": request.attempts},
+        )
+        return [wire]
+
+    def _read_asks(self) -> None:
+        """Open the windows operators asked for with ``ets oracle backfill`` since the last read."""
+        for mn in self._signers:
+            text = self.queue.get_state(f"{BACKFILL_ASK_PREFIX}{mn}")
+            if text is None:
+                continue
+            try:
+                asks = json.loads(text)
+                seen = self._asks_seen.get(mn, 0)
+                for ask in asks:
+                    if int(ask["id"]) <= seen:
+                        continue
+                    self._asks_seen[mn] = int(ask["id"])
+                    begin = datetime.fromisoformat(str(ask["begin"]))
+                    end = datetime.fromisoformat(str(ask["end"]))
+                    self.backfill.open(Gap(mn, str(ask["cn"]), begin, end, manual=True))
+            except (HistoryError, ValueError, KeyError, TypeError) as error:
+                self._reject("backfill_ask_unusable", mn, str(error))
+
+    def _history_answer(self, frame: Frame) -> None:
+        """A request answer (9011) or execution result (9012) of the device's request in flight."""
+        request = self.backfill.pending(frame.mn, frame.qn)
+        if request is None:
+            self.backfill.reject("unsolicited_answer")
+            self._reject("history_unsolicited_answer", frame.mn, f"CN={frame.cn} for no request in flight")
+            return
+        text = frame.extras.get("QnRtn" if frame.cn == CN_REQUEST_ANSWER else "ExeRtn", "")
+        code = int(text) if text.isascii() and text.isdigit() and len(text) <= 5 else -1
+        if frame.cn == CN_REQUEST_ANSWER:
+            self.backfill.answered(request, code)
+            return
+        closed = self.backfill.finished(request, code)
+        self._history_qc.pop(frame.mn, None)
+        logger.info(
+            "history request done: %d frames stored, %d stored before%s",
+            request.frames,
+            request.duplicates,
+            "; gap closed" if closed else "",
+            extra={"device": frame.mn, "qn": request.qn, "cn": request.cn},
+        )
+
+    def _backfill(self, signer: DeviceSigner, frame: Frame, request: HistoryRequest) -> list[QuotaAlarm]:
+        """Store one history frame of the request in flight (see the module docstring)."""
+        when = frame.datatime
+        if when is None or not request.covers(when):
+            shown = "no DataTime" if when is None else f"DataTime {when:%Y-%m-%d %H:%M:%S}"
+            self.backfill.reject("outside_window")
+            self._reject("history_outside_window", frame.mn, f"history frame with {shown} outside the window")
+            return []
+        held = self._history_qc.get(frame.mn)
+        if held is None or held[0] != request.qn:
+            config = replace(self.qc.config, max_fill=0, detect_factor_changes=False)
+            held = self._history_qc[frame.mn] = (request.qn, QualityControl(config))
+        try:
+            checked = held[1].check(frame)
+        except FrameRejectedError as error:
+            self.backfill.reject(type(error).__name__)
+            self._reject(f"history_{type(error).__name__}", frame.mn, str(error))
+            return []
+        signed, statuses = self._sign(signer, checked)
+        readings = 0 if signed is None else len(signed.readings)
+        controller = self._quotas.get(frame.mn)
+        before = None if controller is None else controller.snapshot()
+        alarms = [] if controller is None else controller.observe(frame)
+        document = json.dumps({"qn": request.qn, "readings": readings})
+        mark = {f"{BACKFILL_PREFIX}{frame.mn}:{frame.cn}:{self._unix(when)}": document}
+        if not self._commit(frame, controller, before, signed, statuses, extra=mark, history=True):
+            self.backfill.duplicate(request)
+            return []
+        self.backfill.stored(request, readings)
+        with self.stats._lock:
+            self.stats.frames += 1
+            self.stats.readings_signed += readings
+            self.stats.alarms += len(alarms)
+        return alarms
+
+    def is_backfilled(self, mn: str, cn: str, datatime: datetime) -> bool:
+        """Whether the stored frame of ``mn``/``cn`` at ``datatime`` (local time) came by back-fill."""
+        return self.queue.get_state(f"{BACKFILL_PREFIX}{mn}:{cn}:{self._unix(datatime)}") is not None
 
     def _commit(
         self,
@@ -403,21 +612,28 @@ class Gateway:
         before: QuotaState | None,
         signed: SignedFrame | None = None,
         statuses: Sequence[str] = (),
+        *,
+        extra: Mapping[str, str] | None = None,
+        history: bool = False,
     ) -> bool:
-        """Store the frame's readings, its key and the quota controller's state in one
-        transaction. On a re-sent frame or a failed write the controller goes back to
-        ``before``. Returns ``False`` for a re-sent frame (already stored)."""
+        """Store the frame's readings, its key, the quota controller's state and ``extra``
+        state documents in one transaction. On a re-sent frame or a failed write the
+        controller goes back to ``before``. Returns ``False`` for a frame stored already (a
+        re-sent one is counted as such; a ``history`` one is the caller's to count)."""
         assert frame.datatime is not None
         key = FrameKey(frame.mn, frame.cn, self._unix(frame.datatime))
         state = (
             {} if controller is None else {_state_key(frame.mn): json.dumps(controller.snapshot().to_dict())}
         )
+        if extra:
+            state.update(extra)
         try:
             self.queue.append(() if signed is None else (signed,), qc=statuses, frame=key, state=state)
         except FrameAlreadyStoredError:
             if controller is not None and before is not None:
                 controller.restore(before)
-            self._resent(frame)
+            if not history:
+                self._resent(frame)
             return False
         except ReadingDuplicateError as error:
             # Cannot happen with this gateway's own signers; a second gateway signing
