@@ -272,6 +272,20 @@ class GatewayConfigError(GatewayError, ValueError):
     """Raised when the gateway's settings or device list are unusable (missing keystore, bad port)."""
 
 
+class FieldAlarmError(GatewayError):
+    """Base class of errors of the site's field alarms (limits, facility rules, their store)."""
+
+
+class FieldConfigError(FieldAlarmError, ValueError):
+    """Raised for unusable field-alarm settings: a limit not above zero, a maintenance allowance
+    not positive, a limit for a device the site does not have."""
+
+
+class FieldStoreError(FieldAlarmError, OSError):
+    """Raised when the field store (alarm outbox, tamper baseline, review marks) cannot be read
+    or written."""
+
+
 class FrameRefusedError(GatewayError):
     """Base class of frames the gateway refuses unanswered (the device keeps and re-sends them):
     nothing of them is stored, signed or counted by quality control."""
