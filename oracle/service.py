@@ -6,7 +6,10 @@
   enterprise account it is bound to on-chain, its HJ 212 access password (``PW``; every frame
   must carry it) and its encrypted keystore (V3, one per device; relative paths are relative
   to the site file), plus the enterprises' annual quotas and IC cards. It holds secrets: it
-  is written 0600 and should be kept so;
+  is written 0600 and should be kept so. It may also carry concentration limits per device
+  and factor (``limits``) and the working-condition settings (``facility``) of the field
+  alarms (:mod:`oracle.field`); where the enterprise holds a discharge permit on-chain, the
+  permit's concentration limits of its outlets win over the site file's;
 * every device's address must be registered on-chain and bound to that enterprise, or the
   service refuses to start; a device bound to another oracle than this gateway's key, or
   whose sequences are used up on-chain, is logged and flagged, and the other devices are
@@ -14,7 +17,10 @@
 * the device keystores' password (``ETS_ORACLE_KEYSTORE_PASSWORD``) must be set and not
   empty; the demo passes its demo password explicitly;
 * frames arrive on serial ports (``serial_ports``) and/or a TCP platform port (``tcp_port``);
-* the anchoring loop runs in its own thread with the gateway's service key (ORACLE_ROLE).
+* the anchoring loop runs in its own thread with the gateway's service key (ORACLE_ROLE);
+* every accepted frame also goes through the site's field rules (over-standard, facility,
+  instrument, tamper); their alarms and the quota alarms wait in the field store
+  (``<queue dir>/field.db``) for the scheduler's relay (``ets alarms relay``).
 
 The chain must answer at start (device bindings are checked there); afterwards an outage only
 delays anchoring: frames are still answered once stored.
@@ -41,21 +47,33 @@ from chain.anchoring import LedgerAnchorPort
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
 from chain.deploy import Manifest, load_for_chain
-from chain.errors import ConfigError
+from chain.errors import ChainError, ConfigError
 from chain.ledger import LedgerClient
+from chain.permits import PermitsClient
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
 from oracle.anchor import Anchorer, AnchorReport
-from oracle.errors import GatewayConfigError
+from oracle.errors import FieldConfigError, GatewayConfigError
+from oracle.facility import FacilityRules
+from oracle.field import FieldStore, FieldWatch, watched
 from oracle.gateway import DEFAULT_CLOCK_TOLERANCE, Gateway, GatewayDevice
 from oracle.hj212 import CN_CARD_SWIPE, MAX_PACKETS, MAX_PENDING_BYTES, Reassembler
 from oracle.queue import Queue
-from oracle.quota import AnnualQuota, QuotaController
+from oracle.quota import AnnualQuota, QuotaAlarm, QuotaController
 from oracle.signing.eip712 import ReadingDomain
 from oracle.signing.signer import DeviceSigner
+from oracle.standards import ConcentrationLimit, limits_from_permit
 from oracle.transport import SerialFrameReader, SerialSettings, TcpFrameServer, TcpSettings
 
-__all__ = ["DeviceEntry", "OracleService", "OracleSettings", "QuotaEntry", "SiteConfig"]
+__all__ = [
+    "DeviceEntry",
+    "FacilityEntry",
+    "LimitEntry",
+    "OracleService",
+    "OracleSettings",
+    "QuotaEntry",
+    "SiteConfig",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -99,14 +117,43 @@ class QuotaEntry(BaseModel):
     split: Literal["even"] | list[Decimal] = "even"
 
 
+class LimitEntry(BaseModel):
+    """A concentration limit (mg/m³ or mg/L, hourly average) of one factor at the device ``mn``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mn: str
+    pollutant: str = Field(pattern=r"^[a-zA-Z0-9]{6}$")
+    limit: Decimal = Field(gt=0)
+
+
+class FacilityEntry(BaseModel):
+    """Working-condition settings (:class:`oracle.facility.FacilityRules`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stopped: list[str] = ["0"]
+    maintenance: list[str] = ["1"]
+    max_maintenance_minutes: float = Field(default=240.0, gt=0)
+
+    def rules(self) -> FacilityRules:
+        return FacilityRules(
+            frozenset(self.stopped),
+            frozenset(self.maintenance),
+            timedelta(minutes=self.max_maintenance_minutes),
+        )
+
+
 class SiteConfig(BaseModel):
-    """The site file: devices, quotas and cards."""
+    """The site file: devices, quotas and cards, concentration limits and facility settings."""
 
     model_config = ConfigDict(extra="forbid")
 
     devices: list[DeviceEntry] = Field(min_length=1)
     quotas: list[QuotaEntry] = []
     cards: dict[str, str] = {}
+    limits: list[LimitEntry] = []
+    facility: FacilityEntry = FacilityEntry()
 
     @classmethod
     def load(cls, path: Path) -> SiteConfig:
@@ -170,6 +217,9 @@ class OracleSettings(BaseSettings):
         max_pending_bytes: most bytes of incomplete split messages held per link.
         stuck_retry_seconds: how long a device whose batches the ledger refuses waits before
             its batches are tried again.
+        field_store: the field alarms' SQLite file (default: ``field.db`` beside the queue).
+        permit_limits: take concentration limits from the enterprises' discharge permits
+            when the deployment has DischargePermits (else only the site file's).
     """
 
     model_config = SettingsConfigDict(env_prefix="ETS_ORACLE_", extra="ignore")
@@ -193,6 +243,8 @@ class OracleSettings(BaseSettings):
     max_split_packets: int = Field(default=MAX_PACKETS, gt=0, le=9999)
     max_pending_bytes: int = Field(default=MAX_PENDING_BYTES, gt=0)
     stuck_retry_seconds: float = Field(default=60.0, gt=0)
+    field_store: Path | None = None
+    permit_limits: bool = True
 
     @field_validator("keystore_password")
     @classmethod
@@ -280,6 +332,14 @@ class OracleService:
                     extra={"device": address, "mn": device.mn},
                 )
         self.queue = Queue(queue_path)
+        self.field = FieldStore(settings.field_store or queue_path.parent / "field.db")
+        self.watch = FieldWatch(
+            self.field,
+            {d.mn: d.enterprise for d in site.devices},
+            limits=_limits(site, chain, manifest, permits=settings.permit_limits),
+            rules=site.facility.rules(),
+            zone=zone,
+        )
         try:
             self.gateway = Gateway(
                 devices,
@@ -292,9 +352,11 @@ class OracleService:
                 anchored_sequences=anchored,
                 clock=clock,
                 clock_tolerance=settings.clock_tolerance_seconds,
+                on_alarm=self._quota_alarm,
             )
         except BaseException:
             self.queue.close()
+            self.field.close()
             raise
         self.anchorer = Anchorer(
             self.queue,
@@ -306,10 +368,11 @@ class OracleService:
             stuck_retry_seconds=settings.stuck_retry_seconds,
         )
         authenticate = self.gateway.authenticate
+        handle = watched(self.gateway.handle, self.watch)
         self.serial = [
             SerialFrameReader(
                 SerialSettings(port=port, baudrate=settings.baudrate),
-                self.gateway.handle,
+                handle,
                 reassembler=Reassembler(
                     max_packets=settings.max_split_packets, max_pending_bytes=settings.max_pending_bytes
                 ),
@@ -330,7 +393,7 @@ class OracleService:
                     max_packets=settings.max_split_packets,
                     max_pending_bytes=settings.max_pending_bytes,
                 ),
-                self.gateway.handle,
+                handle,
                 authenticate=authenticate,
             )
         )
@@ -338,6 +401,9 @@ class OracleService:
         self.final_status: dict[str, Any] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def _quota_alarm(self, alarm: QuotaAlarm) -> None:
+        self.watch.record_quota(alarm)
 
     @classmethod
     def from_settings(cls, settings: OracleSettings, chain_settings: ChainSettings) -> OracleService:
@@ -398,6 +464,7 @@ class OracleService:
             self._thread.join(timeout)
         self.final_status = self.status()
         self.queue.close()
+        self.field.close()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -418,6 +485,7 @@ class OracleService:
             "anchoring": self.anchorer.stats.snapshot(),
             "foreign_oracle": dict(self.foreign_oracle),
             "queue": {"readings": queue.readings, "batches": queue.batches},
+            "field_alarms": len(self.field.alarms()),
             "last_step": self.last_report.__dict__,
             "links": links,
         }
@@ -435,3 +503,39 @@ def _quota_controllers(site: SiteConfig) -> dict[str, QuotaController]:
             quota = AnnualQuota.explicit(q.pollutant, q.year, q.annual_kg, q.split)
         quotas.setdefault(q.mn, []).append(quota)
     return {mn: QuotaController(enterprise_of[mn], qs, site.cards) for mn, qs in quotas.items()}
+
+
+def _limits(
+    site: SiteConfig, chain: ChainClient, manifest: Manifest, *, permits: bool
+) -> list[ConcentrationLimit]:
+    """The site file's limits, then (when ``permits``) the limits of the enterprises' permits.
+
+    Raises:
+        GatewayConfigError: a limit names a device the site does not have.
+    """
+    mns = {d.mn for d in site.devices}
+    out = []
+    for entry in site.limits:
+        if entry.mn not in mns:
+            raise GatewayConfigError(f"concentration limit for unknown device code {entry.mn}")
+        try:
+            out.append(ConcentrationLimit(entry.mn, entry.pollutant, entry.limit))
+        except FieldConfigError as error:
+            raise GatewayConfigError(str(error)) from None
+    if not permits or "DischargePermits" not in manifest.contracts:
+        return out
+    client = PermitsClient(chain, manifest.address("DischargePermits"))
+    for enterprise in sorted({d.enterprise for d in site.devices}):
+        try:
+            permit_id = client.permit_of(enterprise)
+            if permit_id == 0:
+                continue
+            permit = client.permit(permit_id)
+        except ChainError as error:
+            logger.warning(
+                "permit limits of %s not read: %s", enterprise, error, extra={"enterprise": enterprise}
+            )
+            continue
+        outlets = [o.mn for o in permit.outlets if o.mn in mns]
+        out.extend(limits_from_permit(permit_id, outlets, permit.terms))
+    return out
