@@ -48,6 +48,8 @@ DOMAIN_VERSION = "1"
 
 
 _TOTALS_TYPE = "(bytes8,bytes8,int256,uint8)[]"
+_EXCLUDED_TYPE = "(bytes8,bytes8,uint8,int256,uint8,uint32)[]"
+_ESTIMATES_TYPE = "(bytes8,bytes8,bytes8,int256,uint8,uint32)[]"
 
 
 def bytes8_of(text: str, what: str = "text") -> bytes:
@@ -105,9 +107,87 @@ class BatchTotal:
         )
 
 
-def hash_totals(totals: Sequence[BatchTotal]) -> bytes:
-    """``keccak256(abi.encode(totals))``: the ``totalsHash`` the ledger stores with a batch."""
-    return bytes(keccak(abi_encode([_TOTALS_TYPE], [[t.as_tuple() for t in totals]])))
+@dataclass(frozen=True)
+class BatchExcludedTotal:
+    """A batch's sum of the readings of one pollutant and unit excluded for one reason.
+
+    Attributes:
+        pollutant: HJ 212 factor code.
+        unit: unit.
+        reason: 1 invalid, 2 outlier, 3 fault (``domain.review.Exclusion``).
+        total: exact sum scaled by ``10**decimals`` (int256).
+        decimals: decimal places of ``total``.
+        count: readings summed (uint32).
+    """
+
+    pollutant: str
+    unit: str
+    reason: int
+    total: int
+    decimals: int
+    count: int
+
+    def as_tuple(self) -> tuple[bytes, bytes, int, int, int, int]:
+        return (
+            bytes8_of(self.pollutant, "pollutant"),
+            bytes8_of(self.unit, "unit"),
+            self.reason,
+            self.total,
+            self.decimals,
+            check_uint(self.count, "count", UINT32_MAX),
+        )
+
+
+@dataclass(frozen=True)
+class BatchEstimateTotal:
+    """A batch's sum of the unsigned gap estimates of one pollutant and unit by one method.
+
+    Attributes:
+        pollutant: HJ 212 factor code.
+        unit: unit.
+        method: estimation method (up to 8 ASCII characters, e.g. ``linear``).
+        total: exact sum scaled by ``10**decimals`` (int256).
+        decimals: decimal places of ``total``.
+        count: estimates summed (uint32).
+    """
+
+    pollutant: str
+    unit: str
+    method: str
+    total: int
+    decimals: int
+    count: int
+
+    def as_tuple(self) -> tuple[bytes, bytes, bytes, int, int, int]:
+        return (
+            bytes8_of(self.pollutant, "pollutant"),
+            bytes8_of(self.unit, "unit"),
+            bytes8_of(self.method, "method"),
+            self.total,
+            self.decimals,
+            check_uint(self.count, "count", UINT32_MAX),
+        )
+
+
+def hash_totals(
+    totals: Sequence[BatchTotal],
+    excluded: Sequence[BatchExcludedTotal] = (),
+    estimates: Sequence[BatchEstimateTotal] = (),
+) -> bytes:
+    """``keccak256(abi.encode(totals, excluded, estimates))``: the ``totalsHash`` the ledger
+    stores with a batch."""
+    return bytes(
+        keccak(
+            abi_encode(
+                [_TOTALS_TYPE, _EXCLUDED_TYPE, _ESTIMATES_TYPE],
+                [
+                    [t.as_tuple() for t in totals],
+                    [t.as_tuple() for t in excluded],
+                    [t.as_tuple() for t in estimates],
+                ],
+            )
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -123,7 +203,9 @@ class BatchAnchor:
         period_end: latest reading time (unix seconds).
         count: number of readings.
         root: Merkle root over the readings' digests.
-        totals: per (pollutant, unit) sums, sorted by (pollutant, unit).
+        totals: per (pollutant, unit) sums of the valid readings, sorted by (pollutant, unit).
+        excluded: sums of the excluded readings, sorted by (pollutant, unit, reason).
+        estimates: sums of the gap estimates, sorted by (pollutant, unit, method).
     """
 
     batch_id: bytes
@@ -135,6 +217,8 @@ class BatchAnchor:
     count: int
     root: bytes
     totals: tuple[BatchTotal, ...]
+    excluded: tuple[BatchExcludedTotal, ...] = ()
+    estimates: tuple[BatchEstimateTotal, ...] = ()
 
     def as_tuple(self) -> tuple[Any, ...]:
         """The ``Batch`` struct's ABI tuple.
@@ -152,23 +236,52 @@ class BatchAnchor:
             check_uint(self.count, "count", UINT32_MAX),
             bytes32(self.root, "root"),
             [t.as_tuple() for t in self.totals],
+            [t.as_tuple() for t in self.excluded],
+            [t.as_tuple() for t in self.estimates],
         )
 
 
+def _amount(item: Any) -> int:
+    return int(item.total if hasattr(item, "total") else item.value)
+
+
 def _total_of(item: Any) -> BatchTotal:
-    amount = item.total if hasattr(item, "total") else item.value
-    return BatchTotal(str(item.pollutant), str(item.unit), int(amount), int(item.decimals))
+    return BatchTotal(str(item.pollutant), str(item.unit), _amount(item), int(item.decimals))
 
 
 def batch_anchor_of(batch: Any) -> BatchAnchor:
     """The :class:`BatchAnchor` of any object with the attributes of ``oracle.queue.Batch``.
 
     The totals' items need ``pollutant``, ``unit``, ``decimals`` and ``value`` (or ``total``);
-    they are sorted by (pollutant, unit) bytes, the order the contract requires.
+    they are sorted by (pollutant, unit) bytes, the order the contract requires. The optional
+    ``excluded`` (with ``reason`` and ``count``) and ``estimates`` (with ``method`` and
+    ``count``) are taken alike.
     """
     totals = sorted(
         (_total_of(t) for t in batch.totals),
         key=lambda t: (bytes8_of(t.pollutant, "pollutant"), bytes8_of(t.unit, "unit")),
+    )
+    excluded = sorted(
+        (
+            BatchExcludedTotal(
+                str(t.pollutant), str(t.unit), int(t.reason), _amount(t), int(t.decimals), int(t.count)
+            )
+            for t in getattr(batch, "excluded", ())
+        ),
+        key=lambda t: (bytes8_of(t.pollutant, "pollutant"), bytes8_of(t.unit, "unit"), t.reason),
+    )
+    estimates = sorted(
+        (
+            BatchEstimateTotal(
+                str(t.pollutant), str(t.unit), str(t.method), _amount(t), int(t.decimals), int(t.count)
+            )
+            for t in getattr(batch, "estimates", ())
+        ),
+        key=lambda t: (
+            bytes8_of(t.pollutant, "pollutant"),
+            bytes8_of(t.unit, "unit"),
+            bytes8_of(t.method, "method"),
+        ),
     )
     return BatchAnchor(
         batch_id=bytes(batch.batch_id),
@@ -180,6 +293,8 @@ def batch_anchor_of(batch: Any) -> BatchAnchor:
         count=int(batch.count),
         root=bytes(batch.root),
         totals=tuple(totals),
+        excluded=tuple(excluded),
+        estimates=tuple(estimates),
     )
 
 
@@ -411,9 +526,20 @@ class AnchoringClient(ContractClient):
         args = [bytes32(h, "reading hash") for h in hashes]
         return bytes(self.chain.call(self.contract.functions.frameDigest(args)))
 
-    def hash_totals(self, totals: Sequence[BatchTotal]) -> bytes:
-        """The contract's ``keccak256(abi.encode(totals))`` (see :func:`hash_totals`)."""
-        return bytes(self.chain.call(self.contract.functions.hashTotals([t.as_tuple() for t in totals])))
+    def hash_totals(
+        self,
+        totals: Sequence[BatchTotal],
+        excluded: Sequence[BatchExcludedTotal] = (),
+        estimates: Sequence[BatchEstimateTotal] = (),
+    ) -> bytes:
+        """The contract's ``keccak256(abi.encode(totals, excluded, estimates))`` (see
+        :func:`hash_totals`)."""
+        fn = self.contract.functions.hashTotals(
+            [t.as_tuple() for t in totals],
+            [t.as_tuple() for t in excluded],
+            [t.as_tuple() for t in estimates],
+        )
+        return bytes(self.chain.call(fn))
 
     def verify_reading(
         self,
@@ -498,11 +624,32 @@ class AnchoringClient(ContractClient):
             ContractRevertError: ``LedgerBatchUnknown``.
             InvalidInputError: the event's totals do not match the stored hash.
         """
+        return self.quality_totals(batch_id)[0]
+
+    def quality_totals(
+        self, batch_id: bytes | str
+    ) -> tuple[tuple[BatchTotal, ...], tuple[BatchExcludedTotal, ...], tuple[BatchEstimateTotal, ...]]:
+        """The valid totals, excluded totals and gap estimates of an anchored batch, from its
+        ``BatchAnchored`` and ``BatchQualityTotals`` events, checked against the stored hash.
+
+        Raises:
+            ContractRevertError: ``LedgerBatchUnknown``.
+            InvalidInputError: the events' totals do not match the stored hash.
+        """
         record = self.batch(batch_id)
+        quality: list[tuple[tuple[BatchExcludedTotal, ...], tuple[BatchEstimateTotal, ...]]] = [((), ())]
+        if record.anchored_block <= int(self.chain.w3.eth.block_number):
+            logs = self.contract.events.BatchQualityTotals().get_logs(
+                from_block=record.anchored_block,
+                to_block=record.anchored_block,
+                argument_filters={"batchId": record.batch_id},
+            )
+            quality += [_quality(log) for log in logs]
         for log in self.anchoring_logs(record):
             totals = _event(log).totals
-            if hash_totals(totals) == record.totals_hash:
-                return totals
+            for excluded, estimates in quality:
+                if hash_totals(totals, excluded, estimates) == record.totals_hash:
+                    return totals, excluded, estimates
         raise InvalidInputError(f"no event of batch 0x{record.batch_id.hex()} matches its totals hash")
 
 
@@ -677,6 +824,33 @@ class LedgerAnchorPort:
         return block
 
 
+def _quality(log: Any) -> tuple[tuple[BatchExcludedTotal, ...], tuple[BatchEstimateTotal, ...]]:
+    a = log["args"]
+    excluded = tuple(
+        BatchExcludedTotal(
+            text_of(t["pollutant"]),
+            text_of(t["unit"]),
+            int(t["reason"]),
+            int(t["total"]),
+            int(t["decimals"]),
+            int(t["count"]),
+        )
+        for t in a["excluded"]
+    )
+    estimates = tuple(
+        BatchEstimateTotal(
+            text_of(t["pollutant"]),
+            text_of(t["unit"]),
+            text_of(t["method"]),
+            int(t["total"]),
+            int(t["decimals"]),
+            int(t["count"]),
+        )
+        for t in a["estimates"]
+    )
+    return excluded, estimates
+
+
 def _event(log: Any) -> BatchAnchoredEvent:
     a = log["args"]
     totals = tuple(
@@ -708,6 +882,8 @@ __all__ = [
     "AnchoringClient",
     "BatchAnchor",
     "BatchAnchoredEvent",
+    "BatchEstimateTotal",
+    "BatchExcludedTotal",
     "BatchId",
     "BatchTotal",
     "FrameWitnessLike",

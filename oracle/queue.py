@@ -45,10 +45,17 @@ Tables:
 ``state``
     small JSON documents of the gateway (the quota controllers' state), written in the same
     transaction as the frame whose effect they record, so a crash never splits the two.
+``estimates``
+    one row per gap estimate quality control filled in (unsigned, never a reading):
+    ``device``, ``time``, ``pollutant``, ``unit``, ``value`` (decimal text), ``decimals``,
+    ``method``, and ``batch_id`` once a batch of the device took it (the first batch cut whose
+    period ends at or after its time).
 ``batches``
     one row per batch: ``batch_id``, ``root``, ``device``, optional ``enterprise``, first and
-    last sequence, period start and end (min and max reading time), ``count``, per-pollutant
-    ``totals`` (JSON), ``status``, ``tx_hash``, ``block``, ``created_at``, ``updated_at``. A
+    last sequence, period start and end (min and max reading time), ``count``, ``totals`` (JSON:
+    per-pollutant sums of the valid readings, of the excluded ones by reason, and of the gap
+    estimates by method; ``domain.review`` says which reading is which), ``status``,
+    ``tx_hash``, ``block``, ``created_at``, ``updated_at``. A
     batch holds every stored reading of its device in its sequence range.
 
 A batch id is ``keccak256(abi.encode(address device, uint64 firstSequence, uint64
@@ -82,6 +89,7 @@ from sqlalchemy.pool import StaticPool
 
 from chain.abi import bytes32
 from chain.merkle import StandardMerkleTree
+from domain.review import Exclusion, exclusion_of, quality_sums
 from oracle.errors import (
     BatchNotFoundError,
     BatchStateError,
@@ -101,6 +109,9 @@ __all__ = [
     "SEQUENCE_LIMIT",
     "Batch",
     "BatchStatus",
+    "Estimate",
+    "EstimateTotal",
+    "ExcludedTotal",
     "FrameKey",
     "PollutantTotal",
     "Queue",
@@ -186,6 +197,21 @@ state_table: Final = sa.Table(
     sa.Column("key", sa.String, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+estimates_table: Final = sa.Table(
+    "estimates",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("device", sa.String, nullable=False),
+    sa.Column("time", sa.BigInteger, nullable=False),
+    sa.Column("pollutant", sa.String, nullable=False),
+    sa.Column("unit", sa.String, nullable=False),
+    sa.Column("value", sa.String, nullable=False),
+    sa.Column("decimals", sa.Integer, nullable=False),
+    sa.Column("method", sa.String, nullable=False),
+    sa.Column("batch_id", sa.LargeBinary, nullable=True),
+)
+sa.Index("ix_estimates_device", estimates_table.c.device, estimates_table.c.batch_id, estimates_table.c.time)
 
 batches_table: Final = sa.Table(
     "batches",
@@ -286,17 +312,147 @@ class PollutantTotal:
         )
 
 
-def _totals(rows: Iterable[tuple[str, str, int, int]]) -> tuple[PollutantTotal, ...]:
-    """Exact per-(pollutant, unit) sums of ``(pollutant, unit, value, decimals)`` rows."""
-    groups: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
-    for pollutant, unit, value, decimals in rows:
-        groups[pollutant, unit].append((value, decimals))
+@dataclass(frozen=True, slots=True)
+class ExcludedTotal:
+    """Sum of a batch's readings of one pollutant and unit excluded for one reason.
+
+    Attributes:
+        pollutant: HJ 212 factor code.
+        unit: the readings' unit.
+        reason: :class:`domain.review.Exclusion` value (1 invalid, 2 outlier, 3 fault).
+        value: the exact sum, scaled by ``10**decimals``.
+        decimals: the largest precision among the summed readings.
+        count: how many readings were summed.
+    """
+
+    pollutant: str
+    unit: str
+    reason: int
+    value: int
+    decimals: int
+    count: int
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe form (``value`` as decimal text)."""
+        return {
+            "pollutant": self.pollutant,
+            "unit": self.unit,
+            "reason": self.reason,
+            "value": str(self.value),
+            "decimals": self.decimals,
+            "count": self.count,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ExcludedTotal:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            data["pollutant"],
+            data["unit"],
+            int(data["reason"]),
+            int(data["value"]),
+            int(data["decimals"]),
+            int(data["count"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EstimateTotal:
+    """Sum of the unsigned gap estimates of one pollutant and unit by one method.
+
+    Attributes:
+        pollutant: HJ 212 factor code.
+        unit: unit.
+        method: how they were estimated (``linear``).
+        value: the exact sum, scaled by ``10**decimals``.
+        decimals: the largest precision among them.
+        count: how many estimates were summed.
+    """
+
+    pollutant: str
+    unit: str
+    method: str
+    value: int
+    decimals: int
+    count: int
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe form (``value`` as decimal text)."""
+        return {
+            "pollutant": self.pollutant,
+            "unit": self.unit,
+            "method": self.method,
+            "value": str(self.value),
+            "decimals": self.decimals,
+            "count": self.count,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EstimateTotal:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            data["pollutant"],
+            data["unit"],
+            data["method"],
+            int(data["value"]),
+            int(data["decimals"]),
+            int(data["count"]),
+        )
+
+
+class Estimate(NamedTuple):
+    """A gap estimate to store (quality control's filled value of a missing frame): unsigned.
+
+    ``value`` is scaled by ``10**decimals``; ``method`` says how it was estimated."""
+
+    device: str
+    time: int
+    pollutant: str
+    unit: str
+    value: int
+    decimals: int
+    method: str
+
+
+def _totals(
+    rows: Iterable[tuple[str, str, int, int, str, str]],
+) -> tuple[tuple[PollutantTotal, ...], tuple[ExcludedTotal, ...]]:
+    """Exact per-(pollutant, unit) sums of ``(pollutant, unit, value, decimals, qc, flag)`` rows:
+    of the valid readings, and of the excluded ones by reason (``domain.review.exclusion_of``).
+
+    A (pollutant, unit) with readings has a valid total (zero with count 0 when none is valid),
+    so valid + excluded is every reading; all sums of a pair share its largest precision."""
+    groups: dict[tuple[str, str], list[tuple[int, int, Exclusion | None]]] = defaultdict(list)
+    for pollutant, unit, value, decimals, qc, flag in rows:
+        groups[pollutant, unit].append((value, decimals, exclusion_of(qc, flag)))
     totals = []
+    excluded = []
     for (pollutant, unit), values in sorted(groups.items()):
+        sums = quality_sums(values)
+        totals.append(
+            PollutantTotal(pollutant, unit, sums.sums.get(None, 0), sums.decimals, sums.counts.get(None, 0))
+        )
+        for reason in Exclusion:
+            if reason in sums.counts:
+                excluded.append(
+                    ExcludedTotal(
+                        pollutant, unit, int(reason), sums.sums[reason], sums.decimals, sums.counts[reason]
+                    )
+                )
+    return tuple(totals), tuple(excluded)
+
+
+def _estimate_totals(rows: Iterable[tuple[str, str, str, int, int]]) -> tuple[EstimateTotal, ...]:
+    """Exact per-(pollutant, unit, method) sums of ``(pollutant, unit, method, value, decimals)``."""
+    groups: dict[tuple[str, str, str], list[tuple[int, int]]] = defaultdict(list)
+    for pollutant, unit, method, value, decimals in rows:
+        groups[pollutant, unit, method].append((value, decimals))
+    out = []
+    for (pollutant, unit, method), values in sorted(groups.items()):
         scale = max(d for _, d in values)
         total = sum(v * 10 ** (scale - d) for v, d in values)
-        totals.append(PollutantTotal(pollutant, unit, total, scale, len(values)))
-    return tuple(totals)
+        out.append(EstimateTotal(pollutant, unit, method, total, scale, len(values)))
+    return tuple(out)
 
 
 def batch_id_of(device: str, first_sequence: int, last_sequence: int, root: bytes) -> bytes:
@@ -324,11 +480,13 @@ class Batch:
         period_start: earliest reading time (unix seconds).
         period_end: latest reading time (unix seconds).
         count: number of readings.
-        totals: per (pollutant, unit) sums of the values.
+        totals: per (pollutant, unit) sums of the valid readings.
         status: CUT, SUBMITTED or ANCHORED.
         tx_hash: the anchoring transaction (SUBMITTED, ANCHORED).
         block: the block that included it (ANCHORED).
         created_at: when the batch was cut (unix seconds).
+        excluded: per (pollutant, unit, reason) sums of the excluded readings.
+        estimates: per (pollutant, unit, method) sums of the gap estimates it took.
     """
 
     batch_id: bytes
@@ -345,10 +503,20 @@ class Batch:
     tx_hash: bytes | None
     block: int | None
     created_at: float
+    excluded: tuple[ExcludedTotal, ...] = ()
+    estimates: tuple[EstimateTotal, ...] = ()
 
     def totals_json(self) -> str:
-        """The totals as stored: a compact JSON list sorted by pollutant and unit."""
-        return json.dumps([t.to_json() for t in self.totals], separators=(",", ":"))
+        """The totals as stored: compact JSON ``{"valid": [...], "excluded": [...],
+        "estimates": [...]}``, each list sorted as the ledger requires."""
+        return json.dumps(
+            {
+                "valid": [t.to_json() for t in self.totals],
+                "excluded": [t.to_json() for t in self.excluded],
+                "estimates": [t.to_json() for t in self.estimates],
+            },
+            separators=(",", ":"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,6 +703,7 @@ class Queue:
         now: float | None = None,
         frame: FrameKey | None = None,
         state: Mapping[str, str] | None = None,
+        estimates: Sequence[Estimate] = (),
     ) -> int:
         """Store signed frames durably, in one transaction; call this before ACKing the device.
 
@@ -551,6 +720,8 @@ class Queue:
             frame: the HJ 212 data frame the readings come from, recorded with them; a data
                 frame stored before refuses the whole call.
             state: gateway state documents (key → JSON text) to write in the same transaction.
+            estimates: quality control's gap estimates to record with them (unsigned; summed
+                apart into the next batch of their device).
 
         Returns:
             How many readings were stored.
@@ -563,7 +734,7 @@ class Queue:
                 above ``2**63``; nothing is stored then.
         """
         items = signed_frames if isinstance(signed_frames, Sequence) else list(signed_frames)
-        if not items and frame is None and not state:
+        if not items and frame is None and not state and not estimates:
             return 0
         received = _time.time() if now is None else float(now)
         total = sum(len(f.readings) for f in items)
@@ -604,6 +775,15 @@ class Queue:
                     raise FrameAlreadyStoredError(
                         f"frame CN={frame.cn} DataTime {frame.datatime} of {frame.mn} is stored already"
                     )
+            if estimates:
+                raw.executemany(
+                    "INSERT INTO estimates (device, time, pollutant, unit, value, decimals, method)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (e.device, e.time, e.pollutant, e.unit, str(e.value), e.decimals, e.method)
+                        for e in estimates
+                    ],
+                )
             if state:
                 raw.executemany(
                     "INSERT INTO state (key, value) VALUES (?, ?)"
@@ -716,8 +896,8 @@ class Queue:
                         base = last_batched if last_batched else first - 1
                         bound = max(base + max_span, first)
                     rows = execute(
-                        "SELECT sequence, time, pollutant, value, decimals, unit, digest, received_at"
-                        " FROM readings WHERE device = ? AND sequence > ? AND sequence <= ?"
+                        "SELECT sequence, time, pollutant, value, decimals, unit, digest, received_at,"
+                        " qc, flag FROM readings WHERE device = ? AND sequence > ? AND sequence <= ?"
                         " ORDER BY sequence LIMIT ?",
                         (device, last_batched, min(bound, _INT64 - 1), max_size),
                     ).fetchall()
@@ -733,8 +913,19 @@ class Queue:
                     )
                     if not full and clock - min(row[7] for row in rows) < max_age_seconds:
                         break
-                    batch = self._new_batch(device, enterprise, rows, clock)
+                    period_end = max(row[1] for row in rows)
+                    estimate_rows = execute(
+                        "SELECT id, pollutant, unit, method, value, decimals FROM estimates"
+                        " WHERE device = ? AND batch_id IS NULL AND time <= ?",
+                        (device, period_end),
+                    ).fetchall()
+                    batch = self._new_batch(device, enterprise, rows, clock, estimate_rows)
                     execute(_INSERT_BATCH, self._batch_row(batch, clock))
+                    if estimate_rows:
+                        raw.executemany(
+                            "UPDATE estimates SET batch_id = ? WHERE id = ?",
+                            [(batch.batch_id, row[0]) for row in estimate_rows],
+                        )
                     execute(
                         "UPDATE devices SET last_batched = ? WHERE device = ?", (batch.last_sequence, device)
                     )
@@ -749,8 +940,15 @@ class Queue:
         return batches
 
     @staticmethod
-    def _new_batch(device: str, enterprise: str | None, rows: Sequence[Any], clock: float) -> Batch:
-        sequences, times, pollutants, values, decimals, units, digests, _ = zip(*rows, strict=True)
+    def _new_batch(
+        device: str, enterprise: str | None, rows: Sequence[Any], clock: float, estimates: Sequence[Any] = ()
+    ) -> Batch:
+        sequences, times, pollutants, values, decimals, units, digests, _, qcs, flags = zip(
+            *rows, strict=True
+        )
+        totals, excluded = _totals(
+            zip(pollutants, units, map(int, values), decimals, qcs, flags, strict=True)
+        )
         root = batch_root(digests)
         first, last = sequences[0], sequences[-1]
         return Batch(
@@ -763,11 +961,13 @@ class Queue:
             period_start=min(times),
             period_end=max(times),
             count=len(rows),
-            totals=_totals(zip(pollutants, units, map(int, values), decimals, strict=True)),
+            totals=totals,
             status=BatchStatus.CUT,
             tx_hash=None,
             block=None,
             created_at=clock,
+            excluded=excluded,
+            estimates=_estimate_totals((e[1], e[2], e[3], int(e[4]), e[5]) for e in estimates),
         )
 
     @staticmethod
@@ -794,6 +994,9 @@ class Queue:
 
     @staticmethod
     def _to_batch(row: Any) -> Batch:
+        stored = json.loads(row.totals)
+        if isinstance(stored, list):  # a batch cut before quality totals were split
+            stored = {"valid": stored}
         return Batch(
             batch_id=row.batch_id,
             root=row.root,
@@ -804,11 +1007,13 @@ class Queue:
             period_start=row.period_start,
             period_end=row.period_end,
             count=row.count,
-            totals=tuple(PollutantTotal.from_json(t) for t in json.loads(row.totals)),
+            totals=tuple(PollutantTotal.from_json(t) for t in stored["valid"]),
             status=BatchStatus(row.status),
             tx_hash=row.tx_hash,
             block=row.block,
             created_at=row.created_at,
+            excluded=tuple(ExcludedTotal.from_json(t) for t in stored.get("excluded", ())),
+            estimates=tuple(EstimateTotal.from_json(t) for t in stored.get("estimates", ())),
         )
 
     def _get_batch(self, conn: Connection, batch_id: bytes) -> Batch:

@@ -21,9 +21,19 @@ pragma solidity ^0.8.24;
 /// Its id is `keccak256(abi.encode(device, firstSequence, lastSequence, root))`.
 ///
 /// Storage: each anchored batch keeps its root, device, enterprise, sequence range, period,
-/// count, anchoring time and block, and `totalsHash = keccak256(abi.encode(totals))`; the totals
-/// themselves are in the {BatchAnchored} event (anyone can check them against the hash with
-/// {hashTotals}).
+/// count, anchoring time and block, and `totalsHash = keccak256(abi.encode(totals, excluded,
+/// estimates))`; the totals themselves are in the {BatchAnchored} and {BatchQualityTotals} events
+/// (anyone can check them against the hash with {hashTotals}). `totals` sums only the valid
+/// readings; readings quality control flagged invalid, outlier or fault are summed apart by
+/// reason (`excluded`), and gap estimates (unsigned, with their method) apart again, never mixed
+/// into measured totals.
+///
+/// Review: the regulator, or an auditor assigned to the enterprise, decides on doubtful data
+/// (accept, reject, or substitute by a stated method) with an EIP-712 `ReviewDecision`
+/// `ReviewDecision(address reviewer,address enterprise,bytes32 subject,bytes8 pollutant,uint32 month,uint8 action,bytes8 method,int256 value,uint8 decimals,bytes32 noteHash)`
+/// signed in its wallet and relayed by anyone ({recordReview}); one decision per (enterprise,
+/// subject). An attestation cites decisions by listing their ids in its evidence ({reviewerOf}
+/// tells a decision id from a batch id).
 ///
 /// Anchoring: only the device's own oracle (the site gateway key the regulator set with the
 /// registry's `setDeviceOracle`) may anchor its readings, and a batch may reach at most
@@ -96,6 +106,69 @@ interface IEmissionsLedger {
         uint8 decimals;
     }
 
+    /// @notice Sum and count of a batch's readings of one pollutant in one unit that quality
+    /// control excluded from the valid {PollutantTotal}, by reason.
+    /// @param pollutant HJ 212 factor code (as in {Reading}).
+    /// @param unit Unit (as in {Reading}).
+    /// @param reason 1 invalid (out of plausible range, unknown flag), 2 outlier (far from the
+    /// rolling median), 3 fault (a data flag other than "N": fault, maintenance, calibration ...).
+    /// @param total Exact sum, scaled by 10**decimals.
+    /// @param decimals The largest precision among the summed readings.
+    /// @param count Number of readings summed.
+    struct ExcludedTotal {
+        bytes8 pollutant;
+        bytes8 unit;
+        uint8 reason;
+        int256 total;
+        uint8 decimals;
+        uint32 count;
+    }
+
+    /// @notice Unsigned gap estimates of a batch's period (values quality control filled in for
+    /// missing frames): never measured, never part of a {PollutantTotal}.
+    /// @param pollutant HJ 212 factor code.
+    /// @param unit Unit.
+    /// @param method How they were estimated, ASCII, left-aligned and zero-padded ("linear").
+    /// @param total Exact sum of the estimates, scaled by 10**decimals.
+    /// @param decimals The largest precision among them.
+    /// @param count Number of estimated readings.
+    struct EstimateTotal {
+        bytes8 pollutant;
+        bytes8 unit;
+        bytes8 method;
+        int256 total;
+        uint8 decimals;
+        uint32 count;
+    }
+
+    /// @notice A reviewer's decision on doubtful data of an enterprise (the fields of the EIP-712
+    /// struct `ReviewDecision`, in order; rules in `domain/review.py`).
+    /// @param reviewer The regulator, or an auditor assigned to the enterprise; the signer.
+    /// @param enterprise The enterprise whose data is reviewed.
+    /// @param subject What is decided on: the id of a review item (a flagged reading's leaf, or
+    /// `domain.review.gap_subject` of a gap), unique per enterprise.
+    /// @param pollutant HJ 212 factor code of the data (as in {Reading}).
+    /// @param month The data's month as YYYYMM.
+    /// @param action 1 accept (the data counts as measured), 2 reject (it stays excluded),
+    /// 3 substitute (a value computed by `method` replaces it).
+    /// @param method Substitution method, ASCII, left-aligned and zero-padded ("prevhour",
+    /// "permmax"); zero for accept and reject.
+    /// @param value The substituted value scaled by 10**decimals (zero unless substituted).
+    /// @param decimals Decimal places of `value`.
+    /// @param noteHash Hash of the reviewer's written reasons (zero for none).
+    struct ReviewDecision {
+        address reviewer;
+        address enterprise;
+        bytes32 subject;
+        bytes8 pollutant;
+        uint32 month;
+        uint8 action;
+        bytes8 method;
+        int256 value;
+        uint8 decimals;
+        bytes32 noteHash;
+    }
+
     /// @notice A batch as the gateway submits it.
     /// @param batchId `keccak256(abi.encode(device, firstSequence, lastSequence, root))`.
     /// @param device The device whose readings these are.
@@ -105,7 +178,12 @@ interface IEmissionsLedger {
     /// @param periodEnd Latest reading time (unix seconds).
     /// @param count Number of readings (may be below the sequence span: readings can be missing).
     /// @param root StandardMerkleTree root over the readings' digests.
-    /// @param totals Per (pollutant, unit) sums, strictly ascending by (pollutant, unit).
+    /// @param totals Per (pollutant, unit) sums of the VALID readings (measured, in range, not an
+    /// outlier, flag "N"), strictly ascending by (pollutant, unit).
+    /// @param excluded Sums of the readings quality control excluded, strictly ascending by
+    /// (pollutant, unit, reason); every reading of the batch is in `totals` or `excluded`.
+    /// @param estimates Sums of the gap estimates of the batch's period, strictly ascending by
+    /// (pollutant, unit, method).
     struct Batch {
         bytes32 batchId;
         address device;
@@ -116,6 +194,8 @@ interface IEmissionsLedger {
         uint32 count;
         bytes32 root;
         PollutantTotal[] totals;
+        ExcludedTotal[] excluded;
+        EstimateTotal[] estimates;
     }
 
     /// @notice An anchored batch as stored.
@@ -130,7 +210,7 @@ interface IEmissionsLedger {
     /// @param anchoredAt Block timestamp of the anchoring.
     /// @param anchoredBlock Block number of the anchoring (where the {BatchAnchored} event with
     /// the totals is).
-    /// @param totalsHash `keccak256(abi.encode(totals))`.
+    /// @param totalsHash `keccak256(abi.encode(totals, excluded, estimates))` ({hashTotals}).
     struct AnchoredBatch {
         bytes32 root;
         address device;
@@ -261,6 +341,28 @@ interface IEmissionsLedger {
     /// @notice The regulator has not assigned the auditor to the enterprise (registry `assignAuditor`).
     error LedgerAuditorNotAssigned(address auditor, address enterprise);
 
+    /// @notice The batch's excluded totals (`list` 1) or estimates (`list` 2) are not strictly
+    /// ascending at `index`.
+    error LedgerQualityTotalsNotSorted(uint8 list, uint256 index);
+    /// @notice An excluded total names no known reason (1 invalid, 2 outlier, 3 fault).
+    error LedgerExclusionReasonUnknown(uint256 index, uint8 reason);
+    /// @notice A gap estimate names no method.
+    error LedgerEstimateWithoutMethod(uint256 index);
+    /// @notice The review decision's signature does not recover.
+    error LedgerReviewInvalidSignature(bytes32 digest);
+    /// @notice The review decision was signed by `signer`, not by its `reviewer`.
+    error LedgerReviewSignerMismatch(address signer, address reviewer);
+    /// @notice `account` is neither the regulator nor an auditor (so may review no data).
+    error LedgerNotReviewer(address account);
+    /// @notice The action is not 1 accept, 2 reject or 3 substitute.
+    error LedgerReviewActionUnknown(uint8 action);
+    /// @notice A substitution names no method.
+    error LedgerReviewMethodMissing(bytes32 subject);
+    /// @notice An accept or reject carries a method or a value (only a substitution has them).
+    error LedgerReviewMethodUnexpected(bytes32 subject, bytes8 method);
+    /// @notice The subject of the enterprise has been decided already, by decision `decision`.
+    error LedgerReviewAlreadyDecided(address enterprise, bytes32 subject, bytes32 decision);
+
     // ---------------------------------------------------------------- events
 
     /// @notice A batch of readings was anchored.
@@ -288,6 +390,27 @@ interface IEmissionsLedger {
         uint32 count,
         bytes32 root,
         PollutantTotal[] totals
+    );
+
+    /// @notice Quality control's excluded totals and gap estimates of an anchored batch
+    /// (emitted after its {BatchAnchored} when either list is non-empty).
+    /// @param batchId The batch id.
+    /// @param excluded Sums of the excluded readings by (pollutant, unit, reason).
+    /// @param estimates Sums of the unsigned gap estimates by (pollutant, unit, method).
+    event BatchQualityTotals(bytes32 indexed batchId, ExcludedTotal[] excluded, EstimateTotal[] estimates);
+
+    /// @notice A review decision was recorded.
+    /// @param id The decision id (its EIP-712 digest, {reviewDigest}).
+    /// @param reviewer The signing reviewer.
+    /// @param enterprise The enterprise whose data was reviewed.
+    /// @param reviewerRole 1 regulator, 2 the enterprise's assigned auditor.
+    /// @param decision The decision as signed.
+    event ReviewDecisionRecorded(
+        bytes32 indexed id,
+        address indexed reviewer,
+        address indexed enterprise,
+        uint8 reviewerRole,
+        ReviewDecision decision
     );
 
     /// @notice An attestation was submitted (by its auditor or relayed with its signature).
@@ -360,8 +483,11 @@ interface IEmissionsLedger {
     ///   ({LedgerSequenceSpanTooLarge});
     /// - `0 < count <= lastSequence - firstSequence + 1` ({LedgerInvalidCount});
     ///   `periodStart <= periodEnd` ({LedgerInvalidPeriod});
-    /// - totals strictly ascending by (pollutant, unit).
-    /// Emits: {BatchAnchored}.
+    /// - totals strictly ascending by (pollutant, unit) ({LedgerTotalsNotSorted}); excluded totals
+    ///   by (pollutant, unit, reason) with a known reason, estimates by (pollutant, unit, method)
+    ///   with a method ({LedgerQualityTotalsNotSorted}, {LedgerExclusionReasonUnknown},
+    ///   {LedgerEstimateWithoutMethod}).
+    /// Emits: {BatchAnchored}; {BatchQualityTotals} when `excluded` or `estimates` is non-empty.
     function anchorBatch(Batch calldata batch) external;
 
     // ---------------------------------------------------------------- attestations
@@ -461,8 +587,48 @@ interface IEmissionsLedger {
     /// @return `_hashTypedDataV4(keccak256(abi.encode(FRAME_TYPEHASH, keccak256(abi.encodePacked(readingHashes)))))`.
     function frameDigest(bytes32[] calldata readingHashes) external view returns (bytes32);
 
-    /// @notice `keccak256(abi.encode(totals))`, the hash stored with a batch.
-    function hashTotals(PollutantTotal[] calldata totals) external pure returns (bytes32);
+    /// @notice `keccak256(abi.encode(totals, excluded, estimates))`, the hash stored with a batch.
+    function hashTotals(
+        PollutantTotal[] calldata totals,
+        ExcludedTotal[] calldata excluded,
+        EstimateTotal[] calldata estimates
+    ) external pure returns (bytes32);
+
+    /// @notice Record a reviewer's signed decision on doubtful data of an enterprise; anyone may
+    /// relay it (the reviewer signs in its wallet).
+    /// @dev Requirements:
+    /// - `signature` recovers to `d.reviewer` over {reviewDigest} ({LedgerReviewInvalidSignature},
+    ///   {LedgerReviewSignerMismatch});
+    /// - the reviewer holds REGULATOR_ROLE, or AUDITOR_ROLE and is assigned to `d.enterprise`
+    ///   ({LedgerNotReviewer}, {LedgerAuditorNotAssigned}), and is active ({CallerNotActive});
+    /// - `d.action` is 1, 2 or 3 ({LedgerReviewActionUnknown}); a substitution names a method
+    ///   ({LedgerReviewMethodMissing}), an accept or reject has neither method nor value
+    ///   ({LedgerReviewMethodUnexpected});
+    /// - `d.subject` of `d.enterprise` is not decided yet ({LedgerReviewAlreadyDecided}): one
+    ///   decision per subject, so a signature is used once.
+    ///
+    /// Emits {ReviewDecisionRecorded}.
+    /// @param d The decision.
+    /// @param signature The reviewer's 65-byte signature over {reviewDigest}.
+    /// @return id The decision id (the digest); attestations cite it in their evidence.
+    function recordReview(ReviewDecision calldata d, bytes calldata signature) external returns (bytes32 id);
+
+    /// @notice The EIP-712 digest of a review decision (its id), under this ledger's domain.
+    /// @param d The decision.
+    /// @return The digest.
+    function reviewDigest(ReviewDecision calldata d) external view returns (bytes32);
+
+    /// @notice The decision recorded on `subject` of `enterprise`, or zero.
+    /// @param enterprise The enterprise.
+    /// @param subject The review subject.
+    /// @return The decision id.
+    function reviewDecisionOf(address enterprise, bytes32 subject) external view returns (bytes32);
+
+    /// @notice The reviewer of a recorded decision, or the zero address when `id` names none
+    /// (so an attestation's evidence entry can be checked to be a review decision).
+    /// @param id The decision id.
+    /// @return The reviewer.
+    function reviewerOf(bytes32 id) external view returns (address);
 
     /// @notice Whether a batch is anchored under `batchId`.
     function isAnchored(bytes32 batchId) external view returns (bool);

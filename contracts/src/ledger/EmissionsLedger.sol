@@ -41,7 +41,16 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
         "Attestation(address auditor,address enterprise,uint8 pollutant,uint16 year,uint256 verifiedEmissions,uint256 offsetsEligible,bytes32[] evidence,bytes32 reportHash,bytes32 supersedes,uint256 nonce)"
     );
 
+    bytes32 private constant REVIEW_TYPEHASH = keccak256(
+        "ReviewDecision(address reviewer,address enterprise,bytes32 subject,bytes8 pollutant,uint32 month,uint8 action,bytes8 method,int256 value,uint8 decimals,bytes32 noteHash)"
+    );
+    uint8 private constant REVIEW_SUBSTITUTE = 3;
+    uint8 private constant EXCLUSION_REASONS = 3;
+
     mapping(bytes32 batchId => AnchoredBatch) private _batches;
+    /// @dev keccak256(abi.encode(enterprise, subject)) => the decision id
+    mapping(bytes32 subjectKey => bytes32 id) private _reviewOf;
+    mapping(bytes32 id => address reviewer) private _reviewers;
     mapping(address device => uint64) private _lastSequence;
     mapping(bytes32 id => AttestationRecord) private _attestations;
     /// @dev keccak256(abi.encode(auditor, enterprise, pollutant, year)) => the auditor's Active one
@@ -78,6 +87,7 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
         if (b.count == 0 || b.count > uint256(last - first) + 1) revert LedgerInvalidCount(b.count, first, last);
         if (b.periodStart > b.periodEnd) revert LedgerInvalidPeriod(b.periodStart, b.periodEnd);
         _requireSortedTotals(b.totals);
+        _requireQualityTotals(b.excluded, b.estimates);
 
         _batches[expected] = AnchoredBatch({
             root: b.root,
@@ -90,10 +100,13 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
             periodEnd: b.periodEnd,
             anchoredAt: uint64(block.timestamp),
             anchoredBlock: uint64(block.number),
-            totalsHash: keccak256(abi.encode(b.totals))
+            totalsHash: keccak256(abi.encode(b.totals, b.excluded, b.estimates))
         });
         _lastSequence[device] = last;
         _emitAnchored(b, enterprise, previous);
+        if (b.excluded.length != 0 || b.estimates.length != 0) {
+            emit BatchQualityTotals(expected, b.excluded, b.estimates);
+        }
     }
 
     /// @dev The device's enterprise from the registry; refuses unbound devices and inactive
@@ -124,6 +137,34 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
         }
     }
 
+    /// @dev Excluded totals strictly ascending by (pollutant, unit, reason) with reasons 1..3;
+    /// estimates strictly ascending by (pollutant, unit, method) with a method.
+    function _requireQualityTotals(ExcludedTotal[] calldata excluded, EstimateTotal[] calldata estimates)
+        private
+        pure
+    {
+        for (uint256 i = 0; i < excluded.length; ++i) {
+            ExcludedTotal calldata c = excluded[i];
+            if (c.reason == 0 || c.reason > EXCLUSION_REASONS) revert LedgerExclusionReasonUnknown(i, c.reason);
+            if (i == 0) continue;
+            ExcludedTotal calldata a = excluded[i - 1];
+            if (
+                a.pollutant > c.pollutant || (a.pollutant == c.pollutant
+                        && (a.unit > c.unit || (a.unit == c.unit && a.reason >= c.reason)))
+            ) revert LedgerQualityTotalsNotSorted(1, i);
+        }
+        for (uint256 i = 0; i < estimates.length; ++i) {
+            EstimateTotal calldata c = estimates[i];
+            if (c.method == bytes8(0)) revert LedgerEstimateWithoutMethod(i);
+            if (i == 0) continue;
+            EstimateTotal calldata a = estimates[i - 1];
+            if (
+                a.pollutant > c.pollutant || (a.pollutant == c.pollutant
+                        && (a.unit > c.unit || (a.unit == c.unit && a.method >= c.method)))
+            ) revert LedgerQualityTotalsNotSorted(2, i);
+        }
+    }
+
     /// @dev Separate frame: the event's eleven fields would not fit the caller's stack.
     function _emitAnchored(Batch calldata b, address enterprise, uint64 previous) private {
         emit BatchAnchored(
@@ -139,6 +180,59 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
             b.root,
             b.totals
         );
+    }
+
+    // ---------------------------------------------------------------- review
+
+    /// @inheritdoc IEmissionsLedger
+    function recordReview(ReviewDecision calldata d, bytes calldata signature) external returns (bytes32 id) {
+        id = reviewDigest(d);
+        (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecover(id, signature);
+        if (error != ECDSA.RecoverError.NoError) revert LedgerReviewInvalidSignature(id);
+        if (signer != d.reviewer) revert LedgerReviewSignerMismatch(signer, d.reviewer);
+        uint8 role = _requireReviewer(d.reviewer, d.enterprise);
+        if (d.action == 0 || d.action > REVIEW_SUBSTITUTE) revert LedgerReviewActionUnknown(d.action);
+        if (d.action == REVIEW_SUBSTITUTE) {
+            if (d.method == bytes8(0)) revert LedgerReviewMethodMissing(d.subject);
+        } else if (d.method != bytes8(0) || d.value != 0) {
+            revert LedgerReviewMethodUnexpected(d.subject, d.method);
+        }
+        bytes32 key = keccak256(abi.encode(d.enterprise, d.subject));
+        bytes32 existing = _reviewOf[key];
+        if (existing != bytes32(0)) revert LedgerReviewAlreadyDecided(d.enterprise, d.subject, existing);
+        _reviewOf[key] = id;
+        _reviewers[id] = d.reviewer;
+        emit ReviewDecisionRecorded(id, d.reviewer, d.enterprise, role, d);
+    }
+
+    /// @dev The reviewer's role (1 regulator, 2 assigned auditor); refuses anyone else and a
+    /// suspended reviewer.
+    function _requireReviewer(address account, address enterprise) private view returns (uint8 role) {
+        if (_registry.hasRole(Roles.REGULATOR_ROLE, account)) {
+            role = 1;
+        } else if (_registry.hasRole(Roles.AUDITOR_ROLE, account)) {
+            if (!_registry.isAuditorAssigned(account, enterprise)) revert LedgerAuditorNotAssigned(account, enterprise);
+            role = 2;
+        } else {
+            revert LedgerNotReviewer(account);
+        }
+        if (!_registry.isActiveParticipant(account)) revert CallerNotActive(account);
+    }
+
+    /// @inheritdoc IEmissionsLedger
+    function reviewDigest(ReviewDecision calldata d) public view returns (bytes32) {
+        // a ReviewDecision is all static fields, so abi.encode(struct) is abi.encode(field, ...)
+        return _hashTypedDataV4(keccak256(abi.encode(REVIEW_TYPEHASH, d)));
+    }
+
+    /// @inheritdoc IEmissionsLedger
+    function reviewDecisionOf(address enterprise, bytes32 subject) external view returns (bytes32) {
+        return _reviewOf[keccak256(abi.encode(enterprise, subject))];
+    }
+
+    /// @inheritdoc IEmissionsLedger
+    function reviewerOf(bytes32 id) external view returns (address) {
+        return _reviewers[id];
     }
 
     // ---------------------------------------------------------------- attestations
@@ -340,8 +434,12 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
     }
 
     /// @inheritdoc IEmissionsLedger
-    function hashTotals(PollutantTotal[] calldata totals) external pure returns (bytes32) {
-        return keccak256(abi.encode(totals));
+    function hashTotals(
+        PollutantTotal[] calldata totals,
+        ExcludedTotal[] calldata excluded,
+        EstimateTotal[] calldata estimates
+    ) external pure returns (bytes32) {
+        return keccak256(abi.encode(totals, excluded, estimates));
     }
 
     /// @inheritdoc IEmissionsLedger
