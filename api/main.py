@@ -25,6 +25,7 @@ from api.limits import RequestGuard
 from api.logs import configure as configure_logs
 from api.problems import CORRELATION_HEADER, error_response
 from api.routes import (
+    accounts,
     attestations,
     auctions,
     audit,
@@ -221,6 +222,7 @@ def create_app(
         surveillance,
         plans,
         permits,
+        accounts,
         tx,
     )
     for module in routers:

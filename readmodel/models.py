@@ -856,3 +856,48 @@ class PermitReview(Base):
     passed: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str] = mapped_column(Text)
     block_time: Mapped[int]
+
+
+# ---------------------------------------------------------------------- account applications
+
+
+class AccountApplication(Base):
+    """An enterprise's signed application (API-side, not on chain): a registration (``kind``
+    register) or a change of its profile (change), as last signed; ``status`` is the review's
+    (submitted, info_requested, refused, accepted); an accepted one's later states come from the
+    governance proposal whose calldata is ``call_data`` (``proposals``)."""
+
+    __tablename__ = "account_applications"
+    application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    account: Mapped[str] = mapped_column(Address, index=True)
+    credit_code: Mapped[str] = mapped_column(String(18), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    region_code: Mapped[int] = mapped_column(Integer)
+    industry_code: Mapped[str] = mapped_column(String(8))
+    latitude_e6: Mapped[int] = mapped_column(Integer)
+    longitude_e6: Mapped[int] = mapped_column(Integer)
+    contacts: Mapped[list[Any]] = mapped_column(JSON)
+    documents: Mapped[list[Any]] = mapped_column(JSON)
+    issued_at: Mapped[int]
+    signature: Mapped[str] = mapped_column(String(132))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    submissions: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    reviewer: Mapped[str | None] = mapped_column(Address)
+    call_data: Mapped[str | None] = mapped_column(Text)
+    intent_id: Mapped[str | None] = mapped_column(String(36))
+    submitted_time: Mapped[int]
+    decided_time: Mapped[int | None]
+
+
+class AccountApplicationEvent(Base):
+    """One step of an application's history: submitted, resubmitted, or a reviewer's decision."""
+
+    __tablename__ = "account_application_events"
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    application_id: Mapped[str] = mapped_column(String(36), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(Address)
+    reason: Mapped[str | None] = mapped_column(Text)
+    time: Mapped[int]
