@@ -95,3 +95,7 @@ class MarketCloseRefusedError(SettlementError, PermissionError):
 
 class BulletinNotSettledError(SettlementError, LookupError):
     """Raised when the bulletin of a day is asked for and the day has no settled report with one."""
+
+
+class StatementNotSettledError(SettlementError, LookupError):
+    """Raised when an account statement is asked for a day (or a month) with no settled report."""
