@@ -297,7 +297,8 @@ class Gateway:
         self._asks_seen: dict[str, int] = {}
         self._st: dict[str, str] = {}
         self._last_qn: dict[str, datetime] = {}
-        self._history_qc: dict[str, tuple[str, QualityControl]] = {}
+        # Per device: the request in flight's QN, its own QC and the DataTimes it brought.
+        self._history_qc: dict[str, tuple[str, QualityControl, set[datetime]]] = {}
         self.domain = domain
         self.qc = qc if qc is not None else QualityControl()
         self.zone = zone
@@ -427,9 +428,12 @@ class Gateway:
         self._check_clock(frame)
         signer = self._signers[frame.mn]
         with self._lock:
-            if frame.cn == CN_REQUEST_ANSWER or frame.cn == CN_EXECUTION_RESULT:
+            if frame.cn == CN_REQUEST_ANSWER:
                 self._history_answer(frame)
                 return None
+            if frame.cn == CN_EXECUTION_RESULT:  # the next gap's request may go out at once
+                self._history_answer(frame)
+                return self._commands(frame.mn)
             request = self.backfill.pending(frame.mn, frame.qn)
             if request is not None and frame.cn == request.cn:
                 alarms = self._backfill(signer, frame, request)
@@ -577,13 +581,17 @@ class Gateway:
         held = self._history_qc.get(frame.mn)
         if held is None or held[0] != request.qn:
             config = replace(self.qc.config, max_fill=0, detect_factor_changes=False)
-            held = self._history_qc[frame.mn] = (request.qn, QualityControl(config))
+            held = self._history_qc[frame.mn] = (request.qn, QualityControl(config), set())
+        if when in held[2]:  # re-sent (its data answer was lost) or sent twice: stored once
+            self.backfill.duplicate(request)
+            return []
         try:
             checked = held[1].check(frame)
         except FrameRejectedError as error:
             self.backfill.reject(type(error).__name__)
             self._reject(f"history_{type(error).__name__}", frame.mn, str(error))
             return []
+        held[2].add(when)
         signed, statuses = self._sign(signer, checked)
         readings = 0 if signed is None else len(signed.readings)
         controller = self._quotas.get(frame.mn)

@@ -107,6 +107,7 @@ class VirtualController:
         fault_rate: probability per minute that a fault, maintenance, calibration, spike or
             gap event starts (0 for clean data).
         st: system code; the site kind's (``32``/``31``) when ``None``.
+        history_limit: minute frames kept for history requests (oldest dropped first).
 
     Raises:
         SimulatorConfigError: a bad MN, password, card id, scale, rate or start time.
@@ -124,7 +125,10 @@ class VirtualController:
         scale: float = 1.0,
         fault_rate: float = _DEFAULT_FAULT_RATE,
         st: str | None = None,
+        history_limit: int = 10_080,
     ) -> None:
+        if history_limit < 0:
+            raise SimulatorConfigError("history limit must not be negative")
         if not mn or len(mn) > MAX_MN_LEN or not mn.isalnum() or not mn.isascii():
             raise SimulatorConfigError(f"MN {mn[:32]!r} is not 1..24 ASCII letters and digits")
         if not password or not password.isascii() or any(c in password for c in ";=&,"):
@@ -151,6 +155,7 @@ class VirtualController:
         self._last_qn_time: datetime | None = None
         self._swiped_month: tuple[int, int] | None = None
         self._outbox: deque[str] = deque()
+        self._history: deque[tuple[datetime, str]] = deque(maxlen=history_limit)
         self._load_drift = 0.0
         self._drift = {m.code: 0.0 for m in self.profile.factors}
         self._last = {m.code: m.idle for m in self.profile.factors}
@@ -193,6 +198,18 @@ class VirtualController:
     def totals(self) -> dict[str, Decimal]:
         """Sum of the ``Cou`` values built so far, by factor code (m³ for flows, kg otherwise)."""
         return dict(self._totals)
+
+    def accepts(self, password: str) -> bool:
+        """Whether ``password`` is this controller's access password (a platform's request)."""
+        return password == self._password
+
+    def history(self, cn: str, begin: datetime, end: datetime) -> list[str]:
+        """The stored frames of command ``cn`` dated within ``begin`` .. ``end`` (inclusive),
+        oldest first, as first sent (their QN is the original one). Only minute data is kept.
+        """
+        if cn != CN_MINUTE_DATA:
+            return []
+        return [wire for when, wire in self._history if begin <= when <= end]
 
     @property
     def pending(self) -> int:
@@ -246,7 +263,9 @@ class VirtualController:
         if self.card_id is not None and month != self._swiped_month:
             self._swiped_month = month
             self._outbox.append(self._card_swipe(when + timedelta(seconds=rng.randint(0, 50))))
-        self._outbox.append(self._minute_frame(when, events))
+        wire = self._minute_frame(when, events)
+        self._history.append((when, wire))
+        self._outbox.append(wire)
         self._last_datatime = when
         self._clock = when + _MINUTE
 

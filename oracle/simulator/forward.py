@@ -1,11 +1,15 @@
-"""Store-and-forward: the controller's upload loop (answer required, resent until answered)."""
+"""Store-and-forward: the controller's upload loop (answer required, resent until answered),
+and its answers to the platform's history requests (HJ 212-2017: 9011, the stored frames
+under the request's QN, each answered with 9014, then 9012)."""
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -15,9 +19,15 @@ from oracle.errors import FrameError
 from oracle.hj212 import (
     CN_DATA_ANSWER,
     CN_MINUTE_DATA,
+    ExeRtn,
     Frame,
     FrameScanner,
+    QnRtn,
+    execution_result,
+    history_window,
+    is_history_request,
     parse,
+    request_answer,
 )
 from oracle.simulator.controller import VirtualController
 from oracle.simulator.links import DeviceLink
@@ -41,6 +51,13 @@ class LinkSettings(BaseModel):
         write_timeout: seconds a write may take before the link counts as failed.
         reconnect_delay: first wait after a link failure; doubled after each further one.
         max_reconnect_delay: longest wait between reconnection attempts.
+        drop_rate: chance that a minute frame is lost in transit (never reaches the
+            platform, not resent; the controller keeps it for history requests), to show
+            back-fill; 0 in normal use.
+        max_history_requests: history requests queued at once; further ones are refused
+            (``QnRtn=2``, rejected) and counted, so a flood of requests cannot stall the uploads.
+        history_linger: seconds the controller keeps answering history requests after its
+            last frame.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -50,6 +67,9 @@ class LinkSettings(BaseModel):
     write_timeout: float = Field(default=2.0, gt=0)
     reconnect_delay: float = Field(default=0.5, ge=0)
     max_reconnect_delay: float = Field(default=10.0, ge=0)
+    drop_rate: float = Field(default=0.0, ge=0, le=1)
+    max_history_requests: int = Field(default=4, ge=1)
+    history_linger: float = Field(default=0.5, ge=0)
 
 
 @dataclass(frozen=True)
@@ -75,6 +95,10 @@ class ControllerStats:
         link_errors: failed connects, writes and reads.
         reconnects: connections opened after the first.
         done: whether the controller sent all its frames.
+        dropped: minute frames lost in transit (``drop_rate``).
+        history_requests: history requests taken.
+        history_refused: history requests refused (queue full, wrong password, bad window).
+        history_frames: stored frames sent in answer to history requests.
     """
 
     mn: str
@@ -95,6 +119,10 @@ class ControllerStats:
     link_errors: int
     reconnects: int
     done: bool
+    dropped: int = 0
+    history_requests: int = 0
+    history_refused: int = 0
+    history_frames: int = 0
 
 
 class StoreAndForward:
@@ -135,6 +163,12 @@ class StoreAndForward:
         self.link_errors = 0
         self.reconnects = 0
         self.done = False
+        self.dropped = 0
+        self.history_requests = 0
+        self.history_refused = 0
+        self.history_frames = 0
+        self._requests: deque[Frame] = deque()
+        self._transit = random.Random(f"transit-{controller.mn}")
 
     def snapshot(self) -> ControllerStats:
         """A consistent copy of the controller's and the link's counters."""
@@ -159,6 +193,10 @@ class StoreAndForward:
                 link_errors=self.link_errors,
                 reconnects=self.reconnects,
                 done=self.done,
+                dropped=self.dropped,
+                history_requests=self.history_requests,
+                history_refused=self.history_refused,
+                history_frames=self.history_frames,
             )
 
     def run(self, count: int, *, interval: float = 0.0) -> None:
@@ -177,15 +215,98 @@ class StoreAndForward:
             with self._lock:
                 wire = next(frames, None)
             if wire is None:
+                self._linger()
                 with self._lock:
                     self.done = True
                 return
+            self._serve_history()
             frame = parse(wire)
-            self.deliver(wire, frame)
+            if frame.cn == CN_MINUTE_DATA and self._lost_in_transit():
+                with self._lock:
+                    self.dropped += 1
+                logger.info("frame lost in transit", extra={"device": frame.mn, "qn": frame.qn})
+            else:
+                self.deliver(wire, frame)
             if frame.cn == CN_MINUTE_DATA:
                 minutes += 1
                 if interval > 0:
                     self._stop.wait(max(0.0, started + minutes * interval - time.monotonic()))
+
+    def _lost_in_transit(self) -> bool:
+        rate = self.settings.drop_rate
+        return rate > 0 and self._transit.random() < rate
+
+    def _linger(self) -> None:
+        """Answer history requests that come after the last frame, until none came for
+        ``history_linger`` seconds."""
+        while not self._stop.is_set():
+            if not self._requests:
+                try:
+                    if self.link.connected:
+                        self._read_replies(None, self.settings.history_linger)
+                except OSError as error:
+                    self._link_failed(error, "read")
+                    return
+            if not self._requests:
+                return
+            self._serve_history()
+
+    # --- history requests ---
+
+    def _take_request(self, request: Frame) -> None:
+        """Queue a history request (or refuse it with a request answer)."""
+        controller = self.controller
+        refusal: int | None = None
+        if request.mn != controller.mn:
+            return  # not for this controller (a shared line): not answered
+        if not controller.accepts(request.pw):
+            refusal = QnRtn.PW_ERROR
+        elif len(self._requests) >= self.settings.max_history_requests:
+            refusal = QnRtn.REJECTED
+        if refusal is None:
+            self._requests.append(request)
+            return
+        with self._lock:
+            self.history_refused += 1
+        logger.warning(
+            "history request refused: QnRtn=%d", refusal, extra={"device": request.mn, "qn": request.qn}
+        )
+        self._send_quietly(request_answer(request, refusal))
+
+    def _send_quietly(self, wire: str) -> None:
+        try:
+            self.link.send(wire.encode("ascii"), self.settings.write_timeout)
+        except OSError as error:
+            self._link_failed(error, "write")
+
+    def _serve_history(self) -> None:
+        """Answer the queued history requests: 9011, the stored frames, 9012."""
+        while self._requests and not self._stop.is_set():
+            request = self._requests.popleft()
+            try:
+                begin, end = history_window(request)
+            except FrameError:
+                with self._lock:
+                    self.history_refused += 1
+                self._send_quietly(request_answer(request, QnRtn.UNKNOWN_ERROR))
+                continue
+            with self._lock:
+                self.history_requests += 1
+            self._send_quietly(request_answer(request, QnRtn.READY))
+            stored = self.controller.history(request.cn, begin, end)
+            for wire in stored:
+                frame = replace(parse(wire), qn=request.qn)
+                delivered = self.deliver(frame.to_wire(), frame)
+                if self._stop.is_set():
+                    return
+                with self._lock:
+                    self.history_frames += delivered
+            self._send_quietly(execution_result(request, ExeRtn.SUCCESS if stored else ExeRtn.NO_DATA))
+            logger.info(
+                "history request answered with %d frames",
+                len(stored),
+                extra={"device": request.mn, "qn": request.qn},
+            )
 
     def deliver(self, wire: str, frame: Frame | None = None) -> bool:
         """Send one frame until its data answer arrives (or it is given up, or stop is set).
@@ -246,7 +367,13 @@ class StoreAndForward:
         return False
 
     def _await_answer(self, frame: Frame) -> bool:
-        deadline = time.monotonic() + self.settings.ack_timeout
+        return self._read_replies(frame, self.settings.ack_timeout)
+
+    def _read_replies(self, frame: Frame | None, timeout: float) -> bool:
+        """Read what the platform sends for up to ``timeout`` seconds: queue its history
+        requests, and return ``True`` once the data answer to ``frame`` came (the rest of the
+        bytes read with it are taken too). With ``frame=None``, return at the first request."""
+        deadline = time.monotonic() + timeout
         while not self._stop.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
@@ -254,6 +381,7 @@ class StoreAndForward:
             data = self.link.receive(min(left, 0.05))
             if not data:
                 continue
+            answered = False
             for item in self._scanner.feed(data):
                 if isinstance(item, FrameError):
                     logger.debug("skipped bad bytes from %s: %s", self.link.name, type(item).__name__)
@@ -263,8 +391,17 @@ class StoreAndForward:
                 except FrameError as error:
                     logger.debug("bad reply from %s: %s", self.link.name, type(error).__name__)
                     continue
-                if reply.cn == CN_DATA_ANSWER and reply.qn == frame.qn and reply.mn == frame.mn:
-                    return True
+                if is_history_request(reply):
+                    self._take_request(reply)
+                elif (
+                    frame is not None
+                    and reply.cn == CN_DATA_ANSWER
+                    and reply.qn == frame.qn
+                    and reply.mn == frame.mn
+                ):
+                    answered = True
+            if answered or (frame is None and self._requests):
+                return True
         return False
 
     def _ensure_connected(self) -> bool:
