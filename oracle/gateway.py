@@ -102,6 +102,7 @@ from oracle.errors import (
     FrameRejectedError,
     GatewayConfigError,
     HistoryError,
+    HistoryRequestError,
     ReadingDuplicateError,
     ReadingReplayError,
     ReadingSignatureError,
@@ -134,6 +135,7 @@ __all__ = [
     "BACKFILL_PREFIX",
     "CHINA_STANDARD_TIME",
     "DEFAULT_CLOCK_TOLERANCE",
+    "MAX_ASKS",
     "SIGNED_SUFFIXES",
     "DeviceDirectory",
     "Gateway",
@@ -141,6 +143,7 @@ __all__ = [
     "GatewayStats",
     "SequenceGap",
     "SequenceTracker",
+    "ask_history",
     "signed_unit",
 ]
 
@@ -158,6 +161,8 @@ BACKFILL_PREFIX: Final = "backfill:"
 BACKFILL_ASK_PREFIX: Final = "backfill:ask:"
 #: Seconds between reads of operators' back-fill windows from the queue.
 DEFAULT_ASK_POLL: Final = 5.0
+#: Operators' windows kept per device in the queue (oldest dropped first).
+MAX_ASKS: Final = 16
 #: System code of history requests when the device's own is not known yet.
 _DEFAULT_ST: Final = "32"
 #: Units as signed (``bytes8`` ASCII): superscripts and degree signs spelled out.
@@ -799,6 +804,44 @@ class Gateway:
         with self.stats._lock:
             self.stats.readings_signed += stored
         return stored
+
+
+# --- operators' back-fill windows -----------------------------------------------------------
+
+
+def ask_history(queue: Queue, mn: str, cn: str, begin: datetime, end: datetime) -> int:
+    """Leave a back-fill window for a running gateway in its queue (``ets oracle backfill``).
+
+    The gateway reads it within ``ask_poll`` seconds and asks the device after its next frame.
+
+    Args:
+        queue: the gateway's queue (the same SQLite file).
+        mn: device code.
+        cn: data command (``2051`` minute, ``2061`` hourly, ``2031`` daily data).
+        begin: first DataTime wanted (naive local time).
+        end: last DataTime wanted.
+
+    Returns:
+        The window's number (per device).
+
+    Raises:
+        HistoryRequestError: ``cn`` is not minute, hourly or daily data, the window ends
+            before it begins, or a time is not naive.
+    """
+    if cn not in HISTORY_CNS:
+        raise HistoryRequestError(f"CN={cn} is not minute, hourly or daily data")
+    if begin.tzinfo is not None or end.tzinfo is not None:
+        raise HistoryRequestError("give BeginTime and EndTime in the station's local time, without a zone")
+    if end < begin:
+        raise HistoryRequestError("the window ends before it begins")
+    key = f"{BACKFILL_ASK_PREFIX}{mn}"
+    text = queue.get_state(key)
+    asks = json.loads(text) if text else []
+    number = max((int(a["id"]) for a in asks), default=0) + 1
+    asks.append({"id": number, "cn": cn, "begin": begin.isoformat(), "end": end.isoformat()})
+    queue.append((), state={key: json.dumps(asks[-MAX_ASKS:])})
+    logger.info("back-fill window left for the gateway", extra={"device": mn, "cn": cn})
+    return number
 
 
 # --- replay and gap detection ---------------------------------------------------------------

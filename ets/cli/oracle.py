@@ -73,6 +73,40 @@ def oracle_run(
     ctx.print_json(service.final_status)
 
 
+@oracle_app.command("backfill")
+@cli_errors
+def oracle_backfill(
+    mn: Annotated[str, typer.Argument(help="Device code (MN) of the controller.")],
+    begin: Annotated[str, typer.Option(help="First DataTime wanted, station local time (2027-01-01T08:00).")],
+    end: Annotated[str, typer.Option(help="Last DataTime wanted, station local time.")],
+    cn: Annotated[str, typer.Option(help="2051 minute, 2061 hourly, 2031 daily data.")] = "2051",
+    queue: Annotated[Path | None, typer.Option(help="The running gateway's queue file.")] = None,
+) -> None:
+    """Ask a controller for its stored data of a window (HJ 212-2017 history request, back-fill).
+
+    The running gateway reads the window from its queue within seconds and sends the request
+    after the device's next frame; what comes back is signed, anchored and marked back-filled.
+    """
+    from datetime import datetime
+
+    from oracle.gateway import ask_history
+    from oracle.queue import Queue
+
+    ctx = context()
+    settings = _oracle_settings(queue=queue)
+    path = settings.queue or ctx.settings.state_dir / "oracle" / "queue.db"
+    if not path.exists():
+        raise ConfigError(f"no gateway queue at {path}: give --queue")
+    try:
+        first, last = datetime.fromisoformat(begin), datetime.fromisoformat(end)
+    except ValueError as error:
+        raise typer.BadParameter(f"--begin/--end: {error}") from None
+    with Queue(path) as store:
+        number = ask_history(store, mn, cn, first, last)
+    window = {"begin": first.isoformat(), "end": last.isoformat()}
+    ctx.print_json({"device": mn, "cn": cn, **window, "ask": number})
+
+
 @oracle_app.command("simulate")
 @cli_errors
 def oracle_simulate(

@@ -10,13 +10,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
 from oracle.backfill import Backfiller, Gap
 from oracle.errors import HistoryLimitError, HistoryRequestError, UnknownDeviceError
-from oracle.gateway import CHINA_STANDARD_TIME, Gateway, GatewayDevice
+from oracle.gateway import CHINA_STANDARD_TIME
 from oracle.hj212 import (
     CN_EXECUTION_RESULT,
     CN_HOUR_DATA,
@@ -36,10 +36,8 @@ from oracle.hj212 import (
 )
 from oracle.queue import Queue
 from oracle.signing.proof import verify
-from oracle.simulator.controller import VirtualController
 from oracle.simulator.forward import LinkSettings, StoreAndForward
 from oracle.simulator.links import PtyLink
-from oracle.simulator.profiles import SiteKind, device_mn
 from oracle.simulator.simulation import run_on_pty, run_over_tcp
 from oracle.transport import (
     FrameLink,
@@ -49,33 +47,8 @@ from oracle.transport import (
     TcpSettings,
     TransportStats,
 )
-from tests.utils.readings import DOMAIN, device_key
-
-START = datetime(2027, 3, 1, 0, 0)
-PASSWORD = "pw-bf0001"
-LATE = datetime(2028, 1, 1).replace(tzinfo=CHINA_STANDARD_TIME).timestamp()
-MINUTE = timedelta(minutes=1)
-
-
-def controllers(count: int, *, seed: int = 40) -> list[VirtualController]:
-    return [
-        VirtualController(
-            device_mn(i + 1),
-            SiteKind.WASTEWATER,
-            start=START,
-            seed=seed + i,
-            password=PASSWORD,
-            fault_rate=0.0,
-        )
-        for i in range(count)
-    ]
-
-
-def gateway(queue: Queue, count: int, **kwargs: object) -> Gateway:
-    devices = [
-        GatewayDevice(device_mn(i + 1), f"0x{i + 1:040x}", device_key(i + 1), PASSWORD) for i in range(count)
-    ]
-    return Gateway(devices, queue, DOMAIN, clock=lambda: LATE, **kwargs)  # type: ignore[arg-type]
+from tests.utils.backfill import MINUTE, PASSWORD, START, controllers, gateway
+from tests.utils.readings import DOMAIN
 
 
 def stored_times(queue: Queue, mn: str) -> set[datetime]:
