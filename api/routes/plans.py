@@ -1,9 +1,11 @@
 """Routes: total-amount control plans (five-year and annual) as drafted and adopted on chain, and
-their progress: per pollutant and region, the path (or the annual cap) against the emissions
-metered from anchored batches and verified by auditors' active attestations."""
+their progress: per pollutant, region and year, the five-year path and the adopted annual cap (with
+its reserve) against the emissions metered from anchored batches and verified by auditors' active
+attestations (figures: :mod:`readmodel.emissions`)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -15,7 +17,7 @@ from api.crud import pollutant_symbol
 from api.deps import Db, Paging, User
 from api.errors import NotFoundError
 from api.schemas import ERRORS, Page
-from domain.plans import BPS
+from readmodel import emissions
 from readmodel import models as m
 
 router = APIRouter(tags=["plans"])
@@ -55,9 +57,16 @@ class ProgressRow(BaseModel):
     region: int = Field(description="GB/T 2260 region code")
     year: int = Field(description="Year")
     planned_t: int = Field(description="Path × regional share (five-year) or the region's cap (annual), t")
+    path_t: int | None = Field(description="The five-year path × the region's share, t")
+    annual_cap_t: int | None = Field(description="The region's cap in the adopted annual plan of the year, t")
+    reserve_t: int | None = Field(
+        description="Part of that cap kept for the reserve (cap × reserve share), t"
+    )
     metered_t: float = Field(description="Emissions metered from anchored batches in the region, t")
     verified_t: int = Field(description="Emissions verified by active attestations in the region, t")
-    executed_cap: int | None = Field(description="Vintage cap executed on chain from this plan, all regions")
+    executed_cap: int | None = Field(
+        description="Vintage cap executed on chain from the annual plan, all regions"
+    )
 
 
 class PlanProgress(BaseModel):
@@ -75,63 +84,18 @@ def _plan(db: Session, plan_id: int) -> m.Plan:
     return plan
 
 
-def _metered(db: Session, pollutant: int, year: int, region: int) -> float:
-    r = m.StatRollup
-    q = select(func.coalesce(func.sum(r.value), 0.0)).where(
-        r.grain == "year", r.metric == "emissions_t", r.pollutant == pollutant,
-        r.period == str(year), r.region_code == region,
-    )  # fmt: skip
-    return float(db.execute(q).scalar_one())
-
-
-def _verified(db: Session, pollutant: int, year: int, region: int) -> int:
-    q = (
-        select(func.coalesce(func.sum(m.Attestation.verified), 0))
-        .join(m.Participant, m.Participant.address == m.Attestation.enterprise)
-        .where(m.Attestation.status == "active", m.Attestation.pollutant == pollutant)
-        .where(m.Attestation.year == year, m.Participant.region_code == region)
-    )
-    return int(db.execute(q).scalar_one())
-
-
-def _executed(db: Session, plan_id: int, pollutant: int, year: int) -> int | None:
-    row = db.execute(
-        select(m.PlanCapExecution.cap).where(
-            m.PlanCapExecution.plan_id == plan_id,
-            m.PlanCapExecution.pollutant == pollutant,
-            m.PlanCapExecution.year == year,
-        )
-    ).scalar_one_or_none()
-    return None if row is None else int(row)
-
-
 def plan_progress(db: Session, *, plan_id: int) -> PlanProgress:
-    """Progress rows of ``plan_id`` (five-year: every year of its period; annual: its year).
+    """Progress rows of ``plan_id`` (five-year: every year of its period; annual: its year), from
+    :func:`readmodel.emissions.plan_progress`.
 
     Raises:
         NotFoundError: no such plan.
     """
     plan = _plan(db, plan_id)
-    planned: list[tuple[int, int, int, int]] = []  # pollutant, region, year, planned t
-    if plan.kind == "five_year":
-        for line in plan.content.get("pollutants", []):
-            for offset, path in enumerate(line["path"]):
-                for r in plan.content.get("regions", []):
-                    planned.append((line["pollutant"], r["region"], plan.start_year + offset,
-                                    path * r["share_bps"] // BPS))  # fmt: skip
-    else:
-        planned = [
-            (c["pollutant"], c["region"], plan.start_year, c["cap"]) for c in plan.content.get("caps", [])
-        ]
     rows = [
-        ProgressRow(
-            pollutant=pollutant, pollutant_symbol=pollutant_symbol(pollutant), region=region, year=year,
-            planned_t=amount, metered_t=_metered(db, pollutant, year, region),
-            verified_t=_verified(db, pollutant, year, region),
-            executed_cap=_executed(db, plan_id, pollutant, year),
-        )
-        for pollutant, region, year, amount in planned
-    ]  # fmt: skip
+        ProgressRow(pollutant_symbol=pollutant_symbol(f.pollutant), **asdict(f))
+        for f in emissions.plan_progress(db, plan)
+    ]
     return PlanProgress(plan_id=plan_id, kind=plan.kind, rows=rows)
 
 

@@ -108,3 +108,15 @@ def test_plan_progress_per_pollutant_region_and_year(api: tuple[TestClient, dict
         r for r in five_rows if (r["pollutant"], r["region"], r["year"]) == (SO2, TAIZHOU, 2027)
     )
     assert taizhou_2027["planned_t"] == 9_600 * 6_000 // 10_000
+    # against the adopted annual plan of the year (plan 3; plan 2 superseded, 2028's a draft)
+    assert (taizhou_2027["annual_cap_t"], taizhou_2027["reserve_t"], taizhou_2027["executed_cap"]) == (
+        4_500,
+        450,
+        8_500,
+    )
+    assert all(r["annual_cap_t"] is None for r in five_rows if r["year"] != 2027)
+    assert (so2[TAIZHOU]["path_t"], so2[TAIZHOU]["annual_cap_t"], so2[TAIZHOU]["reserve_t"]) == (
+        5_760,
+        4_500,
+        450,
+    )
