@@ -14,7 +14,9 @@
    pseudo-terminals (or its TCP platform port), checks every frame's password and DataTime
    (against the simulated clock: the end of the simulated period), signs, queues and anchors;
 3. the controllers (:mod:`oracle.simulator`) send ``minutes`` minute frames each, with daily
-   cycles, faults, gaps and a card swipe, as fast as the gateway answers;
+   cycles, faults, gaps and a card swipe, as fast as the gateway answers; with ``drop_rate``
+   some minute frames are lost in transit, and the gateway back-fills them with HJ 212-2017
+   history requests (:mod:`oracle.backfill`) the controllers answer from their history;
 4. once every frame is answered, the rest is anchored and the result summarised, with a chart.
 
 Simulated device keys and passwords derive from a public seed: demo only, never for real devices.
@@ -46,6 +48,7 @@ from oracle.signing.eip712 import ReadingDomain
 from oracle.signing.hashing import keccak
 from oracle.signing.signer import DeviceSigner
 from oracle.simulator.controller import VirtualController, fleet
+from oracle.simulator.forward import LinkSettings
 from oracle.simulator.profiles import SiteKind, card_id, device_mn, device_password
 from oracle.simulator.simulation import run_on_pty, run_over_tcp
 
@@ -98,6 +101,11 @@ class SimulationResult:
     valves_closed: list[str]
     events: dict[str, int]
     chart: Path | None = None
+    frames_dropped: int = 0
+    frames_backfilled: int = 0
+    readings_backfilled: int = 0
+    gaps_closed: int = 0
+    backfill: dict[str, Any] = field(default_factory=dict)
     start: datetime = DEFAULT_START
     per_device: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -175,6 +183,7 @@ def run_site_simulation(
     batch_size: int = 256,
     progress: Callable[[int, int], None] | None = None,
     chart: bool = True,
+    drop_rate: float = 0.0,
 ) -> SimulationResult:
     """Run a simulated site against the deployed suite (see the module docstring).
 
@@ -188,6 +197,7 @@ def run_site_simulation(
         batch_size: readings per anchored batch.
         progress: called with (frames answered, frames in all) while running.
         chart: draw ``<state dir>/oracle/simulation.png``.
+        drop_rate: chance that a minute frame is lost in transit (then back-filled).
 
     Raises:
         GatewayConfigError, ChainError: see :class:`~oracle.service.OracleService`.
@@ -218,7 +228,12 @@ def run_site_simulation(
         tcp_port=0 if transport == "tcp" else None,
     )  # fmt: skip
     # Pseudo-terminals exist before the gateway opens them; a TCP port before controllers connect.
-    pty = run_on_pty(controllers, frames=minutes, start=False) if transport == "pty" else None
+    link_settings = LinkSettings(drop_rate=drop_rate)
+    pty = (
+        run_on_pty(controllers, frames=minutes, settings=link_settings, start=False)
+        if transport == "pty"
+        else None
+    )
     if pty is not None:
         settings = settings.model_copy(update={"serial_ports": pty.ports})
     # The site's clock is the simulation's: frames up to the end of the simulated period are on time.
@@ -233,7 +248,9 @@ def run_site_simulation(
         simulation = pty
     else:
         host, port = service.tcp_address or ("127.0.0.1", 0)
-        simulation = run_over_tcp(controllers, host, port, frames=minutes, start=False)
+        simulation = run_over_tcp(
+            controllers, host, port, frames=minutes, settings=link_settings, start=False
+        )
     alarms: list[tuple[str, str, Decimal]] = []
     try:
         simulation.start()
@@ -257,6 +274,8 @@ def run_site_simulation(
                 break  # refused by the ledger: counted in the result, retrying will not help
             time.sleep(0.2)
         status = service.status()
+        backfill_stats = service.gateway.backfill.stats
+        backfill = backfill_stats.snapshot()
         valves = []
         for mn in service.gateway.devices:
             controller = service.gateway.quota(mn)
@@ -288,6 +307,11 @@ def run_site_simulation(
         valves_closed=valves,
         events=events,
         chart=chart_path,
+        frames_dropped=sum(s.dropped for s in stats.values()),
+        frames_backfilled=backfill_stats.frames_backfilled,
+        readings_backfilled=backfill_stats.readings_backfilled,
+        gaps_closed=backfill_stats.gaps_closed,
+        backfill=backfill,
         start=start,
         per_device={
             mn: {"answered": s.answered, "resent": s.resent, "swipes": s.card_swipes, "totals": s.totals}

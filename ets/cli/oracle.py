@@ -116,6 +116,9 @@ def oracle_simulate(
     seed: Annotated[int, typer.Option(help="Seed of the first controller.")] = 2027,
     fault_rate: Annotated[float, typer.Option(help="Per-minute chance of a fault or gap event.")] = 0.002,
     batch_size: Annotated[int, typer.Option(help="Readings per anchored batch.")] = 256,
+    drop_rate: Annotated[
+        float, typer.Option(help="Chance a minute frame is lost in transit (then back-filled).", min=0, max=1)
+    ] = 0.0,
 ) -> None:
     """Run virtual card-swipe controllers against the gateway and anchor their readings (demo mode)."""
     from rich.progress import Progress
@@ -132,7 +135,7 @@ def oracle_simulate(
         settings = ctx.settings
         result = run_site_simulation(
             settings, devices=devices, minutes=minutes, transport="tcp" if tcp else "pty", seed=seed,
-            fault_rate=fault_rate, batch_size=batch_size, progress=progress,
+            fault_rate=fault_rate, batch_size=batch_size, progress=progress, drop_rate=drop_rate,
         )  # fmt: skip
     _print_simulation(result)
 
@@ -150,6 +153,12 @@ def _print_simulation(result: SimulationResult) -> None:
         f"{result.batches_anchored:,} batches; queue {result.queue}; {result.seconds:.1f} s"
     )
     ctx.console.print(f"events: {result.events}; rejected: {result.rejected or 'none'}")
+    if result.frames_dropped or result.frames_backfilled:
+        ctx.console.print(
+            f"back-fill: {result.frames_dropped} frames lost in transit, {result.frames_backfilled} "
+            f"recovered ({result.readings_backfilled:,} readings) by history requests; "
+            f"{result.gaps_closed} gaps closed"
+        )
     if result.anchor_refused:
         ctx.console.print(f"[red]ledger refused batches[/]: {result.anchor_refused}")
     for mn, code, threshold in result.alarms:
