@@ -4,6 +4,8 @@ annual cap and its reserve, the executed cap) against metered rollups and active
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
@@ -42,8 +44,15 @@ def _attestation(n: int, enterprise: str, verified: int, status: str = "active")
             "report_hash": "0x" + "00" * 32, "status": status, "submitted_time": 1}  # fmt: skip
 
 
-def _plan(plan_id: int, kind: str, start: int, end: int, content: dict[str, object], status: str = "adopted",
-          five: int | None = None) -> dict[str, object]:  # fmt: skip
+def _plan(
+    plan_id: int,
+    kind: str,
+    start: int,
+    end: int,
+    content: Mapping[str, object],
+    status: str = "adopted",
+    five: int | None = None,
+) -> dict[str, object]:
     return {"plan_id": plan_id, "kind": kind, "status": status, "version": 1, "five_year_plan_id": five,
             "start_year": start, "end_year": end, "base_year": 2025 if five is None else None,
             "content": content, "drafted_time": 1, "adopted_time": 2}  # fmt: skip
