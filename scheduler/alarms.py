@@ -88,6 +88,16 @@ class AlarmKind(enum.StrEnum):
     """One account's trades moved the price before the close (surveillance)."""
     VOLUME_CONCENTRATION = "volume_concentration"
     """One account took part in too large a share of a token id's day (surveillance)."""
+    QUOTA = "quota"
+    """A card-swipe controller's month passed 80, 90 or 100 % of its loaded quota (field)."""
+    OVER_STANDARD = "over_standard"
+    """An outlet's hourly average concentration was above its limit (field)."""
+    FACILITY_STOPPED = "facility_stopped"
+    """A treatment facility was stopped while its outlet discharged (field)."""
+    INSTRUMENT_MAINTENANCE = "instrument_maintenance"
+    """An instrument stayed in maintenance longer than allowed (field)."""
+    PARAMETER_TAMPERING = "parameter_tampering"
+    """An instrument parameter (CN=3020 ``i13xxx``) changed from its baseline (field)."""
 
 
 # ---------------------------------------------------------------------- models

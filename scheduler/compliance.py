@@ -14,6 +14,7 @@ from domain.compliance import Outcome
 from domain.tokens import POLLUTANT_SYMBOLS
 from scheduler.alarms import Alarm, AlarmDraft, AlarmKind, AlarmStore, NoticeRecord, utc
 from scheduler.config import SchedulerSettings
+from scheduler.delivery import DeliveryResult, deliver_pending
 from scheduler.errors import SchedulerConfigError
 from scheduler.notify import Notifier, build_notifiers
 
@@ -53,17 +54,6 @@ def _span(seconds: int) -> str:
     if seconds % 3600 == 0:
         return f"{seconds // 3600} h"
     return f"{seconds} s"
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    """One delivery attempt of a scan."""
-
-    alarm: Alarm
-    channel: str
-    delivered: bool
-    attempts: int
-    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -279,26 +269,5 @@ class ComplianceAlarms:
         return raised
 
     def deliver(self, now: int) -> list[DeliveryResult]:
-        """Try every pending delivery; a channel that fails is left for the next scan."""
-        results: list[DeliveryResult] = []
-        for notifier in self.notifiers:
-            for alarm in self.store.pending(notifier.name, max_attempts=self.max_attempts):
-                error: str | None = None
-                try:
-                    notifier.deliver(alarm)
-                except Exception as exc:  # a channel's failure, or its bug, must not stop the others
-                    error = f"{type(exc).__name__}: {exc}"
-                delivery = self.store.record_delivery(alarm.id, notifier.name, now, error)
-                results.append(DeliveryResult(alarm, notifier.name, error is None, delivery.attempts, error))
-                if error is None:
-                    continue
-                fields = {"enterprise": alarm.enterprise, "year": alarm.year, "pollutant": alarm.pollutant,
-                          "kind": str(alarm.kind)}  # fmt: skip
-                if delivery.attempts >= self.max_attempts:
-                    logger.error("giving up delivery on %s after %d attempts: %s", notifier.name,
-                                 delivery.attempts, error, extra=fields)  # fmt: skip
-                else:
-                    logger.warning("delivery on %s failed, retried next scan: %s", notifier.name, error,
-                                   extra=fields)  # fmt: skip
-                break  # the channel is failing: leave its other alarms for the next scan
-        return results
+        """Try every pending delivery (:func:`scheduler.delivery.deliver_pending`)."""
+        return deliver_pending(self.store, self.notifiers, now, max_attempts=self.max_attempts)

@@ -54,6 +54,10 @@ class SchedulerSettings(BaseSettings):
         surveillance_ramp_bps, surveillance_ramp_minutes, surveillance_concentration_bps,
         surveillance_concentration_min_trades: the scans' thresholds (unset:
             :class:`domain.surveillance.SurveillanceSettings`' defaults).
+        field_relay: relay the sites' field alarms (``scheduler.field``) into the store.
+        field_stores: the gateways' field stores (comma-separated; default: the local
+            gateway's ``<state dir>/oracle/field.db`` when it exists).
+        field_interval_seconds: seconds between two relays.
     """
 
     model_config = SettingsConfigDict(env_prefix="ETS_SCHEDULER_", extra="ignore")
@@ -77,8 +81,11 @@ class SchedulerSettings(BaseSettings):
     surveillance_ramp_minutes: int | None = None
     surveillance_concentration_bps: int | None = None
     surveillance_concentration_min_trades: int | None = None
+    field_relay: bool = True
+    field_stores: Annotated[list[Path], NoDecode] = []
+    field_interval_seconds: float = Field(default=30.0, gt=0)
 
-    @field_validator("reminder_leads_hours", "sms_recipients", mode="before")
+    @field_validator("reminder_leads_hours", "sms_recipients", "field_stores", mode="before")
     @classmethod
     def _split_lists(cls, value: Any) -> Any:
         return _split(value)

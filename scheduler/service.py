@@ -26,12 +26,15 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "JOB_ID",
     "PURGE_JOB_ID",
+    "FieldRelayJob",
     "PurgeJob",
     "Scannable",
     "SettlementJob",
+    "add_field_job",
     "add_purge_job",
     "blocking",
     "run_purge",
+    "run_relay",
     "run_scan",
     "schedule",
     "start",
@@ -111,6 +114,40 @@ def add_purge_job(scheduler: BaseScheduler, job: PurgeJob) -> None:
     )
 
 
+@dataclass(frozen=True)
+class FieldRelayJob:
+    """The relay of the sites' field alarms (``scheduler.field.FieldAlarmRelay.run``) and its interval."""
+
+    run: Callable[[], Any]
+    interval_seconds: float
+
+
+def run_relay(job: FieldRelayJob) -> Any:
+    """One relay of the field alarms, with ETS errors logged instead of raised (the next run retries)."""
+    try:
+        return job.run()
+    except EtsError as exc:
+        logger.error("field alarm relay failed: %s: %s", type(exc).__name__, exc)
+        return None
+
+
+def add_field_job(scheduler: BaseScheduler, job: FieldRelayJob) -> None:
+    """Add the field alarm relay to ``scheduler``: every ``job.interval_seconds``, first run at once."""
+    scheduler.add_job(
+        run_relay,
+        "interval",
+        args=(job,),
+        id="field-alarms",
+        name="field alarms relay",
+        seconds=job.interval_seconds,
+        next_run_time=datetime.now(UTC),
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+        misfire_grace_time=max(int(job.interval_seconds), 1),
+    )
+
+
 def run_scan(alarms: Scannable) -> Any:
     """One scan, with ETS errors logged instead of raised (the next run retries).
 
@@ -131,6 +168,7 @@ def schedule(
     settlement: SettlementJob | None = None,
     purge: PurgeJob | None = None,
     surveillance: SurveillanceJob | None = None,
+    field: FieldRelayJob | None = None,
 ) -> BaseScheduler:
     """Add the scan job to ``scheduler``: every ``interval_seconds``, first run at once; with
     ``settlement``, also the settlement job (Mondays to Fridays at the close + margin in the
@@ -159,6 +197,8 @@ def schedule(
         add_purge_job(scheduler, purge)
     if surveillance is not None:
         add_surveillance_job(scheduler, surveillance)
+    if field is not None:
+        add_field_job(scheduler, field)
     return scheduler
 
 
@@ -191,9 +231,10 @@ def blocking(
     settlement: SettlementJob | None = None,
     purge: PurgeJob | None = None,
     surveillance: SurveillanceJob | None = None,
+    field: FieldRelayJob | None = None,
 ) -> BlockingScheduler:
-    """A foreground scheduler with the scan job and, when given, the settlement, purge and
-    surveillance jobs (``start()`` blocks until ``shutdown()``)."""
+    """A foreground scheduler with the scan job and, when given, the settlement, purge,
+    surveillance and field alarm relay jobs (``start()`` blocks until ``shutdown()``)."""
     scheduler = BlockingScheduler(timezone=UTC)
-    schedule(scheduler, alarms, interval_seconds, settlement, purge, surveillance)
+    schedule(scheduler, alarms, interval_seconds, settlement, purge, surveillance, field)
     return scheduler

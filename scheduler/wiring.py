@@ -1,6 +1,6 @@
 """The scheduler service's wiring from the environment (``ets alarms`` runs it): the compliance
 alarms against the deployment, the end-of-day settlement job, the purge job and the market
-surveillance after the close."""
+surveillance after the close, the relay of the sites' field alarms."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from chain.allowance import AllowanceClient, SettlementClient
 from chain.compliance import ComplianceClient
 from chain.config import ChainSettings
 from chain.connect import connect_deployment
+from oracle.field import FieldStore
 from readmodel.config import ReadModelSettings
 from readmodel.purge import purge_expired
 from readmodel.session import make_engine
 from scheduler.compliance import CONTRACT, ComplianceAlarms
 from scheduler.config import SchedulerSettings
-from scheduler.service import PurgeJob, SettlementJob
+from scheduler.field import FieldAlarmRelay
+from scheduler.service import FieldRelayJob, PurgeJob, SettlementJob
 from scheduler.surveillance import MarketSurveillance, SurveillanceJob
 from settlement.config import SettlementSettings
 from settlement.service import SettlementService, service_signer
@@ -108,3 +110,33 @@ def surveillance_job(alarms: ComplianceAlarms) -> SurveillanceJob | None:
     )
     calendar = SettlementSettings.load().calendar()
     return SurveillanceJob(surveillance.run, calendar, settings.surveillance_margin_minutes)
+
+
+def field_relay_job(alarms: ComplianceAlarms) -> FieldRelayJob | None:
+    """The relay of the sites' field alarms (None when ``ETS_SCHEDULER_FIELD_RELAY=0`` or no field
+    store exists): the gateways' outboxes (``ETS_SCHEDULER_FIELD_STORES``, default the local
+    gateway's ``<state dir>/oracle/field.db``) into ``alarms``' store and the read model
+    (``ETS_DATABASE_URL``), delivered at once on its channels.
+
+    Raises:
+        SchedulerConfigError: invalid scheduler settings.
+        FieldStoreError: a field store cannot be opened.
+    """
+    settings = SchedulerSettings.load()
+    if not settings.field_relay:
+        return None
+    chain_settings = ChainSettings.load()
+    paths = settings.field_stores or [chain_settings.state_dir / "oracle" / "field.db"]
+    paths = [p for p in paths if p.exists()]
+    if not paths:
+        return None
+    engine = make_engine(ReadModelSettings().url(chain_settings))
+    relay = FieldAlarmRelay(
+        alarms.store,
+        [n.name for n in alarms.notifiers],
+        [FieldStore(p) for p in paths],
+        engine=engine,
+        deliver=alarms.deliver,
+        clock=alarms.clock,
+    )
+    return FieldRelayJob(relay.run, settings.field_interval_seconds)

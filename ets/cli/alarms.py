@@ -58,12 +58,20 @@ def alarms_run(
     day's trades for abnormal trading (``ets market scan``'s run, at the close +
     ``ETS_SCHEDULER_SURVEILLANCE_MARGIN_MINUTES``; ``ETS_SCHEDULER_SURVEILLANCE=0``: never); and
     purge the API's expired nonces, sessions and intents from the read model every
-    ``ETS_SCHEDULER_PURGE_INTERVAL_SECONDS`` (an hour; 0: never)."""
+    ``ETS_SCHEDULER_PURGE_INTERVAL_SECONDS`` (an hour; 0: never); relay the sites' field alarms
+    (quota, over-standard, facility, tamper) from the gateways' field stores every
+    ``ETS_SCHEDULER_FIELD_INTERVAL_SECONDS`` (``ETS_SCHEDULER_FIELD_RELAY=0``: never)."""
     import signal
 
     from scheduler.config import SchedulerSettings
     from scheduler.service import blocking, stop
-    from scheduler.wiring import compliance_alarms, purge_job, settlement_job, surveillance_job
+    from scheduler.wiring import (
+        compliance_alarms,
+        field_relay_job,
+        purge_job,
+        settlement_job,
+        surveillance_job,
+    )
     from settlement.schedule import JOB_ID
 
     ctx = context()
@@ -74,7 +82,8 @@ def alarms_run(
             return
         seconds = interval or SchedulerSettings.load().interval_seconds
         purge = purge_job()
-        scheduler = blocking(alarms, seconds, settlement_job(), purge, surveillance_job(alarms))
+        field = field_relay_job(alarms)
+        scheduler = blocking(alarms, seconds, settlement_job(), purge, surveillance_job(alarms), field)
         signal.signal(signal.SIGTERM, lambda *_: stop(scheduler, wait=False))
         ctx.err_console.print(f"compliance alarm scheduler: a scan every {seconds:g} s; Ctrl-C stops it")
         job = scheduler.get_job(JOB_ID)
@@ -82,6 +91,8 @@ def alarms_run(
             ctx.err_console.print(f"end-of-day settlement: {job.trigger} ({job.trigger.timezone})")
         if purge is not None:
             ctx.err_console.print(f"purge of expired API state: every {purge.interval_seconds:g} s")
+        if field is not None:
+            ctx.err_console.print(f"field alarms relay: every {field.interval_seconds:g} s")
         try:
             scheduler.start()
         except KeyboardInterrupt:
