@@ -19,6 +19,13 @@ logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 SHIM = Path(__file__).resolve().parent / "solc_shim.mjs"
 SOURCE_DIRS = ("contracts/src", "contracts/test")
+#: npm sources compiled with the project's solc and exported as artifacts like the project's own
+#: (the Safe{Wallet} multisig's deployables: singleton, proxy factory, fallback handler).
+PACKAGE_SOURCES = (
+    "@safe-global/safe-contracts/contracts/SafeL2.sol",
+    "@safe-global/safe-contracts/contracts/proxies/SafeProxyFactory.sol",
+    "@safe-global/safe-contracts/contracts/handler/CompatibilityFallbackHandler.sol",
+)
 
 #: EVM version the contracts target. Shanghai is the newest milestone Besu's QBFT networks are
 #: tested with (PUSH0, no Cancun blob/transient opcodes); Anvil runs with the same hardfork.
@@ -99,6 +106,10 @@ def _sources(root: Path) -> dict[str, str]:
                 files[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8")
     if not files:
         raise CompileError(f"no Solidity sources under {', '.join(SOURCE_DIRS)} in {root}")
+    for name in PACKAGE_SOURCES:
+        package_file = root / "node_modules" / name
+        if package_file.is_file():  # absent before `scripts/bootstrap` installs the npm packages
+            files[name] = package_file.read_text(encoding="utf-8")
     return files
 
 

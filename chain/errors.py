@@ -126,6 +126,30 @@ class RawTransactionError(ChainError, ValueError):
     (other sender, target, data, value or chain)."""
 
 
+class SafeError(ChainError):
+    """Base class of errors raised while building, signing or executing a Safe multisig transaction."""
+
+
+class SafeSignatureError(SafeError, ValueError):
+    """Raised when a Safe transaction's signature is malformed (not 65 bytes, unknown ``v``, not
+    recoverable)."""
+
+
+class SafeSignerNotOwnerError(SafeError, ValueError):
+    """Raised when a Safe transaction is signed by an account that is not one of the Safe's
+    representatives (owners)."""
+
+
+class SafeThresholdNotMetError(SafeError, ValueError):
+    """Raised when a Safe transaction is executed with fewer representatives' signatures than
+    the Safe's threshold."""
+
+
+class SafeNonceError(SafeError, ValueError):
+    """Raised when a Safe transaction's nonce is not the Safe's current nonce (already executed
+    or another transaction must go first)."""
+
+
 class IndexerError(ChainError):
     """Raised when the event indexer cannot go on: the chain no longer has the indexed blocks
     (reset or reorganised below the checkpoint) or the read model belongs to another deployment."""
