@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -559,7 +560,39 @@ class Reading(Base):
     frame_hashes: Mapped[list[Any]]
     frame_index: Mapped[int] = mapped_column(Integer)
     signature: Mapped[str] = mapped_column(String(140))
+    #: Quality control's status as queued (``measured``, ``outlier``, ``invalid``; revision 0011).
+    qc: Mapped[str] = mapped_column(String(16), default="measured", server_default="measured")
+    #: ``domain.review.Exclusion`` label (``invalid``, ``outlier``, ``fault``), None when valid.
+    exclusion: Mapped[str | None] = mapped_column(String(8))
+    #: Recovered from the controller's history after a transmission gap (HJ 212 back-fill).
+    backfilled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     __table_args__ = (UniqueConstraint("device", "sequence"),)
+
+
+class ReviewDecision(Base):
+    """A reviewer's signed decision on doubtful monitoring data, recorded on the EmissionsLedger
+    (revision 0011)."""
+
+    __tablename__ = "review_decisions"
+    decision_id: Mapped[str] = mapped_column(Hash, primary_key=True)
+    reviewer: Mapped[str] = mapped_column(Address)
+    reviewer_role: Mapped[int] = mapped_column(Integer)
+    enterprise: Mapped[str] = mapped_column(Address)
+    subject: Mapped[str] = mapped_column(Hash)
+    pollutant: Mapped[str] = mapped_column(String(16))
+    month: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(12))
+    method: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(80))
+    decimals: Mapped[int] = mapped_column(Integer)
+    note_hash: Mapped[str] = mapped_column(Hash)
+    block_number: Mapped[int]
+    block_time: Mapped[int]
+    tx_hash: Mapped[str] = mapped_column(Hash)
+    __table_args__ = (
+        UniqueConstraint("enterprise", "subject"),
+        Index("ix_review_decisions_enterprise_month", "enterprise", "month"),
+    )
 
 
 class Attestation(Base):

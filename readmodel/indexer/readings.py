@@ -19,6 +19,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from domain.review import exclusion_of
 from oracle.queue import BatchStatus, Queue, StoredReading
 from oracle.signing.proof import batch_root
 from readmodel import models as m
@@ -75,6 +76,8 @@ def reading_row(batch_id: str, position: int, stored: StoredReading) -> dict[str
         "frame_hashes": ["0x" + h.hex() for h in witness.hashes],
         "frame_index": witness.index,
         "signature": "0x" + witness.signature.hex(),
+        "qc": stored.qc,
+        "exclusion": None if (why := exclusion_of(stored.qc, reading.flag)) is None else why.label,
     }
 
 

@@ -1,14 +1,17 @@
 """Projections of EmissionsLedger: anchored reading batches (gathered per page, with their
-emission statistics) and auditors' attestations."""
+emission statistics: valid readings only), their excluded and estimated totals (statistics
+``excluded_t`` and ``estimated_t``), review decisions (an accepted or substituted reading moves
+into ``emissions_t``) and auditors' attestations."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, insert, select, update
 
 from chain.events import DecodedEvent
 from domain.production import HJ212_ALLOWANCE, MASS_UNITS
+from domain.review import Action
 from domain.tokens import POLLUTANTS
 from readmodel import models as m
 from readmodel.indexer.projection import Handlers, Projection, int64
@@ -51,6 +54,83 @@ def _batch_anchored(p: Projection, conn: Connection, e: DecodedEvent) -> None:
         tonnes = float(Decimal(total["total"]).scaleb(-int(total["decimals"])) * per_unit)
         pollutant = _pollutant_of_hj212(total["pollutant"])
         p.stat("emissions_t", pollutant, a["enterprise"], int(a["periodEnd"]), tonnes)
+
+
+def _tonnes(total: dict[str, object], key: str = "total") -> float | None:
+    per_unit = MASS_UNITS.get(_text(str(total["unit"])))
+    if per_unit is None:
+        return None
+    return float(Decimal(str(total[key])).scaleb(-int(str(total["decimals"]))) * per_unit)
+
+
+def _batch_quality(p: Projection, conn: Connection, e: DecodedEvent) -> None:
+    """Excluded readings and gap estimates go to their own statistics, never to ``emissions_t``."""
+    a = e.args
+    pending = [b for b in p.batches if b["batch_id"] == a["batchId"]]
+    if pending:
+        enterprise, period_end = pending[-1]["enterprise"], int(pending[-1]["period_end"])
+    else:  # anchored in an earlier page (events of one transaction share a block: not expected)
+        row = conn.execute(
+            select(m.Batch.enterprise, m.Batch.period_end).where(m.Batch.batch_id == a["batchId"])
+        ).one_or_none()
+        if row is None:
+            return
+        enterprise, period_end = row
+    for metric, items in (("excluded_t", a["excluded"]), ("estimated_t", a["estimates"])):
+        for item in items:
+            tonnes = _tonnes(item)
+            if tonnes is not None:
+                p.stat(metric, _pollutant_of_hj212(item["pollutant"]), enterprise, period_end, tonnes)
+
+
+def _review_recorded(p: Projection, conn: Connection, e: DecodedEvent) -> None:
+    a = e.args
+    d = a["decision"]
+    action = Action(int(d["action"]))
+    subject = d["subject"]
+    conn.execute(
+        insert(m.ReviewDecision).values(
+            decision_id=a["id"],
+            reviewer=a["reviewer"],
+            reviewer_role=int(a["reviewerRole"]),
+            enterprise=a["enterprise"],
+            subject=subject,
+            pollutant=_text(d["pollutant"]),
+            month=int(d["month"]),
+            action=action.name.lower(),
+            method=_text(d["method"]),
+            value=str(d["value"]),
+            decimals=int(d["decimals"]),
+            note_hash=d["noteHash"],
+            block_number=e.block_number,
+            block_time=e.block_time,
+            tx_hash=e.tx_hash,
+        )
+    )
+    if action is Action.REJECT:
+        return
+    # an accepted or substituted reading (a mass amount) moves from excluded into emissions
+    reading = conn.execute(
+        select(
+            m.Reading.value, m.Reading.decimals, m.Reading.unit, m.Reading.pollutant, m.Reading.time
+        ).where(m.Reading.leaf == subject)
+    ).first()
+    if reading is None:
+        return
+    value, decimals, unit, pollutant_code, time = reading
+    original = _tonnes({"unit": _hex(unit), "total": value, "decimals": decimals})
+    if original is None:
+        return
+    counted = original
+    if action is Action.SUBSTITUTE:
+        counted = float(Decimal(str(d["value"])).scaleb(-int(d["decimals"])) * MASS_UNITS[unit])
+    pollutant = POLLUTANTS.get(HJ212_ALLOWANCE.get(pollutant_code, ""), 0)
+    p.stat("excluded_t", pollutant, a["enterprise"], int(time), -original)
+    p.stat("emissions_t", pollutant, a["enterprise"], int(time), counted)
+
+
+def _hex(text: str) -> str:
+    return "0x" + text.encode("ascii").ljust(8, b"\0").hex()
 
 
 def _attestation_submitted(p: Projection, conn: Connection, e: DecodedEvent) -> None:
@@ -103,6 +183,8 @@ def _attestation_rejected(p: Projection, conn: Connection, e: DecodedEvent) -> N
 
 HANDLERS: Handlers = {
     ("EmissionsLedger", "BatchAnchored"): _batch_anchored,
+    ("EmissionsLedger", "BatchQualityTotals"): _batch_quality,
+    ("EmissionsLedger", "ReviewDecisionRecorded"): _review_recorded,
     ("EmissionsLedger", "AttestationSubmitted"): _attestation_submitted,
     ("EmissionsLedger", "AttestationRevoked"): _attestation_revoked,
     ("EmissionsLedger", "AttestationRejected"): _attestation_rejected,
