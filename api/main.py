@@ -41,6 +41,7 @@ from api.routes import (
     plans,
     production,
     stats,
+    statements,
     surveillance,
     tx,
 )
@@ -223,6 +224,7 @@ def create_app(
         plans,
         permits,
         accounts,
+        statements,
         tx,
     )
     for module in routers:
