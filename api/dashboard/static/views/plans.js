@@ -1,6 +1,8 @@
 // Total-control plans panel of the regulator view: the plans (five-year and annual, with their
-// status and version), one plan's content and its progress chart (per pollutant and region: the
-// planned amount against metered and verified emissions), from GET /plans and /plans/{id}/progress.
+// status and version), one plan's content, its progress chart (per pollutant and region: the
+// planned amount against metered and verified emissions) and the progress table (per pollutant,
+// region and year: path, adopted annual cap, reserve, metered, verified), from GET /plans and
+// /plans/{id}/progress.
 
 import { api } from '../api.js';
 import { chart, dispose } from '../charts.js';
@@ -42,6 +44,24 @@ function drawProgress(node, progress, kind) {
   return c;
 }
 
+/** Every progress row: the path and the adopted annual cap (less its reserve) against metered and
+ * verified emissions, per pollutant, region and year (the figures of GET /plans/{id}/progress). */
+function progressTable(progress) {
+  const share = (r) => (r.annual_cap_t ? `${((100 * r.metered_t) / r.annual_cap_t).toFixed(1)}%` : '–');
+  const rows = progress.rows.map((r) => ({ ...r, __data: { row: `${r.pollutant}-${r.region}-${r.year}` } }));
+  return table([
+    { label: t('common.pollutant'), render: (r) => POLLUTANTS[r.pollutant] || r.pollutant },
+    { label: t('plans.region'), key: 'region' },
+    { label: t('plans.year'), key: 'year' },
+    { label: t('plans.pathT'), num: true, render: (r) => num(r.path_t) },
+    { label: t('plans.annualCap'), num: true, render: (r) => num(r.annual_cap_t) },
+    { label: t('plans.reserveT'), num: true, render: (r) => num(r.reserve_t) },
+    { label: t('plans.metered'), num: true, render: (r) => num(r.metered_t, 1) },
+    { label: t('plans.verified'), num: true, render: (r) => num(r.verified_t) },
+    { label: t('plans.meteredOfCap'), num: true, render: share },
+  ], rows, { id: 'plan-progress-table' });
+}
+
 function contentTable(plan) {
   if (plan.kind === 'five_year') {
     const regions = (plan.content.regions || []).map((r) => `${r.region} ${(r.share_bps / 100).toFixed(2)}%`).join(' · ');
@@ -79,7 +99,7 @@ export async function regulatorPlans() {
     const node = el('div', { class: 'chart small', id: 'plan-progress', role: 'img', 'aria-label': t('plans.progress') });
     detail.replaceChildren(
       el('h3', {}, `${t(`plans.kind.${plan.kind}`)} #${plan.plan_id} v${plan.version} · ${plan.start_year}–${plan.end_year}`),
-      contentTable(plan), el('h3', {}, t('plans.progress')), node);
+      contentTable(plan), el('h3', {}, t('plans.progress')), node, progressTable(progress));
     drawn = drawProgress(node, progress, plan.kind);
   };
   const rows = plans.map((p) => ({ ...p, __data: { plan: String(p.plan_id) } }));
