@@ -351,6 +351,16 @@ class MarketPositionLimit(MarketRuleError):
         super().__init__(account, token_id, position, limit)
 
 
+class MarketPermitNotValid(MarketRuleError):
+    """Raised when a buy's account has no valid discharge permit for the token's gated pollutant."""
+
+    contract_error = "MarketPermitNotValid"
+
+    def __init__(self, account: str, pollutant: int) -> None:
+        self.account, self.pollutant = account, pollutant
+        super().__init__(account, pollutant)
+
+
 class MarketRulebookGoverned(MarketRuleError):
     """Raised when the exchange alone changes a governed rulebook (only registry governance may)."""
 

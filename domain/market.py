@@ -40,18 +40,24 @@ The rules (also in ``IMarket``'s NatSpec and the README):
     in circulation, floored); a buy (order, take of a sell, block acceptance) is refused whole when
     allowances held + the remaining quantity of the trader's open buy orders + its quantity exceeds
     it (``MarketPositionLimit`` naming that sum and the limit).
+15. Discharge permits: while permits are wired, a buy (order, take of a sell, block acceptance) of
+    a gated pollutant (every one but CO2) by an enterprise whose permit for it is not valid now is
+    refused whole (``MarketPermitNotValid(account, pollutant)``), after the funds check and before
+    the position limit; checked at entry only (a resting buy still fills). The engine takes the
+    traders without a valid permit as an input (``no_permit``).
 
 Check order of ``MarketEngine.place`` (first failing check wins, as in the contract): trader known
 (``MarketNotTrader``, the contract's role check) → day not expired (``MarketOutsideSession``) →
 quantity zero → quantity ≥ block minimum (which also refuses quantities above 2^64 − 1) →
 price 0 or > 2^48 − 1 (``MarketPriceInvalid``) → band → self-trade → open-order cap → funds →
-a buy's position limit.
+a buy's permit → a buy's position limit.
 ``take``: trader → order open → call phase (``MarketOutsideSession``) → quantity zero → own order →
 best five levels → remaining (which also refuses quantities above 2^64 − 1) → funds → a buyer's
-position limit. A negative quantity (impossible on chain) raises ``MarketQuantityInvalid`` right
-after the zero check.
+permit → a buyer's position limit. A negative quantity (impossible on chain) raises
+``MarketQuantityInvalid`` right after the zero check.
 ``block``: seller → call phase → seller == buyer → buyer known → below minimum → quantity invalid →
-price invalid → block band → seller's sellable allowances → buyer's cash → buyer's position limit.
+price invalid → block band → seller's sellable allowances → buyer's cash → buyer's permit → buyer's
+position limit.
 ``cancel``: trader → order open → owner.
 
 What the engine does not model: token ids, roles, sessions and clocks, halts, paged uncrossing,
@@ -82,6 +88,7 @@ from domain.errors import (
     MarketNotTrader,
     MarketOrderNotOpen,
     MarketOutsideSession,
+    MarketPermitNotValid,
     MarketPositionLimit,
     MarketPriceInvalid,
     MarketPriceOutsideBand,
@@ -438,6 +445,8 @@ class MarketEngine:
         token_id: only reported in errors' arguments (the engine models a single token id).
         issued: the token id's quantity in circulation (``AllowanceToken.totalSupply``) the
             position limit's share is taken of (rule 14); default: the traders' allowances.
+        no_permit: traders whose discharge permit for the token id's gated pollutant is not valid
+            (rule 15: their buys are refused); the caller decides (``IDischargePermits.mayTrade``).
 
     Ids (orders, takes, blocks) are the caller's, unique across the day; a reused id raises
     ``InvalidInputError`` (the contract's global counter never repeats one). Actions raise
@@ -446,10 +455,11 @@ class MarketEngine:
 
     def __init__(
         self, rules: Rulebook, accounts: Mapping[str, Holding | tuple[int, int]], *, call_phase: bool,
-        token_id: int = 0, issued: int | None = None,
+        token_id: int = 0, issued: int | None = None, no_permit: Iterable[str] = (),
     ) -> None:  # fmt: skip
         self.rules = rules.validate(token_id)
         self.token_id = token_id
+        self._no_permit = frozenset(no_permit)
         self._accounts: dict[str, _Account] = {}
         for name, (cash, allowances) in accounts.items():
             for what, value in (("cash", cash), ("allowances", allowances)):
@@ -545,6 +555,9 @@ class MarketEngine:
         return sum(o.remaining for o in account.buys.values())
 
     def _check_position(self, account: _Account, quantity: int) -> None:
+        """A buyer's entry: rule 15's permit, then rule 14's position limit."""
+        if account.name in self._no_permit:
+            raise MarketPermitNotValid(account.name, (self.token_id >> 16) & 0xFF)  # the id's pollutant
         if self.rules.limited:
             check_position(
                 self.rules, self._issued, account.name, self.token_id, account.allowances,

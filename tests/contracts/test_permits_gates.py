@@ -2,8 +2,9 @@
 within the permitted amount; transfers of a gated pollutant by or to an enterprise whose permit is
 expired, revoked or cancelled are refused while holding and surrender stay possible, except that
 when the market moves them only the sender is checked (a lapsed enterprise's resting orders are
-cancelled, expired and filled, it cannot sell); CO2 is not
-gated; the registry binds a device only to an outlet on a valid permit; the gas of an ungated
+cancelled, expired and filled, it cannot sell); the market refuses its buys (an order, a take of a
+sell, a block acceptance: ``MarketPermitNotValid``), and those of an enterprise with no permit; CO2
+is not gated; the registry binds a device only to an outlet on a valid permit; the gas of an ungated
 transfer stays within +2,500 of the suite without permits."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from chain.tx import ChainClient
 from tests.conftest import Consortium
 from tests.utils.chain import register, reverts
 from tests.utils.market import (
+    AFTERNOON,
     BUY,
     EVENING,
     FEE_ACCOUNT,
@@ -278,3 +280,67 @@ def test_a_lapsed_enterprise_cannot_sell_nor_receive_directly(c: Consortium) -> 
     with reverts("AllowancePermitNotValid", enterprise=E0.address, pollutant=SO2):
         c.allowance.transfer(E1, E0.address, SO2_2027, 1)  # a direct transfer to it
     assert (rig.allowances(E0.address), rig.allowances(E1.address)) == (100, 100)
+
+
+# ---------------------------------------------------------------------- market entry
+
+
+@pytest.mark.parametrize("end", ["revoke", "cancel", "expire", "none"])
+def test_an_enterprise_without_a_valid_permit_cannot_buy_on_the_market(c: Consortium, end: str) -> None:
+    rig, p = _market_rig(c), permits_of(c)
+    rig.set_rules(rulebook(blockMinimum=50))
+    buyer = E3 if end == "none" else E0  # E3: registered, never held a permit
+    c.cash.deposit(c.exchange, E3.address, 10**9, "permits-market-3")
+    c.cash.approve(E3, rig.market.address, MAX_UINT)
+    if end == "expire":
+        c.chain.advance_time(p.permit(p.permit_of(E0.address)).valid_until - c.chain.timestamp() + 1)
+        for e in (E1, E2):  # the sellers stay valid
+            p.renew(c.regulator, p.permit_of(e.address), c.chain.timestamp() + 30 * 86_400)
+        next_weekday_at(c.chain, MORNING)
+    ask = rig.place(E1, SELL, 5_000, 10)
+    later_today(c.chain, AFTERNOON)
+    block = rig.propose(E2, buyer.address, 5_000, 50)
+    if end == "revoke":
+        p.revoke(c.regulator, p.permit_of(E0.address), "r")
+    elif end == "cancel":
+        p.cancel(c.regulator, p.permit_of(E0.address), "c")
+    before = rig.holdings(), c.cash.balance(E3.address)
+    error = {"account": buyer.address, "pollutant": SO2}
+    with reverts("MarketPermitNotValid", **error):
+        rig.place(buyer, BUY, 5_000, 5)  # a buy that would fill against the ask
+    with reverts("MarketPermitNotValid", **error):
+        rig.place(buyer, BUY, 4_900, 5)  # a buy that would rest
+    with reverts("MarketPermitNotValid", **error):
+        rig.take(buyer, ask, 5)
+    with reverts("MarketPermitNotValid", **error):
+        rig.accept(buyer, block)
+    assert (rig.holdings(), c.cash.balance(E3.address)) == before
+    assert rig.order(ask)["remaining"] == 10
+    assert rig.market.functions.blockProposal(block).call()[6] == 1  # still pending
+
+
+def test_a_valid_buyer_buys_and_co2_asks_no_permit_on_the_market(c: Consortium) -> None:
+    rig = _market_rig(c)
+    rig.set_rules(rulebook(blockMinimum=50))
+    rig.set_rules(rulebook(blockMinimum=50), CO2_2027)
+    c.allowance.allocate(c.regulator, CO2_2027, [E1.address], [100], _ref(8))
+    c.cash.deposit(c.exchange, E3.address, 10**9, "permits-market-3")
+    c.cash.approve(E3, rig.market.address, MAX_UINT)
+    ask = rig.place(E1, SELL, 5_000, 10)
+    rig.place(E0, BUY, 5_000, 4)  # fills against the ask
+    rig.take(E0, ask, 3)
+    later_today(c.chain, AFTERNOON)
+    rig.accept(E0, rig.propose(E2, E0.address, 5_000, 50))
+    assert rig.allowances(E0.address) == 100 + 4 + 3 + 50
+    # CO2 is not gated: an enterprise without any permit buys it
+    co2_ask = rig.place(E1, SELL, 5_000, 10, CO2_2027)
+    rig.take(E3, co2_ask, 6)
+    rig.place(E3, BUY, 5_000, 4, CO2_2027)
+    assert c.allowance.balance(E3.address, CO2_2027) == 10
+
+
+def test_a_suspended_enterprise_is_refused_before_its_permit_is_asked(c: Consortium) -> None:
+    rig = _market_rig(c)
+    c.registry.govern(c.members, c.registry.encode_suspend(E0.address, 1), "suspend")
+    with reverts("CallerNotActive", account=E0.address):
+        rig.place(E0, BUY, 5_000, 5)

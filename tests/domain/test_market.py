@@ -20,6 +20,7 @@ from domain.errors import (
     MarketNotTrader,
     MarketOrderNotOpen,
     MarketOutsideSession,
+    MarketPermitNotValid,
     MarketPositionLimit,
     MarketQuantityInvalid,
     MarketRulebookInvalid,
@@ -47,6 +48,7 @@ from domain.market import (
     uncross_price,
     vwap_close,
 )
+from domain.tokens import Kind, encode_id
 from tests.domain.test_market_oracle import OracleMarket, brute_force_uncross
 
 BUY, SELL = Side.BUY, Side.SELL
@@ -810,6 +812,28 @@ def test_position_limit_refuses_every_buy_path_counting_open_buys_and_changes_no
     assert error_of(exc) == ("MarketPositionLimit", ("a", 7, 13_050, 10_100))
     m.block(8, "b", "c", 1000, 3000)  # c holds nothing: within the limit
     assert m.position("c") == (3000, 10_100)
+
+
+def test_a_trader_without_a_valid_permit_cannot_buy_but_sells_and_changes_nothing() -> None:
+    so2 = encode_id(Kind.ALLOWANCE, "SO2", 2027)
+    rules = Rulebook(reference_price=1000, block_minimum=3000, position_limit=10_100)
+    accounts = {"a": RICH, "b": RICH, "c": Holding(10**9, 0)}
+    m = MarketEngine(rules, accounts, call_phase=False, token_id=so2, no_permit={"a"})
+    m.place(1, "b", SELL, 1000, 30)
+    before = (m.holdings, m.escrow, m.depth(BUY), m.depth(SELL))
+    for refused in (
+        lambda: m.place(2, "a", BUY, 1000, 10),  # would fill
+        lambda: m.place(2, "a", BUY, 990, 500),  # would rest; the permit is checked before the limit
+        lambda: m.take(2, "a", 1, 10),
+        lambda: m.block(2, "b", "a", 1000, 3000),
+    ):
+        with pytest.raises(MarketPermitNotValid) as exc:
+            refused()
+        assert error_of(exc) == ("MarketPermitNotValid", ("a", 2))
+        assert (m.holdings, m.escrow, m.depth(BUY), m.depth(SELL)) == before
+    m.place(2, "a", SELL, 1010, 10)  # selling is the token's gate, not the market's
+    m.take(3, "c", 1, 10)  # c (valid) buys
+    assert m.holdings["c"].allowances == 10
 
 
 def test_position_share_limit_uses_the_quantity_in_circulation() -> None:

@@ -247,8 +247,9 @@ interface IDischargePermits {
     function permitOf(address enterprise) external view returns (uint256);
     /// @notice Whether the enterprise's permit is Valid at `timestamp` and covers `pollutant`.
     function isValid(address enterprise, uint8 pollutant, uint256 timestamp) external view returns (bool);
-    /// @notice Whether `account` may move allowances of `pollutant`: true for non-enterprises,
-    /// else {isValid} now.
+    /// @notice Whether `account` may trade allowances of `pollutant`: true for a pollutant not
+    /// gated ({gates}) and for non-enterprises, else {isValid} now. The AllowanceToken asks it on
+    /// transfers, the Market on every buy (an order, a take of a sell, a block acceptance).
     function mayTrade(address account, uint8 pollutant) external view returns (bool);
     /// @notice The permitted annual amount of `pollutant` in `year`: the permit's amount when it is
     /// valid now and its validity overlaps that calendar year (UTC), else 0.

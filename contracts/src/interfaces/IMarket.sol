@@ -186,6 +186,10 @@ interface IMarketTypes {
     /// @notice The buy would take the account's position in the token id (balance + open buy
     /// orders' remaining + this buy's quantity: `position`) over the rulebook's position limit.
     error MarketPositionLimit(address account, uint256 tokenId, uint256 position, uint256 limit);
+    /// @notice A buy (an order, a take of a sell, a block acceptance) of a pollutant gated by
+    /// discharge permits by an enterprise whose permit for it is not valid now (none, expired,
+    /// revoked, cancelled): see {IDischargePermits-mayTrade}. Selling is gated by the token.
+    error MarketPermitNotValid(address account, uint8 pollutant);
     /// @notice The token id's rulebook is governed: only registry governance may change it.
     error MarketRulebookGoverned(uint256 tokenId);
     /// @notice Only the settlement agent posts reference prices.
@@ -324,6 +328,14 @@ interface IMarketTypes {
 ///    balanceOf(account, id) + the remaining quantity of the account's open buy orders on the id +
 ///    its quantity exceeds the limit. Open buy remaining is tracked only while a limit is set (the
 ///    rulebook changes only on an empty book, so the count starts and ends at zero).
+/// 15. Discharge permits: while the AllowanceToken has permits wired ({IAllowanceToken-permits}),
+///    a buy (order, take of a sell, block acceptance) of an allowance of a gated pollutant (every
+///    pollutant but CO2) by an enterprise whose permit for it is not valid now (none, expired,
+///    revoked, cancelled) is refused whole (`MarketPermitNotValid`), after the funds check and
+///    before the position limit ({IDischargePermits-mayTrade}). Checked at entry only: a resting
+///    buy still fills, is cancelled or expires after its owner's permit lapses (the token does not
+///    check the receiver when the market moves allowances). Selling is gated by the token
+///    (`AllowancePermitNotValid`). A CO2 buy asks nothing, so its gas is unchanged.
 ///
 /// Risk controls: the exchange halts one token id or, with token id 0, every token id
 /// (`halt(0, reason)`); either halt refuses every trading action on a token id with
@@ -425,8 +437,10 @@ interface IMarket is IMarketTypes {
     /// (`MarketQuantityZero`) and below blockMinimum (`MarketListingTooLarge`); price in the band
     /// (`MarketPriceOutsideBand`); no crossing own resting order (`MarketSelfTrade`); fewer than
     /// {MAX_OPEN_ORDERS} open orders on this side (`MarketTooManyOrders`); a buy's cash covers
-    /// value + fee at its limit (`MarketInsufficientCash`) and it stays within the position limit
-    /// (`MarketPositionLimit`, rule 14), a sell's sellable allowances cover it
+    /// value + fee at its limit (`MarketInsufficientCash`), the buyer's discharge permit is valid
+    /// for a gated pollutant while the token has permits wired (`MarketPermitNotValid`) and it
+    /// stays within the position limit (`MarketPositionLimit`, rule 14), a sell's sellable
+    /// allowances cover it
     /// (`MarketInsufficientAllowances`). Halted: the token id's halt or the market-wide one.
     /// Emits: {OrderPlaced}, a {TradeExecuted} per immediate fill, token {Transfer}s and
     /// {TransferSingle}s.
@@ -455,7 +469,8 @@ interface IMarket is IMarketTypes {
     /// (`MarketSelfTrade`); the order's price among the best five levels of its side
     /// (`MarketTakeOutsideBestLevels`); quantity ≤ remaining (`MarketTakeExceedsRemaining`);
     /// funds as for an order (`MarketInsufficientCash` / `MarketInsufficientAllowances`); a take
-    /// of a sell within the position limit (`MarketPositionLimit`).
+    /// of a sell by a buyer with a valid permit for a gated pollutant (`MarketPermitNotValid`),
+    /// within the position limit (`MarketPositionLimit`).
     /// Emits: {TradeExecuted} (mode Take), token transfers.
     function take(uint256 orderId, uint256 quantity) external returns (uint256 takeId);
 
@@ -481,7 +496,8 @@ interface IMarket is IMarketTypes {
     /// Requirements, in this order: caller has ENTERPRISE_ROLE and is active; pending today
     /// (`MarketBlockNotPending`); caller is the named buyer (`MarketNotBlockBuyer`); listed, not
     /// halted, in a session at tod ≥ blockFrom, no pending call; cash covers value + fee
-    /// (`MarketInsufficientCash`); within the buyer's position limit (`MarketPositionLimit`).
+    /// (`MarketInsufficientCash`); the buyer's permit valid for a gated pollutant
+    /// (`MarketPermitNotValid`); within the buyer's position limit (`MarketPositionLimit`).
     /// Emits: {TradeExecuted} (mode Block, buyId == sellId == blockId), token transfers.
     function acceptBlock(uint256 blockId) external;
 

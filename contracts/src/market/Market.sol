@@ -124,7 +124,7 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         _requireRoom(msg.sender, tokenId, side, acct);
         if (side == Side.Buy) {
             _requireCash(msg.sender, price * quantity, rules.feeBps);
-            _requirePosition(msg.sender, tokenId, quantity);
+            _requireBuyer(msg.sender, tokenId, quantity);
         } else {
             _requireSellable(msg.sender, tokenId, quantity, acct);
         }
@@ -191,7 +191,7 @@ contract Market is IMarket, MarketBase, ERC1155Holder {
         Account memory acct = _accounts[msg.sender][tokenId];
         if (side == Side.Sell) {
             _requireCash(msg.sender, o.price * quantity, rules.feeBps);
-            _requirePosition(msg.sender, tokenId, quantity);
+            _requireBuyer(msg.sender, tokenId, quantity);
         } else {
             _requireSellable(msg.sender, tokenId, quantity, acct);
         }

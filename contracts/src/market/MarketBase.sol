@@ -5,7 +5,9 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
 import {RegistryGated} from "../access/RegistryGated.sol";
 import {IAllowanceToken} from "../interfaces/IAllowanceToken.sol";
+import {IDischargePermits} from "../interfaces/IDischargePermits.sol";
 import {IMarketTypes} from "../interfaces/IMarket.sol";
+import {Kind} from "../types/TokenId.sol";
 
 /// @title MarketBase
 /// @notice The market's storage and the book operations its two halves share: {Market} (orders,
@@ -32,6 +34,7 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
     uint8 internal constant FLAG_SELL = 1;
     uint8 internal constant FLAG_CALL = 2;
     uint8 internal constant FLAG_LIMITED = 4; // a buy counted in its owner's open buys (rule 14)
+    uint8 internal constant CO2 = 1; // never gated by discharge permits: its buys ask no permit
 
     /// @dev What a session check accepts.
     enum Window {
@@ -262,9 +265,19 @@ abstract contract MarketBase is IMarketTypes, RegistryGated {
         return acct.day == day ? acct.bought : 0;
     }
 
-    /// @dev Rule 14: refuse a buy of `quantity` that takes `account` over the token's position
-    /// limit (nothing to check while the rulebook sets none).
-    function _requirePosition(address account, uint256 tokenId, uint256 quantity) internal view {
+    /// @dev A buyer's entry: an allowance of a pollutant other than CO2, while the token has
+    /// discharge permits wired, needs `account` free to trade it ({IDischargePermits-mayTrade}:
+    /// gated, an enterprise, so its permit valid now); then rule 14: refuse a buy of `quantity`
+    /// that takes `account` over the token's position limit (none while the rulebook sets none).
+    function _requireBuyer(address account, uint256 tokenId, uint256 quantity) internal view {
+        uint256 kindPollutant = tokenId >> 16; // the TokenId layout: kind << 8 | pollutant above the vintage
+        uint8 pollutant = uint8(kindPollutant);
+        if (kindPollutant >> 8 == uint8(Kind.Allowance) && pollutant != CO2) {
+            address permits = IAllowanceToken(address(_allowances)).permits();
+            if (permits != address(0) && !IDischargePermits(permits).mayTrade(account, pollutant)) {
+                revert MarketPermitNotValid(account, pollutant);
+            }
+        }
         if (!_books[tokenId].limited) return;
         uint256 limit = _positionLimit(tokenId);
         uint256 position =

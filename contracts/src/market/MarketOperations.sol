@@ -150,7 +150,7 @@ contract MarketOperations is MarketBase {
         (Rulebook storage rules,) = _enter(b.tokenId, Window.Block);
         uint256 value = uint256(b.price) * b.quantity;
         _requireCash(msg.sender, value, rules.feeBps);
-        _requirePosition(msg.sender, b.tokenId, b.quantity);
+        _requireBuyer(msg.sender, b.tokenId, b.quantity);
 
         _blocks[blockId].status = BlockStatus.Accepted;
         _books[b.tokenId].items -= 1;

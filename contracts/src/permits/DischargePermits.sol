@@ -238,7 +238,7 @@ contract DischargePermits is IDischargePermits, RegistryGated {
 
     /// @inheritdoc IDischargePermits
     function mayTrade(address account, uint8 pollutant) external view returns (bool) {
-        if (!_registry.hasRole(Roles.ENTERPRISE_ROLE, account)) return true;
+        if (!gates(pollutant) || !_registry.hasRole(Roles.ENTERPRISE_ROLE, account)) return true;
         return isValid(account, pollutant, block.timestamp);
     }
 
@@ -264,7 +264,7 @@ contract DischargePermits is IDischargePermits, RegistryGated {
     }
 
     /// @inheritdoc IDischargePermits
-    function gates(uint8 pollutant) external pure returns (bool) {
+    function gates(uint8 pollutant) public pure returns (bool) {
         return pollutant != 0 && pollutant != CO2;
     }
 
