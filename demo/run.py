@@ -20,12 +20,14 @@ from chain.registry import EnterpriseProfile, RegistryClient
 from chain.tx import ChainClient
 from demo.compliance import demo_compliance
 from demo.market import demo_trading_day
+from demo.permits import DemoHolder, demo_permits
 from demo.plans import demo_plans
 from demo.report import DemoReport
 from domain.auction import PriceRule
 from domain.codes import credit_code_check_char
 from domain.tokens import Kind, decode_id, encode_id
 from oracle.queue import BatchStatus, Queue
+from oracle.simulator.profiles import device_mn
 from sim.sample import (
     generate_enterprises,
     sample_account,
@@ -33,7 +35,7 @@ from sim.sample import (
     write_demo_account_records,
     write_sample,
 )
-from sim.site import run_site_simulation
+from sim.site import SIM_FIRST_DEVICE, run_site_simulation
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,24 @@ def demo_profile(index: int) -> EnterpriseProfile:
         credit_code=body + credit_code_check_char(body), name=name, region_code=region,
         industry_code=industry, latitude=lat, longitude=lon,
     )  # fmt: skip
+
+
+def demo_device_mn(index: int) -> str:
+    """The HJ 212 MN code of demo enterprise ``index``'s (0-based) monitoring device."""
+    return f"{DEMO_ENTERPRISES[index][2]}{index + 1:08d}"
+
+
+def demo_holders() -> list[DemoHolder]:
+    """The demo enterprises as permit holders: each device's MN code on an outlet (the registry's
+    demo device, then the site's simulated controller that ``sim.site`` binds to it)."""
+    return [
+        DemoHolder(
+            f"enterprise-{i + 1}",
+            demo_profile(i).credit_code,
+            (demo_device_mn(i), device_mn(SIM_FIRST_DEVICE + i)),
+        )
+        for i in range(len(DEMO_ENTERPRISES))
+    ]
 
 
 def run_demo(
@@ -92,12 +112,16 @@ def run_demo(
     if calls:
         registry.govern(members, registry.encode_multicall(calls), "demo: register enterprises")
         report.steps.append(f"registered {len(calls)} enterprises in one multicall proposal")
+    # discharge permits before any SO2/NOx allocation and device binding: they gate both
+    permits = demo_permits(chain, settings.manifest_path, registry, members, demo_holders())
+    report.steps.extend(permits.lines)
+    manifest = permits.manifest or manifest
     bound = 0
     already = {d.address for d in registry.devices()}
     for i in range(len(DEMO_ENTERPRISES)):
         device = demo_account(f"enterprise-{i + 7}").address  # demo device keys
         if device not in already:
-            mn = f"{DEMO_ENTERPRISES[i][2]}{i + 1:08d}"
+            mn = demo_device_mn(i)
             owner = demo_account(f"enterprise-{i + 1}").address
             oracle = demo_account("oracle").address  # the site gateway's key anchors its readings
             registry.bind_device(demo_account("regulator"), device, owner, mn, oracle=oracle)
