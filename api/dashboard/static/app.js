@@ -13,6 +13,7 @@ const VIEWS = {
   enterprise: { roles: ['ENTERPRISE'], load: () => import('./views/enterprise.js') },
   auditor: { roles: ['AUDITOR'], load: () => import('./views/auditor.js') },
   market: { roles: null, load: () => import('./views/market.js') },
+  accounts: { roles: null, load: () => import('./views/accounts.js') },
   audit: { roles: null, load: () => import('./views/audit.js') },
 };
 const DEMO_KEY = 'ets.demoAccount';
@@ -25,6 +26,8 @@ function allowed(name) {
 }
 
 function homeView() {
+  // a wallet without a role (an applicant) lands on its applications
+  if (state.me && !state.me.roles.length) return 'accounts';
   return ['regulator', 'exchange', 'enterprise', 'auditor'].find(allowed) || 'audit';
 }
 
