@@ -126,10 +126,24 @@ def plans_list() -> None:
 
 @plans_app.command("progress")
 @cli_errors
-def plans_progress(plan_id: int) -> None:
+def plans_progress(
+    plan_id: int,
+    emissions: Annotated[
+        bool,
+        typer.Option(
+            "--emissions",
+            help="Per pollutant, region and year from the read model: path, adopted annual cap, reserve, "
+            "metered and verified emissions (as GET /plans/{id}/progress).",
+        ),
+    ] = False,
+) -> None:
     """An annual plan's caps against the chain: per pollutant the plan's total, the vintage cap in
     force (and the plan that set it) and what has been issued; a five-year plan's path per year
-    against the current annual plan of that year."""
+    against the current annual plan of that year. With --emissions: the emissions against the plans
+    per pollutant, region and year, from the read model."""
+    if emissions:
+        _progress_emissions(plan_id)
+        return
     from chain.allowance import AllowanceClient
     from chain.plans import PlanKind
     from domain.tokens import POLLUTANT_SYMBOLS, Kind, encode_id
@@ -155,4 +169,30 @@ def plans_progress(plan_id: int) -> None:
                 symbol = POLLUTANT_SYMBOLS.get(line.pollutant, line.pollutant)
                 rows.append({"pollutant": symbol, "year": year, "path": path, "annual_plan": annual,
                              "annual_total": total})  # fmt: skip
+    context().print_json(rows)
+
+
+def _progress_emissions(plan_id: int) -> None:
+    from dataclasses import asdict
+
+    from sqlalchemy.orm import Session
+
+    from domain.errors import InvalidInputError
+    from domain.tokens import POLLUTANT_SYMBOLS
+    from readmodel import models as m
+    from readmodel.config import ReadModelSettings
+    from readmodel.emissions import plan_progress
+    from readmodel.session import make_engine, require_schema
+
+    engine = make_engine(ReadModelSettings().url(context().settings))
+    try:
+        require_schema(engine)
+        with Session(engine) as db:
+            plan = db.get(m.Plan, plan_id)
+            if plan is None:
+                raise InvalidInputError(f"plan {plan_id} is not in the read model (is the indexer running?)")
+            rows = [asdict(f) | {"pollutant": POLLUTANT_SYMBOLS.get(f.pollutant, f.pollutant)}
+                    for f in plan_progress(db, plan)]  # fmt: skip
+    finally:
+        engine.dispose()
     context().print_json(rows)

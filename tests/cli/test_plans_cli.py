@@ -1,6 +1,7 @@
 """``ets plans`` end to end on the session chain (TotalControlPlans deployed and wired): draft a
 five-year plan 2026–2030 and its 2027 annual plan from JSON, adopt both through governance,
-execute the SO2 cap, show, list, progress; refusals printed by name."""
+execute the SO2 cap, show, list, progress (and, from the read model, emissions against the plans per
+pollutant, region and year); refusals printed by name."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from chain.deploy import ContractRecord
+from chain.deploy import ContractRecord, Manifest
 from domain.tokens import Kind, encode_id
 from ets.cli import main as cli
+from readmodel.indexer.run import Indexer
+from readmodel.migrate import upgrade
+from readmodel.session import make_engine
 from tests.conftest import Consortium
 from tests.utils.plans import deploy_plans
 
@@ -143,3 +147,28 @@ def test_plans_cli_refuses_bad_input_by_name(ets: Run, tmp_path: Path) -> None:
     assert code == 1 and "UnauthorizedRole" in " ".join(out.split()), out
     code, out = ets("plans", "show", "9")
     assert code == 1 and "no plan 9" in out
+
+
+def test_plans_progress_emissions_from_the_read_model(ets: Run, fresh: Consortium, tmp_path: Path) -> None:
+    code, out = ets("plans", "progress", "1", "--emissions")
+    assert code == 1 and "has no schema" in " ".join(out.split()), out
+    assert ets("plans", "draft", _file(tmp_path, "five.json", FIVE_YEAR), "--as", "regulator")[0] == 0
+    _adopt(ets, 1)
+    assert ets("plans", "draft", _file(tmp_path, "annual.json", annual(5_600)), "--as", "regulator")[0] == 0
+    _adopt(ets, 2)
+    assert ets("plans", "execute-cap", "2", "--pollutant", "SO2", "--as", "regulator")[0] == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'readmodel.db'}")
+    upgrade(engine)
+    Indexer(fresh.chain, Manifest.load(tmp_path / "deployment.json"), engine).catch_up()
+    engine.dispose()
+    code, out = ets("plans", "progress", "2", "--emissions")
+    assert code == 0, out
+    taizhou = next(r for r in json.loads(out) if r["region"] == 331000)
+    assert taizhou == {
+        "pollutant": "SO2", "region": 331000, "year": 2027, "planned_t": 5_600, "path_t": 5_760,
+        "annual_cap_t": 5_600, "reserve_t": 560, "metered_t": 0.0, "verified_t": 0, "executed_cap": 9_600,
+    }  # fmt: skip
+    five = json.loads(ets("plans", "progress", "1", "--emissions")[1])
+    assert len(five) == 2 * 2 * 5 and sum(r["annual_cap_t"] is not None for r in five) == 2
+    code, out = ets("plans", "progress", "99", "--emissions")
+    assert code == 1 and "plan 99 is not in the read model" in " ".join(out.split()), out
