@@ -18,6 +18,7 @@ from chain.market import MarketClient, wire_market
 from chain.permits import PermitsClient, wire_permits
 from chain.plans import PlansClient, wire_plans
 from chain.registry import RegistryClient
+from chain.reserve import ReserveClient, wire_reserve
 from chain.tx import ChainClient
 
 #: The plans contract, deployed after the suite when asked for (its args: registry, token).
@@ -27,6 +28,13 @@ PLANS_SUITE = (
 
 #: The discharge permits contract, deployed after the suite when asked for (its arg: the registry).
 PERMITS_SUITE = (ContractSpec("DischargePermits", lambda _, d: [d["ConsortiumRegistry"]]),)
+
+#: The government reserve, deployed after the suite when asked for (registry, token, cash).
+RESERVE_SUITE = (
+    ContractSpec(
+        "GovernmentReserve", lambda _, d: [d["ConsortiumRegistry"], d["AllowanceToken"], d["SettlementToken"]]
+    ),
+)
 
 #: Governance members of the demo consortium (2 of 3 approve).
 MEMBERS = ("regulator", "exchange", "industry-body")
@@ -55,17 +63,25 @@ class LocalSuite:
     treasury: LocalAccount
     permits: PermitsClient | None = None
     plans: PlansClient | None = None
+    reserve: ReserveClient | None = None
 
 
 def deploy_local_suite(
-    chain: ChainClient, manifest_path: Path, *, plans: bool = False, permits: bool = False
+    chain: ChainClient,
+    manifest_path: Path,
+    *,
+    plans: bool = False,
+    permits: bool = False,
+    reserve: bool = False,
 ) -> LocalSuite:
     """Deploy the suite with the demo governance (2 of 3), grant the service roles (REGULATOR,
     EXCHANGE, AUDITOR, ORACLE), wire the auction house and the compliance manager, both paying
     the demo treasury, and the market, paying its fees to the exchange member's account and taking
     reference prices from it (the settlement agent: settlement runs with the exchange's key). With
     ``plans``, also TotalControlPlans, wired so the token takes caps from adopted plans only. With
-    ``permits``, also DischargePermits, wired as the token's and the registry's gates. For
+    ``permits``, also DischargePermits, wired as the token's and the registry's gates. With
+    ``reserve``, also GovernmentReserve, wired as the token's reserve (a system contract) paying
+    the demo treasury and reading the plans (when ``plans``). For
     local chains only: the keys are public."""
     members = [demo_account(n) for n in MEMBERS]
     config = SuiteConfig(members=tuple(m.address for m in members), threshold=2)
@@ -111,4 +127,10 @@ def deploy_local_suite(
         suite.plans = PlansClient(chain, manifest.address("TotalControlPlans"),
                                   from_block=manifest.contracts["TotalControlPlans"].block)  # fmt: skip
         wire_plans(registry, members, suite.plans)
+    if reserve:
+        manifest = deploy_suite(chain, demo_account("deployer"), config, manifest_path, suite=RESERVE_SUITE)
+        suite.manifest = manifest
+        suite.reserve = ReserveClient(chain, manifest.address("GovernmentReserve"),
+                                      from_block=manifest.contracts["GovernmentReserve"].block)  # fmt: skip
+        wire_reserve(registry, members, suite.reserve, suite.treasury.address)
     return suite

@@ -7,6 +7,7 @@ import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
 import {IConsortiumRegistry} from "../interfaces/IConsortiumRegistry.sol";
 import {IDischargePermits} from "../interfaces/IDischargePermits.sol";
+import {IGovernmentReserve} from "../interfaces/IGovernmentReserve.sol";
 import {Roles} from "../libraries/Roles.sol";
 
 /// @title ConsortiumRegistry
@@ -222,6 +223,39 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
     }
 
     /// @inheritdoc IConsortiumRegistry
+    function closeEnterprise(
+        address enterprise,
+        uint16 reasonCode,
+        string calldata reason,
+        address reserve,
+        uint256[] calldata ids
+    ) external onlySelf {
+        if (bytes(_profiles[enterprise].creditCode).length == 0) revert RegistryNotEnterprise(enterprise);
+        ParticipantStatus status = statusOf(enterprise);
+        if (status != ParticipantStatus.Active) revert RegistryWrongStatus(enterprise, status);
+        if (reserve == address(0)) revert RegistryZeroAddress();
+        uint256 closureId = IGovernmentReserve(reserve).sweepClosure(enterprise, ids, reason);
+        uint256 permitId = _cancelPermitOf(enterprise, reason);
+        address[] memory devices = _devicesOf[enterprise].values();
+        for (uint256 i = 0; i < devices.length; ++i) {
+            _unbindDevice(devices[i]);
+        }
+        _participants[enterprise].suspended = true;
+        emit ParticipantSuspended(enterprise, reasonCode);
+        emit EnterpriseClosed(enterprise, closureId, reserve, permitId, devices.length, reasonCode, reason);
+    }
+
+    /// @dev Cancel the enterprise's valid or expired permit while permits are wired; its id, 0 when none.
+    function _cancelPermitOf(address enterprise, string calldata reason) private returns (uint256 permitId) {
+        IDischargePermits permits_ = IDischargePermits(_permits);
+        if (address(permits_) == address(0)) return 0;
+        permitId = permits_.permitOf(enterprise);
+        IDischargePermits.PermitState state = permits_.permitStatus(permitId);
+        if (state != IDischargePermits.PermitState.Valid && state != IDischargePermits.PermitState.Expired) return 0;
+        permits_.cancel(permitId, reason);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
     function reinstateParticipant(address account) external onlySelf {
         ParticipantStatus status = statusOf(account);
         if (status != ParticipantStatus.Suspended) revert RegistryWrongStatus(account, status);
@@ -268,6 +302,10 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
 
     /// @inheritdoc IConsortiumRegistry
     function unbindDevice(address device) external onlyActiveRole(REGULATOR_ROLE) {
+        _unbindDevice(device);
+    }
+
+    function _unbindDevice(address device) private {
         Device memory current = _devices[device];
         if (current.enterprise == address(0)) revert RegistryDeviceUnknown(device);
         delete _devices[device];

@@ -40,6 +40,13 @@ interface IAllowanceToken {
     error AllowanceVintageInFuture(uint256 id, uint16 vintage, uint16 complianceYear);
     /// @notice Only the auction house may issue into or return to the cap.
     error AllowanceOnlyAuctionHouse(address caller);
+    /// @notice While trusted counterparties are wired ({setTrustedCounterparties}), a direct transfer
+    /// of `amount` (all ids together) to `to`, not on `from`'s trusted list or not yet in effect, is
+    /// above the governed `limit` ({ITrustedCounterparties-transferLimit}). Movements by the market
+    /// and by or to system contracts (auctions, compliance) are not limited.
+    error AllowanceUntrustedCounterparty(address from, address to, uint256 amount, uint256 limit);
+    /// @notice The trusted counterparties contract was given as zero.
+    error AllowanceTrustedCounterpartiesZero();
     /// @notice While permits are wired ({setPermits}), allocation of a gated pollutant goes only to an
     /// enterprise whose permit covers it for the vintage year ({IDischargePermits-permittedAmount}).
     error AllowancePermitRequired(address enterprise, uint8 pollutant, uint16 year);
@@ -58,8 +65,10 @@ interface IAllowanceToken {
     /// @notice While a plans contract is wired ({setPlans}), a cap changes only by executing an
     /// adopted annual plan through it: any other `setCap` names no plan and is refused.
     error AllowanceCapNeedsPlan(uint256 id);
-    /// @notice A governed address (`field`: complianceManager, auctionHouse, market, plans) was given as zero.
+    /// @notice A governed address (`field`: complianceManager, auctionHouse, market, plans, reserve) was given as zero.
     error AllowanceZeroAddress(string field);
+    /// @notice Only the government reserve ({setReserve}) may call this function.
+    error AllowanceOnlyReserve(address caller);
 
     /// @notice The plans contract (the only setter of caps from now on) was set.
     event PlansSet(address indexed plans);
@@ -79,6 +88,8 @@ interface IAllowanceToken {
     event ComplianceManagerSet(address indexed manager);
     /// @notice The auction house changed.
     event AuctionHouseSet(address indexed auctionHouse);
+    /// @notice The trusted counterparties contract (asked on direct transfers) was wired.
+    event TrustedCounterpartiesSet(address indexed trustedCounterparties);
     /// @notice The market (asked for today's purchases, the T+1 lock) changed.
     event MarketSet(address indexed market);
     /// @notice The discharge permits contract was wired; `gatedMask` has bit `p` set for each
@@ -88,6 +99,14 @@ interface IAllowanceToken {
     event AllowancesIssuedToAuction(uint256 indexed id, uint256 amount);
     /// @notice Unsold primary-auction allowances were burnt and returned to the cap.
     event AllowancesReturnedToCap(uint256 indexed id, uint256 amount);
+    /// @notice The government reserve changed.
+    event ReserveSet(address indexed reserve);
+    /// @notice New allowances were issued (within the cap) to the government reserve (an annual
+    /// plan's reserve share).
+    event AllowancesIssuedToReserve(uint256 indexed id, uint256 amount);
+    /// @notice Allowances were taken from `holder` into the government reserve (a confiscation or
+    /// a closure), past the transfer restrictions.
+    event AllowancesConfiscated(address indexed holder, uint256[] ids, uint256[] amounts);
 
     /// @notice Register a pollutant code (1..255) with its symbol.
     /// Requirements: called by the registry (governance); code unused; symbol 1-16 bytes.
@@ -159,6 +178,14 @@ interface IAllowanceToken {
     /// Emits: {AuctionHouseSet}.
     function setAuctionHouse(address auctionHouse) external;
 
+    /// @notice Wire the trusted counterparties contract (`ITrustedCounterparties`): from then on a
+    /// direct transfer between parties that are not system contracts, moved by someone other than
+    /// the market, sending more than the sender's `transferLimit` to the receiver is refused with
+    /// {AllowanceUntrustedCounterparty}.
+    /// Requirements: called by the registry (governance); not zero ({AllowanceTrustedCounterpartiesZero}).
+    /// Emits: {TrustedCounterpartiesSet}.
+    function setTrustedCounterparties(address trustedCounterparties) external;
+
     /// @notice Set the market ({IMarket}): from then on a transfer of `id` that would dip into what
     /// the sender received from the market this trading day (`IMarket.boughtToday`) is refused
     /// with {AllowanceLockedToday}, unless the market itself moves it or it goes to the
@@ -172,6 +199,29 @@ interface IAllowanceToken {
     /// Requirements: called by the registry (governance); not zero (`AllowanceZeroAddress("plans")`).
     /// Emits: {PlansSet}.
     function setPlans(address plans) external;
+
+    /// @notice Set the government reserve (`IGovernmentReserve`), the only caller of
+    /// {issueToReserve} and {confiscate}. Its deliveries to a project are not refused by the permits
+    /// gate on the receiver: a new or expanded project obtains rights before its permit is issued.
+    /// Requirements: called by the registry (governance); not zero (`AllowanceZeroAddress("reserve")`).
+    /// Emits: {ReserveSet}.
+    function setReserve(address reserve) external;
+
+    /// @notice Issue `amount` new allowances of `id` to the caller (the government reserve): the
+    /// reserve share of an annual plan; they count as issued against the cap.
+    /// Requirements: caller is the reserve ({AllowanceOnlyReserve}); valid id; `amount` > 0 and
+    /// within the cap left ({CapExceeded}).
+    /// Emits: {TransferSingle} (from zero), {AllowancesIssuedToReserve}.
+    function issueToReserve(uint256 id, uint256 amount) external;
+
+    /// @notice Move `amounts` of `ids` from `holder` into the caller (the government reserve), past
+    /// the transfer restrictions (suspension, freezes, permits, the T+1 lock): a confiscation or a
+    /// closure decided by governance, which the reserve checks. Allowances escrowed in the market
+    /// or surrendered to the compliance manager are not the holder's balance and are not taken.
+    /// Requirements: caller is the reserve ({AllowanceOnlyReserve}); same lengths
+    /// ({AllowanceLengthMismatch}); `holder` holds each amount (`ERC1155InsufficientBalance`).
+    /// Emits: {TransferBatch} (operator the reserve), {AllowancesConfiscated}.
+    function confiscate(address holder, uint256[] calldata ids, uint256[] calldata amounts) external;
 
     /// @notice Issue `amount` new allowances of `id` to the caller (the auction house) for a
     /// primary auction; they count as issued against the cap.
@@ -200,8 +250,14 @@ interface IAllowanceToken {
     /// @notice The auction house (zero until governance sets it).
     function auctionHouse() external view returns (address);
 
+    /// @notice The trusted counterparties contract (zero until governance wires it).
+    function trustedCounterparties() external view returns (address);
+
     /// @notice The plans contract, the only setter of caps while set (zero until governance sets it).
     function plans() external view returns (address);
+
+    /// @notice The government reserve (zero until governance sets it).
+    function reserve() external view returns (address);
 
     /// @notice Cap of an id.
     function cap(uint256 id) external view returns (uint256);

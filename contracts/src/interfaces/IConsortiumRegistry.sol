@@ -177,6 +177,18 @@ interface IConsortiumRegistry is IAccessControl {
     /// @notice The oracle (site gateway) that may anchor a device's readings was set; zero when
     /// unbinding the device cleared it.
     event DeviceOracleSet(address indexed device, address indexed oracle);
+    /// @notice An enterprise was closed (关停) by governance: its allowances of the current and
+    /// future vintages were swept into `reserve` (closure `closureId` there), its permit
+    /// `permitId` cancelled (0: none to cancel), `devices` devices unbound, and it was suspended.
+    event EnterpriseClosed(
+        address indexed enterprise,
+        uint256 indexed closureId,
+        address reserve,
+        uint256 permitId,
+        uint256 devices,
+        uint16 reasonCode,
+        string reason
+    );
     /// @notice The regulator assigned an auditor to verify an enterprise.
     event AuditorAssigned(address indexed auditor, address indexed enterprise);
     /// @notice The regulator ended an auditor's assignment to an enterprise.
@@ -250,6 +262,31 @@ interface IConsortiumRegistry is IAccessControl {
     /// Requirements: called by the registry itself; account is an active participant.
     /// Emits: {ParticipantSuspended}.
     function suspendParticipant(address account, uint16 reasonCode) external;
+
+    /// @notice Close (关停) an active enterprise in one governance proposal: sweep its allowances of
+    /// `ids` (current and future vintages) into the government `reserve`
+    /// (`IGovernmentReserve.sweepClosure`), cancel its permit while permits are wired and it holds
+    /// a valid or expired one (`IDischargePermits.cancel`), unbind all its devices, suspend it.
+    /// The events of each step and {EnterpriseClosed} make the audit trail. Allowances escrowed in
+    /// the market stay there (cancel its orders first); past vintages stay with it.
+    /// @param enterprise A registered, active enterprise.
+    /// @param reasonCode The suspension's reason code.
+    /// @param reason Text recorded with the permit's cancellation and the sweep.
+    /// @param reserve The GovernmentReserve (wired into the AllowanceToken).
+    /// @param ids Allowance ids it may hold (each taken whole; zero balances move nothing).
+    /// Requirements: called by the registry itself (an executed proposal approved by `threshold`
+    /// members, `GovernanceOnlySelf`); enterprise registered (`RegistryNotEnterprise`) and active
+    /// (`RegistryWrongStatus`); reserve not zero (`RegistryZeroAddress`); the reserve's checks
+    /// (`ReserveInvalidId`, `ReserveVintagePast`).
+    /// Emits: the reserve's `ReserveConfiscated`, the token's `AllowancesConfiscated`,
+    /// `PermitCancelled`, {DeviceUnbound} per device, {ParticipantSuspended}, {EnterpriseClosed}.
+    function closeEnterprise(
+        address enterprise,
+        uint16 reasonCode,
+        string calldata reason,
+        address reserve,
+        uint256[] calldata ids
+    ) external;
 
     /// @notice Reinstate a suspended participant.
     /// Requirements: called by the registry itself; account is suspended.

@@ -7,6 +7,7 @@ import {IAllowanceToken} from "../interfaces/IAllowanceToken.sol";
 import {IComplianceManager} from "../interfaces/IComplianceManager.sol";
 import {IDischargePermits} from "../interfaces/IDischargePermits.sol";
 import {IMarket} from "../interfaces/IMarket.sol";
+import {ITrustedCounterparties} from "../interfaces/ITrustedCounterparties.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {Kind, TokenId, TokenIdLib} from "../types/TokenId.sol";
 
@@ -25,13 +26,18 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     mapping(bytes32 batchRef => bool) private _batches;
     mapping(address enterprise => mapping(uint256 id => uint256)) private _permitAllocated;
     address private _permits;
+    address private _trustedCounterparties;
     address private _complianceManager;
+    // packed with the compliance manager, which a transfer reads anyway once a market is set:
+    // an unwired list costs no extra cold read
+    bool private _trustedWired;
     address private _auctionHouse;
     address private _market;
     // packed with the market, which every transfer reads anyway (the market's own payouts
     // included): the permits gate of an ungated pollutant costs one warm read
     uint96 private _permitGates;
     address private _plans;
+    address private _reserve;
 
     /// @param registry_ The ConsortiumRegistry.
     constructor(address registry_) ERC1155("") RegistryGated(registry_) {
@@ -63,6 +69,14 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     }
 
     /// @inheritdoc IAllowanceToken
+    function setTrustedCounterparties(address trusted_) external onlyGovernance {
+        if (trusted_ == address(0)) revert AllowanceTrustedCounterpartiesZero();
+        _trustedCounterparties = trusted_;
+        _trustedWired = true;
+        emit TrustedCounterpartiesSet(trusted_);
+    }
+
+    /// @inheritdoc IAllowanceToken
     function setPermits(address permits_) external onlyGovernance {
         if (permits_ == address(0)) revert AllowanceZeroAddress("permits");
         uint96 mask = 0;
@@ -86,6 +100,13 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
         if (plans_ == address(0)) revert AllowanceZeroAddress("plans");
         _plans = plans_;
         emit PlansSet(plans_);
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function setReserve(address reserve_) external onlyGovernance {
+        if (reserve_ == address(0)) revert AllowanceZeroAddress("reserve");
+        _reserve = reserve_;
+        emit ReserveSet(reserve_);
     }
 
     // ------------------------------------------------------------------ regulator
@@ -171,6 +192,30 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
         emit AllowancesReturnedToCap(id, amount);
     }
 
+    // ------------------------------------------------------------------ government reserve
+
+    /// @inheritdoc IAllowanceToken
+    function issueToReserve(uint256 id, uint256 amount) external {
+        _requireReserve();
+        _requireValidId(id);
+        if (amount == 0) revert AllowanceZeroAmount(0);
+        uint256 remaining = _caps[id] - _issued[id];
+        if (amount > remaining) revert CapExceeded(id, amount, remaining);
+        _issued[id] += amount;
+        _mint(msg.sender, id, amount, "");
+        emit AllowancesIssuedToReserve(id, amount);
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function confiscate(address holder, uint256[] calldata ids, uint256[] calldata amounts) external {
+        _requireReserve();
+        if (ids.length != amounts.length) revert AllowanceLengthMismatch(ids.length, amounts.length);
+        // the parent's balance move, not this contract's {_update}: a governance decision the
+        // reserve checked is not subject to the holder's transfer restrictions
+        ERC1155._update(holder, msg.sender, ids, amounts);
+        emit AllowancesConfiscated(holder, ids, amounts);
+    }
+
     // ------------------------------------------------------------------ compliance
 
     /// @inheritdoc IAllowanceToken
@@ -237,8 +282,18 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     }
 
     /// @inheritdoc IAllowanceToken
+    function reserve() external view returns (address) {
+        return _reserve;
+    }
+
+    /// @inheritdoc IAllowanceToken
     function auctionHouse() external view returns (address) {
         return _auctionHouse;
+    }
+
+    /// @inheritdoc IAllowanceToken
+    function trustedCounterparties() external view returns (address) {
+        return _trustedCounterparties;
     }
 
     /// @inheritdoc IAllowanceToken
@@ -275,7 +330,9 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     /// dip into what the sender bought on the market today, unless the market itself moves it or
     /// it goes to the compliance manager (surrender). While permits are wired, a gated pollutant
     /// needs a valid permit of the sender, and of the receiver too unless the market moves it
-    /// ({_requireValidPermits}). Mints and burns are checked where they happen (`allocate`, `retire`).
+    /// ({_requireValidPermits}). While trusted counterparties are wired, a transfer not moved by the
+    /// market sends an untrusted receiver at most the governed limit ({_requireTrusted}). Mints and
+    /// burns are checked where they happen (`allocate`, `retire`).
     function _update(address from, address to, uint256[] memory ids, uint256[] memory values) internal override {
         if (from == address(0) || to == address(0)) {
             super._update(from, to, ids, values);
@@ -292,6 +349,7 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
                 uint16 reason = _frozen[from][ids[i]];
                 if (reason != 0) revert AllowanceFrozen(from, ids[i], reason);
             }
+            if (!byMarket && _trustedWired) _requireTrusted(from, to, values);
         }
         uint96 gates_ = _permitGates;
         if (gates_ != 0) _requireValidPermits(from, to, ids, gates_, byMarket);
@@ -312,7 +370,9 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     /// sell (its sell escrow entering the market, a taker sell it sends), but the market's escrow
     /// returns and deliveries to it always go through, so one lapsed enterprise with resting orders
     /// blocks neither its cancel/expiry nor other traders' fills. Surrender (to the compliance
-    /// manager) and the manager's returns are not gated: holding and surrender stay possible.
+    /// manager) and the manager's returns are not gated: holding and surrender stay possible. The
+    /// government reserve's deliveries are not gated on the receiver: a new or expanded project
+    /// obtains rights from the reserve before its permit is issued (read only when it matters).
     function _requireValidPermits(address from, address to, uint256[] memory ids, uint96 gates_, bool byMarket)
         private
         view
@@ -327,7 +387,7 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
             if (!isSystemContract(from) && !permits_.mayTrade(from, pollutant)) {
                 revert AllowancePermitNotValid(from, pollutant);
             }
-            if (!byMarket && !isSystemContract(to) && !permits_.mayTrade(to, pollutant)) {
+            if (!byMarket && !isSystemContract(to) && !permits_.mayTrade(to, pollutant) && from != _reserve) {
                 revert AllowancePermitNotValid(to, pollutant);
             }
         }
@@ -380,6 +440,22 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
             emit AllowancesRetired(to, id, year, makeGood);
         }
         if (amount != makeGood) _mint(to, id, amount - makeGood, "");
+    }
+
+    function _requireReserve() private view {
+        if (msg.sender != _reserve || msg.sender == address(0)) revert AllowanceOnlyReserve(msg.sender);
+    }
+
+    /// @dev Trusted counterparties on a direct transfer: unless a system contract is a party, the
+    /// amount (all ids together) stays within what `from` may send `to` ({ITrustedCounterparties-transferLimit}).
+    function _requireTrusted(address from, address to, uint256[] memory values) private view {
+        if (to == _complianceManager || isSystemContract(from) || isSystemContract(to)) return;
+        uint256 amount = 0;
+        for (uint256 i = 0; i < values.length; ++i) {
+            amount += values[i];
+        }
+        uint256 limit = ITrustedCounterparties(_trustedCounterparties).transferLimit(from, to);
+        if (amount > limit) revert AllowanceUntrustedCounterparty(from, to, amount, limit);
     }
 
     function _requireAuctionHouse() private view {
