@@ -26,6 +26,7 @@ from api.logs import configure as configure_logs
 from api.problems import CORRELATION_HEADER, error_response
 from api.routes import (
     accounts,
+    alarms,
     attestations,
     auctions,
     audit,
@@ -226,6 +227,7 @@ def create_app(
         permits,
         review,
         accounts,
+        alarms,
         statements,
         tx,
     )
