@@ -45,6 +45,8 @@ from chain.tx import ChainClient
 logger = logging.getLogger(__name__)
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+#: Representatives' signatures of one Safe transaction, by signer address.
+Signatures = Mapping[str, bytes] | Mapping[ChecksumAddress, bytes]
 #: Safe version of the deployed singleton (``VERSION`` of SafeL2 1.4.1).
 SAFE_VERSION = "1.4.1"
 #: ``operation`` of a Safe transaction: a plain call (a delegatecall, 1, is never built here).
@@ -194,7 +196,7 @@ def sign_safe_tx(account: LocalAccount, chain_id: int, safe: str, tx: SafeTx) ->
     return bytes(account.sign_message(encode_typed_data(full_message=typed)).signature)
 
 
-def pack_signatures(signatures: Mapping[str, bytes]) -> bytes:
+def pack_signatures(signatures: Signatures) -> bytes:
     """One 65-byte signature per owner, sorted by owner address ascending (the Safe's order)."""
     ordered = sorted(signatures.items(), key=lambda item: int(item[0], 16))
     return b"".join(_signature_bytes(sig) for _, sig in ordered)
@@ -260,7 +262,7 @@ class SafeClient(ContractClient):
             raise SafeSignerNotOwnerError(f"{signer} is not a representative of Safe {self.address}")
         return signer, kind
 
-    def exec_call(self, tx: SafeTx, signatures: Mapping[str, bytes]) -> ContractFunction:
+    def exec_call(self, tx: SafeTx, signatures: Signatures) -> ContractFunction:
         """``execTransaction`` of ``tx`` with the representatives' signatures, checked first.
 
         Raises:
@@ -289,7 +291,7 @@ class SafeClient(ContractClient):
             pack_signatures(checked),
         )  # fmt: skip
 
-    def execute(self, relayer: LocalAccount, tx: SafeTx, signatures: Mapping[str, bytes]) -> TxReceipt:
+    def execute(self, relayer: LocalAccount, tx: SafeTx, signatures: Signatures) -> TxReceipt:
         """Send ``execTransaction`` from ``relayer`` (any account: a representative's wallet in
         practice) and check the Safe reports success (an inner revert makes the Safe emit
         ``ExecutionFailure``; with ``safeTxGas`` 0 it reverts the whole transaction instead).
