@@ -934,3 +934,42 @@ class AccountApplicationEvent(Base):
     actor: Mapped[str] = mapped_column(Address)
     reason: Mapped[str | None] = mapped_column(Text)
     time: Mapped[int]
+
+
+# ---------------------------------------------------------------------- Safe multisig accounts
+
+
+class SafeTransaction(Base):
+    """A Safe transaction proposed through the API (API-side until relayed): the inner call (its
+    action and normalized arguments for the representatives to read), the EIP-712 ``SafeTx`` hash
+    they sign and the Safe nonce it is bound to; ``status`` pending (collecting signatures),
+    executed, or failed (relayed and reverted)."""
+
+    __tablename__ = "safe_transactions"
+    safe_tx_hash: Mapped[str] = mapped_column(Hash, primary_key=True)
+    safe: Mapped[str] = mapped_column(Address, index=True)
+    chain_id: Mapped[int]
+    nonce: Mapped[int]
+    to: Mapped[str] = mapped_column(Address)
+    value: Mapped[str] = mapped_column(String(78))
+    data: Mapped[str] = mapped_column(Text)
+    contract: Mapped[str] = mapped_column(String(40))
+    function: Mapped[str] = mapped_column(String(200))
+    args: Mapped[dict[str, Any]]
+    proposer: Mapped[str] = mapped_column(Address)
+    created_at: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    tx_hash: Mapped[str | None] = mapped_column(Hash)
+    executed_at: Mapped[int | None]
+
+
+class SafeSignature(Base):
+    """A representative's signature of a Safe transaction (checked: recovered to one of the
+    Safe's owners); ``kind`` eip712 or eth_sign."""
+
+    __tablename__ = "safe_signatures"
+    safe_tx_hash: Mapped[str] = mapped_column(Hash, primary_key=True)
+    signer: Mapped[str] = mapped_column(Address, primary_key=True)
+    signature: Mapped[str] = mapped_column(String(132))
+    kind: Mapped[str] = mapped_column(String(10))
+    signed_at: Mapped[int]
