@@ -109,3 +109,10 @@ def proposal_call(registry: RegistryClient, fields: ApplicationFields) -> bytes:
     if fields.kind == "register":
         return registry.encode_register_enterprise(fields.account, profile)
     return registry.encode_update_enterprise(fields.account, profile)
+
+
+def sign_typed_data(account: LocalAccount, typed_data: dict[str, Any]) -> str:
+    """``account``'s signature (0x hex) of an ``eth_signTypedData_v4`` message as the API built it
+    (what a wallet does with ``POST /accounts/applications/typed-data``)."""
+    message = encode_typed_data(full_message=typed_data)
+    return "0x" + bytes(Account.sign_message(message, account.key).signature).hex()

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ets.cli.accounts import accounts_app
 from ets.cli.alarms import alarms_app
 from ets.cli.allocate import allocate_app
 from ets.cli.api import api, index_app
@@ -57,6 +58,7 @@ app.add_typer(oracle_app, name="oracle")
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(plans_app, name="plans")
 app.add_typer(permits_app, name="permits")
+app.add_typer(accounts_app, name="accounts")
 app.add_typer(attest_app, name="attest")
 app.add_typer(report_app, name="report")
 app.add_typer(alarms_app, name="alarms")
