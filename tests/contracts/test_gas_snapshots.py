@@ -29,6 +29,7 @@ from chain.compile import ROOT
 from chain.onboarding import register_enterprises
 from chain.review import ReviewDecision, sign_review
 from chain.settlement import SettlementReportsClient
+from chain.trusted import TrustedClient
 from domain.review import Action
 from domain.tokens import Kind, encode_id
 from oracle.signing.eip712 import ReadingDomain
@@ -56,6 +57,8 @@ from tests.utils.plans import annual as plan_annual
 from tests.utils.plans import deploy_plans
 from tests.utils.plans import five_year as plan_five_year
 from tests.utils.readings import signer
+from tests.utils.reserve import deploy_reserve
+from tests.utils.trusted import deploy_trusted
 
 SNAPSHOTS = ROOT / "contracts" / "snapshots"
 UPDATE_ENV = "ETS_UPDATE_GAS_SNAPSHOTS"
@@ -194,6 +197,33 @@ def allowance_token_scenario(c: Consortium, m: GasMeter) -> None:
     m.keep_execute("AllowanceToken", "setSystemContract")
     deploy_plans(c)
     m.keep_execute("AllowanceToken", "setPlans")
+    deploy_trusted(c, limit=1_000)
+    m.keep_execute("AllowanceToken", "setTrustedCounterparties")
+    c.allowance.transfer(PARTIES[0], PARTIES[1].address, CO2_2027, 100)
+    m.keep(
+        "AllowanceToken", "safeTransferFrom", "safeTransferFrom(trusted counterparties wired, within limit)"
+    )
+
+
+def trusted_scenario(c: Consortium, m: GasMeter) -> None:
+    _register_parties(c)
+    a, b = PARTIES[0], PARTIES[1]
+    c.allowance.set_cap(c.regulator, CO2_2027, 10_000)
+    c.allowance.allocate(c.regulator, CO2_2027, [a.address, b.address], [5_000, 5_000], b"\x74" * 32)
+    trusted: TrustedClient = deploy_trusted(c, limit=100)
+    m.names[trusted.address.lower()] = "TrustedCounterparties"
+    trusted.add(a, b.address)
+    m.keep("TrustedCounterparties", "addCounterparty")
+    c.chain.advance_time(trusted.delay())
+    c.allowance.transfer(a, b.address, CO2_2027, 1_000)
+    label = "AllowanceToken.safeTransferFrom(to a trusted counterparty)"
+    m.keep("AllowanceToken", "safeTransferFrom", label, via="TrustedCounterparties")
+    trusted.remove(a, b.address)
+    m.keep("TrustedCounterparties", "removeCounterparty")
+    c.registry.govern_call(c.members, trusted.contract.functions.setDelay(3_600), "delay")
+    m.keep_execute("TrustedCounterparties", "setDelay")
+    c.registry.govern_call(c.members, trusted.contract.functions.setLimit(500), "limit")
+    m.keep_execute("TrustedCounterparties", "setLimit")
 
 
 def plans_scenario(c: Consortium, m: GasMeter) -> None:
@@ -463,6 +493,43 @@ def permits_scenario(c: Consortium, m: GasMeter) -> None:
     m.keep("DischargePermits", "cancel")
 
 
+def reserve_scenario(c: Consortium, m: GasMeter) -> None:
+    plans, permits = deploy_plans(c), deploy_permits(c)
+    reserve = deploy_reserve(c)
+    m.names[reserve.address.lower()] = "GovernmentReserve"
+    m.keep_execute("GovernmentReserve", "setPlans")
+    five_id = plans.draft_five_year(c.regulator, plan_five_year())
+    plans.adopt(c.registry, c.members, five_id)
+    annual_id = plans.draft_annual(c.regulator, plan_annual(five_id))
+    plans.adopt(c.registry, c.members, annual_id)
+    for pollutant in (2, 3):
+        plans.execute_cap(c.regulator, annual_id, pollutant)
+    reserve.feed(c.regulator, annual_id, 2)
+    m.keep("GovernmentReserve", "feed", "feed(2 region lines)")
+    _register_parties(c)
+    e, f = PARTIES[0], PARTIES[1]
+    so2, nox = encode_id(Kind.ALLOWANCE, "SO2", 2027), encode_id(Kind.ALLOWANCE, "NOx", 2027)
+    deadline = c.chain.timestamp() + 86_400
+    offer_id = reserve.offer(c.regulator, f.address, so2, 100, deadline)
+    m.keep("GovernmentReserve", "offer")
+    c.cash.deposit(c.exchange, f.address, 10_000_000, "BANK-RESERVE-1")
+    reserve.accept(f, offer_id)
+    m.keep("GovernmentReserve", "accept", "accept(pays cash, delivers, no permit)")
+    reserve.withdraw_offer(c.regulator, reserve.offer(c.regulator, f.address, so2, 10, deadline))
+    m.keep("GovernmentReserve", "withdrawOffer")
+    app = permits.apply(e, permit_outlets(e), permit_terms(), b"\x11" * 32)
+    permits.issue(c.regulator, app, "P-R1", [1_000, 500])
+    c.registry.bind_device(c.regulator, dev_account(36).address, e.address, permit_outlets(e)[0].mn)
+    c.allowance.allocate(c.regulator, so2, [e.address], [800], b"\x01" * 32)
+    c.allowance.allocate(c.regulator, nox, [e.address], [400], b"\x02" * 32)
+    confiscation = reserve.encode_confiscate(e.address, [so2], [100], "penalty")
+    c.registry.govern_call(c.members, confiscation, "confiscate")
+    m.keep_execute("GovernmentReserve", "confiscate")
+    reserve.close(c.registry, c.members, e.address, "关停")
+    label = "execute:closeEnterprise(2 ids, permit, 1 device)"
+    m.keep("ConsortiumRegistry", "execute", label, via="GovernmentReserve")
+
+
 SCENARIOS: dict[str, Callable[[Consortium, GasMeter], None]] = {
     "ConsortiumRegistry": registry_scenario,
     "SettlementToken": settlement_token_scenario,
@@ -472,9 +539,11 @@ SCENARIOS: dict[str, Callable[[Consortium, GasMeter], None]] = {
     "ComplianceManager": compliance_scenario,
     "SettlementReports": reports_scenario,
     "NodeAllowlist": allowlist_scenario,
+    "TrustedCounterparties": trusted_scenario,
     "Market": market_scenario,
     "TotalControlPlans": plans_scenario,
     "DischargePermits": permits_scenario,
+    "GovernmentReserve": reserve_scenario,
 }
 
 
