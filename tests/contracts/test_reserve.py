@@ -13,6 +13,7 @@ import pytest
 from hexbytes import HexBytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from chain.accounts import dev_account
 from chain.compile import Artifact
@@ -22,7 +23,15 @@ from chain.reserve import OfferState
 from chain.tx import ChainClient
 from domain.tokens import Kind, encode_id
 from tests.conftest import Consortium
-from tests.utils.chain import encode_call, profile, register, reverts, self_call
+from tests.utils.chain import (
+    CHAIN_MACHINE_SETTINGS,
+    encode_call,
+    expect,
+    profile,
+    register,
+    reverts,
+    self_call,
+)
 from tests.utils.plans import NOX, SO2
 from tests.utils.reserve import (
     ENTERPRISES,
@@ -322,3 +331,152 @@ def test_encode_call_helper_matches_client(c: Consortium) -> None:
     r = reserve_of(c)
     data = encode_call(r.contract, "feed", 1, SO2)
     assert data == bytes(HexBytes(r.contract.functions.feed(1, SO2)._encode_transaction_data()))
+
+
+# ---------------------------------------------------------------------- conservation
+
+
+ESCROW = dev_account(35)  # stands in for the compliance manager (a system contract) to retire
+HOLDERS = ENTERPRISES[:3]
+IDS: list[int] = [SO2_2027, NOX_2027]
+PERMITTED: dict[int, int] = {SO2_2027: 3_000, NOX_2027: 1_500}
+MACHINE_SETTINGS = settings(CHAIN_MACHINE_SETTINGS, max_examples=5, stateful_step_count=12)
+
+
+@pytest.fixture
+def prepared(suite_module: tuple[Consortium, int]) -> Iterator[tuple[Consortium, int]]:
+    """Holders with permits (SO2 3,000 t, NOx 1,500 t) and cash, the escrow made compliance
+    manager; rolled back afterwards."""
+    c, plan_id = suite_module
+    snapshot = c.snapshot()
+    a = c.allowance
+    for i, h in enumerate(HOLDERS):
+        _permit(c, h, so2=PERMITTED[SO2_2027], nox=PERMITTED[NOX_2027])
+        _cash(c, h.address, 100_000_000, f"BANK-P-{i}")
+    for fn in (a.contract.functions.setSystemContract(ESCROW.address, True),
+               a.contract.functions.setComplianceManager(ESCROW.address)):  # fmt: skip
+        c.registry.govern_call(c.members, fn, "escrow")
+    try:
+        yield c, plan_id
+    finally:
+        c.revert(snapshot)
+
+
+def test_allowances_are_conserved_over_reserve_sales_closures_and_retirement(
+    prepared: tuple[Consortium, int],
+) -> None:
+    """holders + reserve + retired == issued per id, caps within the plan, over any sequence of
+    allocate / transfer / feed / sale / closure / retire."""
+    c, plan_id = prepared
+    a, r, plans = c.allowance, reserve_of(c), c.plans
+    assert plans is not None
+    plans_ = plans
+    share = {t: r.reserve_share_of(plan_id, t >> 16 & 0xFF) for t in IDS}
+    caps = {t: a.cap(t) for t in IDS}
+
+    class Reserve(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.snapshot = c.snapshot()
+            self.held: dict[tuple[str, int], int] = {(h.address, t): 0 for h in HOLDERS for t in IDS}
+            self.reserve: dict[int, int] = dict.fromkeys(IDS, 0)
+            self.issued: dict[int, int] = dict.fromkeys(IDS, 0)
+            self.retired: dict[int, int] = dict.fromkeys(IDS, 0)
+            self.allocated: dict[tuple[str, int], int] = {(h.address, t): 0 for h in HOLDERS for t in IDS}
+            self.fed: set[int] = set()
+            self.closed: set[str] = set()
+            self.batch = 0
+
+        def teardown(self) -> None:
+            c.revert(self.snapshot)
+
+        @rule(t=st.sampled_from(IDS), i=st.integers(0, 2), amount=st.integers(1, 2_000))
+        def allocate(self, t: int, i: int, amount: int) -> None:
+            who = HOLDERS[i].address
+            if who in self.closed:
+                return
+            self.batch += 1
+            error = None
+            if self.allocated[(who, t)] + amount > PERMITTED[t]:
+                error = "AllowanceAbovePermit"
+            elif amount > caps[t] - self.issued[t]:
+                error = "CapExceeded"
+            expect(error, a.allocate, c.regulator, t, [who], [amount], self.batch.to_bytes(32, "big"))
+            if error is None:
+                self.allocated[(who, t)] += amount
+                self.issued[t] += amount
+                self.held[(who, t)] += amount
+
+        @rule(t=st.sampled_from(IDS), i=st.integers(0, 2), j=st.integers(0, 2), amount=st.integers(1, 800))
+        def transfer(self, t: int, i: int, j: int, amount: int) -> None:
+            src, dst = HOLDERS[i], HOLDERS[j].address
+            if src.address in self.closed or dst in self.closed or i == j:
+                return
+            error = "ERC1155InsufficientBalance" if self.held[(src.address, t)] < amount else None
+            expect(error, a.transfer, src, dst, t, amount)
+            if error is None:
+                self.held[(src.address, t)] -= amount
+                self.held[(dst, t)] += amount
+
+        @rule(t=st.sampled_from(IDS))
+        def feed(self, t: int) -> None:
+            error = None
+            if t in self.fed:
+                error = "ReserveNothingToFeed"
+            elif share[t] > caps[t] - self.issued[t]:
+                error = "CapExceeded"
+            expect(error, r.feed, c.regulator, plan_id, t >> 16 & 0xFF)
+            if error is None:
+                self.fed.add(t)
+                self.issued[t] += share[t]
+                self.reserve[t] += share[t]
+
+        @rule(t=st.sampled_from(IDS), i=st.integers(0, 2), quantity=st.integers(1, 600))
+        def sale(self, t: int, i: int, quantity: int) -> None:
+            project = HOLDERS[i]
+            if project.address in self.closed:
+                return
+            deadline = _now(c) + DAY
+            if quantity > self.reserve[t]:
+                expect("ReserveInsufficient", r.offer, c.regulator, project.address, t, quantity, deadline)
+                return
+            r.accept(project, r.offer(c.regulator, project.address, t, quantity, deadline))
+            self.reserve[t] -= quantity
+            self.held[(project.address, t)] += quantity
+
+        @rule(i=st.integers(0, 2))
+        def closure(self, i: int) -> None:
+            who = HOLDERS[i].address
+            if who in self.closed:
+                return
+            r.close(c.registry, c.members, who, "关停")
+            self.closed.add(who)
+            for t in IDS:
+                self.reserve[t] += self.held[(who, t)]
+                self.held[(who, t)] = 0
+
+        @rule(t=st.sampled_from(IDS), i=st.integers(0, 2), amount=st.integers(1, 500))
+        def retire(self, t: int, i: int, amount: int) -> None:
+            holder = HOLDERS[i]
+            if holder.address in self.closed or self.held[(holder.address, t)] < amount:
+                return
+            a.transfer(holder, ESCROW.address, t, amount)
+            a.retire(ESCROW, holder.address, t, amount, 2027)
+            self.held[(holder.address, t)] -= amount
+            self.retired[t] += amount
+
+        @invariant()
+        def conserved(self) -> None:
+            for t in IDS:
+                held = {h: a.balance(h, t) for h, tt in self.held if tt == t}
+                assert held == {h: n for (h, tt), n in self.held.items() if tt == t}
+                assert r.balance(t) == self.reserve[t] and a.balance(ESCROW.address, t) == 0
+                issued, retired = a.issued(t), a.retired(t)
+                assert (issued, retired) == (self.issued[t], self.retired[t])
+                assert sum(held.values()) + r.balance(t) + retired == issued <= a.cap(t)
+                pollutant = t >> 16 & 0xFF
+                assert a.cap(t) == plans_.total_of(plan_id, pollutant) <= plans_.path_of(1, pollutant, 2027)
+                assert r.fed(t) <= share[t]
+
+    Reserve.TestCase.settings = MACHINE_SETTINGS
+    Reserve.TestCase().runTest()
