@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 from api.access import check_market_action
 from api.crud import Address
 from api.deps import Ctx, Db, User
+from api.errors import ForbiddenError
 from api.schemas import ERRORS, ErrorBody
 from api.tx import (
     Built,
@@ -40,7 +41,11 @@ from api.tx import (
 )
 from chain.calls import ActionSpec, ParamSpec
 from chain.market import WALLET_ACTIONS as MARKET_WALLET_ACTIONS
+from chain.permits import Outlet as PermitOutlet
+from chain.permits import Term as PermitTerm
+from chain.permits import outlets_arg, terms_arg
 from domain.market import MAX_PRICE, MAX_QUANTITY, Rulebook, Side
+from domain.tokens import pollutant_code
 
 router = APIRouter(prefix="/tx", tags=["tx"])
 
@@ -446,6 +451,108 @@ def build_market(body: MarketBuildRequest, ctx: Ctx, db: Db, user: User) -> Buil
     built = build_intent(
         db, calls=ctx.calls, sender=user.address, contract=call.contract, function=call.function,
         args=list(call.args.values()), lifetime_s=ctx.settings.api_intent_minutes * 60,
+    )  # fmt: skip
+    return _built(built)
+
+
+# ---------------------------------------------------------------------- permits
+
+
+class PermitOutletIn(BaseModel):
+    """A discharge outlet and its monitoring device's HJ 212 MN code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=32, examples=["DA001"])
+    mn: str = Field(min_length=1, max_length=24, pattern=r"^[0-9A-Za-z]+$", examples=["33100000000001"])
+
+
+class PermitTermIn(BaseModel):
+    """A pollutant asked for: annual amount (t) and concentration limit (mg/m3 or mg/L × 1000)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pollutant: str | int = Field(description="Symbol (`SO2`, `NOx`, `COD` ...) or code; not CO2")
+    annual_amount: int = Field(ge=1, le=2**64 - 1, description="Tonnes a year")
+    concentration_limit: int = Field(0, ge=0, le=2**32 - 1)
+
+
+class _PermitApplication(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outlets: list[PermitOutletIn] = Field(min_length=1, max_length=64)
+    terms: list[PermitTermIn] = Field(min_length=1, max_length=16)
+    document_hash: str = Field("0x" + "00" * 32, pattern=_BYTES32,
+                               description="keccak-256 of the application's documents")  # fmt: skip
+
+    def content(self) -> list[Any]:
+        outlets = outlets_arg([PermitOutlet(o.code, o.mn) for o in self.outlets])
+        asked = [
+            PermitTerm(pollutant_code(t.pollutant), t.annual_amount, t.concentration_limit)
+            for t in self.terms
+        ]
+        terms = terms_arg(asked)
+        return [
+            [{"code": code, "mn": mn} for code, mn in outlets],
+            [{"pollutant": p, "annualAmount": a, "concentrationLimit": c} for p, a, c in terms],
+            self.document_hash,
+        ]
+
+
+class ApplyForPermit(_PermitApplication):
+    """Apply for a discharge permit (the signed-in enterprise applies for itself)."""
+
+    action: Literal["apply"]
+
+    def call(self) -> tuple[str, list[Any]]:
+        return "applyForPermit", self.content()
+
+
+class ResubmitPermitApplication(_PermitApplication):
+    """Resubmit one's application the regulator returned, with its outlets and terms revised."""
+
+    action: Literal["resubmit"]
+    application_id: int = _ID
+
+    def call(self) -> tuple[str, list[Any]]:
+        return "resubmit", [self.application_id, *self.content()]
+
+
+PermitActionRequest = Annotated[ApplyForPermit | ResubmitPermitApplication, Field(discriminator="action")]
+
+
+class PermitBuildRequest(RootModel[PermitActionRequest]):
+    """A permit application action with typed fields (`action` picks the shape)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"action": "apply", "outlets": [{"code": "DA001", "mn": "33100000000001"}],
+         "terms": [{"pollutant": "SO2", "annual_amount": 8000, "concentration_limit": 35000},
+                   {"pollutant": "NOx", "annual_amount": 3000, "concentration_limit": 50000}],
+         "document_hash": _HASH},
+        {"action": "resubmit", "application_id": 3, "outlets": [{"code": "DA001", "mn": "33100000000001"}],
+         "terms": [{"pollutant": "SO2", "annual_amount": 7000}]},
+    ]})  # fmt: skip
+
+
+@router.post("/permits", response_model=BuiltPublic, response_model_exclude_none=True,
+             responses={**ERRORS, **REVERTS})  # fmt: skip
+def build_permits(body: PermitBuildRequest, ctx: Ctx, db: Db, user: User) -> BuiltPublic:
+    """Build the signed-in enterprise's discharge permit application for its own wallet to sign
+    (`apply`: DischargePermits.applyForPermit; `resubmit`: resubmit a returned application), the
+    same intent as POST /tx/build; sign and relay it through POST /tx/relay. The enterprise's key
+    never reaches the server.
+
+    The ENTERPRISE role only (403 otherwise). 400 for an outlet or term the contract would not
+    take (an invalid MN, an unknown pollutant); 422 with the contract's custom error when the call
+    would revert now (e.g. `PermitAlreadyHeld`, `PermitInvalidTerm` for CO2, `PermitOutletTaken`,
+    `PermitNotApplicant`, `PermitApplicationWrongState`)."""
+    user.require()
+    if not user.has("ENTERPRISE"):
+        raise ForbiddenError(f"{user.address} needs the role ENTERPRISE to apply for a discharge permit")
+    function, args = body.root.call()
+    built = build_intent(
+        db, calls=ctx.calls, sender=user.address, contract="DischargePermits", function=function,
+        args=args, lifetime_s=ctx.settings.api_intent_minutes * 60,
     )  # fmt: skip
     return _built(built)
 

@@ -154,3 +154,107 @@ def test_applications_refused_without_a_role_or_suspended(api: Api) -> None:
         assert client.get("/permits/applications", headers=_h(client, E1)).status_code == 403
     finally:
         c.revert(snapshot)
+
+
+# ---------------------------------------------------------------------- POST /tx/permits
+
+
+def _signed(account: object, tx: dict[str, object]) -> str:
+    """The wallet's part: sign the unsigned transaction (without ``from``) with the account's key."""
+    unsigned = {k: v for k, v in tx.items() if k != "from"}
+    return "0x" + bytes(account.sign_transaction(unsigned).raw_transaction).hex()  # type: ignore[attr-defined]
+
+
+_APPLY = {
+    "action": "apply",
+    "outlets": [{"code": "DA001", "mn": "MNTXPERMITS01"}],
+    "terms": [{"pollutant": "SO2", "annual_amount": 700, "concentration_limit": 35_000},
+              {"pollutant": 3, "annual_amount": 90}],
+    "document_hash": "0x" + "ab" * 32,
+}  # fmt: skip
+
+
+def test_tx_permits_builds_an_application_the_enterprise_signs_and_relays(api: Api) -> None:
+    client, c = api
+    p, snapshot = permits_of(c), c.snapshot()
+    try:
+        h = _h(client, E3)  # its permit was revoked: it applies again
+        built = client.post("/tx/permits", json=_APPLY, headers=h)
+        assert built.status_code == 200, built.text
+        body = built.json()
+        assert body["tx"]["from"] == E3.address and body["tx"]["to"] == p.address
+        assert (body["action"]["contract"], body["action"]["function"]) == (
+            "DischargePermits",
+            "applyForPermit",
+        )
+        relayed = client.post(
+            "/tx/relay",
+            json={"intent_id": body["intent_id"], "raw_transaction": _signed(E3, body["tx"])},
+            headers=h,
+        )
+        assert relayed.status_code == 200 and relayed.json()["status"] == "success", relayed.text
+        assert [e["name"] for e in relayed.json()["events"]][:1] == ["PermitApplied"]
+        application = p.application(p.application_count())
+        assert application.enterprise == E3.address and application.document_hash == b"\xab" * 32
+        assert [(o.code, o.mn) for o in application.outlets] == [("DA001", "MNTXPERMITS01")]
+        assert [(t.pollutant, t.annual_amount, t.concentration_limit) for t in application.terms] == [
+            (SO2, 700, 35_000), (NOX, 90, 0),
+        ]  # fmt: skip
+        # E2 resubmits its returned application (3) the same way
+        h2 = _h(client, E2)
+        again = {**_APPLY, "action": "resubmit", "application_id": 3,
+                 "outlets": [{"code": "DA002", "mn": "MNTXPERMITS02"}]}  # fmt: skip
+        built = client.post("/tx/permits", json=again, headers=h2).json()
+        assert built["action"]["function"] == "resubmit"
+        raw = _signed(E2, built["tx"])
+        relayed = client.post(
+            "/tx/relay", json={"intent_id": built["intent_id"], "raw_transaction": raw}, headers=h2
+        )
+        assert relayed.json()["status"] == "success", relayed.text
+        assert (
+            p.application(3).state.name == "SUBMITTED" and p.application(3).outlets[0].mn == "MNTXPERMITS02"
+        )
+    finally:
+        c.revert(snapshot)
+
+
+def test_tx_permits_refuses_bad_input_the_wrong_role_and_the_wrong_signer(api: Api) -> None:
+    client, c = api
+    p = permits_of(c)
+    count = p.application_count()
+    h = _h(client, E3)
+    for bad, status in (
+        ({**_APPLY, "outlets": []}, 422),  # the schema: at least one outlet
+        ({**_APPLY, "outlets": [{"code": "DA001", "mn": "MN-1"}]}, 422),  # not an HJ 212 MN
+        ({**_APPLY, "terms": [{"pollutant": "XYZ", "annual_amount": 1}]}, 400),  # unknown pollutant
+        ({**_APPLY, "terms": [{"pollutant": "SO2", "annual_amount": 0}]}, 422),
+        ({**_APPLY, "document_hash": "0x12"}, 422),
+        ({**_APPLY, "action": "change"}, 422),
+    ):
+        response = client.post("/tx/permits", json=bad, headers=h)
+        assert response.status_code == status, (bad, response.text)
+        assert response.json()["message"]
+    # the contract's refusals, named at build: CO2 is not permitted, an outlet on E0's permit,
+    # E1 resubmits another enterprise's application
+    co2 = client.post(
+        "/tx/permits", json={**_APPLY, "terms": [{"pollutant": "CO2", "annual_amount": 5}]}, headers=h
+    )
+    assert co2.status_code == 422 and "PermitInvalidTerm" in co2.json()["message"], co2.text
+    taken = {**_APPLY, "outlets": [{"code": "DA001", "mn": outlets(E0)[0].mn}]}  # on E0's permit
+    held = client.post("/tx/permits", json=taken, headers=h)
+    assert held.status_code == 422 and "PermitOutletTaken" in held.json()["message"], held.text
+    other = client.post("/tx/permits", json={**_APPLY, "action": "resubmit", "application_id": 3},
+                        headers=_h(client, E1))  # fmt: skip
+    assert other.status_code == 422 and "PermitNotApplicant" in other.json()["message"], other.text
+    # not an enterprise: 403; no session: 401
+    assert client.post("/tx/permits", json=_APPLY, headers=_h(client, c.regulator)).status_code == 403
+    assert client.post("/tx/permits", json=_APPLY).status_code == 401
+    # signed by another key than the signed-in enterprise's: the relay refuses it
+    built = client.post("/tx/permits", json=_APPLY, headers=h).json()
+    wrong = client.post(
+        "/tx/relay",
+        json={"intent_id": built["intent_id"], "raw_transaction": _signed(E2, built["tx"])},
+        headers=h,
+    )
+    assert wrong.status_code == 400 and "sender" in wrong.json()["message"], wrong.text
+    assert p.application_count() == count  # nothing changed
