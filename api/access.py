@@ -22,6 +22,11 @@
   way (:func:`redact_args`). The API builds the exchange's market calls (rulebook, reference
   price, halt, resume, forced cancel) only for the exchange and the trading calls only for an
   enterprise (:func:`check_market_action`).
+* **Account applications** (``/accounts/applications``): the one place an account without a role
+  acts: any signed-in wallet gets the message to sign, submits, resubmits and reads its own
+  applications (an applicant has no role until its registration executes); the exchange and
+  the regulator read all and review (:mod:`api.accounts`). **Statements** (``/statements``) are
+  read like holdings (:func:`check_account`).
 * **Device MNs** and **bid schedules**: only the regulator, the exchange and the owner (the
   device's enterprise, the bidder); bid schedules stay sealed for everyone but the bidder until
   the auction's reveal phase has ended (:data:`SEALED_PHASES`).

@@ -342,8 +342,7 @@ def track(db: Session, row: m.AccountApplication, *, registry: str, now: int | N
     now = int(time.time()) if now is None else now
     p = m.Proposal
     proposal = db.execute(
-        select(p).where(p.target == registry, p.data == row.call_data,
-                        p.created_time >= (row.decided_time or 0) - 600)
+        select(p).where(p.target == registry, p.data == row.call_data)
         .order_by(p.proposal_id.desc()).limit(1)
     ).scalar_one_or_none()  # fmt: skip
     if proposal is None:
