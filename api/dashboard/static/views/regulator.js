@@ -10,6 +10,7 @@ import { sendAction } from '../wallet.js';
 import { regulatorMarket } from './market-ops.js';
 import { regulatorPlans } from './plans.js';
 import { regulatorPermits } from './permits.js';
+import { regulatorFieldAlarms } from './alarms.js';
 
 const STATUSES = ['over', 'near', 'within', 'none'];
 
@@ -321,6 +322,7 @@ export async function render(root, ctx) {
     el('div', { class: 'grid' }, el('div', { class: 'span-12' }, proposalsCard(proposals.items, overview.generated_at, ctx))),
     el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-plans-host' })),
     el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-permits-host' })),
+    el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-field-alarms-host' })),
     el('h2', { class: 'section-head' }, t('ops.regulatorTitle')),
     market,
   );
@@ -333,5 +335,6 @@ export async function render(root, ctx) {
   performance.mark('overview-ready');
   root.dataset.overviewReady = '1';
   const permitsDone = regulatorPermits(ctx).then((panel) => root.querySelector('#regulator-permits-host').replaceChildren(panel));
-  await Promise.all([marketDone, plansDone, permitsDone]);
+  const fieldAlarmsDone = regulatorFieldAlarms().then((panel) => root.querySelector('#regulator-field-alarms-host').replaceChildren(panel));
+  await Promise.all([marketDone, plansDone, permitsDone, fieldAlarmsDone]);
 }
