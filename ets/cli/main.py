@@ -27,6 +27,7 @@ from ets.cli.permits import permits_app
 from ets.cli.plans import plans_app
 from ets.cli.registry import registry_app
 from ets.cli.report import report_app
+from ets.cli.review import review_app
 from ets.cli.sample import sample_app
 from ets.cli.settle import settle_app
 
@@ -60,6 +61,7 @@ app.add_typer(plans_app, name="plans")
 app.add_typer(permits_app, name="permits")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(attest_app, name="attest")
+app.add_typer(review_app, name="review")
 app.add_typer(report_app, name="report")
 app.add_typer(alarms_app, name="alarms")
 app.add_typer(index_app, name="index")
