@@ -29,6 +29,7 @@ from oracle.hj212 import (
     encode,
 )
 from oracle.qc import PLAUSIBLE_RANGES
+from oracle.simulator.field import FieldScript, upload_time
 from oracle.simulator.profiles import (
     KG_DECIMALS,
     MAX_MN_LEN,
@@ -168,6 +169,8 @@ class VirtualController:
         self._kg_codes = frozenset(
             m.code for m in self.profile.factors if POLLUTANTS[m.code].total_unit == "kg"
         )
+        #: working-condition events to play (facility, instrument, parameters, an over-standard hour)
+        self.field: FieldScript | None = None
         self.emitted = 0
         self.minute_frames = 0
         self.card_swipes = 0
@@ -263,6 +266,8 @@ class VirtualController:
         if self.card_id is not None and month != self._swiped_month:
             self._swiped_month = month
             self._outbox.append(self._card_swipe(when + timedelta(seconds=rng.randint(0, 50))))
+        if self.field is not None:
+            self._outbox.extend(self._field_uploads(when))
         wire = self._minute_frame(when, events)
         self._history.append((when, wire))
         self._outbox.append(wire)
@@ -275,6 +280,23 @@ class VirtualController:
             at = self._last_qn_time + timedelta(milliseconds=1)
         self._last_qn_time = at
         return f"{at:%Y%m%d%H%M%S}{at.microsecond // 1000:03d}"
+
+    def _field_uploads(self, when: datetime) -> list[str]:
+        assert self.field is not None
+        return [
+            encode(
+                qn=self._qn(upload_time(when, seconds) + timedelta(milliseconds=200)),
+                st=self.st,
+                cn=cn,
+                pw=self._password,
+                mn=self.mn,
+                flag=FRAME_FLAG,
+                datatime=upload_time(when, seconds),
+                values=values,
+                extras=extras or None,
+            )
+            for cn, seconds, values, extras in self.field.uploads(when)
+        ]
 
     def _card_swipe(self, at: datetime) -> str:
         assert self.card_id is not None
@@ -355,6 +377,8 @@ class VirtualController:
         if model.scaled:
             level *= self.scale
         value = level * (1.0 + drift + rng.gauss(0.0, model.noise))
+        if self.field is not None:
+            value *= self.field.factor(self._clock, code)
         u_low, u_high = rng.uniform(0.2, 1.0), rng.uniform(0.2, 1.0)
         flag = DataFlag.NORMAL
         stretch = self._stretches.get(code)

@@ -20,6 +20,9 @@ from oracle.gateway import CHINA_STANDARD_TIME, Gateway
 from oracle.hj212 import CN_HOUR_DATA, Frame, encode, parse
 from oracle.queue import Queue
 from oracle.quota import QuotaAlarm
+from oracle.simulator.controller import VirtualController
+from oracle.simulator.field import FieldScript
+from oracle.simulator.profiles import SiteKind
 from oracle.standards import ConcentrationLimit, StandardsMonitor, limits_from_permit
 from tests.oracle.test_gateway import ENTERPRISE_A, LATE, MN_A, devices
 from tests.utils.readings import DOMAIN, device_password, minute_frame
@@ -194,3 +197,25 @@ def test_field_quota_alarm_recorded_with_grade(tmp_path: Path) -> None:
     ((outbox_id, _),) = w.store.alarms(pending_only=True)
     w.store.mark_relayed([outbox_id], 1)
     assert w.store.alarms(pending_only=True) == []
+
+
+def test_simulated_controller_plays_field_script_one_alarm_of_each_kind(tmp_path: Path) -> None:
+    controller = VirtualController(
+        MN_A, SiteKind.WASTEWATER, start=datetime(2027, 1, 1), seed=7, fault_rate=0.0
+    )
+    controller.field = FieldScript(
+        "w01018", parameters_at=(0, 30), facility_stop=(40, 50), maintenance=(60, 100), over_standard=180
+    )
+    w = watch(
+        tmp_path,
+        limits=[ConcentrationLimit(MN_A, "w01018", Decimal(100))],
+        rules=FacilityRules(max_maintenance=timedelta(minutes=30)),
+    )
+    raised = [alarm for wire in controller.frames(250) for alarm in w.observe(parse(wire.encode()))]
+    assert [a.kind for a in raised] == [
+        FieldAlarmKind.PARAMETER_TAMPERING,
+        FieldAlarmKind.FACILITY_STOPPED,
+        FieldAlarmKind.INSTRUMENT_MAINTENANCE,
+        FieldAlarmKind.OVER_STANDARD,
+    ]
+    assert raised[0].data["new"] == "1.20" and raised[3].data["hour"] == "2027-01-01 03:00"
