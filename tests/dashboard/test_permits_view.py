@@ -1,14 +1,20 @@
 """The permits panels in chromium: the enterprise sees its own permit and applications (not
-another's) and the application form; the regulator sees the review queue of submitted
-applications with their requested amounts and the permit counts by status."""
+another's) and the application form, whose button has POST /tx/permits build the application and
+the page's wallet sign it (an application on chain, signed by the enterprise); the regulator sees
+the review queue of submitted applications with their requested amounts and the permit counts by
+status."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import delete, insert
 
+from chain.accounts import demo_account
+from chain.deploy import ContractRecord
+from chain.permits import ApplicationState, Outlet, PermitsClient, Term
 from readmodel import models as m
 from tests.dashboard.conftest import DashWorld, Tab, sign_in
 from tests.utils.compliance import ENTERPRISES
@@ -104,4 +110,54 @@ def test_regulator_sees_the_review_queue(
     assert "9202" in queue and "NOx 640 t" in queue and "9201" not in queue
     assert page.query_selector('#permit-queue tr[data-application="9202"] button.issue') is not None
     assert "Valid 1" in page.inner_text("#permit-stats")
+    tab.assert_clean()
+
+
+@pytest.fixture
+def deployed_permits(dash: DashWorld) -> Iterator[PermitsClient]:
+    """DischargePermits deployed on the dashboard's chain and added to the API's deployment (the
+    catalogue POST /tx/permits builds from); taken out again afterwards."""
+    c, ctx = dash.c, dash.ctx
+    address, receipt = c.chain.deploy("DischargePermits", [c.registry.address], demo_account("deployer"))
+    artifact = c.chain.artifacts["DischargePermits"]
+    block, tx_hash = int(receipt["blockNumber"]), receipt["transactionHash"].hex()
+    ctx.manifest.contracts["DischargePermits"] = ContractRecord(
+        address, block, tx_hash, artifact.abi_hash, []
+    )
+    for cached in ("calls", "events"):  # rebuilt from the manifest on next use
+        ctx.__dict__.pop(cached, None)
+    try:
+        yield PermitsClient(c.chain, address, from_block=block)
+    finally:
+        del ctx.manifest.contracts["DischargePermits"]
+        for cached in ("calls", "events"):
+            ctx.__dict__.pop(cached, None)
+
+
+def test_enterprise_applies_from_the_form_and_signs_in_its_wallet(
+    dash: DashWorld, deployed_permits: PermitsClient, open_tab: Callable[..., Tab]
+) -> None:
+    tab = open_tab()
+    page = sign_in(tab, dash.base, E0, "enterprise")
+    page.wait_for_selector("#permit-apply")
+    page.fill("#permit-outlet", "DA007")
+    page.fill("#permit-mn", "MN33100000777")
+    page.select_option("#permit-pollutant", value="3")
+    page.fill("#permit-amount", "640")
+    page.fill("#permit-limit", "50000")
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/tx/permits")) as built:
+        page.click("#permit-apply button[type=submit]")
+    sent = built.value.post_data_json
+    assert sent is not None and sent["terms"] == [
+        {"pollutant": 3, "annual_amount": 640, "concentration_limit": 50_000}
+    ]  # typed fields: the API builds the call, the page never encodes it
+    deadline = time.monotonic() + 20
+    while deployed_permits.application_count() == 0:
+        assert time.monotonic() < deadline, "no application on chain:\n" + "\n".join(tab.log)
+        time.sleep(0.2)
+    application = deployed_permits.application(1)
+    assert application.enterprise == E0.address  # signed by the enterprise's wallet in the page
+    assert application.state is ApplicationState.SUBMITTED
+    assert application.outlets == (Outlet("DA007", "MN33100000777"),)
+    assert application.terms == (Term(3, 640, 50_000),)
     tab.assert_clean()

@@ -156,12 +156,19 @@ export async function waitIndexed(block, timeoutMs = 20000) {
 /** An action, end to end: the API builds the transaction, the wallet signs it, the API relays
  *  it; then wait for the indexer. Throws when the contract refuses or the transaction reverts. */
 export async function sendAction(signer, contract, fn, args) {
-  const built = await api('/tx/build', { method: 'POST', body: { contract, function: fn, args } });
+  return sendBuilt(signer, '/tx/build', { contract, function: fn, args });
+}
+
+/** The same end to end for a typed builder route (e.g. POST /tx/permits): `path` builds the
+ *  intent from `body`, the wallet signs it, POST /tx/relay relays it. */
+export async function sendBuilt(signer, path, body) {
+  const built = await api(path, { method: 'POST', body });
+  const name = `${built.action.contract}.${built.action.function}`;
   const signed = await signer.signTransaction(built.tx);
   if (signed.hash) return { tx_hash: signed.hash, status: 'pending', events: [] };
-  trace(`built ${contract}.${fn}`);
+  trace(`built ${name}`);
   const outcome = await api('/tx/relay', { method: 'POST', body: { intent_id: built.intent_id, raw_transaction: signed.raw } });
-  trace(`relayed ${contract}.${fn}: ${outcome.status} in block ${outcome.block_number}`);
+  trace(`relayed ${name}: ${outcome.status} in block ${outcome.block_number}`);
   if (outcome.status === 'reverted') {
     const e = new Error(outcome.error ? outcome.error.message : 'transaction reverted');
     e.outcome = outcome;

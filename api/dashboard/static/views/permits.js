@@ -1,12 +1,13 @@
 // Discharge permits panels: the enterprise's (its permits and applications, and a form to apply,
 // signed in its wallet) and the regulator's review queue (submitted applications: return for more
-// information or issue as requested), from GET /permits and /permits/applications; the actions go
-// through /tx/build and the wallet (DischargePermits.applyForPermit, reviewReturn, issue).
+// information or issue as requested), from GET /permits and /permits/applications; the actions are
+// built by the API and signed in the wallet: the application by POST /tx/permits, the regulator's
+// review by /tx/build (DischargePermits.reviewReturn, issue).
 
 import { api } from '../api.js';
 import { t } from '../i18n.js';
 import { badge, busy, card, el, empty, field, num, POLLUTANTS, table, when } from '../ui.js';
-import { sendAction } from '../wallet.js';
+import { sendAction, sendBuilt } from '../wallet.js';
 
 const PERMIT_BADGE = { valid: 'within', expired: 'near', revoked: 'over', cancelled: 'none' };
 const APP_BADGE = { submitted: 'near', returned: 'near', refused: 'over', issued: 'within' };
@@ -50,9 +51,12 @@ function applyForm(ctx) {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     busy(button, async () => {
-      const outlets = [{ code: code.value.trim(), mn: mn.value.trim() }];
-      const terms = [{ pollutant: Number(pollutant.value), annualAmount: Number(amount.value), concentrationLimit: Number(limit.value) }];
-      await sendAction(await ctx.signer(), 'DischargePermits', 'applyForPermit', [outlets, terms, `0x${'00'.repeat(32)}`]);
+      const body = {
+        action: 'apply',
+        outlets: [{ code: code.value.trim(), mn: mn.value.trim() }],
+        terms: [{ pollutant: Number(pollutant.value), annual_amount: Number(amount.value), concentration_limit: Number(limit.value) }],
+      };
+      await sendBuilt(await ctx.signer(), '/tx/permits', body); // built by the API, signed in the wallet
       await ctx.refresh();
     }, t('permits.applied'));
   });
