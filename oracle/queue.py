@@ -20,11 +20,13 @@ Tables:
     one row per signed reading: ``id`` (the rowid: the queue never deletes rows, so ids only
     grow and are never reused; no AUTOINCREMENT, which costs a page write per commit), the reading's
     fields (``value`` as decimal text, since int256 exceeds SQLite's int64), ``qc`` status,
-    ``digest`` (its EIP-712 digest, the Merkle leaf value) and ``received_at`` (gateway clock,
-    unix seconds). ``UNIQUE(device, sequence)``: a device's signer gives every reading its own
-    sequence number, so a second reading with a stored (device, sequence), be it an exact
-    replay or a conflicting one, is refused. SQLite integers are signed 64-bit, so the queue
-    refuses sequences and times at or above ``2**63`` (the EIP-712 type allows uint64).
+    ``digest`` (its EIP-712 digest, the Merkle leaf value), ``received_at`` (gateway clock,
+    unix seconds) and ``backfilled`` (recovered from the controller's history after a
+    transmission gap, HJ 212 back-fill; schema version 4). ``UNIQUE(device, sequence)``: a
+    device's signer gives every reading its own sequence number, so a second reading with a
+    stored (device, sequence), be it an exact replay or a conflicting one, is refused. SQLite
+    integers are signed 64-bit, so the queue refuses sequences and times at or above ``2**63``
+    (the EIP-712 type allows uint64).
 ``signed_frames``
     one row per signed frame: ``device``, ``first_sequence``, ``size`` and the device's
     ``signature``. A frame's readings have consecutive sequences, so the frame of a reading is
@@ -124,7 +126,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Stored in ``PRAGMA user_version``; a database of another version is refused.
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 _INT64: Final = 1 << 63
 #: Sequence numbers and times the queue stores are below this (SQLite integers are int64).
 SEQUENCE_LIMIT: Final = _INT64
@@ -160,6 +162,7 @@ readings_table: Final = sa.Table(
     sa.Column("qc", sa.String, nullable=False),
     sa.Column("digest", sa.LargeBinary, nullable=False),
     sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("backfilled", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("device", "sequence", name="uq_readings_device_sequence"),
 )
 
@@ -239,7 +242,7 @@ sa.Index("ix_batches_device", batches_table.c.device, batches_table.c.first_sequ
 # The hot path: plain driver-level statements (no per-parameter processing by SQLAlchemy).
 _INSERT_READINGS: Final = (
     "INSERT INTO readings (device, sequence, time, pollutant, value, decimals, unit, flag,"
-    " qc, digest, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " qc, digest, received_at, backfilled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_SIGNED_FRAME: Final = (
     "INSERT INTO signed_frames (device, first_sequence, size, signature) VALUES (?, ?, ?, ?)"
@@ -256,7 +259,7 @@ _DEVICE_CURSOR: Final = (
     " FROM devices WHERE device = ?1"
 )
 _READING_COLUMNS: Final = (
-    "id, device, sequence, time, pollutant, value, decimals, unit, flag, qc, digest, received_at"
+    "id, device, sequence, time, pollutant, value, decimals, unit, flag, qc, digest, received_at, backfilled"
 )
 
 
@@ -529,6 +532,7 @@ class StoredReading:
         qc: its quality-control status.
         received_at: when the gateway appended it (unix seconds).
         batch_id: its batch, ``None`` until cut.
+        backfilled: recovered by a history request after a transmission gap.
     """
 
     row_id: int
@@ -536,6 +540,7 @@ class StoredReading:
     qc: str
     received_at: float
     batch_id: bytes | None
+    backfilled: bool = False
 
 
 class ReadingProof(NamedTuple):
@@ -704,6 +709,7 @@ class Queue:
         frame: FrameKey | None = None,
         state: Mapping[str, str] | None = None,
         estimates: Sequence[Estimate] = (),
+        backfilled: bool = False,
     ) -> int:
         """Store signed frames durably, in one transaction; call this before ACKing the device.
 
@@ -722,6 +728,7 @@ class Queue:
             state: gateway state documents (key → JSON text) to write in the same transaction.
             estimates: quality control's gap estimates to record with them (unsigned; summed
                 apart into the next batch of their device).
+            backfilled: the readings were recovered by a history request (HJ 212 back-fill).
 
         Returns:
             How many readings were stored.
@@ -758,7 +765,7 @@ class Queue:
                     raise QueueValueError(f"device {r.device} time {r.time}: the queue stores int64")
                 rows.append(
                     (r.device, r.sequence, r.time, r.pollutant, str(r.value), r.decimals, r.unit, r.flag,
-                     next(statuses), digests[i], received)
+                     next(statuses), digests[i], received, backfilled)
                 )  # fmt: skip
             batches.append((signed, rows))
         stored = 0
@@ -1199,7 +1206,8 @@ class Queue:
             ]
         stored: list[StoredReading] = []
         for row in rows:
-            row_id, device, sequence, time, pollutant, value, decimals, unit, flag, qc, digest, received = row
+            row_id, device, sequence, time, pollutant, value, decimals, unit, flag, qc, digest = row[:11]
+            received, back = row[11], row[12]
             witness = witnesses.get((device, sequence))
             if witness is None:
                 raise BatchStateError(f"device {device} sequence {sequence}: no signed frame holds it")
@@ -1208,7 +1216,9 @@ class Queue:
             at = bisect_right(ranges, (sequence, _INT64)) - 1
             batch_id = ranges[at][2] if at >= 0 and ranges[at][1] >= sequence else None
             stored.append(
-                StoredReading(row_id, SignedReading(reading, digest, witness), qc, received, batch_id)
+                StoredReading(
+                    row_id, SignedReading(reading, digest, witness), qc, received, batch_id, bool(back)
+                )
             )
         return stored
 

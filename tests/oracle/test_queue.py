@@ -702,7 +702,7 @@ def test_queue_raises_queue_value_error_for_bad_synchronous_or_schema(tmp_path: 
 
 
 def test_queue_raises_queue_value_error_for_a_schema_version_2_file(tmp_path: Path) -> None:
-    assert SCHEMA_VERSION == 3
+    assert SCHEMA_VERSION == 4
     path = tmp_path / "queue.db"
     with sqlite3.connect(path) as raw:  # a version 2 queue: a signature and a batch id per reading
         raw.execute(
@@ -710,7 +710,7 @@ def test_queue_raises_queue_value_error_for_a_schema_version_2_file(tmp_path: Pa
             " batch_id BLOB, UNIQUE (device, sequence))"
         )
         raw.execute("PRAGMA user_version = 2")
-    with pytest.raises(QueueValueError, match="schema version 2, expected 3"):
+    with pytest.raises(QueueValueError, match="schema version 2, expected 4"):
         Queue(path)
     with sqlite3.connect(path) as raw:  # left as it was
         tables = {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
