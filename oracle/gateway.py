@@ -57,8 +57,9 @@ the QN of the device's request in flight are its answers:
 
 * a data frame of the requested command dated inside the window is quality-controlled on
   its own (a fresh QC per request, no gap filling), signed with the device key like a live
-  frame, counted by the quota controller and stored with its frame key and a
-  ``backfill:<mn>:<cn>:<datatime>`` state document in the same transaction: it is anchored
+  frame, counted by the quota controller and stored with its frame key, its readings flagged
+  ``backfilled`` in the queue (the read model imports the flag) and a
+  ``backfill:<mn>:<cn>:<datatime>`` state document, in the same transaction: it is anchored
   like a live frame and marked back-filled. A frame stored before (live or back-filled) is
   refused by its key, so nothing is anchored twice;
 * a frame dated outside the window is refused (``history_outside_window``), answered and
@@ -641,7 +642,9 @@ class Gateway:
         if extra:
             state.update(extra)
         try:
-            self.queue.append(() if signed is None else (signed,), qc=statuses, frame=key, state=state)
+            self.queue.append(
+                () if signed is None else (signed,), qc=statuses, frame=key, state=state, backfilled=history
+            )
         except FrameAlreadyStoredError:
             if controller is not None and before is not None:
                 controller.restore(before)
