@@ -17,6 +17,11 @@
    cycles, faults, gaps and a card swipe, as fast as the gateway answers; with ``drop_rate``
    some minute frames are lost in transit, and the gateway back-fills them with HJ 212-2017
    history requests (:mod:`oracle.backfill`) the controllers answer from their history;
+   the first wastewater controller also plays :func:`field_script` (facility stopped,
+   instrument maintenance, a parameter change, an over-standard hour) against the site file's
+   concentration limits and facility settings, so a 12-hour run raises one field alarm of each
+   kind (``SimulationResult.field_alarms``; the gateway's field store keeps them for the
+   scheduler's relay);
 4. once every frame is answered, the rest is anchored and the result summarised, with a chart.
 
 Simulated device keys and passwords derive from a public seed: demo only, never for real devices.
@@ -43,11 +48,20 @@ from chain.registry import RegistryClient
 from chain.tx import ChainClient
 from oracle.gateway import CHINA_STANDARD_TIME
 from oracle.queue import Queue
-from oracle.service import DeviceEntry, OracleService, OracleSettings, QuotaEntry, SiteConfig
+from oracle.service import (
+    DeviceEntry,
+    FacilityEntry,
+    LimitEntry,
+    OracleService,
+    OracleSettings,
+    QuotaEntry,
+    SiteConfig,
+)
 from oracle.signing.eip712 import ReadingDomain
 from oracle.signing.hashing import keccak
 from oracle.signing.signer import DeviceSigner
 from oracle.simulator.controller import VirtualController, fleet
+from oracle.simulator.field import FieldScript
 from oracle.simulator.forward import LinkSettings
 from oracle.simulator.profiles import SiteKind, card_id, device_mn, device_password
 from oracle.simulator.simulation import run_on_pty, run_over_tcp
@@ -73,6 +87,11 @@ _QUOTA_HEADROOM = (
     Decimal("2.5"),
 )
 _QUOTA_POLLUTANT = {SiteKind.WASTEWATER: "w01018", SiteKind.FLUE_GAS: "a21026"}
+#: Hourly concentration limits of the main pollutants in the site file (COD: GB 8978-1996 class 1,
+#: mg/L; SO2: mg/m³), above what the simulated sites discharge except in the scripted hour.
+_LIMITS = {SiteKind.WASTEWATER: Decimal(100), SiteKind.FLUE_GAS: Decimal(50)}
+#: How long an instrument may stay in maintenance at the simulated site.
+_MAX_MAINTENANCE_MINUTES = 90.0
 _DEMO_ENTERPRISES = 6
 
 
@@ -108,10 +127,27 @@ class SimulationResult:
     backfill: dict[str, Any] = field(default_factory=dict)
     start: datetime = DEFAULT_START
     per_device: dict[str, dict[str, Any]] = field(default_factory=dict)
+    field_alarms: list[tuple[str, str, str]] = field(default_factory=list)
+    """(kind, device, message) of the field alarms raised by this run (quota, over-standard,
+    facility stopped, instrument maintenance, parameter tampering), in the order raised."""
+
+
+def field_script() -> FieldScript:
+    """The working-condition events of the first wastewater controller (minutes after its first
+    frame; a 12-hour run from midnight plays all): its COD analyser's parameters uploaded at 00:00
+    and its slope changed at 06:00, the treatment facility stopped 07:00-07:30 while discharging,
+    the analyser in maintenance 08:00-10:00 (90 min allowed), COD doubled 10:00-11:00."""
+    return FieldScript(
+        "w01018", parameters_at=(0, 360), facility_stop=(420, 450), maintenance=(480, 600), over_standard=600
+    )
 
 
 def _controllers(devices: int, start: datetime, seed: int, fault_rate: float) -> list[VirtualController]:
-    return fleet(devices, start=start, seed=seed, first_index=SIM_FIRST_DEVICE, fault_rate=fault_rate)
+    controllers = fleet(devices, start=start, seed=seed, first_index=SIM_FIRST_DEVICE, fault_rate=fault_rate)
+    scripted = next((c for c in controllers if c.kind is SiteKind.WASTEWATER), None)
+    if scripted is not None:
+        scripted.field = field_script()
+    return controllers
 
 
 def prepare_site(
@@ -168,7 +204,12 @@ def prepare_site(
             Decimal(1), (simulated * _QUOTA_HEADROOM[i % len(_QUOTA_HEADROOM)]).quantize(Decimal(1))
         )
         quotas.append(QuotaEntry(mn=mn, pollutant=pollutant, year=start.year, annual_kg=monthly * 12))
-    site = SiteConfig(devices=entries, quotas=quotas, cards=cards)
+    limits = [
+        LimitEntry(mn=e.mn, pollutant=_QUOTA_POLLUTANT[c.kind], limit=_LIMITS[c.kind])
+        for e, c in zip(entries, dry, strict=True)
+    ]
+    facility = FacilityEntry(max_maintenance_minutes=_MAX_MAINTENANCE_MINUTES)
+    site = SiteConfig(devices=entries, quotas=quotas, cards=cards, limits=limits, facility=facility)
     return site.save(state_dir / "oracle" / "site.json")
 
 
@@ -252,6 +293,7 @@ def run_site_simulation(
             controllers, host, port, frames=minutes, settings=link_settings, start=False
         )
     alarms: list[tuple[str, str, Decimal]] = []
+    field_alarms: list[tuple[str, str, str]] = []
     try:
         simulation.start()
         months = (start + timedelta(minutes=minutes)).month - start.month
@@ -282,6 +324,8 @@ def run_site_simulation(
             if controller is not None and not controller.valve_open:
                 valves.append(mn)
         alarms = _alarms(service)
+        first = int(start.replace(tzinfo=zone).timestamp())
+        field_alarms = [(str(a.kind), a.mn, a.message) for _, a in service.field.alarms() if a.at >= first]
         chart_path = _chart(service, state_dir / "oracle" / "simulation.png") if chart else None
     finally:
         simulation.stop()
@@ -317,6 +361,7 @@ def run_site_simulation(
             mn: {"answered": s.answered, "resent": s.resent, "swipes": s.card_swipes, "totals": s.totals}
             for mn, s in stats.items()
         },
+        field_alarms=field_alarms,
     )
 
 
