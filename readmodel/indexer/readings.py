@@ -78,6 +78,7 @@ def reading_row(batch_id: str, position: int, stored: StoredReading) -> dict[str
         "signature": "0x" + witness.signature.hex(),
         "qc": stored.qc,
         "exclusion": None if (why := exclusion_of(stored.qc, reading.flag)) is None else why.label,
+        "backfilled": stored.backfilled,
     }
 
 

@@ -47,8 +47,9 @@ from oracle.transport import (
     TcpSettings,
     TransportStats,
 )
+from readmodel.indexer.readings import reading_row
 from tests.utils.backfill import MINUTE, PASSWORD, START, controllers, gateway
-from tests.utils.readings import DOMAIN
+from tests.utils.readings import BASE_TIME, DOMAIN, frame_fields, signer
 
 
 def stored_times(queue: Queue, mn: str) -> set[datetime]:
@@ -363,3 +364,17 @@ def test_lost_frames_are_backfilled_over_real_link_once_each(transport: str, que
         assert [r.signed.reading.sequence for r in readings] == list(range(1, len(readings) + 1))
         for r in readings[::50]:
             verify(DOMAIN, r.signed, address)
+
+
+def test_read_model_row_of_a_backfilled_reading_keeps_the_flag(queue: Queue) -> None:
+    device = signer(31)
+    queue.append([device.sign_frame(frame_fields(BASE_TIME, size=2))])
+    queue.append([device.sign_frame(frame_fields(BASE_TIME + 60, size=2, base=1))], backfilled=True)
+    stored = queue.device_readings(device.address)
+    rows = [reading_row("0x" + "00" * 32, i, r) for i, r in enumerate(stored)]
+    assert [(row["sequence"], row["backfilled"]) for row in rows] == [
+        (1, False),
+        (2, False),
+        (3, True),
+        (4, True),
+    ]
