@@ -36,5 +36,13 @@ port (:class:`TcpLink`, for :class:`~oracle.transport.TcpFrameServer`; reconnect
 backoff). :class:`Simulation` runs many controllers, one thread each (:func:`run_on_pty`,
 :func:`run_over_tcp`).
 
+**History**: the controller keeps its minute frames (``history_limit``, a week by default)
+and answers the platform's HJ 212-2017 history requests (CN=2051 with ``BeginTime`` and
+``EndTime``): a request answer (CN=9011), each stored frame of the window under the request's
+QN (each waiting for its 9014), then the execution result (CN=9012; ``ExeRtn=100`` when it
+holds none). It queues at most ``max_history_requests`` and answers the rest ``QnRtn=2``
+(rejected); a wrong password gets ``QnRtn=3``. ``LinkSettings.drop_rate`` loses minute frames in
+transit (not resent), for the gateway to back-fill.
+
 The ``PW=`` password travels in every frame; it is never logged here.
 """
