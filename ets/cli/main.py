@@ -27,6 +27,7 @@ from ets.cli.permits import permits_app
 from ets.cli.plans import plans_app
 from ets.cli.registry import registry_app
 from ets.cli.report import report_app
+from ets.cli.reserve import reserve_app
 from ets.cli.review import review_app
 from ets.cli.sample import sample_app
 from ets.cli.settle import settle_app
@@ -59,6 +60,7 @@ app.add_typer(oracle_app, name="oracle")
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(plans_app, name="plans")
 app.add_typer(permits_app, name="permits")
+app.add_typer(reserve_app, name="reserve")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(attest_app, name="attest")
 app.add_typer(review_app, name="review")

@@ -168,7 +168,7 @@ interface IGovernmentReserve {
     /// (allowances of the current or a future vintage) into the reserve. Called by the registry's
     /// `closeEnterprise`, the one governance proposal of a closure. Allowances escrowed in the
     /// market (resting sell orders) are not the enterprise's balance and stay there: the exchange
-    /// cancels its orders before the proposal is executed (the `ets reserve close` command checks).
+    /// cancels its resting sell orders before the proposal is executed.
     /// @return closureId The closure's number (counted from 1).
     /// Requirements: called by the registry (governance, `OnlyGovernance`); allowance ids, not
     /// repeated ({ReserveInvalidId}), of a vintage not before the current year ({ReserveVintagePast}).
