@@ -268,7 +268,8 @@ class Gateway:
         clock: the gateway's clock (unix seconds).
         clock_tolerance: seconds a frame's DataTime may lie ahead of ``clock``.
         on_blocked: called with (device code, reason) for each blocked device.
-        backfill: gap finder and history requests; default limits when ``None``.
+        backfill: gap finder and history requests; default limits on the monotonic clock
+            (request timeouts are real seconds, whatever ``clock`` says) when ``None``.
         ask_poll: seconds between reads of operators' back-fill windows from the queue.
 
     Raises:
@@ -297,7 +298,7 @@ class Gateway:
         ask_poll: float = DEFAULT_ASK_POLL,
     ) -> None:
         self.queue = queue
-        self.backfill = backfill if backfill is not None else Backfiller(clock=clock)
+        self.backfill = backfill if backfill is not None else Backfiller(clock=time.monotonic)
         self._ask_poll = ask_poll
         self._next_ask = 0.0
         self._asks_seen: dict[str, int] = {}
@@ -510,8 +511,9 @@ class Gateway:
 
     def _commands(self, mn: str) -> list[str] | None:
         """The history request due for the device, as wire text (``None`` when none is)."""
-        if self._ask_poll >= 0 and self._clock() >= self._next_ask:
-            self._next_ask = self._clock() + self._ask_poll
+        now = time.monotonic()
+        if self._ask_poll >= 0 and now >= self._next_ask:
+            self._next_ask = now + self._ask_poll
             self._read_asks()
         if not self.backfill.gaps(mn):
             return None
