@@ -42,8 +42,9 @@ from api.routes import (
     plans,
     production,
     review,
-    stats,
+    safe,
     statements,
+    stats,
     surveillance,
     tx,
 )
@@ -229,6 +230,7 @@ def create_app(
         accounts,
         alarms,
         statements,
+        safe,
         tx,
     )
     for module in routers:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +117,7 @@ class SafeTx:
     """One Safe transaction: the inner call and the Safe's nonce it is bound to (no gas refund:
     the relayer pays its own gas, so ``safeTxGas``, ``baseGas`` and ``gasPrice`` are 0)."""
 
-    to: ChecksumAddress
+    to: str
     data: bytes
     nonce: int
     value: int = 0
@@ -131,7 +131,7 @@ class SafeTx:
     def message(self) -> dict[str, Any]:
         """The ``SafeTx`` struct as EIP-712 typed data takes it."""
         return {
-            "to": self.to,
+            "to": to_checksum_address(self.to),
             "value": self.value,
             "data": self.data,
             "operation": self.operation,
@@ -202,6 +202,13 @@ def pack_signatures(signatures: Signatures) -> bytes:
     return b"".join(_signature_bytes(sig) for _, sig in ordered)
 
 
+def _call_args(tx: SafeTx) -> list[Any]:
+    """The ``SafeTx`` fields but the nonce, in the order ``execTransaction`` takes them."""
+    gas = [tx.safe_tx_gas, tx.base_gas, tx.gas_price]
+    refund = [to_checksum_address(tx.gas_token), to_checksum_address(tx.refund_receiver)]
+    return [to_checksum_address(tx.to), tx.value, tx.data, tx.operation, *gas, *refund]
+
+
 def _signature_bytes(signature: bytes | str) -> bytes:
     if isinstance(signature, str):
         text = signature.strip()
@@ -244,10 +251,7 @@ class SafeClient(ContractClient):
 
     def onchain_tx_hash(self, tx: SafeTx) -> bytes:
         """The Safe's own ``getTransactionHash`` of ``tx`` (to check the local one against)."""
-        fn = self.contract.functions.getTransactionHash(
-            tx.to, tx.value, tx.data, tx.operation, tx.safe_tx_gas, tx.base_gas, tx.gas_price,
-            to_checksum_address(tx.gas_token), to_checksum_address(tx.refund_receiver), tx.nonce,
-        )  # fmt: skip
+        fn = self.contract.functions.getTransactionHash(*_call_args(tx), tx.nonce)
         return bytes(self.chain.call(fn))
 
     def check_signature(self, tx: SafeTx, signature: bytes | str) -> tuple[ChecksumAddress, str]:
@@ -285,11 +289,17 @@ class SafeClient(ContractClient):
         current = self.nonce()
         if tx.nonce != current:
             raise SafeNonceError(f"Safe transaction nonce {tx.nonce} is not the Safe's nonce {current}")
-        return self.contract.functions.execTransaction(
-            tx.to, tx.value, tx.data, tx.operation, tx.safe_tx_gas, tx.base_gas, tx.gas_price,
-            to_checksum_address(tx.gas_token), to_checksum_address(tx.refund_receiver),
-            pack_signatures(checked),
-        )  # fmt: skip
+        return self.contract.functions.execTransaction(*_call_args(tx), pack_signatures(checked))
+
+    def exec_data(self, tx: SafeTx, signatures: Signatures) -> bytes:
+        """Calldata of :meth:`exec_call` (what a relayed ``execTransaction`` must carry)."""
+        return bytes(HexBytes(self.exec_call(tx, signatures)._encode_transaction_data()))
+
+    def executed(self) -> list[dict[str, Any]]:
+        """The Safe's executed transactions (``SafeMultiSigTransaction`` events of SafeL2): nonce,
+        inner call's target and calldata, block and transaction hash."""
+        logs = self.contract.events.SafeMultiSigTransaction().get_logs(from_block=self.from_block)
+        return [_executed_row(event) for event in logs]
 
     def execute(self, relayer: LocalAccount, tx: SafeTx, signatures: Signatures) -> TxReceipt:
         """Send ``execTransaction`` from ``relayer`` (any account: a representative's wallet in
@@ -303,6 +313,18 @@ class SafeClient(ContractClient):
         if not self.contract.events.ExecutionSuccess().process_receipt(receipt):
             raise TransactionError(f"Safe {self.address} did not execute nonce {tx.nonce}")
         return receipt
+
+
+def _executed_row(event: Any) -> dict[str, Any]:
+    args = event["args"]
+    info = bytes(args["additionalInfo"])  # abi.encode(nonce, msg.sender, threshold)
+    return {
+        "nonce": int.from_bytes(info[:32]) if len(info) >= 32 else None,
+        "to": args["to"],
+        "data": "0x" + bytes(args["data"]).hex(),
+        "block": int(event["blockNumber"]),
+        "tx_hash": "0x" + bytes(event["transactionHash"]).hex(),
+    }
 
 
 class SafeFactoryClient(ContractClient):
@@ -349,3 +371,44 @@ class SafeFactoryClient(ContractClient):
         address = to_checksum_address(created[0]["args"]["proxy"])
         logger.info("safe created", extra={"safe": address, "threshold": threshold})
         return SafeClient(self.chain, address, from_block=int(receipt["blockNumber"]))
+
+
+@dataclass
+class SafeProposal:
+    """A Safe transaction passed between representatives as a file (the CLI's offline path; the
+    API keeps the same in its read model): the Safe, the chain, the ``SafeTx`` and the
+    signatures collected so far, each checked when added."""
+
+    safe: str
+    chain_id: int
+    tx: SafeTx
+    description: str = ""
+    signatures: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "safe": self.safe, "chain_id": self.chain_id, "description": self.description,
+            "to": self.tx.to, "value": str(self.tx.value), "data": "0x" + self.tx.data.hex(),
+            "nonce": self.tx.nonce,
+            "safe_tx_hash": "0x" + safe_tx_hash(self.chain_id, self.safe, self.tx).hex(),
+            "signatures": dict(sorted(self.signatures.items())),
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SafeProposal:
+        """Read a proposal file's JSON.
+
+        Raises:
+            SafeSignatureError: a field is missing or malformed.
+        """
+        try:
+            tx = SafeTx(to=to_checksum_address(str(data["to"])), data=bytes.fromhex(str(data["data"])[2:]),
+                        nonce=int(data["nonce"]), value=int(data.get("value", 0)))  # fmt: skip
+            signatures = {str(k): str(v) for k, v in dict(data.get("signatures") or {}).items()}
+            return cls(safe=to_checksum_address(str(data["safe"])), chain_id=int(data["chain_id"]), tx=tx,
+                       description=str(data.get("description", "")), signatures=signatures)  # fmt: skip
+        except (KeyError, ValueError, TypeError) as exc:
+            raise SafeSignatureError(f"not a Safe proposal: {exc}") from None
+
+    def signature_bytes(self) -> dict[str, bytes]:
+        return {signer: _signature_bytes(sig) for signer, sig in self.signatures.items()}

@@ -11,6 +11,7 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils import to_checksum_address
+from hexbytes import HexBytes
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
@@ -71,6 +72,16 @@ class TrustedClient(ContractClient):
     def transfer_limit(self, sender: str, receiver: str) -> int:
         fn = self.contract.functions.transferLimit(checked_address(sender), checked_address(receiver))
         return int(self.chain.call(fn))
+
+
+def wiring_call(trusted: TrustedClient, token_address: str) -> tuple[str, bytes] | None:
+    """The governance call wiring ``trusted`` into the AllowanceToken at ``token_address`` as
+    (target, calldata), or None when it is in place."""
+    token = trusted.chain.contract("AllowanceToken", token_address)
+    if trusted.chain.call(token.functions.trustedCounterparties()) == trusted.address:
+        return None
+    fn = token.functions.setTrustedCounterparties(trusted.address)
+    return token.address, bytes(HexBytes(fn._encode_transaction_data()))
 
 
 def deploy_trusted(

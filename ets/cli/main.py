@@ -29,6 +29,7 @@ from ets.cli.registry import registry_app
 from ets.cli.report import report_app
 from ets.cli.reserve import reserve_app
 from ets.cli.review import review_app
+from ets.cli.safe import safe_app, trusted_app
 from ets.cli.sample import sample_app
 from ets.cli.settle import settle_app
 
@@ -62,6 +63,8 @@ app.add_typer(plans_app, name="plans")
 app.add_typer(permits_app, name="permits")
 app.add_typer(reserve_app, name="reserve")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(safe_app, name="safe")
+app.add_typer(trusted_app, name="trusted")
 app.add_typer(attest_app, name="attest")
 app.add_typer(review_app, name="review")
 app.add_typer(report_app, name="report")
