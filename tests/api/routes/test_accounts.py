@@ -23,8 +23,11 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from api import accounts as acc
+from api.accounts import ApplicationReviewerError
 from api.config import ApiSettings
 from api.context import AppContext
+from api.deps import Principal
 from api.main import create_app
 from chain.accounts import dev_account
 from domain.codes import credit_code_check_char
@@ -263,3 +266,23 @@ def test_application_refused_when_signed_by_another_wallet(world: World) -> None
     )
     assert world.count() == before
     assert world.get(THIRD, "/accounts/applications").json()["total"] == 0
+
+
+def test_registration_refused_for_an_account_already_registered(world: World) -> None:
+    before = world.count()
+    code_c = code("91370300MA3C8WWK8")
+    response = world.post(
+        APPLICANT, "/accounts/applications", signed(world, APPLICANT, body(credit_code=code_c))
+    )
+    refused(response, 409, "ApplicationAlreadyRegisteredError", APPLICANT.address)
+    assert world.count() == before
+
+
+def test_review_refused_for_a_suspended_exchange(world: World) -> None:
+    queue = world.get(world.c.exchange, "/accounts/applications").json()["items"]
+    suspended = Principal(world.c.exchange.address, frozenset({"EXCHANGE"}), True, "")
+    with world.ctx.sessions() as db, pytest.raises(ApplicationReviewerError, match="only an active exchange"):
+        acc.review(
+            db, registry=world.ctx.registry, calls=world.ctx.calls, reviewer=suspended,
+            application_id=queue[0]["application_id"], decision="accept", reason="", lifetime_s=60,
+        )  # fmt: skip
