@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from web3.types import TxReceipt
 
 from api.errors import ConflictError, ForbiddenError, NotFoundError
 from chain.calls import CallCatalog, decode_raw_transaction
@@ -232,7 +231,7 @@ def relay_execution(
         raise RawTransactionError("the transaction is not this Safe transaction's execTransaction")
     tx_hash = safe.chain.send_raw(bytes.fromhex(raw[2:] if raw.startswith("0x") else raw))
     try:
-        receipt: TxReceipt = safe.chain.wait(tx_hash)
+        receipt = safe.chain.wait(tx_hash)
         succeeded = bool(safe.contract.events.ExecutionSuccess().process_receipt(receipt))
     except ChainError:
         succeeded = False
