@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
-from oracle.errors import HistoryLimitError, HistoryRequestError
+from oracle.errors import HistoryLimitError, HistoryRequestError, HistoryWindowError
 from oracle.hj212 import CN_DAY_DATA, CN_HOUR_DATA, CN_MINUTE_DATA, HISTORY_CNS, ExeRtn, QnRtn
 
 __all__ = [
@@ -314,6 +314,19 @@ class Backfiller:
         """The device's request in flight numbered ``qn``, if any."""
         current = self._inflight.get(mn)
         return current if current is not None and qn is not None and current.qn == qn else None
+
+    def check(self, request: HistoryRequest, when: datetime | None) -> None:
+        """Check that a history answer of ``request`` is dated inside the window asked for.
+
+        Raises:
+            HistoryWindowError: it has no DataTime or lies outside ``begin`` .. ``end``.
+        """
+        if when is None or not request.covers(when):
+            shown = "no DataTime" if when is None else f"DataTime {when:%Y-%m-%d %H:%M:%S}"
+            raise HistoryWindowError(
+                f"history answer of {request.mn} with {shown} outside "
+                f"{request.begin:%Y-%m-%d %H:%M:%S} .. {request.end:%Y-%m-%d %H:%M:%S} (QN {request.qn})"
+            )
 
     def answered(self, request: HistoryRequest, qn_rtn: int) -> None:
         """The controller's request answer (CN=9011); a refusal ends the request (asked again

@@ -104,6 +104,7 @@ from oracle.errors import (
     GatewayConfigError,
     HistoryError,
     HistoryRequestError,
+    HistoryWindowError,
     ReadingDuplicateError,
     ReadingReplayError,
     ReadingSignatureError,
@@ -581,11 +582,13 @@ class Gateway:
     def _backfill(self, signer: DeviceSigner, frame: Frame, request: HistoryRequest) -> list[QuotaAlarm]:
         """Store one history frame of the request in flight (see the module docstring)."""
         when = frame.datatime
-        if when is None or not request.covers(when):
-            shown = "no DataTime" if when is None else f"DataTime {when:%Y-%m-%d %H:%M:%S}"
+        try:
+            self.backfill.check(request, when)
+        except HistoryWindowError as error:
             self.backfill.reject("outside_window")
-            self._reject("history_outside_window", frame.mn, f"history frame with {shown} outside the window")
+            self._reject("history_outside_window", frame.mn, str(error))
             return []
+        assert when is not None
         held = self._history_qc.get(frame.mn)
         if held is None or held[0] != request.qn:
             config = replace(self.qc.config, max_fill=0, detect_factor_changes=False)

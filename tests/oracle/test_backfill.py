@@ -15,7 +15,7 @@ from datetime import datetime
 import pytest
 
 from oracle.backfill import Backfiller, Gap
-from oracle.errors import HistoryLimitError, HistoryRequestError, UnknownDeviceError
+from oracle.errors import HistoryLimitError, HistoryRequestError, HistoryWindowError, UnknownDeviceError
 from oracle.gateway import CHINA_STANDARD_TIME
 from oracle.hj212 import (
     CN_EXECUTION_RESULT,
@@ -131,6 +131,17 @@ def test_backfiller_splits_long_gap_and_retries_then_abandons_unanswered_request
     now[0] = 62.0
     assert finder.due("A", "q5") is None  # abandoned after two attempts
     assert finder.stats.gaps_abandoned == 1 and finder.stats.requests_retried == 1 and not finder.gaps("A")
+
+
+def test_backfiller_check_raises_window_error_for_answer_outside_request() -> None:
+    finder = Backfiller(clock=lambda: 0.0)
+    finder.open(Gap("A", CN_MINUTE_DATA, START, START + MINUTE))
+    request = finder.due("A", "q1")
+    assert request is not None
+    finder.check(request, START + MINUTE)
+    for when in (START - MINUTE, START + 2 * MINUTE, None):
+        with pytest.raises(HistoryWindowError, match="outside"):
+            finder.check(request, when)
 
 
 def test_backfiller_refuses_gap_beyond_limit_and_bad_window_by_name() -> None:
