@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,12 +30,18 @@ from chain.onboarding import read_credit_codes
 from chain.siwe import wallet_sign_in
 from chain.tx import ChainClient
 from domain.tokens import Kind, encode_id
+from oracle.field import FieldStore
 from readmodel.indexer.energy import import_energy
 from readmodel.indexer.readings import import_readings
 from readmodel.indexer.run import Indexer
 from readmodel.migrate import upgrade
 from readmodel.models import MarketTrade
 from readmodel.session import make_engine
+from scheduler.alarms import AlarmStore
+from scheduler.config import SchedulerSettings
+from scheduler.delivery import deliver_pending
+from scheduler.field import FieldAlarmRelay
+from scheduler.notify import LogNotifier
 from scheduler.surveillance import MarketSurveillance, import_records
 from sim.sample import generate_enterprises, write_monthly_sample
 
@@ -116,6 +123,7 @@ def demo_api(
     if energy:
         report.lines.append(energy)
     report.lines.extend(_surveil(settings, engine, chain.timestamp()))
+    report.lines.extend(_relay_field_alarms(settings, engine))
 
     api_settings = ApiSettings(database_url=database, api_host="127.0.0.1", api_port=port)
     ctx = AppContext(api_settings, chain, manifest, engine)
@@ -147,6 +155,31 @@ def _surveil(settings: ChainSettings, engine: Any, now: int) -> list[str]:
                           for f in scanned.findings)  # fmt: skip
         lines.append(f"surveillance of {day}: {scanned.trades} trades, alerts: {found or 'none'}")
     return lines
+
+
+def _relay_field_alarms(settings: ChainSettings, engine: Any) -> list[str]:
+    """The site gateway's field alarms (quota, over-standard, facility, instrument, tamper) relayed
+    into the scheduler's alarm store and the read model for ``GET /alarms`` and the regulator's map,
+    delivered on the log channel (once: a re-run finds them relayed)."""
+    path = settings.state_dir / "oracle" / "field.db"
+    if not path.exists():
+        return []
+    notifiers = [LogNotifier()]
+    with (
+        AlarmStore(SchedulerSettings.load().database(settings.state_dir)) as store,
+        FieldStore(path) as source,
+    ):
+        relay = FieldAlarmRelay(
+            store,
+            [n.name for n in notifiers],
+            [source],
+            engine=engine,
+            deliver=lambda now: deliver_pending(store, notifiers, now, max_attempts=3),
+        )
+        relayed = relay.run()
+    kinds = Counter(str(a.kind) for a in relayed.raised)
+    shown = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
+    return [f"field alarms relayed to the alarm store and the read model: {shown or 'none new'}"]
 
 
 def _import_energy(settings: ChainSettings, engine: Any) -> str | None:

@@ -167,7 +167,6 @@ class FacilityMonitor:
             if at - since <= limit or (pollutant, since) in device.alarmed_maintenance:
                 continue
             device.alarmed_maintenance.add((pollutant, since))
-            hours = Decimal(at - since) / 3600
             alarm = FieldAlarm(
                 FieldAlarmKind.INSTRUMENT_MAINTENANCE,
                 Severity.WARNING,
@@ -176,8 +175,8 @@ class FacilityMonitor:
                 pollutant,
                 at,
                 f"{mn}:{pollutant or '-'}:{since}",
-                f"{mn} instrument {pollutant or '(device)'} in maintenance for {hours:.1f} h"
-                f" (allowed {limit / 3600:g} h)",
+                f"{mn} instrument {pollutant or '(device)'} in maintenance for {-(-(at - since) // 60)} min"
+                f" (allowed {limit // 60} min)",
                 {"maintenance_since": since, "allowed_seconds": limit, "seconds": at - since},
             )
             alarms.append(alarm)

@@ -67,7 +67,7 @@ class LogNotifier:
 
     def deliver(self, alarm: Alarm) -> None:
         self._log.warning(
-            "compliance alarm %s: %s",
+            "alarm %s: %s",
             alarm.kind,
             alarm.message,
             extra={"enterprise": alarm.enterprise, "year": alarm.year, "kind": str(alarm.kind),
