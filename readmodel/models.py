@@ -891,6 +891,65 @@ class PermitReview(Base):
     block_time: Mapped[int]
 
 
+# ---------------------------------------------------------------------- government reserve
+
+
+class ReserveMovement(Base):
+    """One movement of the government reserve's allowances: ``kind`` fed (an annual plan's reserve
+    share, ``ref`` the plan), sold (to a project, ``ref`` the offer), confiscated (``ref`` 0) or
+    closure (``ref`` the closure); ``amount`` signed (into the reserve positive), ``party`` the
+    project or the holder taken from."""
+
+    __tablename__ = "reserve_movements"
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(12), index=True)
+    token_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    pollutant: Mapped[int] = mapped_column(Integer)
+    vintage: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int]
+    party: Mapped[str | None] = mapped_column(Address)
+    ref: Mapped[int]
+    block_time: Mapped[int]
+    tx_hash: Mapped[str] = mapped_column(Hash)
+
+
+class ReserveOffer(Base):
+    """A paid allocation offered from the reserve to a project at the guide price (fen per
+    tonne); ``status`` open, accepted or withdrawn."""
+
+    __tablename__ = "reserve_offers"
+    offer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    project: Mapped[str] = mapped_column(Address, index=True)
+    token_id: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int]
+    price: Mapped[int]
+    payment: Mapped[int]
+    annual_plan_id: Mapped[int]
+    deadline: Mapped[int]
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    offered_time: Mapped[int]
+    decided_time: Mapped[int | None]
+    tx_hash: Mapped[str | None] = mapped_column(Hash)
+
+
+class Closure(Base):
+    """A closure (关停) executed by governance: the allowances swept into the reserve
+    (``swept``: token id and amount), the permit cancelled (0: none), devices unbound."""
+
+    __tablename__ = "closures"
+    closure_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    enterprise: Mapped[str] = mapped_column(Address, index=True)
+    permit_id: Mapped[int]
+    devices: Mapped[int] = mapped_column(Integer)
+    reason_code: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    swept: Mapped[list[Any]] = mapped_column(JSON)
+    block_time: Mapped[int]
+    tx_hash: Mapped[str] = mapped_column(Hash)
+
+
 # ---------------------------------------------------------------------- account applications
 
 

@@ -11,6 +11,7 @@ from readmodel.indexer.projections import (
     permits,
     plans,
     registry,
+    reserve,
     tokens,
 )
 
@@ -24,4 +25,5 @@ HANDLERS: Handlers = (
     | market.HANDLERS
     | plans.HANDLERS
     | permits.HANDLERS
+    | reserve.HANDLERS
 )
