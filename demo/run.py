@@ -23,6 +23,7 @@ from demo.market import demo_trading_day
 from demo.permits import DemoHolder, demo_permits
 from demo.plans import demo_plans
 from demo.report import DemoReport
+from demo.reserve import demo_reserve
 from domain.auction import PriceRule
 from domain.codes import credit_code_check_char
 from domain.tokens import Kind, decode_id, encode_id
@@ -145,6 +146,10 @@ def run_demo(
     plans = demo_plans(chain, settings.manifest_path, registry, members)
     report.steps.extend(plans.lines)
     report.manifest = plans.manifest or manifest
+    # the government reserve: fed from the 2027 plan, a new project served, a closure (the last on-chain step)
+    reserve = demo_reserve(chain, settings.manifest_path, registry, members)
+    report.steps.extend(reserve.lines)
+    report.manifest = reserve.manifest or report.manifest
     report.accounts = {name: demo_account(name).address for name in DEMO_ROLES}
     for i in range(len(DEMO_ENTERPRISES)):
         report.accounts[f"enterprise-{i + 1}"] = demo_account(f"enterprise-{i + 1}").address
