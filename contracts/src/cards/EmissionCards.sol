@@ -33,7 +33,6 @@ contract EmissionCards is IEmissionCards, RegistryGated, ERC1155Holder {
     function issueCard(uint64 card, address device) external onlyRegistryRole(Roles.REGULATOR_ROLE) {
         if (card == 0 || _cards[card].status != CardStatus.None) revert CardNumberTaken(card);
         IConsortiumRegistry.Device memory bound = _registry.getDevice(device);
-        if (bound.enterprise == address(0)) revert CardDeviceNotBound(device);
         uint64 existing = _activeCard[device];
         if (existing != 0) revert CardDeviceHasCard(device, existing);
         if (!_registry.isActiveEnterprise(bound.enterprise)) revert CardEnterpriseNotActive(bound.enterprise);

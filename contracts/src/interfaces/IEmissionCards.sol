@@ -53,8 +53,6 @@ interface IEmissionCards {
     error CardNotActive(uint64 card, CardStatus status);
     /// @notice The card number was never issued.
     error CardUnknown(uint64 card);
-    /// @notice The device is not bound to an enterprise in the registry.
-    error CardDeviceNotBound(address device);
     /// @notice The device already has an active card.
     error CardDeviceHasCard(address device, uint64 card);
     /// @notice The enterprise the card or device belongs to is not an active enterprise.
@@ -111,7 +109,7 @@ interface IEmissionCards {
     /// @param card The card number (non-zero, never used before).
     /// @param device A device bound in the registry.
     /// Requirements: caller has REGULATOR_ROLE and is active; card number unused
-    /// (`CardNumberTaken`); device bound (`CardDeviceNotBound`) and without an active card
+    /// (`CardNumberTaken`); device bound (the registry's `RegistryDeviceUnknown`) and without an active card
     /// (`CardDeviceHasCard`); its enterprise active (`CardEnterpriseNotActive`).
     /// Emits: {CardIssued}.
     function issueCard(uint64 card, address device) external;
