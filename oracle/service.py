@@ -73,6 +73,7 @@ __all__ = [
     "OracleSettings",
     "QuotaEntry",
     "SiteConfig",
+    "site_limits",
 ]
 
 logger = logging.getLogger(__name__)
@@ -336,7 +337,7 @@ class OracleService:
         self.watch = FieldWatch(
             self.field,
             {d.mn: d.enterprise for d in site.devices},
-            limits=_limits(site, chain, manifest, permits=settings.permit_limits),
+            limits=site_limits(site, chain, manifest, permits=settings.permit_limits),
             rules=site.facility.rules(),
             zone=zone,
         )
@@ -505,7 +506,7 @@ def _quota_controllers(site: SiteConfig) -> dict[str, QuotaController]:
     return {mn: QuotaController(enterprise_of[mn], qs, site.cards) for mn, qs in quotas.items()}
 
 
-def _limits(
+def site_limits(
     site: SiteConfig, chain: ChainClient, manifest: Manifest, *, permits: bool
 ) -> list[ConcentrationLimit]:
     """The site file's limits, then (when ``permits``) the limits of the enterprises' permits.
