@@ -25,6 +25,7 @@ from eth_utils import keccak
 
 from chain.accounts import dev_account
 from chain.auction import AuctionParams
+from chain.cards import CardsClient, wire_cards
 from chain.compile import ROOT
 from chain.onboarding import register_enterprises
 from chain.review import ReviewDecision, sign_review
@@ -530,6 +531,33 @@ def reserve_scenario(c: Consortium, m: GasMeter) -> None:
     m.keep("ConsortiumRegistry", "execute", label, via="GovernmentReserve")
 
 
+def cards_scenario(c: Consortium, m: GasMeter) -> None:
+    _register_parties(c)
+    a = PARTIES[0]
+    c.allowance.set_cap(c.regulator, CO2_2027, 10_000)
+    c.allowance.allocate(c.regulator, CO2_2027, [a.address], [5_000], b"\x75" * 32)
+    device = dev_account(35).address
+    c.registry.bind_device(c.regulator, device, a.address, "33100000000001CARD", oracle=c.oracle.address)
+    address, _ = c.chain.deploy("EmissionCards", [c.registry.address, c.allowance.address], c.members[0])
+    cards = CardsClient(c.chain, address)
+    m.names[cards.address.lower()] = "EmissionCards"
+    wire_cards(c.registry, c.members, cards)
+    cards.issue(c.regulator, 3310000001, device)
+    m.keep("EmissionCards", "issueCard")
+    cards.load(a, 3310000001, CO2_2027, 3, 1_000)
+    m.keep("EmissionCards", "load", "load(first of the month)")
+    cards.load(a, 3310000001, CO2_2027, 3, 500)
+    m.keep("EmissionCards", "load", "load(recharge)")
+    cards.replace(c.regulator, 3310000001, 3310000002)
+    m.keep("EmissionCards", "replaceCard")
+    cards.settle_month(c.oracle, 3310000002, CO2_2027, 3, 1_200)
+    m.keep("EmissionCards", "settleMonth", "settleMonth(used held, rest returned)")
+    cards.release_for_surrender(c.regulator, a.address, CO2_2027)
+    m.keep("EmissionCards", "releaseForSurrender")
+    cards.revoke(c.regulator, 3310000002, 1)
+    m.keep("EmissionCards", "revokeCard")
+
+
 SCENARIOS: dict[str, Callable[[Consortium, GasMeter], None]] = {
     "ConsortiumRegistry": registry_scenario,
     "SettlementToken": settlement_token_scenario,
@@ -540,6 +568,7 @@ SCENARIOS: dict[str, Callable[[Consortium, GasMeter], None]] = {
     "SettlementReports": reports_scenario,
     "NodeAllowlist": allowlist_scenario,
     "TrustedCounterparties": trusted_scenario,
+    "EmissionCards": cards_scenario,
     "Market": market_scenario,
     "TotalControlPlans": plans_scenario,
     "DischargePermits": permits_scenario,
