@@ -10,6 +10,7 @@ limit of each pollutant) and otherwise from the site file. The rule, in HJ 212 t
   later hour arrives, and counts only with at least ``min_samples`` values;
 * only values the device flagged normal (``Flag=N`` or no flag) enter an average: a
   maintenance, fault or calibration value is no discharge measurement;
+* a late frame (re-sent or back-filled) of an hour already closed is not counted again;
 * an hourly average strictly above the limit raises one ``over_standard`` alarm, keyed by
   device, factor and hour, so the hourly frame and the minutes of the same hour raise it once.
 
@@ -118,6 +119,7 @@ class StandardsMonitor:
         self._devices = {mn for mn, _ in self._limits}
         self.min_samples = min_samples
         self._hours: dict[tuple[str, str], _Hour] = {}
+        self._closed: dict[tuple[str, str], datetime] = {}  # the last hour closed, per device and factor
 
     @property
     def limits(self) -> list[ConcentrationLimit]:
@@ -143,9 +145,13 @@ class StandardsMonitor:
                     alarms.extend(self._check(limit, hour, value, 1, enterprise, unix, "hourly data"))
                 continue
             key = (frame.mn, code)
+            closed = self._closed.get(key)
+            if closed is not None and hour <= closed:
+                continue  # a late frame (re-sent, back-filled) of an hour already judged
             open_hour = self._hours.get(key)
             if open_hour is not None and open_hour.start < hour:
                 del self._hours[key]
+                self._closed[key] = open_hour.start
                 if open_hour.count >= self.min_samples:
                     average = open_hour.total / open_hour.count
                     alarms.extend(
