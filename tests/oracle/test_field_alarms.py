@@ -224,7 +224,10 @@ def test_simulated_controller_plays_field_script_one_alarm_of_each_kind(tmp_path
 def test_standards_late_frame_of_a_closed_hour_not_counted(tmp_path: Path) -> None:
     w = watch(tmp_path, limits=[COD_LIMIT])
     w.observe(cod_minute(START, "40"))
-    assert w.observe(cod_minute(START + timedelta(hours=1), "40")) == []  # 08:00 closed at 40
+    # 08:00 closed at 40 by a maintenance-flagged 09:00 value, which opens no hour
+    assert w.observe(cod_minute(START + timedelta(hours=1), "40", flag="M")) == []
     late = cod_minute(START + timedelta(minutes=30), "900")  # back-filled 08:30, far above
     assert w.observe(late) == []
-    assert w.observe(cod_minute(START + timedelta(hours=2), "40")) == []  # 09:00 closes at 40 only
+    assert w.observe(cod_minute(START + timedelta(hours=1, minutes=5), "40")) == []
+    assert w.observe(cod_minute(START + timedelta(hours=2), "40")) == []
+    assert w.store.alarms() == []
