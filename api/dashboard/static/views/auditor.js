@@ -6,6 +6,7 @@ import { api, all } from '../api.js';
 import { t } from '../i18n.js';
 import { badge, busy, card, el, empty, field, num, POLLUTANTS, short, table, when } from '../ui.js';
 import { loadEthers, sendAction } from '../wallet.js';
+import { reviewPanel } from './review.js';
 
 /** What the form starts with: the latest open notice of an enterprise the auditor is assigned to
  *  that it has not attested yet, else that notice anyway, else its latest attestation; never an
@@ -132,5 +133,8 @@ export async function render(root, ctx) {
       { label: t('auditor.period'), render: (b) => `${when(b.period_start)} – ${when(b.period_end)}` },
       { label: t('auditor.count'), num: true, render: (b) => num(b.count) },
     ], batches.items, { id: 'batches' }) : empty(t('auditor.noBatches')), readingsBox))),
+    el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'auditor-review-host' })),
   );
+  // the review queue: the API answers only for the enterprises the regulator assigned it to
+  root.querySelector('#auditor-review-host').replaceChildren(await reviewPanel(ctx, enterprises));
 }

@@ -11,6 +11,7 @@ import { regulatorMarket } from './market-ops.js';
 import { regulatorPlans } from './plans.js';
 import { regulatorPermits } from './permits.js';
 import { regulatorFieldAlarms } from './alarms.js';
+import { reviewPanel } from './review.js';
 
 const STATUSES = ['over', 'near', 'within', 'none'];
 
@@ -323,6 +324,7 @@ export async function render(root, ctx) {
     el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-plans-host' })),
     el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-permits-host' })),
     el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-field-alarms-host' })),
+    el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-review-host' })),
     el('h2', { class: 'section-head' }, t('ops.regulatorTitle')),
     market,
   );
@@ -336,5 +338,6 @@ export async function render(root, ctx) {
   root.dataset.overviewReady = '1';
   const permitsDone = regulatorPermits(ctx).then((panel) => root.querySelector('#regulator-permits-host').replaceChildren(panel));
   const fieldAlarmsDone = regulatorFieldAlarms().then((panel) => root.querySelector('#regulator-field-alarms-host').replaceChildren(panel));
-  await Promise.all([marketDone, plansDone, permitsDone, fieldAlarmsDone]);
+  const reviewDone = reviewPanel(ctx, overview.enterprises).then((panel) => root.querySelector('#regulator-review-host').replaceChildren(panel));
+  await Promise.all([marketDone, plansDone, permitsDone, fieldAlarmsDone, reviewDone]);
 }
