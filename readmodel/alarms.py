@@ -22,10 +22,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, func, select
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, and_, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from readmodel.models import Address, Base, Participant, RowId
+from readmodel.models import Address, Base, Device, Participant, Reading, RowId
 
 __all__ = [
     "FieldAlarmRow",
@@ -35,6 +35,7 @@ __all__ = [
     "alarm_markers",
     "get_alarm",
     "list_alarms",
+    "marked_readings",
     "review_marks",
     "store_alarm",
     "store_review_mark",
@@ -160,6 +161,31 @@ def review_marks(db: Session, *, alarm_uids: Sequence[str]) -> dict[str, ReviewM
         return {}
     rows = db.scalars(select(ReviewMarkRow).where(ReviewMarkRow.alarm_uid.in_(list(alarm_uids))))
     return {r.alarm_uid: r for r in rows}
+
+
+def marked_readings(
+    db: Session, *, enterprise: str, start: int, end: int
+) -> list[tuple[Reading, ReviewMarkRow]]:
+    """The enterprise's readings dated in ``[start, end)`` that lie in a review mark's window (the
+    device by its MN code; the mark's factor, or every factor when it names none; an open window
+    runs to now), oldest first, each with its mark: the readings a facility or instrument alarm
+    made doubtful, for the monitoring review queue."""
+    r, d, k = Reading, Device, ReviewMarkRow
+    rows = db.execute(
+        select(r, k)
+        .join(d, d.address == r.device)
+        .join(k, k.mn == d.mn)
+        .where(
+            func.lower(d.enterprise) == enterprise.lower(),
+            r.time >= start,
+            r.time < end,
+            r.time >= k.begin_at,
+            or_(k.end_at.is_(None), r.time <= k.end_at),
+            or_(k.pollutant == "", and_(k.pollutant == r.pollutant)),
+        )
+        .order_by(r.time, r.device, r.sequence)
+    ).all()
+    return [(reading, mark) for reading, mark in rows]
 
 
 def get_alarm(db: Session, *, alarm_id: int) -> FieldAlarmRow | None:
