@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import IntEnum
 from pathlib import Path
 
@@ -20,9 +21,13 @@ from chain.client import ContractClient
 from chain.deploy import ContractSpec, Manifest, SuiteConfig, deploy_suite
 from chain.registry import RegistryClient, checked_address
 from chain.tx import ChainClient
+from domain.production import HJ212_ALLOWANCE
 from domain.tokens import Kind, encode_id
 
 logger = logging.getLogger(__name__)
+
+#: Kilograms per tonne: allowances are whole tonnes, the controller counts kilograms.
+KG_PER_TONNE = Decimal(1000)
 
 #: EmissionCards as a deployment step (args: registry, allowance token).
 CARDS_SUITE = (ContractSpec("EmissionCards", lambda _, d: [d["ConsortiumRegistry"], d["AllowanceToken"]]),)
@@ -133,17 +138,30 @@ class CardsClient(ContractClient):
 
 
 class ChainCardQuotas:
-    """The oracle's card-quota port on the chain: a device's month quota is what is committed to
-    its active card for (pollutant, year, month); ``None`` when the device has no active card."""
+    """The oracle's card-quota port on the chain (``oracle.quota.CardQuotas``): a device's month
+    quota is what is committed to its active card for the month, in kilograms; ``None`` when the
+    device has no active card or the pollutant is no allowance (the site file applies then)."""
 
-    def __init__(self, cards: CardsClient) -> None:
+    def __init__(self, cards: CardsClient, registry: RegistryClient) -> None:
         self._cards = cards
+        self._registry = registry
 
-    def committed(self, device: str, pollutant: str, year: int, month: int) -> int | None:
+    def committed_tonnes(self, device: str, symbol: str, year: int, month: int) -> int | None:
+        """Tonnes committed to ``device``'s active card for allowance ``symbol`` (e.g. ``"SO2"``)."""
         card = self._cards.card_of_device(device)
         if card == 0:
             return None
-        return self._cards.month(card, encode_id(Kind.ALLOWANCE, pollutant, year), month).committed
+        return self._cards.month(card, encode_id(Kind.ALLOWANCE, symbol, year), month).committed
+
+    def committed_kg(self, mn: str, pollutant: str, year: int, month: int) -> Decimal | None:
+        symbol = HJ212_ALLOWANCE.get(pollutant)
+        if symbol is None:
+            return None
+        device = str(self._registry.contract.functions.deviceByMn(mn).call())
+        if int(device, 16) == 0:
+            return None
+        tonnes = self.committed_tonnes(device, symbol, year, month)
+        return None if tonnes is None else Decimal(tonnes) * KG_PER_TONNE
 
 
 def deploy_cards(

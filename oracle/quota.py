@@ -400,6 +400,17 @@ class QuotaAlarm:
     at: datetime
 
 
+class CardQuotas(Protocol):
+    """Where the swipe takes a month's quota when the IC cards are on chain: what the enterprise
+    committed to the device's card for the month (``chain.cards.ChainCardQuotas``)."""
+
+    def committed_kg(self, mn: str, pollutant: str, year: int, month: int) -> Decimal | None:
+        """Kilograms committed to the card of device ``mn`` for ``pollutant`` (HJ 212 factor
+        code) in ``year``-``month``; ``None`` when the device has no card on chain or the
+        pollutant is no allowance (the site file's monthly quota applies then)."""
+        ...
+
+
 @runtime_checkable
 class Notifier(Protocol):
     """Receives quota alarms (SMS gateway, dashboard, regulator's platform ...)."""
@@ -640,6 +651,9 @@ class QuotaController:
         valve_pollutants: which pollutants drive the valve; wastewater (``w...``) by default.
         state: a state to resume from (:meth:`snapshot`, :meth:`QuotaState.from_dict`); the
             valve is not commanded on resume, call :meth:`resync_valve` for that.
+        mn: the device (HJ 212 MN) whose card is swiped, for ``card_quotas``.
+        card_quotas: the cards on chain: a swipe loads what is committed to the device's card
+            for the month, falling back to the site file's quota where the device has no card.
 
     Raises:
         QuotaConfigError: duplicate quotas, bad thresholds, or a state of another enterprise.
@@ -658,10 +672,16 @@ class QuotaController:
         interval: timedelta | None = None,
         valve_pollutants: Callable[[str], bool] = _is_wastewater,
         state: QuotaState | None = None,
+        mn: str | None = None,
+        card_quotas: CardQuotas | None = None,
     ) -> None:
         if not enterprise:
             raise QuotaConfigError("a controller needs an enterprise id")
+        if card_quotas is not None and not mn:
+            raise QuotaConfigError("cards on chain need the device's MN code")
         self.enterprise = enterprise
+        self._mn = mn
+        self._card_quotas = card_quotas
         self._quotas: dict[int, dict[str, AnnualQuota]] = {}
         for quota in quotas:
             by_code = self._quotas.setdefault(quota.year, {})
@@ -766,9 +786,10 @@ class QuotaController:
         quotas = self._quotas.get(s.year)
         if not quotas:
             raise QuotaNotAllocatedError(f"no quota allocated to {self.enterprise} for {s.year}")
-        for code, quota in quotas.items():
+        loads = {code: self._month_load(quota, s.year, s.month) for code, quota in quotas.items()}
+        for code, amount in loads.items():
             b = s.balances.setdefault(code, PollutantBalance())
-            b.loaded_kg = _CTX.add(b.loaded_kg, quota.month(s.month))
+            b.loaded_kg = _CTX.add(b.loaded_kg, amount)
         s.swiped = True
         logger.info(
             "card swipe loaded the %04d-%02d quota",
@@ -777,11 +798,20 @@ class QuotaController:
             extra={
                 "enterprise": self.enterprise,
                 "card": card_id,
-                "loaded": {code: str(quota.month(s.month)) for code, quota in quotas.items()},
+                "loaded": {code: str(amount) for code, amount in loads.items()},
             },
         )
         self._after_load(at, f"{s.year:04d}-{s.month:02d} quota loaded by card {card_id}")
         return True
+
+    def _month_load(self, quota: AnnualQuota, year: int, month: int) -> Decimal:
+        """The month's load of ``quota``'s pollutant: committed on the card when on chain, else
+        the site file's monthly quota."""
+        if self._card_quotas is not None and self._mn is not None:
+            committed = self._card_quotas.committed_kg(self._mn, quota.pollutant, year, month)
+            if committed is not None:
+                return committed
+        return quota.month(month)
 
     def top_up(
         self, pollutant: str, amount_kg: Decimal | int | str, *, at: datetime, reference: str = ""

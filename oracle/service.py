@@ -44,6 +44,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from chain.accounts import Signer, load_keystore, private_directory
 from chain.anchoring import LedgerAnchorPort
+from chain.cards import CardsClient, ChainCardQuotas
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
 from chain.deploy import Manifest, load_for_chain
@@ -59,7 +60,7 @@ from oracle.field import FieldStore, FieldWatch, watched
 from oracle.gateway import DEFAULT_CLOCK_TOLERANCE, Gateway, GatewayDevice
 from oracle.hj212 import CN_CARD_SWIPE, MAX_PACKETS, MAX_PENDING_BYTES, Reassembler
 from oracle.queue import Queue
-from oracle.quota import AnnualQuota, QuotaAlarm, QuotaController
+from oracle.quota import AnnualQuota, CardQuotas, QuotaAlarm, QuotaController
 from oracle.signing.eip712 import ReadingDomain
 from oracle.signing.signer import DeviceSigner
 from oracle.standards import ConcentrationLimit, limits_from_permit
@@ -346,7 +347,7 @@ class OracleService:
                 devices,
                 self.queue,
                 domain,
-                quotas=_quota_controllers(site),
+                quotas=_quota_controllers(site, card_quotas(chain, manifest, self.registry)),
                 directory=self.registry,
                 zone=zone,
                 card_swipe_cn=settings.card_swipe_cn,
@@ -492,7 +493,7 @@ class OracleService:
         }
 
 
-def _quota_controllers(site: SiteConfig) -> dict[str, QuotaController]:
+def _quota_controllers(site: SiteConfig, card_quotas: CardQuotas | None = None) -> dict[str, QuotaController]:
     enterprise_of = {d.mn: d.enterprise for d in site.devices}
     quotas: dict[str, list[AnnualQuota]] = {}
     for q in site.quotas:
@@ -503,7 +504,18 @@ def _quota_controllers(site: SiteConfig) -> dict[str, QuotaController]:
         else:
             quota = AnnualQuota.explicit(q.pollutant, q.year, q.annual_kg, q.split)
         quotas.setdefault(q.mn, []).append(quota)
-    return {mn: QuotaController(enterprise_of[mn], qs, site.cards) for mn, qs in quotas.items()}
+    return {
+        mn: QuotaController(enterprise_of[mn], qs, site.cards, mn=mn, card_quotas=card_quotas)
+        for mn, qs in quotas.items()
+    }
+
+
+def card_quotas(chain: ChainClient, manifest: Manifest, registry: RegistryClient) -> CardQuotas | None:
+    """The cards on chain when EmissionCards is deployed (the swipe loads what is committed to
+    the device's card), else ``None`` (the site file's monthly quotas)."""
+    if "EmissionCards" not in manifest.contracts:
+        return None
+    return ChainCardQuotas(CardsClient(chain, manifest.address("EmissionCards")), registry)
 
 
 def site_limits(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +21,8 @@ from web3.logs import DISCARD
 from chain.accounts import dev_account
 from chain.cards import CardMonth, CardsClient, CardStatus, ChainCardQuotas, wire_cards
 from domain.tokens import Kind, encode_id
+from oracle.errors import QuotaConfigError
+from oracle.quota import AnnualQuota, QuotaController
 from tests.conftest import Consortium
 from tests.utils.chain import reverts
 from tests.utils.market import CO2_2027, MORNING, SELL, Rig, build_rig, next_weekday_at
@@ -141,8 +145,11 @@ def test_cards_load_commits_allowances_that_cannot_be_sold_or_transferred(w: Wir
     # recharge: committing more in the same month
     receipt = cards.load(A, CARD_A, CO2_2027, MARCH, 10)
     assert cards.month(CARD_A, CO2_2027, MARCH).committed == held
-    assert ChainCardQuotas(cards).committed(DEV_A, "CO2", 2027, MARCH) == held
-    assert ChainCardQuotas(cards).committed(c.outsider.address, "CO2", 2027, MARCH) is None
+    quotas = ChainCardQuotas(cards, c.registry)
+    assert quotas.committed_kg(MN_A, "a05001", 2027, MARCH) == held * 1000
+    assert quotas.committed_kg(MN_A, "a05001", 2027, MARCH + 1) == 0
+    assert quotas.committed_kg(MN_A, "w00000", 2027, MARCH) is None  # not an allowance
+    assert quotas.committed_kg("UNBOUND01", "a05001", 2027, MARCH) is None
 
 
 def test_cards_load_refuses_another_enterprise_revoked_card_more_than_held_and_suspended(w: Wired) -> None:
@@ -269,3 +276,19 @@ def test_cards_conserve_allowances_holders_custody_retired_equal_issued(
         assert open_months + held == custody
     finally:
         c.revert(snapshot)
+
+
+def test_cards_swipe_loads_the_committed_amount_and_falls_back_to_the_site_file(w: Wired) -> None:
+    c, cards = w.c, w.cards
+    cards.issue(c.regulator, CARD_A, DEV_A)
+    cards.load(A, CARD_A, CO2_2027, MARCH, 7)
+    quotas = ChainCardQuotas(cards, c.registry)
+    site = [AnnualQuota.even("a05001", 2027, 12_000)]  # 1,000 kg a month from the site file
+    on_card = QuotaController(A.address, site, {"IC-A": A.address}, mn=MN_A, card_quotas=quotas)
+    assert on_card.swipe("IC-A", at=datetime(2027, MARCH, 2, 8, 0))
+    assert on_card.balance("a05001").loaded_kg == Decimal(7_000)
+    no_card = QuotaController(B.address, site, {"IC-B": B.address}, mn=MN_B, card_quotas=quotas)
+    assert no_card.swipe("IC-B", at=datetime(2027, MARCH, 2, 8, 0))
+    assert no_card.balance("a05001").loaded_kg == Decimal(1_000)
+    with pytest.raises(QuotaConfigError):
+        QuotaController(A.address, site, {}, card_quotas=quotas)
