@@ -14,6 +14,7 @@ const VIEWS = {
   auditor: { roles: ['AUDITOR'], load: () => import('./views/auditor.js') },
   market: { roles: null, load: () => import('./views/market.js') },
   accounts: { roles: null, load: () => import('./views/accounts.js') },
+  safe: { roles: null, load: () => import('./views/safe.js') },
   audit: { roles: null, load: () => import('./views/audit.js') },
 };
 const DEMO_KEY = 'ets.demoAccount';
