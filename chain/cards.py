@@ -112,8 +112,14 @@ class CardsClient(ContractClient):
     # --- views ---------------------------------------------------------------------------------
     def card(self, number: int) -> Card:
         raw = self.chain.call(self.contract.functions.getCard(number))
-        return Card(number, to_checksum_address(raw[0]), to_checksum_address(raw[1]), int(raw[2]),
-                    CardStatus(int(raw[3])), int(raw[4]))  # fmt: skip
+        return Card(
+            number,
+            to_checksum_address(raw[0]),
+            to_checksum_address(raw[1]),
+            int(raw[2]),
+            CardStatus(int(raw[3])),
+            int(raw[4]),
+        )
 
     def card_of_device(self, device: str) -> int:
         return int(self.chain.call(self.contract.functions.cardOfDevice(checked_address(device, "device"))))
