@@ -35,6 +35,8 @@ from readmodel import models as m
 Metric = Literal[
     "energy_tce",
     "emissions_t",
+    "excluded_t",
+    "estimated_t",
     "allocated",
     "traded",
     "auction_payment",
@@ -62,6 +64,8 @@ GRAINS_OF: Final[dict[str, tuple[Grain, ...]]] = {metric: ("year", "month", "day
 UNITS: Final[dict[str, str]] = {
     "energy_tce": "tce",
     "emissions_t": "t",
+    "excluded_t": "t",
+    "estimated_t": "t",
     "allocated": "t",
     "traded": "t",
     "auction_payment": "fen",

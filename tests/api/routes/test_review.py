@@ -138,6 +138,9 @@ def test_statistics_count_valid_readings_and_show_excluded(world: ApiWorld, get:
     # COD (w01018, allowance pollutant 4): valid 1.5 + 1.5 kg; excluded 2.0 + 90.0 kg
     assert rows["emissions_t"] == pytest.approx(0.003)
     assert rows["excluded_t"] == pytest.approx(0.092)
+    for metric in ("emissions_t", "excluded_t"):
+        answer = _ok(get(world.c.regulator, "/stats", metric=metric, pollutant=4, enterprise=E0.address))
+        assert sum(r["value"] for r in answer["rows"]) == pytest.approx(rows[metric]), answer
 
 
 def test_review_decision_signed_in_wallet_is_recorded_and_shown(
