@@ -10,6 +10,7 @@ import { sendAction } from '../wallet.js';
 import { regulatorMarket } from './market-ops.js';
 import { regulatorPlans } from './plans.js';
 import { regulatorPermits } from './permits.js';
+import { regulatorReserve } from './reserve.js';
 import { regulatorFieldAlarms } from './alarms.js';
 import { reviewPanel } from './review.js';
 
@@ -323,6 +324,7 @@ export async function render(root, ctx) {
     el('div', { class: 'grid' }, el('div', { class: 'span-12' }, proposalsCard(proposals.items, overview.generated_at, ctx))),
     el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-plans-host' })),
     el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-permits-host' })),
+    el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-reserve-host' })),
     el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-field-alarms-host' })),
     el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-review-host' })),
     el('h2', { class: 'section-head' }, t('ops.regulatorTitle')),
@@ -337,7 +339,8 @@ export async function render(root, ctx) {
   performance.mark('overview-ready');
   root.dataset.overviewReady = '1';
   const permitsDone = regulatorPermits(ctx).then((panel) => root.querySelector('#regulator-permits-host').replaceChildren(panel));
+  const reserveDone = regulatorReserve().then((panel) => root.querySelector('#regulator-reserve-host').replaceChildren(panel));
   const fieldAlarmsDone = regulatorFieldAlarms().then((panel) => root.querySelector('#regulator-field-alarms-host').replaceChildren(panel));
   const reviewDone = reviewPanel(ctx, overview.enterprises).then((panel) => root.querySelector('#regulator-review-host').replaceChildren(panel));
-  await Promise.all([marketDone, plansDone, permitsDone, fieldAlarmsDone, reviewDone]);
+  await Promise.all([marketDone, plansDone, permitsDone, fieldAlarmsDone, reviewDone, reserveDone]);
 }
