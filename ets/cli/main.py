@@ -14,6 +14,7 @@ from ets.cli.allocate import allocate_app
 from ets.cli.api import api, index_app
 from ets.cli.attest import attest_app
 from ets.cli.auction import auction_app
+from ets.cli.cards import cards_app
 from ets.cli.compliance import compliance_app
 from ets.cli.context import Context
 from ets.cli.demo import demo
@@ -62,6 +63,7 @@ app.add_typer(compliance_app, name="compliance")
 app.add_typer(plans_app, name="plans")
 app.add_typer(permits_app, name="permits")
 app.add_typer(reserve_app, name="reserve")
+app.add_typer(cards_app, name="cards")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(safe_app, name="safe")
 app.add_typer(trusted_app, name="trusted")
