@@ -93,7 +93,8 @@ def test_regulator_rejects_an_outlier_signing_in_its_wallet(
     assert page.query_selector(f"{row} button.substitute") is not None
     with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/review/typed-data")) as asked:
         page.click(f"{row} button.reject")
-    assert asked.value.post_data_json["action"] == "reject"
+    sent = asked.value.post_data_json
+    assert sent is not None and sent["action"] == "reject"
     deadline = time.monotonic() + 30
     while (decision := c.ledger.review_decision_of(E0.address, SUBJECT)) is None:
         assert time.monotonic() < deadline, "no decision on chain:\n" + "\n".join(tab.log)
