@@ -191,9 +191,12 @@ WEB3_CASES: list[tuple[str, str, dict[str, Any], list[Any]]] = [
             "batchId": "0x" + "01" * 32, "device": ADDR, "firstSequence": 1, "lastSequence": 9,
             "periodStart": 1_700_000_000, "periodEnd": 1_700_003_600, "count": 9, "root": "0x" + "02" * 32,
             "totals": [{"pollutant": "0x" + "53" * 8, "unit": "0x" + "6b" * 8, "total": -12, "decimals": 3}],
+            "excluded": [{"pollutant": "0x" + "53" * 8, "unit": "0x" + "6b" * 8, "reason": 2, "total": 7,
+                          "decimals": 3, "count": 1}],
+            "estimates": [],
         }},
         [(b"\x01" * 32, ADDR_CHECKSUMMED, 1, 9, 1_700_000_000, 1_700_003_600, 9, b"\x02" * 32,
-          [(b"\x53" * 8, b"\x6b" * 8, -12, 3)])],
+          [(b"\x53" * 8, b"\x6b" * 8, -12, 3)], [(b"\x53" * 8, b"\x6b" * 8, 2, 7, 3, 1)], [])],
     ),
     (
         "AllowanceToken", "setApprovalForAll", {"operator": ADDR, "approved": True}, [ADDR_CHECKSUMMED, True],
@@ -296,6 +299,7 @@ VALID_ARGS: dict[tuple[str, str], dict[str, Any]] = {
         "batchId": "0x" + "00" * 32, "device": ADDR, "firstSequence": 1, "lastSequence": 1, "periodStart": 0,
         "periodEnd": 1, "count": 1, "root": "0x" + "00" * 32,
         "totals": [{"pollutant": "0x" + "00" * 8, "unit": "0x" + "00" * 8, "total": 1, "decimals": 0}],
+        "excluded": [], "estimates": [],
     }},
 }  # fmt: skip
 
