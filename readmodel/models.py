@@ -1032,3 +1032,58 @@ class SafeSignature(Base):
     signature: Mapped[str] = mapped_column(String(132))
     kind: Mapped[str] = mapped_column(String(10))
     signed_at: Mapped[int]
+
+
+class Card(Base):
+    """An IC card registered beside a device (EmissionCards): ``status`` active, replaced or
+    revoked; ``account`` the first card's number (kept by replacements, so months carry over);
+    ``replaced_by`` the new card when replaced."""
+
+    __tablename__ = "cards"
+    card: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    enterprise: Mapped[str] = mapped_column(Address, index=True)
+    device: Mapped[str] = mapped_column(Address, index=True)
+    mn: Mapped[str] = mapped_column(String(24))
+    account: Mapped[int] = mapped_column(BigInteger, index=True)
+    status: Mapped[str] = mapped_column(String(10))
+    replaced_by: Mapped[int | None] = mapped_column(BigInteger)
+    issued_time: Mapped[int]
+    updated_time: Mapped[int]
+
+
+class CardMonth(Base):
+    """One card account's month for one allowance id: committed (loads and recharges), and at
+    settlement metered, used (held for surrender) and returned."""
+
+    __tablename__ = "card_months"
+    account: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    token_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    enterprise: Mapped[str] = mapped_column(Address, index=True)
+    pollutant: Mapped[int] = mapped_column(Integer)
+    vintage: Mapped[int] = mapped_column(Integer)
+    committed: Mapped[int] = mapped_column(BigInteger)
+    loads: Mapped[int] = mapped_column(Integer)
+    settled: Mapped[bool] = mapped_column(Boolean)
+    metered: Mapped[int | None] = mapped_column(BigInteger)
+    used: Mapped[int | None] = mapped_column(BigInteger)
+    returned: Mapped[int | None] = mapped_column(BigInteger)
+    updated_time: Mapped[int]
+
+
+class CardMovement(Base):
+    """One card event moving allowances: ``kind`` load (into custody), settle (the returned
+    part back), release (held allowances back for the surrender); the card statement's lines."""
+
+    __tablename__ = "card_movements"
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(8))
+    card: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    account: Mapped[int | None] = mapped_column(BigInteger)
+    enterprise: Mapped[str] = mapped_column(Address, index=True)
+    token_id: Mapped[int] = mapped_column(BigInteger)
+    month: Mapped[int | None] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    block_time: Mapped[int]
+    tx_hash: Mapped[str] = mapped_column(Hash)

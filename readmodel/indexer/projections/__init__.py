@@ -5,6 +5,7 @@ from __future__ import annotations
 from readmodel.indexer.projection import Handlers
 from readmodel.indexer.projections import (
     auction,
+    cards,
     compliance,
     ledger,
     market,
@@ -26,4 +27,5 @@ HANDLERS: Handlers = (
     | plans.HANDLERS
     | permits.HANDLERS
     | reserve.HANDLERS
+    | cards.HANDLERS
 )
