@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chain.accounts import dev_account
 from chain.deploy import SuiteConfig
@@ -179,3 +181,26 @@ def test_safe_places_a_market_order_through_both_representatives(rig: SafeRig) -
     placed = market.events.OrderPlaced().process_receipt(receipt)
     assert placed and placed[0]["args"]["owner"] == safe.address
     assert c.allowance.balance(safe.address, CO2_2027) == before - 40  # escrowed by the market
+
+
+@settings(max_examples=15, deadline=None)
+@given(amount=st.integers(1, 6_000), signers=st.sampled_from([(ALICE,), (ALICE, BOB), (BOB, MALLORY)]))
+def test_safe_transfer_conserves_allowances_or_changes_nothing(
+    rig: SafeRig, amount: int, signers: tuple[LocalAccount, ...]
+) -> None:
+    c, safe = rig.c, rig.safe
+    snapshot = c.snapshot()
+    try:
+        holders = (safe.address, PLAIN.address)
+        before = [c.allowance.balance(h, CO2_2027) for h in holders]
+        tx = _transfer(rig, amount)
+        try:
+            safe.execute(ALICE, tx, {a.address: _sign(rig, a, tx) for a in signers})
+            moved = amount
+        except (SafeThresholdNotMetError, SafeSignerNotOwnerError, ContractRevertError):
+            moved = 0
+        after = [c.allowance.balance(h, CO2_2027) for h in holders]
+        assert sum(after) == sum(before) and after[0] == before[0] - moved
+        assert moved == (amount if signers == (ALICE, BOB) and amount <= before[0] else 0)
+    finally:
+        c.revert(snapshot)
