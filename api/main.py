@@ -33,6 +33,7 @@ from api.routes import (
     auth,
     batches,
     bulletin,
+    cards,
     compliance,
     health,
     holdings,
@@ -233,6 +234,7 @@ def create_app(
         alarms,
         statements,
         safe,
+        cards,
         tx,
     )
     for module in routers:
