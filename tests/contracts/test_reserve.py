@@ -340,7 +340,7 @@ ESCROW = dev_account(35)  # stands in for the compliance manager (a system contr
 HOLDERS = ENTERPRISES[:3]
 IDS: list[int] = [SO2_2027, NOX_2027]
 PERMITTED: dict[int, int] = {SO2_2027: 3_000, NOX_2027: 1_500}
-MACHINE_SETTINGS = settings(CHAIN_MACHINE_SETTINGS, max_examples=5, stateful_step_count=12)
+MACHINE_SETTINGS = settings(CHAIN_MACHINE_SETTINGS, max_examples=3, stateful_step_count=10)
 
 
 @pytest.fixture
