@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chain.accounts import dev_account
+from chain.auction import AuctionParams
 from chain.deploy import SuiteConfig
 from chain.errors import (
     ContractRevertError,
@@ -202,5 +203,36 @@ def test_safe_transfer_conserves_allowances_or_changes_nothing(
         after = [c.allowance.balance(h, CO2_2027) for h in holders]
         assert sum(after) == sum(before) and after[0] == before[0] - moved
         assert moved == (amount if signers == (ALICE, BOB) and amount <= before[0] else 0)
+    finally:
+        c.revert(snapshot)
+
+
+def test_safe_bids_in_an_auction_through_both_representatives(rig: SafeRig) -> None:
+    c, safe = rig.c, rig.safe
+    snapshot = c.snapshot()
+    try:
+        approve = c.cash.contract.encode_abi("approve", args=[c.auction.address, MAX_UINT])
+        tx = safe.transaction(c.cash.address, bytes.fromhex(approve[2:]))
+        safe.execute(ALICE, tx, _both(rig, tx))
+        c.allowance.set_cap(c.regulator, CO2_2027, c.allowance.issued(CO2_2027) + 100)
+        now = c.chain.timestamp()
+        params = AuctionParams(token_id=CO2_2027, supply=100, reserve_price=5_000, commit_end=now + 3_600,
+                               reveal_end=now + 7_200)  # fmt: skip
+        auction_id = c.auction.create_primary(c.regulator, params)
+        sealed = c.auction.seal(auction_id, safe.address, [(6_000, 50)], salt=b"\x5a" * 32)
+        commit = c.auction.contract.encode_abi(
+            "commit", args=[auction_id, bytes.fromhex(sealed.commitment[2:]), sealed.guarantee, []]
+        )
+        cash_before = c.cash.balance(safe.address)
+        tx = safe.transaction(c.auction.address, bytes.fromhex(commit[2:]))
+        safe.execute(BOB, tx, _both(rig, tx))
+        assert c.cash.balance(safe.address) == cash_before - sealed.guarantee  # the guarantee in escrow
+        c.chain.advance_time(3_600)
+        reveal = c.auction.reveal_call(sealed)._encode_transaction_data()
+        tx = safe.transaction(c.auction.address, bytes.fromhex(reveal[2:]))
+        safe.execute(ALICE, tx, _both(rig, tx))
+        assert (safe.address, ((6_000, 50),)) in [
+            (b, tuple(s)) for b, s in c.auction.revealed_schedules(auction_id)
+        ]
     finally:
         c.revert(snapshot)
