@@ -8,6 +8,7 @@ import { t, tn } from '../i18n.js';
 import { badge, busy, card, el, empty, field, kpi, num, pct, POLLUTANTS, short, table, toast, tokenLabel, when, yuan } from '../ui.js';
 import { loadEthers, sendAction } from '../wallet.js';
 import { enterprisePermits } from './permits.js';
+import { enterpriseCards } from './cards.js';
 
 /** A quantity of allowances in tonnes (one allowance is one tonne). */
 function tonnes(value) {
@@ -392,6 +393,7 @@ export async function render(root, ctx) {
     el('div', { class: 'grid' }, el('div', { class: 'span-6' }, applicationCard(notices.items, attestations.items, applications.items, holdings.items, ctx)),
       el('div', { class: 'span-6' }, auctionsCard(auctions.items, myBids, me, ctx))),
     el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'enterprise-permits-host' }, await enterprisePermits(ctx, me))),
+    el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'enterprise-cards-host' }, await enterpriseCards(ctx, me))),
   );
   const charts = quota.draw();
   await Promise.all(charts.map((c) => c.whenDrawn));

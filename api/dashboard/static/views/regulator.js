@@ -11,6 +11,7 @@ import { regulatorMarket } from './market-ops.js';
 import { regulatorPlans } from './plans.js';
 import { regulatorPermits } from './permits.js';
 import { regulatorReserve } from './reserve.js';
+import { regulatorCards } from './cards.js';
 import { regulatorFieldAlarms } from './alarms.js';
 import { reviewPanel } from './review.js';
 
@@ -325,6 +326,7 @@ export async function render(root, ctx) {
     el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-plans-host' })),
     el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-permits-host' })),
     el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-reserve-host' })),
+    el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-cards-host' })),
     el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-field-alarms-host' })),
     el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'regulator-review-host' })),
     el('h2', { class: 'section-head' }, t('ops.regulatorTitle')),
@@ -342,5 +344,6 @@ export async function render(root, ctx) {
   const reserveDone = regulatorReserve().then((panel) => root.querySelector('#regulator-reserve-host').replaceChildren(panel));
   const fieldAlarmsDone = regulatorFieldAlarms().then((panel) => root.querySelector('#regulator-field-alarms-host').replaceChildren(panel));
   const reviewDone = reviewPanel(ctx, overview.enterprises).then((panel) => root.querySelector('#regulator-review-host').replaceChildren(panel));
-  await Promise.all([marketDone, plansDone, permitsDone, fieldAlarmsDone, reviewDone, reserveDone]);
+  const cardsDone = regulatorCards().then((panel) => root.querySelector('#regulator-cards-host').replaceChildren(panel));
+  await Promise.all([marketDone, plansDone, permitsDone, fieldAlarmsDone, reviewDone, reserveDone, cardsDone]);
 }
