@@ -76,6 +76,8 @@ def closed_device() -> Signer:
 
 
 CLOSED_MN = "MN33100200000DY01"
+#: The bank reference of the new project's cash deposit (a line of the demo bank's statement).
+RESERVE_BANK_REF = "ICBC-DEMO-RESERVE-0001"
 PROJECT_MN = "MN33108200000LH01"
 
 
@@ -179,9 +181,7 @@ def _serve_project(
         )
         cash = SettlementClient(chain, manifest.address("SettlementToken"))
         if cash.balance(project.address) < offer.payment:
-            cash.deposit(
-                demo_account("exchange"), project.address, offer.payment, f"DEMO-LINHAI-RESERVE-{offer.id}"
-            )
+            cash.deposit(demo_account("exchange"), project.address, offer.payment, RESERVE_BANK_REF)
         reserve.accept(project, offer.id)
     permit_note = "permits not wired"
     if permits is not None:
