@@ -34,6 +34,7 @@ from tests.api.conftest import DOMAIN, UNTHROTTLED, sign_in
 from tests.conftest import Consortium
 from tests.utils.chain import profile
 from tests.utils.market import CO2_2027, MAX_UINT, MORNING, SELL, build_rig, next_weekday_at
+from tests.utils.trusted import deploy_trusted
 
 ALICE, BOB, MALLORY = dev_account(22), dev_account(23), dev_account(24)
 PLAIN = dev_account(26)
@@ -220,3 +221,22 @@ def test_safe_api_refuses_outsiders_bad_calls_and_foreign_relays(world: World) -
     assert w.get(ALICE, f"/transactions/{p['safe_tx_hash']}").json()["status"] == "pending"
     refused(w.get(ALICE, "/transactions/0x" + "00" * 32), 404, "NotFoundError")
     refused(w.client.get(f"/safe/{PLAIN.address}", headers=w.as_(ALICE)), 404, "NotFoundError")
+
+
+def test_untrusted_transfer_over_the_limit_refused_by_name_through_the_api(world: World) -> None:
+    w, c = world, world.c
+    snapshot = c.snapshot()
+    try:
+        deploy_trusted(c, limit=10)
+        before = c.allowance.balance(PLAIN.address, CO2_2027)
+        response = w.post(ALICE, "/transactions", transfer_args(w, 11))  # simulated from the Safe
+        refused(response, 422, "AllowanceUntrustedCounterparty")
+        assert response.json()["details"]["args"]["limit"] == 10
+        args = {"from": PLAIN.address, "to": w.safe.address, "id": CO2_2027, "value": 11, "data": "0x"}
+        body = {"contract": "AllowanceToken", "function": "safeTransferFrom", "args": args}
+        built = w.client.post("/tx/build", json=body, headers=w.as_(PLAIN))
+        refused(built, 422, "AllowanceUntrustedCounterparty")
+        assert w.post(ALICE, "/transactions", transfer_args(w, 10)).status_code == 200  # within the limit
+        assert c.allowance.balance(PLAIN.address, CO2_2027) == before
+    finally:
+        c.revert(snapshot)
