@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.crud import INT64_MAX
 from api.deps import Db, Paging, User
 from api.errors import ConflictError, NotFoundError, QueryError
 from api.schemas import ERRORS, Page
@@ -134,13 +135,19 @@ def get_alarms(
     paging: Paging,
     kind: Annotated[list[AlarmKindName] | None, Query(description="Only these kinds")] = None,
     enterprise: Annotated[str | None, Query(pattern=_ADDRESS, description="Only this enterprise's")] = None,
-    mn: Annotated[str | None, Query(max_length=32, description="Only this device's")] = None,
+    mn: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z0-9]{1,32}$", description="Only this device's (MN)")
+    ] = None,
     severity: Annotated[int | None, Query(ge=1, le=3, description="At least this severity")] = None,
     acknowledged: Annotated[
         bool | None, Query(description="Only acknowledged (true) or open (false)")
     ] = None,
-    since: Annotated[int | None, Query(ge=0, description="From this time (unix seconds)")] = None,
-    until: Annotated[int | None, Query(ge=0, description="Before this time (unix seconds)")] = None,
+    since: Annotated[
+        int | None, Query(ge=0, le=INT64_MAX, description="From this time (unix seconds)")
+    ] = None,
+    until: Annotated[
+        int | None, Query(ge=0, le=INT64_MAX, description="Before this time (unix seconds)")
+    ] = None,
 ) -> Page[FieldAlarmPublic]:
     """Field alarms, newest first (the regulator: all; an enterprise: its own)."""
     if not user.is_regulator:
@@ -173,7 +180,9 @@ def get_alarms(
 def get_markers(
     user: User,
     db: Db,
-    since: Annotated[int | None, Query(ge=0, description="Alarms from this time (unix seconds)")] = None,
+    since: Annotated[
+        int | None, Query(ge=0, le=INT64_MAX, description="Alarms from this time (unix seconds)")
+    ] = None,
 ) -> list[MarkerPublic]:
     """The regulator's map markers: per enterprise and device, the highest open severity."""
     user.require("REGULATOR")
@@ -184,7 +193,7 @@ def get_markers(
 def post_acknowledge(
     user: User,
     db: Db,
-    alarm_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    alarm_id: Annotated[int, Path(ge=1, le=INT64_MAX)],
     body: AcknowledgeBody | None = None,
 ) -> FieldAlarmPublic:
     """Acknowledge a field alarm (the regulator, once)."""
