@@ -1,10 +1,11 @@
 """The demo's IC cards tied to rights: EmissionCards deployed into the demo deployment and admitted
 by governance as a system contract of the AllowanceToken; the regulator issues a card to
 enterprise-1 and enterprise-2 for their monitoring devices; enterprise-1 commits SO2 2027 to its
-card for March (a month's load, its own transaction), buys more SO2 2027 from enterprise-2 and
-commits it too (a recharge); a transfer of the committed allowances is refused by name
-(``ERC1155InsufficientBalance``: they are in the card's custody, not in the balance); the card
-balance and the quota the controller's swipe loads are read back from the chain.
+card for March (a month's load, its own transaction), buys more SO2 2027 from enterprise-2 over
+the counter (a direct transfer: the demo market lists CO2 only) and commits it too (a recharge);
+a transfer of the committed allowances is refused by name (``ERC1155InsufficientBalance``: they
+are in the card's custody, not in the balance); the card balance and the quota the controller's
+swipe loads are read back from the chain.
 
 Runs after the compliance and reserve steps (it only needs devices bound and SO2 2027 held by the
 two enterprises). A re-run finds the cards issued and the month loaded, and sends nothing."""
@@ -87,7 +88,8 @@ def demo_cards(
             allowance.transfer(e2, e1.address, SO2_2027, bought)
             cards.load(e1, CARDS[0], SO2_2027, MONTH, bought)
             report.lines.append(
-                f"cards: enterprise-1 bought {bought:,} t SO2 {YEAR} from enterprise-2 and recharged card "
+                f"cards: enterprise-1 bought {bought:,} t SO2 {YEAR} from enterprise-2 over the counter "
+                f"(a direct transfer: the demo market lists CO2 only) and recharged card "
                 f"{CARDS[0]}: {cards.month(CARDS[0], SO2_2027, MONTH).committed:,} t committed for March"
             )
         free = allowance.balance(e1.address, SO2_2027)
