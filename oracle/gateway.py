@@ -125,7 +125,7 @@ from oracle.hj212 import (
     history_request,
 )
 from oracle.qc import QcReading, QcStatus, QualityControl
-from oracle.queue import SEQUENCE_LIMIT, FrameKey, Queue
+from oracle.queue import SEQUENCE_LIMIT, Estimate, FrameKey, Queue
 from oracle.quota import QuotaAlarm, QuotaController, QuotaState
 from oracle.signing.eip712 import ReadingDomain
 from oracle.signing.proof import SignedFrame, SignedReading, verify_frame
@@ -461,12 +461,12 @@ class Gateway:
                     return None
                 if frame.datatime is None:  # QC refuses data frames without one; others give no readings
                     return None
-                signed, statuses = self._sign(signer, checked)
+                signed, statuses, estimates = self._sign(signer, checked)
                 readings = 0 if signed is None else len(signed.readings)
                 controller = self._quotas.get(frame.mn)
                 before = None if controller is None else controller.snapshot()
                 alarms = [] if controller is None else controller.observe(frame)
-                if not self._commit(frame, controller, before, signed, statuses):
+                if not self._commit(frame, controller, before, signed, statuses, estimates=estimates):
                     return None
                 with self.stats._lock:
                     self.stats.frames += 1
@@ -603,14 +603,16 @@ class Gateway:
             self._reject(f"history_{type(error).__name__}", frame.mn, str(error))
             return []
         held[2].add(when)
-        signed, statuses = self._sign(signer, checked)
+        signed, statuses, estimates = self._sign(signer, checked)
         readings = 0 if signed is None else len(signed.readings)
         controller = self._quotas.get(frame.mn)
         before = None if controller is None else controller.snapshot()
         alarms = [] if controller is None else controller.observe(frame)
         document = json.dumps({"qn": request.qn, "readings": readings})
         mark = {f"{BACKFILL_PREFIX}{frame.mn}:{frame.cn}:{self._unix(when)}": document}
-        if not self._commit(frame, controller, before, signed, statuses, extra=mark, history=True):
+        if not self._commit(
+            frame, controller, before, signed, statuses, estimates=estimates, extra=mark, history=True
+        ):
             self.backfill.duplicate(request)
             return []
         self.backfill.stored(request, readings)
@@ -632,13 +634,15 @@ class Gateway:
         signed: SignedFrame | None = None,
         statuses: Sequence[str] = (),
         *,
+        estimates: Sequence[Estimate] = (),
         extra: Mapping[str, str] | None = None,
         history: bool = False,
     ) -> bool:
-        """Store the frame's readings, its key, the quota controller's state and ``extra``
-        state documents in one transaction. On a re-sent frame or a failed write the
-        controller goes back to ``before``. Returns ``False`` for a frame stored already (a
-        re-sent one is counted as such; a ``history`` one is the caller's to count)."""
+        """Store the frame's readings, QC's unsigned gap ``estimates``, its key, the quota
+        controller's state and ``extra`` state documents in one transaction. On a re-sent frame
+        or a failed write the controller goes back to ``before``. Returns ``False`` for a frame
+        stored already (a re-sent one is counted as such; a ``history`` one is the caller's to
+        count)."""
         assert frame.datatime is not None
         key = FrameKey(frame.mn, frame.cn, self._unix(frame.datatime))
         state = (
@@ -648,7 +652,12 @@ class Gateway:
             state.update(extra)
         try:
             self.queue.append(
-                () if signed is None else (signed,), qc=statuses, frame=key, state=state, backfilled=history
+                () if signed is None else (signed,),
+                qc=statuses,
+                frame=key,
+                state=state,
+                estimates=estimates,
+                backfilled=history,
             )
         except FrameAlreadyStoredError:
             if controller is not None and before is not None:
@@ -672,11 +681,13 @@ class Gateway:
 
     def _sign(
         self, signer: DeviceSigner, checked: Iterable[QcReading]
-    ) -> tuple[SignedFrame | None, list[str]]:
+    ) -> tuple[SignedFrame | None, list[str], list[Estimate]]:
         """The frame's signable readings signed as one frame (``None`` when there are none),
-        with their QC statuses."""
+        with their QC statuses, and the values QC filled into a gap as unsigned estimates
+        (method ``linear``): stored beside the measured readings, never mixed into them."""
         items: list[ReadingFields] = []
         statuses: list[str] = []
+        estimates: list[Estimate] = []
         filled = 0
         unix = 0
         last_time: datetime | None = None
@@ -685,6 +696,14 @@ class Gateway:
                 continue
             if r.status is QcStatus.FILLED:
                 filled += 1
+                try:
+                    value, decimals = scale_decimal(r.text)
+                except ReadingValueError:
+                    continue  # an estimate that does not fit is not kept
+                unit = signed_unit(r.unit)
+                estimates.append(
+                    Estimate(signer.address, self._unix(r.time), r.code, unit, value, decimals, "linear")
+                )
                 continue
             if r.time is not last_time:
                 last_time = r.time
@@ -701,12 +720,14 @@ class Gateway:
             with self.stats._lock:
                 self.stats.readings_filled += filled
             logger.info(
-                "gap filled by QC, not anchored: %d readings", filled, extra={"device": signer.address}
+                "gap filled by QC, kept as unsigned estimates: %d readings",
+                filled,
+                extra={"device": signer.address},
             )
         if not items:
-            return None, statuses
+            return None, statuses, estimates
         try:
-            return signer.sign_frame(items), statuses
+            return signer.sign_frame(items), statuses, estimates
         except ReadingValueError:
             pass  # rare: find the readings that do not fit their types, sign the others
         kept: list[ReadingFields] = []
@@ -719,7 +740,7 @@ class Gateway:
                 continue
             kept.append(item)
             kept_statuses.append(status)
-        return (signer.sign_frame(kept) if kept else None), kept_statuses
+        return (signer.sign_frame(kept) if kept else None), kept_statuses, estimates
 
     def _unsignable(self, signer: DeviceSigner, pollutant: str, error: Exception) -> None:
         with self.stats._lock:

@@ -163,6 +163,13 @@ def test_gateway_never_signs_readings_qc_filled_into_a_gap() -> None:
     times = sorted({r.reading.time for r in stored(gw)})
     assert len(times) == 2  # only the two measured minutes
     assert len(stored(gw)) == 14
+    # the filled values are kept as unsigned estimates: summed apart in the batch, never measured
+    [batch] = gw.queue.cut_batches(1_000, 0)
+    assert batch.count == 14
+    assert batch.estimates and {e.method for e in batch.estimates} == {"linear"}
+    assert sum(e.count for e in batch.estimates) == gw.stats.readings_filled
+    measured = {t.pollutant + t.unit: t.count for t in batch.totals}
+    assert sum(measured.values()) + sum(e.count for e in batch.excluded) == 14
 
 
 def test_gateway_signs_flagged_and_out_of_range_readings_with_their_flag_and_status() -> None:
