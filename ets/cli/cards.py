@@ -1,5 +1,6 @@
 """``ets cards``: IC cards tied to rights (issue, replace, revoke by the regulator; a month's load
-or recharge by the enterprise; settle by the oracle; balance and month-end statement)."""
+or recharge by the enterprise; settle by the oracle; release for the surrender; balance and
+month-end statement)."""
 
 from __future__ import annotations
 
@@ -126,6 +127,25 @@ def cards_settle(
     ctx.console.print(
         f"card {card} {year}-{month:02d}: used {m.used:,} t held, {m.committed - m.used:,} t returned"
     )
+
+
+@cards_app.command("release")
+@cli_errors
+def cards_release(
+    enterprise: Annotated[str, typer.Argument(help="The enterprise's address.")],
+    pollutant: PollutantArg,
+    year: YearArg,
+    as_: AsOption = None,
+    keystore: KeystoreOption = None,
+) -> None:
+    """Release the used allowances held for surrender to the enterprise, before the compliance
+    surrender retires them (regulator)."""
+    ctx = context()
+    cards = cards_client()
+    token_id = _id(pollutant, year)
+    held = cards.held_for_surrender(enterprise, token_id)
+    cards.release_for_surrender(ctx.signer(as_, keystore), enterprise, token_id)
+    ctx.console.print(f"{held:,} t {pollutant} {year} released to {enterprise} for the surrender")
 
 
 @cards_app.command("balance")

@@ -71,7 +71,11 @@ def test_cards_cli_issues_loads_settles_and_states(ets: Run, fresh: Consortium) 
     code, out = ets("cards", "statement", "77", "SO2", "2027")
     assert code == 0 and "2027-03: committed 700 t, used 650 t, returned 50 t" in out, out
     assert "held for surrender: 650 t" in out
+    code, out = ets("cards", "release", E1.address, "SO2", "2027", "--as", "enterprise-1")
+    assert code == 1 and "UnauthorizedRole" in out, out
+    code, out = ets("cards", "release", E1.address, "SO2", "2027", "--as", "regulator")
+    assert code == 0 and "650 t SO2 2027 released" in out, out
     assert ets("cards", "replace", "77", "78", "--as", "regulator")[0] == 0
     code, out = ets("cards", "revoke", "78", "--reason", "2", "--as", "regulator")
     assert code == 0 and "card 78 revoked" in out, out
-    assert fresh.allowance.balance(E1.address, SO2_2027) == 350
+    assert fresh.allowance.balance(E1.address, SO2_2027) == 1_000
