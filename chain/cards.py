@@ -5,6 +5,7 @@ contract of the AllowanceToken, and the quota reader the oracle's card swipe use
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -148,9 +149,12 @@ class ChainCardQuotas:
     quota is what is committed to its active card for the month, in kilograms; ``None`` when the
     device has no active card or the pollutant is no allowance (the site file applies then)."""
 
-    def __init__(self, cards: CardsClient, registry: RegistryClient) -> None:
+    def __init__(
+        self, cards: CardsClient, registry: RegistryClient, oracle: LocalAccount | None = None
+    ) -> None:
         self._cards = cards
         self._registry = registry
+        self._oracle = oracle
 
     def committed_tonnes(self, device: str, symbol: str, year: int, month: int) -> int | None:
         """Tonnes committed to ``device``'s active card for allowance ``symbol`` (e.g. ``"SO2"``)."""
@@ -159,15 +163,38 @@ class ChainCardQuotas:
             return None
         return self._cards.month(card, encode_id(Kind.ALLOWANCE, symbol, year), month).committed
 
+    def _device(self, mn: str) -> str | None:
+        device = str(self._registry.contract.functions.deviceByMn(mn).call())
+        return None if int(device, 16) == 0 else device
+
     def committed_kg(self, mn: str, pollutant: str, year: int, month: int) -> Decimal | None:
         symbol = HJ212_ALLOWANCE.get(pollutant)
-        if symbol is None:
-            return None
-        device = str(self._registry.contract.functions.deviceByMn(mn).call())
-        if int(device, 16) == 0:
+        device = self._device(mn) if symbol is not None else None
+        if symbol is None or device is None:
             return None
         tonnes = self.committed_tonnes(device, symbol, year, month)
         return None if tonnes is None else Decimal(tonnes) * KG_PER_TONNE
+
+    def month_closed(self, mn: str, pollutant: str, year: int, month: int, used_kg: Decimal) -> None:
+        """Settle the card's month with the metered use in whole tonnes, rounded up (never less
+        than was measured); nothing without an oracle key, a card, or a commitment."""
+        symbol = HJ212_ALLOWANCE.get(pollutant)
+        device = self._device(mn) if symbol is not None else None
+        if self._oracle is None or symbol is None or device is None:
+            return
+        card = self._cards.card_of_device(device)
+        token_id = encode_id(Kind.ALLOWANCE, symbol, year)
+        if card == 0:
+            return
+        state = self._cards.month(card, token_id, month)
+        if state.settled or state.committed == 0:
+            return
+        metered = math.ceil(used_kg / KG_PER_TONNE)
+        self._cards.settle_month(self._oracle, card, token_id, month, metered)
+        logger.info(
+            "card %s settled %04d-%02d: %s t metered of %s t committed",
+            card, year, month, metered, state.committed, extra={"device": device, "card": card},
+        )  # fmt: skip
 
 
 def deploy_cards(

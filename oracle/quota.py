@@ -43,6 +43,7 @@ from fractions import Fraction
 from itertools import pairwise
 from typing import Any, Final, Protocol, runtime_checkable
 
+from domain.errors import EtsError
 from oracle.errors import (
     DischargeError,
     ForeignCardError,
@@ -408,6 +409,12 @@ class CardQuotas(Protocol):
         """Kilograms committed to the card of device ``mn`` for ``pollutant`` (HJ 212 factor
         code) in ``year``-``month``; ``None`` when the device has no card on chain or the
         pollutant is no allowance (the site file's monthly quota applies then)."""
+        ...
+
+    def month_closed(self, mn: str, pollutant: str, year: int, month: int, used_kg: Decimal) -> None:
+        """Record the month's metered use of device ``mn`` on its card (the month-end
+        settlement: used held for surrender, the rest of the committed allowances returned);
+        nothing when the device has no card or nothing was committed."""
         ...
 
 
@@ -928,6 +935,7 @@ class QuotaController:
         if current is None or key > current:
             if current is not None:
                 self._log_month_end()
+                self._settle_cards()
             s.year, s.month = key
             s.swiped = False
             s.balances = {code: PollutantBalance() for code in self._quotas.get(at.year, {})}
@@ -940,6 +948,26 @@ class QuotaController:
         if s.last_time is None or at > s.last_time:
             s.last_time = at
         return True
+
+    def _settle_cards(self) -> None:
+        """Month end with cards on chain: each pollutant's metered use recorded on the card; a
+        refusal or an unreachable chain is logged (the month can be settled again by hand:
+        ``ets cards settle``), never stops the frames."""
+        s = self._state
+        if self._card_quotas is None or self._mn is None or s.year is None or s.month is None:
+            return
+        for code, b in s.balances.items():
+            try:
+                self._card_quotas.month_closed(self._mn, code, s.year, s.month, b.used_kg)
+            except EtsError as error:
+                logger.warning(
+                    "card month %04d-%02d of %s not settled: %s",
+                    s.year,
+                    s.month,
+                    code,
+                    error,
+                    extra={"enterprise": self.enterprise, "pollutant": code},
+                )
 
     def _log_month_end(self) -> None:
         s = self._state

@@ -347,7 +347,7 @@ class OracleService:
                 devices,
                 self.queue,
                 domain,
-                quotas=_quota_controllers(site, card_quotas(chain, manifest, self.registry)),
+                quotas=_quota_controllers(site, card_quotas(chain, manifest, self.registry, oracle_account)),
                 directory=self.registry,
                 zone=zone,
                 card_swipe_cn=settings.card_swipe_cn,
@@ -510,12 +510,15 @@ def _quota_controllers(site: SiteConfig, card_quotas: CardQuotas | None = None) 
     }
 
 
-def card_quotas(chain: ChainClient, manifest: Manifest, registry: RegistryClient) -> CardQuotas | None:
+def card_quotas(
+    chain: ChainClient, manifest: Manifest, registry: RegistryClient, oracle: Signer | None = None
+) -> CardQuotas | None:
     """The cards on chain when EmissionCards is deployed (the swipe loads what is committed to
-    the device's card), else ``None`` (the site file's monthly quotas)."""
+    the device's card; at month end ``oracle`` settles the card's month), else ``None`` (the
+    site file's monthly quotas)."""
     if "EmissionCards" not in manifest.contracts:
         return None
-    return ChainCardQuotas(CardsClient(chain, manifest.address("EmissionCards")), registry)
+    return ChainCardQuotas(CardsClient(chain, manifest.address("EmissionCards")), registry, oracle)
 
 
 def site_limits(

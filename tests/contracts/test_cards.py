@@ -22,7 +22,7 @@ from chain.accounts import dev_account
 from chain.cards import CardMonth, CardsClient, CardStatus, ChainCardQuotas, wire_cards
 from domain.tokens import Kind, encode_id
 from oracle.errors import QuotaConfigError
-from oracle.quota import AnnualQuota, QuotaController
+from oracle.quota import AnnualQuota, PollutantBalance, QuotaController, QuotaState
 from tests.conftest import Consortium
 from tests.utils.chain import reverts
 from tests.utils.market import CO2_2027, MORNING, SELL, Rig, build_rig, next_weekday_at
@@ -292,3 +292,28 @@ def test_cards_swipe_loads_the_committed_amount_and_falls_back_to_the_site_file(
     assert no_card.balance("a05001").loaded_kg == Decimal(1_000)
     with pytest.raises(QuotaConfigError):
         QuotaController(A.address, site, {}, card_quotas=quotas)
+
+
+def test_cards_month_end_of_the_controller_settles_the_card_with_the_metered_use(w: Wired) -> None:
+    c, cards = w.c, w.cards
+    cards.issue(c.regulator, CARD_A, DEV_A)
+    before = c.allowance.balance(A.address, CO2_2027)
+    cards.load(A, CARD_A, CO2_2027, MARCH, 7)
+    march = QuotaState(A.address, year=2027, month=MARCH, swiped=True,
+                       balances={"a05001": PollutantBalance(Decimal(7_000), Decimal("2400.5"))})  # fmt: skip
+    quotas = ChainCardQuotas(cards, c.registry, c.oracle)
+    site = [AnnualQuota.even("a05001", 2027, 12_000)]
+    controller = QuotaController(
+        A.address, site, {"IC-A": A.address}, mn=MN_A, card_quotas=quotas, state=march
+    )
+    controller.swipe("IC-A", at=datetime(2027, MARCH + 1, 1, 0, 5))  # April: March closes
+    assert cards.month(CARD_A, CO2_2027, MARCH) == CardMonth(7, 3, True)  # 2,400.5 kg: 3 t, rounded up
+    assert c.allowance.balance(A.address, CO2_2027) == before - 3
+    assert cards.held_for_surrender(A.address, CO2_2027) == 3
+    # a refused settlement is logged, never stops the controller: the oracle key is not the device's
+    other = ChainCardQuotas(cards, c.registry, c.regulator)
+    cards.load(A, CARD_A, CO2_2027, MARCH + 1, 1)
+    april = QuotaController(A.address, site, {"IC-A": A.address}, mn=MN_A, card_quotas=other,
+                            state=controller.snapshot())  # fmt: skip
+    april.swipe("IC-A", at=datetime(2027, MARCH + 2, 1, 0, 5))
+    assert not cards.month(CARD_A, CO2_2027, MARCH + 1).settled
