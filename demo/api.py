@@ -123,7 +123,7 @@ def demo_api(
     if energy:
         report.lines.append(energy)
     report.lines.extend(_surveil(settings, engine, chain.timestamp()))
-    report.lines.extend(_relay_field_alarms(settings, engine))
+    report.lines.extend(relay_field_alarms(settings, engine))
 
     api_settings = ApiSettings(database_url=database, api_host="127.0.0.1", api_port=port)
     ctx = AppContext(api_settings, chain, manifest, engine)
@@ -157,7 +157,7 @@ def _surveil(settings: ChainSettings, engine: Any, now: int) -> list[str]:
     return lines
 
 
-def _relay_field_alarms(settings: ChainSettings, engine: Any) -> list[str]:
+def relay_field_alarms(settings: ChainSettings, engine: Any) -> list[str]:
     """The site gateway's field alarms (quota, over-standard, facility, instrument, tamper) relayed
     into the scheduler's alarm store and the read model for ``GET /alarms`` and the regulator's map,
     delivered on the log channel (once: a re-run finds them relayed)."""
