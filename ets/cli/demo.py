@@ -59,6 +59,7 @@ def demo(
         _demo_market(report.market)
     _demo_api(settings)
     demo_settlement(settings)
+    _demo_accounts(settings)
     demo_market_close(settings)
     demo_network(settings)
     ctx.console.print(f"RPC URL:  {report.node.url} (chain id {report.node.chain_id})")
@@ -139,6 +140,18 @@ def _demo_api(settings: ChainSettings) -> None:
     for row in api.stats:
         stats.add_row(str(row["enterprise"]), str(row["period"]), f"{row['value']:,.3f}", str(row["count"]))
     ctx.console.print(stats)
+
+
+def _demo_accounts(settings: ChainSettings) -> None:
+    """``ets demo``'s accounts step (:func:`demo.accounts.demo_accounts`), after the settlement so
+    that a settled day has a statement: a registration application reviewed and executed, and an
+    enterprise's own statement."""
+    from demo.accounts import demo_accounts
+
+    ctx = context()
+    accounts = demo_accounts(settings, say=lambda text: ctx.console.print(f"[dim]{text}[/]"))
+    for line in accounts.lines:
+        ctx.console.print(f"[green]✓[/] {line}")
 
 
 def demo_settlement(settings: ChainSettings) -> None:
