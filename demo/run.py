@@ -26,6 +26,7 @@ from demo.plans import demo_plans
 from demo.report import DemoReport
 from demo.reserve import demo_reserve
 from demo.review import demo_review
+from demo.safe import demo_safe
 from domain.auction import PriceRule
 from domain.codes import credit_code_check_char
 from domain.tokens import Kind, decode_id, encode_id
@@ -156,6 +157,10 @@ def run_demo(
     reserve = demo_reserve(chain, settings.manifest_path, registry, members)
     report.steps.extend(reserve.lines)
     report.manifest = reserve.manifest or report.manifest
+    # four eyes: a 2-of-2 Safe enterprise account, trusted counterparties (a refused untrusted transfer)
+    safe = demo_safe(chain, settings.manifest_path, registry, members)
+    report.steps.extend(safe.lines)
+    report.manifest = safe.manifest or report.manifest
     report.accounts = {name: demo_account(name).address for name in DEMO_ROLES}
     for i in range(len(DEMO_ENTERPRISES)):
         report.accounts[f"enterprise-{i + 1}"] = demo_account(f"enterprise-{i + 1}").address
