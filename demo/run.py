@@ -18,6 +18,7 @@ from chain.node import node_up
 from chain.onboarding import execute_plan, register_enterprises
 from chain.registry import EnterpriseProfile, RegistryClient
 from chain.tx import ChainClient
+from demo.cards import demo_cards
 from demo.compliance import demo_compliance
 from demo.market import demo_trading_day
 from demo.permits import DemoHolder, demo_permits
@@ -157,6 +158,10 @@ def run_demo(
     reserve = demo_reserve(chain, settings.manifest_path, registry, members)
     report.steps.extend(reserve.lines)
     report.manifest = reserve.manifest or report.manifest
+    # IC cards tied to rights: cards issued, a month's SO2 committed and recharged, the swipe's quota
+    cards = demo_cards(chain, settings.manifest_path, registry, members)
+    report.steps.extend(cards.lines)
+    report.manifest = cards.manifest or report.manifest
     # four eyes: a 2-of-2 Safe enterprise account, trusted counterparties (a refused untrusted transfer)
     safe = demo_safe(chain, settings.manifest_path, registry, members)
     report.steps.extend(safe.lines)
