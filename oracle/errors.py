@@ -26,6 +26,11 @@ class FrameChecksumError(FrameError):
     """Raised when the frame's CRC16 does not match the CRC computed over its data segment."""
 
 
+class FrameCrcVariantError(FrameChecksumError):
+    """Raised when a frame's CRC is not its device's variant (an HJ 212 CRC from a device set to
+    Modbus CRC-16, or the reverse): the frame is refused even though it is intact."""
+
+
 class FrameLengthError(FrameError):
     """Raised when the 4-digit length disagrees with the data segment actually received."""
 

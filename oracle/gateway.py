@@ -98,6 +98,7 @@ from oracle.errors import (
     ForeignCardError,
     ForeignDeviceError,
     FrameAlreadyStoredError,
+    FrameCrcVariantError,
     FrameFromFutureError,
     FramePasswordError,
     FrameRejectedError,
@@ -120,6 +121,7 @@ from oracle.hj212 import (
     CN_REQUEST_ANSWER,
     HISTORY_CNS,
     ST_SYSTEM_INTERACTION,
+    CrcVariant,
     Frame,
     format_qn,
     history_request,
@@ -194,12 +196,15 @@ class GatewayDevice:
         enterprise: the enterprise account it is bound to on-chain.
         key: the device's private key (from its encrypted keystore); never shown.
         password: the controller's HJ 212 access password (``PW``); never shown or logged.
+        crc: the checksum variant the controller computes (``"hj212"`` or ``"modbus"``); its
+            frames are accepted only under it, and what the gateway sends it carries it.
     """
 
     mn: str
     enterprise: str
     key: bytes = field(repr=False)
     password: str = field(repr=False)
+    crc: CrcVariant = "hj212"
 
     def __post_init__(self) -> None:
         if not self.password:
@@ -321,6 +326,7 @@ class Gateway:
         last_sequences = queue.last_sequences()
         self._signers: dict[str, DeviceSigner] = {}
         self._passwords: dict[str, bytes] = {}
+        self._crcs: dict[str, CrcVariant] = {}
         self._enterprises: dict[str, str] = {}  # device address -> enterprise
         for device in devices:
             if device.mn in self._signers:
@@ -335,6 +341,7 @@ class Gateway:
                 self._check_binding(signer.address, device.enterprise, device.mn)
             self._signers[device.mn] = signer
             self._passwords[device.mn] = device.password.encode()
+            self._crcs[device.mn] = device.crc
             self._enterprises[signer.address] = device.enterprise
         for (mn, cn), last in queue.last_frame_times().items():
             if mn in self._signers:
@@ -358,6 +365,11 @@ class Gateway:
     def enterprises(self) -> dict[str, str]:
         """Device address → enterprise account (recorded on the batches)."""
         return dict(self._enterprises)
+
+    def crc_of(self, mn: str) -> CrcVariant:
+        """The checksum variant of a device code (a :data:`~oracle.transport.CrcOf` for the
+        transports); ``"hj212"`` for codes this gateway does not serve."""
+        return self._crcs.get(mn, "hj212")
 
     def quota(self, mn: str) -> QuotaController | None:
         """The quota controller of a device code, if it has one."""
@@ -394,6 +406,8 @@ class Gateway:
             UnknownDeviceError: the frame's device code is not one of this gateway's devices.
             FramePasswordError: the frame's ``PW`` is not the device's password.
             DeviceBlockedError: the device is blocked (see :meth:`block`).
+            FrameCrcVariantError: the frame was checked under the other CRC variant than its
+                device's (a link without :meth:`crc_of`).
         """
         expected = self._passwords.get(frame.mn)
         if expected is None:
@@ -402,6 +416,12 @@ class Gateway:
         if not hmac.compare_digest(frame.pw.encode(), expected):
             self._reject("wrong_password", frame.mn, "frame with a wrong access password")
             raise FramePasswordError(f"wrong access password for device code {frame.mn!r}")
+        variant = self._crcs.get(frame.mn, "hj212")
+        if frame.crc != variant:
+            self._reject("crc_variant", frame.mn, f"frame with a {frame.crc} CRC")
+            raise FrameCrcVariantError(
+                f"device code {frame.mn!r} sends {variant} CRCs; this frame was checked as {frame.crc}"
+            )
         if frame.mn in self.stats.blocked:
             reason = self.stats.blocked.get(frame.mn, "")
             self._reject("device_blocked", frame.mn, reason)
@@ -529,6 +549,7 @@ class Gateway:
             qn=request.qn,
             begin=request.begin,
             end=request.end,
+            crc=self._crcs.get(mn, "hj212"),
         )
         logger.info(
             "history request sent: %s .. %s",

@@ -41,10 +41,11 @@ from decimal import Decimal
 from enum import IntEnum, StrEnum
 from functools import cached_property, lru_cache
 from operator import methodcaller
-from typing import Final
+from typing import Final, Literal
 
 from oracle.errors import (
     FrameChecksumError,
+    FrameCrcVariantError,
     FrameError,
     FrameLengthError,
     FrameMissingFieldError,
@@ -67,6 +68,7 @@ __all__ = [
     "CN_NOTIFY_ANSWER",
     "CN_REALTIME_DATA",
     "CN_REQUEST_ANSWER",
+    "CRC_VARIANTS",
     "DATA_FLAG_NAMES",
     "FLAG_ACK",
     "FLAG_PACKETS",
@@ -82,10 +84,12 @@ __all__ = [
     "ST_SYSTEM_INTERACTION",
     "VERSION_2005",
     "VERSION_2017",
+    "CrcVariant",
     "DataFlag",
     "ExeRtn",
     "Frame",
     "FrameChecksumError",
+    "FrameCrcVariantError",
     "FrameError",
     "FrameLengthError",
     "FrameMissingFieldError",
@@ -104,10 +108,12 @@ __all__ = [
     "encode",
     "execution_result",
     "format_qn",
+    "frame_crc",
     "history_request",
     "history_window",
     "is_history_request",
     "iter_frames",
+    "modbus_crc16",
     "needs_ack",
     "notify_answer",
     "parse",
@@ -378,6 +384,54 @@ def crc16(data: bytes) -> int:
     return _CRC_T[h ^ data[-1]]
 
 
+#: The checksum a device computes over the data segment: ``"hj212"`` (HJ 212-2017 Appendix A,
+#: the default) or ``"modbus"`` (Modbus CRC-16, which many field devices send instead).
+CrcVariant = Literal["hj212", "modbus"]
+CRC_VARIANTS: Final[tuple[CrcVariant, ...]] = ("hj212", "modbus")
+
+
+def _modbus_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        reg = byte
+        for _ in range(8):
+            reg = (reg >> 1) ^ 0xA001 if reg & 1 else reg >> 1
+        table.append(reg)
+    return table
+
+
+_MODBUS_T: Final = _modbus_table()
+
+
+def modbus_crc16(data: bytes) -> int:
+    """Modbus CRC-16 of ``data``: reflected polynomial 0xA001, initial 0xFFFF, no final XOR.
+
+    Each step is ``reg = (reg >> 8) ^ T[(reg ^ byte) & 0xFF]`` (the byte enters the *low*
+    end of the register; HJ 212's Appendix A XORs it into ``reg >> 8`` instead). In an HJ 212
+    frame the value is written like the Appendix A CRC: 4 upper-case hex digits of the 16-bit
+    register, most significant digit first (``%04X``), not in Modbus RTU's low-byte-first wire
+    order. ``modbus_crc16(b"123456789") == 0x4B37``.
+    """
+    reg = 0xFFFF
+    table = _MODBUS_T
+    for byte in data:
+        reg = (reg >> 8) ^ table[(reg ^ byte) & 0xFF]
+    return reg
+
+
+def frame_crc(data: bytes, variant: CrcVariant = "hj212") -> int:
+    """The checksum of a data segment under ``variant`` (:func:`crc16` or :func:`modbus_crc16`).
+
+    Raises:
+        FrameValueError: an unknown variant.
+    """
+    if variant == "hj212":
+        return crc16(data)
+    if variant == "modbus":
+        return modbus_crc16(data)
+    raise FrameValueError(f"unknown CRC variant {str(variant)[:20]!r}; use 'hj212' or 'modbus'")
+
+
 # --- Frame ----------------------------------------------------------------------------------
 
 
@@ -402,6 +456,7 @@ class Frame:
         readings: CP readings in frame order, ``"code-Suffix"`` to the text sent
             (``{"w01018-Rtd": "12.5", "w01018-Flag": "N"}``); :attr:`values` groups them.
         extras: bare CP items other than ``DataTime`` (``RtdInterval``, ``QnRtn`` ...).
+        crc: the checksum variant the frame was checked under (``"hj212"`` or ``"modbus"``).
     """
 
     st: str
@@ -415,6 +470,7 @@ class Frame:
     datatime: datetime | None = None
     readings: dict[str, str] = field(default_factory=dict)
     extras: dict[str, str] = field(default_factory=dict)
+    crc: CrcVariant = "hj212"
 
     @cached_property
     def values(self) -> dict[str, dict[str, str]]:
@@ -488,7 +544,7 @@ class Frame:
             raise FrameValueError(f"{code}-Flag={text[:40]!r} is not a known data flag") from None
 
     def to_wire(self, *, max_data_len: int = MAX_DATA_LEN, encoding: str = "ascii") -> str:
-        """This frame encoded as a complete wire frame (see :func:`encode`)."""
+        """This frame encoded as a complete wire frame (see :func:`encode`), with its CRC variant."""
         return encode(
             qn=self.qn,
             st=self.st,
@@ -503,6 +559,7 @@ class Frame:
             extras=self.extras,
             max_data_len=max_data_len,
             encoding=encoding,
+            crc=self.crc,
         )
 
 
@@ -560,6 +617,7 @@ def parse(
     *,
     max_data_len: int = MAX_DATA_LEN,
     encoding: str = "ascii",
+    crc: CrcVariant = "hj212",
 ) -> Frame:
     """Parse and check one complete frame, ``##`` through CR LF.
 
@@ -572,9 +630,11 @@ def parse(
             allows up to 9999 (:data:`MAX_DATA_LEN_FIELD`).
         encoding: text encoding of the data segment; HJ 212 is ASCII (``gbk`` for devices
             that send Chinese text).
+        crc: the sending device's checksum variant, ``"hj212"`` (Appendix A) or ``"modbus"``
+            (:func:`modbus_crc16`); a frame is only accepted under this one.
 
     Returns:
-        The checked frame.
+        The checked frame (:attr:`Frame.crc` records the variant).
 
     Raises:
         FrameSyntaxError: no ``##``, no CR LF, bad length or CRC field, control characters,
@@ -583,6 +643,8 @@ def parse(
         FrameLengthError: the length field disagrees with the data segment received.
         FrameTooLargeError: the data segment is longer than ``max_data_len``.
         FrameChecksumError: the CRC does not match.
+        FrameCrcVariantError: the CRC matches the other variant, not ``crc`` (a
+            :class:`FrameChecksumError`).
         FrameMissingFieldError: ST, CN, PW, MN or CP is absent, or PNUM without PNO.
         FrameValueError: a bad number, DataTime, Flag, PNUM/PNO, ST, CN, QN or MN.
     """
@@ -616,16 +678,24 @@ def parse(
     if not _HEX4.fullmatch(crc_field):
         raise FrameSyntaxError(f"CRC field {crc_field!r} is not 4 hex digits")
     segment = raw[6 : n - 6]
-    crc = crc16(segment)
-    if crc != int(crc_field, 16):
-        raise FrameChecksumError(f"CRC is {crc_field.decode()}, data segment gives {crc:04X}")
+    sent = int(crc_field, 16)
+    computed = crc16(segment) if crc == "hj212" else frame_crc(segment, crc)
+    if computed != sent:
+        other: CrcVariant = "modbus" if crc == "hj212" else "hj212"
+        if frame_crc(segment, other) == sent:
+            raise FrameCrcVariantError(
+                f"CRC {crc_field.decode()} is the {other} variant; this device sends {crc} CRCs"
+                f" ({computed:04X})"
+            )
+        raise FrameChecksumError(f"CRC is {crc_field.decode()}, data segment gives {computed:04X}")
     if segment.translate(None, _NOT_CONTROL):
         raise FrameSyntaxError("data segment contains control characters")
     try:
         text = segment.decode(encoding)
     except UnicodeDecodeError:
         raise FrameSyntaxError(f"data segment is not {encoding} text") from None
-    return _parse_segment(text, segment if segment.isascii() else None)
+    parsed = _parse_segment(text, segment if segment.isascii() else None)
+    return parsed if crc == "hj212" else replace(parsed, crc=crc)
 
 
 def _parse_segment(text: str, segment: bytes | None) -> Frame:
@@ -857,6 +927,7 @@ def encode(
     extras: Mapping[str, str | int | Decimal] | None = None,
     max_data_len: int = MAX_DATA_LEN,
     encoding: str = "ascii",
+    crc: CrcVariant = "hj212",
 ) -> str:
     """Build a complete frame, ``##`` + length + data segment + CRC + CR LF.
 
@@ -879,6 +950,7 @@ def encode(
         extras: bare CP items (``{"RtdInterval": 30}``).
         max_data_len: largest data segment allowed.
         encoding: text encoding of the data segment.
+        crc: the checksum variant to write (``"hj212"`` or ``"modbus"``).
 
     Returns:
         The frame as text, ending in CR LF.
@@ -920,8 +992,8 @@ def encode(
         raise FrameSyntaxError(f"frame is not {encoding} text") from None
     if len(segment) > min(max_data_len, MAX_DATA_LEN_FIELD):
         raise FrameTooLargeError(f"data segment of {len(segment)} bytes exceeds {max_data_len}")
-    wire = f"##{len(segment):04d}{segment.decode(encoding)}{crc16(segment):04X}\r\n"
-    parse(wire, max_data_len=max_data_len, encoding=encoding)
+    wire = f"##{len(segment):04d}{segment.decode(encoding)}{frame_crc(segment, crc):04X}\r\n"
+    parse(wire, max_data_len=max_data_len, encoding=encoding, crc=crc)
     return wire
 
 
@@ -946,6 +1018,7 @@ def _reply(frame: Frame, cn: str, cp: dict[str, str | int | Decimal]) -> str:
         mn=frame.mn,
         flag=flag,
         extras=cp,
+        crc=frame.crc,
     )
 
 
@@ -1009,6 +1082,7 @@ def history_request(
     begin: datetime,
     end: datetime,
     flag: int = HISTORY_REQUEST_FLAG,
+    crc: CrcVariant = "hj212",
 ) -> str:
     """A platform's request for a data unit's stored data (e.g. CN=2051 minute data).
 
@@ -1026,7 +1100,7 @@ def history_request(
     if end < begin:
         raise FrameValueError("EndTime is before BeginTime")
     window = {"BeginTime": _format_datatime(begin), "EndTime": _format_datatime(end)}
-    return encode(qn=qn, st=st, cn=cn, pw=pw, mn=mn, flag=flag, extras=window)
+    return encode(qn=qn, st=st, cn=cn, pw=pw, mn=mn, flag=flag, extras=window, crc=crc)
 
 
 def is_history_request(frame: Frame) -> bool:

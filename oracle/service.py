@@ -58,7 +58,7 @@ from oracle.errors import FieldConfigError, GatewayConfigError
 from oracle.facility import FacilityRules
 from oracle.field import FieldStore, FieldWatch, watched
 from oracle.gateway import DEFAULT_CLOCK_TOLERANCE, Gateway, GatewayDevice
-from oracle.hj212 import CN_CARD_SWIPE, MAX_PACKETS, MAX_PENDING_BYTES, Reassembler
+from oracle.hj212 import CN_CARD_SWIPE, MAX_PACKETS, MAX_PENDING_BYTES, CrcVariant, Reassembler
 from oracle.queue import Queue
 from oracle.quota import AnnualQuota, CardQuotas, QuotaAlarm, QuotaController
 from oracle.signing.eip712 import ReadingDomain
@@ -89,6 +89,9 @@ class DeviceEntry(BaseModel):
         password: its HJ 212 access password (``PW``), set on the controller; every frame must
             carry it. Never logged.
         keystore: its encrypted device key.
+        crc: the checksum its frames carry: ``"hj212"`` (HJ 212-2017 Appendix A, the default)
+            or ``"modbus"`` (Modbus CRC-16, as many field devices compute); frames under the
+            other variant are refused.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -97,6 +100,7 @@ class DeviceEntry(BaseModel):
     enterprise: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
     password: SecretStr
     keystore: Path
+    crc: CrcVariant = "hj212"
 
     @field_validator("password")
     @classmethod
@@ -310,7 +314,9 @@ class OracleService:
                 key = bytes(load_keystore(entry.keystore, password).key)
             except ConfigError as error:
                 raise GatewayConfigError(f"device {entry.mn}: {error}") from None
-            devices.append(GatewayDevice(entry.mn, entry.enterprise, key, entry.password.get_secret_value()))
+            devices.append(
+                GatewayDevice(entry.mn, entry.enterprise, key, entry.password.get_secret_value(), entry.crc)
+            )
         self.ledger = LedgerClient(chain, manifest.address("EmissionsLedger"))
         self.registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
         domain = ReadingDomain(chain.chain_id, self.ledger.address)
@@ -379,6 +385,7 @@ class OracleService:
                     max_packets=settings.max_split_packets, max_pending_bytes=settings.max_pending_bytes
                 ),
                 authenticate=authenticate,
+                crc_of=self.gateway.crc_of,
             )
             for port in settings.serial_ports
         ]
@@ -397,6 +404,7 @@ class OracleService:
                 ),
                 handle,
                 authenticate=authenticate,
+                crc_of=self.gateway.crc_of,
             )
         )
         self.last_report = AnchorReport()

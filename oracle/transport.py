@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import selectors
 import socket
 import threading
@@ -59,6 +60,7 @@ from oracle.hj212 import (
     MAX_DATA_LEN_FIELD,
     MAX_PACKETS,
     MAX_PENDING_BYTES,
+    CrcVariant,
     Frame,
     FrameScanner,
     Reassembler,
@@ -67,6 +69,7 @@ from oracle.hj212 import (
 )
 
 __all__ = [
+    "CrcOf",
     "FrameAuthenticator",
     "FrameHandler",
     "FrameLink",
@@ -88,6 +91,25 @@ FrameHandler = Callable[[Frame], Sequence[str] | None]
 #: kept; raise a :class:`~oracle.errors.FrameError` or :class:`~oracle.errors.GatewayError`
 #: to refuse it (dropped, counted, not answered).
 FrameAuthenticator = Callable[[Frame], None]
+#: The checksum variant of a device code (the site file's per-device ``crc``); a frame is parsed
+#: only under its device's variant, so one link may serve devices of both variants.
+CrcOf = Callable[[str], CrcVariant]
+
+_MN_FIELD = re.compile(rb"(?:^|;)MN=([^;&]*);")
+
+
+def _crc_variant(raw: bytes, crc_of: CrcOf | None) -> CrcVariant:
+    # The device code is read from the data segment before the CRC is checked, only to pick
+    # the variant; parse() then checks everything under that variant alone.
+    if crc_of is None:
+        return "hj212"
+    found = _MN_FIELD.search(raw, 6, max(len(raw) - 6, 6))
+    if found is None:
+        return "hj212"
+    try:
+        return crc_of(found.group(1).decode("ascii"))
+    except UnicodeDecodeError:
+        return "hj212"
 
 
 # --- statistics -----------------------------------------------------------------------------
@@ -177,6 +199,8 @@ class FrameLink:
         reassembler: joins split messages; a fresh one (600 s timeout) when ``None``.
         authenticate: checks each parsed frame before anything of it is kept (see
             :data:`FrameAuthenticator`); ``None`` accepts every frame that parses.
+        crc_of: the checksum variant of each device code (:data:`CrcOf`); ``None``: every
+            device uses HJ 212-2017 Appendix A.
     """
 
     def __init__(
@@ -190,8 +214,10 @@ class FrameLink:
         encoding: str = "ascii",
         reassembler: Reassembler | None = None,
         authenticate: FrameAuthenticator | None = None,
+        crc_of: CrcOf | None = None,
     ) -> None:
         self.name = name
+        self._crc_of = crc_of
         self._handler = handler
         self._send = send
         self._stats = stats
@@ -247,7 +273,12 @@ class FrameLink:
     def _frame(self, raw: bytes) -> None:
         """Parse, join, handle and answer one frame the scanner cut out."""
         try:
-            frame = parse(raw, max_data_len=self._max_data_len, encoding=self._encoding)
+            frame = parse(
+                raw,
+                max_data_len=self._max_data_len,
+                encoding=self._encoding,
+                crc=_crc_variant(raw, self._crc_of),
+            )
         except FrameError as error:
             self._bad(error, raw_len=len(raw))
             return
@@ -370,6 +401,7 @@ class SerialFrameReader:
         handler: called in the reader thread with each checked frame (see :class:`FrameLink`).
         reassembler: joins split messages; a fresh one when ``None``.
         authenticate: checks each parsed frame before anything of it is kept.
+        crc_of: the checksum variant of each device code (:data:`CrcOf`).
     """
 
     def __init__(
@@ -379,6 +411,7 @@ class SerialFrameReader:
         *,
         reassembler: Reassembler | None = None,
         authenticate: FrameAuthenticator | None = None,
+        crc_of: CrcOf | None = None,
     ) -> None:
         self.settings = settings
         self.stats = TransportStats()
@@ -395,6 +428,7 @@ class SerialFrameReader:
             encoding=settings.encoding,
             reassembler=reassembler,
             authenticate=authenticate,
+            crc_of=crc_of,
         )
 
     @property
@@ -575,6 +609,7 @@ class TcpFrameServer:
         reassembler_timeout: seconds a split message may wait for its missing packets.
         authenticate: checks each parsed frame before anything of it is kept; only frames
             it passes restart a connection's idle timer.
+        crc_of: the checksum variant of each device code (:data:`CrcOf`).
     """
 
     def __init__(
@@ -584,11 +619,13 @@ class TcpFrameServer:
         *,
         reassembler_timeout: float = 600.0,
         authenticate: FrameAuthenticator | None = None,
+        crc_of: CrcOf | None = None,
     ) -> None:
         self.settings = settings
         self.stats = TransportStats()
         self._handler = handler
         self._authenticate = authenticate
+        self._crc_of = crc_of
         self._per_address: Counter[str] = Counter()
         self._reassembler_timeout = reassembler_timeout
         self._selector = selectors.DefaultSelector()
@@ -763,6 +800,7 @@ class TcpFrameServer:
                     max_pending_bytes=self.settings.max_pending_bytes,
                 ),
                 authenticate=self._authenticate,
+                crc_of=self._crc_of,
             )
             self._connections[sock] = connection
             self._per_address[address] += 1

@@ -25,6 +25,7 @@ from oracle.hj212 import (
     FLAG_ACK,
     POLLUTANTS,
     VERSION_2017,
+    CrcVariant,
     DataFlag,
     encode,
 )
@@ -109,6 +110,7 @@ class VirtualController:
             gap event starts (0 for clean data).
         st: system code; the site kind's (``32``/``31``) when ``None``.
         history_limit: minute frames kept for history requests (oldest dropped first).
+        crc: the checksum variant it computes, ``"hj212"`` (Appendix A) or ``"modbus"``.
 
     Raises:
         SimulatorConfigError: a bad MN, password, card id, scale, rate or start time.
@@ -127,6 +129,7 @@ class VirtualController:
         fault_rate: float = _DEFAULT_FAULT_RATE,
         st: str | None = None,
         history_limit: int = 10_080,
+        crc: CrcVariant = "hj212",
     ) -> None:
         if history_limit < 0:
             raise SimulatorConfigError("history limit must not be negative")
@@ -149,6 +152,7 @@ class VirtualController:
         self.scale = scale
         self.fault_rate = fault_rate
         self.st = st if st is not None else self.profile.st
+        self.crc: CrcVariant = crc
         self._password = password
         self._rng = random.Random(seed)
         self._clock = start.replace(second=0, microsecond=0)
@@ -294,6 +298,7 @@ class VirtualController:
                 datatime=upload_time(when, seconds),
                 values=values,
                 extras=extras or None,
+                crc=self.crc,
             )
             for cn, seconds, values, extras in self.field.uploads(when)
         ]
@@ -311,6 +316,7 @@ class VirtualController:
             flag=FRAME_FLAG,
             datatime=at,
             extras={"CardId": self.card_id},
+            crc=self.crc,
         )
 
     def _minute_frame(self, when: datetime, events: list[tuple[_Event, str | None]]) -> str:
@@ -363,6 +369,7 @@ class VirtualController:
             flag=FRAME_FLAG,
             datatime=when,
             values=values,
+            crc=self.crc,
         )
 
     def _reading(

@@ -220,7 +220,7 @@ class StoreAndForward:
                     self.done = True
                 return
             self._serve_history()
-            frame = parse(wire)
+            frame = parse(wire, crc=self.controller.crc)
             if frame.cn == CN_MINUTE_DATA and self._lost_in_transit():
                 with self._lock:
                     self.dropped += 1
@@ -295,7 +295,7 @@ class StoreAndForward:
             self._send_quietly(request_answer(request, QnRtn.READY))
             stored = self.controller.history(request.cn, begin, end)
             for wire in stored:
-                frame = replace(parse(wire), qn=request.qn)
+                frame = replace(parse(wire, crc=self.controller.crc), qn=request.qn)
                 delivered = self.deliver(frame.to_wire(), frame)
                 if self._stop.is_set():
                     return
@@ -319,7 +319,7 @@ class StoreAndForward:
             ``True`` when answered (or when the frame asks for no answer and was written).
         """
         if frame is None:
-            frame = parse(wire)
+            frame = parse(wire, crc=self.controller.crc)
         raw = wire.encode("ascii")
         limit = self.settings.max_attempts
         attempts = 0
@@ -387,7 +387,7 @@ class StoreAndForward:
                     logger.debug("skipped bad bytes from %s: %s", self.link.name, type(item).__name__)
                     continue
                 try:
-                    reply = parse(item)
+                    reply = parse(item, crc=self.controller.crc)
                 except FrameError as error:
                     logger.debug("bad reply from %s: %s", self.link.name, type(error).__name__)
                     continue
