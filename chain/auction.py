@@ -146,6 +146,10 @@ def eligibility_tree(addresses: Iterable[str]) -> Any:
 # --------------------------------------------------------------------------- on-chain client
 
 
+#: Most project accounts a restricted primary auction may name (the contract's limit).
+MAX_RESTRICTED_BIDDERS = 16
+
+
 @dataclass(frozen=True)
 class AuctionParams:
     """Parameters of a new auction (the contract's ``AuctionParams``)."""
@@ -230,10 +234,27 @@ class AuctionClient(TokenHoldingClient):
 
     # ------------------------------------------------------------------ create
 
-    def create_primary(self, regulator: LocalAccount, params: AuctionParams) -> int:
-        """Create a primary auction (new allowances issued into escrow); returns its id."""
-        receipt = self.chain.transact(self.contract.functions.createPrimary(params.as_tuple()), regulator)
+    def create_primary(
+        self, regulator: LocalAccount, params: AuctionParams, *, bidders: Sequence[str] = ()
+    ) -> int:
+        """Create a primary auction (new allowances issued into escrow); returns its id. With
+        ``bidders``, the auction is restricted to those named project accounts (1 to 16), which
+        may win and claim before their discharge permits are issued (``createRestrictedPrimary``)."""
+        if not bidders:
+            fn = self.contract.functions.createPrimary(params.as_tuple())
+        else:
+            named = list(dict.fromkeys(checked_address(b, "restricted bidder") for b in bidders))
+            if len(named) > MAX_RESTRICTED_BIDDERS:
+                raise AuctionInputError(
+                    f"a restricted auction names at most {MAX_RESTRICTED_BIDDERS} bidders"
+                )
+            fn = self.contract.functions.createRestrictedPrimary(params.as_tuple(), named)
+        receipt = self.chain.transact(fn, regulator)
         return self._created_id(receipt)
+
+    def restricted_bidders(self, auction_id: int) -> list[str]:
+        """The named bidders of a restricted primary auction (empty for any other auction)."""
+        return [to_checksum_address(a) for a in self.contract.functions.restrictedBidders(auction_id).call()]
 
     def create_secondary(self, seller: LocalAccount, params: AuctionParams) -> int:
         """Create a secondary auction of the seller's allowances (approves the contract once)."""
@@ -487,8 +508,9 @@ def wire_auction_house(
 def auction_events(client: AuctionClient, auction_id: int) -> list[dict[str, Any]]:
     """Every event of one auction, in chain order (for ``ets auction show``)."""
     rows: list[dict[str, Any]] = []
-    for name in ("AuctionCreated", "BidCommitted", "BidRevealed", "ClearingProgressed", "AuctionCleared",
-                 "AuctionNoSale", "AllowancesClaimed", "GuaranteeRefunded", "ProceedsWithdrawn"):  # fmt: skip
+    for name in ("AuctionCreated", "AuctionRestricted", "BidCommitted", "BidRevealed", "ClearingProgressed",
+                 "AuctionCleared", "AuctionNoSale", "AllowancesClaimed", "GuaranteeRefunded",
+                 "ProceedsWithdrawn"):  # fmt: skip
         event = getattr(client.contract.events, name)()
         for log in event.get_logs(from_block=client.from_block, argument_filters={"auctionId": auction_id}):
             tx_hash = HexBytes(log["transactionHash"]).to_0x_hex()

@@ -76,12 +76,21 @@ def auction_create(
     eligible: Annotated[
         Path | None, typer.Option(help="Primary only: file of eligible addresses, one per line.")
     ] = None,
+    bidder: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--bidder",
+            help="Primary only: restrict to this project account (repeat for a few); it may win "
+            "and claim before its permit is issued.",
+        ),
+    ] = None,
     as_: AsOption = None,
     keystore: KeystoreOption = None,
 ) -> None:
     """Create a primary (regulator: new allowances) or secondary (own allowances) auction."""
     from chain.auction import DEFAULT_FORFEIT_BPS, ZERO_ROOT, AuctionParams, eligibility_tree
     from domain.auction import PriceRule
+    from domain.errors import AuctionInputError
     from domain.tokens import Kind, encode_id
 
     ctx = context()
@@ -101,10 +110,17 @@ def auction_create(
         forfeit_bps=DEFAULT_FORFEIT_BPS if forfeit_bps is None else forfeit_bps,
         price_rule=PriceRule.parse(rule), eligibility_root=root,
     )  # fmt: skip
-    create = client.create_secondary if secondary else client.create_primary
-    auction_id = create(signer, params)
+    if bidder and (secondary or eligible is not None):
+        raise AuctionInputError(
+            "--bidder restricts a primary auction; it excludes --secondary and --eligible"
+        )
+    if secondary:
+        auction_id = client.create_secondary(signer, params)
+    else:
+        auction_id = client.create_primary(signer, params, bidders=bidder or ())
+    named = f", restricted to {', '.join(bidder)}" if bidder else ""
     ctx.console.print(
-        f"auction {auction_id} created: {supply:,} {pollutant} {vintage}, reserve {reserve:,} fen"
+        f"auction {auction_id} created: {supply:,} {pollutant} {vintage}, reserve {reserve:,} fen{named}"
     )
 
 

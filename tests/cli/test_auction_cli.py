@@ -160,3 +160,25 @@ def test_cli_runs_a_primary_auction_step_by_step(ets: Run, fresh: Consortium, tm
     shown = json.loads(out)
     assert (shown["phase"], shown["clearing_price"], shown["sold"]) == ("cleared", 6500, 100)
     assert [e["event"] for e in shown["events"]].count("AllowancesClaimed") == 2
+
+
+def test_cli_creates_a_primary_auction_restricted_to_named_projects(ets: Run, fresh: Consortium) -> None:
+    bidders = [demo_account(f"enterprise-{i}") for i in (1, 2)]
+    for i, b in enumerate(bidders):
+        register(fresh.registry, fresh.members, b.address, seed=720 + i)
+        fresh.cash.deposit(fresh.exchange, b.address, 10**9, f"cli-restricted-{i}")
+    fresh.allowance.set_cap(fresh.regulator, encode_id(Kind.ALLOWANCE, "CO2", 2027), 10_000)
+    named = bidders[0].address
+    code, out = ets("auction", "create", "--supply", "10", "--reserve", "5000", "--bidder", named,
+                    "--secondary", "--as", "regulator")  # fmt: skip
+    assert code == 1 and "excludes --secondary" in flat(out), out
+    assert fresh.auction.count() == 0
+    code, out = ets("auction", "create", "--supply", "10", "--reserve", "5000", "--bidder", named,
+                    "--as", "regulator")  # fmt: skip
+    assert code == 0 and f"restricted to {named}" in flat(out), out
+    assert fresh.auction.restricted_bidders(1) == [named]
+    code, out = ets("auction", "commit", "1", "--bid", "6000:5", "--as", "enterprise-2")
+    assert code == 1 and "AuctionBidderNotAllowed" in flat(out), out
+    assert ets("auction", "commit", "1", "--bid", "6000:5", "--as", "enterprise-1")[0] == 0
+    code, out = ets("auction", "show", "1", "--json")
+    assert code == 0 and "AuctionRestricted" in [e["event"] for e in json.loads(out)["events"]], out

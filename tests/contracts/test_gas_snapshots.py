@@ -288,6 +288,21 @@ def auction_scenario(c: Consortium, m: GasMeter) -> None:
         c.members, c.auction.contract.functions.setTreasury(c.treasury.address), "treasury"
     )
     m.keep_execute("SealedBidAuction", "setTreasury")
+    # a primary auction restricted to one named project (issue 22 point 4)
+    now = c.chain.timestamp()
+    restricted = AuctionParams(token_id=CO2_2027, supply=10, reserve_price=5000, commit_end=now + HOUR,
+                               reveal_end=now + 2 * HOUR)  # fmt: skip
+    auction_id = c.auction.create_primary(c.regulator, restricted, bidders=[PARTIES[3].address])
+    m.keep("SealedBidAuction", "createRestrictedPrimary", "createRestrictedPrimary(1 bidder)")
+    sealed = c.auction.seal(auction_id, PARTIES[3].address, [(5000, 10)], salt=b"\x09" * 32)
+    c.auction.commit(PARTIES[3], sealed)
+    m.keep("SealedBidAuction", "commit", "commit(restricted)")
+    c.chain.advance_time(HOUR)
+    c.auction.reveal(PARTIES[3], sealed)
+    c.chain.advance_time(HOUR)
+    c.auction.submit_clearing(c.exchange, auction_id, max_bidders=10)
+    c.auction.claim(PARTIES[3], auction_id)
+    m.keep("SealedBidAuction", "claim", "claim(restricted)")
 
 
 def ledger_scenario(c: Consortium, m: GasMeter) -> None:

@@ -37,6 +37,7 @@ contract SealedBidAuction is ISealedBidAuction, TreasuryHolder, ERC1155Holder, R
         uint16 forfeitBps;
         Status status;
         bool proceedsWithdrawn;
+        bool restricted;
         uint64 supply;
         uint64 reservePrice;
         uint64 purchaseLimit;
@@ -87,6 +88,9 @@ contract SealedBidAuction is ISealedBidAuction, TreasuryHolder, ERC1155Holder, R
     mapping(AuctionId auctionId => mapping(uint256 sequence => mapping(uint256 index => uint256 word))) private _bids;
     mapping(AuctionId auctionId => mapping(bytes32 run => Run)) private _runs;
     mapping(AuctionId auctionId => mapping(bytes32 run => mapping(uint256 sequence => uint32 rank))) private _tieRanks;
+    mapping(AuctionId auctionId => address[] bidders) private _restrictedBidders;
+    /// @dev Set only for the delivery of a restricted primary auction's claim, cleared right after.
+    address private _projectClaimant;
 
     /// @param registry_ The ConsortiumRegistry.
     /// @param allowances_ The AllowanceToken.
@@ -108,6 +112,25 @@ contract SealedBidAuction is ISealedBidAuction, TreasuryHolder, ERC1155Holder, R
     {
         if (_treasury == address(0)) revert AuctionTreasuryNotSet();
         auctionId = _create(params, true);
+        _allowances.issueToAuction(params.tokenId, params.supply);
+    }
+
+    /// @inheritdoc ISealedBidAuction
+    function createRestrictedPrimary(AuctionParams calldata params, address[] calldata bidders)
+        external
+        onlyRegistryRole(Roles.REGULATOR_ROLE)
+        returns (AuctionId auctionId)
+    {
+        if (_treasury == address(0)) revert AuctionTreasuryNotSet();
+        if (params.eligibilityRoot != bytes32(0)) revert AuctionRestrictionNotAllowed();
+        if (bidders.length == 0 || bidders.length > MAX_BIDS) revert AuctionBidderListInvalid(bidders.length);
+        auctionId = _create(params, true);
+        for (uint256 i = 0; i < bidders.length; ++i) {
+            if (!_registry.isActiveEnterprise(bidders[i])) revert AuctionBidderNotEligible(auctionId, bidders[i]);
+        }
+        _auctions[auctionId].restricted = true;
+        _restrictedBidders[auctionId] = bidders;
+        emit AuctionRestricted(auctionId, bidders);
         _allowances.issueToAuction(params.tokenId, params.supply);
     }
 
@@ -171,6 +194,7 @@ contract SealedBidAuction is ISealedBidAuction, TreasuryHolder, ERC1155Holder, R
                 revert AuctionBidderNotEligible(auctionId, msg.sender);
             }
         }
+        if (a.restricted && !_named(auctionId, msg.sender)) revert AuctionBidderNotAllowed(auctionId, msg.sender);
         if (_sequences[auctionId][msg.sender] != 0) revert AuctionAlreadyCommitted(auctionId, msg.sender);
         if (guarantee == 0 || guarantee > BidRecords.MAX_GUARANTEE) revert AuctionInvalidGuarantee(guarantee);
 
@@ -418,7 +442,10 @@ contract SealedBidAuction is ISealedBidAuction, TreasuryHolder, ERC1155Holder, R
         uint256 payment = uint256(quantity) * a.clearingPrice;
         uint256 change = guarantee - payment;
         _records[auctionId][sequence] = record.settled();
+        bool restricted = a.restricted;
+        if (restricted) _projectClaimant = msg.sender;
         IERC1155(address(_allowances)).safeTransferFrom(address(this), msg.sender, a.tokenId, quantity, "");
+        if (restricted) _projectClaimant = address(0);
         if (change != 0) _cash.safeTransfer(msg.sender, change);
         emit AllowancesClaimed(auctionId, msg.sender, quantity, payment, change);
     }
@@ -494,6 +521,16 @@ contract SealedBidAuction is ISealedBidAuction, TreasuryHolder, ERC1155Holder, R
     }
 
     /// @inheritdoc ISealedBidAuction
+    function restrictedBidders(AuctionId auctionId) external view returns (address[] memory) {
+        return _restrictedBidders[auctionId];
+    }
+
+    /// @inheritdoc ISealedBidAuction
+    function projectClaimant() external view returns (address) {
+        return _projectClaimant;
+    }
+
+    /// @inheritdoc ISealedBidAuction
     function auctionCount() external view returns (uint256) {
         return _auctionCount;
     }
@@ -552,6 +589,15 @@ contract SealedBidAuction is ISealedBidAuction, TreasuryHolder, ERC1155Holder, R
     function _auction(AuctionId auctionId) private view returns (Auction storage a) {
         a = _auctions[auctionId];
         if (a.status == Status.None) revert AuctionUnknown(auctionId);
+    }
+
+    /// @dev Whether `bidder` is on the auction's named list (at most 16 entries).
+    function _named(AuctionId auctionId, address bidder) private view returns (bool) {
+        address[] storage bidders = _restrictedBidders[auctionId];
+        for (uint256 i = 0; i < bidders.length; ++i) {
+            if (bidders[i] == bidder) return true;
+        }
+        return false;
     }
 
     function _bidder(AuctionId auctionId, address bidder) private view returns (uint256 sequence, BidRecord record) {

@@ -128,6 +128,10 @@ interface ISealedBidAuction is ITreasuryHolder {
     error AuctionInvalidForfeit(uint16 forfeitBps);
     /// @notice Only primary auctions may be restricted to a list of enterprises.
     error AuctionRestrictionNotAllowed();
+    /// @notice A restricted primary auction's bidder list is empty or longer than 16 addresses.
+    error AuctionBidderListInvalid(uint256 length);
+    /// @notice The auction is restricted to a named list of projects and the bidder is not on it.
+    error AuctionBidderNotAllowed(AuctionId auctionId, address bidder);
     /// @notice The treasury that receives primary proceeds is not set.
     error AuctionTreasuryNotSet();
     /// @notice A constructor argument (`field`: allowances, cash) is the zero address.
@@ -176,6 +180,9 @@ interface ISealedBidAuction is ITreasuryHolder {
     event AuctionCreated(
         AuctionId indexed auctionId, address indexed seller, uint256 indexed tokenId, bool primary, AuctionParams params
     );
+    /// @notice A primary auction was restricted, at its creation, to the named `bidders` (a new or
+    /// expanded project obtaining rights before its permit is issued).
+    event AuctionRestricted(AuctionId indexed auctionId, address[] bidders);
     /// @notice A sealed bid was committed with its guarantee (the price stays hidden).
     event BidCommitted(AuctionId indexed auctionId, address indexed bidder, uint32 sequence, bytes32 commitment, uint256 guarantee);
     /// @notice A bid schedule was opened; `prices`/`quantities` are the valid bids after the
@@ -203,6 +210,23 @@ interface ISealedBidAuction is ITreasuryHolder {
     /// Emits: {AuctionCreated}, and the token's {AllowancesIssuedToAuction}.
     function createPrimary(AuctionParams calldata params) external returns (AuctionId auctionId);
 
+    /// @notice Create a primary auction restricted to the named `bidders` — one or a few new or
+    /// expanded projects that obtain rights before their permits are issued (issue 22 point 4).
+    /// As {createPrimary}, and: only the named accounts may commit (`AuctionBidderNotAllowed`
+    /// otherwise); a winner's claim is delivered even when its discharge permit is not yet valid
+    /// (the token's permits gate lets this auction house deliver to the claimant of a restricted
+    /// primary auction, as it lets the government reserve deliver: the regulator named the
+    /// project); every other check of the claim (active participant) stays.
+    /// @param params Auction parameters (`eligibilityRoot` must be zero: the list replaces it).
+    /// @param bidders The projects' accounts: 1 to 16, each an active registered enterprise.
+    /// @return auctionId The new auction's id.
+    /// Requirements: as {createPrimary}; `eligibilityRoot` zero (`AuctionRestrictionNotAllowed`);
+    /// 1 to 16 bidders (`AuctionBidderListInvalid`), each an active enterprise (`AuctionBidderNotEligible`).
+    /// Emits: {AuctionCreated}, {AuctionRestricted}, and the token's {AllowancesIssuedToAuction}.
+    function createRestrictedPrimary(AuctionParams calldata params, address[] calldata bidders)
+        external
+        returns (AuctionId auctionId);
+
     /// @notice Create a secondary auction: the caller's `supply` allowances move into escrow
     /// (the caller must have approved this contract as ERC-1155 operator).
     /// @param params Auction parameters (`eligibilityRoot` must be zero).
@@ -220,7 +244,8 @@ interface ISealedBidAuction is ITreasuryHolder {
     /// @param guarantee Cash escrowed; must cover the value of the valid bids at reveal.
     /// @param eligibilityProof Merkle proof of the bidder's address when the auction is restricted.
     /// Requirements: commit window open; caller an active enterprise (on the list when
-    /// restricted), not the seller, not yet committed; guarantee > 0 and approved.
+    /// restricted by `eligibilityRoot`; named, when created by {createRestrictedPrimary},
+    /// `AuctionBidderNotAllowed`), not the seller, not yet committed; guarantee > 0 and approved.
     /// Emits: {BidCommitted}, the cash token's {Transfer}.
     function commit(AuctionId auctionId, bytes32 commitment, uint256 guarantee, bytes32[] calldata eligibilityProof)
         external;
@@ -277,6 +302,13 @@ interface ISealedBidAuction is ITreasuryHolder {
 
     /// @notice Public state of an auction.
     function auction(AuctionId auctionId) external view returns (AuctionView memory);
+
+    /// @notice The named bidders of an auction created by {createRestrictedPrimary} (empty otherwise).
+    function restrictedBidders(AuctionId auctionId) external view returns (address[] memory);
+
+    /// @notice While this contract delivers a restricted primary auction's allowances in `claim`:
+    /// the claimant (the permits gate lets the delivery through); otherwise the zero address.
+    function projectClaimant() external view returns (address);
 
     /// @notice Number of auctions created.
     function auctionCount() external view returns (uint256);

@@ -7,6 +7,7 @@ import {IAllowanceToken} from "../interfaces/IAllowanceToken.sol";
 import {IComplianceManager} from "../interfaces/IComplianceManager.sol";
 import {IDischargePermits} from "../interfaces/IDischargePermits.sol";
 import {IMarket} from "../interfaces/IMarket.sol";
+import {ISealedBidAuction} from "../interfaces/ISealedBidAuction.sol";
 import {ITrustedCounterparties} from "../interfaces/ITrustedCounterparties.sol";
 import {Roles} from "../libraries/Roles.sol";
 import {Kind, TokenId, TokenIdLib} from "../types/TokenId.sol";
@@ -372,7 +373,9 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
     /// blocks neither its cancel/expiry nor other traders' fills. Surrender (to the compliance
     /// manager) and the manager's returns are not gated: holding and surrender stay possible. The
     /// government reserve's deliveries are not gated on the receiver: a new or expanded project
-    /// obtains rights from the reserve before its permit is issued (read only when it matters).
+    /// obtains rights from the reserve before its permit is issued (read only when it matters), and
+    /// so are the auction house's deliveries to the claimant of a primary auction the regulator
+    /// restricted to named projects ({ISealedBidAuction-createRestrictedPrimary}).
     function _requireValidPermits(address from, address to, uint256[] memory ids, uint96 gates_, bool byMarket)
         private
         view
@@ -387,7 +390,10 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
             if (!isSystemContract(from) && !permits_.mayTrade(from, pollutant)) {
                 revert AllowancePermitNotValid(from, pollutant);
             }
-            if (!byMarket && !isSystemContract(to) && !permits_.mayTrade(to, pollutant) && from != _reserve) {
+            if (
+                !byMarket && !isSystemContract(to) && !permits_.mayTrade(to, pollutant) && from != _reserve
+                    && !_projectDelivery(from, to)
+            ) {
                 revert AllowancePermitNotValid(to, pollutant);
             }
         }
@@ -440,6 +446,13 @@ contract AllowanceToken is IAllowanceToken, ERC1155, RegistryGated {
             emit AllowancesRetired(to, id, year, makeGood);
         }
         if (amount != makeGood) _mint(to, id, amount - makeGood, "");
+    }
+
+    /// @dev Whether the auction house is delivering a restricted primary auction's claim to `to`
+    /// (asked only when `to` has no valid permit).
+    function _projectDelivery(address from, address to) private view returns (bool) {
+        address house = _auctionHouse;
+        return from == house && house != address(0) && ISealedBidAuction(house).projectClaimant() == to;
     }
 
     function _requireReserve() private view {
