@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import review
-from api.access import account_filter, check_account
+from api.access import account_filter, check_account, readable_accounts
 from api.crud import Address
 from api.deps import Ctx, Db, User
 from api.errors import ForbiddenError
@@ -96,6 +96,24 @@ class QueuePublic(BaseModel):
     open: int = Field(description="Items without a decision")
     decided: int = Field(description="Items with a decision")
     items: list[QueueItemPublic] = Field(description="Oldest first")
+
+
+class ReviewScopePublic(BaseModel):
+    """Whose doubtful data the caller may review."""
+
+    all: bool = Field(description="Every enterprise (the regulator, the exchange)")
+    enterprises: list[str] = Field(
+        description="Otherwise these accounts: an auditor's assigned enterprises (and its own account)"
+    )
+
+
+@router.get("/review/scope", response_model=ReviewScopePublic, responses=ERRORS)
+def review_scope(user: User, db: Db) -> ReviewScopePublic:
+    """The enterprises whose queues the caller may open: every one for the regulator and the
+    exchange, the assigned ones for an auditor (as indexed from ``AuditorAssigned``), its own for
+    an enterprise; 403 without a role."""
+    accounts = readable_accounts(db, user)
+    return ReviewScopePublic(all=accounts is None, enterprises=sorted(accounts or ()))
 
 
 @router.get("/review/queue", response_model=QueuePublic, responses=ERRORS)

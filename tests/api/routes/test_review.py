@@ -117,6 +117,13 @@ def test_review_queue_lists_excluded_readings_and_gap_for_reviewers(
     assert _ok(get(E0, "/review/queue", enterprise=E0.address, month=MONTH)) == queue  # its own, read-only
     _refused(get(E1, "/review/queue", enterprise=E0.address, month=MONTH), 403)
     _refused(get(world.c.regulator, "/review/queue", enterprise=E0.address, month=202713), 400, "YYYYMM")
+    # whose queues each may open: the dashboard offers only these
+    assert _ok(get(world.c.regulator, "/review/scope")) == {"all": True, "enterprises": []}
+    scope = _ok(get(world.c.auditor, "/review/scope"))
+    assert scope["all"] is False and E0.address in scope["enterprises"]
+    others = set(scope["enterprises"]) - {world.c.auditor.address}
+    assert all(world.c.registry.is_auditor_assigned(world.c.auditor.address, e) for e in others)
+    assert _ok(get(E1, "/review/scope")) == {"all": False, "enterprises": [E1.address]}
 
 
 def test_statistics_count_valid_readings_and_show_excluded(world: ApiWorld, get: Get, site: Site) -> None:

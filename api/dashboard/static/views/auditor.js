@@ -135,6 +135,8 @@ export async function render(root, ctx) {
     ], batches.items, { id: 'batches' }) : empty(t('auditor.noBatches')), readingsBox))),
     el('div', { class: 'grid' }, el('div', { class: 'span-12', id: 'auditor-review-host' })),
   );
-  // the review queue: the API answers only for the enterprises the regulator assigned it to
-  root.querySelector('#auditor-review-host').replaceChildren(await reviewPanel(ctx, enterprises));
+  // the review queue: only the enterprises the regulator assigned it to (GET /review/scope)
+  const scope = await api('/review/scope');
+  const reviewable = scope.all ? enterprises : enterprises.filter((e) => scope.enterprises.includes(e.address));
+  root.querySelector('#auditor-review-host').replaceChildren(await reviewPanel(ctx, reviewable));
 }
