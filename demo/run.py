@@ -284,6 +284,11 @@ def _demo_oracle(settings: ChainSettings, report: DemoReport, say: Callable[[str
     report.steps.append(
         f"oracle: quota alarms {alarms or 'none'}; valves closed: {result.valves_closed or 'none'}"
     )
+    fields = ", ".join(f"{kind} {mn}" for kind, mn, _ in result.field_alarms)
+    report.steps.append(
+        f"oracle: field alarms (over-standard hourly averages, facility and instrument status, "
+        f"parameter tampering): {fields or 'none'}"
+    )
     if result.chart is not None:
         report.files["oracle chart"] = result.chart
 
