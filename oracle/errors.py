@@ -327,3 +327,27 @@ class HistoryWindowError(HistoryError, ValueError):
 
 class HistoryLimitError(HistoryError, RuntimeError):
     """Raised when a device already has as many open gaps or requests as the gateway keeps."""
+
+
+class ValveOrderError(OracleError, ValueError):
+    """Raised when a valve order (the regulator's signed close/reopen) is refused; nothing is sent."""
+
+
+class ValveOrderSignatureError(ValveOrderError):
+    """Raised when a valve order's signature is malformed or does not recover its regulator."""
+
+
+class ValveOrderNotRegulatorError(ValveOrderError):
+    """Raised when a valve order's signer is not an active REGULATOR of the registry."""
+
+
+class ValveOrderExpiredError(ValveOrderError):
+    """Raised when a valve order arrives after its expiry."""
+
+
+class ValveOrderReplayedError(ValveOrderError):
+    """Raised when a valve order's (regulator, nonce) was executed before."""
+
+
+class ValveOrderDeviceError(ValveOrderError):
+    """Raised when a valve order names a device code this gateway does not serve."""

@@ -114,6 +114,7 @@ from oracle.errors import (
     UnknownCardError,
     UnknownDeviceError,
     UnregisteredDeviceError,
+    ValveOrderError,
 )
 from oracle.hj212 import (
     CN_CARD_SWIPE,
@@ -133,6 +134,15 @@ from oracle.signing.eip712 import ReadingDomain
 from oracle.signing.proof import SignedFrame, SignedReading, verify_frame
 from oracle.signing.reading import Reading, ReadingFields, checksum_address, scale_decimal
 from oracle.signing.signer import DeviceSigner
+from oracle.valve import (
+    VALVE_NONCES_KEY,
+    VALVE_ORDERS_KEY,
+    ReverseControl,
+    SignedValveOrder,
+    ValveOrderCheck,
+    nonce_key,
+    valve_command,
+)
 
 __all__ = [
     "BACKFILL_ASK_PREFIX",
@@ -276,7 +286,12 @@ class Gateway:
         on_blocked: called with (device code, reason) for each blocked device.
         backfill: gap finder and history requests; default limits on the monotonic clock
             (request timeouts are real seconds, whatever ``clock`` says) when ``None``.
-        ask_poll: seconds between reads of operators' back-fill windows from the queue.
+        ask_poll: seconds between reads of operators' back-fill windows (and of regulators'
+            valve orders) from the queue.
+        control: reverse control of the controllers' valves (:mod:`oracle.valve`): its
+            commands go out after the answer to a device's frame, its 9011/9012 come back here.
+        valve_orders: checks regulators' signed valve orders (with ``control``); ``None``
+            refuses every order.
 
     Raises:
         UnregisteredDeviceError: a device's address is not registered on-chain.
@@ -302,8 +317,13 @@ class Gateway:
         on_blocked: Callable[[str, str], None] | None = None,
         backfill: Backfiller | None = None,
         ask_poll: float = DEFAULT_ASK_POLL,
+        control: ReverseControl | None = None,
+        valve_orders: ValveOrderCheck | None = None,
     ) -> None:
         self.queue = queue
+        self.control = control
+        self._valve_orders = valve_orders
+        self._orders_seen = 0
         self.backfill = backfill if backfill is not None else Backfiller(clock=time.monotonic)
         self._ask_poll = ask_poll
         self._next_ask = 0.0
@@ -456,6 +476,8 @@ class Gateway:
         self._check_clock(frame)
         signer = self._signers[frame.mn]
         with self._lock:
+            if self.control is not None and self.control.answer(frame):
+                return self._commands(frame.mn) if frame.cn == CN_EXECUTION_RESULT else None
             if frame.cn == CN_REQUEST_ANSWER:
                 self._history_answer(frame)
                 return None
@@ -531,11 +553,80 @@ class Gateway:
         return format_qn(at)
 
     def _commands(self, mn: str) -> list[str] | None:
-        """The history request due for the device, as wire text (``None`` when none is)."""
+        """The valve command and the history request due for the device, as wire text (``None``
+        when none is)."""
         now = time.monotonic()
         if self._ask_poll >= 0 and now >= self._next_ask:
             self._next_ask = now + self._ask_poll
             self._read_asks()
+            self._read_orders()
+        commands = []
+        if self.control is not None:
+            due = self.control.due(mn, lambda: self._next_qn(mn))
+            if due is not None:
+                commands.append(
+                    valve_command(
+                        mn=mn, pw=self._passwords[mn].decode(), st=self._st.get(mn, _DEFAULT_ST), qn=due[1],
+                        action=due[0], crc=self._crcs.get(mn, "hj212"),
+                    )
+                )  # fmt: skip
+        history = self._history_command(mn)
+        if history is not None:
+            commands.append(history)
+        return commands or None
+
+    # --- valve orders ---
+
+    def order_valve(self, signed: SignedValveOrder) -> int:
+        """Execute a regulator's signed valve order: the command goes to the controller after
+        the answer to its next frame. Returns the command's id.
+
+        Raises:
+            ValveOrderError: no order check is configured, or the order is refused by name
+                (:class:`~oracle.valve.ValveOrderCheck`); nothing is stored or sent then.
+        """
+        if self.control is None or self._valve_orders is None:
+            raise ValveOrderError("this gateway takes no valve orders (no reverse control configured)")
+        text = self.queue.get_state(VALVE_NONCES_KEY)
+        used: list[str] = json.loads(text) if text else []
+        try:
+            self._valve_orders.check(signed, frozenset(used))
+        except ValveOrderError as error:
+            self._reject(type(error).__name__, signed.order.mn, str(error))
+            raise
+        order = signed.order
+        used.append(nonce_key(order))
+        self.control.record(
+            order.mn,
+            {"event": "order", **signed.as_json()},
+            state={VALVE_NONCES_KEY: json.dumps(used)},
+        )
+        return self.control.command(order.mn, order.action, f"regulator {order.regulator}", order.reason)
+
+    def _read_orders(self) -> None:
+        """Take the signed valve orders left in the queue (``ets oracle valve``) since the last read."""
+        if self.control is None:
+            return
+        text = self.queue.get_state(VALVE_ORDERS_KEY)
+        if text is None:
+            return
+        try:
+            orders = json.loads(text)
+        except ValueError:
+            self._reject("valve_orders_unusable", "-", "valve orders are not JSON")
+            return
+        for entry in orders:
+            number = int(entry.get("id", 0)) if isinstance(entry, dict) else 0
+            if number <= self._orders_seen:
+                continue
+            self._orders_seen = number
+            try:
+                self.order_valve(SignedValveOrder.from_json(entry))
+            except ValveOrderError as error:
+                logger.warning("valve order refused: %s: %s", type(error).__name__, error)
+
+    def _history_command(self, mn: str) -> str | None:
+        """The history request due for the device, as wire text (``None`` when none is)."""
         if not self.backfill.gaps(mn):
             return None
         request = self.backfill.due(mn, self._next_qn(mn))
@@ -557,7 +648,7 @@ class Gateway:
             f"{request.end:%Y-%m-%d %H:%M:%S}",
             extra={"device": mn, "cn": request.cn, "qn": request.qn, "attempt": request.attempts},
         )
-        return [wire]
+        return wire
 
     def _read_asks(self) -> None:
         """Open the windows operators asked for with ``ets oracle backfill`` since the last read."""

@@ -68,6 +68,7 @@ __all__ = [
     "CN_NOTIFY_ANSWER",
     "CN_REALTIME_DATA",
     "CN_REQUEST_ANSWER",
+    "CN_VALVE_CONTROL",
     "CRC_VARIANTS",
     "DATA_FLAG_NAMES",
     "FLAG_ACK",
@@ -152,6 +153,11 @@ CN_DATA_ANSWER: Final = "9014"
 #: Not in HJ 212 table 9, which has no card command: a site extension, configurable in the
 #: gateway (``GatewaySettings.card_swipe_cn``).
 CN_CARD_SWIPE: Final = "3097"
+#: Valve control (reverse control) of the pilot's total-amount controllers: the platform sends
+#: ``CP=&&ValveCmd=0&&`` (close) or ``ValveCmd=1`` (open) with Flag bit A; the controller answers
+#: 9011 (``QnRtn``) and, once the valve has moved, 9012 (``ExeRtn``). Like the card swipe a site
+#: extension (HJ 212-2017 table 9 has no valve command), next to it in the 3xxx range.
+CN_VALVE_CONTROL: Final = "3098"
 
 #: CP suffixes whose values must be decimal numbers.
 NUMERIC_SUFFIXES: Final = frozenset(

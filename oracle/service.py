@@ -60,11 +60,12 @@ from oracle.field import FieldStore, FieldWatch, watched
 from oracle.gateway import DEFAULT_CLOCK_TOLERANCE, Gateway, GatewayDevice
 from oracle.hj212 import CN_CARD_SWIPE, MAX_PACKETS, MAX_PENDING_BYTES, CrcVariant, Reassembler
 from oracle.queue import Queue
-from oracle.quota import AnnualQuota, CardQuotas, QuotaAlarm, QuotaController
+from oracle.quota import AnnualQuota, CardQuotas, QuotaAlarm, QuotaController, Valve
 from oracle.signing.eip712 import ReadingDomain
 from oracle.signing.signer import DeviceSigner
 from oracle.standards import ConcentrationLimit, limits_from_permit
 from oracle.transport import SerialFrameReader, SerialSettings, TcpFrameServer, TcpSettings
+from oracle.valve import ControllerValve, RegistryRegulators, ReverseControl, ValveOrderCheck
 
 __all__ = [
     "DeviceEntry",
@@ -348,12 +349,26 @@ class OracleService:
             rules=site.facility.rules(),
             zone=zone,
         )
+        # A connected controller's valve is commanded over HJ 212 (CN=3098); regulators' signed
+        # orders are checked against the registry's REGULATOR role (oracle.valve).
+        self.control = ReverseControl(self.queue, clock=clock)
+        valve_orders = ValveOrderCheck(
+            chain.chain_id,
+            self.registry.address,
+            RegistryRegulators(self.registry),
+            [d.mn for d in site.devices],
+            clock=clock,
+        )
         try:
             self.gateway = Gateway(
                 devices,
                 self.queue,
                 domain,
-                quotas=_quota_controllers(site, card_quotas(chain, manifest, self.registry, oracle_account)),
+                quotas=_quota_controllers(
+                    site,
+                    card_quotas(chain, manifest, self.registry, oracle_account),
+                    valve_of=lambda mn: ControllerValve(self.control, mn),
+                ),
                 directory=self.registry,
                 zone=zone,
                 card_swipe_cn=settings.card_swipe_cn,
@@ -361,6 +376,8 @@ class OracleService:
                 clock=clock,
                 clock_tolerance=settings.clock_tolerance_seconds,
                 on_alarm=self._quota_alarm,
+                control=self.control,
+                valve_orders=valve_orders,
             )
         except BaseException:
             self.queue.close()
@@ -501,7 +518,12 @@ class OracleService:
         }
 
 
-def _quota_controllers(site: SiteConfig, card_quotas: CardQuotas | None = None) -> dict[str, QuotaController]:
+def _quota_controllers(
+    site: SiteConfig,
+    card_quotas: CardQuotas | None = None,
+    *,
+    valve_of: Callable[[str], Valve] | None = None,
+) -> dict[str, QuotaController]:
     enterprise_of = {d.mn: d.enterprise for d in site.devices}
     quotas: dict[str, list[AnnualQuota]] = {}
     for q in site.quotas:
@@ -513,7 +535,14 @@ def _quota_controllers(site: SiteConfig, card_quotas: CardQuotas | None = None) 
             quota = AnnualQuota.explicit(q.pollutant, q.year, q.annual_kg, q.split)
         quotas.setdefault(q.mn, []).append(quota)
     return {
-        mn: QuotaController(enterprise_of[mn], qs, site.cards, mn=mn, card_quotas=card_quotas)
+        mn: QuotaController(
+            enterprise_of[mn],
+            qs,
+            site.cards,
+            mn=mn,
+            card_quotas=card_quotas,
+            valve=None if valve_of is None else valve_of(mn),
+        )
         for mn, qs in quotas.items()
     }
 

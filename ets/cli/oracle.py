@@ -10,7 +10,7 @@ from rich.table import Table
 
 from chain.errors import ConfigError
 from ets.cli.context import context
-from ets.cli.options import cli_errors
+from ets.cli.options import AsOption, KeystoreOption, cli_errors
 
 if TYPE_CHECKING:
     from oracle.service import OracleSettings
@@ -105,6 +105,50 @@ def oracle_backfill(
         number = ask_history(store, mn, cn, first, last)
     window = {"begin": first.isoformat(), "end": last.isoformat()}
     ctx.print_json({"device": mn, "cn": cn, **window, "ask": number})
+
+
+@oracle_app.command("valve")
+@cli_errors
+def oracle_valve(
+    action: Annotated[str, typer.Argument(help="close or open.")],
+    mn: Annotated[str, typer.Argument(help="Device code (MN) of the controller.")],
+    reason: Annotated[str, typer.Option(help="The regulator's reason (停产整顿 ...); its hash is signed.")],
+    nonce: Annotated[int | None, typer.Option(help="Order nonce (default: now in milliseconds).")] = None,
+    valid_for: Annotated[int, typer.Option(help="Seconds the order stays valid.")] = 3600,
+    queue: Annotated[Path | None, typer.Option(help="The running gateway's queue file.")] = None,
+    as_: AsOption = None,
+    keystore: KeystoreOption = None,
+) -> None:
+    """Order a controller's valve closed or reopened (停产整顿), signed with the regulator's key.
+
+    The EIP-712 order is left in the gateway's queue; the gateway checks the signer against the
+    registry's REGULATOR role, expiry, nonce and device code, then commands the controller
+    (CN=3098) after its next frame. A refused order is logged by the gateway and never sent.
+    """
+    import time
+
+    from chain.valve import ValveOrder, sign_valve_order
+    from oracle.queue import Queue
+    from oracle.valve import SignedValveOrder, leave_valve_order
+
+    if action not in ("close", "open"):
+        raise typer.BadParameter(f"action {action!r} is not close or open")
+    ctx = context()
+    settings = _oracle_settings(queue=queue)
+    path = settings.queue or ctx.settings.state_dir / "oracle" / "queue.db"
+    if not path.exists():
+        raise ConfigError(f"no gateway queue at {path}: give --queue")
+    signer = ctx.signer(as_, keystore)
+    registry = ctx.registry()
+    now = int(time.time())
+    order = ValveOrder(
+        signer.address, mn, "close" if action == "close" else "open",
+        nonce if nonce is not None else time.time_ns() // 1_000_000, now + valid_for, reason,
+    )  # fmt: skip
+    signature = sign_valve_order(signer, registry.chain.chain_id, registry.address, order)
+    with Queue(path) as store:
+        number = leave_valve_order(store, SignedValveOrder(order, signature))
+    ctx.print_json({**order.as_json(), "signature": "0x" + signature.hex(), "order": number})
 
 
 @oracle_app.command("simulate")

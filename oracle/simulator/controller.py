@@ -153,6 +153,9 @@ class VirtualController:
         self.fault_rate = fault_rate
         self.st = st if st is not None else self.profile.st
         self.crc: CrcVariant = crc
+        #: the outlet valve: while closed the site discharges nothing (flow and loads are 0)
+        self.valve_open = True
+        self.valve_commands: list[str] = []
         self._password = password
         self._rng = random.Random(seed)
         self._clock = start.replace(second=0, microsecond=0)
@@ -205,6 +208,12 @@ class VirtualController:
     def totals(self) -> dict[str, Decimal]:
         """Sum of the ``Cou`` values built so far, by factor code (m³ for flows, kg otherwise)."""
         return dict(self._totals)
+
+    def command_valve(self, open_: bool) -> None:
+        """Obey a reverse-control command (CN=3098): open or close the outlet valve."""
+        self.valve_open = open_
+        self.valve_commands.append("open" if open_ else "close")
+        logger.info("valve %s", "opened" if open_ else "closed", extra={"device": self.mn})
 
     def accepts(self, password: str) -> bool:
         """Whether ``password`` is this controller's access password (a platform's request)."""
@@ -342,6 +351,8 @@ class VirtualController:
         for model in profile.factors:
             code = model.code
             avg, low, high, flag = self._reading(model, load, spike=code == spiked)
+            if code == profile.flow.code and not self.valve_open:
+                avg = low = high = Decimal(0) * avg  # the valve is closed: nothing flows out
             items: dict[str, str] = {}
             if code == profile.flow.code:
                 volume = (avg * 60 * profile.m3_per_flow_second).quantize(_quantum(profile.volume_decimals))

@@ -19,6 +19,7 @@ from oracle.errors import FrameError
 from oracle.hj212 import (
     CN_DATA_ANSWER,
     CN_MINUTE_DATA,
+    CN_VALVE_CONTROL,
     ExeRtn,
     Frame,
     FrameScanner,
@@ -273,6 +274,20 @@ class StoreAndForward:
         )
         self._send_quietly(request_answer(request, refusal))
 
+    def _valve(self, command: Frame) -> None:
+        """Obey a valve command (CN=3098, ``ValveCmd`` 0 close / 1 open): 9011, move, 9012."""
+        setting = command.extras.get("ValveCmd")
+        if not self.controller.accepts(command.pw):
+            self._send_quietly(request_answer(command, QnRtn.PW_ERROR))
+            return
+        if setting not in ("0", "1"):
+            self._send_quietly(request_answer(command, QnRtn.REJECTED))
+            return
+        self._send_quietly(request_answer(command, QnRtn.READY))
+        with self._lock:
+            self.controller.command_valve(setting == "1")
+        self._send_quietly(execution_result(command, ExeRtn.SUCCESS))
+
     def _send_quietly(self, wire: str) -> None:
         try:
             self.link.send(wire.encode("ascii"), self.settings.write_timeout)
@@ -393,6 +408,8 @@ class StoreAndForward:
                     continue
                 if is_history_request(reply):
                     self._take_request(reply)
+                elif reply.cn == CN_VALVE_CONTROL and reply.mn == self.controller.mn:
+                    self._valve(reply)
                 elif (
                     frame is not None
                     and reply.cn == CN_DATA_ANSWER
