@@ -136,6 +136,7 @@ from oracle.signing.reading import Reading, ReadingFields, checksum_address, sca
 from oracle.signing.signer import DeviceSigner
 from oracle.valve import (
     VALVE_NONCES_KEY,
+    VALVE_ORDER_CODE,
     VALVE_ORDERS_KEY,
     ReverseControl,
     SignedValveOrder,
@@ -367,6 +368,8 @@ class Gateway:
             if mn in self._signers:
                 self.qc.resume(mn, cn, datetime.fromtimestamp(last, zone).replace(tzinfo=None))
                 self.backfill.resume(mn, cn, datetime.fromtimestamp(last, zone).replace(tzinfo=None))
+        if control is not None and control.signer_of is None:
+            control.signer_of = self._valve_signer  # valve events are anchored as readings
         self._quotas = dict(quotas or {})
         for mn, controller in self._quotas.items():
             saved = queue.get_state(_state_key(mn))
@@ -600,8 +603,13 @@ class Gateway:
             order.mn,
             {"event": "order", **signed.as_json()},
             state={VALVE_NONCES_KEY: json.dumps(used)},
+            anchor=(VALVE_ORDER_CODE, 0 if order.action == "close" else 1),
         )
         return self.control.command(order.mn, order.action, f"regulator {order.regulator}", order.reason)
+
+    def _valve_signer(self, mn: str) -> DeviceSigner | None:
+        """The device's signer for its valve events (``None`` for a blocked device)."""
+        return None if mn in self.stats.blocked else self._signers.get(mn)
 
     def _read_orders(self) -> None:
         """Take the signed valve orders left in the queue (``ets oracle valve``) since the last read."""

@@ -14,8 +14,14 @@ signed orders (停产整顿) relayed to the gateway.
   is sent, an order whose signature does not recover its regulator, whose signer is not an
   active REGULATOR of the registry, that expired, whose (regulator, nonce) was executed before,
   or that names a device code the gateway does not serve.
-* Every order, refusal, command and acknowledgement is appended to the device's valve log, a
-  state document of the queue (``valve.log.<MN>``) written in the queue's transaction.
+* Every accepted order, command sent and acknowledgement is appended to the device's valve log,
+  a state document of the queue (``valve.log.<MN>``), and anchored with the readings: in the
+  same queue transaction the gateway signs, with the device's key and its next sequence number,
+  one reading of a documented code (:data:`VALVE_ORDER_CODE` ``VLVORD`` = the ordered action,
+  :data:`VALVE_COMMAND_CODE` ``VLVCMD`` = the ``ValveCmd`` sent, :data:`VALVE_ACK_CODE` ``VLVACK``
+  = the controller's ``ExeRtn``; no unit, decimals 0, flag N, time = the gateway's clock), which
+  is batched and anchored like any reading and verified with the ledger's unchanged
+  ``verifyReading``. Refused orders are only logged (nothing is stored or sent).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any, Final, Protocol
 from chain.valve import ValveAction, ValveOrder, recover_valve_order_signer
 from domain.errors import InvalidInputError
 from oracle.errors import (
+    ReadingValueError,
     ValveOrderDeviceError,
     ValveOrderError,
     ValveOrderExpiredError,
@@ -49,11 +56,16 @@ from oracle.hj212 import (
     encode,
 )
 from oracle.queue import Queue
+from oracle.signing.reading import ReadingFields
+from oracle.signing.signer import DeviceSigner
 
 __all__ = [
+    "VALVE_ACK_CODE",
+    "VALVE_COMMAND_CODE",
     "VALVE_LOG_PREFIX",
     "VALVE_NONCES_KEY",
     "VALVE_ORDERS_KEY",
+    "VALVE_ORDER_CODE",
     "ControllerValve",
     "RegistryRegulators",
     "ReverseControl",
@@ -66,6 +78,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: Reading codes of the anchored valve events (value: 0 close / 1 open; ExeRtn for the ack).
+VALVE_ORDER_CODE: Final = "VLVORD"
+VALVE_COMMAND_CODE: Final = "VLVCMD"
+VALVE_ACK_CODE: Final = "VLVACK"
 VALVE_LOG_PREFIX: Final = "valve.log."
 VALVE_ORDERS_KEY: Final = "valve.orders"
 VALVE_NONCES_KEY: Final = "valve.nonces"
@@ -238,11 +254,13 @@ class ReverseControl:
         queue: the gateway's queue; the log is its state document ``valve.log.<MN>``.
         resend_seconds: a command without its 9012 is sent again after this long.
         clock: Unix seconds now.
+        signer_of: the device's signer (the gateway's); events are then anchored as readings.
     """
 
     queue: Queue
     resend_seconds: float = 60.0
     clock: Callable[[], float] = time.time
+    signer_of: Callable[[str], DeviceSigner | None] | None = None
     _pending: dict[str, list[_Pending]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next_id: int = 0
@@ -252,12 +270,31 @@ class ReverseControl:
         text = self.queue.get_state(f"{VALVE_LOG_PREFIX}{mn}")
         return list(json.loads(text)) if text else []
 
-    def record(self, mn: str, event: dict[str, Any], state: dict[str, str] | None = None) -> None:
-        """Append an event to the device's log (with ``state``, in one transaction)."""
+    def record(
+        self,
+        mn: str,
+        event: dict[str, Any],
+        state: dict[str, str] | None = None,
+        *,
+        anchor: tuple[str, int] | None = None,
+    ) -> None:
+        """Append an event to the device's log (with ``state``, in one transaction); with
+        ``anchor`` (reading code, value) also a device-signed reading of it, anchored later."""
+        now = self.clock()
+        signed = None
+        signer = None if anchor is None or self.signer_of is None else self.signer_of(mn)
+        if signer is not None and anchor is not None:
+            try:
+                signed = signer.sign_frame([ReadingFields(int(now), anchor[0], anchor[1], 0, "", "N")])
+            except ReadingValueError as error:  # sequences used up: logged, kept unanchored
+                logger.error("valve event not signed: %s", error, extra={"device": mn})
         entries = self.log(mn)
-        entries.append({"at": round(self.clock(), 3), **event})
+        entry = {"at": round(now, 3), **event}
+        if signed is not None:
+            entry["reading"] = {"code": anchor[0] if anchor else "", "sequence": signed.first_sequence}
+        entries.append(entry)
         documents = {f"{VALVE_LOG_PREFIX}{mn}": json.dumps(entries[-_MAX_LOG:])} | (state or {})
-        self.queue.append((), state=documents)
+        self.queue.append(() if signed is None else (signed,), qc="measured", state=documents)
 
     def command(self, mn: str, action: ValveAction, source: str, reason: str) -> int:
         """Queue a close or open for the device's controller; returns the command's id.
@@ -286,7 +323,11 @@ class ReverseControl:
                     break
             else:
                 return None
-        self.record(mn, {"event": "sent", "id": pending.id, "action": pending.action, "qn": pending.qn})
+        self.record(
+            mn,
+            {"event": "sent", "id": pending.id, "action": pending.action, "qn": pending.qn},
+            anchor=(VALVE_COMMAND_CODE, _VALVE_CMD[pending.action]),
+        )
         return pending.action, pending.qn
 
     def answer(self, frame: Frame) -> bool:
@@ -304,8 +345,11 @@ class ReverseControl:
             if frame.cn == CN_EXECUTION_RESULT:
                 queue.remove(pending)
         event = "accepted" if frame.cn == CN_REQUEST_ANSWER else "ack"
-        self.record(frame.mn, {"event": event, "id": pending.id, "action": pending.action, "qn": frame.qn,
-                               key: code})  # fmt: skip
+        self.record(
+            frame.mn,
+            {"event": event, "id": pending.id, "action": pending.action, "qn": frame.qn, key: code},
+            anchor=None if frame.cn == CN_REQUEST_ANSWER else (VALVE_ACK_CODE, code),
+        )
         if frame.cn == CN_EXECUTION_RESULT:
             logger.warning(
                 "valve %s acknowledged by the controller: ExeRtn=%d", pending.action, code,

@@ -21,10 +21,14 @@ from oracle.errors import (
 from oracle.gateway import Gateway
 from oracle.hj212 import CN_VALVE_CONTROL, parse
 from oracle.queue import Queue
+from oracle.signing.proof import verify
 from oracle.simulator.forward import LinkSettings
 from oracle.simulator.simulation import run_on_pty
 from oracle.transport import SerialFrameReader, SerialSettings
 from oracle.valve import (
+    VALVE_ACK_CODE,
+    VALVE_COMMAND_CODE,
+    VALVE_ORDER_CODE,
     VALVE_ORDERS_KEY,
     ControllerValve,
     ReverseControl,
@@ -34,6 +38,7 @@ from oracle.valve import (
     valve_command,
 )
 from tests.utils.backfill import LATE, controllers, gateway
+from tests.utils.readings import DOMAIN
 
 CHAIN_ID = 31337
 REGISTRY = "0x" + "5" * 40
@@ -146,6 +151,26 @@ def test_a_signed_close_order_closes_the_controllers_valve_over_a_pty_and_the_ac
     ]
     assert len(volumes) == 30 and volumes[0].value > 0
     assert all(v.value == 0 for v in volumes[-20:])
+    # the order, the command sent and the acknowledgement are device-signed readings, batched and
+    # anchored with the rest and verified like them
+    address = gw.devices[ctl.mn]
+    codes = (VALVE_ORDER_CODE, VALVE_COMMAND_CODE, VALVE_ACK_CODE)
+    valve = {
+        r.signed.reading.pollutant: r
+        for r in queue.device_readings(address)
+        if r.signed.reading.pollutant in codes
+    }
+    assert {code: r.signed.reading.value for code, r in valve.items()} == {
+        VALVE_ORDER_CODE: 0, VALVE_COMMAND_CODE: 0, VALVE_ACK_CODE: 1,
+    }  # fmt: skip
+    for r in valve.values():
+        verify(DOMAIN, r.signed, address)
+    logged = [e["reading"]["sequence"] for e in events if "reading" in e]
+    assert logged == sorted(r.signed.reading.sequence for r in valve.values())
+    sequences = [r.signed.reading.sequence for r in queue.device_readings(address)]
+    assert sequences == list(range(1, len(sequences) + 1))
+    batches = queue.cut_batches(1024, 0, enterprises=gw.enterprises)
+    assert sum(b.count for b in batches) == len(sequences) and queue.unbatched() == []
 
 
 def test_the_quota_controllers_valve_is_a_reverse_control_command(queue: Queue) -> None:
