@@ -19,8 +19,9 @@ What is measured
   split by quality control (valid totals, excluded totals by reason, gap estimates, as anchored);
   ``readings_per_second_unsplit`` is the same pipeline over the same frames, in the same run,
   with the totals summed as before the split (every reading in one total per pollutant and
-  unit); ``split_cost`` is the share of throughput the split costs. Each is the better of two
-  runs, in the order unsplit, split, split, unsplit.
+  unit); ``split_cost`` is the share of throughput the split costs (negative: the split run was
+  faster, i.e. noise). Each is the best of three runs, in the order unsplit, split, split,
+  unsplit, unsplit, split; ``pipeline_rounds`` lists every run's readings/s.
 * ``backfill_frames_per_second``: frames per second a gateway recovers from a virtual controller
   over a real pseudo-terminal with HJ 212-2017 history requests (``bench.backfill.measure``:
   2,400 stored minute frames, 240 with ``--quick``), each quality-controlled, device-signed and
@@ -550,11 +551,11 @@ def main(quick: bool = False) -> dict[str, object]:
         frames = build_frames(minutes)
         progress.remove_task(task)
 
-        # The same frames with the totals as before the QC split (the baseline), then split: the
-        # order alternates over two rounds each so neither gets the warmer machine, and each
-        # figure is its better round.
+        # The same frames with the totals as before the QC split (the baseline) and split: three
+        # rounds each in the order ABBAAB so neither gets the quieter machine, and each figure is
+        # its best round (on a shared machine a round's figure varies by a third).
         runs: dict[bool, list[PipelineRun]] = {True: [], False: []}
-        for round_, split in enumerate((False, True, True, False)):
+        for round_, split in enumerate((False, True, True, False, False, True)):
             runs[split].append(
                 run_pipeline(frames, directory / f"pipeline-{round_}.db", progress, split=split)
             )
@@ -615,6 +616,10 @@ def main(quick: bool = False) -> dict[str, object]:
         "backfill_frames": backfill_figures["backfill_frames"],
         "backfill_requests": backfill_figures["backfill_requests"],
         "readings_per_s": round(readings_per_s, 1),
+        "pipeline_rounds": {
+            "split": [round(r.readings / r.seconds) for r in runs[True]],
+            "unsplit": [round(r.readings / r.seconds) for r in runs[False]],
+        },
         "pipeline_seconds_unsplit": round(baseline.seconds, 3),
         "pipeline_cut_seconds_unsplit": round(baseline.cut_seconds, 3),
         "coincurve_sign_per_s": round(raw_sign_per_s, 1),
