@@ -102,7 +102,7 @@ class HistoryPublic(BaseModel):
     time: int
 
 
-class ApplicationPublic(BaseModel):
+class AccountApplicationPublic(BaseModel):
     """An application with its state (after acceptance, its governance proposal's)."""
 
     application_id: str
@@ -147,15 +147,15 @@ class BuiltProposePublic(BaseModel):
 
 
 class ReviewedPublic(BaseModel):
-    application: ApplicationPublic
+    application: AccountApplicationPublic
     propose: BuiltProposePublic | None = Field(description="For an acceptance")
 
 
-def _public(ctx: Ctx, db: Db, row: m.AccountApplication, *, detail: bool = False) -> ApplicationPublic:
+def _public(ctx: Ctx, db: Db, row: m.AccountApplication, *, detail: bool = False) -> AccountApplicationPublic:
     tracked = acc.track(
         db, row, registry=ctx.registry.address, now=max(int(time.time()), ctx.chain.timestamp())
     )
-    return ApplicationPublic(
+    return AccountApplicationPublic(
         application_id=row.application_id, kind=row.kind, account=row.account, credit_code=row.credit_code,
         name=row.name, region_code=row.region_code, industry_code=row.industry_code,
         latitude_e6=row.latitude_e6, longitude_e6=row.longitude_e6,
@@ -190,8 +190,8 @@ def typed_data(body: ApplicationBody, ctx: Ctx, user: User) -> ApplicationTypedD
     )
 
 
-@router.post("/applications", response_model=ApplicationPublic, status_code=201, responses=ERRORS)
-def submit(body: SignedApplication, ctx: Ctx, db: Db, user: User) -> ApplicationPublic:
+@router.post("/applications", response_model=AccountApplicationPublic, status_code=201, responses=ERRORS)
+def submit(body: SignedApplication, ctx: Ctx, db: Db, user: User) -> AccountApplicationPublic:
     """Submit a signed application for the signed-in account: 400 for a bad field, 403
     `ApplicationSignatureError` (not signed by this wallet) or `ApplicationNotOwnAccountError` (a
     change of another enterprise's profile), 409 `ApplicationDuplicateCodeError` (the code is
@@ -201,10 +201,12 @@ def submit(body: SignedApplication, ctx: Ctx, db: Db, user: User) -> Application
     return _public(ctx, db, row, detail=True)
 
 
-@router.post("/applications/{application_id}/resubmit", response_model=ApplicationPublic, responses=ERRORS)
+@router.post(
+    "/applications/{application_id}/resubmit", response_model=AccountApplicationPublic, responses=ERRORS
+)
 def resubmit(
     application_id: IdPath, body: SignedApplication, ctx: Ctx, db: Db, user: User
-) -> ApplicationPublic:
+) -> AccountApplicationPublic:
     """Answer a request for information: the applicant signs the application again (same kind and
     credit code)."""
     row = acc.resubmit(db, registry=ctx.registry, chain_id=ctx.chain.chain_id, signer=user.address,
@@ -213,7 +215,7 @@ def resubmit(
     return _public(ctx, db, row, detail=True)
 
 
-@router.get("/applications", response_model=Page[ApplicationPublic], responses=ERRORS)
+@router.get("/applications", response_model=Page[AccountApplicationPublic], responses=ERRORS)
 def list_applications(
     ctx: Ctx,
     db: Db,
@@ -224,7 +226,7 @@ def list_applications(
         Query(description="The review's state"),
     ] = None,
     kind: Annotated[Literal["register", "change"] | None, Query()] = None,
-) -> Page[ApplicationPublic]:
+) -> Page[AccountApplicationPublic]:
     """The signed-in account's own applications (any account, with or without a role); every
     application for the exchange and the regulator (the review queue: `status=submitted`)."""
     rows, total = paginate(db, acc.listing(user, status=status, kind=kind), paging)
@@ -233,8 +235,8 @@ def list_applications(
     )
 
 
-@router.get("/applications/{application_id}", response_model=ApplicationPublic, responses=ERRORS)
-def get_application(application_id: IdPath, ctx: Ctx, db: Db, user: User) -> ApplicationPublic:
+@router.get("/applications/{application_id}", response_model=AccountApplicationPublic, responses=ERRORS)
+def get_application(application_id: IdPath, ctx: Ctx, db: Db, user: User) -> AccountApplicationPublic:
     """One application with its history and, once accepted, its proposal's state (proposed,
     executed, expired) as indexed from the chain."""
     row = acc.get(db, application_id=application_id)

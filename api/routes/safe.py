@@ -102,7 +102,7 @@ class ExecutionPublic(BaseModel):
     tx: dict[str, Any] = Field(description="Sign with eth_signTransaction, then POST .../relay")
 
 
-class RelayRequest(BaseModel):
+class SafeRelayRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     raw_transaction: str = Field(max_length=200_000, pattern=r"^0x[0-9a-fA-F]*$")
@@ -202,7 +202,7 @@ def execute(safe: SafeAddress, safe_tx_hash: SafeTxHash, ctx: Ctx, db: Db, user:
 
 @router.post("/{safe}/transactions/{safe_tx_hash}/relay", response_model=SafeTxPublic, responses=REFUSALS)
 def relay(
-    safe: SafeAddress, safe_tx_hash: SafeTxHash, body: RelayRequest, ctx: Ctx, db: Db, user: User
+    safe: SafeAddress, safe_tx_hash: SafeTxHash, body: SafeRelayRequest, ctx: Ctx, db: Db, user: User
 ) -> SafeTxPublic:
     """Relay the signed `execTransaction` (it must be the signed-in representative's, carrying this
     Safe transaction and its signatures: `RawTransactionError` otherwise) and record the outcome."""
