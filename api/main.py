@@ -49,6 +49,7 @@ from api.routes import (
     stats,
     surveillance,
     tx,
+    valve,
 )
 from api.stream import market_streams
 from domain.errors import EtsError
@@ -235,6 +236,7 @@ def create_app(
         statements,
         safe,
         cards,
+        valve,
         tx,
     )
     for module in routers:
