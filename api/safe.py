@@ -232,7 +232,7 @@ def relay_execution(
     tx_hash = safe.chain.send_raw(bytes.fromhex(raw[2:] if raw.startswith("0x") else raw))
     try:
         receipt = safe.chain.wait(tx_hash)
-        succeeded = bool(safe.contract.events.ExecutionSuccess().process_receipt(receipt))
+        succeeded = safe.succeeded(receipt)
     except ChainError:
         succeeded = False
     record.status = EXECUTED if succeeded else FAILED

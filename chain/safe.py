@@ -28,6 +28,7 @@ from eth_typing import ChecksumAddress
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 from web3.contract.contract import ContractFunction
+from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from chain.client import ContractClient
@@ -266,6 +267,12 @@ class SafeClient(ContractClient):
             raise SafeSignerNotOwnerError(f"{signer} is not a representative of Safe {self.address}")
         return signer, kind
 
+    def succeeded(self, receipt: TxReceipt) -> bool:
+        """Whether ``receipt`` holds this Safe's ``ExecutionSuccess`` (the other contracts' logs of
+        the inner call are skipped, not warned about)."""
+        events = self.contract.events.ExecutionSuccess().process_receipt(receipt, errors=DISCARD)
+        return any(e["address"] == self.address for e in events)
+
     def exec_call(self, tx: SafeTx, signatures: Signatures) -> ContractFunction:
         """``execTransaction`` of ``tx`` with the representatives' signatures, checked first.
 
@@ -310,7 +317,7 @@ class SafeClient(ContractClient):
             ContractRevertError: the inner call or the Safe reverted (decoded).
         """
         receipt = self.chain.transact(self.exec_call(tx, signatures), relayer)
-        if not self.contract.events.ExecutionSuccess().process_receipt(receipt):
+        if not self.succeeded(receipt):
             raise TransactionError(f"Safe {self.address} did not execute nonce {tx.nonce}")
         return receipt
 
@@ -365,7 +372,7 @@ class SafeFactoryClient(ContractClient):
             self.contracts.singleton, self.setup_data(owners, threshold), salt
         )
         receipt = self.chain.transact(fn, sender)
-        created = self.contract.events.ProxyCreation().process_receipt(receipt)
+        created = self.contract.events.ProxyCreation().process_receipt(receipt, errors=DISCARD)
         if not created:
             raise DeploymentError("SafeProxyFactory created no proxy")
         address = to_checksum_address(created[0]["args"]["proxy"])
