@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import time
@@ -9,15 +10,17 @@ import tty
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oracle.errors import FrameChecksumError, FrameCrcVariantError
+from oracle.errors import FrameChecksumError, FrameCrcVariantError, GatewayConfigError
 from oracle.gateway import Gateway, GatewayDevice
 from oracle.hj212 import CN_MINUTE_DATA, CrcVariant, Frame, crc16, encode, modbus_crc16, parse
 from oracle.queue import Queue
+from oracle.service import SiteConfig
 from oracle.simulator.controller import VirtualController
 from oracle.simulator.profiles import SiteKind
 from oracle.transport import SerialFrameReader, SerialSettings
@@ -190,3 +193,14 @@ def test_a_simulated_controller_can_send_modbus_crcs() -> None:
         assert parse(wire, crc="modbus").mn == MN_M
         with pytest.raises(FrameCrcVariantError):
             parse(wire)
+
+
+def test_the_site_file_sets_each_devices_variant_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    entry = {"mn": MN_M, "enterprise": ENTERPRISE, "password": "pw-1", "keystore": "k.json"}
+    path = tmp_path / "site.json"
+    path.write_text(json.dumps({"devices": [entry | {"crc": "modbus"}, entry | {"mn": MN_H}]}))
+    site = SiteConfig.load(path)
+    assert [d.crc for d in site.devices] == ["modbus", "hj212"]
+    path.write_text(json.dumps({"devices": [entry | {"crc": "xmodem"}]}))
+    with pytest.raises(GatewayConfigError, match="crc"):
+        SiteConfig.load(path)
