@@ -147,6 +147,8 @@ def _controllers(devices: int, start: datetime, seed: int, fault_rate: float) ->
     scripted = next((c for c in controllers if c.kind is SiteKind.WASTEWATER), None)
     if scripted is not None:
         scripted.field = field_script()
+    if len(controllers) > 1:  # one field device computes the Modbus CRC-16 (its site entry says so)
+        controllers[-1].crc = "modbus"
     return controllers
 
 
@@ -192,7 +194,11 @@ def prepare_site(
             write_keystore(account_from_key(key), keystore, password)
         entries.append(
             DeviceEntry(
-                mn=mn, enterprise=enterprise, password=SecretStr(device_password(index)), keystore=keystore
+                mn=mn,
+                enterprise=enterprise,
+                password=SecretStr(device_password(index)),
+                keystore=keystore,
+                crc=controller.crc,
             )
         )
         cards[card_id(index)] = enterprise
