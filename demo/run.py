@@ -33,6 +33,7 @@ from domain.codes import credit_code_check_char
 from domain.tokens import Kind, decode_id, encode_id
 from oracle.queue import BatchStatus, Queue
 from oracle.simulator.profiles import device_mn
+from oracle.valve import ReverseControl
 from sim.sample import (
     generate_enterprises,
     sample_account,
@@ -283,6 +284,14 @@ def _demo_oracle(settings: ChainSettings, report: DemoReport, say: Callable[[str
     alarms = ", ".join(f"{mn} {code} {t * 100:.0f} %" for mn, code, t in result.alarms)
     report.steps.append(
         f"oracle: quota alarms {alarms or 'none'}; valves closed: {result.valves_closed or 'none'}"
+    )
+    with Queue(queue_path) as queue:
+        valves = ReverseControl(queue)
+        acks = [e for mn in result.valves_closed for e in valves.log(mn) if e["event"] == "ack"]
+    report.steps.append(
+        f"oracle: valve closures sent as HJ 212 reverse control (CN=3098 ValveCmd=0), acknowledged by "
+        f"the controller {len(acks)} time(s) (9012 ExeRtn=1); orders, commands and acknowledgements "
+        f"anchored as readings VLVORD/VLVCMD/VLVACK"
     )
     fields = ", ".join(f"{kind} {mn}" for kind, mn, _ in result.field_alarms)
     report.steps.append(
