@@ -17,7 +17,12 @@ from chain.accounts import demo_account
 from chain.allowance import AllowanceClient
 from chain.deploy import Manifest
 from chain.permits import PermitsClient
-from chain.plan_allocation import claimants_from_permits, execute_pollutant_plan, plan_pollutant
+from chain.plan_allocation import (
+    PollutantPlan,
+    claimants_from_permits,
+    execute_pollutant_plan,
+    plan_pollutant,
+)
 from chain.plans import PlansClient
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
@@ -56,9 +61,13 @@ def demo_planner(
     annual_id = plans.current_annual(year)
     report = PlannerDemoReport(annual_id)
     for pollutant in POLLUTANTS:
-        claimants = claimants_from_permits(registry, permits, allowance, pollutant, year)
-        plan = plan_pollutant(plans, annual_id, pollutant, claimants, "permits")
-        path = plan.write_csv(out_dir / f"allocation-{pollutant.lower()}-{year}.csv")
+        path = out_dir / f"allocation-{pollutant.lower()}-{year}.csv"
+        if path.exists():  # a re-run resumes the plan it made (later steps add permit holders)
+            plan = PollutantPlan.read_csv(path)
+        else:
+            claimants = claimants_from_permits(registry, permits, allowance, pollutant, year)
+            plan = plan_pollutant(plans, annual_id, pollutant, claimants, "permits")
+            plan.write_csv(path)
         executed = execute_pollutant_plan(allowance, regulator, path)
         report.planned[pollutant] = plan.allocation.total
         report.minted[pollutant] = executed.minted
@@ -67,7 +76,8 @@ def demo_planner(
         budgets = sum(r.budget_t for r in plan.allocation.regions)
         kept = sum(r.reserve_t for r in plan.allocation.regions)
         report.lines.append(
-            f"planner: {pollutant} {year} from {len(claimants)} permit{'s' * (len(claimants) != 1)} under "
+            f"planner: {pollutant} {year} from {len(plan.allocation.grants)} "
+            f"permit{'s' * (len(plan.allocation.grants) != 1)} under "
             f"annual plan {annual_id}: "
             f"{plan.allocation.total:,} t planned of {budgets:,} t left in the regions' budgets "
             f"(reserve {kept:,} t kept); minted {executed.minted:,} t"

@@ -25,7 +25,7 @@ last years (``basis=history``, :func:`history_basis`). CO2 from energy history s
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -170,6 +170,16 @@ def share_region(budget: int, demands: Sequence[float], keys: Sequence[str]) -> 
     return largest_remainder(budget, demands, keys), True
 
 
+def line_region(region: int, lines: Collection[int]) -> int | None:
+    """The plan line (GB/T 2260 code) an enterprise of ``region`` falls under: its own code, else
+    its prefecture's (``xxxx00``), else its province's (``xx0000``), as the reserve's guide price
+    is looked up; ``None`` when the plan has none of them."""
+    for code in (region, region - region % 100, region - region % 10_000):
+        if code in lines:
+            return code
+    return None
+
+
 def allocate(
     plan: AnnualPlan, pollutant: int, claimants: Sequence[Claimant], basis: Basis | str
 ) -> PollutantAllocation:
@@ -178,7 +188,8 @@ def allocate(
     Args:
         plan: the adopted annual plan (its (pollutant, region) lines and enterprise targets).
         pollutant: pollutant code.
-        claimants: one per enterprise, each in a region of the plan's lines of ``pollutant``.
+        claimants: one per enterprise, each in a region of the plan's lines of ``pollutant`` (a
+            county falls under its prefecture's or province's line: :func:`line_region`).
         basis: what the claimants' bases are (recorded in the result).
 
     Raises:
@@ -197,7 +208,7 @@ def allocate(
         if c.enterprise.lower() in seen:
             problems.append(f"{name}: listed more than once")
         seen.add(c.enterprise.lower())
-        if lines and c.region not in lines:
+        if lines and line_region(c.region, lines) is None:
             problems.append(f"{name}: region {c.region} has no {pollutant} cap in the annual plan")
         if not (math.isfinite(c.basis_t) and c.basis_t >= 0):
             problems.append(f"{name}: basis {c.basis_t!r} must be finite and >= 0")
@@ -209,7 +220,8 @@ def allocate(
     regions: list[RegionBudget] = []
     for region in sorted(lines):
         line = lines[region]
-        members = sorted((c for c in claimants if c.region == region), key=lambda c: c.enterprise.lower())
+        under = (c for c in claimants if line_region(c.region, lines) == region)
+        members = sorted(under, key=lambda c: c.enterprise.lower())
         target = [targets.get(c.enterprise.lower(), 0) for c in members]
         demands = [demand_of(c, t) for c, t in zip(members, target, strict=True)]
         reserve = reserve_of(line.cap, line.reserve_share_bps)

@@ -19,6 +19,7 @@ from domain.plan_allocation import (
     as_basis,
     demand_of,
     history_basis,
+    line_region,
     reserve_of,
 )
 from domain.plans import AnnualPlan, EnterpriseTarget, RegionCap
@@ -140,3 +141,15 @@ def test_allocate_conserves_the_budget_and_respects_permits(case: tuple[AnnualPl
         assert g.allocation <= math.ceil(g.demand_t)
         if g.permitted_t is not None:
             assert g.allocation + g.already_t <= g.permitted_t
+
+
+def test_a_county_falls_under_its_prefectures_line_else_its_provinces() -> None:
+    assert line_region(331_082, {331_000, 330_000}) == 331_000  # Linhai under Taizhou
+    assert line_region(331_082, {330_000}) == 330_000  # else Zhejiang
+    assert line_region(331_082, {331_082, 331_000}) == 331_082  # its own line first
+    assert line_region(320_102, {331_000, 330_000}) is None
+    p = plan(RegionCap(SO2, TAIZHOU, 1_000, 0))
+    result = allocate(p, SO2, [Claimant(A, 331_082, 300.0), Claimant(B, TAIZHOU, 200.0)], "permits")
+    assert [(g.region, g.allocation) for g in result.grants] == [(TAIZHOU, 300), (TAIZHOU, 200)]
+    with pytest.raises(AllocationInputError, match="region 320102 has no 2 cap"):
+        allocate(p, SO2, [Claimant(C, 320_102, 100.0)], "permits")
