@@ -266,7 +266,14 @@ class Anchorer:
             except Exception as error:  # a refusal: the port's revert error names it
                 name = str(getattr(error, "error", type(error).__name__))
                 if name == "LedgerBatchAlreadyAnchored":
-                    continue  # mined meanwhile by an earlier send: the next step finds it
+                    # An earlier send was mined between the look-up and this send: record it
+                    # now if the node shows it, else the next step finds it.
+                    found = self.port.find(batch.batch_id)
+                    if found is not None:
+                        self._anchored(batch, found, report)
+                        report.already_anchored += 1
+                        self.stats.already_anchored += 1
+                    continue
                 self._refused(batch, name, str(error), report)
                 blocked.add(batch.device)
                 continue

@@ -125,6 +125,46 @@ def test_anchoring_completes_submitted_batch_from_its_receipt(site: Site) -> Non
     assert recorded.status is BatchStatus.ANCHORED and recorded.tx_hash == tx
 
 
+class _LateNode:
+    """A port over a node that answers "not mined" to the first receipt and look-up of a batch
+    sent before: the race where the earlier send is mined between the look-up and a new send."""
+
+    def __init__(self, port: LedgerAnchorPort) -> None:
+        self.port = port
+        self.hidden: set[str] = {"receipt", "find"}
+
+    def receipt(self, tx_hash: bytes) -> AnchorReceipt | None:
+        if "receipt" in self.hidden:
+            self.hidden.discard("receipt")
+            return None
+        return self.port.receipt(tx_hash)
+
+    def find(self, batch_id: bytes) -> AnchorReceipt | None:
+        if "find" in self.hidden:
+            self.hidden.discard("find")
+            return None
+        return self.port.find(batch_id)
+
+    def submit(self, batch: object) -> bytes:
+        return self.port.submit(batch)
+
+    def wait(self, tx_hash: bytes, timeout: float) -> AnchorReceipt | None:
+        return self.port.wait(tx_hash, timeout)
+
+
+def test_anchoring_records_batch_mined_between_its_look_up_and_a_new_send(site: Site) -> None:
+    site.feed(MN_A, 1)
+    (batch,) = site.queue.cut_batches(16, 0)
+    tx = site.port.submit(batch)
+    site.queue.mark_submitted(batch.batch_id, tx)
+    site.port.wait(tx, 10)
+    anchorer = Anchorer(site.queue, _LateNode(site.port), max_size=16, max_age_seconds=3600)
+    report = anchorer.step()
+    assert (report.sent, report.anchored, report.refused) == (0, 1, 0)
+    assert site.queue.batch(batch.batch_id).status is BatchStatus.ANCHORED
+    assert len(site.anchored_sequences()) == 1
+
+
 def test_anchoring_counts_refusal_and_holds_back_that_devices_later_batches(site: Site) -> None:
     site.feed(MN_A, 3)
     site.feed(MN_B, 1)
