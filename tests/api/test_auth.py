@@ -92,7 +92,7 @@ def test_health_reports_chain_database_and_indexer(world: ApiWorld) -> None:
     world.index()
     body = world.client.get("/health").json()
     assert body["status"] == "ok", body
-    assert body["indexer"]["lag_blocks"] == 0 and body["database"]["revision"] == head_revision() == "0015"
+    assert body["indexer"]["lag_blocks"] == 0 and body["database"]["revision"] == head_revision() == "0017"
 
 
 def test_session_cache_keeps_a_token_for_ttl_and_never_past_its_expiry() -> None:
