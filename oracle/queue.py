@@ -77,12 +77,12 @@ from bisect import bisect_right
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from enum import StrEnum
 from itertools import repeat
 from pathlib import Path
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, ClassVar, Final, Literal, NamedTuple, Self
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -274,8 +274,42 @@ class FrameKey(NamedTuple):
     datatime: int
 
 
+class _Sum:
+    """What the batch totals share: an exact sum of readings and its JSON form.
+
+    Subclasses are frozen dataclasses whose fields end in ``value`` (the sum scaled by
+    ``10**decimals``), ``decimals`` and ``count``. The JSON form lists the fields in their order,
+    ``value`` as decimal text (it may exceed JSON's safe integers) and the other integers as
+    numbers: the stored batch totals and the anchored totals hash depend on it byte for byte.
+    """
+
+    __slots__ = ()
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # set on each subclass by @dataclass
+
+    value: int
+    decimals: int
+
+    @property
+    def amount(self) -> Decimal:
+        """The sum as an exact decimal."""
+        return Decimal(f"{self.value}E-{self.decimals}")  # exact: no context rounding
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe form (``value`` as decimal text)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = str(value) if f.name == "value" else value
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Inverse of :meth:`to_json` (integer fields parsed, text fields as given)."""
+        return cls(*(int(data[f.name]) if f.type == "int" else data[f.name] for f in fields(cls)))
+
+
 @dataclass(frozen=True, slots=True)
-class PollutantTotal:
+class PollutantTotal(_Sum):
     """Sum of a batch's readings of one pollutant in one unit.
 
     Attributes:
@@ -292,31 +326,9 @@ class PollutantTotal:
     decimals: int
     count: int
 
-    @property
-    def amount(self) -> Decimal:
-        """The sum as an exact decimal."""
-        return Decimal(f"{self.value}E-{self.decimals}")  # exact: no context rounding
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-safe form (``value`` as decimal text: it may exceed JSON's safe integers)."""
-        return {
-            "pollutant": self.pollutant,
-            "unit": self.unit,
-            "value": str(self.value),
-            "decimals": self.decimals,
-            "count": self.count,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> PollutantTotal:
-        """Inverse of :meth:`to_json`."""
-        return cls(
-            data["pollutant"], data["unit"], int(data["value"]), int(data["decimals"]), int(data["count"])
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class ExcludedTotal:
+class ExcludedTotal(_Sum):
     """Sum of a batch's readings of one pollutant and unit excluded for one reason.
 
     Attributes:
@@ -335,32 +347,9 @@ class ExcludedTotal:
     decimals: int
     count: int
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-safe form (``value`` as decimal text)."""
-        return {
-            "pollutant": self.pollutant,
-            "unit": self.unit,
-            "reason": self.reason,
-            "value": str(self.value),
-            "decimals": self.decimals,
-            "count": self.count,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ExcludedTotal:
-        """Inverse of :meth:`to_json`."""
-        return cls(
-            data["pollutant"],
-            data["unit"],
-            int(data["reason"]),
-            int(data["value"]),
-            int(data["decimals"]),
-            int(data["count"]),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class EstimateTotal:
+class EstimateTotal(_Sum):
     """Sum of the unsigned gap estimates of one pollutant and unit by one method.
 
     Attributes:
@@ -378,29 +367,6 @@ class EstimateTotal:
     value: int
     decimals: int
     count: int
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-safe form (``value`` as decimal text)."""
-        return {
-            "pollutant": self.pollutant,
-            "unit": self.unit,
-            "method": self.method,
-            "value": str(self.value),
-            "decimals": self.decimals,
-            "count": self.count,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> EstimateTotal:
-        """Inverse of :meth:`to_json`."""
-        return cls(
-            data["pollutant"],
-            data["unit"],
-            data["method"],
-            int(data["value"]),
-            int(data["decimals"]),
-            int(data["count"]),
-        )
 
 
 class Estimate(NamedTuple):

@@ -4,13 +4,14 @@ measured value, and gap estimates are summed apart, never into a measured total.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.review import Exclusion, exclusion_of
-from oracle.queue import Estimate, Queue
+from oracle.queue import Estimate, EstimateTotal, ExcludedTotal, PollutantTotal, Queue
 from oracle.signing.reading import ReadingFields
 from tests.utils.readings import BASE_TIME, signer
 
@@ -96,3 +97,23 @@ def test_batch_valid_plus_excluded_equals_all_and_estimates_apart(
         assert batch.estimates == ()
     # the estimates are the batch's own: a second cut finds none left
     assert queue.cut_batches(1000, 0) == []
+
+
+def test_batch_totals_json_form_pinned_byte_for_byte() -> None:
+    """The stored totals (and so the anchored totals hash's preimage) keep their JSON form."""
+    batch_totals = (
+        PollutantTotal("w01018", "kg", 10**30 + 7, 3, 12),
+        ExcludedTotal("w01018", "kg", int(Exclusion.OUTLIER), -25, 3, 2),
+        EstimateTotal("w01018", "kg", "linear", 1500, 2, 4),
+    )
+    texts = [json.dumps(t.to_json(), separators=(",", ":")) for t in batch_totals]
+    assert texts == [
+        '{"pollutant":"w01018","unit":"kg","value":"1000000000000000000000000000007","decimals":3,"count":12}',
+        '{"pollutant":"w01018","unit":"kg","reason":2,"value":"-25","decimals":3,"count":2}',
+        '{"pollutant":"w01018","unit":"kg","method":"linear","value":"1500","decimals":2,"count":4}',
+    ]
+    for total, text in zip(batch_totals, texts, strict=True):
+        assert type(total).from_json(json.loads(text)) == total
+    assert batch_totals[0].amount == Decimal("1000000000000000000000000000.007")
+    as_text = {**batch_totals[1].to_json(), "reason": "2", "count": "2"}
+    assert ExcludedTotal.from_json(as_text) == batch_totals[1]
