@@ -21,9 +21,10 @@ DataTime is missing, equal to (a replay, :class:`~oracle.errors.ReplayedFrameErr
 older than (:class:`~oracle.errors.OutOfOrderFrameError`) the last accepted frame of the same
 device **and command**: minute, hour and day data of one device legitimately share stamps.
 
-Tamper detection reports through a callback (:class:`TamperAlarm`): a change of an instrument
-parameter in a parameter upload (CN=3020, ``i13xxx-Info`` items: range, interval, digestion,
-intercept, slope, detection limit ...) and a change of the set of factors a device reports.
+Tamper detection reports through a callback (:class:`TamperAlarm`): a change of the set of
+factors a device reports. A change of an instrument parameter (CN=3020 ``i13xxx-Info`` items:
+range, interval, digestion, intercept, slope, detection limit ...) is the gateway's field rule
+(:mod:`oracle.tamper`, against a persisted baseline, alarmed and delivered), not QC's.
 
 Speed: the gateway target is 20,000 readings/s through parse, QC, signing and queueing on one
 core, so the per-reading path avoids allocations beyond the reading itself and computes the
@@ -64,7 +65,6 @@ from oracle.hj212 import (
 )
 
 __all__ = [
-    "CN_PARAMETER_UPLOAD",
     "PLAUSIBLE_RANGES",
     "FrameRejectedError",
     "QcConfig",
@@ -78,9 +78,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Upload of on-site instrument information (HJ 212-2017 CN=3020: ``PolId`` + ``i1xxxx-Info``).
-CN_PARAMETER_UPLOAD: Final = "3020"
 
 D = Decimal
 #: Plausible value ranges (physically possible for the instruments in use, not legal limits)
@@ -249,7 +246,6 @@ _OUTLIER_REASON: Final = QcReason.OUTLIER
 class TamperKind(StrEnum):
     """What changed on a device."""
 
-    PARAMETER_CHANGED = "parameter_changed"  # an instrument parameter (CN=3020 i13xxx item)
     FACTORS_CHANGED = "factors_changed"  # the set of factors a device reports for a command
 
 
@@ -261,8 +257,8 @@ class TamperAlarm:
         mn: device code.
         time: DataTime of the frame that showed the change, ``None`` when it had none.
         kind: what changed.
-        pollutant: the factor the parameter belongs to (``PolId``), ``None`` if not given.
-        item: the parameter code (``i13008``) or ``factors`` for the set of factors.
+        pollutant: the factor concerned, ``None`` for the set of factors.
+        item: ``factors`` for the set of factors.
         old: previous value (factor codes joined by ``,`` for a set of factors).
         new: new value.
         cn: command code of the frame.
@@ -301,9 +297,6 @@ class QcConfig:
     Attributes:
         ranges: plausible (low, high) by factor code (see :data:`PLAUSIBLE_RANGES`).
         data_cns: command codes of data frames to check (real-time, minute, hour, day).
-        parameter_cns: command codes of parameter uploads watched for tampering.
-        parameter_prefixes: information codes treated as instrument parameters (``i13``;
-            ``i11`` logs and ``i12`` states change by themselves).
         suffixes: numeric suffixes turned into readings.
         trend_suffixes: suffixes checked for outliers and gap-filled.
         window: readings in each rolling window.
@@ -323,8 +316,6 @@ class QcConfig:
 
     ranges: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=lambda: dict(PLAUSIBLE_RANGES))
     data_cns: frozenset[str] = frozenset({CN_REALTIME_DATA, CN_MINUTE_DATA, CN_HOUR_DATA, CN_DAY_DATA})
-    parameter_cns: frozenset[str] = frozenset({CN_PARAMETER_UPLOAD})
-    parameter_prefixes: tuple[str, ...] = ("i13",)
     suffixes: frozenset[str] = NUMERIC_SUFFIXES
     trend_suffixes: frozenset[str] = frozenset({"Rtd", "Avg"})
     window: int = 30
@@ -412,7 +403,6 @@ class QualityControl:
         self.config = config if config is not None else QcConfig()
         self._on_tamper: TamperNotifier = on_tamper if on_tamper is not None else _log_tamper
         self._tracks: dict[tuple[str, str], _Track] = {}
-        self._parameters: dict[tuple[str, str | None, str], str] = {}
         c = self.config
         # Per factor code: (unit, total unit, low, high, absolute floor).
         self._factor_cache: dict[str, _FactorInfo] = {}
@@ -430,8 +420,8 @@ class QualityControl:
         """Quality-control one frame.
 
         Data frames (``data_cns``) give their readings, preceded by any filled readings of a
-        gap before them; parameter uploads (``parameter_cns``) are checked for tampering and
-        give no readings; other frames give none.
+        gap before them; other frames (parameter uploads included: :mod:`oracle.tamper`
+        watches those) give none.
 
         Args:
             frame: a parsed (and, when split, joined) frame.
@@ -447,8 +437,6 @@ class QualityControl:
         """
         cn = frame.cn
         if cn not in self.config.data_cns:
-            if cn in self.config.parameter_cns:
-                self._check_parameters(frame)
             return []
         when = frame.datatime
         mn = frame.mn
@@ -714,41 +702,8 @@ class QualityControl:
                 )
             )
 
-    def _check_parameters(self, frame: Frame) -> None:
-        pollutant = frame.extras.get("PolId")
-        prefixes = self.config.parameter_prefixes
-        for key, text in frame.readings.items():
-            code, _, suffix = key.partition("-")
-            if suffix != "Info" or not code.startswith(prefixes):
-                continue
-            slot = (frame.mn, pollutant, code)
-            old = self._parameters.get(slot)
-            self._parameters[slot] = text
-            if old is not None and not _same_value(old, text):
-                self._raise(
-                    TamperAlarm(
-                        frame.mn,
-                        frame.datatime,
-                        TamperKind.PARAMETER_CHANGED,
-                        pollutant,
-                        code,
-                        old,
-                        text,
-                        frame.cn,
-                    )
-                )
-
     def _raise(self, alarm: TamperAlarm) -> None:
         try:
             self._on_tamper(alarm)
         except Exception:
             logger.exception("tamper notification failed", extra={"device": alarm.mn})
-
-
-def _same_value(old: str, new: str) -> bool:
-    if old == new:
-        return True
-    try:
-        return Decimal(old) == Decimal(new)
-    except ArithmeticError:
-        return False

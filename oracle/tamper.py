@@ -13,8 +13,8 @@ the instrument measures. A changed slope or range changes every later reading, s
   before the alarm is returned, so it **survives a gateway restart**: a change made while
   the gateway was down is alarmed at the first upload after it.
 
-Quality control (:mod:`oracle.qc`) keeps its own in-memory check of the same uploads for its
-log; this module is the persistent one whose alarms are delivered.
+This is the one place of the rule: quality control (:mod:`oracle.qc`) passes parameter uploads
+by, and only watches the set of factors a device reports.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from oracle.simulator.controller import VirtualController
 from oracle.simulator.field import FieldScript
 from oracle.simulator.profiles import SiteKind
 from oracle.standards import ConcentrationLimit, StandardsMonitor, limits_from_permit
-from tests.oracle.test_gateway import ENTERPRISE_A, LATE, MN_A, devices
+from tests.oracle.test_gateway import ENTERPRISE_A, LATE, MN_A, MN_B, devices
 from tests.utils.readings import DOMAIN, device_password, minute_frame
 
 START = datetime(2027, 3, 1, 8, 0)
@@ -162,6 +162,39 @@ def test_tamper_first_upload_is_baseline_change_alarmed_once(tmp_path: Path) -> 
     assert alarm.kind == FieldAlarmKind.PARAMETER_TAMPERING
     assert (alarm.data["item"], alarm.data["old"], alarm.data["new"]) == ("i13008", "1.50", "1.80")
     assert w.observe(params(START + timedelta(minutes=3), "1.80")) == []
+
+
+def test_tamper_ignores_state_and_log_information_changes(tmp_path: Path) -> None:
+    w = watch(tmp_path)
+    status = {"i12001": {"Info": "0"}, "i11001": {"Info": "started"}}
+    assert w.observe(wire(CN_FIELD_INFO, START, status, {"PolId": "w01018"})) == []
+    status = {"i12001": {"Info": "2"}, "i11001": {"Info": "measuring"}}
+    assert w.observe(wire(CN_FIELD_INFO, START + timedelta(minutes=1), status, {"PolId": "w01018"})) == []
+
+
+def test_tamper_keeps_parameters_per_pollutant_and_device(tmp_path: Path) -> None:
+    w = FieldWatch(
+        FieldStore(tmp_path / "field.db"), {MN_A: ENTERPRISE_A, MN_B: ENTERPRISE_A}, zone=CHINA_STANDARD_TIME
+    )
+    assert w.observe(params(START, "1.0")) == []
+    other = wire(CN_FIELD_INFO, START, {"i13008": {"Info": "2.0"}}, {"PolId": "w21003"})
+    assert w.observe(other) == []
+    text = encode(
+        st="32",
+        cn=CN_FIELD_INFO,
+        pw=device_password(MN_B),
+        mn=MN_B,
+        flag=5,
+        datatime=START,
+        values={"i13008": {"Info": "3.0"}},
+        extras={"PolId": "w01018"},
+    )
+    assert w.observe(parse(text.encode())) == []
+    assert w.tamper.baseline(MN_A) == {
+        ("w01018", "i13004"): "500",
+        ("w01018", "i13008"): "1.0",
+        ("w21003", "i13008"): "2.0",
+    }
 
 
 def test_tamper_baseline_survives_gateway_restart(tmp_path: Path) -> None:

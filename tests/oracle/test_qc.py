@@ -373,41 +373,12 @@ def parameters(when: datetime, pollutant: str, **items: str) -> Frame:
     return frame(when, values, cn="3020", extras={"PolId": pollutant})
 
 
-def test_check_raises_tamper_alarm_when_instrument_parameter_changes() -> None:
+def test_check_leaves_parameter_uploads_to_the_tamper_rule() -> None:
+    """A changed instrument parameter is oracle.tamper's alarm (persisted baseline), not QC's."""
     alarms: list[TamperAlarm] = []
     qc = QualityControl(on_tamper=alarms.append)
-    assert qc.check(parameters(T0, "w01018", i13001="500", i13007="0.10", i13008="1.000")) == []
-    qc.check(parameters(T0 + timedelta(hours=1), "w01018", i13001="500.0", i13007="0.10", i13008="1.000"))
-    assert alarms == []  # same values, other spelling
-    qc.check(parameters(T0 + timedelta(hours=2), "w01018", i13001="500", i13007="0.10", i13008="0.800"))
-    assert alarms == [
-        TamperAlarm(
-            MN,
-            T0 + timedelta(hours=2),
-            TamperKind.PARAMETER_CHANGED,
-            "w01018",
-            "i13008",
-            "1.000",
-            "0.800",
-            "3020",
-        )
-    ]
-
-
-def test_check_ignores_state_and_log_information_changes() -> None:
-    alarms: list[TamperAlarm] = []
-    qc = QualityControl(on_tamper=alarms.append)
-    qc.check(parameters(T0, "w01018", i12001="0", i11001="started"))
-    qc.check(parameters(T0 + timedelta(hours=1), "w01018", i12001="1", i11001="measuring"))
-    assert alarms == []
-
-
-def test_check_keeps_parameters_per_pollutant_and_device() -> None:
-    alarms: list[TamperAlarm] = []
-    qc = QualityControl(on_tamper=alarms.append)
-    qc.check(parameters(T0, "w01018", i13008="1.0"))
-    qc.check(parameters(T0, "w21003", i13008="2.0"))
-    qc.check(frame(T0, {"i13008": {"Info": "3.0"}}, cn="3020", mn="TZ0002", extras={"PolId": "w01018"}))
+    assert qc.check(parameters(T0, "w01018", i13008="1.000")) == []
+    assert qc.check(parameters(T0 + timedelta(hours=1), "w01018", i13008="0.800")) == []
     assert alarms == []
 
 
@@ -428,17 +399,17 @@ def test_tamper_callback_failure_is_logged_not_raised(caplog: pytest.LogCaptureF
         raise ConnectionError("platform down")
 
     qc = QualityControl(on_tamper=broken)
-    qc.check(parameters(T0, "w01018", i13008="1.0"))
-    qc.check(parameters(T0, "w01018", i13008="2.0"))
+    qc.check(minute(0, w21003={"Avg": "1"}))
+    qc.check(minute(1))
     assert "tamper notification failed" in caplog.text
 
 
 def test_default_tamper_notifier_logs_warning(caplog: pytest.LogCaptureFixture) -> None:
     qc = QualityControl()
     with caplog.at_level(logging.WARNING):
-        qc.check(parameters(T0, "w01018", i13001="500"))
-        qc.check(parameters(T0, "w01018", i13001="2000"))
-    assert "tamper alarm: parameter_changed w01018 i13001 changed from 500 to 2000" in caplog.text
+        qc.check(minute(0, w21003={"Avg": "1"}))
+        qc.check(minute(1))
+    assert "tamper alarm: factors_changed - factors changed from w01018,w21003 to w01018" in caplog.text
 
 
 # --- configuration and the reading type ------------------------------------------------------
