@@ -270,6 +270,19 @@ class Auction(Base):
     bidders: Mapped[int] = mapped_column(default=0)
     revealed: Mapped[int] = mapped_column(default=0)
     created_time: Mapped[int]
+    #: A primary auction restricted to named bidders (``AuctionRestricted``; :class:`AuctionBidder`).
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class AuctionBidder(Base):
+    """An account a restricted primary auction names: only these may commit (the contract
+    refuses anyone else with ``AuctionBidderNotAllowed``); ``position`` keeps the list's order."""
+
+    __tablename__ = "auction_bidders"
+    auction_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    bidder: Mapped[str] = mapped_column(Address, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (Index("ix_auction_bidders_bidder", "bidder"),)
 
 
 class Bid(Base):

@@ -1,4 +1,5 @@
-"""Projections of SealedBidAuction: auctions, bids, clearing, claims, refunds and proceeds."""
+"""Projections of SealedBidAuction: auctions (and the named bidders of a restricted primary
+auction), bids, clearing, claims, refunds and proceeds."""
 
 from __future__ import annotations
 
@@ -48,6 +49,15 @@ def _auction_created(p: Projection, conn: Connection, e: DecodedEvent) -> None:
             created_time=e.block_time,
         )
     )
+
+
+def _auction_restricted(p: Projection, conn: Connection, e: DecodedEvent) -> None:
+    bidders = [
+        {"auction_id": e.args["auctionId"], "bidder": b, "position": i}
+        for i, b in enumerate(e.args["bidders"])
+    ]
+    conn.execute(insert(m.AuctionBidder), bidders)
+    _auction(conn, e, restricted=True)
 
 
 def _bid_committed(p: Projection, conn: Connection, e: DecodedEvent) -> None:
@@ -120,6 +130,7 @@ def _proceeds_withdrawn(p: Projection, conn: Connection, e: DecodedEvent) -> Non
 
 HANDLERS: Handlers = {
     ("SealedBidAuction", "AuctionCreated"): _auction_created,
+    ("SealedBidAuction", "AuctionRestricted"): _auction_restricted,
     ("SealedBidAuction", "BidCommitted"): _bid_committed,
     ("SealedBidAuction", "BidRevealed"): _bid_revealed,
     ("SealedBidAuction", "AuctionCleared"): _auction_cleared,
