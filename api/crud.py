@@ -481,6 +481,21 @@ def get_auction(db: Session, *, auction_id: int) -> m.Auction:
     return row
 
 
+def named_bidders(db: Session, *, auction_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The named bidders of each restricted auction among ``auction_ids``, in the regulator's
+    order (auctions without a list are absent: anyone may bid in them)."""
+    out: dict[int, list[str]] = {}
+    if not auction_ids:
+        return out
+    b = m.AuctionBidder
+    rows = db.execute(
+        select(b.auction_id, b.bidder).where(b.auction_id.in_(auction_ids)).order_by(b.auction_id, b.position)
+    )
+    for auction_id, bidder in rows:
+        out.setdefault(int(auction_id), []).append(str(bidder))
+    return out
+
+
 @dataclass(frozen=True)
 class BidRows:
     """A page of an auction's bids as one viewer may see them.

@@ -1,5 +1,6 @@
-"""Routes: sealed-bid auctions, their phase at the chain's time, and their bids — sealed until the
-reveal phase has ended (see :func:`api.crud.list_bids` for who sees what)."""
+"""Routes: sealed-bid auctions, their phase at the chain's time, who may bid in them (a primary
+auction restricted to named bidders lists them), and their bids — sealed until the reveal phase
+has ended (see :func:`api.crud.list_bids` for who sees what)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ class AuctionPublic(AuctionBase):
         "reserve_price": 5000, "purchase_limit": 0, "commit_start": 1767225600, "commit_end": 1767229200,
         "reveal_end": 1767232800, "forfeit_bps": 0, "price_rule": 0, "status": "cleared", "phase": "cleared",
         "clearing_price": 6000, "sold": 100, "unsold": 0, "allocation_price": 6000, "bidders": 3,
-        "revealed": 3, "created_time": 1767225600,
+        "revealed": 3, "created_time": 1767225600, "restricted": True, "named_bidders": [_BIDDER],
+        "may_bid": True,
     }]})  # fmt: skip
 
     auction_id: int = Field(description="Auction id")
@@ -65,6 +67,17 @@ class AuctionPublic(AuctionBase):
     bidders: int = Field(description="Committed bids")
     revealed: int = Field(description="Revealed bids")
     created_time: int = Field(description="Block time of creation (unix s)")
+    restricted: bool = Field(
+        description="A primary auction restricted to named bidders (createRestrictedPrimary)"
+    )
+    named_bidders: list[str] = Field(
+        description="Who may bid in a restricted auction, in the regulator's order (empty: any active "
+        "enterprise or the exchange; the contract refuses anyone else with AuctionBidderNotAllowed)"
+    )
+    may_bid: bool = Field(
+        description="The signed-in account is not the seller and the auction is open to it (unrestricted, "
+        "or it is named); the contract still checks its role, the phase and the guarantee"
+    )
 
 
 class BidBase(BaseModel):
@@ -112,8 +125,13 @@ def _columns(row: m.Base, names: dict[str, Any]) -> dict[str, Any]:
     return {name: getattr(row, name) for name in names if hasattr(row, name)}
 
 
-def _auction(row: m.Auction, now: int) -> AuctionPublic:
-    fields = _columns(row, AuctionPublic.model_fields) | {"phase": crud.auction_phase(row, now)}
+def _auction(row: m.Auction, now: int, named: list[str], viewer: str) -> AuctionPublic:
+    open_to_viewer = not row.restricted or viewer.lower() in {b.lower() for b in named}
+    fields = _columns(row, AuctionPublic.model_fields) | {
+        "phase": crud.auction_phase(row, now),
+        "named_bidders": named,
+        "may_bid": open_to_viewer and row.seller.lower() != viewer.lower(),
+    }
     return AuctionPublic.model_validate(fields)
 
 
@@ -129,7 +147,7 @@ def _bid(row: m.Bid, shown: bool) -> BidPublic:
 
 @router.get("/auctions", response_model=Page[AuctionPublic], responses=ERRORS)
 def list_auctions(
-    _user: User,
+    user: User,
     ctx: Ctx,
     db: Db,
     paging: Paging,
@@ -138,19 +156,23 @@ def list_auctions(
     seller: Annotated[Address | None, Query(description="Seller")] = None,
     primary: Annotated[bool | None, Query(description="Primary (true) or secondary (false)")] = None,
 ) -> Page[AuctionPublic]:
-    """Auctions, newest first, each with its phase at the chain's latest block time."""
+    """Auctions, newest first, each with its phase at the chain's latest block time and who may
+    bid in it (`named_bidders` of a restricted auction; `may_bid` for the signed-in account)."""
     rows, total = crud.list_auctions(
         db, paging=paging, status=status, token_id=token_id, seller=seller, primary=primary
     )
     now = ctx.chain.timestamp() if rows else 0
-    items = [_auction(r, now) for r in rows]
+    named = crud.named_bidders(db, auction_ids=[r.auction_id for r in rows if r.restricted])
+    items = [_auction(r, now, named.get(r.auction_id, []), user.address) for r in rows]
     return Page[AuctionPublic](items=items, total=total, limit=paging.limit, offset=paging.offset)
 
 
 @router.get("/auctions/{auction_id}", response_model=AuctionPublic, responses=ERRORS)
-def get_auction(auction_id: AuctionIdPath, _user: User, ctx: Ctx, db: Db) -> AuctionPublic:
-    """One auction with its phase at the chain's latest block time."""
-    return _auction(crud.get_auction(db, auction_id=auction_id), ctx.chain.timestamp())
+def get_auction(auction_id: AuctionIdPath, user: User, ctx: Ctx, db: Db) -> AuctionPublic:
+    """One auction with its phase at the chain's latest block time and who may bid in it."""
+    row = crud.get_auction(db, auction_id=auction_id)
+    named = crud.named_bidders(db, auction_ids=[auction_id]) if row.restricted else {}
+    return _auction(row, ctx.chain.timestamp(), named.get(auction_id, []), user.address)
 
 
 @router.get("/auctions/{auction_id}/bids", response_model=BidPage, responses=ERRORS)

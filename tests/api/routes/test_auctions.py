@@ -1,9 +1,10 @@
 """GET /auctions and their bids on a real chain: phases at chain time, and sealed bids that no one
 sees before the reveal phase has ended.
 
-The module builds three primary auctions on one clock: A cleared (reveal over), B in its reveal
-phase (E0 revealed, E1 not yet), C in its commit phase (E0 committed). The last test moves the
-clock past B's reveal end, so it stays last.
+The module builds four primary auctions on one clock: A cleared (reveal over), B in its reveal
+phase (E0 revealed, E1 not yet), C in its commit phase (E0 committed), D in its commit phase and
+restricted to E1 (createRestrictedPrimary). The last test moves the clock past B's reveal end, so it
+stays last.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Auctions:
     a: int
     b: int
     c: int
+    d: int
     b_reveal_end: int
     sealed: dict[tuple[int, str], SealedBid]
 
@@ -41,11 +43,11 @@ def auctions(world: ApiWorld) -> Auctions:
     c = world.c
     sealed: dict[tuple[int, str], SealedBid] = {}
 
-    def create(token_id: int, commit_s: int, reveal_s: int) -> int:
+    def create(token_id: int, commit_s: int, reveal_s: int, bidders: tuple[str, ...] = ()) -> int:
         now = c.chain.timestamp()
         params = AuctionParams(token_id=token_id, supply=100, reserve_price=5000, commit_end=now + commit_s,
                                reveal_end=now + reveal_s)  # fmt: skip
-        return c.auction.create_primary(c.regulator, params)
+        return c.auction.create_primary(c.regulator, params, bidders=bidders)
 
     def commit(auction_id: int, bidder: LocalAccount) -> None:
         bid = c.auction.seal(auction_id, bidder.address, SCHEDULES[bidder.address])
@@ -70,8 +72,9 @@ def auctions(world: ApiWorld) -> Auctions:
     c.auction.reveal(E0, sealed[(b, E0.address)])
     cid = create(CO2_2024, HOUR, 2 * HOUR)
     commit(cid, E0)
+    d = create(CO2_2024, HOUR, 2 * HOUR, bidders=(E1.address,))
     world.index()
-    return Auctions(a, b, cid, c.auction.view(b).reveal_end, sealed)
+    return Auctions(a, b, cid, d, c.auction.view(b).reveal_end, sealed)
 
 
 def _ok(response: httpx.Response) -> dict[str, Any]:
@@ -107,9 +110,9 @@ def test_auctions_list_newest_first_and_filter(world: ApiWorld, get: Get, auctio
     def ids(**params: Any) -> list[int]:
         return [a["auction_id"] for a in _ok(get(E3, "/auctions", **params))["items"]]
 
-    assert ids() == [auctions.c, auctions.b, auctions.a]
+    assert ids() == [auctions.d, auctions.c, auctions.b, auctions.a]
     assert ids(status="cleared") == [auctions.a]
-    assert ids(status="open") == [auctions.c, auctions.b]
+    assert ids(status="open") == [auctions.d, auctions.c, auctions.b]
     assert ids(token_id=CO2_2025) == [auctions.b]
     assert ids(primary=False) == []
     assert ids(seller=world.c.regulator.address.lower()) == ids()
@@ -123,8 +126,30 @@ def test_auctions_refuse_bad_input_unknown_ids_and_offsets(get: Get, auctions: A
     assert get(E3, "/auctions/x").status_code == 422
     assert get(E3, "/auctions", status="lost").status_code == 422
     assert get(E3, "/auctions", seller="0x12").status_code == 422
-    assert get(E3, "/auctions", offset=3).status_code == 400
-    assert [a["auction_id"] for a in _ok(get(E3, "/auctions", limit=1, offset=1))["items"]] == [auctions.b]
+    assert get(E3, "/auctions", offset=4).status_code == 400
+    assert [a["auction_id"] for a in _ok(get(E3, "/auctions", limit=1, offset=2))["items"]] == [auctions.b]
+
+
+def test_restricted_auction_names_who_may_bid_and_the_contract_refuses_the_others(
+    world: ApiWorld, get: Get, auctions: Auctions
+) -> None:
+    named = world.c.auction.restricted_bidders(auctions.d)
+    assert named == [E1.address]
+    listed = {a["auction_id"]: a for a in _ok(get(E1, "/auctions"))["items"]}
+    assert (listed[auctions.d]["restricted"], listed[auctions.d]["named_bidders"]) == (True, named)
+    assert (listed[auctions.c]["restricted"], listed[auctions.c]["named_bidders"]) == (False, [])
+    may_bid = {
+        who: _ok(get(who, f"/auctions/{auctions.d}"))["may_bid"] for who in (E0, E1, world.c.regulator)
+    }
+    assert may_bid == {E0: False, E1: True, world.c.regulator: False}  # the seller never bids
+    assert _ok(get(E0, f"/auctions/{auctions.c}"))["may_bid"] is True
+    # E0 is not named: building its commit is refused by the contract, by name, nothing sent
+    bid = world.c.auction.seal(auctions.d, E0.address, [(6000, 10)])
+    body = {"contract": "SealedBidAuction", "function": "commit",
+            "args": [auctions.d, bid.commitment, bid.guarantee, []]}  # fmt: skip
+    refused = world.client.post("/tx/build", json=body, headers=world.sign_in(E0))
+    assert refused.status_code == 422 and refused.json()["error"] == "AuctionBidderNotAllowed", refused.text
+    assert world.c.auction.view(auctions.d).bidders == 0
 
 
 def test_auctions_refuse_unauthenticated_requests_with_401(world: ApiWorld, auctions: Auctions) -> None:
