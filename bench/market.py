@@ -25,7 +25,8 @@
 The fee is the recorded day's (5 bps per side) everywhere, so a measured trade pays both fees.
 
 Run: python bench/market.py [--orders 20000] [--quick] [--no-operations] [--save-day day.json]
-(last line: JSON)
+[--gas-only] (last line: JSON; ``--gas-only``: the single actions' and the floor's gas alone, on a
+fresh chain, for working on the contracts)
 """
 
 from __future__ import annotations
@@ -615,6 +616,26 @@ def main(
     }
 
 
+def gas_only() -> dict[str, object]:
+    """The single actions' gas and the DvP floor alone (12 traders on a fresh chain, the clock
+    set to a weekday's continuous session)."""
+    names = [f"gas-{i}" for i in range(12)]
+    with ReplayNode(accounts=10) as node, tempfile.TemporaryDirectory() as tmp:
+        chain = ChainClient.connect(node.url, compile_contracts())
+        suite = deploy_local_suite(chain, Path(tmp) / "deployment.json")
+        accounts = prepare_traders(suite, names)
+        fund(suite, accounts, GAS_TOKEN, {}, dict.fromkeys(names, CASH_PER_TRADER))
+        set_chain_time(chain, next_weekday_at(chain.timestamp(), Rulebook(1).open1 + 600))
+        singles = single_actions(suite, accounts)
+        floor = dvp_floor(chain)
+    return {
+        **singles,
+        "dvp_floor_gas": floor,
+        "trade_gas_ratio": round(singles["trade_gas"] / floor, 3),
+        "trade_gas_within_1_25_floor": singles["trade_gas"] <= 1.25 * floor,
+    }
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0] if __doc__ else None,
@@ -632,7 +653,13 @@ if __name__ == "__main__":
     parser.add_argument(
         "--no-operations", action="store_true", help="skip issue 21's settlement and screen figures"
     )
+    parser.add_argument(
+        "--gas-only", action="store_true", help="only the single actions' gas and the DvP floor"
+    )
     options = parser.parse_args()
+    if options.gas_only:
+        print(json.dumps(gas_only()))
+        raise SystemExit(0)
     figures = main(
         orders=options.orders or (2_000 if options.quick else 20_000),
         sizes=UNCROSS_SIZES[:2] if options.quick else UNCROSS_SIZES,
