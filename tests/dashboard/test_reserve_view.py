@@ -1,17 +1,22 @@
 """The regulator view's government reserve panel in chromium: the balances per pollutant and
 vintage, the offers to projects and the closures shown with the figures GET /reserve/* returns
-from the read model (as the indexer writes them from the chain's events)."""
+from the read model (as the indexer writes them from the chain's events). And a project's other
+way in, a primary auction restricted to named bidders: the regulator creates one naming an
+enterprise, every auctions table shows it restricted and to whom (as ``restrictedBidders`` says),
+an enterprise not named is not offered a commit, the named one is."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 
 from domain.tokens import Kind, encode_id
 from readmodel import models as m
 from tests.dashboard.conftest import DashWorld, Tab, sign_in
+from tests.dashboard.test_views import row, until
+from tests.utils.compliance import ENTERPRISES
 
 SO2_2027 = int(encode_id(Kind.ALLOWANCE, "SO2", 2027))
 PROJECT = "0x" + "7c" * 20
@@ -80,3 +85,47 @@ def test_regulator_reserve_panel_shows_the_api_figures(
     )
     closures = page.inner_text("#reserve-closures")
     assert "SO2 2027 600 t" in closures and "dyeing works shut down" in closures and "8" in closures
+
+
+def test_regulator_restricts_a_primary_auction_and_only_the_named_enterprise_may_bid(
+    dash: DashWorld, open_tab: Callable[..., Tab]
+) -> None:
+    outsider, named = ENTERPRISES[0], ENTERPRISES[1]
+    tab = open_tab()
+    page = sign_in(tab, dash.base, dash.c.regulator, "regulator")
+    page.goto(f"{dash.base}/dashboard/#/exchange")
+    page.wait_for_selector('[data-view="exchange"][data-ready="1"]')
+    page.select_option("#create-token", value=str(encode_id(Kind.ALLOWANCE, "CO2", 2023)))
+    page.fill("#create-supply", "40")
+    page.fill("#create-bidders", "0x12")  # refused by name in the page, nothing sent
+    page.click("#create-auction")
+    page.wait_for_selector(".toast.bad")
+    assert "Not an account address: 0x12" in page.inner_text(".toast.bad")
+    page.evaluate("document.querySelectorAll('.toast').forEach((n) => n.remove())")
+    page.fill("#create-bidders", f"{named.address}\n{named.address.lower()}")  # once, however typed
+    page.click("#create-auction")
+    restricted = select(m.Auction.auction_id).where(m.Auction.restricted.is_(True))
+    until(page, lambda: row(dash, restricted) is not None, "restricted auction in the read model")
+    auction_id = int(str(row(dash, restricted)))
+    on_chain = dash.c.auction.restricted_bidders(auction_id)
+    assert on_chain == [named.address]
+    page.reload()
+    cell = page.wait_for_selector(f'[data-who-may-bid="{auction_id}"]')
+    assert cell is not None
+    assert cell.get_attribute("title") == "\n".join(on_chain)
+    assert f"Restricted {on_chain[0][:6]}…{on_chain[0][-4:]}" in cell.inner_text()
+    tab.assert_clean()
+
+    seen = {}
+    for who in (outsider, named):
+        other = open_tab()
+        enterprise = sign_in(other, dash.base, who, "enterprise")
+        note = enterprise.wait_for_selector(f'[data-restricted-note="{auction_id}"]')
+        assert note is not None
+        seen[who.address] = (
+            note.get_attribute("data-may-bid"),
+            enterprise.query_selector(f'[data-commit="{auction_id}"]') is not None,
+        )
+        assert f"Only {len(on_chain)} named bidder(s) may bid" in note.inner_text()
+        other.assert_clean()
+    assert seen == {outsider.address: ("false", False), named.address: ("true", True)}

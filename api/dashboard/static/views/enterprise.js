@@ -9,6 +9,7 @@ import { badge, busy, card, el, empty, field, kpi, num, pct, POLLUTANTS, short, 
 import { loadEthers, sendAction } from '../wallet.js';
 import { enterprisePermits } from './permits.js';
 import { enterpriseCards } from './cards.js';
+import { restrictionNote } from './auctions.js';
 
 /** A quantity of allowances in tonnes (one allowance is one tonne). */
 function tonnes(value) {
@@ -289,8 +290,9 @@ function auctionsCard(auctions, myBids, me, ctx) {
     const saved = savedBid(a.auction_id, me);
     const head = el('h3', {}, t('auction.heading', { id: a.auction_id, token: tokenLabel(a.token_id), supply: num(a.supply), reserve: yuan(a.reserve_price) }), ' ', badge('info', t(`phase.${a.phase}`)));
     const section = el('div', { class: 'auction', dataset: { auction: a.auction_id, phase: a.phase } }, head,
-      el('p', { class: 'muted' }, t('auction.windows', { commit: when(a.commit_end), reveal: when(a.reveal_end) })));
-    if (a.phase === 'commit' && !mine) {
+      el('p', { class: 'muted' }, t('auction.windows', { commit: when(a.commit_end), reveal: when(a.reveal_end) })),
+      restrictionNote(a));
+    if (a.phase === 'commit' && !mine && a.may_bid) {
       const inputs = [0, 1, 2].map((i) => ({
         price: el('input', { type: 'number', min: 0, step: 0.01, placeholder: t('auction.priceYuan'), dataset: { bidPrice: i } }),
         quantity: el('input', { type: 'number', min: 0, step: 1, placeholder: t('auction.quantity'), dataset: { bidQuantity: i } }),

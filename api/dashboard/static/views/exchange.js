@@ -8,6 +8,7 @@ import { chart, dispose } from '../charts.js';
 import { t, tn } from '../i18n.js';
 import { badge, busy, card, el, empty, field, kpi, num, short, table, toast, when, yuan } from '../ui.js';
 import { loadEthers, sendAction } from '../wallet.js';
+import { biddersInput, parseBidders, whoMayBid } from './auctions.js';
 import { marketOperations } from './market-ops.js';
 
 const HOUR = 3600;
@@ -103,8 +104,11 @@ function createAuctionForm(tokens, ctx) {
   // Not revealing forfeits this share of the guarantee (the configured default, ETS_AUCTION_FORFEIT_BPS).
   const forfeit = el('input', { id: 'create-forfeit', type: 'number', min: 0, max: 100, step: 0.01, value: ctx.config.auction_forfeit_bps / 100 });
   const rule = el('select', { id: 'create-rule' }, el('option', { value: 0 }, t('exchange.lowestAccepted')), el('option', { value: 1 }, t('exchange.highestRejected')));
+  // A primary auction may name its bidders (e.g. new projects): only they may bid.
+  const bidders = isRegulator ? biddersInput() : null;
   const create = el('button', { class: 'btn primary', type: 'button', id: 'create-auction' }, isRegulator ? t('exchange.createPrimary') : t('exchange.createSecondary'));
   create.addEventListener('click', () => busy(create, async () => {
+    const named = bidders ? parseBidders(bidders.value) : [];
     const signer = await ctx.signer();
     const { now } = await api('/dashboard/api/indexed');
     const commitEnd = now + Number(commitHours.value) * HOUR;
@@ -115,13 +119,15 @@ function createAuctionForm(tokens, ctx) {
       forfeitBps: Math.round(Number(forfeit.value) * 100), priceRule: Number(rule.value), eligibilityRoot: ethers.ZeroHash,
     };
     if (!isRegulator) await sendAction(signer, 'AllowanceToken', 'setApprovalForAll', [ctx.contracts.SealedBidAuction, true]);
-    await sendAction(signer, 'SealedBidAuction', isRegulator ? 'createPrimary' : 'createSecondary', [params]);
+    if (named.length) await sendAction(signer, 'SealedBidAuction', 'createRestrictedPrimary', [params, named]);
+    else await sendAction(signer, 'SealedBidAuction', isRegulator ? 'createPrimary' : 'createSecondary', [params]);
     await ctx.refresh();
   }, t('exchange.created')));
   return card(t('exchange.create'), el('div', { class: 'form' },
     field(t('exchange.token'), token), field(t('exchange.supply'), supply), field(t('exchange.reserveYuan'), reserve),
     field(t('exchange.limit'), limit), field(t('exchange.commitHours'), commitHours), field(t('exchange.revealHours'), revealHours),
-    field(t('exchange.forfeit'), forfeit), field(t('exchange.rule'), rule), create),
+    field(t('exchange.forfeit'), forfeit), field(t('exchange.rule'), rule),
+    bidders ? field(t('auction.namedBidders'), bidders) : null, create),
     el('p', { class: 'muted', id: 'forfeit-note' }, t('exchange.forfeitNote', { pct: num(ctx.config.auction_forfeit_bps / 100, 2) })));
 }
 
@@ -274,6 +280,7 @@ export async function render(root, ctx) {
     { label: '#', render: (a) => el('a', { href: `#/exchange?auction=${a.auction_id}` }, String(a.auction_id)) },
     { label: t('exchange.token'), render: (a) => { const x = tokens.find((k) => k.token_id === a.token_id); return x ? x.label : String(a.token_id); } },
     { label: t('exchange.kind'), render: (a) => (a.primary ? t('exchange.primary') : t('exchange.secondary')) },
+    { label: t('auction.whoMayBid'), render: whoMayBid },
     { label: t('exchange.supply'), num: true, render: (a) => num(a.supply) },
     { label: t('exchange.reserve'), num: true, render: (a) => yuan(a.reserve_price) },
     { label: t('exchange.bidders'), num: true, render: (a) => `${a.revealed}/${a.bidders}` },
