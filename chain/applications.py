@@ -6,22 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 
 from chain.registry import EnterpriseProfile, RegistryClient, checked_address
+from chain.typed_data import Eip712Domain, recover_typed, sign_typed, typed_data, typed_digest
 from domain.accounts import ApplicationFields
 
 DOMAIN_NAME = "ETS Chain accounts"
 DOMAIN_VERSION = "1"
-_DOMAIN_FIELDS = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
 _APPLICATION_FIELDS = [
     {"name": "kind", "type": "string"},
     {"name": "account", "type": "address"},
@@ -43,52 +35,38 @@ def application_typed_data(chain_id: int, registry: str, fields: ApplicationFiel
     Raises:
         InvalidInputError: the account or the registry is not an address.
     """
-    return {
-        "types": {"EIP712Domain": _DOMAIN_FIELDS, "AccountApplication": _APPLICATION_FIELDS},
-        "primaryType": "AccountApplication",
-        "domain": {
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
-            "chainId": chain_id,
-            "verifyingContract": checked_address(registry, "registry"),
-        },
-        "message": {
-            "kind": fields.kind,
-            "account": checked_address(fields.account, "account"),
-            "creditCode": fields.credit_code,
-            "name": fields.name,
-            "regionCode": fields.region_code,
-            "industryCode": fields.industry_code,
-            "latitude": fields.latitude_e6,
-            "longitude": fields.longitude_e6,
-            "contacts": fields.contacts_text(),
-            "documents": list(fields.documents),
-            "issuedAt": fields.issued_at,
-        },
+    domain = Eip712Domain(chain_id, checked_address(registry, "registry"), DOMAIN_NAME, DOMAIN_VERSION)
+    message = {
+        "kind": fields.kind,
+        "account": checked_address(fields.account, "account"),
+        "creditCode": fields.credit_code,
+        "name": fields.name,
+        "regionCode": fields.region_code,
+        "industryCode": fields.industry_code,
+        "latitude": fields.latitude_e6,
+        "longitude": fields.longitude_e6,
+        "contacts": fields.contacts_text(),
+        "documents": list(fields.documents),
+        "issuedAt": fields.issued_at,
     }
+    return typed_data(domain, "AccountApplication", {"AccountApplication": _APPLICATION_FIELDS}, message)
 
 
 def application_digest(chain_id: int, registry: str, fields: ApplicationFields) -> bytes:
     """The EIP-712 digest of an application (what the wallet signs)."""
-    message = encode_typed_data(full_message=application_typed_data(chain_id, registry, fields))
-    return bytes(keccak(b"\x19" + message.version + message.header + message.body))
+    return typed_digest(application_typed_data(chain_id, registry, fields))
 
 
 def recover_applicant(
     chain_id: int, registry: str, fields: ApplicationFields, signature: bytes
 ) -> str | None:
     """The address ``signature`` recovers to over the application (None: malformed)."""
-    message = encode_typed_data(full_message=application_typed_data(chain_id, registry, fields))
-    try:
-        return str(Account.recover_message(message, signature=signature))
-    except Exception:  # eth-keys raises several types for a malformed signature
-        return None
+    return recover_typed(application_typed_data(chain_id, registry, fields), signature)
 
 
 def sign_application(account: LocalAccount, chain_id: int, registry: str, fields: ApplicationFields) -> bytes:
     """``account``'s 65-byte signature of an application (CLI, tests and the demo)."""
-    message = encode_typed_data(full_message=application_typed_data(chain_id, registry, fields))
-    return bytes(Account.sign_message(message, account.key).signature)
+    return sign_typed(account, application_typed_data(chain_id, registry, fields))
 
 
 def profile_of(fields: ApplicationFields) -> EnterpriseProfile:
@@ -114,5 +92,4 @@ def proposal_call(registry: RegistryClient, fields: ApplicationFields) -> bytes:
 def sign_typed_data(account: LocalAccount, typed_data: dict[str, Any]) -> str:
     """``account``'s signature (0x hex) of an ``eth_signTypedData_v4`` message as the API built it
     (what a wallet does with ``POST /accounts/applications/typed-data``)."""
-    message = encode_typed_data(full_message=typed_data)
-    return "0x" + bytes(Account.sign_message(message, account.key).signature).hex()
+    return "0x" + sign_typed(account, typed_data).hex()

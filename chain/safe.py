@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
-from eth_account.messages import encode_defunct, encode_typed_data
+from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from eth_keys.datatypes import Signature
 from eth_keys.exceptions import BadSignature
 from eth_typing import ChecksumAddress
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
@@ -42,6 +42,7 @@ from chain.errors import (
     TransactionError,
 )
 from chain.tx import ChainClient
+from chain.typed_data import Eip712Domain, sign_typed, typed_data, typed_digest
 
 logger = logging.getLogger(__name__)
 
@@ -62,24 +63,19 @@ SAFE_SUITE = (
     ContractSpec("CompatibilityFallbackHandler", lambda _, __: []),
 )
 
-SAFE_TX_TYPES: dict[str, list[dict[str, str]]] = {
-    "EIP712Domain": [
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
-    "SafeTx": [
-        {"name": "to", "type": "address"},
-        {"name": "value", "type": "uint256"},
-        {"name": "data", "type": "bytes"},
-        {"name": "operation", "type": "uint8"},
-        {"name": "safeTxGas", "type": "uint256"},
-        {"name": "baseGas", "type": "uint256"},
-        {"name": "gasPrice", "type": "uint256"},
-        {"name": "gasToken", "type": "address"},
-        {"name": "refundReceiver", "type": "address"},
-        {"name": "nonce", "type": "uint256"},
-    ],
-}
+#: The ``SafeTx`` struct's members (the Safe's domain has only ``chainId`` and ``verifyingContract``).
+SAFE_TX_FIELDS: list[dict[str, str]] = [
+    {"name": "to", "type": "address"},
+    {"name": "value", "type": "uint256"},
+    {"name": "data", "type": "bytes"},
+    {"name": "operation", "type": "uint8"},
+    {"name": "safeTxGas", "type": "uint256"},
+    {"name": "baseGas", "type": "uint256"},
+    {"name": "gasPrice", "type": "uint256"},
+    {"name": "gasToken", "type": "address"},
+    {"name": "refundReceiver", "type": "address"},
+    {"name": "nonce", "type": "uint256"},
+]
 
 
 @dataclass(frozen=True)
@@ -145,25 +141,22 @@ class SafeTx:
         }
 
 
+def _typed_data(chain_id: int, safe: str, message: dict[str, Any]) -> dict[str, Any]:
+    domain = Eip712Domain(chain_id=chain_id, verifying_contract=to_checksum_address(safe))
+    return typed_data(domain, "SafeTx", {"SafeTx": SAFE_TX_FIELDS}, message)
+
+
 def safe_tx_typed_data(chain_id: int, safe: str, tx: SafeTx) -> dict[str, Any]:
     """The EIP-712 typed data a representative signs (``eth_signTypedData_v4``); ``data`` as 0x-hex
     so the payload is JSON."""
     message = tx.message()
     message["data"] = "0x" + tx.data.hex()
-    return {
-        "types": SAFE_TX_TYPES,
-        "primaryType": "SafeTx",
-        "domain": {"chainId": chain_id, "verifyingContract": to_checksum_address(safe)},
-        "message": message,
-    }
+    return _typed_data(chain_id, safe, message)
 
 
 def safe_tx_hash(chain_id: int, safe: str, tx: SafeTx) -> bytes:
     """The 32-byte EIP-712 hash of ``tx`` for ``safe`` (equal to the Safe's ``getTransactionHash``)."""
-    typed = safe_tx_typed_data(chain_id, safe, tx)
-    typed["message"] = tx.message()
-    signable = encode_typed_data(full_message=typed)
-    return keccak(b"\x19" + signable.version + signable.header + signable.body)
+    return typed_digest(_typed_data(chain_id, safe, tx.message()))
 
 
 def recover_signer(tx_hash: bytes, signature: bytes | str) -> tuple[ChecksumAddress, str]:
@@ -192,9 +185,7 @@ def recover_signer(tx_hash: bytes, signature: bytes | str) -> tuple[ChecksumAddr
 def sign_safe_tx(account: LocalAccount, chain_id: int, safe: str, tx: SafeTx) -> bytes:
     """What a wallet's ``eth_signTypedData_v4`` returns for ``tx`` (tests, demo and bench keys only:
     representatives sign in their own wallets)."""
-    typed = safe_tx_typed_data(chain_id, safe, tx)
-    typed["message"] = tx.message()
-    return bytes(account.sign_message(encode_typed_data(full_message=typed)).signature)
+    return sign_typed(account, _typed_data(chain_id, safe, tx.message()))
 
 
 def pack_signatures(signatures: Signatures) -> bytes:

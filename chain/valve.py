@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from chain.anchoring import DOMAIN_NAME, DOMAIN_VERSION
 from chain.registry import checked_address
+from chain.typed_data import Eip712Domain, recover_typed, sign_typed, typed_data
 from domain.errors import InvalidInputError
 
 __all__ = [
@@ -35,12 +34,6 @@ ValveAction = Literal["close", "open"]
 _ACTIONS: dict[str, int] = {"close": 0, "open": 1}
 _UINT64_MAX = (1 << 64) - 1
 
-_DOMAIN_FIELDS: list[dict[str, str]] = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
 VALVE_ORDER_FIELDS: list[dict[str, str]] = [
     {"name": "regulator", "type": "address"},
     {"name": "mn", "type": "string"},
@@ -119,24 +112,16 @@ class ValveOrder:
 
 def valve_order_typed_data(chain_id: int, registry: str, order: ValveOrder) -> dict[str, Any]:
     """The order as an EIP-712 ``eth_signTypedData_v4`` message (what the regulator's wallet signs)."""
-    return {
-        "types": {"EIP712Domain": _DOMAIN_FIELDS, "ValveOrder": VALVE_ORDER_FIELDS},
-        "primaryType": "ValveOrder",
-        "domain": {
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
-            "chainId": chain_id,
-            "verifyingContract": checked_address(registry, "registry"),
-        },
-        "message": {
-            "regulator": checked_address(order.regulator, "regulator"),
-            "mn": order.mn,
-            "action": _ACTIONS[order.action],
-            "nonce": order.nonce,
-            "expiresAt": order.expires_at,
-            "reasonHash": "0x" + reason_hash(order.reason).hex(),
-        },
+    domain = Eip712Domain(chain_id, checked_address(registry, "registry"), DOMAIN_NAME, DOMAIN_VERSION)
+    message = {
+        "regulator": checked_address(order.regulator, "regulator"),
+        "mn": order.mn,
+        "action": _ACTIONS[order.action],
+        "nonce": order.nonce,
+        "expiresAt": order.expires_at,
+        "reasonHash": "0x" + reason_hash(order.reason).hex(),
     }
+    return typed_data(domain, "ValveOrder", {"ValveOrder": VALVE_ORDER_FIELDS}, message)
 
 
 def sign_valve_order(regulator: LocalAccount, chain_id: int, registry: str, order: ValveOrder) -> bytes:
@@ -147,16 +132,16 @@ def sign_valve_order(regulator: LocalAccount, chain_id: int, registry: str, orde
     """
     if regulator.address.lower() != order.regulator.lower():
         raise InvalidInputError(f"key {regulator.address} is not the order's regulator {order.regulator}")
-    message = encode_typed_data(full_message=valve_order_typed_data(chain_id, registry, order))
-    return bytes(Account.sign_message(message, regulator.key).signature)
+    return sign_typed(regulator, valve_order_typed_data(chain_id, registry, order))
 
 
 def recover_valve_order_signer(
     chain_id: int, registry: str, order: ValveOrder, signature: bytes
 ) -> str | None:
-    """The address ``signature`` recovers to over the order's typed data (``None``: malformed)."""
+    """The address ``signature`` recovers to over the order's typed data (``None``: malformed, or
+    ``registry`` is not an address)."""
     try:
-        message = encode_typed_data(full_message=valve_order_typed_data(chain_id, registry, order))
-        return str(Account.recover_message(message, signature=signature))
-    except Exception:  # eth-keys raises several types for a malformed signature
+        data = valve_order_typed_data(chain_id, registry, order)
+    except InvalidInputError:
         return None
+    return recover_typed(data, signature)
