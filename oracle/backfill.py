@@ -223,7 +223,7 @@ class Backfiller:
         if series.step is None or spacing < series.step:
             series.step = spacing
         series.spacings += 1
-        if spacing <= step:
+        if spacing < 2 * step:  # no whole step fits between the two frames: nothing missing
             return None
         gap = Gap(mn, cn, last + step, when - step)
         with self.stats._lock:

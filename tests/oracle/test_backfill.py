@@ -115,6 +115,17 @@ def test_backfiller_opens_gap_for_missing_minutes_and_none_for_regular_ones() ->
     assert finder.gaps("A") == [gap] and finder.stats.gaps_found == 1
 
 
+def test_backfiller_opens_no_gap_when_no_whole_step_is_missing() -> None:
+    finder = Backfiller(clock=lambda: 0.0)
+    when = START
+    for _ in range(4):  # a 3-minute step learned
+        when += 3 * MINUTE
+        finder.observe("A", CN_MINUTE_DATA, when)
+    assert finder.observe("A", CN_MINUTE_DATA, when + 4 * MINUTE) is None  # late, nothing missing
+    gap = finder.observe("A", CN_MINUTE_DATA, when + 10 * MINUTE)
+    assert gap == Gap("A", CN_MINUTE_DATA, when + 7 * MINUTE, when + 7 * MINUTE)
+
+
 def test_backfiller_splits_long_gap_and_retries_then_abandons_unanswered_request() -> None:
     now = [0.0]
     finder = Backfiller(clock=lambda: now[0], max_frames=10, request_timeout=30, max_attempts=2)
