@@ -1,20 +1,26 @@
 """Routes: the government reserve (balances per pollutant and vintage from its movements: plan
 feeds, sales to projects, confiscations, closure sweeps), its offers to projects (an enterprise
-reads its own; the regulator and the exchange all), the closures (关停) register, and the
-POST /tx/build bodies a project signs to accept an offer (approve the payment, accept)."""
+reads its own; the regulator and the exchange all), the closures (关停) register, the
+POST /tx/build bodies a project signs to accept an offer (approve the payment, accept), and
+POST /tx/reserve, the reserve's typed builder (the project's approve and accept, the regulator's
+feed, offer and withdraw)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
 
-from api.deps import Ctx, Db, Paging, User
-from api.errors import NotFoundError
+from api.crud import Address
+from api.deps import Ctx, Db, Paging, Principal, User
+from api.errors import ConflictError, NotFoundError
+from api.routes.tx import REVERTS, BuiltPublic, built_public
 from api.schemas import ERRORS, Page
-from domain.tokens import POLLUTANT_SYMBOLS
+from api.tx import build_intent
+from domain.tokens import POLLUTANT_SYMBOLS, Kind, encode_id, pollutant_code
 from readmodel import models as m
 
 router = APIRouter(tags=["reserve"])
@@ -152,10 +158,7 @@ def reserve_offer_calls(
         raise NotFoundError(f"no offer {offer_id} to {user.address}")
     if offer.status != "open":
         raise NotFoundError(f"offer {offer_id} is {offer.status}, not open")
-    record = ctx.manifest.contracts.get("GovernmentReserve")
-    if record is None:
-        raise NotFoundError("no GovernmentReserve in the deployment")
-    reserve = record.address
+    reserve = _reserve_address(ctx)
     return [
         BuildBodyPublic(contract="SettlementToken", function="approve",
                         args={"spender": reserve, "value": offer.payment}),
@@ -177,3 +180,135 @@ def reserve_closures(user: User, db: Db, paging: Paging) -> Page[ClosurePublic]:
         public.enterprise_name = name
         items.append(public)
     return Page[ClosurePublic](items=items, total=total, limit=paging.limit, offset=paging.offset)
+
+
+def _reserve_address(ctx: Ctx) -> str:
+    record = ctx.manifest.contracts.get("GovernmentReserve")
+    if record is None:
+        raise NotFoundError("no GovernmentReserve in the deployment")
+    return record.address
+
+
+def _open_offer_of(db: Session, user: Principal, offer_id: int) -> m.ReserveOffer:
+    """The signed-in project's open offer ``offer_id`` (404 when it is not offered to it, 409 when
+    it is no longer open)."""
+    offer = db.get(m.ReserveOffer, offer_id)
+    if offer is None or offer.project.lower() != user.address.lower():
+        raise NotFoundError(f"no offer {offer_id} to {user.address}")
+    if offer.status != "open":
+        raise ConflictError(f"offer {offer_id} is {offer.status}, not open")
+    return offer
+
+
+# ---------------------------------------------------------------------- POST /tx/reserve
+
+_ID = Field(ge=1, le=2**63 - 1)
+_PROJECT = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"
+
+
+class _ReserveAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApproveReservePayment(_ReserveAction):
+    """The project approves the reserve to take its open offer's payment (settlement cash)."""
+
+    action: Literal["approve"]
+    offer_id: int = _ID
+
+
+class AcceptReserveOffer(_ReserveAction):
+    """The project accepts its open offer: pays the treasury and receives the allowances."""
+
+    action: Literal["accept"]
+    offer_id: int = _ID
+
+
+class FeedReserve(_ReserveAction):
+    """The regulator mints an annual plan's reserve share of a pollutant into the reserve."""
+
+    action: Literal["feed"]
+    annual_plan_id: int = _ID
+    pollutant: str | int = Field(description="Symbol (`SO2`, `NOx` ...) or code")
+
+
+class OfferFromReserve(_ReserveAction):
+    """The regulator offers allowances of one pollutant and vintage to a project at the guide price."""
+
+    action: Literal["offer"]
+    project: Address = Field(description="The project's (enterprise's) account")
+    pollutant: str | int = Field(description="Symbol (`SO2`, `NOx` ...) or code")
+    vintage: int = Field(ge=2000, le=2200)
+    quantity: int = Field(ge=1, le=2**64 - 1, description="Tonnes")
+    days: int = Field(7, ge=1, le=366, description="Days the project has to accept, from the chain's time")
+
+
+class WithdrawReserveOffer(_ReserveAction):
+    """The regulator withdraws an open (or expired) offer."""
+
+    action: Literal["withdraw"]
+    offer_id: int = _ID
+
+
+ReserveActionRequest = Annotated[
+    ApproveReservePayment | AcceptReserveOffer | FeedReserve | OfferFromReserve | WithdrawReserveOffer,
+    Field(discriminator="action"),
+]
+
+
+class ReserveBuildRequest(RootModel[ReserveActionRequest]):
+    """A government reserve action with typed fields (`action` picks the shape)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"action": "approve", "offer_id": 1},
+        {"action": "accept", "offer_id": 1},
+        {"action": "feed", "annual_plan_id": 2, "pollutant": "SO2"},
+        {"action": "offer", "project": _PROJECT, "pollutant": "SO2", "vintage": 2027, "quantity": 500,
+         "days": 7},
+        {"action": "withdraw", "offer_id": 1},
+    ]})  # fmt: skip
+
+
+def _reserve_call(
+    action: ReserveActionRequest, ctx: Ctx, db: Session, user: Principal
+) -> tuple[str, str, list[Any]]:
+    """(contract, function, arguments) of ``action`` for the signed-in account."""
+    reserve = _reserve_address(ctx)
+    if isinstance(action, ApproveReservePayment | AcceptReserveOffer):
+        user.require("ENTERPRISE")
+        offer = _open_offer_of(db, user, action.offer_id)
+        if isinstance(action, ApproveReservePayment):
+            return "SettlementToken", "approve", [reserve, offer.payment]
+        return "GovernmentReserve", "accept", [action.offer_id]
+    user.require("REGULATOR")
+    if isinstance(action, FeedReserve):
+        return "GovernmentReserve", "feed", [action.annual_plan_id, pollutant_code(action.pollutant)]
+    if isinstance(action, OfferFromReserve):
+        token_id = int(encode_id(Kind.ALLOWANCE, pollutant_code(action.pollutant), action.vintage))
+        deadline = ctx.chain.timestamp() + action.days * 86_400
+        return "GovernmentReserve", "offer", [action.project, token_id, action.quantity, deadline]
+    return "GovernmentReserve", "withdrawOffer", [action.offer_id]
+
+
+@router.post("/tx/reserve", response_model=BuiltPublic, response_model_exclude_none=True,
+             responses={**ERRORS, **REVERTS})  # fmt: skip
+def build_reserve(body: ReserveBuildRequest, ctx: Ctx, db: Db, user: User) -> BuiltPublic:
+    """Build a government reserve transaction for the signed-in account's wallet from typed fields
+    (the same intent as POST /tx/build; sign it and relay it through POST /tx/relay).
+
+    The project (ENTERPRISE role) accepts its open offer in two transactions, each mined before the
+    next is built: `approve` (SettlementToken.approve of the offer's payment to the reserve), then
+    `accept` (pays the treasury and receives the allowances). The regulator (REGULATOR role)
+    `feed`s the reserve from an annual plan, `offer`s a quantity to a project at the guide price
+    (deadline `days` from the chain's time) and `withdraw`s an offer. 403 without the role; 404
+    for an offer that is not the caller's or no reserve deployed; 409 for an offer no longer open;
+    400 for an unknown pollutant; 422 with the contract's custom error when the call would revert
+    now (e.g. `ERC20InsufficientAllowance` before the approval, `ReserveInsufficient`,
+    `ReserveNotProject`, `ReserveNothingToFeed`, `ReserveOfferNotOpen`)."""
+    user.require()
+    contract, function, args = _reserve_call(body.root, ctx, db, user)
+    built = build_intent(
+        db, calls=ctx.calls, sender=user.address, contract=contract, function=function, args=args,
+        lifetime_s=ctx.settings.api_intent_minutes * 60,
+    )  # fmt: skip
+    return built_public(built)

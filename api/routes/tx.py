@@ -217,10 +217,11 @@ def build(body: BuildRequest, ctx: Ctx, db: Db, user: User) -> BuiltPublic:
         db, calls=ctx.calls, sender=user.address, contract=body.contract, function=body.function,
         args=body.args, value=body.value, lifetime_s=ctx.settings.api_intent_minutes * 60,
     )  # fmt: skip
-    return _built(built)
+    return built_public(built)
 
 
-def _built(built: Built) -> BuiltPublic:
+def built_public(built: Built) -> BuiltPublic:
+    """The answer of a builder route (POST /tx/build and the typed builders of other routers)."""
     spec = built.action
     return BuiltPublic(
         intent_id=built.intent.intent_id,
@@ -452,7 +453,7 @@ def build_market(body: MarketBuildRequest, ctx: Ctx, db: Db, user: User) -> Buil
         db, calls=ctx.calls, sender=user.address, contract=call.contract, function=call.function,
         args=list(call.args.values()), lifetime_s=ctx.settings.api_intent_minutes * 60,
     )  # fmt: skip
-    return _built(built)
+    return built_public(built)
 
 
 # ---------------------------------------------------------------------- permits
@@ -554,7 +555,7 @@ def build_permits(body: PermitBuildRequest, ctx: Ctx, db: Db, user: User) -> Bui
         db, calls=ctx.calls, sender=user.address, contract="DischargePermits", function=function,
         args=args, lifetime_s=ctx.settings.api_intent_minutes * 60,
     )  # fmt: skip
-    return _built(built)
+    return built_public(built)
 
 
 class CallRequestPublic(BaseModel):
