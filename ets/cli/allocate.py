@@ -90,9 +90,9 @@ def _plan_pollutant(
     if annual_plan is None:
         raise InvalidInputError(f"a {pollutant} plan needs --annual-plan (the adopted annual plan's id)")
     ctx = context()
-    chain, manifest = ctx.deployment()
+    _, manifest = ctx.deployment()
     registry = ctx.registry()
-    allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
+    allowance = ctx.contract(AllowanceClient)
     plans = plans_client()
     plan_year = plans.plan(annual_plan).start_year
     if year is not None and year != plan_year:
@@ -158,13 +158,11 @@ def allocate_execute(
     from chain.allowance import AllowanceClient
     from chain.onboarding import execute_plan
     from chain.plan_allocation import MARKER, execute_pollutant_plan
-    from chain.registry import RegistryClient
     from domain.errors import InvalidInputError
 
     ctx = context()
-    chain, manifest = ctx.deployment()
-    registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
-    allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
+    registry = ctx.registry()
+    allowance = ctx.contract(AllowanceClient)
     signer = ctx.signer(as_, keystore)
     with Progress(console=ctx.console) as progress:
         task = progress.add_task("allocating", total=None)

@@ -19,14 +19,9 @@ auction_app = typer.Typer(help="Sealed-bid uniform-price allowance auctions.", n
 
 
 def _auction() -> AuctionClient:
-    from chain.allowance import AllowanceClient, SettlementClient
     from chain.auction import AuctionClient
 
-    chain, manifest = context().deployment()
-    record = manifest.contracts["SealedBidAuction"]
-    allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
-    cash = SettlementClient(chain, manifest.address("SettlementToken"))
-    return AuctionClient(chain, record.address, allowance, cash, from_block=record.block)
+    return context().holding(AuctionClient)
 
 
 def _bid_store() -> BidStore:

@@ -28,9 +28,7 @@ MonthArg = Annotated[int, typer.Argument(help="The month, 1-12.")]
 def cards_client() -> CardsClient:
     from chain.cards import CardsClient
 
-    chain, manifest = context().deployment()
-    record = manifest.contracts.get("EmissionCards")
-    return CardsClient(chain, manifest.address("EmissionCards"), from_block=record.block if record else 0)
+    return context().contract(CardsClient)
 
 
 def _id(pollutant: str, year: int) -> int:

@@ -249,8 +249,7 @@ def compliance_apply(
     if attestation is not None:
         attestation_id = hex32(attestation, "attestation id")
     else:
-        _, manifest = ctx.deployment()
-        ledger = LedgerClient(client.chain, manifest.address("EmissionsLedger"))
+        ledger = ctx.contract(LedgerClient)
         notice = client.notice(signer.address, code, year)
         if notice.status is ObligationStatus.NONE:
             raise input_error(f"{signer.address} has no notice of {_symbol(code)} {year}")

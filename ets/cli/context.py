@@ -1,5 +1,5 @@
-"""The ``ets`` invocation's context: settings, chain, deployment, signer and output, built once by
-the root callback and kept in typer's ``ctx.obj`` for every command group."""
+"""The ``ets`` invocation's context: settings, chain, deployment, typed contract clients, signer and
+output, built once by the root callback and kept in typer's ``ctx.obj`` for every command group."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import typer
@@ -18,10 +18,15 @@ from chain.errors import ConfigError
 
 if TYPE_CHECKING:  # the chain modules load on first use: `ets --help` stays quick
     from chain.accounts import Signer
+    from chain.allowance import TokenHoldingClient
+    from chain.client import ContractClient
     from chain.config import ChainSettings
     from chain.deploy import Manifest
     from chain.registry import RegistryClient
     from chain.tx import ChainClient
+
+C = TypeVar("C", bound="ContractClient")
+H = TypeVar("H", bound="TokenHoldingClient")
 
 
 @dataclass
@@ -57,12 +62,36 @@ class Context:
 
         return self.chain, load_for_chain(self.chain, self.settings.manifest_path)
 
+    def contract(self, client: type[C]) -> C:
+        """A typed client of the deployment's contract ``client.CONTRACT``, its event queries from
+        the contract's deployment block.
+
+        Raises:
+            DeploymentError: the contract is not in the manifest.
+        """
+        chain, manifest = self.deployment()
+        return _client(client, chain, manifest)
+
+    def holding(self, client: type[H]) -> H:
+        """A typed client of a deployment's contract that holds and pays out allowances and cash
+        (auction house, market, compliance manager), with the deployment's two token clients.
+
+        Raises:
+            DeploymentError: it or a token is not in the manifest.
+        """
+        from chain.allowance import AllowanceClient, SettlementClient
+
+        chain, manifest = self.deployment()
+        address = manifest.address(client.CONTRACT)
+        allowance = _client(AllowanceClient, chain, manifest)
+        cash = _client(SettlementClient, chain, manifest)
+        return client(chain, address, allowance, cash, from_block=manifest.contracts[client.CONTRACT].block)
+
     def registry(self) -> RegistryClient:
         """The deployment's consortium registry."""
         from chain.registry import RegistryClient
 
-        chain, manifest = self.deployment()
-        return RegistryClient(chain, manifest.address("ConsortiumRegistry"))
+        return self.contract(RegistryClient)
 
     def signer(self, as_: str | None, keystore: Path | None) -> Signer:
         """The signing account: a keystore (password from ``ETS_KEYSTORE_PASSWORD`` or asked), a
@@ -90,6 +119,12 @@ class Context:
     def print_json(self, data: Any) -> None:
         """``data`` as indented JSON on standard output (dates and the like as strings)."""
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _client(client: type[C], chain: ChainClient, manifest: Manifest) -> C:
+    """``client`` of the manifest's contract ``client.CONTRACT`` from its deployment block."""
+    address = manifest.address(client.CONTRACT)
+    return client(chain, address, from_block=manifest.contracts[client.CONTRACT].block)
 
 
 def context() -> Context:

@@ -26,23 +26,15 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def compliance_client() -> ComplianceClient:
-    from chain.allowance import AllowanceClient, SettlementClient
     from chain.compliance import ComplianceClient
 
-    chain, manifest = context().deployment()
-    address = manifest.address("ComplianceManager")
-    allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
-    cash = SettlementClient(chain, manifest.address("SettlementToken"))
-    block = manifest.contracts["ComplianceManager"].block
-    return ComplianceClient(chain, address, allowance, cash, from_block=block)
+    return context().holding(ComplianceClient)
 
 
 def ledger_client() -> LedgerClient:
     from chain.ledger import LedgerClient
 
-    chain, manifest = context().deployment()
-    address = manifest.address("EmissionsLedger")
-    return LedgerClient(chain, address, from_block=manifest.contracts["EmissionsLedger"].block)
+    return context().contract(LedgerClient)
 
 
 def input_error(message: str) -> Exception:

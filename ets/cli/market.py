@@ -36,16 +36,9 @@ PageOption = Annotated[int, typer.Option(help="Fills (or orders) per transaction
 
 
 def _market() -> MarketClient:
-    from chain.allowance import AllowanceClient, SettlementClient
     from chain.market import MarketClient
 
-    chain, manifest = context().deployment()
-    record = manifest.contracts.get("Market")
-    allowance = AllowanceClient(chain, manifest.address("AllowanceToken"))
-    cash = SettlementClient(chain, manifest.address("SettlementToken"))
-    return MarketClient(
-        chain, manifest.address("Market"), allowance, cash, from_block=record.block if record else 0
-    )
+    return context().holding(MarketClient)
 
 
 def _listed(client: MarketClient, token_id: int) -> Rulebook:

@@ -111,7 +111,6 @@ def sync_allowlist(
     from chain.network.allowlist import AllowlistSync, NodeAllowlistClient, SyncReport, SyncTarget
     from chain.network.errors import NetworkConfigError
     from chain.network.generate import load_network
-    from chain.registry import RegistryClient
 
     ctx = context()
     targets = [SyncTarget(rpc_url=url) for url in node or ()]
@@ -120,14 +119,10 @@ def sync_allowlist(
         targets += [SyncTarget(rpc_url=n["rpc_url"]) for n in load_network(network)["nodes"]]
     if not targets:
         raise NetworkConfigError("nothing to sync: give --node, --permissions-file or --network")
-    chain, manifest = ctx.deployment()
-    nodes_client = (
-        NodeAllowlistClient(chain, manifest.address("NodeAllowlist"))
-        if "NodeAllowlist" in manifest.contracts
-        else None
-    )
+    _, manifest = ctx.deployment()
+    nodes_client = ctx.contract(NodeAllowlistClient) if "NodeAllowlist" in manifest.contracts else None
     sync = AllowlistSync(
-        RegistryClient(chain, manifest.address("ConsortiumRegistry")), nodes_client, targets,
+        ctx.registry(), nodes_client, targets,
         extra_accounts=[manifest.deployer, *(extra_account or ())], extra_nodes=extra_node or (),
     )  # fmt: skip
 
@@ -235,15 +230,13 @@ def node_proposal(
     execute with `ets governance approve|execute`)."""
     from chain.network.allowlist import NodeAllowlistClient
     from chain.network.keys import Enode
-    from chain.registry import RegistryClient
     from domain.errors import InvalidInputError
 
     ctx = context()
     if action not in ("allow", "disallow"):
         raise InvalidInputError(f"action must be allow or disallow, got {action!r}")
-    chain, manifest = ctx.deployment()
-    registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
-    nodes = NodeAllowlistClient(chain, manifest.address("NodeAllowlist"))
+    registry = ctx.registry()
+    nodes = ctx.contract(NodeAllowlistClient)
     parsed = Enode.parse(enode)
     data = nodes.encode_allow(parsed) if action == "allow" else nodes.encode_disallow(parsed)
     proposal_id = registry.propose(
@@ -258,6 +251,5 @@ def nodes_list() -> None:
     """List the nodes the NodeAllowlist allows."""
     from chain.network.allowlist import NodeAllowlistClient
 
-    chain, manifest = context().deployment()
-    for enode in NodeAllowlistClient(chain, manifest.address("NodeAllowlist")).nodes():
+    for enode in context().contract(NodeAllowlistClient).nodes():
         typer.echo(enode.url)

@@ -25,11 +25,7 @@ permits_app = typer.Typer(
 def permits_client() -> PermitsClient:
     from chain.permits import PermitsClient
 
-    chain, manifest = context().deployment()
-    record = manifest.contracts.get("DischargePermits")
-    return PermitsClient(
-        chain, manifest.address("DischargePermits"), from_block=record.block if record else 0
-    )
+    return context().contract(PermitsClient)
 
 
 def _read(file: Path) -> tuple[list[Outlet], list[Term], bytes]:

@@ -22,10 +22,7 @@ plans_app = typer.Typer(help="Total-amount control plans: five-year and annual."
 def plans_client() -> PlansClient:
     from chain.plans import PlansClient
 
-    chain, manifest = context().deployment()
-    record = manifest.contracts.get("TotalControlPlans")
-    address = manifest.address("TotalControlPlans")
-    return PlansClient(chain, address, from_block=record.block if record else 0)
+    return context().contract(PlansClient)
 
 
 def _header(plans: PlansClient, plan_id: int) -> dict[str, Any]:
@@ -148,9 +145,8 @@ def plans_progress(
     from chain.plans import PlanKind
     from domain.tokens import POLLUTANT_SYMBOLS, Kind, encode_id
 
-    chain, manifest = context().deployment()
     plans = plans_client()
-    token = AllowanceClient(chain, manifest.address("AllowanceToken"))
+    token = context().contract(AllowanceClient)
     header = plans.plan(plan_id)
     rows: list[dict[str, Any]] = []
     if header.kind == PlanKind.ANNUAL:

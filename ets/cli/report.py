@@ -46,7 +46,7 @@ def production(
     from chain.ledger import LedgerClient
     from chain.onboarding import read_credit_codes
     from chain.production import enterprise_id_of, gather_production, history_of, load_monthly_energy
-    from chain.registry import RegistryClient, checked_address
+    from chain.registry import checked_address
     from domain.production import as_grouping, report_years
 
     ctx = context()
@@ -54,14 +54,12 @@ def production(
     years = report_years(year, to_year)
     grouping = as_grouping(by)
     monthly = load_monthly_energy(monthly_energy) if monthly_energy is not None else []
-    chain, manifest = ctx.deployment()
-    record = manifest.contracts["EmissionsLedger"]
-    ledger = LedgerClient(chain, record.address, from_block=record.block)
+    ledger = ctx.contract(LedgerClient)
     enterprise_id = None
     annual = None
     beside = history or monthly_energy
     if beside is not None:
-        registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
+        registry = ctx.registry()
         credit_code = registry.enterprise(address).profile.credit_code
         codes_path = enterprises or beside.with_name("enterprises.csv")
         codes = read_credit_codes(codes_path) if enterprises is not None or codes_path.exists() else {}
@@ -77,7 +75,7 @@ def production(
         history=annual,
         monthly=monthly,
         enterprise_id=enterprise_id,
-        from_block=record.block,
+        from_block=ledger.from_block,
     )
     if csv_out is not None:
         report.write_csv(csv_out)

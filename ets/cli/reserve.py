@@ -23,11 +23,7 @@ PollutantArg = Annotated[str, typer.Argument(help="Pollutant symbol (SO2, NOx, C
 def reserve_client() -> ReserveClient:
     from chain.reserve import ReserveClient
 
-    chain, manifest = context().deployment()
-    record = manifest.contracts.get("GovernmentReserve")
-    return ReserveClient(
-        chain, manifest.address("GovernmentReserve"), from_block=record.block if record else 0
-    )
+    return context().contract(ReserveClient)
 
 
 def _id(pollutant: str, vintage: int) -> int:

@@ -15,6 +15,7 @@ from ets.cli.context import context
 from ets.cli.options import AsOption, KeystoreOption, cli_errors
 
 if TYPE_CHECKING:
+    from chain.deploy import SuiteConfig
     from chain.safe import SafeContracts, SafeProposal
     from chain.trusted import TrustedClient
 
@@ -31,6 +32,14 @@ def _contracts() -> SafeContracts:
 
     _, manifest = context().deployment()
     return SafeContracts.of(manifest)
+
+
+def _governance() -> SuiteConfig:
+    """The deployed registry's members and threshold: what an added contract is deployed with."""
+    from chain.deploy import SuiteConfig
+
+    registry = context().registry()
+    return SuiteConfig(members=tuple(registry.members()), threshold=registry.threshold())
 
 
 def _read(file: Path) -> SafeProposal:
@@ -52,14 +61,12 @@ def _write(file: Path, proposal: SafeProposal) -> None:
 def safe_deploy(as_: AsOption = "deployer", keystore: KeystoreOption = None) -> None:
     """Deploy the Safe singleton, proxy factory and fallback handler (compiled from npm
     ``@safe-global/safe-contracts`` 1.4.1) into the manifest; nothing twice."""
-    from chain.deploy import SuiteConfig
     from chain.safe import deploy_safe_contracts
 
     ctx = context()
     chain, _ = ctx.deployment()
-    registry = ctx.registry()
-    config = SuiteConfig(members=tuple(registry.members()), threshold=registry.threshold())
-    _, contracts = deploy_safe_contracts(chain, ctx.signer(as_, keystore), config, ctx.settings.manifest_path)
+    signer = ctx.signer(as_, keystore)
+    _, contracts = deploy_safe_contracts(chain, signer, _governance(), ctx.settings.manifest_path)
     ctx.print_json({"singleton": contracts.singleton, "factory": contracts.factory,
                     "fallback_handler": contracts.fallback_handler})  # fmt: skip
 
@@ -163,11 +170,7 @@ def safe_list(safe: Annotated[str, typer.Argument(help="The Safe's address.")]) 
 def _trusted() -> TrustedClient:
     from chain.trusted import TrustedClient
 
-    chain, manifest = context().deployment()
-    record = manifest.contracts.get("TrustedCounterparties")
-    return TrustedClient(
-        chain, manifest.address("TrustedCounterparties"), from_block=record.block if record else 0
-    )
+    return context().contract(TrustedClient)
 
 
 @trusted_app.command("deploy")
@@ -180,20 +183,19 @@ def trusted_deploy(
 ) -> None:
     """Deploy TrustedCounterparties and propose its wiring into the AllowanceToken (a governance
     member: the others approve and execute with ``ets governance``)."""
-    from chain.deploy import SuiteConfig
     from chain.trusted import deploy_trusted, wiring_call
 
     ctx = context()
     chain, manifest = ctx.deployment()
-    registry = ctx.registry()
-    config = SuiteConfig(members=tuple(registry.members()), threshold=registry.threshold())
     signer = ctx.signer(as_, keystore)
-    _, trusted = deploy_trusted(chain, signer, config, ctx.settings.manifest_path, delay=delay, limit=limit)
+    _, trusted = deploy_trusted(
+        chain, signer, _governance(), ctx.settings.manifest_path, delay=delay, limit=limit
+    )
     ctx.console.print(f"TrustedCounterparties at {trusted.address} (delay {delay} s, limit {limit:,} t)")
     wiring = wiring_call(trusted, manifest.address("AllowanceToken"))
     if wiring is not None:
         target, data = wiring
-        proposal = registry.propose(signer, data, "wire trusted counterparties", target=target)
+        proposal = ctx.registry().propose(signer, data, "wire trusted counterparties", target=target)
         ctx.console.print(f"proposal {proposal}: AllowanceToken.setTrustedCounterparties")
 
 

@@ -343,8 +343,7 @@ def bank_apply(
     from settlement.bank import parse_statement
 
     ctx = context()
-    chain, manifest = ctx.deployment()
-    cash = SettlementClient(chain, manifest.address("SettlementToken"))
+    cash = ctx.contract(SettlementClient)
     exchange = ctx.signer(as_, keystore)
     done = skipped = 0
     for line in parse_statement(path):
