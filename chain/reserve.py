@@ -15,7 +15,9 @@ from web3.logs import DISCARD
 from web3.types import TxParams, TxReceipt
 
 from chain.client import ContractClient
+from chain.deploy import Manifest
 from chain.registry import RegistryClient, checked_address
+from chain.tx import ChainClient
 from domain.errors import InvalidInputError
 from domain.tokens import Kind, decode_id, pollutant_code
 
@@ -63,9 +65,36 @@ class Closure:
 
 
 class ReserveClient(ContractClient):
-    """Client of one deployed GovernmentReserve."""
+    """Client of one deployed GovernmentReserve.
+
+    Attributes:
+        token_from_block: the block the AllowanceToken's transfer events are scanned from for
+            :meth:`closure_ids` (its deployment block; 0, the whole chain, when not known).
+    """
 
     CONTRACT = "GovernmentReserve"
+
+    def __init__(
+        self, chain: ChainClient, address: str, *, from_block: int = 0, token_from_block: int = 0
+    ) -> None:
+        super().__init__(chain, address, from_block=from_block)
+        self.token_from_block = token_from_block
+
+    @classmethod
+    def of_manifest(cls, chain: ChainClient, manifest: Manifest) -> ReserveClient:
+        """The deployment's reserve, its event queries starting at the blocks the manifest records
+        (the reserve's deployment, and the AllowanceToken's for :meth:`closure_ids`).
+
+        Raises:
+            DeploymentError: no GovernmentReserve in the manifest.
+        """
+        token = manifest.contracts.get("AllowanceToken")
+        return cls(
+            chain,
+            manifest.address("GovernmentReserve"),
+            from_block=manifest.contracts["GovernmentReserve"].block,
+            token_from_block=token.block if token is not None else 0,
+        )
 
     # ------------------------------------------------------------ regulator
 
@@ -132,14 +161,15 @@ class ReserveClient(ContractClient):
 
     def closure_ids(self, enterprise: str) -> list[int]:
         """Allowance ids ``enterprise`` holds now of a vintage not before the current year (UTC+8,
-        the chain's latest block): what a closure sweeps."""
+        the chain's latest block): what a closure sweeps. The ids come from the token's transfers
+        to it since :attr:`token_from_block`, the token's deployment (allocations before the
+        reserve was deployed count too), never from the chain's first block."""
         token = self.chain.contract("AllowanceToken", self.allowance_token())
         who = checked_address(enterprise, "enterprise")
         seen: set[int] = set()
-        # from the token's first block: allocations before the reserve was deployed count too
         for name in ("TransferSingle", "TransferBatch"):
             event = getattr(token.events, name)()
-            for log in event.get_logs(from_block=0, argument_filters={"to": who}):
+            for log in event.get_logs(from_block=self.token_from_block, argument_filters={"to": who}):
                 args = log["args"]
                 seen.update([int(args["id"])] if name == "TransferSingle" else [int(i) for i in args["ids"]])
         year = self.current_year()

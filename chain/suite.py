@@ -130,7 +130,6 @@ def deploy_local_suite(
     if reserve:
         manifest = deploy_suite(chain, demo_account("deployer"), config, manifest_path, suite=RESERVE_SUITE)
         suite.manifest = manifest
-        suite.reserve = ReserveClient(chain, manifest.address("GovernmentReserve"),
-                                      from_block=manifest.contracts["GovernmentReserve"].block)  # fmt: skip
+        suite.reserve = ReserveClient.of_manifest(chain, manifest)
         wire_reserve(registry, members, suite.reserve, suite.treasury.address)
     return suite

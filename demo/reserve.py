@@ -107,8 +107,7 @@ def demo_reserve(
     manifest = deploy_suite(chain, demo_account("deployer"), config, manifest_path, suite=RESERVE_SUITE)
     if "TotalControlPlans" not in manifest.contracts:
         raise DeploymentError("the reserve step needs the plans step's TotalControlPlans")
-    record = manifest.contracts["GovernmentReserve"]
-    reserve = ReserveClient(chain, record.address, from_block=record.block)
+    reserve = ReserveClient.of_manifest(chain, manifest)
     auction = chain.contract("SealedBidAuction", manifest.address("SealedBidAuction"))
     treasury = str(auction.functions.treasury().call())
     lines = [

@@ -23,7 +23,8 @@ PollutantArg = Annotated[str, typer.Argument(help="Pollutant symbol (SO2, NOx, C
 def reserve_client() -> ReserveClient:
     from chain.reserve import ReserveClient
 
-    return context().contract(ReserveClient)
+    # closure_ids scans the token's transfers from the token's deployment block
+    return ReserveClient.of_manifest(*context().deployment())
 
 
 def _id(pollutant: str, vintage: int) -> int:

@@ -19,7 +19,7 @@ from chain.accounts import dev_account
 from chain.compile import Artifact
 from chain.node import AnvilNode
 from chain.permits import Outlet, PermitState, Term
-from chain.reserve import OfferState
+from chain.reserve import OfferState, ReserveClient
 from chain.tx import ChainClient
 from domain.tokens import Kind, encode_id
 from tests.conftest import Consortium
@@ -282,6 +282,18 @@ def test_closure_is_one_proposal_sweeping_cancelling_unbinding_and_suspending(
     # the swept rights serve a new project
     offer_id = r.offer(c.regulator, E2.address, SO2_2027, SO2_SHARE + 1_500, _now(c) + DAY)
     assert offer_id == 1
+
+
+def test_closure_ids_scan_the_token_from_its_deployment_block(c: Consortium, plan_id: int) -> None:
+    r = reserve_of(c)
+    token_block = c.manifest.contracts["AllowanceToken"].block
+    assert 0 < r.token_from_block == token_block < r.from_block  # the manifest's, before the reserve's
+    _holder(c, plan_id, E1)
+    assert r.closure_ids(E1.address) == [SO2_2027, NOX_2027]
+    # the start is honoured: told the token came after the allocations, a client finds none
+    c.chain.advance_time(1)  # an empty block after the allocations
+    later = ReserveClient(c.chain, r.address, token_from_block=c.chain.w3.eth.block_number)
+    assert later.closure_ids(E1.address) == []
 
 
 def test_closure_refused_below_threshold_directly_and_in_bad_states(c: Consortium, plan_id: int) -> None:

@@ -57,6 +57,9 @@ def deploy_reserve(c: LocalSuite) -> ReserveClient:
     reserve and system contract, the demo treasury, the token's plans when wired)."""
     args = [c.registry.address, c.allowance.address, c.cash.address]
     address, receipt = c.chain.deploy("GovernmentReserve", args, demo_account("deployer"))
-    reserve = ReserveClient(c.chain, address, from_block=int(receipt["blockNumber"]))
+    token_block = c.manifest.contracts["AllowanceToken"].block
+    reserve = ReserveClient(
+        c.chain, address, from_block=int(receipt["blockNumber"]), token_from_block=token_block
+    )
     wire_reserve(c.registry, c.members, reserve, c.treasury.address)
     return reserve
