@@ -1,6 +1,8 @@
 """The allocation planner of any pollutant against an adopted annual plan, chain side: claimants
 from the discharge permits (basis ``permits``) or from metered history (basis ``history``: a CSV
-of metered emissions, or the read model's statistics handed in as a mapping), the plan file
+of metered emissions, or the read model's statistics handed in as a mapping), what each already
+holds within its permit (allocated by the token, and bought from the government reserve: the
+reserve's accepted offers, when the token has a reserve), the plan file
 (``# ets-pollutant-allocation {json}`` then one row per enterprise) and its execution on-chain.
 
 The rule itself (budgets, targets, rounding and its remainder) is :mod:`domain.plan_allocation`.
@@ -23,6 +25,7 @@ from chain.allowance import AllowanceClient, ExecutionReport, execute_batches, f
 from chain.permits import PermitsClient
 from chain.plans import PlanKind, PlansClient, PlanStatus
 from chain.registry import RegistryClient, checked_address
+from chain.reserve import ReserveClient
 from domain.errors import AllocationInputError, InvalidInputError
 from domain.plan_allocation import (
     DEFAULT_HISTORY_YEARS,
@@ -41,7 +44,8 @@ from domain.tokens import POLLUTANT_SYMBOLS, Kind, encode_id, pollutant_code
 logger = logging.getLogger(__name__)
 
 MARKER: Final = "# ets-pollutant-allocation "
-FORMAT: Final = 1
+#: Format 2 adds ``reserve_t`` (bought from the government reserve); format 1 files are read as 0.
+FORMAT: Final = 2
 COLUMNS: Final = (
     "account",
     "label",
@@ -52,7 +56,9 @@ COLUMNS: Final = (
     "permitted_t",
     "already_t",
     "allocation",
+    "reserve_t",
 )
+_COLUMNS_BY_FORMAT: Final = {1: COLUMNS[:-1], FORMAT: COLUMNS}
 HISTORY_COLUMNS: Final = ("enterprise", "pollutant", "year", "emissions_t")
 
 
@@ -113,6 +119,7 @@ class PollutantPlan:
                         permitted,
                         g.already_t,
                         g.allocation,
+                        g.reserve_t,
                     ]
                 )
         logger.info(
@@ -152,8 +159,9 @@ class PollutantPlan:
                 )
                 for r in meta["regions"]
             )
-            if meta["format"] != FORMAT:
+            if meta["format"] not in _COLUMNS_BY_FORMAT:
                 raise ValueError(f"unsupported format {meta['format']!r}")
+            columns = _COLUMNS_BY_FORMAT[meta["format"]]
             header = (
                 int(meta["annual_plan_id"]),
                 pollutant_code(meta["pollutant"]),
@@ -163,8 +171,8 @@ class PollutantPlan:
         except (KeyError, TypeError, ValueError, InvalidInputError) as exc:
             raise AllocationInputError([f"{where} line 1: bad metadata ({exc})"]) from exc
         reader = csv.DictReader(lines[1:])
-        if tuple(reader.fieldnames or ()) != COLUMNS:
-            raise AllocationInputError([f"{where} line 2: columns must be {','.join(COLUMNS)}"])
+        if tuple(reader.fieldnames or ()) != columns:
+            raise AllocationInputError([f"{where} line 2: columns must be {','.join(columns)}"])
         problems: list[str] = []
         grants: list[Grant] = []
         for n, row in enumerate(reader, start=3):
@@ -180,16 +188,17 @@ class PollutantPlan:
                     permitted,
                     int(row["already_t"]),
                     int(row["allocation"]),
+                    int(row.get("reserve_t") or 0),
                 )
             except (TypeError, ValueError) as exc:
                 problems.append(f"{where} line {n}: {exc}")
                 continue
-            if g.allocation < 0 or g.already_t < 0:
+            if g.allocation < 0 or g.already_t < 0 or g.reserve_t < 0:
                 problems.append(f"{where} line {n}: allocation {g.allocation} must be >= 0")
-            if g.permitted_t is not None and g.allocation + g.already_t > g.permitted_t:
+            if g.permitted_t is not None and g.allocation + g.already_t + g.reserve_t > g.permitted_t:
                 problems.append(
                     f"{where} line {n}: allocation {g.allocation} is above the permit's "
-                    f"{g.permitted_t} less {g.already_t} allocated"
+                    f"{g.permitted_t} less {g.already_t} allocated and {g.reserve_t} bought from the reserve"
                 )
             grants.append(g)
         for r in regions:
@@ -266,14 +275,33 @@ def load_metered_history(path: str | Path, pollutant: int | str) -> dict[str, di
     return out
 
 
+def token_reserve(allowance: AllowanceClient) -> ReserveClient | None:
+    """The government reserve the AllowanceToken is wired to (``reserve()``), or None."""
+    address = str(allowance.contract.functions.reserve().call())
+    return None if int(address, 16) == 0 else ReserveClient(allowance.chain, address)
+
+
+def reserve_sales(reserve: ReserveClient | None, token_id: int) -> dict[str, int]:
+    """Tonnes of ``token_id`` each project bought from ``reserve`` (its accepted offers), by account;
+    empty without a reserve."""
+    return reserve.sold(token_id) if reserve is not None else {}
+
+
 def _ceiling(
-    permits: PermitsClient | None, allowance: AllowanceClient, account: str, pollutant: int, year: int
-) -> tuple[int | None, int]:
-    """(permitted amount or None when ungated, already allocated within the permit)."""
+    permits: PermitsClient | None,
+    allowance: AllowanceClient,
+    account: str,
+    pollutant: int,
+    year: int,
+    sold: Mapping[str, int],
+) -> tuple[int | None, int, int]:
+    """(permitted amount or None when ungated, already allocated within the permit, bought from
+    the reserve)."""
     if permits is None or not permits.gates(pollutant):
-        return None, 0
+        return None, 0, 0
     token_id = encode_id(Kind.ALLOWANCE, pollutant, year)
-    return permits.permitted_amount(account, pollutant, year), allowance.permit_allocated(account, token_id)
+    permitted = permits.permitted_amount(account, pollutant, year)
+    return permitted, allowance.permit_allocated(account, token_id), sold.get(account, 0)
 
 
 def claimants_from_permits(
@@ -282,11 +310,15 @@ def claimants_from_permits(
     allowance: AllowanceClient,
     pollutant: int | str,
     year: int,
+    *,
+    reserve: ReserveClient | None = None,
 ) -> list[Claimant]:
     """Every active enterprise whose permit allows ``pollutant`` in ``year``; basis = the permitted
-    amount, ceiling the same less what was already allocated within the permit."""
+    amount, ceiling the same less what was already allocated within the permit and what it bought
+    from the government reserve (``reserve``; the token's reserve when omitted)."""
     code = pollutant_code(pollutant)
     token_id = encode_id(Kind.ALLOWANCE, code, year)
+    sold = reserve_sales(reserve or token_reserve(allowance), token_id)
     out: dict[str, Claimant] = {}
     for permit_id in range(1, permits.permit_count() + 1):
         account = permits.permit(permit_id).enterprise
@@ -298,8 +330,9 @@ def claimants_from_permits(
         e = registry.enterprise(account)
         already = allowance.permit_allocated(account, token_id)
         out[account] = Claimant(
-            account, e.profile.region_code, float(amount), amount, already, e.profile.credit_code
-        )
+            account, e.profile.region_code, float(amount), amount, already, e.profile.credit_code,
+            sold.get(account, 0),
+        )  # fmt: skip
     return list(out.values())
 
 
@@ -312,15 +345,21 @@ def claimants_from_history(
     *,
     permits: PermitsClient | None = None,
     years: int = DEFAULT_HISTORY_YEARS,
+    reserve: ReserveClient | None = None,
 ) -> list[Claimant]:
     """One claimant per enterprise of ``history`` (keyed by account or credit code): basis = mean of
     its last ``years`` metered years before ``year``; with ``permits`` wired and gating the
-    pollutant, the permit is the ceiling (an enterprise without one gets 0).
+    pollutant, the permit is the ceiling (an enterprise without one gets 0), less what was
+    allocated within it and bought from the government reserve (``reserve``; the token's when
+    omitted).
 
     Raises:
         AllocationInputError: an enterprise not registered, or a credit code listed twice.
     """
     code = pollutant_code(pollutant)
+    gated = permits is not None and permits.gates(code)
+    token_id = encode_id(Kind.ALLOWANCE, code, year)
+    sold = reserve_sales(reserve or token_reserve(allowance), token_id) if gated else {}
     problems: list[str] = []
     out: list[Claimant] = []
     seen: set[str] = set()
@@ -337,9 +376,11 @@ def claimants_from_history(
         if not registry.is_active_participant(account):
             continue
         e = registry.enterprise(account)
-        permitted, already = _ceiling(permits, allowance, account, code, year)
+        permitted, already, bought = _ceiling(permits, allowance, account, code, year, sold)
         basis = history_basis(history[key], year, years)
-        out.append(Claimant(account, e.profile.region_code, basis, permitted, already, e.profile.credit_code))
+        out.append(
+            Claimant(account, e.profile.region_code, basis, permitted, already, e.profile.credit_code, bought)
+        )
     if problems:
         raise AllocationInputError(problems)
     return out
@@ -381,12 +422,14 @@ def execute_pollutant_plan(
     *,
     batch_size: int = 200,
     on_batch: Callable[[int, bool], None] | None = None,
+    reserve: ReserveClient | None = None,
 ) -> ExecutionReport:
     """Mint a pollutant plan file in batches (re-running resumes, never mints twice).
 
     The vintage's cap comes from the annual plan (``ets plans execute-cap``), never from here;
     before the first transaction the cap's headroom must hold what is still to be minted, and no
-    row may pass what its permit still allows on chain.
+    row may pass what its permit still allows on chain (what was allocated within it and bought
+    from the government reserve, ``reserve`` or the token's, must be what the plan counted).
 
     Raises:
         AllocationInputError: the file is malformed, the cap's headroom is too small, or a row is
@@ -406,12 +449,19 @@ def execute_pollutant_plan(
             f"token {token_id}: {owed} t to mint but the cap leaves {headroom} t (execute the "
             f"annual plan {plan.annual_plan_id}'s cap first)"
         )
-    for g in plan.allocation.grants:
-        if g.permitted_t is not None and g.allocation > 0 and pending:
+    gated = [g for g in plan.allocation.grants if g.permitted_t is not None and g.allocation > 0]
+    sold = reserve_sales(reserve or token_reserve(allowance), token_id) if gated and pending else {}
+    for g in gated:
+        if pending and any(g.enterprise in b.recipients for b in pending):
             now = allowance.permit_allocated(g.enterprise, token_id)
-            if now != g.already_t and any(g.enterprise in b.recipients for b in pending):
+            if now != g.already_t:
                 problems.append(
                     f"{g.label}: allocated within its permit {now} t now, {g.already_t} t when planned"
+                )
+            bought = sold.get(g.enterprise, 0)
+            if bought != g.reserve_t:
+                problems.append(
+                    f"{g.label}: bought {bought} t from the reserve now, {g.reserve_t} t when planned"
                 )
     if problems:
         raise AllocationInputError(problems)

@@ -273,6 +273,16 @@ class ReserveClient(ContractClient):
     def offers(self) -> list[Offer]:
         return [self.offer_of(i) for i in range(1, self.offer_count() + 1)]
 
+    def sold(self, token_id: int) -> dict[str, int]:
+        """Tonnes of ``token_id`` sold to each project (its accepted offers, from the contract's
+        views), by checksummed account."""
+        out: dict[str, int] = {}
+        for o in self.offers():
+            if o.token_id == token_id and o.state is OfferState.ACCEPTED:
+                project = checked_address(o.project, "project")
+                out[project] = out.get(project, 0) + o.quantity
+        return out
+
     def closure_count(self) -> int:
         return int(self.contract.functions.closureCount().call())
 

@@ -6,7 +6,11 @@ The rule, per (pollutant, region) line of the annual plan, with ``BPS = 10,000``
 
     reserve_r = floor(cap_r × reserve_share_bps_r / BPS)          (kept for the reserve)
     budget_r  = cap_r − reserve_r − Σ already_e                    (already: allocated earlier, e in r)
-    demand_e  = min(basis_e × (BPS − target_bps_e) / BPS, permitted_e) − already_e   (≥ 0)
+    demand_e  = min(basis_e × (BPS − target_bps_e) / BPS, permitted_e) − already_e − bought_e   (≥ 0)
+
+where ``bought_e`` is what the enterprise bought from the government reserve of this vintage: it
+holds it within its permit, so it wants that much less; it came out of the reserve's share
+(``reserve_r``), not out of the region's budget, which it therefore does not reduce.
 
     if Σ demand_e ≤ budget_r:   allocation_e = floor(demand_e)
                                 (the remainder budget_r − Σ allocation_e stays unallocated: it is
@@ -16,7 +20,7 @@ The rule, per (pollutant, region) line of the annual plan, with ``BPS = 10,000``
                                 rounded up, so never above the permit, which is whole tonnes)
 
 so per region ``Σ allocation ≤ budget`` (equal when demand covers the budget), every allocation is
-a non-negative whole number of tonnes, and none exceeds ``permitted_e − already_e``. The basis is
+a non-negative whole number of tonnes, and none exceeds ``permitted_e − already_e − bought_e``. The basis is
 the permitted amount (``basis=permits``) or the average metered emissions of the enterprise's
 last years (``basis=history``, :func:`history_basis`). CO2 from energy history stays with
 :mod:`domain.allocation`.
@@ -68,6 +72,8 @@ class Claimant:
         permitted_t: what its permit allows this year, t; None when the pollutant is not gated.
         already_t: allowances of this vintage already allocated to it, t.
         label: a name for files and messages (enterprise id or credit code); the account if empty.
+        reserve_t: allowances of this vintage it bought from the government reserve, t (held within
+            its permit like ``already_t``; not taken from the region's budget).
     """
 
     enterprise: str
@@ -76,6 +82,7 @@ class Claimant:
     permitted_t: int | None = None
     already_t: int = 0
     label: str = ""
+    reserve_t: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,7 @@ class Grant:
     permitted_t: int | None
     already_t: int
     allocation: int
+    reserve_t: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,11 +143,11 @@ def reserve_of(cap: int, reserve_share_bps: int) -> int:
 
 
 def demand_of(claimant: Claimant, target_bps: int) -> float:
-    """``min(basis × (1 − target), permitted) − already``, never below 0."""
+    """``min(basis × (1 − target), permitted) − already − bought from the reserve``, never below 0."""
     wanted = claimant.basis_t * (BPS - target_bps) / BPS
     if claimant.permitted_t is not None:
         wanted = min(wanted, float(claimant.permitted_t))
-    return max(0.0, wanted - claimant.already_t)
+    return max(0.0, wanted - claimant.already_t - claimant.reserve_t)
 
 
 def history_basis(series: Mapping[int, float], year: int, years: int = DEFAULT_HISTORY_YEARS) -> float:
@@ -212,8 +220,8 @@ def allocate(
             problems.append(f"{name}: region {c.region} has no {pollutant} cap in the annual plan")
         if not (math.isfinite(c.basis_t) and c.basis_t >= 0):
             problems.append(f"{name}: basis {c.basis_t!r} must be finite and >= 0")
-        if c.already_t < 0 or (c.permitted_t is not None and c.permitted_t < 0):
-            problems.append(f"{name}: permitted and already allocated amounts must be >= 0")
+        if c.already_t < 0 or c.reserve_t < 0 or (c.permitted_t is not None and c.permitted_t < 0):
+            problems.append(f"{name}: permitted, already allocated and reserve amounts must be >= 0")
     if problems:
         raise AllocationInputError(problems)
     grants: list[Grant] = []
@@ -240,6 +248,7 @@ def allocate(
                     c.permitted_t,
                     c.already_t,
                     a,
+                    c.reserve_t,
                 )
             )
         regions.append(

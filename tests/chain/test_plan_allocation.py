@@ -2,7 +2,8 @@
 adopted 2027 annual plan (Taizhou scaled to its budget exactly, Hangzhou below it with the
 remainder kept), written, read back and executed on chain within the permits; a re-run mints
 nothing; refusals (cap not executed yet, a draft plan, a file edited above its permit) change
-nothing; the history basis from a metered-emissions CSV."""
+nothing; the history basis from a metered-emissions CSV; an enterprise that bought from the
+government reserve wants that much less, and a purchase after planning stops the execution."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from domain.tokens import Kind, encode_id
 from tests.conftest import Consortium
 from tests.utils.plan_allocation import ENTERPRISES, PlannedConsortium, set_up
 from tests.utils.plans import HANGZHOU, SO2, TAIZHOU, annual
+from tests.utils.reserve import deploy_reserve
 
 SO2_2027 = encode_id(Kind.ALLOWANCE, SO2, 2027)
 (E0, _, _, _), (E1, _, _, _), (E2, _, _, _) = ENTERPRISES
@@ -132,3 +134,44 @@ def test_history_basis_from_a_metered_csv_is_capped_by_the_permits(
     assert by[E2.address].allocation == 500 and plan.allocation.basis.value == "history"
     with pytest.raises(AllocationInputError, match="not a registered enterprise"):
         claimants_from_history(c.registry, c.allowance, {"0x" + "12" * 20: {2026: 1.0}}, "SO2", 2027)
+
+
+def test_reserve_purchase_counts_within_the_permit_in_the_planner_only(
+    planned: PlannedConsortium, tmp_path: Path
+) -> None:
+    c, p = planned.c, planned
+    p.plans.execute_cap(c.regulator, p.annual_id, SO2)
+    reserve = deploy_reserve(c)  # the token's reserve, found by the planner through the token
+    reserve.feed(c.regulator, p.annual_id, SO2)
+    before = plan_pollutant(
+        p.plans, p.annual_id, "SO2", claimants_from_permits(c.registry, p.permits, c.allowance, "SO2", 2027),
+        "permits",
+    )  # fmt: skip
+    stale = before.write_csv(tmp_path / "stale.csv")
+    c.cash.deposit(c.exchange, E2.address, 10**9, "BANK-PLANNER-1")
+    reserve.accept(E2, reserve.offer(c.regulator, E2.address, SO2_2027, 300, c.chain.timestamp() + 86_400))
+    assert reserve.sold(SO2_2027) == {E2.address: 300}
+    assert c.allowance.permit_allocated(E2.address, SO2_2027) == 0  # the token does not count it
+
+    # planned before the purchase: the execution stops, nothing minted
+    with pytest.raises(AllocationInputError, match="bought 300 t from the reserve now, 0 t when planned"):
+        execute_pollutant_plan(c.allowance, c.regulator, stale)
+    assert c.allowance.balance(E2.address, SO2_2027) == 300
+
+    after = plan_pollutant(
+        p.plans, p.annual_id, "SO2", claimants_from_permits(c.registry, p.permits, c.allowance, "SO2", 2027),
+        "permits",
+    )  # fmt: skip
+    was = {g.enterprise: g for g in before.allocation.grants}
+    now = {g.enterprise: g for g in after.allocation.grants}
+    assert (was[E2.address].demand_t, now[E2.address].demand_t) == (1_000.0, 700.0)
+    assert (now[E2.address].reserve_t, now[E2.address].allocation) == (300, 700)
+    assert [r.budget_t for r in after.allocation.regions] == [r.budget_t for r in before.allocation.regions]
+    path = after.write_csv(tmp_path / "after.csv")
+    assert PollutantPlan.read_csv(path) == after
+    execute_pollutant_plan(c.allowance, c.regulator, path)
+    assert c.allowance.balance(E2.address, SO2_2027) == 1_000  # 300 bought + 700 allocated = its permit
+    # the history basis counts the purchase the same way
+    history: dict[str, dict[int, float]] = {E2.address: {2026: 2_000.0}}
+    (claimant,) = claimants_from_history(c.registry, c.allowance, history, "SO2", 2027, permits=p.permits)
+    assert (claimant.already_t, claimant.reserve_t) == (700, 300)

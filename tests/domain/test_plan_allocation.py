@@ -1,7 +1,9 @@
 """domain.plan_allocation: region budgets (cap less reserve less earlier allocations), reduction
-targets, the permit ceiling, the floor-or-largest-remainder rounding; refusals by name; a
-hypothesis property over random plans and claimants (per region the sum is the budget exactly when
-demand covers it, else at most it; every allocation whole, >= 0 and within the permit)."""
+targets, the permit ceiling, purchases from the government reserve (less demand, the same budget),
+the floor-or-largest-remainder rounding; refusals by name; a hypothesis property over random plans
+and claimants (per region the sum is the budget exactly when demand covers it, else at most it;
+every allocation whole, >= 0 and, with what was allocated before and bought from the reserve,
+within the permit)."""
 
 from __future__ import annotations
 
@@ -39,6 +41,18 @@ def test_reserve_and_demand_follow_the_rule() -> None:
     assert demand_of(Claimant(A, TAIZHOU, 1_000.0, permitted_t=900), 500) == 900.0
     assert demand_of(Claimant(A, TAIZHOU, 1_000.0, permitted_t=900, already_t=850), 0) == 50.0
     assert demand_of(Claimant(A, TAIZHOU, 1_000.0, permitted_t=900, already_t=950), 0) == 0.0
+    assert demand_of(Claimant(A, TAIZHOU, 1_000.0, permitted_t=900, already_t=50, reserve_t=300), 0) == 550.0
+    assert demand_of(Claimant(A, TAIZHOU, 1_000.0, permitted_t=900, reserve_t=950), 0) == 0.0
+
+
+def test_a_purchase_from_the_reserve_lowers_demand_by_as_much_and_leaves_the_budget() -> None:
+    p = plan(RegionCap(SO2, TAIZHOU, 5_000, 1_000))
+    before = allocate(p, SO2, [Claimant(A, TAIZHOU, 1_000, permitted_t=1_000)], "permits")
+    after = allocate(p, SO2, [Claimant(A, TAIZHOU, 1_000, permitted_t=1_000, reserve_t=300)], "permits")
+    assert (before.grants[0].demand_t, after.grants[0].demand_t) == (1_000.0, 700.0)
+    assert (before.grants[0].allocation, after.grants[0].allocation) == (1_000, 700)
+    assert after.grants[0].reserve_t == 300
+    assert before.regions[0].budget_t == after.regions[0].budget_t == 4_500  # the reserve share paid it
 
 
 def test_allocate_floors_demand_when_the_budget_covers_it_and_keeps_the_remainder() -> None:
@@ -106,10 +120,10 @@ def cases(draw: st.DrawFn) -> tuple[AnnualPlan, list[Claimant]]:
         account = f"0x{i:040x}"
         permitted = draw(st.none() | st.integers(0, 20_000))
         already = draw(st.integers(0, permitted if permitted is not None else 2_000))
+        bought = draw(st.integers(0, permitted - already if permitted is not None else 2_000))
         basis = draw(st.floats(0, 30_000, allow_nan=False))
-        claimants.append(
-            Claimant(account, draw(st.sampled_from([c.region for c in caps])), basis, permitted, already)
-        )
+        region = draw(st.sampled_from([c.region for c in caps]))
+        claimants.append(Claimant(account, region, basis, permitted, already, reserve_t=bought))
         if draw(st.booleans()):
             targets.append(EnterpriseTarget(account, SO2, draw(st.integers(0, 10_000))))
     return plan(*caps, targets=tuple(targets)), claimants
@@ -140,7 +154,7 @@ def test_allocate_conserves_the_budget_and_respects_permits(case: tuple[AnnualPl
         assert isinstance(g.allocation, int) and g.allocation >= 0
         assert g.allocation <= math.ceil(g.demand_t)
         if g.permitted_t is not None:
-            assert g.allocation + g.already_t <= g.permitted_t
+            assert g.allocation + g.already_t + g.reserve_t <= g.permitted_t
 
 
 def test_a_county_falls_under_its_prefectures_line_else_its_provinces() -> None:
