@@ -2,13 +2,18 @@
 the demo deployment and wired by governance; the 2027 annual plan's reserve share of SO2 and NOx
 fed into it; a new project (Taizhou Linhai New Materials Co., Ltd., registered without a permit)
 buys SO2 2027 from the reserve at the plan's guide price, paying the treasury in the same
-transaction, and is then issued its permit (when permits are wired); a small dyeing works (permit,
+transaction, and is then issued its permit (when permits are wired); a primary auction restricted
+to that project (``createRestrictedPrimary``: SO2 or NOx 2027 within the cap's headroom, reserve
+price the guide price) is opened, an enterprise it does not name is refused its commit by name
+(``AuctionBidderNotAllowed``, nothing sent) and the project commits a sealed bid (the auction stays
+in its commit phase for the dashboard: named bidders, who may bid); a small dyeing works (permit,
 one monitoring device, an SO2 allocation) is closed by one governance proposal: one approval is
 refused by name, the second executes the sweep of its current and future allowances into the
 reserve, the cancellation of its permit, the unbinding of its device and its suspension.
 
 Runs last (after the plans step): the closure is the demo's last on-chain step. A re-run finds
-the reserve fed, the sale accepted and the enterprise closed, and sends nothing."""
+the reserve fed, the sale accepted, the restricted auction and the project's bid, and the
+enterprise closed, and sends nothing."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from pathlib import Path
 
 from chain.accounts import Signer, demo_account, seeded_account
 from chain.allowance import AllowanceClient, SettlementClient
+from chain.auction import AuctionClient, AuctionParams
 from chain.deploy import Manifest, SuiteConfig, deploy_suite
 from chain.errors import ContractRevertError, DeploymentError
 from chain.permits import Outlet, PermitsClient, Term
@@ -78,6 +84,10 @@ def closed_device() -> Signer:
 CLOSED_MN = "MN33100200000DY01"
 #: The bank reference of the new project's cash deposit (a line of the demo bank's statement).
 RESERVE_BANK_REF = "ICBC-DEMO-RESERVE-0001"
+#: The bank reference of the new project's deposit for its auction guarantee.
+AUCTION_BANK_REF = "ICBC-DEMO-RESERVE-0002"
+#: Tonnes on sale in the auction restricted to the new project (at most the cap's headroom).
+RESTRICTED_SUPPLY = 200
 PROJECT_MN = "MN33108200000LH01"
 
 
@@ -92,6 +102,10 @@ class ReserveDemoReport:
     refusals: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     manifest: Manifest | None = None
+    #: The primary auction restricted to the new project (None: no cap headroom left for one).
+    restricted_auction: int | None = None
+    #: The error an enterprise it does not name was refused its commit with (this run only).
+    restricted_refusal: str | None = None
 
 
 def demo_reserve(
@@ -135,6 +149,8 @@ def demo_reserve(
 
     offer_id, payment, project_line = _serve_project(chain, manifest, registry, members, reserve, permits)
     lines.append(project_line)
+    restricted, refused, restricted_line = _restricted_auction(chain, manifest, reserve, allowance)
+    lines.append(restricted_line)
     closure, refusals, closure_line = _close(chain, registry, members, reserve, permits, allowance)
     lines.append(closure_line)
     lines.append(
@@ -142,7 +158,7 @@ def demo_reserve(
         f"({reserve.available(SO2_2027):,} t free to offer), NOx {YEAR} "
         f"{reserve.balance(encode_id(Kind.ALLOWANCE, 'NOx', YEAR)):,} t"
     )
-    return ReserveDemoReport(fed, offer_id, payment, closure, refusals, lines, manifest)
+    return ReserveDemoReport(fed, offer_id, payment, closure, refusals, lines, manifest, restricted, refused)
 
 
 def _register(
@@ -196,6 +212,68 @@ def _serve_project(
         f"{offer.payment / 100:,.2f} CNY paid to the treasury in the same transaction; {permit_note}"
     )
     return offer.id, offer.payment, line
+
+
+def _restricted_auction(
+    chain: ChainClient, manifest: Manifest, reserve: ReserveClient, allowance: AllowanceClient
+) -> tuple[int | None, str | None, str]:
+    """A primary auction restricted to the new project: opened, an outsider's commit refused by
+    name (at the estimate: nothing sent), the project's sealed bid committed; on a re-run, found.
+    Returns the auction id, the outsider's refusal and the report line."""
+    project, regulator = project_account(), demo_account("regulator")
+    cash = SettlementClient(chain, manifest.address("SettlementToken"))
+    record = manifest.contracts["SealedBidAuction"]
+    auction = AuctionClient(chain, record.address, allowance, cash, from_block=record.block)
+    found = [
+        int(e["args"]["auctionId"])
+        for e in auction.contract.events.AuctionRestricted().get_logs(from_block=record.block)
+        if project.address in e["args"]["bidders"]
+    ]
+    if found:
+        view = auction.view(found[-1])
+        return (
+            found[-1],
+            None,
+            (
+                f"auction {found[-1]}: primary, restricted to {PROJECT_NAME} (opened before: "
+                f"{view.supply:,} t, {view.bidders} sealed bid)"
+            ),
+        )
+    ids = (SO2_2027, encode_id(Kind.ALLOWANCE, "NOx", YEAR))
+    token_id, room = max(((t, allowance.cap(t) - allowance.issued(t)) for t in ids), key=lambda x: x[1])
+    if room <= 0:
+        return None, None, "auction restricted to the new project: not opened (no 2027 cap headroom left)"
+    supply = min(RESTRICTED_SUPPLY, room)
+    price, _ = reserve.guide_price(token_id, PROJECT_REGION)
+    now = chain.timestamp()
+    params = AuctionParams(token_id=token_id, supply=supply, reserve_price=price, commit_end=now + 2 * 86_400,
+                           reveal_end=now + 3 * 86_400)  # fmt: skip
+    auction_id = auction.create_primary(regulator, params, bidders=[project.address])
+    outsider = demo_account("enterprise-1")
+    sealed = auction.seal(auction_id, outsider.address, [(price, 10)])
+    refusal = None
+    try:
+        fn = auction.contract.functions.commit(
+            auction_id, bytes.fromhex(sealed.commitment[2:]), sealed.guarantee, []
+        )
+        chain.build(fn, outsider.address)  # the estimate: nothing is sent
+    except ContractRevertError as e:
+        refusal = e.error
+    bid = auction.seal(auction_id, project.address, [(price, supply)])
+    if cash.balance(project.address) < bid.guarantee:
+        cash.deposit(demo_account("exchange"), project.address, bid.guarantee, AUCTION_BANK_REF)
+    auction.commit(project, bid)
+    symbol = NAMES.get(token_id >> 16 & 0xFF, str(token_id))
+    return (
+        auction_id,
+        refusal,
+        (
+            f"auction {auction_id}: primary, {supply:,} t {symbol} {YEAR} at a reserve of {price / 100:,.2f} "
+            f"CNY/t (the guide price), restricted to {PROJECT_NAME} (createRestrictedPrimary); enterprise-1, "
+            f"not named, refused at commit ({refusal or 'NOT refused'}, nothing sent); the project committed "
+            f"a sealed bid (guarantee {bid.guarantee / 100:,.2f} CNY), commit phase open"
+        ),
+    )
 
 
 def _close(

@@ -1,7 +1,9 @@
 """The reserve step of ``ets demo`` on a real chain: GovernmentReserve deployed into the demo's
 deployment and wired by governance, fed from the 2027 annual plan's reserve share, the new project
-served at the guide price (delivery versus payment to the treasury), the dyeing works closed by one
-2-of-3 proposal after one approval was refused; a re-run sends nothing."""
+served at the guide price (delivery versus payment to the treasury), a primary auction restricted
+to the project opened (an enterprise not named refused at commit, the project's sealed bid
+committed), the dyeing works closed by one 2-of-3 proposal after one approval was refused; a
+re-run sends nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +13,15 @@ from pathlib import Path
 from chain.accounts import demo_account
 from chain.reserve import ReserveClient
 from demo.plans import demo_plans
-from demo.reserve import CLOSED_SO2, PROJECT_SO2, closed_account, closed_device, demo_reserve, project_account
+from demo.reserve import (
+    CLOSED_SO2,
+    PROJECT_SO2,
+    RESTRICTED_SUPPLY,
+    closed_account,
+    closed_device,
+    demo_reserve,
+    project_account,
+)
 from domain.tokens import Kind, encode_id
 from tests.conftest import Consortium
 from tests.utils.demo_market import register_demo_enterprises
@@ -57,7 +67,19 @@ def test_demo_reserve_feeds_serves_and_closes_then_rerun_sends_nothing(
     assert reserve.balance(nox) == NOX_SHARE
     assert not fresh.registry.is_active_participant(works)
     assert closed_device().address not in fresh.registry.contract.functions.devicesOf(works).call()
-    assert fresh.allowance.issued(so2) == sum(SO2_ALLOCATED) + SO2_SHARE + CLOSED_SO2
+    auction_id = first.restricted_auction
+    assert auction_id is not None and first.restricted_refusal == "AuctionBidderNotAllowed"
+    assert fresh.auction.restricted_bidders(auction_id) == [project]
+    view = fresh.auction.view(auction_id)
+    assert (view.token_id, view.supply, view.reserve_price, view.bidders) == (
+        so2,
+        RESTRICTED_SUPPLY,
+        GUIDE_SO2,
+        1,
+    )
+    assert fresh.auction.bidder_state(auction_id, project)["committed"] is True
+    assert fresh.auction.bidder_state(auction_id, demo[0])["committed"] is False
+    assert fresh.allowance.issued(so2) == sum(SO2_ALLOCATED) + SO2_SHARE + CLOSED_SO2 + RESTRICTED_SUPPLY
     assert "one approval refused: ProposalThresholdNotMet" in first.lines[-2]
     proposals = fresh.registry.contract.functions.proposalCount().call()
 
@@ -67,3 +89,4 @@ def test_demo_reserve_feeds_serves_and_closes_then_rerun_sends_nothing(
     assert again.closure is None and "done before" in again.lines[-2]
     assert fresh.registry.contract.functions.proposalCount().call() == proposals
     assert reserve.offer_count() == 1 and reserve.closure_count() == 1
+    assert again.restricted_auction == auction_id and fresh.auction.count() == auction_id
