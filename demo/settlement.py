@@ -25,7 +25,7 @@ from chain.compile import compile_contracts
 from chain.deploy import load_for_chain
 from chain.settlement import ReportAnchor, SettlementReportsClient, ledger_for
 from chain.tx import ChainClient
-from demo.reserve import RESERVE_BANK_REF
+from demo.reserve import AUCTION_BANK_REF, RESERVE_BANK_REF
 from domain.bulletin import ALL, Bulletin
 from domain.settlement import MovementTotal, movement_totals
 from domain.tokens import token_label
@@ -69,13 +69,14 @@ PAST_CLOSE = 60
 def earlier_bank_references() -> list[str]:
     """The bank references of the cash the rest of the demo issued (``demo.run``: trade cash and
     auction guarantees; ``demo.compliance``: the fine; ``demo.market``: the buyers' cash before
-    the open; ``demo.reserve``: the new project's payment): the demo bank's own records, so a day
-    holding them gets a statement line for each."""
+    the open; ``demo.reserve``: the new project's payment and auction guarantee): the demo bank's
+    own records, so a day holding them gets a statement line for each."""
     refs = ["ICBC-DEMO-0001"]
     for n in range(1, 7):
         refs += [f"ICBC-DEMO-AUCTION-{n:04d}", f"ICBC-DEMO-SO2-{n:04d}", f"ICBC-DEMO-FINE-{n:04d}"]
         refs.append(f"ICBC-DEMO-MARKET-{n:04d}")
     refs.append(RESERVE_BANK_REF)  # ``demo.reserve``: the new project's cash for its reserve purchase
+    refs.append(AUCTION_BANK_REF)  # ``demo.reserve``: its guarantee in the auction restricted to it
     return refs
 
 
