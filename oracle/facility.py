@@ -21,16 +21,21 @@ Rules (:class:`FacilityMonitor`), applied to the frames of one gateway in DataTi
    maintenance (keyed by device, factor and its start) and a review mark on that factor from
    ``t`` until the status leaves maintenance.
 
-State is in memory (what each facility and instrument last reported); a restarted gateway
-learns it again from the next status upload.
+State (what each facility and instrument last reported, the outlet's last flow, which stops
+and maintenances were alarmed) is per device: :meth:`FacilityMonitor.state` and
+:meth:`FacilityMonitor.restore` carry it across a gateway restart (:class:`oracle.field.FieldWatch`
+persists it with each frame), so a facility stopped or an instrument in maintenance before a
+restart is still known after it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from oracle.alarm import FieldAlarm, FieldAlarmKind, ReviewMark, Severity
 from oracle.errors import FieldConfigError
@@ -93,6 +98,33 @@ class FacilityMonitor:
         self._marks: list[ReviewMark] = []
         self._closed: list[tuple[str, str, str, int]] = []
 
+    def state(self, mn: str) -> dict[str, Any]:
+        """The device's working-condition state, JSON-ready."""
+        device = self._devices.get(mn)
+        if device is None:
+            return {}
+        return {
+            "flow": None if device.flow is None else str(device.flow),
+            "stopped_since": dict(sorted(device.stopped_since.items())),
+            "alarmed_stops": sorted([f, s] for f, s in device.alarmed_stops),
+            "maintenance_since": dict(sorted(device.maintenance_since.items())),
+            "alarmed_maintenance": sorted([p, s] for p, s in device.alarmed_maintenance),
+        }
+
+    def restore(self, mn: str, state: Mapping[str, Any]) -> None:
+        """Put back a device's :meth:`state` (replacing what the monitor holds of it)."""
+        if not state:
+            self._devices.pop(mn, None)
+            return
+        flow = state.get("flow")
+        self._devices[mn] = _Device(
+            None if flow is None else Decimal(flow),
+            {str(f): int(s) for f, s in state.get("stopped_since", {}).items()},
+            {(str(f), int(s)) for f, s in state.get("alarmed_stops", [])},
+            {str(p): int(s) for p, s in state.get("maintenance_since", {}).items()},
+            {(str(p), int(s)) for p, s in state.get("alarmed_maintenance", [])},
+        )
+
     def take_marks(self) -> list[ReviewMark]:
         """Review marks opened since the last call."""
         out, self._marks = self._marks, []
@@ -121,7 +153,8 @@ class FacilityMonitor:
             if status in self.rules.stopped:
                 device.stopped_since.setdefault(code, at)
             elif code in device.stopped_since:
-                del device.stopped_since[code]
+                since = device.stopped_since.pop(code)
+                device.alarmed_stops.discard((code, since))
                 self._closed.append((frame.mn, "", _REASON_FACILITY, at))
         status = values.get(INSTRUMENT_STATUS, {}).get("Info")
         if status is not None:
@@ -129,7 +162,8 @@ class FacilityMonitor:
             if status in self.rules.maintenance:
                 device.maintenance_since.setdefault(pollutant, at)
             elif pollutant in device.maintenance_since:
-                del device.maintenance_since[pollutant]
+                since = device.maintenance_since.pop(pollutant)
+                device.alarmed_maintenance.discard((pollutant, since))
                 self._closed.append((frame.mn, pollutant, _REASON_MAINTENANCE, at))
         return [
             *self._stopped(frame.mn, device, enterprise, at),

@@ -40,7 +40,12 @@ Per data frame then:
    Outliers and out-of-range values are signed as sent (they are what the device said) and
    queued with their QC status;
 4. the card-swipe quota controller counts the frame's ``Cou`` totals (alarms, valve);
-5. readings, the frame's key and the controller's state are committed in one transaction.
+5. the site's field rules (``watch``, :class:`oracle.field.FieldWatch`) judge the frame:
+   over-standard averages, facility and instrument status, parameter tampering;
+6. readings, the frame's key, the controller's state and the field rules' effects (their
+   alarms and the quota's, review marks, the rules' state: a document in the queue's outbox
+   that the watch then moves into its field store) are committed in one transaction. A
+   frame not stored takes its effects back out of the controller and the rules.
 
 Card-swipe frames (``CN_CARD_SWIPE``) load the month's quota; an unknown or foreign card is
 refused (counted and logged) and the frame answered.
@@ -95,6 +100,7 @@ from typing import Final, Protocol
 from oracle.backfill import Backfiller, Gap, HistoryRequest
 from oracle.errors import (
     DeviceBlockedError,
+    FieldStoreError,
     ForeignCardError,
     ForeignDeviceError,
     FrameAlreadyStoredError,
@@ -116,6 +122,7 @@ from oracle.errors import (
     UnregisteredDeviceError,
     ValveOrderError,
 )
+from oracle.field import FieldWatch
 from oracle.hj212 import (
     CN_CARD_SWIPE,
     CN_EXECUTION_RESULT,
@@ -293,6 +300,9 @@ class Gateway:
             commands go out after the answer to a device's frame, its 9011/9012 come back here.
         valve_orders: checks regulators' signed valve orders (with ``control``); ``None``
             refuses every order.
+        watch: the site's field rules; their effects are committed with each stored frame
+            (see the module docstring). What a crash left in the queue's outbox is moved to
+            the watch's field store at once, before its state is read back.
 
     Raises:
         UnregisteredDeviceError: a device's address is not registered on-chain.
@@ -320,8 +330,10 @@ class Gateway:
         ask_poll: float = DEFAULT_ASK_POLL,
         control: ReverseControl | None = None,
         valve_orders: ValveOrderCheck | None = None,
+        watch: FieldWatch | None = None,
     ) -> None:
         self.queue = queue
+        self.watch = watch
         self.control = control
         self._valve_orders = valve_orders
         self._orders_seen = 0
@@ -375,6 +387,8 @@ class Gateway:
             saved = queue.get_state(_state_key(mn))
             if saved is not None:
                 controller.restore(QuotaState.from_dict(json.loads(saved)))
+        if watch is not None:
+            watch.recover(queue)
         logger.info("gateway ready", extra={"devices": len(self._signers), "quotas": len(self._quotas)})
 
     # --- views ---
@@ -511,7 +525,9 @@ class Gateway:
                 controller = self._quotas.get(frame.mn)
                 before = None if controller is None else controller.snapshot()
                 alarms = [] if controller is None else controller.observe(frame)
-                if not self._commit(frame, controller, before, signed, statuses, estimates=estimates):
+                if not self._commit(
+                    frame, controller, before, signed, statuses, estimates=estimates, quota=alarms
+                ):
                     return None
                 with self.stats._lock:
                     self.stats.frames += 1
@@ -731,7 +747,15 @@ class Gateway:
         document = json.dumps({"qn": request.qn, "readings": readings})
         mark = {f"{BACKFILL_PREFIX}{frame.mn}:{frame.cn}:{self._unix(when)}": document}
         if not self._commit(
-            frame, controller, before, signed, statuses, estimates=estimates, extra=mark, history=True
+            frame,
+            controller,
+            before,
+            signed,
+            statuses,
+            estimates=estimates,
+            extra=mark,
+            history=True,
+            quota=alarms,
         ):
             self.backfill.duplicate(request)
             return []
@@ -757,12 +781,14 @@ class Gateway:
         estimates: Sequence[Estimate] = (),
         extra: Mapping[str, str] | None = None,
         history: bool = False,
+        quota: Sequence[QuotaAlarm] = (),
     ) -> bool:
         """Store the frame's readings, QC's unsigned gap ``estimates``, its key, the quota
-        controller's state and ``extra`` state documents in one transaction. On a re-sent frame
-        or a failed write the controller goes back to ``before``. Returns ``False`` for a frame
-        stored already (a re-sent one is counted as such; a ``history`` one is the caller's to
-        count)."""
+        controller's state, ``extra`` state documents and the field rules' effects (with the
+        ``quota`` alarms) in one transaction. On a re-sent frame or a failed write the
+        controller goes back to ``before`` and the rules forget the frame. Returns ``False``
+        for a frame stored already (a re-sent one is counted as such; a ``history`` one is the
+        caller's to count)."""
         assert frame.datatime is not None
         key = FrameKey(frame.mn, frame.cn, self._unix(frame.datatime))
         state = (
@@ -770,6 +796,7 @@ class Gateway:
         )
         if extra:
             state.update(extra)
+        effects = None if self.watch is None else self.watch.effects(frame, quota)
         try:
             self.queue.append(
                 () if signed is None else (signed,),
@@ -778,10 +805,13 @@ class Gateway:
                 state=state,
                 estimates=estimates,
                 backfilled=history,
+                outbox=(effects.to_json(),) if effects else (),
             )
         except FrameAlreadyStoredError:
             if controller is not None and before is not None:
                 controller.restore(before)
+            if self.watch is not None:
+                self.watch.rollback()
             if not history:
                 self._resent(frame)
             return False
@@ -792,7 +822,15 @@ class Gateway:
         except BaseException:
             if controller is not None and before is not None:
                 controller.restore(before)
+            if self.watch is not None:
+                self.watch.rollback()
             raise
+        if self.watch is not None and effects is not None:
+            self.watch.committed(effects)
+            try:
+                self.watch.deliver(self.queue)
+            except FieldStoreError:  # they wait in the queue's outbox for the next delivery
+                logger.exception("field alarms not moved to the field store", extra={"device": frame.mn})
         return True
 
     def _unix(self, datatime: datetime) -> int:

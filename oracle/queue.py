@@ -47,6 +47,13 @@ Tables:
 ``state``
     small JSON documents of the gateway (the quota controllers' state), written in the same
     transaction as the frame whose effect they record, so a crash never splits the two.
+``outbox``
+    documents for another store, written in the transaction of the frame they belong to and
+    removed once that store has taken them (:meth:`Queue.outbox`, :meth:`Queue.drop_outbox`):
+    the field rules' alarms, review marks and state (:mod:`oracle.field`), so a crash between
+    the queue's commit and the field store's write loses none of them. ``id`` (AUTOINCREMENT:
+    taken in order, never reused), ``body`` (JSON text). Added to schema version 4 files when
+    they are opened.
 ``estimates``
     one row per gap estimate quality control filled in (unsigned, never a reading):
     ``device``, ``time``, ``pollutant``, ``unit``, ``value`` (decimal text), ``decimals``,
@@ -199,6 +206,14 @@ state_table: Final = sa.Table(
     _metadata,
     sa.Column("key", sa.String, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+)
+
+outbox_table: Final = sa.Table(
+    "outbox",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 estimates_table: Final = sa.Table(
@@ -676,6 +691,7 @@ class Queue:
         state: Mapping[str, str] | None = None,
         estimates: Sequence[Estimate] = (),
         backfilled: bool = False,
+        outbox: Sequence[str] = (),
     ) -> int:
         """Store signed frames durably, in one transaction; call this before ACKing the device.
 
@@ -695,6 +711,8 @@ class Queue:
             estimates: quality control's gap estimates to record with them (unsigned; summed
                 apart into the next batch of their device).
             backfilled: the readings were recovered by a history request (HJ 212 back-fill).
+            outbox: documents for another store (:meth:`outbox`) to write in the same
+                transaction.
 
         Returns:
             How many readings were stored.
@@ -707,7 +725,7 @@ class Queue:
                 above ``2**63``; nothing is stored then.
         """
         items = signed_frames if isinstance(signed_frames, Sequence) else list(signed_frames)
-        if not items and frame is None and not state and not estimates:
+        if not items and frame is None and not state and not estimates and not outbox:
             return 0
         received = _time.time() if now is None else float(now)
         total = sum(len(f.readings) for f in items)
@@ -763,6 +781,8 @@ class Queue:
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     list(state.items()),
                 )
+            if outbox:
+                raw.executemany("INSERT INTO outbox (body) VALUES (?)", [(body,) for body in outbox])
             for signed, rows in batches:
                 device, first, last = signed.device, signed.first_sequence, signed.last_sequence
                 cursor = execute(_DEVICE_CURSOR, (device,)).fetchone()
@@ -1258,6 +1278,17 @@ class Queue:
             return conn.execute(
                 sa.select(state_table.c.value).where(state_table.c.key == key)
             ).scalar_one_or_none()
+
+    def outbox(self) -> list[tuple[int, str]]:
+        """The outbox's documents with their ids, oldest first (see :meth:`append`)."""
+        with self._read() as conn:
+            rows = conn.exec_driver_sql("SELECT id, body FROM outbox ORDER BY id").all()
+        return [(int(i), str(body)) for i, body in rows]
+
+    def drop_outbox(self, ids: Sequence[int]) -> None:
+        """Remove outbox documents the other store has taken (unknown ids are ignored)."""
+        with self._write() as conn:
+            conn.execute(sa.delete(outbox_table).where(outbox_table.c.id.in_(list(ids))))
 
     def tree(self, batch_id: bytes | str) -> StandardMerkleTree:
         """The batch's standard Merkle tree, rebuilt from its readings' digests.

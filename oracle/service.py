@@ -18,9 +18,10 @@
   empty; the demo passes its demo password explicitly;
 * frames arrive on serial ports (``serial_ports``) and/or a TCP platform port (``tcp_port``);
 * the anchoring loop runs in its own thread with the gateway's service key (ORACLE_ROLE);
-* every accepted frame also goes through the site's field rules (over-standard, facility,
-  instrument, tamper); their alarms and the quota alarms wait in the field store
-  (``<queue dir>/field.db``) for the scheduler's relay (``ets alarms relay``).
+* every stored frame also goes through the site's field rules (over-standard, facility,
+  instrument, tamper); their alarms and the quota alarms are committed with the frame and
+  then wait in the field store (``<queue dir>/field.db``, which also keeps the rules' state
+  across restarts) for the scheduler's relay (``ets alarms relay``).
 
 The chain must answer at start (device bindings are checked there); afterwards an outage only
 delays anchoring: frames are still answered once stored.
@@ -54,13 +55,13 @@ from chain.permits import PermitsClient
 from chain.registry import RegistryClient
 from chain.tx import ChainClient
 from oracle.anchor import Anchorer, AnchorReport
-from oracle.errors import FieldConfigError, GatewayConfigError
+from oracle.errors import FieldConfigError, FieldStoreError, GatewayConfigError
 from oracle.facility import FacilityRules
-from oracle.field import FieldStore, FieldWatch, watched
+from oracle.field import FieldStore, FieldWatch
 from oracle.gateway import DEFAULT_CLOCK_TOLERANCE, Gateway, GatewayDevice
 from oracle.hj212 import CN_CARD_SWIPE, MAX_PACKETS, MAX_PENDING_BYTES, CrcVariant, Reassembler
 from oracle.queue import Queue
-from oracle.quota import AnnualQuota, CardQuotas, QuotaAlarm, QuotaController, Valve
+from oracle.quota import AnnualQuota, CardQuotas, QuotaController, Valve
 from oracle.signing.eip712 import ReadingDomain
 from oracle.signing.signer import DeviceSigner
 from oracle.standards import ConcentrationLimit, limits_from_permit
@@ -375,9 +376,9 @@ class OracleService:
                 anchored_sequences=anchored,
                 clock=clock,
                 clock_tolerance=settings.clock_tolerance_seconds,
-                on_alarm=self._quota_alarm,
                 control=self.control,
                 valve_orders=valve_orders,
+                watch=self.watch,
             )
         except BaseException:
             self.queue.close()
@@ -393,7 +394,7 @@ class OracleService:
             stuck_retry_seconds=settings.stuck_retry_seconds,
         )
         authenticate = self.gateway.authenticate
-        handle = watched(self.gateway.handle, self.watch)
+        handle = self.gateway.handle
         self.serial = [
             SerialFrameReader(
                 SerialSettings(port=port, baudrate=settings.baudrate),
@@ -428,9 +429,6 @@ class OracleService:
         self.final_status: dict[str, Any] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-
-    def _quota_alarm(self, alarm: QuotaAlarm) -> None:
-        self.watch.record_quota(alarm)
 
     @classmethod
     def from_settings(cls, settings: OracleSettings, chain_settings: ChainSettings) -> OracleService:
@@ -490,6 +488,10 @@ class OracleService:
         if self._thread is not None:
             self._thread.join(timeout)
         self.final_status = self.status()
+        try:
+            self.watch.deliver(self.queue, force=True)
+        except FieldStoreError:  # they wait in the queue's outbox; the next start moves them
+            logger.exception("field alarms not moved to the field store at stop")
         self.queue.close()
         self.field.close()
 

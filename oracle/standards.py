@@ -14,17 +14,22 @@ limit of each pollutant) and otherwise from the site file. The rule, in HJ 212 t
 * an hourly average strictly above the limit raises one ``over_standard`` alarm, keyed by
   device, factor and hour, so the hourly frame and the minutes of the same hour raise it once.
 
+The open hours and the last hour closed per device and factor are the monitor's state:
+:meth:`StandardsMonitor.state` and :meth:`StandardsMonitor.restore` carry one device's across a
+gateway restart (:class:`oracle.field.FieldWatch` persists it with each frame), so a restart
+in the middle of an hour averages the whole hour.
+
 Together with the card-swipe quota's alarms (:mod:`oracle.quota`) this is the concentration
 and total-amount double control: both go to the same alarm store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from domain.production import HJ212_ALLOWANCE
 from domain.tokens import POLLUTANT_SYMBOLS
@@ -105,8 +110,8 @@ class _Hour:
 class StandardsMonitor:
     """Hourly averages per device and factor against the limits (see the module docstring).
 
-    Not thread-safe (the gateway calls it under its lock). The open hours live in memory: a
-    gateway restart in the middle of an hour averages that hour from the frames after it.
+    Not thread-safe (the gateway calls it under its lock). The open hours live in memory;
+    :meth:`state` / :meth:`restore` carry a device's across a restart.
     """
 
     def __init__(self, limits: Sequence[ConcentrationLimit], *, min_samples: int = 1) -> None:
@@ -120,6 +125,30 @@ class StandardsMonitor:
         self.min_samples = min_samples
         self._hours: dict[tuple[str, str], _Hour] = {}
         self._closed: dict[tuple[str, str], datetime] = {}  # the last hour closed, per device and factor
+
+    def state(self, mn: str) -> dict[str, Any]:
+        """The device's open hours and last hours closed, JSON-ready (exact decimal text)."""
+        hours = {
+            code: [hour.start.isoformat(), str(hour.total), hour.count]
+            for (device, code), hour in sorted(self._hours.items())
+            if device == mn
+        }
+        closed = {
+            code: f"{when:%Y-%m-%dT%H:%M}"
+            for (device, code), when in sorted(self._closed.items())
+            if device == mn
+        }
+        return {"hours": hours, "closed": closed}
+
+    def restore(self, mn: str, state: Mapping[str, Any]) -> None:
+        """Put back a device's :meth:`state` (replacing what the monitor holds of it)."""
+        for table in (self._hours, self._closed):
+            for key in [k for k in table if k[0] == mn]:
+                del table[key]
+        for code, (start, total, count) in state.get("hours", {}).items():
+            self._hours[mn, code] = _Hour(datetime.fromisoformat(start), Decimal(total), int(count))
+        for code, when in state.get("closed", {}).items():
+            self._closed[mn, code] = datetime.fromisoformat(when)
 
     @property
     def limits(self) -> list[ConcentrationLimit]:

@@ -9,9 +9,10 @@ the instrument measures. A changed slope or range changes every later reading, s
 * a later upload with another value (numbers compared as numbers: ``1.50`` equals ``1.5``)
   raises one ``parameter_tampering`` alarm (old and new value, keyed by device, factor, item
   and the upload's time) and becomes the new baseline, so one change is alarmed once;
-* the baseline is written to the gateway's field store (:class:`~oracle.field.FieldStore`)
-  before the alarm is returned, so it **survives a gateway restart**: a change made while
-  the gateway was down is alarmed at the first upload after it.
+* the baseline is kept in the gateway's field store (:class:`~oracle.field.FieldStore`): the
+  watch hands each change out (:meth:`ParameterWatch.take_changes`) to be written with the
+  frame's alarms, so it **survives a gateway restart**: a change made while the gateway was
+  down is alarmed at the first upload after it.
 
 This is the one place of the rule: quality control (:mod:`oracle.qc`) passes parameter uploads
 by, and only watches the set of factors a device reports.
@@ -20,12 +21,12 @@ by, and only watches the set of factors a device reports.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from oracle.alarm import FieldAlarm, FieldAlarmKind, Severity
 from oracle.hj212 import Frame
 
-__all__ = ["PARAMETER_PREFIX", "BaselineStore", "ParameterWatch", "same_value"]
+__all__ = ["PARAMETER_PREFIX", "BaselineChange", "BaselineStore", "ParameterWatch", "same_value"]
 
 #: Information codes of instrument parameters.
 PARAMETER_PREFIX = "i13"
@@ -36,7 +37,15 @@ class BaselineStore(Protocol):
 
     def baseline(self, mn: str) -> dict[tuple[str, str], str]: ...
 
-    def set_baseline(self, mn: str, pollutant: str, item: str, value: str, at: int) -> None: ...
+
+class BaselineChange(NamedTuple):
+    """A parameter's new baseline value, to be written to the store."""
+
+    mn: str
+    pollutant: str
+    item: str
+    value: str
+    at: int
 
 
 def same_value(old: str, new: str) -> bool:
@@ -56,6 +65,7 @@ class ParameterWatch:
         self._store = store
         self._prefix = prefix
         self._cache: dict[str, dict[tuple[str, str], str]] = {}
+        self._changes: list[BaselineChange] = []
 
     def baseline(self, mn: str) -> dict[tuple[str, str], str]:
         """The device's baseline: (PolId or ``""``, item) → value."""
@@ -63,6 +73,23 @@ class ParameterWatch:
         if held is None:
             held = self._cache[mn] = self._store.baseline(mn)
         return dict(held)
+
+    def snapshot(self, mn: str) -> dict[tuple[str, str], str] | None:
+        """The device's baseline as held now (``None``: not read from the store yet)."""
+        held = self._cache.get(mn)
+        return None if held is None else dict(held)
+
+    def restore(self, mn: str, baseline: dict[tuple[str, str], str] | None) -> None:
+        """Put back a device's :meth:`baseline` (``None``: read it from the store again)."""
+        if baseline is None:
+            self._cache.pop(mn, None)
+        else:
+            self._cache[mn] = dict(baseline)
+
+    def take_changes(self) -> list[BaselineChange]:
+        """Baseline values changed since the last call, in order (for the store)."""
+        out, self._changes = self._changes, []
+        return out
 
     def observe(self, frame: Frame, enterprise: str, at: int) -> list[FieldAlarm]:
         """Compare one frame's parameters with the baseline; alarms for the changed ones."""
@@ -82,7 +109,7 @@ class ParameterWatch:
             old = held.get((pollutant, item))
             if old is not None and same_value(old, text):
                 continue
-            self._store.set_baseline(frame.mn, pollutant, item, text, at)
+            self._changes.append(BaselineChange(frame.mn, pollutant, item, text, at))
             held[(pollutant, item)] = text
             if old is None:
                 continue

@@ -15,7 +15,7 @@ from domain.tokens import pollutant_code
 from oracle.alarm import FieldAlarmKind, Severity
 from oracle.errors import FieldConfigError
 from oracle.facility import CN_FACILITY_STATUS, CN_FIELD_INFO, FacilityRules
-from oracle.field import FieldStore, FieldWatch, watched
+from oracle.field import FieldStore, FieldWatch
 from oracle.gateway import CHINA_STANDARD_TIME, Gateway
 from oracle.hj212 import CN_HOUR_DATA, Frame, encode, parse
 from oracle.queue import Queue
@@ -201,19 +201,17 @@ def test_tamper_baseline_survives_gateway_restart(tmp_path: Path) -> None:
     def gateway() -> tuple[Gateway, Queue, FieldWatch]:
         queue = Queue(tmp_path / "queue.db")
         w = watch(tmp_path)
-        return Gateway(devices(), queue, DOMAIN, clock=lambda: LATE), queue, w
+        return Gateway(devices(), queue, DOMAIN, clock=lambda: LATE, watch=w), queue, w
 
     g, queue, w = gateway()
-    handle = watched(g.handle, w)
-    handle(params(START, "1.50"))
+    g.handle(params(START, "1.50"))
     queue.close()
     w.store.close()
 
     g, queue, w = gateway()  # restarted: nothing in memory
-    handle = watched(g.handle, w)
-    handle(params(START + timedelta(hours=1), "1.50"))
+    g.handle(params(START + timedelta(hours=1), "1.50"))
     assert w.store.alarms() == []
-    handle(params(START + timedelta(hours=2), "2.00"))
+    g.handle(params(START + timedelta(hours=2), "2.00"))
     ((_, alarm),) = w.store.alarms()
     assert (alarm.data["old"], alarm.data["new"]) == ("1.50", "2.00")
     queue.close()
