@@ -13,7 +13,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from chain.errors import ConfigError
-from chain.node import DEV_MNEMONIC
+from chain.node import DEV_ACCOUNT_COUNT, DEV_MNEMONIC
 
 Account.enable_unaudited_hdwallet_features()
 
@@ -30,9 +30,9 @@ DEMO_ROLES: dict[str, int] = {
     "oracle": 5,
     "treasury": 6,
 }
-#: Demo enterprises use Anvil accounts from this index on.
+#: Demo enterprises use Anvil accounts from this index on (``enterprise-1`` ... ``enterprise-16``).
 FIRST_ENTERPRISE_INDEX = 7
-DEMO_ACCOUNT_COUNT = 20
+DEMO_ACCOUNT_COUNT = DEV_ACCOUNT_COUNT
 
 
 @functools.lru_cache(maxsize=256)
@@ -54,7 +54,7 @@ def demo_account(name: str) -> LocalAccount:
         n = int(name[len("enterprise-") :])
         if 1 <= n <= DEMO_ACCOUNT_COUNT - FIRST_ENTERPRISE_INDEX:
             return dev_account(FIRST_ENTERPRISE_INDEX + n - 1)
-    known = ", ".join([*DEMO_ROLES, "enterprise-1..13"])
+    known = ", ".join([*DEMO_ROLES, f"enterprise-1..{DEMO_ACCOUNT_COUNT - FIRST_ENTERPRISE_INDEX}"])
     raise ConfigError(f"unknown demo account {name!r}; known: {known}")
 
 

@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 #: Anvil's well-known development mnemonic (keys are public: demo and tests only).
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
+#: Development accounts a node funds by default: the demo's roles and enterprises (chain.accounts).
+DEV_ACCOUNT_COUNT = 23
 DEFAULT_CHAIN_ID = 31337
 _PR_SET_PDEATHSIG = 1
 
@@ -104,7 +106,7 @@ class AnvilNode:
 
     port: int = 0
     chain_id: int = DEFAULT_CHAIN_ID
-    accounts: int = 20
+    accounts: int = DEV_ACCOUNT_COUNT
     block_time: float | None = None
     state_path: Path | None = None
     state_interval: int | None = None

@@ -1,9 +1,9 @@
-"""The demo's accounts part, against the demo's API on loopback: a new enterprise (a demo wallet
-without any role) signs an application, the regulator accepts it (its wallet signs the
-``registerEnterprise`` proposal the API built), the exchange approves and executes it, and the
-applicant sees its application executed and its role granted; then an enterprise downloads its
-statement of the latest settled day as CSV and PDF. A re-run finds the enterprise registered and
-sends nothing."""
+"""The demo's accounts part, against the demo's API on loopback: a new enterprise (the demo wallet
+:data:`APPLICANT`, which no other step uses) signs an application, the regulator accepts it (its
+wallet signs the ``registerEnterprise`` proposal the API built), the exchange approves and
+executes it, and the applicant sees its application executed and its role granted; then an
+enterprise downloads its statement of the latest settled day as CSV and PDF. A re-run finds the
+enterprise registered and sends nothing."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from api.accounts_client import AccountsClient
 from api.config import ApiSettings
 from api.context import AppContext
 from api.main import create_app
-from chain.accounts import DEMO_ACCOUNT_COUNT, FIRST_ENTERPRISE_INDEX, demo_account
+from chain.accounts import demo_account
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
 from chain.deploy import load_for_chain
@@ -35,6 +35,9 @@ from readmodel.session import make_engine
 NEW_CODE_BODY = "91330106MA2DEM701"
 NEW_CODE = NEW_CODE_BODY + credit_code_check_char(NEW_CODE_BODY)
 NEW_NAME = "Hangzhou Xihu Green Heat Co., Ltd."
+#: The new enterprise's demo wallet: this step's own (the demo's enterprises, devices, reserve
+#: project and Safe representatives are other wallets), so its actions show under its company only.
+APPLICANT = "enterprise-14"
 
 
 @dataclass
@@ -42,7 +45,7 @@ class AccountsDemoReport:
     """What the accounts step did.
 
     Attributes:
-        applicant: the new enterprise's account (None when every demo wallet is registered).
+        applicant: the new enterprise's account (None when :data:`APPLICANT` has a role without it).
         application_id: its application.
         proposal_id: the governance proposal that registered it.
         statement: (account, day, CSV bytes, PDF bytes) of the statement downloaded.
@@ -57,16 +60,12 @@ class AccountsDemoReport:
 
 
 def _applicant(registry: RegistryClient) -> str | None:
-    """The demo wallet of the new enterprise: the one holding :data:`NEW_CODE`, else the last demo
-    enterprise wallet without any role."""
+    """The new enterprise's account when registered (:data:`NEW_CODE`), else :data:`APPLICANT`
+    while it has no role, else None."""
     holder = registry.enterprise_by_credit_code(NEW_CODE)
     if holder is not None:
         return holder
-    for n in range(DEMO_ACCOUNT_COUNT - FIRST_ENTERPRISE_INDEX, 0, -1):
-        account = demo_account(f"enterprise-{n}")
-        if registry.status_of(account.address) == Status.NONE:
-            return f"enterprise-{n}"
-    return None
+    return APPLICANT if registry.status_of(demo_account(APPLICANT).address) == Status.NONE else None
 
 
 def run_accounts_demo(
@@ -86,7 +85,7 @@ def run_accounts_demo(
     report = AccountsDemoReport()
     found = _applicant(registry)
     if found is None:
-        report.lines.append("accounts: every demo wallet is registered already: no application")
+        report.lines.append(f"accounts: {APPLICANT} holds a role already: no application")
     elif found.startswith("0x"):
         report.applicant = found
         report.lines.append(f"accounts: {NEW_NAME} ({NEW_CODE}) was registered by an earlier run ({found})")

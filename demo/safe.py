@@ -1,6 +1,6 @@
 """The demo's four-eyes account and trusted counterparties: the Safe{Wallet} contracts deployed into
 the demo deployment; a new demo enterprise (a joint-venture plant) whose account is a 2-of-2 Safe of
-two representatives (enterprise-12 and enterprise-13, in the dashboard's sign-in list), registered
+two representatives (enterprise-15 and enterprise-16, in the dashboard's sign-in list), registered
 by governance and funded by a plain transfer from the demo enterprise holding the most CO2; a
 four-eyes transfer (both representatives sign the SafeTx, one relays); then TrustedCounterparties
 deployed and wired by governance, the Safe adding a counterparty (in effect after the 4-day delay)
@@ -27,8 +27,9 @@ from domain.codes import credit_code_check_char
 from domain.tokens import Kind, encode_id
 from domain.trusted import DEFAULT_DELAY_SECONDS, DEFAULT_LIMIT
 
-#: The Safe's representatives (demo accounts offered in the dashboard's sign-in).
-REPRESENTATIVES = ("enterprise-12", "enterprise-13")
+#: The Safe's representatives (demo accounts offered in the dashboard's sign-in): this step's own
+#: wallets, no other step's enterprise, device or applicant.
+REPRESENTATIVES = ("enterprise-15", "enterprise-16")
 #: The demo enterprises whose CO2 may fund the Safe and make the refused transfer.
 HOLDERS = tuple(f"enterprise-{i}" for i in range(1, 7))
 _BODY = "91331000MA2JW0TAF"
