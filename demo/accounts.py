@@ -7,25 +7,20 @@ enterprise registered and sends nothing."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
-import uvicorn
 
 from api.accounts_client import AccountsClient
-from api.config import ApiSettings
-from api.context import AppContext
-from api.main import create_app
 from chain.accounts import demo_account
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
 from chain.deploy import load_for_chain
-from chain.errors import NodeError
 from chain.registry import RegistryClient, Status
 from chain.tx import ChainClient
+from demo.api import served_api
 from domain.codes import credit_code_check_char
 from readmodel.indexer.run import Indexer
 from readmodel.migrate import upgrade
@@ -168,12 +163,10 @@ def _statement(client: httpx.Client, registry: RegistryClient, report: AccountsD
     )
 
 
-def demo_accounts(
-    settings: ChainSettings, *, port: int = 8645, say: Callable[[str], None] = print
-) -> AccountsDemoReport:
+def demo_accounts(settings: ChainSettings, *, say: Callable[[str], None] = print) -> AccountsDemoReport:
     """The accounts step of ``ets demo`` (after the settlement step, so that a settled day has a
-    statement): serve the API over the demo's read model on loopback ``port``, run
-    :func:`run_accounts_demo` against it, stop it. Idempotent."""
+    statement): serve the API over the demo's read model on the demo's loopback port
+    (:func:`demo.api.served_api`), run :func:`run_accounts_demo` against it, stop it. Idempotent."""
     chain = ChainClient.connect(settings.rpc_url, compile_contracts())
     manifest = load_for_chain(chain, settings.manifest_path)
     database = f"sqlite:///{settings.state_dir / 'readmodel.db'}"
@@ -181,23 +174,12 @@ def demo_accounts(
     upgrade(engine)
     indexer = Indexer(chain, manifest, engine)
     indexer.catch_up()
-    ctx = AppContext(
-        ApiSettings(database_url=database, api_host="127.0.0.1", api_port=port), chain, manifest, engine
-    )
-    server = uvicorn.Server(uvicorn.Config(create_app(ctx, migrate=False, indexer=False), host="127.0.0.1",
-                                           port=port, log_level="warning", access_log=False))  # fmt: skip
-    thread = threading.Thread(target=server.run, name="ets-accounts-demo", daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + 30
-        while not server.started and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not server.started:
-            raise NodeError(f"the accounts demo's API did not start on 127.0.0.1:{port} (port in use?)")
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        with (
+            served_api(settings, chain, manifest, database, engine, name="ets-accounts-demo") as url,
+            httpx.Client(base_url=url, timeout=60) as client,
+        ):
             registry = RegistryClient(chain, manifest.address("ConsortiumRegistry"))
             return run_accounts_demo(client, registry, indexer.catch_up, say)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         engine.dispose()

@@ -1,18 +1,22 @@
 """The demo's API part: index the demo chain into the read model, import the oracle's readings
-and the sample's monthly energy, serve the API on loopback and use it as its users would: sign in
-with a wallet key (SIWE), read the audit trail and statistics, check a reading's Merkle proof
-against the chain, and move allowances with a transaction built by the API and signed locally.
-Then (:func:`serve_demo`) serve the API and the dashboard on loopback until Ctrl-C, saying where
-and how to sign in as each role.
+and the sample's monthly energy, serve the API on a loopback port of its own (:func:`api_socket`:
+recorded in the state dir, so a re-run serves on the same one and two demos side by side never
+meet) and use it as its users would: sign in with a wallet key (SIWE), read the audit trail and
+statistics, check a reading's Merkle proof against the chain, and move allowances with a
+transaction built by the API and signed locally. Then (:func:`serve_demo`) serve the API and the
+dashboard on loopback until Ctrl-C, saying where and how to sign in as each role.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +29,8 @@ from api.main import create_app
 from chain.accounts import Signer, demo_account
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
-from chain.deploy import load_for_chain
+from chain.deploy import Manifest, load_for_chain
+from chain.errors import NodeError
 from chain.onboarding import read_credit_codes
 from chain.siwe import wallet_sign_in
 from chain.tx import ChainClient
@@ -49,6 +54,8 @@ from sim.sample import generate_enterprises, write_monthly_sample
 TRANSFER_AMOUNT = 7
 #: Where the demo serves the API and the dashboard at the end (loopback only).
 SERVE_HOST, SERVE_PORT = "127.0.0.1", 8000
+#: Where the state dir records the loopback port of the demo's in-process API steps.
+API_PORT_FILE = "api-port"
 #: The demo accounts a newcomer signs in as, one per role, with what that view shows.
 SIGN_IN_ROLES = (
     ("regulator", "regulator", "overview: map, compliance, alarms, proposals; the exchange view too"),
@@ -60,11 +67,11 @@ SIGN_IN_ROLES = (
 
 @dataclass
 class ApiDemoReport:
-    """What the API demo did and saw."""
+    """What the API demo did and saw (``url``: where it served the API)."""
 
-    url: str
     database: str
     events: int
+    url: str = ""
     lines: list[str] = field(default_factory=list)
     stats: list[dict[str, Any]] = field(default_factory=list)
     trail: list[dict[str, Any]] = field(default_factory=list)
@@ -76,31 +83,78 @@ def _sign_in(client: httpx.Client, account: Signer) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _serve(ctx: AppContext, port: int) -> tuple[uvicorn.Server, threading.Thread]:
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(ctx, migrate=False, indexer=False),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=ctx.settings.api_shutdown_seconds,
+def api_socket(state_dir: Path) -> socket.socket:
+    """A listening loopback socket for the demo's in-process API steps, bound before their server
+    starts: on the port recorded in ``<state dir>/api-port`` while it is free, else on a free port
+    the system picks (then recorded). So a re-run serves where the last one did, and a demo never
+    takes, or talks to, another demo's port (each has its own state dir)."""
+    path = state_dir / API_PORT_FILE
+    try:
+        recorded = int(path.read_text())
+    except (OSError, ValueError):
+        recorded = 0
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a re-run within TIME_WAIT binds it
+    try:
+        try:
+            sock.bind((SERVE_HOST, recorded))
+        except OSError:  # taken since (by anything, listening): another free one
+            sock.bind((SERVE_HOST, 0))
+        sock.listen()
+    except OSError:
+        sock.close()
+        raise
+    port = int(sock.getsockname()[1])
+    if port != recorded:
+        path.write_text(f"{port}\n")
+    return sock
+
+
+@contextmanager
+def served_api(
+    settings: ChainSettings, chain: ChainClient, manifest: Manifest, database: str, engine: Any, *, name: str
+) -> Iterator[str]:
+    """Serve the API over the demo's read model (``database``, open as ``engine``; no migrations,
+    no embedded indexer) in a thread on :func:`api_socket`'s port for the block; yields its base
+    URL, then stops it.
+
+    Raises:
+        NodeError: the server did not start within 30 s.
+    """
+    sock = api_socket(settings.state_dir)
+    try:
+        host, port = sock.getsockname()[:2]
+        api_settings = ApiSettings(database_url=database, api_host=host, api_port=port)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(AppContext(api_settings, chain, manifest, engine), migrate=False, indexer=False),
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=api_settings.api_shutdown_seconds,
+            )
         )
-    )
-    thread = threading.Thread(target=server.run, name="ets-api-demo", daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    return server, thread
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not server.started and thread.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not server.started:
+                raise NodeError(f"the demo's API ({name}) did not start on {host}:{port}")
+            yield f"http://{host}:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+    finally:
+        sock.close()
 
 
-def demo_api(
-    settings: ChainSettings, *, port: int = 8645, say: Callable[[str], None] = print
-) -> ApiDemoReport:
-    """Index, import and exercise the API over the demo chain; idempotent (the wallet transfer
-    happens once, the read model resumes from its checkpoint)."""
+def demo_api(settings: ChainSettings, *, say: Callable[[str], None] = print) -> ApiDemoReport:
+    """Index, import and exercise the API over the demo chain, served on :func:`api_socket`'s
+    port; idempotent (the wallet transfer happens once, the read model resumes from its
+    checkpoint)."""
     chain = ChainClient.connect(settings.rpc_url, compile_contracts())
     manifest = load_for_chain(chain, settings.manifest_path)
     database = f"sqlite:///{settings.state_dir / 'readmodel.db'}"
@@ -110,7 +164,7 @@ def demo_api(
     indexer = Indexer(chain, manifest, engine, oracle_queues=[queue])
     events = indexer.catch_up()
     status = indexer.status()
-    report = ApiDemoReport(f"http://127.0.0.1:{port}", database, status.events)
+    report = ApiDemoReport(database, status.events)
     report.lines.append(
         f"indexed {events:,} new events ({status.events:,} in the read model), lag {status.lag}"
     )
@@ -125,15 +179,17 @@ def demo_api(
     report.lines.extend(_surveil(settings, engine, chain.timestamp()))
     report.lines.extend(relay_field_alarms(settings, engine))
 
-    api_settings = ApiSettings(database_url=database, api_host="127.0.0.1", api_port=port)
-    ctx = AppContext(api_settings, chain, manifest, engine)
-    server, thread = _serve(ctx, port)
     try:
-        with httpx.Client(base_url=report.url, timeout=60) as client:
+        with (
+            served_api(settings, chain, manifest, database, engine, name="ets-api-demo") as url,
+            httpx.Client(base_url=url, timeout=60) as client,
+        ):
+            report.url = url
+            report.lines.append(
+                f"served in process on {url} (the port kept in the state dir's {API_PORT_FILE})"
+            )
             _exercise(client, chain, indexer, report, say)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         engine.dispose()
     return report
 

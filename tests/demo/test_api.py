@@ -12,7 +12,7 @@ from chain.accounts import demo_account
 from chain.config import ChainSettings
 from chain.node import AnvilNode
 from chain.siwe import wallet_sign_in
-from demo.api import SIGN_IN_ROLES, demo_server, sign_in_lines
+from demo.api import API_PORT_FILE, SIGN_IN_ROLES, api_socket, demo_server, sign_in_lines
 from tests.conftest import Consortium
 from tests.dashboard.conftest import free_port
 
@@ -57,3 +57,18 @@ def test_sign_in_lines_name_address_and_each_role_when_printed() -> None:
     assert "http://127.0.0.1:8000/docs" in lines[0] and "Ctrl-C" in text
     for name, view, _ in SIGN_IN_ROLES:
         assert f"{demo_account(name).address}  → {view} view" in text
+
+
+def test_api_socket_reuses_its_recorded_port_and_never_another_demos(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    with api_socket(first) as sock:
+        port = sock.getsockname()[1]
+    assert (first / API_PORT_FILE).read_text() == f"{port}\n"
+    with api_socket(first) as again:  # a re-run: the same port
+        assert again.getsockname()[1] == port
+        (second / API_PORT_FILE).write_text(f"{port}\n")  # another demo that recorded it too
+        with api_socket(second) as other:
+            assert other.getsockname()[1] != port
+            assert (second / API_PORT_FILE).read_text() == f"{other.getsockname()[1]}\n"
