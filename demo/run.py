@@ -9,7 +9,7 @@ from pathlib import Path
 from chain.accounts import DEMO_ROLES, Signer, demo_account
 from chain.allocation import load_history, plan, render_trend_chart
 from chain.allowance import AllowanceClient, SettlementClient
-from chain.auction import AuctionClient, AuctionParams, render_demand_curve, wire_auction_house
+from chain.auction import AuctionClient, AuctionParams, AuctionStatus, render_demand_curve, wire_auction_house
 from chain.compile import compile_contracts
 from chain.config import ChainSettings
 from chain.deploy import Manifest, SuiteConfig, deploy_suite
@@ -395,6 +395,8 @@ def _demo_auctions(
         auction.withdraw_proceeds(seller, second)
     for auction_id in range(1, auction.count() + 1):
         view = auction.view(auction_id)
+        if view.status is AuctionStatus.OPEN:
+            continue  # still taking bids (the reserve step's restricted auction has its own line)
         result = auction.compute_clearing(auction_id)
         label = decode_id(view.token_id).label()
         kind = "primary" if view.primary else "secondary"
