@@ -26,12 +26,14 @@ from api.access import SEALED_PHASES, readable_accounts, redact_args
 from api.crud import auction_phase
 from api.deps import Principal
 from api.errors import ForbiddenError, NotFoundError, QueryError
+from chain.anchoring import AnchoredBatch
 from chain.errors import ContractRevertError
 from chain.ledger import LedgerClient
 from chain.merkle import StandardMerkleTree
 from chain.registry import checked_address
 from domain.errors import InvalidInputError
 from oracle.signing.eip712 import ReadingDomain, reading_digest
+from oracle.signing.hashing import keccak
 from oracle.signing.proof import LEAF_ENCODING, FrameWitness
 from oracle.signing.reading import Reading
 from readmodel import models as m
@@ -526,6 +528,26 @@ def witness_of(row: m.Reading) -> FrameWitness:
     return FrameWitness(hashes, row.frame_index, bytes.fromhex(row.signature.removeprefix("0x")))
 
 
+def header_of(batch: m.Batch) -> AnchoredBatch:
+    """The batch's header (the preimage of its stored word on the ledger) from the read model:
+    the ``BatchAnchored`` event's fields, its block, and the keccak256 of its packed totals."""
+    packed = bytes.fromhex(batch.totals_packed.removeprefix("0x"))
+    return AnchoredBatch(
+        batch_id=bytes.fromhex(batch.batch_id.removeprefix("0x")),
+        root=bytes.fromhex(batch.root.removeprefix("0x")),
+        device=batch.device,
+        first_sequence=batch.first_sequence,
+        count=batch.count,
+        enterprise=batch.enterprise,
+        last_sequence=batch.last_sequence,
+        period_start=batch.period_start,
+        period_end=batch.period_end,
+        anchored_at=batch.block_time,
+        anchored_block=batch.block_number,
+        totals_hash=keccak(packed),
+    )
+
+
 def prove_reading(
     db: Session, *, ledger: LedgerClient, batch_id: str, position: int, scope: Scope, caller: str
 ) -> ProofCheck:
@@ -555,16 +577,19 @@ def prove_reading(
     proof = tree.get_proof(position)
     error: str | None = None
     anchored: str | None = None
+    header = header_of(batch)
     try:
-        anchored = "0x" + ledger.batch(batch.batch_id).root.hex()
+        # the read model's header and packed totals, checked against the batch's stored word
+        ledger.check_batch(batch.batch_id, header, bytes.fromhex(batch.totals_packed.removeprefix("0x")))
+        anchored = "0x" + header.root.hex()
     except ContractRevertError as exc:
-        error = f"the ledger does not know the batch: {exc.error}"
+        error = f"the ledger refuses the batch's header: {exc.error}"
     leaf_matches = on_chain = False
     try:
         reading, witness = reading_of(row), witness_of(row)
         domain = ReadingDomain(ledger.chain.chain_id, ledger.address)
         leaf_matches = "0x" + reading_digest(domain, reading).hex() == row.leaf.lower()
-        on_chain = ledger.verify_reading(batch.batch_id, reading, witness, proof)
+        on_chain = ledger.verify_reading(batch.batch_id, reading, witness, proof, header=header)
     except ContractRevertError as exc:
         error = f"verifyReading refused the call: {exc.error}"
     except ValueError as exc:  # a stored field that no longer fits its type (altered)

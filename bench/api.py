@@ -51,6 +51,7 @@ from sqlalchemy import text  # noqa: E402
 
 from api.config import ApiSettings  # noqa: E402
 from api.context import AppContext  # noqa: E402
+from chain.anchoring import BatchTotal, pack_totals  # noqa: E402
 from chain.compile import compile_contracts  # noqa: E402
 from chain.events import ZERO_ADDRESS, DecodedEvent  # noqa: E402
 from chain.node import AnvilNode  # noqa: E402
@@ -211,7 +212,6 @@ class Synthetic:
         """``rows`` events in time order: 45 % allowance trades, 35 % anchored batches, 20 % cash."""
         span = YEARS * 365 * 86_400
         rng = self.rng
-        so2, unit = "0x" + b"a21026".ljust(8, b"\0").hex(), "0x" + b"kg".ljust(8, b"\0").hex()
         out: list[DecodedEvent] = []
         for n in range(rows):
             t = START + n * span // rows
@@ -239,9 +239,8 @@ class Synthetic:
                     "periodEnd": t,
                     "count": 60,
                     "root": "0x" + f"{n + 1:064x}",
-                    "totals": [
-                        {"pollutant": so2, "unit": unit, "total": rng.randint(1_000, 90_000), "decimals": 2}
-                    ],
+                    "totals": "0x"
+                    + pack_totals([BatchTotal("a21026", "kg", rng.randint(1_000, 90_000), 2)]).hex(),
                 }
                 out.append(
                     self._event(

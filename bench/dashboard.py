@@ -54,6 +54,7 @@ from api.context import AppContext  # noqa: E402
 from api.dashboard import STATIC_DIR, missing_vendor_files  # noqa: E402
 from api.main import create_app  # noqa: E402
 from chain.accounts import demo_account  # noqa: E402
+from chain.anchoring import BatchTotal, pack_totals  # noqa: E402
 from chain.compile import compile_contracts  # noqa: E402
 from chain.events import ZERO_ADDRESS, DecodedEvent  # noqa: E402
 from chain.node import AnvilNode  # noqa: E402
@@ -139,7 +140,6 @@ class Synthetic:
             for a, q in zip(self.accounts, quota, strict=True):
                 args = {"operator": ZERO_ADDRESS, "from": ZERO_ADDRESS, "to": a, "id": token, "value": q}
                 page.append(self.event(t, "AllowanceToken", "TransferSingle", args, (a,)))
-            co2, unit = "0x" + b"a05001".ljust(8, b"\0").hex(), "0x" + b"t".ljust(8, b"\0").hex()
             for i, (a, e) in enumerate(zip(self.accounts, emitted, strict=True)):
                 end = t + 200 * 86_400
                 page.append(self.event(end, "EmissionsLedger", "BatchAnchored", {
@@ -147,7 +147,7 @@ class Synthetic:
                     "firstSequence": k * 10, "lastSequence": k * 10 + 9, "previousSequence": k * 10 - 1,
                     "periodStart": t, "periodEnd": end,
                     "count": 10, "root": "0x" + f"{year:08x}{i + 1:056x}",
-                    "totals": [{"pollutant": co2, "unit": unit, "total": round(e * 100), "decimals": 2}],
+                    "totals": "0x" + pack_totals([BatchTotal("a05001", "t", round(e * 100), 2)]).hex(),
                 }, (a,)))  # fmt: skip
             if k == YEARS - 1:
                 for a, q in zip(self.accounts, quota, strict=True):

@@ -43,10 +43,11 @@ What is measured
   15 (pollutant, unit) totals per batch) are cut into batches of exactly 64, 1,024 and 16,384
   readings and anchored with ``LedgerClient.anchor``; ``anchor_gas`` is the receipt's
   ``gasUsed``, ``gas_per_reading`` that divided by the batch size (``gas_per_reading_at_1024`` the
-  figure at 1,024). Anchoring stores a root and
-  the totals' hash, so its gas hardly depends on the batch size. A 16-reading batch is anchored
-  first so the three sizes are all steady state; ``anchor_gas_first_batch`` is that device's
-  first anchoring, which also creates its last-sequence slot.
+  figure at 1,024). Anchoring stores one word per batch (the block and a hash of the header,
+  whose totals hash covers the packed valid, excluded and estimated totals the event carries), so
+  its gas hardly depends on the batch size. A 16-reading batch is anchored first so the three
+  sizes are all steady state; ``anchor_gas_first_batch`` is that device's first anchoring, which
+  also creates its last-sequence slot.
 * National scale (3,700 enterprises x 4 monitoring points, one reading per 30 s per point):
   ``national_readings_per_s`` (~493) and ``national_headroom`` = ``readings_per_s`` over it.
   These national "readings" are per point and interval; each becomes ``readings_per_frame``

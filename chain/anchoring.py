@@ -1,6 +1,12 @@
-"""The EmissionsLedger's anchoring half: batches of device-signed readings (ids, totals, the
-anchor record), reading and frame encodings, ``BatchAnchored`` events, the anchoring client
-(idempotent anchoring, batch records, reading verification) and the gateway's anchor port.
+"""The EmissionsLedger's anchoring half: batches of device-signed readings (ids, packed totals,
+the anchor header), reading and frame encodings, ``BatchAnchored`` events, the anchoring client
+(idempotent anchoring, batch headers, reading verification) and the gateway's anchor port.
+
+The ledger stores one word per batch: the anchoring block and a hash of the batch's header
+(:class:`AnchoredBatch`), whose ``totals_hash`` is the keccak of the packed totals
+(:func:`pack_totals`). The header's fields and the packed totals are in the ``BatchAnchored``
+event, so a reader rebuilds the header from the event and its block (:func:`read_batch`) and
+the contract checks it (``checkBatch``, ``verifyReading``): the verifier supplies the preimage.
 
 The client takes plain values: :class:`BatchAnchor` for a batch (:func:`batch_anchor_of` builds
 one from any object with the attributes of ``oracle.queue.Batch``), any object with the
@@ -47,9 +53,14 @@ DOMAIN_NAME = "ETS EmissionsLedger"
 DOMAIN_VERSION = "1"
 
 
-_TOTALS_TYPE = "(bytes8,bytes8,int256,uint8)[]"
-_EXCLUDED_TYPE = "(bytes8,bytes8,uint8,int256,uint8,uint32)[]"
-_ESTIMATES_TYPE = "(bytes8,bytes8,bytes8,int256,uint8,uint32)[]"
+#: Sizes in the packed totals (``IEmissionsLedger.packTotals``): the three uint16 counts, then
+#: one valid total, one excluded total, one estimate.
+TOTALS_HEAD = 6
+VALID_SIZE = 33
+EXCLUDED_SIZE = 38
+ESTIMATE_SIZE = 45
+_INT128 = 1 << 127
+_UINT16_MAX = (1 << 16) - 1
 
 
 def bytes8_of(text: str, what: str = "text") -> bytes:
@@ -102,9 +113,14 @@ class BatchTotal:
         return (
             bytes8_of(self.pollutant, "pollutant"),
             bytes8_of(self.unit, "unit"),
-            self.total,
+            _int128(self.total),
             self.decimals,
         )
+
+    def packed(self) -> bytes:
+        """``pollutant ‖ unit ‖ int128 total ‖ uint8 decimals`` (33 bytes)."""
+        p, u, total, decimals = self.as_tuple()
+        return p + u + total.to_bytes(16, "big", signed=True) + _uint8(decimals)
 
 
 @dataclass(frozen=True)
@@ -132,9 +148,21 @@ class BatchExcludedTotal:
             bytes8_of(self.pollutant, "pollutant"),
             bytes8_of(self.unit, "unit"),
             self.reason,
-            self.total,
+            _int128(self.total),
             self.decimals,
             check_uint(self.count, "count", UINT32_MAX),
+        )
+
+    def packed(self) -> bytes:
+        """``pollutant ‖ unit ‖ uint8 reason ‖ int128 total ‖ uint8 decimals ‖ uint32 count``."""
+        p, u, reason, total, decimals, count = self.as_tuple()
+        return (
+            p
+            + u
+            + _uint8(reason)
+            + total.to_bytes(16, "big", signed=True)
+            + _uint8(decimals)
+            + count.to_bytes(4)
         )
 
 
@@ -163,10 +191,98 @@ class BatchEstimateTotal:
             bytes8_of(self.pollutant, "pollutant"),
             bytes8_of(self.unit, "unit"),
             bytes8_of(self.method, "method"),
-            self.total,
+            _int128(self.total),
             self.decimals,
             check_uint(self.count, "count", UINT32_MAX),
         )
+
+    def packed(self) -> bytes:
+        """``pollutant ‖ unit ‖ method ‖ int128 total ‖ uint8 decimals ‖ uint32 count``."""
+        p, u, method, total, decimals, count = self.as_tuple()
+        return p + u + method + total.to_bytes(16, "big", signed=True) + _uint8(decimals) + count.to_bytes(4)
+
+
+def _int128(value: int) -> int:
+    if not -_INT128 <= value < _INT128:
+        raise InvalidInputError(f"total {value} does not fit int128")
+    return value
+
+
+def _uint8(value: int) -> bytes:
+    return check_uint(value, "uint8", 255).to_bytes(1)
+
+
+Totals = tuple[tuple[BatchTotal, ...], tuple[BatchExcludedTotal, ...], tuple[BatchEstimateTotal, ...]]
+
+
+def pack_totals(
+    totals: Sequence[BatchTotal],
+    excluded: Sequence[BatchExcludedTotal] = (),
+    estimates: Sequence[BatchEstimateTotal] = (),
+) -> bytes:
+    """The three totals lists packed as the ledger takes and emits them (``packTotals``): three
+    big-endian uint16 counts, then each item's fields packed in order.
+
+    Raises:
+        InvalidInputError: more than 65,535 items in a list, or a field does not fit.
+    """
+    parts = [
+        check_uint(len(items), "totals count", _UINT16_MAX).to_bytes(2)
+        for items in (totals, excluded, estimates)
+    ]
+    parts += [t.packed() for t in totals]
+    parts += [t.packed() for t in excluded]
+    parts += [t.packed() for t in estimates]
+    return b"".join(parts)
+
+
+def unpack_totals(packed: bytes) -> Totals:
+    """Inverse of :func:`pack_totals`.
+
+    Raises:
+        InvalidInputError: the length does not fit the counts.
+    """
+    raw = bytes(packed)
+    if len(raw) < TOTALS_HEAD:
+        raise InvalidInputError(f"packed totals of {len(raw)} bytes lack their counts")
+    n_valid, n_excluded, n_estimates = (int.from_bytes(raw[i : i + 2]) for i in (0, 2, 4))
+    expected = TOTALS_HEAD + n_valid * VALID_SIZE + n_excluded * EXCLUDED_SIZE + n_estimates * ESTIMATE_SIZE
+    if len(raw) != expected:
+        raise InvalidInputError(f"packed totals of {len(raw)} bytes, {expected} expected for their counts")
+
+    def amount(chunk: bytes) -> int:
+        return int.from_bytes(chunk, "big", signed=True)
+
+    at = TOTALS_HEAD
+    valid = []
+    for _ in range(n_valid):
+        c = raw[at : at + VALID_SIZE]
+        valid.append(BatchTotal(text_of(c[0:8]), text_of(c[8:16]), amount(c[16:32]), c[32]))
+        at += VALID_SIZE
+    excluded = []
+    for _ in range(n_excluded):
+        c = raw[at : at + EXCLUDED_SIZE]
+        excluded.append(
+            BatchExcludedTotal(
+                text_of(c[0:8]), text_of(c[8:16]), c[16], amount(c[17:33]), c[33], int.from_bytes(c[34:38])
+            )
+        )
+        at += EXCLUDED_SIZE
+    estimates = []
+    for _ in range(n_estimates):
+        c = raw[at : at + ESTIMATE_SIZE]
+        estimates.append(
+            BatchEstimateTotal(
+                text_of(c[0:8]),
+                text_of(c[8:16]),
+                text_of(c[16:24]),
+                amount(c[24:40]),
+                c[40],
+                int.from_bytes(c[41:45]),
+            )
+        )
+        at += ESTIMATE_SIZE
+    return tuple(valid), tuple(excluded), tuple(estimates)
 
 
 def hash_totals(
@@ -174,20 +290,8 @@ def hash_totals(
     excluded: Sequence[BatchExcludedTotal] = (),
     estimates: Sequence[BatchEstimateTotal] = (),
 ) -> bytes:
-    """``keccak256(abi.encode(totals, excluded, estimates))``: the ``totalsHash`` the ledger
-    stores with a batch."""
-    return bytes(
-        keccak(
-            abi_encode(
-                [_TOTALS_TYPE, _EXCLUDED_TYPE, _ESTIMATES_TYPE],
-                [
-                    [t.as_tuple() for t in totals],
-                    [t.as_tuple() for t in excluded],
-                    [t.as_tuple() for t in estimates],
-                ],
-            )
-        )
-    )
+    """``keccak256(packed totals)``: the ``totalsHash`` of a batch's header."""
+    return bytes(keccak(pack_totals(totals, excluded, estimates)))
 
 
 @dataclass(frozen=True)
@@ -235,10 +339,12 @@ class BatchAnchor:
             check_uint(self.period_end, "period end", UINT64_MAX),
             check_uint(self.count, "count", UINT32_MAX),
             bytes32(self.root, "root"),
-            [t.as_tuple() for t in self.totals],
-            [t.as_tuple() for t in self.excluded],
-            [t.as_tuple() for t in self.estimates],
+            self.packed_totals(),
         )
+
+    def packed_totals(self) -> bytes:
+        """The batch's three totals lists packed (:func:`pack_totals`)."""
+        return pack_totals(self.totals, self.excluded, self.estimates)
 
 
 def _amount(item: Any) -> int:
@@ -373,7 +479,8 @@ def frame_tuple(witness: FrameWitnessLike) -> tuple[list[bytes], int, bytes]:
 
 @dataclass(frozen=True)
 class AnchoredBatch:
-    """An anchored batch as the ledger stores it (totals: see :meth:`LedgerClient.totals`)."""
+    """An anchored batch's header (``IEmissionsLedger.AnchoredBatch``, the preimage of its stored
+    word), rebuilt from its ``BatchAnchored`` event and block, with the event's totals."""
 
     batch_id: bytes
     root: bytes
@@ -387,6 +494,95 @@ class AnchoredBatch:
     anchored_at: int
     anchored_block: int
     totals_hash: bytes
+    totals: tuple[BatchTotal, ...] = ()
+    excluded: tuple[BatchExcludedTotal, ...] = ()
+    estimates: tuple[BatchEstimateTotal, ...] = ()
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The ``AnchoredBatch`` struct's ABI tuple (what ``verifyReading`` and ``checkBatch`` take)."""
+        return (
+            bytes32(self.root, "root"),
+            checked_address(self.device, "device"),
+            self.first_sequence,
+            self.count,
+            checked_address(self.enterprise, "enterprise"),
+            self.last_sequence,
+            self.period_start,
+            self.period_end,
+            self.anchored_at,
+            self.anchored_block,
+            bytes32(self.totals_hash, "totals hash"),
+        )
+
+    def packed_totals(self) -> bytes:
+        """The packed totals the header commits to."""
+        return pack_totals(self.totals, self.excluded, self.estimates)
+
+
+#: The header passed for a batch that is not anchored (``verifyReading`` answers false for it).
+ZERO_HEADER: tuple[Any, ...] = (bytes(32), "0x" + "00" * 20, 0, 0, "0x" + "00" * 20, 0, 0, 0, 0, 0, bytes(32))
+
+
+def read_batch(client: ContractClient, batch_id: bytes | str, block: int | None = None) -> AnchoredBatch:
+    """An anchored batch's header and totals, rebuilt from its ``BatchAnchored`` event (found in
+    the block its stored word names) and that block's timestamp, and checked by the ledger's
+    ``checkBatch`` (so a node's forged event is refused by name).
+
+    Args:
+        client: any client of the EmissionsLedger.
+        batch_id: the batch.
+        block: its anchoring block when known (``anchoredBlock``), else read from the ledger.
+
+    Raises:
+        ContractRevertError: ``LedgerBatchUnknown`` (not anchored), ``LedgerBatchHeaderMismatch``
+            or ``LedgerTotalsMismatch`` (the event does not match the stored word).
+        ChainUnavailableError: the node does not (yet) hold the anchoring block (a node restarted
+            from a state snapshot).
+    """
+    key = bytes32(batch_id, "batch id")
+    functions = client.contract.functions
+    if block is None:
+        block = int(client.chain.call(functions.anchoredBlock(key)))
+    if block == 0:
+        client.chain.call(functions.checkBatch(key, ZERO_HEADER, b""))  # raises LedgerBatchUnknown
+        raise InvalidInputError(f"batch 0x{key.hex()} is not anchored")
+    if block > int(client.chain.w3.eth.block_number):
+        raise ChainUnavailableError(f"the node does not hold block {block} of batch 0x{key.hex()} yet")
+    logs = client.contract.events.BatchAnchored().get_logs(
+        from_block=block, to_block=block, argument_filters={"batchId": key}
+    )
+    if not logs:
+        raise ChainUnavailableError(f"the node holds no BatchAnchored event of batch 0x{key.hex()}")
+    event = _event(logs[0])
+    anchored_at = int(client.chain.w3.eth.get_block(block)["timestamp"])
+    record = AnchoredBatch(
+        batch_id=key,
+        root=event.root,
+        device=event.device,
+        first_sequence=event.first_sequence,
+        count=event.count,
+        enterprise=event.enterprise,
+        last_sequence=event.last_sequence,
+        period_start=event.period_start,
+        period_end=event.period_end,
+        anchored_at=anchored_at,
+        anchored_block=block,
+        totals_hash=hash_totals(event.totals, event.excluded, event.estimates),
+        totals=event.totals,
+        excluded=event.excluded,
+        estimates=event.estimates,
+    )
+    client.chain.call(functions.checkBatch(key, record.as_tuple(), record.packed_totals()))
+    return record
+
+
+def header_tuple(client: ContractClient, batch_id: bytes | str) -> tuple[Any, ...]:
+    """The header tuple to pass with ``batch_id`` to ``verifyReading``/``verifyCitedReading``:
+    the anchored batch's (:func:`read_batch`), or :data:`ZERO_HEADER` for a batch that is not
+    anchored (the contract then answers false)."""
+    key = bytes32(batch_id, "batch id")
+    block = int(client.chain.call(client.contract.functions.anchoredBlock(key)))
+    return ZERO_HEADER if block == 0 else read_batch(client, key, block).as_tuple()
 
 
 @dataclass(frozen=True)
@@ -424,6 +620,8 @@ class BatchAnchoredEvent:
     block: int
     log_index: int
     tx_hash: str
+    excluded: tuple[BatchExcludedTotal, ...] = ()
+    estimates: tuple[BatchEstimateTotal, ...] = ()
 
     @property
     def gap(self) -> int:
@@ -492,16 +690,28 @@ class AnchoringClient(ContractClient):
         return bool(self.chain.call(self.contract.functions.isAnchored(bytes32(batch_id, "batch id"))))
 
     def batch(self, batch_id: bytes | str) -> AnchoredBatch:
-        """The stored record of an anchored batch.
+        """An anchored batch's header and totals, checked against its stored word (:func:`read_batch`).
 
         Raises:
-            ContractRevertError: ``LedgerBatchUnknown``.
+            ContractRevertError: ``LedgerBatchUnknown``; ``LedgerBatchHeaderMismatch`` or
+                ``LedgerTotalsMismatch`` when the node's event does not match the stored word.
+            ChainUnavailableError: the node does not hold the anchoring block yet.
+        """
+        return read_batch(self, batch_id)
+
+    def anchored_block(self, batch_id: bytes | str) -> int:
+        """The block the batch was anchored in (from its stored word), 0 if it is not anchored."""
+        return int(self.chain.call(self.contract.functions.anchoredBlock(bytes32(batch_id, "batch id"))))
+
+    def check_batch(self, batch_id: bytes | str, header: AnchoredBatch, packed_totals: bytes) -> None:
+        """Have the ledger check a header and packed totals against the batch's stored word.
+
+        Raises:
+            ContractRevertError: ``LedgerBatchUnknown``, ``LedgerBatchHeaderMismatch``,
+                ``LedgerTotalsMismatch``.
         """
         key = bytes32(batch_id, "batch id")
-        raw = self.chain.call(self.contract.functions.batch(key))
-        return AnchoredBatch(key, bytes(raw[0]), str(raw[1]), int(raw[2]), int(raw[3]), str(raw[4]),
-                             int(raw[5]), int(raw[6]), int(raw[7]), int(raw[8]), int(raw[9]),
-                             bytes(raw[10]))  # fmt: skip
+        self.chain.call(self.contract.functions.checkBatch(key, header.as_tuple(), bytes(packed_totals)))
 
     def last_anchored_sequence(self, device: str) -> int:
         return int(
@@ -526,15 +736,14 @@ class AnchoringClient(ContractClient):
         args = [bytes32(h, "reading hash") for h in hashes]
         return bytes(self.chain.call(self.contract.functions.frameDigest(args)))
 
-    def hash_totals(
+    def pack_totals(
         self,
         totals: Sequence[BatchTotal],
         excluded: Sequence[BatchExcludedTotal] = (),
         estimates: Sequence[BatchEstimateTotal] = (),
     ) -> bytes:
-        """The contract's ``keccak256(abi.encode(totals, excluded, estimates))`` (see
-        :func:`hash_totals`)."""
-        fn = self.contract.functions.hashTotals(
+        """The contract's reference packing of the totals lists (see :func:`pack_totals`)."""
+        fn = self.contract.functions.packTotals(
             [t.as_tuple() for t in totals],
             [t.as_tuple() for t in excluded],
             [t.as_tuple() for t in estimates],
@@ -547,6 +756,7 @@ class AnchoringClient(ContractClient):
         reading: ReadingLike,
         witness: FrameWitnessLike,
         proof: Iterable[bytes | str],
+        header: AnchoredBatch | None = None,
     ) -> bool:
         """Ask the contract whether the reading, signed by its device in a frame, is in the
         anchored batch.
@@ -557,12 +767,15 @@ class AnchoringClient(ContractClient):
             witness: its frame signature (e.g. ``SignedReading.witness``): the frame's reading
                 hashes, the reading's index among them, the device's signature of the frame.
             proof: the reading's Merkle proof (bytes or 0x-hex nodes).
+            header: the batch's header (e.g. from the read model); read from its event when None.
 
         Raises:
             InvalidInputError: a field does not fit its Solidity type.
+            ContractRevertError: ``LedgerBatchHeaderMismatch``: the header is not the batch's.
         """
         fn = self.contract.functions.verifyReading(
             bytes32(batch_id, "batch id"),
+            header_tuple(self, batch_id) if header is None else header.as_tuple(),
             reading_tuple(reading),
             frame_tuple(witness),
             [bytes32(node, "proof node") for node in proof],
@@ -607,50 +820,37 @@ class AnchoringClient(ContractClient):
         can hold the batch's storage but not (yet) the block that wrote it, and asking for a
         block past the head is an RPC error rather than an empty answer.
         """
-        if record.anchored_block > int(self.chain.w3.eth.block_number):
+        return self.anchoring_logs_at(record.batch_id, record.anchored_block)
+
+    def anchoring_logs_at(self, batch_id: bytes | str, block: int) -> list[Any]:
+        """The ``BatchAnchored`` logs of ``batch_id`` in ``block`` (:meth:`anchored_block`); empty
+        when that block is beyond the node's head (see :meth:`anchoring_logs`)."""
+        if block > int(self.chain.w3.eth.block_number):
             return []
         return list(
             self.contract.events.BatchAnchored().get_logs(
-                from_block=record.anchored_block,
-                to_block=record.anchored_block,
-                argument_filters={"batchId": record.batch_id},
+                from_block=block, to_block=block, argument_filters={"batchId": bytes32(batch_id, "batch id")}
             )
         )
 
     def totals(self, batch_id: bytes | str) -> tuple[BatchTotal, ...]:
-        """The totals of an anchored batch, from its event, checked against the stored hash.
+        """The valid totals of an anchored batch, from its event, checked against the stored word.
 
         Raises:
-            ContractRevertError: ``LedgerBatchUnknown``.
-            InvalidInputError: the event's totals do not match the stored hash.
+            ContractRevertError: ``LedgerBatchUnknown``, ``LedgerTotalsMismatch`` ...
         """
         return self.quality_totals(batch_id)[0]
 
-    def quality_totals(
-        self, batch_id: bytes | str
-    ) -> tuple[tuple[BatchTotal, ...], tuple[BatchExcludedTotal, ...], tuple[BatchEstimateTotal, ...]]:
+    def quality_totals(self, batch_id: bytes | str) -> Totals:
         """The valid totals, excluded totals and gap estimates of an anchored batch, from its
-        ``BatchAnchored`` and ``BatchQualityTotals`` events, checked against the stored hash.
+        ``BatchAnchored`` event, checked by the ledger against the batch's stored word.
 
         Raises:
-            ContractRevertError: ``LedgerBatchUnknown``.
-            InvalidInputError: the events' totals do not match the stored hash.
+            ContractRevertError: ``LedgerBatchUnknown``, ``LedgerBatchHeaderMismatch``,
+                ``LedgerTotalsMismatch``.
         """
         record = self.batch(batch_id)
-        quality: list[tuple[tuple[BatchExcludedTotal, ...], tuple[BatchEstimateTotal, ...]]] = [((), ())]
-        if record.anchored_block <= int(self.chain.w3.eth.block_number):
-            logs = self.contract.events.BatchQualityTotals().get_logs(
-                from_block=record.anchored_block,
-                to_block=record.anchored_block,
-                argument_filters={"batchId": record.batch_id},
-            )
-            quality += [_quality(log) for log in logs]
-        for log in self.anchoring_logs(record):
-            totals = _event(log).totals
-            for excluded, estimates in quality:
-                if hash_totals(totals, excluded, estimates) == record.totals_hash:
-                    return totals, excluded, estimates
-        raise InvalidInputError(f"no event of batch 0x{record.batch_id.hex()} matches its totals hash")
+        return record.totals, record.excluded, record.estimates
 
 
 # ---------------------------------------------------------------------- reading proof files
@@ -804,12 +1004,12 @@ class LedgerAnchorPort:
         """
 
         def get() -> AnchorReceipt | None:
-            if not self.ledger.is_anchored(batch_id):
+            block = self.ledger.anchored_block(batch_id)
+            if block == 0:
                 return None
-            record = self.ledger.batch(batch_id)
-            logs = self.ledger.anchoring_logs(record)
+            logs = self.ledger.anchoring_logs_at(batch_id, block)
             tx = bytes(HexBytes(logs[0]["transactionHash"])) if logs else bytes(32)
-            return AnchorReceipt(tx, record.anchored_block, True)
+            return AnchorReceipt(tx, block, True)
 
         result: AnchorReceipt | None = self._guard(get)
         return result
@@ -824,39 +1024,9 @@ class LedgerAnchorPort:
         return block
 
 
-def _quality(log: Any) -> tuple[tuple[BatchExcludedTotal, ...], tuple[BatchEstimateTotal, ...]]:
-    a = log["args"]
-    excluded = tuple(
-        BatchExcludedTotal(
-            text_of(t["pollutant"]),
-            text_of(t["unit"]),
-            int(t["reason"]),
-            int(t["total"]),
-            int(t["decimals"]),
-            int(t["count"]),
-        )
-        for t in a["excluded"]
-    )
-    estimates = tuple(
-        BatchEstimateTotal(
-            text_of(t["pollutant"]),
-            text_of(t["unit"]),
-            text_of(t["method"]),
-            int(t["total"]),
-            int(t["decimals"]),
-            int(t["count"]),
-        )
-        for t in a["estimates"]
-    )
-    return excluded, estimates
-
-
 def _event(log: Any) -> BatchAnchoredEvent:
     a = log["args"]
-    totals = tuple(
-        BatchTotal(text_of(t["pollutant"]), text_of(t["unit"]), int(t["total"]), int(t["decimals"]))
-        for t in a["totals"]
-    )
+    totals, excluded, estimates = unpack_totals(bytes(a["totals"]))
     return BatchAnchoredEvent(
         batch_id=bytes(a["batchId"]),
         device=to_checksum_address(a["device"]),
@@ -872,10 +1042,13 @@ def _event(log: Any) -> BatchAnchoredEvent:
         block=int(log["blockNumber"]),
         log_index=int(log["logIndex"]),
         tx_hash=HexBytes(log["transactionHash"]).to_0x_hex(),
+        excluded=excluded,
+        estimates=estimates,
     )
 
 
 __all__ = [
+    "ZERO_HEADER",
     "AnchorReceipt",
     "AnchorResult",
     "AnchoredBatch",
@@ -890,11 +1063,16 @@ __all__ = [
     "LedgerAnchorPort",
     "ReadingLike",
     "ReadingProofFile",
+    "Totals",
     "batch_anchor_of",
     "batch_id_of",
     "bytes8_of",
     "frame_tuple",
     "hash_totals",
+    "header_tuple",
+    "pack_totals",
+    "read_batch",
     "reading_tuple",
     "text_of",
+    "unpack_totals",
 ]

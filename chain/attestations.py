@@ -25,9 +25,11 @@ from chain.abi import ZERO_ID, bytes32
 from chain.anchoring import (
     DOMAIN_NAME,
     DOMAIN_VERSION,
+    AnchoredBatch,
     FrameWitnessLike,
     ReadingLike,
     frame_tuple,
+    header_tuple,
     reading_tuple,
 )
 from chain.client import ContractClient
@@ -474,18 +476,24 @@ class AttestationsClient(ContractClient):
         reading: ReadingLike,
         witness: FrameWitnessLike,
         proof: Iterable[bytes | str],
+        header: AnchoredBatch | None = None,
     ) -> bool:
         """Ask the contract whether the reading is in batch ``batch_id``, cited by the attestation
         at ``evidence[evidence_index]`` (``evidence``: the attestation's list, from its event).
 
+        ``header`` is the batch's header (the preimage of its stored word); when None it is read
+        from the batch's ``BatchAnchored`` event.
+
         Raises:
             InvalidInputError: a field does not fit its Solidity type.
+            ContractRevertError: ``LedgerBatchHeaderMismatch``: the header is not the batch's.
         """
         fn = self.contract.functions.verifyCitedReading(
             bytes32(attestation_id, "attestation id"),
             [bytes32(e, "evidence") for e in evidence],
             check_uint(evidence_index, "evidence index", UINT256_MAX),
             bytes32(batch_id, "batch id"),
+            header_tuple(self, batch_id) if header is None else header.as_tuple(),
             reading_tuple(reading),
             frame_tuple(witness),
             [bytes32(node, "proof node") for node in proof],

@@ -544,7 +544,11 @@ class Batch(Base):
     period_end: Mapped[int]
     count: Mapped[int] = mapped_column(Integer)
     root: Mapped[str] = mapped_column(Hash)
+    #: the valid totals, decoded from the packed totals
     totals: Mapped[list[Any]]
+    #: the event's packed totals (0x-hex; valid, excluded, estimates), whose keccak256 is the
+    #: header's ``totalsHash``: with the columns above and the block it is the batch's header
+    totals_packed: Mapped[str] = mapped_column(Text, default="0x", server_default="0x")
     block_number: Mapped[int]
     block_time: Mapped[int]
     tx_hash: Mapped[str] = mapped_column(Hash)

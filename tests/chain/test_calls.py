@@ -190,13 +190,10 @@ WEB3_CASES: list[tuple[str, str, dict[str, Any], list[Any]]] = [
         {"b": {
             "batchId": "0x" + "01" * 32, "device": ADDR, "firstSequence": 1, "lastSequence": 9,
             "periodStart": 1_700_000_000, "periodEnd": 1_700_003_600, "count": 9, "root": "0x" + "02" * 32,
-            "totals": [{"pollutant": "0x" + "53" * 8, "unit": "0x" + "6b" * 8, "total": -12, "decimals": 3}],
-            "excluded": [{"pollutant": "0x" + "53" * 8, "unit": "0x" + "6b" * 8, "reason": 2, "total": 7,
-                          "decimals": 3, "count": 1}],
-            "estimates": [],
+            "totals": "0x000100000000" + "53" * 8 + "6b" * 8 + "ff" * 15 + "f4" + "03",
         }},
         [(b"\x01" * 32, ADDR_CHECKSUMMED, 1, 9, 1_700_000_000, 1_700_003_600, 9, b"\x02" * 32,
-          [(b"\x53" * 8, b"\x6b" * 8, -12, 3)], [(b"\x53" * 8, b"\x6b" * 8, 2, 7, 3, 1)], [])],
+          bytes.fromhex("000100000000" + "53" * 8 + "6b" * 8 + "ff" * 15 + "f4" + "03"))],
     ),
     (
         "AllowanceToken", "setApprovalForAll", {"operator": ADDR, "approved": True}, [ADDR_CHECKSUMMED, True],
@@ -274,8 +271,8 @@ BAD_CASES: list[tuple[str, str, dict[str, Any], str]] = [
     (CR, "registerEnterprise", {"profile": {"nickname": "x"}}, "args.profile: unknown nickname"),
     (CR, "registerEnterprise", {"profile": ["a", "b"]}, "args.profile: expected 6 values"),
     (CR, "registerEnterprise", {"profile": 5}, "args.profile: 5 is neither an object"),
-    (EL, "anchorBatch", {"b": {"totals": [{"total": "x"}]}}, 'args.b.totals[0].total: "x" is not an int256'),
-    (EL, "anchorBatch", {"b": {"totals": {}}}, "args.b.totals: {} is not a list"),
+    (EL, "anchorBatch", {"b": {"count": -1}}, "args.b.count: -1 is not a uint32"),
+    (EL, "anchorBatch", {"b": {"totals": "0xz1"}}, 'args.b.totals: "0xz1" is not'),
 ]  # fmt: skip
 VALID_ARGS: dict[tuple[str, str], dict[str, Any]] = {
     ("AllowanceToken", "allocate"): {
@@ -297,9 +294,7 @@ VALID_ARGS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("EmissionsLedger", "anchorBatch"): {"b": {
         "batchId": "0x" + "00" * 32, "device": ADDR, "firstSequence": 1, "lastSequence": 1, "periodStart": 0,
-        "periodEnd": 1, "count": 1, "root": "0x" + "00" * 32,
-        "totals": [{"pollutant": "0x" + "00" * 8, "unit": "0x" + "00" * 8, "total": 1, "decimals": 0}],
-        "excluded": [], "estimates": [],
+        "periodEnd": 1, "count": 1, "root": "0x" + "00" * 32, "totals": "0x000000000000",
     }},
 }  # fmt: skip
 

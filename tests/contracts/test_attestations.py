@@ -652,3 +652,19 @@ def test_verify_cited_reading_false_for_unknown_attestation_or_bad_reading(cited
     assert not env.ledger.verify_cited_reading(
         att, evidence, 0, evidence[0], signed.reading, signed.witness, proof
     )
+
+
+def test_verify_cited_reading_refuses_a_forged_batch_header(cited: Cited) -> None:
+    """The cited batch's header is the verifier's to supply: another root (under which a forged
+    reading would prove) or other totals are refused by name, not answered."""
+    env, att, evidence, batch_id, proven, _, _ = cited
+    signed, proof = proven[0]
+    header = env.ledger.batch(batch_id)
+    assert env.ledger.verify_cited_reading(
+        att, evidence, 1, batch_id, signed.reading, signed.witness, proof, header=header
+    )
+    for forged in (replace(header, root=b"\x0b" * 32), replace(header, totals_hash=b"\x0c" * 32)):
+        with reverts("LedgerBatchHeaderMismatch", batchId=batch_id):
+            env.ledger.verify_cited_reading(
+                att, evidence, 1, batch_id, signed.reading, signed.witness, proof, header=forged
+            )

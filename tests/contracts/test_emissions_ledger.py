@@ -15,13 +15,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chain.accounts import dev_account
-from chain.anchoring import BatchAnchor, BatchTotal, batch_anchor_of, batch_id_of, hash_totals
+from chain.anchoring import (
+    BatchAnchor,
+    BatchEstimateTotal,
+    BatchExcludedTotal,
+    BatchTotal,
+    batch_anchor_of,
+    batch_id_of,
+    hash_totals,
+    pack_totals,
+    unpack_totals,
+)
 from chain.ledger import LedgerClient
 from chain.registry import ROLES
 from oracle.queue import Batch, Queue
 from oracle.queue import batch_id_of as queue_batch_id_of
 from oracle.service import OracleSettings
 from oracle.signing.eip712 import ReadingDomain, frame_digest, frame_typed_data, reading_digest, reading_hash
+from oracle.signing.hashing import keccak
 from oracle.signing.proof import FrameWitness, SignedReading, batch_tree
 from oracle.signing.reading import Reading, ReadingFields
 from oracle.signing.signer import DeviceSigner
@@ -33,9 +44,9 @@ ENTERPRISE_A = dev_account(33)
 ENTERPRISE_B = dev_account(34)
 DEVICE_A, DEVICE_B, DEVICE_C, UNBOUND = 701, 702, 703, 704  # device key seeds
 ZERO = "0x" + "00" * 20
-#: Gas an anchoring may use, whatever the batch size: five new record words and a device's first
-#: sequence word (~133k), registry checks, calldata and the event with 8 totals.
-ANCHOR_GAS_BUDGET = 240_000
+#: Gas an anchoring may use, whatever the batch size: one new word for the batch and a device's
+#: first sequence word (~44k), one registry call, calldata and the event with 8 packed totals.
+ANCHOR_GAS_BUDGET = 120_000
 
 
 @dataclass
@@ -129,7 +140,11 @@ def test_anchor_batch_stores_record_and_emits_totals_when_oracle(env: Ledger) ->
     assert (record.first_sequence, record.last_sequence, record.count) == (1, 64, 64)
     assert (record.period_start, record.period_end) == (BASE_TIME, BASE_TIME + 7 * 60)
     assert record.anchored_at == env.c.chain.timestamp()
-    assert record.totals_hash == hash_totals(anchor.totals) == env.ledger.hash_totals(anchor.totals)
+    assert record.totals_hash == hash_totals(anchor.totals) == keccak(env.ledger.pack_totals(anchor.totals))
+    assert (record.totals, record.excluded, record.estimates) == (anchor.totals, (), ())
+    assert (
+        env.ledger.anchored_block(batch.batch_id) == record.anchored_block == env.c.chain.w3.eth.block_number
+    )
     assert env.ledger.is_anchored(batch.batch_id)
     assert env.ledger.last_anchored_sequence(batch.device) == 64
 
@@ -371,8 +386,87 @@ def test_anchor_refuses_unsorted_or_duplicate_totals(env: Ledger, totals: tuple[
 
 def test_batch_view_refuses_unknown_batch(env: Ledger) -> None:
     assert not env.ledger.is_anchored(b"\x07" * 32)
+    assert env.ledger.anchored_block(b"\x07" * 32) == 0
     with reverts("LedgerBatchUnknown", batchId=b"\x07" * 32):
         env.ledger.batch(b"\x07" * 32)
+
+
+@pytest.mark.parametrize("cut_bytes", [1, 6])
+def test_anchor_refuses_malformed_packed_totals(env: Ledger, cut_bytes: int) -> None:
+    batch, _ = cut(env, DEVICE_A, 1)
+    args = list(batch_anchor_of(batch).as_tuple())
+    packed = args[-1]
+    args[-1] = packed[:-cut_bytes]
+    fn = env.ledger.contract.functions.anchorBatch(tuple(args))
+    expected = len(packed) if len(packed) - cut_bytes >= 6 else 0
+    with reverts("LedgerTotalsMalformed", length=len(packed) - cut_bytes, expected=expected):
+        env.c.chain.transact(fn, env.c.oracle)
+
+
+def test_check_batch_refuses_a_forged_header_or_forged_totals(anchored: Anchored) -> None:
+    """The ledger stores one word per batch: a verifier supplies the header and totals, and a
+    header or totals other than the anchored ones are refused by name (here: more valid emissions
+    moved out of the totals, and a header rewritten to commit to them)."""
+    env, batch, proven = anchored
+    record = env.ledger.batch(batch.batch_id)
+    env.ledger.check_batch(batch.batch_id, record, record.packed_totals())
+    first = record.totals[0]
+    forged_totals = (replace(first, total=first.total - 1), *record.totals[1:])
+    forged = pack_totals(forged_totals)
+    with reverts("LedgerTotalsMismatch", batchId=batch.batch_id, totalsHash=keccak(forged)):
+        env.ledger.check_batch(batch.batch_id, record, forged)
+    rehashed = replace(record, totals_hash=keccak(forged))
+    with reverts("LedgerBatchHeaderMismatch", batchId=batch.batch_id):
+        env.ledger.check_batch(batch.batch_id, rehashed, forged)
+    signed, proof = proven[0]
+    for header in (
+        rehashed,
+        replace(record, enterprise=ENTERPRISE_B.address),
+        replace(record, count=record.count + 1),
+        replace(record, anchored_block=record.anchored_block + 1),
+    ):
+        with reverts("LedgerBatchHeaderMismatch", batchId=batch.batch_id):
+            env.ledger.verify_reading(batch.batch_id, signed.reading, signed.witness, proof, header=header)
+    assert env.ledger.verify_reading(batch.batch_id, signed.reading, signed.witness, proof, header=record)
+
+
+def test_verify_reading_refuses_a_header_with_another_root(anchored: Anchored) -> None:
+    """A forged root under which the attacker's own reading would prove: refused by name."""
+    env, batch, proven = anchored
+    record = env.ledger.batch(batch.batch_id)
+    signed, proof = proven[0]
+    with reverts("LedgerBatchHeaderMismatch", batchId=batch.batch_id):
+        env.ledger.verify_reading(
+            batch.batch_id, signed.reading, signed.witness, proof, header=replace(record, root=b"\x05" * 32)
+        )
+
+
+totals_items = st.tuples(
+    st.text("abcw0123", min_size=1, max_size=8), st.sampled_from(["kg", "mg/L", "t", "m3"])
+)
+amounts = st.integers(-(2**127), 2**127 - 1)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    valid=st.lists(st.tuples(totals_items, amounts, st.integers(0, 255)), max_size=3),
+    excluded=st.lists(
+        st.tuples(totals_items, st.integers(1, 3), amounts, st.integers(0, 2**32 - 1)), max_size=3
+    ),
+    estimates=st.lists(st.tuples(totals_items, st.text("lin", min_size=1, max_size=8), amounts), max_size=2),
+)
+def test_pack_totals_python_equals_contract_and_unpacks(
+    deployed: Ledger,
+    valid: list[tuple[tuple[str, str], int, int]],
+    excluded: list[tuple[tuple[str, str], int, int, int]],
+    estimates: list[tuple[tuple[str, str], str, int]],
+) -> None:
+    t = tuple(BatchTotal(p, u, total, d) for (p, u), total, d in valid)
+    x = tuple(BatchExcludedTotal(p, u, r, total, 3, n) for (p, u), r, total, n in excluded)
+    e = tuple(BatchEstimateTotal(p, u, m, total, 1, 7) for (p, u), m, total in estimates)
+    packed = pack_totals(t, x, e)
+    assert packed == deployed.ledger.pack_totals(t, x, e)
+    assert unpack_totals(packed) == (t, x, e)
 
 
 def test_anchor_gas_is_flat_in_batch_size(env: Ledger) -> None:
@@ -412,8 +506,9 @@ def test_verify_reading_true_for_every_reading_of_an_anchored_batch(env: Ledger)
     assert all(len(s.witness.hashes) == FRAME_SIZE for s, _ in proven)
     tree_root = bytes.fromhex(batch_tree(s for s, _ in proven).root[2:])
     assert tree_root == batch.root
+    header = env.ledger.batch(batch.batch_id)  # the verifier's preimage, read once
     for signed, proof in proven:
-        assert env.ledger.verify_reading(batch.batch_id, signed.reading, signed.witness, proof)
+        assert env.ledger.verify_reading(batch.batch_id, signed.reading, signed.witness, proof, header=header)
 
 
 def test_verify_reading_true_for_one_reading_frames(env: Ledger) -> None:

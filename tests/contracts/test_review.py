@@ -13,12 +13,20 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from chain.accounts import dev_account
-from chain.anchoring import BatchAnchor, BatchEstimateTotal, BatchExcludedTotal, batch_anchor_of, hash_totals
+from chain.anchoring import (
+    BatchAnchor,
+    BatchEstimateTotal,
+    BatchExcludedTotal,
+    batch_anchor_of,
+    hash_totals,
+    pack_totals,
+)
 from chain.review import ReviewDecision, recover_review_signer, review_digest, sign_review
 from domain.errors import ReviewInputError
 from domain.review import Action, Exclusion
 from oracle.queue import Estimate, Queue
 from oracle.signing.eip712 import ReadingDomain
+from oracle.signing.hashing import keccak
 from oracle.signing.reading import ReadingFields
 from tests.conftest import Consortium
 from tests.utils.chain import register, reverts
@@ -219,7 +227,9 @@ def test_anchor_carries_valid_excluded_and_estimated_totals_apart(env: Env) -> N
     result = c.ledger.anchor(c.oracle, batch)
 
     assert result.record.totals_hash == hash_totals(anchor.totals, anchor.excluded, anchor.estimates)
-    assert c.ledger.hash_totals(anchor.totals, anchor.excluded, anchor.estimates) == result.record.totals_hash
+    packed = c.ledger.pack_totals(anchor.totals, anchor.excluded, anchor.estimates)
+    assert packed == pack_totals(anchor.totals, anchor.excluded, anchor.estimates) == anchor.packed_totals()
+    assert keccak(packed) == result.record.totals_hash
     assert c.ledger.quality_totals(batch.batch_id) == (anchor.totals, anchor.excluded, anchor.estimates)
 
 

@@ -478,6 +478,17 @@ contract ConsortiumRegistry is IConsortiumRegistry, AccessControlEnumerable, Mul
     }
 
     /// @inheritdoc IConsortiumRegistry
+    function deviceAnchoring(address device)
+        external
+        view
+        returns (address enterprise, bool enterpriseActive, address oracle)
+    {
+        enterprise = _devices[device].enterprise;
+        if (enterprise != address(0)) enterpriseActive = isActiveEnterprise(enterprise);
+        oracle = _oracleOf[device];
+    }
+
+    /// @inheritdoc IConsortiumRegistry
     function permits() external view returns (address) {
         return _permits;
     }

@@ -400,6 +400,17 @@ interface IConsortiumRegistry is IAccessControl {
     function devicesOf(address enterprise) external view returns (address[] memory);
     /// @notice The oracle that may anchor the device's readings (zero when none).
     function oracleOf(address device) external view returns (address);
+    /// @notice What anchoring a device's readings checks, in one call (the EmissionsLedger's
+    /// `anchorBatch`): the device's enterprise, whether it is active ({isActiveEnterprise}) and
+    /// the device's oracle ({oracleOf}).
+    /// @param device The device.
+    /// @return enterprise The enterprise the device is bound to (zero when unbound).
+    /// @return enterpriseActive Whether that enterprise is an active enterprise (false when unbound).
+    /// @return oracle The oracle that may anchor the device's readings (zero when none).
+    function deviceAnchoring(address device)
+        external
+        view
+        returns (address enterprise, bool enterpriseActive, address oracle);
     /// @notice The discharge permits contract gating device binding (zero when not wired).
     function permits() external view returns (address);
     /// @notice Whether the regulator has assigned `auditor` to `enterprise`.

@@ -20,13 +20,24 @@ pragma solidity ^0.8.24;
 /// {readingDigest}): leaf = `keccak256(bytes.concat(keccak256(abi.encode(digest))))`.
 /// Its id is `keccak256(abi.encode(device, firstSequence, lastSequence, root))`.
 ///
-/// Storage: each anchored batch keeps its root, device, enterprise, sequence range, period,
-/// count, anchoring time and block, and `totalsHash = keccak256(abi.encode(totals, excluded,
-/// estimates))`; the totals themselves are in the {BatchAnchored} and {BatchQualityTotals} events
-/// (anyone can check them against the hash with {hashTotals}). `totals` sums only the valid
-/// readings; readings quality control flagged invalid, outlier or fault are summed apart by
-/// reason (`excluded`), and gap estimates (unsigned, with their method) apart again, never mixed
-/// into measured totals.
+/// Storage: ONE word per anchored batch, `anchoredBlock << 192 | uint192(keccak256(abi.encode(header)))`
+/// with `header` its {AnchoredBatch} (root, device, enterprise, sequence range, period, count,
+/// anchoring time and block, and `totalsHash = keccak256(totals)` of the packed totals
+/// ({packTotals})). The header's fields and the packed totals are in the {BatchAnchored} event
+/// (the anchoring time is its block's timestamp), so anyone who verifies supplies the preimage:
+/// {verifyReading}, {verifyCitedReading} and {checkBatch} take the header, and refuse a forged one
+/// by name ({LedgerBatchHeaderMismatch}); {checkBatch} also takes the packed totals
+/// ({LedgerTotalsMismatch}). `totals` sums only the valid readings; readings quality control
+/// flagged invalid, outlier or fault are summed apart by reason (`excluded`), and gap estimates
+/// (unsigned, with their method) apart again, never mixed into measured totals.
+///
+/// Packed totals (`bytes`, {packTotals}; Python `chain.anchoring.pack_totals`): three big-endian
+/// `uint16` counts (valid totals, excluded totals, estimates), then each valid total as
+/// `pollutant ‖ unit ‖ int128 total ‖ uint8 decimals` (33 bytes), each excluded total as
+/// `pollutant ‖ unit ‖ uint8 reason ‖ int128 total ‖ uint8 decimals ‖ uint32 count` (38 bytes),
+/// each estimate as `pollutant ‖ unit ‖ method ‖ int128 total ‖ uint8 decimals ‖ uint32 count`
+/// (45 bytes): `abi.encodePacked` of the {PollutantTotal}, {ExcludedTotal} and {EstimateTotal}
+/// fields in order.
 ///
 /// Review: the regulator, or an auditor assigned to the enterprise, decides on doubtful data
 /// (accept, reject, or substitute by a stated method) with an EIP-712 `ReviewDecision`
@@ -102,7 +113,7 @@ interface IEmissionsLedger {
     struct PollutantTotal {
         bytes8 pollutant;
         bytes8 unit;
-        int256 total;
+        int128 total;
         uint8 decimals;
     }
 
@@ -119,7 +130,7 @@ interface IEmissionsLedger {
         bytes8 pollutant;
         bytes8 unit;
         uint8 reason;
-        int256 total;
+        int128 total;
         uint8 decimals;
         uint32 count;
     }
@@ -136,7 +147,7 @@ interface IEmissionsLedger {
         bytes8 pollutant;
         bytes8 unit;
         bytes8 method;
-        int256 total;
+        int128 total;
         uint8 decimals;
         uint32 count;
     }
@@ -178,12 +189,12 @@ interface IEmissionsLedger {
     /// @param periodEnd Latest reading time (unix seconds).
     /// @param count Number of readings (may be below the sequence span: readings can be missing).
     /// @param root StandardMerkleTree root over the readings' digests.
-    /// @param totals Per (pollutant, unit) sums of the VALID readings (measured, in range, not an
-    /// outlier, flag "N"), strictly ascending by (pollutant, unit).
-    /// @param excluded Sums of the readings quality control excluded, strictly ascending by
-    /// (pollutant, unit, reason); every reading of the batch is in `totals` or `excluded`.
-    /// @param estimates Sums of the gap estimates of the batch's period, strictly ascending by
-    /// (pollutant, unit, method).
+    /// @param totals The three totals lists packed ({packTotals}): per (pollutant, unit) sums of
+    /// the VALID readings (measured, in range, not an outlier, flag "N"), strictly ascending by
+    /// (pollutant, unit); sums of the readings quality control excluded, strictly ascending by
+    /// (pollutant, unit, reason) (every reading of the batch is in a valid or an excluded total);
+    /// sums of the gap estimates of the batch's period, strictly ascending by (pollutant, unit,
+    /// method).
     struct Batch {
         bytes32 batchId;
         address device;
@@ -193,12 +204,11 @@ interface IEmissionsLedger {
         uint64 periodEnd;
         uint32 count;
         bytes32 root;
-        PollutantTotal[] totals;
-        ExcludedTotal[] excluded;
-        EstimateTotal[] estimates;
+        bytes totals;
     }
 
-    /// @notice An anchored batch as stored.
+    /// @notice An anchored batch's header: the preimage of its stored word (see the contract
+    /// notice); every field is in its {BatchAnchored} event or that event's block.
     /// @param root Merkle root of the readings.
     /// @param device The device.
     /// @param firstSequence Lowest sequence.
@@ -207,10 +217,10 @@ interface IEmissionsLedger {
     /// @param lastSequence Highest sequence.
     /// @param periodStart Earliest reading time.
     /// @param periodEnd Latest reading time.
-    /// @param anchoredAt Block timestamp of the anchoring.
+    /// @param anchoredAt Block timestamp of the anchoring (of the {BatchAnchored} event's block).
     /// @param anchoredBlock Block number of the anchoring (where the {BatchAnchored} event with
-    /// the totals is).
-    /// @param totalsHash `keccak256(abi.encode(totals, excluded, estimates))` ({hashTotals}).
+    /// the totals is; {anchoredBlock} gives it from the stored word).
+    /// @param totalsHash `keccak256(totals)` of the event's packed totals.
     struct AnchoredBatch {
         bytes32 root;
         address device;
@@ -307,6 +317,15 @@ interface IEmissionsLedger {
     error LedgerInvalidPeriod(uint64 periodStart, uint64 periodEnd);
     /// @notice The totals are not strictly ascending by (pollutant, unit) at `index`.
     error LedgerTotalsNotSorted(uint256 index);
+    /// @notice The packed totals are not `6 + 33 * valid + 38 * excluded + 45 * estimates`
+    /// bytes long for the counts they start with (`expected` 0: shorter than the counts).
+    error LedgerTotalsMalformed(uint256 length, uint256 expected);
+    /// @notice The header supplied for an anchored batch is not the preimage of its stored word
+    /// (a forged or mistaken header).
+    error LedgerBatchHeaderMismatch(bytes32 batchId);
+    /// @notice The packed totals supplied are not the ones the batch's header commits to
+    /// (`keccak256(totals) != header.totalsHash`).
+    error LedgerTotalsMismatch(bytes32 batchId, bytes32 totalsHash, bytes32 expected);
     /// @notice The batch's Merkle root is zero.
     error LedgerZeroRoot(bytes32 batchId);
     /// @notice No batch is anchored under this id.
@@ -377,7 +396,8 @@ interface IEmissionsLedger {
     /// @param periodEnd Latest reading time.
     /// @param count Number of readings.
     /// @param root Merkle root.
-    /// @param totals Per (pollutant, unit) sums.
+    /// @param totals The packed valid totals, excluded totals and estimates ({packTotals}); its
+    /// keccak256 is the header's `totalsHash`.
     event BatchAnchored(
         bytes32 indexed batchId,
         address indexed device,
@@ -389,15 +409,8 @@ interface IEmissionsLedger {
         uint64 periodEnd,
         uint32 count,
         bytes32 root,
-        PollutantTotal[] totals
+        bytes totals
     );
-
-    /// @notice Quality control's excluded totals and gap estimates of an anchored batch
-    /// (emitted after its {BatchAnchored} when either list is non-empty).
-    /// @param batchId The batch id.
-    /// @param excluded Sums of the excluded readings by (pollutant, unit, reason).
-    /// @param estimates Sums of the unsigned gap estimates by (pollutant, unit, method).
-    event BatchQualityTotals(bytes32 indexed batchId, ExcludedTotal[] excluded, EstimateTotal[] estimates);
 
     /// @notice A review decision was recorded.
     /// @param id The decision id (its EIP-712 digest, {reviewDigest}).
@@ -473,9 +486,8 @@ interface IEmissionsLedger {
     /// - `batchId` is the batch's recomputed id ({LedgerBatchIdMismatch}) and not anchored before
     ///   ({LedgerBatchAlreadyAnchored}); `root` not zero ({LedgerZeroRoot});
     /// - the device is bound in the registry ({LedgerDeviceNotBound}) to an active enterprise
-    ///   ({LedgerEnterpriseNotActive});
-    /// - the caller is the device's oracle in the registry (`oracleOf(device)`,
-    ///   {LedgerOracleNotForDevice});
+    ///   ({LedgerEnterpriseNotActive}), and the caller is the device's oracle in the registry
+    ///   ({LedgerOracleNotForDevice}): one registry call, `deviceAnchoring(device)`;
     /// - `firstSequence` is above the device's last anchored sequence (gaps allowed, reported
     ///   in the event; {LedgerSequenceReplayed}) and `lastSequence >= firstSequence`
     ///   ({LedgerInvalidSequenceRange});
@@ -483,11 +495,13 @@ interface IEmissionsLedger {
     ///   ({LedgerSequenceSpanTooLarge});
     /// - `0 < count <= lastSequence - firstSequence + 1` ({LedgerInvalidCount});
     ///   `periodStart <= periodEnd` ({LedgerInvalidPeriod});
-    /// - totals strictly ascending by (pollutant, unit) ({LedgerTotalsNotSorted}); excluded totals
-    ///   by (pollutant, unit, reason) with a known reason, estimates by (pollutant, unit, method)
-    ///   with a method ({LedgerQualityTotalsNotSorted}, {LedgerExclusionReasonUnknown},
+    /// - `totals` is well packed for its counts ({LedgerTotalsMalformed}); valid totals strictly
+    ///   ascending by (pollutant, unit) ({LedgerTotalsNotSorted}); excluded totals by (pollutant,
+    ///   unit, reason) with a known reason, estimates by (pollutant, unit, method) with a method
+    ///   ({LedgerQualityTotalsNotSorted}, {LedgerExclusionReasonUnknown},
     ///   {LedgerEstimateWithoutMethod}).
-    /// Emits: {BatchAnchored}; {BatchQualityTotals} when `excluded` or `estimates` is non-empty.
+    /// Stores one word (see the contract notice) and updates the device's last anchored sequence.
+    /// Emits: {BatchAnchored}.
     function anchorBatch(Batch calldata batch) external;
 
     // ---------------------------------------------------------------- attestations
@@ -554,6 +568,7 @@ interface IEmissionsLedger {
 
     /// @notice Whether `reading`, signed by its device in `frame`, is included in the anchored batch.
     /// @param batchId The batch.
+    /// @param header The batch's header (from its {BatchAnchored} event and block).
     /// @param reading The reading's fields.
     /// @param frame The frame the reading was signed in: its readings' struct hashes, the
     /// reading's index and the device's signature over the Frame digest.
@@ -562,9 +577,10 @@ interface IEmissionsLedger {
     /// `frame.index < frame.readings.length`, `frame.readings[frame.index]` is the reading's struct
     /// hash, the device signed the frame digest of `frame.readings` (non-malleable ECDSA), and the
     /// leaf of the reading's digest is under the batch's root. Malformed input is false, not a
-    /// revert.
+    /// revert, except a header that is not the anchored batch's ({LedgerBatchHeaderMismatch}).
     function verifyReading(
         bytes32 batchId,
+        AnchoredBatch calldata header,
         Reading calldata reading,
         SignedFrame calldata frame,
         bytes32[] calldata proof
@@ -587,12 +603,17 @@ interface IEmissionsLedger {
     /// @return `_hashTypedDataV4(keccak256(abi.encode(FRAME_TYPEHASH, keccak256(abi.encodePacked(readingHashes)))))`.
     function frameDigest(bytes32[] calldata readingHashes) external view returns (bytes32);
 
-    /// @notice `keccak256(abi.encode(totals, excluded, estimates))`, the hash stored with a batch.
-    function hashTotals(
+    /// @notice The three totals lists packed as {Batch} `totals` and the {BatchAnchored} event
+    /// carry them (see the contract notice): the reference encoding.
+    /// @param totals Valid totals.
+    /// @param excluded Excluded totals.
+    /// @param estimates Gap estimates.
+    /// @return The packed bytes (their keccak256 is a header's `totalsHash`).
+    function packTotals(
         PollutantTotal[] calldata totals,
         ExcludedTotal[] calldata excluded,
         EstimateTotal[] calldata estimates
-    ) external pure returns (bytes32);
+    ) external pure returns (bytes memory);
 
     /// @notice Record a reviewer's signed decision on doubtful data of an enterprise; anyone may
     /// relay it (the reviewer signs in its wallet).
@@ -633,10 +654,21 @@ interface IEmissionsLedger {
     /// @notice Whether a batch is anchored under `batchId`.
     function isAnchored(bytes32 batchId) external view returns (bool);
 
-    /// @notice An anchored batch.
-    /// @return The stored record.
-    /// Requirements: the batch is anchored ({LedgerBatchUnknown} otherwise).
-    function batch(bytes32 batchId) external view returns (AnchoredBatch memory);
+    /// @notice The block in which a batch was anchored (where its {BatchAnchored} event is), from
+    /// its stored word; 0 if it is not anchored.
+    /// @param batchId The batch.
+    /// @return The block number.
+    function anchoredBlock(bytes32 batchId) external view returns (uint64);
+
+    /// @notice Check a header and packed totals against an anchored batch's stored word; returns
+    /// nothing, refuses a forged preimage by name.
+    /// @param batchId The batch.
+    /// @param header Its header (from its {BatchAnchored} event and block).
+    /// @param totals Its packed totals (from the event).
+    /// Requirements: the batch is anchored ({LedgerBatchUnknown}); `header` is its preimage
+    /// ({LedgerBatchHeaderMismatch}); `keccak256(totals) == header.totalsHash`
+    /// ({LedgerTotalsMismatch}).
+    function checkBatch(bytes32 batchId, AnchoredBatch calldata header, bytes calldata totals) external view;
 
     /// @notice The highest sequence of the device's anchored batches (0 if none).
     function lastAnchoredSequence(address device) external view returns (uint64);
@@ -685,17 +717,20 @@ interface IEmissionsLedger {
     /// @param evidence The attestation's evidence list (from its {AttestationSubmitted} event).
     /// @param evidenceIndex The position of `batchId` in `evidence`.
     /// @param batchId The cited batch.
+    /// @param header The cited batch's header (as in {verifyReading}).
     /// @param reading The reading's fields.
     /// @param frame The reading's frame signature (as in {verifyReading}).
     /// @param proof The reading's Merkle proof.
     /// @return True iff the attestation exists, `keccak256(abi.encodePacked(evidence))` is its
     /// stored evidence hash, `evidence[evidenceIndex] == batchId` and {verifyReading} of the
-    /// reading in `batchId` is true. Malformed input is false, not a revert.
+    /// reading in `batchId` is true. Malformed input is false, not a revert, except a header that
+    /// is not the anchored batch's ({LedgerBatchHeaderMismatch}).
     function verifyCitedReading(
         bytes32 attestationId,
         bytes32[] calldata evidence,
         uint256 evidenceIndex,
         bytes32 batchId,
+        AnchoredBatch calldata header,
         Reading calldata reading,
         SignedFrame calldata frame,
         bytes32[] calldata proof

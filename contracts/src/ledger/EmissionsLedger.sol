@@ -6,7 +6,6 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {RegistryGated} from "../access/RegistryGated.sol";
-import {IConsortiumRegistry} from "../interfaces/IConsortiumRegistry.sol";
 import {IEmissionsLedger} from "../interfaces/IEmissionsLedger.sol";
 import {Roles} from "../libraries/Roles.sol";
 
@@ -15,10 +14,12 @@ import {Roles} from "../libraries/Roles.sol";
 /// signature and inclusion; records auditors' EIP-712 attestations. The rules are in
 /// {IEmissionsLedger}.
 ///
-/// Storage per batch: five words (root; device | firstSequence | count; enterprise |
-/// lastSequence; periodStart | periodEnd | anchoredAt | anchoredBlock; totalsHash), plus one
-/// word per device for its last anchored sequence. The totals themselves live in the event
-/// only: storing them would cost a word or two per pollutant for data nothing on-chain reads.
+/// Storage per batch: one word, `anchoredBlock << 192 | uint192(keccak256(abi.encode(header)))`
+/// (the block, so readers find the {BatchAnchored} event with the header's fields and the packed
+/// totals at once; the hash, so a verifier's header and totals are checked), plus one word per
+/// device for its last anchored sequence. A new storage word costs 20,000 gas: five of them (the
+/// header as fields) were most of a batch's gas. 192 bits of hash leave finding a second header
+/// for a stored word at 2**192 work.
 ///
 /// Storage per attestation: six words (auditor | pollutant | year | status | attestedAt;
 /// enterprise | evidenceCount | closedAt; verifiedEmissions; offsetsEligible; evidenceHash;
@@ -47,7 +48,16 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
     uint8 private constant REVIEW_SUBSTITUTE = 3;
     uint8 private constant EXCLUSION_REASONS = 3;
 
-    mapping(bytes32 batchId => AnchoredBatch) private _batches;
+    /// @dev Sizes of the packed totals (see {IEmissionsLedger-packTotals}): the three uint16
+    /// counts, then one valid total, excluded total and estimate.
+    uint256 private constant TOTALS_HEAD = 6;
+    uint256 private constant VALID_SIZE = 33;
+    uint256 private constant EXCLUDED_SIZE = 38;
+    uint256 private constant ESTIMATE_SIZE = 45;
+    uint256 private constant HASH_BITS = 192;
+
+    /// @dev batchId => anchoredBlock << 192 | uint192(keccak256(abi.encode(header)))
+    mapping(bytes32 batchId => bytes32 anchor) private _anchors;
     /// @dev keccak256(abi.encode(enterprise, subject)) => the decision id
     mapping(bytes32 subjectKey => bytes32 id) private _reviewOf;
     mapping(bytes32 id => address reviewer) private _reviewers;
@@ -69,12 +79,10 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
 
         bytes32 expected = keccak256(abi.encode(device, first, last, b.root));
         if (b.batchId != expected) revert LedgerBatchIdMismatch(b.batchId, expected);
-        if (_batches[expected].root != bytes32(0)) revert LedgerBatchAlreadyAnchored(expected);
+        if (_anchors[expected] != bytes32(0)) revert LedgerBatchAlreadyAnchored(expected);
         if (b.root == bytes32(0)) revert LedgerZeroRoot(expected);
 
         address enterprise = _enterpriseOf(device);
-        address bound = _registry.oracleOf(device);
-        if (bound != msg.sender) revert LedgerOracleNotForDevice(device, msg.sender, bound);
 
         uint64 previous = _lastSequence[device];
         if (first <= previous) revert LedgerSequenceReplayed(device, first, previous);
@@ -86,82 +94,92 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
         // last >= first > previous >= 0, so the span fits uint64 and cannot overflow past it
         if (b.count == 0 || b.count > uint256(last - first) + 1) revert LedgerInvalidCount(b.count, first, last);
         if (b.periodStart > b.periodEnd) revert LedgerInvalidPeriod(b.periodStart, b.periodEnd);
-        _requireSortedTotals(b.totals);
-        _requireQualityTotals(b.excluded, b.estimates);
+        _requireWellPackedTotals(b.totals);
 
-        _batches[expected] = AnchoredBatch({
-            root: b.root,
-            device: device,
-            firstSequence: first,
-            count: b.count,
-            enterprise: enterprise,
-            lastSequence: last,
-            periodStart: b.periodStart,
-            periodEnd: b.periodEnd,
-            anchoredAt: uint64(block.timestamp),
-            anchoredBlock: uint64(block.number),
-            totalsHash: keccak256(abi.encode(b.totals, b.excluded, b.estimates))
-        });
+        _anchors[expected] = _word(
+            AnchoredBatch({
+                root: b.root,
+                device: device,
+                firstSequence: first,
+                count: b.count,
+                enterprise: enterprise,
+                lastSequence: last,
+                periodStart: b.periodStart,
+                periodEnd: b.periodEnd,
+                anchoredAt: uint64(block.timestamp),
+                anchoredBlock: uint64(block.number),
+                totalsHash: keccak256(b.totals)
+            })
+        );
         _lastSequence[device] = last;
         _emitAnchored(b, enterprise, previous);
-        if (b.excluded.length != 0 || b.estimates.length != 0) {
-            emit BatchQualityTotals(expected, b.excluded, b.estimates);
-        }
     }
 
-    /// @dev The device's enterprise from the registry; refuses unbound devices and inactive
-    /// enterprises. Registry failures other than "unknown device" are bubbled up unchanged.
+    /// @dev The stored word of a header: its block above the low 192 bits of its hash.
+    function _word(AnchoredBatch memory header) private pure returns (bytes32) {
+        uint256 hash = uint256(keccak256(abi.encode(header)));
+        return bytes32((uint256(header.anchoredBlock) << HASH_BITS) | (hash & type(uint192).max));
+    }
+
+    /// @dev The device's enterprise from the registry (one call); refuses an unbound device, an
+    /// inactive enterprise and a caller that is not the device's oracle, in this order.
     function _enterpriseOf(address device) private view returns (address enterprise) {
-        try _registry.getDevice(device) returns (IConsortiumRegistry.Device memory binding) {
-            enterprise = binding.enterprise;
-        } catch (bytes memory reason) {
-            if (bytes4(reason) == IConsortiumRegistry.RegistryDeviceUnknown.selector) {
-                revert LedgerDeviceNotBound(device);
-            }
-            // not ours to interpret: re-raise the registry's revert data as is
-            assembly ("memory-safe") {
-                revert(add(reason, 32), mload(reason))
-            }
-        }
-        if (!_registry.isActiveEnterprise(enterprise)) revert LedgerEnterpriseNotActive(device, enterprise);
+        bool active;
+        address bound;
+        (enterprise, active, bound) = _registry.deviceAnchoring(device);
+        if (enterprise == address(0)) revert LedgerDeviceNotBound(device);
+        if (!active) revert LedgerEnterpriseNotActive(device, enterprise);
+        if (bound != msg.sender) revert LedgerOracleNotForDevice(device, msg.sender, bound);
     }
 
-    /// @dev Strictly ascending (pollutant, unit) pairs: one total per pair, a canonical hash.
-    function _requireSortedTotals(PollutantTotal[] calldata totals) private pure {
-        for (uint256 i = 1; i < totals.length; ++i) {
-            PollutantTotal calldata a = totals[i - 1];
-            PollutantTotal calldata c = totals[i];
-            if (a.pollutant > c.pollutant || (a.pollutant == c.pollutant && a.unit >= c.unit)) {
-                revert LedgerTotalsNotSorted(i);
-            }
+    /// @dev The packed totals' length fits their counts; valid totals strictly ascending by
+    /// (pollutant, unit); excluded totals by (pollutant, unit, reason) with reasons 1..3;
+    /// estimates by (pollutant, unit, method) with a method. Each key is read as the leading
+    /// bytes of one calldata word, so a strict order is a strict order of integers.
+    function _requireWellPackedTotals(bytes calldata t) private pure {
+        if (t.length < TOTALS_HEAD) revert LedgerTotalsMalformed(t.length, 0);
+        uint256 at;
+        uint256 head;
+        // calldataload past the end of calldata reads zeros; the length is checked before use
+        assembly ("memory-safe") {
+            at := t.offset
+            head := calldataload(at)
+        }
+        uint256 valid = head >> 240;
+        uint256 excluded = (head >> 224) & 0xffff;
+        uint256 estimates = (head >> 208) & 0xffff;
+        uint256 length = TOTALS_HEAD + valid * VALID_SIZE + excluded * EXCLUDED_SIZE + estimates * ESTIMATE_SIZE;
+        if (t.length != length) revert LedgerTotalsMalformed(t.length, length);
+        at += TOTALS_HEAD;
+        uint256 previous;
+        for (uint256 i = 0; i < valid; ++i) {
+            uint256 key = _load(at) >> 128; // pollutant | unit
+            if (i != 0 && key <= previous) revert LedgerTotalsNotSorted(i);
+            previous = key;
+            at += VALID_SIZE;
+        }
+        for (uint256 i = 0; i < excluded; ++i) {
+            uint256 key = _load(at) >> 120; // pollutant | unit | reason
+            uint8 reason = uint8(key);
+            if (reason == 0 || reason > EXCLUSION_REASONS) revert LedgerExclusionReasonUnknown(i, reason);
+            if (i != 0 && key <= previous) revert LedgerQualityTotalsNotSorted(1, i);
+            previous = key;
+            at += EXCLUDED_SIZE;
+        }
+        for (uint256 i = 0; i < estimates; ++i) {
+            uint256 key = _load(at) >> 64; // pollutant | unit | method
+            if (uint64(key) == 0) revert LedgerEstimateWithoutMethod(i);
+            if (i != 0 && key <= previous) revert LedgerQualityTotalsNotSorted(2, i);
+            previous = key;
+            at += ESTIMATE_SIZE;
         }
     }
 
-    /// @dev Excluded totals strictly ascending by (pollutant, unit, reason) with reasons 1..3;
-    /// estimates strictly ascending by (pollutant, unit, method) with a method.
-    function _requireQualityTotals(ExcludedTotal[] calldata excluded, EstimateTotal[] calldata estimates)
-        private
-        pure
-    {
-        for (uint256 i = 0; i < excluded.length; ++i) {
-            ExcludedTotal calldata c = excluded[i];
-            if (c.reason == 0 || c.reason > EXCLUSION_REASONS) revert LedgerExclusionReasonUnknown(i, c.reason);
-            if (i == 0) continue;
-            ExcludedTotal calldata a = excluded[i - 1];
-            if (
-                a.pollutant > c.pollutant || (a.pollutant == c.pollutant
-                        && (a.unit > c.unit || (a.unit == c.unit && a.reason >= c.reason)))
-            ) revert LedgerQualityTotalsNotSorted(1, i);
-        }
-        for (uint256 i = 0; i < estimates.length; ++i) {
-            EstimateTotal calldata c = estimates[i];
-            if (c.method == bytes8(0)) revert LedgerEstimateWithoutMethod(i);
-            if (i == 0) continue;
-            EstimateTotal calldata a = estimates[i - 1];
-            if (
-                a.pollutant > c.pollutant || (a.pollutant == c.pollutant
-                        && (a.unit > c.unit || (a.unit == c.unit && a.method >= c.method)))
-            ) revert LedgerQualityTotalsNotSorted(2, i);
+    /// @dev One calldata word at an absolute offset.
+    function _load(uint256 at) private pure returns (uint256 word) {
+        // a plain read of calldata, bounds checked by the caller's length check
+        assembly ("memory-safe") {
+            word := calldataload(at)
         }
     }
 
@@ -363,11 +381,12 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
     /// @inheritdoc IEmissionsLedger
     function verifyReading(
         bytes32 batchId,
+        AnchoredBatch calldata header,
         Reading calldata reading,
         SignedFrame calldata frame,
         bytes32[] calldata proof
     ) external view returns (bool) {
-        return _verifyReading(batchId, reading, frame, proof);
+        return _verifyReading(batchId, header, reading, frame, proof);
     }
 
     /// @inheritdoc IEmissionsLedger
@@ -376,6 +395,7 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
         bytes32[] calldata evidence,
         uint256 evidenceIndex,
         bytes32 batchId,
+        AnchoredBatch calldata header,
         Reading calldata reading,
         SignedFrame calldata frame,
         bytes32[] calldata proof
@@ -384,19 +404,22 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
         if (record.status == AttestationStatus.None) return false;
         if (keccak256(abi.encodePacked(evidence)) != record.evidenceHash) return false;
         if (evidenceIndex >= evidence.length || evidence[evidenceIndex] != batchId) return false;
-        return _verifyReading(batchId, reading, frame, proof);
+        return _verifyReading(batchId, header, reading, frame, proof);
     }
 
     /// @dev {verifyReading}'s rule, shared with {verifyCitedReading}.
     function _verifyReading(
         bytes32 batchId,
+        AnchoredBatch calldata header,
         Reading calldata reading,
         SignedFrame calldata frame,
         bytes32[] calldata proof
     ) private view returns (bool) {
-        AnchoredBatch storage anchored = _batches[batchId];
-        bytes32 root = anchored.root;
-        if (root == bytes32(0) || reading.device != anchored.device) return false;
+        bytes32 stored = _anchors[batchId];
+        if (stored == bytes32(0)) return false;
+        if (_word(header) != stored) revert LedgerBatchHeaderMismatch(batchId);
+        bytes32 root = header.root;
+        if (reading.device != header.device) return false;
         bytes32 structHash = hashReading(reading);
         if (!_signedInFrame(structHash, reading.device, frame)) return false;
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(_hashTypedDataV4(structHash)))));
@@ -434,23 +457,43 @@ contract EmissionsLedger is IEmissionsLedger, RegistryGated, EIP712, Nonces {
     }
 
     /// @inheritdoc IEmissionsLedger
-    function hashTotals(
+    function packTotals(
         PollutantTotal[] calldata totals,
         ExcludedTotal[] calldata excluded,
         EstimateTotal[] calldata estimates
-    ) external pure returns (bytes32) {
-        return keccak256(abi.encode(totals, excluded, estimates));
+    ) external pure returns (bytes memory packed) {
+        packed = abi.encodePacked(uint16(totals.length), uint16(excluded.length), uint16(estimates.length));
+        for (uint256 i = 0; i < totals.length; ++i) {
+            PollutantTotal calldata v = totals[i];
+            packed = bytes.concat(packed, abi.encodePacked(v.pollutant, v.unit, v.total, v.decimals));
+        }
+        for (uint256 i = 0; i < excluded.length; ++i) {
+            ExcludedTotal calldata x = excluded[i];
+            packed = bytes.concat(packed, abi.encodePacked(x.pollutant, x.unit, x.reason, x.total, x.decimals, x.count));
+        }
+        for (uint256 i = 0; i < estimates.length; ++i) {
+            EstimateTotal calldata e = estimates[i];
+            packed = bytes.concat(packed, abi.encodePacked(e.pollutant, e.unit, e.method, e.total, e.decimals, e.count));
+        }
     }
 
     /// @inheritdoc IEmissionsLedger
     function isAnchored(bytes32 batchId) external view returns (bool) {
-        return _batches[batchId].root != bytes32(0);
+        return _anchors[batchId] != bytes32(0);
     }
 
     /// @inheritdoc IEmissionsLedger
-    function batch(bytes32 batchId) external view returns (AnchoredBatch memory record) {
-        record = _batches[batchId];
-        if (record.root == bytes32(0)) revert LedgerBatchUnknown(batchId);
+    function anchoredBlock(bytes32 batchId) external view returns (uint64) {
+        return uint64(uint256(_anchors[batchId]) >> HASH_BITS);
+    }
+
+    /// @inheritdoc IEmissionsLedger
+    function checkBatch(bytes32 batchId, AnchoredBatch calldata header, bytes calldata totals) external view {
+        bytes32 stored = _anchors[batchId];
+        if (stored == bytes32(0)) revert LedgerBatchUnknown(batchId);
+        if (_word(header) != stored) revert LedgerBatchHeaderMismatch(batchId);
+        bytes32 hash = keccak256(totals);
+        if (hash != header.totalsHash) revert LedgerTotalsMismatch(batchId, hash, header.totalsHash);
     }
 
     /// @inheritdoc IEmissionsLedger

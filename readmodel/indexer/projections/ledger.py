@@ -1,7 +1,8 @@
 """Projections of EmissionsLedger: anchored reading batches (gathered per page, with their
-emission statistics: valid readings only), their excluded and estimated totals (statistics
-``excluded_t`` and ``estimated_t``), review decisions (an accepted or substituted reading moves
-into ``emissions_t``) and auditors' attestations."""
+header and packed totals, and their emission statistics: valid readings only), their excluded
+and estimated totals (statistics ``excluded_t`` and ``estimated_t``, from the same packed
+totals), review decisions (an accepted or substituted reading moves into ``emissions_t``) and
+auditors' attestations."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, insert, select, update
 
+from chain.anchoring import unpack_totals
 from chain.events import DecodedEvent
 from domain.production import HJ212_ALLOWANCE, MASS_UNITS
 from domain.review import Action
@@ -27,8 +29,17 @@ def _pollutant_of_hj212(code_hex: str) -> int:
     return POLLUTANTS.get(symbol, 0) if symbol else 0
 
 
+def _total_json(pollutant: str, unit: str, total: int, decimals: int, **extra: object) -> dict[str, object]:
+    """A decoded total in the shape the ``totals`` column has always had (bytes8 as 0x-hex)."""
+    return {"pollutant": _hex(pollutant), "unit": _hex(unit), "total": total, "decimals": decimals, **extra}
+
+
 def _batch_anchored(p: Projection, conn: Connection, e: DecodedEvent) -> None:
+    """The batch (its header: the event's fields, block and packed totals), its valid totals to
+    ``emissions_t``, its excluded readings and gap estimates to their own statistics."""
     a = e.args
+    valid, excluded, estimates = unpack_totals(bytes.fromhex(str(a["totals"])[2:]))
+    totals = [_total_json(t.pollutant, t.unit, t.total, t.decimals) for t in valid]
     p.batches.append(
         {
             "batch_id": a["batchId"],
@@ -41,19 +52,28 @@ def _batch_anchored(p: Projection, conn: Connection, e: DecodedEvent) -> None:
             "period_end": a["periodEnd"],
             "count": a["count"],
             "root": a["root"],
-            "totals": a["totals"],
+            "totals": totals,
+            "totals_packed": a["totals"],
             "block_number": e.block_number,
             "block_time": e.block_time,
             "tx_hash": e.tx_hash,
         }
     )
-    for total in a["totals"]:
-        per_unit = MASS_UNITS.get(_text(total["unit"]))
-        if per_unit is None:
-            continue
-        tonnes = float(Decimal(total["total"]).scaleb(-int(total["decimals"])) * per_unit)
-        pollutant = _pollutant_of_hj212(total["pollutant"])
-        p.stat("emissions_t", pollutant, a["enterprise"], int(a["periodEnd"]), tonnes)
+    enterprise, period_end = a["enterprise"], int(a["periodEnd"])
+    for total in totals:
+        tonnes = _tonnes(total)
+        if tonnes is not None:
+            p.stat(
+                "emissions_t", _pollutant_of_hj212(str(total["pollutant"])), enterprise, period_end, tonnes
+            )
+    for metric, items in (
+        ("excluded_t", [_total_json(x.pollutant, x.unit, x.total, x.decimals) for x in excluded]),
+        ("estimated_t", [_total_json(x.pollutant, x.unit, x.total, x.decimals) for x in estimates]),
+    ):
+        for item in items:
+            tonnes = _tonnes(item)
+            if tonnes is not None:
+                p.stat(metric, _pollutant_of_hj212(str(item["pollutant"])), enterprise, period_end, tonnes)
 
 
 def _tonnes(total: dict[str, object], key: str = "total") -> float | None:
@@ -61,26 +81,6 @@ def _tonnes(total: dict[str, object], key: str = "total") -> float | None:
     if per_unit is None:
         return None
     return float(Decimal(str(total[key])).scaleb(-int(str(total["decimals"]))) * per_unit)
-
-
-def _batch_quality(p: Projection, conn: Connection, e: DecodedEvent) -> None:
-    """Excluded readings and gap estimates go to their own statistics, never to ``emissions_t``."""
-    a = e.args
-    pending = [b for b in p.batches if b["batch_id"] == a["batchId"]]
-    if pending:
-        enterprise, period_end = pending[-1]["enterprise"], int(pending[-1]["period_end"])
-    else:  # anchored in an earlier page (events of one transaction share a block: not expected)
-        row = conn.execute(
-            select(m.Batch.enterprise, m.Batch.period_end).where(m.Batch.batch_id == a["batchId"])
-        ).one_or_none()
-        if row is None:
-            return
-        enterprise, period_end = row
-    for metric, items in (("excluded_t", a["excluded"]), ("estimated_t", a["estimates"])):
-        for item in items:
-            tonnes = _tonnes(item)
-            if tonnes is not None:
-                p.stat(metric, _pollutant_of_hj212(item["pollutant"]), enterprise, period_end, tonnes)
 
 
 def _review_recorded(p: Projection, conn: Connection, e: DecodedEvent) -> None:
@@ -183,7 +183,6 @@ def _attestation_rejected(p: Projection, conn: Connection, e: DecodedEvent) -> N
 
 HANDLERS: Handlers = {
     ("EmissionsLedger", "BatchAnchored"): _batch_anchored,
-    ("EmissionsLedger", "BatchQualityTotals"): _batch_quality,
     ("EmissionsLedger", "ReviewDecisionRecorded"): _review_recorded,
     ("EmissionsLedger", "AttestationSubmitted"): _attestation_submitted,
     ("EmissionsLedger", "AttestationRevoked"): _attestation_revoked,

@@ -248,6 +248,29 @@ def test_audit_reading_proof_reports_false_when_reading_tampered(
             conn.execute(update(m.Reading).where(where).values(value=value))
 
 
+def test_audit_reading_proof_refused_by_name_when_batch_header_or_totals_altered(
+    world: ApiWorld, site: Site, regulator: dict[str, str]
+) -> None:
+    """The endpoint supplies the read model's header and packed totals to the ledger: altered
+    totals (here the valid total of the first pollutant, one more) are refused by name."""
+    batch_id = "0x" + site.anchored[0].batch_id.hex()
+    where = m.Batch.batch_id == batch_id
+    with world.ctx.engine.begin() as conn:
+        packed = conn.execute(select(m.Batch.totals_packed).where(where)).scalar_one()
+        raw = bytearray(bytes.fromhex(packed[2:]))
+        raw[6 + 31] ^= 1  # the last byte of the first valid total's amount
+        conn.execute(update(m.Batch).where(where).values(totals_packed="0x" + raw.hex()))
+    try:
+        body = _proof(world, regulator, batch_id, 2).json()
+        assert body["verified"] is False
+        assert body["error"] == "verifyReading refused the call: LedgerBatchHeaderMismatch"
+        assert body["checks"]["root_matches_anchored"] is False
+    finally:
+        with world.ctx.engine.begin() as conn:
+            conn.execute(update(m.Batch).where(where).values(totals_packed=packed))
+    assert _proof(world, regulator, batch_id, 2).json()["verified"] is True
+
+
 def test_audit_reading_proof_not_found_when_batch_or_position_unknown(
     world: ApiWorld, site: Site, regulator: dict[str, str]
 ) -> None:
