@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
+import os
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,9 +164,31 @@ def compile_contracts(root: Path = ROOT, *, force: bool = False) -> dict[str, Ar
     cache_dir = root / "build" / "artifacts"
     cache_file = cache_dir / f"{key}.json"
     if cache_file.exists() and not force:
-        data = json.loads(cache_file.read_text())
-        return {name: Artifact.from_json(item) for name, item in data["contracts"].items()}
+        return _read_cache(cache_file)
+    # Processes compiling at once (e.g. parallel test workers) take turns: the first compiles and
+    # writes the cache, the others then read it instead of compiling the same sources again.
+    with _locked(cache_dir / ".lock"):
+        if cache_file.exists() and not force:
+            return _read_cache(cache_file)
+        return _compile(sources, key, cache_file)
 
+
+def _read_cache(cache_file: Path) -> dict[str, Artifact]:
+    data = json.loads(cache_file.read_text())
+    return {name: Artifact.from_json(item) for name, item in data["contracts"].items()}
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) across processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
+def _compile(sources: dict[str, str], key: str, cache_file: Path) -> dict[str, Artifact]:
+    """Compile ``sources`` with solc and write the artifacts to ``cache_file`` atomically."""
     started = time.perf_counter()
     standard_input = {
         "language": "Solidity",
@@ -189,16 +216,22 @@ def compile_contracts(root: Path = ROOT, *, force: bool = False) -> dict[str, Ar
                 storage_layout=out.get("storageLayout") or {},
                 userdoc=out.get("userdoc") or {},
             )
-    cache_dir.mkdir(parents=True, exist_ok=True)
     payload = {
         "key": key,
         "solc": solc_version(),
         "evmVersion": EVM_VERSION,
         "contracts": {n: a.to_json() for n, a in artifacts.items()},
     }
-    tmp = cache_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload))
-    tmp.replace(cache_file)
+    # A temporary file of this process's own, then a rename: a reader sees the whole cache or none.
+    fd, tmp = tempfile.mkstemp(dir=cache_file.parent, prefix=f".{key}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle)
+        os.chmod(tmp, 0o644)  # as a plain write would leave it (mkstemp makes it 0600)
+        Path(tmp).replace(cache_file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     logger.info("compiled %d contracts in %.1fs", len(artifacts), time.perf_counter() - started)
     return artifacts
 

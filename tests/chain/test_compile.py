@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,9 +35,28 @@ def test_compile_produces_abi_bytecode_and_layout_when_sources_valid() -> None:
     assert "RegistryDuplicateEnterprise(string,address)" in registry.userdoc["errors"]
 
 
+#: Compiles the project copy at argv[1], logging to stderr ("compiled N contracts" when solc ran).
+COMPILE_SCRIPT = """
+import logging, sys
+from pathlib import Path
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+from chain.compile import compile_contracts
+print(len(compile_contracts(Path(sys.argv[1]))))
+"""
+
+
 def test_compile_reuses_cache_when_nothing_changed(tmp_path: Path) -> None:
     root = _project_copy(tmp_path)
-    compile_contracts(root)
+    # Two processes at once (as two test workers): one runs solc, the other waits and reads its cache.
+    runs = [
+        subprocess.Popen([sys.executable, "-c", COMPILE_SCRIPT, str(root)], cwd=ROOT, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]  # fmt: skip
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _, err in outputs]
+    assert outputs[0][0] == outputs[1][0] and int(outputs[0][0]) > 10
+    assert sum("compiled" in err for _, err in outputs) == 1
     cached = list((root / "build" / "artifacts").glob("*.json"))
     assert len(cached) == 1
     before = cached[0].stat().st_mtime_ns
