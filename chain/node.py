@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -101,6 +102,10 @@ class AnvilNode:
         state_interval: also dump the state every this many seconds (survives a SIGKILL up to
             the last dump).
         log_path: where Anvil's output goes (discarded when None).
+        cache_path: where Anvil writes the states that fall out of its memory (one file a block,
+            megabytes each: a test session writes gigabytes); None: a temporary directory of this
+            node, removed when it stops or is killed (Anvil's own default, ~/.foundry/anvil/tmp,
+            is left behind by every node that does not exit cleanly).
         attached: kill the node when this Python process dies (tests); False for ``ets node up``.
     """
 
@@ -111,9 +116,11 @@ class AnvilNode:
     state_path: Path | None = None
     state_interval: int | None = None
     log_path: Path | None = None
+    cache_path: Path | None = None
     attached: bool = True
     gas_limit: int = 30_000_000
     _process: subprocess.Popen[bytes] | None = None
+    _own_cache: Path | None = None
 
     @property
     def url(self) -> str:
@@ -142,6 +149,9 @@ class AnvilNode:
             cmd += ["--state", str(self.state_path)]
             if self.state_interval is not None:
                 cmd += ["--state-interval", str(self.state_interval)]
+        cache = self.cache_path or self._own_cache
+        if cache is not None:
+            cmd += ["--cache-path", str(cache)]
         return cmd
 
     def start(self, timeout: float = 30.0) -> AnvilNode:
@@ -158,6 +168,8 @@ class AnvilNode:
             raise NodeError(f"port {self.port} on 127.0.0.1 is already in use")
         if self.state_path is not None:
             self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.cache_path is None:
+            self._own_cache = Path(tempfile.mkdtemp(prefix="ets-anvil-cache-"))
         out: int | object = subprocess.DEVNULL
         log_file = None
         if self.log_path is not None:
@@ -181,6 +193,7 @@ class AnvilNode:
             if self._process.poll() is not None:
                 code = self._process.returncode
                 self._process = None
+                self._drop_cache()
                 raise NodeError(f"anvil exited with code {code} on start (port {self.port})")
             if rpc_ready(self.url, timeout=0.5) is not None:
                 logger.info("anvil ready", extra={"url": self.url, "pid": self.pid})
@@ -192,20 +205,25 @@ class AnvilNode:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the node (SIGTERM to its process group, SIGKILL after ``timeout``)."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        terminate_group(process.pid, timeout)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=1)
+        if process is not None and process.poll() is None:
+            terminate_group(process.pid, timeout)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=1)
+        self._drop_cache()
 
     def kill(self) -> None:
         """Kill the node at once (SIGKILL, no state dump): a crash, for fault tests."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        self._drop_cache()
+
+    def _drop_cache(self) -> None:
+        cache, self._own_cache = self._own_cache, None
+        if cache is not None:
+            shutil.rmtree(cache, ignore_errors=True)
 
     def __enter__(self) -> AnvilNode:
         return self.start()
@@ -288,6 +306,7 @@ def node_up(state_dir: Path, *, port: int = 8545, chain_id: int = DEFAULT_CHAIN_
         chain_id=chain_id,
         state_path=state_dir / "anvil-state.json",
         log_path=state_dir / "anvil.log",
+        cache_path=state_dir / "anvil-cache",
         attached=False,
     ).start()
     assert node.pid is not None
@@ -324,4 +343,5 @@ def node_down(state_dir: Path) -> bool:
     if running:
         terminate_group(state.pid)
     path.unlink()
+    shutil.rmtree(state_dir / "anvil-cache", ignore_errors=True)  # past states of that process only
     return running

@@ -18,8 +18,12 @@ def test_node_answers_with_chain_id_and_stops_cleanly() -> None:
         assert rpc_ready(node.url) == 4242
         pid = node.pid
         assert pid is not None and pid_alive(pid)
+        command = node.command()
+        cache = Path(command[command.index("--cache-path") + 1])  # not ~/.foundry: a dir of its own
+        assert cache.is_dir()
     assert not pid_alive(pid)
     assert rpc_ready(node.url, timeout=0.3) is None
+    assert not cache.exists()  # the states it wrote went with it
 
 
 def test_node_refuses_when_port_taken() -> None:
