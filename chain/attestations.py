@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
@@ -35,6 +33,7 @@ from chain.anchoring import (
 from chain.client import ContractClient
 from chain.jsonfile import load_model
 from chain.registry import checked_address
+from chain.typed_data import Eip712Domain, recover_typed, sign_typed, typed_data, typed_digest
 from domain.errors import ComplianceInputError, InvalidInputError
 from domain.units import UINT8_MAX, UINT16_MAX, UINT64_MAX, UINT256_MAX, check_uint
 
@@ -62,14 +61,6 @@ _ATTESTATION_FIELDS: list[dict[str, str]] = [
     {"name": "reportHash", "type": "bytes32"},
     {"name": "supersedes", "type": "bytes32"},
     {"name": "nonce", "type": "uint256"},
-]
-
-
-_DOMAIN_FIELDS: list[dict[str, str]] = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
 ]
 
 
@@ -140,16 +131,12 @@ def attestation_typed_data(chain_id: int, ledger: str, attestation: Attestation)
     auditor, enterprise, pollutant, year, verified, offsets, evidence, report, supersedes, nonce = (
         attestation.as_tuple()
     )
-    return {
-        "types": {"EIP712Domain": _DOMAIN_FIELDS, "Attestation": _ATTESTATION_FIELDS},
-        "primaryType": "Attestation",
-        "domain": {
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
-            "chainId": chain_id,
-            "verifyingContract": checked_address(ledger, "ledger"),
-        },
-        "message": {
+    domain = Eip712Domain(chain_id, checked_address(ledger, "ledger"), DOMAIN_NAME, DOMAIN_VERSION)
+    return typed_data(
+        domain,
+        "Attestation",
+        {"Attestation": _ATTESTATION_FIELDS},
+        {
             "auditor": auditor,
             "enterprise": enterprise,
             "pollutant": pollutant,
@@ -161,24 +148,19 @@ def attestation_typed_data(chain_id: int, ledger: str, attestation: Attestation)
             "supersedes": "0x" + supersedes.hex(),
             "nonce": nonce,
         },
-    }
+    )
 
 
 def attestation_digest(chain_id: int, ledger: str, attestation: Attestation) -> bytes:
     """EIP-712 digest of an attestation (eth-account's encoder): its id on the ledger."""
-    message = encode_typed_data(full_message=attestation_typed_data(chain_id, ledger, attestation))
-    return bytes(keccak(b"\x19" + message.version + message.header + message.body))
+    return typed_digest(attestation_typed_data(chain_id, ledger, attestation))
 
 
 def recover_attestation_signer(
     chain_id: int, ledger: str, attestation: Attestation, signature: bytes
 ) -> str | None:
     """The address ``signature`` recovers to over the attestation's typed data (None: malformed)."""
-    message = encode_typed_data(full_message=attestation_typed_data(chain_id, ledger, attestation))
-    try:
-        return str(Account.recover_message(message, signature=signature))
-    except Exception:  # eth-keys raises several types for a malformed signature
-        return None
+    return recover_typed(attestation_typed_data(chain_id, ledger, attestation), signature)
 
 
 def document_hash(content: bytes | str) -> bytes:
@@ -197,8 +179,7 @@ def sign_attestation(auditor: LocalAccount, chain_id: int, ledger: str, attestat
         raise InvalidInputError(
             f"key {auditor.address} is not the attestation's auditor {attestation.auditor}"
         )
-    message = encode_typed_data(full_message=attestation_typed_data(chain_id, ledger, attestation))
-    return bytes(Account.sign_message(message, auditor.key).signature)
+    return sign_typed(auditor, attestation_typed_data(chain_id, ledger, attestation))
 
 
 @dataclass(frozen=True)

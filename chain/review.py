@@ -12,10 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3.logs import DISCARD
 from web3.types import TxReceipt
@@ -24,6 +22,7 @@ from chain.abi import bytes32
 from chain.anchoring import DOMAIN_NAME, DOMAIN_VERSION, bytes8_of, text_of
 from chain.client import ContractClient
 from chain.registry import checked_address
+from chain.typed_data import Eip712Domain, recover_typed, sign_typed, typed_data, typed_digest
 from domain.errors import InvalidInputError
 from domain.review import Action, check_decision
 from domain.units import UINT8_MAX, UINT32_MAX, check_uint
@@ -33,12 +32,6 @@ logger = logging.getLogger(__name__)
 _INT256_MIN = -(1 << 255)
 _INT256_MAX = (1 << 255) - 1
 
-_DOMAIN_FIELDS: list[dict[str, str]] = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
 REVIEW_FIELDS: list[dict[str, str]] = [
     {"name": "reviewer", "type": "address"},
     {"name": "enterprise", "type": "address"},
@@ -116,16 +109,12 @@ def review_typed_data(chain_id: int, ledger: str, decision: ReviewDecision) -> d
     reviewer, enterprise, subject, pollutant, month, action, method, value, decimals, note = (
         decision.as_tuple()
     )
-    return {
-        "types": {"EIP712Domain": _DOMAIN_FIELDS, "ReviewDecision": REVIEW_FIELDS},
-        "primaryType": "ReviewDecision",
-        "domain": {
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
-            "chainId": chain_id,
-            "verifyingContract": checked_address(ledger, "ledger"),
-        },
-        "message": {
+    domain = Eip712Domain(chain_id, checked_address(ledger, "ledger"), DOMAIN_NAME, DOMAIN_VERSION)
+    return typed_data(
+        domain,
+        "ReviewDecision",
+        {"ReviewDecision": REVIEW_FIELDS},
+        {
             "reviewer": reviewer,
             "enterprise": enterprise,
             "subject": "0x" + subject.hex(),
@@ -137,19 +126,19 @@ def review_typed_data(chain_id: int, ledger: str, decision: ReviewDecision) -> d
             "decimals": decimals,
             "noteHash": "0x" + note.hex(),
         },
-    }
+    )
 
 
-def _message(chain_id: int, ledger: str, decision: ReviewDecision) -> Any:
+def _data(chain_id: int, ledger: str, decision: ReviewDecision) -> dict[str, Any]:
+    """The typed data with the value as an integer (eth-account's encoder wants int256 as int)."""
     data = review_typed_data(chain_id, ledger, decision)
     data["message"]["value"] = int(data["message"]["value"])
-    return encode_typed_data(full_message=data)
+    return data
 
 
 def review_digest(chain_id: int, ledger: str, decision: ReviewDecision) -> bytes:
     """EIP-712 digest of a decision (eth-account's encoder): its id on the ledger."""
-    message = _message(chain_id, ledger, decision)
-    return bytes(keccak(b"\x19" + message.version + message.header + message.body))
+    return typed_digest(_data(chain_id, ledger, decision))
 
 
 def sign_review(reviewer: LocalAccount, chain_id: int, ledger: str, decision: ReviewDecision) -> bytes:
@@ -160,7 +149,7 @@ def sign_review(reviewer: LocalAccount, chain_id: int, ledger: str, decision: Re
     """
     if reviewer.address.lower() != decision.reviewer.lower():
         raise InvalidInputError(f"key {reviewer.address} is not the decision's reviewer {decision.reviewer}")
-    return bytes(Account.sign_message(_message(chain_id, ledger, decision), reviewer.key).signature)
+    return sign_typed(reviewer, _data(chain_id, ledger, decision))
 
 
 def recover_review_signer(
@@ -168,8 +157,8 @@ def recover_review_signer(
 ) -> str | None:
     """The address ``signature`` recovers to over the decision's typed data (None: malformed)."""
     try:
-        return str(Account.recover_message(_message(chain_id, ledger, decision), signature=signature))
-    except Exception:  # eth-keys raises several types for a malformed signature
+        return recover_typed(_data(chain_id, ledger, decision), signature)
+    except Exception:  # a field that does not fit its type recovers no signer
         return None
 
 
