@@ -1,14 +1,16 @@
 """The review queue's data access: doubtful monitoring data of an enterprise and month (readings
-quality control excluded, sequence gaps before anchored batches) with the decision recorded on
-each, the decisions themselves, who may review, and the value a substitution method computes
-from the read model. Keyword-only functions raising typed errors, never HTTP ones.
+quality control excluded, readings a field alarm marked for review (a treatment facility
+stopped, an instrument too long in maintenance: ``readmodel.alarms.marked_readings``), sequence
+gaps before anchored batches) with the decision recorded on each, the decisions themselves, who
+may review, and the value a substitution method computes from the read model. Keyword-only
+functions raising typed errors, never HTTP ones.
 
 A reading's review subject is its Merkle leaf (its EIP-712 digest); a gap's is the id of the
 batch it precedes. Months are UTC calendar months."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -20,6 +22,7 @@ from api.deps import Principal
 from api.errors import ForbiddenError, NotFoundError
 from domain.review import Method, month_of, substitute_value
 from readmodel import models as m
+from readmodel.alarms import marked_readings
 
 __all__ = [
     "QueueItem",
@@ -78,6 +81,8 @@ class QueueItem:
     exclusion: str | None
     missing: int
     decision: m.ReviewDecision | None
+    reason: str | None = None
+    alarm: str | None = None
 
 
 def _decimal_text(value: str, decimals: int) -> str:
@@ -86,7 +91,9 @@ def _decimal_text(value: str, decimals: int) -> str:
 
 def review_queue(db: Session, *, enterprise: str, month: int, open_only: bool = False) -> list[QueueItem]:
     """Doubtful data of ``enterprise`` in ``month`` (``YYYYMM``), oldest first: excluded readings
-    (invalid, outlier, fault) and sequence gaps, each with its recorded decision."""
+    (invalid, outlier, fault), readings a field alarm marked (``reason``: the alarm's kind,
+    ``alarm``: its uid; a reading excluded and marked is one item) and sequence gaps, each with
+    its recorded decision."""
     start, end = month_bounds(month)
     b, r = m.Batch, m.Reading
     readings = db.execute(
@@ -134,6 +141,33 @@ def review_queue(db: Session, *, enterprise: str, month: int, open_only: bool = 
         )
         for row, owner in readings
     ]
+    by_leaf = {i.subject.lower(): n for n, i in enumerate(items)}
+    for row, mark in marked_readings(db, enterprise=enterprise, start=start, end=end):
+        at = by_leaf.get(row.leaf.lower())
+        if at is not None:
+            if items[at].reason is None:
+                items[at] = replace(items[at], reason=mark.reason, alarm=mark.alarm_uid)
+            continue
+        by_leaf[row.leaf.lower()] = len(items)
+        items.append(
+            QueueItem(
+                kind="reading",
+                subject=row.leaf,
+                enterprise=enterprise,
+                device=row.device,
+                batch_id=row.batch_id,
+                pollutant=row.pollutant,
+                unit=row.unit,
+                time=row.time,
+                value=_decimal_text(row.value, row.decimals),
+                flag=row.flag,
+                exclusion=row.exclusion,
+                missing=0,
+                decision=decided.get(row.leaf.lower()),
+                reason=mark.reason,
+                alarm=mark.alarm_uid,
+            )
+        )
     items += [
         QueueItem(
             kind="gap",

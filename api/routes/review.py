@@ -1,5 +1,6 @@
 """Routes: review of doubtful monitoring data. The queue of an enterprise and month (readings
-quality control excluded, sequence gaps) with their decisions, the decisions recorded, the
+quality control excluded, readings a field alarm marked (with the alarm as the reason), sequence
+gaps) with their decisions, the decisions recorded, the
 EIP-712 decision a reviewer signs in its wallet, and the unsigned ``recordReview`` transaction
 that anchors it. Only the regulator and the auditor assigned to the enterprise may review; the
 enterprise reads its own queue."""
@@ -83,9 +84,17 @@ class QueueItemPublic(BaseModel):
     time: int = Field(description="Reading time, or the first time after the gap (unix s)")
     value: str | None = Field(description="The reading's value as decimal text (null for a gap)")
     flag: str | None = Field(description="HJ 212 data flag")
-    exclusion: str | None = Field(description="invalid, outlier or fault (null for a gap)")
+    exclusion: str | None = Field(
+        description="invalid, outlier or fault (null for a gap, or a reading only an alarm marked)"
+    )
     missing: int = Field(description="Readings missing in the gap (0 for a reading)")
     decision: DecisionPublic | None = Field(description="The recorded decision, null while open")
+    reason: str | None = Field(
+        default=None,
+        description="The field alarm that marked the reading for review (facility_stopped,"
+        " instrument_maintenance); null when none did",
+    )
+    alarm: str | None = Field(default=None, description="That alarm's uid (kind:key), null when none")
 
 
 class QueuePublic(BaseModel):

@@ -1,5 +1,6 @@
 """The review panel in chromium: the regulator picks an enterprise and month, sees its doubtful
-readings (an outlier) with accept / reject / substitute buttons, rejects one: the API builds the
+readings (an outlier, also marked by a facility-stopped alarm: both reasons shown) with
+accept / reject / substitute buttons, rejects one: the API builds the
 EIP-712 decision, the page's wallet signs it, recordReview is built, signed in the same wallet and
 relayed; the decision is on chain (reviewer: the regulator) and shown in the queue."""
 
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import delete, insert
 
 from readmodel import models as m
+from readmodel.alarms import ReviewMarkRow
 from tests.dashboard.conftest import DashWorld, Tab, sign_in
 from tests.utils.compliance import ENTERPRISES
 
@@ -20,12 +22,15 @@ E0 = ENTERPRISES[0]
 BATCH = "0x" + "b7" * 32
 SUBJECT = "0x" + "5e" * 32
 DEVICE = "0x" + "d1" * 20
+MN = "REVIEWVIEW0001"
+ALARM = f"facility_stopped:{MN}:SB1:1"
 
 
 @pytest.fixture
 def doubtful(dash: DashWorld) -> Iterator[int]:
     """An anchored batch of E0 with one outlier reading this month, in the read model as the
-    indexer and the readings import write them (removed afterwards); yields the month YYYYMM."""
+    indexer and the readings import write them, its device stopped by a facility alarm's review
+    mark (removed afterwards); yields the month YYYYMM."""
     now = datetime.now(UTC)
     stamp = int(now.timestamp()) - 60
     with dash.ctx.engine.begin() as conn:
@@ -67,6 +72,19 @@ def doubtful(dash: DashWorld) -> Iterator[int]:
                 exclusion="outlier",
             )
         )
+        conn.execute(
+            insert(m.Device).values(address=DEVICE, enterprise=E0.address, mn=MN, bound=True, updated_block=1)
+        )
+        conn.execute(
+            insert(ReviewMarkRow).values(
+                alarm_uid=ALARM,
+                mn=MN,
+                pollutant="",
+                begin_at=stamp - 60,
+                end_at=None,
+                reason="facility_stopped",
+            )
+        )
     try:
         yield now.year * 100 + now.month
     finally:
@@ -74,6 +92,8 @@ def doubtful(dash: DashWorld) -> Iterator[int]:
             conn.execute(delete(m.Reading).where(m.Reading.batch_id == BATCH))
             conn.execute(delete(m.Batch).where(m.Batch.batch_id == BATCH))
             conn.execute(delete(m.ReviewDecision).where(m.ReviewDecision.subject == SUBJECT))
+            conn.execute(delete(ReviewMarkRow).where(ReviewMarkRow.alarm_uid == ALARM))
+            conn.execute(delete(m.Device).where(m.Device.address == DEVICE))
 
 
 def test_regulator_rejects_an_outlier_signing_in_its_wallet(
@@ -89,7 +109,7 @@ def test_regulator_rejects_an_outlier_signing_in_its_wallet(
     row = f'#review-queue tr[data-subject="{SUBJECT}"]'
     page.wait_for_selector(row)
     text = page.inner_text(row)
-    assert "900.0 kg" in text and "Outlier" in text
+    assert "900.0 kg" in text and "Outlier" in text and "Facility stopped (alarm)" in text
     assert page.query_selector(f"{row} button.substitute") is not None
     with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/review/typed-data")) as asked:
         page.click(f"{row} button.reject")

@@ -107,26 +107,37 @@ def _review_recorded(p: Projection, conn: Connection, e: DecodedEvent) -> None:
             tx_hash=e.tx_hash,
         )
     )
-    if action is Action.REJECT:
-        return
-    # an accepted or substituted reading (a mass amount) moves from excluded into emissions
     reading = conn.execute(
         select(
-            m.Reading.value, m.Reading.decimals, m.Reading.unit, m.Reading.pollutant, m.Reading.time
+            m.Reading.value,
+            m.Reading.decimals,
+            m.Reading.unit,
+            m.Reading.pollutant,
+            m.Reading.time,
+            m.Reading.exclusion,
         ).where(m.Reading.leaf == subject)
     ).first()
     if reading is None:
         return
-    value, decimals, unit, pollutant_code, time = reading
+    value, decimals, unit, pollutant_code, time, exclusion = reading
     original = _tonnes({"unit": _hex(unit), "total": value, "decimals": decimals})
     if original is None:
         return
-    counted = original
+    counted = 0.0 if action is Action.REJECT else original
     if action is Action.SUBSTITUTE:
         counted = float(Decimal(str(d["value"])).scaleb(-int(d["decimals"])) * MASS_UNITS[unit])
     pollutant = POLLUTANTS.get(HJ212_ALLOWANCE.get(pollutant_code, ""), 0)
-    p.stat("excluded_t", pollutant, a["enterprise"], int(time), -original)
-    p.stat("emissions_t", pollutant, a["enterprise"], int(time), counted)
+    if exclusion is not None:
+        # an excluded reading (a mass amount) accepted or substituted moves into emissions
+        if action is not Action.REJECT:
+            p.stat("excluded_t", pollutant, a["enterprise"], int(time), -original)
+            p.stat("emissions_t", pollutant, a["enterprise"], int(time), counted)
+    elif counted != original:
+        # a valid reading a field alarm marked: a rejection moves it out of emissions, a
+        # substitution replaces its amount there (an acceptance keeps it as it is)
+        p.stat("emissions_t", pollutant, a["enterprise"], int(time), counted - original)
+        if action is Action.REJECT:
+            p.stat("excluded_t", pollutant, a["enterprise"], int(time), original)
 
 
 def _hex(text: str) -> str:

@@ -223,6 +223,61 @@ def test_review_refusals_by_name(world: ApiWorld, site: Site) -> None:
     assert (typed["typed_data"]["message"]["value"], typed["relay"]["decimals"]) == ("35", 1)
 
 
+def _cod_totals(world: ApiWorld) -> dict[str, float]:
+    from sqlalchemy import select
+
+    from readmodel import models as m
+
+    with world.ctx.engine.connect() as conn:
+        rollups = conn.execute(
+            select(m.StatRollup.metric, m.StatRollup.value).where(
+                m.StatRollup.enterprise == E0.address,
+                m.StatRollup.grain == "year",
+                m.StatRollup.pollutant == 4,
+                m.StatRollup.metric.in_(("emissions_t", "excluded_t")),
+            )
+        ).all()
+    return {metric: float(value) for metric, value in rollups}
+
+
+def test_review_queue_shows_the_field_alarm_that_marked_a_reading(
+    world: ApiWorld, get: Get, site: Site
+) -> None:
+    from sqlalchemy import delete
+    from sqlalchemy.orm import Session
+
+    from readmodel.alarms import ReviewMarkRow, store_review_mark
+
+    uid = "facility_stopped:REVIEWAPI0001:SB1:1"
+    before = _ok(get(world.c.regulator, "/review/queue", enterprise=E0.address, month=MONTH))
+    with Session(world.ctx.engine) as db, db.begin():  # the relay's copy of the gateway's mark
+        store_review_mark(db, alarm_uid=uid, mn="REVIEWAPI0001", pollutant="", begin=START + 3600,
+                          end=START + 3600, reason="facility_stopped")  # fmt: skip
+    try:
+        queue = _ok(get(world.c.regulator, "/review/queue", enterprise=E0.address, month=MONTH))
+        [marked] = [i for i in queue["items"] if i["reason"] is not None]
+        assert (marked["reason"], marked["alarm"], marked["exclusion"]) == ("facility_stopped", uid, None)
+        assert (marked["time"], marked["value"], marked["decision"]) == (START + 3600, "1.5", None)
+        assert queue["open"] == before["open"] + 1
+        # the regulator rejects it: it leaves the emissions for the excluded amounts
+        totals = _cod_totals(world)
+        decision = ReviewDecision(reviewer=world.c.regulator.address, enterprise=E0.address,
+                                  subject=bytes.fromhex(marked["subject"][2:]), pollutant="w01018",
+                                  month=MONTH, action=Action.REJECT)  # fmt: skip
+        signature = sign_review(world.c.regulator, world.c.chain.chain_id, world.c.ledger.address, decision)
+        world.c.ledger.record_review(world.c.regulator, decision, signature)
+        world.index()
+        after = _cod_totals(world)
+        assert after["emissions_t"] == pytest.approx(totals["emissions_t"] - 0.0015)
+        assert after["excluded_t"] == pytest.approx(totals["excluded_t"] + 0.0015)
+        queue = _ok(get(world.c.regulator, "/review/queue", enterprise=E0.address, month=MONTH))
+        [marked] = [i for i in queue["items"] if i["reason"] is not None]
+        assert marked["decision"]["action"] == "reject"
+    finally:
+        with Session(world.ctx.engine) as db, db.begin():
+            db.execute(delete(ReviewMarkRow).where(ReviewMarkRow.alarm_uid == uid))
+
+
 # ---------------------------------------------------------------------- the PostgreSQL variant
 
 

@@ -47,13 +47,21 @@ function queueTable(ctx, queue, reload) {
     return el('span', {}, ...buttons.flatMap((b) => [b, ' ']));
   };
   const rows = queue.items.map((i) => ({ ...i, __data: { subject: i.subject } }));
+  // why the item is doubtful: QC's exclusion and/or the field alarm that marked the reading
+  const why = (i) => {
+    if (i.kind === 'gap') return t('review.gap');
+    const parts = [];
+    if (i.exclusion) parts.push(t(`review.exclusion.${i.exclusion}`));
+    if (i.reason) parts.push(t(`review.reason.${i.reason}`));
+    return el('span', i.alarm ? { title: i.alarm } : {}, parts.join(' · ') || '–');
+  };
   return table([
     { label: t('review.kind'), render: (i) => t(`review.kind.${i.kind}`) },
     { label: t('common.time'), render: (i) => when(i.time) },
     { label: t('review.device'), render: (i) => short(i.device) },
     { label: t('common.pollutant'), render: (i) => i.pollutant || '–' },
     { label: t('review.value'), render: (i) => (i.value === null ? t('review.missing', { n: i.missing }) : `${i.value} ${i.unit}`) },
-    { label: t('review.why'), render: (i) => (i.exclusion ? t(`review.exclusion.${i.exclusion}`) : t('review.gap')) },
+    { label: t('review.why'), render: why },
     { label: '', render: actions },
   ], rows, { id: 'review-queue', empty: t('review.none') });
 }
