@@ -37,8 +37,8 @@ def review_queue(
     open_only: Annotated[bool, typer.Option("--open", help="Only items without a decision.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List an enterprise's doubtful data of a month (excluded readings, sequence gaps) from the
-    read model, with the decision recorded on each."""
+    """List an enterprise's doubtful data of a month (excluded readings, readings a field alarm
+    marked, sequence gaps) from the read model, with the decision recorded on each."""
     from sqlalchemy.orm import Session
 
     from api.review import review_queue as queue_of
@@ -50,7 +50,7 @@ def review_queue(
         {
             "kind": i.kind, "subject": i.subject, "device": i.device, "pollutant": i.pollutant,
             "unit": i.unit, "time": i.time, "value": i.value, "flag": i.flag, "exclusion": i.exclusion,
-            "missing": i.missing,
+            "missing": i.missing, "reason": i.reason, "alarm": i.alarm,
             "decision": None if i.decision is None else i.decision.action,
         }
         for i in items
@@ -60,7 +60,7 @@ def review_queue(
         return
     table = Table("kind", "subject", "pollutant", "value", "why", "decision", title=f"review queue {month}")
     for r in rows:
-        why = r["exclusion"] or f"{r['missing']} missing"
+        why = ", ".join(str(w) for w in (r["exclusion"], r["reason"]) if w) or f"{r['missing']} missing"
         table.add_row(str(r["kind"]), str(r["subject"]), str(r["pollutant"]), str(r["value"] or ""), str(why),
                       str(r["decision"] or "open"))  # fmt: skip
     ctx.console.print(table)
