@@ -122,33 +122,37 @@ class StandardsMonitor:
             if held is None or (limit.source == "permit" and held.source == "site"):
                 self._limits[key] = limit  # the permit's limit wins over the site file's
         self._devices = {mn for mn, _ in self._limits}
+        self._codes: dict[str, list[str]] = {}  # device -> its factors with a limit, in order
+        for mn, code in sorted(self._limits):
+            self._codes.setdefault(mn, []).append(code)
         self.min_samples = min_samples
         self._hours: dict[tuple[str, str], _Hour] = {}
         self._closed: dict[tuple[str, str], datetime] = {}  # the last hour closed, per device and factor
 
     def state(self, mn: str) -> dict[str, Any]:
         """The device's open hours and last hours closed, JSON-ready (exact decimal text)."""
-        hours = {
-            code: [hour.start.isoformat(), str(hour.total), hour.count]
-            for (device, code), hour in sorted(self._hours.items())
-            if device == mn
-        }
-        closed = {
-            code: f"{when:%Y-%m-%dT%H:%M}"
-            for (device, code), when in sorted(self._closed.items())
-            if device == mn
-        }
+        hours: dict[str, list[Any]] = {}
+        closed: dict[str, str] = {}
+        for code in self._codes.get(mn, ()):
+            hour = self._hours.get((mn, code))
+            if hour is not None:
+                hours[code] = [hour.start.isoformat(), str(hour.total), hour.count]
+            when = self._closed.get((mn, code))
+            if when is not None:
+                closed[code] = when.isoformat()
         return {"hours": hours, "closed": closed}
 
     def restore(self, mn: str, state: Mapping[str, Any]) -> None:
         """Put back a device's :meth:`state` (replacing what the monitor holds of it)."""
-        for table in (self._hours, self._closed):
-            for key in [k for k in table if k[0] == mn]:
-                del table[key]
+        for code in self._codes.get(mn, ()):
+            self._hours.pop((mn, code), None)
+            self._closed.pop((mn, code), None)
         for code, (start, total, count) in state.get("hours", {}).items():
-            self._hours[mn, code] = _Hour(datetime.fromisoformat(start), Decimal(total), int(count))
+            if (mn, code) in self._limits:
+                self._hours[mn, code] = _Hour(datetime.fromisoformat(start), Decimal(total), int(count))
         for code, when in state.get("closed", {}).items():
-            self._closed[mn, code] = datetime.fromisoformat(when)
+            if (mn, code) in self._limits:
+                self._closed[mn, code] = datetime.fromisoformat(when)
 
     @property
     def limits(self) -> list[ConcentrationLimit]:
