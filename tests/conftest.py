@@ -27,7 +27,12 @@ class Consortium(LocalSuite):
         return str(self.chain.w3.provider.make_request("evm_snapshot", [])["result"])  # type: ignore[arg-type]
 
     def revert(self, snapshot_id: str) -> None:
-        self.chain.w3.provider.make_request("evm_revert", [snapshot_id])  # type: ignore[arg-type]
+        """Back to the snapshot, with nothing of the test left in the node's pool either: Anvil's
+        ``evm_revert`` keeps pending and queued transactions, and one left queued (a nonce gap)
+        would be mined into, or hold up, a later test's nonce sequence of the same account."""
+        rpc = self.chain.w3.provider.make_request
+        rpc("evm_revert", [snapshot_id])  # type: ignore[arg-type]
+        rpc("anvil_dropAllTransactions", [])  # type: ignore[arg-type]
         self.chain.reset_nonces()
 
 
