@@ -88,9 +88,10 @@ from pathlib import Path
 from typing import Final
 
 # Run as a script, this file's folder comes first on sys.path and the file's own name would
-# shadow the ``oracle`` package: take the folder off before importing it.
+# shadow the ``oracle`` package: take the folder off before importing it, and put the project's
+# root first so ``bench.backfill`` imports as it does under ``python -m bench.oracle``.
 _HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 import coincurve
 from hypothesis import HealthCheck, Phase, given, settings
