@@ -89,6 +89,25 @@ def _decimal_text(value: str, decimals: int) -> str:
     return str(Decimal(value).scaleb(-decimals)) if decimals else value
 
 
+def _reading_item(row: m.Reading, enterprise: str, decision: m.ReviewDecision | None) -> QueueItem:
+    """A doubtful reading's queue item (its reason and alarm added by the caller when marked)."""
+    return QueueItem(
+        kind="reading",
+        subject=row.leaf,
+        enterprise=enterprise,
+        device=row.device,
+        batch_id=row.batch_id,
+        pollutant=row.pollutant,
+        unit=row.unit,
+        time=row.time,
+        value=_decimal_text(row.value, row.decimals),
+        flag=row.flag,
+        exclusion=row.exclusion,
+        missing=0,
+        decision=decision,
+    )
+
+
 def review_queue(db: Session, *, enterprise: str, month: int, open_only: bool = False) -> list[QueueItem]:
     """Doubtful data of ``enterprise`` in ``month`` (``YYYYMM``), oldest first: excluded readings
     (invalid, outlier, fault), readings a field alarm marked (``reason``: the alarm's kind,
@@ -123,24 +142,7 @@ def review_queue(db: Session, *, enterprise: str, month: int, open_only: bool = 
             select(m.ReviewDecision).where(m.ReviewDecision.enterprise == enterprise)
         ).scalars()
     }
-    items = [
-        QueueItem(
-            kind="reading",
-            subject=row.leaf,
-            enterprise=owner,
-            device=row.device,
-            batch_id=row.batch_id,
-            pollutant=row.pollutant,
-            unit=row.unit,
-            time=row.time,
-            value=_decimal_text(row.value, row.decimals),
-            flag=row.flag,
-            exclusion=row.exclusion,
-            missing=0,
-            decision=decided.get(row.leaf.lower()),
-        )
-        for row, owner in readings
-    ]
+    items = [_reading_item(row, owner, decided.get(row.leaf.lower())) for row, owner in readings]
     by_leaf = {i.subject.lower(): n for n, i in enumerate(items)}
     for row, mark in marked_readings(db, enterprise=enterprise, start=start, end=end):
         at = by_leaf.get(row.leaf.lower())
@@ -149,25 +151,8 @@ def review_queue(db: Session, *, enterprise: str, month: int, open_only: bool = 
                 items[at] = replace(items[at], reason=mark.reason, alarm=mark.alarm_uid)
             continue
         by_leaf[row.leaf.lower()] = len(items)
-        items.append(
-            QueueItem(
-                kind="reading",
-                subject=row.leaf,
-                enterprise=enterprise,
-                device=row.device,
-                batch_id=row.batch_id,
-                pollutant=row.pollutant,
-                unit=row.unit,
-                time=row.time,
-                value=_decimal_text(row.value, row.decimals),
-                flag=row.flag,
-                exclusion=row.exclusion,
-                missing=0,
-                decision=decided.get(row.leaf.lower()),
-                reason=mark.reason,
-                alarm=mark.alarm_uid,
-            )
-        )
+        item = _reading_item(row, enterprise, decided.get(row.leaf.lower()))
+        items.append(replace(item, reason=mark.reason, alarm=mark.alarm_uid))
     items += [
         QueueItem(
             kind="gap",
